@@ -1,0 +1,1 @@
+"""Adapters: storage, keys, delivery. ``adapters.opening.open_ledger`` opens a ledger on a path or URL."""

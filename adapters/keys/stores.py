@@ -1,0 +1,120 @@
+"""Subject data keys in the ledger's own database (SQLite or PostgreSQL), wrapped by the master key.
+
+Implements :class:`ledger_core.ports.KeyStore`. Destroying a subject's keys deletes the rows and makes
+sure the bytes do not linger: SQLite runs with ``secure_delete`` and truncates its WAL afterwards;
+PostgreSQL vacuums the table (dead tuples are otherwise kept until autovacuum). Backups and
+PostgreSQL's own WAL archive still hold wrapped keys; they stay useless without the master key, which
+is why keys are wrapped at all.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from adapters.keys.master import KeyWrapper
+from adapters.postgres.recorder import create_schema
+
+SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS subject_keys (
+    key_id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL UNIQUE,
+    wrapped BLOB NOT NULL
+);
+"""
+POSTGRES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS subject_keys (
+    key_id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL UNIQUE,
+    wrapped BYTEA NOT NULL
+);
+"""
+
+
+def _new_key() -> tuple[str, bytes]:
+    return f"k_{uuid.uuid4().hex}", os.urandom(32)
+
+
+class SQLiteKeyStore:
+    """Keys in a SQLite file (normally the ledger's own)."""
+
+    def __init__(self, path: Path, wrapper: KeyWrapper) -> None:
+        self._wrapper = wrapper
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._conn.execute("PRAGMA secure_delete=ON")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(SQLITE_SCHEMA)
+
+    def get_or_create(self, subject: str) -> tuple[str, bytes]:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT key_id, wrapped FROM subject_keys WHERE subject = ?", (subject,)
+            ).fetchone()
+            if row is not None:
+                return row[0], self._wrapper.unwrap(row[0], row[1])
+            key_id, key = _new_key()
+            self._conn.execute(
+                "INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (?, ?, ?)",
+                (key_id, subject, self._wrapper.wrap(key_id, key)),
+            )
+            return key_id, key
+
+    def get(self, key_id: str) -> bytes | None:
+        with self._lock:
+            row = self._conn.execute("SELECT wrapped FROM subject_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return None if row is None else self._wrapper.unwrap(key_id, row[0])
+
+    def destroy(self, subject: str) -> int:
+        with self._lock:
+            count = self._conn.execute("DELETE FROM subject_keys WHERE subject = ?", (subject,)).rowcount
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(count)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresKeyStore:
+    """Keys in the ledger's PostgreSQL database."""
+
+    def __init__(self, conninfo: str, wrapper: KeyWrapper) -> None:
+        self._wrapper = wrapper
+        self._conninfo = conninfo
+        self._lock = threading.Lock()
+        create_schema(conninfo, POSTGRES_SCHEMA)
+        self._conn: psycopg.Connection[Any] = psycopg.connect(conninfo, autocommit=True)
+
+    def get_or_create(self, subject: str) -> tuple[str, bytes]:
+        with self._lock:
+            key_id, key = _new_key()
+            self._conn.execute(
+                "INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (%s, %s, %s)"
+                " ON CONFLICT (subject) DO NOTHING",
+                (key_id, subject, self._wrapper.wrap(key_id, key)),
+            )
+            row = self._conn.execute(
+                "SELECT key_id, wrapped FROM subject_keys WHERE subject = %s", (subject,)
+            ).fetchone()
+        assert row is not None  # inserted or already present just above; not a business rule
+        return row[0], self._wrapper.unwrap(row[0], bytes(row[1]))
+
+    def get(self, key_id: str) -> bytes | None:
+        with self._lock:
+            row = self._conn.execute("SELECT wrapped FROM subject_keys WHERE key_id = %s", (key_id,)).fetchone()
+        return None if row is None else self._wrapper.unwrap(key_id, bytes(row[0]))
+
+    def destroy(self, subject: str) -> int:
+        with self._lock:
+            count = self._conn.execute("DELETE FROM subject_keys WHERE subject = %s", (subject,)).rowcount
+            self._conn.execute("VACUUM subject_keys")
+        return int(count)
+
+    def close(self) -> None:
+        self._conn.close()

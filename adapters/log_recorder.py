@@ -1,0 +1,163 @@
+"""The part of the SQLite and PostgreSQL recorders that does not depend on the database.
+
+A :class:`SequencedRecorder` is an eventsourcing ``ApplicationRecorder`` (so the ``Application``,
+repository and notification log work unchanged) and a :class:`~ledger_core.ports.LogReader`. Writes go
+through a :class:`GroupCommitter`; the backend supplies ``write_batch`` and the queries.
+
+Notification ids are log positions + 1 (eventsourcing counts from 1; RFC 9162 leaf indexes from 0).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    ListenNotifySubscription,
+    Notification,
+    StoredEvent,
+    Subscription,
+)
+
+from adapters.group_commit import GroupCommitter, Outcome
+from ledger_core.chain import StoredRow
+from ledger_core.envelope import EventDraft, format_recorded_at
+from ledger_core.mapper import DraftStoredEvent
+from ledger_core.ports import Clock
+from ledger_core.sequencer import AggregateHead, LogHead, SequencedBatch, sequence_batch
+
+
+def system_clock() -> datetime:
+    """The wall clock, in UTC."""
+    return datetime.now(UTC)
+
+
+class SequencedRecorder(ApplicationRecorder):
+    """Template: group commit + sequencing here, SQL in the subclasses."""
+
+    def __init__(self, clock: Clock = system_clock, max_batch_events: int = 4096) -> None:
+        self.clock = clock
+        self.committer = GroupCommitter(self._write_batch, max_batch_events=max_batch_events)
+
+    # -- writing --------------------------------------------------------------------------------------
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        drafts = []
+        for stored in stored_events:
+            if not isinstance(stored, DraftStoredEvent):
+                raise TypeError("the ledger recorder only stores events mapped by EnvelopeMapper")
+            drafts.append(stored.draft)
+        if not drafts:
+            return []
+        return [position + 1 for position in self.committer.write(drafts)]
+
+    def submit_drafts(self, drafts: Sequence[EventDraft]) -> Future[list[int]]:
+        """Queue one save for the next group commit (see :class:`~ledger_core.ports.DraftAppender`)."""
+        return self.committer.submit(drafts)
+
+    def sequence(
+        self, head: LogHead, saves: Sequence[Sequence[EventDraft]], heads: dict[str, AggregateHead]
+    ) -> SequencedBatch:
+        """Run the pure sequencer with this recorder's clock."""
+        return sequence_batch(head, saves, heads, format_recorded_at(self.clock()))
+
+    @abstractmethod
+    def _write_batch(self, saves: Sequence[Sequence[EventDraft]]) -> Sequence[Outcome]:
+        """In one transaction under the log's write lock: read heads, sequence, insert, commit."""
+
+    def close(self) -> None:
+        """Drain the writer; subclasses then close their connections."""
+        self.committer.close()
+
+    # -- reading (eventsourcing side) -----------------------------------------------------------------
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        first_position = 0 if start is None else (start - 1 if inclusive_of_start else start)
+        notifications = []
+        for row in self.read_rows(max(first_position, 0), limit if not topics else limit * 4):
+            if stop is not None and row.position + 1 > stop:
+                break
+            if topics and row.type not in topics:
+                continue
+            notifications.append(
+                Notification(
+                    id=row.position + 1,
+                    originator_id=UUID(row.aggregate_id),
+                    originator_version=row.aggregate_version,
+                    topic=row.type,
+                    state=row.entry,
+                )
+            )
+            if len(notifications) == limit:
+                break
+        return notifications
+
+    def max_notification_id(self) -> int | None:
+        size = self.log_size()
+        return size or None
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
+        return PollingSubscription(self, gt=gt, topics=topics)
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        rows = self._select_aggregate_rows(str(originator_id), gt=gt, lte=lte, desc=desc, limit=limit)
+        return [
+            StoredEvent(
+                originator_id=UUID(row.aggregate_id),
+                originator_version=row.aggregate_version,
+                topic=row.type,
+                state=row.entry,
+            )
+            for row in rows
+        ]
+
+    # -- reading (LogReader port) ---------------------------------------------------------------------
+    def read_aggregate_rows(self, aggregate_id: str) -> Sequence[StoredRow]:
+        return self._select_aggregate_rows(aggregate_id, gt=None, lte=None, desc=False, limit=None)
+
+    @abstractmethod
+    def log_size(self) -> int: ...
+
+    @abstractmethod
+    def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]: ...
+
+    @abstractmethod
+    def _select_aggregate_rows(
+        self, aggregate_id: str, *, gt: int | None, lte: int | None, desc: bool, limit: int | None
+    ) -> Sequence[StoredRow]: ...
+
+
+class PollingSubscription(ListenNotifySubscription[ApplicationRecorder]):
+    """A subscription that re-reads the log every ``poll_interval`` seconds (works on every backend)."""
+
+    poll_interval = 0.1
+
+    def _loop_on_pull(self) -> None:
+        try:
+            self._pull()
+            while not self._has_been_stopped:
+                self._has_been_notified.wait(self.poll_interval)
+                self._pull()
+        except BaseException as error:
+            if self._thread_error is None:
+                self._thread_error = error
+            self.stop()

@@ -1,0 +1,224 @@
+"""The log on PostgreSQL (psycopg 3, pooled), safe with many writer processes.
+
+Durability and locking (see README.md beside this file): a batch is one transaction that first takes
+``pg_advisory_xact_lock(LOG_LOCK)`` (every writer process serialises on it; readers never block), reads
+the head inside the lock, inserts the rows with ``COPY`` and commits; only then are the callers'
+futures completed. ``pg_notify('ledger_log', size)`` tells followers that the log grew.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+)
+from psycopg_pool import ConnectionPool
+
+from adapters.group_commit import Outcome
+from adapters.log_recorder import SequencedRecorder, system_clock
+from ledger_core.chain import StoredRow
+from ledger_core.envelope import EventDraft
+from ledger_core.ports import Clock
+from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead
+
+# Advisory lock keys (arbitrary, fixed): the log writer and schema creation.
+LOG_LOCK = 0x4C45444745520001
+SCHEMA_LOCK = 0x4C45444745520000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_log (
+    position BIGINT PRIMARY KEY,
+    event_id UUID NOT NULL,
+    originator_id UUID NOT NULL,
+    originator_version INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    partner_id TEXT,
+    recorded_at TEXT NOT NULL,
+    entry BYTEA NOT NULL,
+    leaf_hash BYTEA NOT NULL,
+    UNIQUE (originator_id, originator_version)
+);
+CREATE INDEX IF NOT EXISTS ledger_log_partner ON ledger_log (partner_id, position);
+"""
+ROW_COLUMNS = "position, originator_id::text, originator_version, topic, partner_id, entry, leaf_hash"
+COPY = (
+    "COPY ledger_log (position, event_id, originator_id, originator_version, topic, partner_id,"
+    " recorded_at, entry, leaf_hash) FROM STDIN (FORMAT BINARY)"
+)
+COPY_TYPES = ["int8", "uuid", "uuid", "int4", "text", "text", "text", "bytea", "bytea"]
+
+
+def translate(error: psycopg.Error) -> PersistenceError:
+    """Map a driver error to eventsourcing's ``PersistenceError`` family."""
+    if isinstance(error, psycopg.errors.IntegrityError):
+        return IntegrityError(str(error))
+    if isinstance(error, psycopg.errors.DataError):
+        return DataError(str(error))
+    if isinstance(error, psycopg.errors.OperationalError):
+        return OperationalError(str(error))
+    if isinstance(error, psycopg.errors.InterfaceError):
+        return InterfaceError(str(error))
+    return ProgrammingError(str(error))
+
+
+def create_schema(conninfo: str, schema: str = SCHEMA) -> None:
+    """Run ``schema`` (idempotent DDL) under an advisory lock: several processes may start together."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            conn.execute(schema.encode())
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+
+class PostgresLogRecorder(SequencedRecorder):
+    """Ledger recorder on PostgreSQL. ``conninfo`` is a libpq URL (``postgresql://...``)."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        clock: Clock = system_clock,
+        max_batch_events: int = 4096,
+        pool_size: int = 8,
+        create_tables: bool = True,
+    ) -> None:
+        super().__init__(clock=clock, max_batch_events=max_batch_events)
+        self.conninfo = conninfo
+        try:
+            if create_tables:
+                create_schema(conninfo)
+            self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+                conninfo, min_size=1, max_size=pool_size, open=True, name="ledger"
+            )
+        except psycopg.Error as error:
+            raise translate(error) from error
+        self._writer_conn: psycopg.Connection[Any] | None = None  # used by the writer thread only
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except psycopg.Error as error:
+            raise translate(error) from error
+
+    def _writer_connection(self) -> psycopg.Connection[Any]:
+        if self._writer_conn is None or self._writer_conn.closed:
+            self._writer_conn = psycopg.connect(self.conninfo)
+        return self._writer_conn
+
+    def _write_batch(self, saves: Sequence[Sequence[EventDraft]]) -> Sequence[Outcome]:
+        conn = self._writer_connection()
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
+                head = self._head(conn)
+                heads = self._aggregate_heads(conn, {d.aggregate_id for save in saves for d in save})
+                batch = self.sequence(head, saves, heads)
+                with conn.cursor() as cursor, cursor.copy(COPY) as copy:
+                    copy.set_types(COPY_TYPES)
+                    for e in batch.entries:
+                        copy.write_row(
+                            (
+                                e.position,
+                                UUID(e.event_id),
+                                UUID(e.aggregate_id),
+                                e.aggregate_version,
+                                e.type,
+                                e.partner_id,
+                                e.recorded_at,
+                                e.entry,
+                                e.leaf_hash,
+                            )
+                        )
+                if batch.entries:
+                    conn.execute("SELECT pg_notify('ledger_log', %s)", (str(batch.head.size),))
+        except psycopg.Error as error:
+            if conn.broken:
+                conn.close()
+            raise translate(error) from error
+        return batch.outcomes
+
+    @staticmethod
+    def _head(conn: psycopg.Connection[Any]) -> LogHead:
+        row = conn.execute(
+            "SELECT position, leaf_hash, recorded_at FROM ledger_log ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        return EMPTY_LOG if row is None else LogHead(row[0] + 1, bytes(row[1]), row[2])
+
+    @staticmethod
+    def _aggregate_heads(conn: psycopg.Connection[Any], ids: set[str]) -> dict[str, AggregateHead]:
+        rows = conn.execute(
+            "SELECT DISTINCT ON (originator_id) originator_id::text, originator_version, position"
+            " FROM ledger_log WHERE originator_id = ANY(%s::uuid[])"
+            " ORDER BY originator_id, originator_version DESC",
+            (sorted(ids),),
+        ).fetchall()
+        return {aggregate_id: AggregateHead(version, position) for aggregate_id, version, position in rows}
+
+    def log_size(self) -> int:
+        with self._connection() as conn:
+            row = conn.execute("SELECT MAX(position) FROM ledger_log").fetchone()
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+    def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE position >= %s ORDER BY position LIMIT %s",
+                (start, limit),
+            ).fetchall()
+        return [_row(row) for row in rows]
+
+    def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:
+        """Up to ``limit`` rows of one partner with ``position >= start``, in order."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE partner_id = %s AND position >= %s"
+                " ORDER BY position LIMIT %s",
+                (partner_id, start, limit),
+            ).fetchall()
+        return [_row(row) for row in rows]
+
+    def _select_aggregate_rows(
+        self, aggregate_id: str, *, gt: int | None, lte: int | None, desc: bool, limit: int | None
+    ) -> Sequence[StoredRow]:
+        clauses = ["originator_id = %s::uuid"]
+        params: list[object] = [aggregate_id]
+        if gt is not None:
+            clauses.append("originator_version > %s")
+            params.append(gt)
+        if lte is not None:
+            clauses.append("originator_version <= %s")
+            params.append(lte)
+        sql = (
+            f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE {' AND '.join(clauses)}"
+            f" ORDER BY originator_version {'DESC' if desc else 'ASC'}"
+        )
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        with self._connection() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [_row(row) for row in rows]
+
+    def close(self) -> None:
+        super().close()
+        if self._writer_conn is not None:
+            self._writer_conn.close()
+        self.pool.close()
+
+
+def _row(row: tuple[Any, ...]) -> StoredRow:
+    position, aggregate_id, version, topic, partner_id, entry, leaf = row
+    return StoredRow(position, aggregate_id, version, topic, partner_id, bytes(entry), bytes(leaf))

@@ -1,0 +1,190 @@
+"""The log on SQLite: one file, WAL, ``synchronous=FULL``, one writer thread per process.
+
+Durability and locking (see README.md beside this file): a batch is written inside ``BEGIN IMMEDIATE``
+(SQLite's write lock, which also serialises other processes), the head is read inside that lock, and
+the futures of the batch complete only after ``COMMIT`` returned with an fsync of the WAL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError, ProgrammingError
+
+from adapters.group_commit import Outcome
+from adapters.log_recorder import SequencedRecorder, system_clock
+from ledger_core.chain import StoredRow
+from ledger_core.envelope import EventDraft
+from ledger_core.ports import Clock
+from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_log (
+    position INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    originator_id TEXT NOT NULL,
+    originator_version INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    partner_id TEXT,
+    recorded_at TEXT NOT NULL,
+    entry BLOB NOT NULL,
+    leaf_hash BLOB NOT NULL,
+    UNIQUE (originator_id, originator_version)
+);
+CREATE INDEX IF NOT EXISTS ledger_log_partner ON ledger_log (partner_id, position);
+"""
+ROW_COLUMNS = "position, originator_id, originator_version, topic, partner_id, entry, leaf_hash"
+INSERT = (
+    "INSERT INTO ledger_log (position, event_id, originator_id, originator_version, topic, partner_id,"
+    " recorded_at, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Largest number of host parameters we put in one IN (...) list.
+_IN_CHUNK = 500
+
+
+def translate(error: sqlite3.Error) -> PersistenceError:
+    """Map a driver error to eventsourcing's ``PersistenceError`` family."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return IntegrityError(str(error))
+    if isinstance(error, sqlite3.OperationalError):
+        return OperationalError(str(error))
+    return ProgrammingError(str(error))
+
+
+class SQLiteLogRecorder(SequencedRecorder):
+    """Ledger recorder on a SQLite file (created with its parent directory if missing)."""
+
+    def __init__(self, path: str | Path, *, clock: Clock = system_clock, max_batch_events: int = 4096) -> None:
+        super().__init__(clock=clock, max_batch_events=max_batch_events)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        with self._connection() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        try:
+            yield conn
+        except sqlite3.Error as error:
+            raise translate(error) from error
+
+    def _write_batch(self, saves: Sequence[Sequence[EventDraft]]) -> Sequence[Outcome]:
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                head = self._head(conn)
+                heads = self._aggregate_heads(conn, {d.aggregate_id for save in saves for d in save})
+                batch = self.sequence(head, saves, heads)
+                conn.executemany(
+                    INSERT,
+                    [
+                        (
+                            e.position,
+                            e.event_id,
+                            e.aggregate_id,
+                            e.aggregate_version,
+                            e.type,
+                            e.partner_id,
+                            e.recorded_at,
+                            e.entry,
+                            e.leaf_hash,
+                        )
+                        for e in batch.entries
+                    ],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return batch.outcomes
+
+    @staticmethod
+    def _head(conn: sqlite3.Connection) -> LogHead:
+        row = conn.execute(
+            "SELECT position, leaf_hash, recorded_at FROM ledger_log ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        return EMPTY_LOG if row is None else LogHead(row[0] + 1, row[1], row[2])
+
+    @staticmethod
+    def _aggregate_heads(conn: sqlite3.Connection, ids: set[str]) -> dict[str, AggregateHead]:
+        heads: dict[str, AggregateHead] = {}
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), _IN_CHUNK):
+            chunk = ordered[start : start + _IN_CHUNK]
+            # SQLite returns the bare column ``position`` from the row holding MAX(originator_version).
+            rows = conn.execute(
+                "SELECT originator_id, MAX(originator_version), position FROM ledger_log"
+                f" WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id",
+                chunk,
+            )
+            for aggregate_id, version, position in rows:
+                heads[aggregate_id] = AggregateHead(version, position)
+        return heads
+
+    def log_size(self) -> int:
+        with self._connection() as conn:
+            row = conn.execute("SELECT MAX(position) FROM ledger_log").fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE position >= ? ORDER BY position LIMIT ?",
+                (start, limit),
+            ).fetchall()
+        return [StoredRow(*row) for row in rows]
+
+    def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:
+        """Up to ``limit`` rows of one partner with ``position >= start``, in order."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE partner_id = ? AND position >= ?"
+                " ORDER BY position LIMIT ?",
+                (partner_id, start, limit),
+            ).fetchall()
+        return [StoredRow(*row) for row in rows]
+
+    def _select_aggregate_rows(
+        self, aggregate_id: str, *, gt: int | None, lte: int | None, desc: bool, limit: int | None
+    ) -> Sequence[StoredRow]:
+        clauses = ["originator_id = ?"]
+        params: list[object] = [aggregate_id]
+        if gt is not None:
+            clauses.append("originator_version > ?")
+            params.append(gt)
+        if lte is not None:
+            clauses.append("originator_version <= ?")
+            params.append(lte)
+        sql = (
+            f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE {' AND '.join(clauses)}"
+            f" ORDER BY originator_version {'DESC' if desc else 'ASC'}"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._connection() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [StoredRow(*row) for row in rows]
+
+    def close(self) -> None:
+        super().close()
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()

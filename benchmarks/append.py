@@ -1,0 +1,487 @@
+"""Append throughput: raw eventsourcing 9.5 vs the ledger, on SQLite and PostgreSQL, in one run.
+
+Cases (each in a fresh process, on a fresh database: a temp SQLite file or a new PostgreSQL schema):
+
+  a  raw eventsourcing (its own recorders), 1 new aggregate per ``app.save``
+  b  raw eventsourcing, 100 new aggregates per ``app.save``
+  c  ledger, one caller, 1 event per ``ledger.app.save``
+  d  ledger, one caller, 100 events per ``ledger.app.save``
+  e  ledger, 64 threads calling ``ledger.app.save(agg)`` (group commit)
+  f  ledger, 64 asyncio tasks in one loop awaiting ``ledger.app.save_async(agg)``
+  g  ledger, 2 processes x 32 asyncio tasks on the same database (aggregate rate)
+
+Every aggregate is new and gets one created event carrying ``name: str``; building it is part of the
+measured work in every case. Each case warms up first (same code path, same database), then writes a
+fixed number of events. After each ledger case the whole chain is verified (``ledger.verify()``) and
+its size and aggregate count checked; raw cases check ``max_notification_id``.
+
+Durability is the same on both sides: SQLite in WAL mode with ``synchronous=FULL`` (eventsourcing's
+default build setting, the ledger's explicit one), PostgreSQL with the server's ``synchronous_commit``.
+
+Usage: ``python benchmarks/append.py [--quick] [--backends sqlite,postgresql] [--cases abcdefg]``.
+A table goes to stderr; the last line of stdout is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+from uuid import UUID
+
+from _common import (
+    CaseResult,
+    base_parser,
+    case_result,
+    emit_json,
+    fmt_mib,
+    fmt_rate,
+    fresh_postgres_schema,
+    fresh_sqlite_file,
+    log,
+    machine_info,
+    measure_phase,
+    parse_backends,
+    print_table,
+    run_in_subprocess,
+    run_workers,
+    utc_now,
+)
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+
+from adapters.log_recorder import SequencedRecorder
+from adapters.storage import StorageConfig, open_recorder
+from ledger_core.aggregate import LedgerAggregate, derive_id
+from ledger_core.ledger import Ledger
+
+BATCH = 100  # aggregates per save in cases b and d
+CALLERS = 64  # concurrent callers in cases e and f
+PROCESSES = 2  # worker processes in case g ...
+CALLERS_PER_PROCESS = 32  # ... each with this many asyncio callers
+TARGETS = {"sqlite": 25_000.0, "postgresql": 10_000.0}
+TARGET_RATIO = 0.7
+CONCURRENT_CASES = ("e", "f", "g")
+
+# Measured events per case. Full: roughly 5-10 s per case on a 2-core machine; quick: about 1 s.
+FULL_EVENTS: dict[str, dict[str, int]] = {
+    "sqlite": {"a": 20_000, "b": 300_000, "c": 12_000, "d": 150_000, "e": 128_000, "f": 192_000, "g": 192_000},
+    "postgresql": {"a": 8_000, "b": 150_000, "c": 6_000, "d": 100_000, "e": 64_000, "f": 128_000, "g": 128_000},
+}
+QUICK_EVENTS: dict[str, dict[str, int]] = {
+    "sqlite": {"a": 1_000, "b": 20_000, "c": 1_000, "d": 10_000, "e": 6_400, "f": 12_800, "g": 12_800},
+    "postgresql": {"a": 500, "b": 10_000, "c": 500, "d": 10_000, "e": 6_400, "f": 6_400, "g": 6_400},
+}
+WARMUP_SINGLE = 200  # events, cases a and c
+WARMUP_BATCHES = 10  # saves of BATCH, cases b and d
+WARMUP_PER_CALLER = 10  # saves per caller, cases e, f and g
+
+LABELS = {
+    "a": "(a) raw eventsourcing, 1 event/save",
+    "b": f"(b) raw eventsourcing, {BATCH} events/save",
+    "c": "(c) ledger, 1 caller, 1 event/save",
+    "d": f"(d) ledger, 1 caller, {BATCH} events/save",
+    "e": f"(e) ledger, {CALLERS} threads, save()",
+    "f": f"(f) ledger, {CALLERS} asyncio tasks, save_async()",
+    "g": f"(g) ledger, {PROCESSES} procs x {CALLERS_PER_PROCESS} asyncio tasks",
+}
+
+
+# -- the workload: one tiny aggregate, created with a name ---------------------------------------------
+class BenchAccount(LedgerAggregate):
+    """Ledger side: like tests/support/toy.py ``Account``, reduced to its created event."""
+
+    AGGREGATE_TYPE = "BenchAccount"
+
+    class Opened(LedgerAggregate.Created):
+        EVENT_TYPE: ClassVar[str] = "bench_account.opened"
+        name: str
+
+    def __init__(self, partner_id: str | None, name: str) -> None:
+        self.partner_id = partner_id
+        self.name = name
+
+    @classmethod
+    def open(cls, name: str) -> BenchAccount:
+        return cls._create(cls.Opened, id=derive_id("bench-account", name), partner_id=None, name=name)
+
+
+class RawAccount(Aggregate):
+    """Raw eventsourcing side: the same shape (a created event with ``name``), eventsourcing's defaults."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class RawApp(Application[UUID]):
+    """Plain eventsourcing application; persistence chosen by the env given to the constructor."""
+
+    name = "BenchRaw"
+
+
+# -- raw eventsourcing cases -----------------------------------------------------------------------------
+def raw_env(backend: str, target: str) -> dict[str, str]:
+    """eventsourcing settings: ``target`` is the SQLite path, or ``server_url|schema`` for PostgreSQL."""
+    if backend == "sqlite":
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": target}
+    from psycopg.conninfo import conninfo_to_dict
+
+    server_url, schema = target.split("|", 1)
+    params = conninfo_to_dict(server_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(params.get("dbname", "postgres")),
+        "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
+        "POSTGRES_PORT": str(params.get("port", "5432")),
+        "POSTGRES_USER": str(params.get("user", "postgres")),
+        "POSTGRES_PASSWORD": str(params.get("password") or "x"),  # required by eventsourcing even with trust auth
+        "POSTGRES_SCHEMA": schema,
+    }
+
+
+def raw_case(backend: str, target: str, events: int, per_save: int) -> CaseResult:
+    """Cases a and b: ``events`` new aggregates, ``per_save`` per ``app.save``."""
+    app = RawApp(env=raw_env(backend, target))
+    try:
+        warmup = WARMUP_SINGLE if per_save == 1 else WARMUP_BATCHES * per_save
+
+        def run(count: int) -> None:
+            if per_save == 1:
+                for _ in range(count):
+                    app.save(RawAccount(name="raw"))
+            else:
+                for _ in range(count // per_save):
+                    app.save(*[RawAccount(name="raw") for _ in range(per_save)])
+
+        run(warmup)
+        with measure_phase() as phase:
+            run(events)
+        stored = app.recorder.max_notification_id() or 0
+        if stored != warmup + events:
+            raise RuntimeError(f"raw eventsourcing stored {stored} events, expected {warmup + events}")
+        return case_result(events, phase, verified=True)
+    finally:
+        app.close()
+
+
+# -- ledger cases ----------------------------------------------------------------------------------------
+def open_ledger(url: str, data_dir: str) -> tuple[Ledger, SequencedRecorder]:
+    recorder = open_recorder(StorageConfig(Path(data_dir), url))
+    return Ledger(recorder, recorder, [BenchAccount], on_close=recorder.close), recorder
+
+
+def verify(ledger: Ledger, expected: int) -> float:
+    """Verify the whole chain and its size; return the seconds it took. Raises on any fault."""
+    start = time.perf_counter()
+    summary = ledger.verify()  # raises ChainBroken at the first fault
+    if summary.size != expected or summary.aggregates != expected:
+        raise RuntimeError(
+            f"chain verified but holds {summary.size} entries / {summary.aggregates} aggregates, expected {expected}"
+        )
+    return time.perf_counter() - start
+
+
+def run_threads(ledger: Ledger, prefix: str, callers: int, per_caller: int) -> None:
+    """``callers`` threads each saving ``per_caller`` new aggregates, one per ``save``; started together."""
+    start = threading.Barrier(callers + 1)
+    errors: list[BaseException] = []
+
+    def caller(k: int) -> None:
+        try:
+            start.wait()
+            for i in range(per_caller):
+                ledger.app.save(BenchAccount.open(f"{prefix}-{k}-{i}"))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=caller, args=(k,), name=f"caller-{k}") for k in range(callers)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+async def run_tasks(ledger: Ledger, prefix: str, callers: int, per_caller: int) -> None:
+    """``callers`` asyncio tasks each awaiting ``per_caller`` ``save_async`` calls of one new aggregate."""
+
+    async def caller(k: int) -> None:
+        for i in range(per_caller):
+            await ledger.app.save_async(BenchAccount.open(f"{prefix}-{k}-{i}"))
+
+    await asyncio.gather(*(caller(k) for k in range(callers)))
+
+
+def ledger_case(url: str, mode: str, events: int) -> CaseResult:
+    """Cases c (``single``), d (``batch``), e (``threads``) and f (``tasks``) on a fresh database at ``url``."""
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as data_dir:
+        ledger, recorder = open_ledger(url, data_dir)
+        try:
+            committer = recorder.committer
+            runner: Callable[[str, int], None]
+            if mode == "single":
+                warmup = WARMUP_SINGLE
+
+                def runner(prefix: str, count: int) -> None:
+                    for i in range(count):
+                        ledger.app.save(BenchAccount.open(f"{prefix}-{i}"))
+
+            elif mode == "batch":
+                warmup = WARMUP_BATCHES * BATCH
+
+                def runner(prefix: str, count: int) -> None:
+                    for j in range(count // BATCH):
+                        ledger.app.save(*[BenchAccount.open(f"{prefix}-{j}-{i}") for i in range(BATCH)])
+
+            elif mode == "threads":
+                warmup = WARMUP_PER_CALLER * CALLERS
+
+                def runner(prefix: str, count: int) -> None:
+                    run_threads(ledger, prefix, CALLERS, count // CALLERS)
+
+            elif mode == "tasks":
+                warmup = WARMUP_PER_CALLER * CALLERS
+
+                def runner(prefix: str, count: int) -> None:
+                    asyncio.run(run_tasks(ledger, prefix, CALLERS, count // CALLERS))
+
+            else:
+                raise ValueError(mode)
+            runner("warmup", warmup)
+            batches_before, events_before = committer.batches, committer.events
+            with measure_phase() as phase:
+                runner("run", events)
+            commits = committer.batches - batches_before
+            committed = committer.events - events_before
+            verify_s = verify(ledger, warmup + events)
+        finally:
+            ledger.close()
+    return case_result(
+        events,
+        phase,
+        verified=True,
+        verify_s=round(verify_s, 2),
+        commits=commits,
+        events_per_commit=round(committed / commits, 1) if commits else None,
+    )
+
+
+def process_worker(index: int, barrier: Any, url: str, per_caller: int) -> dict[str, Any]:
+    """Case g, one worker process: warm up, wait for the siblings, then run its asyncio callers."""
+    with tempfile.TemporaryDirectory(prefix="bench-worker-") as data_dir:
+        ledger, recorder = open_ledger(url, data_dir)
+        try:
+
+            async def main() -> Any:
+                await run_tasks(ledger, f"warmup-{index}", CALLERS_PER_PROCESS, WARMUP_PER_CALLER)
+                before = recorder.committer.batches
+                barrier.wait()
+                with measure_phase() as phase:
+                    await run_tasks(ledger, f"run-{index}", CALLERS_PER_PROCESS, per_caller)
+                return phase, recorder.committer.batches - before
+
+            phase, commits = asyncio.run(main())
+        finally:
+            ledger.close()
+    return {
+        "events": CALLERS_PER_PROCESS * per_caller,
+        "started_at": phase.started_at,
+        "ended_at": phase.ended_at,
+        "rss_peak_kib": phase.rss_peak_kib,
+        "rss_growth_kib": phase.rss_growth_kib,
+        "commits": commits,
+    }
+
+
+def multiprocess_case(url: str, events: int) -> CaseResult:
+    """Case g: PROCESSES spawned workers x CALLERS_PER_PROCESS tasks on one database; aggregate rate."""
+    per_caller = events // (PROCESSES * CALLERS_PER_PROCESS)
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as data_dir:
+        open_ledger(url, data_dir)[0].close()  # create the tables once, before the workers race for them
+        results = run_workers(process_worker, PROCESSES, url, per_caller)
+        measured = sum(int(r["events"]) for r in results)
+        ledger = open_ledger(url, data_dir)[0]
+        try:
+            verify_s = verify(ledger, measured + PROCESSES * CALLERS_PER_PROCESS * WARMUP_PER_CALLER)
+        finally:
+            ledger.close()
+    seconds = max(r["ended_at"] for r in results) - min(r["started_at"] for r in results)
+    commits = sum(int(r["commits"]) for r in results)
+    return CaseResult(
+        events=measured,
+        seconds=seconds,
+        rss_peak_kib=max(int(r["rss_peak_kib"]) for r in results),
+        rss_growth_kib=max(int(r["rss_growth_kib"]) for r in results),
+        extra={
+            "verified": True,
+            "verify_s": round(verify_s, 2),
+            "processes": PROCESSES,
+            "rss_peak_sum_mib": round(sum(int(r["rss_peak_kib"]) for r in results) / 1024, 1),
+            "per_process_events_per_s": [round(r["events"] / (r["ended_at"] - r["started_at"]), 1) for r in results],
+            "commits": commits,
+            "events_per_commit": round(measured / commits, 1) if commits else None,
+        },
+    )
+
+
+# -- driver ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Database:
+    """Where one case runs: the ledger URL and the raw eventsourcing target (see :func:`raw_env`)."""
+
+    ledger_url: str
+    raw_target: str
+
+
+def run_case(backend: str, case: str, events: int, postgres_url: str) -> CaseResult:
+    """Run one case in its own process on a database of its own (dropped afterwards)."""
+    if backend == "sqlite":
+        with fresh_sqlite_file() as path:
+            return _dispatch(case, events, Database(f"sqlite:///{path.resolve()}", str(path.resolve())))
+    with fresh_postgres_schema(postgres_url, prefix="bench_append") as schema:
+        return _dispatch(case, events, Database(schema.url, f"{postgres_url}|{schema.name}"))
+
+
+def _dispatch(case: str, events: int, db: Database) -> CaseResult:
+    backend = "sqlite" if db.ledger_url.startswith("sqlite:") else "postgresql"
+    if case == "a":
+        return run_in_subprocess(raw_case, backend, db.raw_target, events, 1)
+    if case == "b":
+        return run_in_subprocess(raw_case, backend, db.raw_target, events, BATCH)
+    if case == "g":
+        return run_in_subprocess(multiprocess_case, db.ledger_url, events)
+    mode = {"c": "single", "d": "batch", "e": "threads", "f": "tasks"}[case]
+    return run_in_subprocess(ledger_case, db.ledger_url, mode, events)
+
+
+def round_events(case: str, events: int) -> int:
+    """Round down so every caller / every save gets the same share."""
+    unit = {"b": BATCH, "d": BATCH, "e": CALLERS, "f": CALLERS, "g": PROCESSES * CALLERS_PER_PROCESS}.get(case, 1)
+    return max(unit, events // unit * unit)
+
+
+def summarise(results: dict[str, dict[str, CaseResult]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ratio and target figures from the per-case results."""
+    ratios: dict[str, Any] = {}
+    targets: dict[str, Any] = {"ratio_min": TARGET_RATIO}
+    for backend, cases in results.items():
+        raw_b, ledger_d = cases.get("b"), cases.get("d")
+        ratio = ledger_d.events_per_s / raw_b.events_per_s if raw_b and ledger_d and raw_b.events_per_s else None
+        single = (
+            cases["c"].events_per_s / cases["a"].events_per_s
+            if "a" in cases and "c" in cases and cases["a"].events_per_s
+            else None
+        )
+        ratios[backend] = {
+            "ledger_d_over_raw_b": None if ratio is None else round(ratio, 3),
+            "ledger_c_over_raw_a": None if single is None else round(single, 3),
+        }
+        concurrent = {case: cases[case].events_per_s for case in CONCURRENT_CASES if case in cases}
+        best_case = max(concurrent, key=lambda case: concurrent[case]) if concurrent else None
+        best = concurrent[best_case] if best_case else None
+        targets[backend] = {
+            "concurrent_min_events_per_s": TARGETS[backend],
+            "best_concurrent_case": best_case,
+            "best_concurrent_events_per_s": None if best is None else round(best, 1),
+            "concurrent_met": None if best is None else best >= TARGETS[backend],
+            "ratio": None if ratio is None else round(ratio, 3),
+            "ratio_met": None if ratio is None else ratio >= TARGET_RATIO,
+        }
+    return ratios, targets
+
+
+def report(results: dict[str, dict[str, CaseResult]], ratios: dict[str, Any], targets: dict[str, Any]) -> None:
+    backends = list(results)
+    headers = ["case"]
+    for backend in backends:
+        name = "SQLite" if backend == "sqlite" else "PostgreSQL"
+        headers += [f"{name} ev/s", "RSS MiB", "ev/commit"]
+    rows: list[list[str]] = []
+    for case, label in LABELS.items():
+        if not any(case in results[b] for b in backends):
+            continue
+        row = [label]
+        for backend in backends:
+            result = results[backend].get(case)
+            if result is None:
+                row += ["-", "-", "-"]
+            else:
+                per_commit = result.extra.get("events_per_commit")
+                row += [fmt_rate(result.events_per_s), fmt_mib(result.rss_peak_kib), str(per_commit or "-")]
+        rows.append(row)
+    ratio_row = ["ratio ledger (d) / raw (b)"]
+    best_row = ["best ledger concurrent"]
+    verdict_row = ["targets (>= rate, ratio >= 0.7)"]
+    for backend in backends:
+        ratio = ratios[backend]["ledger_d_over_raw_b"]
+        t = targets[backend]
+        ratio_row += ["-" if ratio is None else f"{ratio:.2f}", "", ""]
+        best_row += [f"{fmt_rate(t['best_concurrent_events_per_s'])} ({t['best_concurrent_case']})", "", ""]
+        verdict_row += [
+            f">={TARGETS[backend]:,.0f}: {_verdict(t['concurrent_met'])}",
+            f"ratio: {_verdict(t['ratio_met'])}",
+            "",
+        ]
+    rows += [ratio_row, best_row, verdict_row]
+    print_table(headers, rows, title="\nAppend throughput (events/s; RSS = peak resident set of the case's process)")
+
+
+def _verdict(met: bool | None) -> str:
+    return "n/a" if met is None else ("PASS" if met else "FAIL")
+
+
+def main() -> None:
+    parser = base_parser(__doc__.splitlines()[0] if __doc__ else "append benchmark")
+    parser.add_argument("--cases", default="".join(LABELS), help="which cases to run, e.g. 'bdeg' (default: all)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every event count by this factor")
+    args = parser.parse_args()
+    backends = parse_backends(args.backends)
+    cases = [case for case in LABELS if case in args.cases]
+    counts = QUICK_EVENTS if args.quick else FULL_EVENTS
+    started = time.perf_counter()
+    results: dict[str, dict[str, CaseResult]] = {backend: {} for backend in backends}
+    for backend in backends:
+        for case in cases:
+            events = round_events(case, int(counts[backend][case] * args.scale))
+            log(f"{backend:<10} {LABELS[case]:<46} {events:>8,} events ...")
+            result = run_case(backend, case, events, args.postgres_url)
+            results[backend][case] = result
+            log(
+                f"{'':<10} {'':<46} {fmt_rate(result.events_per_s):>8} ev/s in {result.seconds:.2f} s,"
+                f" peak RSS {fmt_mib(result.rss_peak_kib)} MiB"
+            )
+    ratios, targets = summarise(results)
+    report(results, ratios, targets)
+    log(f"total wall time {time.perf_counter() - started:.1f} s")
+    document: dict[str, Any] = {
+        "machine": machine_info(args.postgres_url if "postgresql" in backends else None),
+        "date": utc_now(),
+        "quick": bool(args.quick),
+        "workload": {
+            "aggregate": "new aggregate, one created event with name: str",
+            "batch": BATCH,
+            "callers": CALLERS,
+            "processes": PROCESSES,
+            "callers_per_process": CALLERS_PER_PROCESS,
+            "labels": LABELS,
+        },
+    }
+    for backend in BACKENDS_ORDER:
+        if backend in results:
+            document[backend] = {case: result.as_json() for case, result in results[backend].items()}
+    document["ratios"] = ratios
+    document["targets"] = targets
+    emit_json(document, args.json_out)
+
+
+BACKENDS_ORDER = ("sqlite", "postgresql")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The ledger application: an eventsourcing ``Application`` whose recorder sequences a hash-chained log.
+
+Storage arrives as ports: an eventsourcing ``ApplicationRecorder`` that accepts
+:class:`~ledger_core.mapper.DraftStoredEvent` (see :mod:`ledger_core.sequencer`) and a
+:class:`~ledger_core.ports.LogReader`. Nothing here reads the environment or opens connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Recording
+from eventsourcing.utils import Environment, EnvType
+
+from ledger_core.aggregate import LedgerAggregate
+from ledger_core.chain import ChainSummary, ChainVerifier, StoredRow
+from ledger_core.envelope import Envelope, decode_entry
+from ledger_core.errors import NotFound
+from ledger_core.mapper import DraftStoredEvent, EnvelopeMapper, EventRegistry
+from ledger_core.ports import DraftAppender, LogReader
+
+A = TypeVar("A", bound=LedgerAggregate)
+
+VERIFY_CHUNK = 5_000
+
+
+class LedgerApplication(Application[UUID]):
+    """Commands in, events out, every event a hash-chained log entry.
+
+    ``aggregates`` lists the aggregate classes whose events may be written (their stable event type
+    names form the registry). Concrete services (claims, members, ...) subclass or compose this.
+    """
+
+    name = "ProveniqLedger"
+
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        log: LogReader,
+        aggregates: Iterable[type[LedgerAggregate]],
+    ) -> None:
+        self._injected_recorder = recorder
+        self._registry = EventRegistry(aggregates)
+        self.log_reader = log
+        super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "10000"})
+
+    # -- eventsourcing wiring: no environment variables, no dynamic imports --------------------------
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        return Environment(name, dict(env or {}))
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return EnvelopeMapper(self._registry)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return self._injected_recorder
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """As ``Application.save``, minus runtime-Protocol ``isinstance`` checks for our own aggregates.
+
+        (Those checks cost ~30 us per save on Python 3.11, more than sequencing an event.)
+        """
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, LedgerAggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
+
+    async def save_async(self, *aggregates: LedgerAggregate) -> list[int]:
+        """Save from a coroutine without blocking the event loop; return the new events' positions.
+
+        The drafts go to the same group commit as :meth:`save`; the coroutine resumes once the batch
+        holding them has committed. Requires a recorder implementing :class:`~ledger_core.ports.DraftAppender`.
+        """
+        appender = self._injected_recorder
+        if not isinstance(appender, DraftAppender):
+            raise TypeError("this recorder cannot append asynchronously")
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        if not events:
+            return []
+        drafts = [cast(DraftStoredEvent, self.mapper.to_stored_event(event)).draft for event in events]
+        return await asyncio.wrap_future(appender.submit_drafts(drafts))
+
+    # -- persistence helpers used by services ---------------------------------------------------------
+    def load(self, cls: type[A], aggregate_id: UUID, kind: str) -> A:
+        """Load aggregate ``aggregate_id`` of type ``cls`` or raise :class:`NotFound` (as ``kind``)."""
+        try:
+            aggregate: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(kind, str(aggregate_id)) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(kind, str(aggregate_id))
+        return aggregate
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """Like :meth:`load` but None when absent."""
+        try:
+            aggregate: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def save_returning_positions(self, *aggregates: LedgerAggregate) -> list[int]:
+        """Save and return the log positions given to the new events (in order)."""
+        recordings: list[Recording[UUID]] = self.save(*aggregates)
+        return [recording.notification.id - 1 for recording in recordings]
+
+    # -- reading the log ------------------------------------------------------------------------------
+    def log_size(self) -> int:
+        return self.log_reader.log_size()
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[Envelope]:
+        """Decoded entries with ``start <= position < stop``, in order."""
+        for row in self._rows(start, stop):
+            yield decode_entry(row.entry)
+
+    def history(self, aggregate_id: UUID) -> list[Envelope]:
+        """Every entry of one aggregate, oldest first."""
+        return [decode_entry(row.entry) for row in self.log_reader.read_aggregate_rows(str(aggregate_id))]
+
+    def verify(self, progress: Callable[[int, int], Any] | None = None) -> ChainSummary:
+        """Re-read every entry and check the chain and back-links; raise ``ChainBroken`` at the first fault.
+
+        ``progress(done, total)`` is called after each chunk.
+        """
+        verifier = ChainVerifier()
+        total = self.log_reader.log_size()
+        done = 0
+        for chunk in self._chunks(0, None):
+            verifier.feed(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+        return verifier.summary()
+
+    def _rows(self, start: int, stop: int | None) -> Iterator[StoredRow]:
+        for chunk in self._chunks(start, stop):
+            yield from chunk
+
+    def _chunks(self, start: int, stop: int | None) -> Iterator[list[StoredRow]]:
+        position = start
+        while stop is None or position < stop:
+            limit = VERIFY_CHUNK if stop is None else min(VERIFY_CHUNK, stop - position)
+            chunk = [row for row in self.log_reader.read_rows(position, limit) if stop is None or row.position < stop]
+            if not chunk:
+                return
+            yield chunk
+            position = chunk[-1].position + 1

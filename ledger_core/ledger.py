@@ -1,0 +1,97 @@
+"""The embedding API: one object that runs commands, reads state and verifies the log.
+
+Open one with :func:`adapters.open_ledger` (which picks the storage) or build one from ports::
+
+    ledger = Ledger(recorder, log_reader, key_store)
+    ledger.claims.submit(...)
+    ledger.verify()
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder
+
+from ledger_core.aggregate import LedgerAggregate
+from ledger_core.application import LedgerApplication
+from ledger_core.chain import ChainSummary
+from ledger_core.envelope import Envelope
+from ledger_core.ports import LogReader
+
+
+@dataclass(frozen=True)
+class LogStats:
+    """Counts over the whole log."""
+
+    size: int
+    head_leaf_hash: str | None
+    by_type: dict[str, int]
+    by_aggregate_type: dict[str, int]
+    partners: int
+
+
+class Ledger:
+    """Commands, reads and verification over one ledger. Close it when done (or use ``with``)."""
+
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        log_reader: LogReader,
+        aggregates: Iterable[type[LedgerAggregate]],
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.app = LedgerApplication(recorder, log_reader, aggregates)
+        self._on_close = on_close
+
+    # -- reading the log ------------------------------------------------------------------------------
+    def size(self) -> int:
+        """Number of entries in the log."""
+        return self.app.log_size()
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[Envelope]:
+        """Decoded log entries with ``start <= position < stop``."""
+        return self.app.entries(start, stop)
+
+    def history(self, aggregate_id: UUID) -> list[Envelope]:
+        """All entries of one aggregate, oldest first."""
+        return self.app.history(aggregate_id)
+
+    def verify(self, progress: Callable[[int, int], Any] | None = None) -> ChainSummary:
+        """Check the whole chain; raises :class:`~ledger_core.errors.ChainBroken` at the first fault."""
+        return self.app.verify(progress)
+
+    def stats(self) -> LogStats:
+        """Entry counts by event type and aggregate type, and the number of partners seen."""
+        by_type: Counter[str] = Counter()
+        by_aggregate: Counter[str] = Counter()
+        partners: set[str] = set()
+        head: str | None = None
+        size = 0
+        for envelope in self.app.entries():
+            by_type[envelope.type] += 1
+            if envelope.aggregate_version == 1:
+                by_aggregate[envelope.aggregate_type] += 1
+            if envelope.partner_id is not None:
+                partners.add(envelope.partner_id)
+            size = envelope.position + 1
+        if size:
+            rows = self.app.log_reader.read_rows(size - 1, 1)
+            head = rows[0].leaf_hash.hex() if rows else None
+        return LogStats(size, head, dict(by_type), dict(by_aggregate), len(partners))
+
+    def close(self) -> None:
+        """Flush pending writes and release connections."""
+        self.app.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

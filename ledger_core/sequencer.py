@@ -1,0 +1,136 @@
+"""Sequencing: giving a batch of saves their positions in the one global log (pure; no I/O).
+
+The storage adapter takes its write lock, reads the log head and the heads of the aggregates named in
+the batch, calls :func:`sequence_batch`, writes the returned rows and commits; then it acknowledges each
+save. One call sequences many callers' saves (group commit). A save is all-or-nothing: if any of its
+events does not follow its aggregate's current version, the whole save is refused with
+:class:`ConcurrencyConflict` and the others in the batch go ahead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ledger_core.envelope import EventDraft, encode_entry
+from ledger_core.errors import ConcurrencyConflict
+from proofs.hashing import leaf_hash
+
+
+@dataclass(frozen=True, slots=True)
+class LogHead:
+    """The end of the log: its size (= next position), last leaf hash and last ``recordedAt``."""
+
+    size: int
+    last_leaf_hash: bytes | None
+    last_recorded_at: str | None
+
+
+EMPTY_LOG = LogHead(size=0, last_leaf_hash=None, last_recorded_at=None)
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateHead:
+    """An aggregate's latest stored version and that event's position."""
+
+    version: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class SequencedEntry:
+    """A row to store: the entry bytes plus the columns indexed for queries."""
+
+    position: int
+    event_id: str
+    aggregate_id: str
+    aggregate_version: int
+    type: str
+    partner_id: str | None
+    recorded_at: str
+    entry: bytes
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SequencedBatch:
+    """Rows to write, the new head, and per save either its positions or the conflict refusing it."""
+
+    entries: list[SequencedEntry]
+    head: LogHead
+    outcomes: list[list[int] | ConcurrencyConflict]
+
+
+def sequence_batch(
+    head: LogHead,
+    saves: Sequence[Sequence[EventDraft]],
+    aggregate_heads: Mapping[str, AggregateHead],
+    now: str,
+) -> SequencedBatch:
+    """Assign positions, ``prev`` links and aggregate back-links to ``saves`` after ``head``.
+
+    ``aggregate_heads`` holds the stored head of every aggregate named in ``saves`` that exists.
+    ``now`` (RFC 3339, as :func:`format_recorded_at` makes it) is clamped so ``recordedAt`` never goes
+    backwards along the log.
+    """
+    recorded_at = now if head.last_recorded_at is None or now > head.last_recorded_at else head.last_recorded_at
+    heads = dict(aggregate_heads)
+    position = head.size
+    prev = head.last_leaf_hash
+    entries: list[SequencedEntry] = []
+    outcomes: list[list[int] | ConcurrencyConflict] = []
+    for save in saves:
+        conflict = _first_conflict(save, heads)
+        if conflict is not None:
+            outcomes.append(conflict)
+            continue
+        positions: list[int] = []
+        for draft in save:
+            current = heads.get(draft.aggregate_id)
+            entry = encode_entry(
+                draft,
+                position=position,
+                prev=prev,
+                aggregate_prev_position=None if current is None else current.position,
+                recorded_at=recorded_at,
+            )
+            digest = leaf_hash(entry)
+            entries.append(
+                SequencedEntry(
+                    position=position,
+                    event_id=draft.event_id,
+                    aggregate_id=draft.aggregate_id,
+                    aggregate_version=draft.aggregate_version,
+                    type=draft.type,
+                    partner_id=draft.partner_id,
+                    recorded_at=recorded_at,
+                    entry=entry,
+                    leaf_hash=digest,
+                )
+            )
+            heads[draft.aggregate_id] = AggregateHead(draft.aggregate_version, position)
+            positions.append(position)
+            prev = digest
+            position += 1
+        outcomes.append(positions)
+    return SequencedBatch(
+        entries=entries,
+        head=LogHead(
+            size=position, last_leaf_hash=prev, last_recorded_at=recorded_at if entries else head.last_recorded_at
+        ),
+        outcomes=outcomes,
+    )
+
+
+def _first_conflict(save: Sequence[EventDraft], heads: Mapping[str, AggregateHead]) -> ConcurrencyConflict | None:
+    """The conflict refusing ``save``, if one of its events does not follow its aggregate's head."""
+    expected: dict[str, int] = {}
+    for draft in save:
+        current = expected.get(draft.aggregate_id)
+        if current is None:
+            stored = heads.get(draft.aggregate_id)
+            current = 0 if stored is None else stored.version
+        if draft.aggregate_version != current + 1:
+            return ConcurrencyConflict(draft.aggregate_id, draft.aggregate_version - 1, current or None)
+        expected[draft.aggregate_id] = draft.aggregate_version
+    return None

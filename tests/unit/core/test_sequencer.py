@@ -1,0 +1,62 @@
+"""Sequencing a batch: positions, prev links, back-links, conflicts, monotonic time."""
+
+from __future__ import annotations
+
+from ledger_core.envelope import EventDraft, decode_entry
+from ledger_core.errors import ConcurrencyConflict
+from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, sequence_batch
+from proofs.hashing import leaf_hash
+
+T0 = "2026-01-01T00:00:00.000000Z"
+T1 = "2026-01-01T00:00:01.000000Z"
+
+
+def draft(aggregate: str, version: int) -> EventDraft:
+    return EventDraft(f"e-{aggregate}-{version}", "t.happened", "T", aggregate, version, "p", {"n": version})
+
+
+def test_positions_and_prev_links_follow_the_head() -> None:
+    """Entries get consecutive positions after the head and each links to the previous leaf hash."""
+    head = LogHead(size=5, last_leaf_hash=b"\x11" * 32, last_recorded_at=T0)
+    batch = sequence_batch(head, [[draft("a", 1)], [draft("b", 1), draft("b", 2)]], {}, T1)
+    assert [e.position for e in batch.entries] == [5, 6, 7]
+    envelopes = [decode_entry(e.entry) for e in batch.entries]
+    assert envelopes[0].prev == "11" * 32
+    assert envelopes[1].prev == leaf_hash(batch.entries[0].entry).hex()
+    assert envelopes[2].aggregate_prev_position == 6
+    assert batch.outcomes == [[5], [6, 7]]
+    assert batch.head == LogHead(8, batch.entries[-1].leaf_hash, T1)
+
+
+def test_conflicting_save_is_refused_alone() -> None:
+    """A save whose version does not follow the stored head is refused; the rest of the batch goes ahead."""
+    heads = {"a": AggregateHead(version=3, position=2)}
+    batch = sequence_batch(EMPTY_LOG, [[draft("a", 3)], [draft("a", 4)], [draft("c", 1)]], heads, T0)
+    conflict = batch.outcomes[0]
+    assert isinstance(conflict, ConcurrencyConflict)
+    assert (conflict.expected_version, conflict.found_version) == (2, 3)
+    assert batch.outcomes[1:] == [[0], [1]]
+    assert decode_entry(batch.entries[0].entry).aggregate_prev_position == 2
+
+
+def test_two_saves_of_the_same_version_in_one_batch() -> None:
+    """Two callers racing to write version 1 of the same aggregate: the first wins, the second conflicts."""
+    batch = sequence_batch(EMPTY_LOG, [[draft("a", 1)], [draft("a", 1)]], {}, T0)
+    assert batch.outcomes[0] == [0]
+    assert isinstance(batch.outcomes[1], ConcurrencyConflict)
+    assert len(batch.entries) == 1
+
+
+def test_save_is_all_or_nothing() -> None:
+    """A save with one bad event writes none of its events."""
+    batch = sequence_batch(EMPTY_LOG, [[draft("a", 1), draft("b", 2)]], {}, T0)
+    assert isinstance(batch.outcomes[0], ConcurrencyConflict)
+    assert batch.entries == []
+    assert batch.head == EMPTY_LOG
+
+
+def test_recorded_at_never_goes_backwards() -> None:
+    """A clock that steps back is clamped to the head's time."""
+    head = LogHead(size=1, last_leaf_hash=b"\x00" * 32, last_recorded_at=T1)
+    batch = sequence_batch(head, [[draft("a", 1)]], {}, T0)
+    assert batch.entries[0].recorded_at == T1
