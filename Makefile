@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/ledger serve --data-dir $(DATA_DIR)
+	$(BIN)/ledger demo --data-dir $(DATA_DIR)  # the HTTP server replaces this when it lands
 
 test: $(STAMP)
 	$(BIN)/ruff check .

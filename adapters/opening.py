@@ -2,33 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
+from adapters.keys.master import KeyWrapper, load_master_key
+from adapters.keys.stores import PostgresKeyStore, SQLiteKeyStore
 from adapters.log_recorder import system_clock
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig, open_recorder
+from ledger_core.aggregate import LedgerAggregate
 from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.ledger import Ledger
 from ledger_core.ports import Clock
+
+
+def storage_config(location: str | Path | StorageConfig | None) -> StorageConfig:
+    """A data directory, a ``sqlite:``/``postgresql://`` URL, a config, or None (``./.ledger-data``)."""
+    if isinstance(location, StorageConfig):
+        return location
+    if location is None:
+        return StorageConfig(DEFAULT_DATA_DIR)
+    text = str(location)
+    if text.startswith(("sqlite:", "postgres://", "postgresql://")):
+        return StorageConfig(DEFAULT_DATA_DIR, database_url=text)
+    return StorageConfig(Path(location))
 
 
 def open_ledger(
     location: str | Path | StorageConfig | None = None,
     *,
     clock: Clock = system_clock,
+    aggregates: Iterable[type[LedgerAggregate]] = ALL_AGGREGATES,
+    restricted_states: Iterable[str] = (),
     max_batch_events: int = 4096,
 ) -> Ledger:
-    """Open (creating if needed) the ledger at ``location``.
+    """Open (creating if needed) the ledger at ``location`` (see :func:`storage_config`).
 
-    ``location`` is a data directory (SQLite file ``ledger.db`` inside it), a ``sqlite:`` or
-    ``postgresql://`` URL, or a :class:`StorageConfig`. None means ``./.ledger-data``.
+    Subject data keys live in the same database, wrapped by the master key of the data directory
+    (or ``LEDGER_MASTER_KEY``).
     """
-    if isinstance(location, StorageConfig):
-        config = location
-    elif location is None:
-        config = StorageConfig(DEFAULT_DATA_DIR)
-    elif isinstance(location, str) and (":" in location and not Path(location).exists()):
-        config = StorageConfig(DEFAULT_DATA_DIR, database_url=location)
-    else:
-        config = StorageConfig(Path(location))
+    config = storage_config(location)
     recorder = open_recorder(config, clock=clock, max_batch_events=max_batch_events)
-    return Ledger(recorder, recorder, ALL_AGGREGATES, on_close=recorder.close)
+    wrapper = KeyWrapper(load_master_key(config.data_dir))
+    key_store: SQLiteKeyStore | PostgresKeyStore
+    if config.backend == "postgresql" and config.database_url is not None:
+        key_store = PostgresKeyStore(config.database_url, wrapper)
+    else:
+        key_store = SQLiteKeyStore(config.sqlite_path(), wrapper)
+
+    def close() -> None:
+        recorder.close()
+        key_store.close()
+
+    return Ledger(
+        recorder,
+        recorder,
+        key_store,
+        clock=clock,
+        aggregates=aggregates,
+        restricted_states=restricted_states,
+        on_close=close,
+    )

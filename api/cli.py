@@ -146,6 +146,15 @@ def stats(data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None
     )
 
 
+@app.command()
+def demo(data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
+    """Run a short end-to-end flow on real storage (partner, documents, claims, member) and verify it."""
+    from api.demo import run_demo
+
+    with _open(data_dir, database_url) as ledger:
+        _print_json(run_demo(ledger))
+
+
 def main() -> None:
     """Console-script entry point: maps ledger errors to a message and exit code 2."""
     try:

@@ -85,11 +85,34 @@ def current_rss_kib() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
+def process_cpu_seconds() -> float:
+    """User + system CPU time of this process (all its threads) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies over all CPUs from /proc/stat; (0, 0) where unavailable."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
 @dataclass
 class Phase:
-    """What :func:`measure_phase` recorded: wall time, RSS at the start and the peak RSS at the end."""
+    """What :func:`measure_phase` recorded: wall and CPU time, RSS at the start and the peak RSS at the end.
+
+    ``cpu_seconds`` is this process's CPU time (all threads); ``machine_busy`` is the fraction of all
+    cores busy during the phase (any process: the database server, sibling workers, ...).
+    """
 
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    machine_busy: float | None = None
     rss_start_kib: int = 0
     rss_peak_kib: int = 0
     started_at: float = 0.0  # time.monotonic(): comparable across processes on one Linux machine
@@ -102,8 +125,10 @@ class Phase:
 
 @contextmanager
 def measure_phase() -> Iterator[Phase]:
-    """Time the body and record the process's RSS before it and its peak RSS after it."""
+    """Time the body; record CPU use, the RSS before it and the peak RSS after it."""
     phase = Phase(rss_start_kib=current_rss_kib())
+    busy_before, total_before = machine_cpu_ticks()
+    cpu_before = process_cpu_seconds()
     phase.started_at = time.monotonic()
     start = time.perf_counter()
     try:
@@ -111,6 +136,10 @@ def measure_phase() -> Iterator[Phase]:
     finally:
         phase.seconds = time.perf_counter() - start
         phase.ended_at = time.monotonic()
+        phase.cpu_seconds = process_cpu_seconds() - cpu_before
+        busy_after, total_after = machine_cpu_ticks()
+        if total_after > total_before:
+            phase.machine_busy = (busy_after - busy_before) / (total_after - total_before)
         phase.rss_peak_kib = peak_rss_kib()
 
 
@@ -122,6 +151,8 @@ class CaseResult:
     seconds: float
     rss_peak_kib: int
     rss_growth_kib: int
+    cpu_seconds: float = 0.0
+    machine_busy: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -135,13 +166,25 @@ class CaseResult:
             "events_per_s": round(self.events_per_s, 1),
             "rss_peak_mib": round(self.rss_peak_kib / 1024, 1),
             "rss_growth_mib": round(self.rss_growth_kib / 1024, 1),
+            "cpu_s": round(self.cpu_seconds, 3),
+            "cpu_us_per_event": round(self.cpu_seconds / self.events * 1e6, 1) if self.events else None,
+            "process_cpu_util": round(self.cpu_seconds / self.seconds, 2) if self.seconds > 0 else None,
+            "machine_busy": None if self.machine_busy is None else round(self.machine_busy, 2),
             **self.extra,
         }
 
 
 def case_result(events: int, phase: Phase, **extra: Any) -> CaseResult:
     """A :class:`CaseResult` for ``events`` written during ``phase``."""
-    return CaseResult(events, phase.seconds, phase.rss_peak_kib, phase.rss_growth_kib, dict(extra))
+    return CaseResult(
+        events,
+        phase.seconds,
+        phase.rss_peak_kib,
+        phase.rss_growth_kib,
+        phase.cpu_seconds,
+        phase.machine_busy,
+        dict(extra),
+    )
 
 
 # -- processes ----------------------------------------------------------------------------------------

@@ -34,9 +34,7 @@ class DuplicateClaim(IdempotencyConflict):
     code = "DUPLICATE_CLAIM"
 
     def __init__(self, claim_id: str, partner_id: str, partner_claim_id: str, differing_fields: list[str]) -> None:
-        super().__init__(
-            "claim", claim_id, differing_fields, partner_id=partner_id, partner_claim_id=partner_claim_id
-        )
+        super().__init__("claim", claim_id, differing_fields, partner_id=partner_id, partner_claim_id=partner_claim_id)
         self.claim_id = claim_id
         self.partner_id = partner_id
         self.partner_claim_id = partner_claim_id

@@ -28,7 +28,14 @@ from ledger_core.errors import InvalidCommand, InvalidTransition
 from ledger_core.members import Member, member_id, member_subject
 from ledger_core.privacy import PersonalDataVault, check_sealed
 from ledger_core.service_support import save
-from ledger_core.validation import check_identifier, check_int, normalize_timestamp, parse_choice, parse_date
+from ledger_core.validation import (
+    check_identifier,
+    check_int,
+    check_partner_slug,
+    normalize_timestamp,
+    parse_choice,
+    parse_date,
+)
 from ledger_core.vocabulary import US_STATE_CODES, HealthAction, NpsKind, ResultType
 
 
@@ -150,6 +157,7 @@ class Enrollment(LedgerAggregate):
         restricted_states: Collection[str] = frozenset(),
     ) -> Enrollment:
         """Enroll a member who is 18+ on ``enrollment_date`` and lives outside ``restricted_states``."""
+        partner_id = check_partner_slug(partner_id)
         pmid = check_identifier(partner_member_id, "partner_member_id", max_length=64)
         day = parse_date(enrollment_date, "enrollment_date")
         if state not in US_STATE_CODES or state in restricted_states:

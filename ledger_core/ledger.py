@@ -2,8 +2,8 @@
 
 Open one with :func:`adapters.open_ledger` (which picks the storage) or build one from ports::
 
-    ledger = Ledger(recorder, log_reader, key_store)
-    ledger.claims.submit(...)
+    ledger = Ledger(recorder, log_reader, key_store, clock=clock)
+    ledger.partners.register(...); ledger.claims.submit(...); ledger.members.upsert(...)
     ledger.verify()
 """
 
@@ -20,8 +20,17 @@ from eventsourcing.persistence import ApplicationRecorder
 from ledger_core.aggregate import LedgerAggregate
 from ledger_core.application import LedgerApplication
 from ledger_core.chain import ChainSummary
+from ledger_core.claims import ClaimService
+from ledger_core.documents import DocumentService
+from ledger_core.domain import ALL_AGGREGATES
+from ledger_core.enrollments import EnrollmentService
 from ledger_core.envelope import Envelope
-from ledger_core.ports import LogReader
+from ledger_core.members import MemberService
+from ledger_core.partners import PartnerService
+from ledger_core.ports import Clock, KeyStore, LogReader
+from ledger_core.privacy import PersonalDataVault
+from ledger_core.reminders import ReminderService
+from ledger_core.subscriptions import SubscriptionService
 
 
 @dataclass(frozen=True)
@@ -42,10 +51,22 @@ class Ledger:
         self,
         recorder: ApplicationRecorder,
         log_reader: LogReader,
-        aggregates: Iterable[type[LedgerAggregate]],
+        key_store: KeyStore,
+        *,
+        clock: Clock,
+        aggregates: Iterable[type[LedgerAggregate]] = ALL_AGGREGATES,
+        restricted_states: Iterable[str] = (),
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self.app = LedgerApplication(recorder, log_reader, aggregates)
+        self.vault = PersonalDataVault(key_store)
+        self.partners = PartnerService(self.app, clock)
+        self.claims = ClaimService(self.app)
+        self.documents = DocumentService(self.app)
+        self.members = MemberService(self.app, self.vault, clock)
+        self.enrollments = EnrollmentService(self.app, self.vault, frozenset(restricted_states))
+        self.subscriptions = SubscriptionService(self.app)
+        self.reminders = ReminderService(self.app, clock)
         self._on_close = on_close
 
     # -- reading the log ------------------------------------------------------------------------------

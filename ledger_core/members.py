@@ -23,7 +23,14 @@ from ledger_core.errors import InvalidCommand, InvalidTransition
 from ledger_core.ports import Clock
 from ledger_core.privacy import PersonalDataVault, check_commitment, check_sealed
 from ledger_core.service_support import save, today
-from ledger_core.validation import check_identifier, check_text, parse_choice, parse_date, parse_optional_date
+from ledger_core.validation import (
+    check_identifier,
+    check_partner_slug,
+    check_text,
+    parse_choice,
+    parse_date,
+    parse_optional_date,
+)
 from ledger_core.vocabulary import US_STATE_CODES, Gender, PolicyType
 
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "date_of_birth")
@@ -179,6 +186,7 @@ class Member(LedgerAggregate):
         """Register a member; ``personal`` maps each of :data:`PERSONAL_FIELDS` to a sealed value and
         ``fingerprints`` each to a commitment."""
         profile = _check_profile(personal, fingerprints, gender, state, policy_type, policy_start_date, adult_on)
+        partner_id = check_partner_slug(partner_id)
         partner_member_id = check_identifier(partner_member_id, "partner_member_id", max_length=64)
         return cls._create(
             cls.Registered,

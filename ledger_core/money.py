@@ -92,9 +92,7 @@ def _quantum(currency: Currency) -> Decimal:
 
 def _to_decimal(value: Any, field: str) -> Decimal:
     if isinstance(value, (bool, float)):
-        raise InvalidCommand(
-            f"{field} must be a decimal string or integer, not {type(value).__name__}", field=field
-        )
+        raise InvalidCommand(f"{field} must be a decimal string or integer, not {type(value).__name__}", field=field)
     if isinstance(value, str):
         if not _PLAIN_DECIMAL.fullmatch(value):
             raise InvalidCommand(

@@ -21,7 +21,7 @@ from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.members import Member, member_id
 from ledger_core.ports import Clock
 from ledger_core.service_support import save
-from ledger_core.validation import check_identifier, check_text, format_timestamp, parse_choice
+from ledger_core.validation import check_identifier, check_partner_slug, check_text, format_timestamp, parse_choice
 from ledger_core.vocabulary import ReminderStatus, ReminderType
 
 MAX_MESSAGE = 500
@@ -97,7 +97,7 @@ class Reminder(LedgerAggregate):
         return cls._create(
             cls.Queued,
             id=reminder_id,
-            partner_id=partner_id,
+            partner_id=check_partner_slug(partner_id),
             partner_member_id=check_identifier(partner_member_id, "partner_member_id", max_length=64),
             reminder_type=parse_choice(ReminderType, reminder_type, "reminder_type").value,
             message=check_text(message, "message", max_length=MAX_MESSAGE, multiline=True),

@@ -20,7 +20,7 @@ from ledger_core.errors import InvalidCommand, InvalidTransition
 from ledger_core.members import Member, member_id
 from ledger_core.money import Currency, format_amount, parse_amount, parse_currency
 from ledger_core.service_support import save
-from ledger_core.validation import check_identifier, check_text, parse_choice, parse_date
+from ledger_core.validation import check_identifier, check_partner_slug, check_text, parse_choice, parse_date
 from ledger_core.vocabulary import SubscriptionFrequency, SubscriptionStatus
 
 
@@ -120,6 +120,7 @@ class Subscription(LedgerAggregate):
         frequency: str,
     ) -> Subscription:
         """Start a member's first subscription (amount > 0)."""
+        partner_id = check_partner_slug(partner_id)
         pmid = check_identifier(partner_member_id, "partner_member_id", max_length=64)
         terms = _terms(start_date, amount, currency, frequency)
         return cls._create(

@@ -36,9 +36,7 @@ def check_text(value: Any, field: str, *, max_length: int, min_length: int = 1, 
     if not isinstance(value, str):
         raise InvalidCommand(f"{field} must be a string", field=field)
     if not min_length <= len(value) <= max_length:
-        raise InvalidCommand(
-            f"{field} must be {min_length}..{max_length} characters", field=field, length=len(value)
-        )
+        raise InvalidCommand(f"{field} must be {min_length}..{max_length} characters", field=field, length=len(value))
     pattern = _CONTROL_EXCEPT_NEWLINE if multiline else _CONTROL
     if pattern.search(value):
         raise InvalidCommand(f"{field} contains control characters", field=field)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from adapters.log_recorder import SequencedRecorder
-from adapters.storage import StorageConfig, open_recorder
+from adapters.opening import open_ledger
+from adapters.storage import StorageConfig
+from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.ledger import Ledger
 from ledger_core.ports import Clock
 from support.clock import SteppingClock
@@ -13,6 +16,11 @@ from support.toy import Account
 
 
 def open_toy_ledger(database_url: str, clock: Clock | None = None) -> tuple[Ledger, SequencedRecorder]:
-    """A ledger that knows only the toy ``Account`` aggregate, plus its recorder (for tampering)."""
-    recorder = open_recorder(StorageConfig(Path("unused"), database_url), clock=clock or SteppingClock())
-    return Ledger(recorder, recorder, [Account], on_close=recorder.close), recorder
+    """A ledger that knows the toy ``Account`` aggregate (and the domain), plus its recorder (for tampering)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="ledger-keys-"))
+    ledger = open_ledger(
+        StorageConfig(data_dir, database_url), clock=clock or SteppingClock(), aggregates=(*ALL_AGGREGATES, Account)
+    )
+    recorder = ledger.app.recorder
+    assert isinstance(recorder, SequencedRecorder)
+    return ledger, recorder

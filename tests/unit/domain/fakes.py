@@ -73,7 +73,9 @@ def to_entry(event: Any, position: int = 0) -> bytes:
     """The log entry bytes the mapper would produce for ``event``."""
     stored = MAPPER.to_stored_event(event)
     assert isinstance(stored, DraftStoredEvent)
-    return encode_entry(stored.draft, position=position, prev=None, aggregate_prev_position=None, recorded_at=RECORDED_AT)
+    return encode_entry(
+        stored.draft, position=position, prev=None, aggregate_prev_position=None, recorded_at=RECORDED_AT
+    )
 
 
 def from_entry(entry: bytes) -> Any:

@@ -1,0 +1,178 @@
+"""The Merkle tree beside the log on SQLite (implements :class:`ledger_core.ports.TreeStore`).
+
+Nodes and checkpoint of one integration are written inside one ``BEGIN IMMEDIATE`` transaction (the
+database write lock, shared with the log's writers and other processes), after checking the latest
+checkpoint is still the one the sealer started from. WAL with ``synchronous=FULL``: on return from
+``COMMIT`` the checkpoint is on disk. See README.md beside this file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from adapters.merkle._common import chunks, completed_ranges, split_ids
+from adapters.sqlite.recorder import SCHEMA as LOG_SCHEMA
+from adapters.sqlite.recorder import translate
+from ledger_core.merkle import CheckpointRecord, SealConflict
+from proofs.tree import NodeId, StoredNode
+
+TREE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS merkle_nodes (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size INTEGER PRIMARY KEY,
+    root_hash BLOB NOT NULL,
+    note TEXT NOT NULL,
+    signed_at TEXT NOT NULL
+);
+"""
+_CHECKPOINT = "SELECT size, root_hash, note, signed_at FROM checkpoints"
+
+
+def _record(row: Any) -> CheckpointRecord | None:
+    return None if row is None else CheckpointRecord(int(row[0]), bytes(row[1]), row[2], row[3])
+
+
+class SQLiteTreeStore:
+    """Tree storage in the ledger's SQLite file (tables created if missing, the log's included)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self._connection() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(LOG_SCHEMA + TREE_SCHEMA)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        try:
+            yield conn
+        except sqlite3.Error as error:
+            raise translate(error) from error
+
+    def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchone()
+
+    # -- leadership: SQLite's write lock serialises commits; compare-and-set keeps a loser harmless ----
+    def try_acquire_leadership(self) -> bool:
+        """Always True: every SQLite sealer may try; ``commit_integration`` lets exactly one win each round."""
+        return True
+
+    def holds_leadership(self) -> bool:
+        return True
+
+    def release_leadership(self) -> None:
+        """Nothing to release."""
+
+    # -- TreeStore -------------------------------------------------------------------------------------
+    def log_size(self) -> int:
+        row = self._one("SELECT MAX(position) FROM ledger_log")
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+    def integrated_size(self) -> int:
+        row = self._one("SELECT MAX(size) FROM checkpoints")
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT leaf_hash FROM ledger_log WHERE position >= ? AND position < ? ORDER BY position", (start, stop)
+            ).fetchall()
+        return [bytes(row[0]) for row in rows]
+
+    def fetch_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        found: dict[NodeId, bytes] = {}
+        for chunk in chunks(ids):
+            leaves, upper = split_ids(chunk)
+            parts: list[str] = []
+            params: list[int] = []
+            if leaves:
+                parts.append(f"SELECT 0, position, leaf_hash FROM ledger_log WHERE position IN ({','.join('?' * len(leaves))})")
+                params.extend(leaves)
+            if upper:
+                clauses = " OR ".join(f"(level = ? AND idx IN ({','.join('?' * len(idx))}))" for idx in upper.values())
+                parts.append(f"SELECT level, idx, hash FROM merkle_nodes WHERE {clauses}")
+                for level, indexes in upper.items():
+                    params.append(level)
+                    params.extend(indexes)
+            with self._connection() as conn:
+                rows = conn.execute(" UNION ALL ".join(parts), params).fetchall()
+            found.update((NodeId(level, index), bytes(digest)) for level, index, digest in rows)
+        return found
+
+    def nodes_completed_in(self, begin: int, end: int) -> Mapping[NodeId, bytes]:
+        ranges = completed_ranges(begin, end)
+        if not ranges:
+            return {}
+        clauses = " OR ".join("(level = ? AND idx BETWEEN ? AND ?)" for _ in ranges)
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT level, idx, hash FROM merkle_nodes WHERE {clauses}", [v for r in ranges for v in r]
+            ).fetchall()
+        return {NodeId(level, index): bytes(digest) for level, index, digest in rows}
+
+    def count_nodes(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM merkle_nodes")
+        return 0 if row is None else int(row[0])
+
+    def commit_integration(self, old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT COALESCE(MAX(size), 0) FROM checkpoints").fetchone()
+                if int(row[0]) != old_size:
+                    raise SealConflict(old_size, int(row[0]))
+                conn.executemany(
+                    "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)",
+                    [(n.level, n.index, n.hash) for n in nodes if n.level > 0],
+                )
+                conn.execute(
+                    "INSERT INTO checkpoints (size, root_hash, note, signed_at) VALUES (?, ?, ?, ?)",
+                    (checkpoint.size, checkpoint.root_hash, checkpoint.note, checkpoint.signed_at),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        return _record(self._one(f"{_CHECKPOINT} ORDER BY size DESC LIMIT 1"))
+
+    def checkpoint_at(self, size: int) -> CheckpointRecord | None:
+        return _record(self._one(f"{_CHECKPOINT} WHERE size = ?", (size,)))
+
+    def first_checkpoint_after(self, position: int) -> CheckpointRecord | None:
+        return _record(self._one(f"{_CHECKPOINT} WHERE size > ? ORDER BY size LIMIT 1", (position,)))
+
+    def checkpoints(self, after_size: int, limit: int) -> Sequence[CheckpointRecord]:
+        with self._connection() as conn:
+            rows = conn.execute(f"{_CHECKPOINT} WHERE size > ? ORDER BY size LIMIT ?", (after_size, limit)).fetchall()
+        return [CheckpointRecord(int(s), bytes(r), n, t) for s, r, n, t in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()

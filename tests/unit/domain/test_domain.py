@@ -1,0 +1,177 @@
+"""The registry of all aggregates, and every event type through the real mapper and back."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import orjson
+
+from ledger_core.canonical import canonical_json
+from ledger_core.claims import Claim
+from ledger_core.documents import Document
+from ledger_core.domain import ALL_AGGREGATES
+from ledger_core.enrollments import Enrollment
+from ledger_core.mapper import DraftStoredEvent
+from ledger_core.members import PERSONAL_FIELDS, Member
+from ledger_core.partner_access import secret_sha256
+from ledger_core.partners import Partner
+from ledger_core.privacy import PersonalDataVault
+from ledger_core.reminders import Reminder
+from ledger_core.subscriptions import Subscription
+
+from .fakes import MAPPER, REGISTRY, from_entry, replay, state, to_entry
+
+T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+P = "northwestern_mutual"
+HOOK = {"url": "https://p.example/hook", "event_types": ["claim.verified"], "secret_id": "whsec_1"}
+HEADER = {"originator_id", "originator_version", "timestamp", "originator_topic", "partner_id"}
+
+
+def every_aggregate(vault: PersonalDataVault) -> list[Any]:
+    """Aggregates whose pending events cover every event type."""
+    partner = Partner.register(partner_id=P, name="NM", category="insurance_carrier", tier="standard", scopes=[])
+    partner.change_tier("enterprise")
+    partner.set_scopes(["claims:read"])
+    partner.issue_api_key(key_id="pk_0001", secret_sha256=secret_sha256("a"), at=T0)
+    partner.rotate_api_key(old_key_id="pk_0001", key_id="pk_0002", secret_sha256=secret_sha256("b"), at=T0)
+    partner.revoke_api_key(key_id="pk_0001", at=T0, reason="rotated")
+    partner.add_webhook("ep1", **HOOK)
+    partner.update_webhook("ep1", **{**HOOK, "secret_id": "whsec_2"})
+    partner.disable_webhook("ep1", "gone")
+    partner.enable_webhook("ep1")
+    partner.remove_webhook("ep1")
+    partner.suspend("review")
+    partner.reinstate()
+
+    documents = [{"type": "pdf", "hash": "ab" * 32, "metadata": {"k": "v"}}]
+    claim = Claim.submit(
+        partner_id=P,
+        partner_claim_id="C-1",
+        claim_type="auto",
+        claim_amount="10.5",
+        currency="EUR",
+        submitted_at="2026-01-15T12:00:00Z",
+        documents=documents,
+        verification_level="full",
+    )
+    claim.change_status("pending")
+    claim.record_verification(
+        status="flagged",
+        risk_score=70,
+        risk_level="high",
+        factors=["f"],
+        explanation="e",
+        rule_set_version="r1",
+        inputs={"nested": {"list": [1, "two", None, True]}},
+    )
+    claim.resolve_review(decision="verified", reviewer="analyst", notes="ok")
+
+    document = Document.register(
+        partner_id=P, sha256="cd" * 32, document_type="photo", media_type="image/png", size_bytes=1, metadata={}
+    )
+
+    subject = "member:x"
+    plain = {"email": "a@b.co", "first_name": "A", "last_name": "B", "date_of_birth": "1980-01-01"}
+    profile: dict[str, Any] = {
+        "personal": {f: vault.seal(subject, f, plain[f]) for f in PERSONAL_FIELDS},
+        "fingerprints": {f: vault.commit(subject, f, plain[f]) for f in PERSONAL_FIELDS},
+        "gender": None,
+        "state": "IA",
+        "policy_type": "Health",
+        "policy_start_date": None,
+        "adult_on": "1998-01-01",
+    }
+    member = Member.register(partner_id=P, partner_member_id="m1", **profile)
+    member.update(**{**profile, "state": "TX"})
+    member.mark_erased(1)
+
+    enrollment = Enrollment.enroll(
+        partner_id=P, partner_member_id="m1", enrollment_date="2026-01-10", adult_on=member.adult_on, state="TX"
+    )
+    enrollment.order_kit("2026-01-11")
+    enrollment.receive_sample("2026-01-15", "2026-01-22")
+    enrollment.deliver_result("2026-01-22", vault.seal(subject, "result_type", "ZZ"))
+    enrollment.schedule_counseling("2026-01-29T15:00:00Z")
+    enrollment.record_nps(7, "overall")
+    enrollment.report_action("doctor_visit")
+
+    subscription = Subscription.start(
+        partner_id=P, partner_member_id="m1", start_date="2026-02-01", amount=50, currency="USD", frequency="annual"
+    )
+    subscription.cancel(cancellation_date="2026-03-01", reason=None)
+    subscription.restart(start_date="2026-04-01", amount="30", currency="USD", frequency="monthly")
+
+    reminder = Reminder.queue(
+        reminder_id=uuid4(),
+        partner_id=P,
+        partner_member_id="m1",
+        reminder_type="kit",
+        message="Return your kit",
+        queued_at=T0,
+        estimated_send_time=T0,
+    )
+    reminder.mark_sent(T0 + timedelta(minutes=1))
+    other_reminder = Reminder.queue(
+        reminder_id=uuid4(),
+        partner_id=P,
+        partner_member_id="m1",
+        reminder_type="sample",
+        message="Mail your sample",
+        queued_at=T0,
+        estimated_send_time=T0,
+    )
+    other_reminder.cancel("not needed")
+    return [partner, claim, document, member, enrollment, subscription, reminder, other_reminder]
+
+
+def test_registry_names_are_stable_and_unique() -> None:
+    """Every aggregate registers; event types are '<aggregate>.<past_tense>' and unique."""
+    assert {a.AGGREGATE_TYPE for a in ALL_AGGREGATES} == {
+        "Partner",
+        "Claim",
+        "Document",
+        "Member",
+        "Enrollment",
+        "Subscription",
+        "Reminder",
+    }
+    assert len(REGISTRY.event_classes) == 34
+    for name, cls in REGISTRY.event_classes.items():
+        prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
+        assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name
+
+
+def test_every_event_type_maps_and_replays(vault: PersonalDataVault) -> None:
+    """Each event becomes a JSON-native payload, survives the envelope bytes and replays to equal state."""
+    seen: set[str] = set()
+    for aggregate in every_aggregate(vault):
+        events = list(aggregate.collect_events())
+        for event in events:
+            stored = MAPPER.to_stored_event(event)
+            assert isinstance(stored, DraftStoredEvent)
+            payload = stored.draft.payload
+            assert stored.draft.partner_id == P
+            assert not HEADER & set(payload)
+            assert orjson.loads(canonical_json(payload)) == payload
+            back = from_entry(to_entry(event))
+            assert type(back) is type(event)
+            assert {k: v for k, v in vars(back).items() if k != "timestamp"} == {
+                k: v for k, v in vars(event).items() if k != "timestamp"
+            }
+            seen.add(type(event).EVENT_TYPE)
+        assert state(replay(events)) == state(aggregate)
+    assert seen == set(REGISTRY.event_classes)
+
+
+def test_no_plaintext_personal_data_in_any_payload(vault: PersonalDataVault) -> None:
+    """Names, email, date of birth and the genetic result never appear in any payload."""
+    text = b"".join(
+        canonical_json(MAPPER.to_stored_event(event).draft.payload)  # type: ignore[attr-defined]
+        for aggregate in every_aggregate(vault)
+        for event in aggregate.collect_events()
+    )
+    for secret in (b'"a@b.co"', b'"A"', b'"B"', b'"1980-01-01"', b'"ZZ"'):
+        assert secret not in text
