@@ -54,7 +54,7 @@ def run_demo(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
         documents.append({"type": kind, "hash": digest, "metadata": {"source": "demo"}})
 
     submitted_at = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    claims = {}
+    claims: dict[str, dict[str, Any]] = {}
     for number, (kind, amount) in enumerate((("auto", "1250.00"), ("property", "98000.50")), start=1):
         submission = validate_submission(
             partner_id=DEMO_PARTNER,
@@ -74,7 +74,8 @@ def run_demo(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
             "resubmissionRecorded": list(again.positions),
         }
     first_claim = next(iter(claims.values()))
-    verified = ledger.claims.change_status(UUID(first_claim["claimId"]), "verified", "documents match")
+    claim_id: str = first_claim["claimId"]
+    verified = ledger.claims.change_status(UUID(claim_id), "verified", "documents match")
     first_claim["status"] = verified.status
     summary["claims"] = claims
 
