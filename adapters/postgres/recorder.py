@@ -2,8 +2,9 @@
 
 Durability and locking (see README.md beside this file): a batch is one transaction that first takes
 ``pg_advisory_xact_lock(LOG_LOCK)`` (every writer process serialises on it; readers never block), reads
-the head inside the lock, inserts the rows with ``COPY`` and commits; only then are the callers'
-futures completed. ``pg_notify('ledger_log', size)`` tells followers that the log grew.
+the head inside the lock, inserts the rows with one ``INSERT ... SELECT FROM unnest(arrays)`` and
+commits, in three round trips (pipeline mode); only then are the callers' futures completed.
+``pg_notify('ledger_log', size)`` tells followers that the log grew.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
@@ -51,11 +51,19 @@ CREATE TABLE IF NOT EXISTS ledger_log (
 CREATE INDEX IF NOT EXISTS ledger_log_partner ON ledger_log (partner_id, position);
 """
 ROW_COLUMNS = "position, originator_id::text, originator_version, topic, partner_id, entry, leaf_hash"
-COPY = (
-    "COPY ledger_log (position, event_id, originator_id, originator_version, topic, partner_id,"
-    " recorded_at, entry, leaf_hash) FROM STDIN (FORMAT BINARY)"
+HEAD = "SELECT position, leaf_hash, recorded_at FROM ledger_log ORDER BY position DESC LIMIT 1"
+# One backward index probe per aggregate (a plan that cannot degrade into a sequential scan).
+AGGREGATE_HEADS = (
+    "SELECT k.id::text, h.originator_version, h.position FROM unnest(%s::uuid[]) AS k(id)"
+    " CROSS JOIN LATERAL (SELECT originator_version, position FROM ledger_log WHERE originator_id = k.id"
+    " ORDER BY originator_version DESC LIMIT 1) AS h"
 )
-COPY_TYPES = ["int8", "uuid", "uuid", "int4", "text", "text", "text", "bytea", "bytea"]
+INSERT = (
+    "INSERT INTO ledger_log (position, event_id, originator_id, originator_version, topic, partner_id,"
+    " recorded_at, entry, leaf_hash)"
+    " SELECT * FROM unnest(%s::int8[], %s::uuid[], %s::uuid[], %s::int4[], %s::text[], %s::text[],"
+    " %s::text[], %s::bytea[], %s::bytea[])"
+)
 
 
 def translate(error: psycopg.Error) -> PersistenceError:
@@ -120,52 +128,43 @@ class PostgresLogRecorder(SequencedRecorder):
 
     def _write_batch(self, saves: Sequence[Sequence[EventDraft]]) -> Sequence[Outcome]:
         conn = self._writer_connection()
+        ids = sorted({draft.aggregate_id for save in saves for draft in save})
         try:
             with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
-                head = self._head(conn)
-                heads = self._aggregate_heads(conn, {d.aggregate_id for save in saves for d in save})
+                # Round trip 1: lock, head and aggregate heads, pipelined.
+                with conn.pipeline():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
+                    head_cursor = conn.execute(HEAD)
+                    heads_cursor = conn.execute(AGGREGATE_HEADS, (ids,))
+                head_row = head_cursor.fetchone()
+                head = EMPTY_LOG if head_row is None else LogHead(head_row[0] + 1, bytes(head_row[1]), head_row[2])
+                heads = {row[0]: AggregateHead(row[1], row[2]) for row in heads_cursor.fetchall()}
                 batch = self.sequence(head, saves, heads)
-                with conn.cursor() as cursor, cursor.copy(COPY) as copy:
-                    copy.set_types(COPY_TYPES)
-                    for e in batch.entries:
-                        copy.write_row(
-                            (
-                                e.position,
-                                UUID(e.event_id),
-                                UUID(e.aggregate_id),
-                                e.aggregate_version,
-                                e.type,
-                                e.partner_id,
-                                e.recorded_at,
-                                e.entry,
-                                e.leaf_hash,
-                            )
-                        )
+                # Round trip 2: the rows (one INSERT over arrays) and the notification, pipelined.
                 if batch.entries:
-                    conn.execute("SELECT pg_notify('ledger_log', %s)", (str(batch.head.size),))
+                    entries = batch.entries
+                    with conn.pipeline():
+                        conn.execute(
+                            INSERT,
+                            (
+                                [e.position for e in entries],
+                                [e.event_id for e in entries],
+                                [e.aggregate_id for e in entries],
+                                [e.aggregate_version for e in entries],
+                                [e.type for e in entries],
+                                [e.partner_id for e in entries],
+                                [e.recorded_at for e in entries],
+                                [e.entry for e in entries],
+                                [e.leaf_hash for e in entries],
+                            ),
+                        )
+                        conn.execute("SELECT pg_notify('ledger_log', %s)", (str(batch.head.size),))
+            # Round trip 3: COMMIT (on leaving the transaction block).
         except psycopg.Error as error:
             if conn.broken:
                 conn.close()
             raise translate(error) from error
         return batch.outcomes
-
-    @staticmethod
-    def _head(conn: psycopg.Connection[Any]) -> LogHead:
-        row = conn.execute(
-            "SELECT position, leaf_hash, recorded_at FROM ledger_log ORDER BY position DESC LIMIT 1"
-        ).fetchone()
-        return EMPTY_LOG if row is None else LogHead(row[0] + 1, bytes(row[1]), row[2])
-
-    @staticmethod
-    def _aggregate_heads(conn: psycopg.Connection[Any], ids: set[str]) -> dict[str, AggregateHead]:
-        rows = conn.execute(
-            "SELECT DISTINCT ON (originator_id) originator_id::text, originator_version, position"
-            " FROM ledger_log WHERE originator_id = ANY(%s::uuid[])"
-            " ORDER BY originator_id, originator_version DESC",
-            (sorted(ids),),
-        ).fetchall()
-        return {aggregate_id: AggregateHead(version, position) for aggregate_id, version, position in rows}
 
     def log_size(self) -> int:
         with self._connection() as conn:
