@@ -9,6 +9,7 @@ Notification ids are log positions + 1 (eventsourcing counts from 1; RFC 9162 le
 
 from __future__ import annotations
 
+import asyncio
 from abc import abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -58,6 +59,10 @@ class SequencedRecorder(ApplicationRecorder):
     def submit_drafts(self, drafts: Sequence[EventDraft]) -> Future[list[int]]:
         """Queue one save for the next group commit (see :class:`~ledger_core.ports.DraftAppender`)."""
         return self.committer.submit(drafts)
+
+    def submit_drafts_async(self, drafts: Sequence[EventDraft]) -> asyncio.Future[list[int]]:
+        """The same from a coroutine: an ``asyncio.Future`` settled by the writer after the commit."""
+        return self.committer.submit_async(drafts)
 
     def sequence(
         self, head: LogHead, saves: Sequence[Sequence[EventDraft]], heads: dict[str, AggregateHead]

@@ -18,7 +18,11 @@ its size and aggregate count checked; raw cases check ``max_notification_id``.
 Durability is the same on both sides: SQLite in WAL mode with ``synchronous=FULL`` (eventsourcing's
 default build setting, the ledger's explicit one), PostgreSQL with the server's ``synchronous_commit``.
 
-Usage: ``python benchmarks/append.py [--quick] [--backends sqlite,postgresql] [--cases abcdefg]``.
+Per case it reports events/s, peak RSS (``ru_maxrss`` of the case's own process), commits and events
+per commit (ledger), and CPU: the process's CPU seconds per wall second and the share of the machine's
+cores busy (so "GIL-bound" and "waiting on the database" can be told apart).
+
+Usage: ``python benchmarks/append.py [--quick] [--backends sqlite,postgresql] [--cases abcdefg] [--scale X]``.
 A table goes to stderr; the last line of stdout is one JSON object with every figure.
 """
 

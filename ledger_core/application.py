@@ -7,7 +7,6 @@ Storage arrives as ports: an eventsourcing ``ApplicationRecorder`` that accepts
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar, cast
 from uuid import UUID
@@ -21,7 +20,7 @@ from ledger_core.aggregate import LedgerAggregate
 from ledger_core.chain import ChainSummary, ChainVerifier, StoredRow
 from ledger_core.envelope import Envelope, decode_entry
 from ledger_core.errors import NotFound
-from ledger_core.mapper import DraftStoredEvent, EnvelopeMapper, EventRegistry
+from ledger_core.mapper import EnvelopeMapper, EventRegistry
 from ledger_core.ports import DraftAppender, LogReader
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -93,8 +92,9 @@ class LedgerApplication(Application[UUID]):
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         if not events:
             return []
-        drafts = [cast(DraftStoredEvent, self.mapper.to_stored_event(event)).draft for event in events]
-        return await asyncio.wrap_future(appender.submit_drafts(drafts))
+        mapper = cast(EnvelopeMapper, self.mapper)
+        positions: list[int] = await appender.submit_drafts_async([mapper.to_draft(event) for event in events])
+        return positions
 
     # -- persistence helpers used by services ---------------------------------------------------------
     def load(self, cls: type[A], aggregate_id: UUID, kind: str) -> A:

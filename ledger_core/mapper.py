@@ -62,6 +62,17 @@ class EnvelopeMapper(Mapper[UUID]):
         self.registry = registry
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        draft = self.to_draft(domain_event)
+        return DraftStoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=draft.aggregate_version,
+            topic=draft.type,
+            state=b"",
+            draft=draft,
+        )
+
+    def to_draft(self, domain_event: DomainEventProtocol[UUID]) -> EventDraft:
+        """The draft of one domain event: stable type, header fields, checked JSON payload."""
         cls: type[Any] = type(domain_event)
         aggregate = self.registry.aggregate_of.get(cls)
         if aggregate is None:
@@ -74,7 +85,7 @@ class EnvelopeMapper(Mapper[UUID]):
             raise InvalidCommand(f"{cls.EVENT_TYPE}: {error.message}", **error.details) from error
         originator_id = domain_event.originator_id
         version = domain_event.originator_version
-        draft = EventDraft(
+        return EventDraft(
             event_id=event_id_for(originator_id, version),
             type=cls.EVENT_TYPE,
             aggregate_type=aggregate.AGGREGATE_TYPE,
@@ -82,9 +93,6 @@ class EnvelopeMapper(Mapper[UUID]):
             aggregate_version=version,
             partner_id=state.get("partner_id"),
             payload=payload,
-        )
-        return DraftStoredEvent(
-            originator_id=originator_id, originator_version=version, topic=cls.EVENT_TYPE, state=b"", draft=draft
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
@@ -57,7 +58,12 @@ class DraftAppender(Protocol):
 
     def submit_drafts(self, drafts: Sequence[EventDraft]) -> Future[list[int]]: ...
 
+    def submit_drafts_async(self, drafts: Sequence[EventDraft]) -> asyncio.Future[list[int]]:
+        """From a running event loop: an ``asyncio.Future`` resolved after the commit."""
+        ...
 
+
+@runtime_checkable
 class PartnerLogReader(Protocol):
     """Read one partner's entries (both recorders implement it; audit bundles use it)."""
 

@@ -7,6 +7,8 @@ the futures of the batch complete only after ``COMMIT`` returned with an fsync o
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -20,7 +22,7 @@ from adapters.log_recorder import SequencedRecorder, system_clock
 from ledger_core.chain import StoredRow
 from ledger_core.envelope import EventDraft
 from ledger_core.ports import Clock
-from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead
+from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, SequencedEntry
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_log (
@@ -38,12 +40,22 @@ CREATE TABLE IF NOT EXISTS ledger_log (
 CREATE INDEX IF NOT EXISTS ledger_log_partner ON ledger_log (partner_id, position);
 """
 ROW_COLUMNS = "position, originator_id, originator_version, topic, partner_id, entry, leaf_hash"
-INSERT = (
+INSERT_PREFIX = (
     "INSERT INTO ledger_log (position, event_id, originator_id, originator_version, topic, partner_id,"
-    " recorded_at, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " recorded_at, entry, leaf_hash) VALUES "
 )
-# Largest number of host parameters we put in one IN (...) list.
+# Rows: (NULL, position, leaf_hash, recorded_at) for the head, (id, version, position, NULL) per aggregate.
+# SQLite returns the bare column ``position`` from the row holding MAX(originator_version).
+LOG_HEAD = (
+    "SELECT * FROM (SELECT NULL, position, leaf_hash, recorded_at FROM ledger_log ORDER BY position DESC LIMIT 1)"
+)
+AGGREGATE_HEADS = (
+    "SELECT originator_id, MAX(originator_version), position, NULL FROM ledger_log"
+    " WHERE originator_id IN ({marks}) GROUP BY originator_id"
+)
+# Host parameters per statement stay well under SQLite's limit (32,766).
 _IN_CHUNK = 500
+_INSERT_CHUNK = 1000
 
 
 def translate(error: sqlite3.Error) -> PersistenceError:
@@ -65,6 +77,7 @@ class SQLiteLogRecorder(SequencedRecorder):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        self._lock_file = os.open(f"{self.path}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
         with self._connection() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
@@ -85,57 +98,55 @@ class SQLiteLogRecorder(SequencedRecorder):
             raise translate(error) from error
 
     def _write_batch(self, saves: Sequence[Sequence[EventDraft]]) -> Sequence[Outcome]:
+        ids = sorted({draft.aggregate_id for save in saves for draft in save})
         with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            # The file lock hands the write lock straight to the next process; SQLite's own busy
+            # handler would sleep in steps of up to 100 ms instead.
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
             try:
-                head = self._head(conn)
-                heads = self._aggregate_heads(conn, {d.aggregate_id for save in saves for d in save})
-                batch = self.sequence(head, saves, heads)
-                conn.executemany(
-                    INSERT,
-                    [
-                        (
-                            e.position,
-                            e.event_id,
-                            e.aggregate_id,
-                            e.aggregate_version,
-                            e.type,
-                            e.partner_id,
-                            e.recorded_at,
-                            e.entry,
-                            e.leaf_hash,
-                        )
-                        for e in batch.entries
-                    ],
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    head, heads = self._heads(conn, ids)
+                    batch = self.sequence(head, saves, heads)
+                    self._insert(conn, batch.entries)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         return batch.outcomes
 
     @staticmethod
-    def _head(conn: sqlite3.Connection) -> LogHead:
-        row = conn.execute(
-            "SELECT position, leaf_hash, recorded_at FROM ledger_log ORDER BY position DESC LIMIT 1"
-        ).fetchone()
-        return EMPTY_LOG if row is None else LogHead(row[0] + 1, row[1], row[2])
+    def _heads(conn: sqlite3.Connection, ids: list[str]) -> tuple[LogHead, dict[str, AggregateHead]]:
+        """The log head and the heads of ``ids``, in as few statements as possible (one for most batches)."""
+        head = EMPTY_LOG
+        heads: dict[str, AggregateHead] = {}
+        for start in range(0, max(len(ids), 1), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            sql = AGGREGATE_HEADS.format(marks=",".join("?" * len(chunk)))
+            if start == 0:
+                sql = f"{LOG_HEAD} UNION ALL {sql}"
+            for key, first, second, third in conn.execute(sql, chunk):
+                if key is None:
+                    head = LogHead(first + 1, second, third)
+                else:
+                    heads[key] = AggregateHead(first, second)
+        return head, heads
 
     @staticmethod
-    def _aggregate_heads(conn: sqlite3.Connection, ids: set[str]) -> dict[str, AggregateHead]:
-        heads: dict[str, AggregateHead] = {}
-        ordered = sorted(ids)
-        for start in range(0, len(ordered), _IN_CHUNK):
-            chunk = ordered[start : start + _IN_CHUNK]
-            # SQLite returns the bare column ``position`` from the row holding MAX(originator_version).
-            rows = conn.execute(
-                "SELECT originator_id, MAX(originator_version), position FROM ledger_log"
-                f" WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id",
-                chunk,
-            )
-            for aggregate_id, version, position in rows:
-                heads[aggregate_id] = AggregateHead(version, position)
-        return heads
+    def _insert(conn: sqlite3.Connection, entries: Sequence[SequencedEntry]) -> None:
+        """Insert with multi-row VALUES: one statement step per chunk instead of one per row."""
+        for start in range(0, len(entries), _INSERT_CHUNK):
+            chunk = entries[start : start + _INSERT_CHUNK]
+            values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * len(chunk))
+            params: list[object] = []
+            for e in chunk:
+                params += (
+                    e.position, e.event_id, e.aggregate_id, e.aggregate_version, e.type, e.partner_id,
+                    e.recorded_at, e.entry, e.leaf_hash,
+                )  # fmt: skip
+            conn.execute(INSERT_PREFIX + values, params)
 
     def log_size(self) -> int:
         with self._connection() as conn:
@@ -184,6 +195,7 @@ class SQLiteLogRecorder(SequencedRecorder):
 
     def close(self) -> None:
         super().close()
+        os.close(self._lock_file)
         with self._connections_lock:
             for conn in self._connections:
                 conn.close()
