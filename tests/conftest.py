@@ -61,6 +61,41 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+HOW_TO_ENABLE_REDIS = (
+    "Redis not reachable at LEDGER_TEST_REDIS_URL={url!r}: start it (redis-server --port 6379) or point "
+    "LEDGER_TEST_REDIS_URL at one; set LEDGER_REQUIRE_REDIS=1 to make this a failure."
+)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """The Redis URL, or skip (fail under LEDGER_REQUIRE_REDIS=1) when unreachable."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as error:
+        message = HOW_TO_ENABLE_REDIS.format(url=REDIS_URL) + f" ({error})"
+        if os.environ.get("LEDGER_REQUIRE_REDIS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_server: str) -> Iterator[str]:
+    """A key prefix nobody else uses; its keys are deleted after the test."""
+    import redis
+
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_server)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each contract test runs once per backend."""
