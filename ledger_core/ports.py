@@ -40,7 +40,10 @@ class KeyStore(Protocol):
     """Per-subject data keys for personal data (crypto-shredding). Keys never enter the log."""
 
     def get_or_create(self, subject: str) -> tuple[str, bytes]:
-        """Return ``(key id, 32-byte key)`` for ``subject``, creating it on first use."""
+        """Return ``(key id, 32-byte key)`` for ``subject``, creating it on first use.
+
+        Raises :class:`~ledger_core.errors.PersonalDataErased` for a subject whose keys were destroyed.
+        """
         ...
 
     def get(self, key_id: str) -> bytes | None:

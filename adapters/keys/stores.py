@@ -1,7 +1,9 @@
 """Subject data keys in the ledger's own database (SQLite or PostgreSQL), wrapped by the master key.
 
-Implements :class:`ledger_core.ports.KeyStore`. Destroying a subject's keys deletes the rows and makes
-sure the bytes do not linger: SQLite runs with ``secure_delete`` and truncates its WAL afterwards;
+Implements :class:`ledger_core.ports.KeyStore`. An erased subject is remembered (``erased_subjects``,
+the subject label only), so no new key can ever be created for them: sealing after erasure raises
+:class:`~ledger_core.errors.PersonalDataErased` instead of quietly starting a fresh identity.
+Destroying a subject's keys deletes the rows and makes sure the bytes do not linger: SQLite runs with ``secure_delete`` and truncates its WAL afterwards;
 PostgreSQL vacuums the table (dead tuples are otherwise kept until autovacuum). Backups and
 PostgreSQL's own WAL archive still hold wrapped keys; they stay useless without the master key, which
 is why keys are wrapped at all.
@@ -20,6 +22,7 @@ import psycopg
 
 from adapters.keys.master import KeyWrapper
 from adapters.postgres.recorder import create_schema
+from ledger_core.errors import PersonalDataErased
 
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject_keys (
@@ -27,6 +30,7 @@ CREATE TABLE IF NOT EXISTS subject_keys (
     subject TEXT NOT NULL UNIQUE,
     wrapped BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS erased_subjects (subject TEXT PRIMARY KEY, erased_at TEXT NOT NULL);
 """
 POSTGRES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject_keys (
@@ -34,6 +38,7 @@ CREATE TABLE IF NOT EXISTS subject_keys (
     subject TEXT NOT NULL UNIQUE,
     wrapped BYTEA NOT NULL
 );
+CREATE TABLE IF NOT EXISTS erased_subjects (subject TEXT PRIMARY KEY, erased_at TIMESTAMPTZ NOT NULL);
 """
 
 
@@ -54,6 +59,8 @@ class SQLiteKeyStore:
 
     def get_or_create(self, subject: str) -> tuple[str, bytes]:
         with self._lock:
+            if self._conn.execute("SELECT 1 FROM erased_subjects WHERE subject = ?", (subject,)).fetchone():
+                raise PersonalDataErased(subject)
             row = self._conn.execute(
                 "SELECT key_id, wrapped FROM subject_keys WHERE subject = ?", (subject,)
             ).fetchone()
@@ -73,7 +80,12 @@ class SQLiteKeyStore:
 
     def destroy(self, subject: str) -> int:
         with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
             count = self._conn.execute("DELETE FROM subject_keys WHERE subject = ?", (subject,)).rowcount
+            self._conn.execute(
+                "INSERT OR IGNORE INTO erased_subjects (subject, erased_at) VALUES (?, datetime('now'))", (subject,)
+            )
+            self._conn.execute("COMMIT")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(count)
 
@@ -93,6 +105,8 @@ class PostgresKeyStore:
 
     def get_or_create(self, subject: str) -> tuple[str, bytes]:
         with self._lock:
+            if self._conn.execute("SELECT 1 FROM erased_subjects WHERE subject = %s", (subject,)).fetchone():
+                raise PersonalDataErased(subject)
             key_id, key = _new_key()
             self._conn.execute(
                 "INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (%s, %s, %s)"
@@ -112,7 +126,12 @@ class PostgresKeyStore:
 
     def destroy(self, subject: str) -> int:
         with self._lock:
-            count = self._conn.execute("DELETE FROM subject_keys WHERE subject = %s", (subject,)).rowcount
+            with self._conn.transaction():
+                count = self._conn.execute("DELETE FROM subject_keys WHERE subject = %s", (subject,)).rowcount
+                self._conn.execute(
+                    "INSERT INTO erased_subjects (subject, erased_at) VALUES (%s, now()) ON CONFLICT DO NOTHING",
+                    (subject,),
+                )
             self._conn.execute("VACUUM subject_keys")
         return int(count)
 
