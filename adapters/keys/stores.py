@@ -3,10 +3,11 @@
 Implements :class:`ledger_core.ports.KeyStore`. An erased subject is remembered (``erased_subjects``,
 the subject label only), so no new key can ever be created for them: sealing after erasure raises
 :class:`~ledger_core.errors.PersonalDataErased` instead of quietly starting a fresh identity.
-Destroying a subject's keys deletes the rows and makes sure the bytes do not linger: SQLite runs with ``secure_delete`` and truncates its WAL afterwards;
-PostgreSQL vacuums the table (dead tuples are otherwise kept until autovacuum). Backups and
-PostgreSQL's own WAL archive still hold wrapped keys; they stay useless without the master key, which
-is why keys are wrapped at all.
+
+Destroying a subject's keys deletes the rows and makes sure the bytes do not linger: SQLite runs with
+``secure_delete`` and truncates its WAL afterwards; PostgreSQL vacuums the table (dead tuples are
+otherwise kept until autovacuum). Backups and PostgreSQL's own WAL archive still hold wrapped keys;
+they stay useless without the master key, which is why keys are wrapped at all.
 """
 
 from __future__ import annotations
