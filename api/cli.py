@@ -17,13 +17,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
+from api.cli_proofs import Origin, SigningKey, Vkeys, check_tree, init_tree, register
 from ledger_core.envelope import Envelope
-from ledger_core.errors import ChainBroken, LedgerError
+from ledger_core.errors import IntegrityViolation, LedgerError
 from ledger_core.ledger import Ledger
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Proveniq Ledger: a tamper-evident event log.")
 log_app = typer.Typer(no_args_is_help=True, help="Read the log.")
 app.add_typer(log_app, name="log")
+register(app)  # sealer, seal, export, checkpoint, proof, audit: api/cli_proofs.py
 
 err = Console(stderr=True)
 
@@ -64,8 +66,13 @@ def envelope_json(envelope: Envelope) -> dict[str, Any]:
 
 
 @app.command()
-def init(data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
-    """Create the data directory and the database schema (idempotent)."""
+def init(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrl = None,
+    signing_key: SigningKey = None,
+    origin: Origin = None,
+) -> None:
+    """Create the data directory, the database schema and the checkpoint signing key (idempotent)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     with _open(data_dir, database_url) as ledger:
         config = StorageConfig(data_dir, database_url)
@@ -75,13 +82,22 @@ def init(data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None)
                 "backend": config.backend,
                 "database": str(config.sqlite_path()) if config.backend == "sqlite" else "postgresql",
                 "size": ledger.size(),
+                **init_tree(data_dir, database_url, signing_key, origin),
             }
         )
 
 
 @app.command()
-def verify(data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
-    """Re-read every entry; recompute the hash chain and every aggregate's back-links."""
+def verify(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrl = None,
+    vkey: Vkeys = None,
+    signing_key: SigningKey = None,
+) -> None:
+    """Re-read every entry: hash chain, back-links, then the Merkle tree and every signed checkpoint.
+
+    Checkpoint signatures are checked against --vkey (pinned keys) or else the signing key if present.
+    """
     with _open(data_dir, database_url) as ledger:
         total = ledger.size()
         with Progress(
@@ -96,7 +112,8 @@ def verify(data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = Non
             task = progress.add_task("verify", total=total)
             try:
                 summary = ledger.verify(lambda done, _total: progress.update(task, completed=done))
-            except ChainBroken as broken:
+                tree = check_tree(data_dir, database_url, vkey, signing_key)
+            except IntegrityViolation as broken:
                 progress.stop()
                 _print_json({"intact": False, "error": broken.code, **broken.details})
                 err.print(f"[red]NOT INTACT[/red]: {broken}")
@@ -107,6 +124,7 @@ def verify(data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = Non
             "size": summary.size,
             "headLeafHash": None if summary.head_leaf_hash is None else summary.head_leaf_hash.hex(),
             "aggregates": summary.aggregates,
+            "tree": tree,
         }
     )
 

@@ -72,9 +72,9 @@ class HistorySummary:
 
 
 class ProofService:
-    """Proofs from stored nodes; ``store`` holds the tree, ``log`` the entries."""
+    """Proofs from stored nodes; ``store`` holds the tree, ``log`` the entries (needed for histories only)."""
 
-    def __init__(self, store: TreeStore, log: LogReader) -> None:
+    def __init__(self, store: TreeStore, log: LogReader | None = None) -> None:
         self.store = store
         self.log = log
 
@@ -90,8 +90,11 @@ class ProofService:
         """Inclusion proof of ``position`` against the checkpoint of ``size`` (default: the latest)."""
         record = self.checkpoint(size)
         if not 0 <= position < record.size:
-            raise NotSealed(f"position {position} is not in the checkpoint of size {record.size}",
-                            position=position, size=record.size)
+            raise NotSealed(
+                f"position {position} is not in the checkpoint of size {record.size}",
+                position=position,
+                size=record.size,
+            )
         return self.prove_many([position], record.size)[0], record
 
     def prove_many(self, positions: Sequence[int], size: int) -> list[InclusionProof]:
@@ -122,6 +125,8 @@ class ProofService:
 
     def history(self, aggregate_id: str, size: int | None = None) -> HistoryProof:
         """Every entry of one aggregate in the checkpoint of ``size`` (default latest), with proofs."""
+        if self.log is None:
+            raise TypeError("history proofs need a LogReader")
         record = self.checkpoint(size)
         rows = [row for row in self.log.read_aggregate_rows(aggregate_id) if row.position < record.size]
         proofs = self.prove_many([row.position for row in rows], record.size)

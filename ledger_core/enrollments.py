@@ -7,9 +7,16 @@ Stages, in order (no skipping, no going back)::
 Each step's date may not precede the previous step's. After the result: counseling may be (re)scheduled,
 NPS recorded once per kind (``counseling`` only once counseling is scheduled) and follow-up actions
 reported. Repeating a step with identical data records nothing; with other data it is an
-:class:`InvalidTransition`. Enrolling requires the member to be 18+ on the enrollment date (checked
-against the member's ``adult_on``) and to live in an eligible state. The genetic result is stored only
-sealed (:mod:`ledger_core.privacy`); partners never see it.
+:class:`InvalidTransition`. Enrolling requires the member to be 18+ on the enrollment date and to live in
+an eligible state: :class:`EnrollmentService` opens the member's sealed date of birth through the vault
+for the check, so nothing derived from it enters the log; an erased member cannot enroll
+(:class:`PersonalDataErased`).
+
+The genetic result and the follow-up health actions (``smoking_cessation``, ``family_testing``, ... say
+much about the result) are stored only sealed under the member's key (:mod:`ledger_core.privacy`);
+actions also carry a salted commitment so a repeated action is recognized without opening anything.
+Partners never see either; erasing the member shreds both. Commands that would seal something new for
+an erased member are refused (sealing would otherwise create a fresh key for the erased subject).
 """
 
 from __future__ import annotations
@@ -24,9 +31,9 @@ from uuid import UUID
 from ledger_core.aggregate import LedgerAggregate, derive_id
 from ledger_core.application import LedgerApplication
 from ledger_core.domain_errors import NotEligible
-from ledger_core.errors import InvalidCommand, InvalidTransition
-from ledger_core.members import Member, member_id, member_subject
-from ledger_core.privacy import PersonalDataVault, check_sealed
+from ledger_core.errors import InvalidCommand, InvalidTransition, PersonalDataErased
+from ledger_core.members import Member, is_adult, member_id, member_subject
+from ledger_core.privacy import PersonalDataVault, check_commitment, check_sealed
 from ledger_core.service_support import save
 from ledger_core.validation import (
     check_identifier,
@@ -124,10 +131,12 @@ class Enrollment(LedgerAggregate):
 
     class ActionReported(Event):
         EVENT_TYPE: ClassVar[str] = "enrollment.action_reported"
-        action: str
+        action: dict[str, Any]  # sealed: {"sealed": {...}}
+        action_commitment: dict[str, str]  # {"commitment": <hex>}: recognizes a repeat without opening
 
         def apply(self, aggregate: Enrollment) -> None:
-            aggregate.actions = (*aggregate.actions, HealthAction(self.action))
+            aggregate.sealed_actions = (*aggregate.sealed_actions, dict(self.action))
+            aggregate.action_commitments = (*aggregate.action_commitments, self.action_commitment["commitment"])
 
     def __init__(self, partner_id: str | None, partner_member_id: str, enrollment_date: str, state: str) -> None:
         self.partner_id = partner_id
@@ -143,7 +152,8 @@ class Enrollment(LedgerAggregate):
         self.sealed_result_type: dict[str, Any] | None = None
         self.counseling_at: str | None = None
         self.nps: dict[NpsKind, int] = {}
-        self.actions: tuple[HealthAction, ...] = ()
+        self.sealed_actions: tuple[dict[str, Any], ...] = ()
+        self.action_commitments: tuple[str, ...] = ()
 
     @classmethod
     def enroll(
@@ -152,17 +162,20 @@ class Enrollment(LedgerAggregate):
         partner_id: str,
         partner_member_id: str,
         enrollment_date: str,
-        adult_on: date,
+        date_of_birth: date,
         state: str,
         restricted_states: Collection[str] = frozenset(),
     ) -> Enrollment:
-        """Enroll a member who is 18+ on ``enrollment_date`` and lives outside ``restricted_states``."""
+        """Enroll a member who is 18+ on ``enrollment_date`` and lives outside ``restricted_states``.
+
+        ``date_of_birth`` is plaintext opened by the service for this check only; it is not recorded.
+        """
         partner_id = check_partner_slug(partner_id)
         pmid = check_identifier(partner_member_id, "partner_member_id", max_length=64)
         day = parse_date(enrollment_date, "enrollment_date")
         if state not in US_STATE_CODES or state in restricted_states:
             raise NotEligible(pmid, "state_allowed", f"genetic testing is not offered in {state}", state=state)
-        if day < adult_on:
+        if not is_adult(date_of_birth, day):
             raise NotEligible(pmid, "age_18_plus", "member is under 18 on the enrollment date", on=day.isoformat())
         return cls._create(
             cls.Enrolled,
@@ -221,12 +234,13 @@ class Enrollment(LedgerAggregate):
             raise InvalidTransition("enrollment", f"nps_{nps_kind.value}_recorded", "record_nps")
         self.trigger_event(self.NpsRecorded, score=value, kind=nps_kind.value)
 
-    def report_action(self, action: str) -> None:
-        """Record a follow-up action the member took after the result (each action once)."""
-        health_action = parse_choice(HealthAction, action, "action")
+    def report_action(self, action: Mapping[str, Any], action_commitment: Mapping[str, Any]) -> None:
+        """Record a follow-up action (sealed, with its commitment) after the result; each action once."""
+        sealed = check_sealed(action, "action")
+        commitment = check_commitment(action_commitment, "action_commitment")
         self._require_result("report_action")
-        if health_action not in self.actions:
-            self.trigger_event(self.ActionReported, action=health_action.value)
+        if commitment["commitment"] not in self.action_commitments:
+            self.trigger_event(self.ActionReported, action=sealed, action_commitment=commitment)
 
     def _repeat(self, step: Stage, identical: bool) -> bool:
         """True if ``step`` was already taken with identical data; raise if it cannot be taken now."""
@@ -265,20 +279,24 @@ class EnrollmentService:
         return self.app.load(Enrollment, enrollment_id(partner_id, partner_member_id), "enrollment")
 
     def enroll(self, partner_id: str, partner_member_id: str, enrollment_date: str) -> EnrollmentResult:
-        """Enroll an eligible member; enrolling again on the same date records nothing."""
-        member = self.app.load(Member, member_id(partner_id, partner_member_id), "member")
-        if member.erased:
-            raise InvalidTransition("member", "erased", "enroll")
+        """Enroll an eligible member; enrolling again on the same date records nothing.
+
+        Raises :class:`NotFound` for an unknown member, :class:`PersonalDataErased` for an erased one and
+        :class:`NotEligible` (``age_18_plus`` from the sealed date of birth, or ``state_allowed``).
+        """
+        member = self._member(partner_id, partner_member_id)
         existing = self.app.find(Enrollment, enrollment_id(partner_id, partner_member_id))
         if existing is not None:
             if existing.enrollment_date != parse_date(enrollment_date, "enrollment_date"):
                 raise InvalidTransition("enrollment", existing.stage.value, "enroll")
             return self._result(existing)
+        subject = member_subject(partner_id, member.partner_member_id)
+        born = date.fromisoformat(self.vault.open(subject, "date_of_birth", member.personal["date_of_birth"]))
         enrollment = Enrollment.enroll(
             partner_id=partner_id,
             partner_member_id=partner_member_id,
             enrollment_date=enrollment_date,
-            adult_on=member.adult_on,
+            date_of_birth=born,
             state=member.state,
             restricted_states=self.restricted_states,
         )
@@ -299,7 +317,8 @@ class EnrollmentService:
     ) -> EnrollmentResult:
         """Seal ``result_type`` (MM/MZ/MS/SZ/ZZ) under the member's key and record the delivery."""
         value = parse_choice(ResultType, result_type, "result_type").value
-        sealed = self.vault.seal(member_subject(partner_id, partner_member_id), "result_type", value)
+        subject = member_subject(partner_id, self._member(partner_id, partner_member_id).partner_member_id)
+        sealed = self.vault.seal(subject, "result_type", value)
         return self._run(partner_id, partner_member_id, lambda e: e.deliver_result(result_delivery_date, sealed))
 
     def schedule_counseling(self, partner_id: str, partner_member_id: str, counseling_at: str) -> EnrollmentResult:
@@ -309,7 +328,12 @@ class EnrollmentService:
         return self._run(partner_id, partner_member_id, lambda e: e.record_nps(score, kind))
 
     def report_action(self, partner_id: str, partner_member_id: str, action: str) -> EnrollmentResult:
-        return self._run(partner_id, partner_member_id, lambda e: e.report_action(action))
+        """Seal a follow-up action (a :class:`HealthAction`) under the member's key and record it once."""
+        value = parse_choice(HealthAction, action, "action").value
+        subject = member_subject(partner_id, self._member(partner_id, partner_member_id).partner_member_id)
+        sealed = self.vault.seal(subject, "action", value)
+        commitment = self.vault.commit(subject, "action", value)
+        return self._run(partner_id, partner_member_id, lambda e: e.report_action(sealed, commitment))
 
     def reveal_result(self, partner_id: str, partner_member_id: str) -> str | None:
         """The plaintext result type for internal aggregation (never for partners); None before delivery."""
@@ -318,6 +342,19 @@ class EnrollmentService:
             return None
         subject = member_subject(partner_id, enrollment.partner_member_id)
         return self.vault.open(subject, "result_type", enrollment.sealed_result_type)
+
+    def reveal_actions(self, partner_id: str, partner_member_id: str) -> list[str]:
+        """The reported follow-up actions in plaintext, in order (internal aggregation only)."""
+        enrollment = self.get(partner_id, partner_member_id)
+        subject = member_subject(partner_id, enrollment.partner_member_id)
+        return [self.vault.open(subject, "action", sealed) for sealed in enrollment.sealed_actions]
+
+    def _member(self, partner_id: str, partner_member_id: str) -> Member:
+        """The member, or :class:`NotFound`; :class:`PersonalDataErased` once erased."""
+        member = self.app.load(Member, member_id(partner_id, partner_member_id), "member")
+        if member.erased:
+            raise PersonalDataErased(member_subject(partner_id, member.partner_member_id))
+        return member
 
     def _run(self, partner_id: str, partner_member_id: str, command: Callable[[Enrollment], None]) -> EnrollmentResult:
         enrollment = self.get(partner_id, partner_member_id)

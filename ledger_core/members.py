@@ -3,9 +3,13 @@
 The id is ``derive_id("member", partner_id, partner_member_id)``. Personal fields (email, first and last
 name, date of birth) reach the aggregate already sealed by :class:`~ledger_core.privacy.PersonalDataVault`,
 each with a salted commitment; the aggregate checks shapes and compares commitments, never plaintext.
-``adult_on`` (the date the member turns 18) is computed by :class:`MemberService` before sealing so the
-18+ rule needs no plaintext. An update whose plain fields and commitments are unchanged records nothing;
-unchanged personal fields keep their existing ciphertext. After ``mark_erased`` the member is frozen.
+Nothing derived from personal data is stored in plaintext either (no age, no "adult on" date: any such
+date pins down the date of birth forever). The 18+ rule is checked on plaintext that never reaches the
+log: :meth:`MemberService.upsert` refuses a row whose member is under 18 today
+(:class:`~ledger_core.domain_errors.NotEligible`, rule ``age_18_plus``, field ``date_of_birth``), and
+enrolling opens the sealed date of birth to check the age on the enrollment date
+(:mod:`ledger_core.enrollments`). An update whose plain fields and commitments are unchanged records
+nothing; unchanged personal fields keep their existing ciphertext. After ``mark_erased`` the member is frozen.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from uuid import UUID
 
 from ledger_core.aggregate import LedgerAggregate, derive_id
 from ledger_core.application import LedgerApplication
+from ledger_core.domain_errors import NotEligible
 from ledger_core.errors import InvalidCommand, InvalidTransition
 from ledger_core.ports import Clock
 from ledger_core.privacy import PersonalDataVault, check_commitment, check_sealed
@@ -35,6 +40,7 @@ from ledger_core.vocabulary import US_STATE_CODES, Gender, PolicyType
 
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "date_of_birth")
 MAX_AGE_YEARS = 130
+ADULT_AGE_YEARS = 18
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,252}\.[^@\s.]{1,63}")
 
 
@@ -55,6 +61,11 @@ def add_years(day: date, years: int) -> date:
         return date(day.year + years, 3, 1)
 
 
+def is_adult(date_of_birth: date, on: date) -> bool:
+    """True iff someone born on ``date_of_birth`` is 18 or older on ``on`` (born 29 February: from 1 March)."""
+    return on >= add_years(date_of_birth, ADULT_AGE_YEARS)
+
+
 def _check_profile(
     personal: Mapping[str, Any],
     fingerprints: Mapping[str, Any],
@@ -62,16 +73,12 @@ def _check_profile(
     state: str,
     policy_type: str,
     policy_start_date: str | None,
-    adult_on: str,
 ) -> dict[str, Any]:
     if set(personal) != set(PERSONAL_FIELDS) or set(fingerprints) != set(PERSONAL_FIELDS):
         raise InvalidCommand(f"personal data must have exactly {list(PERSONAL_FIELDS)}", field="personal")
     if not isinstance(state, str) or state not in US_STATE_CODES:
         raise InvalidCommand("state must be a U.S. state or territory code", field="state", value=str(state)[:8])
     start = parse_optional_date(policy_start_date, "policy_start_date")
-    adult = parse_date(adult_on, "adult_on")
-    if not 1900 <= adult.year <= 2200:
-        raise InvalidCommand("adult_on is out of range", field="adult_on")
     return {
         "personal": {name: check_sealed(personal[name], name) for name in PERSONAL_FIELDS},
         "fingerprints": {name: check_commitment(fingerprints[name], name) for name in PERSONAL_FIELDS},
@@ -79,7 +86,6 @@ def _check_profile(
         "state": state,
         "policy_type": parse_choice(PolicyType, policy_type, "policy_type").value,
         "policy_start_date": None if start is None else start.isoformat(),
-        "adult_on": adult.isoformat(),
     }
 
 
@@ -103,7 +109,6 @@ class Member(LedgerAggregate):
         state: str
         policy_type: str
         policy_start_date: str | None
-        adult_on: str
 
     class Updated(Event):
         EVENT_TYPE: ClassVar[str] = "member.updated"
@@ -113,7 +118,6 @@ class Member(LedgerAggregate):
         state: str
         policy_type: str
         policy_start_date: str | None
-        adult_on: str
         changed: list[str]
 
         def apply(self, aggregate: Member) -> None:
@@ -124,7 +128,6 @@ class Member(LedgerAggregate):
                 self.state,
                 self.policy_type,
                 self.policy_start_date,
-                self.adult_on,
             )
 
     class PersonalDataErased(Event):
@@ -144,12 +147,11 @@ class Member(LedgerAggregate):
         state: str,
         policy_type: str,
         policy_start_date: str | None,
-        adult_on: str,
     ) -> None:
         self.partner_id = partner_id
         self.partner_member_id = partner_member_id
         self.erased = False
-        self._set_profile(personal, fingerprints, gender, state, policy_type, policy_start_date, adult_on)
+        self._set_profile(personal, fingerprints, gender, state, policy_type, policy_start_date)
 
     def _set_profile(
         self,
@@ -159,7 +161,6 @@ class Member(LedgerAggregate):
         state: str,
         policy_type: str,
         policy_start_date: str | None,
-        adult_on: str,
     ) -> None:
         self.personal: dict[str, Any] = {name: dict(value) for name, value in personal.items()}
         self.fingerprints: dict[str, str] = {name: value["commitment"] for name, value in fingerprints.items()}
@@ -167,7 +168,6 @@ class Member(LedgerAggregate):
         self.state = state
         self.policy_type = PolicyType(policy_type)
         self.policy_start_date = None if policy_start_date is None else date.fromisoformat(policy_start_date)
-        self.adult_on = date.fromisoformat(adult_on)
 
     @classmethod
     def register(
@@ -181,11 +181,10 @@ class Member(LedgerAggregate):
         state: str,
         policy_type: str,
         policy_start_date: str | None,
-        adult_on: str,
     ) -> Member:
         """Register a member; ``personal`` maps each of :data:`PERSONAL_FIELDS` to a sealed value and
         ``fingerprints`` each to a commitment."""
-        profile = _check_profile(personal, fingerprints, gender, state, policy_type, policy_start_date, adult_on)
+        profile = _check_profile(personal, fingerprints, gender, state, policy_type, policy_start_date)
         partner_id = check_partner_slug(partner_id)
         partner_member_id = check_identifier(partner_member_id, "partner_member_id", max_length=64)
         return cls._create(
@@ -205,12 +204,11 @@ class Member(LedgerAggregate):
         state: str,
         policy_type: str,
         policy_start_date: str | None,
-        adult_on: str,
     ) -> list[str]:
         """Apply a newer eligibility record; return the names of changed fields (empty: nothing recorded)."""
         if self.erased:
             raise InvalidTransition("member", "erased", "update")
-        profile = _check_profile(personal, fingerprints, gender, state, policy_type, policy_start_date, adult_on)
+        profile = _check_profile(personal, fingerprints, gender, state, policy_type, policy_start_date)
         changed = [
             name for name in PERSONAL_FIELDS if profile["fingerprints"][name]["commitment"] != self.fingerprints[name]
         ]
@@ -235,12 +233,7 @@ class Member(LedgerAggregate):
             "state": self.state,
             "policy_type": self.policy_type.value,
             "policy_start_date": None if self.policy_start_date is None else self.policy_start_date.isoformat(),
-            "adult_on": self.adult_on.isoformat(),
         }
-
-    def is_adult_on(self, day: date) -> bool:
-        """True iff the member is 18 or older on ``day``."""
-        return day >= self.adult_on
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,13 +301,19 @@ class MemberService:
         """Register or update a member from an eligibility record (an unchanged record records nothing).
 
         Plaintext checks (email shape, names, date of birth in the past and at most 130 years ago) raise
-        :class:`InvalidCommand` naming the field but never echoing its value.
+        :class:`InvalidCommand` naming the field but never echoing its value. A member under 18 today is
+        not eligible (seed 001 §2.2: "for age validation—must be 18+"): :class:`NotEligible` with rule
+        ``age_18_plus`` and field ``date_of_birth`` (again without the value); nothing is recorded, so the
+        feed can skip the row and go on.
         """
         pmid = check_identifier(record.partner_member_id, "partner_member_id", max_length=64)
         existing = self.app.find(Member, member_id(partner_id, pmid))
         if existing is not None and existing.erased:
             raise InvalidTransition("member", "erased", "update")
         plain = self._check_plaintext(record)
+        now = today(self.clock)
+        if not is_adult(date.fromisoformat(plain["date_of_birth"]), now):
+            raise NotEligible(pmid, "age_18_plus", "member is under 18", field="date_of_birth", on=now.isoformat())
         subject = member_subject(partner_id, pmid)
         profile: dict[str, Any] = {
             "personal": {name: self.vault.seal(subject, name, plain[name]) for name in PERSONAL_FIELDS},
@@ -323,7 +322,6 @@ class MemberService:
             "state": record.state,
             "policy_type": record.policy_type,
             "policy_start_date": record.policy_start_date,
-            "adult_on": add_years(date.fromisoformat(plain["date_of_birth"]), 18).isoformat(),
         }
         if existing is None:
             member = Member.register(partner_id=partner_id, partner_member_id=pmid, **profile)

@@ -61,7 +61,9 @@ class SealConflict(LedgerError):
     code = "SEAL_CONFLICT"
 
     def __init__(self, expected: int, found: int) -> None:
-        super().__init__(f"tree moved from size {expected} to {found} under this sealer", expected=expected, found=found)
+        super().__init__(
+            f"tree moved from size {expected} to {found} under this sealer", expected=expected, found=found
+        )
         self.expected = expected
         self.found = found
 
@@ -76,7 +78,9 @@ class TreeIntegrityError(IntegrityViolation):
     code = "TREE_INTEGRITY"
 
     def __init__(self, message: str, position: int, expected: str, found: str, **details: Any) -> None:
-        super().__init__(f"{message}: expected {expected}, found {found}", position, expected=expected, found=found, **details)
+        super().__init__(
+            f"{message}: expected {expected}, found {found}", position, expected=expected, found=found, **details
+        )
         self.expected = expected
         self.found = found
 

@@ -30,7 +30,7 @@ from proofs.errors import MissingNodes
 from proofs.note import NoteSigner
 from proofs.tree import CompactRange, StoredNode, frontier_ids
 
-__all__ = ["SealPolicy", "SealResult", "SealSchedule", "Sealer", "SealConflict"]
+__all__ = ["SealConflict", "SealPolicy", "SealResult", "SealSchedule", "Sealer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +108,11 @@ class Sealer:
         self.policy = policy or SealPolicy()
 
     def pending(self) -> int:
-        """Entries in the log not yet covered by a checkpoint."""
-        return max(self.store.log_size() - self.store.integrated_size(), 0)
+        """Entries in the log not yet covered by a checkpoint; raises ``LogTruncated`` if the log shrank."""
+        integrated, log_size = self.store.integrated_size(), self.store.log_size()
+        if log_size < integrated:
+            raise LogTruncated(integrated, log_size)
+        return log_size - integrated
 
     def seal_once(self, limit: int | None = None) -> SealResult | None:
         """Integrate up to ``limit`` (default ``max_batch_entries``) new entries and sign; None if none wait.
@@ -167,6 +170,9 @@ class Sealer:
             raise NodeMismatch(level, index, "a stored node", "nothing") from missing
         if compact.root() != latest.root_hash:
             raise CheckpointMismatch(
-                latest.size, latest.root_hash.hex(), compact.root().hex(), "stored frontier nodes do not hash to its root"
+                latest.size,
+                latest.root_hash.hex(),
+                compact.root().hex(),
+                "stored frontier nodes do not hash to its root",
             )
         return compact

@@ -152,4 +152,6 @@ def _check_consistency(
         path = consistency_proof(old_record.size, new_record.size, store.fetch_nodes)
         verify_consistency(old_record.size, new_record.size, old_body.root_hash, new_body.root_hash, path)
     except ProofError as error:
-        raise CheckpointInconsistent(old_record.size, new_record.size, "a valid consistency proof", str(error)) from error
+        raise CheckpointInconsistent(
+            old_record.size, new_record.size, "a valid consistency proof", str(error)
+        ) from error

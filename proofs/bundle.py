@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 from proofs.checkpoint import Checkpoint, parse_body, verify_checkpoint
 from proofs.errors import ProofError
-from proofs.hashing import HASH_SIZE, leaf_hash
+from proofs.hashing import EMPTY_ROOT, HASH_SIZE, leaf_hash
 from proofs.note import NoteVerifier, open_note, parse_vkey
 from proofs.verify import verify_consistency, verify_inclusion
 
@@ -42,6 +42,7 @@ __all__ = [
     "parse_bundle",
     "parse_proof",
     "verify_bundle",
+    "verify_proof",
     "write_bundle",
 ]
 
@@ -121,8 +122,12 @@ class InclusionProof:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> InclusionProof:
-        return cls(_int(doc, "leafIndex"), _int(doc, "treeSize"), _hash(doc.get("leafHash"), "leafHash"),
-                   _path(doc, "inclusionPath"))
+        return cls(
+            _int(doc, "leafIndex"),
+            _int(doc, "treeSize"),
+            _hash(doc.get("leafHash"), "leafHash"),
+            _path(doc, "inclusionPath"),
+        )
 
     def verify(self, root: bytes) -> None:
         """Raise a `ProofError` unless the path leads from the leaf hash to ``root``."""
@@ -147,6 +152,29 @@ class ConsistencyProof:
     def verify(self, old_root: bytes, new_root: bytes) -> None:
         """Raise a `ProofError` unless the tree (to_size, new_root) extends (from_size, old_root)."""
         verify_consistency(self.from_size, self.to_size, old_root, new_root, self.path)
+
+
+def verify_proof(
+    proof: InclusionProof | ConsistencyProof, checkpoints: Mapping[int, Checkpoint], entry: bytes | None = None
+) -> None:
+    """Verify a proof against already-verified checkpoints, keyed by tree size (size 0 is the empty tree).
+
+    For an inclusion proof, ``entry`` (when given) must hash to its leaf hash. Raises `ProofError`.
+    """
+
+    def root(size: int) -> bytes:
+        if size == 0:
+            return EMPTY_ROOT
+        if size not in checkpoints:
+            raise BundleInvalid("checkpoint", f"no verified checkpoint of size {size} was given")
+        return checkpoints[size].root_hash
+
+    if isinstance(proof, InclusionProof):
+        if entry is not None and leaf_hash(entry) != proof.leaf_hash:
+            raise BundleInvalid("entry", f"hashes to {leaf_hash(entry).hex()}, not to leafHash")
+        proof.verify(root(proof.tree_size))
+    else:
+        proof.verify(root(proof.from_size), root(proof.to_size))
 
 
 def parse_proof(doc: Any) -> InclusionProof | ConsistencyProof:
@@ -211,8 +239,13 @@ def write_bundle(
     subject: Mapping[str, Any] | None = None,
 ) -> int:
     """Stream a bundle document to ``out`` (entries one per line, never all in memory); return the count."""
-    head = {"format": format, "subject": dict(subject or {}), "treeSize": tree_size, "checkpoint": checkpoint,
-            "vkey": vkey}
+    head = {
+        "format": format,
+        "subject": dict(subject or {}),
+        "treeSize": tree_size,
+        "checkpoint": checkpoint,
+        "vkey": vkey,
+    }
     out.write(json.dumps(head, sort_keys=True)[:-1] + ', "entries": [')
     count = 0
     for entry in entries:
@@ -250,8 +283,14 @@ def parse_bundle(text: str | bytes, formats: Sequence[str] = (BUNDLE_FORMAT, HIS
     subject = doc.get("subject", {})
     if not isinstance(subject, dict):
         raise MalformedProofJson("'subject' must be an object")
-    return Bundle(kind, _int(doc, "treeSize"), _str(doc, "checkpoint"), _str(doc, "vkey"),
-                  tuple(_entry(e, i) for i, e in enumerate(entries)), subject)
+    return Bundle(
+        kind,
+        _int(doc, "treeSize"),
+        _str(doc, "checkpoint"),
+        _str(doc, "vkey"),
+        tuple(_entry(e, i) for i, e in enumerate(entries)),
+        subject,
+    )
 
 
 def verify_bundle(bundle: Bundle, trusted: Sequence[str | NoteVerifier] = ()) -> BundleReport:
@@ -284,7 +323,8 @@ def verify_bundle(bundle: Bundle, trusted: Sequence[str | NoteVerifier] = ()) ->
         computed = leaf_hash(item.entry)
         if item.stated_leaf_hash is not None and item.stated_leaf_hash != computed:
             raise BundleInvalid(
-                where, f"leaf hash mismatch: entry bytes hash to {computed.hex()}, bundle says {item.stated_leaf_hash.hex()}"
+                where,
+                f"leaf hash mismatch: entry bytes hash to {computed.hex()}, bundle says {item.stated_leaf_hash.hex()}",
             )
         try:
             verify_inclusion(computed, item.leaf_index, checkpoint.size, item.inclusion_path, checkpoint.root_hash)

@@ -169,9 +169,10 @@ class PostgresTreeStore:
                 found = 0 if row is None else int(row[0])
                 if found != old_size:
                     raise SealConflict(old_size, found)
-                with conn.cursor() as cursor, cursor.copy(
-                    "COPY merkle_nodes (level, idx, hash) FROM STDIN (FORMAT BINARY)"
-                ) as copy:
+                with (
+                    conn.cursor() as cursor,
+                    cursor.copy("COPY merkle_nodes (level, idx, hash) FROM STDIN (FORMAT BINARY)") as copy,
+                ):
                     copy.set_types(["int2", "int8", "bytea"])
                     for node in nodes:
                         if node.level > 0:

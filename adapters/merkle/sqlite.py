@@ -1,13 +1,15 @@
 """The Merkle tree beside the log on SQLite (implements :class:`ledger_core.ports.TreeStore`).
 
 Nodes and checkpoint of one integration are written inside one ``BEGIN IMMEDIATE`` transaction (the
-database write lock, shared with the log's writers and other processes), after checking the latest
-checkpoint is still the one the sealer started from. WAL with ``synchronous=FULL``: on return from
-``COMMIT`` the checkpoint is on disk. See README.md beside this file.
+database write lock, shared with the log's writers and other processes), taken after the log writers'
+file lock, and only if the latest checkpoint is still the one the sealer started from. WAL with
+``synchronous=FULL``: on return from ``COMMIT`` the checkpoint is on disk. See README.md beside this file.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,6 +40,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 _CHECKPOINT = "SELECT size, root_hash, note, signed_at FROM checkpoints"
 
 
+@contextmanager
+def _locked(descriptor: int) -> Iterator[None]:
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+
 def _record(row: Any) -> CheckpointRecord | None:
     return None if row is None else CheckpointRecord(int(row[0]), bytes(row[1]), row[2], row[3])
 
@@ -51,6 +62,9 @@ class SQLiteTreeStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        # The log writers' file lock (adapters/sqlite/recorder.py): queueing on it too hands the write lock
+        # over directly instead of through SQLite's busy handler, which sleeps up to 100 ms per try.
+        self._writer_lock = os.open(f"{self.path}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
         with self._connection() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(LOG_SCHEMA + TREE_SCHEMA)
@@ -108,7 +122,9 @@ class SQLiteTreeStore:
             parts: list[str] = []
             params: list[int] = []
             if leaves:
-                parts.append(f"SELECT 0, position, leaf_hash FROM ledger_log WHERE position IN ({','.join('?' * len(leaves))})")
+                parts.append(
+                    f"SELECT 0, position, leaf_hash FROM ledger_log WHERE position IN ({','.join('?' * len(leaves))})"
+                )
                 params.extend(leaves)
             if upper:
                 clauses = " OR ".join(f"(level = ? AND idx IN ({','.join('?' * len(idx))}))" for idx in upper.values())
@@ -137,7 +153,7 @@ class SQLiteTreeStore:
         return 0 if row is None else int(row[0])
 
     def commit_integration(self, old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:
-        with self._connection() as conn:
+        with self._connection() as conn, _locked(self._writer_lock):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 row = conn.execute("SELECT COALESCE(MAX(size), 0) FROM checkpoints").fetchone()
@@ -176,3 +192,6 @@ class SQLiteTreeStore:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+        if self._writer_lock >= 0:
+            os.close(self._writer_lock)
+            self._writer_lock = -1

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.databases import execute
 
 from adapters.keys.master import KeyWrapper
 from adapters.keys.stores import PostgresKeyStore, SQLiteKeyStore
 from adapters.storage import StorageConfig
 from ledger_core.errors import PersonalDataErased
-from support.databases import execute
 
 
 def open_store(database_url: str, tmp_path: Path) -> SQLiteKeyStore | PostgresKeyStore:

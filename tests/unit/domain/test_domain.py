@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -82,21 +82,22 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
         "state": "IA",
         "policy_type": "Health",
         "policy_start_date": None,
-        "adult_on": "1998-01-01",
     }
     member = Member.register(partner_id=P, partner_member_id="m1", **profile)
     member.update(**{**profile, "state": "TX"})
     member.mark_erased(1)
 
     enrollment = Enrollment.enroll(
-        partner_id=P, partner_member_id="m1", enrollment_date="2026-01-10", adult_on=member.adult_on, state="TX"
+        partner_id=P, partner_member_id="m1", enrollment_date="2026-01-10", date_of_birth=date(1980, 1, 1), state="TX"
     )
     enrollment.order_kit("2026-01-11")
     enrollment.receive_sample("2026-01-15", "2026-01-22")
     enrollment.deliver_result("2026-01-22", vault.seal(subject, "result_type", "ZZ"))
     enrollment.schedule_counseling("2026-01-29T15:00:00Z")
     enrollment.record_nps(7, "overall")
-    enrollment.report_action("doctor_visit")
+    enrollment.report_action(
+        vault.seal(subject, "action", "doctor_visit"), vault.commit(subject, "action", "doctor_visit")
+    )
 
     subscription = Subscription.start(
         partner_id=P, partner_member_id="m1", start_date="2026-02-01", amount=50, currency="USD", frequency="annual"
@@ -167,11 +168,13 @@ def test_every_event_type_maps_and_replays(vault: PersonalDataVault) -> None:
 
 
 def test_no_plaintext_personal_data_in_any_payload(vault: PersonalDataVault) -> None:
-    """Names, email, date of birth and the genetic result never appear in any payload."""
+    """Names, email, date of birth (or any date derived from it), the genetic result and health actions never
+    appear in any payload."""
     text = b"".join(
         canonical_json(MAPPER.to_stored_event(event).draft.payload)  # type: ignore[attr-defined]
         for aggregate in every_aggregate(vault)
         for event in aggregate.collect_events()
     )
-    for secret in (b'"a@b.co"', b'"A"', b'"B"', b'"1980-01-01"', b'"ZZ"'):
+    for secret in (b'"a@b.co"', b'"A"', b'"B"', b'"1980-01-01"', b'"1998-01-01"', b'"ZZ"', b"doctor_visit"):
         assert secret not in text
+    assert b"adult_on" not in text

@@ -19,7 +19,7 @@ from .fakes import FakeApp, FixedClock, replay, state
 
 PARTNER = "northwestern_mutual"
 PMID = "12345678"
-ADULT_ON = date(1998, 5, 15)
+BORN = date(1980, 5, 15)  # 18 on 1998-05-15
 
 
 def enrolled(**overrides: Any) -> Enrollment:
@@ -27,7 +27,7 @@ def enrolled(**overrides: Any) -> Enrollment:
         "partner_id": PARTNER,
         "partner_member_id": PMID,
         "enrollment_date": "2026-01-10",
-        "adult_on": ADULT_ON,
+        "date_of_birth": BORN,
         "state": "IA",
     }
     return Enrollment.enroll(**{**args, **overrides})
@@ -35,6 +35,11 @@ def enrolled(**overrides: Any) -> Enrollment:
 
 def sealed_result(vault: PersonalDataVault, value: str = "MZ") -> dict[str, Any]:
     return vault.seal(member_subject(PARTNER, PMID), "result_type", value)
+
+
+def sealed_action(vault: PersonalDataVault, action: str) -> tuple[dict[str, Any], dict[str, str]]:
+    subject = member_subject(PARTNER, PMID)
+    return vault.seal(subject, "action", action), vault.commit(subject, "action", action)
 
 
 def delivered(vault: PersonalDataVault) -> Enrollment:
@@ -51,7 +56,7 @@ def test_full_path(vault: PersonalDataVault) -> None:
     enrollment.schedule_counseling("2026-01-29T15:00:00Z")
     enrollment.record_nps(9, "overall")
     enrollment.record_nps(10, "counseling")
-    enrollment.report_action("smoking_cessation")
+    enrollment.report_action(*sealed_action(vault, "smoking_cessation"))
     events = enrollment.collect_events()
     assert [type(e).EVENT_TYPE for e in events] == [
         "enrollment.enrolled",
@@ -66,7 +71,11 @@ def test_full_path(vault: PersonalDataVault) -> None:
     assert enrollment.id == derive_id("enrollment", PARTNER, PMID)
     assert enrollment.stage is Stage.RESULT_DELIVERED
     assert enrollment.counseling_at == "2026-01-29T15:00:00.000000Z"
-    assert '"MZ"' not in json.dumps([vars(e) for e in events], default=str)
+    text = json.dumps([vars(e) for e in events], default=str)
+    assert '"MZ"' not in text
+    assert "smoking" not in text
+    assert '"1980-05-15"' not in text
+    assert '"1998-05-15"' not in text
     assert state(replay(events)) == state(enrollment)
 
 
@@ -155,7 +164,7 @@ def test_follow_ups_need_the_result(vault: PersonalDataVault) -> None:
     with pytest.raises(InvalidTransition):
         enrollment.record_nps(9, "overall")
     with pytest.raises(InvalidTransition):
-        enrollment.report_action("doctor_visit")
+        enrollment.report_action(*sealed_action(vault, "doctor_visit"))
 
 
 def test_counseling_nps_actions(vault: PersonalDataVault) -> None:
@@ -177,10 +186,14 @@ def test_counseling_nps_actions(vault: PersonalDataVault) -> None:
     for bad in ((11, "overall"), (-1, "overall"), (True, "overall"), (5, "support")):
         with pytest.raises(InvalidCommand):
             enrollment.record_nps(*bad)  # type: ignore[arg-type]
-    enrollment.report_action("doctor_visit")
-    enrollment.report_action("doctor_visit")
-    with pytest.raises(InvalidCommand):
-        enrollment.report_action("skydiving")
+    enrollment.report_action(*sealed_action(vault, "doctor_visit"))
+    enrollment.report_action(*sealed_action(vault, "doctor_visit"))  # same commitment: recorded once
+    with pytest.raises(InvalidCommand) as plain:
+        enrollment.report_action("doctor_visit", {"commitment": "0" * 64})  # type: ignore[arg-type]
+    assert plain.value.details["field"] == "action"
+    with pytest.raises(InvalidCommand) as uncommitted:
+        enrollment.report_action(vault.seal(member_subject(PARTNER, PMID), "action", "x"), {})
+    assert uncommitted.value.details["field"] == "action_commitment"
     assert [type(e).EVENT_TYPE for e in enrollment.collect_events()] == [
         "enrollment.counseling_scheduled",
         "enrollment.counseling_scheduled",
@@ -213,10 +226,23 @@ def test_service_flow(vault: PersonalDataVault) -> None:
     service.schedule_counseling(PARTNER, PMID, "2026-01-29T15:00:00Z")
     service.record_nps(PARTNER, PMID, 9, "overall")
     service.report_action(PARTNER, PMID, "doctor_visit")
+    service.report_action(PARTNER, PMID, "family_testing")
+    assert service.report_action(PARTNER, PMID, "doctor_visit").positions == ()
+    with pytest.raises(InvalidCommand):
+        service.report_action(PARTNER, PMID, "skydiving")
+    assert service.reveal_actions(PARTNER, PMID) == ["doctor_visit", "family_testing"]
+    assert "family_testing" not in json.dumps(app.payloads())
+    assert "doctor_visit" not in json.dumps(app.payloads())
     young = {**row, "partner_member_id": "young"}
-    members.upsert(PARTNER, EligibilityRecord(**young, date_of_birth="2010-01-01", state="IA", policy_type="Life"))
-    with pytest.raises(NotEligible):
-        service.enroll(PARTNER, "young", "2026-01-10")
+    with pytest.raises(NotEligible):  # under 18 today (the clock says 2026-01-15): refused at upsert already
+        members.upsert(PARTNER, EligibilityRecord(**young, date_of_birth="2010-01-01", state="IA", policy_type="Life"))
+    # 18 on 2026-01-01: eligible today, but not for an enrollment dated before the birthday
+    members.upsert(PARTNER, EligibilityRecord(**young, date_of_birth="2008-01-01", state="IA", policy_type="Life"))
+    with pytest.raises(NotEligible) as caught:
+        service.enroll(PARTNER, "young", "2025-12-31")
+    assert caught.value.details["rule"] == "age_18_plus"
+    assert "2008" not in json.dumps(caught.value.details)
+    assert service.enroll(PARTNER, "young", "2026-01-01").stage == "enrolled"
     new_yorker = {**row, "partner_member_id": "ny"}
     members.upsert(PARTNER, EligibilityRecord(**new_yorker, date_of_birth="1980-01-01", state="NY", policy_type="Life"))
     with pytest.raises(NotEligible):
@@ -225,3 +251,30 @@ def test_service_flow(vault: PersonalDataVault) -> None:
     assert service.get(PARTNER, PMID).stage is Stage.RESULT_DELIVERED
     with pytest.raises(PersonalDataErased):
         service.reveal_result(PARTNER, PMID)
+    with pytest.raises(PersonalDataErased):
+        service.reveal_actions(PARTNER, PMID)
+    with pytest.raises(PersonalDataErased):  # would seal under a fresh key for an erased subject
+        service.report_action(PARTNER, PMID, "alcohol_reduction")
+
+
+def test_service_enroll_reads_the_sealed_date_of_birth(vault: PersonalDataVault) -> None:
+    """Enrolling opens the member's sealed date of birth; an erased member cannot enroll (PersonalDataErased),
+    whether the erasure was recorded or only the key was destroyed."""
+    app = FakeApp()
+    members = MemberService(app, vault, FixedClock())  # type: ignore[arg-type]
+    service = EnrollmentService(app, vault)  # type: ignore[arg-type]
+    row = {"email": "a@b.co", "first_name": "A", "last_name": "B", "state": "IA", "policy_type": "Life"}
+    for pmid in ("m1", "m2", "m3"):
+        members.upsert(PARTNER, EligibilityRecord(partner_member_id=pmid, date_of_birth="1990-01-01", **row))
+    members.erase(PARTNER, "m1")
+    with pytest.raises(PersonalDataErased) as erased:
+        service.enroll(PARTNER, "m1", "2026-01-10")
+    assert erased.value.code == "PERSONAL_DATA_ERASED"
+    assert erased.value.subject == member_subject(PARTNER, "m1")
+    vault.erase(member_subject(PARTNER, "m2"))  # key destroyed, erasure not (yet) recorded
+    with pytest.raises(PersonalDataErased):
+        service.enroll(PARTNER, "m2", "2026-01-10")
+    before = len(app.log)
+    assert service.enroll(PARTNER, "m3", "2026-01-10").positions == (before,)
+    [payload] = app.payloads()[before:]
+    assert payload == {"partner_member_id": "m3", "enrollment_date": "2026-01-10", "state": "IA"}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+import re
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from ledger_core.aggregate import derive_id
+from ledger_core.domain_errors import NotEligible
 from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound, PersonalDataErased
 from ledger_core.members import (
     PERSONAL_FIELDS,
@@ -16,12 +18,16 @@ from ledger_core.members import (
     Member,
     MemberService,
     add_years,
+    is_adult,
     member_subject,
 )
 from ledger_core.privacy import PersonalDataVault
 from ledger_core.vocabulary import PolicyType
 
 from .fakes import FakeApp, FixedClock, replay, state
+
+HEADER = {"originator_id", "originator_version", "originator_topic", "timestamp", "partner_id"}
+DATE_LIKE = re.compile(r'"\d{4}-\d{2}-\d{2}')
 
 PARTNER = "northwestern_mutual"
 PLAIN = {"email": "john.doe@email.com", "first_name": "John", "last_name": "Doe", "date_of_birth": "1980-05-15"}
@@ -37,7 +43,6 @@ def sealed_profile(vault: PersonalDataVault, plain: dict[str, str] = PLAIN, **ov
         "state": "IA",
         "policy_type": "Life",
         "policy_start_date": "2022-01-01",
-        "adult_on": "1998-05-15",
     }
     return {**profile, **overrides}
 
@@ -58,8 +63,17 @@ def test_register(vault: PersonalDataVault) -> None:
     [event] = member.collect_events()
     assert type(event).EVENT_TYPE == "member.registered"
     assert member.id == derive_id("member", PARTNER, "12345678")
-    assert (member.state, member.policy_type, member.adult_on) == ("IA", PolicyType.LIFE, date(1998, 5, 15))
+    assert (member.state, member.policy_type) == ("IA", PolicyType.LIFE)
     no_plaintext([event])
+    assert set(vars(event)) - HEADER == {
+        "partner_member_id",
+        "personal",
+        "fingerprints",
+        "gender",
+        "state",
+        "policy_type",
+        "policy_start_date",
+    }
     assert state(replay([event])) == state(member)
 
 
@@ -71,8 +85,6 @@ def test_register(vault: PersonalDataVault) -> None:
         ({"policy_type": "life"}, "policy_type"),
         ({"gender": "X"}, "gender"),
         ({"policy_start_date": "2022-13-01"}, "policy_start_date"),
-        ({"adult_on": "1998/05/15"}, "adult_on"),
-        ({"adult_on": "1800-01-01"}, "adult_on"),
         ({"personal": {"email": "plaintext"}}, "personal"),
     ],
 )
@@ -103,11 +115,12 @@ def test_optional_fields(vault: PersonalDataVault) -> None:
     assert member.policy_start_date is None
 
 
-def test_is_adult_on(vault: PersonalDataVault) -> None:
-    """The 18+ rule holds from adult_on inclusive."""
-    member = registered(vault)
-    assert member.is_adult_on(date(1998, 5, 15))
-    assert not member.is_adult_on(date(1998, 5, 14))
+def test_is_adult() -> None:
+    """The 18+ rule holds from the 18th birthday inclusive (29 February: from 1 March)."""
+    assert is_adult(date(1980, 5, 15), date(1998, 5, 15))
+    assert not is_adult(date(1980, 5, 15), date(1998, 5, 14))
+    assert not is_adult(date(2008, 2, 29), date(2026, 2, 28))
+    assert is_adult(date(2008, 2, 29), date(2026, 3, 1))
 
 
 def test_add_years_leap_day() -> None:
@@ -168,13 +181,14 @@ def test_eligibility_record_from_row() -> None:
 
 
 def test_service_upsert_reveal_erase(vault: PersonalDataVault) -> None:
-    """The service seals, computes adult_on, treats unchanged rows as no-ops, and erases for good."""
+    """The service seals, records nothing derived from the date of birth, treats unchanged rows as no-ops,
+    and erases for good."""
     app = FakeApp()
     service = MemberService(app, vault, FixedClock())  # type: ignore[arg-type]
     created = service.upsert(PARTNER, EligibilityRecord.from_row(ROW))
     assert created.created
     assert created.positions == (0,)
-    assert service.get(PARTNER, "12345678").adult_on == date(1998, 5, 15)
+    assert not hasattr(service.get(PARTNER, "12345678"), "adult_on")
     assert service.upsert(PARTNER, EligibilityRecord.from_row(ROW)).positions == ()
     updated = service.upsert(PARTNER, EligibilityRecord.from_row({**ROW, "last_name": "Doe-Smith"}))
     assert updated.changed == ("last_name",)
@@ -182,6 +196,7 @@ def test_service_upsert_reveal_erase(vault: PersonalDataVault) -> None:
     for payload in app.payloads():
         assert '"John"' not in json.dumps(payload)
         assert '"1980-05-15"' not in json.dumps(payload)
+        assert not DATE_LIKE.search(json.dumps({k: v for k, v in payload.items() if k != "policy_start_date"}))
     erased = service.erase(PARTNER, "12345678")
     assert erased.keys_destroyed == 1
     assert erased.positions == (2,)
@@ -212,3 +227,42 @@ def test_service_plaintext_validation(vault: PersonalDataVault, override: dict[s
     assert caught.value.details["field"] == field
     if field != "state":
         assert "value" not in caught.value.details
+
+
+def test_service_refuses_under_18_without_echoing_the_date(vault: PersonalDataVault) -> None:
+    """A row whose member is under 18 today is NotEligible (field date_of_birth, no value); nothing is recorded.
+
+    The clock is 2026-01-15: born 2008-01-15 is 18 today, born 2008-01-16 turns 18 tomorrow.
+    """
+    app = FakeApp()
+    clock = FixedClock()
+    service = MemberService(app, vault, clock)  # type: ignore[arg-type]
+    with pytest.raises(NotEligible) as caught:
+        service.upsert(PARTNER, EligibilityRecord.from_row({**ROW, "date_of_birth": "2008-01-16"}))
+    assert caught.value.code == "NOT_ELIGIBLE"
+    assert caught.value.rule == "age_18_plus"
+    assert caught.value.details["field"] == "date_of_birth"
+    assert "2008" not in json.dumps(caught.value.details) + str(caught.value)
+    assert app.log == []
+    assert service.upsert(PARTNER, EligibilityRecord.from_row({**ROW, "date_of_birth": "2008-01-15"})).created
+    with pytest.raises(NotEligible):  # an update that makes the member a minor is refused too
+        service.upsert(PARTNER, EligibilityRecord.from_row({**ROW, "date_of_birth": "2010-01-01"}))
+    clock.advance(timedelta(days=1))
+    other = {**ROW, "partner_member_id": "other", "date_of_birth": "2008-01-16"}
+    assert service.upsert(PARTNER, EligibilityRecord.from_row(other)).created
+    assert len(app.log) == 2
+
+
+def test_member_events_carry_no_date_derived_from_birth(vault: PersonalDataVault) -> None:
+    """member.registered and member.updated payloads hold no plaintext date except policy_start_date."""
+    app = FakeApp()
+    service = MemberService(app, vault, FixedClock())  # type: ignore[arg-type]
+    service.upsert(PARTNER, EligibilityRecord.from_row(ROW))
+    service.upsert(PARTNER, EligibilityRecord.from_row({**ROW, "date_of_birth": "1981-06-16"}))
+    assert app.types() == ["member.registered", "member.updated"]
+    for payload in app.payloads():
+        assert "adult_on" not in payload
+        text = json.dumps({k: v for k, v in payload.items() if k != "policy_start_date"})
+        assert not DATE_LIKE.search(text)
+        for year in ("1980", "1981", "1998", "1999"):
+            assert f'"{year}' not in text

@@ -1,0 +1,146 @@
+"""Subscription and reminder service contracts on real storage (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from support.clock import SteppingClock
+
+from adapters.opening import open_ledger
+from adapters.storage import StorageConfig
+from ledger_core.domain_errors import IdempotencyConflict, ReminderNotApplicable
+from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound
+from ledger_core.ledger import Ledger
+from ledger_core.members import EligibilityRecord
+from ledger_core.subscriptions import subscription_id
+from ledger_core.vocabulary import ReminderStatus, SubscriptionStatus
+
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+PARTNER = "northwestern_mutual"
+PMID = "12345678"
+ANNUAL = {"start_date": "2026-02-01", "amount": "50", "currency": "USD", "frequency": "annual"}
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> StorageConfig:
+    return StorageConfig(tmp_path, database_url)
+
+
+@pytest.fixture
+def clock() -> SteppingClock:
+    return SteppingClock(NOW)
+
+
+@pytest.fixture
+def ledger(config: StorageConfig, clock: SteppingClock) -> Iterator[Ledger]:
+    with open_ledger(config, clock=clock) as opened:
+        for pmid in (PMID, "other"):
+            opened.members.upsert(
+                PARTNER,
+                EligibilityRecord(
+                    partner_member_id=pmid,
+                    email=f"{pmid}@example.org",
+                    first_name="Sam",
+                    last_name="Member",
+                    date_of_birth="1985-09-20",
+                    state="TX",
+                    policy_type="Life",
+                ),
+            )
+        yield opened
+
+
+def test_subscription_start_cancel_restart(ledger: Ledger, config: StorageConfig, clock: SteppingClock) -> None:
+    """Start (same terms again: no-op, other terms: refused), cancel (same date again: no-op), restart."""
+    assert ledger.subscriptions.status(PARTNER, PMID) is SubscriptionStatus.NONE
+    with pytest.raises(NotFound):
+        ledger.subscriptions.start(PARTNER, "nobody", **ANNUAL)
+    with pytest.raises(InvalidCommand) as free:
+        ledger.subscriptions.start(PARTNER, PMID, **{**ANNUAL, "amount": "0"})
+    assert free.value.details["field"] == "amount"
+    started = ledger.subscriptions.start(PARTNER, PMID, **ANNUAL)
+    assert (started.status, started.subscription_id) == ("active", subscription_id(PARTNER, PMID))
+    assert ledger.subscriptions.start(PARTNER, PMID, **{**ANNUAL, "amount": "50.00"}).positions == ()
+    with pytest.raises(InvalidTransition):
+        ledger.subscriptions.start(PARTNER, PMID, **{**ANNUAL, "frequency": "monthly"})
+    with pytest.raises(InvalidCommand) as early:
+        ledger.subscriptions.cancel(PARTNER, PMID, cancellation_date="2026-01-31")
+    assert early.value.details["not_before"] == "2026-02-01"
+    assert (
+        ledger.subscriptions.cancel(PARTNER, PMID, cancellation_date="2026-03-01", reason="price").status == "cancelled"
+    )
+    assert ledger.subscriptions.cancel(PARTNER, PMID, cancellation_date="2026-03-01").positions == ()
+    with pytest.raises(InvalidTransition):
+        ledger.subscriptions.cancel(PARTNER, PMID, cancellation_date="2026-03-02")
+    with pytest.raises(InvalidCommand):
+        ledger.subscriptions.start(PARTNER, PMID, **{**ANNUAL, "start_date": "2026-02-15"})
+    monthly = {"start_date": "2026-04-01", "amount": "4.5", "currency": "USD", "frequency": "monthly"}
+    restarted = ledger.subscriptions.start(PARTNER, PMID, **monthly)
+    assert restarted.status == "active"
+    assert [e.type for e in ledger.history(restarted.subscription_id)] == [
+        "subscription.started",
+        "subscription.cancelled",
+        "subscription.restarted",
+    ]
+    with pytest.raises(NotFound):
+        ledger.subscriptions.cancel(PARTNER, "other", cancellation_date="2026-03-01")
+    ledger.members.erase(PARTNER, "other")
+    with pytest.raises(InvalidTransition):
+        ledger.subscriptions.start(PARTNER, "other", **ANNUAL)
+    with open_ledger(config, clock=clock) as reopened:
+        subscription = reopened.subscriptions.get(PARTNER, PMID)
+        assert subscription.terms() == {**monthly, "amount": "4.50"}
+        assert subscription.cancellation_date is None
+        assert reopened.subscriptions.status(PARTNER, PMID) is SubscriptionStatus.ACTIVE
+        reopened.verify()
+
+
+def test_reminders_queue_sent_cancel(ledger: Ledger, config: StorageConfig, clock: SteppingClock) -> None:
+    """Queue (idempotency key: retry is a no-op, a changed retry conflicts), mark sent, cancel, visibility."""
+    with pytest.raises(NotFound):
+        ledger.reminders.queue(PARTNER, "nobody", "enrollment", "Enroll today")
+    queued = ledger.reminders.queue(PARTNER, PMID, "enrollment", "Enroll today", idempotency_key="req-1")
+    assert (queued.status, len(queued.positions)) == ("queued", 1)
+    retry = ledger.reminders.queue(PARTNER, PMID, "enrollment", "Enroll today", idempotency_key="req-1")
+    assert (retry.reminder_id, retry.positions) == (queued.reminder_id, ())
+    with pytest.raises(IdempotencyConflict) as conflict:
+        ledger.reminders.queue(PARTNER, PMID, "kit", "Return your kit", idempotency_key="req-1")
+    assert conflict.value.differing_fields == ["reminder_type", "message"]
+    with pytest.raises(InvalidCommand):
+        ledger.reminders.queue(PARTNER, PMID, "kit", "x" * 501)
+    with pytest.raises(NotFound):
+        ledger.reminders.get(queued.reminder_id, "another_partner")
+    with pytest.raises(NotFound):
+        ledger.reminders.mark_sent(uuid4())
+
+    clock.now += timedelta(minutes=5)
+    assert ledger.reminders.mark_sent(queued.reminder_id).status == "sent"
+    with pytest.raises(InvalidTransition):
+        ledger.reminders.cancel(queued.reminder_id, "too late")
+    other = ledger.reminders.queue(PARTNER, PMID, "kit", "Return your kit", idempotency_key="req-2")
+    assert ledger.reminders.cancel(other.reminder_id, "kit received").status == "cancelled"
+    assert ledger.reminders.cancel(other.reminder_id, "kit received").positions == ()
+    with pytest.raises(InvalidTransition):
+        ledger.reminders.mark_sent(other.reminder_id)
+
+    ledger.enrollments.enroll(PARTNER, PMID, "2026-01-10")
+    with pytest.raises(ReminderNotApplicable) as enrolled:
+        ledger.reminders.queue(PARTNER, PMID, "enrollment", "Enroll today")
+    assert enrolled.value.details["reminder_type"] == "enrollment"
+    ledger.members.erase(PARTNER, "other")
+    with pytest.raises(InvalidTransition):
+        ledger.reminders.queue(PARTNER, "other", "kit", "Return your kit")
+
+    with open_ledger(config, clock=clock) as reopened:
+        sent = reopened.reminders.get(queued.reminder_id, PARTNER)
+        assert sent.status is ReminderStatus.SENT
+        assert (sent.sent_at or "").startswith("2026-01-15T12:05:00.")  # the stepping clock adds milliseconds
+        cancelled = reopened.reminders.get(other.reminder_id)
+        assert (cancelled.status, cancelled.cancellation_reason) == (ReminderStatus.CANCELLED, "kit received")
+        again = reopened.reminders.queue(PARTNER, PMID, "kit", "Return your kit", idempotency_key="req-2")
+        assert (again.reminder_id, again.status, again.positions) == (other.reminder_id, "cancelled", ())
+        reopened.verify()

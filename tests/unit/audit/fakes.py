@@ -1,0 +1,137 @@
+"""In-memory fakes of the tree and log ports: what the SQLite and PostgreSQL adapters do, in dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from ledger_core.chain import StoredRow
+from ledger_core.envelope import EventDraft
+from ledger_core.merkle import CheckpointRecord, SealConflict
+from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, sequence_batch
+from proofs.tree import NodeId, StoredNode
+
+
+class StepClock:
+    """A clock one millisecond further on every call."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=1)
+        return self.now
+
+
+class MemoryLog:
+    """A log of real envelopes (sequenced by the pure sequencer) plus the read ports over it."""
+
+    def __init__(self) -> None:
+        self.rows: list[StoredRow] = []
+        self.head: LogHead = EMPTY_LOG
+        self.heads: dict[str, AggregateHead] = {}
+        self.versions: dict[str, int] = {}
+
+    def append(self, aggregate: str, partner: str | None = "acme", payload: dict[str, object] | None = None) -> int:
+        """Append the next event of ``aggregate``; return its position."""
+        version = self.versions.get(aggregate, 0) + 1
+        draft = EventDraft(f"e-{aggregate}-{version}", "t.noted", "T", aggregate, version, partner, payload or {})
+        batch = sequence_batch(self.head, [[draft]], self.heads, "2026-01-01T00:00:00.000000Z")
+        entry = batch.entries[0]
+        self.rows.append(
+            StoredRow(entry.position, aggregate, version, entry.type, partner, entry.entry, entry.leaf_hash)
+        )
+        self.head = batch.head
+        self.heads[aggregate] = AggregateHead(version, entry.position)
+        self.versions[aggregate] = version
+        return entry.position
+
+    def log_size(self) -> int:
+        return len(self.rows)
+
+    def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]:
+        return self.rows[start : start + limit]
+
+    def read_aggregate_rows(self, aggregate_id: str) -> Sequence[StoredRow]:
+        return [row for row in self.rows if row.aggregate_id == aggregate_id]
+
+    def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:
+        return [row for row in self.rows[start:] if row.partner_id == partner_id][:limit]
+
+
+class MemoryTreeStore:
+    """A :class:`~ledger_core.ports.TreeStore` over a :class:`MemoryLog`; counts node reads."""
+
+    def __init__(self, log: MemoryLog) -> None:
+        self.log = log
+        self.nodes: dict[tuple[int, int], bytes] = {}
+        self.records: dict[int, CheckpointRecord] = {}
+        self.fetches: list[tuple[NodeId, ...]] = []
+        self.fail_next_commit = False
+
+    def log_size(self) -> int:
+        return self.log.log_size()
+
+    def integrated_size(self) -> int:
+        return max(self.records, default=0)
+
+    def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
+        return [row.leaf_hash for row in self.log.rows[start:stop]]
+
+    def fetch_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        self.fetches.append(tuple(ids))
+        found: dict[NodeId, bytes] = {}
+        for level, index in ids:
+            if level == 0 and index < len(self.log.rows):
+                found[NodeId(0, index)] = self.log.rows[index].leaf_hash
+            elif (level, index) in self.nodes:
+                found[NodeId(level, index)] = self.nodes[(level, index)]
+        return found
+
+    def nodes_completed_in(self, begin: int, end: int) -> Mapping[NodeId, bytes]:
+        return {
+            NodeId(level, index): digest
+            for (level, index), digest in self.nodes.items()
+            if begin < (index + 1) << level <= end
+        }
+
+    def count_nodes(self) -> int:
+        return len(self.nodes)
+
+    def commit_integration(self, old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:
+        if self.integrated_size() != old_size:
+            raise SealConflict(old_size, self.integrated_size())
+        if self.fail_next_commit:
+            self.fail_next_commit = False
+            raise OSError("disk on fire")
+        for node in nodes:
+            assert node.level > 0, f"node {node.id} is a leaf: level 0 lives in the log"
+            assert node.id not in self.nodes, f"node {node.id} written twice"
+        self.nodes.update({(n.level, n.index): n.hash for n in nodes})
+        self.records[checkpoint.size] = checkpoint
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        return self.records[max(self.records)] if self.records else None
+
+    def checkpoint_at(self, size: int) -> CheckpointRecord | None:
+        return self.records.get(size)
+
+    def first_checkpoint_after(self, position: int) -> CheckpointRecord | None:
+        sizes = [size for size in self.records if size > position]
+        return self.records[min(sizes)] if sizes else None
+
+    def checkpoints(self, after_size: int, limit: int) -> Sequence[CheckpointRecord]:
+        return [self.records[size] for size in sorted(self.records) if size > after_size][:limit]
+
+    # leadership, as the SQLite store: everyone may try
+    def try_acquire_leadership(self) -> bool:
+        return True
+
+    def holds_leadership(self) -> bool:
+        return True
+
+    def release_leadership(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
