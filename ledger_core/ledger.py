@@ -66,7 +66,7 @@ class Ledger:
         self.members = MemberService(self.app, self.vault, clock)
         self.enrollments = EnrollmentService(self.app, self.vault, frozenset(restricted_states))
         self.subscriptions = SubscriptionService(self.app)
-        self.reminders = ReminderService(self.app, clock)
+        self.reminders = ReminderService(self.app, self.vault, clock)
         self._on_close = on_close
 
     # -- reading the log ------------------------------------------------------------------------------

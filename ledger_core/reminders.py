@@ -4,27 +4,37 @@ Lifecycle: ``queued -> sent | cancelled`` (both terminal). Marking sent or cance
 data records nothing. Ids are random, or ``derive_id("reminder", partner_id, idempotency_key)`` when the
 caller supplies a key (then a retry with the same request is a no-op and a different one a conflict).
 An ``enrollment`` reminder for a member who already enrolled is refused (:class:`ReminderNotApplicable`).
+
+The message is the partner's free text sent to a policyholder (it may well name them), so it enters the
+log only sealed under the member's key (field :data:`MESSAGE_FIELD`, :mod:`ledger_core.privacy`), beside
+a salted commitment: an idempotent retry is recognized by its commitment, never by comparing plaintext.
+:class:`ReminderService` validates the plaintext (1..500 characters) before sealing; the aggregate only
+accepts sealed values. Erasing the member shreds every reminder message; an erased member gets no new
+reminders (:class:`PersonalDataErased`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from ledger_core.aggregate import LedgerAggregate, derive_id
 from ledger_core.application import LedgerApplication
 from ledger_core.domain_errors import IdempotencyConflict, ReminderNotApplicable
 from ledger_core.enrollments import Enrollment, enrollment_id
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound
-from ledger_core.members import Member, member_id
+from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound, PersonalDataErased
+from ledger_core.members import Member, member_id, member_subject
 from ledger_core.ports import Clock
+from ledger_core.privacy import PersonalDataVault, check_commitment, check_sealed
 from ledger_core.service_support import save
 from ledger_core.validation import check_identifier, check_partner_slug, check_text, format_timestamp, parse_choice
 from ledger_core.vocabulary import ReminderStatus, ReminderType
 
 MAX_MESSAGE = 500
+MESSAGE_FIELD = "reminder_message"  # the vault field (AAD and commitment label) of a reminder's message
 
 
 class Reminder(LedgerAggregate):
@@ -42,7 +52,8 @@ class Reminder(LedgerAggregate):
         EVENT_TYPE: ClassVar[str] = "reminder.queued"
         partner_member_id: str
         reminder_type: str
-        message: str
+        message: dict[str, Any]  # sealed: {"sealed": {...}} under the member's key
+        message_commitment: dict[str, str]  # {"commitment": <hex>}: recognizes a retry without opening
         queued_at: str
         estimated_send_time: str
 
@@ -65,14 +76,16 @@ class Reminder(LedgerAggregate):
         partner_id: str | None,
         partner_member_id: str,
         reminder_type: str,
-        message: str,
+        message: dict[str, Any],
+        message_commitment: dict[str, str],
         queued_at: str,
         estimated_send_time: str,
     ) -> None:
         self.partner_id = partner_id
         self.partner_member_id = partner_member_id
         self.reminder_type = ReminderType(reminder_type)
-        self.message = message
+        self.sealed_message: dict[str, Any] = dict(message)
+        self.message_commitment: str = message_commitment["commitment"]
         self.queued_at = queued_at
         self.estimated_send_time = estimated_send_time
         self.status = ReminderStatus.QUEUED
@@ -87,11 +100,15 @@ class Reminder(LedgerAggregate):
         partner_id: str,
         partner_member_id: str,
         reminder_type: str,
-        message: str,
+        message: Mapping[str, Any],
+        message_commitment: Mapping[str, Any],
         queued_at: datetime,
         estimated_send_time: datetime,
     ) -> Reminder:
-        """Queue a reminder (message 1..500 characters) to be sent at or after ``queued_at``."""
+        """Queue a reminder to be sent at or after ``queued_at``; ``message`` must be sealed (the service
+        checks the plaintext, 1..500 characters, before sealing) and ``message_commitment`` a commitment."""
+        sealed = check_sealed(message, "message")
+        commitment = check_commitment(message_commitment, "message_commitment")
         if estimated_send_time < queued_at:
             raise InvalidCommand("estimated_send_time is before queued_at", field="estimated_send_time")
         return cls._create(
@@ -100,7 +117,8 @@ class Reminder(LedgerAggregate):
             partner_id=check_partner_slug(partner_id),
             partner_member_id=check_identifier(partner_member_id, "partner_member_id", max_length=64),
             reminder_type=parse_choice(ReminderType, reminder_type, "reminder_type").value,
-            message=check_text(message, "message", max_length=MAX_MESSAGE, multiline=True),
+            message=sealed,
+            message_commitment=commitment,
             queued_at=format_timestamp(queued_at),
             estimated_send_time=format_timestamp(estimated_send_time),
         )
@@ -134,10 +152,14 @@ class ReminderResult:
 
 
 class ReminderService:
-    """Reminder commands; ``send_delay`` is added to the clock to estimate the send time."""
+    """Reminder commands; seals messages via the vault; ``send_delay`` is added to the clock to estimate the
+    send time."""
 
-    def __init__(self, app: LedgerApplication, clock: Clock, send_delay: timedelta = timedelta(0)) -> None:
+    def __init__(
+        self, app: LedgerApplication, vault: PersonalDataVault, clock: Clock, send_delay: timedelta = timedelta(0)
+    ) -> None:
         self.app = app
+        self.vault = vault
         self.clock = clock
         self.send_delay = send_delay
 
@@ -156,11 +178,18 @@ class ReminderService:
         message: str,
         idempotency_key: str | None = None,
     ) -> ReminderResult:
-        """Queue a reminder for an existing, non-erased member."""
+        """Queue a reminder for an existing member; the message (1..500 characters) is sealed under their key.
+
+        Raises :class:`NotFound` for an unknown member and :class:`PersonalDataErased` for an erased one. With
+        ``idempotency_key``, a retry of the same request records nothing and a different one raises
+        :class:`IdempotencyConflict` naming the differing fields (``message`` compared by commitment).
+        """
         member = self.app.load(Member, member_id(partner_id, partner_member_id), "member")
+        subject = member_subject(partner_id, member.partner_member_id)
         if member.erased:
-            raise InvalidTransition("member", "erased", "remind")
+            raise PersonalDataErased(subject)
         kind = parse_choice(ReminderType, reminder_type, "reminder_type")
+        text = check_text(message, "message", max_length=MAX_MESSAGE, multiline=True)
         if kind is ReminderType.ENROLLMENT and self.app.find(Enrollment, enrollment_id(partner_id, partner_member_id)):
             raise ReminderNotApplicable(partner_member_id, kind.value, "Policyholder already enrolled")
         if idempotency_key is None:
@@ -169,10 +198,12 @@ class ReminderService:
             reminder_id = derive_id("reminder", partner_id, check_identifier(idempotency_key, "idempotency_key"))
             existing = self.app.find(Reminder, reminder_id)
             if existing is not None:
-                request = (partner_member_id, kind, message)
-                recorded = (existing.partner_member_id, existing.reminder_type, existing.message)
-                names = ("partner_member_id", "reminder_type", "message")
+                request = (partner_member_id, kind)
+                recorded = (existing.partner_member_id, existing.reminder_type)
+                names = ("partner_member_id", "reminder_type")
                 differing = [name for name, a, b in zip(names, request, recorded, strict=True) if a != b]
+                if not self._same_message(existing, text, partner_id, member):
+                    differing.append("message")
                 if differing:
                     raise IdempotencyConflict("reminder", str(reminder_id), differing)
                 return self._result(existing)
@@ -182,11 +213,18 @@ class ReminderService:
             partner_id=partner_id,
             partner_member_id=partner_member_id,
             reminder_type=kind.value,
-            message=message,
+            message=self.vault.seal(subject, MESSAGE_FIELD, text),
+            message_commitment=self.vault.commit(subject, MESSAGE_FIELD, text),
             queued_at=now,
             estimated_send_time=now + self.send_delay,
         )
         return self._result(reminder)
+
+    def reveal_message(self, reminder_id: UUID, partner_id: str | None = None) -> str:
+        """The message in plaintext, to send it (internal use); :class:`PersonalDataErased` once the member
+        is erased, :class:`NotFound` as :meth:`get`."""
+        reminder = self.get(reminder_id, partner_id)
+        return self.vault.open(self._subject(reminder), MESSAGE_FIELD, reminder.sealed_message)
 
     def mark_sent(self, reminder_id: UUID) -> ReminderResult:
         reminder = self.get(reminder_id)
@@ -197,6 +235,26 @@ class ReminderService:
         reminder = self.get(reminder_id)
         reminder.cancel(reason)
         return self._result(reminder)
+
+    def _same_message(self, reminder: Reminder, message: str, partner_id: str, requester: Member) -> bool:
+        """Whether ``message`` is the reminder's message, by commitment under the key of the reminder's member
+        (``requester``, the live member of the request, unless the retry names another member).
+
+        A reminder of another member, since erased, can no longer be matched (and no key is touched for it).
+        """
+        owner: Member | None = requester
+        if reminder.partner_member_id != requester.partner_member_id:
+            owner = self.app.find(Member, member_id(partner_id, reminder.partner_member_id))
+        if owner is None or owner.erased:
+            return False
+        commitment = self.vault.commit(self._subject(reminder), MESSAGE_FIELD, message)
+        return commitment["commitment"] == reminder.message_commitment
+
+    @staticmethod
+    def _subject(reminder: Reminder) -> str:
+        """The privacy subject whose key seals the reminder's message: its member's."""
+        assert reminder.partner_id is not None  # every reminder is queued for a partner; not a business rule
+        return member_subject(reminder.partner_id, reminder.partner_member_id)
 
     def _result(self, reminder: Reminder) -> ReminderResult:
         positions = save(self.app, reminder)

@@ -1,4 +1,8 @@
-"""Subscription and reminder service contracts on real storage (SQLite and PostgreSQL)."""
+"""Subscription and reminder service contracts on real storage (SQLite and PostgreSQL).
+
+Reminder messages are personal data: the erasure test searches the whole database (with the byte-search
+helpers of ``test_services_members``) for a message's plaintext and the member's data key.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,17 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from integration.test_services_members import database_dump, found
 from support.clock import SteppingClock
+from support.databases import execute
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
+from ledger_core.canonical import canonical_json
 from ledger_core.domain_errors import IdempotencyConflict, ReminderNotApplicable
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound
+from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound, PersonalDataErased
 from ledger_core.ledger import Ledger
-from ledger_core.members import EligibilityRecord
+from ledger_core.members import EligibilityRecord, member_subject
 from ledger_core.subscriptions import subscription_id
 from ledger_core.vocabulary import ReminderStatus, SubscriptionStatus
 
@@ -105,11 +112,26 @@ def test_reminders_queue_sent_cancel(ledger: Ledger, config: StorageConfig, cloc
         ledger.reminders.queue(PARTNER, "nobody", "enrollment", "Enroll today")
     queued = ledger.reminders.queue(PARTNER, PMID, "enrollment", "Enroll today", idempotency_key="req-1")
     assert (queued.status, len(queued.positions)) == ("queued", 1)
+    [entry] = ledger.history(queued.reminder_id)
+    assert set(entry.payload) == {
+        "partner_member_id",
+        "reminder_type",
+        "message",
+        "message_commitment",
+        "queued_at",
+        "estimated_send_time",
+    }
+    assert set(entry.payload["message"]) == {"sealed"}
+    assert set(entry.payload["message_commitment"]) == {"commitment"}
+    assert ledger.reminders.reveal_message(queued.reminder_id, PARTNER) == "Enroll today"
     retry = ledger.reminders.queue(PARTNER, PMID, "enrollment", "Enroll today", idempotency_key="req-1")
     assert (retry.reminder_id, retry.positions) == (queued.reminder_id, ())
     with pytest.raises(IdempotencyConflict) as conflict:
         ledger.reminders.queue(PARTNER, PMID, "kit", "Return your kit", idempotency_key="req-1")
     assert conflict.value.differing_fields == ["reminder_type", "message"]
+    with pytest.raises(IdempotencyConflict) as changed:
+        ledger.reminders.queue(PARTNER, PMID, "enrollment", "Enroll today!", idempotency_key="req-1")
+    assert changed.value.differing_fields == ["message"]
     with pytest.raises(InvalidCommand):
         ledger.reminders.queue(PARTNER, PMID, "kit", "x" * 501)
     with pytest.raises(NotFound):
@@ -132,7 +154,7 @@ def test_reminders_queue_sent_cancel(ledger: Ledger, config: StorageConfig, cloc
         ledger.reminders.queue(PARTNER, PMID, "enrollment", "Enroll today")
     assert enrolled.value.details["reminder_type"] == "enrollment"
     ledger.members.erase(PARTNER, "other")
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(PersonalDataErased):
         ledger.reminders.queue(PARTNER, "other", "kit", "Return your kit")
 
     with open_ledger(config, clock=clock) as reopened:
@@ -143,4 +165,58 @@ def test_reminders_queue_sent_cancel(ledger: Ledger, config: StorageConfig, cloc
         assert (cancelled.status, cancelled.cancellation_reason) == (ReminderStatus.CANCELLED, "kit received")
         again = reopened.reminders.queue(PARTNER, PMID, "kit", "Return your kit", idempotency_key="req-2")
         assert (again.reminder_id, again.status, again.positions) == (other.reminder_id, "cancelled", ())
+        assert reopened.reminders.reveal_message(other.reminder_id) == "Return your kit"
         reopened.verify()
+
+
+def test_reminder_message_is_sealed_and_erased_with_the_member(
+    ledger: Ledger, config: StorageConfig, clock: SteppingClock
+) -> None:
+    """No payload ever holds a message's plaintext; erasing the member removes it (and the key) from storage,
+    makes the message unreadable and refuses new reminders, while the other member's message still opens."""
+    secret = "Dear Zebulon Quixoteworth, your DNA kit is waiting at 12 Quillfeather Lane"
+    kept_text = "Dear Keeper Marchbanks, please return your kit"
+    queued = ledger.reminders.queue(PARTNER, PMID, "kit", secret, idempotency_key="req-1")
+    kept = ledger.reminders.queue(PARTNER, "other", "kit", kept_text)
+    assert ledger.reminders.reveal_message(queued.reminder_id) == secret
+    needles = [secret.encode(), b"Zebulon", b"Quixoteworth", b"Quillfeather", b"Marchbanks"]
+    for envelope in ledger.entries():
+        payload = canonical_json(envelope.payload)
+        for needle in needles:
+            assert needle not in payload, (envelope.type, needle)
+    subject = member_subject(PARTNER, PMID)
+    [(wrapped,)] = execute(config.database_url or "", "SELECT wrapped FROM subject_keys WHERE subject = ?", (subject,))
+    before = database_dump(config)
+    assert found(before, PMID.encode())  # the search sees the data (positive controls)
+    assert found(before, bytes(wrapped))
+    for needle in needles:
+        assert not found(before, needle), needle  # never in plaintext, even before erasure
+
+    ledger.members.erase(PARTNER, PMID)
+    with pytest.raises(PersonalDataErased) as caught:
+        ledger.reminders.reveal_message(queued.reminder_id, PARTNER)
+    assert caught.value.subject == subject
+    with pytest.raises(PersonalDataErased):
+        ledger.reminders.queue(PARTNER, PMID, "kit", secret, idempotency_key="req-1")
+    with pytest.raises(PersonalDataErased):
+        ledger.reminders.queue(PARTNER, PMID, "kit", "Another one")
+    assert ledger.reminders.reveal_message(kept.reminder_id) == kept_text
+    clock.now += timedelta(minutes=1)
+    assert ledger.reminders.cancel(queued.reminder_id, "member erased").status == "cancelled"
+
+    after = database_dump(config)
+    assert found(after, PMID.encode())
+    assert not found(after, bytes(wrapped)), "the erased member's wrapped data key is still stored"
+    for needle in needles:
+        assert not found(after, needle), needle
+    summary = ledger.verify()
+    with open_ledger(config, clock=clock) as reopened:
+        with pytest.raises(PersonalDataErased):
+            reopened.reminders.reveal_message(queued.reminder_id)
+        assert reopened.reminders.get(queued.reminder_id).status is ReminderStatus.CANCELLED
+        assert reopened.reminders.reveal_message(kept.reminder_id) == kept_text
+        assert reopened.verify().head_leaf_hash == summary.head_leaf_hash
+    closed = database_dump(config)
+    assert not found(closed, bytes(wrapped))
+    for needle in needles:
+        assert not found(closed, needle), needle

@@ -110,7 +110,8 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
         partner_id=P,
         partner_member_id="m1",
         reminder_type="kit",
-        message="Return your kit",
+        message=vault.seal(subject, "reminder_message", "Return your kit"),
+        message_commitment=vault.commit(subject, "reminder_message", "Return your kit"),
         queued_at=T0,
         estimated_send_time=T0,
     )
@@ -120,7 +121,8 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
         partner_id=P,
         partner_member_id="m1",
         reminder_type="sample",
-        message="Mail your sample",
+        message=vault.seal(subject, "reminder_message", "Mail your sample"),
+        message_commitment=vault.commit(subject, "reminder_message", "Mail your sample"),
         queued_at=T0,
         estimated_send_time=T0,
     )
@@ -175,6 +177,17 @@ def test_no_plaintext_personal_data_in_any_payload(vault: PersonalDataVault) -> 
         for aggregate in every_aggregate(vault)
         for event in aggregate.collect_events()
     )
-    for secret in (b'"a@b.co"', b'"A"', b'"B"', b'"1980-01-01"', b'"1998-01-01"', b'"ZZ"', b"doctor_visit"):
+    secrets = (
+        b'"a@b.co"',
+        b'"A"',
+        b'"B"',
+        b'"1980-01-01"',
+        b'"1998-01-01"',
+        b'"ZZ"',
+        b"doctor_visit",
+        b"your kit",
+        b"your sample",
+    )
+    for secret in secrets:
         assert secret not in text
     assert b"adult_on" not in text
