@@ -61,8 +61,8 @@ AGGREGATE_HEADS = (
 INSERT = (
     "INSERT INTO ledger_log (position, event_id, originator_id, originator_version, topic, partner_id,"
     " recorded_at, entry, leaf_hash)"
-    " SELECT * FROM unnest(%s::int8[], %s::uuid[], %s::uuid[], %s::int4[], %s::text[], %s::text[],"
-    " %s::text[], %s::bytea[], %s::bytea[])"
+    " SELECT * FROM unnest(%b::int8[], %b::uuid[], %b::uuid[], %b::int4[], %b::text[], %b::text[],"
+    " %b::text[], %b::bytea[], %b::bytea[])"
 )
 
 

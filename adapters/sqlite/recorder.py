@@ -45,16 +45,16 @@ INSERT_PREFIX = (
     " recorded_at, entry, leaf_hash) VALUES "
 )
 # Rows: (NULL, position, leaf_hash, recorded_at) for the head, (id, version, position, NULL) per aggregate.
-# SQLite returns the bare column ``position`` from the row holding MAX(originator_version).
+# Each part is an indexed probe (``ORDER BY ... DESC LIMIT 1``): O(log n) however long the history.
 LOG_HEAD = (
     "SELECT * FROM (SELECT NULL, position, leaf_hash, recorded_at FROM ledger_log ORDER BY position DESC LIMIT 1)"
 )
-AGGREGATE_HEADS = (
-    "SELECT originator_id, MAX(originator_version), position, NULL FROM ledger_log"
-    " WHERE originator_id IN ({marks}) GROUP BY originator_id"
+AGGREGATE_HEAD = (
+    "SELECT * FROM (SELECT originator_id, originator_version, position, NULL FROM ledger_log"
+    " WHERE originator_id = ? ORDER BY originator_version DESC LIMIT 1)"
 )
-# Host parameters per statement stay well under SQLite's limit (32,766).
-_IN_CHUNK = 500
+# Parts per compound SELECT stay under SQLite's default limit of 500.
+_IN_CHUNK = 400
 _INSERT_CHUNK = 1000
 
 
@@ -124,9 +124,10 @@ class SQLiteLogRecorder(SequencedRecorder):
         heads: dict[str, AggregateHead] = {}
         for start in range(0, max(len(ids), 1), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
-            sql = AGGREGATE_HEADS.format(marks=",".join("?" * len(chunk)))
+            parts = [AGGREGATE_HEAD] * len(chunk)
             if start == 0:
-                sql = f"{LOG_HEAD} UNION ALL {sql}"
+                parts.insert(0, LOG_HEAD)
+            sql = " UNION ALL ".join(parts)
             for key, first, second, third in conn.execute(sql, chunk):
                 if key is None:
                     head = LogHead(first + 1, second, third)
