@@ -119,6 +119,16 @@ class Partner(LedgerAggregate):
             key = aggregate.api_keys[self.key_id]
             aggregate.api_keys[self.key_id] = replace(key, revoked_at=self.revoked_at)
 
+    class ClientSecretSet(Event):
+        """The OAuth client secret changed; only its salted, slow hash (scrypt string) is recorded."""
+
+        EVENT_TYPE: ClassVar[str] = "partner.client_secret_set"
+        secret_hash: str
+        set_at: str
+
+        def apply(self, aggregate: Partner) -> None:
+            aggregate.client_secret_hash = self.secret_hash
+
     class WebhookAdded(Event):
         EVENT_TYPE: ClassVar[str] = "partner.webhook_added"
         endpoint_id: str
@@ -180,6 +190,7 @@ class Partner(LedgerAggregate):
         self.suspension_reason: str | None = None
         self.api_keys: dict[str, ApiKey] = {}
         self.webhooks: dict[str, WebhookEndpoint] = {}
+        self.client_secret_hash: str | None = None
 
     @classmethod
     def register(cls, *, partner_id: str, name: str, category: str, tier: str, scopes: Sequence[str]) -> Partner:
@@ -195,6 +206,12 @@ class Partner(LedgerAggregate):
             scopes=check_scopes(scopes),
             client_id=f"partner_{slug}",
         )
+
+    def set_client_secret(self, *, secret_hash: str, at: datetime) -> None:
+        """Record a new OAuth client secret hash (the secret itself never reaches the ledger)."""
+        if not secret_hash or len(secret_hash) > 512 or not secret_hash.isascii():
+            raise InvalidCommand("secret_hash must be an ASCII hash string", field="secret_hash")
+        self.trigger_event(self.ClientSecretSet, secret_hash=secret_hash, set_at=format_timestamp(at))
 
     def change_tier(self, tier: str) -> None:
         target = parse_choice(Tier, tier, "tier")
@@ -331,6 +348,12 @@ class PartnerService:
             raise InvalidTransition("partner", "registered", "register")
         partner = Partner.register(partner_id=slug, name=name, category=category, tier=tier, scopes=scopes)
         return PartnerResult(slug, partner.id, save(self.app, partner))
+
+    def set_client_secret(self, partner_id: str, secret_hash: str) -> PartnerResult:
+        """Record the hash of a new OAuth client secret (hashing is the caller's: see api/security)."""
+        partner = self.get(partner_id)
+        partner.set_client_secret(secret_hash=secret_hash, at=self.clock())
+        return PartnerResult(partner_id, partner.id, save(self.app, partner))
 
     def issue_api_key(self, partner_id: str) -> IssuedApiKey:
         partner = self.get(partner_id)

@@ -166,3 +166,16 @@ def test_webhooks(ledger: Ledger, config: StorageConfig, clock: SteppingClock) -
         reopened.partners.reinstate(PARTNER)
         assert [e.endpoint_id for e in reopened.partners.get(PARTNER).endpoints_for("claim.verified")] == ["main"]
         reopened.verify()
+
+
+def test_client_secret_hash_is_recorded_not_the_secret(database_url: str, tmp_path: Path) -> None:
+    """Setting the OAuth client secret records only its hash, which survives a reopen."""
+    with open_ledger(StorageConfig(tmp_path, database_url)) as ledger:
+        ledger.partners.register(partner_id="oauth_co", name="OAuth Co", category="tpa", tier="standard", scopes=[])
+        result = ledger.partners.set_client_secret("oauth_co", "scrypt$16384$8$1$c2FsdA$aGFzaA")
+        assert len(result.positions) == 1
+        assert ledger.partners.get("oauth_co").client_secret_hash == "scrypt$16384$8$1$c2FsdA$aGFzaA"
+        with pytest.raises(InvalidCommand):
+            ledger.partners.set_client_secret("oauth_co", "")
+    with open_ledger(StorageConfig(tmp_path, database_url)) as reopened:
+        assert reopened.partners.get("oauth_co").client_secret_hash == "scrypt$16384$8$1$c2FsdA$aGFzaA"
