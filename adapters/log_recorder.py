@@ -135,20 +135,61 @@ class SequencedRecorder(ApplicationRecorder):
             for row in rows
         ]
 
-    # -- reading (LogReader port) ---------------------------------------------------------------------
+    # -- reading (LogReader port): the SQL is shared, the drivers differ in placeholders ---------------
+    PARAM = "?"
+    ID_PARAM = "?"
+    ROW_COLUMNS = "position, originator_id, originator_version, topic, partner_id, entry, leaf_hash"
+
+    @abstractmethod
+    def _fetch(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Run one read-only query on a reader connection; driver errors become ``PersistenceError``."""
+
+    @staticmethod
+    def _to_row(row: tuple[Any, ...]) -> StoredRow:
+        position, aggregate_id, version, topic, partner_id, entry, leaf = row
+        return StoredRow(position, aggregate_id, version, topic, partner_id, bytes(entry), bytes(leaf))
+
+    def log_size(self) -> int:
+        rows = self._fetch("SELECT MAX(position) FROM ledger_log", ())
+        return 0 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
+
+    def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]:
+        p = self.PARAM
+        sql = f"SELECT {self.ROW_COLUMNS} FROM ledger_log WHERE position >= {p} ORDER BY position LIMIT {p}"
+        return [self._to_row(row) for row in self._fetch(sql, (start, limit))]
+
+    def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:
+        """Up to ``limit`` rows of one partner with ``position >= start``, in order."""
+        p = self.PARAM
+        sql = (
+            f"SELECT {self.ROW_COLUMNS} FROM ledger_log WHERE partner_id = {p} AND position >= {p}"
+            f" ORDER BY position LIMIT {p}"
+        )
+        return [self._to_row(row) for row in self._fetch(sql, (partner_id, start, limit))]
+
     def read_aggregate_rows(self, aggregate_id: str) -> Sequence[StoredRow]:
         return self._select_aggregate_rows(aggregate_id, gt=None, lte=None, desc=False, limit=None)
 
-    @abstractmethod
-    def log_size(self) -> int: ...
-
-    @abstractmethod
-    def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]: ...
-
-    @abstractmethod
     def _select_aggregate_rows(
         self, aggregate_id: str, *, gt: int | None, lte: int | None, desc: bool, limit: int | None
-    ) -> Sequence[StoredRow]: ...
+    ) -> Sequence[StoredRow]:
+        p = self.PARAM
+        clauses = [f"originator_id = {self.ID_PARAM}"]
+        params: list[object] = [aggregate_id]
+        if gt is not None:
+            clauses.append(f"originator_version > {p}")
+            params.append(gt)
+        if lte is not None:
+            clauses.append(f"originator_version <= {p}")
+            params.append(lte)
+        sql = (
+            f"SELECT {self.ROW_COLUMNS} FROM ledger_log WHERE {' AND '.join(clauses)}"
+            f" ORDER BY originator_version {'DESC' if desc else 'ASC'}"
+        )
+        if limit is not None:
+            sql += f" LIMIT {p}"
+            params.append(limit)
+        return [self._to_row(row) for row in self._fetch(sql, params)]
 
 
 class PollingSubscription(ListenNotifySubscription[ApplicationRecorder]):

@@ -26,7 +26,6 @@ from psycopg_pool import ConnectionPool
 
 from adapters.group_commit import Outcome
 from adapters.log_recorder import SequencedRecorder, system_clock
-from ledger_core.chain import StoredRow
 from ledger_core.envelope import EventDraft
 from ledger_core.ports import Clock
 from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead
@@ -50,7 +49,6 @@ CREATE TABLE IF NOT EXISTS ledger_log (
 );
 CREATE INDEX IF NOT EXISTS ledger_log_partner ON ledger_log (partner_id, position);
 """
-ROW_COLUMNS = "position, originator_id::text, originator_version, topic, partner_id, entry, leaf_hash"
 HEAD = "SELECT position, leaf_hash, recorded_at FROM ledger_log ORDER BY position DESC LIMIT 1"
 # One backward index probe per aggregate (a plan that cannot degrade into a sequential scan).
 AGGREGATE_HEADS = (
@@ -166,58 +164,16 @@ class PostgresLogRecorder(SequencedRecorder):
             raise translate(error) from error
         return batch.outcomes
 
-    def log_size(self) -> int:
-        with self._connection() as conn:
-            row = conn.execute("SELECT MAX(position) FROM ledger_log").fetchone()
-        return 0 if row is None or row[0] is None else int(row[0]) + 1
+    PARAM = "%s"
+    ID_PARAM = "%s::uuid"
+    ROW_COLUMNS = "position, originator_id::text, originator_version, topic, partner_id, entry, leaf_hash"
 
-    def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]:
+    def _fetch(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE position >= %s ORDER BY position LIMIT %s",
-                (start, limit),
-            ).fetchall()
-        return [_row(row) for row in rows]
-
-    def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:
-        """Up to ``limit`` rows of one partner with ``position >= start``, in order."""
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE partner_id = %s AND position >= %s"
-                " ORDER BY position LIMIT %s",
-                (partner_id, start, limit),
-            ).fetchall()
-        return [_row(row) for row in rows]
-
-    def _select_aggregate_rows(
-        self, aggregate_id: str, *, gt: int | None, lte: int | None, desc: bool, limit: int | None
-    ) -> Sequence[StoredRow]:
-        clauses = ["originator_id = %s::uuid"]
-        params: list[object] = [aggregate_id]
-        if gt is not None:
-            clauses.append("originator_version > %s")
-            params.append(gt)
-        if lte is not None:
-            clauses.append("originator_version <= %s")
-            params.append(lte)
-        sql = (
-            f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE {' AND '.join(clauses)}"
-            f" ORDER BY originator_version {'DESC' if desc else 'ASC'}"
-        )
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(limit)
-        with self._connection() as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [_row(row) for row in rows]
+            return conn.execute(sql.encode(), params).fetchall()
 
     def close(self) -> None:
         super().close()
         if self._writer_conn is not None:
             self._writer_conn.close()
         self.pool.close()
-
-
-def _row(row: tuple[Any, ...]) -> StoredRow:
-    position, aggregate_id, version, topic, partner_id, entry, leaf = row
-    return StoredRow(position, aggregate_id, version, topic, partner_id, bytes(entry), bytes(leaf))

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError, ProgrammingError
 
 from adapters.group_commit import Outcome
 from adapters.log_recorder import SequencedRecorder, system_clock
-from ledger_core.chain import StoredRow
 from ledger_core.envelope import EventDraft
 from ledger_core.ports import Clock
 from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, SequencedEntry
@@ -39,7 +39,6 @@ CREATE TABLE IF NOT EXISTS ledger_log (
 );
 CREATE INDEX IF NOT EXISTS ledger_log_partner ON ledger_log (partner_id, position);
 """
-ROW_COLUMNS = "position, originator_id, originator_version, topic, partner_id, entry, leaf_hash"
 INSERT_PREFIX = (
     "INSERT INTO ledger_log (position, event_id, originator_id, originator_version, topic, partner_id,"
     " recorded_at, entry, leaf_hash) VALUES "
@@ -149,50 +148,9 @@ class SQLiteLogRecorder(SequencedRecorder):
                 )  # fmt: skip
             conn.execute(INSERT_PREFIX + values, params)
 
-    def log_size(self) -> int:
+    def _fetch(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._connection() as conn:
-            row = conn.execute("SELECT MAX(position) FROM ledger_log").fetchone()
-        return 0 if row[0] is None else int(row[0]) + 1
-
-    def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]:
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE position >= ? ORDER BY position LIMIT ?",
-                (start, limit),
-            ).fetchall()
-        return [StoredRow(*row) for row in rows]
-
-    def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:
-        """Up to ``limit`` rows of one partner with ``position >= start``, in order."""
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE partner_id = ? AND position >= ?"
-                " ORDER BY position LIMIT ?",
-                (partner_id, start, limit),
-            ).fetchall()
-        return [StoredRow(*row) for row in rows]
-
-    def _select_aggregate_rows(
-        self, aggregate_id: str, *, gt: int | None, lte: int | None, desc: bool, limit: int | None
-    ) -> Sequence[StoredRow]:
-        clauses = ["originator_id = ?"]
-        params: list[object] = [aggregate_id]
-        if gt is not None:
-            clauses.append("originator_version > ?")
-            params.append(gt)
-        if lte is not None:
-            clauses.append("originator_version <= ?")
-            params.append(lte)
-        sql = (
-            f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE {' AND '.join(clauses)}"
-            f" ORDER BY originator_version {'DESC' if desc else 'ASC'}"
-        )
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        with self._connection() as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [StoredRow(*row) for row in rows]
+            return conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
         super().close()
