@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import multiprocessing
 import os
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ParamSpec, TypeVar
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -262,6 +264,23 @@ def run_workers(fn: Callable[..., R], processes: int, *args: Any) -> list[R]:
     if errors:
         raise RuntimeError("worker process failed:\n" + "\n".join(errors))
     return [payload for _, payload in outcomes]
+
+
+# -- imports ------------------------------------------------------------------------------------------
+def import_shadowed_package(name: str) -> ModuleType:
+    """Import the project package ``name`` although a benchmark script here has the same name.
+
+    ``python benchmarks/<name>.py`` puts this directory first on ``sys.path``, so ``import <name>`` would
+    load the script itself. Call this before anything imports the package: it is imported with this
+    directory left off ``sys.path`` (restored afterwards), so ``sys.modules`` then holds the real package.
+    """
+    here = Path(__file__).resolve().parent
+    saved = list(sys.path)
+    sys.path[:] = [entry for entry in saved if Path(entry or ".").resolve() != here]
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path[:] = saved
 
 
 # -- databases ----------------------------------------------------------------------------------------

@@ -74,13 +74,23 @@ class HistorySummary:
 class ProofService:
     """Proofs from stored nodes; ``store`` holds the tree, ``log`` the entries (needed for histories only)."""
 
+    CACHED_CHECKPOINTS = 1024
+
     def __init__(self, store: TreeStore, log: LogReader | None = None) -> None:
         self.store = store
         self.log = log
+        # Signed checkpoints never change once written, so sized look-ups are cached (bounded).
+        self._by_size: dict[int, CheckpointRecord] = {}
 
     def checkpoint(self, size: int | None = None) -> CheckpointRecord:
         """The checkpoint of ``size`` leaves, or the latest; raises :class:`NotSealed` if there is none."""
-        record = self.store.latest_checkpoint() if size is None else self.store.checkpoint_at(size)
+        record = self._by_size.get(size) if size is not None else None
+        if record is None:
+            record = self.store.latest_checkpoint() if size is None else self.store.checkpoint_at(size)
+            if record is not None and size is not None:
+                if len(self._by_size) >= self.CACHED_CHECKPOINTS:
+                    self._by_size.pop(next(iter(self._by_size)))
+                self._by_size[size] = record
         if record is None:
             what = "no checkpoint has been signed yet" if size is None else f"no checkpoint of size {size}"
             raise NotSealed(what, size=size)
