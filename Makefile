@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= .ledger-data
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: serve test lint bench clean
 
@@ -14,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/ledger demo --data-dir $(DATA_DIR)  # the HTTP server replaces this when it lands
+	$(BIN)/ledger serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT) --sandbox
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
+from api import cli_partners, cli_serve
 from api.cli_proofs import Origin, SigningKey, Vkeys, check_tree, init_tree, register
 from ledger_core.envelope import Envelope
 from ledger_core.errors import IntegrityViolation, LedgerError
@@ -26,6 +27,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Proveniq Led
 log_app = typer.Typer(no_args_is_help=True, help="Read the log.")
 app.add_typer(log_app, name="log")
 register(app)  # sealer, seal, export, checkpoint, proof, audit: api/cli_proofs.py
+cli_serve.register(app)  # serve: api/cli_serve.py
+cli_partners.register(app)  # partners create|rotate-key|revoke-key|show: api/cli_partners.py
 
 err = Console(stderr=True)
 

@@ -1,0 +1,117 @@
+"""The composition root of the HTTP server: :func:`create_app` builds the Litestar app from settings.
+
+Nothing connects at import time or in :func:`create_app`: the ledger, the embedded sealer thread, the
+keys and the Redis connections are opened in the app's lifespan (:func:`api.runtime.open_runtime`,
+in a worker thread) and closed when it ends. ``runtime_factory`` is the seam tests use to substitute
+pieces (fakes, a stepping clock).
+
+Layout: ``/oauth/token`` and ``/.well-known/jwks.json`` (OAuth), ``/api/v1/...`` behind the
+:class:`~api.auth.PartnerGate` (claims, documents, audit), ``/health``, ``/ready``, ``/metrics``, and
+the OpenAPI 3.1 document at ``/schema/openapi.json`` with a docs UI at ``/schema``. One exception
+handler (:mod:`api.errors`) answers every failure with the seed's envelope; the edge middleware
+(:mod:`api.observability`) adds the request id, version headers, metrics and access logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import anyio.to_thread
+from litestar import Litestar, Router
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import HeaderParameter
+
+from api.auth import PartnerGate
+from api.errors import make_exception_handler
+from api.observability import EdgeMiddleware, Metrics, configure_logging
+from api.openapi import finish_openapi
+from api.routes.audit import AuditController
+from api.routes.claims import ClaimsController
+from api.routes.common import DEPENDENCIES
+from api.routes.documents import DocumentsController
+from api.routes.oauth import OAuthController, WellKnownController
+from api.routes.ops import OpsController
+from api.runtime import Runtime, open_runtime
+from api.settings import API_VERSION, Settings
+
+RuntimeFactory = Callable[[Settings, Metrics], Runtime]
+
+SIGNED_HEADERS = {
+    "x_request_id": HeaderParameter(
+        name="X-Request-ID", required=True, description="A fresh UUID per request (signed; replay protection)."
+    ),
+    "x_timestamp": HeaderParameter(
+        name="X-Timestamp", required=True, description="RFC 3339 UTC time of the request (signed; 300 s skew)."
+    ),
+}
+
+
+def _openapi_config(settings: Settings) -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Proveniq Ledger API",
+        version="1.0.0",
+        description=(
+            "Tamper-evident claims ledger. Every /api/v1 call carries five headers: Authorization (Bearer"
+            " access token from /oauth/token), X-API-Key, X-Request-ID, X-Timestamp and X-Signature (hex"
+            " HMAC-SHA256 of the canonical request under the API secret; see docs/authentication.md)."
+            f" Errors: {settings.docs_url}"
+        ),
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        components=Components(
+            security_schemes={
+                "bearerAuth": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT (RFC 9068 at+jwt)"),
+                "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+                "requestSignature": SecurityScheme(
+                    type="apiKey",
+                    name="X-Signature",
+                    security_scheme_in="header",
+                    description="hex HMAC-SHA256(apiSecret, string_to_sign); see docs/authentication.md",
+                ),
+            }
+        ),
+        use_handler_docstrings=False,
+    )
+
+
+def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFactory = open_runtime) -> Litestar:
+    """The Litestar app for ``settings`` (default: the embedded deployment in ``./.ledger-data``)."""
+    settings = settings or Settings()
+    configure_logging(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        runtime = await anyio.to_thread.run_sync(runtime_factory, settings, metrics)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(runtime.close)
+
+    api_v1 = Router(
+        path=f"/api/{API_VERSION}",
+        route_handlers=[ClaimsController, DocumentsController, AuditController],
+        middleware=[cast(Any, PartnerGate)],  # a plain ASGI middleware class (loosely typed scope)
+        parameters=SIGNED_HEADERS,
+        security=[{"bearerAuth": [], "apiKey": [], "requestSignature": []}],
+    )
+    app = Litestar(
+        route_handlers=[api_v1, OAuthController, WellKnownController, OpsController],
+        dependencies=DEPENDENCIES,
+        exception_handlers={Exception: make_exception_handler(settings.docs_url)},
+        lifespan=[lifespan],
+        openapi_config=_openapi_config(settings),
+        request_max_body_size=settings.max_body_bytes,
+        response_cache_config=ResponseCacheConfig(),
+        logging_config=None,
+        debug=False,
+    )
+    finish_openapi(app, settings)
+    app.asgi_handler = cast(Any, EdgeMiddleware(cast(Any, app.asgi_handler), settings, metrics))
+    return app

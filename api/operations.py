@@ -1,0 +1,222 @@
+"""What the HTTP handlers ask of the ledger, as blocking calls run in worker threads.
+
+Each method takes the authenticated partner id and turns a request into service commands and reads
+(``ledger_core`` services and ports only: no SQL here). A partner's view is always filtered by its id:
+another partner's claim, document or log entry is reported exactly like a missing one (``NotFound``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from uuid import UUID
+
+from api.verification import RULE_SET_VERSION, standard_check
+from ledger_core.auditing import ProofService
+from ledger_core.chain import StoredRow
+from ledger_core.claim_submission import ClaimSubmission
+from ledger_core.claims import Claim
+from ledger_core.documents import Document, DocumentResult
+from ledger_core.envelope import decode_entry
+from ledger_core.errors import ConcurrencyConflict, InvalidTransition, NotFound
+from ledger_core.ledger import Ledger
+from ledger_core.merkle import CheckpointRecord
+from ledger_core.ports import PartnerLogReader
+from ledger_core.vocabulary import ClaimStatus
+from proofs.bundle import InclusionProof
+
+SCAN_CHUNK = 500
+CHECK_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimState:
+    """A claim after a command, the position of its newest event, and whether the command created it."""
+
+    claim: Claim
+    head: int
+    created: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    """Filters of ``GET /api/v1/audit/logs``; times are normalized ``recordedAt`` strings."""
+
+    limit: int
+    starting_after: int | None = None
+    type: str | None = None
+    aggregate_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+class LedgerOperations:
+    """The HTTP API's commands and queries over one :class:`Ledger` and its tree."""
+
+    def __init__(self, ledger: Ledger, proofs: ProofService) -> None:
+        self.ledger = ledger
+        self.proofs = proofs
+        reader = ledger.app.log_reader
+        if not isinstance(reader, PartnerLogReader):
+            raise TypeError("the log reader must read a partner's entries")
+        self.partner_log: PartnerLogReader = reader
+
+    # -- claims --------------------------------------------------------------------------------------
+    def submit_claim(self, submission: ClaimSubmission) -> ClaimState:
+        """Submit (idempotently) and run the standard check on a claim that has none yet."""
+        result = self.ledger.claims.submit(submission)
+        claim = self._checked(result.claim_id, submission.partner_id, only_new=True)
+        return ClaimState(claim, self._head(claim), result.created)
+
+    def verify_claim(self, partner_id: str, claim_id: UUID) -> ClaimState:
+        """Re-run the standard check; record it when the outcome changes the claim's status."""
+        claim = self._checked(claim_id, partner_id, only_new=False)
+        return ClaimState(claim, self._head(claim))
+
+    def _checked(self, claim_id: UUID, partner_id: str, *, only_new: bool) -> Claim:
+        """Run the check on the claim (only on a fresh ``submitted`` one if ``only_new``), retrying on a
+        concurrent write: a twin request recording the same check first is not an error (the service
+        reloads the claim, so the race shows as a conflict or as a transition to the status it has)."""
+        for attempt in range(CHECK_ATTEMPTS):
+            claim = self.ledger.claims.get(claim_id, partner_id)
+            if only_new and claim.status is not ClaimStatus.SUBMITTED:
+                return claim
+            try:
+                return self._record_check(claim)[0]
+            except (ConcurrencyConflict, InvalidTransition):
+                if attempt == CHECK_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _record_check(self, claim: Claim) -> tuple[Claim, bool]:
+        assert claim.partner_id is not None  # claims always belong to a partner; narrows the type only
+        partner_id = claim.partner_id
+        outcome = standard_check(claim, lambda digest: self._document_type(partner_id, digest))
+        if outcome.status is claim.status:
+            return claim, False  # nothing new to record (the machine has no self-transitions)
+        if claim.status is ClaimStatus.FLAGGED:
+            raise InvalidTransition("claim", claim.status.value, outcome.status.value)
+        self.ledger.claims.record_verification(
+            claim.id,
+            status=outcome.status.value,
+            risk_score=None,
+            risk_level=None,
+            factors=outcome.factors,
+            explanation=outcome.explanation,
+            rule_set_version=RULE_SET_VERSION,
+            inputs=outcome.inputs,
+        )
+        return self.ledger.claims.get(claim.id, partner_id), True
+
+    def _document_type(self, partner_id: str, digest: str) -> str | None:
+        try:
+            return self.ledger.documents.get(partner_id, digest).document_type.value
+        except NotFound:
+            return None
+
+    def claim(self, partner_id: str, claim_id: UUID) -> ClaimState:
+        claim = self.ledger.claims.get(claim_id, partner_id)
+        return ClaimState(claim, self._head(claim))
+
+    def claim_rows(self, partner_id: str, claim_id: UUID) -> list[StoredRow]:
+        """The claim's log entries, oldest first."""
+        self.ledger.claims.get(claim_id, partner_id)
+        return list(self.ledger.app.log_reader.read_aggregate_rows(str(claim_id)))
+
+    def _head(self, claim: Claim) -> int:
+        rows = self.ledger.app.log_reader.read_aggregate_rows(str(claim.id))
+        return rows[-1].position
+
+    # -- proofs --------------------------------------------------------------------------------------
+    def row(self, position: int) -> StoredRow:
+        rows = self.ledger.app.log_reader.read_rows(position, 1)
+        if not rows or rows[0].position != position:
+            raise NotFound("entry", str(position))
+        return rows[0]
+
+    def prove(self, position: int, size: int | None = None) -> tuple[StoredRow, InclusionProof, CheckpointRecord]:
+        """The entry at ``position``, its inclusion proof and the checkpoint (of ``size``, default latest)."""
+        proof, record = self.proofs.inclusion(position, size)
+        return self.row(position), proof, record
+
+    def partner_entry(self, partner_id: str, position: int) -> StoredRow:
+        """The caller's entry at ``position``; someone else's (or none) is :class:`NotFound`."""
+        rows = self.partner_log.read_partner_rows(partner_id, position, 1)
+        if not rows or rows[0].position != position:
+            raise NotFound("entry", str(position))
+        return rows[0]
+
+    # -- documents -----------------------------------------------------------------------------------
+    def register_document(
+        self,
+        partner_id: str,
+        *,
+        sha256: str,
+        document_type: str,
+        media_type: str,
+        size: int,
+        metadata: Mapping[str, str],
+    ) -> tuple[DocumentResult, Document]:
+        result = self.ledger.documents.register(
+            partner_id=partner_id,
+            sha256=sha256,
+            document_type=document_type,
+            media_type=media_type,
+            size_bytes=size,
+            metadata=metadata,
+        )
+        return result, self.ledger.documents.get(partner_id, sha256)
+
+    def document(self, partner_id: str, sha256: str) -> Document:
+        return self.ledger.documents.get(partner_id, sha256)
+
+    # -- the audit log -------------------------------------------------------------------------------
+    def log_page(self, partner_id: str, query: LogQuery) -> tuple[list[StoredRow], bool]:
+        """Up to ``query.limit`` of the partner's entries after the cursor, and whether more follow."""
+        start = 0 if query.starting_after is None else query.starting_after + 1
+        if query.since is not None:
+            start = max(start, self._first_position_at(query.since))
+        found: list[StoredRow] = []
+        for row in self._candidates(partner_id, query, start):
+            if query.until is not None and _recorded_at(row) > query.until:
+                break  # recordedAt never decreases along the log: nothing later matches
+            if _matches(row, query):
+                found.append(row)
+                if len(found) > query.limit:
+                    break
+        return found[: query.limit], len(found) > query.limit
+
+    def _candidates(self, partner_id: str, query: LogQuery, start: int) -> Iterator[StoredRow]:
+        """The partner's rows from ``start`` on, in order (one aggregate's when the query names it)."""
+        if query.aggregate_id is not None:
+            for row in self.ledger.app.log_reader.read_aggregate_rows(query.aggregate_id):
+                if row.position >= start and row.partner_id == partner_id:
+                    yield row
+            return
+        position = start
+        while rows := self.partner_log.read_partner_rows(partner_id, position, SCAN_CHUNK):
+            yield from rows
+            position = rows[-1].position + 1
+
+    def _first_position_at(self, since: str) -> int:
+        """The first position whose ``recordedAt`` is >= ``since`` (binary search: times never decrease)."""
+        reader = self.ledger.app.log_reader
+        low, high = 0, reader.log_size()
+        while low < high:
+            middle = (low + high) // 2
+            rows = reader.read_rows(middle, 1)
+            if rows and _recorded_at(rows[0]) < since:
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
+
+def _matches(row: StoredRow, query: LogQuery) -> bool:
+    if query.type is not None and row.type != query.type:
+        return False
+    return query.since is None or _recorded_at(row) >= query.since
+
+
+def _recorded_at(row: StoredRow) -> str:
+    return decode_entry(row.entry).recorded_at

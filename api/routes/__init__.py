@@ -1,0 +1,1 @@
+"""HTTP route handlers, one controller per resource (each module says what it serves)."""

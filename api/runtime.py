@@ -1,0 +1,207 @@
+"""Everything a running server holds open, built in the app's lifespan (never at import time).
+
+:func:`open_runtime` opens, in order: the ledger (SQLite in the data directory or PostgreSQL), a tree
+store for proofs, the embedded sealer thread (the default; a PostgreSQL deployment may run ``ledger
+sealer`` instead and set ``embedded_sealer`` off), the token signing key and deployment secret, and the
+rate-limit / replay / idempotency stores (Redis when ``redis_url`` is set, in process otherwise).
+:meth:`Runtime.close` releases them in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from adapters.idempotency import InProcessIdempotencyStore
+from adapters.keys.signing import load_signing_key, signing_key_path
+from adapters.merkle import ManagedTreeStore, open_tree_store
+from adapters.opening import open_ledger
+from adapters.ratelimit import InProcessRateLimiter
+from adapters.replay import InProcessReplayCache
+from adapters.sealer import SealerRunner, SealWaiter, start_embedded_sealer
+from api import views
+from api.auth import Security
+from api.credentials import PartnerDirectory
+from api.observability import Metrics
+from api.operations import LedgerOperations
+from api.schemas import Proof
+from api.security.secrets import load_deployment_secret
+from api.security.tokens import TokenIssuer, generate_signing_key
+from api.settings import Settings
+from ledger_core.auditing import ProofService
+from ledger_core.ledger import Ledger
+from ledger_core.merkle import NotSealed
+from ledger_core.sealing import SealPolicy
+
+logger = logging.getLogger("api.runtime")
+TOKEN_KEY_FILE = "token.key"  # noqa: S105 - a file name, not a secret
+TOKEN_KEY_ENV = "LEDGER_TOKEN_KEY_FILE"  # noqa: S105 - an environment variable name
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """The open resources of one server process."""
+
+    settings: Settings
+    ledger: Ledger
+    operations: LedgerOperations
+    tree: ManagedTreeStore
+    waiter: SealWaiter
+    issuer: TokenIssuer
+    security: Security
+    metrics: Metrics
+    sealer: SealerRunner | None = None
+    vkey: str | None = None
+    clock: Callable[[], datetime] = _utc_now
+    closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    async def proof_when_sealed(self, position: int) -> Proof | None:
+        """Wait (at most ``seal_wait_seconds``) for ``position`` to be sealed; its proof, or None on timeout."""
+        import anyio.to_thread
+
+        started = time.perf_counter()
+        try:
+            record = await self.waiter.wait_until_sealed_async(position, self.settings.seal_wait_seconds)
+        except NotSealed:
+            return None
+        finally:
+            self.metrics.seal_wait.observe(time.perf_counter() - started)
+        row, inclusion, record = await anyio.to_thread.run_sync(self.operations.prove, position, record.size)
+        return views.proof(row, inclusion, record)
+
+    def seal_lag(self) -> tuple[int, int]:
+        """(log size, sealed size), also published as metrics."""
+        size, sealed = self.tree.log_size(), self.tree.integrated_size()
+        self.metrics.seal_lag.set(max(size - sealed, 0))
+        self.metrics.sealed_size.set(sealed)
+        return size, sealed
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            try:
+                close()
+            except Exception:  # keep closing the rest; report, do not hide
+                logger.exception("closing %s failed", close)
+
+
+def ensure_token_key(data_dir: Path) -> bytes:
+    """The access-token signing key (Ed25519 PKCS#8 PEM): ``LEDGER_TOKEN_KEY_FILE`` or ``<data dir>/token.key``.
+
+    Created (mode 0600, atomically, never overwritten) on first use, like the deployment secret.
+    """
+    configured = os.environ.get(TOKEN_KEY_ENV)
+    path = Path(configured) if configured else data_dir / TOKEN_KEY_FILE
+    if not path.exists() and not configured:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=".token-", dir=path.parent)
+        try:
+            os.fchmod(descriptor, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(generate_signing_key())
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):  # another worker created it first: use theirs
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    return path.read_bytes()
+
+
+def _report(event: dict[str, Any]) -> None:
+    level = logging.DEBUG if event.get("event") == "sealed" else logging.INFO
+    logger.log(level, "sealer %s", event.get("event"), extra={"sealer": event})
+
+
+def _verifier_key(settings: Settings) -> str | None:
+    if settings.vkey:
+        return settings.vkey
+    path, _ = signing_key_path(settings.data_dir, settings.signing_key)
+    return load_signing_key(path).verifier().vkey if path.is_file() else None
+
+
+def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
+    """Open everything (blocking: call from a worker thread); close the result with :meth:`Runtime.close`."""
+    closers: list[Callable[[], Any]] = []
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        config = settings.storage
+        ledger = open_ledger(config)
+        closers.append(ledger.close)
+        tree = open_tree_store(config)
+        closers.append(tree.close)
+        sealer: SealerRunner | None = None
+        if settings.embedded_sealer:
+            policy = SealPolicy(batch_entries=settings.seal_batch_entries, interval_ms=settings.seal_interval_ms)
+            sealer = start_embedded_sealer(config, policy, signing_key=settings.signing_key, report=_report)
+            closers.append(sealer.stop)
+        waiter = sealer.waiter if sealer is not None else SealWaiter(tree, settings.seal_poll_seconds)
+        issuer = TokenIssuer(
+            ensure_token_key(settings.data_dir),
+            issuer=settings.issuer,
+            audience=settings.audience,
+            lifetime_s=settings.token_ttl_seconds,
+            previous_keys_pem=[path.read_bytes() for path in settings.previous_token_keys],
+        )
+        security = Security(
+            settings=settings,
+            validator=issuer.validator(),
+            deployment_secret=load_deployment_secret(settings.data_dir),
+            directory=PartnerDirectory(ledger, _utc_now),
+            metrics=metrics,
+            clock=_utc_now,
+            **_stores(settings, closers),
+        )
+        operations = LedgerOperations(ledger, ProofService(tree, ledger.app.log_reader))
+        return Runtime(
+            settings,
+            ledger,
+            operations,
+            tree,
+            waiter,
+            issuer,
+            security,
+            metrics,
+            sealer,
+            _verifier_key(settings),
+            closers=closers,
+        )
+    except BaseException:
+        for close in reversed(closers):
+            close()
+        raise
+
+
+def _stores(settings: Settings, closers: list[Callable[[], Any]]) -> dict[str, Any]:
+    """Rate limiter, replay cache and idempotency store: Redis shared by workers, or in process."""
+    if settings.redis_url is None:
+        return {
+            "limiter": InProcessRateLimiter(),
+            "replay": InProcessReplayCache(),
+            "idempotency": InProcessIdempotencyStore(ttl_s=settings.idempotency_ttl_seconds),
+        }
+    import redis
+
+    from adapters.idempotency.redis import RedisIdempotencyStore
+    from adapters.ratelimit.redis import RedisRateLimiter
+    from adapters.replay.redis import RedisReplayCache
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    closers.append(client.close)
+    prefix = settings.redis_prefix
+    return {
+        "limiter": RedisRateLimiter(client, prefix),
+        "replay": RedisReplayCache(client, prefix),
+        "idempotency": RedisIdempotencyStore(client, prefix, ttl_s=settings.idempotency_ttl_seconds),
+    }

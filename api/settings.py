@@ -1,0 +1,199 @@
+"""Configuration of the HTTP server: one frozen :class:`Settings`, built in code or from ``LEDGER_*`` variables.
+
+Nothing here opens anything: :func:`api.app.create_app` reads the settings and opens the ledger, the
+sealer, Redis and the rest in the app's lifespan. ``ledger serve`` passes settings to its workers through
+the environment (:meth:`Settings.to_env` / :meth:`Settings.from_env`), since ``uvicorn --workers N``
+imports the app in every worker.
+
+Rate limits: the tiers of seed 000 section 4.3 (:data:`ledger_core.vocabulary.TIER_LIMITS`), overridable
+per tier with ``rate_limits`` (``LEDGER_RATE_LIMITS='{"sandbox": [60, 5, 1000]}'`` = requests per
+minute, burst, daily quota or null). Tests use this to make a 429 quick to reach.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
+from ledger_core.vocabulary import TIER_LIMITS, Tier, TierLimits
+
+ENV_PREFIX = "LEDGER_"
+API_VERSION = "v1"
+ANONYMOUS_TIER = "anonymous"
+"""The rate-limit policy of requests whose partner is not (yet) known, keyed by client address."""
+
+
+@dataclass(frozen=True, slots=True)
+class VersionPolicy:
+    """Lifecycle of one API version (``v1``): deprecated and sunset dates, retired flag, migration link.
+
+    ``Deprecation`` (RFC 9745) is sent from ``deprecated_at`` on, ``Sunset`` (RFC 8594) when set; a
+    retired version answers every call with 410 ``API_VERSION_RETIRED`` and the ``migration`` link.
+    """
+
+    deprecated_at: datetime | None = None
+    sunset_at: datetime | None = None
+    retired: bool = False
+    migration: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.sunset_at is not None and self.deprecated_at is not None and self.sunset_at < self.deprecated_at:
+            raise ValueError("a Sunset date is never earlier than the Deprecation date (RFC 9745 section 3)")
+
+
+def _default_limits() -> dict[str, TierLimits]:
+    limits = {tier.value: value for tier, value in TIER_LIMITS.items()}
+    limits[ANONYMOUS_TIER] = TierLimits(60, 20, None)
+    return limits
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server needs to know; the defaults are the embedded single-process deployment."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = None
+    redis_url: str | None = None
+    """Redis for rate limits, replay and idempotency shared by workers; None = in-process (one worker only)."""
+
+    issuer: str = "https://ledger.proveniq.local"
+    audience: str = "https://ledger.proveniq.local/api/v1"
+    token_ttl_seconds: int = 3600
+    clock_skew_seconds: int = 300
+    idempotency_ttl_seconds: int = 86_400
+
+    embedded_sealer: bool = True
+    seal_batch_entries: int = 1000
+    seal_interval_ms: int = 50
+    seal_wait_seconds: float = 5.0
+    """How long ``POST /api/v1/claims`` waits for its event to be sealed before answering 202 without a proof."""
+    seal_poll_seconds: float = 0.02
+    ready_max_seal_lag: int = 100_000
+    """``/ready`` fails when more entries than this wait for a checkpoint."""
+    signing_key: Path | None = None
+    previous_token_keys: tuple[Path, ...] = ()
+    """Earlier access-token keys (PEM) still published in the JWKS after a token-key rotation."""
+    vkey: str | None = None
+    """The checkpoint verifier key to publish when this process has no signing key (separate sealer)."""
+
+    max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 100 * 1_048_576
+    rate_limits: Mapping[str, TierLimits] = field(default_factory=_default_limits)
+    partner_policies: Mapping[str, str] = field(default_factory=dict)
+    """Partner id -> rate-limit policy name (a key of ``rate_limits``) overriding the partner's tier."""
+    redis_prefix: str = "ledger:"
+    versions: Mapping[str, VersionPolicy] = field(default_factory=dict)
+    docs_url: str = "https://docs.proveniq.example/ledger/http"
+    json_logs: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def storage(self) -> StorageConfig:
+        return StorageConfig(self.data_dir, self.database_url)
+
+    def limits_for(self, tier: str) -> TierLimits:
+        """The rate limits of ``tier`` (an unknown tier gets sandbox limits)."""
+        return self.rate_limits.get(tier) or self.rate_limits.get(Tier.SANDBOX.value) or TIER_LIMITS[Tier.SANDBOX]
+
+    def with_limits(self, overrides: Mapping[str, TierLimits]) -> Settings:
+        return replace(self, rate_limits={**self.rate_limits, **overrides})
+
+    # -- environment ---------------------------------------------------------------------------------
+    def to_env(self) -> dict[str, str]:
+        """``LEDGER_*`` variables that :meth:`from_env` turns back into these settings."""
+        env: dict[str, str] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is None:
+                continue
+            env[ENV_PREFIX + item.name.upper()] = _dump(item.name, value)
+        return env
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``LEDGER_*`` variables; anything unset keeps its default."""
+        source = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            raw = source.get(ENV_PREFIX + item.name.upper())
+            if raw is not None and raw != "":
+                values[item.name] = _load(item.name, raw)
+        settings = cls(**values)
+        if "rate_limits" in values:  # overrides are merged onto the defaults
+            settings = replace(settings, rate_limits={**_default_limits(), **values["rate_limits"]})
+        return settings
+
+
+_PATHS = {"data_dir", "signing_key"}
+_BOOLS = {"embedded_sealer", "json_logs"}
+_FLOATS = {"seal_wait_seconds", "seal_poll_seconds"}
+_INTS = {
+    "token_ttl_seconds",
+    "clock_skew_seconds",
+    "idempotency_ttl_seconds",
+    "seal_batch_entries",
+    "seal_interval_ms",
+    "ready_max_seal_lag",
+    "max_body_bytes",
+    "max_upload_bytes",
+}
+
+
+def _dump(name: str, value: Any) -> str:
+    if name == "rate_limits":
+        return json.dumps({tier: [v.requests_per_minute, v.burst, v.daily_quota] for tier, v in value.items()})
+    if name == "partner_policies":
+        return json.dumps(dict(value))
+    if name == "versions":
+        return json.dumps({version: _policy_json(policy) for version, policy in value.items()})
+    if name == "previous_token_keys":
+        return os.pathsep.join(str(path) for path in value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _load(name: str, raw: str) -> Any:
+    if name in _PATHS:
+        return Path(raw)
+    if name == "previous_token_keys":
+        return tuple(Path(part) for part in raw.split(os.pathsep) if part)
+    if name in _BOOLS:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if name in _INTS:
+        return int(raw)
+    if name in _FLOATS:
+        return float(raw)
+    if name == "rate_limits":
+        return {
+            tier: TierLimits(int(v[0]), int(v[1]), None if v[2] is None else int(v[2]))
+            for tier, v in json.loads(raw).items()
+        }
+    if name == "partner_policies":
+        return {str(k): str(v) for k, v in json.loads(raw).items()}
+    if name == "versions":
+        return {version: _policy(doc) for version, doc in json.loads(raw).items()}
+    return raw
+
+
+def _policy_json(policy: VersionPolicy) -> dict[str, Any]:
+    return {
+        "deprecatedAt": None if policy.deprecated_at is None else policy.deprecated_at.isoformat(),
+        "sunsetAt": None if policy.sunset_at is None else policy.sunset_at.isoformat(),
+        "retired": policy.retired,
+        "migration": policy.migration,
+    }
+
+
+def _policy(doc: Mapping[str, Any]) -> VersionPolicy:
+    def moment(key: str) -> datetime | None:
+        value = doc.get(key)
+        return None if value is None else datetime.fromisoformat(str(value))
+
+    return VersionPolicy(moment("deprecatedAt"), moment("sunsetAt"), bool(doc.get("retired")), doc.get("migration"))

@@ -1,0 +1,49 @@
+"""``ledger partners`` and ``ledger serve --sandbox`` as an operator runs them (subprocesses, real HTTP)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from support.http_server import claim_body, ledger_command, live_server, server_env
+
+from api.client import LedgerClient
+
+
+def test_partner_credentials_from_the_cli_work_over_http(tmp_path: Path) -> None:
+    """``partners create`` prints the five credentials once; ``serve --sandbox`` prints the sandbox's once."""
+    data_dir = tmp_path / "data"
+    env = server_env(data_dir, None)
+    created = ledger_command(
+        "partners", "create", "ACME Insurance", "--tier", "standard", "--category", "insurance_carrier", env=env
+    )
+    assert created.returncode == 0, created.stderr
+    credentials = json.loads(created.stdout)
+    assert credentials["partnerId"] == "acme_insurance"
+    assert credentials["clientId"] == "partner_acme_insurance"
+    assert credentials["clientSecret"].startswith("cs_")
+    assert credentials["apiKey"].startswith("pk_")
+    assert len(credentials["apiSecret"]) == 43
+    assert credentials["tier"] == "standard"
+    shown = ledger_command("partners", "show", "acme_insurance", env=env)
+    assert credentials["clientSecret"] not in shown.stdout
+    assert credentials["apiSecret"] not in shown.stdout
+
+    with live_server(data_dir, args=["--sandbox"]) as server:
+        sandbox = json.loads(server.banner)
+        assert (sandbox["partnerId"], sandbox["tier"]) == ("sandbox", "sandbox")
+        for secrets in (credentials, sandbox):
+            with LedgerClient(
+                server.url,
+                client_id=secrets["clientId"],
+                client_secret=secrets["clientSecret"],
+                api_key=secrets["apiKey"],
+                api_secret=secrets["apiSecret"],
+            ) as client:
+                result = client.submit_claim(claim_body("CLM-CLI"))
+                assert result.proof is not None
+    with live_server(data_dir, args=["--sandbox"]) as again:
+        assert again.banner == ""  # the secrets were shown once, on the first start only
+    duplicate = ledger_command("partners", "create", "ACME Insurance", env=env)
+    assert duplicate.returncode == 2
+    assert "INVALID_STATE_TRANSITION" in duplicate.stderr
