@@ -41,9 +41,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 );
 """
 _CHECKPOINT = "SELECT size, root_hash, note, signed_at FROM checkpoints"
-_FETCH_LEAVES = "SELECT 0::int2, position, leaf_hash FROM ledger_log WHERE position = ANY(%s::int8[])"
+_FETCH_LEAVES = "SELECT 0::int2, position, leaf_hash FROM ledger_log WHERE position = ANY(%b::int8[])"
 _FETCH_NODES = (
-    "SELECT m.level, m.idx, m.hash FROM unnest(%s::int2[], %s::int8[]) AS q(level, idx)"
+    "SELECT m.level, m.idx, m.hash FROM unnest(%b::int2[], %b::int8[]) AS q(level, idx)"
     " JOIN merkle_nodes m ON m.level = q.level AND m.idx = q.idx"
 )
 _COMPLETED = (
