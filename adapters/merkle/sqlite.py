@@ -8,18 +8,15 @@ file lock, and only if the latest checkpoint is still the one the sealer started
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sqlite3
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from adapters.merkle._common import chunks, completed_ranges, split_ids
+from adapters.sqlite.connections import ThreadConnections, WriterLock
 from adapters.sqlite.recorder import SCHEMA as LOG_SCHEMA
-from adapters.sqlite.recorder import translate
 from ledger_core.merkle import CheckpointRecord, SealConflict
 from proofs.tree import NodeId, StoredNode
 
@@ -40,15 +37,6 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 _CHECKPOINT = "SELECT size, root_hash, note, signed_at FROM checkpoints"
 
 
-@contextmanager
-def _locked(descriptor: int) -> Iterator[None]:
-    fcntl.flock(descriptor, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
-
-
 def _record(row: Any) -> CheckpointRecord | None:
     return None if row is None else CheckpointRecord(int(row[0]), bytes(row[1]), row[2], row[3])
 
@@ -59,30 +47,16 @@ class SQLiteTreeStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        # The log writers' file lock (adapters/sqlite/recorder.py): queueing on it too hands the write lock
-        # over directly instead of through SQLite's busy handler, which sleeps up to 100 ms per try.
-        self._writer_lock = os.open(f"{self.path}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._connections = ThreadConnections(self.path)
+        # The log writers' file lock (adapters/sqlite/connections.py): queueing on it too hands the write
+        # lock over directly instead of through SQLite's busy handler.
+        self._writer_lock = WriterLock(self.path)
         with self._connection() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(LOG_SCHEMA + TREE_SCHEMA)
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        try:
-            yield conn
-        except sqlite3.Error as error:
-            raise translate(error) from error
+    def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._connections.connection()
 
     def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
         with self._connection() as conn:
@@ -153,7 +127,7 @@ class SQLiteTreeStore:
         return 0 if row is None else int(row[0])
 
     def commit_integration(self, old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:
-        with self._connection() as conn, _locked(self._writer_lock):
+        with self._connection() as conn, self._writer_lock.held():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 row = conn.execute("SELECT COALESCE(MAX(size), 0) FROM checkpoints").fetchone()
@@ -187,11 +161,5 @@ class SQLiteTreeStore:
         return [CheckpointRecord(int(s), bytes(r), n, t) for s, r, n, t in rows]
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
-        if self._writer_lock >= 0:
-            os.close(self._writer_lock)
-            self._writer_lock = -1
+        self._writer_lock.close()
+        self._connections.close()

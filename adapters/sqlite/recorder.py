@@ -7,19 +7,15 @@ the futures of the batch complete only after ``COMMIT`` returned with an fsync o
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError, ProgrammingError
-
 from adapters.group_commit import Outcome
 from adapters.log_recorder import SequencedRecorder, system_clock
+from adapters.sqlite.connections import ThreadConnections, WriterLock
 from ledger_core.envelope import EventDraft
 from ledger_core.ports import Clock
 from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, SequencedEntry
@@ -57,15 +53,6 @@ _IN_CHUNK = 400
 _INSERT_CHUNK = 1000
 
 
-def translate(error: sqlite3.Error) -> PersistenceError:
-    """Map a driver error to eventsourcing's ``PersistenceError`` family."""
-    if isinstance(error, sqlite3.IntegrityError):
-        return IntegrityError(str(error))
-    if isinstance(error, sqlite3.OperationalError):
-        return OperationalError(str(error))
-    return ProgrammingError(str(error))
-
-
 class SQLiteLogRecorder(SequencedRecorder):
     """Ledger recorder on a SQLite file (created with its parent directory if missing)."""
 
@@ -73,47 +60,27 @@ class SQLiteLogRecorder(SequencedRecorder):
         super().__init__(clock=clock, max_batch_events=max_batch_events)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
-        self._lock_file = os.open(f"{self.path}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._connections = ThreadConnections(self.path)
+        self._writer_lock = WriterLock(self.path)
         with self._connection() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
-        try:
-            yield conn
-        except sqlite3.Error as error:
-            raise translate(error) from error
+    def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._connections.connection()
 
     def _write_batch(self, saves: Sequence[Sequence[EventDraft]]) -> Sequence[Outcome]:
         ids = sorted({draft.aggregate_id for save in saves for draft in save})
-        with self._connection() as conn:
-            # The file lock hands the write lock straight to the next process; SQLite's own busy
-            # handler would sleep in steps of up to 100 ms instead.
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        with self._connection() as conn, self._writer_lock.held():
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    head, heads = self._heads(conn, ids)
-                    batch = self.sequence(head, saves, heads)
-                    self._insert(conn, batch.entries)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-            finally:
-                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+                head, heads = self._heads(conn, ids)
+                batch = self.sequence(head, saves, heads)
+                self._insert(conn, batch.entries)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         return batch.outcomes
 
     @staticmethod
@@ -154,8 +121,5 @@ class SQLiteLogRecorder(SequencedRecorder):
 
     def close(self) -> None:
         super().close()
-        os.close(self._lock_file)
-        with self._connections_lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
+        self._writer_lock.close()
+        self._connections.close()
