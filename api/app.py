@@ -19,8 +19,10 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import anyio.to_thread
-from litestar import Litestar, Router
+from litestar import Litestar, Response, Router
 from litestar.config.response_cache import ResponseCacheConfig
+from litestar.enums import MediaType
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -49,6 +51,13 @@ SIGNED_HEADERS = {
         name="X-Timestamp", required=True, description="RFC 3339 UTC time of the request (signed; 300 s skew)."
     ),
 }
+
+
+async def _envelope_html_not_found(response: Response[Any]) -> Response[Any]:
+    """Litestar's ``/schema/{path}`` fallback answers an HTML 404 page: raise instead, so it gets the envelope."""
+    if response.status_code == 404 and response.media_type == MediaType.HTML:
+        raise NotFoundException()
+    return response
 
 
 def _openapi_config(settings: Settings) -> OpenAPIConfig:
@@ -105,6 +114,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         route_handlers=[api_v1, OAuthController, WellKnownController, OpsController],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: make_exception_handler(settings.docs_url)},
+        after_request=_envelope_html_not_found,
         lifespan=[lifespan],
         openapi_config=_openapi_config(settings),
         request_max_body_size=settings.max_body_bytes,

@@ -26,6 +26,8 @@ from ledger_core.vocabulary import ClaimStatus
 from proofs.bundle import InclusionProof
 
 SCAN_CHUNK = 500
+MAX_POSITION = 2**63 - 1
+"""Log positions and tree sizes are signed 64-bit integers in storage (the API refuses larger ones)."""
 CHECK_ATTEMPTS = 3
 
 
@@ -176,6 +178,8 @@ class LedgerOperations:
         start = 0 if query.starting_after is None else query.starting_after + 1
         if query.since is not None:
             start = max(start, self._first_position_at(query.since))
+        if start > MAX_POSITION:  # past the last possible position (a 64-bit column): nothing follows
+            return [], False
         found: list[StoredRow] = []
         for row in self._candidates(partner_id, query, start):
             if query.until is not None and _recorded_at(row) > query.until:
@@ -194,7 +198,9 @@ class LedgerOperations:
                     yield row
             return
         position = start
-        while rows := self.partner_log.read_partner_rows(partner_id, position, SCAN_CHUNK):
+        while position <= MAX_POSITION and (
+            rows := self.partner_log.read_partner_rows(partner_id, position, SCAN_CHUNK)
+        ):
             yield from rows
             position = rows[-1].position + 1
 

@@ -15,7 +15,7 @@ from litestar.params import Parameter, QueryParameter
 
 from api import schemas, views
 from api.errors import ApiError
-from api.operations import LogQuery
+from api.operations import MAX_POSITION, LogQuery
 from api.runtime import Runtime
 from ledger_core.errors import InvalidCommand
 from ledger_core.merkle import CheckpointRecord, NotSealed
@@ -60,7 +60,9 @@ class AuditController(Controller):
         runtime: Runtime,
         partner_id: str,
         limit: Annotated[int, Parameter(ge=1, le=100, description="Page size, 1 to 100.")] = 10,
-        starting_after: Annotated[int | None, Parameter(ge=0, description="Cursor: the last position seen.")] = None,
+        starting_after: Annotated[
+            int | None, Parameter(ge=0, le=MAX_POSITION, description="Cursor: the last position seen.")
+        ] = None,
         event_type: Annotated[
             str | None, QueryParameter(name="type", description="Event type, e.g. claim.submitted.")
         ] = None,
@@ -77,9 +79,10 @@ class AuditController(Controller):
         self,
         runtime: Runtime,
         partner_id: str,
-        position: Annotated[int, Parameter(ge=0, description="The entry's position (leaf index).")],
+        position: Annotated[int, Parameter(ge=0, le=MAX_POSITION, description="The entry's position (leaf index).")],
         tree_size: Annotated[
-            int | None, QueryParameter(name="treeSize", ge=1, description="Checkpoint size (default: latest).")
+            int | None,
+            QueryParameter(name="treeSize", ge=1, le=MAX_POSITION, description="Checkpoint size (default: latest)."),
         ] = None,
     ) -> schemas.AuditProof:
         def build() -> schemas.AuditProof:
@@ -97,7 +100,7 @@ class AuditController(Controller):
 
     @get("/checkpoints/{size:int}", opt=READ, summary="The signed checkpoint of a tree size", media_type=TEXT)
     async def checkpoint_at(
-        self, runtime: Runtime, size: Annotated[int, Parameter(ge=1, description="Tree size.")]
+        self, runtime: Runtime, size: Annotated[int, Parameter(ge=1, le=MAX_POSITION, description="Tree size.")]
     ) -> Response[str]:
         record = await anyio.to_thread.run_sync(_checkpoint, runtime, size)
         return Response(record.note, media_type=TEXT)
@@ -106,8 +109,10 @@ class AuditController(Controller):
     async def consistency(
         self,
         runtime: Runtime,
-        from_size: Annotated[int, QueryParameter(name="from", ge=0, description="The older tree size.")],
-        to_size: Annotated[int, QueryParameter(name="to", ge=1, description="The newer tree size.")],
+        from_size: Annotated[
+            int, QueryParameter(name="from", ge=0, le=MAX_POSITION, description="The older tree size.")
+        ],
+        to_size: Annotated[int, QueryParameter(name="to", ge=1, le=MAX_POSITION, description="The newer tree size.")],
     ) -> schemas.ConsistencyResponse:
         if from_size > to_size:
             raise ApiError("VALIDATION_ERROR", "from must not exceed to", field="from")

@@ -95,7 +95,9 @@ class DocumentsController(Controller):
     )
     async def read(
         self,
-        sha256: Annotated[str, Parameter(description="SHA-256 of the document, 64 lowercase hex digits.")],
+        sha256: Annotated[
+            str, Parameter(pattern="^[0-9a-f]{64}$", description="SHA-256 of the document, 64 lowercase hex digits.")
+        ],
         runtime: Runtime,
         partner_id: str,
     ) -> schemas.DocumentResponse:
