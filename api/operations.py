@@ -126,8 +126,9 @@ class LedgerOperations:
         return list(self.ledger.app.log_reader.read_aggregate_rows(str(claim_id)))
 
     def _head(self, claim: Claim) -> int:
-        rows = self.ledger.app.log_reader.read_aggregate_rows(str(claim.id))
-        return rows[-1].position
+        """Log position of the claim's latest event: one indexed row, not the whole history."""
+        latest = self.ledger.app.recorder.select_events(claim.id, desc=True, limit=1)
+        return decode_entry(latest[0].state).position
 
     # -- proofs --------------------------------------------------------------------------------------
     def row(self, position: int) -> StoredRow:
