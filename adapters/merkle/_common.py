@@ -1,10 +1,48 @@
-"""Backend-independent helpers of the tree stores: grouping node ids and ranging completed nodes."""
+"""Backend-independent parts of the tree stores: grouping node ids, ranging completed nodes, and the
+checkpoint reads (the same SQL on both drivers but for the placeholder)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
+from ledger_core.merkle import CheckpointRecord
 from proofs.tree import NodeId
+
+_CHECKPOINT = "SELECT size, root_hash, note, signed_at FROM checkpoints"
+
+
+def checkpoint_record(row: Any) -> CheckpointRecord | None:
+    """A ``checkpoints`` row as a record (None for no row)."""
+    return None if row is None else CheckpointRecord(int(row[0]), bytes(row[1]), row[2], row[3])
+
+
+class CheckpointReads(ABC):
+    """Reading signed checkpoints; subclasses supply the placeholder and two query helpers."""
+
+    PARAM = "?"
+
+    @abstractmethod
+    def _one(self, sql: str, params: Sequence[object] = ()) -> Any: ...
+
+    @abstractmethod
+    def _all(self, sql: str, params: Sequence[object] = ()) -> list[Any]: ...
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        return checkpoint_record(self._one(f"{_CHECKPOINT} ORDER BY size DESC LIMIT 1"))
+
+    def checkpoint_at(self, size: int) -> CheckpointRecord | None:
+        return checkpoint_record(self._one(f"{_CHECKPOINT} WHERE size = {self.PARAM}", (size,)))
+
+    def first_checkpoint_after(self, position: int) -> CheckpointRecord | None:
+        sql = f"{_CHECKPOINT} WHERE size > {self.PARAM} ORDER BY size LIMIT 1"
+        return checkpoint_record(self._one(sql, (position,)))
+
+    def checkpoints(self, after_size: int, limit: int) -> Sequence[CheckpointRecord]:
+        sql = f"{_CHECKPOINT} WHERE size > {self.PARAM} ORDER BY size LIMIT {self.PARAM}"
+        return [CheckpointRecord(int(s), bytes(r), n, t) for s, r, n, t in self._all(sql, (after_size, limit))]
+
 
 MAX_IDS_PER_QUERY = 8000
 """Node ids per fetch statement (SQLite allows 32766 host parameters; proofs need ~2 log n)."""

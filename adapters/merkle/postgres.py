@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from adapters.merkle._common import chunks, completed_ranges, split_ids
+from adapters.merkle._common import CheckpointReads, chunks, completed_ranges, split_ids
 from adapters.postgres.recorder import SCHEMA as LOG_SCHEMA
 from adapters.postgres.recorder import create_schema, translate
 from ledger_core.merkle import CheckpointRecord, SealConflict
@@ -40,7 +40,6 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     signed_at TEXT NOT NULL
 );
 """
-_CHECKPOINT = "SELECT size, root_hash, note, signed_at FROM checkpoints"
 _FETCH_LEAVES = "SELECT 0::int2, position, leaf_hash FROM ledger_log WHERE position = ANY(%b::int8[])"
 _FETCH_NODES = (
     "SELECT m.level, m.idx, m.hash FROM unnest(%b::int2[], %b::int8[]) AS q(level, idx)"
@@ -52,11 +51,7 @@ _COMPLETED = (
 )
 
 
-def _record(row: Any) -> CheckpointRecord | None:
-    return None if row is None else CheckpointRecord(int(row[0]), bytes(row[1]), row[2], row[3])
-
-
-class PostgresTreeStore:
+class PostgresTreeStore(CheckpointReads):
     """Tree storage in the ledger's PostgreSQL database (tables created if missing, the log's included)."""
 
     def __init__(self, conninfo: str, *, pool_size: int = 4, create_tables: bool = True) -> None:
@@ -79,9 +74,15 @@ class PostgresTreeStore:
         except psycopg.Error as error:
             raise translate(error) from error
 
+    PARAM = "%s"
+
     def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
         with self._connection() as conn:
             return conn.execute(sql, params).fetchone()
+
+    def _all(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
 
     # -- leadership ------------------------------------------------------------------------------------
     def try_acquire_leadership(self) -> bool:
@@ -184,20 +185,6 @@ class PostgresTreeStore:
                 conn.execute("SELECT pg_notify('ledger_checkpoint', %s)", (str(checkpoint.size),))
         except psycopg.Error as error:
             raise translate(error) from error
-
-    def latest_checkpoint(self) -> CheckpointRecord | None:
-        return _record(self._one(f"{_CHECKPOINT} ORDER BY size DESC LIMIT 1"))
-
-    def checkpoint_at(self, size: int) -> CheckpointRecord | None:
-        return _record(self._one(f"{_CHECKPOINT} WHERE size = %s", (size,)))
-
-    def first_checkpoint_after(self, position: int) -> CheckpointRecord | None:
-        return _record(self._one(f"{_CHECKPOINT} WHERE size > %s ORDER BY size LIMIT 1", (position,)))
-
-    def checkpoints(self, after_size: int, limit: int) -> Sequence[CheckpointRecord]:
-        with self._connection() as conn:
-            rows = conn.execute(f"{_CHECKPOINT} WHERE size > %s ORDER BY size LIMIT %s", (after_size, limit)).fetchall()
-        return [CheckpointRecord(int(s), bytes(r), n, t) for s, r, n, t in rows]
 
     def close(self) -> None:
         self.release_leadership()

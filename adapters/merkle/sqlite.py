@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from adapters.merkle._common import chunks, completed_ranges, split_ids
+from adapters.merkle._common import CheckpointReads, chunks, completed_ranges, split_ids
 from adapters.sqlite.connections import ThreadConnections, WriterLock
 from adapters.sqlite.recorder import SCHEMA as LOG_SCHEMA
 from ledger_core.merkle import CheckpointRecord, SealConflict
@@ -34,14 +34,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     signed_at TEXT NOT NULL
 );
 """
-_CHECKPOINT = "SELECT size, root_hash, note, signed_at FROM checkpoints"
 
 
-def _record(row: Any) -> CheckpointRecord | None:
-    return None if row is None else CheckpointRecord(int(row[0]), bytes(row[1]), row[2], row[3])
-
-
-class SQLiteTreeStore:
+class SQLiteTreeStore(CheckpointReads):
     """Tree storage in the ledger's SQLite file (tables created if missing, the log's included)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -61,6 +56,10 @@ class SQLiteTreeStore:
     def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
         with self._connection() as conn:
             return conn.execute(sql, params).fetchone()
+
+    def _all(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
 
     # -- leadership: SQLite's write lock serialises commits; compare-and-set keeps a loser harmless ----
     def try_acquire_leadership(self) -> bool:
@@ -145,20 +144,6 @@ class SQLiteTreeStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-
-    def latest_checkpoint(self) -> CheckpointRecord | None:
-        return _record(self._one(f"{_CHECKPOINT} ORDER BY size DESC LIMIT 1"))
-
-    def checkpoint_at(self, size: int) -> CheckpointRecord | None:
-        return _record(self._one(f"{_CHECKPOINT} WHERE size = ?", (size,)))
-
-    def first_checkpoint_after(self, position: int) -> CheckpointRecord | None:
-        return _record(self._one(f"{_CHECKPOINT} WHERE size > ? ORDER BY size LIMIT 1", (position,)))
-
-    def checkpoints(self, after_size: int, limit: int) -> Sequence[CheckpointRecord]:
-        with self._connection() as conn:
-            rows = conn.execute(f"{_CHECKPOINT} WHERE size > ? ORDER BY size LIMIT ?", (after_size, limit)).fetchall()
-        return [CheckpointRecord(int(s), bytes(r), n, t) for s, r, n, t in rows]
 
     def close(self) -> None:
         self._writer_lock.close()
