@@ -1,4 +1,5 @@
-"""``ledger partners``: create partners with credentials, rotate and revoke keys, show a partner.
+"""``ledger partners`` and ``ledger operators``: create partners (and operations principals) with
+credentials, rotate and revoke keys, show a partner.
 
 ``create`` and ``rotate-key`` print secrets exactly once (JSON on stdout); the ledger records only
 their SHA-256 (and API secrets are re-derived from the deployment secret, so use the same data
@@ -21,6 +22,7 @@ from api.credentials import DEFAULT_SCOPES, CredentialService
 from api.security.secrets import load_deployment_secret
 
 partners_app = typer.Typer(no_args_is_help=True, help="Partners and their credentials.")
+operators_app = typer.Typer(no_args_is_help=True, help="Operations principals (the operations scope).")
 
 DataDir = Annotated[
     Path, typer.Option("--data-dir", envvar="LEDGER_DATA_DIR", help="Directory for the embedded database and keys.")
@@ -61,6 +63,24 @@ def create(
         credentials = service.create_partner(
             partner_id or slug(name), name, tier=tier, category=category, scopes=scopes or DEFAULT_SCOPES
         )
+    _echo(credentials.to_json())
+
+
+@operators_app.command("create")
+def create_operator(
+    name: str,
+    operator_id: Annotated[str | None, typer.Option("--operator-id", help="Default: NAME as a slug.")] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Register an operations principal (scope ``operations`` only) and print its credentials once.
+
+    Rotate, revoke and show it with the ``partners`` commands (same credentials, same records).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+        service = CredentialService(ledger, load_deployment_secret(data_dir))
+        credentials = service.create_operator(operator_id or slug(name), name)
     _echo(credentials.to_json())
 
 
@@ -123,5 +143,6 @@ def show(partner_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: Da
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``partners`` to the ``ledger`` application."""
+    """Add ``partners`` and ``operators`` to the ``ledger`` application."""
     app.add_typer(partners_app, name="partners")
+    app.add_typer(operators_app, name="operators")

@@ -29,7 +29,7 @@ from ledger_core.ledger import Ledger
 from ledger_core.partner_access import DEFAULT_OVERLAP
 from ledger_core.partners import Partner, PartnerService
 from ledger_core.validation import parse_timestamp
-from ledger_core.vocabulary import PartnerStatus
+from ledger_core.vocabulary import OPERATIONS_SCOPE, PartnerCategory, PartnerStatus, Tier
 
 API_KEY_PREFIX = "pk_"
 CLIENT_ID_PREFIX = "partner_"
@@ -85,6 +85,20 @@ class CredentialService:
             key.secret,
             partner.tier.value,
             partner.scopes,
+        )
+
+    def create_operator(self, operator_id: str, name: str) -> PartnerCredentials:
+        """Credentials for the operations side: category ``operations``, scope ``operations`` only.
+
+        The same zero-trust gate, token and signature flow as a partner's; partners can never hold the
+        ``operations`` scope and an operator can hold nothing else (see ``check_scopes``).
+        """
+        return self.create_partner(
+            operator_id,
+            name,
+            tier=Tier.ENTERPRISE.value,
+            category=PartnerCategory.OPERATIONS.value,
+            scopes=(OPERATIONS_SCOPE,),
         )
 
     def rotate(

@@ -20,7 +20,7 @@ from uuid import UUID
 
 from ledger_core.errors import InvalidCommand
 from ledger_core.validation import check_sha256_hex, check_string_list, parse_timestamp
-from ledger_core.vocabulary import SCOPES, WEBHOOK_EVENT_TYPES
+from ledger_core.vocabulary import OPERATIONS_SCOPE, SCOPES, WEBHOOK_EVENT_TYPES, PartnerCategory
 
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{4,64}")
 _ENDPOINT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -142,12 +142,24 @@ def check_event_types(value: Any) -> list[str]:
     return sorted(set(types))
 
 
-def check_scopes(value: Any) -> list[str]:
-    """A subset of :data:`SCOPES` (may be empty), returned sorted and without repeats."""
-    scopes = check_string_list(value, "scopes", max_items=len(SCOPES), max_length=64)
-    unknown = sorted(set(scopes) - SCOPES)
+def check_scopes(value: Any, category: PartnerCategory) -> list[str]:
+    """Scopes for a principal of ``category``, returned sorted and without repeats.
+
+    A partner holds a subset of :data:`SCOPES` (may be empty); an ``operations`` principal holds exactly
+    :data:`OPERATIONS_SCOPE`. Neither can be granted the other's scopes.
+    """
+    scopes = check_string_list(value, "scopes", max_items=len(SCOPES) + 1, max_length=64)
+    allowed = frozenset({OPERATIONS_SCOPE}) if category is PartnerCategory.OPERATIONS else SCOPES
+    unknown = sorted(set(scopes) - allowed)
     if unknown:
-        raise InvalidCommand("unknown scopes", field="scopes", value=unknown, allowed=sorted(SCOPES))
+        raise InvalidCommand(
+            f"scopes not allowed for a {category.value} principal",
+            field="scopes",
+            value=unknown,
+            allowed=sorted(allowed),
+        )
+    if category is PartnerCategory.OPERATIONS and not scopes:
+        raise InvalidCommand("an operations principal holds the operations scope", field="scopes", value=scopes)
     return sorted(set(scopes))
 
 

@@ -196,14 +196,15 @@ class Partner(LedgerAggregate):
     def register(cls, *, partner_id: str, name: str, category: str, tier: str, scopes: Sequence[str]) -> Partner:
         """Register a partner; its OAuth client id is ``partner_<slug>`` (seed 001 §3.2)."""
         slug = check_partner_slug(partner_id)
+        kind = parse_choice(PartnerCategory, category, "category")
         return cls._create(
             cls.Registered,
             id=derive_id("partner", slug),
             partner_id=slug,
             name=check_text(name, "name", max_length=200),
-            category=parse_choice(PartnerCategory, category, "category").value,
+            category=kind.value,
             tier=parse_choice(Tier, tier, "tier").value,
-            scopes=check_scopes(scopes),
+            scopes=check_scopes(scopes, kind),
             client_id=f"partner_{slug}",
         )
 
@@ -219,7 +220,7 @@ class Partner(LedgerAggregate):
             self.trigger_event(self.TierChanged, tier=target.value, previous_tier=self.tier.value)
 
     def set_scopes(self, scopes: Sequence[str]) -> None:
-        target = check_scopes(scopes)
+        target = check_scopes(scopes, self.category)
         if tuple(target) != self.scopes:
             self.trigger_event(self.ScopesChanged, scopes=target, previous_scopes=list(self.scopes))
 

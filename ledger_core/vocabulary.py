@@ -14,6 +14,7 @@ from ledger_core.money import Currency
 
 __all__ = [
     "ACTIONS",
+    "OPERATIONS_SCOPE",
     "SCOPES",
     "TIER_LIMITS",
     "US_STATE_CODES",
@@ -48,6 +49,8 @@ class PartnerCategory(StrEnum):
     CLAIMS_SOFTWARE = "claims_software"
     DOCUMENT_PROVIDER = "document_provider"
     FRAUD_DETECTION = "fraud_detection"
+    OPERATIONS = "operations"
+    """Not a partner: Proveniq's own operations staff and systems (the only holders of :data:`OPERATIONS_SCOPE`)."""
 
 
 class PartnerStatus(StrEnum):
@@ -219,6 +222,10 @@ WEBHOOK_EVENT_TYPES: frozenset[str] = frozenset(
         "subscription.cancelled",
     }
 )
+
+OPERATIONS_SCOPE = "operations"
+"""The scope of the operations side (enrollment lifecycle, reviews, erasure, webhook recovery): held only by
+principals of category ``operations``, which hold nothing else; never granted to a partner."""
 
 # API scopes a partner may be granted (resource:action), matching seed 000 §4.1 and seed 001 §3.3.
 SCOPES: frozenset[str] = frozenset(

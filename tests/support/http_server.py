@@ -89,6 +89,12 @@ class LiveServer:
             service = CredentialService(ledger, load_deployment_secret(self.data_dir))
             return service.create_partner(partner_id, partner_id, tier=tier, category="claims_software", scopes=scopes)
 
+    def create_operator(self, operator_id: str = "ops") -> PartnerCredentials:
+        """Register an operations principal (scope ``operations``), as ``ledger operators create`` does."""
+        with open_ledger(StorageConfig(self.data_dir, self.database_url)) as ledger:
+            service = CredentialService(ledger, load_deployment_secret(self.data_dir))
+            return service.create_operator(operator_id, operator_id)
+
     def client(self, credentials: PartnerCredentials, **options: Any) -> LedgerClient:
         client = LedgerClient(
             self.url,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from api import client as client_module
+from api import client_core as client_module
 from api.client import LedgerApiError, LedgerClient
 from api.security.signing import verify_signature
 

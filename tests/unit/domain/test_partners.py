@@ -68,6 +68,24 @@ def test_register_validation(override: dict[str, Any], field: str) -> None:
     assert caught.value.details["field"] == field
 
 
+def test_operations_scope_is_never_a_partners() -> None:
+    """Only an ``operations`` principal holds the operations scope, and it holds nothing else."""
+    with pytest.raises(InvalidCommand) as caught:
+        registered(scopes=["claims:read", "operations"])
+    assert caught.value.details["value"] == ["operations"]
+    partner = registered()
+    with pytest.raises(InvalidCommand):
+        partner.set_scopes(["operations"])
+    operator = registered(partner_id="ops", category="operations", scopes=["operations"])
+    assert operator.scopes == ("operations",)
+    for scopes in (["operations", "claims:read"], [], ["audit:read"]):
+        with pytest.raises(InvalidCommand) as caught:
+            operator.set_scopes(scopes)
+        assert caught.value.details["field"] == "scopes"
+    with pytest.raises(InvalidCommand):
+        registered(partner_id="ops2", category="operations", scopes=[])
+
+
 def test_tier_scopes_suspension() -> None:
     """Changes record events with the previous value; asking for the current state records nothing."""
     partner = registered()
