@@ -153,7 +153,7 @@ def check_scopes(value: Any, category: PartnerCategory) -> list[str]:
     unknown = sorted(set(scopes) - allowed)
     if unknown:
         raise InvalidCommand(
-            f"scopes not allowed for a {category.value} principal",
+            f"scopes {', '.join(unknown)} not allowed for a {category.value} principal",
             field="scopes",
             value=unknown,
             allowed=sorted(allowed),

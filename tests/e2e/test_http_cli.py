@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from support.http_server import claim_body, ledger_command, live_server, server_env
 
-from api.client import LedgerClient
+from api.client import LedgerApiError, LedgerClient
 
 
 def test_partner_credentials_from_the_cli_work_over_http(tmp_path: Path) -> None:
@@ -47,3 +48,31 @@ def test_partner_credentials_from_the_cli_work_over_http(tmp_path: Path) -> None
     duplicate = ledger_command("partners", "create", "ACME Insurance", env=env)
     assert duplicate.returncode == 2
     assert "INVALID_STATE_TRANSITION" in duplicate.stderr
+
+
+def test_operators_hold_only_the_operations_scope(tmp_path: Path) -> None:
+    """``operators create`` makes an operations principal: it authenticates, but partner endpoints are 403;
+    a partner can never be granted the ``operations`` scope."""
+    data_dir = tmp_path / "data"
+    env = server_env(data_dir, None)
+    created = ledger_command("operators", "create", "Care Team", env=env)
+    assert created.returncode == 0, created.stderr
+    operator = json.loads(created.stdout)
+    assert (operator["partnerId"], operator["scopes"]) == ("care_team", ["operations"])
+    refused = ledger_command("partners", "create", "Sneaky", "--scope", "operations", env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == "VALIDATION_ERROR: scopes operations not allowed for a claims_software principal"
+    with (
+        live_server(data_dir) as server,
+        LedgerClient(
+            server.url,
+            client_id=operator["clientId"],
+            client_secret=operator["clientSecret"],
+            api_key=operator["apiKey"],
+            api_secret=operator["apiSecret"],
+        ) as client,
+    ):
+        assert client.fetch_token().scope == "operations"
+        with pytest.raises(LedgerApiError) as denied:
+            client.submit_claim(claim_body("CLM-OPS"))
+        assert (denied.value.status, denied.value.code) == (403, "AUTH_INSUFFICIENT_SCOPE")
