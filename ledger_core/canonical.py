@@ -29,6 +29,30 @@ _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 def check_json_value(value: Any, path: str = "$") -> None:
     """Raise :class:`InvalidCommand` unless ``value`` is made only of types the log admits."""
+    if _plainly_admissible(value):
+        return
+    _check_json_value(value, path)
+
+
+def _plainly_admissible(value: Any) -> bool:
+    """The hot path of :func:`check_json_value`: exact builtin types only, no error paths built.
+
+    False means "look closer" (a str/int subclass such as an enum member is admissible; the slow
+    path decides and names the offending field).
+    """
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if kind is dict:
+        return all(type(key) is str and _plainly_admissible(item) for key, item in value.items())
+    if kind is list:
+        return all(_plainly_admissible(item) for item in value)
+    return False
+
+
+def _check_json_value(value: Any, path: str) -> None:
     if value is None or isinstance(value, (str, bool)):
         return
     if isinstance(value, int):
@@ -39,11 +63,11 @@ def check_json_value(value: Any, path: str = "$") -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidCommand("object keys must be strings", field=path, value=repr(key))
-            check_json_value(item, f"{path}.{key}")
+            _check_json_value(item, f"{path}.{key}")
         return
     if isinstance(value, list):
         for index, item in enumerate(value):
-            check_json_value(item, f"{path}[{index}]")
+            _check_json_value(item, f"{path}[{index}]")
         return
     if isinstance(value, float):
         raise InvalidCommand("floats are not allowed in the log; use a decimal string", field=path)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger_core.canonical import MAX_SAFE_INTEGER, canonical_json
+from ledger_core.canonical import MAX_SAFE_INTEGER, canonical_json, check_json_value
 from ledger_core.errors import InvalidCommand
 
 json_scalars = (
@@ -47,3 +49,52 @@ def test_refuses_values_the_log_does_not_admit(bad: object) -> None:
     with pytest.raises(InvalidCommand) as caught:
         canonical_json(bad)
     assert caught.value.details["field"].startswith("$")
+
+
+class Colour(StrEnum):
+    RED = "red"
+
+
+any_values = st.recursive(
+    json_scalars | st.floats(allow_nan=False) | st.integers() | st.sampled_from([Colour.RED, b"x", (1,)]),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=3) | st.integers(0, 3), children, max_size=4)
+    ),
+    max_leaves=15,
+)
+
+
+def _reference_verdict(value: object, path: str = "$") -> str | None:
+    """The field a naive recursive check refuses (the documented rules), or None when admitted."""
+    if value is None or isinstance(value, (str, bool)):
+        return None
+    if isinstance(value, int):
+        return None if abs(value) <= MAX_SAFE_INTEGER else path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return path
+            found = _reference_verdict(item, f"{path}.{key}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _reference_verdict(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+        return None
+    return path
+
+
+@settings(max_examples=500)
+@given(any_values)
+def test_check_json_value_fast_path_agrees_with_the_rules(value: object) -> None:
+    """The exact-type fast path never admits what the rules refuse, and errors name the first bad field."""
+    expected = _reference_verdict(value)
+    if expected is None:
+        check_json_value(value)
+        return
+    with pytest.raises(InvalidCommand) as caught:
+        check_json_value(value)
+    assert caught.value.details["field"] == expected
