@@ -44,7 +44,7 @@ def _plainly_admissible(value: Any) -> bool:
     if kind is str or value is None or kind is bool:
         return True
     if kind is int:
-        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
     if kind is dict:
         return all(type(key) is str and _plainly_admissible(item) for key, item in value.items())
     if kind is list:
