@@ -8,6 +8,8 @@ from pathlib import Path
 from adapters.keys.master import KeyWrapper, load_master_key
 from adapters.keys.stores import PostgresKeyStore, SQLiteKeyStore
 from adapters.log_recorder import system_clock
+from adapters.outcomes.postgres import PostgresOutcomeStore
+from adapters.outcomes.sqlite import SQLiteOutcomeStore
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig, open_recorder
 from ledger_core.aggregate import LedgerAggregate
 from ledger_core.domain import ALL_AGGREGATES
@@ -44,14 +46,18 @@ def open_ledger(
     recorder = open_recorder(config, clock=clock, max_batch_events=max_batch_events)
     wrapper = KeyWrapper(load_master_key(config.data_dir))
     key_store: SQLiteKeyStore | PostgresKeyStore
+    outcome_store: SQLiteOutcomeStore | PostgresOutcomeStore
     if config.backend == "postgresql" and config.database_url is not None:
         key_store = PostgresKeyStore(config.database_url, wrapper)
+        outcome_store = PostgresOutcomeStore(config.database_url)
     else:
         key_store = SQLiteKeyStore(config.sqlite_path(), wrapper)
+        outcome_store = SQLiteOutcomeStore(config.sqlite_path())
 
     def close() -> None:
         recorder.close()
         key_store.close()
+        outcome_store.close()
 
     return Ledger(
         recorder,
@@ -60,5 +66,6 @@ def open_ledger(
         clock=clock,
         aggregates=aggregates,
         restricted_states=restricted_states,
+        outcome_store=outcome_store,
         on_close=close,
     )

@@ -12,12 +12,16 @@ connection) are reported and retried after ``retry_after`` seconds.
 
 :class:`SealWaiter` lets a request wait until its position is covered by a checkpoint (the HTTP layer
 returns the proof with the response); the in-process runner wakes waiters at once, otherwise they
-poll the store, at most one query per ``poll_interval`` shared by all waiters.
+poll the store, at most one query per ``poll_interval`` shared by all waiters. Coroutines wait on
+futures (no thread each): one poller task per event loop reads the sealed size while any wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import signal
 import threading
 import time
@@ -49,13 +53,17 @@ class SealWaiter:
         self.poll_interval = poll_interval
         self._condition = threading.Condition()
         self._sealed = 0
-        self._checked_at = 0.0
+        self._checked_at = float("-inf")  # never read: the first look queries the store
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopWaiters] = {}  # guarded by _condition
 
     def notify(self, size: int) -> None:
-        """Tell waiters the tree now has ``size`` leaves (called by an in-process runner)."""
+        """Tell waiters the tree now has ``size`` leaves (called by an in-process runner, or a poll)."""
         with self._condition:
             self._sealed = max(self._sealed, size)
             self._condition.notify_all()
+            sealed, loops = self._sealed, list(self._loops.values())
+        for waiters in loops:
+            waiters.wake_threadsafe(sealed)
 
     def _observed(self) -> int:
         with self._condition:
@@ -82,14 +90,101 @@ class SealWaiter:
         return record
 
     async def wait_until_sealed_async(self, position: int, timeout: float) -> CheckpointRecord:
-        """As :meth:`wait_until_sealed`, from a coroutine (database reads run in a worker thread)."""
+        """As :meth:`wait_until_sealed`, from a coroutine, without a thread per waiter.
+
+        The coroutine sleeps on a future until the sealed size passes ``position``: woken at once by
+        :meth:`notify` (the in-process runner), or by the loop's one poller task, which reads the
+        sealed size at most once per ``poll_interval`` for all waiters of the loop. Only then is the
+        checkpoint read (one query, in a worker thread).
+        """
         deadline = time.monotonic() + timeout
-        while (record := await asyncio.to_thread(self._record, position)) is None:
+        while True:
+            await self.wait_until_covered(position, deadline - time.monotonic())
+            record = await asyncio.to_thread(self.store.first_checkpoint_after, position)
+            if record is not None:
+                return record
+            if time.monotonic() >= deadline:  # a size was announced before its checkpoint was readable
+                raise NotSealed(f"position {position} was not sealed within {timeout}s", position=position)
+            await asyncio.sleep(self.poll_interval)
+
+    async def wait_until_covered(self, position: int, timeout: float) -> None:
+        """Return once the sealed size exceeds ``position`` (no database read of its own when it already
+        does); :class:`NotSealed` after ``timeout`` seconds. The caller then reads the checkpoint."""
+        deadline = time.monotonic() + timeout
+        while self._sealed <= position:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise NotSealed(f"position {position} was not sealed within {timeout}s", position=position)
-            await asyncio.sleep(min(remaining, self.poll_interval))
-        return record
+            waiters = self._waiters_of_this_loop()
+            try:
+                await asyncio.wait_for(waiters.add(position), remaining)
+            except TimeoutError:
+                waiters.settle()
+
+    def _waiters_of_this_loop(self) -> _LoopWaiters:
+        loop = asyncio.get_running_loop()
+        with self._condition:
+            waiters = self._loops.get(loop)
+            if waiters is None:
+                waiters = self._loops[loop] = _LoopWaiters(self, loop)
+            return waiters
+
+    def _forget_loop(self, waiters: _LoopWaiters) -> None:
+        with self._condition:
+            if self._loops.get(waiters.loop) is waiters:
+                del self._loops[waiters.loop]
+
+
+class _LoopWaiters:
+    """The coroutines of one event loop waiting for positions to be sealed, and the loop's poller task."""
+
+    def __init__(self, waiter: SealWaiter, loop: asyncio.AbstractEventLoop) -> None:
+        self.waiter = waiter
+        self.loop = loop
+        self._heap: list[tuple[int, int, asyncio.Future[None]]] = []  # (position, sequence, future)
+        self._sequence = itertools.count()
+        self._poller: asyncio.Task[None] | None = None
+
+    def add(self, position: int) -> asyncio.Future[None]:
+        """A future resolved once the sealed size exceeds ``position`` (call on the loop's thread)."""
+        future: asyncio.Future[None] = self.loop.create_future()
+        heapq.heappush(self._heap, (position, next(self._sequence), future))
+        if self._poller is None or self._poller.done():
+            self._poller = self.loop.create_task(self._poll())
+        return future
+
+    def pending(self) -> bool:
+        return any(not future.done() for _, _, future in self._heap)
+
+    def wake_threadsafe(self, sealed: int) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting there any more
+            self.loop.call_soon_threadsafe(self.release, sealed)
+
+    def release(self, sealed: int) -> None:
+        """Resolve every waiter whose position is below ``sealed`` (on the loop's thread)."""
+        while self._heap and (self._heap[0][0] < sealed or self._heap[0][2].done()):
+            future = heapq.heappop(self._heap)[2]
+            if not future.done():
+                future.set_result(None)
+        self.settle()
+
+    def settle(self) -> None:
+        """Once nobody waits (all woken, timed out or cancelled): unregister and stop the poller."""
+        if self.pending():
+            return
+        self.waiter._forget_loop(self)
+        poller, self._poller = self._poller, None
+        if poller is not None and poller is not asyncio.current_task(self.loop):
+            poller.cancel()
+
+    async def _poll(self) -> None:
+        """Read the sealed size (at most once per poll interval, shared with other readers) while anyone
+        waits; :meth:`SealWaiter.notify` wakes the waiters in between."""
+        me = asyncio.current_task(self.loop)
+        while self._poller is me:
+            self.release(await asyncio.to_thread(self.waiter._observed))
+            if self._poller is me:
+                await asyncio.sleep(self.waiter.poll_interval)
 
 
 class SealerRunner:
@@ -248,8 +343,14 @@ def start_embedded_sealer(
     origin: str | None = None,
     clock: Clock = system_clock,
     report: Report = _quiet,
+    poll_interval: float = 0.05,
 ) -> SealerRunner:
-    """The embedded default: open the tree store and key of ``config`` and seal in a thread. ``stop()`` it."""
+    """The embedded default: open the tree store and key of ``config`` and seal in a thread. ``stop()`` it.
+
+    ``poll_interval``: how often the idle runner asks whether a seal is due (and a follower whether it
+    can lead), and how often its waiter reads the sealed size when another process seals.
+    """
     signer = ensure_signing_key(config.data_dir, signing_key, origin)
     store = open_tree_store(config)
-    return SealerRunner(store, Sealer(store, signer, clock, policy=policy), report=report).start()
+    sealer = Sealer(store, signer, clock, policy=policy)
+    return SealerRunner(store, sealer, poll_interval=poll_interval, report=report).start()

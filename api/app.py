@@ -34,10 +34,22 @@ from api.observability import EdgeMiddleware, Metrics, configure_logging
 from api.openapi import finish_openapi
 from api.routes.audit import AuditController
 from api.routes.claims import ClaimsController
+from api.routes.claims_review import OperationsClaimsController
 from api.routes.common import DEPENDENCIES
 from api.routes.documents import DocumentsController
+from api.routes.eligibility import EligibilityController
+from api.routes.enrollments import EnrollmentsController
+from api.routes.members import MembersController
 from api.routes.oauth import OAuthController, WellKnownController
+from api.routes.operations_members import (
+    OperationsEnrollmentsController,
+    OperationsMembersController,
+    OperationsOutcomesController,
+)
 from api.routes.ops import OpsController
+from api.routes.outcomes import OutcomesController
+from api.routes.reminders import RemindersController
+from api.routes.webhooks import WebhooksController
 from api.runtime import Runtime, open_runtime
 from api.settings import API_VERSION, Settings
 
@@ -96,6 +108,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         runtime = await anyio.to_thread.run_sync(runtime_factory, settings, metrics)
         app.state.runtime = runtime
         try:
@@ -105,7 +118,22 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
 
     api_v1 = Router(
         path=f"/api/{API_VERSION}",
-        route_handlers=[ClaimsController, DocumentsController, AuditController],
+        route_handlers=[
+            ClaimsController,
+            OperationsClaimsController,  # review and explain (docs/verification.md)
+            DocumentsController,
+            AuditController,
+            # seed 001 §3.3 and the operations side of members (docs/eligibility.md)
+            EligibilityController,
+            EnrollmentsController,
+            OutcomesController,
+            RemindersController,
+            MembersController,
+            OperationsEnrollmentsController,
+            OperationsMembersController,
+            OperationsOutcomesController,
+            WebhooksController,  # endpoints, delivery logs, resend, replay (docs/webhooks.md)
+        ],
         middleware=[cast(Any, PartnerGate)],  # a plain ASGI middleware class (loosely typed scope)
         parameters=SIGNED_HEADERS,
         security=[{"bearerAuth": [], "apiKey": [], "requestSignature": []}],

@@ -30,6 +30,7 @@ import jwt
 from adapters.idempotency import InFlight, Mismatch, New, Replay, StoredResponse, parse_idempotency_key
 from adapters.idempotency.store import IdempotencyStore
 from adapters.ratelimit import RatePolicy, rate_limit_headers
+from adapters.ratelimit.fresh import remember_and_check
 from api.context import request_id_of, set_partner
 from api.credentials import PartnerDirectory
 from api.errors import ApiError, render_problem
@@ -37,11 +38,11 @@ from api.observability import ASGIApp, Message, Metrics, Receive, Scope, Send
 from api.security import AuthenticationError
 from api.security.signing import request_fingerprint
 from api.security.tokens import TokenValidator
-from api.security.verifier import AuthenticatedRequest, RequestAuthenticator
+from api.security.verifier import AuthenticatedRequest, RequestAuthenticator, replayed
 from api.settings import ANONYMOUS_TIER, Settings
 from api.uploads import Digester, Upload, digester_for
 from ledger_core.errors import InvalidCommand, LedgerError
-from ledger_core.ports import RateLimiter, ReplayCache
+from ledger_core.ports import RateLimitDecision, RateLimiter, ReplayCache
 
 AUTH = "ledger.auth"
 UPLOAD = "ledger.upload"
@@ -63,18 +64,31 @@ class Security:
     clock: Callable[[], datetime]
 
     def authenticate(
-        self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes, now: datetime
+        self,
+        method: str,
+        raw_path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        now: datetime,
+        *,
+        remember: bool = True,
     ) -> AuthenticatedRequest:
-        """Run the five-header check; the token's (verified) partner is the only one whose keys count."""
-        hint = _unverified_subject(headers.get("authorization"))
+        """Run the five-header check; the token's (verified) partner is the only one whose keys count.
+
+        ``remember=False`` leaves the replay check to :meth:`remember_and_limit`."""
+        hint = _subject_hint(self.validator, headers.get("authorization"))
 
         def lookup(key_id: str) -> Any:
             return None if hint is None else self.directory.api_key(hint, key_id)
 
-        authenticator = RequestAuthenticator(
+        authenticator = self._authenticator(lookup)
+        return authenticator.authenticate(method, raw_path, query, headers, body, now, remember=remember)
+
+    def _authenticator(self, lookup: Callable[[str], Any]) -> RequestAuthenticator:
+        return RequestAuthenticator(
             self.validator, lookup, self.deployment_secret, self.replay, max_skew_s=self.settings.clock_skew_seconds
         )
-        return authenticator.authenticate(method, raw_path, query, headers, body, now)
 
     def policy_for(self, tier: str) -> RatePolicy:
         limits = self.settings.limits_for(tier)
@@ -83,7 +97,18 @@ class Security:
     def limit(self, key: str, tier: str) -> dict[str, str]:
         """Count one request of ``key``; the rate-limit headers, or :class:`Refused` (429) with them."""
         policy = self.policy_for(tier)
-        decision = self.limiter.check(key, policy)
+        return self._limit_headers(self.limiter.check(key, policy), policy, tier)
+
+    def remember_and_limit(self, auth: AuthenticatedRequest, tier: str) -> dict[str, str] | None:
+        """Check 6 of the authenticator (the request id is new) then :meth:`limit` for the partner, in one
+        Redis round trip when both stores are on Redis; None (nothing counted) for a replayed id."""
+        policy = self.policy_for(tier)
+        ttl = self._authenticator(lambda key_id: None).replay_ttl_s
+        request_id = auth.request_id.lower()
+        decision = remember_and_check(self.replay, self.limiter, auth.partner_id, request_id, ttl, policy)
+        return None if decision is None else self._limit_headers(decision, policy, tier)
+
+    def _limit_headers(self, decision: RateLimitDecision, policy: RatePolicy, tier: str) -> dict[str, str]:
         headers = rate_limit_headers(decision, policy)
         if not decision.allowed:
             self.metrics.rate_limited.labels(tier, decision.policy_name).inc()
@@ -96,15 +121,19 @@ class Security:
         return headers
 
 
-def _unverified_subject(authorization: str | None) -> str | None:
-    """The ``sub`` a bearer token claims, read without verification: only a hint for the key lookup.
+def _subject_hint(validator: TokenValidator, authorization: str | None) -> str | None:
+    """The ``sub`` a bearer token claims: only a hint for the key lookup.
 
-    The authenticator verifies the token before it looks the key up, and checks that the key belongs
-    to the verified ``sub``; a forged hint can only make the lookup fail.
+    Read from the validator's cache when this exact token was verified before, else decoded without
+    verification. The authenticator verifies the token before it looks the key up, and checks that the
+    key belongs to the verified ``sub``; a forged hint can only make the lookup fail.
     """
     scheme, _, token = (authorization or "").strip().partition(" ")
     if scheme.lower() != "bearer":
         return None
+    known = validator.verified_subject(token.strip())
+    if known is not None:
+        return known
     try:
         claims = jwt.decode(token.strip(), options={"verify_signature": False})
     except jwt.PyJWTError:
@@ -147,15 +176,15 @@ def admit(security: Security, request: RawRequest, now: datetime) -> Admission:
     """Steps 2 to 5 of the module docstring (blocking; run in a worker thread)."""
     try:
         auth = security.authenticate(
-            request.method, request.raw_path, request.query, request.headers, request.body, now
+            request.method, request.raw_path, request.query, request.headers, request.body, now, remember=False
         )
     except AuthenticationError as error:
-        security.metrics.auth_failures.labels(error.code, error.reason).inc()
-        headers = security.limit(f"ip:{request.client}", ANONYMOUS_TIER)
-        raise Refused(error, headers) from None
+        raise _refused_anonymously(security, request, error) from None
     partner = security.directory.partner(auth.partner_id)
     tier = security.settings.partner_policies.get(auth.partner_id) or (partner.tier.value if partner else "sandbox")
-    headers = security.limit(auth.partner_id, tier)
+    headers = security.remember_and_limit(auth, tier)
+    if headers is None:  # the authenticator's check 6, done together with the rate limit
+        raise _refused_anonymously(security, request, replayed(auth.request_id))
     if request.scope_required is not None and not auth.token.has_scope(request.scope_required):
         denied = ApiError(
             "AUTH_INSUFFICIENT_SCOPE", "the access token lacks a required scope", required=request.scope_required
@@ -165,6 +194,12 @@ def admit(security: Security, request: RawRequest, now: datetime) -> Admission:
     if request.method == "POST":
         _begin_idempotency(security, request, admission)
     return admission
+
+
+def _refused_anonymously(security: Security, request: RawRequest, error: AuthenticationError) -> Refused:
+    """An authentication failure: counted by reason and charged to the client address's anonymous limit."""
+    security.metrics.auth_failures.labels(error.code, error.reason).inc()
+    return Refused(error, security.limit(f"ip:{request.client}", ANONYMOUS_TIER))
 
 
 def _begin_idempotency(security: Security, request: RawRequest, admission: Admission) -> None:

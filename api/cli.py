@@ -17,7 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
-from api import cli_partners, cli_serve
+from api import cli_claims, cli_members, cli_partners, cli_serve, cli_webhooks
+from api.cli_options import DatabaseUrl, DataDir
 from api.cli_proofs import Origin, SigningKey, Vkeys, check_tree, init_tree, register
 from ledger_core.envelope import Envelope
 from ledger_core.errors import IntegrityViolation, LedgerError
@@ -29,16 +30,11 @@ app.add_typer(log_app, name="log")
 register(app)  # sealer, seal, export, checkpoint, proof, audit: api/cli_proofs.py
 cli_serve.register(app)  # serve: api/cli_serve.py
 cli_partners.register(app)  # partners create|rotate-key|revoke-key|show: api/cli_partners.py
+cli_members.register(app)  # members erase|eligibility, outcomes show|rebuild: api/cli_members.py
+cli_claims.register(app)  # claims review|explain: api/cli_claims.py
+cli_webhooks.register(app)  # webhooks run|endpoints|deliveries|delivery|resend|replay|status: api/cli_webhooks.py
 
 err = Console(stderr=True)
-
-DataDir = Annotated[
-    Path, typer.Option("--data-dir", envvar="LEDGER_DATA_DIR", help="Directory for the embedded database and keys.")
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", envvar="LEDGER_DATABASE_URL", help="sqlite:///path or postgresql://... URL."),
-]
 
 
 def _open(data_dir: Path, database_url: str | None) -> Ledger:

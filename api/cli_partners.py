@@ -11,26 +11,18 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
+from api.cli_options import DatabaseUrl, DataDir
 from api.credentials import DEFAULT_SCOPES, CredentialService
 from api.security.secrets import load_deployment_secret
 
 partners_app = typer.Typer(no_args_is_help=True, help="Partners and their credentials.")
 operators_app = typer.Typer(no_args_is_help=True, help="Operations principals (the operations scope).")
-
-DataDir = Annotated[
-    Path, typer.Option("--data-dir", envvar="LEDGER_DATA_DIR", help="Directory for the embedded database and keys.")
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", envvar="LEDGER_DATABASE_URL", help="sqlite:///path or postgresql://... URL."),
-]
 
 
 def slug(name: str) -> str:

@@ -22,6 +22,7 @@ from adapters.log_recorder import system_clock
 from adapters.merkle import ManagedTreeStore, open_tree_store
 from adapters.sealer import SealerRunner
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig, open_recorder
+from api.cli_options import DatabaseUrl, DataDir
 from ledger_core.auditing import ProofService, check_bundle_envelopes, verify_history
 from ledger_core.errors import InvalidCommand, LedgerError
 from ledger_core.merkle import CheckpointRecord
@@ -41,13 +42,6 @@ from proofs.checkpoint import Checkpoint, verify_checkpoint
 from proofs.errors import ProofError
 from proofs.note import NoteSigner, NoteVerifier, parse_vkey
 
-DataDir = Annotated[
-    Path, typer.Option("--data-dir", envvar="LEDGER_DATA_DIR", help="Directory for the embedded database and keys.")
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", envvar="LEDGER_DATABASE_URL", help="sqlite:///path or postgresql://... URL."),
-]
 SigningKey = Annotated[
     Path | None,
     typer.Option("--signing-key", envvar="LEDGER_SIGNING_KEY_FILE", help="Checkpoint key file (PRIVATE+KEY+...)."),

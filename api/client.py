@@ -27,7 +27,10 @@ from typing import Any
 import msgspec
 
 from api import schemas
+from api.client_claims import ClaimsReviewClientMixin
 from api.client_core import ClientCore, LedgerApiError, rfc3339
+from api.client_members import MembersClientMixin
+from api.client_webhooks import WebhooksClientMixin
 from proofs.checkpoint import verify_checkpoint
 from proofs.hashing import leaf_hash
 from proofs.verify import verify_inclusion
@@ -35,7 +38,7 @@ from proofs.verify import verify_inclusion
 __all__ = ["ClientCore", "LedgerApiError", "LedgerClient", "rfc3339"]
 
 
-class LedgerClient(ClientCore):
+class LedgerClient(ClaimsReviewClientMixin, MembersClientMixin, WebhooksClientMixin, ClientCore):
     """A partner's client: tokens, signatures, retries, and one method per endpoint."""
 
     # -- claims ----------------------------------------------------------------------------------------

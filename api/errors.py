@@ -58,6 +58,17 @@ _CODES: dict[str, tuple[int, str]] = {
     "DOCUMENT_NOT_FOUND": (404, "No document with this hash is registered by the caller."),
     "ENTRY_NOT_FOUND": (404, "No log entry of the caller at this position."),
     "CHECKPOINT_NOT_FOUND": (404, "No checkpoint of this tree size has been signed."),
+    "MEMBER_NOT_FOUND": (404, "No such policyholder in the partner's eligibility data (or erased)."),
+    "MEMBER_NOT_ELIGIBLE": (404, "The policyholder is unknown or not eligible (details.rule names the rule)."),
+    "ENROLLMENT_NOT_FOUND": (404, "The policyholder has not enrolled."),
+    "SUBSCRIPTION_NOT_FOUND": (404, "The policyholder has no subscription."),
+    "REMINDER_NOT_FOUND": (404, "No such reminder."),
+    "WEBHOOK_ENDPOINT_NOT_FOUND": (404, "No webhook endpoint with this id for the caller."),
+    "WEBHOOK_DELIVERY_NOT_FOUND": (404, "No delivery with this id for the caller's endpoint."),
+    "REMINDER_NOT_APPLICABLE": (400, "The reminder makes no sense now (e.g. the policyholder already enrolled)."),
+    "PARTNER_MISMATCH": (403, "The request names a partner other than the authenticated one."),
+    "PERSONAL_DATA_ERASED": (410, "The policyholder's personal data was erased; nothing more can be recorded."),
+    "NOT_ELIGIBLE": (422, "The policyholder fails an eligibility rule (details.rule: age_18_plus, state_allowed)."),
     "METHOD_NOT_ALLOWED": (405, "The resource does not support this HTTP method."),
     "DUPLICATE_CLAIM": (409, "partnerClaimId was already submitted with a different payload."),
     "DOCUMENT_CONFLICT": (409, "This hash is already registered with different attributes."),
@@ -81,7 +92,17 @@ for _code, _status in AUTH_ERROR_CODES.items():
 ERROR_CODES: Mapping[str, tuple[int, str]] = _CODES
 """code -> (HTTP status, meaning): the one status map of the API."""
 
-_NOT_FOUND_BY_KIND = {"claim": "CLAIM_NOT_FOUND", "document": "DOCUMENT_NOT_FOUND", "entry": "ENTRY_NOT_FOUND"}
+_NOT_FOUND_BY_KIND = {
+    "claim": "CLAIM_NOT_FOUND",
+    "document": "DOCUMENT_NOT_FOUND",
+    "entry": "ENTRY_NOT_FOUND",
+    "member": "MEMBER_NOT_FOUND",
+    "enrollment": "ENROLLMENT_NOT_FOUND",
+    "subscription": "SUBSCRIPTION_NOT_FOUND",
+    "reminder": "REMINDER_NOT_FOUND",
+    "webhook_endpoint": "WEBHOOK_ENDPOINT_NOT_FOUND",
+    "webhook_delivery": "WEBHOOK_DELIVERY_NOT_FOUND",
+}
 
 
 def status_of(code: str) -> int:

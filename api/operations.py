@@ -11,24 +11,24 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
-from api.verification import RULE_SET_VERSION, standard_check
+from api.verification import claim_verification
 from ledger_core.auditing import ProofService
 from ledger_core.chain import StoredRow
+from ledger_core.claim_replay import ReplayCheck, replay_log
 from ledger_core.claim_submission import ClaimSubmission
+from ledger_core.claim_verification import ClaimVerificationService, VerifiedClaim
 from ledger_core.claims import Claim
 from ledger_core.documents import Document, DocumentResult
 from ledger_core.envelope import decode_entry
-from ledger_core.errors import ConcurrencyConflict, InvalidTransition, NotFound
+from ledger_core.errors import NotFound
 from ledger_core.ledger import Ledger
 from ledger_core.merkle import CheckpointRecord
 from ledger_core.ports import PartnerLogReader
-from ledger_core.vocabulary import ClaimStatus
 from proofs.bundle import InclusionProof
 
 SCAN_CHUNK = 500
 MAX_POSITION = 2**63 - 1
 """Log positions and tree sizes are signed 64-bit integers in storage (the API refuses larger ones)."""
-CHECK_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +55,12 @@ class LogQuery:
 class LedgerOperations:
     """The HTTP API's commands and queries over one :class:`Ledger` and its tree."""
 
-    def __init__(self, ledger: Ledger, proofs: ProofService) -> None:
+    def __init__(
+        self, ledger: Ledger, proofs: ProofService, verification: ClaimVerificationService | None = None
+    ) -> None:
         self.ledger = ledger
         self.proofs = proofs
+        self.verification = verification or claim_verification(ledger)
         reader = ledger.app.log_reader
         if not isinstance(reader, PartnerLogReader):
             raise TypeError("the log reader must read a partner's entries")
@@ -65,56 +68,31 @@ class LedgerOperations:
 
     # -- claims --------------------------------------------------------------------------------------
     def submit_claim(self, submission: ClaimSubmission) -> ClaimState:
-        """Submit (idempotently) and run the standard check on a claim that has none yet."""
-        result = self.ledger.claims.submit(submission)
-        claim = self._checked(result.claim_id, submission.partner_id, only_new=True)
-        return ClaimState(claim, self._head(claim), result.created)
+        """Submit (idempotently) and verify: the claim and its first verification are one save."""
+        result = self.verification.submit(submission)
+        return self._state(result)
 
     def verify_claim(self, partner_id: str, claim_id: UUID) -> ClaimState:
-        """Re-run the standard check; record it when the outcome changes the claim's status."""
-        claim = self._checked(claim_id, partner_id, only_new=False)
-        return ClaimState(claim, self._head(claim))
+        """Re-verify; a new outcome is recorded, the same outcome records nothing (see ClaimVerificationService)."""
+        return self._state(self.verification.verify(claim_id, partner_id))
 
-    def _checked(self, claim_id: UUID, partner_id: str, *, only_new: bool) -> Claim:
-        """Run the check on the claim (only on a fresh ``submitted`` one if ``only_new``), retrying on a
-        concurrent write: a twin request recording the same check first is not an error (the service
-        reloads the claim, so the race shows as a conflict or as a transition to the status it has)."""
-        for attempt in range(CHECK_ATTEMPTS):
-            claim = self.ledger.claims.get(claim_id, partner_id)
-            if only_new and claim.status is not ClaimStatus.SUBMITTED:
-                return claim
-            try:
-                return self._record_check(claim)[0]
-            except (ConcurrencyConflict, InvalidTransition):
-                if attempt == CHECK_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")  # the loop returns or raises
+    def review_claim(self, partner_id: str, claim_id: UUID, *, decision: str, reviewer: str, notes: str) -> ClaimState:
+        """An operations reviewer decides a flagged claim or a ``full`` one awaiting review.
 
-    def _record_check(self, claim: Claim) -> tuple[Claim, bool]:
-        assert claim.partner_id is not None  # claims always belong to a partner; narrows the type only
-        partner_id = claim.partner_id
-        outcome = standard_check(claim, lambda digest: self._document_type(partner_id, digest))
-        if outcome.status is claim.status:
-            return claim, False  # nothing new to record (the machine has no self-transitions)
-        if claim.status is ClaimStatus.FLAGGED:
-            raise InvalidTransition("claim", claim.status.value, outcome.status.value)
-        self.ledger.claims.record_verification(
-            claim.id,
-            status=outcome.status.value,
-            risk_score=None,
-            risk_level=None,
-            factors=outcome.factors,
-            explanation=outcome.explanation,
-            rule_set_version=RULE_SET_VERSION,
-            inputs=outcome.inputs,
-        )
-        return self.ledger.claims.get(claim.id, partner_id), True
+        ``partner_id`` names the claim's partner (never inferred): a claim of another partner is NotFound.
+        """
+        self.ledger.claims.get(claim_id, partner_id)
+        return self._state(self.verification.review(claim_id, decision=decision, reviewer=reviewer, notes=notes))
 
-    def _document_type(self, partner_id: str, digest: str) -> str | None:
-        try:
-            return self.ledger.documents.get(partner_id, digest).document_type.value
-        except NotFound:
-            return None
+    def explain_claim(self, partner_id: str | None, claim_id: UUID) -> list[ReplayCheck]:
+        """Recompute every recorded verification of the claim from the log (entries up to its newest event)."""
+        claim = self.ledger.claims.get(claim_id, partner_id)
+        head = self._head(claim)
+        return replay_log(self.ledger.app.entries(0, head + 1), str(claim.id))
+
+    def _state(self, result: VerifiedClaim) -> ClaimState:
+        head = result.positions[-1] if result.positions else self._head(result.claim)
+        return ClaimState(result.claim, head, result.created)
 
     def claim(self, partner_id: str, claim_id: UUID) -> ClaimState:
         claim = self.ledger.claims.get(claim_id, partner_id)
@@ -168,6 +146,9 @@ class LedgerOperations:
             size_bytes=size,
             metadata=metadata,
         )
+        # claims waiting on this document are verified again (also on a repeated upload: re-verifying
+        # records only changed outcomes, so a retried upload completes what a failed one left undone)
+        self.verification.document_registered(partner_id, result.sha256)
         return result, self.ledger.documents.get(partner_id, sha256)
 
     def document(self, partner_id: str, sha256: str) -> Document:

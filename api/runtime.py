@@ -27,19 +27,24 @@ from adapters.opening import open_ledger
 from adapters.ratelimit import InProcessRateLimiter
 from adapters.replay import InProcessReplayCache
 from adapters.sealer import SealerRunner, SealWaiter, start_embedded_sealer
+from adapters.webhooks import OutboxStore
 from api import views
 from api.auth import Security
 from api.credentials import PartnerDirectory
+from api.member_operations import MemberOperations, build_member_operations
 from api.observability import Metrics
 from api.operations import LedgerOperations
 from api.schemas import Proof
 from api.security.secrets import load_deployment_secret
 from api.security.tokens import TokenIssuer, generate_signing_key
 from api.settings import Settings
+from api.webhooks_runtime import open_webhooks
 from ledger_core.auditing import ProofService
+from ledger_core.chain import StoredRow
 from ledger_core.ledger import Ledger
-from ledger_core.merkle import NotSealed
+from ledger_core.merkle import CheckpointRecord, NotSealed
 from ledger_core.sealing import SealPolicy
+from proofs.bundle import InclusionProof
 
 logger = logging.getLogger("api.runtime")
 TOKEN_KEY_FILE = "token.key"  # noqa: S105 - a file name, not a secret
@@ -66,20 +71,36 @@ class Runtime:
     vkey: str | None = None
     clock: Callable[[], datetime] = _utc_now
     closers: list[Callable[[], Any]] = field(default_factory=list)
+    members: MemberOperations | None = None
+    """Eligibility, enrollments, outcomes, reminders, members (api/member_operations.py)."""
+    webhooks: OutboxStore | None = None
+    """The webhook outbox: delivery logs, resend, replay (api/webhooks_runtime.py)."""
 
     async def proof_when_sealed(self, position: int) -> Proof | None:
         """Wait (at most ``seal_wait_seconds``) for ``position`` to be sealed; its proof, or None on timeout."""
         import anyio.to_thread
 
         started = time.perf_counter()
-        try:
-            record = await self.waiter.wait_until_sealed_async(position, self.settings.seal_wait_seconds)
+        try:  # no thread while waiting: the sealer's notification (or one shared poll) wakes us
+            await self.waiter.wait_until_covered(position, self.settings.seal_wait_seconds)
         except NotSealed:
             return None
         finally:
             self.metrics.seal_wait.observe(time.perf_counter() - started)
-        row, inclusion, record = await anyio.to_thread.run_sync(self.operations.prove, position, record.size)
-        return views.proof(row, inclusion, record)
+        proven = await anyio.to_thread.run_sync(self._first_proof, position)
+        if proven is None:  # the size was announced before its checkpoint was readable (rare): wait for it
+            remaining = max(self.settings.seal_wait_seconds - (time.perf_counter() - started), 0.0)
+            try:
+                record = await self.waiter.wait_until_sealed_async(position, remaining)
+            except NotSealed:
+                return None
+            proven = await anyio.to_thread.run_sync(self.operations.prove, position, record.size)
+        return views.proof(*proven)
+
+    def _first_proof(self, position: int) -> tuple[StoredRow, InclusionProof, CheckpointRecord] | None:
+        """The entry, its inclusion proof and the first checkpoint containing it, in one thread hop."""
+        record = self.waiter.store.first_checkpoint_after(position)
+        return None if record is None else self.operations.prove(position, record.size)
 
     def seal_lag(self) -> tuple[int, int]:
         """(log size, sealed size), also published as metrics."""
@@ -137,14 +158,20 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         config = settings.storage
-        ledger = open_ledger(config)
+        ledger = open_ledger(config, restricted_states=settings.restricted_states)
         closers.append(ledger.close)
         tree = open_tree_store(config)
         closers.append(tree.close)
         sealer: SealerRunner | None = None
         if settings.embedded_sealer:
             policy = SealPolicy(batch_entries=settings.seal_batch_entries, interval_ms=settings.seal_interval_ms)
-            sealer = start_embedded_sealer(config, policy, signing_key=settings.signing_key, report=_report)
+            sealer = start_embedded_sealer(
+                config,
+                policy,
+                signing_key=settings.signing_key,
+                report=_report,
+                poll_interval=settings.seal_poll_seconds,
+            )
             closers.append(sealer.stop)
         waiter = sealer.waiter if sealer is not None else SealWaiter(tree, settings.seal_poll_seconds)
         issuer = TokenIssuer(
@@ -164,6 +191,8 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             **_stores(settings, closers),
         )
         operations = LedgerOperations(ledger, ProofService(tree, ledger.app.log_reader))
+        members = build_member_operations(ledger, settings, security.deployment_secret, _utc_now)
+        webhooks = open_webhooks(settings, ledger, security.deployment_secret, closers)
         return Runtime(
             settings,
             ledger,
@@ -176,6 +205,8 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             sealer,
             _verifier_key(settings),
             closers=closers,
+            members=members,
+            webhooks=webhooks,
         )
     except BaseException:
         for close in reversed(closers):

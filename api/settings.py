@@ -90,8 +90,44 @@ class Settings:
     redis_prefix: str = "ledger:"
     versions: Mapping[str, VersionPolicy] = field(default_factory=dict)
     docs_url: str = "https://docs.proveniq.example/ledger/http"
+    # -- eligibility, enrollments, outcomes (docs/eligibility.md) ------------------------------------------
+    restricted_states: tuple[str, ...] = ()
+    """States where genetic testing is not offered (seed 001 §2.2); ``LEDGER_RESTRICTED_STATES=NY,XX``."""
+    enrollment_base_url: str = "https://fairunderwriting.com/enroll"
+    enrollment_token_ttl_seconds: int = 7 * 86_400
+    """Lifetime of the signed token in an eligibility answer's ``enrollment_url``."""
+    reminder_send_delay_seconds: int = 300
+    outcome_suppression_threshold: int = 11
+    """Outcome counts from 1 to this minus one are suppressed (null)."""
+    cost_model: Mapping[str, str] = field(default_factory=dict)
+    """Overrides of :class:`ledger_core.cost_model.CostModel` (``LEDGER_COST_MODEL='{"cost_per_test": "120"}'``)."""
+    # -- webhooks (docs/webhooks.md) --------------------------------------------------------------------------
+    embedded_webhooks: bool = True
+    """Run the webhook projector and dispatcher in this process (a PostgreSQL deployment may run
+    ``ledger webhooks run`` processes instead and turn this off)."""
+    webhook_allow_private_targets: bool | None = None
+    """Send to http and private/loopback addresses. Unset: allowed on the embedded SQLite default (a
+    developer's machine), refused when ``database_url`` is set (a server deployment); see
+    :attr:`webhooks_may_target_private`."""
+    webhook_timeout_seconds: float = 30.0
+    webhook_retry_scale: float = 1.0
+    """Multiplies the retry schedule (1 min, 5 min, 15 min, 1 h); tests run it fast."""
+    webhook_max_in_flight: int = 256
+    webhook_http_client: str = "aiohttp"
+    """``aiohttp`` or ``httpx`` (see adapters/webhooks/senders.py and docs/performance.md)."""
     json_logs: bool = True
     log_level: str = "INFO"
+    worker_threads: int = 8
+    """Threads (per server process) running the blocking ledger calls; anyio's default is 40, but more
+    threads than database connections (8 per process) only queue and contend for the GIL
+    (docs/performance.md, HTTP)."""
+
+    @property
+    def webhooks_may_target_private(self) -> bool:
+        """Whether webhook endpoints may be http or private/loopback addresses (SSRF guard off)."""
+        if self.webhook_allow_private_targets is not None:
+            return self.webhook_allow_private_targets
+        return self.database_url is None
 
     @property
     def storage(self) -> StorageConfig:
@@ -131,8 +167,8 @@ class Settings:
 
 
 _PATHS = {"data_dir", "signing_key"}
-_BOOLS = {"embedded_sealer", "json_logs"}
-_FLOATS = {"seal_wait_seconds", "seal_poll_seconds"}
+_BOOLS = {"embedded_sealer", "json_logs", "embedded_webhooks", "webhook_allow_private_targets"}
+_FLOATS = {"seal_wait_seconds", "seal_poll_seconds", "webhook_timeout_seconds", "webhook_retry_scale"}
 _INTS = {
     "token_ttl_seconds",
     "clock_skew_seconds",
@@ -142,14 +178,21 @@ _INTS = {
     "ready_max_seal_lag",
     "max_body_bytes",
     "max_upload_bytes",
+    "webhook_max_in_flight",
+    "enrollment_token_ttl_seconds",
+    "reminder_send_delay_seconds",
+    "outcome_suppression_threshold",
+    "worker_threads",
 }
 
 
 def _dump(name: str, value: Any) -> str:
     if name == "rate_limits":
         return json.dumps({tier: [v.requests_per_minute, v.burst, v.daily_quota] for tier, v in value.items()})
-    if name == "partner_policies":
+    if name in ("partner_policies", "cost_model"):
         return json.dumps(dict(value))
+    if name == "restricted_states":
+        return ",".join(value)
     if name == "versions":
         return json.dumps({version: _policy_json(policy) for version, policy in value.items()})
     if name == "previous_token_keys":
@@ -175,8 +218,10 @@ def _load(name: str, raw: str) -> Any:
             tier: TierLimits(int(v[0]), int(v[1]), None if v[2] is None else int(v[2]))
             for tier, v in json.loads(raw).items()
         }
-    if name == "partner_policies":
+    if name in ("partner_policies", "cost_model"):
         return {str(k): str(v) for k, v in json.loads(raw).items()}
+    if name == "restricted_states":
+        return tuple(sorted({part.strip().upper() for part in raw.split(",") if part.strip()}))
     if name == "versions":
         return {version: _policy(doc) for version, doc in json.loads(raw).items()}
     return raw

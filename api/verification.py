@@ -1,64 +1,27 @@
-"""The standard-level verification of a claim (rule set ``standard-v1``), until the fraud-rules engine lands.
+"""Claim verification for the API: the ``ledger_core`` verification service over the log-derived claim facts.
 
-The check looks only at the documents the claim lists: each must be registered by the *same partner*
-(``POST /api/v1/documents``) with the same document type.
-
-* any listed hash registered with another type      -> ``rejected`` (factor ``document_type_mismatch``)
-* else any listed hash not registered by the partner -> ``pending``  (factor ``document_not_registered``)
-* else, at least one document and all of them match -> ``verified``
-* a claim listing no documents                      -> ``pending``  (factor ``no_documents``)
-
-No risk score is produced (``riskAssessment`` is absent): scoring belongs to the rules engine, which will
-record its results under its own rule-set version. The outcome, its factors and the inputs the check
-saw (hashes and types, never personal data) are recorded with ``ClaimService.record_verification``.
+The rules and the decision are pure domain logic (:mod:`ledger_core.claim_verification`,
+:mod:`ledger_core.risk_rules`); this module only composes them with the adapter that answers the
+cross-claim questions (:class:`adapters.claim_facts.LogDerivedClaimFacts`) and the server's clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
 
-from ledger_core.claims import Claim
-from ledger_core.vocabulary import ClaimStatus
-
-RULE_SET_VERSION = "standard-v1"
-
-DocumentTypeLookup = Callable[[str], str | None]
-"""``lookup(sha256)``: the document type the partner registered that hash with, or None."""
+from adapters.claim_facts import LogDerivedClaimFacts
+from ledger_core.claim_facts import ClaimFacts
+from ledger_core.claim_verification import ClaimVerificationService
+from ledger_core.ledger import Ledger
+from ledger_core.ports import Clock
 
 
-@dataclass(frozen=True, slots=True)
-class CheckOutcome:
-    status: ClaimStatus
-    factors: list[str]
-    explanation: str
-    inputs: dict[str, Any]
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
-def standard_check(claim: Claim, registered_type: DocumentTypeLookup) -> CheckOutcome:
-    """Run ``standard-v1`` over the claim's listed documents."""
-    seen: list[dict[str, Any]] = []
-    missing: list[str] = []
-    mismatched: list[str] = []
-    for document in claim.documents:
-        found = registered_type(document.hash)
-        seen.append({"hash": document.hash, "type": document.type.value, "registeredType": found})
-        if found is None:
-            missing.append(document.hash)
-        elif found != document.type.value:
-            mismatched.append(document.hash)
-    inputs = {"documents": seen}
-    if mismatched:
-        factors = [f"document_type_mismatch:{digest}" for digest in mismatched]
-        return CheckOutcome(
-            ClaimStatus.REJECTED, factors, f"{len(mismatched)} document(s) registered with another type", inputs
-        )
-    if not claim.documents:
-        return CheckOutcome(ClaimStatus.PENDING, ["no_documents"], "the claim lists no documents to verify", inputs)
-    if missing:
-        factors = [f"document_not_registered:{digest}" for digest in missing]
-        return CheckOutcome(ClaimStatus.PENDING, factors, f"{len(missing)} document(s) not registered yet", inputs)
-    return CheckOutcome(
-        ClaimStatus.VERIFIED, [], f"all {len(claim.documents)} document(s) registered with matching types", inputs
-    )
+def claim_verification(
+    ledger: Ledger, *, facts: ClaimFacts | None = None, clock: Clock = _utc_now
+) -> ClaimVerificationService:
+    """The verification service of ``ledger`` (facts derived from its log unless ``facts`` is given)."""
+    return ClaimVerificationService(ledger.app, facts or LogDerivedClaimFacts(ledger.app.log_reader), clock)

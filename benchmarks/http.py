@@ -34,9 +34,15 @@ separate PostgreSQL sealer gets the same interval (``--seal-interval-ms``) and p
 Logs: the server's default (INFO, structured JSON access log per request) written to a temp file.
 
 Reported per case: requests/s (completed 2xx per second of the measured window), p50/p99/max latency
-of all measured requests, status counts (``exc:<Type>`` for transport errors), and the ratio of each
-ledger rate to the hello-world rate of the same method. Targets (issue 4): PostgreSQL POST >= 1,500/s
-with p99 <= 100 ms, and >= 30 % of the hello-world rate.
+of all measured requests, status counts (``exc:<Type>`` for transport errors), the ratio of each
+ledger rate to the hello-world rate of the same method, and ``server_cpu_ms_per_request``: CPU
+seconds of the server process tree (workers; the sealer too on PostgreSQL) over every request
+completed during warm-up and measurement, the figure that stays comparable on a busy machine.
+
+Readiness: a server counts as up after 8 consecutive health checks on new connections (one answer
+proves only one worker ready), and the load generator retries a refused connect for 10 s.
+
+Targets (issue 4): PostgreSQL POST >= 1,500/s with p99 <= 100 ms, and >= 30 % of the hello-world rate.
 
 Usage: ``python benchmarks/http.py [--quick] [--backends sqlite,postgresql] [--duration S]
 [--connections N] [--client-procs P]``. Table on stderr; the last line of stdout is one JSON object.
@@ -156,17 +162,22 @@ def _wait_listening(process: subprocess.Popen[str], log_path: Path) -> str:
     raise RuntimeError("server did not report its URL")
 
 
-def _wait_healthy(url: str, path: str, process: subprocess.Popen[str], log_path: Path) -> None:
+def _wait_healthy(url: str, path: str, process: subprocess.Popen[str], log_path: Path, settle: int = 8) -> None:
+    """Until ``settle`` consecutive new connections get 200: one answer proves only one worker ready
+    (the others may still be starting), and the load generator opens all its connections at once."""
     deadline = time.monotonic() + 60
+    streak = 0
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
         try:
-            if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
-                return
+            ok = httpx.get(f"{url}{path}", timeout=2).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+            ok = False
+        streak = streak + 1 if ok else 0
+        if streak >= settle:
+            return
+        time.sleep(0.05 if ok else 0.1)
     raise RuntimeError(f"server never became healthy:\n{log_path.read_text()[-3000:]}")
 
 
@@ -189,13 +200,18 @@ def _ledger_env(data_dir: Path, database_url: str | None, redis_url: str, prefix
 
 @contextmanager
 def ledger_server(
-    root: Path, database_url: str | None, redis_url: str, workers: int, seal_interval_ms: int
+    root: Path,
+    database_url: str | None,
+    redis_url: str,
+    workers: int,
+    seal_interval_ms: int,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Start (sealer and) server; yield ``{"url", "env", "pids", "data_dir", "database_url"}``."""
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"bench:{uuid.uuid4().hex[:12]}:"
-    env = _ledger_env(data_dir, database_url, redis_url, prefix)
+    env = _ledger_env(data_dir, database_url, redis_url, prefix) | (extra_env or {})
     processes: list[subprocess.Popen[str]] = []
     pids: list[int] = []
     try:
@@ -445,15 +461,31 @@ def load_worker(index: int, barrier: Any, spec: dict[str, Any]) -> dict[str, Any
         statuses: Counter[str] = Counter()
         created: list[str] = []
         counter = iter(range(10**12))
+        completed = 0  # every exchange, warm-up included (server CPU is measured over the same span)
         loop = asyncio.get_running_loop()
         barrier.wait()
         start = loop.time()
         measure_from = start + spec["warmup"]
         stop_at = measure_from + spec["duration"]
 
+        async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            """A keep-alive connection with TCP_NODELAY; a refused connect is retried for 10 s (a worker
+            restarting, or 64 connects landing at once on a backlog still being drained)."""
+            deadline = loop.time() + 10
+            while True:
+                try:
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                except OSError:
+                    if loop.time() >= deadline:
+                        raise
+                    await asyncio.sleep(0.05)
+                    continue
+                writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return reader, writer
+
         async def task() -> None:
-            reader, writer = await asyncio.open_connection(host, int(port))
-            writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            nonlocal completed
+            reader, writer = await connect()
             try:
                 while True:
                     before = loop.time()
@@ -470,9 +502,9 @@ def load_worker(index: int, barrier: Any, spec: dict[str, Any]) -> dict[str, Any
                     except (TimeoutError, OSError, asyncio.IncompleteReadError) as error:
                         code = f"exc:{type(error).__name__}"
                         writer.close()
-                        reader, writer = await asyncio.open_connection(host, int(port))
-                        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                        reader, writer = await connect()
                     elapsed = time.perf_counter() - t0
+                    completed += 1
                     if before >= measure_from and loop.time() <= stop_at:
                         latencies.append(elapsed)
                         statuses[code] += 1
@@ -484,7 +516,13 @@ def load_worker(index: int, barrier: Any, spec: dict[str, Any]) -> dict[str, Any
         cpu0 = time.process_time()
         await asyncio.gather(*(task() for _ in range(spec["connections"])))
         cpu = time.process_time() - cpu0
-        return {"latencies": latencies, "statuses": dict(statuses), "created": created, "cpu": cpu}
+        return {
+            "latencies": latencies,
+            "statuses": dict(statuses),
+            "created": created,
+            "cpu": cpu,
+            "completed": completed,
+        }
 
     return asyncio.run(main())
 
@@ -528,12 +566,15 @@ def run_case(label: str, kind: str, url: str, pids: list[int], args: Any, **extr
         # load generator CPU over warmup + measured window, per second of that wall time
         "client_cpu_util": round(client_cpu / (args.warmup + args.duration), 2),
         "server_cpu_util": round(server_cpu / wall, 2),
+        # server-side CPU (server process tree: workers, and the sealer on PostgreSQL) per request
+        "server_cpu_ms_per_request": round(server_cpu * 1000 / max(sum(r["completed"] for r in results), 1), 3),
         "machine_busy": round((busy1 - busy0) / (total1 - total0), 2) if total1 > total0 else None,
         "_created": [c for r in results for c in r["created"]],
     }
     log(
         f"  {label:<16} {figures['requests_per_s']:>9,.0f} req/s  p50 {figures['p50_ms']} ms  "
-        f"p99 {figures['p99_ms']} ms  statuses {figures['statuses']}  client cpu {figures['client_cpu_util']}"
+        f"p99 {figures['p99_ms']} ms  statuses {figures['statuses']}  client cpu {figures['client_cpu_util']}  "
+        f"server cpu/request {figures['server_cpu_ms_per_request']} ms"
     )
     return figures
 
@@ -549,7 +590,8 @@ def ledger_cases(backend: str, args: Any) -> dict[str, Any]:
 
 
 def _ledger_cases(root: Path, database_url: str | None, args: Any) -> dict[str, Any]:
-    with ledger_server(root, database_url, args.redis_url, args.workers, args.seal_interval_ms) as server:
+    extra = dict(item.split("=", 1) for item in args.server_env)
+    with ledger_server(root, database_url, args.redis_url, args.workers, args.seal_interval_ms, extra) as server:
         auth = create_partner(server)
         post = run_case("post", "post", server["url"], server["pids"], args, auth=auth)
         created = post.pop("_created")
@@ -581,6 +623,13 @@ def main() -> None:
     parser.add_argument("--seal-interval-ms", type=int, default=50, help="separate sealer's T (default: 50)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis URL (default: %(default)s)")
     parser.add_argument("--no-hello", action="store_true", help="skip the hello-world baseline")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="LEDGER_X=VALUE",
+        help="extra environment of the ledger server (repeatable), e.g. LEDGER_EMBEDDED_WEBHOOKS=0",
+    )
     args = parser.parse_args()
     args.duration = args.duration if args.duration is not None else (4.0 if args.quick else 20.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 3.0)
@@ -635,6 +684,7 @@ def main() -> None:
         "vs hello",
         "client cpu",
         "server cpu",
+        "cpu ms/req",
         "busy",
         "statuses",
     ]
@@ -653,6 +703,7 @@ def main() -> None:
                     "-" if ratio is None else f"{ratio:.0%}",
                     f"{f['client_cpu_util']:.2f}",
                     f"{f['server_cpu_util']:.2f}",
+                    f"{f['server_cpu_ms_per_request']:.2f}",
                     str(f["machine_busy"]),
                     ",".join(f"{k}:{v}" for k, v in f["statuses"].items()),
                 ]
@@ -682,6 +733,7 @@ def main() -> None:
             "partner_tier": "enterprise",
             "post_documents": 0,
             "idempotency_key": True,
+            "server_env": args.server_env,
         },
         "machine": machine_info(args.postgres_url if "postgresql" in backends else None),
         "results": results,

@@ -3,9 +3,15 @@
 Status machine (anything else raises :class:`InvalidTransition`)::
 
     submitted -> pending | verified | flagged | rejected     (change_status / record_verification)
-    pending   -> verified | flagged | rejected               (change_status / record_verification)
+    pending   -> pending | verified | flagged | rejected     (change_status / record_verification;
+                                                              pending -> pending is a new outcome that still waits)
     flagged   -> verified | rejected                         (resolve_review only: a person decides)
+    pending   -> verified | rejected                         (resolve_review, when awaiting review)
     verified, rejected: terminal
+
+A claim is *awaiting review* when its verification level is ``full`` and its latest verification left it
+``pending`` with a risk assessment (documents complete, a person must decide; see
+``docs/verification.md``).
 
 A claim's id is ``derive_id("claim", partner_id, partner_claim_id)``, so a resubmission lands on the
 same aggregate: :func:`same_submission` tells an identical retry (a no-op) from a conflicting one
@@ -44,7 +50,9 @@ TRANSITIONS: Mapping[ClaimStatus, frozenset[ClaimStatus]] = {
     ClaimStatus.SUBMITTED: frozenset(
         {ClaimStatus.PENDING, ClaimStatus.VERIFIED, ClaimStatus.FLAGGED, ClaimStatus.REJECTED}
     ),
-    ClaimStatus.PENDING: frozenset({ClaimStatus.VERIFIED, ClaimStatus.FLAGGED, ClaimStatus.REJECTED}),
+    ClaimStatus.PENDING: frozenset(
+        {ClaimStatus.PENDING, ClaimStatus.VERIFIED, ClaimStatus.FLAGGED, ClaimStatus.REJECTED}
+    ),
     ClaimStatus.FLAGGED: frozenset({ClaimStatus.VERIFIED, ClaimStatus.REJECTED}),
     ClaimStatus.VERIFIED: frozenset(),
     ClaimStatus.REJECTED: frozenset(),
@@ -246,9 +254,10 @@ class Claim(LedgerAggregate):
         return verification_id
 
     def resolve_review(self, *, decision: str, reviewer: str, notes: str) -> None:
-        """Close the review of a ``flagged`` claim as ``verified`` or ``rejected``."""
+        """Close the review of a ``flagged`` claim (or one :attr:`awaiting_review`) as ``verified`` or ``rejected``."""
         target = parse_choice(ClaimStatus, decision, "decision")
-        if self.status is not ClaimStatus.FLAGGED or target not in TRANSITIONS[ClaimStatus.FLAGGED]:
+        reviewable = self.status is ClaimStatus.FLAGGED or self.awaiting_review
+        if not reviewable or target not in TRANSITIONS[ClaimStatus.FLAGGED]:
             raise InvalidTransition("claim", self.status.value, target.value)
         self.trigger_event(
             self.ReviewResolved,
@@ -268,6 +277,27 @@ class Claim(LedgerAggregate):
     @property
     def is_terminal(self) -> bool:
         return not TRANSITIONS[self.status]
+
+    @property
+    def awaiting_review(self) -> bool:
+        """``full`` level, ``pending``, and the latest verification assessed the risk: a person decides next."""
+        if self.status is not ClaimStatus.PENDING or self.verification_level is not VerificationLevel.FULL:
+            return False
+        return bool(self.verifications) and self.verifications[-1].risk_score is not None
+
+    @property
+    def submission(self) -> ClaimSubmission:
+        """What was submitted, as a validated :class:`ClaimSubmission`."""
+        return ClaimSubmission(
+            partner_id=str(self.partner_id),
+            partner_claim_id=self.partner_claim_id,
+            claim_type=self.claim_type,
+            claim_amount=self.claim_amount,
+            currency=self.currency,
+            submitted_at=self.submitted_at,
+            documents=self.documents,
+            verification_level=self.verification_level,
+        )
 
     @property
     def claim_amount_text(self) -> str:

@@ -13,10 +13,12 @@ for the check, so nothing derived from it enters the log; an erased member canno
 (:class:`PersonalDataErased`).
 
 The genetic result and the follow-up health actions (``smoking_cessation``, ``family_testing``, ... say
-much about the result) are stored only sealed under the member's key (:mod:`ledger_core.privacy`);
+much about the result) are stored only sealed under the member's key (:mod:`ledger_core.privacy`),
+padded to one length so the ciphertext's size tells nothing (:func:`seal_choice`);
 actions also carry a salted commitment so a repeated action is recognized without opening anything.
-Partners never see either; erasing the member shreds both. Commands that would seal something new for
-an erased member are refused (sealing would otherwise create a fresh key for the erased subject).
+Partners never see either; erasing the member shreds both. Every step for an erased member is refused
+(:class:`PersonalDataErased`): their record is frozen, and sealing would otherwise ask for a fresh key
+for the erased subject. Each saved step tells the outcome projection (:mod:`ledger_core.outcome_projection`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ledger_core.application import LedgerApplication
 from ledger_core.domain_errors import NotEligible
 from ledger_core.errors import InvalidCommand, InvalidTransition, PersonalDataErased
 from ledger_core.members import Member, is_adult, member_id, member_subject
+from ledger_core.outcomes import ChangeTracker, NoTracking
 from ledger_core.privacy import PersonalDataVault, check_commitment, check_sealed
 from ledger_core.service_support import save
 from ledger_core.validation import (
@@ -44,6 +47,21 @@ from ledger_core.validation import (
     parse_date,
 )
 from ledger_core.vocabulary import US_STATE_CODES, HealthAction, NpsKind, ResultType
+
+CHOICE_PADDED_BYTES = 32
+"""Results and actions are sealed padded with spaces to this length: every ciphertext of a field has the
+same size, so its length cannot tell a ``doctor_visit`` from a ``smoking_cessation`` (AES-GCM keeps the
+plaintext's length)."""
+
+
+def seal_choice(vault: PersonalDataVault, subject: str, field: str, value: str) -> dict[str, Any]:
+    """Seal a closed-vocabulary value (a result type, an action) padded to :data:`CHOICE_PADDED_BYTES`."""
+    return vault.seal(subject, field, value.ljust(CHOICE_PADDED_BYTES))
+
+
+def open_choice(vault: PersonalDataVault, subject: str, field: str, sealed: Mapping[str, Any]) -> str:
+    """Open a value sealed by :func:`seal_choice` (values sealed before padding existed open unchanged)."""
+    return vault.open(subject, field, sealed).rstrip(" ")
 
 
 class Stage(StrEnum):
@@ -269,11 +287,16 @@ class EnrollmentService:
     the seed says some states restrict genetic testing but does not name them)."""
 
     def __init__(
-        self, app: LedgerApplication, vault: PersonalDataVault, restricted_states: Collection[str] = frozenset()
+        self,
+        app: LedgerApplication,
+        vault: PersonalDataVault,
+        restricted_states: Collection[str] = frozenset(),
+        outcomes: ChangeTracker | None = None,
     ) -> None:
         self.app = app
         self.vault = vault
         self.restricted_states = frozenset(restricted_states)
+        self.outcomes: ChangeTracker = outcomes or NoTracking()
 
     def get(self, partner_id: str, partner_member_id: str) -> Enrollment:
         return self.app.load(Enrollment, enrollment_id(partner_id, partner_member_id), "enrollment")
@@ -318,7 +341,7 @@ class EnrollmentService:
         """Seal ``result_type`` (MM/MZ/MS/SZ/ZZ) under the member's key and record the delivery."""
         value = parse_choice(ResultType, result_type, "result_type").value
         subject = member_subject(partner_id, self._member(partner_id, partner_member_id).partner_member_id)
-        sealed = self.vault.seal(subject, "result_type", value)
+        sealed = seal_choice(self.vault, subject, "result_type", value)
         return self._run(partner_id, partner_member_id, lambda e: e.deliver_result(result_delivery_date, sealed))
 
     def schedule_counseling(self, partner_id: str, partner_member_id: str, counseling_at: str) -> EnrollmentResult:
@@ -331,7 +354,7 @@ class EnrollmentService:
         """Seal a follow-up action (a :class:`HealthAction`) under the member's key and record it once."""
         value = parse_choice(HealthAction, action, "action").value
         subject = member_subject(partner_id, self._member(partner_id, partner_member_id).partner_member_id)
-        sealed = self.vault.seal(subject, "action", value)
+        sealed = seal_choice(self.vault, subject, "action", value)
         commitment = self.vault.commit(subject, "action", value)
         return self._run(partner_id, partner_member_id, lambda e: e.report_action(sealed, commitment))
 
@@ -341,13 +364,13 @@ class EnrollmentService:
         if enrollment.sealed_result_type is None:
             return None
         subject = member_subject(partner_id, enrollment.partner_member_id)
-        return self.vault.open(subject, "result_type", enrollment.sealed_result_type)
+        return open_choice(self.vault, subject, "result_type", enrollment.sealed_result_type)
 
     def reveal_actions(self, partner_id: str, partner_member_id: str) -> list[str]:
         """The reported follow-up actions in plaintext, in order (internal aggregation only)."""
         enrollment = self.get(partner_id, partner_member_id)
         subject = member_subject(partner_id, enrollment.partner_member_id)
-        return [self.vault.open(subject, "action", sealed) for sealed in enrollment.sealed_actions]
+        return [open_choice(self.vault, subject, "action", sealed) for sealed in enrollment.sealed_actions]
 
     def _member(self, partner_id: str, partner_member_id: str) -> Member:
         """The member, or :class:`NotFound`; :class:`PersonalDataErased` once erased."""
@@ -357,10 +380,17 @@ class EnrollmentService:
         return member
 
     def _run(self, partner_id: str, partner_member_id: str, command: Callable[[Enrollment], None]) -> EnrollmentResult:
+        """Run a step on the enrollment of a live member (an erased member's record is frozen)."""
+        self._member(partner_id, partner_member_id)
         enrollment = self.get(partner_id, partner_member_id)
         command(enrollment)
         return self._result(enrollment)
 
     def _result(self, enrollment: Enrollment) -> EnrollmentResult:
-        positions = save(self.app, enrollment)
+        """Save the enrollment's new events (if any), telling the outcome projection about the change."""
+        if enrollment.pending_events:
+            with self.outcomes.tracking(str(enrollment.partner_id), enrollment.partner_member_id):
+                positions = save(self.app, enrollment)
+        else:
+            positions = ()
         return EnrollmentResult(enrollment.id, enrollment.partner_member_id, enrollment.stage.value, positions)

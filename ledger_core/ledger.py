@@ -23,9 +23,12 @@ from ledger_core.chain import ChainSummary
 from ledger_core.claims import ClaimService
 from ledger_core.documents import DocumentService
 from ledger_core.domain import ALL_AGGREGATES
+from ledger_core.eligibility import EligibilityService
 from ledger_core.enrollments import EnrollmentService
 from ledger_core.envelope import Envelope
 from ledger_core.members import MemberService
+from ledger_core.outcome_projection import OutcomeProjection
+from ledger_core.outcomes import MemoryOutcomeStore, OutcomeStore
 from ledger_core.partners import PartnerService
 from ledger_core.ports import Clock, KeyStore, LogReader
 from ledger_core.privacy import PersonalDataVault
@@ -56,6 +59,7 @@ class Ledger:
         clock: Clock,
         aggregates: Iterable[type[LedgerAggregate]] = ALL_AGGREGATES,
         restricted_states: Iterable[str] = (),
+        outcome_store: OutcomeStore | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self.app = LedgerApplication(recorder, log_reader, aggregates)
@@ -63,8 +67,11 @@ class Ledger:
         self.partners = PartnerService(self.app, clock)
         self.claims = ClaimService(self.app)
         self.documents = DocumentService(self.app)
-        self.members = MemberService(self.app, self.vault, clock)
-        self.enrollments = EnrollmentService(self.app, self.vault, frozenset(restricted_states))
+        # Outcome figures (ledger_core/outcome_projection.py); in memory unless storage provides a store.
+        self.outcomes = OutcomeProjection(self.app, self.vault, outcome_store or MemoryOutcomeStore())
+        self.members = MemberService(self.app, self.vault, clock, self.outcomes)
+        self.enrollments = EnrollmentService(self.app, self.vault, frozenset(restricted_states), self.outcomes)
+        self.eligibility = EligibilityService(self.app, self.vault, clock, frozenset(restricted_states))
         self.subscriptions = SubscriptionService(self.app)
         self.reminders = ReminderService(self.app, self.vault, clock)
         self._on_close = on_close

@@ -25,6 +25,7 @@ from ledger_core.aggregate import LedgerAggregate, derive_id
 from ledger_core.application import LedgerApplication
 from ledger_core.domain_errors import NotEligible
 from ledger_core.errors import InvalidCommand, InvalidTransition
+from ledger_core.outcomes import ChangeTracker, NoTracking
 from ledger_core.ports import Clock
 from ledger_core.privacy import PersonalDataVault, check_commitment, check_sealed
 from ledger_core.service_support import save, today
@@ -287,12 +288,19 @@ class ErasureResult:
 
 
 class MemberService:
-    """Eligibility commands: seals personal data via the vault before anything reaches the aggregate."""
+    """Eligibility commands: seals personal data via the vault before anything reaches the aggregate.
 
-    def __init__(self, app: LedgerApplication, vault: PersonalDataVault, clock: Clock) -> None:
+    ``outcomes`` is told about every change that can move the member's outcome figures (registration and
+    erasure): see :mod:`ledger_core.outcome_projection`.
+    """
+
+    def __init__(
+        self, app: LedgerApplication, vault: PersonalDataVault, clock: Clock, outcomes: ChangeTracker | None = None
+    ) -> None:
         self.app = app
         self.vault = vault
         self.clock = clock
+        self.outcomes: ChangeTracker = outcomes or NoTracking()
 
     def get(self, partner_id: str, partner_member_id: str) -> Member:
         return self.app.load(Member, member_id(partner_id, partner_member_id), "member")
@@ -315,9 +323,10 @@ class MemberService:
         if not is_adult(date.fromisoformat(plain["date_of_birth"]), now):
             raise NotEligible(pmid, "age_18_plus", "member is under 18", field="date_of_birth", on=now.isoformat())
         subject = member_subject(partner_id, pmid)
+        sealed, fingerprints = self.vault.seal_fields(subject, {name: plain[name] for name in PERSONAL_FIELDS})
         profile: dict[str, Any] = {
-            "personal": {name: self.vault.seal(subject, name, plain[name]) for name in PERSONAL_FIELDS},
-            "fingerprints": {name: self.vault.commit(subject, name, plain[name]) for name in PERSONAL_FIELDS},
+            "personal": sealed,
+            "fingerprints": fingerprints,
             "gender": record.gender,
             "state": record.state,
             "policy_type": record.policy_type,
@@ -325,8 +334,10 @@ class MemberService:
         }
         if existing is None:
             member = Member.register(partner_id=partner_id, partner_member_id=pmid, **profile)
-            return MemberResult(member.id, pmid, save(self.app, member), created=True)
-        changed = existing.update(**profile)
+            positions = save(self.app, member)
+            self.outcomes.registered(partner_id, positions[0])
+            return MemberResult(member.id, pmid, positions, created=True)
+        changed = existing.update(**profile)  # no field of an update moves the member's outcome figures
         return MemberResult(existing.id, pmid, save(self.app, existing), changed=tuple(changed))
 
     def reveal(self, partner_id: str, partner_member_id: str) -> dict[str, str]:
@@ -336,11 +347,17 @@ class MemberService:
         return {name: self.vault.open(subject, name, member.personal[name]) for name in PERSONAL_FIELDS}
 
     def erase(self, partner_id: str, partner_member_id: str) -> ErasureResult:
-        """Destroy the member's keys, then record the erasure (in that order: the log never over-claims)."""
+        """Destroy the member's keys, then record the erasure (in that order: the log never over-claims).
+
+        The member's outcome figures are withdrawn first (inside the tracked block, while the key can still
+        open their result), so an erased member counts nowhere. Erasing again records nothing.
+        """
         member = self.get(partner_id, partner_member_id)
-        destroyed = self.vault.erase(member_subject(partner_id, member.partner_member_id))
-        member.mark_erased(destroyed)
-        return ErasureResult(member.id, destroyed, save(self.app, member))
+        with self.outcomes.tracking(partner_id, member.partner_member_id):
+            destroyed = self.vault.erase(member_subject(partner_id, member.partner_member_id))
+            member.mark_erased(destroyed)
+            positions = save(self.app, member)
+        return ErasureResult(member.id, destroyed, positions)
 
     def _check_plaintext(self, record: EligibilityRecord) -> dict[str, str]:
         email = check_text(record.email, "email", max_length=254)

@@ -62,10 +62,25 @@ class WebhookEndpoint:
     secret_id: str
     enabled: bool = True
     disabled_reason: str | None = None
+    previous_secret_id: str | None = None
+    """After a secret rotation: the replaced secret, which keeps signing until ``previous_secret_expires_at``."""
+    previous_secret_expires_at: str | None = None
 
     def settings(self) -> dict[str, Any]:
         """The endpoint's configurable fields as event fields."""
         return {"url": self.url, "event_types": list(self.event_types), "secret_id": self.secret_id}
+
+    def signing_secret_ids(self, now: datetime) -> list[str]:
+        """The secret ids that sign deliveries at ``now``: the current one, then the replaced one in its overlap."""
+        ids = [self.secret_id]
+        expires = self.previous_secret_expires_at
+        if (
+            self.previous_secret_id is not None
+            and expires is not None
+            and now < parse_timestamp(expires, "previous_secret_expires_at")
+        ):
+            ids.append(self.previous_secret_id)
+        return ids
 
 
 class WebhookSettings(TypedDict):

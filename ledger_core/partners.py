@@ -29,6 +29,7 @@ from ledger_core.partner_access import (
     check_endpoint_id,
     check_new_key,
     check_scopes,
+    check_secret_id,
     check_webhook_settings,
     new_api_key,
     secret_sha256,
@@ -151,6 +152,24 @@ class Partner(LedgerAggregate):
             endpoint = aggregate.webhooks[self.endpoint_id]
             aggregate.webhooks[self.endpoint_id] = replace(
                 endpoint, url=self.url, event_types=tuple(self.event_types), secret_id=self.secret_id
+            )
+
+    class WebhookSecretRotated(Event):
+        """A new signing secret id; the previous one keeps signing until ``previous_secret_expires_at``."""
+
+        EVENT_TYPE: ClassVar[str] = "partner.webhook_secret_rotated"
+        endpoint_id: str
+        secret_id: str
+        previous_secret_id: str
+        previous_secret_expires_at: str
+
+        def apply(self, aggregate: Partner) -> None:
+            endpoint = aggregate.webhooks[self.endpoint_id]
+            aggregate.webhooks[self.endpoint_id] = replace(
+                endpoint,
+                secret_id=self.secret_id,
+                previous_secret_id=self.previous_secret_id,
+                previous_secret_expires_at=self.previous_secret_expires_at,
             )
 
     class WebhookDisabled(Event):
@@ -298,6 +317,23 @@ class Partner(LedgerAggregate):
         if checked != self._endpoint(endpoint_id).settings():
             self.trigger_event(self.WebhookUpdated, endpoint_id=endpoint_id, **checked)
 
+    def rotate_webhook_secret(
+        self, endpoint_id: str, *, secret_id: str, at: datetime, overlap: timedelta = DEFAULT_OVERLAP
+    ) -> None:
+        """Sign with ``secret_id`` from now on; the current secret also signs until ``at + overlap`` (<= 30 days)."""
+        endpoint = self._endpoint(endpoint_id)
+        if not timedelta(0) <= overlap <= MAX_OVERLAP:
+            raise InvalidCommand("overlap must be between 0 and 30 days", field="overlap", value=str(overlap))
+        if check_secret_id(secret_id) in {endpoint.secret_id, endpoint.previous_secret_id}:
+            raise InvalidCommand("secret_id was already used by this endpoint", field="secret_id", value=secret_id)
+        self.trigger_event(
+            self.WebhookSecretRotated,
+            endpoint_id=endpoint_id,
+            secret_id=secret_id,
+            previous_secret_id=endpoint.secret_id,
+            previous_secret_expires_at=format_timestamp(at + overlap),
+        )
+
     def disable_webhook(self, endpoint_id: str, reason: str) -> None:
         check_text(reason, "reason", max_length=500)
         if self._endpoint(endpoint_id).enabled:
@@ -396,6 +432,14 @@ class PartnerService:
 
     def update_webhook(self, partner_id: str, endpoint_id: str, **settings: Unpack[WebhookSettings]) -> PartnerResult:
         return self._run(partner_id, lambda p: p.update_webhook(endpoint_id, **settings))
+
+    def rotate_webhook_secret(
+        self, partner_id: str, endpoint_id: str, secret_id: str, overlap: timedelta = DEFAULT_OVERLAP
+    ) -> PartnerResult:
+        at = self.clock()
+        return self._run(
+            partner_id, lambda p: p.rotate_webhook_secret(endpoint_id, secret_id=secret_id, at=at, overlap=overlap)
+        )
 
     def disable_webhook(self, partner_id: str, endpoint_id: str, reason: str) -> PartnerResult:
         return self._run(partner_id, lambda p: p.disable_webhook(endpoint_id, reason))

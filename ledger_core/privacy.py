@@ -91,9 +91,32 @@ class PersonalDataVault:
         aad = self._aad(subject, field)
         data = self._plaintext_bytes(plaintext, field)
         key_id, key = self._keys.get_or_create(subject)
+        return self._seal(key_id, key, aad, data)
+
+    def seal_fields(
+        self, subject: str, values: Mapping[str, str]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]]]:
+        """:meth:`seal` and :meth:`commit` every ``field -> plaintext`` of one subject with ONE key lookup.
+
+        Returns ``(sealed by field, commitment by field)``; the results are those of the single calls.
+        """
+        checked = {
+            field: (self._aad(subject, field), self._plaintext_bytes(value, field)) for field, value in values.items()
+        }
+        key_id, key = self._keys.get_or_create(subject)
+        sealed = {field: self._seal(key_id, key, aad, data) for field, (aad, data) in checked.items()}
+        commitments = {field: self._commit(key, field, data) for field, (_, data) in checked.items()}
+        return sealed, commitments
+
+    @staticmethod
+    def _seal(key_id: str, key: bytes, aad: bytes, data: bytes) -> dict[str, Any]:
         nonce = os.urandom(NONCE_BYTES)
         ciphertext = AESGCM(key).encrypt(nonce, data, aad)
         return {"sealed": {"alg": ALGORITHM, "kid": key_id, "nonce": _b64encode(nonce), "ct": _b64encode(ciphertext)}}
+
+    @staticmethod
+    def _commit(key: bytes, field: str, data: bytes) -> dict[str, str]:
+        return {"commitment": hmac.new(key, field.encode("utf-8") + b"\x1f" + data, hashlib.sha256).hexdigest()}
 
     def open(self, subject: str, field: str, sealed: Mapping[str, Any]) -> str:
         """Decrypt a value sealed for ``(subject, field)``.
@@ -118,8 +141,7 @@ class PersonalDataVault:
         _check_label(field, "field")
         data = self._plaintext_bytes(value, field)
         _, key = self._keys.get_or_create(subject)
-        digest = hmac.new(key, field.encode("utf-8") + b"\x1f" + data, hashlib.sha256).hexdigest()
-        return {"commitment": digest}
+        return self._commit(key, field, data)
 
     def erase(self, subject: str) -> int:
         """Destroy every key of ``subject`` (crypto-shredding); return how many keys were destroyed."""

@@ -5,6 +5,10 @@ The script reads the partner's hash ``{tat, day, used}``, applies GCRA and the d
 sets the key's expiry to when it would be forgotten anyway. Redis runs a script atomically, and the
 script reads ``TIME`` on the server, so workers with skewed clocks still agree. Nothing else touches
 these keys.
+
+:meth:`RedisRateLimiter.check_fresh` runs the replay check of :class:`~adapters.replay.redis.RedisReplayCache`
+and this script in one script, so an authenticated request costs one round trip for both
+(:func:`adapters.ratelimit.fresh.remember_and_check`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from adapters.ratelimit.policy import RateDecision, decide, interval_us
 from ledger_core.errors import LedgerError
 from ledger_core.ports import RateLimitPolicy
 
-__all__ = ["GCRA_SCRIPT", "RateLimiterUnavailable", "RedisRateLimiter"]
+__all__ = ["FRESH_GCRA_SCRIPT", "GCRA_SCRIPT", "RateLimiterUnavailable", "RedisRateLimiter"]
 
 # KEYS[1] = the partner's state hash; ARGV = interval_us, burst, daily quota (-1: none), day length in us.
 # Returns {allowed, rate_remaining, rate_reset_us, retry_us, daily_remaining, daily_reset_us, refused_by, now_us}.
@@ -58,6 +62,18 @@ return {1, math.floor((now - allow_at) / interval), new_tat - now, 0, daily_left
 """
 
 
+# The same, preceded by the replay check of the request (KEYS[2] = its replay key, ARGV[5] = ttl in seconds):
+# a request id seen before returns {-1} and counts nothing; a new one is remembered, then counted.
+FRESH_GCRA_SCRIPT = (
+    """
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', tonumber(ARGV[5])) then
+  return {-1}
+end
+"""
+    + GCRA_SCRIPT
+)
+
+
 class RateLimiterUnavailable(LedgerError):
     """Redis could not be reached or failed: the HTTP layer answers 503 with Retry-After."""
 
@@ -71,6 +87,7 @@ class RedisRateLimiter:
         self._client = client
         self._prefix = prefix
         self._script = client.register_script(GCRA_SCRIPT)
+        self._fresh_script = client.register_script(FRESH_GCRA_SCRIPT)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "ledger:") -> RedisRateLimiter:
@@ -87,3 +104,19 @@ class RedisRateLimiter:
         except redis.RedisError as error:
             raise RateLimiterUnavailable(f"rate limiter unavailable: {error}", backend="redis") from error
         return decide(policy, raw)
+
+    def uses(self, client: redis.Redis) -> bool:
+        """True if this limiter talks through ``client`` (so one script can touch both stores' keys)."""
+        return client is self._client
+
+    def check_fresh(self, partner_id: str, policy: RateLimitPolicy, replay_key: str, ttl_s: int) -> RateDecision | None:
+        """Remember ``replay_key`` (``SET NX EX ttl_s``) and, only if it was new, :meth:`check` the request:
+        one atomic script, one round trip. None when the key was already there (a replayed request,
+        which counts against nothing here)."""
+        quota = -1 if policy.daily_quota is None else policy.daily_quota
+        args = [interval_us(policy), policy.burst, quota, policy.day_s * 1_000_000, max(1, ttl_s)]
+        try:
+            raw: Any = self._fresh_script(keys=[self.key(partner_id), replay_key], args=args)
+        except redis.RedisError as error:
+            raise RateLimiterUnavailable(f"rate limiter unavailable: {error}", backend="redis") from error
+        return None if int(raw[0]) < 0 else decide(policy, raw)

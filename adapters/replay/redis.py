@@ -31,6 +31,10 @@ class RedisReplayCache:
     def from_url(cls, url: str, prefix: str = "ledger:") -> RedisReplayCache:
         return cls(redis.Redis.from_url(url), prefix)
 
+    @property
+    def client(self) -> redis.Redis:
+        return self._client
+
     def key(self, partner_id: str, request_id: str) -> str:
         return f"{self._prefix}replay:{{{partner_id}}}:{request_id}"
 

@@ -1,4 +1,4 @@
-"""``/api/v1/claims``: submit (and verify at the standard level), read, prove, re-verify, list events."""
+"""``/api/v1/claims``: submit (and verify), read, prove, re-verify, explain, list events (docs/verification.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from litestar.params import HeaderParameter, Parameter
 
 from api import schemas, views
 from api.errors import ApiError
+from api.routes.claims_review import explain_response
 from api.routes.common import parse_uuid
 from api.runtime import Runtime
+from api.schemas_claims import ExplainResponse
 from ledger_core.claim_submission import validate_submission
 
 IdempotencyKey = Annotated[
@@ -40,10 +42,12 @@ class ClaimsController(Controller):
         opt={"scope": "claims:write"},
         summary="Submit a claim for verification",
         description=(
-            "Records the claim (seed 5.1), runs the standard-level check (rule set standard-v1) and waits,"
-            " at most the server's seal wait, for the event to be sealed: 201 with the inclusion proof for"
-            " a new claim, 200 for an identical resubmission (the existing claim), 202 with a null proof"
-            " when the seal did not come in time (fetch it later from /claims/{id}/proof)."
+            "Records the claim (seed 5.1) and its first verification at the requested verificationLevel"
+            " (standard: documents registered with matching types; enhanced: plus the risk rules, a high"
+            " score flags the claim; full: plus a manual review, the claim stays pending), then waits, at"
+            " most the server's seal wait, for the events to be sealed: 201 with the inclusion proof for a"
+            " new claim, 200 for an identical resubmission (the existing claim), 202 with a null proof when"
+            " the seal did not come in time (fetch it later from /claims/{id}/proof)."
         ),
         status_code=201,
     )
@@ -99,9 +103,10 @@ class ClaimsController(Controller):
         opt={"scope": "claims:write"},
         summary="Trigger verification",
         description=(
-            "Re-runs the standard-level check (rule set standard-v1: every listed document registered by the"
-            " partner with a matching type). A changed outcome is recorded as a new verification; the same"
-            " outcome records nothing. 200 with the proof, 202 with a null proof if the seal is late."
+            "Re-verifies a submitted or pending claim (documents registered later are picked up; registering"
+            " a document also re-verifies the claims waiting on it). A changed outcome is recorded as a new"
+            " verification; the same outcome records nothing, and a decided claim (verified, rejected,"
+            " flagged, or awaiting review) is returned unchanged. 200 with the proof, 202 if the seal is late."
         ),
         status_code=200,
     )
@@ -114,6 +119,21 @@ class ClaimsController(Controller):
         return Response(
             views.verification_response(state.claim, evidence), status_code=200 if evidence is not None else 202
         )
+
+    @get(
+        "/{claim_id:str}/explain",
+        opt={"scope": "claims:read"},
+        summary="Recompute the claim's verifications from the log",
+        description=(
+            "Every recorded verification beside its recomputation: the decision from the recorded inputs"
+            " under the recorded rule set, and the inputs rebuilt from the log entries before asOfPosition."
+            " Another partner is never revealed (inputs hold counts only)."
+        ),
+    )
+    async def explain(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> ExplainResponse:
+        claim_uuid = parse_uuid(claim_id, "claim")
+        checks = await anyio.to_thread.run_sync(runtime.operations.explain_claim, partner_id, claim_uuid)
+        return explain_response(str(claim_uuid), checks)
 
     @get("/{claim_id:str}/events", opt={"scope": "claims:read"}, summary="Get the claim's event history")
     async def events(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.ClaimEvents:

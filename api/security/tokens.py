@@ -52,6 +52,8 @@ REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti", "sub", "client_id"]
 TOKEN_LIFETIME_S = 3600
 DEFAULT_LEEWAY_S = 30
 MAX_TOKEN_LENGTH = 8192
+VERIFIED_CACHE_SIZE = 4096
+"""Verified token strings a validator remembers (a partner reuses its token for up to an hour)."""
 
 
 def _b64url(raw: bytes) -> str:
@@ -205,15 +207,45 @@ class TokenValidator:
     """Validates bearer tokens against a JWKS, an issuer and an audience (RFC 8725, RFC 9068 §4)."""
 
     def __init__(
-        self, jwks: Mapping[str, Any], *, issuer: str, audience: str, leeway_s: int = DEFAULT_LEEWAY_S
+        self,
+        jwks: Mapping[str, Any],
+        *,
+        issuer: str,
+        audience: str,
+        leeway_s: int = DEFAULT_LEEWAY_S,
+        cache_size: int = VERIFIED_CACHE_SIZE,
     ) -> None:
         self._keys = _keys_from_jwks(jwks)
         self.issuer, self.audience, self.leeway_s = issuer, audience, leeway_s
+        self._cache_size = cache_size
+        self._verified: dict[str, dict[str, Any]] = {}
 
     def validate(self, token: str, now: datetime) -> AccessToken:
-        """The token's claims if every check passes at ``now``; :class:`InvalidToken` with a reason otherwise."""
+        """The token's claims if every check passes at ``now``; :class:`InvalidToken` with a reason otherwise.
+
+        A token string whose header, signature, issuer and audience passed once is remembered (at most
+        ``cache_size``, this validator's keys only): repeating it costs only the time checks, which run
+        on every call. Ed25519 verification is a pure function of key, token and signature, so the
+        cached answer is the one a new verification would give; failures are never cached.
+        """
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH or token.count(".") != 2:
             raise _fail("malformed", "the bearer token is not a compact JWS")
+        payload = self._verified.get(token)
+        if payload is None:
+            payload = self._verify(token)
+            if len(self._verified) >= self._cache_size:
+                self._verified.clear()  # simple bound; a partner's next request re-verifies once
+            self._verified[token] = payload
+        return self._check_claims(payload, now)
+
+    def verified_subject(self, token: str) -> str | None:
+        """The ``sub`` of ``token`` if it was already verified by :meth:`validate`, else None (no work)."""
+        payload = self._verified.get(token)
+        subject = None if payload is None else payload.get("sub")
+        return subject if isinstance(subject, str) else None
+
+    def _verify(self, token: str) -> dict[str, Any]:
+        """Header checks (typ, alg allow-list, kid in our JWKS), then signature, issuer and audience."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -226,8 +258,7 @@ class TokenValidator:
         key = self._keys.get(header.get("kid", ""))
         if key is None:
             raise _fail("unknown_key", "the bearer token was signed with an unknown key")
-        payload = self._decode(token, key)
-        return self._check_claims(payload, now)
+        return self._decode(token, key)
 
     def _decode(self, token: str, key: Ed25519PublicKey) -> dict[str, Any]:
         options: jwt.types.Options = {

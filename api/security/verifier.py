@@ -41,6 +41,7 @@ __all__ = [
     "AuthenticatedRequest",
     "RequestAuthenticator",
     "parse_request_timestamp",
+    "replayed",
 ]
 
 MAX_SKEW_S = 300
@@ -91,6 +92,11 @@ def parse_request_timestamp(value: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+def replayed(request_id: str) -> ReplayedRequest:
+    """The error for an ``X-Request-ID`` already used by the partner (check 6)."""
+    return ReplayedRequest("X-Request-ID was already used", "seen", request_id=request_id)
+
+
 class RequestAuthenticator:
     """Authenticates requests; stateless apart from the replay cache, safe to share across threads."""
 
@@ -117,12 +123,16 @@ class RequestAuthenticator:
         headers: Mapping[str, str] | Iterable[tuple[str, str]],
         body: bytes,
         now: datetime,
+        *,
+        remember: bool = True,
     ) -> AuthenticatedRequest:
         """The authenticated caller, or an :class:`~api.security.AuthenticationError` subclass.
 
         ``path`` is the path as sent (ASGI ``raw_path``), ``raw_query`` the query string without ``?``,
         ``body`` the raw bytes; ``headers`` a mapping or ``(name, value)`` pairs (names match in any case;
-        one of the five headers given twice is malformed).
+        one of the five headers given twice is malformed). With ``remember=False`` check 6 is left to
+        the caller, who must then remember ``request_id`` (lower-cased) for :attr:`replay_ttl_s` and
+        raise :func:`replayed` if it was seen (the HTTP gate does so together with the rate limit).
         """
         fields: dict[str, str] = {}
         for name, value in headers.items() if isinstance(headers, Mapping) else headers:
@@ -150,9 +160,14 @@ class RequestAuthenticator:
                 "too_old" if skew > 0 else "in_future",
                 server_time=now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             )
-        if not self.replay_cache.remember(token.partner_id, request_id.lower(), 2 * self.max_skew_s):
-            raise ReplayedRequest("X-Request-ID was already used", "seen", request_id=request_id)
+        if remember and not self.replay_cache.remember(token.partner_id, request_id.lower(), self.replay_ttl_s):
+            raise replayed(request_id)
         return AuthenticatedRequest(token, key_id, request_id, timestamp)
+
+    @property
+    def replay_ttl_s(self) -> int:
+        """How long a request id is remembered: twice the skew covers every instant it is still accepted."""
+        return 2 * self.max_skew_s
 
     def _token(self, authorization: str | None, now: datetime) -> AccessToken:
         if not authorization:

@@ -39,6 +39,7 @@ from support.http_server import LiveServer, live_server
 
 from api.credentials import PartnerCredentials
 from api.security.signing import sign
+from ledger_core.vocabulary import SCOPES
 
 MAX_EXAMPLES = int(os.environ.get("LEDGER_SCHEMATHESIS_EXAMPLES", "5"))
 
@@ -94,7 +95,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def partner(server: LiveServer) -> PartnerCredentials:
-    return server.create_partner(f"st_{uuid.uuid4().hex[:10]}")
+    """A partner holding every partner scope, so every partner operation is exercised past the gate."""
+    return server.create_partner(f"st_{uuid.uuid4().hex[:10]}", scopes=sorted(SCOPES))
 
 
 @pytest.fixture(scope="module")

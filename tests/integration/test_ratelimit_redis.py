@@ -151,3 +151,26 @@ def test_unreachable_redis_is_a_typed_error() -> None:
     with pytest.raises(RateLimiterUnavailable) as caught:
         dead.check("acme", RatePolicy("t", limit=1, burst=1))
     assert caught.value.code == "SERVICE_UNAVAILABLE"
+
+
+def test_replay_and_limit_in_one_script_match_the_two_calls(client: redis.Redis, redis_prefix: str) -> None:
+    """remember_and_check on Redis (one script) decides exactly as the replay cache then the limiter do
+    in process: a new id is remembered and counted, a seen id gets None and counts nothing."""
+    from adapters.ratelimit.fresh import remember_and_check
+    from adapters.replay import InProcessReplayCache
+    from adapters.replay.redis import RedisReplayCache
+
+    policy = RatePolicy("t", limit=1, burst=3, window_s=3600, daily_quota=None)
+    redis_limiter, redis_replay = RedisRateLimiter(client, redis_prefix), RedisReplayCache(client, redis_prefix)
+    memory_limiter, memory_replay = InProcessRateLimiter(), InProcessReplayCache()
+    ids = ["a", "b", "a", "c", "b", "d", "e"]
+    seen: list[tuple[bool, int] | None] = []
+    expected: list[tuple[bool, int] | None] = []
+    for request_id in ids:
+        fresh = remember_and_check(redis_replay, redis_limiter, "acme", request_id, 60, policy)
+        seen.append(None if fresh is None else (fresh.allowed, fresh.remaining))
+        local = remember_and_check(memory_replay, memory_limiter, "acme", request_id, 60, policy)
+        expected.append(None if local is None else (local.allowed, local.remaining))
+    assert seen == expected == [(True, 2), (True, 1), None, (True, 0), None, (False, 0), (False, 0)]
+    assert client.ttl(redis_replay.key("acme", "a")) > 0  # remembered with an expiry
+    assert not redis_replay.remember("acme", "d", 60)  # a refused request's id is still remembered

@@ -131,18 +131,22 @@ def test_two_sealers_on_postgres_one_leads_the_other_takes_over(
 ) -> None:
     """Only the lock holder seals; after SIGKILL of the leader the other takes over and continues the tree."""
     tree = open_tree_store(StorageConfig(Path("unused"), postgres_url))
+    sealers: list[Sealer] = []
     try:
         a = Sealer(home, postgres_url, "a", "--interval-ms", "20")
+        sealers.append(a)
         a.wait_for(lambda names: "leader" in names)
         b = Sealer(home, postgres_url, "b", "--interval-ms", "20")
+        sealers.append(b)
         b.wait_for(lambda names: "waiting" in names)
         for round_ in range(3):
             fill(postgres_url, round_ * 100, 100)
             a.wait_for(lambda names, n=round_: names.count("sealed") > n)
         assert "sealed" not in b.names()
-        with psycopg.connect(postgres_server) as conn:
+        with psycopg.connect(postgres_url) as conn:  # this schema's lock only: the server is shared
             holders = conn.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted",
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted"
+                " AND objid = (hashtext(current_schema())::bigint & 4294967295)::text::oid",
                 (0x4C454447,),
             ).fetchone()
         assert holders is not None
@@ -154,4 +158,7 @@ def test_two_sealers_on_postgres_one_leads_the_other_takes_over(
         assert b.kill(signal.SIGTERM) == 0
         assert verify_tree_and_checkpoints(tree, [verifier(home)]).integrated_size == 350
     finally:
+        for sealer in sealers:  # a failed assertion must not leave a sealer holding the lock
+            if sealer.process.poll() is None:
+                sealer.kill()
         tree.close()

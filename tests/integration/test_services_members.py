@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from support.clock import SteppingClock
 from support.databases import execute
+from support.storage_dump import database_dump, found
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
@@ -54,34 +54,6 @@ def ledger(config: StorageConfig, clock: SteppingClock) -> Iterator[Ledger]:
 
 def record(**overrides: str) -> EligibilityRecord:
     return EligibilityRecord.from_row({**ROW, **overrides})
-
-
-def database_dump(config: StorageConfig) -> bytes:
-    """Every byte the database holds: the SQLite file and its WAL, or every PostgreSQL row as text."""
-    if config.backend == "sqlite":
-        path = config.sqlite_path()
-        parts = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-journal")]
-        return b"".join(part.read_bytes() for part in parts if part.exists())
-    assert config.database_url is not None
-    chunks: list[bytes] = []
-    with psycopg.connect(config.database_url, autocommit=True) as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "SELECT table_name FROM information_schema.tables"
-                " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
-            )
-        ]
-        assert tables, "no tables found in the test schema"
-        for table in tables:
-            for (text,) in conn.execute(f'SELECT t::text FROM "{table}" t'):
-                chunks.append(text.encode("utf-8"))
-    return b"\n".join(chunks)
-
-
-def found(dump: bytes, needle: bytes) -> bool:
-    """``needle`` raw or hex-encoded (PostgreSQL renders bytea as ``\\x<hex>``)."""
-    return needle in dump or needle.hex().encode() in dump
 
 
 def test_upsert_noop_update_reveal_and_reopen(ledger: Ledger, config: StorageConfig, clock: SteppingClock) -> None:

@@ -58,6 +58,7 @@ def server_env(data_dir: Path, database_url: str | None, extra: dict[str, str] |
             "LEDGER_MAX_UPLOAD_BYTES": str(4 * MAX_BODY),
             "LEDGER_VERSIONS": json.dumps(VERSIONS),
             "LEDGER_LOG_LEVEL": "INFO",
+            "LEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS": "1",  # receivers are on loopback
         }
     )
     if database_url is not None:
@@ -245,19 +246,29 @@ def external_sealer(data_dir: Path, database_url: str, env: dict[str, str]) -> I
 
 @contextmanager
 def backend_server(
-    kind: str, root: Path, postgres_url: str | None = None, redis_url: str | None = None, redis_prefix: str = "test:"
+    kind: str,
+    root: Path,
+    postgres_url: str | None = None,
+    redis_url: str | None = None,
+    redis_prefix: str = "test:",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[LiveServer]:
     """SQLite: the embedded default (one process, in-process stores). PostgreSQL: a separate sealer
     process, the server with ``--no-embedded-sealer``, and Redis for limits, replay and idempotency."""
     data_dir = root / "data"
     if kind == "sqlite":
-        with live_server(data_dir) as server:
+        with live_server(data_dir, extra_env=extra_env) as server:
             yield server
         return
     assert postgres_url is not None
     assert redis_url is not None
     # A short seal wait: the separate sealer polls every 5 ms, and the in-flight test pauses it on purpose.
-    extra = {"LEDGER_REDIS_URL": redis_url, "LEDGER_REDIS_PREFIX": redis_prefix, "LEDGER_SEAL_WAIT_SECONDS": "2"}
+    extra = {
+        **(extra_env or {}),
+        "LEDGER_REDIS_URL": redis_url,
+        "LEDGER_REDIS_PREFIX": redis_prefix,
+        "LEDGER_SEAL_WAIT_SECONDS": "2",
+    }
     env = server_env(data_dir, postgres_url, extra)
     with (
         external_sealer(data_dir, postgres_url, env) as sealer,
@@ -267,7 +278,9 @@ def backend_server(
         yield server
 
 
-def servers(request: Any, tmp_path_factory: Any, kind: str) -> Iterator[LiveServer]:
+def servers(
+    request: Any, tmp_path_factory: Any, kind: str, extra_env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
     """Body of a module-scoped, backend-parametrized ``server`` fixture (``yield from servers(...)``)."""
     import uuid
 
@@ -275,7 +288,7 @@ def servers(request: Any, tmp_path_factory: Any, kind: str) -> Iterator[LiveServ
 
     root = tmp_path_factory.mktemp(f"http-{kind}")
     if kind == "sqlite":
-        with backend_server("sqlite", root) as server:
+        with backend_server("sqlite", root, extra_env=extra_env) as server:
             yield server
         return
     postgres = request.getfixturevalue("postgres_server")
@@ -284,7 +297,7 @@ def servers(request: Any, tmp_path_factory: Any, kind: str) -> Iterator[LiveServ
     try:
         with (
             fresh_database("postgresql", postgres) as url,
-            backend_server("postgresql", root, url, redis_url, prefix) as server,
+            backend_server("postgresql", root, url, redis_url, prefix, extra_env) as server,
         ):
             yield server
     finally:

@@ -117,3 +117,23 @@ def test_authentication_failures_are_charged_to_the_address(security: Security, 
         "ledger_auth_failures_total", {"code": "AUTH_INVALID_SIGNATURE", "reason": "mismatch"}
     )
     assert sample == 3
+
+
+def test_a_replayed_request_is_charged_to_the_address_not_the_partner(
+    security: Security, acme: PartnerCredentials
+) -> None:
+    """The replay check runs with the partner's rate limit (one Redis script in production): a replayed
+    id is AUTH_REPLAYED_REQUEST, counted as an authentication failure and charged to the address's
+    anonymous limit, while the partner's allowance is not touched."""
+    first = admit(security, request(acme), datetime.now(UTC))
+    remaining = int(first.headers["X-RateLimit-Remaining"])
+    with pytest.raises(Refused) as replayed:
+        admit(security, request(acme), datetime.now(UTC))  # same X-Request-ID, freshly signed
+    assert getattr(replayed.value.error, "code", None) == "AUTH_REPLAYED_REQUEST"
+    assert replayed.value.headers["X-RateLimit-Limit"] == "60"  # the anonymous policy (the partner has 1000)
+    sample = security.metrics.registry.get_sample_value(
+        "ledger_auth_failures_total", {"code": "AUTH_REPLAYED_REQUEST", "reason": "seen"}
+    )
+    assert sample == 1
+    after = admit(security, request(acme, request_id="6f1c2a8e-3b4d-4e5f-9a0b-000000000003"), datetime.now(UTC))
+    assert int(after.headers["X-RateLimit-Remaining"]) == remaining - 1

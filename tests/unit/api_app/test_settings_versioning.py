@@ -20,6 +20,7 @@ def test_settings_round_trip_through_the_environment() -> None:
         redis_url="redis://cache:6379/0",
         embedded_sealer=False,
         seal_wait_seconds=2.5,
+        worker_threads=12,
         rate_limits={"sandbox": TierLimits(5, 2, None), "tight": TierLimits(60, 3, 100)},
         partner_policies={"acme": "tight"},
         previous_token_keys=(Path("/keys/old.pem"),),
@@ -29,6 +30,7 @@ def test_settings_round_trip_through_the_environment() -> None:
     assert again.storage == settings.storage
     assert (again.redis_url, again.embedded_sealer, again.seal_wait_seconds) == ("redis://cache:6379/0", False, 2.5)
     assert again.limits_for("tight") == TierLimits(60, 3, 100)
+    assert again.worker_threads == 12
     assert again.limits_for("sandbox") == TierLimits(5, 2, None)
     assert again.limits_for("standard") == TierLimits(1000, 100, 100_000)  # defaults kept beside overrides
     assert again.partner_policies == {"acme": "tight"}
@@ -43,6 +45,18 @@ def test_unset_environment_gives_the_embedded_defaults() -> None:
     assert settings.embedded_sealer is True
     assert settings.redis_url is None
     assert settings.limits_for("enterprise") == TierLimits(10_000, 500, None)
+
+
+def test_private_webhook_targets_only_on_the_embedded_default_unless_set() -> None:
+    """The SSRF guard is off on a developer's embedded SQLite, on for a server deployment, else as set."""
+    assert Settings.from_env({}).webhooks_may_target_private
+    server = Settings.from_env({"LEDGER_DATABASE_URL": "postgresql://db/ledger"})
+    assert not server.webhooks_may_target_private
+    allowed = Settings.from_env(
+        {"LEDGER_DATABASE_URL": "postgresql://db/ledger", "LEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS": "1"}
+    )
+    assert allowed.webhooks_may_target_private
+    assert not Settings.from_env({"LEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS": "0"}).webhooks_may_target_private
 
 
 def test_sunset_never_precedes_deprecation() -> None:

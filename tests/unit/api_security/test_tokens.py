@@ -314,3 +314,40 @@ def test_grant_scopes() -> None:
         grant_scopes(("claims:read", "audit:read"), allowed)
     assert caught.value.error == "invalid_scope"
     assert caught.value.code == "INVALID_SCOPE"
+
+
+def test_a_verified_token_is_remembered_but_its_times_are_checked_on_every_use(
+    issuer: TokenIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second validation of the same string skips the signature check, never the expiry check."""
+    validator = issuer.validator()
+    token = issuer.issue(
+        partner_id="acme_insurance", client_id="partner_acme_insurance", scopes=["claims:read"], now=NOW
+    )
+    first = validator.validate(token.access_token, NOW)
+    assert validator.verified_subject(token.access_token) == "acme_insurance"
+
+    def no_decoding(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a remembered token must not be decoded again")
+
+    monkeypatch.setattr(jwt, "decode", no_decoding)
+    monkeypatch.setattr(jwt, "get_unverified_header", no_decoding)
+    assert validator.validate(token.access_token, NOW + timedelta(minutes=5)) == first
+    with pytest.raises(InvalidToken) as raised:
+        validator.validate(token.access_token, NOW + timedelta(hours=2))
+    assert raised.value.reason == "expired"
+
+
+def test_failures_are_not_remembered_and_the_cache_is_bounded(issuer: TokenIssuer) -> None:
+    validator = TokenValidator(issuer.jwks(), issuer=ISSUER, audience=AUDIENCE, cache_size=2)
+    token = issuer.issue(partner_id="acme_insurance", client_id="partner_acme_insurance", scopes=[], now=NOW)
+    head, payload, signature = token.access_token.split(".")
+    forged = f"{head}.{payload}.{signature[:-2]}{'A' if signature[-2] != 'A' else 'B'}{signature[-1]}"
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            validator.validate(forged, NOW)
+        assert validator.verified_subject(forged) is None
+    for n in range(5):
+        other = issuer.issue(partner_id=f"p{n}", client_id=f"partner_p{n}", scopes=[], now=NOW)
+        assert validator.validate(other.access_token, NOW).partner_id == f"p{n}"
+        assert len(validator._verified) <= 2

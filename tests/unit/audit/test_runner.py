@@ -127,3 +127,64 @@ def test_lost_leadership_is_noticed_before_sealing(log: MemoryLog, store: Memory
     finally:
         runner.stop()
     assert [e["event"] for e in events] == ["leader", "leadership-lost", "leader", "sealed", "stopped"]
+
+
+def test_async_waiters_share_one_poll_and_get_their_first_checkpoint(
+    log: MemoryLog, store: MemoryTreeStore, signer: NoteSigner
+) -> None:
+    """Many coroutines of one loop: each gets the smallest checkpoint containing its position; the
+    sealed size is read by the loop's one poller, not once per waiter."""
+    sealer = Sealer(store, signer, StepClock())
+    for _ in range(5):
+        log.append("a")
+    sealer.seal_once()
+    for _ in range(5):
+        log.append("a")
+    sealer.seal_once()
+    reads: list[int] = []
+    integrated = store.integrated_size
+
+    def counted() -> int:
+        reads.append(1)
+        return integrated()
+
+    store.integrated_size = counted  # type: ignore[method-assign]
+    waiter = SealWaiter(store, poll_interval=3600)  # type: ignore[arg-type]
+
+    async def wait_all() -> list[int]:
+        records = await asyncio.gather(*(waiter.wait_until_sealed_async(p, timeout=30) for p in range(10)))
+        return [record.size for record in records]
+
+    assert asyncio.run(wait_all()) == [5] * 5 + [10] * 5
+    assert len(reads) == 1
+    assert waiter._loops == {}  # the poller ended with its last waiter
+
+
+def test_async_waiters_are_woken_by_notify_without_polling(
+    log: MemoryLog, store: MemoryTreeStore, signer: NoteSigner
+) -> None:
+    """An in-process sealer's notify() wakes waiting coroutines at once (the poll interval is an hour)."""
+    waiter = SealWaiter(store, poll_interval=3600)  # type: ignore[arg-type]
+    position = log.append("a")
+
+    def seal_and_notify() -> None:
+        result = Sealer(store, signer, StepClock()).seal_once()
+        assert result is not None
+        waiter.notify(result.checkpoint.size)
+
+    async def scenario() -> int:
+        waiting = asyncio.ensure_future(waiter.wait_until_sealed_async(position, timeout=30))
+        while not waiter._loops:  # registered (and the first poll, which found nothing, is done)
+            await asyncio.sleep(0)
+        await asyncio.to_thread(seal_and_notify)
+        return (await waiting).size
+
+    assert asyncio.run(scenario()) == 1
+
+
+def test_async_wait_times_out_and_unregisters(log: MemoryLog, store: MemoryTreeStore) -> None:
+    log.append("a")
+    waiter = SealWaiter(store, poll_interval=0.01)  # type: ignore[arg-type]
+    with pytest.raises(NotSealed, match="not sealed within"):
+        asyncio.run(waiter.wait_until_sealed_async(0, timeout=0.05))
+    assert waiter._loops == {}

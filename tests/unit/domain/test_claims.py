@@ -284,6 +284,7 @@ def test_random_command_sequences_stay_on_the_machine(sequence: list[tuple[str, 
             continue
         assert claim.status in TRANSITIONS[before]
         assert (before is ClaimStatus.FLAGGED) == (command == "review")
-        history.append(claim.status)
-    assert len(history) == len(set(history))  # the machine is acyclic: no status is visited twice
+        if claim.status is not before:  # pending -> pending (a new outcome that still waits) is the one self-loop
+            history.append(claim.status)
+    assert len(history) == len(set(history))  # otherwise acyclic: no status is visited twice
     assert state(replay(list(claim.collect_events()))) == state(claim)

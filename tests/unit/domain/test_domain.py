@@ -41,6 +41,7 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
     partner.set_client_secret(secret_hash="scrypt$16384$8$1$c2FsdA$aGFzaA", at=T0)
     partner.add_webhook("ep1", **HOOK)
     partner.update_webhook("ep1", **{**HOOK, "secret_id": "whsec_2"})
+    partner.rotate_webhook_secret("ep1", secret_id="whsec_3", at=T0)
     partner.disable_webhook("ep1", "gone")
     partner.enable_webhook("ep1")
     partner.remove_webhook("ep1")
@@ -142,7 +143,7 @@ def test_registry_names_are_stable_and_unique() -> None:
         "Subscription",
         "Reminder",
     }
-    assert len(REGISTRY.event_classes) == 35
+    assert len(REGISTRY.event_classes) == 36
     for name, cls in REGISTRY.event_classes.items():
         prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
         assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name

@@ -32,13 +32,14 @@ def test_state_codes() -> None:
 
 
 def test_seed_spellings() -> None:
-    """Enum values are the seeds' exact spellings."""
+    """Enum values are the seeds' exact spellings (plus ``operations``: our own staff, not a seed partner)."""
     assert [c.value for c in PartnerCategory] == [
         "insurance_carrier",
         "tpa",
         "claims_software",
         "document_provider",
         "fraud_detection",
+        "operations",
     ]
     assert [p.value for p in PolicyType] == ["Life", "Health", "Disability"]
     assert [g.value for g in Gender] == ["M", "F", "O"]

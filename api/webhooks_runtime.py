@@ -1,0 +1,57 @@
+"""Opening the webhook outbox for a server process, and the embedded projector + dispatcher threads.
+
+The embedded default (``embedded_webhooks``, SQLite or PostgreSQL) runs both loops in the server process,
+like the embedded sealer; a 410 from an endpoint is recorded in the log as ``partner.webhook_disabled``
+through the ledger this process holds. Deployments that run ``ledger webhooks run`` processes turn
+``embedded_webhooks`` off; the server then only reads the outbox (delivery logs, resend, replay).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from adapters.webhooks import OutboxStore, open_outbox
+from adapters.webhooks.worker import build_worker
+from api.settings import Settings
+from ledger_core.ledger import Ledger
+from ledger_core.webhook_retry import RetryPolicy
+
+logger = logging.getLogger("api.webhooks")
+
+
+def _report(event: dict[str, Any]) -> None:
+    level = logging.WARNING if event.get("event") in {"error", "failed", "gone"} else logging.INFO
+    logger.log(level, "webhooks %s", event.get("event"), extra={"webhooks": event})
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy().scaled(settings.webhook_retry_scale)
+
+
+def open_webhooks(
+    settings: Settings, ledger: Ledger, deployment_secret: bytes, closers: list[Callable[[], Any]]
+) -> OutboxStore:
+    """The outbox (closed by ``closers``), with the embedded worker started when the settings ask for it."""
+    outbox = open_outbox(settings.storage)
+    closers.append(outbox.close)
+    if settings.embedded_webhooks:
+
+        def on_gone(partner_id: str, endpoint_id: str, reason: str) -> None:
+            ledger.partners.disable_webhook(partner_id, endpoint_id, reason)
+
+        worker = build_worker(
+            outbox,
+            deployment_secret,
+            policy=retry_policy(settings),
+            timeout=settings.webhook_timeout_seconds,
+            max_in_flight=settings.webhook_max_in_flight,
+            allow_private=settings.webhooks_may_target_private,
+            on_gone=on_gone,
+            report=_report,
+            http_client=settings.webhook_http_client,
+        )
+        worker.start()
+        closers.append(worker.stop)
+    return outbox

@@ -1,0 +1,30 @@
+"""Fixtures: an in-memory log, a stepping clock, and the verification service over them."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger_core.claim_verification import ClaimVerificationService
+from ledger_core.documents import DocumentService
+
+from .fakes import IndexFacts, MemoryLog, SteppingClock
+
+
+@pytest.fixture
+def clock() -> SteppingClock:
+    return SteppingClock()
+
+
+@pytest.fixture
+def log(clock: SteppingClock) -> MemoryLog:
+    return MemoryLog(clock)
+
+
+@pytest.fixture
+def service(log: MemoryLog, clock: SteppingClock) -> ClaimVerificationService:
+    return ClaimVerificationService(log, IndexFacts(log), clock)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def documents(log: MemoryLog) -> DocumentService:
+    return DocumentService(log)  # type: ignore[arg-type]
