@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,36 @@ TOKEN_KEY_ENV = "LEDGER_TOKEN_KEY_FILE"  # noqa: S105 - an environment variable 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+OUTCOME_RECOVERY_INTERVAL_S = 60.0
+
+
+def start_outcome_recovery(ledger: Ledger, interval: float = OUTCOME_RECOVERY_INTERVAL_S) -> Callable[[], None]:
+    """A daemon thread settling outcome changes a crashed process left open (at start, then every
+    ``interval`` seconds; see :meth:`OutcomeProjection.recover`); returns the function that stops it."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while True:
+            try:
+                recovered = ledger.outcomes.recover()
+            except Exception:  # the database is unreachable: logged, retried next round
+                logger.exception("outcome recovery failed")
+            else:
+                if recovered:
+                    logger.warning("outcome recovery settled %d change(s) left open by a crash", recovered)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=run, name="outcome-recovery", daemon=True)
+    thread.start()
+
+    def close() -> None:
+        stop.set()
+        thread.join(timeout=5)
+
+    return close
 
 
 @dataclass
@@ -192,6 +223,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         )
         operations = LedgerOperations(ledger, ProofService(tree, ledger.app.log_reader))
         members = build_member_operations(ledger, settings, security.deployment_secret, _utc_now)
+        closers.append(start_outcome_recovery(ledger))
         webhooks = open_webhooks(settings, ledger, security.deployment_secret, closers)
         return Runtime(
             settings,

@@ -68,7 +68,7 @@ class Ledger:
         self.claims = ClaimService(self.app)
         self.documents = DocumentService(self.app)
         # Outcome figures (ledger_core/outcome_projection.py); in memory unless storage provides a store.
-        self.outcomes = OutcomeProjection(self.app, self.vault, outcome_store or MemoryOutcomeStore())
+        self.outcomes = OutcomeProjection(self.app, self.vault, outcome_store or MemoryOutcomeStore(), clock=clock)
         self.members = MemberService(self.app, self.vault, clock, self.outcomes)
         self.enrollments = EnrollmentService(self.app, self.vault, frozenset(restricted_states), self.outcomes)
         self.eligibility = EligibilityService(self.app, self.vault, clock, frozenset(restricted_states))

@@ -334,8 +334,9 @@ class MemberService:
         }
         if existing is None:
             member = Member.register(partner_id=partner_id, partner_member_id=pmid, **profile)
-            positions = save(self.app, member)
-            self.outcomes.registered(partner_id, positions[0])
+            with self.outcomes.registering(partner_id, pmid) as saved:
+                positions = save(self.app, member)
+                saved(positions[0])
             return MemberResult(member.id, pmid, positions, created=True)
         changed = existing.update(**profile)  # no field of an update moves the member's outcome figures
         return MemberResult(existing.id, pmid, save(self.app, existing), changed=tuple(changed))

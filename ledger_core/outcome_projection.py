@@ -20,18 +20,20 @@ member's result in plaintext to subtract it later.
 
 Limits (documented in ``docs/eligibility.md``): commands on the same member are serialised within a
 process; two processes changing the member and its enrollment at the same instant could each see the
-other's change in their "after" snapshot, and a crash between the log commit and the counter update
-loses that update. ``ledger outcomes rebuild`` (:meth:`rebuild`) restores the exact counters from the log.
+other's change in their "after" snapshot. A crash between the log commit and the counter update leaves an
+:class:`OpenChange` that :meth:`recover` settles from the log. ``ledger outcomes rebuild`` (:meth:`rebuild`)
+restores the exact counters from the log in any case.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from ledger_core.application import LedgerApplication
 from ledger_core.chain import StoredRow
@@ -46,16 +48,21 @@ from ledger_core.outcomes import (
     Contribution,
     MemberFacts,
     MemoryOutcomeStore,
+    OpenChange,
     OutcomeReport,
     OutcomeStore,
     contribution,
     difference,
     report_from_store,
 )
+from ledger_core.ports import Clock
 from ledger_core.privacy import PersonalDataVault
+from ledger_core.validation import format_timestamp
 from ledger_core.vocabulary import HealthAction, ResultType
 
 _LOCK_STRIPES = 64
+RECOVERY_MIN_AGE = timedelta(seconds=60)
+"""Open changes younger than this are left to the command still running them (see :meth:`recover`)."""
 _SCAN_CHUNK = 5_000
 
 
@@ -70,8 +77,10 @@ class OutcomeProjection:
         *,
         cost_model: CostModel | None = None,
         threshold: int = DEFAULT_SUPPRESSION_THRESHOLD,
+        clock: Clock | None = None,
     ) -> None:
         self.app = app
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.vault = vault
         self.store = store
         self.cost_model = cost_model or CostModel()
@@ -111,22 +120,84 @@ class OutcomeProjection:
     def tracking(self, partner_id: str, partner_member_id: str) -> Iterator[None]:
         """Run a command on the member and add the change in its contribution to the store.
 
-        Nothing is added when the block raises (a refused command saves nothing).
+        Before the command an :class:`OpenChange` (the "before" contribution) is committed; afterwards the
+        difference between what the log now says and "before" is added in the same transaction that
+        settles it, also when the block raised (then usually nothing changed). A crash in between leaves
+        the change open for :meth:`recover`.
         """
         lock = self._locks[hash((partner_id, partner_member_id)) % _LOCK_STRIPES]
         with lock:
-            before = self.contribution_of(partner_id, partner_member_id)
-            yield
-            deltas = difference(self.contribution_of(partner_id, partner_member_id), before)
-            if deltas:
-                self.store.apply(partner_id, deltas)
+            change = self._open(partner_id, partner_member_id, self.contribution_of(partner_id, partner_member_id))
+            try:
+                yield
+            finally:
+                self._settle(change)
 
-    def registered(self, partner_id: str, position: int) -> None:
-        """Count a member registered by the entry at ``position``: its whole contribution is one ``eligible``
-        on that entry's day (a new member has no enrollment yet), added without re-reading the member."""
-        rows = self.app.log_reader.read_rows(position, 1)
-        day = date.fromisoformat(decode_entry(rows[0].entry).recorded_at[:10])
-        self.store.apply(partner_id, {(day, ELIGIBLE): 1})
+    @contextmanager
+    def registering(self, partner_id: str, partner_member_id: str) -> Iterator[Callable[[int], None]]:
+        """Around saving a new member: yields ``saved(position)``, which counts the member's one ``eligible``
+        on that entry's day without re-reading the member. A crash before ``saved`` leaves the change
+        open for :meth:`recover`; a block that raises settles it from the log."""
+        change = self._open(partner_id, partner_member_id, Counter())
+        settled = False
+
+        def saved(position: int) -> None:
+            nonlocal settled
+            rows = self.app.log_reader.read_rows(position, 1)
+            day = date.fromisoformat(decode_entry(rows[0].entry).recorded_at[:10])
+            self.store.settle_change(change.change_id, partner_id, {(day, ELIGIBLE): 1})
+            settled = True
+
+        try:
+            yield saved
+        finally:
+            if not settled:
+                self._settle(change)
+
+    def recover(self, min_age: timedelta = RECOVERY_MIN_AGE) -> int:
+        """Settle changes left open (by a crash) for at least ``min_age``, from the log; return how many.
+
+        A member's open changes chain: each one's effect is the next one's "before" minus its own, the
+        last one's is the member's contribution now minus its "before". Settling is exactly-once (see
+        :meth:`OutcomeStore.settle_change`); a member with a change younger than ``min_age`` (perhaps a
+        command still running in another process) is left for a later round.
+        """
+        cutoff = format_timestamp(self.clock() - min_age)
+        by_member: dict[tuple[str, str], list[OpenChange]] = {}
+        for change in self.store.open_changes():
+            by_member.setdefault((change.partner_id, change.partner_member_id), []).append(change)
+        recovered = 0
+        for (partner_id, partner_member_id), changes in by_member.items():
+            if any(change.opened_at > cutoff for change in changes):
+                continue
+            now = self.contribution_of(partner_id, partner_member_id)
+            recovered += self._settle_chain(changes, now)
+        return recovered
+
+    def _open(self, partner_id: str, partner_member_id: str, before: Contribution) -> OpenChange:
+        """Commit a change for the member; first settle its stale ones (a crash or failed settle left them
+        open, and this command must not be counted into them): they chain up to ``before``."""
+        cutoff = format_timestamp(self.clock() - RECOVERY_MIN_AGE)
+        stale = [c for c in self.store.open_changes(partner_id, partner_member_id) if c.opened_at <= cutoff]
+        if stale:
+            self._settle_chain(stale, before)
+        change = OpenChange(uuid4().hex, partner_id, partner_member_id, dict(before), format_timestamp(self.clock()))
+        self.store.open_change(change)
+        return change
+
+    def _settle_chain(self, changes: list[OpenChange], end: Contribution) -> int:
+        """Settle one member's ``changes`` (oldest first), the last one up to the contribution ``end``."""
+        settled = 0
+        for change, following in zip(changes, [*changes[1:], None], strict=True):
+            after = end if following is None else Counter(following.before)
+            if self.store.settle_change(change.change_id, change.partner_id, difference(after, Counter(change.before))):
+                settled += 1
+        return settled
+
+    def _settle(self, change: OpenChange) -> bool:
+        after = self.contribution_of(change.partner_id, change.partner_member_id)
+        deltas = difference(after, Counter(change.before))
+        return self.store.settle_change(change.change_id, change.partner_id, deltas)
 
     def _registered_on(self, aggregate_id: UUID) -> date:
         """The ``recordedAt`` day of the member's first log entry (the day it entered the eligibility data)."""

@@ -31,7 +31,7 @@ answers is a set of whole months, each of which passed the rule on its own.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -129,8 +129,40 @@ def difference(after: Contribution, before: Contribution) -> dict[tuple[date, st
     return {key: value for key, value in deltas.items() if value}
 
 
+@dataclass(frozen=True, slots=True)
+class OpenChange:
+    """A command on a member whose effect on the counters is not settled yet (the projection's journal).
+
+    Written (durably for a crash of the process) before the command runs and deleted in the same
+    transaction that adds the command's deltas, so a change is settled exactly once: by the command
+    itself, or after a crash by :meth:`~ledger_core.outcome_projection.OutcomeProjection.recover`,
+    which recomputes the member's contribution from the log and adds ``after - before``.
+    """
+
+    change_id: str
+    partner_id: str
+    partner_member_id: str
+    before: Mapping[tuple[date, str], int]
+    opened_at: str
+
+
 class OutcomeStore(Protocol):
     """Per partner, per day, per counter sums (the outcome projection's storage). Adapters implement it."""
+
+    def open_change(self, change: OpenChange) -> None:
+        """Record ``change`` (committed before the command it covers runs)."""
+        ...
+
+    def settle_change(self, change_id: str, partner_id: str, deltas: Mapping[tuple[date, str], int]) -> bool:
+        """In one transaction: delete the open change and, only if it was still open, add ``deltas``.
+
+        Returns whether this call settled it (False: somebody else already did; nothing was added).
+        """
+        ...
+
+    def open_changes(self, partner_id: str | None = None, partner_member_id: str | None = None) -> list[OpenChange]:
+        """Changes not settled yet (of one member when both are given), oldest first."""
+        ...
 
     def apply(self, partner_id: str, deltas: Mapping[tuple[date, str], int]) -> None:
         """Add signed ``deltas`` to the partner's counters atomically (all or nothing)."""
@@ -149,7 +181,8 @@ class OutcomeStore(Protocol):
         ...
 
     def replace_all(self, counts: Mapping[tuple[str, date, str], int]) -> None:
-        """Replace every stored counter with ``(partner, day, counter) -> value`` (a rebuild)."""
+        """Replace every stored counter with ``(partner, day, counter) -> value`` (a rebuild) and forget
+        every open change (the recomputation already counts whatever they covered)."""
         ...
 
 
@@ -159,8 +192,9 @@ class ChangeTracker(Protocol):
 
     def tracking(self, partner_id: str, partner_member_id: str) -> AbstractContextManager[None]: ...
 
-    def registered(self, partner_id: str, position: int) -> None:
-        """A new member's ``member.registered`` entry was saved at ``position`` (the fast path of an upsert)."""
+    def registering(self, partner_id: str, partner_member_id: str) -> AbstractContextManager[Callable[[int], None]]:
+        """Around saving a new member; the yielded callable is told the ``member.registered`` entry's position
+        (the fast path of an upsert)."""
         ...
 
 
@@ -171,8 +205,9 @@ class NoTracking:
     def tracking(self, partner_id: str, partner_member_id: str) -> Iterator[None]:
         yield
 
-    def registered(self, partner_id: str, position: int) -> None:
-        return None
+    @contextmanager
+    def registering(self, partner_id: str, partner_member_id: str) -> Iterator[Callable[[int], None]]:
+        yield lambda position: None
 
 
 class MemoryOutcomeStore:
@@ -180,6 +215,24 @@ class MemoryOutcomeStore:
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, date, str]] = Counter()
+        self.changes: dict[str, OpenChange] = {}
+
+    def open_change(self, change: OpenChange) -> None:
+        self.changes[change.change_id] = change
+
+    def settle_change(self, change_id: str, partner_id: str, deltas: Mapping[tuple[date, str], int]) -> bool:
+        if self.changes.pop(change_id, None) is None:
+            return False
+        self.apply(partner_id, deltas)
+        return True
+
+    def open_changes(self, partner_id: str | None = None, partner_member_id: str | None = None) -> list[OpenChange]:
+        changes = [
+            change
+            for change in self.changes.values()
+            if partner_id is None or (change.partner_id, change.partner_member_id) == (partner_id, partner_member_id)
+        ]
+        return sorted(changes, key=lambda change: (change.opened_at, change.change_id))
 
     def apply(self, partner_id: str, deltas: Mapping[tuple[date, str], int]) -> None:
         for (day, counter), value in deltas.items():
@@ -204,6 +257,7 @@ class MemoryOutcomeStore:
 
     def replace_all(self, counts: Mapping[tuple[str, date, str], int]) -> None:
         self.counts = Counter({key: value for key, value in counts.items() if value})
+        self.changes.clear()
 
 
 def month_end(day: date) -> date:

@@ -22,16 +22,23 @@ from psycopg_pool import ConnectionPool
 
 from adapters.outcomes.common import (
     SCHEMA,
+    SELECT_CHANGES,
     all_rows,
+    change_of,
+    change_row,
+    delete_change_sql,
     delta_rows,
     insert_sql,
+    member_changes_sql,
     month_sql,
     months_of,
+    open_change_sql,
     period_sql,
     through_sql,
     upsert_sql,
 )
 from adapters.postgres.recorder import create_schema, translate
+from ledger_core.outcomes import OpenChange
 
 PARAM = "%s"
 
@@ -65,6 +72,29 @@ class PostgresOutcomeStore:
             cursor.execute("SET LOCAL synchronous_commit = off")  # derived counters: see the module docstring
             cursor.executemany(upsert_sql(PARAM), rows)
 
+    def open_change(self, change: OpenChange) -> None:
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")  # survives a crash of this process
+            cursor.execute(open_change_sql(PARAM), change_row(change))
+
+    def settle_change(self, change_id: str, partner_id: str, deltas: Mapping[tuple[date, str], int]) -> bool:
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            cursor.execute(delete_change_sql(PARAM), (change_id,))
+            settled = cursor.rowcount == 1
+            rows = delta_rows(partner_id, deltas)
+            if settled and rows:
+                cursor.executemany(upsert_sql(PARAM), rows)
+        return settled
+
+    def open_changes(self, partner_id: str | None = None, partner_member_id: str | None = None) -> list[OpenChange]:
+        with self._connection() as conn:
+            if partner_id is None:
+                rows = conn.execute(SELECT_CHANGES).fetchall()
+            else:
+                rows = conn.execute(member_changes_sql(PARAM), (partner_id, partner_member_id)).fetchall()
+            return [change_of(row) for row in rows]
+
     def period_sums(self, partner_id: str, start: date, end: date) -> dict[str, int]:
         with self._connection() as conn:
             rows = conn.execute(period_sql(PARAM), (partner_id, start.isoformat(), end.isoformat())).fetchall()
@@ -83,6 +113,7 @@ class PostgresOutcomeStore:
     def replace_all(self, counts: Mapping[tuple[str, date, str], int]) -> None:
         with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
             cursor.execute("DELETE FROM outcome_counts")
+            cursor.execute("DELETE FROM outcome_changes")
             rows = list(all_rows(counts))
             if rows:
                 cursor.executemany(insert_sql(PARAM), rows)

@@ -18,16 +18,23 @@ from pathlib import Path
 
 from adapters.outcomes.common import (
     SCHEMA,
+    SELECT_CHANGES,
     all_rows,
+    change_of,
+    change_row,
+    delete_change_sql,
     delta_rows,
     insert_sql,
+    member_changes_sql,
     month_sql,
     months_of,
+    open_change_sql,
     period_sql,
     through_sql,
     upsert_sql,
 )
 from adapters.sqlite.connections import ThreadConnections, WriterLock
+from ledger_core.outcomes import OpenChange
 
 PARAM = "?"
 
@@ -55,6 +62,39 @@ class SQLiteOutcomeStore:
                 raise
             conn.execute("COMMIT")
 
+    def open_change(self, change: OpenChange) -> None:
+        with self._connections.connection() as conn, self._writer_lock.held():
+            conn.execute("PRAGMA synchronous=NORMAL")  # survives a crash of this process (WAL in the OS)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(open_change_sql(PARAM), change_row(change))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def settle_change(self, change_id: str, partner_id: str, deltas: Mapping[tuple[date, str], int]) -> bool:
+        with self._connections.connection() as conn, self._writer_lock.held():
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                settled = conn.execute(delete_change_sql(PARAM), (change_id,)).rowcount == 1
+                if settled:
+                    conn.executemany(upsert_sql(PARAM), delta_rows(partner_id, deltas))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return settled
+
+    def open_changes(self, partner_id: str | None = None, partner_member_id: str | None = None) -> list[OpenChange]:
+        with self._connections.connection() as conn:
+            if partner_id is None:
+                rows = conn.execute(SELECT_CHANGES).fetchall()
+            else:
+                rows = conn.execute(member_changes_sql(PARAM), (partner_id, partner_member_id)).fetchall()
+            return [change_of(row) for row in rows]
+
     def period_sums(self, partner_id: str, start: date, end: date) -> dict[str, int]:
         with self._connections.connection() as conn:
             rows = conn.execute(period_sql(PARAM), (partner_id, start.isoformat(), end.isoformat())).fetchall()
@@ -75,6 +115,7 @@ class SQLiteOutcomeStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM outcome_counts")
+                conn.execute("DELETE FROM outcome_changes")
                 conn.executemany(insert_sql(PARAM), list(all_rows(counts)))
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -110,6 +110,7 @@ def check_counters_match_the_log(ledger: Ledger) -> None:
         )
         incremental = ledger.outcomes.report(partner, first, last, threshold=1)
         assert incremental == ledger.outcomes.recomputed_report(partner, first, last, threshold=1)
+    assert stored.open_changes() == []  # every command settled its change (refused ones included)
 
 
 def exercise(url: str, directory: str, steps: list[tuple[Any, ...]]) -> None:
@@ -144,3 +145,76 @@ def test_incremental_counters_equal_recomputation_postgresql(
     directory = tmp_path_factory.mktemp("outcomes-pg")
     with fresh_database("postgresql", postgres_server) as url:
         exercise(url, str(directory), steps)
+
+
+class Crash(BaseException):
+    """The process dying between the log's commit and the counter update (not a LedgerError)."""
+
+
+def test_a_crash_between_log_and_counters_is_recovered_exactly_once(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands whose counter update never happened (upsert, enrollment, erasure) leave open changes;
+    ``recover`` settles each once from the log (the member's changes chained), and the counters equal the
+    recomputation again. The wall clock: every change stays younger than the recovery age during the run."""
+    with open_ledger(StorageConfig(tmp_path, database_url), restricted_states={"NY"}) as ledger:
+        run(ledger, ("journey", ("acme_life", "m0"), "IA", 5, "MZ", list(DAYS[:4])))
+        run(ledger, ("upsert", ("beta_health", "m2"), "TX"))
+        store = ledger.outcomes.store
+
+        def crash(*args: object) -> bool:
+            raise Crash
+
+        monkeypatch.setattr(store, "settle_change", crash)
+        with pytest.raises(Crash):
+            run(ledger, ("upsert", ("acme_life", "m1"), "TX"))
+        with pytest.raises(Crash):
+            ledger.enrollments.enroll("acme_life", "m1", DAYS[1].isoformat())
+        with pytest.raises(Crash):
+            ledger.members.erase("acme_life", "m0")
+        monkeypatch.undo()
+        assert len(store.open_changes()) == 3
+        first, last = date(2026, 1, 1), date(2027, 12, 31)
+        assert store.period_sums("acme_life", first, last) != ledger.outcomes.recompute().period_sums(
+            "acme_life", first, last
+        )  # the counters missed the three updates
+        assert ledger.outcomes.recover(min_age=timedelta(0)) == 3
+        assert ledger.outcomes.recover(min_age=timedelta(0)) == 0
+        check_counters_match_the_log(ledger)
+
+
+def test_recovery_leaves_young_changes_to_their_command(database_url: str, tmp_path: Path) -> None:
+    """A change younger than ``min_age`` may belong to a command still running elsewhere: left open; and
+    a change settled by its command first is not counted again by a late recovery."""
+    with open_ledger(StorageConfig(tmp_path, database_url)) as ledger:
+        run(ledger, ("upsert", ("acme_life", "m0"), "IA"))
+        projection = ledger.outcomes
+        with projection.tracking("acme_life", "m0"):
+            [change] = projection.store.open_changes()
+            assert projection.recover() == 0  # opened just now: left to its command
+        assert projection.store.open_changes() == []
+        assert projection.store.settle_change(change.change_id, "acme_life", {(date.today(), ELIGIBLE): 5}) is False
+        check_counters_match_the_log(ledger)
+
+
+def test_a_command_first_settles_its_members_stale_change(database_url: str, tmp_path: Path) -> None:
+    """A change left open (a failed counter update) is settled by the member's next command, up to that
+    command's "before", so neither command is lost or counted twice."""
+    clock = SteppingClock(START, timedelta(minutes=7))  # every change is stale by the next command
+    with open_ledger(StorageConfig(tmp_path, database_url), clock=clock) as ledger:
+        store = ledger.outcomes.store
+        settle = store.settle_change
+        failures = iter([True, True])  # the upsert's two attempts at settling fail; later ones work
+
+        def flaky(*args: Any) -> bool:
+            if next(failures, False):
+                raise Crash
+            return settle(*args)
+
+        store.settle_change = flaky  # type: ignore[method-assign]
+        with pytest.raises(Crash):
+            run(ledger, ("upsert", ("acme_life", "m0"), "IA"))
+        assert len(store.open_changes()) == 1
+        ledger.enrollments.enroll("acme_life", "m0", DAYS[0].isoformat())
+        assert store.open_changes() == []
+        check_counters_match_the_log(ledger)
