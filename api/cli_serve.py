@@ -19,12 +19,16 @@ from api.credentials import CredentialService
 from api.security.secrets import load_deployment_secret
 from api.settings import Settings
 from ledger_core.errors import NotFound
+from ledger_core.vocabulary import SCOPES
 
 SANDBOX_PARTNER = "sandbox"
 
 
 def ensure_sandbox_partner(settings: Settings) -> dict[str, object] | None:
-    """Create the ``sandbox`` partner if missing; its credentials (shown once), or None if it existed."""
+    """Create the ``sandbox`` partner if missing; its credentials (shown once), or None if it existed.
+
+    The sandbox holds every partner scope (claims, documents, audit, eligibility, enrollments, outcomes,
+    reminders, webhooks), so a developer can try the whole partner API; never the operations scope."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with open_ledger(settings.storage) as ledger:
         try:
@@ -34,7 +38,7 @@ def ensure_sandbox_partner(settings: Settings) -> dict[str, object] | None:
             pass
         service = CredentialService(ledger, load_deployment_secret(settings.data_dir))
         credentials = service.create_partner(
-            SANDBOX_PARTNER, "Sandbox partner", tier="sandbox", category="claims_software"
+            SANDBOX_PARTNER, "Sandbox partner", tier="sandbox", category="claims_software", scopes=sorted(SCOPES)
         )
     return {**credentials.to_json(), "note": "shown once: store these now, the ledger keeps only hashes"}
 

@@ -9,6 +9,7 @@ import pytest
 from support.http_server import claim_body, ledger_command, live_server, server_env
 
 from api.client import LedgerApiError, LedgerClient
+from ledger_core.vocabulary import SCOPES
 
 
 def test_partner_credentials_from_the_cli_work_over_http(tmp_path: Path) -> None:
@@ -33,6 +34,7 @@ def test_partner_credentials_from_the_cli_work_over_http(tmp_path: Path) -> None
     with live_server(data_dir, args=["--sandbox"]) as server:
         sandbox = json.loads(server.banner)
         assert (sandbox["partnerId"], sandbox["tier"]) == ("sandbox", "sandbox")
+        assert sandbox["scopes"] == sorted(SCOPES)  # the whole partner API to try; never "operations"
         for secrets in (credentials, sandbox):
             with LedgerClient(
                 server.url,
