@@ -10,6 +10,7 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from support.clock import ManualClock
 
 from adapters.idempotency import (
     IdempotencyStore,
@@ -27,22 +28,11 @@ HEADERS = (("Content-Type", "application/json"), ("Location", "/api/v1/claims/CL
 BODY = b'{"claimId":"CLM-1"}\x00\xff'  # binary-safe
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def stores(request: pytest.FixtureRequest) -> Iterator[tuple[Callable[[], IdempotencyStore], Advance]]:
     """A factory of stores over one backend (one per simulated worker; lease 1 s, records kept 2 s)."""
     if request.param == "memory":
-        clock = _Clock()
+        clock = ManualClock(1000.0)
         shared = InProcessIdempotencyStore(clock, ttl_s=2, lease_s=1)
         yield (lambda: shared), clock.advance
         return

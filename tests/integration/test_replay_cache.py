@@ -10,6 +10,7 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from support.clock import ManualClock
 
 from adapters.replay import InProcessReplayCache
 from adapters.replay.redis import RedisReplayCache, ReplayCacheUnavailable
@@ -18,22 +19,11 @@ from ledger_core.ports import ReplayCache
 Advance = Callable[[float], None]
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def cache(request: pytest.FixtureRequest) -> Iterator[tuple[Callable[[], ReplayCache], Advance]]:
     """A factory of caches sharing one store (one per simulated worker) and a way to let time pass."""
     if request.param == "memory":
-        clock = _Clock()
+        clock = ManualClock(1000.0)
         shared = InProcessReplayCache(clock)
         yield (lambda: shared), clock.advance
         return
@@ -107,7 +97,7 @@ def test_redis_keys_carry_the_ttl(redis_server: str, redis_prefix: str) -> None:
 
 def test_memory_cache_prunes_expired_ids() -> None:
     """The in-process cache does not grow without bound: expired ids are dropped."""
-    clock = _Clock()
+    clock = ManualClock(1000.0)
     store = InProcessReplayCache(clock)
     for number in range(100):
         store.remember("acme", f"id-{number}", 10)

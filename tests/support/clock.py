@@ -1,4 +1,4 @@
-"""A deterministic clock for tests: each call is one millisecond after the previous."""
+"""Deterministic clocks for tests: one that steps on every reading, one that moves only when told."""
 
 from __future__ import annotations
 
@@ -16,3 +16,16 @@ class SteppingClock:
         current = self.now
         self.now += self.step
         return current
+
+
+class ManualClock:
+    """Unix seconds that only move when told to (:meth:`advance`)."""
+
+    def __init__(self, start: float = 1_768_487_400.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
