@@ -9,16 +9,12 @@ rate-limit / replay / idempotency stores (Redis when ``redis_url`` is set, in pr
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from adapters.idempotency import InProcessIdempotencyStore
@@ -36,8 +32,8 @@ from api.member_operations import MemberOperations, build_member_operations
 from api.observability import Metrics
 from api.operations import LedgerOperations
 from api.schemas import Proof
-from api.security.secrets import load_deployment_secret
-from api.security.tokens import TokenIssuer, generate_signing_key
+from api.security.secrets import load_deployment_secret, load_token_key
+from api.security.tokens import TokenIssuer
 from api.settings import Settings
 from api.webhooks_runtime import open_webhooks
 from ledger_core.auditing import ProofService
@@ -48,8 +44,6 @@ from ledger_core.sealing import SealPolicy
 from proofs.bundle import InclusionProof
 
 logger = logging.getLogger("api.runtime")
-TOKEN_KEY_FILE = "token.key"  # noqa: S105 - a file name, not a secret
-TOKEN_KEY_ENV = "LEDGER_TOKEN_KEY_FILE"  # noqa: S105 - an environment variable name
 
 
 def _utc_now() -> datetime:
@@ -148,29 +142,6 @@ class Runtime:
                 logger.exception("closing %s failed", close)
 
 
-def ensure_token_key(data_dir: Path) -> bytes:
-    """The access-token signing key (Ed25519 PKCS#8 PEM): ``LEDGER_TOKEN_KEY_FILE`` or ``<data dir>/token.key``.
-
-    Created (mode 0600, atomically, never overwritten) on first use, like the deployment secret.
-    """
-    configured = os.environ.get(TOKEN_KEY_ENV)
-    path = Path(configured) if configured else data_dir / TOKEN_KEY_FILE
-    if not path.exists() and not configured:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=".token-", dir=path.parent)
-        try:
-            os.fchmod(descriptor, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(generate_signing_key())
-                handle.flush()
-                os.fsync(handle.fileno())
-            with contextlib.suppress(FileExistsError):  # another worker created it first: use theirs
-                os.link(temporary, path)
-        finally:
-            os.unlink(temporary)
-    return path.read_bytes()
-
-
 def _report(event: dict[str, Any]) -> None:
     level = logging.DEBUG if event.get("event") == "sealed" else logging.INFO
     logger.log(level, "sealer %s", event.get("event"), extra={"sealer": event})
@@ -206,7 +177,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             closers.append(sealer.stop)
         waiter = sealer.waiter if sealer is not None else SealWaiter(tree, settings.seal_poll_seconds)
         issuer = TokenIssuer(
-            ensure_token_key(settings.data_dir),
+            load_token_key(settings.data_dir),
             issuer=settings.issuer,
             audience=settings.audience,
             lifetime_s=settings.token_ttl_seconds,

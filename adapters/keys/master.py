@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from adapters.keys.files import ensure_private_file
 from ledger_core.errors import InvalidCommand
 
 MASTER_KEY_ENV = "LEDGER_MASTER_KEY"
@@ -29,16 +30,10 @@ def load_master_key(data_dir: Path) -> bytes:
             raise InvalidCommand(f"{MASTER_KEY_ENV} must be 32 bytes of base64", field=MASTER_KEY_ENV)
         return key
     path = data_dir / MASTER_KEY_FILE
-    if path.exists():
-        key = base64.b64decode(path.read_text().strip())
-        if len(key) != 32:
-            raise InvalidCommand(f"{path} does not hold a 32-byte key", field=str(path))
-        return key
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = AESGCM.generate_key(bit_length=256)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(base64.b64encode(key).decode() + "\n")
+    text = ensure_private_file(path, lambda: base64.b64encode(AESGCM.generate_key(bit_length=256)) + b"\n")
+    key = base64.b64decode(text.strip())
+    if len(key) != 32:
+        raise InvalidCommand(f"{path} does not hold a 32-byte key", field=str(path))
     return key
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
+from adapters.keys.files import create_private_file
 from ledger_core.errors import InvalidCommand
 from proofs.errors import MalformedKey
 from proofs.note import NoteSigner, format_skey, parse_skey, public_key_to_raw
@@ -83,22 +83,7 @@ def create_signing_key(path: Path, origin: str | None = None) -> NoteSigner:
         signer = NoteSigner(name, draft.private_key)
     except MalformedKey as error:
         raise InvalidCommand(f"origin {name!r} cannot be a key name: {error}", field="origin") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=".checkpoint-", dir=path.parent)
-    try:
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(format_skey(signer) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(temporary, path)
-    finally:
-        os.unlink(temporary)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    create_private_file(path, (format_skey(signer) + "\n").encode())
     return signer
 
 

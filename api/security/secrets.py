@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import os
 import secrets
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters.keys.files import ensure_private_file
 from api.security.tokens import generate_signing_key
 from ledger_core.errors import InvalidCommand
 from ledger_core.partner_access import new_api_key
@@ -40,6 +39,7 @@ from ledger_core.partner_access import new_api_key
 __all__ = [
     "DEPLOYMENT_SECRET_ENV",
     "DEPLOYMENT_SECRET_FILE",
+    "TOKEN_KEY_ENV",
     "TOKEN_KEY_FILE",
     "ClientCredentials",
     "api_key_factory",
@@ -54,6 +54,7 @@ __all__ = [
 DEPLOYMENT_SECRET_ENV = "LEDGER_DEPLOYMENT_SECRET"  # noqa: S105 - a variable name, not a secret
 DEPLOYMENT_SECRET_FILE = "deployment.secret"  # noqa: S105 - a file name, not a secret
 TOKEN_KEY_FILE = "token.key"  # noqa: S105 - a file name, not a secret
+TOKEN_KEY_ENV = "LEDGER_TOKEN_KEY_FILE"  # noqa: S105 - an environment variable name
 MIN_DEPLOYMENT_SECRET = 32
 _API_SECRET_LABEL = b"api-secret\x1f"
 # scrypt cost: n = 2**14, r = 8, p = 1 (16 MiB, tens of milliseconds); the secrets are 256 random bits,
@@ -146,34 +147,14 @@ def load_deployment_secret(data_dir: Path, environ: Mapping[str, str] | None = N
     if configured:
         return _decode_secret(configured, DEPLOYMENT_SECRET_ENV)
     path = data_dir / DEPLOYMENT_SECRET_FILE
-    if not path.exists():
-        with contextlib.suppress(FileExistsError):  # another worker created it first: use theirs
-            _create_secret_file(path)
-    return _decode_secret(path.read_text(encoding="ascii", errors="replace"), str(path))
+    content = ensure_private_file(path, lambda: base64.b64encode(secrets.token_bytes(32)) + b"\n")
+    return _decode_secret(content.decode("ascii", errors="replace"), str(path))
 
 
-def load_token_key(data_dir: Path) -> bytes:
-    """The access-token signing key (Ed25519 PKCS#8 PEM) from ``<data dir>/token.key``, created if missing."""
-    path = data_dir / TOKEN_KEY_FILE
-    if not path.exists():
-        with contextlib.suppress(FileExistsError):  # another worker created it first: use theirs
-            _create_secret_file(path, generate_signing_key())
-    return path.read_bytes()
-
-
-def _create_secret_file(path: Path, content: bytes | None = None) -> None:
-    """Write ``content`` (default: 32 random bytes, base64) to a 0600 temporary file, fsync, hard-link into
-    place: never overwrites, and a concurrent reader sees no file or the whole file."""
-    if content is None:
-        content = base64.b64encode(secrets.token_bytes(32)) + b"\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=".secret-", dir=path.parent)
-    try:
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(temporary, path)
-    finally:
-        os.unlink(temporary)
+def load_token_key(data_dir: Path, environ: Mapping[str, str] | None = None) -> bytes:
+    """The access-token signing key (Ed25519 PKCS#8 PEM): ``LEDGER_TOKEN_KEY_FILE`` if set (must exist),
+    else ``<data dir>/token.key``, created if missing."""
+    configured = (os.environ if environ is None else environ).get(TOKEN_KEY_ENV)
+    if configured:
+        return Path(configured).read_bytes()
+    return ensure_private_file(data_dir / TOKEN_KEY_FILE, generate_signing_key)

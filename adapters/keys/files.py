@@ -1,0 +1,45 @@
+"""Key and secret files: created once, atomically, by whichever process gets there first.
+
+Several server workers start at the same moment and each may find a key missing. The file is written to a
+0600 temporary name, fsynced, hard-linked into place (``link`` never overwrites) and its directory fsynced:
+a concurrent reader sees no file or the whole file, and the loser of the race reads the winner's key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def create_private_file(path: Path, content: bytes) -> None:
+    """Create ``path`` (mode 0600) holding ``content``, durably; FileExistsError if it already exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def ensure_private_file(path: Path, make_content: Callable[[], bytes]) -> bytes:
+    """The bytes of ``path``, creating it from ``make_content()`` first if it does not exist.
+
+    When several processes race, exactly one file is created and every caller returns its bytes.
+    """
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
+            create_private_file(path, make_content())
+    return path.read_bytes()
