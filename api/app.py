@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-import anyio.to_thread
 from litestar import Litestar, Response, Router
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.enums import MediaType
@@ -52,6 +51,7 @@ from api.routes.reminders import RemindersController
 from api.routes.webhooks import WebhooksController
 from api.runtime import Runtime, open_runtime
 from api.settings import API_VERSION, Settings
+from api.threads import install_worker_pool, run_blocking
 
 RuntimeFactory = Callable[[Settings, Metrics], Runtime]
 
@@ -108,13 +108,16 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
-        runtime = await anyio.to_thread.run_sync(runtime_factory, settings, metrics)
-        app.state.runtime = runtime
+        pool = install_worker_pool(settings.worker_threads)
         try:
-            yield
+            runtime = await run_blocking(runtime_factory, settings, metrics)
+            app.state.runtime = runtime
+            try:
+                yield
+            finally:
+                await run_blocking(runtime.close)
         finally:
-            await anyio.to_thread.run_sync(runtime.close)
+            pool.shutdown(wait=True)
 
     api_v1 = Router(
         path=f"/api/{API_VERSION}",

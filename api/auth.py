@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import anyio.to_thread
 import jwt
 
 from adapters.idempotency import InFlight, Mismatch, New, Replay, StoredResponse, parse_idempotency_key
@@ -40,6 +39,7 @@ from api.security.signing import request_fingerprint
 from api.security.tokens import TokenValidator
 from api.security.verifier import AuthenticatedRequest, RequestAuthenticator, replayed
 from api.settings import ANONYMOUS_TIER, Settings
+from api.threads import run_blocking
 from api.uploads import Digester, Upload, digester_for
 from ledger_core.errors import InvalidCommand, LedgerError
 from ledger_core.ports import RateLimitDecision, RateLimiter, ReplayCache
@@ -355,10 +355,10 @@ class PartnerGate:
             await self.app(scope, _replaying(body, receive), send_with_headers)
         except BaseException:
             if admission.idempotency is not None:
-                await anyio.to_thread.run_sync(self._abandon, security, admission)
+                await run_blocking(self._abandon, security, admission)
             raise
         if admission.idempotency is not None:
-            await anyio.to_thread.run_sync(self._settle, security, admission, captured)
+            await run_blocking(self._settle, security, admission, captured)
 
     async def _admit(self, scope: Scope, receive: Receive, security: Security) -> tuple[Admission, bytes]:
         settings = security.settings
@@ -381,7 +381,7 @@ class PartnerGate:
             client=str(client[0]),
             scope_required=handler_opt.get("scope"),
         )
-        admission = await anyio.to_thread.run_sync(admit, security, request, security.clock())
+        admission = await run_blocking(admit, security, request, security.clock())
         set_partner(scope, admission.auth.partner_id)
         scope.setdefault("state", {})[AUTH] = admission.auth
         if digester is not None:
@@ -389,7 +389,7 @@ class PartnerGate:
                 scope["state"][UPLOAD] = digester.finish()
             except ApiError as error:
                 if admission.idempotency is not None:
-                    await anyio.to_thread.run_sync(self._abandon, security, admission)
+                    await run_blocking(self._abandon, security, admission)
                 raise Refused(error, admission.headers) from None
         return admission, (b"" if upload else body)
 

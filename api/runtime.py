@@ -35,6 +35,7 @@ from api.schemas import Proof
 from api.security.secrets import load_deployment_secret, load_token_key
 from api.security.tokens import TokenIssuer
 from api.settings import Settings
+from api.threads import run_blocking
 from api.webhooks_runtime import open_webhooks
 from ledger_core.auditing import ProofService
 from ledger_core.chain import StoredRow
@@ -103,7 +104,6 @@ class Runtime:
 
     async def proof_when_sealed(self, position: int) -> Proof | None:
         """Wait (at most ``seal_wait_seconds``) for ``position`` to be sealed; its proof, or None on timeout."""
-        import anyio.to_thread
 
         started = time.perf_counter()
         try:  # no thread while waiting: the sealer's notification (or one shared poll) wakes us
@@ -112,14 +112,14 @@ class Runtime:
             return None
         finally:
             self.metrics.seal_wait.observe(time.perf_counter() - started)
-        proven = await anyio.to_thread.run_sync(self._first_proof, position)
+        proven = await run_blocking(self._first_proof, position)
         if proven is None:  # the size was announced before its checkpoint was readable (rare): wait for it
             remaining = max(self.settings.seal_wait_seconds - (time.perf_counter() - started), 0.0)
             try:
                 record = await self.waiter.wait_until_sealed_async(position, remaining)
             except NotSealed:
                 return None
-            proven = await anyio.to_thread.run_sync(self.operations.prove, position, record.size)
+            proven = await run_blocking(self.operations.prove, position, record.size)
         return views.proof(*proven)
 
     def _first_proof(self, position: int) -> tuple[StoredRow, InclusionProof, CheckpointRecord] | None:

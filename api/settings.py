@@ -118,8 +118,8 @@ class Settings:
     json_logs: bool = True
     log_level: str = "INFO"
     worker_threads: int = 8
-    """Threads (per server process) running the blocking ledger calls; anyio's default is 40, but more
-    threads than database connections (8 per process) only queue and contend for the GIL
+    """Threads (per server process) running the blocking ledger calls (api/threads.py); more threads
+    than database connections (8 per process) only queue and contend for the GIL
     (docs/performance.md, HTTP)."""
 
     @property

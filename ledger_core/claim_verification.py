@@ -215,15 +215,13 @@ class ClaimVerificationService:
 
         Raises :class:`DuplicateClaim` when ``partnerClaimId`` is reused with another payload.
         """
-        existing = self.app.find(Claim, submission.claim_id)
-        if existing is None:
-            claim = Claim.from_submission(submission)
-            now = format_timestamp(self.clock())
-            self._record(claim, received_at=now, evaluated_at=now)
-            try:
-                return VerifiedClaim(claim, save(self.app, claim), created=True)
-            except ConcurrencyConflict:  # a concurrent submission won the race: compare with it
-                existing = self.app.load(Claim, submission.claim_id, "claim")
+        claim = Claim.from_submission(submission)  # optimistic: a resubmission is rare, a read per claim is not
+        now = format_timestamp(self.clock())
+        self._record(claim, received_at=now, evaluated_at=now)
+        try:
+            return VerifiedClaim(claim, save(self.app, claim), created=True)
+        except ConcurrencyConflict:  # the claim exists (resubmitted, or a concurrent submission won): compare
+            existing = self.app.load(Claim, submission.claim_id, "claim")
         differences = submission_differences(existing, submission)
         if differences:
             raise DuplicateClaim(str(existing.id), submission.partner_id, submission.partner_claim_id, differences)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio.to_thread
 from litestar import Controller, Response, get
 from litestar.params import Parameter, QueryParameter
 
@@ -17,6 +16,7 @@ from api import schemas, views
 from api.errors import ApiError
 from api.operations import MAX_POSITION, LogQuery
 from api.runtime import Runtime
+from api.threads import run_blocking
 from ledger_core.errors import InvalidCommand
 from ledger_core.merkle import CheckpointRecord, NotSealed
 from ledger_core.validation import normalize_timestamp
@@ -71,7 +71,7 @@ class AuditController(Controller):
         until: Annotated[str | None, Parameter(description="RFC 3339: recordedAt at or before.")] = None,
     ) -> schemas.LogPage:
         query = LogQuery(limit, starting_after, event_type, aggregate, _time(since, "since"), _time(until, "until"))
-        rows, has_more = await anyio.to_thread.run_sync(runtime.operations.log_page, partner_id, query)
+        rows, has_more = await run_blocking(runtime.operations.log_page, partner_id, query)
         return schemas.LogPage(data=[views.log_entry(row) for row in rows], has_more=has_more)
 
     @get("/proofs/{position:int}", opt=READ, summary="Get the audit proof of one of the caller's entries")
@@ -91,18 +91,18 @@ class AuditController(Controller):
             inclusion, _ = runtime.operations.proofs.inclusion(position, record.size)
             return views.audit_proof(row, inclusion, record)
 
-        return await anyio.to_thread.run_sync(build)
+        return await run_blocking(build)
 
     @get("/checkpoint", opt=READ, summary="The latest signed checkpoint (C2SP signed note)", media_type=TEXT)
     async def checkpoint(self, runtime: Runtime) -> Response[str]:
-        record = await anyio.to_thread.run_sync(_checkpoint, runtime, None)
+        record = await run_blocking(_checkpoint, runtime, None)
         return Response(record.note, media_type=TEXT)
 
     @get("/checkpoints/{size:int}", opt=READ, summary="The signed checkpoint of a tree size", media_type=TEXT)
     async def checkpoint_at(
         self, runtime: Runtime, size: Annotated[int, Parameter(ge=1, le=MAX_POSITION, description="Tree size.")]
     ) -> Response[str]:
-        record = await anyio.to_thread.run_sync(_checkpoint, runtime, size)
+        record = await run_blocking(_checkpoint, runtime, size)
         return Response(record.note, media_type=TEXT)
 
     @get("/consistency", opt=READ, summary="RFC 9162 consistency proof between two checkpoints")
@@ -129,7 +129,7 @@ class AuditController(Controller):
                 to_checkpoint=new.note,
             )
 
-        return await anyio.to_thread.run_sync(build)
+        return await run_blocking(build)
 
     @get("/public-key", opt=READ, summary="The checkpoint verifier key (C2SP vkey)", media_type=TEXT)
     async def public_key(self, runtime: Runtime) -> Response[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio.to_thread
 from litestar import Controller, Response, get, post
 from litestar.params import HeaderParameter, Parameter
 
@@ -14,6 +13,7 @@ from api.routes.claims_review import explain_response
 from api.routes.common import parse_uuid
 from api.runtime import Runtime
 from api.schemas_claims import ExplainResponse
+from api.threads import run_blocking
 from ledger_core.claim_submission import validate_submission
 
 IdempotencyKey = Annotated[
@@ -70,7 +70,7 @@ class ClaimsController(Controller):
             documents=[{"type": d.type, "hash": d.hash, "metadata": d.metadata} for d in data.documents],
             verification_level=data.verification_level,
         )
-        state = await anyio.to_thread.run_sync(runtime.operations.submit_claim, submission)
+        state = await run_blocking(runtime.operations.submit_claim, submission)
         evidence = await runtime.proof_when_sealed(state.head)
         return Response(
             views.verification_response(state.claim, evidence),
@@ -80,7 +80,7 @@ class ClaimsController(Controller):
 
     @get("/{claim_id:str}", opt={"scope": "claims:read"}, summary="Get a claim and its status")
     async def read(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.ClaimView:
-        state = await anyio.to_thread.run_sync(runtime.operations.claim, partner_id, parse_uuid(claim_id, "claim"))
+        state = await run_blocking(runtime.operations.claim, partner_id, parse_uuid(claim_id, "claim"))
         return views.claim_view(state.claim)
 
     @get(
@@ -94,8 +94,8 @@ class ClaimsController(Controller):
     )
     async def proof(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.VerificationResponse:
         operations = runtime.operations
-        state = await anyio.to_thread.run_sync(operations.claim, partner_id, parse_uuid(claim_id, "claim"))
-        row, inclusion, record = await anyio.to_thread.run_sync(operations.prove, state.head)
+        state = await run_blocking(operations.claim, partner_id, parse_uuid(claim_id, "claim"))
+        row, inclusion, record = await run_blocking(operations.prove, state.head)
         return views.verification_response(state.claim, views.proof(row, inclusion, record))
 
     @post(
@@ -114,7 +114,7 @@ class ClaimsController(Controller):
         self, claim_id: ClaimId, runtime: Runtime, partner_id: str, idempotency_key: IdempotencyKey = None
     ) -> Response[schemas.VerificationResponse]:
         claim_uuid = parse_uuid(claim_id, "claim")
-        state = await anyio.to_thread.run_sync(runtime.operations.verify_claim, partner_id, claim_uuid)
+        state = await run_blocking(runtime.operations.verify_claim, partner_id, claim_uuid)
         evidence = await runtime.proof_when_sealed(state.head)
         return Response(
             views.verification_response(state.claim, evidence), status_code=200 if evidence is not None else 202
@@ -132,11 +132,11 @@ class ClaimsController(Controller):
     )
     async def explain(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> ExplainResponse:
         claim_uuid = parse_uuid(claim_id, "claim")
-        checks = await anyio.to_thread.run_sync(runtime.operations.explain_claim, partner_id, claim_uuid)
+        checks = await run_blocking(runtime.operations.explain_claim, partner_id, claim_uuid)
         return explain_response(str(claim_uuid), checks)
 
     @get("/{claim_id:str}/events", opt={"scope": "claims:read"}, summary="Get the claim's event history")
     async def events(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.ClaimEvents:
         claim_uuid = parse_uuid(claim_id, "claim")
-        rows = await anyio.to_thread.run_sync(runtime.operations.claim_rows, partner_id, claim_uuid)
+        rows = await run_blocking(runtime.operations.claim_rows, partner_id, claim_uuid)
         return schemas.ClaimEvents(claim_id=str(claim_uuid), data=[views.log_entry(row) for row in rows])

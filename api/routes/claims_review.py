@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio.to_thread
 from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 
 from api.routes.common import parse_uuid
 from api.runtime import Runtime
 from api.schemas_claims import ExplainResponse, ReplayCheckView, ReviewRequest, ReviewResponse
+from api.threads import run_blocking
 from ledger_core.claim_replay import ReplayCheck
 
 OPS = {"scope": "operations"}
@@ -68,7 +68,7 @@ class OperationsClaimsController(Controller):
         self, partner: Partner, claim_id: ClaimId, data: ReviewRequest, runtime: Runtime, partner_id: str
     ) -> Response[ReviewResponse]:
         claim_uuid = parse_uuid(claim_id, "claim")
-        state = await anyio.to_thread.run_sync(
+        state = await run_blocking(
             lambda: runtime.operations.review_claim(
                 partner, claim_uuid, decision=data.decision, reviewer=partner_id, notes=data.notes
             )
@@ -86,5 +86,5 @@ class OperationsClaimsController(Controller):
     @get(CLAIM_PATH + "/explain", opt=OPS, summary="Recompute a claim's verifications from the log")
     async def explain(self, partner: Partner, claim_id: ClaimId, runtime: Runtime) -> ExplainResponse:
         claim_uuid = parse_uuid(claim_id, "claim")
-        checks = await anyio.to_thread.run_sync(runtime.operations.explain_claim, partner, claim_uuid)
+        checks = await run_blocking(runtime.operations.explain_claim, partner, claim_uuid)
         return explain_response(str(claim_uuid), checks)

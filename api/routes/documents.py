@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter, QueryParameter
 
@@ -21,6 +20,7 @@ from api.auth import UPLOAD
 from api.errors import ApiError
 from api.routes.claims import IdempotencyKey
 from api.runtime import Runtime
+from api.threads import run_blocking
 from api.uploads import Upload
 
 DocumentTypeQuery = Annotated[
@@ -71,7 +71,7 @@ class DocumentsController(Controller):
             raise ApiError(
                 "VALIDATION_ERROR", "the document type is required (query or form field 'type')", field="type"
             )
-        result, document = await anyio.to_thread.run_sync(
+        result, document = await run_blocking(
             lambda: runtime.operations.register_document(
                 partner_id,
                 sha256=upload.sha256,
@@ -103,5 +103,5 @@ class DocumentsController(Controller):
     ) -> schemas.DocumentResponse:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise ApiError("VALIDATION_ERROR", "the hash must be 64 lowercase hex digits", field="sha256")
-        document = await anyio.to_thread.run_sync(runtime.operations.document, partner_id, sha256)
+        document = await run_blocking(runtime.operations.document, partner_id, sha256)
         return views.document_view(document, False)

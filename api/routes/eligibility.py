@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio.to_thread
 from litestar import Controller, get
 from litestar.params import Parameter
 
 from api import schemas_members as schemas
 from api.member_operations import members_of
 from api.runtime import Runtime
+from api.threads import run_blocking
 
 PartnerMemberId = Annotated[str, Parameter(description="The partner's member id (from the eligibility feed).")]
 
@@ -34,4 +34,4 @@ class EligibilityController(Controller):
         self, partner_member_id: PartnerMemberId, runtime: Runtime, partner_id: str
     ) -> schemas.EligibilityResponse:
         members = members_of(runtime.members)
-        return await anyio.to_thread.run_sync(members.eligibility, partner_id, partner_member_id)
+        return await run_blocking(members.eligibility, partner_id, partner_member_id)

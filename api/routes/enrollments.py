@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import anyio.to_thread
 from litestar import Controller, get
 
 from api import schemas_members as schemas
 from api.member_operations import members_of
 from api.routes.eligibility import PartnerMemberId
 from api.runtime import Runtime
+from api.threads import run_blocking
 
 
 class EnrollmentsController(Controller):
@@ -29,4 +29,4 @@ class EnrollmentsController(Controller):
         self, partner_member_id: PartnerMemberId, runtime: Runtime, partner_id: str
     ) -> schemas.EnrollmentResponse:
         members = members_of(runtime.members)
-        return await anyio.to_thread.run_sync(members.enrollment, partner_id, partner_member_id)
+        return await run_blocking(members.enrollment, partner_id, partner_member_id)

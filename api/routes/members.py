@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import anyio.to_thread
 from litestar import Controller, Response, post
 
 from api import schemas_members as schemas
 from api.member_operations import members_of
 from api.routes.claims import IdempotencyKey
 from api.runtime import Runtime
+from api.threads import run_blocking
 
 
 class MembersController(Controller):
@@ -35,7 +35,7 @@ class MembersController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.MemberResponse]:
         members = members_of(runtime.members)
-        result = await anyio.to_thread.run_sync(members.upsert_member, partner_id, data)
+        result = await run_blocking(members.upsert_member, partner_id, data)
         body = schemas.MemberResponse(
             partner_member_id=result.partner_member_id, created=result.created, changed=list(result.changed)
         )

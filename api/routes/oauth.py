@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
 
 from api import schemas
@@ -19,6 +18,7 @@ from api.errors import ApiError, as_api_error
 from api.runtime import Runtime
 from api.security.tokens import OAuthError, grant_scopes, parse_token_request
 from api.settings import ANONYMOUS_TIER
+from api.threads import run_blocking
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -52,7 +52,7 @@ class OAuthController(Controller):
             return schemas.TokenResponse(**issued.response()), limits
 
         try:
-            answer, limits = await anyio.to_thread.run_sync(issue)
+            answer, limits = await run_blocking(issue)
         except Refused as refused:
             raise as_api_error(refused.error, refused.headers) from None
         return Response(answer, headers={**NO_STORE, **limits})

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import anyio.to_thread
 from litestar import Controller, post
 from litestar.params import Parameter
 
 from api import schemas_members as schemas
 from api.member_operations import members_of, operation_response
 from api.runtime import Runtime
+from api.threads import run_blocking
 
 OPS = {"scope": "operations"}
 Partner = Annotated[str, Parameter(description="The partner whose member this is.")]
@@ -28,7 +28,7 @@ MEMBER_PATH = "/{partner:str}/{member:str}"
 
 async def _run(runtime: Runtime, method: str, partner: str, member: str, body: Any) -> schemas.OperationResponse:
     members = members_of(runtime.members)
-    result = await anyio.to_thread.run_sync(getattr(members, method), partner, member, body)
+    result = await run_blocking(getattr(members, method), partner, member, body)
     return operation_response(partner, result)
 
 
@@ -122,7 +122,7 @@ class OperationsMembersController(Controller):
     )
     async def erase(self, partner: Partner, member: Member, runtime: Runtime) -> schemas.ErasureResponse:
         members = members_of(runtime.members)
-        result = await anyio.to_thread.run_sync(members.erase, partner, member)
+        result = await run_blocking(members.erase, partner, member)
         return schemas.ErasureResponse(
             partner_id=partner,
             partner_member_id=member,
@@ -145,5 +145,5 @@ class OperationsOutcomesController(Controller):
     )
     async def rebuild(self, runtime: Runtime) -> schemas.RebuildResponse:
         members = members_of(runtime.members)
-        rows = await anyio.to_thread.run_sync(members.rebuild_outcomes)
+        rows = await run_blocking(members.rebuild_outcomes)
         return schemas.RebuildResponse(counter_rows=rows)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import anyio.to_thread
 from litestar import Controller, Response, get
 
 from api import schemas
 from api.runtime import Runtime
+from api.threads import run_blocking
 
 
 class OpsController(Controller):
@@ -24,7 +24,7 @@ class OpsController(Controller):
     )
     async def ready(self, runtime: Runtime) -> Response[schemas.Readiness]:
         try:
-            size, sealed = await anyio.to_thread.run_sync(runtime.seal_lag)
+            size, sealed = await run_blocking(runtime.seal_lag)
             database = "ok"
         except Exception:  # any database failure means not ready; the reason goes to the log
             runtime_log_failure()
@@ -47,7 +47,7 @@ class OpsController(Controller):
     @get("/metrics", summary="Prometheus metrics", media_type="text/plain; version=0.0.4; charset=utf-8")
     async def metrics(self, runtime: Runtime) -> Response[bytes]:
         try:
-            await anyio.to_thread.run_sync(runtime.seal_lag)
+            await run_blocking(runtime.seal_lag)
         except Exception:  # metrics must render even when the database is down
             runtime_log_failure()
         text, content_type = runtime.metrics.render()

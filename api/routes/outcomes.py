@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio.to_thread
 from litestar import Controller, get
 from litestar.params import Parameter
 
@@ -12,6 +11,7 @@ from api import schemas_members as schemas
 from api.errors import ApiError
 from api.member_operations import members_of, report_response
 from api.runtime import Runtime
+from api.threads import run_blocking
 
 
 class OutcomesController(Controller):
@@ -44,5 +44,5 @@ class OutcomesController(Controller):
         if requested_partner is not None and requested_partner != partner_id:
             raise ApiError("PARTNER_MISMATCH", "partner_id must be the authenticated partner", field="partner_id")
         members = members_of(runtime.members)
-        report = await anyio.to_thread.run_sync(members.outcomes, partner_id, start_date, end_date)
+        report = await run_blocking(members.outcomes, partner_id, start_date, end_date)
         return report_response(report)

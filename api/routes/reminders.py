@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import anyio.to_thread
 from litestar import Controller, Response, post
 
 from api import schemas_members as schemas
 from api.member_operations import members_of
 from api.routes.claims import IdempotencyKey
 from api.runtime import Runtime
+from api.threads import run_blocking
 
 
 class RemindersController(Controller):
@@ -35,7 +35,7 @@ class RemindersController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.ReminderResponse]:
         members = members_of(runtime.members)
-        result = await anyio.to_thread.run_sync(members.queue_reminder, partner_id, data, idempotency_key)
+        result = await run_blocking(members.queue_reminder, partner_id, data, idempotency_key)
         body = schemas.ReminderResponse(
             status=result.status,
             partner_member_id=result.partner_member_id,

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-import anyio.to_thread
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import Parameter
 
@@ -19,6 +18,7 @@ from adapters.webhooks.outbox import AttemptRecord, DeliveryRecord
 from api import schemas_webhooks as schemas
 from api.routes.claims import IdempotencyKey
 from api.runtime import Runtime
+from api.threads import run_blocking
 from ledger_core.errors import InvalidCommand
 from ledger_core.partner_access import WebhookEndpoint
 from ledger_core.validation import format_timestamp, parse_timestamp
@@ -94,21 +94,21 @@ class WebhooksController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> schemas.WebhookEndpointWithSecret:
         """The response carries the signing secret once; store it to verify deliveries."""
-        created = await anyio.to_thread.run_sync(
+        created = await run_blocking(
             lambda: manager(runtime).create(partner_id, data.url, list(data.event_types), data.endpoint_id)
         )
         return schemas.WebhookEndpointWithSecret(endpoint=endpoint_view(created.endpoint), secret=created.secret)
 
     @get("/endpoints", opt=MANAGE, summary="List the caller's webhook endpoints")
     async def list_endpoints(self, runtime: Runtime, partner_id: str) -> schemas.WebhookEndpointList:
-        endpoints = await anyio.to_thread.run_sync(manager(runtime).endpoints, partner_id)
+        endpoints = await run_blocking(manager(runtime).endpoints, partner_id)
         return schemas.WebhookEndpointList(data=[endpoint_view(e) for e in endpoints])
 
     @get("/endpoints/{endpoint_id:str}", opt=MANAGE, summary="Get a webhook endpoint")
     async def get_endpoint(
         self, endpoint_id: EndpointId, runtime: Runtime, partner_id: str
     ) -> schemas.WebhookEndpointView:
-        endpoint = await anyio.to_thread.run_sync(manager(runtime).get, partner_id, endpoint_id)
+        endpoint = await run_blocking(manager(runtime).get, partner_id, endpoint_id)
         return endpoint_view(endpoint)
 
     @patch("/endpoints/{endpoint_id:str}", opt=MANAGE, summary="Update, disable or enable a webhook endpoint")
@@ -116,7 +116,7 @@ class WebhooksController(Controller):
         self, endpoint_id: EndpointId, data: schemas.WebhookEndpointUpdate, runtime: Runtime, partner_id: str
     ) -> schemas.WebhookEndpointView:
         types: list[str] | None = None if data.event_types is None else [str(t) for t in data.event_types]
-        endpoint = await anyio.to_thread.run_sync(
+        endpoint = await run_blocking(
             lambda: manager(runtime).update(
                 partner_id, endpoint_id, url=data.url, event_types=types, enabled=data.enabled
             )
@@ -126,7 +126,7 @@ class WebhooksController(Controller):
     @delete("/endpoints/{endpoint_id:str}", opt=MANAGE, summary="Delete a webhook endpoint", status_code=204)
     async def delete_endpoint(self, endpoint_id: EndpointId, runtime: Runtime, partner_id: str) -> None:
         """Pending deliveries to it are cancelled."""
-        await anyio.to_thread.run_sync(manager(runtime).delete, partner_id, endpoint_id)
+        await run_blocking(manager(runtime).delete, partner_id, endpoint_id)
 
     @post(
         "/endpoints/{endpoint_id:str}/rotate-secret", opt=MANAGE, summary="Rotate the signing secret", status_code=200
@@ -141,9 +141,7 @@ class WebhooksController(Controller):
     ) -> schemas.WebhookEndpointWithSecret:
         """The new secret signs at once; the previous one also signs until ``previousSecretExpiresAt``."""
         overlap = timedelta(seconds=(data or schemas.SecretRotation()).overlap_seconds)
-        rotated = await anyio.to_thread.run_sync(
-            lambda: manager(runtime).rotate_secret(partner_id, endpoint_id, overlap)
-        )
+        rotated = await run_blocking(lambda: manager(runtime).rotate_secret(partner_id, endpoint_id, overlap))
         return schemas.WebhookEndpointWithSecret(endpoint=endpoint_view(rotated.endpoint), secret=rotated.secret)
 
     @get("/endpoints/{endpoint_id:str}/deliveries", opt=MANAGE, summary="List an endpoint's deliveries")
@@ -156,7 +154,7 @@ class WebhooksController(Controller):
         starting_after: Annotated[int | None, Parameter(ge=0, description="Cursor: the last deliveryId seen.")] = None,
         status: Annotated[schemas.DeliveryStatusName | None, Parameter(description="Only this status.")] = None,
     ) -> schemas.DeliveryPage:
-        rows, more = await anyio.to_thread.run_sync(
+        rows, more = await run_blocking(
             lambda: manager(runtime).deliveries(
                 partner_id, endpoint_id, limit=limit, starting_after=starting_after, status=status
             )
@@ -171,9 +169,7 @@ class WebhooksController(Controller):
     async def delivery(
         self, endpoint_id: EndpointId, delivery_id: int, runtime: Runtime, partner_id: str
     ) -> schemas.DeliveryDetail:
-        record, attempts = await anyio.to_thread.run_sync(
-            manager(runtime).delivery, partner_id, endpoint_id, delivery_id
-        )
+        record, attempts = await run_blocking(manager(runtime).delivery, partner_id, endpoint_id, delivery_id)
         return schemas.DeliveryDetail(delivery=delivery_view(record), attempts=[attempt_view(a) for a in attempts])
 
     @post(
@@ -190,7 +186,7 @@ class WebhooksController(Controller):
         partner_id: str,
         idempotency_key: IdempotencyKey = None,
     ) -> schemas.DeliveryView:
-        record = await anyio.to_thread.run_sync(manager(runtime).resend, partner_id, endpoint_id, delivery_id)
+        record = await run_blocking(manager(runtime).resend, partner_id, endpoint_id, delivery_id)
         return delivery_view(record)
 
     @post(
@@ -208,7 +204,7 @@ class WebhooksController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.ReplayResult]:
         since = None if data.since is None else parse_timestamp(data.since, "since").timestamp()
-        count = await anyio.to_thread.run_sync(
+        count = await run_blocking(
             lambda: manager(runtime).replay(
                 partner_id, endpoint_id, since_position=data.since_position, since_time=since
             )
