@@ -81,12 +81,12 @@ class LedgerOperations:
 
         ``partner_id`` names the claim's partner (never inferred): a claim of another partner is NotFound.
         """
-        self.ledger.claims.get(claim_id, partner_id)
+        self.ledger.claims.view(claim_id, partner_id)
         return self._state(self.verification.review(claim_id, decision=decision, reviewer=reviewer, notes=notes))
 
     def explain_claim(self, partner_id: str | None, claim_id: UUID) -> list[ReplayCheck]:
         """Recompute every recorded verification of the claim from the log (entries up to its newest event)."""
-        claim = self.ledger.claims.get(claim_id, partner_id)
+        claim = self.ledger.claims.view(claim_id, partner_id)
         head = self._head(claim)
         return replay_log(self.ledger.app.entries(0, head + 1), str(claim.id))
 
@@ -94,13 +94,18 @@ class LedgerOperations:
         head = result.positions[-1] if result.positions else self._head(result.claim)
         return ClaimState(result.claim, head, result.created)
 
-    def claim(self, partner_id: str, claim_id: UUID) -> ClaimState:
-        claim = self.ledger.claims.get(claim_id, partner_id)
+    def claim(self, partner_id: str, claim_id: UUID) -> Claim:
+        """The partner's claim, read-only (never mutate it)."""
+        return self.ledger.claims.view(claim_id, partner_id)
+
+    def claim_state(self, partner_id: str, claim_id: UUID) -> ClaimState:
+        """The partner's claim (read-only) and the log position of its newest event."""
+        claim = self.ledger.claims.view(claim_id, partner_id)
         return ClaimState(claim, self._head(claim))
 
     def claim_rows(self, partner_id: str, claim_id: UUID) -> list[StoredRow]:
         """The claim's log entries, oldest first."""
-        self.ledger.claims.get(claim_id, partner_id)
+        self.ledger.claims.view(claim_id, partner_id)
         return list(self.ledger.app.log_reader.read_aggregate_rows(str(claim_id)))
 
     def _head(self, claim: Claim) -> int:

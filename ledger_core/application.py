@@ -107,6 +107,17 @@ class LedgerApplication(Application[UUID]):
             raise NotFound(kind, str(aggregate_id))
         return aggregate
 
+    def view(self, cls: type[A], aggregate_id: UUID, kind: str) -> A:
+        """Like :meth:`load`, for reading only: the cached aggregate itself, not a copy (copying a claim with
+        its verifications costs more than reading it). Never mutate or save what this returns."""
+        try:
+            aggregate: object = self.repository.get(aggregate_id, deepcopy_from_cache=False)
+        except AggregateNotFoundError:
+            raise NotFound(kind, str(aggregate_id)) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(kind, str(aggregate_id))
+        return aggregate
+
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """Like :meth:`load` but None when absent."""
         try:

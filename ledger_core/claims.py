@@ -354,6 +354,13 @@ class ClaimService:
             raise NotFound("claim", str(claim_id))
         return claim
 
+    def view(self, claim_id: UUID, partner_id: str | None = None) -> Claim:
+        """Like :meth:`get`, read-only (see :meth:`LedgerApplication.view`): never mutate the result."""
+        claim = self.app.view(Claim, claim_id, "claim")
+        if partner_id is not None and claim.partner_id != partner_id:
+            raise NotFound("claim", str(claim_id))
+        return claim
+
     def get_by_reference(self, partner_id: str, partner_claim_id: str) -> Claim:
         """The claim the partner submitted as ``partner_claim_id``."""
         return self.app.load(Claim, derive_id("claim", partner_id, partner_claim_id), "claim")

@@ -80,8 +80,8 @@ class ClaimsController(Controller):
 
     @get("/{claim_id:str}", opt={"scope": "claims:read"}, summary="Get a claim and its status")
     async def read(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.ClaimView:
-        state = await run_blocking(runtime.operations.claim, partner_id, parse_uuid(claim_id, "claim"))
-        return views.claim_view(state.claim)
+        claim = await run_blocking(runtime.operations.claim, partner_id, parse_uuid(claim_id, "claim"))
+        return views.claim_view(claim)
 
     @get(
         "/{claim_id:str}/proof",
@@ -94,7 +94,7 @@ class ClaimsController(Controller):
     )
     async def proof(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.VerificationResponse:
         operations = runtime.operations
-        state = await run_blocking(operations.claim, partner_id, parse_uuid(claim_id, "claim"))
+        state = await run_blocking(operations.claim_state, partner_id, parse_uuid(claim_id, "claim"))
         row, inclusion, record = await run_blocking(operations.prove, state.head)
         return views.verification_response(state.claim, views.proof(row, inclusion, record))
 

@@ -112,6 +112,23 @@ def test_submit_resubmit_duplicate_and_visibility(ledger: Ledger, config: Storag
         reopened.verify()
 
 
+def test_view_reads_without_copying_and_sees_later_events(ledger: Ledger) -> None:
+    """``view`` hands out the cached aggregate (no copy per read) and still fast-forwards to new events;
+    ``get`` (for commands) is a private copy whose mutation never reaches the views."""
+    first = ledger.claims.submit(submission())
+    viewed = ledger.claims.view(first.claim_id, PARTNER)
+    assert ledger.claims.view(first.claim_id, PARTNER) is viewed
+    command_copy = ledger.claims.get(first.claim_id, PARTNER)
+    assert command_copy is not viewed
+    ledger.claims.change_status(first.claim_id, "pending", "waiting for documents")
+    assert ledger.claims.view(first.claim_id, PARTNER).status is ClaimStatus.PENDING
+    assert command_copy.status is ClaimStatus.SUBMITTED
+    with pytest.raises(NotFound):
+        ledger.claims.view(first.claim_id, OTHER)
+    with pytest.raises(NotFound):
+        ledger.claims.view(derive_id("claim", PARTNER, "nope"))
+
+
 def test_verification_review_and_status_machine(ledger: Ledger, config: StorageConfig, clock: SteppingClock) -> None:
     """pending -> flagged (verification) -> only a review can resolve it -> verified is terminal."""
     claim_id = ledger.claims.submit(submission()).claim_id
