@@ -33,12 +33,15 @@ from typing import Any
 from adapters.keys.signing import ensure_signing_key
 from adapters.log_recorder import system_clock
 from adapters.merkle import ManagedTreeStore, open_tree_store
+from adapters.merkle.notifications import CHECKPOINT_CHANNEL, LOG_CHANNEL, HeadWatch
 from adapters.storage import StorageConfig
-from ledger_core.merkle import CheckpointRecord, NotSealed, SealConflict, TreeIntegrityError
+from ledger_core.merkle import CheckpointRecord, LogTruncated, NotSealed, SealConflict, TreeIntegrityError
 from ledger_core.ports import Clock
 from ledger_core.sealing import Sealer, SealPolicy, SealResult, SealSchedule
 
 Report = Callable[[dict[str, Any]], None]
+WATCH_FALLBACK_SECONDS = 1.0
+"""With notifications (PostgreSQL), followers still read the store themselves this often."""
 
 
 def _quiet(_: dict[str, Any]) -> None:
@@ -55,6 +58,54 @@ class SealWaiter:
         self._sealed = 0
         self._checked_at = float("-inf")  # never read: the first look queries the store
         self._loops: dict[asyncio.AbstractEventLoop, _LoopWaiters] = {}  # guarded by _condition
+        self._watch: HeadWatch | None = None
+        self._watching = False
+        self._found: dict[int, tuple[int, CheckpointRecord]] = {}  # size -> (lowest position asked, record)
+        self._reading = threading.Lock()
+
+    def _ensure_watch(self) -> None:
+        """Listen for checkpoint announcements where the store offers it (PostgreSQL), once."""
+        if self._watching:
+            return
+        self._watching = True
+        factory = getattr(self.store, "watch", None)
+        if factory is not None:
+            watch: HeadWatch = factory(log=False)
+            watch.subscribe(CHECKPOINT_CHANNEL, self._announced)
+            self._watch = watch
+
+    def _interval(self) -> float:
+        """Seconds between reads of the sealed size: the fallback while announcements arrive."""
+        watch = self._watch
+        return max(self.poll_interval, WATCH_FALLBACK_SECONDS) if watch and watch.connected() else self.poll_interval
+
+    def _announced(self, size: int) -> None:
+        """A checkpoint of ``size`` was announced (maybe of another schema): read the store now, once."""
+        with self._condition:
+            if size <= self._sealed:
+                return
+            self._checked_at = float("-inf")
+            self._condition.notify_all()
+            loops = list(self._loops.values())
+        for waiters in loops:
+            waiters.poke_threadsafe()
+
+    def first_checkpoint_after(self, position: int) -> CheckpointRecord | None:
+        """The store's first checkpoint containing ``position``, remembered: checkpoints are only ever added
+        above the newest, so a found record answers every position from the one asked up to its size."""
+        with self._reading:  # waiters woken together (lowest position first) read once, not each
+            with self._condition:
+                for low, known in self._found.values():
+                    if low <= position < known.size:
+                        return known
+            record = self.store.first_checkpoint_after(position)
+            if record is not None:
+                with self._condition:
+                    low, _ = self._found.get(record.size, (position, record))
+                    self._found[record.size] = (min(low, position), record)
+                    while len(self._found) > 16:
+                        del self._found[min(self._found)]
+            return record
 
     def notify(self, size: int) -> None:
         """Tell waiters the tree now has ``size`` leaves (called by an in-process runner, or a poll)."""
@@ -66,8 +117,9 @@ class SealWaiter:
             waiters.wake_threadsafe(sealed)
 
     def _observed(self) -> int:
+        interval = self._interval()
         with self._condition:
-            stale = time.monotonic() - self._checked_at >= self.poll_interval
+            stale = time.monotonic() - self._checked_at >= interval
             if stale:
                 self._checked_at = time.monotonic()
         if stale:
@@ -75,18 +127,19 @@ class SealWaiter:
         return self._sealed
 
     def _record(self, position: int) -> CheckpointRecord | None:
-        return self.store.first_checkpoint_after(position) if self._observed() > position else None
+        return self.first_checkpoint_after(position) if self._observed() > position else None
 
     def wait_until_sealed(self, position: int, timeout: float) -> CheckpointRecord:
         """Block until ``position`` is in a checkpoint; raise :class:`NotSealed` after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
+        self._ensure_watch()
         while (record := self._record(position)) is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise NotSealed(f"position {position} was not sealed within {timeout}s", position=position)
             with self._condition:
                 if self._sealed <= position:
-                    self._condition.wait(min(remaining, self.poll_interval))
+                    self._condition.wait(min(remaining, self._interval()))
         return record
 
     async def wait_until_sealed_async(self, position: int, timeout: float) -> CheckpointRecord:
@@ -100,7 +153,7 @@ class SealWaiter:
         deadline = time.monotonic() + timeout
         while True:
             await self.wait_until_covered(position, deadline - time.monotonic())
-            record = await asyncio.to_thread(self.store.first_checkpoint_after, position)
+            record = await asyncio.to_thread(self.first_checkpoint_after, position)
             if record is not None:
                 return record
             if time.monotonic() >= deadline:  # a size was announced before its checkpoint was readable
@@ -123,6 +176,7 @@ class SealWaiter:
 
     def _waiters_of_this_loop(self) -> _LoopWaiters:
         loop = asyncio.get_running_loop()
+        self._ensure_watch()
         with self._condition:
             waiters = self._loops.get(loop)
             if waiters is None:
@@ -144,6 +198,7 @@ class _LoopWaiters:
         self._heap: list[tuple[int, int, asyncio.Future[None]]] = []  # (position, sequence, future)
         self._sequence = itertools.count()
         self._poller: asyncio.Task[None] | None = None
+        self._poked = asyncio.Event()  # a checkpoint was announced: read the sealed size now
 
     def add(self, position: int) -> asyncio.Future[None]:
         """A future resolved once the sealed size exceeds ``position`` (call on the loop's thread)."""
@@ -155,6 +210,10 @@ class _LoopWaiters:
 
     def pending(self) -> bool:
         return any(not future.done() for _, _, future in self._heap)
+
+    def poke_threadsafe(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting there any more
+            self.loop.call_soon_threadsafe(self._poked.set)
 
     def wake_threadsafe(self, sealed: int) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting there any more
@@ -178,13 +237,16 @@ class _LoopWaiters:
             poller.cancel()
 
     async def _poll(self) -> None:
-        """Read the sealed size (at most once per poll interval, shared with other readers) while anyone
-        waits; :meth:`SealWaiter.notify` wakes the waiters in between."""
+        """Read the sealed size (at most once per poll interval, shared with other readers; at once when a
+        checkpoint is announced, then the interval is only a fallback) while anyone waits;
+        :meth:`SealWaiter.notify` wakes the waiters in between."""
         me = asyncio.current_task(self.loop)
         while self._poller is me:
+            self._poked.clear()  # before the read: an announcement during it triggers the next one
             self.release(await asyncio.to_thread(self.waiter._observed))
             if self._poller is me:
-                await asyncio.sleep(self.waiter.poll_interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._poked.wait(), self.waiter._interval())
 
 
 class SealerRunner:
@@ -208,6 +270,8 @@ class SealerRunner:
         self.close_store = close_store
         self.waiter = SealWaiter(store, poll_interval)
         self.error: BaseException | None = None
+        self._pending_hint = 0
+        self._read_by = float("-inf")  # when the store must be read again (not only the announced heads)
         self.seals = 0
         self._state = ""
         self._stop = threading.Event()
@@ -252,7 +316,7 @@ class SealerRunner:
                     leading = False
                     self._announce("leadership-lost")
                 elif outcome == "idle":
-                    self._stop.wait(self.poll_interval)
+                    self._idle()
         finally:
             self.store.release_leadership()
             if self.close_store:
@@ -285,12 +349,14 @@ class SealerRunner:
         compare-and-set still lets only one of two sealers commit each size.
         """
         try:
-            pending = self.sealer.pending()
+            pending = self._pending()
             if not schedule.due(pending, time.monotonic()):
                 return "idle"
             if not self.store.holds_leadership():
                 return "lost"
             result = self.sealer.seal_once()
+            if result is None:
+                self._read_by = float("-inf")  # an announcement misled us: read the store next time
         except SealConflict as conflict:  # another sealer committed first: start over from its tree
             self.report({"event": "conflict", "found": conflict.found})
             return "sealed"
@@ -305,9 +371,48 @@ class SealerRunner:
         self._sealed(result, pending, schedule)
         return "sealed"
 
+    def _watch(self) -> HeadWatch | None:
+        factory = getattr(self.store, "watch", None)
+        watch: HeadWatch | None = None if factory is None else factory()
+        return watch
+
+    def _pending(self) -> int:
+        """Entries waiting: from the announced heads (PostgreSQL notifications: no query) while they are
+        fresh, else read from the store (every ``WATCH_FALLBACK_SECONDS`` at least, and after a miss)."""
+        watch = self._watch()
+        if watch is not None and time.monotonic() < self._read_by:
+            log, sealed = watch.head(LOG_CHANNEL), watch.head(CHECKPOINT_CHANNEL)
+            if log is not None and sealed is not None:
+                self._pending_hint = max(0, log - sealed)
+                return self._pending_hint
+        generation = 0 if watch is None else watch.generation()
+        integrated, log_size = self.store.integrated_size(), self.store.log_size()
+        if log_size < integrated:
+            raise LogTruncated(integrated, log_size)
+        if watch is not None and watch.connected():
+            watch.correct({LOG_CHANNEL: log_size, CHECKPOINT_CHANNEL: integrated}, generation)
+            self._read_by = time.monotonic() + WATCH_FALLBACK_SECONDS
+        self._pending_hint = log_size - integrated
+        return self._pending_hint
+
+    def _idle(self) -> None:
+        """Nothing due: with announcements and nothing waiting, sleep until the log grows (the fallback
+        read, or a stop, ends the sleep within a few tenths of a second); else one poll interval."""
+        watch = self._watch()
+        sealed = None if watch is None or self._pending_hint else watch.head(CHECKPOINT_CHANNEL)
+        if watch is None or sealed is None:
+            self._stop.wait(self.poll_interval)
+            return
+        remaining = self._read_by - time.monotonic()
+        if remaining > 0:
+            watch.wait(LOG_CHANNEL, sealed, min(remaining, 0.2))
+
     def _sealed(self, result: SealResult, pending: int, schedule: SealSchedule) -> None:
         self.seals += 1
         size = result.checkpoint.size
+        watch = self._watch()
+        if watch is not None:
+            watch.observe(CHECKPOINT_CHANNEL, size)
         schedule.sealed(time.monotonic(), pending - (size - result.old_size))
         self.waiter.notify(size)
         self.report(

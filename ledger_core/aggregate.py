@@ -26,15 +26,25 @@ LEDGER_NAMESPACE = UUID("6f1b8f8e-3a4c-5d2e-9b7a-1c0d2e3f4a5b")
 
 
 _NAMESPACE_BYTES = LEDGER_NAMESPACE.bytes
+# The RFC 4122 variant nibble (bits 10xx) for each hex digit of the raw SHA-1 output.
+_VARIANT_DIGIT = {digit: f"{(int(digit, 16) & 0x3) | 0x8:x}" for digit in "0123456789abcdef"}
 
 
 def uuid5_text(name: str) -> str:
     """``str(uuid.uuid5(LEDGER_NAMESPACE, name))``, computed without the stdlib's slow path (RFC 4122 §4.3)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return uuid5_format(hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).hexdigest())
+
+
+def uuid5_prefix(prefix: str) -> hashlib._Hash:
+    """A SHA-1 state fed with the namespace and ``prefix``: ``uuid5_format`` of a copy updated with the rest
+    of a name equals ``uuid5_text(prefix + rest)`` (saves re-hashing a shared prefix)."""
+    return hashlib.sha1(_NAMESPACE_BYTES + prefix.encode(), usedforsecurity=False)
+
+
+def uuid5_format(hexdigest: str) -> str:
+    """The UUID text of a SHA-1 hex digest: first 16 bytes, version 5, RFC 4122 variant (§4.3)."""
+    h = hexdigest
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def derive_id(kind: str, *parts: str) -> UUID:

@@ -8,12 +8,12 @@ Storage arrives as ports: an eventsourcing ``ApplicationRecorder`` that accepts
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Recording
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, Recording
 from eventsourcing.utils import Environment, EnvType
 
 from ledger_core.aggregate import LedgerAggregate
@@ -44,7 +44,10 @@ class LedgerApplication(Application[UUID]):
         aggregates: Iterable[type[LedgerAggregate]],
     ) -> None:
         self._injected_recorder = recorder
+        # Checked once here: a runtime-Protocol isinstance per save would cost more than it saves.
+        self._draft_appender: DraftAppender | None = recorder if isinstance(recorder, DraftAppender) else None
         self._registry = EventRegistry(aggregates)
+        self._envelope_mapper = EnvelopeMapper(self._registry)
         self.log_reader = log
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "10000"})
 
@@ -53,7 +56,7 @@ class LedgerApplication(Application[UUID]):
         return Environment(name, dict(env or {}))
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return EnvelopeMapper(self._registry)
+        return self._envelope_mapper
 
     def construct_recorder(self) -> ApplicationRecorder:
         return self._injected_recorder
@@ -80,20 +83,44 @@ class LedgerApplication(Application[UUID]):
         self._notify(recordings)
         return recordings
 
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """As ``Application._record``; with a :class:`DraftAppender` the events go straight to drafts.
+
+        Same drafts, same group commit, same recordings as the ``EventStore.put`` path (which maps each
+        event to a :class:`~ledger_core.mapper.DraftStoredEvent` only for the recorder to unwrap it), minus
+        one frozen dataclass per event. Returns after the commit, like ``insert_events``.
+        """
+        appender = self._draft_appender
+        if appender is None or processing_event.tracking is not None or processing_event.saved_kwargs:
+            return super()._record(processing_event)
+        events = processing_event.events
+        recordings: list[Recording[UUID]] = []
+        if events:
+            to_draft = self._envelope_mapper.to_draft
+            drafts = [to_draft(event) for event in events]
+            positions = appender.submit_drafts(drafts).result()
+            for event, draft, position in zip(events, drafts, positions, strict=True):
+                notification = Notification(event.originator_id, draft.aggregate_version, draft.type, b"", position + 1)
+                recordings.append(Recording(event, notification))
+        if self.repository.cache and not self.repository.fastforward:
+            for aggregate_id, aggregate in processing_event.aggregates.items():
+                self.repository.cache.put(aggregate_id, aggregate)
+        return recordings
+
     async def save_async(self, *aggregates: LedgerAggregate) -> list[int]:
         """Save from a coroutine without blocking the event loop; return the new events' positions.
 
         The drafts go to the same group commit as :meth:`save`; the coroutine resumes once the batch
         holding them has committed. Requires a recorder implementing :class:`~ledger_core.ports.DraftAppender`.
         """
-        appender = self._injected_recorder
-        if not isinstance(appender, DraftAppender):
+        appender = self._draft_appender
+        if appender is None:
             raise TypeError("this recorder cannot append asynchronously")
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         if not events:
             return []
-        mapper = cast(EnvelopeMapper, self.mapper)
-        positions: list[int] = await appender.submit_drafts_async([mapper.to_draft(event) for event in events])
+        to_draft = self._envelope_mapper.to_draft
+        positions: list[int] = await appender.submit_drafts_async([to_draft(event) for event in events])
         return positions
 
     # -- persistence helpers used by services ---------------------------------------------------------

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -34,9 +34,12 @@ ENVELOPE_VERSION = 1
 RECORDED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-@dataclass(frozen=True, slots=True)
-class EventDraft:
-    """An event decided by an aggregate, waiting for its position in the log."""
+class EventDraft(NamedTuple):
+    """An event decided by an aggregate, waiting for its position in the log.
+
+    Immutable like the rest; a named tuple because one is built per event on the hot path (a third of
+    the cost of a frozen dataclass).
+    """
 
     event_id: str
     type: str

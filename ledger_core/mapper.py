@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -11,13 +12,15 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
-from ledger_core.aggregate import LedgerAggregate, uuid5_text
+from ledger_core.aggregate import LedgerAggregate, uuid5_format, uuid5_prefix, uuid5_text
 from ledger_core.canonical import check_json_value
 from ledger_core.envelope import EventDraft, decode_entry, parse_recorded_at
 from ledger_core.errors import InvalidCommand
 
 # Event attributes that live in the envelope header rather than in the payload.
 _HEADER_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic", "partner_id"})
+# Aggregates whose id text and event-id hash prefix the mapper remembers (then it starts over).
+_ID_CACHE_SIZE = 4096
 
 
 def event_id_for(aggregate_id: UUID | str, version: int) -> str:
@@ -60,40 +63,62 @@ class EnvelopeMapper(Mapper[UUID]):
     def __init__(self, registry: EventRegistry) -> None:
         super().__init__(transcoder=JSONTranscoder())
         self.registry = registry
+        self._aggregate_type_of: dict[type[Any], str] = {}
+        # originator id -> (id text, SHA-1 state of "event\x1f<id>\x1f"); shared by threads (GIL-atomic dict ops).
+        self._ids: dict[UUID, tuple[str, hashlib._Hash]] = {}
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         draft = self.to_draft(domain_event)
-        return DraftStoredEvent(
-            originator_id=domain_event.originator_id,
-            originator_version=draft.aggregate_version,
-            topic=draft.type,
-            state=b"",
-            draft=draft,
-        )
+        return DraftStoredEvent(domain_event.originator_id, draft.aggregate_version, draft.type, b"", draft)
 
     def to_draft(self, domain_event: DomainEventProtocol[UUID]) -> EventDraft:
         """The draft of one domain event: stable type, header fields, checked JSON payload."""
         cls: type[Any] = type(domain_event)
+        aggregate_type = self._aggregate_type_of.get(cls)
+        if aggregate_type is None:
+            aggregate_type = self._register_class(cls)
+        state = vars(domain_event)
+        payload = {key: value for key, value in state.items() if key not in _HEADER_FIELDS}
+        for key, value in payload.items():
+            if type(key) is not str or type(value) is not str:  # all-strings payloads need no further check
+                try:
+                    check_json_value(payload, "$.payload")
+                except InvalidCommand as error:
+                    raise InvalidCommand(f"{cls.EVENT_TYPE}: {error.message}", **error.details) from error
+                break
+        originator_id = domain_event.originator_id
+        version = domain_event.originator_version
+        known = self._ids.get(originator_id)
+        if known is None:
+            known = self._remember_id(originator_id)
+        id_text, event_id_state = known
+        event_id = event_id_state.copy()
+        event_id.update(b"%d" % version)
+        return EventDraft(
+            uuid5_format(event_id.hexdigest()),
+            cls.EVENT_TYPE,
+            aggregate_type,
+            id_text,
+            version,
+            state.get("partner_id"),
+            payload,
+        )
+
+    def _register_class(self, cls: type[Any]) -> str:
         aggregate = self.registry.aggregate_of.get(cls)
         if aggregate is None:
             raise TypeError(f"event class {cls.__qualname__} is not registered with a stable EVENT_TYPE")
-        state = vars(domain_event)
-        payload = {key: value for key, value in state.items() if key not in _HEADER_FIELDS}
-        try:
-            check_json_value(payload, "$.payload")
-        except InvalidCommand as error:
-            raise InvalidCommand(f"{cls.EVENT_TYPE}: {error.message}", **error.details) from error
-        originator_id = domain_event.originator_id
-        version = domain_event.originator_version
-        return EventDraft(
-            event_id=event_id_for(originator_id, version),
-            type=cls.EVENT_TYPE,
-            aggregate_type=aggregate.AGGREGATE_TYPE,
-            aggregate_id=str(originator_id),
-            aggregate_version=version,
-            partner_id=state.get("partner_id"),
-            payload=payload,
-        )
+        self._aggregate_type_of[cls] = aggregate.AGGREGATE_TYPE
+        return aggregate.AGGREGATE_TYPE
+
+    def _remember_id(self, originator_id: UUID) -> tuple[str, hashlib._Hash]:
+        """The id's text and the SHA-1 state of ``event_id_for``'s name up to the version (cached)."""
+        id_text = str(originator_id)
+        known = (id_text, uuid5_prefix(f"event\x1f{id_text}\x1f"))
+        if len(self._ids) >= _ID_CACHE_SIZE:
+            self._ids.clear()
+        self._ids[originator_id] = known
+        return known
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         envelope = decode_entry(stored_event.state)

@@ -9,12 +9,17 @@ events does not follow its aggregate's current version, the whole save is refuse
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ledger_core.envelope import EventDraft, encode_entry
 from ledger_core.errors import ConcurrencyConflict
-from proofs.hashing import leaf_hash
+from proofs.hashing import LEAF_PREFIX
+
+# SHA-256 already fed the RFC 9162 leaf prefix; each entry hashes a copy of it (= proofs.hashing.leaf_hash).
+_LEAF_STATE = hashlib.sha256(LEAF_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +42,12 @@ class AggregateHead:
     position: int
 
 
-@dataclass(frozen=True, slots=True)
-class SequencedEntry:
-    """A row to store: the entry bytes plus the columns indexed for queries."""
+class SequencedEntry(NamedTuple):
+    """A row to store: the entry bytes plus the columns indexed for queries.
+
+    A named tuple whose field order is the storage column order, so adapters bind it as it is
+    (one tuple per event instead of a dataclass plus a parameter tuple).
+    """
 
     position: int
     event_id: str
@@ -74,45 +82,48 @@ def sequence_batch(
     backwards along the log.
     """
     recorded_at = now if head.last_recorded_at is None or now > head.last_recorded_at else head.last_recorded_at
-    heads = dict(aggregate_heads)
+    # Per aggregate: (version, position) of its latest event, stored or sequenced in this batch.
+    heads = {aggregate_id: (stored.version, stored.position) for aggregate_id, stored in aggregate_heads.items()}
     position = head.size
     prev = head.last_leaf_hash
     entries: list[SequencedEntry] = []
     outcomes: list[list[int] | ConcurrencyConflict] = []
+    leaf_state = _LEAF_STATE
     for save in saves:
         conflict = _first_conflict(save, heads)
         if conflict is not None:
             outcomes.append(conflict)
             continue
-        positions: list[int] = []
+        first = position
         for draft in save:
-            current = heads.get(draft.aggregate_id)
+            aggregate_id = draft.aggregate_id
+            current = heads.get(aggregate_id)
             entry = encode_entry(
                 draft,
                 position=position,
                 prev=prev,
-                aggregate_prev_position=None if current is None else current.position,
+                aggregate_prev_position=None if current is None else current[1],
                 recorded_at=recorded_at,
             )
-            digest = leaf_hash(entry)
+            hasher = leaf_state.copy()  # leaf_hash(entry): SHA-256(0x00 || entry) without copying the entry
+            hasher.update(entry)
+            prev = hasher.digest()
             entries.append(
                 SequencedEntry(
-                    position=position,
-                    event_id=draft.event_id,
-                    aggregate_id=draft.aggregate_id,
-                    aggregate_version=draft.aggregate_version,
-                    type=draft.type,
-                    partner_id=draft.partner_id,
-                    recorded_at=recorded_at,
-                    entry=entry,
-                    leaf_hash=digest,
+                    position,
+                    draft.event_id,
+                    aggregate_id,
+                    draft.aggregate_version,
+                    draft.type,
+                    draft.partner_id,
+                    recorded_at,
+                    entry,
+                    prev,
                 )
             )
-            heads[draft.aggregate_id] = AggregateHead(draft.aggregate_version, position)
-            positions.append(position)
-            prev = digest
+            heads[aggregate_id] = (draft.aggregate_version, position)
             position += 1
-        outcomes.append(positions)
+        outcomes.append(list(range(first, position)))
     return SequencedBatch(
         entries=entries,
         head=LogHead(
@@ -122,14 +133,21 @@ def sequence_batch(
     )
 
 
-def _first_conflict(save: Sequence[EventDraft], heads: Mapping[str, AggregateHead]) -> ConcurrencyConflict | None:
+def _first_conflict(save: Sequence[EventDraft], heads: Mapping[str, tuple[int, int]]) -> ConcurrencyConflict | None:
     """The conflict refusing ``save``, if one of its events does not follow its aggregate's head."""
+    if len(save) == 1:  # the common save (one caller, one event): no bookkeeping
+        draft = save[0]
+        head = heads.get(draft.aggregate_id)
+        stored_version = 0 if head is None else head[0]
+        if draft.aggregate_version != stored_version + 1:
+            return ConcurrencyConflict(draft.aggregate_id, draft.aggregate_version - 1, stored_version or None)
+        return None
     expected: dict[str, int] = {}
     for draft in save:
         current = expected.get(draft.aggregate_id)
         if current is None:
             stored = heads.get(draft.aggregate_id)
-            current = 0 if stored is None else stored.version
+            current = 0 if stored is None else stored[0]
         if draft.aggregate_version != current + 1:
             return ConcurrencyConflict(draft.aggregate_id, draft.aggregate_version - 1, current or None)
         expected[draft.aggregate_id] = draft.aggregate_version

@@ -17,6 +17,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from adapters.merkle._common import CheckpointReads, chunks, completed_ranges, split_ids
+from adapters.merkle.notifications import CHECKPOINT_CHANNEL, HEAD_QUERIES, LOG_CHANNEL, HeadWatch
 from adapters.postgres.recorder import SCHEMA as LOG_SCHEMA
 from adapters.postgres.recorder import create_schema, translate
 from ledger_core.merkle import CheckpointRecord, SealConflict
@@ -65,6 +66,8 @@ class PostgresTreeStore(CheckpointReads):
         except psycopg.Error as error:
             raise translate(error) from error
         self._leader: psycopg.Connection[Any] | None = None
+        self._candidate: psycopg.Connection[Any] | None = None  # a follower's connection between tries
+        self._watches: dict[str, HeadWatch] = {}
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
@@ -86,20 +89,26 @@ class PostgresTreeStore(CheckpointReads):
 
     # -- leadership ------------------------------------------------------------------------------------
     def try_acquire_leadership(self) -> bool:
-        """Take the sealer's session advisory lock without waiting; True if this store now holds it."""
+        """Take the sealer's session advisory lock without waiting; True if this store now holds it.
+
+        A follower keeps its connection between tries (one statement per try, not a new connection)."""
         if self.holds_leadership():
             return True
         try:
-            conn = psycopg.connect(self.conninfo, autocommit=True)
+            conn = self._candidate if self._candidate is not None and not self._candidate.closed else None
+            if conn is None:
+                conn = self._candidate = psycopg.connect(self.conninfo, autocommit=True)
             row = conn.execute(
                 "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (SEALER_LOCK_CLASS,)
             ).fetchone()
         except psycopg.Error as error:
+            if self._candidate is not None:
+                self._candidate.close()
+                self._candidate = None
             raise translate(error) from error
         if row is not None and row[0]:
-            self._leader = conn
+            self._leader, self._candidate = conn, None
             return True
-        conn.close()
         return False
 
     def holds_leadership(self) -> bool:
@@ -116,10 +125,25 @@ class PostgresTreeStore(CheckpointReads):
         return True
 
     def release_leadership(self) -> None:
-        """Close the lock's connection (which releases the lock)."""
-        if self._leader is not None:
-            self._leader.close()
-            self._leader = None
+        """Close the lock's connection (which releases the lock), and a follower's."""
+        for conn in (self._leader, self._candidate):
+            if conn is not None:
+                conn.close()
+        self._leader = self._candidate = None
+
+    def watch(self, log: bool = True) -> HeadWatch:
+        """The checkpoint (and, with ``log``, the log) heads announced by notifications, started on first use
+        (a hint, see :class:`~adapters.merkle.notifications.HeadWatch`). Seal waiters need no log head:
+        they are not woken by every log commit."""
+        key = LOG_CHANNEL if log else CHECKPOINT_CHANNEL
+        full = self._watches.get(LOG_CHANNEL)
+        if full is not None:
+            return full
+        watch = self._watches.get(key)
+        if watch is None:
+            channels = HEAD_QUERIES if log else {CHECKPOINT_CHANNEL: HEAD_QUERIES[CHECKPOINT_CHANNEL]}
+            watch = self._watches[key] = HeadWatch(self.conninfo, channels)
+        return watch
 
     # -- TreeStore -------------------------------------------------------------------------------------
     def log_size(self) -> int:
@@ -188,4 +212,6 @@ class PostgresTreeStore(CheckpointReads):
 
     def close(self) -> None:
         self.release_leadership()
+        for watch in self._watches.values():
+            watch.close()
         self.pool.close()

@@ -140,22 +140,10 @@ class PostgresLogRecorder(SequencedRecorder):
                 batch = self.sequence(head, saves, heads)
                 # Round trip 2: the rows (one INSERT over arrays) and the notification, pipelined.
                 if batch.entries:
-                    entries = batch.entries
+                    # Entries are named tuples in INSERT's column order: transposed, one array per column.
+                    columns = [list(column) for column in zip(*batch.entries, strict=True)]
                     with conn.pipeline():
-                        conn.execute(
-                            INSERT,
-                            (
-                                [e.position for e in entries],
-                                [e.event_id for e in entries],
-                                [e.aggregate_id for e in entries],
-                                [e.aggregate_version for e in entries],
-                                [e.type for e in entries],
-                                [e.partner_id for e in entries],
-                                [e.recorded_at for e in entries],
-                                [e.entry for e in entries],
-                                [e.leaf_hash for e in entries],
-                            ),
-                        )
+                        conn.execute(INSERT, columns)
                         conn.execute("SELECT pg_notify('ledger_log', %s)", (str(batch.head.size),))
             # Round trip 3: COMMIT (on leaving the transaction block).
         except psycopg.Error as error:

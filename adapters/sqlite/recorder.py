@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from adapters.log_recorder import SequencedRecorder, system_clock
 from adapters.sqlite.connections import ThreadConnections, WriterLock
 from ledger_core.envelope import EventDraft
 from ledger_core.ports import Clock
-from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, SequencedEntry
+from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, SequencedBatch, SequencedEntry
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_log (
@@ -51,6 +53,53 @@ AGGREGATE_HEAD = (
 # Parts per compound SELECT stay under SQLite's default limit of 500.
 _IN_CHUNK = 400
 _INSERT_CHUNK = 1000
+_HEAD_CACHE_SIZE = 65_536
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(rows: int) -> str:
+    """The multi-row INSERT of ``rows`` entries (the same text each time, so sqlite3's statement cache hits)."""
+    return INSERT_PREFIX + ",".join(["(?,?,?,?,?,?,?,?,?)"] * rows)
+
+
+class HeadCache:
+    """Aggregate heads this writer has seen, valid while the log still ends where this writer left it.
+
+    Reading an aggregate's head is an index probe per aggregate per batch (~4 us each); with one event
+    per caller and many callers that is most of a batch's reads. The log is append-only and every
+    writer, in any process, appends under the write lock, so if the log head read under that lock is
+    the head this writer committed last, nobody has written since and the remembered heads are the
+    stored ones. Anything else (another writer, a failed transaction) empties the cache.
+    """
+
+    def __init__(self, max_size: int = _HEAD_CACHE_SIZE) -> None:
+        self._max_size = max_size
+        self._heads: dict[str, AggregateHead] = {}
+        self._valid_for: LogHead | None = None
+
+    def lookup(self, ids: set[str]) -> dict[str, AggregateHead]:
+        """The remembered heads among ``ids`` (check :meth:`holds_for` before trusting them)."""
+        if self._valid_for is None:
+            return {}
+        heads = self._heads
+        return {aggregate_id: heads[aggregate_id] for aggregate_id in ids if aggregate_id in heads}
+
+    def holds_for(self, head: LogHead) -> bool:
+        """True if ``head`` (read under the write lock) is the head this writer committed last."""
+        return head == self._valid_for
+
+    def remember(self, heads: dict[str, AggregateHead], batch: SequencedBatch) -> None:
+        """After a commit: the heads read for it, updated by what it wrote; valid at the new log head."""
+        if len(self._heads) + len(heads) > self._max_size:
+            self._heads.clear()
+        self._heads.update(heads)
+        for entry in batch.entries:
+            self._heads[entry.aggregate_id] = AggregateHead(entry.aggregate_version, entry.position)
+        self._valid_for = batch.head
+
+    def clear(self) -> None:
+        self._heads.clear()
+        self._valid_for = None
 
 
 class SQLiteLogRecorder(SequencedRecorder):
@@ -62,6 +111,7 @@ class SQLiteLogRecorder(SequencedRecorder):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._connections = ThreadConnections(self.path)
         self._writer_lock = WriterLock(self.path)
+        self._head_cache = HeadCache()  # used by the writer thread only
         with self._connection() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
@@ -70,17 +120,27 @@ class SQLiteLogRecorder(SequencedRecorder):
         return self._connections.connection()
 
     def _write_batch(self, saves: Sequence[Sequence[EventDraft]]) -> Sequence[Outcome]:
-        ids = sorted({draft.aggregate_id for save in saves for draft in save})
+        ids = {draft.aggregate_id for save in saves for draft in save}
+        cache = self._head_cache
         with self._connection() as conn, self._writer_lock.held():
             conn.execute("BEGIN IMMEDIATE")
             try:
-                head, heads = self._heads(conn, ids)
+                known = cache.lookup(ids)
+                head, heads = self._heads(conn, sorted(ids.difference(known)))
+                if cache.holds_for(head):
+                    heads.update(known)
+                else:  # first batch, or another writer appended since: forget, and ask the database
+                    cache.clear()
+                    if known:
+                        heads.update(self._heads(conn, sorted(known))[1])
                 batch = self.sequence(head, saves, heads)
                 self._insert(conn, batch.entries)
                 conn.execute("COMMIT")
             except BaseException:
+                cache.clear()
                 conn.execute("ROLLBACK")
                 raise
+        cache.remember(heads, batch)
         return batch.outcomes
 
     @staticmethod
@@ -106,14 +166,8 @@ class SQLiteLogRecorder(SequencedRecorder):
         """Insert with multi-row VALUES: one statement step per chunk instead of one per row."""
         for start in range(0, len(entries), _INSERT_CHUNK):
             chunk = entries[start : start + _INSERT_CHUNK]
-            values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * len(chunk))
-            params: list[object] = []
-            for e in chunk:
-                params += (
-                    e.position, e.event_id, e.aggregate_id, e.aggregate_version, e.type, e.partner_id,
-                    e.recorded_at, e.entry, e.leaf_hash,
-                )  # fmt: skip
-            conn.execute(INSERT_PREFIX + values, params)
+            # A SequencedEntry is a named tuple in INSERT_PREFIX's column order: its fields are the parameters.
+            conn.execute(_insert_sql(len(chunk)), list(chain.from_iterable(chunk)))
 
     def _fetch(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._connection() as conn:

@@ -110,6 +110,7 @@ class Dispatcher:
         max_connections: int = 32,
         lease_seconds: float | None = None,
         poll_interval: float = 0.05,
+        max_poll_interval: float = 1.0,
         targets: TargetPolicy | None = None,
         on_gone: GoneHandler = ignore_gone,
         report: Report = _quiet,
@@ -123,6 +124,8 @@ class Dispatcher:
         self.max_connections = max_connections
         self.lease_seconds = timeout + 5 if lease_seconds is None else max(lease_seconds, timeout + 1)
         self.poll_interval = poll_interval
+        self.max_poll_interval = max(poll_interval, max_poll_interval)
+        self._idle_polls = 0  # consecutive polls that found nothing and were not woken
         self.targets = targets or TargetPolicy()
         self.on_gone = on_gone
         self.report = report
@@ -154,7 +157,9 @@ class Dispatcher:
             while not stop.is_set():
                 claimed = await self._claim_and_start(client)
                 flushed = await self._flush() if self._flush_due() else 0
-                if not claimed and not flushed:
+                if claimed or flushed:
+                    self._idle_polls = 0
+                else:
                     await self._wait(stop)
             if self._in_flight:  # a short grace; whatever is still in flight is sent again after its lease
                 await asyncio.wait(self._in_flight, timeout=min(self.timeout + 1, STOP_GRACE_SECONDS))
@@ -192,8 +197,11 @@ class Dispatcher:
         return len(self._results) >= self.flush_batch or not self._in_flight or waited >= self.flush_interval
 
     async def _wait(self, stop: asyncio.Event) -> None:
+        """Until nudged (new deliveries from this process's projector, a finished attempt), stopped, or the
+        poll: ``poll_interval``, doubling while polls find nothing, up to ``max_poll_interval`` (retries
+        coming due, expired leases and deliveries another process enqueued are found that late at most)."""
         assert self._nudge is not None  # set by run(); not a business rule
-        timeout = self.poll_interval
+        timeout = self.idle_timeout()
         if self._results:
             timeout = max(0.0, min(timeout, self.flush_interval - (time.monotonic() - self._first_result_at)))
         stopping = asyncio.ensure_future(stop.wait())
@@ -203,7 +211,12 @@ class Dispatcher:
         finally:
             stopping.cancel()
             nudged.cancel()
+        self._idle_polls = 0 if self._nudge.is_set() or self._in_flight else self._idle_polls + 1
         self._nudge.clear()
+
+    def idle_timeout(self) -> float:
+        """The next idle poll's wait: ``poll_interval`` doubled per poll that found nothing, capped."""
+        return min(self.poll_interval * 2.0 ** min(self._idle_polls, 30), self.max_poll_interval)
 
     async def _claim_and_start(self, client: Sender) -> int:
         room = self.max_in_flight - len(self._in_flight)

@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from adapters.merkle.notifications import HeadWatch
 from ledger_core.chain import StoredRow
 from ledger_core.envelope import Envelope, decode_entry
 from ledger_core.webhook_events import PartnerEvent
@@ -133,11 +134,16 @@ class OutboxTransaction:
 
     # -- tracking -------------------------------------------------------------------------------------
     def lock_tracking(self, name: str) -> int:
-        """The follower's position, locked for this transaction (PostgreSQL: row lock; SQLite: write lock)."""
-        self.execute(
-            "INSERT INTO webhook_tracking (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING", (name,)
-        )
-        rows = self.execute(self._lock_suffix("SELECT position FROM webhook_tracking WHERE name = ?"), (name,))
+        """The follower's position, locked for this transaction (PostgreSQL: row lock; SQLite: write lock).
+
+        The row is created (at 0) only the first time: one statement per step afterwards."""
+        locking = self._lock_suffix("SELECT position FROM webhook_tracking WHERE name = ?")
+        rows = self.execute(locking, (name,))
+        if not rows:
+            self.execute(
+                "INSERT INTO webhook_tracking (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING", (name,)
+            )
+            rows = self.execute(locking, (name,))
         return int(rows[0][0])
 
     def _lock_suffix(self, sql: str) -> str:
@@ -244,17 +250,25 @@ class OutboxTransaction:
             for endpoint_id, types in endpoints:
                 if event.type in types:
                     deliveries.append((event.message_id, event.partner_id, endpoint_id, PENDING, now, now, "event"))
+        self.insert_messages([(e.message_id, e.partner_id, e.type, e.position, e.body(), now) for e in events])
+        self.insert_deliveries(deliveries)
+        return len(deliveries)
+
+    def insert_messages(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """(message_id, partner_id, event_type, position, body, created_at) rows; existing ids are kept."""
         self.executemany(
             "INSERT INTO webhook_messages (message_id, partner_id, event_type, position, body, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING",
-            [(e.message_id, e.partner_id, e.type, e.position, e.body(), now) for e in events],
+            rows,
         )
+
+    def insert_deliveries(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """(message_id, partner_id, endpoint_id, status, next_attempt_at, created_at, origin) rows."""
         self.executemany(
             "INSERT INTO webhook_deliveries (message_id, partner_id, endpoint_id, status, attempts, next_attempt_at,"
             " lease_until, created_at, origin) VALUES (?, ?, ?, ?, 0, ?, 0, ?, ?)",
-            deliveries,
+            rows,
         )
-        return len(deliveries)
 
     def add_delivery(self, message_id: str, partner_id: str, endpoint_id: str, now: float, origin: str) -> int:
         rows = self.execute(
@@ -400,6 +414,11 @@ class OutboxStore(ABC):
 
     def behind(self, checkpoints: bool = False) -> bool:
         """Whether the log (or, with ``checkpoints``, the signed tree) is ahead of the projector."""
+        head, tracked = self.heads(checkpoints)
+        return head > tracked
+
+    def heads(self, checkpoints: bool = False) -> tuple[int, int]:
+        """(log size or signed tree size, the projector's tracked position there), read now."""
         source = (
             "SELECT COALESCE(MAX(size), 0) FROM checkpoints"
             if checkpoints
@@ -409,7 +428,16 @@ class OutboxStore(ABC):
         with self.read() as tx:
             head = tx.execute(source)[0][0]
             tracked = tx.execute("SELECT position FROM webhook_tracking WHERE name = ?", (name,))
-        return int(head) > (int(tracked[0][0]) if tracked else 0)
+        return int(head), int(tracked[0][0]) if tracked else 0
+
+    def lead(self) -> bool:
+        """Whether this process should run the projector now. Any number of projectors is safe (they
+        serialise on the tracking row); PostgreSQL elects one per schema so the others do not poll."""
+        return True
+
+    def watch(self) -> HeadWatch | None:
+        """Log and checkpoint heads announced by notifications (PostgreSQL), or None: poll instead."""
+        return None
 
     def counts(self) -> dict[str, int]:
         with self.transaction() as tx:

@@ -9,13 +9,15 @@ without waiting on each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from adapters.merkle.notifications import HeadWatch
 from adapters.postgres.recorder import create_schema, translate
 from adapters.webhooks.outbox import PENDING, DueDelivery, OutboxStore, OutboxTransaction
 
@@ -83,6 +85,25 @@ CLAIM = (
 )
 
 
+INSERT_MESSAGES = (
+    "INSERT INTO webhook_messages (message_id, partner_id, event_type, position, body, created_at)"
+    " SELECT r.message_id, r.partner_id, r.event_type, r.position, r.body, r.created_at"
+    " FROM unnest(%s::text[], %s::text[], %s::text[], %s::int8[], %s::bytea[], %s::float8[])"
+    " WITH ORDINALITY AS r(message_id, partner_id, event_type, position, body, created_at, n) ORDER BY n"
+    " ON CONFLICT (message_id) DO NOTHING"
+)
+INSERT_DELIVERIES = (
+    "INSERT INTO webhook_deliveries (message_id, partner_id, endpoint_id, status, attempts, next_attempt_at,"
+    " lease_until, created_at, origin) SELECT r.message_id, r.partner_id, r.endpoint_id, r.status, 0, r.next_at, 0,"
+    " r.created_at, r.origin FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[],"
+    " %s::text[]) WITH ORDINALITY AS r(message_id, partner_id, endpoint_id, status, next_at, created_at, origin, n)"
+    " ORDER BY r.n"
+)
+# The projector's advisory lock (two-key form, per schema like the sealer's): one projector polls.
+PROJECTOR_LOCK_CLASS = 0x57484B50  # "WHKP"
+LEAD_RETRY_SECONDS = 1.0
+
+
 class PostgresOutboxTransaction(OutboxTransaction):
     P = "%s"
 
@@ -99,11 +120,26 @@ class PostgresOutboxTransaction(OutboxTransaction):
         rows = self.conn.execute(CLAIM, (PENDING, now, now, limit, lease_until)).fetchall()
         return sorted((self._due(row, now) for row in rows), key=lambda d: d.delivery_id)
 
+    def insert_messages(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """One statement for the whole batch (the rows as arrays), not one per row."""
+        if rows:
+            self.conn.execute(INSERT_MESSAGES, [list(column) for column in zip(*rows, strict=True)])
+
+    def insert_deliveries(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        if rows:
+            self.conn.execute(INSERT_DELIVERIES, [list(column) for column in zip(*rows, strict=True)])
+
 
 class PostgresOutboxStore(OutboxStore):
     """The outbox in the PostgreSQL database ``conninfo`` (tables created if missing)."""
 
     def __init__(self, conninfo: str, *, pool_size: int = 4, create_tables: bool = True) -> None:
+        self.conninfo = conninfo
+        self._lock_conn: psycopg.Connection[Any] | None = None  # holds (or tries for) the projector lock
+        self._leading = False
+        self._next_check = float("-inf")
+        self.lead_retry = LEAD_RETRY_SECONDS
+        self._watch: HeadWatch | None = None
         try:
             if create_tables:
                 create_schema(conninfo, SCHEMA)
@@ -129,5 +165,45 @@ class PostgresOutboxStore(OutboxStore):
             rows = tx.execute("SELECT to_regclass('checkpoints') IS NOT NULL")
         return bool(rows and rows[0][0])
 
+    def lead(self) -> bool:
+        """Hold the projector's session advisory lock (per schema) on a dedicated connection.
+
+        A follower tries again at most once per ``lead_retry`` seconds (and takes over when the leader's
+        connection goes away); the leader checks its connection as often. Only a throttle: projectors
+        stay correct without it (the tracking row lock)."""
+        now = time.monotonic()
+        if now < self._next_check:
+            return self._leading
+        self._next_check = now + self.lead_retry
+        try:
+            conn = self._lock_conn
+            if conn is None or conn.closed:
+                conn = self._lock_conn = psycopg.connect(self.conninfo, autocommit=True)
+                self._leading = False
+            if self._leading:
+                conn.execute("SELECT 1")
+            else:
+                row = conn.execute(
+                    "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (PROJECTOR_LOCK_CLASS,)
+                ).fetchone()
+                self._leading = bool(row and row[0])
+        except psycopg.Error as error:
+            self._release()
+            raise translate(error) from error
+        return self._leading
+
+    def _release(self) -> None:
+        if self._lock_conn is not None:
+            self._lock_conn.close()
+        self._lock_conn, self._leading = None, False
+
+    def watch(self) -> HeadWatch:
+        if self._watch is None:
+            self._watch = HeadWatch(self.conninfo)
+        return self._watch
+
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+        self._release()
         self.pool.close()

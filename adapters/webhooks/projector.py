@@ -13,9 +13,12 @@ verification entry newly covered by a checkpoint yields ``proof.generated``.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from adapters.merkle.notifications import CHECKPOINT_CHANNEL, LOG_CHANNEL, HeadWatch
 from adapters.webhooks.outbox import OutboxStore, OutboxTransaction
 from ledger_core.chain import StoredRow
 from ledger_core.envelope import Envelope, decode_entry
@@ -35,6 +38,9 @@ _CONTEXT_TYPES = frozenset(
     {"claim.submitted", "enrollment.enrolled", "enrollment.counseling_scheduled", "subscription.started"}
 )
 SEALED_TRACKING = "sealed"
+_CHANNELS = {LOG_TRACKING: LOG_CHANNEL, SEALED_TRACKING: CHECKPOINT_CHANNEL}
+FALLBACK_SECONDS = 1.0  # with notifications, "behind?" is still read from the database this often
+IDLE_TICK_SECONDS = 0.2  # longest idle sleep, so a stop is noticed soon
 _ENDPOINT_TYPES = frozenset(
     {
         "partner.webhook_added",
@@ -101,16 +107,76 @@ class WebhookProjector:
         self.batch = batch
         self.on_enqueued = on_enqueued
         self._sealed_enabled: bool | None = None
+        self._watch: HeadWatch | None = None
+        self._tracked: dict[str, int] = {}  # this projector's last known positions (while following)
+        self._read_by: dict[str, float] = {}  # when "behind?" must be read from the database again
+        self._woke_at = float("-inf")
 
+    # -- "anything to do?" -----------------------------------------------------------------------------
+    def follow(self) -> None:
+        """Decide "behind?" from announced heads (PostgreSQL notifications) instead of a query per poll;
+        call again after leadership was regained (forgets what it knew). No-op where not offered."""
+        self._watch = self.store.watch()
+        self._tracked.clear()
+        self._read_by.clear()
+
+    def _behind(self, name: str) -> bool:
+        """A hint is used only while fresh (``FALLBACK_SECONDS``) and after a real read; the step that
+        follows reads and locks the tracking row itself, so a wrong hint costs a step, never an entry."""
+        watch, channel = self._watch, _CHANNELS[name]
+        known = self._tracked.get(name)
+        if watch is not None and known is not None and time.monotonic() < self._read_by.get(name, 0.0):
+            head = watch.head(channel)
+            if head is not None:
+                return head > known
+        generation = 0 if watch is None else watch.generation()
+        head, tracked = self.store.heads(checkpoints=name == SEALED_TRACKING)
+        if watch is not None and watch.connected():
+            self._tracked[name] = tracked
+            watch.correct({channel: head}, generation)
+            self._read_by[name] = time.monotonic() + FALLBACK_SECONDS
+        return head > tracked
+
+    def _moved(self, name: str, position: int, head: int | None, generation: int) -> None:
+        """After a committed step: remember the position; ``head`` is the head the step saw (when it read
+        everything there was), which corrects an announcement of another schema's ledger."""
+        if self._watch is None or name not in self._tracked:
+            return
+        self._tracked[name] = position
+        if head is not None:
+            self._watch.correct({_CHANNELS[name]: head}, generation)
+
+    def wait(self, stop: threading.Event, timeout: float) -> None:
+        """Idle: until the log or the signed tree passes this projector (announced), ``timeout``, or ``stop``.
+
+        With announcements, wake-ups are at least ``timeout`` apart: under load a step takes what a poll
+        every ``timeout`` would (a batch, not one group commit each), idle costs nothing."""
+        watch = self._watch
+        log, sealed = self._tracked.get(LOG_TRACKING), self._tracked.get(SEALED_TRACKING, -1)
+        if watch is None or log is None or not watch.connected():
+            stop.wait(timeout)
+            return
+        pause = timeout - (time.monotonic() - self._woke_at)
+        if pause > 0 and stop.wait(pause):
+            return
+        deadline = min(self._read_by.values(), default=0.0)
+        remaining = min(deadline - time.monotonic(), IDLE_TICK_SECONDS)
+        if remaining > 0 and not stop.is_set():
+            watch.wait_any({LOG_CHANNEL: log, CHECKPOINT_CHANNEL: sealed}, remaining)
+        self._woke_at = time.monotonic()
+
+    # -- steps -----------------------------------------------------------------------------------------
     def step(self) -> int:
         """Project the next batch of log entries; returns how many entries were consumed (0: caught up)."""
-        if not self.store.behind():  # a read: idle followers never take the write lock
+        if not self._behind(LOG_TRACKING):  # a read or a hint: idle followers never take the write lock
             return 0
         enqueued = 0
+        generation = 0 if self._watch is None else self._watch.generation()
         with self.store.transaction() as tx:
             start = tx.lock_tracking(LOG_TRACKING)
             rows = tx.read_log(start, self.batch)
             if not rows:
+                self._moved(LOG_TRACKING, start, start, generation)
                 return 0
             now = self.store.now()
             history = _BatchHistory(tx)
@@ -127,6 +193,8 @@ class WebhookProjector:
                     pending.extend(partner_events(envelope, row.leaf_hash, history.before))
             enqueued += tx.enqueue_many(pending, now)
             tx.set_tracking(LOG_TRACKING, rows[-1].position + 1)
+        position = rows[-1].position + 1
+        self._moved(LOG_TRACKING, position, position if len(rows) < self.batch else None, generation)
         if enqueued and self.on_enqueued is not None:
             self.on_enqueued(enqueued)
         return len(rows)
@@ -137,25 +205,30 @@ class WebhookProjector:
             self._sealed_enabled = self.store.has_checkpoints()
             if not self._sealed_enabled:
                 return 0
-        if not self.store.behind(checkpoints=True):
+        if not self._behind(SEALED_TRACKING):
             return 0
         enqueued = 0
+        generation = 0 if self._watch is None else self._watch.generation()
         with self.store.transaction() as tx:
             start = tx.lock_tracking(SEALED_TRACKING)
             checkpoint = tx.latest_checkpoint()
             if checkpoint is None or checkpoint[0] <= start:
+                self._moved(SEALED_TRACKING, start, 0 if checkpoint is None else checkpoint[0], generation)
                 return 0
             size, root, signed_at = checkpoint
             stop = min(size, start + self.batch * 10)
             at = _rfc3339(signed_at)
             now = self.store.now()
+            events: list[PartnerEvent] = []
             for row in tx.read_log_types(start, stop, sorted(PROOF_SOURCE_TYPES)):
                 event = proof_generated(
                     decode_entry(row.entry), row.leaf_hash, checkpoint_size=size, root_hash=root.hex(), sealed_at=at
                 )
                 if event is not None:
-                    enqueued += tx.enqueue(event, now)
+                    events.append(event)
+            enqueued = tx.enqueue_many(events, now)  # in log order, a few statements for the batch
             tx.set_tracking(SEALED_TRACKING, stop)
+        self._moved(SEALED_TRACKING, stop, size if stop == size else None, generation)
         if enqueued and self.on_enqueued is not None:
             self.on_enqueued(enqueued)
         return stop - start

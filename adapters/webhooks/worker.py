@@ -80,16 +80,27 @@ class WebhookWorker:
             thread.join()
 
     def _project(self) -> None:
-        assert self.projector is not None  # started only with a projector; not a business rule
+        """Step while this process leads (PostgreSQL: one projector per schema; the others only retry the
+        lock, about once a second); idle, wait for the log or the tree to grow (announced or polled)."""
+        projector = self.projector
+        assert projector is not None  # started only with a projector; not a business rule
+        leading = False
         while not self._stop.is_set():
             try:
-                moved = self.projector.step() + self.projector.step_sealed()
+                if not projector.store.lead():
+                    leading = False
+                    self._stop.wait(self.poll_interval)
+                    continue
+                if not leading:
+                    leading = True
+                    projector.follow()
+                moved = projector.step() + projector.step_sealed()
             except Exception as error:  # database unreachable: report, retry
                 self.report({"event": "error", "role": "projector", "error": str(error)})
                 self._stop.wait(self.retry_after)
                 continue
             if not moved:
-                self._stop.wait(self.poll_interval)
+                projector.wait(self._stop, self.poll_interval)
 
     def _dispatch(self) -> None:
         assert self.dispatcher is not None  # started only with a dispatcher; not a business rule

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import threading
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -14,6 +16,7 @@ from support.writers import write_accounts
 
 from ledger_core.envelope import decode_entry
 from ledger_core.errors import ChainBroken, ConcurrencyConflict
+from ledger_core.ledger import Ledger
 from proofs.hashing import leaf_hash
 
 
@@ -126,3 +129,62 @@ def test_verify_names_the_tampered_position(database_url: str) -> None:
     with ledger, pytest.raises(ChainBroken) as caught:
         ledger.verify()
     assert caught.value.position == 4
+
+
+def _scripted_saves(ledger: Ledger) -> list[list[tuple[int, UUID | str, int, str, bytes]]]:
+    """A fixed sequence of saves; per save, what its recordings say (id, originator, version, topic, state)."""
+    a, b = Account.open("acme", "same-a"), Account.open(None, "same-b")
+    said = []
+    for step in range(4):
+        a.note(f"a{step}", f"{step}.00")
+        if step % 2:
+            b.note("b", "1.50")
+        recordings = ledger.app.save(a, b)
+        notifications = [recording.notification for recording in recordings]
+        said.append([(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notifications])
+    return said
+
+
+def test_draft_path_and_event_store_path_store_the_same_bytes(database_url: str, tmp_path: Path) -> None:
+    """``save`` hands drafts straight to the group commit; eventsourcing's ``EventStore.put`` path (taken when
+    the recorder is no ``DraftAppender``) stores byte-identical entries and returns the same recordings."""
+    direct, direct_recorder = open_toy_ledger(database_url)
+    via_store, store_recorder = open_toy_ledger(f"sqlite:///{tmp_path / 'via-store.db'}")
+    via_store.app._draft_appender = None  # force Application._record -> EventStore.put -> insert_events
+    with direct, via_store:
+        said_direct, said_via_store = _scripted_saves(direct), _scripted_saves(via_store)
+        assert said_direct == said_via_store
+        assert [len(recordings) for recordings in said_direct] == [3, 2, 1, 2]
+        assert said_direct[-1][-1][0] == direct.size() == 8
+        rows = [(row.position, row.entry, row.leaf_hash) for row in direct_recorder.read_rows(0, 100)]
+        assert rows == [(row.position, row.entry, row.leaf_hash) for row in store_recorder.read_rows(0, 100)]
+        assert direct.verify().size == via_store.verify().size == 8
+
+
+def test_save_async_callers_share_commits(database_url: str) -> None:
+    """Coroutines saving at once get their own positions once committed; one gapless chain, batched commits."""
+    ledger, recorder = open_toy_ledger(database_url)
+    with ledger:
+        accounts = [Account.open("acme", f"async-{k}") for k in range(16)]
+        ledger.app.save(*accounts)
+
+        async def caller(account: Account) -> list[list[int]]:
+            positions = []
+            for step in range(5):
+                account.note(f"n{step}")
+                positions.append(await ledger.app.save_async(account))
+            return positions
+
+        async def main() -> list[list[list[int]]]:
+            return await asyncio.gather(*(caller(account) for account in accounts))
+
+        batches_before = recorder.committer.batches
+        results = asyncio.run(main())
+        positions = sorted(p for per_caller in results for save in per_caller for p in save)
+        assert positions == list(range(16, 16 + 16 * 5))
+        assert recorder.committer.batches - batches_before < 16 * 5
+        for account, per_caller in zip(accounts, results, strict=True):
+            entries = [decode_entry(row.entry) for row in recorder.read_aggregate_rows(str(account.id))]
+            assert [e.position for e in entries[1:]] == [save[0] for save in per_caller]
+            assert [e.aggregate_version for e in entries] == [1, 2, 3, 4, 5, 6]
+        assert ledger.verify().size == 16 * 6

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ledger_core.envelope import EventDraft, decode_entry
 from ledger_core.errors import ConcurrencyConflict
-from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, sequence_batch
+from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, SequencedEntry, sequence_batch
 from proofs.hashing import leaf_hash
 
 T0 = "2026-01-01T00:00:00.000000Z"
@@ -60,3 +60,29 @@ def test_recorded_at_never_goes_backwards() -> None:
     head = LogHead(size=1, last_leaf_hash=b"\x00" * 32, last_recorded_at=T1)
     batch = sequence_batch(head, [[draft("a", 1)]], {}, T0)
     assert batch.entries[0].recorded_at == T1
+
+
+def test_entries_are_rows_in_storage_column_order() -> None:
+    """A sequenced entry is the tuple of the storage columns, in their order; its leaf hash is RFC 9162's."""
+    assert SequencedEntry._fields == (
+        "position", "event_id", "aggregate_id", "aggregate_version", "type", "partner_id", "recorded_at", "entry",
+        "leaf_hash",
+    )  # fmt: skip
+    batch = sequence_batch(EMPTY_LOG, [[draft("a", 1), draft("a", 2)], [draft("b", 1)]], {}, T0)
+    for entry in batch.entries:
+        envelope = decode_entry(entry.entry)
+        assert tuple(entry) == (
+            envelope.position, envelope.event_id, envelope.aggregate_id, envelope.aggregate_version, envelope.type,
+            envelope.partner_id, envelope.recorded_at, entry.entry, leaf_hash(entry.entry),
+        )  # fmt: skip
+    assert batch.outcomes == [[0, 1], [2]]
+
+
+def test_back_links_within_one_batch_and_across_saves() -> None:
+    """An aggregate written twice in a batch links to its own earlier entry of that batch."""
+    heads = {"a": AggregateHead(version=1, position=7)}
+    head = LogHead(size=9, last_leaf_hash=b"\x22" * 32, last_recorded_at=T0)
+    batch = sequence_batch(head, [[draft("a", 2)], [draft("b", 1)], [draft("a", 3), draft("a", 4)]], heads, T1)
+    links = [decode_entry(entry.entry).aggregate_prev_position for entry in batch.entries]
+    assert links == [7, None, 9, 11]
+    assert batch.outcomes == [[9], [10], [11, 12]]

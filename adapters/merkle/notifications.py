@@ -1,0 +1,179 @@
+"""Followers woken by PostgreSQL notifications instead of polling: :class:`HeadWatch`.
+
+The log writer sends ``pg_notify('ledger_log', size)`` and the sealer ``pg_notify('ledger_checkpoint',
+size)`` inside their transactions, so a notification arrives only after its commit. A watch LISTENs on
+one dedicated connection in a daemon thread and keeps, per channel, the highest size announced
+(after each (re)connect it reads the current heads once, so nothing committed while it was away is
+missed) and wakes whoever waits.
+
+Contract: a head is a **hint**. Channels are database-wide, so a ledger in another schema of the same
+database announces its own sizes; and a broken connection goes unnoticed until the next read. Callers
+therefore only use a head to decide *whether to look*, correct it with :meth:`HeadWatch.correct` when a
+real read disagrees, and still look by themselves every ``fallback`` seconds. Correctness never
+depends on a notification arriving.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import psycopg
+
+logger = logging.getLogger("adapters.notifications")
+
+LOG_CHANNEL = "ledger_log"
+CHECKPOINT_CHANNEL = "ledger_checkpoint"
+HEAD_QUERIES: Mapping[str, str] = {
+    LOG_CHANNEL: "SELECT COALESCE(MAX(position) + 1, 0) FROM ledger_log",
+    CHECKPOINT_CHANNEL: "SELECT COALESCE(MAX(size), 0) FROM checkpoints",
+}
+
+
+class HeadWatch:
+    """The latest announced size per channel, kept by a LISTEN thread on its own connection.
+
+    ``head(channel)`` is None while the watch is not connected (callers then poll as before);
+    :meth:`wait` blocks until a channel's head passes a value or a timeout; ``subscribe`` calls a
+    function (on the watch's thread; it must be quick and not raise) with every size announced.
+    """
+
+    def __init__(
+        self,
+        conninfo: str,
+        channels: Mapping[str, str] = HEAD_QUERIES,
+        *,
+        retry_after: float = 1.0,
+        tick: float = 0.1,
+    ) -> None:
+        self.conninfo = conninfo
+        self.channels = dict(channels)
+        self.retry_after = retry_after
+        self.tick = tick
+        self._heads: dict[str, int] = {}
+        self._generation = 0  # bumped by every change, so a correction never undoes a newer announcement
+        self._connected = False
+        self._condition = threading.Condition()
+        self._subscribers: dict[str, list[Callable[[int], None]]] = {}
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ledger-notifications", daemon=True)
+        self._thread.start()
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def head(self, channel: str) -> int | None:
+        """The highest size announced (or read) on ``channel``; None while not connected."""
+        with self._condition:
+            return self._heads.get(channel) if self._connected else None
+
+    def generation(self) -> int:
+        with self._condition:
+            return self._generation
+
+    def wait(self, channel: str, beyond: int, timeout: float) -> int | None:
+        """Block until ``channel``'s head exceeds ``beyond`` or ``timeout`` passes; the head then (None:
+        not connected)."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while not self._closed.is_set():
+                head = self._heads.get(channel) if self._connected else None
+                remaining = deadline - time.monotonic()
+                if (head is not None and head > beyond) or remaining <= 0:
+                    return head
+                self._condition.wait(remaining)
+            return None
+
+    def wait_any(self, beyond: Mapping[str, int], timeout: float) -> None:
+        """Block until any channel's head exceeds its value in ``beyond``, or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while not self._closed.is_set() and self._connected:
+                if any(self._heads.get(c, -1) > n for c, n in beyond.items()):
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._condition.wait(remaining)
+
+    def connected(self) -> bool:
+        with self._condition:
+            return self._connected
+
+    # -- feeding ---------------------------------------------------------------------------------------
+    def observe(self, channel: str, size: int) -> None:
+        """A size learned otherwise (e.g. this process's own commit): raise the head to it."""
+        self._set(channel, size, announce=False)
+
+    def correct(self, sizes: Mapping[str, int], since_generation: int) -> None:
+        """A real read (started at ``since_generation``) found ``sizes``: replace the heads unless any changed
+        since (an announcement from another schema is then forgotten)."""
+        with self._condition:
+            if self._generation == since_generation and any(self._heads.get(c) != n for c, n in sizes.items()):
+                self._heads.update(sizes)
+                self._generation += 1
+                self._condition.notify_all()
+
+    def subscribe(self, channel: str, callback: Callable[[int], None]) -> None:
+        with self._condition:
+            self._subscribers.setdefault(channel, []).append(callback)
+
+    def close(self) -> None:
+        """Stop listening (the thread leaves within ``tick`` seconds and closes its connection)."""
+        self._closed.set()
+        with self._condition:
+            self._connected = False
+            self._condition.notify_all()
+
+    def _set(self, channel: str, size: int, *, announce: bool) -> None:
+        with self._condition:
+            if size > self._heads.get(channel, -1):
+                self._heads[channel] = size
+                self._generation += 1
+                self._condition.notify_all()
+            callbacks = list(self._subscribers.get(channel, ())) if announce else []
+        for callback in callbacks:
+            callback(size)
+
+    # -- the thread ------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._closed.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                    self._listen(conn)
+            except psycopg.Error as error:  # database unreachable: callers poll meanwhile; reconnect
+                logger.warning("notification listener lost its connection: %s", error)
+            with self._condition:
+                self._connected = False
+            self._closed.wait(self.retry_after)
+
+    def _listen(self, conn: psycopg.Connection[Any]) -> None:
+        for channel in self.channels:
+            conn.execute(f"LISTEN {channel}")
+        for channel, sql in self.channels.items():  # after LISTEN: nothing committed later can be missed
+            try:
+                row = conn.execute(sql).fetchone()
+            except psycopg.errors.UndefinedTable:  # not created yet: every later commit is announced
+                continue
+            self._set(channel, 0 if row is None or row[0] is None else int(row[0]), announce=True)
+        with self._condition:
+            self._connected = True
+            self._condition.notify_all()
+        # libpq directly (select, consume, drain): a fraction of ``Connection.notifies``'s cost per wake-up,
+        # and one update per channel for everything that arrived together.
+        pgconn = conn.pgconn
+        socket = pgconn.socket
+        while not self._closed.is_set():
+            readable, _, _ = select.select([socket], [], [], self.tick)
+            if not readable:
+                continue
+            pgconn.consume_input()
+            sizes: dict[str, int] = {}
+            while (note := pgconn.notifies()) is not None:
+                channel, payload = note.relname.decode(), note.extra.decode()
+                if channel in self.channels and payload.isdigit():
+                    sizes[channel] = max(sizes.get(channel, -1), int(payload))
+            for channel, size in sizes.items():
+                self._set(channel, size, announce=True)
