@@ -33,15 +33,13 @@ from typing import Any
 from adapters.keys.signing import ensure_signing_key
 from adapters.log_recorder import system_clock
 from adapters.merkle import ManagedTreeStore, open_tree_store
-from adapters.merkle.notifications import CHECKPOINT_CHANNEL, LOG_CHANNEL, HeadWatch
+from adapters.postgres.notifications import CHECKPOINT_CHANNEL, FALLBACK_SECONDS, LOG_CHANNEL, HeadWatch
 from adapters.storage import StorageConfig
-from ledger_core.merkle import CheckpointRecord, LogTruncated, NotSealed, SealConflict, TreeIntegrityError
+from ledger_core.merkle import CheckpointRecord, NotSealed, SealConflict, TreeIntegrityError
 from ledger_core.ports import Clock
 from ledger_core.sealing import Sealer, SealPolicy, SealResult, SealSchedule
 
 Report = Callable[[dict[str, Any]], None]
-WATCH_FALLBACK_SECONDS = 1.0
-"""With notifications (PostgreSQL), followers still read the store themselves this often."""
 
 
 def _quiet(_: dict[str, Any]) -> None:
@@ -68,16 +66,15 @@ class SealWaiter:
         if self._watching:
             return
         self._watching = True
-        factory = getattr(self.store, "watch", None)
-        if factory is not None:
-            watch: HeadWatch = factory(log=False)
+        watch = self.store.watch(log=False)
+        if watch is not None:
             watch.subscribe(CHECKPOINT_CHANNEL, self._announced)
             self._watch = watch
 
     def _interval(self) -> float:
         """Seconds between reads of the sealed size: the fallback while announcements arrive."""
         watch = self._watch
-        return max(self.poll_interval, WATCH_FALLBACK_SECONDS) if watch and watch.connected() else self.poll_interval
+        return max(self.poll_interval, FALLBACK_SECONDS) if watch and watch.connected() else self.poll_interval
 
     def _announced(self, size: int) -> None:
         """A checkpoint of ``size`` was announced (maybe of another schema): read the store now, once."""
@@ -372,13 +369,11 @@ class SealerRunner:
         return "sealed"
 
     def _watch(self) -> HeadWatch | None:
-        factory = getattr(self.store, "watch", None)
-        watch: HeadWatch | None = None if factory is None else factory()
-        return watch
+        return self.store.watch()
 
     def _pending(self) -> int:
         """Entries waiting: from the announced heads (PostgreSQL notifications: no query) while they are
-        fresh, else read from the store (every ``WATCH_FALLBACK_SECONDS`` at least, and after a miss)."""
+        fresh, else read from the store (every ``FALLBACK_SECONDS`` at least, and after a miss)."""
         watch = self._watch()
         if watch is not None and time.monotonic() < self._read_by:
             log, sealed = watch.head(LOG_CHANNEL), watch.head(CHECKPOINT_CHANNEL)
@@ -386,12 +381,10 @@ class SealerRunner:
                 self._pending_hint = max(0, log - sealed)
                 return self._pending_hint
         generation = 0 if watch is None else watch.generation()
-        integrated, log_size = self.store.integrated_size(), self.store.log_size()
-        if log_size < integrated:
-            raise LogTruncated(integrated, log_size)
+        integrated, log_size = self.sealer.sizes()
         if watch is not None and watch.connected():
             watch.correct({LOG_CHANNEL: log_size, CHECKPOINT_CHANNEL: integrated}, generation)
-            self._read_by = time.monotonic() + WATCH_FALLBACK_SECONDS
+            self._read_by = time.monotonic() + FALLBACK_SECONDS
         self._pending_hint = log_size - integrated
         return self._pending_hint
 

@@ -124,7 +124,7 @@ class Runtime:
 
     def _first_proof(self, position: int) -> tuple[StoredRow, InclusionProof, CheckpointRecord] | None:
         """The entry, its inclusion proof and the first checkpoint containing it, in one thread hop."""
-        record = self.waiter.store.first_checkpoint_after(position)
+        record = self.waiter.first_checkpoint_after(position)
         return None if record is None else self.operations.prove(position, record.size)
 
     def seal_lag(self) -> tuple[int, int]:

@@ -25,7 +25,12 @@ _ID_CACHE_SIZE = 4096
 
 def event_id_for(aggregate_id: UUID | str, version: int) -> str:
     """The event id is derived from (aggregate id, version): unique, and reproducible on replay."""
-    return uuid5_text(f"event\x1f{aggregate_id}\x1f{version}")
+    return uuid5_text(f"{_event_name_prefix(aggregate_id)}{version}")
+
+
+def _event_name_prefix(aggregate_id: UUID | str) -> str:
+    """The part of an event id's name shared by every event of the aggregate."""
+    return f"event\x1f{aggregate_id}\x1f"
 
 
 @dataclass(frozen=True)
@@ -79,13 +84,10 @@ class EnvelopeMapper(Mapper[UUID]):
             aggregate_type = self._register_class(cls)
         state = vars(domain_event)
         payload = {key: value for key, value in state.items() if key not in _HEADER_FIELDS}
-        for key, value in payload.items():
-            if type(key) is not str or type(value) is not str:  # all-strings payloads need no further check
-                try:
-                    check_json_value(payload, "$.payload")
-                except InvalidCommand as error:
-                    raise InvalidCommand(f"{cls.EVENT_TYPE}: {error.message}", **error.details) from error
-                break
+        try:
+            check_json_value(payload, "$.payload")
+        except InvalidCommand as error:
+            raise InvalidCommand(f"{cls.EVENT_TYPE}: {error.message}", **error.details) from error
         originator_id = domain_event.originator_id
         version = domain_event.originator_version
         known = self._ids.get(originator_id)
@@ -114,7 +116,7 @@ class EnvelopeMapper(Mapper[UUID]):
     def _remember_id(self, originator_id: UUID) -> tuple[str, hashlib._Hash]:
         """The id's text and the SHA-1 state of ``event_id_for``'s name up to the version (cached)."""
         id_text = str(originator_id)
-        known = (id_text, uuid5_prefix(f"event\x1f{id_text}\x1f"))
+        known = (id_text, uuid5_prefix(_event_name_prefix(id_text)))
         if len(self._ids) >= _ID_CACHE_SIZE:
             self._ids.clear()
         self._ids[originator_id] = known

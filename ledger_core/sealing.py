@@ -107,11 +107,16 @@ class Sealer:
         self.origin = origin or signer.name
         self.policy = policy or SealPolicy()
 
-    def pending(self) -> int:
-        """Entries in the log not yet covered by a checkpoint; raises ``LogTruncated`` if the log shrank."""
+    def sizes(self) -> tuple[int, int]:
+        """(tree size integrated, log size), read now; raises ``LogTruncated`` if the log shrank below the tree."""
         integrated, log_size = self.store.integrated_size(), self.store.log_size()
         if log_size < integrated:
             raise LogTruncated(integrated, log_size)
+        return integrated, log_size
+
+    def pending(self) -> int:
+        """Entries in the log not yet covered by a checkpoint; raises ``LogTruncated`` if the log shrank."""
+        integrated, log_size = self.sizes()
         return log_size - integrated
 
     def seal_once(self, limit: int | None = None) -> SealResult | None:

@@ -135,13 +135,6 @@ def sequence_batch(
 
 def _first_conflict(save: Sequence[EventDraft], heads: Mapping[str, tuple[int, int]]) -> ConcurrencyConflict | None:
     """The conflict refusing ``save``, if one of its events does not follow its aggregate's head."""
-    if len(save) == 1:  # the common save (one caller, one event): no bookkeeping
-        draft = save[0]
-        head = heads.get(draft.aggregate_id)
-        stored_version = 0 if head is None else head[0]
-        if draft.aggregate_version != stored_version + 1:
-            return ConcurrencyConflict(draft.aggregate_id, draft.aggregate_version - 1, stored_version or None)
-        return None
     expected: dict[str, int] = {}
     for draft in save:
         current = expected.get(draft.aggregate_id)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from adapters.storage import StorageConfig
 from ledger_core.ports import TreeStore
+
+if TYPE_CHECKING:  # psycopg is imported only when PostgreSQL is asked for
+    from adapters.postgres.notifications import HeadWatch
 
 
 class ManagedTreeStore(TreeStore, Protocol):
@@ -20,6 +23,11 @@ class ManagedTreeStore(TreeStore, Protocol):
         ...
 
     def release_leadership(self) -> None: ...
+
+    def watch(self, log: bool = True) -> HeadWatch | None:
+        """Checkpoint (and, with ``log``, log) sizes announced by the database (PostgreSQL notifications), or
+        None where the database announces nothing (SQLite): followers then poll."""
+        ...
 
     def close(self) -> None: ...
 

@@ -17,9 +17,10 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from adapters.merkle._common import CheckpointReads, chunks, completed_ranges, split_ids
-from adapters.merkle.notifications import CHECKPOINT_CHANNEL, HEAD_QUERIES, LOG_CHANNEL, HeadWatch
+from adapters.postgres.notifications import CHECKPOINT_CHANNEL, HEAD_QUERIES, LOG_CHANNEL, HeadWatch
 from adapters.postgres.recorder import SCHEMA as LOG_SCHEMA
 from adapters.postgres.recorder import create_schema, translate
+from adapters.postgres.session_lock import SessionLock
 from ledger_core.merkle import CheckpointRecord, SealConflict
 from proofs.tree import NodeId, StoredNode
 
@@ -65,8 +66,7 @@ class PostgresTreeStore(CheckpointReads):
             )
         except psycopg.Error as error:
             raise translate(error) from error
-        self._leader: psycopg.Connection[Any] | None = None
-        self._candidate: psycopg.Connection[Any] | None = None  # a follower's connection between tries
+        self._sealer_lock = SessionLock(conninfo, SEALER_LOCK_CLASS)
         self._watches: dict[str, HeadWatch] = {}
 
     @contextmanager
@@ -89,51 +89,19 @@ class PostgresTreeStore(CheckpointReads):
 
     # -- leadership ------------------------------------------------------------------------------------
     def try_acquire_leadership(self) -> bool:
-        """Take the sealer's session advisory lock without waiting; True if this store now holds it.
-
-        A follower keeps its connection between tries (one statement per try, not a new connection)."""
-        if self.holds_leadership():
-            return True
-        try:
-            conn = self._candidate if self._candidate is not None and not self._candidate.closed else None
-            if conn is None:
-                conn = self._candidate = psycopg.connect(self.conninfo, autocommit=True)
-            row = conn.execute(
-                "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (SEALER_LOCK_CLASS,)
-            ).fetchone()
-        except psycopg.Error as error:
-            if self._candidate is not None:
-                self._candidate.close()
-                self._candidate = None
-            raise translate(error) from error
-        if row is not None and row[0]:
-            self._leader, self._candidate = conn, None
-            return True
-        return False
+        """Take the sealer's session advisory lock without waiting; True if this store now holds it."""
+        return self._sealer_lock.try_acquire()
 
     def holds_leadership(self) -> bool:
         """Whether the lock's connection is still alive (if it died, the lock went with it)."""
-        conn = self._leader
-        if conn is None:
-            return False
-        try:
-            conn.execute("SELECT 1")
-        except psycopg.Error:
-            conn.close()
-            self._leader = None
-            return False
-        return True
+        return self._sealer_lock.held()
 
     def release_leadership(self) -> None:
-        """Close the lock's connection (which releases the lock), and a follower's."""
-        for conn in (self._leader, self._candidate):
-            if conn is not None:
-                conn.close()
-        self._leader = self._candidate = None
+        self._sealer_lock.release()
 
     def watch(self, log: bool = True) -> HeadWatch:
         """The checkpoint (and, with ``log``, the log) heads announced by notifications, started on first use
-        (a hint, see :class:`~adapters.merkle.notifications.HeadWatch`). Seal waiters need no log head:
+        (a hint, see :class:`~adapters.postgres.notifications.HeadWatch`). Seal waiters need no log head:
         they are not woken by every log commit."""
         key = LOG_CHANNEL if log else CHECKPOINT_CHANNEL
         full = self._watches.get(LOG_CHANNEL)

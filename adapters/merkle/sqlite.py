@@ -145,6 +145,10 @@ class SQLiteTreeStore(CheckpointReads):
                 conn.execute("ROLLBACK")
                 raise
 
+    def watch(self, log: bool = True) -> None:
+        """SQLite announces nothing: followers poll."""
+        return None
+
     def close(self) -> None:
         self._writer_lock.close()
         self._connections.close()

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from adapters.merkle.notifications import HeadWatch
+from adapters.postgres.notifications import HeadWatch
 from ledger_core.chain import StoredRow
 from ledger_core.envelope import Envelope, decode_entry
 from ledger_core.webhook_events import PartnerEvent
@@ -411,11 +411,6 @@ class OutboxStore(ABC):
     @abstractmethod
     def read(self) -> AbstractContextManager[OutboxTransaction]:
         """A read-only unit (no write lock): for cheap "anything to do?" checks."""
-
-    def behind(self, checkpoints: bool = False) -> bool:
-        """Whether the log (or, with ``checkpoints``, the signed tree) is ahead of the projector."""
-        head, tracked = self.heads(checkpoints)
-        return head > tracked
 
     def heads(self, checkpoints: bool = False) -> tuple[int, int]:
         """(log size or signed tree size, the projector's tracked position there), read now."""

@@ -17,8 +17,9 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from adapters.merkle.notifications import HeadWatch
+from adapters.postgres.notifications import HeadWatch
 from adapters.postgres.recorder import create_schema, translate
+from adapters.postgres.session_lock import SessionLock
 from adapters.webhooks.outbox import PENDING, DueDelivery, OutboxStore, OutboxTransaction
 
 SCHEMA = """
@@ -135,7 +136,7 @@ class PostgresOutboxStore(OutboxStore):
 
     def __init__(self, conninfo: str, *, pool_size: int = 4, create_tables: bool = True) -> None:
         self.conninfo = conninfo
-        self._lock_conn: psycopg.Connection[Any] | None = None  # holds (or tries for) the projector lock
+        self._projector_lock = SessionLock(conninfo, PROJECTOR_LOCK_CLASS)
         self._leading = False
         self._next_check = float("-inf")
         self.lead_retry = LEAD_RETRY_SECONDS
@@ -166,36 +167,18 @@ class PostgresOutboxStore(OutboxStore):
         return bool(rows and rows[0][0])
 
     def lead(self) -> bool:
-        """Hold the projector's session advisory lock (per schema) on a dedicated connection.
+        """Hold the projector's session advisory lock (per schema): one projector polls.
 
-        A follower tries again at most once per ``lead_retry`` seconds (and takes over when the leader's
-        connection goes away); the leader checks its connection as often. Only a throttle: projectors
-        stay correct without it (the tracking row lock)."""
+        Checked at most once per ``lead_retry`` seconds (a follower then tries to take over, the leader
+        checks its connection). Only a throttle: projectors stay correct without it (the tracking row
+        lock)."""
         now = time.monotonic()
         if now < self._next_check:
             return self._leading
         self._next_check = now + self.lead_retry
-        try:
-            conn = self._lock_conn
-            if conn is None or conn.closed:
-                conn = self._lock_conn = psycopg.connect(self.conninfo, autocommit=True)
-                self._leading = False
-            if self._leading:
-                conn.execute("SELECT 1")
-            else:
-                row = conn.execute(
-                    "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (PROJECTOR_LOCK_CLASS,)
-                ).fetchone()
-                self._leading = bool(row and row[0])
-        except psycopg.Error as error:
-            self._release()
-            raise translate(error) from error
+        self._leading = False
+        self._leading = self._projector_lock.try_acquire()
         return self._leading
-
-    def _release(self) -> None:
-        if self._lock_conn is not None:
-            self._lock_conn.close()
-        self._lock_conn, self._leading = None, False
 
     def watch(self) -> HeadWatch:
         if self._watch is None:
@@ -205,5 +188,5 @@ class PostgresOutboxStore(OutboxStore):
     def close(self) -> None:
         if self._watch is not None:
             self._watch.close()
-        self._release()
+        self._projector_lock.release()
         self.pool.close()

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from adapters.merkle.notifications import CHECKPOINT_CHANNEL, LOG_CHANNEL, HeadWatch
+from adapters.postgres.notifications import CHECKPOINT_CHANNEL, FALLBACK_SECONDS, LOG_CHANNEL, HeadWatch
 from adapters.webhooks.outbox import OutboxStore, OutboxTransaction
 from ledger_core.chain import StoredRow
 from ledger_core.envelope import Envelope, decode_entry
@@ -39,7 +39,6 @@ _CONTEXT_TYPES = frozenset(
 )
 SEALED_TRACKING = "sealed"
 _CHANNELS = {LOG_TRACKING: LOG_CHANNEL, SEALED_TRACKING: CHECKPOINT_CHANNEL}
-FALLBACK_SECONDS = 1.0  # with notifications, "behind?" is still read from the database this often
 IDLE_TICK_SECONDS = 0.2  # longest idle sleep, so a stop is noticed soon
 _ENDPOINT_TYPES = frozenset(
     {

@@ -20,8 +20,8 @@ from support.ledgers import open_toy_ledger
 from support.toy import Account
 
 from adapters.keys.signing import ensure_signing_key
-from adapters.merkle.notifications import CHECKPOINT_CHANNEL, LOG_CHANNEL, HeadWatch
 from adapters.merkle.postgres import PostgresTreeStore
+from adapters.postgres.notifications import CHECKPOINT_CHANNEL, LOG_CHANNEL, HeadWatch
 from adapters.sealer import SealerRunner, SealWaiter
 from adapters.webhooks.postgres import PostgresOutboxStore
 from adapters.webhooks.projector import LOG_TRACKING, WebhookProjector

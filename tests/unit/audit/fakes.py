@@ -133,5 +133,8 @@ class MemoryTreeStore:
     def release_leadership(self) -> None:
         pass
 
+    def watch(self, log: bool = True) -> None:  # announces nothing, like SQLite: followers poll
+        return None
+
     def close(self) -> None:
         pass

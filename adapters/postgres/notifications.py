@@ -26,6 +26,8 @@ import psycopg
 
 logger = logging.getLogger("adapters.notifications")
 
+FALLBACK_SECONDS = 1.0
+"""Followers that use announcements still read the database themselves at least this often."""
 LOG_CHANNEL = "ledger_log"
 CHECKPOINT_CHANNEL = "ledger_checkpoint"
 HEAD_QUERIES: Mapping[str, str] = {
@@ -76,27 +78,26 @@ class HeadWatch:
     def wait(self, channel: str, beyond: int, timeout: float) -> int | None:
         """Block until ``channel``'s head exceeds ``beyond`` or ``timeout`` passes; the head then (None:
         not connected)."""
-        deadline = time.monotonic() + timeout
         with self._condition:
-            while not self._closed.is_set():
-                head = self._heads.get(channel) if self._connected else None
-                remaining = deadline - time.monotonic()
-                if (head is not None and head > beyond) or remaining <= 0:
-                    return head
-                self._condition.wait(remaining)
-            return None
+            self._wait_until(lambda: self._connected and self._heads.get(channel, -1) > beyond, timeout)
+            return self._heads.get(channel) if self._connected and not self._closed.is_set() else None
 
     def wait_any(self, beyond: Mapping[str, int], timeout: float) -> None:
-        """Block until any channel's head exceeds its value in ``beyond``, or ``timeout`` passes."""
-        deadline = time.monotonic() + timeout
+        """Block until any channel's head exceeds its value in ``beyond``, ``timeout`` passes, or the watch
+        is not connected (the caller then polls)."""
         with self._condition:
-            while not self._closed.is_set() and self._connected:
-                if any(self._heads.get(c, -1) > n for c, n in beyond.items()):
-                    return
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._condition.wait(remaining)
+            self._wait_until(
+                lambda: not self._connected or any(self._heads.get(c, -1) > n for c, n in beyond.items()), timeout
+            )
+
+    def _wait_until(self, ready: Callable[[], bool], timeout: float) -> None:
+        """With the condition held: wait until ``ready()``, ``timeout`` seconds, or :meth:`close`."""
+        deadline = time.monotonic() + timeout
+        while not self._closed.is_set() and not ready():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._condition.wait(remaining)
 
     def connected(self) -> bool:
         with self._condition:
