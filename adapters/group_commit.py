@@ -4,7 +4,7 @@ Callers hand their drafts to :meth:`GroupCommitter.submit` (threads: a ``concurr
 or :meth:`GroupCommitter.submit_async` (coroutines: an ``asyncio.Future`` of the running loop). One
 writer thread drains everything queued (up to ``max_batch_events``), passes it to the backend's
 ``write_batch`` (which locks, sequences, inserts and commits), then completes each save with its
-positions or its :class:`~ledger_core.errors.ConcurrencyConflict`. Completions reach an event loop in
+positions or its :class:`~ledger_core.engine.errors.ConcurrencyConflict`. Completions reach an event loop in
 one ``call_soon_threadsafe`` per loop per batch, not one per save.
 
 A save completes only after the commit returned: an acknowledged event is durable. If the transaction
@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from ledger_core.envelope import EventDraft
-from ledger_core.errors import ConcurrencyConflict, LedgerError
+from ledger_core.engine.envelope import EventDraft
+from ledger_core.engine.errors import ConcurrencyConflict, LedgerError
 
 Outcome = list[int] | ConcurrencyConflict
 BatchWriter = Callable[[Sequence[Sequence[EventDraft]]], Sequence[Outcome]]

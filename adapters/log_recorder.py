@@ -1,7 +1,7 @@
 """The part of the SQLite and PostgreSQL recorders that does not depend on the database.
 
 A :class:`SequencedRecorder` is an eventsourcing ``ApplicationRecorder`` (so the ``Application``,
-repository and notification log work unchanged) and a :class:`~ledger_core.ports.LogReader`. Writes go
+repository and notification log work unchanged) and a :class:`~ledger_core.engine.ports.LogReader`. Writes go
 through a :class:`GroupCommitter`; the backend supplies ``write_batch`` and the queries.
 
 Notification ids are log positions + 1 (eventsourcing counts from 1; RFC 9162 leaf indexes from 0).
@@ -26,11 +26,11 @@ from eventsourcing.persistence import (
 )
 
 from adapters.group_commit import GroupCommitter, Outcome
-from ledger_core.chain import StoredRow
-from ledger_core.envelope import EventDraft, format_recorded_at
-from ledger_core.mapper import DraftStoredEvent
-from ledger_core.ports import Clock
-from ledger_core.sequencer import AggregateHead, LogHead, SequencedBatch, sequence_batch
+from ledger_core.engine.chain import StoredRow
+from ledger_core.engine.envelope import EventDraft, format_recorded_at
+from ledger_core.engine.mapper import DraftStoredEvent
+from ledger_core.engine.ports import Clock
+from ledger_core.engine.sequencer import AggregateHead, LogHead, SequencedBatch, sequence_batch
 
 
 def system_clock() -> datetime:
@@ -57,7 +57,7 @@ class SequencedRecorder(ApplicationRecorder):
         return [position + 1 for position in self.committer.write(drafts)]
 
     def submit_drafts(self, drafts: Sequence[EventDraft]) -> Future[list[int]]:
-        """Queue one save for the next group commit (see :class:`~ledger_core.ports.DraftAppender`)."""
+        """Queue one save for the next group commit (see :class:`~ledger_core.engine.ports.DraftAppender`)."""
         return self.committer.submit(drafts)
 
     def submit_drafts_async(self, drafts: Sequence[EventDraft]) -> asyncio.Future[list[int]]:

@@ -11,10 +11,10 @@ from adapters.log_recorder import system_clock
 from adapters.outcomes.postgres import PostgresOutcomeStore
 from adapters.outcomes.sqlite import SQLiteOutcomeStore
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig, open_recorder
-from ledger_core.aggregate import LedgerAggregate
 from ledger_core.domain import ALL_AGGREGATES
+from ledger_core.engine.aggregate import LedgerAggregate
+from ledger_core.engine.ports import Clock
 from ledger_core.ledger import Ledger
-from ledger_core.ports import Clock
 
 
 def storage_config(location: str | Path | StorageConfig | None) -> StorageConfig:

@@ -2,11 +2,11 @@
 
 The runner loops: hold leadership (PostgreSQL: the session advisory lock; a follower retries every
 ``poll_interval`` and takes over when the leader's connection goes away), ask
-:class:`~ledger_core.sealing.SealSchedule` whether a seal is due (N entries waiting, or T ms since
-entries started waiting), and if so run :meth:`~ledger_core.sealing.Sealer.seal_once`. Stopping waits
+:class:`~ledger_core.engine.sealing.SealSchedule` whether a seal is due (N entries waiting, or T ms since
+entries started waiting), and if so run :meth:`~ledger_core.engine.sealing.Sealer.seal_once`. Stopping waits
 for the current transaction: nothing is ever half-written (nodes and checkpoint commit together).
 
-Errors: a :class:`~ledger_core.merkle.TreeIntegrityError` (truncated log, damaged tree) stops the
+Errors: a :class:`~ledger_core.engine.merkle.TreeIntegrityError` (truncated log, damaged tree) stops the
 runner for good, since signing on top of damage would make it worse; other errors (a lost database
 connection) are reported and retried after ``retry_after`` seconds.
 
@@ -35,9 +35,9 @@ from adapters.log_recorder import system_clock
 from adapters.merkle import ManagedTreeStore, open_tree_store
 from adapters.postgres.notifications import CHECKPOINT_CHANNEL, FALLBACK_SECONDS, LOG_CHANNEL, HeadWatch
 from adapters.storage import StorageConfig
-from ledger_core.merkle import CheckpointRecord, NotSealed, SealConflict, TreeIntegrityError
-from ledger_core.ports import Clock
-from ledger_core.sealing import Sealer, SealPolicy, SealResult, SealSchedule
+from ledger_core.engine.merkle import CheckpointRecord, NotSealed, SealConflict, TreeIntegrityError
+from ledger_core.engine.ports import Clock
+from ledger_core.engine.sealing import Sealer, SealPolicy, SealResult, SealSchedule
 
 Report = Callable[[dict[str, Any]], None]
 

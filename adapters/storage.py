@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.log_recorder import SequencedRecorder, system_clock
-from ledger_core.errors import InvalidCommand
-from ledger_core.ports import Clock
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.engine.ports import Clock
 
 DEFAULT_DATA_DIR = Path(".ledger-data")
 

@@ -6,10 +6,10 @@ in a worker thread) and closed when it ends. ``runtime_factory`` is the seam tes
 pieces (fakes, a stepping clock).
 
 Layout: ``/oauth/token`` and ``/.well-known/jwks.json`` (OAuth), ``/api/v1/...`` behind the
-:class:`~api.auth.PartnerGate` (claims, documents, audit), ``/health``, ``/ready``, ``/metrics``, and
+:class:`~api.http.auth.PartnerGate` (claims, documents, audit), ``/health``, ``/ready``, ``/metrics``, and
 the OpenAPI 3.1 document at ``/schema/openapi.json`` with a docs UI at ``/schema``. One exception
-handler (:mod:`api.errors`) answers every failure with the seed's envelope; the edge middleware
-(:mod:`api.observability`) adds the request id, version headers, metrics and access logs.
+handler (:mod:`api.http.errors`) answers every failure with the seed's envelope; the edge middleware
+(:mod:`api.http.observability`) adds the request id, version headers, metrics and access logs.
 """
 
 from __future__ import annotations
@@ -27,31 +27,31 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import HeaderParameter
 
-from api.auth import PartnerGate
-from api.errors import make_exception_handler
-from api.observability import EdgeMiddleware, Metrics, configure_logging
-from api.openapi import finish_openapi
-from api.routes.audit import AuditController
-from api.routes.claims import ClaimsController
-from api.routes.claims_review import OperationsClaimsController
-from api.routes.common import DEPENDENCIES
-from api.routes.documents import DocumentsController
-from api.routes.eligibility import EligibilityController
-from api.routes.enrollments import EnrollmentsController
-from api.routes.members import MembersController
-from api.routes.oauth import OAuthController, WellKnownController
-from api.routes.operations_members import (
+from api.http.auth import PartnerGate
+from api.http.errors import make_exception_handler
+from api.http.observability import EdgeMiddleware, Metrics, configure_logging
+from api.http.openapi import finish_openapi
+from api.http.routes.audit import AuditController
+from api.http.routes.claims import ClaimsController
+from api.http.routes.claims_review import OperationsClaimsController
+from api.http.routes.common import DEPENDENCIES
+from api.http.routes.documents import DocumentsController
+from api.http.routes.eligibility import EligibilityController
+from api.http.routes.enrollments import EnrollmentsController
+from api.http.routes.members import MembersController
+from api.http.routes.oauth import OAuthController, WellKnownController
+from api.http.routes.operations_members import (
     OperationsEnrollmentsController,
     OperationsMembersController,
     OperationsOutcomesController,
 )
-from api.routes.ops import OpsController
-from api.routes.outcomes import OutcomesController
-from api.routes.reminders import RemindersController
-from api.routes.webhooks import WebhooksController
+from api.http.routes.ops import OpsController
+from api.http.routes.outcomes import OutcomesController
+from api.http.routes.reminders import RemindersController
+from api.http.routes.webhooks import WebhooksController
+from api.http.threads import install_worker_pool, run_blocking
 from api.runtime import Runtime, open_runtime
 from api.settings import API_VERSION, Settings
-from api.threads import install_worker_pool, run_blocking
 
 RuntimeFactory = Callable[[Settings, Metrics], Runtime]
 

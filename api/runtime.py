@@ -25,23 +25,23 @@ from adapters.ratelimit import InProcessRateLimiter
 from adapters.replay import InProcessReplayCache
 from adapters.sealer import SealerRunner, SealWaiter, start_embedded_sealer
 from adapters.webhooks import OutboxStore
-from api import views
-from api.auth import Security
-from api.credentials import PartnerDirectory
-from api.member_operations import MemberOperations, build_member_operations
-from api.observability import Metrics
-from api.operations import LedgerOperations
-from api.schemas import Proof
+from api.client.schemas.common import Proof
+from api.http import views
+from api.http.auth import Security
+from api.http.member_operations import MemberOperations, build_member_operations
+from api.http.observability import Metrics
+from api.http.operations import LedgerOperations
+from api.http.threads import run_blocking
+from api.security.credentials import PartnerDirectory
 from api.security.secrets import load_deployment_secret, load_token_key
 from api.security.tokens import TokenIssuer
 from api.settings import Settings
-from api.threads import run_blocking
 from api.webhooks_runtime import open_webhooks
-from ledger_core.auditing import ProofService
-from ledger_core.chain import StoredRow
+from ledger_core.engine.auditing import ProofService
+from ledger_core.engine.chain import StoredRow
+from ledger_core.engine.merkle import CheckpointRecord, NotSealed
+from ledger_core.engine.sealing import SealPolicy
 from ledger_core.ledger import Ledger
-from ledger_core.merkle import CheckpointRecord, NotSealed
-from ledger_core.sealing import SealPolicy
 from proofs.bundle import InclusionProof
 
 logger = logging.getLogger("api.runtime")
@@ -98,7 +98,7 @@ class Runtime:
     clock: Callable[[], datetime] = _utc_now
     closers: list[Callable[[], Any]] = field(default_factory=list)
     members: MemberOperations | None = None
-    """Eligibility, enrollments, outcomes, reminders, members (api/member_operations.py)."""
+    """Eligibility, enrollments, outcomes, reminders, members (api/http/member_operations.py)."""
     webhooks: OutboxStore | None = None
     """The webhook outbox: delivery logs, resend, replay (api/webhooks_runtime.py)."""
 

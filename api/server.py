@@ -17,7 +17,7 @@ so accepted connections would keep Nagle on. We therefore bind the listening soc
 **Loop and parser.** uvicorn picks uvloop and httptools when installed (they are dependencies):
 against its pure-Python h11 parser and the asyncio loop they cut a bare request from ~0.31 to
 ~0.13 ms of CPU (docs/performance.md, "HTTP"). The blocking ledger calls run on one pool of
-``Settings.worker_threads`` threads per process (api/threads.py).
+``Settings.worker_threads`` threads per process (api/http/threads.py).
 """
 
 from __future__ import annotations

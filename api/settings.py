@@ -5,7 +5,7 @@ sealer, Redis and the rest in the app's lifespan. ``ledger serve`` passes settin
 the environment (:meth:`Settings.to_env` / :meth:`Settings.from_env`), since ``uvicorn --workers N``
 imports the app in every worker.
 
-Rate limits: the tiers of seed 000 section 4.3 (:data:`ledger_core.vocabulary.TIER_LIMITS`), overridable
+Rate limits: the tiers of seed 000 section 4.3 (:data:`ledger_core.shared.vocabulary.TIER_LIMITS`), overridable
 per tier with ``rate_limits`` (``LEDGER_RATE_LIMITS='{"sandbox": [60, 5, 1000]}'`` = requests per
 minute, burst, daily quota or null). Tests use this to make a 429 quick to reach.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
-from ledger_core.vocabulary import TIER_LIMITS, Tier, TierLimits
+from ledger_core.shared.vocabulary import TIER_LIMITS, Tier, TierLimits
 
 ENV_PREFIX = "LEDGER_"
 API_VERSION = "v1"
@@ -100,7 +100,8 @@ class Settings:
     outcome_suppression_threshold: int = 11
     """Outcome counts from 1 to this minus one are suppressed (null)."""
     cost_model: Mapping[str, str] = field(default_factory=dict)
-    """Overrides of :class:`ledger_core.cost_model.CostModel` (``LEDGER_COST_MODEL='{"cost_per_test": "120"}'``)."""
+    """Overrides of :class:`~ledger_core.members.cost_model.CostModel`
+    (``LEDGER_COST_MODEL='{"cost_per_test": "120"}'``)."""
     # -- webhooks (docs/webhooks.md) --------------------------------------------------------------------------
     embedded_webhooks: bool = True
     """Run the webhook projector and dispatcher in this process (a PostgreSQL deployment may run
@@ -118,7 +119,7 @@ class Settings:
     json_logs: bool = True
     log_level: str = "INFO"
     worker_threads: int = 8
-    """Threads (per server process) running the blocking ledger calls (api/threads.py); more threads
+    """Threads (per server process) running the blocking ledger calls (api/http/threads.py); more threads
     than database connections (8 per process) only queue and contend for the GIL
     (docs/performance.md, HTTP)."""
 

@@ -1,7 +1,7 @@
 """Claim verification for the API: the ``ledger_core`` verification service over the log-derived claim facts.
 
-The rules and the decision are pure domain logic (:mod:`ledger_core.claim_verification`,
-:mod:`ledger_core.risk_rules`); this module only composes them with the adapter that answers the
+The rules and the decision are pure domain logic (:mod:`ledger_core.claims.verification`,
+:mod:`ledger_core.claims.risk_rules`); this module only composes them with the adapter that answers the
 cross-claim questions (:class:`adapters.claim_facts.LogDerivedClaimFacts`) and the server's clock.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from adapters.claim_facts import LogDerivedClaimFacts
-from ledger_core.claim_facts import ClaimFacts
-from ledger_core.claim_verification import ClaimVerificationService
+from ledger_core.claims.facts import ClaimFacts
+from ledger_core.claims.verification import ClaimVerificationService
+from ledger_core.engine.ports import Clock
 from ledger_core.ledger import Ledger
-from ledger_core.ports import Clock
 
 
 def _utc_now() -> datetime:

@@ -16,7 +16,7 @@ from adapters.webhooks import OutboxStore, open_outbox
 from adapters.webhooks.worker import build_worker
 from api.settings import Settings
 from ledger_core.ledger import Ledger
-from ledger_core.webhook_retry import RetryPolicy
+from ledger_core.webhooks.retry import RetryPolicy
 
 logger = logging.getLogger("api.webhooks")
 

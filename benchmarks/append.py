@@ -86,7 +86,7 @@ import_shadowed_package("proofs")
 
 from adapters.log_recorder import SequencedRecorder, system_clock  # noqa: E402
 from adapters.storage import StorageConfig, open_recorder  # noqa: E402
-from ledger_core.aggregate import LedgerAggregate, derive_id  # noqa: E402
+from ledger_core.engine.aggregate import LedgerAggregate, derive_id  # noqa: E402
 from ledger_core.ledger import Ledger  # noqa: E402
 
 BATCH = 100  # aggregates per save in cases b and d

@@ -22,7 +22,7 @@ amount for every partner and type: what "robust statistics, not a fixed threshol
 Targets (issue 7): recall >= 0.95 for document reuse, >= 0.8 overall at precision >= 0.9, p99 <= 5 ms.
 
 With ``--storage`` (default on; ``--no-storage`` skips it) the first claims of the stream are also
-submitted through :class:`~ledger_core.claim_verification.ClaimVerificationService` on each backend
+submitted through :class:`~ledger_core.claims.verification.ClaimVerificationService` on each backend
 (SQLite file, PostgreSQL schema; facts from :class:`adapters.claim_facts.LogDerivedClaimFacts`), one
 thread, to time submit + first verification *with* I/O: the new path saves the claim and its
 verification together; the previous path (submit, then record the verification) took two saves.
@@ -52,13 +52,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import base_parser, emit_json, log, machine_info, parse_backends, print_table, utc_now
-from ledger_core.claim_facts import CLAIM_SUBMITTED, DOCUMENT_REGISTERED, ClaimFactsIndex
-from ledger_core.claim_submission import ClaimSubmission, validate_submission
-from ledger_core.claim_verification import decide, facts_query, gather_inputs
-from ledger_core.money import format_amount
-from ledger_core.risk_rules import CURRENT_RULE_SET, RULE_SETS
-from ledger_core.validation import format_timestamp
-from ledger_core.vocabulary import ClaimStatus
+from ledger_core.claims.facts import CLAIM_SUBMITTED, DOCUMENT_REGISTERED, ClaimFactsIndex
+from ledger_core.claims.risk_rules import CURRENT_RULE_SET, RULE_SETS
+from ledger_core.claims.submission import ClaimSubmission, validate_submission
+from ledger_core.claims.verification import decide, facts_query, gather_inputs
+from ledger_core.shared.money import format_amount
+from ledger_core.shared.validation import format_timestamp
+from ledger_core.shared.vocabulary import ClaimStatus
 
 PATTERNS = ("document_reuse", "amount_outlier", "velocity_burst")
 RULE_OF = {"document_reuse": "document_reused", "amount_outlier": "amount_outlier", "velocity_burst": "velocity_burst"}
@@ -283,7 +283,7 @@ def _storage_case(url: str, data_dir: str, claims: list[Claim], two_saves: bool)
     from adapters.claim_facts import LogDerivedClaimFacts
     from adapters.opening import open_ledger
     from adapters.storage import StorageConfig
-    from ledger_core.claim_verification import ClaimVerificationService
+    from ledger_core.claims.verification import ClaimVerificationService
 
     timings: list[int] = []
     with open_ledger(StorageConfig(Path(data_dir), url)) as ledger:

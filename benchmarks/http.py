@@ -21,7 +21,7 @@ have measured itself, not the server; httpx is used only for setup and health ch
 for ``--duration`` seconds after a ``--warmup`` (same requests,
 not counted). Every ledger request carries the five zero-trust headers: a pre-fetched OAuth token,
 the API key, a unique ``X-Request-ID``, ``X-Timestamp`` and the HMAC signature
-(:func:`api.security.signing.sign`), computed per request in the load generator; POSTs also carry a
+(:func:`api.client.signing.sign`), computed per request in the load generator; POSTs also carry a
 unique ``Idempotency-Key`` as the SDK sends. The load generator runs in ``--client-procs`` spawned
 processes (default 1) sharing the connections; its CPU time is reported (``client_cpu_util`` = client
 CPU seconds per wall second, out of ``os.cpu_count()`` cores shared with the servers, the sealer and
@@ -224,7 +224,7 @@ def ledger_server(
                     [
                         sys.executable,
                         "-m",
-                        "api.cli_proofs",
+                        "api.cli.proofs",
                         "sealer",
                         "--data-dir",
                         str(data_dir),
@@ -250,7 +250,7 @@ def ledger_server(
         server_log = root / "server.log"
         with server_log.open("w") as out:
             server = subprocess.Popen(
-                [sys.executable, "-m", "api.cli_serve", "serve", "--port", "0", *args],
+                [sys.executable, "-m", "api.cli.serve", "serve", "--port", "0", *args],
                 stdout=subprocess.PIPE,
                 stderr=out,
                 text=True,
@@ -349,8 +349,8 @@ def create_partner(server: dict[str, Any]) -> dict[str, str]:
     """An enterprise partner registered directly in the server's database; with a fresh access token."""
     from adapters.opening import open_ledger
     from adapters.storage import StorageConfig
-    from api.client import LedgerClient
-    from api.credentials import DEFAULT_SCOPES, CredentialService
+    from api.client.ledger_client import LedgerClient
+    from api.security.credentials import DEFAULT_SCOPES, CredentialService
     from api.security.secrets import load_deployment_secret
 
     partner_id = f"bench_{uuid.uuid4().hex[:10]}"
@@ -392,7 +392,7 @@ def _stamp() -> str:
 
 def load_worker(index: int, barrier: Any, spec: dict[str, Any]) -> dict[str, Any]:
     """One load-generator process: ``spec["connections"]`` tasks for warmup + duration seconds."""
-    from api.security.signing import sign
+    from api.client.signing import sign
 
     kind: str = spec["kind"]  # "post", "get", "hello_get", "hello_post"
     auth = spec.get("auth")

@@ -6,7 +6,7 @@ PostgreSQL schema):
 1. **query**: the counters that M members (default 1,000,000; quick 100,000) produce are loaded into the
    real outcome store (setup, not measured): each member gets random but plausible facts (one of 10
    partners, a registration day in 2025-2026, 8.4 % enrolled, 93 % of those tested, 4 % MZ, 0.25 % ZZ,
-   half answering NPS, actions at the seed's rates) and ``ledger_core.outcomes.contribution`` turns them
+   half answering NPS, actions at the seed's rates) and ``ledger_core.members.outcomes.contribution`` turns them
    into counters, summed and written with ``replace_all``. Then ``ledger.outcomes.report`` (two indexed
    range queries plus the metrics, suppression and cost model) answers ``--samples`` queries for a random
    partner and a random period of 1 to 24 whole months, after a warm-up: latency per call, p50/p99/max.
@@ -56,9 +56,9 @@ import_shadowed_package("proofs")
 
 from adapters.opening import open_ledger  # noqa: E402
 from adapters.storage import StorageConfig  # noqa: E402
-from ledger_core.members import EligibilityRecord  # noqa: E402
-from ledger_core.outcomes import MemberFacts, contribution, month_end  # noqa: E402
-from ledger_core.vocabulary import HealthAction, NpsKind, ResultType  # noqa: E402
+from ledger_core.members.member import EligibilityRecord  # noqa: E402
+from ledger_core.members.outcomes import MemberFacts, contribution, month_end  # noqa: E402
+from ledger_core.shared.vocabulary import HealthAction, NpsKind, ResultType  # noqa: E402
 
 FULL_MEMBERS, QUICK_MEMBERS = 1_000_000, 100_000
 FULL_UPSERTS, QUICK_UPSERTS = 5_000, 500

@@ -7,7 +7,7 @@ For each backend (SQLite, PostgreSQL; a fresh temp file / a fresh schema each) i
    ``CHECKPOINT``, as autovacuum would leave it). Entries are real version-1 envelopes (RFC 8785 canonical
    JSON, ~350 B, hash-chained through ``prev``; 1,024 aggregates interleaved), deterministic from
    ``--seed``; ``leaf_hash`` is SHA-256(0x00 || entry). The first 1,000 are decoded and re-encoded with
-   ``ledger_core.envelope`` to check they are byte-exact envelopes.
+   ``ledger_core.engine.envelope`` to check they are byte-exact envelopes.
 2. **Sealing (measured).** The real ``Sealer`` (``SealPolicy(max_batch_entries=--seal-batch)``, an Ed25519
    key from ``adapters.keys.signing``) integrates the backlog as N / batch signed checkpoints. The latest
    checkpoint's signature is verified and its root compared across backends and with pymerkle's.
@@ -71,9 +71,9 @@ from adapters.keys.signing import ensure_signing_key  # noqa: E402
 from adapters.log_recorder import system_clock  # noqa: E402
 from adapters.merkle import open_tree_store  # noqa: E402
 from adapters.storage import StorageConfig  # noqa: E402
-from ledger_core.auditing import ProofService  # noqa: E402
-from ledger_core.envelope import EventDraft, decode_entry, encode_entry  # noqa: E402
-from ledger_core.sealing import Sealer, SealPolicy  # noqa: E402
+from ledger_core.engine.auditing import ProofService  # noqa: E402
+from ledger_core.engine.envelope import EventDraft, decode_entry, encode_entry  # noqa: E402
+from ledger_core.engine.sealing import Sealer, SealPolicy  # noqa: E402
 from proofs.checkpoint import verify_checkpoint  # noqa: E402  (submodules: mypy sees `proofs` as this file)
 from proofs.note import vkey_from_public_key  # noqa: E402
 from proofs.verify import verify_consistency, verify_inclusion  # noqa: E402
@@ -88,7 +88,7 @@ VERIFY_SECONDS = 1.0  # least time spent verifying, per kind
 PYMERKLE_SAMPLES = 50
 QUICK_PYMERKLE_SAMPLES = 20
 FILL_CHUNK = 100_000  # rows per fill transaction (and per pymerkle append_entries call)
-CHECKED_ENTRIES = 1_000  # entries re-encoded with ledger_core.envelope to prove the template exact
+CHECKED_ENTRIES = 1_000  # entries re-encoded with ledger_core.engine.envelope to prove the template exact
 
 TARGET_P99_MS = 2.0
 TARGET_P99_AT = 1_000_000
@@ -108,7 +108,7 @@ AGGREGATE_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 OPEN_AGGREGATES_BITS = 10
 OPEN_AGGREGATES = 1 << OPEN_AGGREGATES_BITS  # aggregates interleaved in the log at any time
 # RFC 8785 canonical JSON of a version-1 envelope (keys in sorted order, no whitespace); checked against
-# ledger_core.envelope.encode_entry for the first CHECKED_ENTRIES entries of every fill.
+# ledger_core.engine.envelope.encode_entry for the first CHECKED_ENTRIES entries of every fill.
 ENTRY_TEMPLATE = (
     '{"aggregate":{"id":"%s","prevPosition":%s,"type":"%s","version":%d},"eventId":"%s","partnerId":%s,'
     '"payload":{"amount":"%d.%02d","currency":"USD","reference":"REF-%010X"},'

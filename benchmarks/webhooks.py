@@ -124,9 +124,9 @@ class Receiver:
 # -- writing events -------------------------------------------------------------------------------------
 def _claims(ledger: Any, start: int, count: int) -> None:
     """``count`` verified claims, saved 200 aggregates per save (2 log entries each)."""
-    from ledger_core.claim_submission import validate_submission
-    from ledger_core.claims import Claim
-    from ledger_core.service_support import save
+    from ledger_core.claims.claim import Claim
+    from ledger_core.claims.submission import validate_submission
+    from ledger_core.shared.service_support import save
 
     chunk: list[Any] = []
     for number in range(start, start + count):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from ledger_core.aggregate import LedgerAggregate
-from ledger_core.claims import Claim
-from ledger_core.documents import Document
-from ledger_core.enrollments import Enrollment
-from ledger_core.members import Member
-from ledger_core.partners import Partner
-from ledger_core.reminders import Reminder
-from ledger_core.subscriptions import Subscription
+from ledger_core.claims.claim import Claim
+from ledger_core.claims.documents import Document
+from ledger_core.engine.aggregate import LedgerAggregate
+from ledger_core.members.enrollments import Enrollment
+from ledger_core.members.member import Member
+from ledger_core.members.reminders import Reminder
+from ledger_core.members.subscriptions import Subscription
+from ledger_core.partners.partner import Partner
 
 ALL_AGGREGATES: tuple[type[LedgerAggregate], ...] = (
     Partner,

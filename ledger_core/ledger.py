@@ -17,23 +17,24 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from ledger_core.aggregate import LedgerAggregate
-from ledger_core.application import LedgerApplication
-from ledger_core.chain import ChainSummary
-from ledger_core.claims import ClaimService
-from ledger_core.documents import DocumentService
+from ledger_core.claims.claim import ClaimService
+from ledger_core.claims.documents import DocumentService
 from ledger_core.domain import ALL_AGGREGATES
-from ledger_core.eligibility import EligibilityService
-from ledger_core.enrollments import EnrollmentService
-from ledger_core.envelope import Envelope
-from ledger_core.members import MemberService
-from ledger_core.outcome_projection import OutcomeProjection
-from ledger_core.outcomes import MemoryOutcomeStore, OutcomeStore
-from ledger_core.partners import PartnerService
-from ledger_core.ports import Clock, KeyStore, LogReader
-from ledger_core.privacy import PersonalDataVault
-from ledger_core.reminders import ReminderService
-from ledger_core.subscriptions import SubscriptionService
+from ledger_core.engine.aggregate import LedgerAggregate
+from ledger_core.engine.application import LedgerApplication
+from ledger_core.engine.chain import ChainSummary
+from ledger_core.engine.envelope import Envelope
+from ledger_core.engine.ports import Clock, LogReader
+from ledger_core.members.eligibility import EligibilityService
+from ledger_core.members.enrollments import EnrollmentService
+from ledger_core.members.member import MemberService
+from ledger_core.members.outcome_projection import OutcomeProjection
+from ledger_core.members.outcomes import MemoryOutcomeStore, OutcomeStore
+from ledger_core.members.ports import KeyStore
+from ledger_core.members.privacy import PersonalDataVault
+from ledger_core.members.reminders import ReminderService
+from ledger_core.members.subscriptions import SubscriptionService
+from ledger_core.partners.partner import PartnerService
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Ledger:
         self.partners = PartnerService(self.app, clock)
         self.claims = ClaimService(self.app)
         self.documents = DocumentService(self.app)
-        # Outcome figures (ledger_core/outcome_projection.py); in memory unless storage provides a store.
+        # Outcome figures (ledger_core/members/outcome_projection.py); in memory unless storage provides a store.
         self.outcomes = OutcomeProjection(self.app, self.vault, outcome_store or MemoryOutcomeStore(), clock=clock)
         self.members = MemberService(self.app, self.vault, clock, self.outcomes)
         self.enrollments = EnrollmentService(self.app, self.vault, frozenset(restricted_states), self.outcomes)
@@ -90,7 +91,7 @@ class Ledger:
         return self.app.history(aggregate_id)
 
     def verify(self, progress: Callable[[int, int], Any] | None = None) -> ChainSummary:
-        """Check the whole chain; raises :class:`~ledger_core.errors.ChainBroken` at the first fault."""
+        """Check the whole chain; raises :class:`~ledger_core.engine.errors.ChainBroken` at the first fault."""
         return self.app.verify(progress)
 
     def stats(self) -> LogStats:

@@ -1,8 +1,8 @@
-"""The :class:`~ledger_core.claim_facts.ClaimFacts` port, derived from the stored log (SQLite or PostgreSQL).
+"""The :class:`~ledger_core.claims.facts.ClaimFacts` port, derived from the stored log (SQLite or PostgreSQL).
 
-Each process keeps a :class:`~ledger_core.claim_facts.ClaimFactsIndex` in memory and, before answering,
+Each process keeps a :class:`~ledger_core.claims.facts.ClaimFactsIndex` in memory and, before answering,
 catches it up by reading the log rows after the last position it has seen (one range query on the
-primary key through the :class:`~ledger_core.ports.LogReader` port; only ``claim.submitted`` and
+primary key through the :class:`~ledger_core.engine.ports.LogReader` port; only ``claim.submitted`` and
 ``document.registered`` entries are decoded). The answer's ``as_of`` is the log size the catch-up
 reached, so it is exactly "the facts of the entries before ``as_of``", the same answer an auditor gets
 from the log alone. Several API workers, the CLI and feeds may write the same database: each reader
@@ -18,9 +18,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from ledger_core.claim_facts import FACT_EVENT_TYPES, ClaimFactsIndex, ClaimFactsSnapshot, FactsQuery
-from ledger_core.envelope import decode_entry
-from ledger_core.ports import LogReader
+from ledger_core.claims.facts import FACT_EVENT_TYPES, ClaimFactsIndex, ClaimFactsSnapshot, FactsQuery
+from ledger_core.engine.envelope import decode_entry
+from ledger_core.engine.ports import LogReader
 
 CATCH_UP_CHUNK = 5_000
 

@@ -28,7 +28,7 @@ from adapters.idempotency.store import (
     Replay,
     StoredResponse,
 )
-from ledger_core.errors import LedgerError
+from ledger_core.engine.errors import LedgerError
 
 __all__ = ["IdempotencyStoreUnavailable", "RedisIdempotencyStore"]
 

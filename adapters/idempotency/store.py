@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from ledger_core.errors import LedgerError
+from ledger_core.engine.errors import LedgerError
 
 __all__ = [
     "IDEMPOTENCY_TTL_S",

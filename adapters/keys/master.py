@@ -14,7 +14,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from adapters.keys.files import ensure_private_file
-from ledger_core.errors import InvalidCommand
+from ledger_core.engine.errors import InvalidCommand
 
 MASTER_KEY_ENV = "LEDGER_MASTER_KEY"
 MASTER_KEY_FILE = "master.key"

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from adapters.keys.files import create_private_file
-from ledger_core.errors import InvalidCommand
+from ledger_core.engine.errors import InvalidCommand
 from proofs.errors import MalformedKey
 from proofs.note import NoteSigner, format_skey, parse_skey, public_key_to_raw
 from proofs.note import generate_signer as _generate

@@ -1,8 +1,8 @@
 """Subject data keys in the ledger's own database (SQLite or PostgreSQL), wrapped by the master key.
 
-Implements :class:`ledger_core.ports.KeyStore`. An erased subject is remembered (``erased_subjects``,
+Implements :class:`ledger_core.members.ports.KeyStore`. An erased subject is remembered (``erased_subjects``,
 the subject label only), so no new key can ever be created for them: sealing after erasure raises
-:class:`~ledger_core.errors.PersonalDataErased` instead of quietly starting a fresh identity.
+:class:`~ledger_core.members.errors.PersonalDataErased` instead of quietly starting a fresh identity.
 
 Destroying a subject's keys deletes the rows and makes sure the bytes do not linger: SQLite runs with
 ``secure_delete`` and truncates its WAL afterwards; PostgreSQL vacuums the table (dead tuples are
@@ -23,7 +23,7 @@ import psycopg
 
 from adapters.keys.master import KeyWrapper
 from adapters.postgres.recorder import create_schema
-from ledger_core.errors import PersonalDataErased
+from ledger_core.members.errors import PersonalDataErased
 
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject_keys (

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from adapters.storage import StorageConfig
-from ledger_core.ports import TreeStore
+from ledger_core.engine.ports import TreeStore
 
 if TYPE_CHECKING:  # psycopg is imported only when PostgreSQL is asked for
     from adapters.postgres.notifications import HeadWatch
 
 
 class ManagedTreeStore(TreeStore, Protocol):
-    """A :class:`~ledger_core.ports.TreeStore` with sealer leadership and a lifetime."""
+    """A :class:`~ledger_core.engine.ports.TreeStore` with sealer leadership and a lifetime."""
 
     def try_acquire_leadership(self) -> bool:
         """Become the one sealer (PostgreSQL: session advisory lock); True when held."""

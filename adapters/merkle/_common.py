@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from ledger_core.merkle import CheckpointRecord
+from ledger_core.engine.merkle import CheckpointRecord
 from proofs.tree import NodeId
 
 _CHECKPOINT = "SELECT size, root_hash, note, signed_at FROM checkpoints"

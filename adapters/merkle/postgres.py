@@ -1,4 +1,4 @@
-"""The Merkle tree beside the log on PostgreSQL (implements :class:`ledger_core.ports.TreeStore`).
+"""The Merkle tree beside the log on PostgreSQL (implements :class:`ledger_core.engine.ports.TreeStore`).
 
 One integration is one transaction: ``LOCK TABLE checkpoints IN EXCLUSIVE MODE`` (readers never
 wait), check the latest checkpoint is still the one the sealer started from, ``COPY`` the nodes, insert
@@ -21,7 +21,7 @@ from adapters.postgres.notifications import CHECKPOINT_CHANNEL, HEAD_QUERIES, LO
 from adapters.postgres.recorder import SCHEMA as LOG_SCHEMA
 from adapters.postgres.recorder import create_schema, translate
 from adapters.postgres.session_lock import SessionLock
-from ledger_core.merkle import CheckpointRecord, SealConflict
+from ledger_core.engine.merkle import CheckpointRecord, SealConflict
 from proofs.tree import NodeId, StoredNode
 
 # Advisory lock of the sealer, two-key form: a fixed class and hashtext(current_schema()), so ledgers in

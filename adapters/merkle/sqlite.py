@@ -1,4 +1,4 @@
-"""The Merkle tree beside the log on SQLite (implements :class:`ledger_core.ports.TreeStore`).
+"""The Merkle tree beside the log on SQLite (implements :class:`ledger_core.engine.ports.TreeStore`).
 
 Nodes and checkpoint of one integration are written inside one ``BEGIN IMMEDIATE`` transaction (the
 database write lock, shared with the log's writers and other processes), taken after the log writers'
@@ -17,7 +17,7 @@ from typing import Any
 from adapters.merkle._common import CheckpointReads, chunks, completed_ranges, split_ids
 from adapters.sqlite.connections import ThreadConnections, WriterLock
 from adapters.sqlite.recorder import SCHEMA as LOG_SCHEMA
-from ledger_core.merkle import CheckpointRecord, SealConflict
+from ledger_core.engine.merkle import CheckpointRecord, SealConflict
 from proofs.tree import NodeId, StoredNode
 
 TREE_SCHEMA = """

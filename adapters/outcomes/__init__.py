@@ -1,4 +1,4 @@
-"""The outcome projection's counters (:class:`ledger_core.outcomes.OutcomeStore`) in SQLite or PostgreSQL."""
+"""The outcome projection's counters (:class:`ledger_core.members.outcomes.OutcomeStore`) in SQLite or PostgreSQL."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from ledger_core.outcomes import OpenChange
+from ledger_core.members.outcomes import OpenChange
 
 OUTCOME_TABLE = "outcome_counts"
 CHANGES_TABLE = "outcome_changes"

@@ -1,4 +1,4 @@
-"""Outcome counters in the ledger's PostgreSQL database (implements :class:`ledger_core.outcomes.OutcomeStore`).
+"""Outcome counters in the ledger's PostgreSQL database (implements :class:`ledger_core.members.outcomes.OutcomeStore`).
 
 A delta is one transaction of ``INSERT ... ON CONFLICT DO UPDATE SET value = value + excluded.value``
 rows in a fixed order (so two workers updating the same counters lock them in the same order and never
@@ -38,7 +38,7 @@ from adapters.outcomes.common import (
     upsert_sql,
 )
 from adapters.postgres.recorder import create_schema, translate
-from ledger_core.outcomes import OpenChange
+from ledger_core.members.outcomes import OpenChange
 
 PARAM = "%s"
 

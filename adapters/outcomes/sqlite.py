@@ -1,4 +1,4 @@
-"""Outcome counters in the ledger's SQLite file (implements :class:`ledger_core.outcomes.OutcomeStore`).
+"""Outcome counters in the ledger's SQLite file (implements :class:`ledger_core.members.outcomes.OutcomeStore`).
 
 Writes take the file's writer lock and ``BEGIN IMMEDIATE`` like every other writer of the file (see
 ``adapters/sqlite/connections.py``), so one delta is applied whole or not at all; reads use this
@@ -34,7 +34,7 @@ from adapters.outcomes.common import (
     upsert_sql,
 )
 from adapters.sqlite.connections import ThreadConnections, WriterLock
-from ledger_core.outcomes import OpenChange
+from ledger_core.members.outcomes import OpenChange
 
 PARAM = "?"
 

@@ -26,9 +26,9 @@ from psycopg_pool import ConnectionPool
 
 from adapters.group_commit import Outcome
 from adapters.log_recorder import SequencedRecorder, system_clock
-from ledger_core.envelope import EventDraft
-from ledger_core.ports import Clock
-from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead
+from ledger_core.engine.envelope import EventDraft
+from ledger_core.engine.ports import Clock
+from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead
 
 # Advisory lock keys (arbitrary, fixed): the log writer and schema creation.
 LOG_LOCK = 0x4C45444745520001

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from adapters.ratelimit.redis import RedisRateLimiter
 from adapters.replay.redis import RedisReplayCache
-from ledger_core.ports import RateLimitDecision, RateLimiter, RateLimitPolicy, ReplayCache
+from ledger_core.partners.ports import RateLimitDecision, RateLimiter, RateLimitPolicy, ReplayCache
 
 __all__ = ["remember_and_check"]
 

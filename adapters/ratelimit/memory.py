@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 
 from adapters.ratelimit.policy import MICROS, GcraState, RateDecision, decide, gcra_step
-from ledger_core.ports import RateLimitPolicy
+from ledger_core.partners.ports import RateLimitPolicy
 
 __all__ = ["InProcessRateLimiter"]
 
 
 class InProcessRateLimiter:
-    """:class:`~ledger_core.ports.RateLimiter` in a dict; ``clock`` returns Unix seconds (float)."""
+    """:class:`~ledger_core.partners.ports.RateLimiter` in a dict; ``clock`` returns Unix seconds (float)."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

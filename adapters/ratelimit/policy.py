@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ledger_core.errors import InvalidCommand
-from ledger_core.ports import RateLimitDecision, RateLimitPolicy
-from ledger_core.vocabulary import TIER_LIMITS, Tier, TierLimits
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.partners.ports import RateLimitDecision, RateLimitPolicy
+from ledger_core.shared.vocabulary import TIER_LIMITS, Tier, TierLimits
 
 __all__ = ["GcraState", "RateDecision", "RatePolicy", "decide", "gcra_step", "interval_us", "rate_limit_headers"]
 
@@ -45,12 +45,13 @@ class RatePolicy:
 
     @classmethod
     def for_tier(cls, tier: Tier | str) -> RatePolicy:
-        """The seed 000 §4.3 limits of ``tier`` (daily quotas from :data:`~ledger_core.vocabulary.TIER_LIMITS`)."""
+        """The seed 000 §4.3 limits of ``tier`` (daily quotas from :data:`~ledger_core.shared.vocabulary.TIER_LIMITS`).
+        """
         return cls.from_limits(Tier(tier).value, TIER_LIMITS[Tier(tier)])
 
     @classmethod
     def from_limits(cls, name: str, limits: TierLimits) -> RatePolicy:
-        """A per-minute policy from configured :class:`~ledger_core.vocabulary.TierLimits` (settings overrides)."""
+        """A per-minute policy from configured :class:`~ledger_core.shared.vocabulary.TierLimits` (overrides)."""
         return cls(name, limits.requests_per_minute, limits.burst, limits.daily_quota)
 
 

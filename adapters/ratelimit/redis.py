@@ -18,8 +18,8 @@ from typing import Any
 import redis
 
 from adapters.ratelimit.policy import RateDecision, decide, interval_us
-from ledger_core.errors import LedgerError
-from ledger_core.ports import RateLimitPolicy
+from ledger_core.engine.errors import LedgerError
+from ledger_core.partners.ports import RateLimitPolicy
 
 __all__ = ["FRESH_GCRA_SCRIPT", "GCRA_SCRIPT", "RateLimiterUnavailable", "RedisRateLimiter"]
 
@@ -81,7 +81,7 @@ class RateLimiterUnavailable(LedgerError):
 
 
 class RedisRateLimiter:
-    """:class:`~ledger_core.ports.RateLimiter` on Redis; keys ``<prefix>ratelimit:{<partner id>}``."""
+    """:class:`~ledger_core.partners.ports.RateLimiter` on Redis; keys ``<prefix>ratelimit:{<partner id>}``."""
 
     def __init__(self, client: redis.Redis, prefix: str = "ledger:") -> None:
         self._client = client

@@ -15,7 +15,7 @@ __all__ = ["InProcessReplayCache"]
 
 
 class InProcessReplayCache:
-    """:class:`~ledger_core.ports.ReplayCache` in memory; ``clock`` returns monotonic seconds."""
+    """:class:`~ledger_core.partners.ports.ReplayCache` in memory; ``clock`` returns monotonic seconds."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock

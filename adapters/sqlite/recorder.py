@@ -18,9 +18,9 @@ from typing import Any
 from adapters.group_commit import Outcome
 from adapters.log_recorder import SequencedRecorder, system_clock
 from adapters.sqlite.connections import ThreadConnections, WriterLock
-from ledger_core.envelope import EventDraft
-from ledger_core.ports import Clock
-from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, SequencedBatch, SequencedEntry
+from ledger_core.engine.envelope import EventDraft
+from ledger_core.engine.ports import Clock
+from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead, SequencedBatch, SequencedEntry
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_log (

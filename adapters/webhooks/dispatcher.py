@@ -4,13 +4,13 @@ Sending goes through :mod:`adapters.webhooks.senders` (aiohttp by default, httpx
 
 Per attempt (Standard Webhooks 1.0; seed 000 section 6.2; seed 001 section 4.5):
 
-* Headers from :func:`ledger_core.webhook_signatures.signed_headers`: ``webhook-id`` (the message id,
+* Headers from :func:`ledger_core.webhooks.signatures.signed_headers`: ``webhook-id`` (the message id,
   the same on every retry, resend and replay), ``webhook-timestamp`` (this attempt), ``webhook-signature``
   (one ``v1,`` value per active secret: two during a rotation overlap), ``X-Proveniq-Event``,
   ``X-Proveniq-Timestamp`` and ``X-Proveniq-Signature``.
 * 2xx: delivered. 410: the endpoint is disabled (in the outbox at once, in the log through ``on_gone``),
   the delivery fails. Anything else (other statuses, timeouts after ``timeout`` s, connection errors):
-  retried on the :class:`~ledger_core.webhook_retry.RetryPolicy` schedule, honouring ``Retry-After``;
+  retried on the :class:`~ledger_core.webhooks.retry.RetryPolicy` schedule, honouring ``Retry-After``;
   after the last attempt the delivery fails and an ``audit.alert`` message is enqueued for the partner.
 * Targets: only ``https`` to public addresses unless ``allow_private`` (tests, the embedded default):
   the host is resolved and loopback, private, link-local, reserved and multicast addresses refused.
@@ -34,10 +34,10 @@ from urllib.parse import urlsplit
 
 from adapters.webhooks.outbox import AttemptResult, DueDelivery, OutboxStore, payload_of
 from adapters.webhooks.senders import Sender, open_sender
-from ledger_core.validation import format_timestamp
-from ledger_core.webhook_events import PartnerEvent, delivery_failed_alert
-from ledger_core.webhook_retry import RetryPolicy, parse_retry_after
-from ledger_core.webhook_signatures import secret_key, signed_headers
+from ledger_core.shared.validation import format_timestamp
+from ledger_core.webhooks.events import PartnerEvent, delivery_failed_alert
+from ledger_core.webhooks.retry import RetryPolicy, parse_retry_after
+from ledger_core.webhooks.signatures import secret_key, signed_headers
 
 Report = Callable[[dict[str, Any]], None]
 GoneHandler = Callable[[str, str, str], None]

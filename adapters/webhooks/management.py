@@ -2,7 +2,7 @@
 
 Endpoint configuration is recorded in the log through the Partner aggregate (``partner.webhook_*``
 events); the secret never is: each endpoint has a ``secret_id`` and its ``whsec_`` secret is derived
-from the deployment secret (:func:`ledger_core.webhook_signatures.derive_endpoint_secret`). The secret
+from the deployment secret (:func:`ledger_core.webhooks.signatures.derive_endpoint_secret`). The secret
 is returned once, when the endpoint is created or its secret rotated. Delivery logs, resend and replay
 work on the outbox.
 """
@@ -16,10 +16,10 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from adapters.webhooks.outbox import AttemptRecord, DeliveryRecord, OutboxStore
-from ledger_core.errors import InvalidCommand, NotFound
-from ledger_core.partner_access import DEFAULT_OVERLAP, WebhookEndpoint, check_endpoint_id
-from ledger_core.partners import PartnerService
-from ledger_core.webhook_signatures import derive_endpoint_secret
+from ledger_core.engine.errors import InvalidCommand, NotFound
+from ledger_core.partners.access import DEFAULT_OVERLAP, WebhookEndpoint, check_endpoint_id
+from ledger_core.partners.partner import PartnerService
+from ledger_core.webhooks.signatures import derive_endpoint_secret
 
 
 @dataclass(frozen=True, slots=True)

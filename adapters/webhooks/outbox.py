@@ -32,9 +32,9 @@ from typing import Any
 import orjson
 
 from adapters.postgres.notifications import HeadWatch
-from ledger_core.chain import StoredRow
-from ledger_core.envelope import Envelope, decode_entry
-from ledger_core.webhook_events import PartnerEvent
+from ledger_core.engine.chain import StoredRow
+from ledger_core.engine.envelope import Envelope, decode_entry
+from ledger_core.webhooks.events import PartnerEvent
 
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
 STATUSES = (PENDING, DELIVERED, FAILED, CANCELLED)

@@ -3,7 +3,7 @@
 Each :meth:`WebhookProjector.step` is one transaction: lock the ``log`` tracking row, read up to
 ``batch`` entries from that position, keep the endpoint projection current (``partner.webhook_*``,
 ``partner.suspended`` / ``reinstated``), map entries to partner events
-(:func:`ledger_core.webhook_events.partner_events`), store each message with a delivery per subscribed
+(:func:`ledger_core.webhooks.events.partner_events`), store each message with a delivery per subscribed
 endpoint, move the tracking position past the batch, commit. A crash before the commit leaves nothing
 behind; after it, nothing is repeated: a restart resumes at exactly the next entry.
 
@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 
 from adapters.postgres.notifications import CHECKPOINT_CHANNEL, FALLBACK_SECONDS, LOG_CHANNEL, HeadWatch
 from adapters.webhooks.outbox import OutboxStore, OutboxTransaction
-from ledger_core.chain import StoredRow
-from ledger_core.envelope import Envelope, decode_entry
-from ledger_core.errors import InvalidCommand
-from ledger_core.validation import format_timestamp, parse_timestamp
-from ledger_core.webhook_events import (
+from ledger_core.engine.chain import StoredRow
+from ledger_core.engine.envelope import Envelope, decode_entry
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.shared.validation import format_timestamp, parse_timestamp
+from ledger_core.webhooks.events import (
     MAPPED_LOG_TYPES,
     PROOF_SOURCE_TYPES,
     PartnerEvent,

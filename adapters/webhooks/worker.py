@@ -18,7 +18,7 @@ from typing import Any
 from adapters.webhooks.dispatcher import Dispatcher, GoneHandler, Report, TargetPolicy, ignore_gone
 from adapters.webhooks.outbox import OutboxStore
 from adapters.webhooks.projector import WebhookProjector
-from ledger_core.webhook_retry import RetryPolicy
+from ledger_core.webhooks.retry import RetryPolicy
 
 
 def _quiet(_: dict[str, Any]) -> None:
@@ -138,7 +138,7 @@ class WebhookWorker:
 
 def secret_source(deployment_secret: bytes) -> Callable[[str], str]:
     """``secret_for(secret_id)``: endpoint secrets derived from the deployment secret (nothing stored)."""
-    from ledger_core.webhook_signatures import derive_endpoint_secret
+    from ledger_core.webhooks.signatures import derive_endpoint_secret
 
     return lambda secret_id: derive_endpoint_secret(deployment_secret, secret_id)
 

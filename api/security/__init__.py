@@ -1,11 +1,11 @@
 """Partner authentication building blocks, free of any web framework (docs/authentication.md).
 
-- :mod:`api.security.signing`: canonical query, ``string_to_sign``, HMAC request signatures (server and SDK).
+- :mod:`api.client.signing`: canonical query, ``string_to_sign``, HMAC request signatures (server and SDK).
 - :mod:`api.security.secrets`: derived API secrets, hashed OAuth client secrets, the deployment secret.
 - :mod:`api.security.tokens`: RFC 9068 access tokens (Ed25519), JWKS, RFC 8725 validation, token requests.
 - :mod:`api.security.verifier`: the zero-trust check of the five headers on every ``/api/v1`` call.
 
-This module holds the error hierarchy. Every error is a :class:`~ledger_core.errors.LedgerError` with a
+This module holds the error hierarchy. Every error is a :class:`~ledger_core.engine.errors.LedgerError` with a
 stable ``code`` (the HTTP layer maps codes to statuses in one place: all of these are 401) and a
 ``reason`` that is safe to use as a metrics label but is deliberately not shown to the caller in detail.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger_core.errors import LedgerError
+from ledger_core.engine.errors import LedgerError
 
 __all__ = [
     "AUTH_ERROR_CODES",

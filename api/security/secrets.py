@@ -6,7 +6,7 @@ so they cannot be stored as a hash alone. They are derived from the deployment s
     apiSecret = base64url_nopad(HMAC-SHA256(deployment_secret, "api-secret" 0x1F key_id))
 
 Nothing is stored but the deployment secret; the Partner aggregate records SHA-256 of the issued secret
-(:func:`ledger_core.partner_access.secret_sha256`), which lets the log confirm a secret without holding
+(:func:`ledger_core.partners.access.secret_sha256`), which lets the log confirm a secret without holding
 it. Rotating a secret means issuing a new key id. Losing or changing the deployment secret invalidates
 every API secret at once: back it up with the data directory.
 
@@ -33,8 +33,8 @@ from pathlib import Path
 
 from adapters.keys.files import ensure_private_file
 from api.security.tokens import generate_signing_key
-from ledger_core.errors import InvalidCommand
-from ledger_core.partner_access import new_api_key
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.partners.access import new_api_key
 
 __all__ = [
     "DEPLOYMENT_SECRET_ENV",
@@ -76,7 +76,7 @@ def derive_api_secret(deployment_secret: bytes, key_id: str) -> str:
 
 
 def api_key_factory(deployment_secret: bytes) -> Callable[[], tuple[str, str]]:
-    """A ``key_factory`` for :class:`~ledger_core.partners.PartnerService`: fresh ``pk_`` id, derived secret."""
+    """A ``key_factory`` for :class:`~ledger_core.partners.partner.PartnerService`: fresh ``pk_`` id, derived secret."""
     derive_api_secret(deployment_secret, "pk_check")  # fail at wiring time, not at the first issue
 
     def factory() -> tuple[str, str]:

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from api.security import InvalidToken
-from ledger_core.errors import InvalidCommand, LedgerError
+from ledger_core.engine.errors import InvalidCommand, LedgerError
 
 __all__ = [
     "ALGORITHMS",

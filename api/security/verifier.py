@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from api.client.signing import verify_signature
 from api.security import (
     InvalidRequestSignature,
     InvalidToken,
@@ -30,9 +31,8 @@ from api.security import (
     RequestExpired,
 )
 from api.security.secrets import derive_api_secret
-from api.security.signing import verify_signature
 from api.security.tokens import AccessToken, TokenValidator
-from ledger_core.ports import ReplayCache
+from ledger_core.partners.ports import ReplayCache
 
 __all__ = [
     "MAX_SKEW_S",

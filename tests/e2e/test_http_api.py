@@ -14,7 +14,7 @@ import jwt
 import pytest
 from support.http_server import LiveServer, claim_body, servers
 
-from api.client import LedgerApiError, LedgerClient
+from api.client.ledger_client import LedgerApiError, LedgerClient
 from proofs import leaf_hash, verify_checkpoint
 from proofs.verify import verify_consistency, verify_inclusion
 

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support.http_server import LiveServer, claim_body, ledger_command, servers
 
-from api.client import LedgerApiError, LedgerClient, rfc3339
+from api.client.ledger_client import LedgerApiError, LedgerClient, rfc3339
 
 CLAIMS = "/api/v1/claims"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from support.http_server import claim_body, ledger_command, live_server, server_env
 
-from api.client import LedgerApiError, LedgerClient
-from ledger_core.vocabulary import SCOPES
+from api.client.ledger_client import LedgerApiError, LedgerClient
+from ledger_core.shared.vocabulary import SCOPES
 
 
 def test_partner_credentials_from_the_cli_work_over_http(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from support.http_server import LIMITED_PARTNER, MAX_BODY, LiveServer, claim_body, servers
 
-from api.client import LedgerApiError, LedgerClient
+from api.client.ledger_client import LedgerApiError, LedgerClient
 
 CLAIMS = "/api/v1/claims"
 

@@ -17,10 +17,10 @@ import httpx
 import pytest
 from support.http_server import LiveServer, servers
 
-from api.client import LedgerApiError, LedgerClient
-from api.enrollment_tokens import EnrollmentTokenInvalid, EnrollmentTokens
+from api.client.ledger_client import LedgerApiError, LedgerClient
+from api.security.enrollment_tokens import EnrollmentTokenInvalid, EnrollmentTokens
 from api.security.secrets import load_deployment_secret
-from ledger_core.outcomes import month_end
+from ledger_core.members.outcomes import month_end
 
 MEMBER_SCOPES = (
     "audit:read",

@@ -21,11 +21,11 @@ from support.storage_dump import database_dump, found
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
-from api.client import LedgerApiError, LedgerClient
-from api.schemas import AuditProof
-from ledger_core.errors import PersonalDataErased
-from ledger_core.members import member_id, member_subject
-from ledger_core.outcomes import month_end
+from api.client.ledger_client import LedgerApiError, LedgerClient
+from api.client.schemas.common import AuditProof
+from ledger_core.members.errors import PersonalDataErased
+from ledger_core.members.member import member_id, member_subject
+from ledger_core.members.outcomes import month_end
 
 SCOPES = ("audit:read", "eligibility:read", "eligibility:write", "enrollments:read", "outcomes:read", "reminders:write")
 PEOPLE = {

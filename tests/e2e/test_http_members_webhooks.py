@@ -11,7 +11,7 @@ import pytest
 from support.http_server import LiveServer, servers
 from support.webhook_receiver import Received, webhook_receiver
 
-from api.client_webhooks import verify_webhook
+from api.client.webhooks import verify_webhook
 
 SCOPES = ("eligibility:write", "enrollments:read", "webhooks:manage")
 EVENTS = [

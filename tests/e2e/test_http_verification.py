@@ -12,8 +12,8 @@ import pytest
 from support.http_server import LiveServer, claim_body, servers
 from typer.testing import CliRunner
 
-from api.cli import app as cli_app
-from api.client import LedgerApiError, LedgerClient
+from api.cli.main import app as cli_app
+from api.client.ledger_client import LedgerApiError, LedgerClient
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

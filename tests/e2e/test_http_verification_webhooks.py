@@ -11,9 +11,9 @@ import pytest
 from support.http_server import LiveServer, claim_body, servers
 from support.webhook_receiver import Received, webhook_receiver
 
-from api.client import LedgerClient
-from api.client_webhooks import verify_webhook
-from api.credentials import DEFAULT_SCOPES
+from api.client.ledger_client import LedgerClient
+from api.client.webhooks import verify_webhook
+from api.security.credentials import DEFAULT_SCOPES
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

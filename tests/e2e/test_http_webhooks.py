@@ -15,10 +15,10 @@ import standardwebhooks
 from support.http_server import LiveServer, claim_body, servers
 from support.webhook_receiver import Received, Receiver, webhook_receiver
 
-from api.client import LedgerApiError, LedgerClient
-from api.client_webhooks import verify_webhook
-from api.credentials import DEFAULT_SCOPES
-from ledger_core.vocabulary import WEBHOOK_EVENT_TYPES
+from api.client.ledger_client import LedgerApiError, LedgerClient
+from api.client.webhooks import verify_webhook
+from api.security.credentials import DEFAULT_SCOPES
+from ledger_core.shared.vocabulary import WEBHOOK_EVENT_TYPES
 
 CLAIM_EVENTS = {"claim.verified", "claim.fraud_detected"}
 

@@ -8,7 +8,7 @@ Authentication is the real thing: a schemathesis auth provider fetches an access
 ``/oauth/token`` (cached, refetched on 401) and sets ``Authorization`` and ``X-API-Key``; the remaining
 three headers (``X-Request-ID``, ``X-Timestamp``, ``X-Signature``) are computed by a ``requests`` auth
 hook on the prepared request, so the signature covers the exact method, path, query and body bytes
-that go on the wire (:mod:`api.security.signing`).
+that go on the wire (:mod:`api.client.signing`).
 
 Bounded: a few examples per operation, deterministic generation, positive mode only (negative cases
 would mostly exercise the gate, which other e2e tests cover), rate limits raised by the test server.
@@ -37,9 +37,9 @@ from schemathesis.specs.openapi.checks import (
 )
 from support.http_server import LiveServer, live_server
 
-from api.credentials import PartnerCredentials
-from api.security.signing import sign
-from ledger_core.vocabulary import SCOPES
+from api.client.signing import sign
+from api.security.credentials import PartnerCredentials
+from ledger_core.shared.vocabulary import SCOPES
 
 MAX_EXAMPLES = int(os.environ.get("LEDGER_SCHEMATHESIS_EXAMPLES", "5"))
 

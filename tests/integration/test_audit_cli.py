@@ -16,7 +16,7 @@ from support.ledgers import open_toy_ledger
 from support.toy import Account, account_id
 from typer.testing import CliRunner, Result
 
-from api.cli_proofs import register
+from api.cli.proofs import register
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +61,7 @@ def ledger(database_url: str, tmp_path: Path) -> Ledger:
 def offline(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the standalone CLI in a fresh process, no database configured, ``cwd`` as the data directory."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")} | {"PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "api.cli_proofs", *args, "--data-dir", str(cwd)]
+    command = [sys.executable, "-m", "api.cli.proofs", *args, "--data-dir", str(cwd)]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 

@@ -17,15 +17,15 @@ from typer.testing import CliRunner
 from adapters.keys.signing import ensure_signing_key
 from adapters.merkle import open_tree_store
 from adapters.storage import StorageConfig
-from ledger_core.merkle import (
+from ledger_core.engine.merkle import (
     CheckpointMismatch,
     CheckpointSignatureInvalid,
     LogTruncated,
     NodeMismatch,
     TreeIntegrityError,
 )
-from ledger_core.sealing import Sealer, SealPolicy
-from ledger_core.tree_verification import verify_tree_and_checkpoints
+from ledger_core.engine.sealing import Sealer, SealPolicy
+from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
 from proofs import NoteSigner
 
 
@@ -110,7 +110,7 @@ def test_verify_function_detects(kind: str, database_url: str, tmp_path: Path) -
 @pytest.mark.parametrize("kind", sorted(TAMPERINGS))
 def test_ledger_verify_cli_detects(kind: str, database_url: str, tmp_path: Path) -> None:
     """`ledger verify` exits 1 with the tree error's code once it also checks the tree and checkpoints."""
-    from api.cli import app
+    from api.cli.main import app
 
     signer = ensure_signing_key(tmp_path)
     build(database_url, signer)

@@ -14,12 +14,12 @@ from support.clock import SteppingClock
 from adapters.claim_facts import LogDerivedClaimFacts
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
-from ledger_core.claim_facts import ClaimFactsIndex, FactsQuery
-from ledger_core.claim_replay import replay_log
-from ledger_core.claim_submission import validate_submission
-from ledger_core.claim_verification import ClaimVerificationService
+from ledger_core.claims.facts import ClaimFactsIndex, FactsQuery
+from ledger_core.claims.replay import replay_log
+from ledger_core.claims.submission import validate_submission
+from ledger_core.claims.verification import ClaimVerificationService
 from ledger_core.ledger import Ledger
-from ledger_core.vocabulary import ClaimStatus
+from ledger_core.shared.vocabulary import ClaimStatus
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ACME, RIVAL = "acme_mutual", "rival_claims"

@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
-from api.cli import app as cli_app
+from api.cli.main import app as cli_app
 from api.verification import claim_verification
-from ledger_core.claim_submission import validate_submission
-from ledger_core.errors import InvalidTransition
+from ledger_core.claims.submission import validate_submission
+from ledger_core.engine.errors import InvalidTransition
 
 
 def _options(tmp_path: Path, database_url: str) -> list[str]:

@@ -25,8 +25,8 @@ from adapters.postgres.notifications import CHECKPOINT_CHANNEL, LOG_CHANNEL, Hea
 from adapters.sealer import SealerRunner, SealWaiter
 from adapters.webhooks.postgres import PostgresOutboxStore
 from adapters.webhooks.projector import LOG_TRACKING, WebhookProjector
+from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.ledger import Ledger
-from ledger_core.sealing import Sealer, SealPolicy
 
 FOREIGN = 10**9  # a size announced by some other schema's ledger
 

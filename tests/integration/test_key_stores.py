@@ -10,7 +10,7 @@ from support.databases import execute
 from adapters.keys.master import KeyWrapper
 from adapters.keys.stores import PostgresKeyStore, SQLiteKeyStore
 from adapters.storage import StorageConfig
-from ledger_core.errors import PersonalDataErased
+from ledger_core.members.errors import PersonalDataErased
 
 
 def open_store(database_url: str, tmp_path: Path) -> SQLiteKeyStore | PostgresKeyStore:

@@ -14,8 +14,8 @@ from support.ledgers import open_toy_ledger
 from support.toy import Account
 from support.writers import write_accounts
 
-from ledger_core.envelope import decode_entry
-from ledger_core.errors import ChainBroken, ConcurrencyConflict
+from ledger_core.engine.envelope import decode_entry
+from ledger_core.engine.errors import ChainBroken, ConcurrencyConflict
 from ledger_core.ledger import Ledger
 from proofs.hashing import leaf_hash
 

@@ -11,7 +11,7 @@ from support.databases import execute, fresh_database
 from support.ledgers import open_toy_ledger
 from support.toy import Account
 
-from ledger_core.errors import ChainBroken
+from ledger_core.engine.errors import ChainBroken
 
 BACKENDS = ["sqlite", "postgresql"]
 EXAMPLES = {"sqlite": 40, "postgresql": 12}

@@ -15,9 +15,9 @@ from support.toy import Account
 
 from adapters.merkle import open_tree_store
 from adapters.storage import StorageConfig
-from ledger_core.auditing import ProofService
-from ledger_core.sealing import Sealer, SealPolicy
-from ledger_core.tree_verification import verify_tree_and_checkpoints
+from ledger_core.engine.auditing import ProofService
+from ledger_core.engine.sealing import Sealer, SealPolicy
+from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
 from proofs import generate_signer, verify_checkpoint
 
 BACKENDS = ["sqlite", "postgresql"]

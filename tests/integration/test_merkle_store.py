@@ -14,8 +14,8 @@ from support.toy import Account
 
 from adapters.merkle import ManagedTreeStore, open_tree_store
 from adapters.storage import StorageConfig
-from ledger_core.merkle import CheckpointRecord, SealConflict
-from ledger_core.sealing import Sealer, SealPolicy
+from ledger_core.engine.merkle import CheckpointRecord, SealConflict
+from ledger_core.engine.sealing import Sealer, SealPolicy
 from proofs import CompactRange, NodeId, StoredNode, generate_signer, inclusion_proof, verify_inclusion
 
 SIGNER = generate_signer("proveniq-ledger/store-test")

@@ -16,11 +16,11 @@ from support.databases import fresh_database
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
-from ledger_core.errors import LedgerError
+from ledger_core.engine.errors import LedgerError
 from ledger_core.ledger import Ledger
-from ledger_core.members import EligibilityRecord
-from ledger_core.outcomes import COUNTERS, ELIGIBLE
-from ledger_core.vocabulary import HealthAction, ResultType
+from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.outcomes import COUNTERS, ELIGIBLE
+from ledger_core.shared.vocabulary import HealthAction, ResultType
 
 PARTNERS = ("acme_life", "beta_health")
 MEMBERS = tuple(f"m{index}" for index in range(5))

@@ -13,7 +13,7 @@ from redis.retry import Retry
 
 from adapters.ratelimit import InProcessRateLimiter, RatePolicy, rate_limit_headers
 from adapters.ratelimit.redis import RateLimiterUnavailable, RedisRateLimiter
-from ledger_core.ports import RateLimiter
+from ledger_core.partners.ports import RateLimiter
 
 pytestmark = pytest.mark.redis
 
@@ -28,7 +28,7 @@ def client(redis_server: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def limiter(client: redis.Redis, redis_prefix: str) -> RedisRateLimiter:
-    """A limiter whose keys live under this test's prefix (and a ledger_core.ports.RateLimiter)."""
+    """A limiter whose keys live under this test's prefix (and a ledger_core.partners.ports.RateLimiter)."""
     port: RateLimiter = RedisRateLimiter(client, redis_prefix)
     assert isinstance(port, RedisRateLimiter)
     return port

@@ -14,7 +14,7 @@ from support.clock import ManualClock
 
 from adapters.replay import InProcessReplayCache
 from adapters.replay.redis import RedisReplayCache, ReplayCacheUnavailable
-from ledger_core.ports import ReplayCache
+from ledger_core.partners.ports import ReplayCache
 
 Advance = Callable[[float], None]
 

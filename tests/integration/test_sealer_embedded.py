@@ -13,9 +13,9 @@ from adapters.keys.signing import ensure_signing_key
 from adapters.merkle import open_tree_store
 from adapters.sealer import start_embedded_sealer
 from adapters.storage import StorageConfig
-from ledger_core.auditing import ProofService
-from ledger_core.sealing import SealPolicy
-from ledger_core.tree_verification import verify_tree_and_checkpoints
+from ledger_core.engine.auditing import ProofService
+from ledger_core.engine.sealing import SealPolicy
+from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
 from proofs import verify_checkpoint
 
 

@@ -21,7 +21,7 @@ import pytest
 from adapters.keys.signing import ensure_signing_key
 from adapters.merkle import ManagedTreeStore, open_tree_store
 from adapters.storage import StorageConfig
-from ledger_core.tree_verification import verify_tree_and_checkpoints
+from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
 from proofs import NoteVerifier
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ class Sealer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")} | {"PYTHONPATH": str(ROOT)}
         with self.out.open("w") as handle:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli_proofs", "sealer", "--data-dir", str(home), "--database-url", url,
+                [sys.executable, "-m", "api.cli.proofs", "sealer", "--data-dir", str(home), "--database-url", url,
                  "--poll-interval", "0.02", *options],
                 stdout=handle, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip

@@ -12,12 +12,12 @@ from support.clock import SteppingClock
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
-from ledger_core.aggregate import derive_id
-from ledger_core.claim_submission import ClaimSubmission, validate_submission
-from ledger_core.domain_errors import DocumentConflict, DuplicateClaim
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound
+from ledger_core.claims.errors import DocumentConflict, DuplicateClaim
+from ledger_core.claims.submission import ClaimSubmission, validate_submission
+from ledger_core.engine.aggregate import derive_id
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.ledger import Ledger
-from ledger_core.vocabulary import ClaimStatus
+from ledger_core.shared.vocabulary import ClaimStatus
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 PARTNER = "acme_mutual"

@@ -13,12 +13,12 @@ from support.clock import SteppingClock
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
-from ledger_core.canonical import canonical_json
-from ledger_core.domain_errors import NotEligible
-from ledger_core.enrollments import Stage, enrollment_id
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound, PersonalDataErased
+from ledger_core.engine.canonical import canonical_json
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.ledger import Ledger
-from ledger_core.members import EligibilityRecord
+from ledger_core.members.enrollments import Stage, enrollment_id
+from ledger_core.members.errors import NotEligible, PersonalDataErased
+from ledger_core.members.member import EligibilityRecord
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 PARTNER = "northwestern_mutual"

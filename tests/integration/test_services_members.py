@@ -19,10 +19,10 @@ from support.storage_dump import database_dump, found
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
-from ledger_core.domain_errors import NotEligible
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound, PersonalDataErased
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.ledger import Ledger
-from ledger_core.members import EligibilityRecord, member_id
+from ledger_core.members.errors import NotEligible, PersonalDataErased
+from ledger_core.members.member import EligibilityRecord, member_id
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 PARTNER = "northwestern_mutual"

@@ -12,11 +12,11 @@ from support.clock import SteppingClock
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
-from ledger_core.aggregate import derive_id
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound
+from ledger_core.engine.aggregate import derive_id
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.ledger import Ledger
-from ledger_core.partner_access import secret_sha256
-from ledger_core.vocabulary import PartnerStatus, Tier
+from ledger_core.partners.access import secret_sha256
+from ledger_core.shared.vocabulary import PartnerStatus, Tier
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 PARTNER = "acme_mutual"

@@ -24,12 +24,13 @@ from support.databases import fresh_database
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
-from ledger_core.aggregate import LedgerAggregate
-from ledger_core.claim_submission import validate_submission
-from ledger_core.enrollments import Enrollment, enrollment_id
-from ledger_core.errors import LedgerError, PersonalDataErased
+from ledger_core.claims.submission import validate_submission
+from ledger_core.engine.aggregate import LedgerAggregate
+from ledger_core.engine.errors import LedgerError
 from ledger_core.ledger import Ledger
-from ledger_core.members import EligibilityRecord
+from ledger_core.members.enrollments import Enrollment, enrollment_id
+from ledger_core.members.errors import PersonalDataErased
+from ledger_core.members.member import EligibilityRecord
 
 BACKENDS = ["sqlite", "postgresql"]
 EXAMPLES = {"sqlite": 40, "postgresql": 20}

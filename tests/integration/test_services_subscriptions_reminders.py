@@ -18,13 +18,14 @@ from support.databases import execute
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
-from ledger_core.canonical import canonical_json
-from ledger_core.domain_errors import IdempotencyConflict, ReminderNotApplicable
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound, PersonalDataErased
+from ledger_core.engine.canonical import canonical_json
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.ledger import Ledger
-from ledger_core.members import EligibilityRecord, member_subject
-from ledger_core.subscriptions import subscription_id
-from ledger_core.vocabulary import ReminderStatus, SubscriptionStatus
+from ledger_core.members.errors import PersonalDataErased, ReminderNotApplicable
+from ledger_core.members.member import EligibilityRecord, member_subject
+from ledger_core.members.subscriptions import subscription_id
+from ledger_core.shared.errors import IdempotencyConflict
+from ledger_core.shared.vocabulary import ReminderStatus, SubscriptionStatus
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 PARTNER = "northwestern_mutual"

@@ -9,9 +9,9 @@ from support.ledgers import open_toy_ledger
 from support.toy import Account
 
 from adapters.sqlite.recorder import HeadCache
-from ledger_core.envelope import EventDraft, decode_entry
-from ledger_core.errors import ConcurrencyConflict
-from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, sequence_batch
+from ledger_core.engine.envelope import EventDraft, decode_entry
+from ledger_core.engine.errors import ConcurrencyConflict
+from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead, sequence_batch
 
 T0 = "2026-01-01T00:00:00.000000Z"
 

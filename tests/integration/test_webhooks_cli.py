@@ -17,9 +17,9 @@ from adapters.webhooks import open_outbox
 from adapters.webhooks.dispatcher import Dispatcher, TargetPolicy
 from adapters.webhooks.projector import WebhookProjector
 from adapters.webhooks.worker import secret_source
-from api.cli import app
+from api.cli.main import app
 from api.security.secrets import load_deployment_secret
-from ledger_core.claim_submission import validate_submission
+from ledger_core.claims.submission import validate_submission
 
 PARTNER = "cli_partner"
 

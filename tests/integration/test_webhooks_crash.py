@@ -1,4 +1,4 @@
-"""Crash safety of webhook delivery, with real processes (``python -m api.cli_webhooks run``) on both backends:
+"""Crash safety of webhook delivery, with real processes (``python -m api.cli.webhooks run``) on both backends:
 SIGKILL the dispatcher mid-delivery or the projector mid-batch, restart, and every event is delivered at
 least once, none is lost, duplicates carry the same webhook-id and body, and enqueueing was exactly once."""
 
@@ -24,9 +24,9 @@ from adapters.storage import StorageConfig
 from adapters.webhooks import open_outbox
 from adapters.webhooks.projector import LOG_TRACKING
 from api.security.secrets import load_deployment_secret
-from ledger_core.claim_submission import validate_submission
+from ledger_core.claims.submission import validate_submission
 from ledger_core.ledger import Ledger
-from ledger_core.webhook_signatures import derive_endpoint_secret
+from ledger_core.webhooks.signatures import derive_endpoint_secret
 
 PARTNER = "crash_partner"
 CLAIMS = 120
@@ -74,7 +74,7 @@ def worker(config: StorageConfig, *args: str) -> Iterator[subprocess.Popen[str]]
     env["LEDGER_WEBHOOK_RETRY_SCALE"] = "0.01"  # a retry, should one be needed, after 0.6 s instead of 1 min
     if config.database_url is not None:
         env["LEDGER_DATABASE_URL"] = config.database_url
-    command = [sys.executable, "-m", "api.cli_webhooks", "run", "--allow-private", "--timeout", "1", *args]
+    command = [sys.executable, "-m", "api.cli.webhooks", "run", "--allow-private", "--timeout", "1", *args]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     try:
         yield process

@@ -27,14 +27,14 @@ from adapters.webhooks import open_outbox
 from adapters.webhooks.dispatcher import Dispatcher, TargetPolicy
 from adapters.webhooks.outbox import DELIVERED, FAILED, PENDING, OutboxStore
 from adapters.webhooks.projector import WebhookProjector
-from api.client_webhooks import verify_webhook
-from ledger_core.claim_submission import validate_submission
+from api.client.webhooks import verify_webhook
+from ledger_core.claims.submission import validate_submission
+from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.ledger import Ledger
-from ledger_core.members import EligibilityRecord
-from ledger_core.sealing import Sealer, SealPolicy
-from ledger_core.vocabulary import WEBHOOK_EVENT_TYPES
-from ledger_core.webhook_retry import RetryPolicy
-from ledger_core.webhook_signatures import derive_endpoint_secret
+from ledger_core.members.member import EligibilityRecord
+from ledger_core.shared.vocabulary import WEBHOOK_EVENT_TYPES
+from ledger_core.webhooks.retry import RetryPolicy
+from ledger_core.webhooks.signatures import derive_endpoint_secret
 
 PARTNER = "acme_insurance"
 PMID = "12345678"
@@ -104,8 +104,8 @@ def register(ledger: Ledger, url: str, types: set[str] | frozenset[str], endpoin
 
 
 def _registered(ledger: Ledger) -> bool:
-    from ledger_core.aggregate import derive_id
-    from ledger_core.partners import Partner
+    from ledger_core.engine.aggregate import derive_id
+    from ledger_core.partners.partner import Partner
 
     return ledger.app.find(Partner, derive_id("partner", PARTNER)) is not None
 

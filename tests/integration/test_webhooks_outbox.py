@@ -13,7 +13,7 @@ from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
 from adapters.webhooks import open_outbox
 from adapters.webhooks.outbox import CANCELLED, DELIVERED, PENDING, AttemptResult, DueDelivery, OutboxStore
-from ledger_core.webhook_events import PartnerEvent
+from ledger_core.webhooks.events import PartnerEvent
 
 NOW = 1_800_000_000.0
 

@@ -1,4 +1,4 @@
-"""A real HTTP server in a subprocess (``python -m api.cli_serve serve``) for end-to-end tests.
+"""A real HTTP server in a subprocess (``python -m api.cli.serve serve``) for end-to-end tests.
 
 The server binds port 0 on loopback and prints its URL; settings travel as ``LEDGER_*`` variables,
 with test overrides: generous rate limits except for the ``limited`` partner (a tight policy, so a
@@ -24,8 +24,8 @@ import httpx
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
-from api.client import LedgerClient
-from api.credentials import DEFAULT_SCOPES, CredentialService, PartnerCredentials
+from api.client.ledger_client import LedgerClient
+from api.security.credentials import DEFAULT_SCOPES, CredentialService, PartnerCredentials
 from api.security.secrets import load_deployment_secret
 
 LIMITED_PARTNER = "limited"
@@ -130,9 +130,9 @@ class LiveServer:
 
 
 def ledger_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run the server's command line (``python -m api.cli_serve``) to completion."""
+    """Run the server's command line (``python -m api.cli.serve``) to completion."""
     return subprocess.run(
-        [sys.executable, "-m", "api.cli_serve", *args], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-m", "api.cli.serve", *args], capture_output=True, text=True, env=env, check=False
     )
 
 
@@ -150,7 +150,7 @@ def live_server(
     data_dir.mkdir(parents=True, exist_ok=True)
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli_serve", "serve", "--port", "0", *args],
+            [sys.executable, "-m", "api.cli.serve", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -212,7 +212,7 @@ def external_sealer(data_dir: Path, database_url: str, env: dict[str, str]) -> I
             [
                 sys.executable,
                 "-m",
-                "api.cli_proofs",
+                "api.cli.proofs",
                 "sealer",
                 "--data-dir",
                 str(data_dir),

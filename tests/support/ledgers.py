@@ -9,8 +9,8 @@ from adapters.log_recorder import SequencedRecorder
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
 from ledger_core.domain import ALL_AGGREGATES
+from ledger_core.engine.ports import Clock
 from ledger_core.ledger import Ledger
-from ledger_core.ports import Clock
 from support.clock import SteppingClock
 from support.toy import Account
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 from uuid import UUID
 
-from ledger_core.aggregate import LedgerAggregate, derive_id
+from ledger_core.engine.aggregate import LedgerAggregate, derive_id
 
 
 class Account(LedgerAggregate):

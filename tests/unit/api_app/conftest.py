@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from adapters.opening import open_ledger
-from api.credentials import CredentialService, PartnerCredentials
+from api.security.credentials import CredentialService, PartnerCredentials
 from ledger_core.ledger import Ledger
 
 DEPLOYMENT_SECRET = b"a unit-test deployment secret of 32+ bytes"

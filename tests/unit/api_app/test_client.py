@@ -8,9 +8,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from api import client_core as client_module
-from api.client import LedgerApiError, LedgerClient
-from api.security.signing import verify_signature
+from api.client import core as client_module
+from api.client.ledger_client import LedgerApiError, LedgerClient
+from api.client.signing import verify_signature
 
 SECRET = "nW0x9Yk3JtQb5vR2LhS8fGdC1aZpUeXm7oIyTq4sK6E"
 

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.credentials import CredentialService, PartnerCredentials, PartnerDirectory, partner_id_of_client
+from api.security.credentials import CredentialService, PartnerCredentials, PartnerDirectory, partner_id_of_client
 from api.security.secrets import derive_api_secret
-from ledger_core.errors import NotFound
+from ledger_core.engine.errors import NotFound
 from ledger_core.ledger import Ledger
-from ledger_core.partner_access import secret_sha256
+from ledger_core.partners.access import secret_sha256
 
 
 def directory(ledger: Ledger) -> PartnerDirectory:

@@ -11,12 +11,20 @@ from litestar.exceptions import MethodNotAllowedException, NotFoundException, Va
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.testing import TestClient
 
-from api.errors import ERROR_CODES, ApiError, camel_path, make_exception_handler, problem_of, render_problem, status_of
+from api.http.errors import (
+    ERROR_CODES,
+    ApiError,
+    camel_path,
+    make_exception_handler,
+    problem_of,
+    render_problem,
+    status_of,
+)
 from api.security import InvalidToken, ReplayedRequest
 from api.security.tokens import OAuthError
-from ledger_core.domain_errors import DuplicateClaim
-from ledger_core.errors import InvalidCommand, NotFound
-from ledger_core.merkle import NotSealed
+from ledger_core.claims.errors import DuplicateClaim
+from ledger_core.engine.errors import InvalidCommand, NotFound
+from ledger_core.engine.merkle import NotSealed
 
 SEED_CODES = {
     "AUTH_INVALID_TOKEN": 401,
@@ -121,7 +129,7 @@ def test_unexpected_exception_is_logged_but_not_shown(caplog: pytest.LogCaptureF
     assert response.json()["error"]["code"] == "INTERNAL_ERROR"
     assert "secret internals" not in response.text
     assert "Traceback" not in response.text
-    record = next(r for r in caplog.records if r.name == "api.errors")
+    record = next(r for r in caplog.records if r.name == "api.http.errors")
     assert record.request_id == "6f1c7f1e-1111-4a4a-9b9b-000000000001"  # type: ignore[attr-defined]
     assert record.exc_info is not None
 

@@ -9,15 +9,15 @@ import pytest
 from adapters.idempotency import InProcessIdempotencyStore
 from adapters.ratelimit import InProcessRateLimiter
 from adapters.replay import InProcessReplayCache
-from api.auth import RawRequest, Refused, Security, admit
-from api.client import rfc3339
-from api.credentials import PartnerCredentials, PartnerDirectory
-from api.observability import Metrics
-from api.security.signing import sign
+from api.client.ledger_client import rfc3339
+from api.client.signing import sign
+from api.http.auth import RawRequest, Refused, Security, admit
+from api.http.observability import Metrics
+from api.security.credentials import PartnerCredentials, PartnerDirectory
 from api.security.tokens import TokenIssuer, generate_signing_key
 from api.settings import Settings
 from ledger_core.ledger import Ledger
-from ledger_core.vocabulary import TierLimits
+from ledger_core.shared.vocabulary import TierLimits
 
 ISSUER = TokenIssuer(generate_signing_key(), issuer="https://i", audience="https://a")
 

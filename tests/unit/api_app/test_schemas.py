@@ -7,7 +7,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from api import schemas
+from api.client.schemas import common as schemas
 
 BASE = (
     b'{"partnerClaimId":"C-1","claimType":"auto","currency":"USD","submittedAt":"2026-01-15T14:30:00Z",'

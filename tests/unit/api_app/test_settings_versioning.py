@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from api.http.versioning import lifecycle_headers, policy_for, successor_link, version_of
 from api.settings import Settings, VersionPolicy
-from api.versioning import lifecycle_headers, policy_for, successor_link, version_of
-from ledger_core.vocabulary import TierLimits
+from ledger_core.shared.vocabulary import TierLimits
 
 
 def test_settings_round_trip_through_the_environment() -> None:

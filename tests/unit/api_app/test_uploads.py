@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from api.errors import ApiError
-from api.uploads import Upload, digester_for, media_type_of
+from api.http.errors import ApiError
+from api.http.uploads import Upload, digester_for, media_type_of
 
 CONTENT = bytes(range(256)) * 40
 

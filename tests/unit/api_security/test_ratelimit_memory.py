@@ -8,9 +8,9 @@ import pytest
 
 from adapters.ratelimit import InProcessRateLimiter, RatePolicy, rate_limit_headers
 from adapters.ratelimit.policy import GcraState, gcra_step
-from ledger_core.errors import InvalidCommand
-from ledger_core.ports import RateLimiter
-from ledger_core.vocabulary import Tier
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.partners.ports import RateLimiter
+from ledger_core.shared.vocabulary import Tier
 
 from .helpers import FakeClock
 
@@ -18,7 +18,7 @@ SANDBOX = RatePolicy.for_tier(Tier.SANDBOX)
 
 
 def test_implements_the_port() -> None:
-    """The in-process limiter is a ledger_core.ports.RateLimiter and its decisions feed the headers."""
+    """The in-process limiter is a ledger_core.partners.ports.RateLimiter and its decisions feed the headers."""
     limiter: RateLimiter = InProcessRateLimiter(FakeClock())
     assert "X-RateLimit-Limit" in rate_limit_headers(limiter.check("acme", SANDBOX), SANDBOX)
 

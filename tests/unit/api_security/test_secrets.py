@@ -21,8 +21,8 @@ from api.security.secrets import (
     new_client_credentials,
     verify_client_secret,
 )
-from ledger_core.errors import InvalidCommand
-from ledger_core.partner_access import secret_sha256
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.partners.access import secret_sha256
 
 from .helpers import DEPLOYMENT_SECRET
 

@@ -1,4 +1,4 @@
-"""api.security.signing: canonical query and path, string_to_sign, signatures, request fingerprints."""
+"""api.client.signing: canonical query and path, string_to_sign, signatures, request fingerprints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.security.signing import (
+from api.client.signing import (
     EMPTY_BODY_SHA256,
     canonical_path,
     canonical_query,

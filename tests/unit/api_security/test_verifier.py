@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from adapters.replay.memory import InProcessReplayCache
+from api.client.signing import sign
 from api.security import AuthenticationError
 from api.security.secrets import derive_api_secret
-from api.security.signing import sign
 from api.security.tokens import TokenIssuer
 from api.security.verifier import ApiKeyRecord, RequestAuthenticator, parse_request_timestamp
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger_core.sealing import Sealer, SealPolicy
+from ledger_core.engine.sealing import Sealer, SealPolicy
 from proofs.note import NoteSigner, generate_signer
 
 from .fakes import MemoryLog, MemoryTreeStore, StepClock

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from ledger_core.chain import StoredRow
-from ledger_core.envelope import EventDraft
-from ledger_core.merkle import CheckpointRecord, SealConflict
-from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, sequence_batch
+from ledger_core.engine.chain import StoredRow
+from ledger_core.engine.envelope import EventDraft
+from ledger_core.engine.merkle import CheckpointRecord, SealConflict
+from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead, sequence_batch
 from proofs.tree import NodeId, StoredNode
 
 
@@ -60,7 +60,7 @@ class MemoryLog:
 
 
 class MemoryTreeStore:
-    """A :class:`~ledger_core.ports.TreeStore` over a :class:`MemoryLog`; counts node reads."""
+    """A :class:`~ledger_core.engine.ports.TreeStore` over a :class:`MemoryLog`; counts node reads."""
 
     def __init__(self, log: MemoryLog) -> None:
         self.log = log

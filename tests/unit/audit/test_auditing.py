@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger_core.auditing import ProofService, check_bundle_envelopes, verify_history
-from ledger_core.merkle import NotSealed
-from ledger_core.sealing import Sealer
+from ledger_core.engine.auditing import ProofService, check_bundle_envelopes, verify_history
+from ledger_core.engine.merkle import NotSealed
+from ledger_core.engine.sealing import Sealer
 from proofs import verify_checkpoint
 from proofs.bundle import (
     BUNDLE_FORMAT,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from adapters.sealer import SealerRunner, SealWaiter
-from ledger_core.merkle import LogTruncated, NotSealed
-from ledger_core.sealing import Sealer, SealPolicy
+from ledger_core.engine.merkle import LogTruncated, NotSealed
+from ledger_core.engine.sealing import Sealer, SealPolicy
 from proofs.note import NoteSigner
 
 from .fakes import MemoryLog, MemoryTreeStore, StepClock

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger_core.merkle import CheckpointMismatch, LogTruncated, NodeMismatch, SealConflict
-from ledger_core.sealing import Sealer, SealPolicy, SealSchedule
+from ledger_core.engine.merkle import CheckpointMismatch, LogTruncated, NodeMismatch, SealConflict
+from ledger_core.engine.sealing import Sealer, SealPolicy, SealSchedule
 from proofs import frontier_ids, root_from_leaves, verify_checkpoint
 from proofs.note import NoteSigner, generate_signer
 

@@ -15,7 +15,7 @@ from adapters.keys.signing import (
     ensure_signing_key,
     load_signing_key,
 )
-from ledger_core.errors import InvalidCommand
+from ledger_core.engine.errors import InvalidCommand
 from proofs import parse_vkey, public_key_to_raw
 
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from ledger_core.merkle import (
+from ledger_core.engine.merkle import (
     CheckpointInconsistent,
     CheckpointMismatch,
     CheckpointSignatureInvalid,
@@ -15,8 +15,8 @@ from ledger_core.merkle import (
     NodeMismatch,
     TreeIntegrityError,
 )
-from ledger_core.sealing import Sealer
-from ledger_core.tree_verification import verify_tree_and_checkpoints
+from ledger_core.engine.sealing import Sealer
+from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
 from proofs import Checkpoint, signed_checkpoint
 from proofs.note import NoteSigner, generate_signer
 

@@ -9,8 +9,8 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger_core.canonical import MAX_SAFE_INTEGER, canonical_json, check_json_value
-from ledger_core.errors import InvalidCommand
+from ledger_core.engine.canonical import MAX_SAFE_INTEGER, canonical_json, check_json_value
+from ledger_core.engine.errors import InvalidCommand
 
 json_scalars = (
     st.none() | st.booleans() | st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER) | st.text()

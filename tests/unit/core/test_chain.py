@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from ledger_core.chain import ChainVerifier, StoredRow
-from ledger_core.envelope import EventDraft
-from ledger_core.errors import ChainBroken
-from ledger_core.sequencer import EMPTY_LOG, sequence_batch
+from ledger_core.engine.chain import ChainVerifier, StoredRow
+from ledger_core.engine.envelope import EventDraft
+from ledger_core.engine.errors import ChainBroken
+from ledger_core.engine.sequencer import EMPTY_LOG, sequence_batch
 
 NOW = "2026-01-01T00:00:00.000000Z"
 

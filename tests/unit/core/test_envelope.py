@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import rfc8785
 
-from ledger_core.envelope import EventDraft, MalformedEntry, decode_entry, encode_entry
+from ledger_core.engine.envelope import EventDraft, decode_entry, encode_entry
+from ledger_core.engine.errors import MalformedEntry
 from proofs.hashing import leaf_hash
 
 VECTORS = json.loads((Path(__file__).parents[2] / "data" / "envelope_vectors.json").read_text())

@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.toy import Account
 
-import ledger_core.mapper as mapper_module
-from ledger_core.aggregate import LEDGER_NAMESPACE, LedgerAggregate, uuid5_format, uuid5_prefix, uuid5_text
-from ledger_core.errors import InvalidCommand
-from ledger_core.mapper import DraftStoredEvent, EnvelopeMapper, EventRegistry, event_id_for
+import ledger_core.engine.mapper as mapper_module
+from ledger_core.engine.aggregate import LEDGER_NAMESPACE, LedgerAggregate, uuid5_format, uuid5_prefix, uuid5_text
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.engine.mapper import DraftStoredEvent, EnvelopeMapper, EventRegistry, event_id_for
 
 
 def stdlib_event_id(aggregate_id: uuid.UUID, version: int) -> str:

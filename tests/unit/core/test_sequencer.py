@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ledger_core.envelope import EventDraft, decode_entry
-from ledger_core.errors import ConcurrencyConflict
-from ledger_core.sequencer import EMPTY_LOG, AggregateHead, LogHead, SequencedEntry, sequence_batch
+from ledger_core.engine.envelope import EventDraft, decode_entry
+from ledger_core.engine.errors import ConcurrencyConflict
+from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead, SequencedEntry, sequence_batch
 from proofs.hashing import leaf_hash
 
 T0 = "2026-01-01T00:00:00.000000Z"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger_core.privacy import PersonalDataVault
+from ledger_core.members.privacy import PersonalDataVault
 
 from .fakes import FakeApp, FixedClock, InMemoryKeyStore
 

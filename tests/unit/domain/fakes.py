@@ -1,6 +1,6 @@
 """Test doubles for the domain tests: an in-memory key store, a fixed clock, and a replaying fake app.
 
-``FakeApp`` is duck-typed like :class:`~ledger_core.application.LedgerApplication` (``find``, ``load``,
+``FakeApp`` is duck-typed like :class:`~ledger_core.engine.application.LedgerApplication` (``find``, ``load``,
 ``save_returning_positions``). Every saved event goes through the real :class:`EnvelopeMapper` and
 envelope encoding, and every load replays the decoded events, so services are exercised against the
 exact JSON the log would hold.
@@ -15,11 +15,11 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger_core.aggregate import LedgerAggregate
 from ledger_core.domain import ALL_AGGREGATES
-from ledger_core.envelope import decode_entry, encode_entry
-from ledger_core.errors import ConcurrencyConflict, NotFound
-from ledger_core.mapper import DraftStoredEvent, EnvelopeMapper, EventRegistry
+from ledger_core.engine.aggregate import LedgerAggregate
+from ledger_core.engine.envelope import decode_entry, encode_entry
+from ledger_core.engine.errors import ConcurrencyConflict, NotFound
+from ledger_core.engine.mapper import DraftStoredEvent, EnvelopeMapper, EventRegistry
 
 A = TypeVar("A", bound=LedgerAggregate)
 

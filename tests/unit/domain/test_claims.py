@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger_core.aggregate import derive_id
-from ledger_core.claims import TRANSITIONS, Claim, ClaimService, same_submission, validate_submission
-from ledger_core.domain_errors import DuplicateClaim
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound
-from ledger_core.vocabulary import ClaimStatus
+from ledger_core.claims.claim import TRANSITIONS, Claim, ClaimService, same_submission, validate_submission
+from ledger_core.claims.errors import DuplicateClaim
+from ledger_core.engine.aggregate import derive_id
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
+from ledger_core.shared.vocabulary import ClaimStatus
 
 from .fakes import FakeApp, replay, state
 

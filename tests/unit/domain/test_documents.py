@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from ledger_core.aggregate import derive_id
-from ledger_core.documents import Document, DocumentService, validate_registration
-from ledger_core.domain_errors import DocumentConflict
-from ledger_core.errors import InvalidCommand, NotFound
+from ledger_core.claims.documents import Document, DocumentService, validate_registration
+from ledger_core.claims.errors import DocumentConflict
+from ledger_core.engine.aggregate import derive_id
+from ledger_core.engine.errors import InvalidCommand, NotFound
 
 from .fakes import FakeApp, replay, state
 

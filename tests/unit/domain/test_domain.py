@@ -9,18 +9,18 @@ from uuid import uuid4
 
 import orjson
 
-from ledger_core.canonical import canonical_json
-from ledger_core.claims import Claim
-from ledger_core.documents import Document
+from ledger_core.claims.claim import Claim
+from ledger_core.claims.documents import Document
 from ledger_core.domain import ALL_AGGREGATES
-from ledger_core.enrollments import Enrollment
-from ledger_core.mapper import DraftStoredEvent
-from ledger_core.members import PERSONAL_FIELDS, Member
-from ledger_core.partner_access import secret_sha256
-from ledger_core.partners import Partner
-from ledger_core.privacy import PersonalDataVault
-from ledger_core.reminders import Reminder
-from ledger_core.subscriptions import Subscription
+from ledger_core.engine.canonical import canonical_json
+from ledger_core.engine.mapper import DraftStoredEvent
+from ledger_core.members.enrollments import Enrollment
+from ledger_core.members.member import PERSONAL_FIELDS, Member
+from ledger_core.members.privacy import PersonalDataVault
+from ledger_core.members.reminders import Reminder
+from ledger_core.members.subscriptions import Subscription
+from ledger_core.partners.access import secret_sha256
+from ledger_core.partners.partner import Partner
 
 from .fakes import MAPPER, REGISTRY, from_entry, replay, state, to_entry
 

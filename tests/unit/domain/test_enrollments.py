@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from ledger_core.aggregate import derive_id
-from ledger_core.domain_errors import NotEligible
-from ledger_core.enrollments import Enrollment, EnrollmentService, Stage
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound, PersonalDataErased
-from ledger_core.members import EligibilityRecord, MemberService, member_subject
-from ledger_core.privacy import PersonalDataVault
+from ledger_core.engine.aggregate import derive_id
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
+from ledger_core.members.enrollments import Enrollment, EnrollmentService, Stage
+from ledger_core.members.errors import NotEligible, PersonalDataErased
+from ledger_core.members.member import EligibilityRecord, MemberService, member_subject
+from ledger_core.members.privacy import PersonalDataVault
 
 from .fakes import FakeApp, FixedClock, replay, state
 

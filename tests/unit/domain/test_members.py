@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from ledger_core.aggregate import derive_id
-from ledger_core.domain_errors import NotEligible
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound, PersonalDataErased
-from ledger_core.members import (
+from ledger_core.engine.aggregate import derive_id
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
+from ledger_core.members.errors import NotEligible, PersonalDataErased
+from ledger_core.members.member import (
     PERSONAL_FIELDS,
     EligibilityRecord,
     Member,
@@ -21,8 +21,8 @@ from ledger_core.members import (
     is_adult,
     member_subject,
 )
-from ledger_core.privacy import PersonalDataVault
-from ledger_core.vocabulary import PolicyType
+from ledger_core.members.privacy import PersonalDataVault
+from ledger_core.shared.vocabulary import PolicyType
 
 from .fakes import FakeApp, FixedClock, replay, state
 

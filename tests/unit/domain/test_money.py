@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger_core.errors import InvalidCommand
-from ledger_core.money import MAX_AMOUNT, Currency, format_amount, parse_amount, parse_currency
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.shared.money import MAX_AMOUNT, Currency, format_amount, parse_amount, parse_currency
 
 USD = Currency.USD
 

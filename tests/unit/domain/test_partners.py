@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from ledger_core.aggregate import derive_id
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound
-from ledger_core.partner_access import MAX_ACTIVE_KEYS, active_key_ids, secret_sha256
-from ledger_core.partners import Partner, PartnerService
-from ledger_core.vocabulary import PartnerStatus, Tier
+from ledger_core.engine.aggregate import derive_id
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
+from ledger_core.partners.access import MAX_ACTIVE_KEYS, active_key_ids, secret_sha256
+from ledger_core.partners.partner import Partner, PartnerService
+from ledger_core.shared.vocabulary import PartnerStatus, Tier
 
 from .fakes import FakeApp, FixedClock, replay, state
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from ledger_core.domain_errors import SealedValueInvalid
-from ledger_core.errors import InvalidCommand, PersonalDataErased
-from ledger_core.privacy import PersonalDataVault, check_commitment, check_sealed
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.members.errors import PersonalDataErased, SealedValueInvalid
+from ledger_core.members.privacy import PersonalDataVault, check_commitment, check_sealed
 
 from .fakes import InMemoryKeyStore
 

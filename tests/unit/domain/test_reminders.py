@@ -8,14 +8,15 @@ from uuid import uuid4
 
 import pytest
 
-from ledger_core.canonical import canonical_json
-from ledger_core.domain_errors import IdempotencyConflict, ReminderNotApplicable
-from ledger_core.enrollments import EnrollmentService
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound, PersonalDataErased
-from ledger_core.members import EligibilityRecord, MemberService, member_subject
-from ledger_core.privacy import PersonalDataVault
-from ledger_core.reminders import MESSAGE_FIELD, Reminder, ReminderService
-from ledger_core.vocabulary import ReminderStatus
+from ledger_core.engine.canonical import canonical_json
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
+from ledger_core.members.enrollments import EnrollmentService
+from ledger_core.members.errors import PersonalDataErased, ReminderNotApplicable
+from ledger_core.members.member import EligibilityRecord, MemberService, member_subject
+from ledger_core.members.privacy import PersonalDataVault
+from ledger_core.members.reminders import MESSAGE_FIELD, Reminder, ReminderService
+from ledger_core.shared.errors import IdempotencyConflict
+from ledger_core.shared.vocabulary import ReminderStatus
 
 from .fakes import FakeApp, FixedClock, InMemoryKeyStore, replay, state, to_entry
 

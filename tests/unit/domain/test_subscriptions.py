@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from ledger_core.aggregate import derive_id
-from ledger_core.errors import InvalidCommand, InvalidTransition, NotFound
-from ledger_core.members import EligibilityRecord, MemberService
-from ledger_core.privacy import PersonalDataVault
-from ledger_core.subscriptions import Subscription, SubscriptionService
-from ledger_core.vocabulary import SubscriptionStatus
+from ledger_core.engine.aggregate import derive_id
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
+from ledger_core.members.member import EligibilityRecord, MemberService
+from ledger_core.members.privacy import PersonalDataVault
+from ledger_core.members.subscriptions import Subscription, SubscriptionService
+from ledger_core.shared.vocabulary import SubscriptionStatus
 
 from .fakes import FakeApp, FixedClock, replay, state
 

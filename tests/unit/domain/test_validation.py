@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ledger_core.errors import InvalidCommand
-from ledger_core.validation import (
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.shared.validation import (
     check_identifier,
     check_int,
     check_json_object,
@@ -22,7 +22,7 @@ from ledger_core.validation import (
     parse_date,
     parse_optional_date,
 )
-from ledger_core.vocabulary import ClaimType
+from ledger_core.shared.vocabulary import ClaimType
 
 
 def test_parse_date_accepts_only_yyyy_mm_dd() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger_core.vocabulary import (
+from ledger_core.shared.vocabulary import (
     TIER_LIMITS,
     US_STATE_CODES,
     ClaimStatus,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from api.enrollment_tokens import EnrollmentTokenInvalid, EnrollmentTokens
+from api.security.enrollment_tokens import EnrollmentTokenInvalid, EnrollmentTokens
 
 NOW = datetime(2026, 1, 15, 14, 30, tzinfo=UTC)
 SECRET = b"s" * 32

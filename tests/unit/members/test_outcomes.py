@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger_core.cost_model import CostModel, whole_units
-from ledger_core.errors import InvalidCommand
-from ledger_core.outcomes import (
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.members.cost_model import CostModel, whole_units
+from ledger_core.members.outcomes import (
     ELIGIBLE,
     ENROLLED,
     MZ_DETECTED,
@@ -25,7 +25,7 @@ from ledger_core.outcomes import (
     difference,
     report_from_store,
 )
-from ledger_core.vocabulary import HealthAction, NpsKind, ResultType
+from ledger_core.shared.vocabulary import HealthAction, NpsKind, ResultType
 
 JAN1, JAN31 = date(2026, 1, 1), date(2026, 1, 31)
 SEED_PERIOD = {

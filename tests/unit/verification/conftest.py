@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger_core.claim_verification import ClaimVerificationService
-from ledger_core.documents import DocumentService
+from ledger_core.claims.documents import DocumentService
+from ledger_core.claims.verification import ClaimVerificationService
 
 from .fakes import IndexFacts, MemoryLog, SteppingClock
 

@@ -1,7 +1,7 @@
 """Test doubles for verification: an in-memory log that replays aggregates, and a stepping clock.
 
-``MemoryLog`` is duck-typed like :class:`~ledger_core.application.LedgerApplication` (``find``, ``load``,
-``save_returning_positions``) and like the :class:`~ledger_core.ports.LogReader` port (``read_rows``):
+``MemoryLog`` is duck-typed like :class:`~ledger_core.engine.application.LedgerApplication` (``find``, ``load``,
+``save_returning_positions``) and like the :class:`~ledger_core.engine.ports.LogReader` port (``read_rows``):
 every event goes through the real mapper and envelope bytes, so the verification service and the
 log-derived facts see exactly what a stored log would hold.
 """
@@ -15,14 +15,14 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger_core.aggregate import LedgerAggregate
-from ledger_core.chain import StoredRow
-from ledger_core.claim_facts import ClaimFactsIndex, ClaimFactsSnapshot, FactsQuery
+from ledger_core.claims.facts import ClaimFactsIndex, ClaimFactsSnapshot, FactsQuery
 from ledger_core.domain import ALL_AGGREGATES
-from ledger_core.envelope import Envelope, decode_entry, encode_entry
-from ledger_core.errors import ConcurrencyConflict, NotFound
-from ledger_core.mapper import DraftStoredEvent, EnvelopeMapper, EventRegistry
-from ledger_core.validation import format_timestamp
+from ledger_core.engine.aggregate import LedgerAggregate
+from ledger_core.engine.chain import StoredRow
+from ledger_core.engine.envelope import Envelope, decode_entry, encode_entry
+from ledger_core.engine.errors import ConcurrencyConflict, NotFound
+from ledger_core.engine.mapper import DraftStoredEvent, EnvelopeMapper, EventRegistry
+from ledger_core.shared.validation import format_timestamp
 
 A = TypeVar("A", bound=LedgerAggregate)
 MAPPER = EnvelopeMapper(EventRegistry(ALL_AGGREGATES))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ledger_core.claim_facts import CLAIM_SUBMITTED, DOCUMENT_REGISTERED, ClaimFactsIndex, FactsQuery, claim_reference
+from ledger_core.claims.facts import CLAIM_SUBMITTED, DOCUMENT_REGISTERED, ClaimFactsIndex, FactsQuery, claim_reference
 
 H1, H2 = "1" * 64, "2" * 64
 

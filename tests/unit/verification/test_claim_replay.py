@@ -11,12 +11,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger_core.claim_replay import replay_log
-from ledger_core.claim_submission import validate_submission
-from ledger_core.claim_verification import ClaimVerificationService
-from ledger_core.documents import DocumentService
-from ledger_core.domain_errors import DocumentConflict, DuplicateClaim
-from ledger_core.envelope import decode_entry, encode_entry
+from ledger_core.claims.documents import DocumentService
+from ledger_core.claims.errors import DocumentConflict, DuplicateClaim
+from ledger_core.claims.replay import replay_log
+from ledger_core.claims.submission import validate_submission
+from ledger_core.claims.verification import ClaimVerificationService
+from ledger_core.engine.envelope import decode_entry, encode_entry
 
 from .fakes import IndexFacts, MemoryLog, SteppingClock, claim_fields
 
@@ -165,7 +165,7 @@ def test_a_tampered_score_or_input_is_caught() -> None:
 
 
 def replace_payload(envelope: Any, payload: dict[str, Any]) -> Any:
-    from ledger_core.envelope import EventDraft
+    from ledger_core.engine.envelope import EventDraft
 
     draft = EventDraft(
         event_id=envelope.event_id,

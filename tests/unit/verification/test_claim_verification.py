@@ -8,13 +8,13 @@ from uuid import UUID
 
 import pytest
 
-from ledger_core.claim_submission import validate_submission
-from ledger_core.claim_verification import ClaimVerificationService, decide
-from ledger_core.documents import DocumentService
-from ledger_core.domain_errors import DuplicateClaim
-from ledger_core.errors import InvalidCommand, InvalidTransition
-from ledger_core.verification_inputs import VerificationInputs
-from ledger_core.vocabulary import ClaimStatus
+from ledger_core.claims.documents import DocumentService
+from ledger_core.claims.errors import DuplicateClaim
+from ledger_core.claims.submission import validate_submission
+from ledger_core.claims.verification import ClaimVerificationService, decide
+from ledger_core.claims.verification_inputs import VerificationInputs
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition
+from ledger_core.shared.vocabulary import ClaimStatus
 
 from .fakes import MemoryLog, claim_fields
 
@@ -185,7 +185,7 @@ def test_decide_refuses_an_unknown_rule_set(service: ClaimVerificationService) -
 
 def test_verifying_another_partners_claim_is_not_found(service: ClaimVerificationService) -> None:
     """A claim is only visible to its own partner."""
-    from ledger_core.errors import NotFound
+    from ledger_core.engine.errors import NotFound
 
     claim_id: UUID = submit(service).claim.id
     with pytest.raises(NotFound):

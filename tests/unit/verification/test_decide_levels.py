@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from ledger_core.claim_verification import decide
-from ledger_core.verification_inputs import VerificationInputs
-from ledger_core.vocabulary import ClaimStatus
+from ledger_core.claims.verification import decide
+from ledger_core.claims.verification_inputs import VerificationInputs
+from ledger_core.shared.vocabulary import ClaimStatus
 
 from .test_risk_rules import document, inputs
 

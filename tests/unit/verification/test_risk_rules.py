@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger_core.risk_rules import (
+from ledger_core.claims.risk_rules import (
     HIGH_FROM,
     MEDIUM_FROM,
     RULE_SETS,
@@ -26,8 +26,8 @@ from ledger_core.risk_rules import (
     submitted_late,
     velocity_burst,
 )
-from ledger_core.verification_inputs import AmountHistory, DocumentEvidence, VerificationInputs
-from ledger_core.vocabulary import RiskLevel
+from ledger_core.claims.verification_inputs import AmountHistory, DocumentEvidence, VerificationInputs
+from ledger_core.shared.vocabulary import RiskLevel
 
 PARAMS = RULE_SETS["rules-v1"]
 HASH = "ab" * 32

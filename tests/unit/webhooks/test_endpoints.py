@@ -9,8 +9,8 @@ import pytest
 
 from adapters.webhooks.dispatcher import TargetPolicy, TargetRefused
 from adapters.webhooks.management import check_target
-from ledger_core.errors import InvalidCommand
-from ledger_core.partners import Partner
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.partners.partner import Partner
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 HOOK = {"url": "https://partner.example/hooks", "event_types": ["claim.verified"], "secret_id": "whs_1"}

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from ledger_core.envelope import Envelope
-from ledger_core.webhook_events import delivery_failed_alert, partner_events, proof_generated
+from ledger_core.engine.envelope import Envelope
+from ledger_core.webhooks.events import delivery_failed_alert, partner_events, proof_generated
 
 CLAIM = str(uuid.uuid4())
 ENROLLMENT = str(uuid.uuid4())

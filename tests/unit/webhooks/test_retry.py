@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger_core.webhook_retry import SEED_DELAYS, RetryPolicy, parse_retry_after
+from ledger_core.webhooks.retry import SEED_DELAYS, RetryPolicy, parse_retry_after
 
 
 def test_seed_schedule_without_jitter() -> None:

@@ -12,8 +12,8 @@ import standardwebhooks
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.client_webhooks import verify_webhook
-from ledger_core.webhook_signatures import (
+from api.client.webhooks import verify_webhook
+from ledger_core.webhooks.signatures import (
     WebhookVerificationError,
     derive_endpoint_secret,
     secret_key,

@@ -1,0 +1,140 @@
+"""``ledger partners`` and ``ledger operators``: create partners (and operations principals) with
+credentials, rotate and revoke keys, show a partner.
+
+``create`` and ``rotate-key`` print secrets exactly once (JSON on stdout); the ledger records only
+their SHA-256 (and API secrets are re-derived from the deployment secret, so use the same data
+directory or ``LEDGER_DEPLOYMENT_SECRET`` as the server). ``register(app)`` adds the group.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+
+from adapters.opening import open_ledger
+from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
+from api.cli.options import DatabaseUrl, DataDir
+from api.security.credentials import DEFAULT_SCOPES, CredentialService
+from api.security.secrets import load_deployment_secret
+
+partners_app = typer.Typer(no_args_is_help=True, help="Partners and their credentials.")
+operators_app = typer.Typer(no_args_is_help=True, help="Operations principals (the operations scope).")
+
+
+def slug(name: str) -> str:
+    """A partner id from a display name: ``"ACME Insurance"`` -> ``acme_insurance``."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:64]
+
+
+def _echo(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+@partners_app.command("create")
+def create(
+    name: str,
+    tier: Annotated[str, typer.Option(help="sandbox, standard or enterprise (seed 000 section 4.3).")] = "sandbox",
+    category: Annotated[
+        str, typer.Option(help="insurance_carrier, tpa, claims_software, document_provider, fraud_detection.")
+    ] = "claims_software",
+    partner_id: Annotated[str | None, typer.Option("--partner-id", help="Default: NAME as a slug.")] = None,
+    scopes: Annotated[
+        list[str] | None, typer.Option("--scope", help="Repeat; default: claims, documents, audit.")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Register a partner and print partnerId, clientId, clientSecret, apiKey and apiSecret (shown once)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+        service = CredentialService(ledger, load_deployment_secret(data_dir))
+        credentials = service.create_partner(
+            partner_id or slug(name), name, tier=tier, category=category, scopes=scopes or DEFAULT_SCOPES
+        )
+    _echo(credentials.to_json())
+
+
+@operators_app.command("create")
+def create_operator(
+    name: str,
+    operator_id: Annotated[str | None, typer.Option("--operator-id", help="Default: NAME as a slug.")] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Register an operations principal (scope ``operations`` only) and print its credentials once.
+
+    Rotate, revoke and show it with the ``partners`` commands (same credentials, same records).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+        service = CredentialService(ledger, load_deployment_secret(data_dir))
+        credentials = service.create_operator(operator_id or slug(name), name)
+    _echo(credentials.to_json())
+
+
+@partners_app.command("rotate-key")
+def rotate_key(
+    partner_id: str,
+    key_id: Annotated[str | None, typer.Option("--key", help="Key to replace (default: the newest active).")] = None,
+    client_secret: Annotated[
+        bool, typer.Option("--client-secret", help="Replace the OAuth client secret instead (no overlap).")
+    ] = False,
+    overlap_hours: Annotated[float, typer.Option(min=0, max=720, help="Hours the old key keeps working.")] = 24,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Issue a new API key (the old one works until the overlap ends) or client secret. Prints it once."""
+    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+        service = CredentialService(ledger, load_deployment_secret(data_dir))
+        if client_secret:
+            result = service.rotate_client_secret(partner_id)
+        else:
+            result = service.rotate(partner_id, key_id, overlap=timedelta(hours=overlap_hours))
+    _echo(result)
+
+
+@partners_app.command("revoke-key")
+def revoke_key(
+    partner_id: str,
+    key_id: str,
+    reason: Annotated[str, typer.Option(help="Recorded in the log.")] = "revoked by operator",
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a key at once (the server notices within a second)."""
+    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+        ledger.partners.revoke_api_key(partner_id, key_id, reason)
+    _echo({"partnerId": partner_id, "revoked": key_id})
+
+
+@partners_app.command("show")
+def show(partner_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
+    """A partner's tier, scopes, status and keys (ids and states only; no secret is stored)."""
+    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+        partner = ledger.partners.get(partner_id)
+    now = datetime.now(UTC)
+    _echo(
+        {
+            "partnerId": partner.partner_id,
+            "name": partner.name,
+            "clientId": partner.client_id,
+            "tier": partner.tier.value,
+            "category": partner.category.value,
+            "scopes": list(partner.scopes),
+            "status": partner.status.value,
+            "keys": [
+                {"keyId": k.key_id, "issuedAt": k.issued_at, "expiresAt": k.expires_at, "status": k.status(now)}
+                for k in partner.api_keys.values()
+            ],
+        }
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``partners`` and ``operators`` to the ``ledger`` application."""
+    app.add_typer(partners_app, name="partners")
+    app.add_typer(operators_app, name="operators")

@@ -1,0 +1,99 @@
+"""``ledger serve``: the HTTP API on uvicorn (``register(app)`` adds it to the ``ledger`` command line).
+
+Options override the ``LEDGER_*`` environment (see :class:`api.settings.Settings`). ``--sandbox``
+creates a sandbox partner named ``sandbox`` the first time (printing its credentials once, as JSON on
+stdout, before the server starts); ``make serve`` uses it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adapters.opening import open_ledger
+from api.security.credentials import CredentialService
+from api.security.secrets import load_deployment_secret
+from api.settings import Settings
+from ledger_core.engine.errors import NotFound
+from ledger_core.shared.vocabulary import SCOPES
+
+SANDBOX_PARTNER = "sandbox"
+
+
+def ensure_sandbox_partner(settings: Settings) -> dict[str, object] | None:
+    """Create the ``sandbox`` partner if missing; its credentials (shown once), or None if it existed.
+
+    The sandbox holds every partner scope (claims, documents, audit, eligibility, enrollments, outcomes,
+    reminders, webhooks), so a developer can try the whole partner API; never the operations scope."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with open_ledger(settings.storage) as ledger:
+        try:
+            ledger.partners.get(SANDBOX_PARTNER)
+            return None
+        except NotFound:
+            pass
+        service = CredentialService(ledger, load_deployment_secret(settings.data_dir))
+        credentials = service.create_partner(
+            SANDBOX_PARTNER, "Sandbox partner", tier="sandbox", category="claims_software", scopes=sorted(SCOPES)
+        )
+    return {**credentials.to_json(), "note": "shown once: store these now, the ledger keeps only hashes"}
+
+
+def serve(
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", envvar="LEDGER_DATA_DIR")] = None,
+    database_url: Annotated[str | None, typer.Option("--database-url", envvar="LEDGER_DATABASE_URL")] = None,
+    redis_url: Annotated[str | None, typer.Option("--redis-url", envvar="LEDGER_REDIS_URL")] = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port).")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes (>1 needs --redis-url).")] = 1,
+    embedded_sealer: Annotated[
+        bool, typer.Option("--embedded-sealer/--no-embedded-sealer", help="Seal in-process (else: ledger sealer).")
+    ] = True,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="Create a sandbox partner on first start.")] = False,
+) -> None:
+    """Run the HTTP API (claims, documents, audit, OAuth) until SIGINT/SIGTERM."""
+    from api.server import serve as run_server  # the web stack loads only for this command
+
+    settings = Settings.from_env()
+    settings = replace(
+        settings,
+        data_dir=data_dir or settings.data_dir,
+        database_url=database_url or settings.database_url,
+        redis_url=redis_url or settings.redis_url,
+        embedded_sealer=embedded_sealer and settings.embedded_sealer,
+    )
+    if sandbox:
+        created = ensure_sandbox_partner(settings)
+        if created is not None:
+            typer.echo(json.dumps(created, indent=2))
+    run_server(settings, host=host, port=port, workers=workers)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the ``ledger`` application."""
+    app.command("serve")(serve)
+
+
+def main() -> None:
+    """Standalone entry point (``python -m api.cli.serve serve|partners ...``); ledger errors exit 2."""
+    import sys
+
+    from api.cli.partners import register as register_partners
+    from ledger_core.engine.errors import LedgerError
+
+    app = typer.Typer(no_args_is_help=True, add_completion=False, help="Proveniq Ledger HTTP server.")
+    register(app)
+    register_partners(app)
+    try:
+        app()
+    except LedgerError as error:
+        typer.echo(f"{error.code}: {error}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""The Python SDK of the Proveniq Ledger HTTP API (httpx, synchronous, typed).
+
+::
+
+    from api.client.ledger_client import LedgerClient
+
+    with LedgerClient("http://127.0.0.1:8000", client_id=..., client_secret=..., api_key=..., api_secret=...) as ledger:
+        result = ledger.submit_claim({...})          # a VerificationResponse with an inclusion proof
+        ledger.verify_proof_offline(result.proof, vkey=ledger.public_key())
+
+The client fetches an access token (``POST /oauth/token``, client credentials) and refreshes it a minute
+before it expires or after a 401 ``AUTH_INVALID_TOKEN``; signs every ``/api/v1`` request with the five
+headers (:mod:`api.client.signing`); sends an ``Idempotency-Key`` with every POST (one per call, kept
+across retries); and retries 429, 5xx, 409 ``IDEMPOTENCY_REQUEST_IN_PROGRESS`` and connection errors with
+exponential backoff and jitter, honouring ``Retry-After``. Every retry is signed afresh (a new
+``X-Request-ID``: the old one would be a replay). Errors raise :class:`LedgerApiError` carrying the
+envelope's ``code``, ``message``, ``details`` and ``requestId``.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import msgspec
+
+from api.client.claims import ClaimsReviewClientMixin
+from api.client.core import ClientCore, LedgerApiError, rfc3339
+from api.client.members import MembersClientMixin
+from api.client.schemas import common as schemas
+from api.client.webhooks import WebhooksClientMixin
+from proofs.checkpoint import verify_checkpoint
+from proofs.hashing import leaf_hash
+from proofs.verify import verify_inclusion
+
+__all__ = ["ClientCore", "LedgerApiError", "LedgerClient", "rfc3339"]
+
+
+class LedgerClient(ClaimsReviewClientMixin, MembersClientMixin, WebhooksClientMixin, ClientCore):
+    """A partner's client: tokens, signatures, retries, and one method per endpoint."""
+
+    # -- claims ----------------------------------------------------------------------------------------
+    def submit_claim(
+        self, submission: schemas.ClaimSubmission | Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> schemas.VerificationResponse:
+        """``POST /api/v1/claims``; ``last_response.status_code``: 201 new, 200 resubmitted, 202 not sealed yet."""
+        return self._json(
+            "POST", "/api/v1/claims", schemas.VerificationResponse, body=submission, idempotency_key=idempotency_key
+        )
+
+    def get_claim(self, claim_id: str) -> schemas.ClaimView:
+        return self._json("GET", f"/api/v1/claims/{claim_id}", schemas.ClaimView)
+
+    def get_claim_proof(self, claim_id: str) -> schemas.VerificationResponse:
+        return self._json("GET", f"/api/v1/claims/{claim_id}/proof", schemas.VerificationResponse)
+
+    def verify_claim(self, claim_id: str) -> schemas.VerificationResponse:
+        return self._json("POST", f"/api/v1/claims/{claim_id}/verify", schemas.VerificationResponse)
+
+    def claim_events(self, claim_id: str) -> schemas.ClaimEvents:
+        return self._json("GET", f"/api/v1/claims/{claim_id}/events", schemas.ClaimEvents)
+
+    # -- documents -------------------------------------------------------------------------------------
+    def upload_document(
+        self,
+        content: bytes,
+        *,
+        document_type: str,
+        media_type: str,
+        metadata: Mapping[str, str] | None = None,
+        multipart: bool = False,
+        idempotency_key: str | None = None,
+    ) -> schemas.DocumentResponse:
+        """``POST /api/v1/documents``: raw bytes (default) or a multipart form with a ``file`` part."""
+        meta = None if not metadata else msgspec.json.encode(dict(metadata)).decode()
+        if multipart:
+            boundary = uuid.uuid4().hex
+            body, content_type = (
+                _multipart(boundary, content, media_type, document_type, meta),
+                (f"multipart/form-data; boundary={boundary}"),
+            )
+            params: dict[str, Any] = {}
+        else:
+            body, content_type = content, media_type
+            params = {"type": document_type, "metadata": meta}
+        response = self.send(
+            "POST",
+            "/api/v1/documents",
+            params=params,
+            body=body,
+            headers={"Content-Type": content_type},
+            idempotency_key=idempotency_key,
+        )
+        return self._decode(response, schemas.DocumentResponse)
+
+    def get_document(self, sha256: str) -> schemas.DocumentResponse:
+        return self._json("GET", f"/api/v1/documents/{sha256}", schemas.DocumentResponse)
+
+    # -- audit -----------------------------------------------------------------------------------------
+    def audit_logs(
+        self,
+        *,
+        limit: int = 10,
+        starting_after: int | None = None,
+        type: str | None = None,
+        aggregate: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> schemas.LogPage:
+        params = {
+            "limit": limit,
+            "starting_after": starting_after,
+            "type": type,
+            "aggregate": aggregate,
+            "since": since,
+            "until": until,
+        }
+        return self._decode(self.send("GET", "/api/v1/audit/logs", params=params), schemas.LogPage)
+
+    def iter_audit_logs(self, *, page_size: int = 100, **filters: Any) -> Iterator[schemas.LogEntry]:
+        """Every matching entry, page after page."""
+        cursor: int | None = None
+        while True:
+            page = self.audit_logs(limit=page_size, starting_after=cursor, **filters)
+            yield from page.data
+            if not page.has_more or not page.data:
+                return
+            cursor = page.data[-1].position
+
+    def audit_proof(self, position: int, tree_size: int | None = None) -> schemas.AuditProof:
+        response = self.send("GET", f"/api/v1/audit/proofs/{position}", params={"treeSize": tree_size})
+        return self._decode(response, schemas.AuditProof)
+
+    def checkpoint(self, size: int | None = None) -> str:
+        path = "/api/v1/audit/checkpoint" if size is None else f"/api/v1/audit/checkpoints/{size}"
+        return self.send("GET", path).text
+
+    def consistency(self, from_size: int, to_size: int) -> schemas.ConsistencyResponse:
+        response = self.send("GET", "/api/v1/audit/consistency", params={"from": from_size, "to": to_size})
+        return self._decode(response, schemas.ConsistencyResponse)
+
+    def public_key(self) -> str:
+        return self.send("GET", "/api/v1/audit/public-key").text.strip()
+
+    # -- unauthenticated -------------------------------------------------------------------------------
+    def jwks(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._with_retries(lambda: self.http.get("/.well-known/jwks.json")).json()
+        return result
+
+    def health(self) -> schemas.Health:
+        return self._decode(self._with_retries(lambda: self.http.get("/health")), schemas.Health)
+
+    def ready(self) -> schemas.Readiness:
+        response = self._with_retries(lambda: self.http.get("/ready"), raise_errors=False)
+        return self._decode(response, schemas.Readiness)
+
+    def metrics(self) -> str:
+        return self._with_retries(lambda: self.http.get("/metrics")).text
+
+    # -- offline verification --------------------------------------------------------------------------
+    @staticmethod
+    def verify_proof_offline(proof: schemas.Proof | schemas.AuditProof, vkey: str) -> None:
+        """Check a proof with no server: the checkpoint's signature (``vkey``, pinned out of band), the
+        entry's leaf hash, and the inclusion path against the checkpoint's root. Raises a ``ProofError``."""
+        head = verify_checkpoint(proof.checkpoint, vkey)
+        leaf = leaf_hash(base64.b64decode(proof.entry))
+        stated = proof.hash if isinstance(proof, schemas.Proof) else proof.leaf_hash
+        if leaf.hex() != stated or head.size != proof.tree_size or head.root_hash.hex() != proof.merkle_root:
+            from proofs.errors import RootMismatch
+
+            raise RootMismatch(expected=head.root_hash, calculated=leaf, tree_size=proof.tree_size)
+        path = [bytes.fromhex(node) for node in proof.inclusion_path]
+        verify_inclusion(leaf, proof.leaf_index, proof.tree_size, path, head.root_hash)
+
+
+def _multipart(boundary: str, content: bytes, media_type: str, document_type: str, metadata: str | None) -> bytes:
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="type"\r\n\r\n{document_type}\r\n'.encode(),
+    ]
+    if metadata is not None:
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n{metadata}\r\n'.encode())
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="document"\r\n'
+        f"Content-Type: {media_type}\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts)

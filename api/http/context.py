@@ -1,0 +1,52 @@
+"""Per-request values kept in the ASGI scope's ``state``: the request id, the partner, the route label.
+
+The edge middleware (:mod:`api.http.observability`) sets the request id first, so every response, the error
+envelope and every log line of a request carry the same id.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+REQUEST_ID = "ledger.request_id"
+PARTNER = "ledger.partner"
+STARTED = "ledger.started"
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
+def _state(scope: Any) -> dict[str, Any]:
+    state: dict[str, Any] = scope.setdefault("state", {})
+    return state
+
+
+def header(scope: Any, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower-case bytes) in an ASGI scope, decoded as Latin-1."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def assign_request_id(scope: Any) -> str:
+    """The client's ``X-Request-ID`` when it is a UUID, else a fresh UUID4; stored in the scope."""
+    given = header(scope, b"x-request-id")
+    request_id = given.strip() if given is not None and _UUID.fullmatch(given.strip()) else str(uuid.uuid4())
+    _state(scope)[REQUEST_ID] = request_id
+    return request_id
+
+
+def request_id_of(scope: Any) -> str:
+    """The request id assigned to this request (assigning one if the edge middleware did not run)."""
+    value = _state(scope).get(REQUEST_ID)
+    return value if isinstance(value, str) else assign_request_id(scope)
+
+
+def set_partner(scope: Any, partner_id: str) -> None:
+    _state(scope)[PARTNER] = partner_id
+
+
+def partner_of(scope: Any) -> str | None:
+    value = _state(scope).get(PARTNER)
+    return value if isinstance(value, str) else None

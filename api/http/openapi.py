@@ -1,0 +1,173 @@
+"""Completing the generated OpenAPI 3.1 document: errors, headers and bodies Litestar cannot infer.
+
+Litestar derives paths, parameters and schemas from the handlers. :func:`finish_openapi` then edits
+the generated document (once, before it is first served) so that it is complete:
+
+* every error status an operation can answer, each with the seed's ``ErrorResponse`` envelope and the
+  codes of :data:`api.http.errors.ERROR_CODES` that use it (Litestar's own 400 schema is replaced);
+* the response headers: ``X-Request-ID`` everywhere; rate-limit headers on ``/api/v1`` and the token
+  endpoint; ``Retry-After`` on 409/429/503; ``Location`` on creations; version lifecycle headers;
+* typed schemas for the signed request headers and ``Idempotency-Key``;
+* the request bodies read by hand: document uploads (raw bytes or multipart) and token requests
+  (form or JSON).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import msgspec
+from litestar import Litestar
+
+from api.client.schemas.common import ErrorResponse, TokenRequest
+from api.http.errors import ERROR_CODES
+from api.settings import Settings
+
+REF = "#/components/schemas/{name}"
+_STRING: dict[str, Any] = {"type": "string"}
+_RATE_HEADERS = {
+    "X-RateLimit-Limit": ("integer", "Requests allowed in the binding window."),
+    "X-RateLimit-Remaining": ("integer", "Requests left in the binding window."),
+    "X-RateLimit-Reset": ("integer", "Unix time (seconds) when the binding window resets."),
+    "RateLimit-Policy": ("string", 'IETF draft, e.g. "minute";q=1000;w=60, "burst";q=100;w=1'),
+    "RateLimit": ("string", 'IETF draft, e.g. "minute";r=987;t=42'),
+}
+_VERSION_HEADERS = {
+    "Deprecation": ("string", "RFC 9745, @<unix seconds>: present once this API version is deprecated."),
+    "Sunset": ("string", "RFC 8594 HTTP-date: present when this API version has a retirement date."),
+    "Link": ("string", 'rel="deprecation" / rel="sunset": the migration guide of a deprecated version.'),
+}
+_HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "X-Request-ID": {"type": "string", "format": "uuid"},
+    "X-Timestamp": {"type": "string", "format": "date-time"},
+    "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+def _header(kind: str, description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": kind}}
+
+
+def _codes_by_status() -> dict[int, list[str]]:
+    table: dict[int, list[str]] = defaultdict(list)
+    for code, (status, _) in ERROR_CODES.items():
+        table[status].append(code)
+    return table
+
+
+def _error_statuses(path: str, method: str) -> list[int]:
+    if path == "/oauth/token":
+        return [400, 401, 413, 429, 500, 503]
+    if not path.startswith("/api/"):
+        return [500]
+    statuses = [400, 401, 403, 404, 410, 429, 500, 503]
+    if method == "post":
+        statuses += [409, 413, 415, 422]
+    elif path.endswith("/proof") or "/proofs/" in path:
+        statuses.append(409)
+    return sorted(statuses)
+
+
+def finish_openapi(app: Litestar, settings: Settings) -> None:
+    """Edit the app's OpenAPI document in place (see the module docstring)."""
+    document: dict[str, Any] = app.plugins.get("OpenAPIPlugin").provide_openapi_schema()
+    _, components = msgspec.json.schema_components([ErrorResponse, TokenRequest], ref_template=REF)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(components)
+    by_status = _codes_by_status()
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                _finish_operation(path, method, operation, by_status, settings)
+    _request_bodies(document)
+
+
+def _finish_operation(
+    path: str, method: str, operation: dict[str, Any], by_status: dict[int, list[str]], settings: Settings
+) -> None:
+    versioned = path.startswith("/api/")
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "header" and parameter.get("name") in _HEADER_SCHEMAS:
+            parameter["schema"] = dict(_HEADER_SCHEMAS[parameter["name"]])
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status in _error_statuses(path, method):
+        codes = by_status.get(status, [])
+        responses[str(status)] = {
+            "description": "Error: " + ", ".join(f"`{code}` ({ERROR_CODES[code][1]})" for code in codes),
+            "content": {"application/json": {"schema": {"$ref": REF.format(name="ErrorResponse")}}},
+        }
+    if path == "/api/v1/claims" and method == "post":
+        body = responses.get("201", {}).get("content")
+        responses["200"] = {"description": "Identical resubmission: the existing claim.", "content": body}
+        responses["202"] = {"description": "Recorded; not sealed within the wait (proof is null).", "content": body}
+    if path.endswith("/verify"):
+        body = responses.get("200", {}).get("content")
+        responses["202"] = {"description": "Recorded; not sealed within the wait (proof is null).", "content": body}
+    if path == "/api/v1/documents" and method == "post":
+        body = responses.get("201", {}).get("content")
+        responses["200"] = {"description": "Already registered with the same attributes.", "content": body}
+    if path == "/ready":
+        responses["503"] = {"description": "Not ready (same body).", "content": responses.get("200", {}).get("content")}
+    for code, response in responses.items():
+        _response_headers(path, method, int(code), response, versioned or path == "/oauth/token")
+    if not versioned:
+        operation.pop("security", None)
+    operation["description"] = operation.get("description") or operation.get("summary", "")
+    operation.setdefault("externalDocs", {"url": settings.docs_url})
+
+
+def _response_headers(path: str, method: str, status: int, response: dict[str, Any], limited: bool) -> None:
+    headers: dict[str, Any] = response.setdefault("headers", {})
+    headers["X-Request-ID"] = _header("string", "The request's id (the client's X-Request-ID when it was a UUID).")
+    if limited and status not in (413,):
+        for name, (kind, description) in _RATE_HEADERS.items():
+            headers[name] = _header(kind, description)
+    if status in (409, 429, 503):
+        headers["Retry-After"] = _header("integer", "Seconds to wait before retrying.")
+    if status in (201, 202) or (status == 200 and method == "post" and path.startswith("/api/")):
+        headers["Location"] = _header("string", "The resource's URL.")
+    if status == 200 and method == "post" and path.startswith("/api/"):
+        headers["Idempotent-Replayed"] = _header("string", "true when this is a stored Idempotency-Key response.")
+    if path.startswith("/api/"):
+        for name, (kind, description) in _VERSION_HEADERS.items():
+            headers[name] = _header(kind, description)
+    if status == 401:
+        headers["WWW-Authenticate"] = _header("string", "Bearer (API calls) or Basic (token endpoint) challenge.")
+
+
+def _request_bodies(document: dict[str, Any]) -> None:
+    paths = document.get("paths", {})
+    upload = paths.get("/api/v1/documents", {}).get("post")
+    if upload is not None:
+        upload["requestBody"] = {
+            "required": True,
+            "description": "The document: raw bytes (Content-Type = its media type), or multipart/form-data.",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "image/*": {"schema": {"type": "string", "format": "binary"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "type": {"type": "string", "enum": ["photo", "pdf", "form"]},
+                            "metadata": {**_STRING, "description": "JSON object of strings."},
+                        },
+                    }
+                },
+            },
+        }
+    token = paths.get("/oauth/token", {}).get("post")
+    if token is not None:
+        schema = {"$ref": REF.format(name="TokenRequest")}
+        token["requestBody"] = {
+            "required": True,
+            "description": "RFC 6749 4.4.2; client credentials here or in HTTP Basic.",
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": schema},
+                "application/json": {"schema": schema},
+            },
+        }

@@ -1,0 +1,139 @@
+"""``/api/v1/audit``: the caller's log entries, their proofs, signed checkpoints, consistency, the vkey.
+
+Log entries and entry proofs are the caller's own only (another partner's position is 404
+``ENTRY_NOT_FOUND``, as if it did not exist). Checkpoints, consistency proofs and the verifier key
+describe the whole log and are the same for everyone.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get
+from litestar.params import Parameter, QueryParameter
+
+from api.client.schemas import common as schemas
+from api.http import views
+from api.http.errors import ApiError
+from api.http.operations import MAX_POSITION, LogQuery
+from api.http.threads import run_blocking
+from api.runtime import Runtime
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.engine.merkle import CheckpointRecord, NotSealed
+from ledger_core.shared.validation import normalize_timestamp
+
+TEXT = "text/plain; charset=utf-8"
+READ = {"scope": "audit:read"}
+
+
+def _time(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalize_timestamp(value, name)
+    except InvalidCommand as error:
+        raise ApiError("VALIDATION_ERROR", error.message, field=name) from None
+
+
+def _checkpoint(runtime: Runtime, size: int | None) -> CheckpointRecord:
+    try:
+        return runtime.operations.proofs.checkpoint(size)
+    except NotSealed:
+        what = "no checkpoint has been signed yet" if size is None else f"no checkpoint of size {size}"
+        raise ApiError("CHECKPOINT_NOT_FOUND", what, size=size) from None
+
+
+class AuditController(Controller):
+    path = "/audit"
+    tags = ("audit",)
+
+    @get(
+        "/logs",
+        opt=READ,
+        summary="Query audit logs",
+        description=(
+            "The caller's log entries in log order, Stripe-style pagination: pass the last `position` seen"
+            " as `starting_after`; `has_more` says whether another page follows."
+        ),
+    )
+    async def logs(
+        self,
+        runtime: Runtime,
+        partner_id: str,
+        limit: Annotated[int, Parameter(ge=1, le=100, description="Page size, 1 to 100.")] = 10,
+        starting_after: Annotated[
+            int | None, Parameter(ge=0, le=MAX_POSITION, description="Cursor: the last position seen.")
+        ] = None,
+        event_type: Annotated[
+            str | None, QueryParameter(name="type", description="Event type, e.g. claim.submitted.")
+        ] = None,
+        aggregate: Annotated[str | None, Parameter(description="Only this aggregate id (a claim id, ...).")] = None,
+        since: Annotated[str | None, Parameter(description="RFC 3339: recordedAt at or after.")] = None,
+        until: Annotated[str | None, Parameter(description="RFC 3339: recordedAt at or before.")] = None,
+    ) -> schemas.LogPage:
+        query = LogQuery(limit, starting_after, event_type, aggregate, _time(since, "since"), _time(until, "until"))
+        rows, has_more = await run_blocking(runtime.operations.log_page, partner_id, query)
+        return schemas.LogPage(data=[views.log_entry(row) for row in rows], has_more=has_more)
+
+    @get("/proofs/{position:int}", opt=READ, summary="Get the audit proof of one of the caller's entries")
+    async def proof(
+        self,
+        runtime: Runtime,
+        partner_id: str,
+        position: Annotated[int, Parameter(ge=0, le=MAX_POSITION, description="The entry's position (leaf index).")],
+        tree_size: Annotated[
+            int | None,
+            QueryParameter(name="treeSize", ge=1, le=MAX_POSITION, description="Checkpoint size (default: latest)."),
+        ] = None,
+    ) -> schemas.AuditProof:
+        def build() -> schemas.AuditProof:
+            row = runtime.operations.partner_entry(partner_id, position)
+            record = _checkpoint(runtime, tree_size)
+            inclusion, _ = runtime.operations.proofs.inclusion(position, record.size)
+            return views.audit_proof(row, inclusion, record)
+
+        return await run_blocking(build)
+
+    @get("/checkpoint", opt=READ, summary="The latest signed checkpoint (C2SP signed note)", media_type=TEXT)
+    async def checkpoint(self, runtime: Runtime) -> Response[str]:
+        record = await run_blocking(_checkpoint, runtime, None)
+        return Response(record.note, media_type=TEXT)
+
+    @get("/checkpoints/{size:int}", opt=READ, summary="The signed checkpoint of a tree size", media_type=TEXT)
+    async def checkpoint_at(
+        self, runtime: Runtime, size: Annotated[int, Parameter(ge=1, le=MAX_POSITION, description="Tree size.")]
+    ) -> Response[str]:
+        record = await run_blocking(_checkpoint, runtime, size)
+        return Response(record.note, media_type=TEXT)
+
+    @get("/consistency", opt=READ, summary="RFC 9162 consistency proof between two checkpoints")
+    async def consistency(
+        self,
+        runtime: Runtime,
+        from_size: Annotated[
+            int, QueryParameter(name="from", ge=0, le=MAX_POSITION, description="The older tree size.")
+        ],
+        to_size: Annotated[int, QueryParameter(name="to", ge=1, le=MAX_POSITION, description="The newer tree size.")],
+    ) -> schemas.ConsistencyResponse:
+        if from_size > to_size:
+            raise ApiError("VALIDATION_ERROR", "from must not exceed to", field="from")
+
+        def build() -> schemas.ConsistencyResponse:
+            old = None if from_size == 0 else _checkpoint(runtime, from_size)
+            new = _checkpoint(runtime, to_size)
+            proof, _, _ = runtime.operations.proofs.consistency(from_size, to_size)
+            return schemas.ConsistencyResponse(
+                from_size=from_size,
+                to_size=to_size,
+                consistency_path=[node.hex() for node in proof.path],
+                from_checkpoint=None if old is None else old.note,
+                to_checkpoint=new.note,
+            )
+
+        return await run_blocking(build)
+
+    @get("/public-key", opt=READ, summary="The checkpoint verifier key (C2SP vkey)", media_type=TEXT)
+    async def public_key(self, runtime: Runtime) -> Response[str]:
+        if runtime.vkey is None:
+            raise ApiError("NOT_FOUND", "this server has no checkpoint verifier key configured")
+        return Response(runtime.vkey + "\n", media_type=TEXT)

@@ -1,0 +1,143 @@
+"""``/api/v1/claims``: submit (and verify), read, prove, re-verify, explain, list events (docs/verification.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.params import HeaderParameter, Parameter
+
+from api.client.schemas import common as schemas
+from api.client.schemas.claims import ExplainResponse
+from api.http import views
+from api.http.errors import ApiError
+from api.http.routes.claims_review import explain_response
+from api.http.routes.common import parse_uuid
+from api.http.threads import run_blocking
+from api.runtime import Runtime
+from ledger_core.claims.submission import validate_submission
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        description="Optional (IETF draft): same key + same request replays the stored response for 24 h.",
+    ),
+]
+ClaimId = Annotated[str, Parameter(description="The claim id (a UUID) returned at submission.")]
+
+
+def _status(created: bool, evidence: schemas.Proof | None) -> int:
+    if evidence is None:
+        return 202
+    return 201 if created else 200
+
+
+class ClaimsController(Controller):
+    path = "/claims"
+    tags = ("claims",)
+
+    @post(
+        "/",
+        opt={"scope": "claims:write"},
+        summary="Submit a claim for verification",
+        description=(
+            "Records the claim (seed 5.1) and its first verification at the requested verificationLevel"
+            " (standard: documents registered with matching types; enhanced: plus the risk rules, a high"
+            " score flags the claim; full: plus a manual review, the claim stays pending), then waits, at"
+            " most the server's seal wait, for the events to be sealed: 201 with the inclusion proof for a"
+            " new claim, 200 for an identical resubmission (the existing claim), 202 with a null proof when"
+            " the seal did not come in time (fetch it later from /claims/{id}/proof)."
+        ),
+        status_code=201,
+    )
+    async def submit(
+        self,
+        data: schemas.ClaimSubmission,
+        runtime: Runtime,
+        partner_id: str,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[schemas.VerificationResponse]:
+        if data.partner_id is not None and data.partner_id != partner_id:
+            raise ApiError("VALIDATION_ERROR", "partnerId must be the authenticated partner", field="partnerId")
+        submission = validate_submission(
+            partner_id=partner_id,
+            partner_claim_id=data.partner_claim_id,
+            claim_type=data.claim_type,
+            claim_amount=data.claim_amount,
+            currency=data.currency,
+            submitted_at=data.submitted_at,
+            documents=[{"type": d.type, "hash": d.hash, "metadata": d.metadata} for d in data.documents],
+            verification_level=data.verification_level,
+        )
+        state = await run_blocking(runtime.operations.submit_claim, submission)
+        evidence = await runtime.proof_when_sealed(state.head)
+        return Response(
+            views.verification_response(state.claim, evidence),
+            status_code=_status(state.created, evidence),
+            headers={"Location": f"/api/v1/claims/{state.claim.id}"},
+        )
+
+    @get("/{claim_id:str}", opt={"scope": "claims:read"}, summary="Get a claim and its status")
+    async def read(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.ClaimView:
+        claim = await run_blocking(runtime.operations.claim, partner_id, parse_uuid(claim_id, "claim"))
+        return views.claim_view(claim)
+
+    @get(
+        "/{claim_id:str}/proof",
+        opt={"scope": "claims:read"},
+        summary="Get the verification proof",
+        description=(
+            "The latest verification and the inclusion proof of the claim's newest event against the latest"
+            " signed checkpoint; 409 NOT_SEALED (with Retry-After) while that event awaits its checkpoint."
+        ),
+    )
+    async def proof(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.VerificationResponse:
+        operations = runtime.operations
+        state = await run_blocking(operations.claim_state, partner_id, parse_uuid(claim_id, "claim"))
+        row, inclusion, record = await run_blocking(operations.prove, state.head)
+        return views.verification_response(state.claim, views.proof(row, inclusion, record))
+
+    @post(
+        "/{claim_id:str}/verify",
+        opt={"scope": "claims:write"},
+        summary="Trigger verification",
+        description=(
+            "Re-verifies a submitted or pending claim (documents registered later are picked up; registering"
+            " a document also re-verifies the claims waiting on it). A changed outcome is recorded as a new"
+            " verification; the same outcome records nothing, and a decided claim (verified, rejected,"
+            " flagged, or awaiting review) is returned unchanged. 200 with the proof, 202 if the seal is late."
+        ),
+        status_code=200,
+    )
+    async def verify(
+        self, claim_id: ClaimId, runtime: Runtime, partner_id: str, idempotency_key: IdempotencyKey = None
+    ) -> Response[schemas.VerificationResponse]:
+        claim_uuid = parse_uuid(claim_id, "claim")
+        state = await run_blocking(runtime.operations.verify_claim, partner_id, claim_uuid)
+        evidence = await runtime.proof_when_sealed(state.head)
+        return Response(
+            views.verification_response(state.claim, evidence), status_code=200 if evidence is not None else 202
+        )
+
+    @get(
+        "/{claim_id:str}/explain",
+        opt={"scope": "claims:read"},
+        summary="Recompute the claim's verifications from the log",
+        description=(
+            "Every recorded verification beside its recomputation: the decision from the recorded inputs"
+            " under the recorded rule set, and the inputs rebuilt from the log entries before asOfPosition."
+            " Another partner is never revealed (inputs hold counts only)."
+        ),
+    )
+    async def explain(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> ExplainResponse:
+        claim_uuid = parse_uuid(claim_id, "claim")
+        checks = await run_blocking(runtime.operations.explain_claim, partner_id, claim_uuid)
+        return explain_response(str(claim_uuid), checks)
+
+    @get("/{claim_id:str}/events", opt={"scope": "claims:read"}, summary="Get the claim's event history")
+    async def events(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.ClaimEvents:
+        claim_uuid = parse_uuid(claim_id, "claim")
+        rows = await run_blocking(runtime.operations.claim_rows, partner_id, claim_uuid)
+        return schemas.ClaimEvents(claim_id=str(claim_uuid), data=[views.log_entry(row) for row in rows])

@@ -1,0 +1,37 @@
+"""``GET /api/v1/eligibility/{partner_member_id}`` (seed 001 §3.3 endpoint 1)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from api.client.schemas import members as schemas
+from api.http.member_operations import members_of
+from api.http.threads import run_blocking
+from api.runtime import Runtime
+
+PartnerMemberId = Annotated[str, Parameter(description="The partner's member id (from the eligibility feed).")]
+
+
+class EligibilityController(Controller):
+    path = "/eligibility"
+    tags = ("eligibility",)
+
+    @get(
+        "/{partner_member_id:str}",
+        opt={"scope": "eligibility:read"},
+        summary="Check eligibility",
+        description=(
+            "200 with `eligible` and a fixed `reason`; when eligible and not yet enrolled, `enrollment_url`"
+            " carries a signed token that expires (settings `enrollment_token_ttl_seconds`). 404"
+            " MEMBER_NOT_FOUND (details: `partner_member_id`, `eligible: false`, `reason`) when the member"
+            " is not in the caller's eligibility data or was erased."
+        ),
+    )
+    async def check(
+        self, partner_member_id: PartnerMemberId, runtime: Runtime, partner_id: str
+    ) -> schemas.EligibilityResponse:
+        members = members_of(runtime.members)
+        return await run_blocking(members.eligibility, partner_id, partner_member_id)

@@ -1,0 +1,32 @@
+"""``GET /api/v1/enrollments/{partner_member_id}`` (seed 001 §3.3 endpoint 2)."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+
+from api.client.schemas import members as schemas
+from api.http.member_operations import members_of
+from api.http.routes.eligibility import PartnerMemberId
+from api.http.threads import run_blocking
+from api.runtime import Runtime
+
+
+class EnrollmentsController(Controller):
+    path = "/enrollments"
+    tags = ("enrollments",)
+
+    @get(
+        "/{partner_member_id:str}",
+        opt={"scope": "enrollments:read"},
+        summary="Get enrollment status",
+        description=(
+            "The member's enrollment stage and dates, subscription status and overall NPS answer; 200 with"
+            " `enrolled: false` before enrollment. `result_type` is always null: partners never see an"
+            " individual result. 404 MEMBER_NOT_FOUND for an unknown or erased member."
+        ),
+    )
+    async def status(
+        self, partner_member_id: PartnerMemberId, runtime: Runtime, partner_id: str
+    ) -> schemas.EnrollmentResponse:
+        members = members_of(runtime.members)
+        return await run_blocking(members.enrollment, partner_id, partner_member_id)

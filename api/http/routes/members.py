@@ -1,0 +1,42 @@
+"""``POST /api/v1/members``: one eligibility record (the feed's schema, seed 001 §2.2) upserted."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, post
+
+from api.client.schemas import members as schemas
+from api.http.member_operations import members_of
+from api.http.routes.claims import IdempotencyKey
+from api.http.threads import run_blocking
+from api.runtime import Runtime
+
+
+class MembersController(Controller):
+    path = "/members"
+    tags = ("eligibility",)
+
+    @post(
+        "/",
+        opt={"scope": "eligibility:write"},
+        summary="Upsert one eligibility record",
+        description=(
+            "Registers (201) or updates (200) one member from an eligibility-feed row. Names, email and date"
+            " of birth are sealed under the member's own key before anything is recorded; the answer never"
+            " echoes them, only the names of changed fields. 422 NOT_ELIGIBLE (rule `age_18_plus`) for a"
+            " member under 18; 400 VALIDATION_ERROR names a bad field without repeating its value."
+        ),
+        status_code=201,
+    )
+    async def upsert(
+        self,
+        data: schemas.MemberRecord,
+        runtime: Runtime,
+        partner_id: str,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[schemas.MemberResponse]:
+        members = members_of(runtime.members)
+        result = await run_blocking(members.upsert_member, partner_id, data)
+        body = schemas.MemberResponse(
+            partner_member_id=result.partner_member_id, created=result.created, changed=list(result.changed)
+        )
+        return Response(body, status_code=201 if result.created else 200)

@@ -1,0 +1,67 @@
+"""``POST /oauth/token`` (RFC 6749 section 4.4 client credentials) and ``GET /.well-known/jwks.json``.
+
+The body is a form (``application/x-www-form-urlencoded``) or JSON; the client authenticates with HTTP
+Basic or ``client_id``/``client_secret`` in the body (not both). The answer is an RFC 9068 access token
+(``typ`` ``at+jwt``, EdDSA, one hour) whose public keys are at ``/.well-known/jwks.json``. Token
+requests are rate-limited per client address (the ``anonymous`` policy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+
+from api.client.schemas import common as schemas
+from api.http.auth import Refused
+from api.http.errors import ApiError, as_api_error
+from api.http.threads import run_blocking
+from api.runtime import Runtime
+from api.security.tokens import OAuthError, grant_scopes, parse_token_request
+from api.settings import ANONYMOUS_TIER
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class OAuthController(Controller):
+    path = "/oauth"
+    tags = ("oauth",)
+
+    @post("/token", summary="Get an access token (client credentials)", status_code=200)
+    async def token(self, request: Request[Any, Any, Any], runtime: Runtime) -> Response[schemas.TokenResponse]:
+        body = await request.body()
+        security = runtime.security
+        client = request.client.host if request.client else "unknown"
+
+        def issue() -> tuple[schemas.TokenResponse, dict[str, str]]:
+            limits = security.limit(f"ip:{client}", ANONYMOUS_TIER)
+            try:
+                parsed = parse_token_request(
+                    request.headers.get("content-type"), body, request.headers.get("authorization")
+                )
+                partner = security.directory.authenticate_client(parsed.client_id, parsed.client_secret)
+                if partner is None or partner.partner_id is None:
+                    security.metrics.auth_failures.labels("AUTH_INVALID_CLIENT", "bad_credentials").inc()
+                    raise OAuthError("invalid_client", "client authentication failed", 401)
+                scopes = grant_scopes(parsed.scopes, partner.scopes)
+                issued = runtime.issuer.issue(
+                    partner_id=partner.partner_id, client_id=partner.client_id, scopes=scopes, now=runtime.clock()
+                )
+            except (OAuthError, ApiError) as error:
+                raise Refused(error, limits) from None
+            return schemas.TokenResponse(**issued.response()), limits
+
+        try:
+            answer, limits = await run_blocking(issue)
+        except Refused as refused:
+            raise as_api_error(refused.error, refused.headers) from None
+        return Response(answer, headers={**NO_STORE, **limits})
+
+
+class WellKnownController(Controller):
+    path = "/.well-known"
+    tags = ("oauth",)
+
+    @get("/jwks.json", summary="Public keys of access tokens (JWKS)", cache_control=None)
+    async def jwks(self, runtime: Runtime) -> Response[dict[str, list[dict[str, str]]]]:
+        return Response(runtime.issuer.jwks(), headers={"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,60 @@
+"""Operations endpoints, unauthenticated: liveness, readiness (database and sealer lag), Prometheus metrics."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get
+
+from api.client.schemas import common as schemas
+from api.http.threads import run_blocking
+from api.runtime import Runtime
+
+
+class OpsController(Controller):
+    path = "/"
+    tags = ("operations",)
+
+    @get("/health", summary="Liveness: the process answers")
+    async def health(self) -> schemas.Health:
+        return schemas.Health(status="ok")
+
+    @get(
+        "/ready",
+        summary="Readiness: database reachable, sealer healthy and not lagging",
+        description="200 when ready; 503 with the same body (status not_ready) otherwise.",
+    )
+    async def ready(self, runtime: Runtime) -> Response[schemas.Readiness]:
+        try:
+            size, sealed = await run_blocking(runtime.seal_lag)
+            database = "ok"
+        except Exception:  # any database failure means not ready; the reason goes to the log
+            runtime_log_failure()
+            size, sealed, database = 0, 0, "unavailable"
+        sealer = "external"
+        if runtime.sealer is not None:
+            sealer = "failed" if runtime.sealer.error is not None else "running"
+        lag = max(size - sealed, 0)
+        ready = database == "ok" and sealer != "failed" and lag <= runtime.settings.ready_max_seal_lag
+        body = schemas.Readiness(
+            status="ready" if ready else "not_ready",
+            database=database,
+            log_size=size,
+            sealed_size=sealed,
+            seal_lag=lag,
+            sealer=sealer,
+        )
+        return Response(body, status_code=200 if ready else 503)
+
+    @get("/metrics", summary="Prometheus metrics", media_type="text/plain; version=0.0.4; charset=utf-8")
+    async def metrics(self, runtime: Runtime) -> Response[bytes]:
+        try:
+            await run_blocking(runtime.seal_lag)
+        except Exception:  # metrics must render even when the database is down
+            runtime_log_failure()
+        text, content_type = runtime.metrics.render()
+        return Response(text, media_type=content_type)
+
+
+def runtime_log_failure() -> None:
+    import logging
+
+    logging.getLogger("api.ops").warning("database check failed", exc_info=True)

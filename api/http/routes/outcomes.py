@@ -1,0 +1,48 @@
+"""``GET /api/v1/outcomes?partner_id&start_date&end_date`` (seed 001 §3.3 endpoint 3)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from api.client.schemas import members as schemas
+from api.http.errors import ApiError
+from api.http.member_operations import members_of, report_response
+from api.http.threads import run_blocking
+from api.runtime import Runtime
+
+
+class OutcomesController(Controller):
+    path = "/outcomes"
+    tags = ("outcomes",)
+
+    @get(
+        "/",
+        opt={"scope": "outcomes:read"},
+        summary="Get aggregate outcomes",
+        description=(
+            "The outcome feed's metrics for the period (seed 001 §2.4), from counters kept per day: eligible"
+            " members at the period's end, enrollments, tests, MZ/ZZ detected, NPS, action rates and the"
+            " cost model's money figures. The period is whole calendar months (400 otherwise). A count is"
+            " shown only when, in every month of the period, it is 0 or at least the suppression threshold"
+            " (default 11); hidden counts and every figure computed from them are null and listed in"
+            " `suppressed`. `partner_id`, when given, must be the caller (403 PARTNER_MISMATCH)."
+        ),
+    )
+    async def outcomes(
+        self,
+        runtime: Runtime,
+        partner_id: str,
+        start_date: Annotated[str, Parameter(description="First day of a month, YYYY-MM-DD.")],
+        end_date: Annotated[str, Parameter(description="Last day of a month (inclusive), YYYY-MM-DD.")],
+        requested_partner: Annotated[
+            str | None, Parameter(query="partner_id", description="The caller's partner id (optional).")
+        ] = None,
+    ) -> schemas.OutcomesResponse:
+        if requested_partner is not None and requested_partner != partner_id:
+            raise ApiError("PARTNER_MISMATCH", "partner_id must be the authenticated partner", field="partner_id")
+        members = members_of(runtime.members)
+        report = await run_blocking(members.outcomes, partner_id, start_date, end_date)
+        return report_response(report)

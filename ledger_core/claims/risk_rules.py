@@ -1,0 +1,241 @@
+"""The fraud-risk rules (seed 000 §3.1 "real-time fraud scoring", §5.2 ``riskAssessment``): small pure functions.
+
+Each rule reads only the recorded :class:`~ledger_core.claims.verification_inputs.VerificationInputs` and the
+parameters of its rule set, and either stays silent or returns a :class:`RuleHit` (a stable code, a
+weight and one sentence). The score is the sum of the weights that fired, capped at 100; the level
+follows documented cut-offs (:data:`MEDIUM_FROM`, :data:`HIGH_FROM`). Nothing here reads a clock or
+storage, so a decision recomputed from recorded inputs is bit-for-bit the recorded one.
+
+Tuning: parameters live in :class:`RuleParameters`; a changed parameter is a new rule set under a new
+name in :data:`RULE_SETS` (never edit a published one: recorded decisions name the set that made them).
+See ``docs/verification.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Context, Decimal
+
+from ledger_core.claims.verification_inputs import VerificationInputs
+from ledger_core.shared.vocabulary import RiskLevel
+
+MEDIUM_FROM = 30
+"""Scores 30..59 are ``medium``."""
+HIGH_FROM = 60
+"""Scores 60..100 are ``high``: the claim is ``flagged`` and ``claim.fraud_detected`` is raised."""
+
+DECIMAL_CONTEXT = Context(prec=28)
+"""Every statistic is computed in this context, so results are identical on every machine."""
+MODIFIED_Z_FACTOR = Decimal("0.6745")
+"""Iglewicz & Hoaglin's constant: 0.6745 * (x - median) / MAD is a z-score for normal data."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleParameters:
+    """The tunable numbers of one rule set (see ``docs/verification.md``)."""
+
+    document_reuse_weight: int = 60
+    amount_outlier_weight: int = 60
+    amount_outlier_z: Decimal = Decimal("3.5")
+    amount_min_history: int = 20
+    amount_history_size: int = 200
+    amount_mad_floor: Decimal = Decimal("0.05")
+    velocity_weight: int = 60
+    velocity_window_days: int = 30
+    velocity_max_other_claims: int = 1
+    future_weight: int = 35
+    future_tolerance_seconds: int = 300
+    late_weight: int = 25
+    late_after_days: int = 365
+    metadata_weight: int = 35
+
+
+RULE_SETS: Mapping[str, RuleParameters] = {"rules-v1": RuleParameters()}
+CURRENT_RULE_SET = "rules-v1"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    """A rule that fired: its code (a ``factors`` entry), its weight and the sentence explaining it."""
+
+    code: str
+    weight: int
+    sentence: str
+
+
+@dataclass(frozen=True, slots=True)
+class RiskAssessment:
+    """Seed 000 §5.2 ``riskAssessment``: score 0..100, level, the codes and sentences of the rules that fired."""
+
+    score: int
+    level: RiskLevel
+    hits: tuple[RuleHit, ...]
+
+    @property
+    def factors(self) -> list[str]:
+        return [hit.code for hit in self.hits]
+
+    @property
+    def explanation(self) -> str:
+        return " ".join(hit.sentence for hit in self.hits) or "No risk rule fired."
+
+
+Rule = Callable[[VerificationInputs, RuleParameters], RuleHit | None]
+
+
+def document_reuse(inputs: VerificationInputs, params: RuleParameters) -> RuleHit | None:
+    """``document_reused``: a listed hash already appears in another claim (any partner; only counts are known)."""
+    reused = [doc for doc in inputs.documents if doc.other_claims > 0]
+    if not reused:
+        return None
+    others = sum(doc.other_claims for doc in reused)
+    foreign = sum(doc.other_partner_claims for doc in reused)
+    return RuleHit(
+        "document_reused",
+        params.document_reuse_weight,
+        f"{len(reused)} document(s) already appear in {others} other claim(s), {foreign} of them from other partners.",
+    )
+
+
+def amount_outlier(inputs: VerificationInputs, params: RuleParameters) -> RuleHit | None:
+    """``amount_outlier``: modified z-score of ln(amount) against the partner's history beyond the threshold.
+
+    Robust statistics (median and MAD of the log-amounts of the partner's most recent claims of the same
+    type and currency): one huge claim in the history cannot hide the next one.
+    """
+    history = inputs.amount_history
+    if history.count < params.amount_min_history or history.median is None or history.mad is None:
+        return None
+    z = modified_z(Decimal(inputs.claim_amount), Decimal(history.median), Decimal(history.mad), params)
+    if abs(z) <= params.amount_outlier_z:
+        return None
+    side = "above" if z > 0 else "below"
+    return RuleHit(
+        "amount_outlier",
+        params.amount_outlier_weight,
+        f"The amount {inputs.claim_amount} {inputs.currency} is far {side} this partner's {history.count} recent"
+        f" {inputs.claim_type} claims (robust z-score {z.quantize(Decimal('0.1'), context=DECIMAL_CONTEXT)},"
+        f" threshold {params.amount_outlier_z}).",
+    )
+
+
+def velocity_burst(inputs: VerificationInputs, params: RuleParameters) -> RuleHit | None:
+    """``velocity_burst``: too many claims of the partner name the same policy/claimant reference in the window."""
+    if inputs.reference_key is None or inputs.reference_claims <= params.velocity_max_other_claims:
+        return None
+    return RuleHit(
+        "velocity_burst",
+        params.velocity_weight,
+        f"{inputs.reference_claims} other claim(s) with the same {inputs.reference_key} were submitted within"
+        f" {params.velocity_window_days} days of this one (at most {params.velocity_max_other_claims} expected).",
+    )
+
+
+def submitted_in_future(inputs: VerificationInputs, params: RuleParameters) -> RuleHit | None:
+    """``submitted_in_future``: ``submittedAt`` is later than the ledger received the claim (beyond a tolerance)."""
+    ahead = _seconds_between(inputs.received_at, inputs.submitted_at)
+    if ahead <= params.future_tolerance_seconds:
+        return None
+    return RuleHit(
+        "submitted_in_future",
+        params.future_weight,
+        f"submittedAt is {_duration(ahead)} after the ledger received the claim.",
+    )
+
+
+def submitted_late(inputs: VerificationInputs, params: RuleParameters) -> RuleHit | None:
+    """``submitted_late``: the ledger received the claim implausibly long after its ``submittedAt``."""
+    late = _seconds_between(inputs.submitted_at, inputs.received_at)
+    if late <= params.late_after_days * 86_400:
+        return None
+    return RuleHit(
+        "submitted_late",
+        params.late_weight,
+        f"The claim reached the ledger {_duration(late)} after its submittedAt (more than {params.late_after_days}"
+        " days).",
+    )
+
+
+def metadata_inconsistent(inputs: VerificationInputs, params: RuleParameters) -> RuleHit | None:
+    """``document_metadata_inconsistent``: document metadata contradicts the claim or its own registration."""
+    keys = sorted({key for doc in inputs.documents for key in doc.metadata_conflicts})
+    if not keys:
+        return None
+    count = sum(1 for doc in inputs.documents if doc.metadata_conflicts)
+    return RuleHit(
+        "document_metadata_inconsistent",
+        params.metadata_weight,
+        f"Metadata of {count} document(s) contradicts the claim or the registered document ({', '.join(keys)}).",
+    )
+
+
+RULES: Sequence[Rule] = (
+    document_reuse,
+    amount_outlier,
+    velocity_burst,
+    submitted_in_future,
+    submitted_late,
+    metadata_inconsistent,
+)
+"""Every rule, in the order their factors and sentences are reported."""
+
+
+def assess(inputs: VerificationInputs, params: RuleParameters) -> RiskAssessment:
+    """Run every rule; score = sum of the fired weights capped at 100; level by the documented cut-offs."""
+    hits = tuple(hit for rule in RULES if (hit := rule(inputs, params)) is not None)
+    score = min(100, sum(hit.weight for hit in hits))
+    return RiskAssessment(score, risk_level(score), hits)
+
+
+def risk_level(score: int) -> RiskLevel:
+    if score >= HIGH_FROM:
+        return RiskLevel.HIGH
+    return RiskLevel.MEDIUM if score >= MEDIUM_FROM else RiskLevel.LOW
+
+
+def modified_z(amount: Decimal, median: Decimal, mad: Decimal, params: RuleParameters) -> Decimal:
+    """0.6745 * (ln(amount) - median) / max(MAD, floor), in :data:`DECIMAL_CONTEXT`."""
+    spread = max(mad, params.amount_mad_floor)
+    deviation = DECIMAL_CONTEXT.subtract(_ln(str(amount)), median)
+    return DECIMAL_CONTEXT.divide(DECIMAL_CONTEXT.multiply(MODIFIED_Z_FACTOR, deviation), spread)
+
+
+def log_amount_summary(amounts: Sequence[str]) -> tuple[str | None, str | None]:
+    """(median, MAD) of ln(amount), as decimal strings with 6 places; (None, None) for no amounts."""
+    if not amounts:
+        return None, None
+    logs = sorted(_ln(amount) for amount in amounts)
+    median = _median(logs)
+    mad = _median(sorted(abs(DECIMAL_CONTEXT.subtract(value, median)) for value in logs))
+    places = Decimal("0.000001")
+    return str(median.quantize(places, context=DECIMAL_CONTEXT)), str(mad.quantize(places, context=DECIMAL_CONTEXT))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _ln(amount: str) -> Decimal:
+    """ln(amount) in :data:`DECIMAL_CONTEXT` (memoised: a partner's recent amounts recur in every summary)."""
+    return Decimal(amount).ln(DECIMAL_CONTEXT)
+
+
+def _median(ordered: Sequence[Decimal]) -> Decimal:
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return DECIMAL_CONTEXT.divide(DECIMAL_CONTEXT.add(ordered[middle - 1], ordered[middle]), Decimal(2))
+
+
+def _seconds_between(earlier: str, later: str) -> int:
+    """Whole seconds from ``earlier`` to ``later`` (negative when ``later`` is before ``earlier``)."""
+    delta: timedelta = datetime.fromisoformat(later) - datetime.fromisoformat(earlier)
+    return int(delta.total_seconds())
+
+
+def _duration(seconds: int) -> str:
+    if seconds >= 2 * 86_400:
+        return f"{seconds // 86_400} days"
+    if seconds >= 7_200:
+        return f"{seconds // 3_600} hours"
+    return f"{seconds // 60} minutes"

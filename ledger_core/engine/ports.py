@@ -1,0 +1,111 @@
+"""Ports: the small interfaces ``ledger_core`` needs from the outside world. Adapters implement them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from ledger_core.engine.chain import StoredRow
+from ledger_core.engine.envelope import EventDraft
+from ledger_core.engine.merkle import CheckpointRecord
+from proofs.tree import NodeId, StoredNode
+
+
+class Clock(Protocol):
+    """Returns the current time, timezone-aware (UTC). Tests inject a fixed or stepping clock."""
+
+    def __call__(self) -> datetime: ...
+
+
+class LogReader(Protocol):
+    """Read access to the stored log, for verification, tails and proofs."""
+
+    def log_size(self) -> int:
+        """Number of entries in the log (= next position)."""
+        ...
+
+    def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]:
+        """Up to ``limit`` rows with ``position >= start``, in position order (gaps are not filled)."""
+        ...
+
+    def read_aggregate_rows(self, aggregate_id: str) -> Sequence[StoredRow]:
+        """Every row of one aggregate, in version order."""
+        ...
+
+
+@runtime_checkable
+class DraftAppender(Protocol):
+    """Group-commit entry point: queue one all-or-nothing save, get its positions when committed."""
+
+    def submit_drafts(self, drafts: Sequence[EventDraft]) -> Future[list[int]]: ...
+
+    def submit_drafts_async(self, drafts: Sequence[EventDraft]) -> asyncio.Future[list[int]]:
+        """From a running event loop: an ``asyncio.Future`` resolved after the commit."""
+        ...
+
+
+@runtime_checkable
+class PartnerLogReader(Protocol):
+    """Read one partner's entries (both recorders implement it; audit bundles use it)."""
+
+    def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:
+        """Up to ``limit`` rows of ``partner_id`` with ``position >= start``, in position order."""
+        ...
+
+
+class TreeStore(Protocol):
+    """The Merkle tree beside the log: perfect nodes of level >= 1 and every signed checkpoint.
+
+    Level 0 is the log's own ``leaf_hash`` column (never duplicated). The integrated size is the size
+    of the latest checkpoint: nodes and that checkpoint are written in one transaction.
+    """
+
+    def log_size(self) -> int:
+        """Number of entries in the log (integrated or not)."""
+        ...
+
+    def integrated_size(self) -> int:
+        """Size of the latest checkpoint (0 before the first): leaves below it have their nodes stored."""
+        ...
+
+    def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
+        """Stored leaf hashes of positions ``[start, stop)``, in order (shorter if the log ends first)."""
+        ...
+
+    def fetch_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        """The hashes of the given node ids in ONE query (level 0 from the log); absent ids are left out."""
+        ...
+
+    def nodes_completed_in(self, begin: int, end: int) -> Mapping[NodeId, bytes]:
+        """Stored nodes of level >= 1 whose last leaf is in ``[begin, end)`` (what appending those leaves made)."""
+        ...
+
+    def count_nodes(self) -> int:
+        """Number of stored nodes of level >= 1."""
+        ...
+
+    def commit_integration(self, old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:
+        """Atomically store ``nodes`` (level >= 1) and ``checkpoint`` if the tree is still at ``old_size``.
+
+        Raises :class:`~ledger_core.engine.merkle.SealConflict` (and stores nothing) otherwise. Durable on return.
+        """
+        ...
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        """The checkpoint with the largest size, or None."""
+        ...
+
+    def checkpoint_at(self, size: int) -> CheckpointRecord | None:
+        """The checkpoint of exactly ``size`` leaves, or None."""
+        ...
+
+    def first_checkpoint_after(self, position: int) -> CheckpointRecord | None:
+        """The smallest checkpoint whose tree contains ``position`` (size > position), or None."""
+        ...
+
+    def checkpoints(self, after_size: int, limit: int) -> Sequence[CheckpointRecord]:
+        """Up to ``limit`` checkpoints with size > ``after_size``, smallest first."""
+        ...

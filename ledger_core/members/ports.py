@@ -1,0 +1,24 @@
+"""Ports of the members context: where per-subject data keys live (crypto-shredding)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class KeyStore(Protocol):
+    """Per-subject data keys for personal data (crypto-shredding). Keys never enter the log."""
+
+    def get_or_create(self, subject: str) -> tuple[str, bytes]:
+        """Return ``(key id, 32-byte key)`` for ``subject``, creating it on first use.
+
+        Raises :class:`~ledger_core.members.errors.PersonalDataErased` for a subject whose keys were destroyed.
+        """
+        ...
+
+    def get(self, key_id: str) -> bytes | None:
+        """The key with ``key_id``, or None once it has been destroyed."""
+        ...
+
+    def destroy(self, subject: str) -> int:
+        """Destroy every key of ``subject``; return how many were destroyed."""
+        ...

@@ -1,0 +1,161 @@
+"""Crypto-shredding: personal data enters the log only sealed (AES-256-GCM) or as a salted commitment.
+
+Every subject (a person) has its own data key in the :class:`~ledger_core.members.ports.KeyStore`; keys never
+enter the log. A sealed value is ``{"sealed": {"alg": "A256GCM", "kid", "nonce", "ct"}}`` (base64url
+without padding, as in JOSE) with AAD = ``subject || 0x1f || field``, so a ciphertext moved to another
+person or field fails to open. A commitment is ``{"commitment": hex(HMAC-SHA256(key, field || 0x1f ||
+value))}``: it lets equal values be recognized while the key exists and becomes unlinkable once it is
+destroyed. :meth:`PersonalDataVault.erase` destroys the keys; every log entry (and every proof) stays
+intact while the plaintext is gone for good.
+
+:func:`check_sealed` and :func:`check_commitment` validate shapes without keys: aggregates use them to
+accept personal fields they never read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.members.errors import PersonalDataErased, SealedValueInvalid
+from ledger_core.members.ports import KeyStore
+
+ALGORITHM = "A256GCM"
+NONCE_BYTES = 12
+MAX_PLAINTEXT_BYTES = 4096
+_SEPARATOR = "\x1f"
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_SEALED_KEYS = frozenset({"alg", "kid", "nonce", "ct"})
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _check_label(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value or _SEPARATOR in value:
+        raise InvalidCommand(f"{name} must be a non-empty string without U+001F", field=name)
+    return value
+
+
+def check_sealed(value: Any, field: str) -> dict[str, Any]:
+    """Return a copy of ``value`` if it has the sealed-value shape, else raise :class:`InvalidCommand`."""
+    inner = value.get("sealed") if isinstance(value, Mapping) and len(value) == 1 else None
+    if not isinstance(inner, Mapping) or set(inner) != _SEALED_KEYS:
+        raise InvalidCommand(f"{field} must be a sealed value", field=field)
+    if inner["alg"] != ALGORITHM or not isinstance(inner["kid"], str) or not inner["kid"]:
+        raise InvalidCommand(f"{field} must be sealed with {ALGORITHM} under a key id", field=field)
+    for part in ("nonce", "ct"):
+        if not isinstance(inner[part], str) or not _B64URL.fullmatch(inner[part]):
+            raise InvalidCommand(f"{field}.{part} must be base64url", field=field)
+    if len(_b64decode(inner["nonce"])) != NONCE_BYTES or len(_b64decode(inner["ct"])) < 16:
+        raise InvalidCommand(f"{field} has a malformed nonce or ciphertext", field=field)
+    return {"sealed": dict(inner)}
+
+
+def check_commitment(value: Any, field: str) -> dict[str, str]:
+    """Return a copy of ``value`` if it is ``{"commitment": <64 lowercase hex>}``."""
+    if (
+        not isinstance(value, Mapping)
+        or set(value) != {"commitment"}
+        or not isinstance(value["commitment"], str)
+        or not _HEX64.fullmatch(value["commitment"])
+    ):
+        raise InvalidCommand(f"{field} must be a commitment", field=field)
+    return {"commitment": value["commitment"]}
+
+
+class PersonalDataVault:
+    """Seals, opens and commits personal data under per-subject keys from a :class:`KeyStore`."""
+
+    def __init__(self, key_store: KeyStore) -> None:
+        self._keys = key_store
+
+    def seal(self, subject: str, field: str, plaintext: str) -> dict[str, Any]:
+        """Encrypt ``plaintext`` for ``(subject, field)`` under the subject's key (created on first use)."""
+        aad = self._aad(subject, field)
+        data = self._plaintext_bytes(plaintext, field)
+        key_id, key = self._keys.get_or_create(subject)
+        return self._seal(key_id, key, aad, data)
+
+    def seal_fields(
+        self, subject: str, values: Mapping[str, str]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]]]:
+        """:meth:`seal` and :meth:`commit` every ``field -> plaintext`` of one subject with ONE key lookup.
+
+        Returns ``(sealed by field, commitment by field)``; the results are those of the single calls.
+        """
+        checked = {
+            field: (self._aad(subject, field), self._plaintext_bytes(value, field)) for field, value in values.items()
+        }
+        key_id, key = self._keys.get_or_create(subject)
+        sealed = {field: self._seal(key_id, key, aad, data) for field, (aad, data) in checked.items()}
+        commitments = {field: self._commit(key, field, data) for field, (_, data) in checked.items()}
+        return sealed, commitments
+
+    @staticmethod
+    def _seal(key_id: str, key: bytes, aad: bytes, data: bytes) -> dict[str, Any]:
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = AESGCM(key).encrypt(nonce, data, aad)
+        return {"sealed": {"alg": ALGORITHM, "kid": key_id, "nonce": _b64encode(nonce), "ct": _b64encode(ciphertext)}}
+
+    @staticmethod
+    def _commit(key: bytes, field: str, data: bytes) -> dict[str, str]:
+        return {"commitment": hmac.new(key, field.encode("utf-8") + b"\x1f" + data, hashlib.sha256).hexdigest()}
+
+    def open(self, subject: str, field: str, sealed: Mapping[str, Any]) -> str:
+        """Decrypt a value sealed for ``(subject, field)``.
+
+        Raises :class:`PersonalDataErased` when the key was destroyed and :class:`SealedValueInvalid`
+        when the value was altered or belongs to another subject or field.
+        """
+        aad = self._aad(subject, field)
+        inner = check_sealed(sealed, field)["sealed"]
+        key = self._keys.get(inner["kid"])
+        if key is None:
+            raise PersonalDataErased(subject)
+        try:
+            data = AESGCM(key).decrypt(_b64decode(inner["nonce"]), _b64decode(inner["ct"]), aad)
+        except (InvalidTag, binascii.Error, ValueError):
+            raise SealedValueInvalid(subject, field) from None
+        return data.decode("utf-8")
+
+    def commit(self, subject: str, field: str, value: str) -> dict[str, str]:
+        """A salted commitment to ``value``: HMAC-SHA256(subject key, field || 0x1f || value)."""
+        _check_label(subject, "subject")
+        _check_label(field, "field")
+        data = self._plaintext_bytes(value, field)
+        _, key = self._keys.get_or_create(subject)
+        return self._commit(key, field, data)
+
+    def erase(self, subject: str) -> int:
+        """Destroy every key of ``subject`` (crypto-shredding); return how many keys were destroyed."""
+        return self._keys.destroy(_check_label(subject, "subject"))
+
+    @staticmethod
+    def _aad(subject: str, field: str) -> bytes:
+        return (_check_label(subject, "subject") + _SEPARATOR + _check_label(field, "field")).encode("utf-8")
+
+    @staticmethod
+    def _plaintext_bytes(value: Any, field: str) -> bytes:
+        if not isinstance(value, str):
+            raise InvalidCommand(f"{field} must be a string", field=field)
+        data = value.encode("utf-8")
+        if len(data) > MAX_PLAINTEXT_BYTES:
+            raise InvalidCommand(f"{field} exceeds {MAX_PLAINTEXT_BYTES} bytes", field=field)
+        return data

@@ -1,0 +1,280 @@
+"""Partner-facing webhook events: which log entries become which webhook, and the payload they carry.
+
+Seed 000 section 3.3 (``claim.verified``, ``claim.fraud_detected``, ``proof.generated``, ``audit.alert``)
+and seed 001 section 4.3 (``enrollment.completed``, ``sample.received``, ``result.delivered``,
+``subscription.started``, ``subscription.cancelled``). Every payload has the shape::
+
+    {"id": "msg_...", "type": <event type>, "event": <event type>, "timestamp": <RFC 3339>,
+     "data": {...}, "ledger": {"position": <int|null>, "leafHash": <64 hex|null>}}
+
+``event`` repeats ``type`` (the seed's name for it). ``timestamp`` is when the fact was recorded in the
+log, ``ledger`` points at the entry that proves it (``GET /api/v1/audit/proofs/{position}``).
+
+Triggers (mapped by stable log event type and status fields, so new fields added later pass through):
+
+* ``claim.verification_recorded`` with status ``verified`` -> ``claim.verified``; ``flagged`` ->
+  ``claim.fraud_detected``. ``claim.review_resolved`` with decision ``verified``/``flagged`` likewise.
+* ``proof.generated``: a claim's verification entry (one of the two above) became part of a signed
+  checkpoint, so its inclusion proof now exists. Built by :func:`proof_generated` when the tree grows.
+* ``audit.alert``: a webhook delivery was given up after the last retry (:func:`delivery_failed_alert`).
+* ``enrollment.kit_ordered`` -> ``enrollment.completed`` (seed: "consented, kit ordered");
+  ``enrollment.sample_received`` -> ``sample.received``; ``enrollment.result_delivered`` ->
+  ``result.delivered`` with ``result_type`` always null (privacy: partners never see results);
+  ``subscription.started`` and ``subscription.restarted`` -> ``subscription.started``;
+  ``subscription.cancelled`` -> ``subscription.cancelled``.
+
+Message ids (``webhook-id``) are stable: derived from the log event id (or the delivery an alert is
+about), so every retry, resend and replay of one fact carries the same id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+from ledger_core.engine.envelope import Envelope
+
+__all__ = [
+    "MAPPED_LOG_TYPES",
+    "PROOF_SOURCE_TYPES",
+    "History",
+    "PartnerEvent",
+    "delivery_failed_alert",
+    "partner_events",
+    "proof_generated",
+]
+
+History = Callable[[str, int], Sequence[Envelope]]
+"""``history(aggregate_id, before_position)``: that aggregate's envelopes before ``before_position``, in order."""
+
+_NAMESPACE = uuid.UUID("5b3f4f55-0d0f-4a55-9e36-7a1c1f0de5a1")
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerEvent:
+    """One webhook message for one partner: what every endpoint subscribed to ``type`` receives."""
+
+    message_id: str
+    partner_id: str
+    type: str
+    timestamp: str
+    data: Mapping[str, Any]
+    position: int | None
+    leaf_hash: str | None
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": self.message_id,
+            "type": self.type,
+            "event": self.type,
+            "timestamp": self.timestamp,
+            "data": dict(self.data),
+            "ledger": {"position": self.position, "leafHash": self.leaf_hash},
+        }
+
+    def body(self) -> bytes:
+        """The exact bytes every delivery of this message sends (and signs)."""
+        return orjson.dumps(self.payload())
+
+
+def _message_id(kind: str, key: str) -> str:
+    return "msg_" + uuid.uuid5(_NAMESPACE, f"{kind}:{key}").hex
+
+
+def _amount(value: Any) -> float | None:
+    """The seed sends money as a JSON number (``50.0``); the log keeps a decimal string."""
+    try:
+        return float(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _first(history: Sequence[Envelope], event_type: str) -> Envelope | None:
+    return next((e for e in history if e.type == event_type), None)
+
+
+def _claim_outcome(envelope: Envelope) -> str | None:
+    payload = envelope.payload
+    if envelope.type == "claim.verification_recorded":
+        status = payload.get("status")
+    elif envelope.type == "claim.review_resolved":
+        status = payload.get("decision")
+    else:
+        return None
+    return {"verified": "claim.verified", "flagged": "claim.fraud_detected"}.get(str(status))
+
+
+def _claim_data(envelope: Envelope, history: History) -> dict[str, Any]:
+    submitted = _first(history(envelope.aggregate_id, envelope.position), "claim.submitted")
+    payload = envelope.payload
+    data: dict[str, Any] = {
+        "claim_id": envelope.aggregate_id,
+        "partner_claim_id": None if submitted is None else submitted.payload.get("partner_claim_id"),
+        "status": payload.get("status", payload.get("decision")),
+        "previous_status": payload.get("previous_status"),
+    }
+    if envelope.type == "claim.verification_recorded":
+        data["verification_id"] = payload.get("verification_id")
+        for name in ("risk_score", "risk_level", "factors", "explanation"):
+            data[name] = payload.get(name)
+    else:
+        data["review"] = True
+    return data
+
+
+def _member(envelope: Envelope, history: History) -> str | None:
+    """The partner member id, from the aggregate's first event (enrollment or subscription)."""
+    if "partner_member_id" in envelope.payload:
+        return str(envelope.payload["partner_member_id"])
+    earlier = history(envelope.aggregate_id, envelope.position)
+    first = earlier[0] if earlier else None
+    return None if first is None else first.payload.get("partner_member_id")
+
+
+def _enrollment_completed(envelope: Envelope, history: History) -> dict[str, Any]:
+    enrolled = _first(history(envelope.aggregate_id, envelope.position), "enrollment.enrolled")
+    return {
+        "partner_member_id": _member(envelope, history),
+        "enrollment_id": envelope.aggregate_id,
+        "enrollment_date": None if enrolled is None else enrolled.payload.get("enrollment_date"),
+        "kit_order_date": envelope.payload.get("kit_order_date"),
+        "enrollment_url": None,
+    }
+
+
+def _sample_received(envelope: Envelope, history: History) -> dict[str, Any]:
+    return {
+        "partner_member_id": _member(envelope, history),
+        "sample_received_date": envelope.payload.get("sample_received_date"),
+        "estimated_result_date": envelope.payload.get("estimated_result_date"),
+    }
+
+
+def _result_delivered(envelope: Envelope, history: History) -> dict[str, Any]:
+    earlier = history(envelope.aggregate_id, envelope.position)
+    counseling = [e.payload.get("counseling_at") for e in earlier if e.type == "enrollment.counseling_scheduled"]
+    return {
+        "partner_member_id": _member(envelope, history),
+        "result_delivery_date": envelope.payload.get("result_delivery_date"),
+        "result_type": None,  # privacy: a partner never sees an individual result (seed 001 section 4.3)
+        "counseling_scheduled": bool(counseling),
+        "counseling_date": counseling[-1] if counseling else None,
+    }
+
+
+def _subscription_started(envelope: Envelope, history: History) -> dict[str, Any]:
+    payload = envelope.payload
+    return {
+        "partner_member_id": _member(envelope, history),
+        "subscription_start_date": payload.get("start_date"),
+        "subscription_amount": _amount(payload.get("amount")),
+        "subscription_currency": payload.get("currency"),
+        "subscription_frequency": payload.get("frequency"),
+    }
+
+
+def _subscription_cancelled(envelope: Envelope, history: History) -> dict[str, Any]:
+    return {
+        "partner_member_id": _member(envelope, history),
+        "cancellation_date": envelope.payload.get("cancellation_date"),
+        "cancellation_reason": envelope.payload.get("reason"),
+    }
+
+
+_SIMPLE: dict[str, tuple[str, Callable[[Envelope, History], dict[str, Any]]]] = {
+    "enrollment.kit_ordered": ("enrollment.completed", _enrollment_completed),
+    "enrollment.sample_received": ("sample.received", _sample_received),
+    "enrollment.result_delivered": ("result.delivered", _result_delivered),
+    "subscription.started": ("subscription.started", _subscription_started),
+    "subscription.restarted": ("subscription.started", _subscription_started),
+    "subscription.cancelled": ("subscription.cancelled", _subscription_cancelled),
+}
+PROOF_SOURCE_TYPES: frozenset[str] = frozenset({"claim.verification_recorded", "claim.review_resolved"})
+MAPPED_LOG_TYPES: frozenset[str] = frozenset(_SIMPLE) | PROOF_SOURCE_TYPES
+"""Log event types that may become a webhook (anything else is skipped without reading history)."""
+
+
+def partner_events(envelope: Envelope, leaf_hash: bytes, history: History) -> list[PartnerEvent]:
+    """The webhook messages one log entry produces (none for most entries, or for entries of no partner)."""
+    if envelope.partner_id is None or envelope.type not in MAPPED_LOG_TYPES:
+        return []
+    if envelope.type in PROOF_SOURCE_TYPES:
+        event_type = _claim_outcome(envelope)
+        if event_type is None:
+            return []
+        data = _claim_data(envelope, history)
+    else:
+        event_type, build = _SIMPLE[envelope.type]
+        data = build(envelope, history)
+    return [
+        PartnerEvent(
+            message_id="msg_" + uuid.UUID(envelope.event_id).hex,
+            partner_id=envelope.partner_id,
+            type=event_type,
+            timestamp=envelope.recorded_at,
+            data=data,
+            position=envelope.position,
+            leaf_hash=leaf_hash.hex(),
+        )
+    ]
+
+
+def proof_generated(
+    envelope: Envelope, leaf_hash: bytes, *, checkpoint_size: int, root_hash: str, sealed_at: str
+) -> PartnerEvent | None:
+    """``proof.generated`` for a claim verification entry now covered by the checkpoint of ``checkpoint_size``."""
+    if envelope.partner_id is None or _claim_outcome(envelope) is None:
+        return None
+    return PartnerEvent(
+        message_id=_message_id("proof", envelope.event_id),
+        partner_id=envelope.partner_id,
+        type="proof.generated",
+        timestamp=sealed_at,
+        data={
+            "claim_id": envelope.aggregate_id,
+            "event_type": envelope.type,
+            "proof_url": f"/api/v1/claims/{envelope.aggregate_id}/proof",
+            "audit_proof_url": f"/api/v1/audit/proofs/{envelope.position}",
+            "checkpoint": {"size": checkpoint_size, "rootHash": root_hash},
+        },
+        position=envelope.position,
+        leaf_hash=leaf_hash.hex(),
+    )
+
+
+def delivery_failed_alert(
+    *,
+    partner_id: str,
+    delivery_id: int,
+    endpoint_id: str,
+    failed: Mapping[str, Any],
+    attempts: int,
+    last_status: int | None,
+    last_error: str | None,
+    at: str,
+) -> PartnerEvent:
+    """``audit.alert`` saying delivery ``delivery_id`` of message ``failed`` (its payload) was given up."""
+    ledger = failed.get("ledger") or {}
+    return PartnerEvent(
+        message_id=_message_id("alert", f"{partner_id}:{delivery_id}"),
+        partner_id=partner_id,
+        type="audit.alert",
+        timestamp=at,
+        data={
+            "alert": "webhook_delivery_failed",
+            "endpoint_id": endpoint_id,
+            "delivery_id": delivery_id,
+            "message_id": failed.get("id"),
+            "event_type": failed.get("type"),
+            "attempts": attempts,
+            "last_status_code": last_status,
+            "last_error": last_error,
+        },
+        position=ledger.get("position"),
+        leaf_hash=ledger.get("leafHash"),
+    )
