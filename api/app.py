@@ -38,6 +38,7 @@ from api.http.routes.common import DEPENDENCIES
 from api.http.routes.documents import DocumentsController
 from api.http.routes.eligibility import EligibilityController
 from api.http.routes.enrollments import EnrollmentsController
+from api.http.routes.health import HealthController
 from api.http.routes.members import MembersController
 from api.http.routes.oauth import OAuthController, WellKnownController
 from api.http.routes.operations_members import (
@@ -45,7 +46,6 @@ from api.http.routes.operations_members import (
     OperationsMembersController,
     OperationsOutcomesController,
 )
-from api.http.routes.ops import OpsController
 from api.http.routes.outcomes import OutcomesController
 from api.http.routes.reminders import RemindersController
 from api.http.routes.webhooks import WebhooksController
@@ -142,7 +142,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         security=[{"bearerAuth": [], "apiKey": [], "requestSignature": []}],
     )
     app = Litestar(
-        route_handlers=[api_v1, OAuthController, WellKnownController, OpsController],
+        route_handlers=[api_v1, OAuthController, WellKnownController, HealthController],
         dependencies=DEPENDENCIES,
         exception_handlers={Exception: make_exception_handler(settings.docs_url)},
         after_request=_envelope_html_not_found,

@@ -1,8 +1,9 @@
 """The demo flow behind ``ledger demo`` (and ``make serve`` until the HTTP server lands).
 
-It drives the real services on the real storage: a sandbox partner with an API key, documents, claims
-(one resubmitted, one verified), an eligibility record with sealed personal data, an enrollment, then
-verifies the whole chain. Every run adds new claims, so it can be repeated on the same data directory.
+It drives the real use cases on the real storage: a sandbox partner with an API key, documents, two
+claims (each verified as it is submitted, as over HTTP, then resubmitted: a no-op), an eligibility record
+with sealed personal data, an enrollment, then verifies the whole chain. Every run adds new claims, so it
+can be repeated on the same data directory.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.errors import NotFound
@@ -66,20 +66,17 @@ def run_demo(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
             documents=documents,
             verification_level="standard",
         )
-        first = ledger.claims.submit(submission)
+        first = ledger.claims.submit(submission)  # recorded and verified in one save
         again = ledger.claims.submit(submission)  # identical resubmission: idempotent, nothing new
         claims[submission.partner_claim_id] = {
             "claimId": str(first.claim_id),
             "positions": list(first.positions),
             "resubmissionRecorded": list(again.positions),
+            "status": first.status.value,
         }
-    first_claim = next(iter(claims.values()))
-    claim_id: str = first_claim["claimId"]
-    verified = ledger.claims.change_status(UUID(claim_id), "verified", "documents match")
-    first_claim["status"] = verified.status
     summary["claims"] = claims
 
-    member = ledger.members.upsert(
+    member = ledger.membership.upsert(
         DEMO_PARTNER,
         EligibilityRecord(
             partner_member_id=f"M{stamp}",
@@ -91,7 +88,7 @@ def run_demo(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
             policy_type="Health",
         ),
     )
-    enrollment = ledger.enrollments.enroll(DEMO_PARTNER, member.partner_member_id, moment.date().isoformat())
+    enrollment = ledger.membership.enroll(DEMO_PARTNER, member.partner_member_id, moment.date().isoformat())
     summary["member"] = {"memberId": str(member.member_id), "enrollmentPositions": list(enrollment.positions)}
 
     chain = ledger.verify()
