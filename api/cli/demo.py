@@ -37,7 +37,19 @@ def run_demo(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
         )
         issued = ledger.partners.issue_api_key(DEMO_PARTNER)
         summary["apiKey"] = {"keyId": issued.key_id, "secret": issued.secret, "note": "shown once"}
+    summary["claims"] = _claims(ledger, moment, stamp, _documents(ledger, stamp))
+    summary["member"] = _member(ledger, moment, stamp)
+    chain = ledger.verify()
+    summary["log"] = {
+        "size": chain.size,
+        "headLeafHash": None if chain.head_leaf_hash is None else chain.head_leaf_hash.hex(),
+        "intact": True,
+    }
+    return summary
 
+
+def _documents(ledger: Ledger, stamp: str) -> list[dict[str, Any]]:
+    """Register a photo and a claim form; return them as a claim lists its documents."""
     photo = f"demo photo {stamp}".encode()
     form = f"demo claim form {stamp}".encode()
     documents = []
@@ -52,7 +64,11 @@ def run_demo(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
             metadata={"source": "demo"},
         )
         documents.append({"type": kind, "hash": digest, "metadata": {"source": "demo"}})
+    return documents
 
+
+def _claims(ledger: Ledger, moment: datetime, stamp: str, documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Submit two claims listing ``documents``, each twice (the second time records nothing)."""
     submitted_at = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     claims: dict[str, dict[str, Any]] = {}
     for number, (kind, amount) in enumerate((("auto", "1250.00"), ("property", "98000.50")), start=1):
@@ -74,8 +90,11 @@ def run_demo(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
             "resubmissionRecorded": list(again.positions),
             "status": first.status.value,
         }
-    summary["claims"] = claims
+    return claims
 
+
+def _member(ledger: Ledger, moment: datetime, stamp: str) -> dict[str, Any]:
+    """An eligibility record (personal data sealed) and its enrollment today."""
     member = ledger.membership.upsert(
         DEMO_PARTNER,
         EligibilityRecord(
@@ -89,12 +108,4 @@ def run_demo(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
         ),
     )
     enrollment = ledger.membership.enroll(DEMO_PARTNER, member.partner_member_id, moment.date().isoformat())
-    summary["member"] = {"memberId": str(member.member_id), "enrollmentPositions": list(enrollment.positions)}
-
-    chain = ledger.verify()
-    summary["log"] = {
-        "size": chain.size,
-        "headLeafHash": None if chain.head_leaf_hash is None else chain.head_leaf_hash.hex(),
-        "intact": True,
-    }
-    return summary
+    return {"memberId": str(member.member_id), "enrollmentPositions": list(enrollment.positions)}
