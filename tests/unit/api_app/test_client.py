@@ -165,3 +165,11 @@ def test_uploads_send_raw_bytes_or_a_multipart_form() -> None:
     assert form.headers["Content-Type"].startswith("multipart/form-data; boundary=")
     assert b'name="type"\r\n\r\nphoto' in form.content
     assert b'name="file"; filename="document"\r\nContent-Type: image/png\r\n\r\nabc' in form.content
+
+
+def test_error_text_carries_the_request_id() -> None:
+    """str() of an error answer names the request id, so a log line or a ticket can quote it."""
+    with make(lambda request: error(404, "CLAIM_NOT_FOUND")) as client, pytest.raises(LedgerApiError) as raised:
+        client.get_claim("c")
+    assert str(raised.value) == "404 CLAIM_NOT_FOUND: claim_not_found (request_id r)"
+    assert LedgerApiError(502, "UNKNOWN", "bad gateway", {}, "", {}).args == ("502 UNKNOWN: bad gateway",)
