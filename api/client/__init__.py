@@ -7,5 +7,5 @@ and ``webhooks`` (``verify_webhook``). This file imports nothing, so the server,
 request signing (``signing``) and wire shapes (``schemas``), does not load httpx with them.
 
 The SDK imports nothing of the server (an import-linter contract); offline proof checks use ``proofs``
-and webhook checks use ``webhook_signatures``, which its wheel ships beside it.
+and webhook checks use ``proofs.webhooks``; its wheel ships ``proofs`` beside it.
 """

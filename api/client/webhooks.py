@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from webhook_signatures import TOLERANCE_SECONDS, WebhookVerificationError, verify_signature
+from proofs.webhooks import TOLERANCE_SECONDS, WebhookVerificationError, verify_signature
 
 from .core import ClientCore
 from .schemas import webhooks as schemas
@@ -34,7 +34,7 @@ def verify_webhook(
 ) -> dict[str, Any]:
     """The verified payload of one delivery; raises :class:`WebhookVerificationError` if anything is off.
 
-    The signature check is :func:`webhook_signatures.verify_signature`, the same code the server signs with.
+    The signature check is :func:`proofs.webhooks.verify_signature`, the same code the server signs with.
     """
     verify_signature(headers, raw_body, secret, now=time.time() if now is None else now, tolerance=tolerance)
     try:

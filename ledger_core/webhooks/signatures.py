@@ -1,7 +1,7 @@
 """The server's side of webhook signatures: endpoint secrets, and the shared scheme the dispatcher signs with.
 
 The scheme itself (Standard Webhooks 1.0 and the seed's ``X-Proveniq-Signature``, signing and checking)
-lives in :mod:`webhook_signatures`, below ``ledger_core`` and shipped with the partner SDK, so the
+lives in :mod:`proofs.webhooks`, below ``ledger_core`` and shipped with the partner SDK, so the
 dispatcher and a partner's receiver run the same code; the dispatcher's two functions are re-exported here.
 
 Endpoint secrets are derived, never stored: ``whsec_`` + base64(HMAC-SHA256(deployment secret,
@@ -14,7 +14,7 @@ import base64
 import hashlib
 import hmac
 
-from webhook_signatures import SECRET_PREFIX, secret_key, signed_headers
+from proofs.webhooks import SECRET_PREFIX, secret_key, signed_headers
 
 __all__ = ["derive_endpoint_secret", "secret_key", "signed_headers"]
 

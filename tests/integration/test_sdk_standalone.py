@@ -157,7 +157,7 @@ def sdk_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
         requires = email.message_from_bytes(archive.read(metadata_name)).get_all("Requires-Dist") or []
     sources = {f"proveniq_ledger_client/{p.relative_to(SDK).as_posix()}" for p in SDK.rglob("*.py")}
     assert sources <= shipped, f"the wheel misses SDK modules: {sorted(sources - shipped)}"
-    assert {name.split("/")[0] for name in shipped} == {"proveniq_ledger_client", "proofs", "webhook_signatures"}
+    assert {name.split("/")[0] for name in shipped} == {"proveniq_ledger_client", "proofs"}
     assert sorted(Requirement(r).name for r in requires) == ["cryptography", "httpx", "msgspec"]
 
     environment = work / "venv"

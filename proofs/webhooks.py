@@ -8,10 +8,11 @@
   "{timestamp}.{raw body}")>`` with the same key and timestamp (also sent as ``X-Proveniq-Timestamp``);
   during a rotation the values for each secret are joined with ", ".
 
-Like ``proofs``, this package depends on nothing of ours (standard library only) and sits below
-``ledger_core``: the server's dispatcher signs with :func:`signed_headers`, the partner SDK (which ships
-this package) checks with :func:`verify_signature`, so both compute the same bytes from the same code.
-Pure functions: the caller passes the time. Deriving endpoint secrets is the server's business
+Like the rest of ``proofs``, this module depends on nothing of ours (standard library only): it is
+evidence a partner checks offline, like an inclusion proof, and sits below ``ledger_core``. The
+server's dispatcher signs with :func:`signed_headers`, the partner SDK (which ships ``proofs``) checks
+with :func:`verify_signature`, so both compute the same bytes from the same code. Pure functions: the
+caller passes the time. Deriving endpoint secrets is the server's business
 (``ledger_core.webhooks.signatures``).
 """
 
