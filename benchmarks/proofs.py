@@ -562,7 +562,7 @@ def run_backend(backend: str, params: CaseParams, postgres_url: str) -> dict[str
         with fresh_sqlite_file("ledger.db") as path:
             fill = run_in_subprocess(fill_sqlite, str(path.resolve()), params.entries, params.seed)
             log(f"{'':<12} filled in {fill['seconds']:.1f} s; sealing and proving ...")
-            result = run_in_subprocess(ledger_case, f"sqlite://{path.resolve()}", params)
+            result: dict[str, Any] = run_in_subprocess(ledger_case, f"sqlite://{path.resolve()}", params)
     else:
         with fresh_postgres_schema(postgres_url, prefix="bench_proofs") as schema:
             fill = run_in_subprocess(fill_postgres, schema.url, params.entries, params.seed)

@@ -193,7 +193,7 @@ def test_every_event_type_is_delivered_signed_and_verifies(pipeline: Pipeline) -
         pipeline.pump_until(lambda: set(types_received(receiver)) >= WEBHOOK_EVENT_TYPES)
 
     secret = pipeline.secret(secret_id)
-    payloads = {}
+    payloads: dict[str, dict[str, Any]] = {}
     for received in receiver.received:
         payload = verified(received, secret)
         assert payload["event"] == payload["type"] == received.headers["x-proveniq-event"]

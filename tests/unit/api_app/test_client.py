@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from api.client import core as client_module
 from api.client.ledger_client import LedgerApiError, LedgerClient
 from api.client.signing import verify_signature
 
@@ -41,7 +41,7 @@ def make(api: Callable[[httpx.Request], httpx.Response], tokens: list[str] | Non
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record backoff sleeps instead of sleeping."""
     recorded: list[float] = []
-    monkeypatch.setattr(client_module.time, "sleep", recorded.append)
+    monkeypatch.setattr(time, "sleep", recorded.append)  # the SDK's retry backoff calls time.sleep
     return recorded
 
 
