@@ -13,8 +13,7 @@ from support.databases import fresh_database
 from support.ledgers import open_toy_ledger
 from support.toy import Account
 
-from adapters.merkle import open_tree_store
-from adapters.storage import StorageConfig
+from adapters.storage import StorageConfig, open_tree_store
 from ledger_core.engine.auditing import ProofService
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.engine.tree_verification import verify_tree_and_checkpoints

@@ -18,9 +18,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from adapters.keys.signing import ensure_signing_key
-from adapters.merkle import ManagedTreeStore, open_tree_store
-from adapters.storage import StorageConfig
+from adapters.files.signing_key import ensure_signing_key
+from adapters.ports import ManagedTreeStore
+from adapters.storage import StorageConfig, open_tree_store
 from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
 from proofs import NoteVerifier
 

@@ -19,14 +19,12 @@ import standardwebhooks
 from support.clock import SteppingClock
 from support.webhook_receiver import Received, Receiver, webhook_receiver
 
-from adapters.keys.signing import ensure_signing_key
-from adapters.merkle import open_tree_store
+from adapters.files.signing_key import ensure_signing_key
 from adapters.opening import open_ledger
-from adapters.storage import StorageConfig
-from adapters.webhooks import open_outbox
-from adapters.webhooks.dispatcher import Dispatcher, TargetPolicy
-from adapters.webhooks.outbox import DELIVERED, FAILED, PENDING, OutboxStore
-from adapters.webhooks.projector import WebhookProjector
+from adapters.outbox import DELIVERED, FAILED, PENDING, OutboxStore
+from adapters.storage import StorageConfig, open_outbox, open_tree_store
+from adapters.workers.dispatcher import Dispatcher, TargetPolicy
+from adapters.workers.projector import WebhookProjector
 from api.client.webhooks import verify_webhook
 from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.sealing import Sealer, SealPolicy

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from adapters.opening import open_ledger
-from adapters.storage import StorageConfig
-from adapters.webhooks import open_outbox
-from adapters.webhooks.outbox import CANCELLED, DELIVERED, PENDING, AttemptResult, DueDelivery, OutboxStore
+from adapters.outbox import CANCELLED, DELIVERED, PENDING, AttemptResult, DueDelivery, OutboxStore
+from adapters.storage import StorageConfig, open_outbox
 from ledger_core.webhooks.events import PartnerEvent
 
 NOW = 1_800_000_000.0

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from adapters.sealer import SealerRunner, SealWaiter
+from adapters.workers.seal_waiter import SealWaiter
+from adapters.workers.sealer import SealerRunner
 from ledger_core.engine.merkle import LogTruncated, NotSealed
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from proofs.note import NoteSigner

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.webhooks.dispatcher import TargetPolicy, TargetRefused
-from adapters.webhooks.management import check_target
+from adapters.webhook_management import check_target
+from adapters.workers.dispatcher import TargetPolicy, TargetRefused
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.partners.access import WebhookSettings
 from ledger_core.partners.partner import Partner
