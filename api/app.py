@@ -30,7 +30,7 @@ from litestar.params import HeaderParameter
 from api.http.auth import PartnerGate
 from api.http.errors import make_exception_handler
 from api.http.observability import EdgeMiddleware, Metrics, configure_logging
-from api.http.openapi import finish_openapi
+from api.http.openapi import DecimalSchemaPlugin, finish_openapi
 from api.http.routes.audit import AuditController
 from api.http.routes.claims import ClaimsController
 from api.http.routes.claims_review import OperationsClaimsController
@@ -148,6 +148,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         after_request=_envelope_html_not_found,
         lifespan=[lifespan],
         openapi_config=_openapi_config(settings),
+        plugins=[DecimalSchemaPlugin()],
         request_max_body_size=settings.max_body_bytes,
         response_cache_config=ResponseCacheConfig(),
         logging_config=None,

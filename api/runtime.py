@@ -10,20 +10,22 @@ rate-limit / replay / idempotency stores (Redis when ``redis_url`` is set, in pr
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.idempotency import InProcessIdempotencyStore
-from adapters.keys.signing import load_signing_key, signing_key_path
-from adapters.merkle import ManagedTreeStore, open_tree_store
-from adapters.opening import open_ledger
-from adapters.ratelimit import InProcessRateLimiter
-from adapters.replay import InProcessReplayCache
-from adapters.sealer import SealerRunner, SealWaiter, start_embedded_sealer
-from adapters.webhooks import OutboxStore
+from adapters.files.signing_key import load_signing_key, signing_key_path
+from adapters.memory.idempotency import InProcessIdempotencyStore
+from adapters.memory.ratelimit import InProcessRateLimiter
+from adapters.memory.replay import InProcessReplayCache
+from adapters.opening import open_ledger, start_embedded_sealer
+from adapters.outbox import OutboxStore
+from adapters.ports import ManagedTreeStore
+from adapters.storage import open_tree_store
+from adapters.workers.outcome_recovery import start_outcome_recovery
+from adapters.workers.seal_waiter import SealWaiter
+from adapters.workers.sealer import SealerRunner
 from api.http.auth import Security
 from api.http.observability import Metrics
 from api.membership import enrollment_links, member_policy
@@ -43,36 +45,6 @@ logger = logging.getLogger("api.runtime")
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-OUTCOME_RECOVERY_INTERVAL_S = 60.0
-
-
-def start_outcome_recovery(ledger: Ledger, interval: float = OUTCOME_RECOVERY_INTERVAL_S) -> Callable[[], None]:
-    """A daemon thread settling outcome changes a crashed process left open (at start, then every
-    ``interval`` seconds; see :meth:`OutcomeProjection.recover`); returns the function that stops it."""
-    stop = threading.Event()
-
-    def run() -> None:
-        while True:
-            try:
-                recovered = ledger.outcomes.recover()
-            except Exception:  # the database is unreachable: logged, retried next round
-                logger.exception("outcome recovery failed")
-            else:
-                if recovered:
-                    logger.warning("outcome recovery settled %d change(s) left open by a crash", recovered)
-            if stop.wait(interval):
-                return
-
-    thread = threading.Thread(target=run, name="outcome-recovery", daemon=True)
-    thread.start()
-
-    def close() -> None:
-        stop.set()
-        thread.join(timeout=5)
-
-    return close
 
 
 @dataclass
@@ -155,7 +127,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         )
         audit = AuditLog(ledger.app.log_reader, ProofService(tree, ledger.app.log_reader))
         proof_wait = ProofWait(waiter, audit, settings.seal_wait_seconds, metrics.seal_wait.observe)
-        closers.append(start_outcome_recovery(ledger))
+        closers.append(start_outcome_recovery(ledger.outcomes, logger=logger))
         webhooks = open_webhooks(settings, ledger, security.deployment_secret, closers)
         return Runtime(
             settings,
@@ -214,9 +186,9 @@ def _stores(settings: Settings, closers: list[Callable[[], Any]]) -> dict[str, A
         }
     import redis
 
-    from adapters.idempotency.redis import RedisIdempotencyStore
-    from adapters.ratelimit.redis import RedisRateLimiter
-    from adapters.replay.redis import RedisReplayCache
+    from adapters.redis.idempotency import RedisIdempotencyStore
+    from adapters.redis.ratelimit import RedisRateLimiter
+    from adapters.redis.replay import RedisReplayCache
 
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     closers.append(client.close)

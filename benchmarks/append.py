@@ -84,8 +84,8 @@ from eventsourcing.domain import Aggregate
 # or the script directory (first on sys.path, here and in the spawned children) would shadow it.
 import_shadowed_package("proofs")
 
-from adapters.claim_facts import LogDerivedClaimFacts  # noqa: E402
 from adapters.log_recorder import SequencedRecorder, system_clock  # noqa: E402
+from adapters.memory.claim_facts import LogDerivedClaimFacts  # noqa: E402
 from adapters.storage import StorageConfig, open_recorder  # noqa: E402
 from ledger_core.engine.aggregate import LedgerAggregate, derive_id  # noqa: E402
 from ledger_core.ledger import Ledger  # noqa: E402

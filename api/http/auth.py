@@ -26,10 +26,17 @@ from typing import Any
 
 import jwt
 
-from adapters.idempotency import InFlight, Mismatch, New, Replay, StoredResponse, parse_idempotency_key
-from adapters.idempotency.store import IdempotencyStore
+from adapters.idempotency import (
+    IdempotencyStore,
+    InFlight,
+    Mismatch,
+    New,
+    Replay,
+    StoredResponse,
+    parse_idempotency_key,
+)
 from adapters.ratelimit import RatePolicy, rate_limit_headers
-from adapters.ratelimit.fresh import remember_and_check
+from adapters.request_gate import remember_and_check
 from api.client.signing import request_fingerprint
 from api.http.context import request_id_of, set_partner
 from api.http.errors import ApiError, render_problem

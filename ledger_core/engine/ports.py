@@ -112,7 +112,7 @@ class TreeStore(Protocol):
 
 
 class SealWatch(Protocol):
-    """Wakes writers waiting for their entries to be sealed (adapters: ``adapters.sealer.SealWaiter``)."""
+    """Wakes writers waiting for their entries to be sealed (adapters: ``adapters.workers.seal_waiter.SealWaiter``)."""
 
     async def wait_until_covered(self, position: int, timeout: float) -> None:
         """Return once the sealed size exceeds ``position``; :class:`~ledger_core.engine.merkle.NotSealed` after

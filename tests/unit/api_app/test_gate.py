@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.idempotency import InProcessIdempotencyStore
-from adapters.ratelimit import InProcessRateLimiter
-from adapters.replay import InProcessReplayCache
+from adapters.memory.idempotency import InProcessIdempotencyStore
+from adapters.memory.ratelimit import InProcessRateLimiter
+from adapters.memory.replay import InProcessReplayCache
 from api.client.ledger_client import rfc3339
 from api.client.signing import sign
 from api.http.auth import RawRequest, Refused, Security, admit
