@@ -20,7 +20,7 @@ handlers' dependencies (``runtime``, ``partner_id``, ``upload``) are ``Provide``
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Response, Router
@@ -105,13 +105,10 @@ def _openapi_config(settings: Settings) -> OpenAPIConfig:
     )
 
 
-def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFactory = open_runtime) -> Litestar:
-    """The Litestar app for ``settings`` (default: the embedded deployment in ``./.ledger-data``)."""
-    settings = settings or Settings()
-    configure_logging(settings)
-    metrics = Metrics()
-    handle = RuntimeHandle()
-    edge = Edge(settings, metrics)
+def _lifespan(
+    settings: Settings, metrics: Metrics, runtime_factory: RuntimeFactory, handle: RuntimeHandle
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: the worker pool, then the runtime, opened into ``handle`` (closed in reverse)."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -127,6 +124,16 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         finally:
             pool.shutdown(wait=True)
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFactory = open_runtime) -> Litestar:
+    """The Litestar app for ``settings`` (default: the embedded deployment in ``./.ledger-data``)."""
+    settings = settings or Settings()
+    configure_logging(settings)
+    metrics = Metrics()
+    handle = RuntimeHandle()
+    edge = Edge(settings, metrics)
     pipeline = partner_pipeline(handle.security, settings)
     api_v1 = Router(
         path=f"/api/{API_VERSION}",
@@ -159,7 +166,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         middleware=[edge.middleware()],
         before_send=[edge.before_send],
         after_request=_envelope_html_not_found,
-        lifespan=[lifespan],
+        lifespan=[_lifespan(settings, metrics, runtime_factory, handle)],
         openapi_config=_openapi_config(settings),
         request_max_body_size=settings.max_body_bytes,
         response_cache_config=ResponseCacheConfig(),

@@ -206,15 +206,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             lifetime_s=settings.token_ttl_seconds,
             previous_keys_pem=[path.read_bytes() for path in settings.previous_token_keys],
         )
-        security = build_security(
-            settings,
-            metrics,
-            validator=issuer.validator(),
-            deployment_secret=load_deployment_secret(settings.data_dir),
-            directory=PartnerDirectory(ledger, _utc_now),
-            clock=_utc_now,
-            **_stores(settings, closers),
-        )
+        security = _security(settings, metrics, issuer, ledger, closers)
         operations = LedgerOperations(ledger, ProofService(tree, ledger.app.log_reader))
         members = build_member_operations(ledger, settings, security.deployment_secret, _utc_now)
         closers.append(start_outcome_recovery(ledger))
@@ -238,6 +230,21 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         for close in reversed(closers):
             close()
         raise
+
+
+def _security(
+    settings: Settings, metrics: Metrics, issuer: TokenIssuer, ledger: Ledger, closers: list[Callable[[], Any]]
+) -> Security:
+    """The request pipeline's services (api/http/pipeline) over this process's stores."""
+    return build_security(
+        settings,
+        metrics,
+        validator=issuer.validator(),
+        deployment_secret=load_deployment_secret(settings.data_dir),
+        directory=PartnerDirectory(ledger, _utc_now),
+        clock=_utc_now,
+        **_stores(settings, closers),
+    )
 
 
 def _stores(settings: Settings, closers: list[Callable[[], Any]]) -> dict[str, Any]:

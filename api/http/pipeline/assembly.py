@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from litestar.middleware import DefineMiddleware
 from litestar.types import Guard, Middleware
 
+from adapters.idempotency.store import IdempotencyStore
 from api.http.pipeline.admission import Admission
 from api.http.pipeline.authentication import PartnerAuthentication, PartnerAuthenticator
 from api.http.pipeline.body import SignedBody
@@ -42,7 +43,10 @@ def partner_pipeline(security: Callable[[], Security], settings: Settings) -> Pa
     def limits() -> RateLimits:
         return security().limits
 
-    idempotency = Idempotency(lambda: security().idempotency)
+    def store() -> IdempotencyStore:
+        return security().idempotency
+
+    idempotency = Idempotency(store)
     middleware: list[Middleware] = [
         DefineMiddleware(PartnerAuthentication, authenticator=authenticator, limits=limits),
         SignedBody(

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from litestar import Litestar
+from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
 from adapters.idempotency import New
@@ -18,6 +19,8 @@ from api.app import create_app
 from api.client.ledger_client import rfc3339
 from api.client.signing import request_fingerprint, sign
 from api.http.observability import Metrics
+from api.http.pipeline.admission import Admission
+from api.http.pipeline.guards import require_scope
 from api.runtime import Runtime, open_runtime
 from api.security.credentials import CredentialService, PartnerCredentials
 from api.settings import Settings
@@ -237,3 +240,31 @@ def test_every_method_is_authenticated(server: Server) -> None:
     """OPTIONS (which Litestar's authentication middleware lets through by default) is authenticated too."""
     response = server.client.options(CLAIMS)
     assert (response.status_code, code(response)) == (401, "AUTH_INVALID_TOKEN")
+
+
+def test_every_api_route_runs_the_whole_pipeline(tmp_path: Path) -> None:
+    """Each /api/v1 handler (the automatic OPTIONS ones too) has the four middleware, the scope guard and the
+    admission hook: a layer closer to the handler that set its own ``before_request`` would silently
+    replace the admission hook (Litestar keeps the closest one), and this would fail."""
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+    outermost_first = [
+        "EdgeMiddleware",
+        "PartnerAuthentication",
+        "SignedBody",
+        "RateLimitMiddleware",
+        "IdempotencyMiddleware",
+    ]
+    handlers = [
+        handler
+        for route in app.routes
+        if route.path.startswith("/api/v1/") and isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+    ]
+    assert len(handlers) > 30
+    for handler in handlers:
+        stack = [
+            getattr(m, "middleware", m) for m in reversed(handler.resolve_middleware())
+        ]  # Litestar: innermost first
+        assert [m.__name__ if isinstance(m, type) else type(m).__name__ for m in stack] == outermost_first
+        assert require_scope in [getattr(guard, "func", guard) for guard in handler.resolve_guards()]
+        assert isinstance(handler.resolve_before_request(), Admission), handler
