@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -181,9 +180,9 @@ class Edge:
             state.setdefault(STARTED, time.perf_counter())
             state[STATUS] = int(message["status"])
             policy = policy_for(str(scope.get("path", "")), self.settings.versions)
-            headers = MutableScopeHeaders.from_message(message)
-            for name, value in [("X-Request-ID", request_id_of(scope)), *(lifecycle_headers(policy) if policy else [])]:
-                headers.add(name, value)
+            extra = [("X-Request-ID", request_id_of(scope)), *(lifecycle_headers(policy) if policy else [])]
+            encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra]
+            message["headers"] = [*message.get("headers", ()), *encoded]
         elif message["type"] == "http.response.body" and not message.get("more_body", False):
             self._observe(scope, state)
 

@@ -18,8 +18,11 @@ from api.security.tokens import AccessToken
 SCOPE_OPTION = "scope"
 
 
-def require_scope(connection: ASGIConnection[Any, AccessToken, Any, Any], handler: BaseRouteHandler) -> None:
-    """The handler's ``opt["scope"]`` must be one of the access token's scopes (no option: any token)."""
+async def require_scope(connection: ASGIConnection[Any, AccessToken, Any, Any], handler: BaseRouteHandler) -> None:
+    """The handler's ``opt["scope"]`` must be one of the access token's scopes (no option: any token).
+
+    A coroutine function although it awaits nothing: Litestar runs a plain function guard in a worker
+    thread (``sync_to_thread``), a hop that would cost more than the check."""
     needed = handler.opt.get(SCOPE_OPTION)
     if needed is not None and not connection.user.has_scope(needed):
         raise ApiError("AUTH_INSUFFICIENT_SCOPE", "the access token lacks a required scope", required=needed)
