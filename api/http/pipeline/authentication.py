@@ -4,12 +4,17 @@
 (:class:`~litestar.middleware.authentication.AbstractAuthenticationMiddleware`). It runs the checks of
 :class:`~api.security.verifier.RequestAuthenticator` that need only headers (the bearer token, the API
 key of the token's partner, the form of ``X-Request-ID``/``X-Timestamp``/``X-Signature``, the clock
-skew) in a worker thread; the body has not been read yet, so a caller without credentials cannot make
-the server read (or hold) a large one. On success ``request.user`` is the verified
+skew); the body has not been read yet, so a caller without credentials cannot make the server read
+(or hold) a large one. On success ``request.user`` is the verified
 :class:`~api.security.tokens.AccessToken` (the partner and its scopes) and ``request.auth`` the
 :class:`~api.security.verifier.SignedHeaders` whose signature the next step (:mod:`.body`) checks
 once the body has streamed in; that step replaces ``request.auth`` with the
 :class:`~api.security.verifier.AuthenticatedRequest`. Nothing after it runs before the signature is verified.
+
+Where the checks run: on the event loop when they read nothing (a token this process verified before,
+its partner in the directory's one-second cache: a partner's steady traffic), in a worker thread
+otherwise (the first request of a token, or a partner to read), so a request costs no more thread
+hand-offs than before the body was read separately.
 
 A failure is counted by code and reason and charged to the client address's anonymous rate limit
 (:meth:`.limits.RateLimits.refusal`), so the 401 carries rate-limit headers (or becomes a 429).
