@@ -2,7 +2,8 @@
 
 A :class:`SequencedRecorder` is an eventsourcing ``ApplicationRecorder`` (so the ``Application``,
 repository and notification log work unchanged) and a :class:`~ledger_core.engine.ports.LogReader`. Writes go
-through a :class:`GroupCommitter`; the backend supplies ``write_batch`` and the queries.
+through a :class:`GroupCommitter`; the backend supplies ``write_batch`` and its log reader
+(:class:`~adapters.ports.LogRows`), which holds every query: no SQL is written here.
 
 Notification ids are log positions + 1 (eventsourcing counts from 1; RFC 9162 leaf indexes from 0).
 """
@@ -26,6 +27,7 @@ from eventsourcing.persistence import (
 )
 
 from adapters.group_commit import GroupCommitter, Outcome
+from adapters.ports import LogRows
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import EventDraft, format_recorded_at
 from ledger_core.engine.mapper import DraftStoredEvent
@@ -39,9 +41,10 @@ def system_clock() -> datetime:
 
 
 class SequencedRecorder(ApplicationRecorder):
-    """Template: group commit + sequencing here, SQL in the subclasses."""
+    """Template: group commit + sequencing here; writing in the subclasses, reading in their ``reader``."""
 
-    def __init__(self, clock: Clock = system_clock, max_batch_events: int = 4096) -> None:
+    def __init__(self, reader: LogRows, clock: Clock = system_clock, max_batch_events: int = 4096) -> None:
+        self.reader = reader
         self.clock = clock
         self.committer = GroupCommitter(self._write_batch, max_batch_events=max_batch_events)
 
@@ -124,7 +127,7 @@ class SequencedRecorder(ApplicationRecorder):
         desc: bool = False,
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
-        rows = self._select_aggregate_rows(str(originator_id), gt=gt, lte=lte, desc=desc, limit=limit)
+        rows = self.reader.aggregate_rows(str(originator_id), gt=gt, lte=lte, desc=desc, limit=limit)
         return [
             StoredEvent(
                 originator_id=UUID(row.aggregate_id),
@@ -135,61 +138,26 @@ class SequencedRecorder(ApplicationRecorder):
             for row in rows
         ]
 
-    # -- reading (LogReader port): the SQL is shared, the drivers differ in placeholders ---------------
-    PARAM = "?"
-    ID_PARAM = "?"
-    ROW_COLUMNS = "position, originator_id, originator_version, topic, partner_id, entry, leaf_hash"
-
-    @abstractmethod
-    def _fetch(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-        """Run one read-only query on a reader connection; driver errors become ``PersistenceError``."""
-
-    @staticmethod
-    def _to_row(row: tuple[Any, ...]) -> StoredRow:
-        position, aggregate_id, version, topic, partner_id, entry, leaf = row
-        return StoredRow(position, aggregate_id, version, topic, partner_id, bytes(entry), bytes(leaf))
-
+    # -- reading (LogReader port): the backend's log module runs the queries -------------------------
     def log_size(self) -> int:
-        rows = self._fetch("SELECT MAX(position) FROM ledger_log", ())
-        return 0 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
+        return self.reader.log_size()
 
     def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]:
-        p = self.PARAM
-        sql = f"SELECT {self.ROW_COLUMNS} FROM ledger_log WHERE position >= {p} ORDER BY position LIMIT {p}"
-        return [self._to_row(row) for row in self._fetch(sql, (start, limit))]
+        return self.reader.read_rows(start, limit)
 
     def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:
         """Up to ``limit`` rows of one partner with ``position >= start``, in order."""
-        p = self.PARAM
-        sql = (
-            f"SELECT {self.ROW_COLUMNS} FROM ledger_log WHERE partner_id = {p} AND position >= {p}"
-            f" ORDER BY position LIMIT {p}"
-        )
-        return [self._to_row(row) for row in self._fetch(sql, (partner_id, start, limit))]
+        return self.reader.read_partner_rows(partner_id, start, limit)
 
     def read_aggregate_rows(self, aggregate_id: str) -> Sequence[StoredRow]:
-        return self._select_aggregate_rows(aggregate_id, gt=None, lte=None, desc=False, limit=None)
+        return self.reader.read_aggregate_rows(aggregate_id)
 
-    def _select_aggregate_rows(
-        self, aggregate_id: str, *, gt: int | None, lte: int | None, desc: bool, limit: int | None
-    ) -> Sequence[StoredRow]:
-        p = self.PARAM
-        clauses = [f"originator_id = {self.ID_PARAM}"]
-        params: list[object] = [aggregate_id]
-        if gt is not None:
-            clauses.append(f"originator_version > {p}")
-            params.append(gt)
-        if lte is not None:
-            clauses.append(f"originator_version <= {p}")
-            params.append(lte)
-        sql = (
-            f"SELECT {self.ROW_COLUMNS} FROM ledger_log WHERE {' AND '.join(clauses)}"
-            f" ORDER BY originator_version {'DESC' if desc else 'ASC'}"
-        )
-        if limit is not None:
-            sql += f" LIMIT {p}"
-            params.append(limit)
-        return [self._to_row(row) for row in self._fetch(sql, params)]
+
+def stored_row(row: Sequence[Any]) -> StoredRow:
+    """A ``ledger_log`` row selected as ``position, originator_id, originator_version, topic, partner_id,
+    entry, leaf_hash`` (the column order every backend's log module selects)."""
+    position, aggregate_id, version, topic, partner_id, entry, leaf = row
+    return StoredRow(position, aggregate_id, version, topic, partner_id, bytes(entry), bytes(leaf))
 
 
 class PollingSubscription(ListenNotifySubscription[ApplicationRecorder]):

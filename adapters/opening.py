@@ -1,19 +1,28 @@
-"""Opening a :class:`~ledger_core.ledger.Ledger` on real storage (the embedded default or PostgreSQL)."""
+"""Opening a :class:`~ledger_core.ledger.Ledger` on real storage (the embedded default or PostgreSQL), and
+starting the embedded sealer on it: the composition of stores (:mod:`adapters.storage`), keys
+(:mod:`adapters.files`) and workers (:mod:`adapters.workers`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
 
-from adapters.keys.master import KeyWrapper, load_master_key
-from adapters.keys.stores import PostgresKeyStore, SQLiteKeyStore
+from adapters.files.master_key import KeyWrapper, load_master_key
+from adapters.files.signing_key import ensure_signing_key
 from adapters.log_recorder import system_clock
-from adapters.outcomes.postgres import PostgresOutcomeStore
-from adapters.outcomes.sqlite import SQLiteOutcomeStore
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig, open_recorder
+from adapters.storage import (
+    DEFAULT_DATA_DIR,
+    StorageConfig,
+    open_key_store,
+    open_outcome_store,
+    open_recorder,
+    open_tree_store,
+)
+from adapters.workers.sealer import Report, SealerRunner, quiet
 from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.ports import Clock
+from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.ledger import Ledger
 
 
@@ -45,14 +54,8 @@ def open_ledger(
     config = storage_config(location)
     recorder = open_recorder(config, clock=clock, max_batch_events=max_batch_events)
     wrapper = KeyWrapper(load_master_key(config.data_dir))
-    key_store: SQLiteKeyStore | PostgresKeyStore
-    outcome_store: SQLiteOutcomeStore | PostgresOutcomeStore
-    if config.backend == "postgresql" and config.database_url is not None:
-        key_store = PostgresKeyStore(config.database_url, wrapper)
-        outcome_store = PostgresOutcomeStore(config.database_url)
-    else:
-        key_store = SQLiteKeyStore(config.sqlite_path(), wrapper)
-        outcome_store = SQLiteOutcomeStore(config.sqlite_path())
+    key_store = open_key_store(config, wrapper)
+    outcome_store = open_outcome_store(config)
 
     def close() -> None:
         recorder.close()
@@ -69,3 +72,24 @@ def open_ledger(
         outcome_store=outcome_store,
         on_close=close,
     )
+
+
+def start_embedded_sealer(
+    config: StorageConfig,
+    policy: SealPolicy | None = None,
+    *,
+    signing_key: Path | None = None,
+    origin: str | None = None,
+    clock: Clock = system_clock,
+    report: Report = quiet,
+    poll_interval: float = 0.05,
+) -> SealerRunner:
+    """The embedded default: open the tree store and key of ``config`` and seal in a thread. ``stop()`` it.
+
+    ``poll_interval``: how often the idle runner asks whether a seal is due (and a follower whether it
+    can lead), and how often its waiter reads the sealed size when another process seals.
+    """
+    signer = ensure_signing_key(config.data_dir, signing_key, origin)
+    store = open_tree_store(config)
+    sealer = Sealer(store, signer, clock, policy=policy)
+    return SealerRunner(store, sealer, poll_interval=poll_interval, report=report).start()

@@ -3,18 +3,32 @@
 * ``sqlite:///absolute/path/ledger.db`` or ``sqlite:relative/path.db``: SQLite file.
 * ``postgresql://...`` / ``postgres://...``: PostgreSQL (libpq URL).
 * No URL: SQLite at ``<data_dir>/ledger.db`` (the embedded default).
+
+This module and :mod:`adapters.opening` are where a backend is chosen: the ``open_*`` functions import
+the chosen backend's module when called (psycopg only when PostgreSQL is asked for), and everything
+else receives the opened stores.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from adapters.log_recorder import SequencedRecorder, system_clock
+from adapters.outbox import OutboxStore
+from adapters.ports import KeyWrapping, ManagedKeyStore, ManagedOutcomeStore, ManagedTreeStore
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.engine.ports import Clock
 
 DEFAULT_DATA_DIR = Path(".ledger-data")
+
+
+class Backend(StrEnum):
+    """The database a :class:`StorageConfig` names (shown as this text by ``ledger`` commands)."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
 
 
 @dataclass(frozen=True)
@@ -25,12 +39,10 @@ class StorageConfig:
     database_url: str | None = None
 
     @property
-    def backend(self) -> str:
-        return (
-            "postgresql"
-            if self.database_url and self.database_url.startswith(("postgres://", "postgresql://"))
-            else "sqlite"
-        )
+    def backend(self) -> Backend:
+        if self.database_url and self.database_url.startswith(("postgres://", "postgresql://")):
+            return Backend.POSTGRESQL
+        return Backend.SQLITE
 
     def sqlite_path(self) -> Path:
         """The SQLite file this config names (the default is ``<data_dir>/ledger.db``)."""
@@ -43,16 +55,68 @@ class StorageConfig:
             return Path(url.removeprefix("sqlite:").removeprefix("//"))
         raise InvalidCommand("unsupported database URL (use sqlite:... or postgresql://...)", field="database_url")
 
+    def postgres_url(self) -> str | None:
+        """The libpq URL when this config names PostgreSQL, else None."""
+        return self.database_url if self.backend is Backend.POSTGRESQL else None
+
 
 def open_recorder(
     config: StorageConfig, *, clock: Clock = system_clock, max_batch_events: int = 4096
 ) -> SequencedRecorder:
     """Open (and create if needed) the log recorder the config names."""
-    if config.backend == "postgresql":
-        from adapters.postgres.recorder import PostgresLogRecorder  # psycopg only when asked for
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.log import PostgresLogRecorder  # psycopg only when asked for
 
-        assert config.database_url is not None  # narrowed by backend; not a business rule
-        return PostgresLogRecorder(config.database_url, clock=clock, max_batch_events=max_batch_events)
-    from adapters.sqlite.recorder import SQLiteLogRecorder
+        return PostgresLogRecorder(url, clock=clock, max_batch_events=max_batch_events)
+    from adapters.sqlite.log import SQLiteLogRecorder
 
     return SQLiteLogRecorder(config.sqlite_path(), clock=clock, max_batch_events=max_batch_events)
+
+
+def open_tree_store(config: StorageConfig) -> ManagedTreeStore:
+    """Open (creating tables if missing) the tree store of the database ``config`` names."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.tree import PostgresTreeStore
+
+        return PostgresTreeStore(url)
+    from adapters.sqlite.tree import SQLiteTreeStore
+
+    return SQLiteTreeStore(config.sqlite_path())
+
+
+def open_outbox(config: StorageConfig) -> OutboxStore:
+    """The webhook outbox in the database ``config`` names (tables created if missing)."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.outbox import PostgresOutboxStore
+
+        return PostgresOutboxStore(url)
+    from adapters.sqlite.outbox import SQLiteOutboxStore
+
+    return SQLiteOutboxStore(config.sqlite_path())
+
+
+def open_key_store(config: StorageConfig, wrapper: KeyWrapping) -> ManagedKeyStore:
+    """Subject data keys in the database ``config`` names, wrapped by ``wrapper``."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.keys import PostgresKeyStore
+
+        return PostgresKeyStore(url, wrapper)
+    from adapters.sqlite.keys import SQLiteKeyStore
+
+    return SQLiteKeyStore(config.sqlite_path(), wrapper)
+
+
+def open_outcome_store(config: StorageConfig) -> ManagedOutcomeStore:
+    """The outcome counters in the database ``config`` names (tables created if missing)."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.outcomes import PostgresOutcomeStore
+
+        return PostgresOutcomeStore(url)
+    from adapters.sqlite.outcomes import SQLiteOutcomeStore
+
+    return SQLiteOutcomeStore(config.sqlite_path())

@@ -34,7 +34,7 @@ from litestar.params import HeaderParameter
 
 from api.http.errors import make_exception_handler
 from api.http.observability import Edge, Metrics, configure_logging
-from api.http.openapi import finish_openapi
+from api.http.openapi import DecimalSchemaPlugin, finish_openapi
 from api.http.pipeline import partner_pipeline
 from api.http.routes.audit import AuditController
 from api.http.routes.claims import ClaimsController
@@ -168,6 +168,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         after_request=_envelope_html_not_found,
         lifespan=[_lifespan(settings, metrics, runtime_factory, handle)],
         openapi_config=_openapi_config(settings),
+        plugins=[DecimalSchemaPlugin()],
         request_max_body_size=settings.max_body_bytes,
         response_cache_config=ResponseCacheConfig(),
         logging_config=None,

@@ -10,21 +10,23 @@ rate-limit / replay / idempotency stores (Redis when ``redis_url`` is set, in pr
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.idempotency import InProcessIdempotencyStore
-from adapters.keys.signing import load_signing_key, signing_key_path
-from adapters.merkle import ManagedTreeStore, open_tree_store
-from adapters.opening import open_ledger
-from adapters.ratelimit import InProcessRateLimiter
-from adapters.replay import InProcessReplayCache
-from adapters.sealer import SealerRunner, SealWaiter, start_embedded_sealer
-from adapters.webhooks import OutboxStore
+from adapters.files.signing_key import load_signing_key, signing_key_path
+from adapters.memory.idempotency import InProcessIdempotencyStore
+from adapters.memory.ratelimit import InProcessRateLimiter
+from adapters.memory.replay import InProcessReplayCache
+from adapters.opening import open_ledger, start_embedded_sealer
+from adapters.outbox import OutboxStore
+from adapters.ports import ManagedTreeStore
+from adapters.storage import open_tree_store
+from adapters.workers.outcome_recovery import start_outcome_recovery
+from adapters.workers.seal_waiter import SealWaiter
+from adapters.workers.sealer import SealerRunner
 from api.client.schemas.common import Proof
 from api.http import views
 from api.http.member_operations import MemberOperations, build_member_operations
@@ -49,36 +51,6 @@ logger = logging.getLogger("api.runtime")
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-OUTCOME_RECOVERY_INTERVAL_S = 60.0
-
-
-def start_outcome_recovery(ledger: Ledger, interval: float = OUTCOME_RECOVERY_INTERVAL_S) -> Callable[[], None]:
-    """A daemon thread settling outcome changes a crashed process left open (at start, then every
-    ``interval`` seconds; see :meth:`OutcomeProjection.recover`); returns the function that stops it."""
-    stop = threading.Event()
-
-    def run() -> None:
-        while True:
-            try:
-                recovered = ledger.outcomes.recover()
-            except Exception:  # the database is unreachable: logged, retried next round
-                logger.exception("outcome recovery failed")
-            else:
-                if recovered:
-                    logger.warning("outcome recovery settled %d change(s) left open by a crash", recovered)
-            if stop.wait(interval):
-                return
-
-    thread = threading.Thread(target=run, name="outcome-recovery", daemon=True)
-    thread.start()
-
-    def close() -> None:
-        stop.set()
-        thread.join(timeout=5)
-
-    return close
 
 
 @dataclass
@@ -209,7 +181,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         security = _security(settings, metrics, issuer, ledger, closers)
         operations = LedgerOperations(ledger, ProofService(tree, ledger.app.log_reader))
         members = build_member_operations(ledger, settings, security.deployment_secret, _utc_now)
-        closers.append(start_outcome_recovery(ledger))
+        closers.append(start_outcome_recovery(ledger.outcomes, logger=logger))
         webhooks = open_webhooks(settings, ledger, security.deployment_secret, closers)
         return Runtime(
             settings,
@@ -257,9 +229,9 @@ def _stores(settings: Settings, closers: list[Callable[[], Any]]) -> dict[str, A
         }
     import redis
 
-    from adapters.idempotency.redis import RedisIdempotencyStore
-    from adapters.ratelimit.redis import RedisRateLimiter
-    from adapters.replay.redis import RedisReplayCache
+    from adapters.redis.idempotency import RedisIdempotencyStore
+    from adapters.redis.ratelimit import RedisRateLimiter
+    from adapters.redis.replay import RedisReplayCache
 
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     closers.append(client.close)

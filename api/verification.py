@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from adapters.claim_facts import LogDerivedClaimFacts
+from adapters.memory.claim_facts import LogDerivedClaimFacts
 from ledger_core.claims.facts import ClaimFacts
 from ledger_core.claims.verification import ClaimVerificationService
 from ledger_core.engine.ports import Clock

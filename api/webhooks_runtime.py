@@ -12,8 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from adapters.webhooks import OutboxStore, open_outbox
-from adapters.webhooks.worker import build_worker
+from adapters.outbox import OutboxStore
+from adapters.storage import open_outbox
+from adapters.workers.webhooks import build_worker
 from api.settings import Settings
 from ledger_core.ledger import Ledger
 from ledger_core.webhooks.retry import RetryPolicy

@@ -23,7 +23,7 @@ Targets (issue 7): recall >= 0.95 for document reuse, >= 0.8 overall at precisio
 
 With ``--storage`` (default on; ``--no-storage`` skips it) the first claims of the stream are also
 submitted through :class:`~ledger_core.claims.verification.ClaimVerificationService` on each backend
-(SQLite file, PostgreSQL schema; facts from :class:`adapters.claim_facts.LogDerivedClaimFacts`), one
+(SQLite file, PostgreSQL schema; facts from :class:`adapters.memory.claim_facts.LogDerivedClaimFacts`), one
 thread, to time submit + first verification *with* I/O: the new path saves the claim and its
 verification together; the previous path (submit, then record the verification) took two saves.
 
@@ -280,7 +280,7 @@ def evaluate(stream: Stream) -> dict[str, Any]:
 
 def _storage_case(url: str, data_dir: str, claims: list[Claim], two_saves: bool) -> dict[str, Any]:
     """Submit ``claims`` (documents registered first) on real storage; time each submit + verification."""
-    from adapters.claim_facts import LogDerivedClaimFacts
+    from adapters.memory.claim_facts import LogDerivedClaimFacts
     from adapters.opening import open_ledger
     from adapters.storage import StorageConfig
     from ledger_core.claims.verification import ClaimVerificationService

@@ -9,7 +9,7 @@ For each backend (SQLite, PostgreSQL; a fresh temp file / a fresh schema each) i
    ``--seed``; ``leaf_hash`` is SHA-256(0x00 || entry). The first 1,000 are decoded and re-encoded with
    ``ledger_core.engine.envelope`` to check they are byte-exact envelopes.
 2. **Sealing (measured).** The real ``Sealer`` (``SealPolicy(max_batch_entries=--seal-batch)``, an Ed25519
-   key from ``adapters.keys.signing``) integrates the backlog as N / batch signed checkpoints. The latest
+   key from ``adapters.files.signing_key``) integrates the backlog as N / batch signed checkpoints. The latest
    checkpoint's signature is verified and its root compared across backends and with pymerkle's.
 3. **Proof generation (measured).** Through ``ProofService`` in the case's process after a warm-up:
    ``--samples`` inclusion proofs of random positions against the latest checkpoint, and ``--samples``
@@ -67,10 +67,9 @@ from _common import (
 # script's own directory (first on sys.path, here and in the spawned children) would shadow it.
 import_shadowed_package("proofs")
 
-from adapters.keys.signing import ensure_signing_key  # noqa: E402
+from adapters.files.signing_key import ensure_signing_key  # noqa: E402
 from adapters.log_recorder import system_clock  # noqa: E402
-from adapters.merkle import open_tree_store  # noqa: E402
-from adapters.storage import StorageConfig  # noqa: E402
+from adapters.storage import StorageConfig, open_tree_store  # noqa: E402
 from ledger_core.engine.auditing import ProofService  # noqa: E402
 from ledger_core.engine.envelope import EventDraft, decode_entry, encode_entry  # noqa: E402
 from ledger_core.engine.sealing import Sealer, SealPolicy  # noqa: E402
@@ -562,7 +561,7 @@ def run_backend(backend: str, params: CaseParams, postgres_url: str) -> dict[str
         with fresh_sqlite_file("ledger.db") as path:
             fill = run_in_subprocess(fill_sqlite, str(path.resolve()), params.entries, params.seed)
             log(f"{'':<12} filled in {fill['seconds']:.1f} s; sealing and proving ...")
-            result = run_in_subprocess(ledger_case, f"sqlite://{path.resolve()}", params)
+            result: dict[str, Any] = run_in_subprocess(ledger_case, f"sqlite://{path.resolve()}", params)
     else:
         with fresh_postgres_schema(postgres_url, prefix="bench_proofs") as schema:
             fill = run_in_subprocess(fill_postgres, schema.url, params.entries, params.seed)

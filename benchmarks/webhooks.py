@@ -177,9 +177,8 @@ def _database(backend: str, postgres_url: str) -> Iterator[tuple[Path, str]]:
 
 def run_case(backend: str, postgres_url: str, events: int, rate: float, duration: float, client: str) -> dict[str, Any]:
     from adapters.opening import open_ledger
-    from adapters.storage import StorageConfig
-    from adapters.webhooks import open_outbox
-    from adapters.webhooks.worker import build_worker
+    from adapters.storage import StorageConfig, open_outbox
+    from adapters.workers.webhooks import build_worker
 
     receiver = Receiver()
     with _database(backend, postgres_url) as (data_dir, url):

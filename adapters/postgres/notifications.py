@@ -1,16 +1,15 @@
-"""Followers woken by PostgreSQL notifications instead of polling: :class:`HeadWatch`.
+"""Followers woken by PostgreSQL notifications instead of polling: :class:`PostgresHeadWatch`.
 
-The log writer sends ``pg_notify('ledger_log', size)`` and the sealer ``pg_notify('ledger_checkpoint',
-size)`` inside their transactions, so a notification arrives only after its commit. A watch LISTENs on
-one dedicated connection in a daemon thread and keeps, per channel, the highest size announced
-(after each (re)connect it reads the current heads once, so nothing committed while it was away is
-missed) and wakes whoever waits.
+The log writer sends ``pg_notify`` on its channel (:data:`adapters.postgres.log.LOG_HEADS`) and the
+sealer on the checkpoints' (:data:`adapters.postgres.tree.CHECKPOINT_HEADS`) inside their transactions,
+so a notification arrives only after its commit. A watch LISTENs on one dedicated connection in a daemon
+thread and keeps, per head, the highest size announced (after each (re)connect it reads the current
+heads once with each :class:`Channel`'s query, so nothing committed while it was away is missed) and
+wakes whoever waits. It implements :class:`adapters.ports.HeadWatch`, whose contract applies: a head is
+a **hint** (channels are database-wide, so a ledger in another schema of the same database announces
+its own sizes); correctness never depends on a notification arriving.
 
-Contract: a head is a **hint**. Channels are database-wide, so a ledger in another schema of the same
-database announces its own sizes; and a broken connection goes unnoticed until the next read. Callers
-therefore only use a head to decide *whether to look*, correct it with :meth:`HeadWatch.correct` when a
-real read disagrees, and still look by themselves every ``fallback`` seconds. Correctness never
-depends on a notification arriving.
+This module writes no SQL of its own: each table's module (log, tree) owns its channel and head query.
 """
 
 from __future__ import annotations
@@ -20,70 +19,73 @@ import select
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
+from adapters.ports import Head
+
 logger = logging.getLogger("adapters.notifications")
 
-FALLBACK_SECONDS = 1.0
-"""Followers that use announcements still read the database themselves at least this often."""
-LOG_CHANNEL = "ledger_log"
-CHECKPOINT_CHANNEL = "ledger_checkpoint"
-HEAD_QUERIES: Mapping[str, str] = {
-    LOG_CHANNEL: "SELECT COALESCE(MAX(position) + 1, 0) FROM ledger_log",
-    CHECKPOINT_CHANNEL: "SELECT COALESCE(MAX(size), 0) FROM checkpoints",
-}
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A ``NOTIFY`` channel whose payload is a size, and the query that reads that size now."""
+
+    name: str
+    head_query: str
 
 
-class HeadWatch:
-    """The latest announced size per channel, kept by a LISTEN thread on its own connection.
+class PostgresHeadWatch:
+    """The latest announced size per head, kept by a LISTEN thread on its own connection.
 
-    ``head(channel)`` is None while the watch is not connected (callers then poll as before);
-    :meth:`wait` blocks until a channel's head passes a value or a timeout; ``subscribe`` calls a
+    ``head(which)`` is None while the watch is not connected (callers then poll as before);
+    :meth:`wait` blocks until a head passes a value or a timeout; ``subscribe`` calls a
     function (on the watch's thread; it must be quick and not raise) with every size announced.
     """
 
     def __init__(
         self,
         conninfo: str,
-        channels: Mapping[str, str] = HEAD_QUERIES,
+        channels: Mapping[Head, Channel],
         *,
         retry_after: float = 1.0,
         tick: float = 0.1,
     ) -> None:
         self.conninfo = conninfo
         self.channels = dict(channels)
+        self._by_name = {channel.name: head for head, channel in self.channels.items()}
         self.retry_after = retry_after
         self.tick = tick
-        self._heads: dict[str, int] = {}
+        self._heads: dict[Head, int] = {}
         self._generation = 0  # bumped by every change, so a correction never undoes a newer announcement
         self._connected = False
         self._condition = threading.Condition()
-        self._subscribers: dict[str, list[Callable[[int], None]]] = {}
+        self._subscribers: dict[Head, list[Callable[[int], None]]] = {}
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ledger-notifications", daemon=True)
         self._thread.start()
 
     # -- reading ---------------------------------------------------------------------------------------
-    def head(self, channel: str) -> int | None:
-        """The highest size announced (or read) on ``channel``; None while not connected."""
+    def head(self, which: Head) -> int | None:
+        """The highest size announced (or read) for ``which``; None while not connected."""
         with self._condition:
-            return self._heads.get(channel) if self._connected else None
+            return self._heads.get(which) if self._connected else None
 
     def generation(self) -> int:
         with self._condition:
             return self._generation
 
-    def wait(self, channel: str, beyond: int, timeout: float) -> int | None:
-        """Block until ``channel``'s head exceeds ``beyond`` or ``timeout`` passes; the head then (None:
+    def wait(self, which: Head, beyond: int, timeout: float) -> int | None:
+        """Block until ``which`` exceeds ``beyond`` or ``timeout`` passes; the head then (None:
         not connected)."""
         with self._condition:
-            self._wait_until(lambda: self._connected and self._heads.get(channel, -1) > beyond, timeout)
-            return self._heads.get(channel) if self._connected and not self._closed.is_set() else None
+            self._wait_until(lambda: self._connected and self._heads.get(which, -1) > beyond, timeout)
+            return self._heads.get(which) if self._connected and not self._closed.is_set() else None
 
-    def wait_any(self, beyond: Mapping[str, int], timeout: float) -> None:
-        """Block until any channel's head exceeds its value in ``beyond``, ``timeout`` passes, or the watch
+    def wait_any(self, beyond: Mapping[Head, int], timeout: float) -> None:
+        """Block until any head exceeds its value in ``beyond``, ``timeout`` passes, or the watch
         is not connected (the caller then polls)."""
         with self._condition:
             self._wait_until(
@@ -104,11 +106,11 @@ class HeadWatch:
             return self._connected
 
     # -- feeding ---------------------------------------------------------------------------------------
-    def observe(self, channel: str, size: int) -> None:
+    def observe(self, which: Head, size: int) -> None:
         """A size learned otherwise (e.g. this process's own commit): raise the head to it."""
-        self._set(channel, size, announce=False)
+        self._set(which, size, announce=False)
 
-    def correct(self, sizes: Mapping[str, int], since_generation: int) -> None:
+    def correct(self, sizes: Mapping[Head, int], since_generation: int) -> None:
         """A real read (started at ``since_generation``) found ``sizes``: replace the heads unless any changed
         since (an announcement from another schema is then forgotten)."""
         with self._condition:
@@ -117,9 +119,9 @@ class HeadWatch:
                 self._generation += 1
                 self._condition.notify_all()
 
-    def subscribe(self, channel: str, callback: Callable[[int], None]) -> None:
+    def subscribe(self, which: Head, callback: Callable[[int], None]) -> None:
         with self._condition:
-            self._subscribers.setdefault(channel, []).append(callback)
+            self._subscribers.setdefault(which, []).append(callback)
 
     def close(self) -> None:
         """Stop listening (the thread leaves within ``tick`` seconds and closes its connection)."""
@@ -128,13 +130,13 @@ class HeadWatch:
             self._connected = False
             self._condition.notify_all()
 
-    def _set(self, channel: str, size: int, *, announce: bool) -> None:
+    def _set(self, which: Head, size: int, *, announce: bool) -> None:
         with self._condition:
-            if size > self._heads.get(channel, -1):
-                self._heads[channel] = size
+            if size > self._heads.get(which, -1):
+                self._heads[which] = size
                 self._generation += 1
                 self._condition.notify_all()
-            callbacks = list(self._subscribers.get(channel, ())) if announce else []
+            callbacks = list(self._subscribers.get(which, ())) if announce else []
         for callback in callbacks:
             callback(size)
 
@@ -151,14 +153,14 @@ class HeadWatch:
             self._closed.wait(self.retry_after)
 
     def _listen(self, conn: psycopg.Connection[Any]) -> None:
-        for channel in self.channels:
-            conn.execute(f"LISTEN {channel}")
-        for channel, sql in self.channels.items():  # after LISTEN: nothing committed later can be missed
+        for channel in self.channels.values():
+            conn.execute(f"LISTEN {channel.name}")
+        for which, channel in self.channels.items():  # after LISTEN: nothing committed later can be missed
             try:
-                row = conn.execute(sql).fetchone()
+                row = conn.execute(channel.head_query).fetchone()
             except psycopg.errors.UndefinedTable:  # not created yet: every later commit is announced
                 continue
-            self._set(channel, 0 if row is None or row[0] is None else int(row[0]), announce=True)
+            self._set(which, 0 if row is None or row[0] is None else int(row[0]), announce=True)
         with self._condition:
             self._connected = True
             self._condition.notify_all()
@@ -171,10 +173,10 @@ class HeadWatch:
             if not readable:
                 continue
             pgconn.consume_input()
-            sizes: dict[str, int] = {}
+            sizes: dict[Head, int] = {}
             while (note := pgconn.notifies()) is not None:
-                channel, payload = note.relname.decode(), note.extra.decode()
-                if channel in self.channels and payload.isdigit():
-                    sizes[channel] = max(sizes.get(channel, -1), int(payload))
-            for channel, size in sizes.items():
-                self._set(channel, size, announce=True)
+                named, payload = self._by_name.get(note.relname.decode()), note.extra.decode()
+                if named is not None and payload.isdigit():
+                    sizes[named] = max(sizes.get(named, -1), int(payload))
+            for named, size in sizes.items():
+                self._set(named, size, announce=True)

@@ -1,7 +1,7 @@
 """One process at a time: a PostgreSQL session advisory lock held on a dedicated connection.
 
-Used to elect the one sealer (:mod:`adapters.merkle.postgres`) and the one webhook projector
-(:mod:`adapters.webhooks.postgres`) per schema: the lock key is ``(lock_class,
+Used to elect the one sealer (:mod:`adapters.postgres.tree`) and the one webhook projector
+(:mod:`adapters.postgres.outbox`) per schema: the lock key is ``(lock_class,
 hashtext(current_schema()))``, so ledgers in different schemas of one database do not block each other.
 The lock lives as long as its connection: when the holder dies or its connection breaks, PostgreSQL
 releases it and the next :meth:`SessionLock.try_acquire` elsewhere succeeds.
@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from adapters.postgres.recorder import translate
+from adapters.postgres.connections import translate
 
 
 class SessionLock:

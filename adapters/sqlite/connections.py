@@ -1,4 +1,4 @@
-"""SQLite plumbing shared by the log recorder and the tree store: per-thread connections, the writer lock.
+"""SQLite plumbing shared by every table owner of this backend: per-thread connections, the writer lock.
 
 * :class:`ThreadConnections` gives each thread its own connection to one file (WAL: readers never block
   the writer or each other), translates driver errors into eventsourcing's ``PersistenceError`` family,
@@ -14,11 +14,15 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError, ProgrammingError
+
+Fetch = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
+"""Runs one read-only statement on some connection and returns every row (how table owners lend their reads)."""
 
 
 def translate(error: sqlite3.Error) -> PersistenceError:

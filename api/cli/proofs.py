@@ -17,11 +17,11 @@ from typing import Annotated, Any
 
 import typer
 
-from adapters.keys.signing import ensure_signing_key, load_signing_key, signing_key_path
+from adapters.files.signing_key import ensure_signing_key, load_signing_key, signing_key_path
 from adapters.log_recorder import system_clock
-from adapters.merkle import ManagedTreeStore, open_tree_store
-from adapters.sealer import SealerRunner
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig, open_recorder
+from adapters.ports import ManagedTreeStore
+from adapters.storage import DEFAULT_DATA_DIR, StorageConfig, open_recorder, open_tree_store
+from adapters.workers.sealer import SealerRunner
 from api.cli.options import DatabaseUrl, DataDir
 from ledger_core.engine.auditing import ProofService, check_bundle_envelopes, verify_history
 from ledger_core.engine.errors import InvalidCommand, LedgerError

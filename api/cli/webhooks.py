@@ -22,10 +22,9 @@ from typing import Annotated, Any
 import typer
 
 from adapters.opening import open_ledger
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
-from adapters.webhooks import open_outbox
-from adapters.webhooks.management import WebhookManager
-from adapters.webhooks.worker import build_worker
+from adapters.storage import DEFAULT_DATA_DIR, StorageConfig, open_outbox
+from adapters.webhook_management import WebhookManager
+from adapters.workers.webhooks import build_worker
 from api.cli.options import DatabaseUrl, DataDir
 from api.security.secrets import load_deployment_secret
 from ledger_core.ledger import Ledger

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from api.client.core import ClientCore
-from api.client.schemas import claims as schemas
+from .core import ClientCore
+from .schemas import claims as schemas
 
 
 class ClaimsReviewClientMixin(ClientCore):

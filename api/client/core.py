@@ -2,7 +2,7 @@
 
 The client fetches an access token (``POST /oauth/token``, client credentials) and refreshes it a minute
 before it expires or after a 401 ``AUTH_INVALID_TOKEN``; signs every ``/api/v1`` request with the five
-headers (:mod:`api.client.signing`); sends an ``Idempotency-Key`` with every POST (one per call, kept
+headers (:mod:`.signing`); sends an ``Idempotency-Key`` with every POST (one per call, kept
 across retries); and retries 429, 5xx, 409 ``IDEMPOTENCY_REQUEST_IN_PROGRESS`` and connection errors with
 exponential backoff and jitter, honouring ``Retry-After``. Every retry is signed afresh (a new
 ``X-Request-ID``: the old one would be a replay). Errors raise :class:`LedgerApiError` carrying the
@@ -23,8 +23,8 @@ from urllib.parse import quote, urlencode
 import httpx
 import msgspec
 
-from api.client.schemas import common as schemas
-from api.client.signing import sign
+from .schemas import common as schemas
+from .signing import sign
 
 T = TypeVar("T")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -32,7 +32,11 @@ TOKEN_MARGIN_S = 60
 
 
 class LedgerApiError(Exception):
-    """An error response: the seed's envelope (``code``, ``message``, ``details``, ``request_id``)."""
+    """An error response: the seed's envelope (``code``, ``message``, ``details``, ``request_id``).
+
+    ``str()`` is ``"{status} {code}: {message} (request_id {request_id})"``: quote it to support, who
+    find the request in the server's logs by that id (the suffix is left out when the answer had none).
+    """
 
     def __init__(
         self,
@@ -43,7 +47,8 @@ class LedgerApiError(Exception):
         request_id: str,
         headers: Mapping[str, str],
     ) -> None:
-        super().__init__(f"{status} {code}: {message}")
+        suffix = f" (request_id {request_id})" if request_id else ""
+        super().__init__(f"{status} {code}: {message}{suffix}")
         self.status, self.code, self.message = status, code, message
         self.details, self.request_id, self.headers = dict(details), request_id, dict(headers)
 

@@ -2,7 +2,7 @@
 
 ::
 
-    from api.client.ledger_client import LedgerClient
+    from api.client.ledger_client import LedgerClient  # installed alone: proveniq_ledger_client.ledger_client
 
     with LedgerClient("http://127.0.0.1:8000", client_id=..., client_secret=..., api_key=..., api_secret=...) as ledger:
         result = ledger.submit_claim({...})          # a VerificationResponse with an inclusion proof
@@ -10,7 +10,7 @@
 
 The client fetches an access token (``POST /oauth/token``, client credentials) and refreshes it a minute
 before it expires or after a 401 ``AUTH_INVALID_TOKEN``; signs every ``/api/v1`` request with the five
-headers (:mod:`api.client.signing`); sends an ``Idempotency-Key`` with every POST (one per call, kept
+headers (:mod:`.signing`); sends an ``Idempotency-Key`` with every POST (one per call, kept
 across retries); and retries 429, 5xx, 409 ``IDEMPOTENCY_REQUEST_IN_PROGRESS`` and connection errors with
 exponential backoff and jitter, honouring ``Retry-After``. Every retry is signed afresh (a new
 ``X-Request-ID``: the old one would be a replay). Errors raise :class:`LedgerApiError` carrying the
@@ -26,14 +26,15 @@ from typing import Any
 
 import msgspec
 
-from api.client.claims import ClaimsReviewClientMixin
-from api.client.core import ClientCore, LedgerApiError, rfc3339
-from api.client.members import MembersClientMixin
-from api.client.schemas import common as schemas
-from api.client.webhooks import WebhooksClientMixin
 from proofs.checkpoint import verify_checkpoint
 from proofs.hashing import leaf_hash
 from proofs.verify import verify_inclusion
+
+from .claims import ClaimsReviewClientMixin
+from .core import ClientCore, LedgerApiError, rfc3339
+from .members import MembersClientMixin
+from .schemas import common as schemas
+from .webhooks import WebhooksClientMixin
 
 __all__ = ["ClientCore", "LedgerApiError", "LedgerClient", "rfc3339"]
 

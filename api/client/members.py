@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from api.client.core import ClientCore
-from api.client.schemas import members as schemas
+from .core import ClientCore
+from .schemas import members as schemas
 
 
 def _segment(value: str) -> str:

@@ -14,9 +14,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from api.client.core import ClientCore
-from api.client.schemas import webhooks as schemas
-from ledger_core.webhooks.signatures import TOLERANCE_SECONDS, WebhookVerificationError, verify_signed
+import msgspec
+
+from proofs.webhooks import TOLERANCE_SECONDS, WebhookVerificationError, verify_signature
+
+from .core import ClientCore
+from .schemas import webhooks as schemas
 
 __all__ = ["WebhookVerificationError", "WebhooksClientMixin", "verify_webhook"]
 
@@ -29,8 +32,18 @@ def verify_webhook(
     tolerance: int = TOLERANCE_SECONDS,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """The verified payload of one delivery; raises :class:`WebhookVerificationError` if anything is off."""
-    return verify_signed(headers, raw_body, secret, now=time.time() if now is None else now, tolerance=tolerance)
+    """The verified payload of one delivery; raises :class:`WebhookVerificationError` if anything is off.
+
+    The signature check is :func:`proofs.webhooks.verify_signature`, the same code the server signs with.
+    """
+    verify_signature(headers, raw_body, secret, now=time.time() if now is None else now, tolerance=tolerance)
+    try:
+        payload = msgspec.json.decode(raw_body)
+    except msgspec.DecodeError:
+        raise WebhookVerificationError("webhook body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise WebhookVerificationError("webhook body is not a JSON object")
+    return payload
 
 
 def _endpoint_path(endpoint_id: str, rest: str = "") -> str:

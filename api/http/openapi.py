@@ -10,19 +10,29 @@ the generated document (once, before it is first served) so that it is complete:
 * typed schemas for the signed request headers and ``Idempotency-Key``;
 * the request bodies read by hand: document uploads (raw bytes or multipart) and token requests
   (form or JSON).
+
+:class:`DecimalSchemaPlugin` (registered on the app) types every ``Decimal`` of a request shape as
+``string | number``: the shapes (``api.client.schemas``) are plain msgspec, shared with the SDK.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Litestar
+from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.plugins import OpenAPISchemaPlugin
+from litestar.typing import FieldDefinition
 
 from api.client.schemas.common import ErrorResponse, TokenRequest
 from api.http.errors import ERROR_CODES
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator  # the type Litestar's plugin API names
 
 REF = "#/components/schemas/{name}"
 _STRING: dict[str, Any] = {"type": "string"}
@@ -43,6 +53,19 @@ _HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
     "X-Timestamp": {"type": "string", "format": "date-time"},
     "Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 255},
 }
+
+
+class DecimalSchemaPlugin(OpenAPISchemaPlugin):
+    """A ``Decimal`` is sent as a JSON number or a decimal string (msgspec decodes both exactly).
+
+    The field's own description and examples (its ``msgspec.Meta``) are added by Litestar as usual.
+    """
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        return field_definition.type_ is Decimal
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        return Schema(type=[OpenAPIType.STRING, OpenAPIType.NUMBER])
 
 
 def _header(kind: str, description: str) -> dict[str, Any]:

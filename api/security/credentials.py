@@ -26,7 +26,7 @@ from api.security.secrets import api_key_factory, hash_client_secret, new_client
 from api.security.verifier import ApiKeyRecord
 from ledger_core.engine.errors import NotFound
 from ledger_core.ledger import Ledger
-from ledger_core.partners.access import DEFAULT_OVERLAP
+from ledger_core.partners.access import DEFAULT_OVERLAP, ApiKeyStatus
 from ledger_core.partners.partner import Partner, PartnerService
 from ledger_core.shared.validation import parse_timestamp
 from ledger_core.shared.vocabulary import OPERATIONS_SCOPE, PartnerCategory, PartnerStatus, Tier
@@ -127,7 +127,11 @@ class CredentialService:
 
 
 def _newest_active(partner: Partner, now: datetime) -> str | None:
-    keys = [k for k in partner.api_keys.values() if k.key_id.startswith(API_KEY_PREFIX) and k.status(now) == "active"]
+    keys = [
+        k
+        for k in partner.api_keys.values()
+        if k.key_id.startswith(API_KEY_PREFIX) and k.status(now) is ApiKeyStatus.ACTIVE
+    ]
     return max(keys, key=lambda k: k.issued_at).key_id if keys else None
 
 

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.keys.files import ensure_private_file
+from adapters.files.private_files import ensure_private_file
 from api.security.tokens import generate_signing_key
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.partners.access import new_api_key

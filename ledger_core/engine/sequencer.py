@@ -88,41 +88,13 @@ def sequence_batch(
     prev = head.last_leaf_hash
     entries: list[SequencedEntry] = []
     outcomes: list[list[int] | ConcurrencyConflict] = []
-    leaf_state = _LEAF_STATE
     for save in saves:
         conflict = _first_conflict(save, heads)
         if conflict is not None:
             outcomes.append(conflict)
             continue
         first = position
-        for draft in save:
-            aggregate_id = draft.aggregate_id
-            current = heads.get(aggregate_id)
-            entry = encode_entry(
-                draft,
-                position=position,
-                prev=prev,
-                aggregate_prev_position=None if current is None else current[1],
-                recorded_at=recorded_at,
-            )
-            hasher = leaf_state.copy()  # leaf_hash(entry): SHA-256(0x00 || entry) without copying the entry
-            hasher.update(entry)
-            prev = hasher.digest()
-            entries.append(
-                SequencedEntry(
-                    position,
-                    draft.event_id,
-                    aggregate_id,
-                    draft.aggregate_version,
-                    draft.type,
-                    draft.partner_id,
-                    recorded_at,
-                    entry,
-                    prev,
-                )
-            )
-            heads[aggregate_id] = (draft.aggregate_version, position)
-            position += 1
+        position, prev = _sequence_save(save, position, prev, recorded_at, heads, entries)
         outcomes.append(list(range(first, position)))
     return SequencedBatch(
         entries=entries,
@@ -131,6 +103,48 @@ def sequence_batch(
         ),
         outcomes=outcomes,
     )
+
+
+def _sequence_save(
+    save: Sequence[EventDraft],
+    position: int,
+    prev: bytes | None,
+    recorded_at: str,
+    heads: dict[str, tuple[int, int]],
+    entries: list[SequencedEntry],
+) -> tuple[int, bytes | None]:
+    """Append the rows of one accepted save to ``entries`` and move ``heads``; return the next position and
+    the last leaf hash."""
+    leaf_state = _LEAF_STATE
+    for draft in save:
+        aggregate_id = draft.aggregate_id
+        current = heads.get(aggregate_id)
+        entry = encode_entry(
+            draft,
+            position=position,
+            prev=prev,
+            aggregate_prev_position=None if current is None else current[1],
+            recorded_at=recorded_at,
+        )
+        hasher = leaf_state.copy()  # leaf_hash(entry): SHA-256(0x00 || entry) without copying the entry
+        hasher.update(entry)
+        prev = hasher.digest()
+        entries.append(
+            SequencedEntry(
+                position,
+                draft.event_id,
+                aggregate_id,
+                draft.aggregate_version,
+                draft.type,
+                draft.partner_id,
+                recorded_at,
+                entry,
+                prev,
+            )
+        )
+        heads[aggregate_id] = (draft.aggregate_version, position)
+        position += 1
+    return position, prev
 
 
 def _first_conflict(save: Sequence[EventDraft], heads: Mapping[str, tuple[int, int]]) -> ConcurrencyConflict | None:

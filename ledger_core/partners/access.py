@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -33,6 +34,14 @@ MAX_OVERLAP = timedelta(days=30)
 DEFAULT_OVERLAP = timedelta(hours=24)
 
 
+class ApiKeyStatus(StrEnum):
+    """Where an API key stands at a given moment (the value is what ``ledger partners show`` prints)."""
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKey:
     """An API key's metadata. ``expires_at`` is set when the key was rotated out (the overlap window)."""
@@ -43,13 +52,13 @@ class ApiKey:
     expires_at: str | None = None
     revoked_at: str | None = None
 
-    def status(self, now: datetime) -> str:
-        """``revoked``, ``expired`` or ``active`` at ``now``."""
+    def status(self, now: datetime) -> ApiKeyStatus:
+        """The key's state at ``now``: revoked wins over expired."""
         if self.revoked_at is not None:
-            return "revoked"
+            return ApiKeyStatus.REVOKED
         if self.expires_at is not None and now >= parse_timestamp(self.expires_at, "expires_at"):
-            return "expired"
-        return "active"
+            return ApiKeyStatus.EXPIRED
+        return ApiKeyStatus.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +101,7 @@ class WebhookSettings(TypedDict):
 
 
 def active_key_ids(keys: Mapping[str, ApiKey], now: datetime) -> list[str]:
-    return [key.key_id for key in keys.values() if key.status(now) == "active"]
+    return [key.key_id for key in keys.values() if key.status(now) is ApiKeyStatus.ACTIVE]
 
 
 def check_new_key(keys: Mapping[str, ApiKey], key_id: str, sha256: str, now: datetime, replacing: int = 0) -> None:

@@ -23,6 +23,7 @@ from ledger_core.partners.access import (
     MAX_OVERLAP,
     MAX_WEBHOOKS,
     ApiKey,
+    ApiKeyStatus,
     IssuedApiKey,
     PartnerResult,
     WebhookEndpoint,
@@ -266,7 +267,7 @@ class Partner(LedgerAggregate):
         """Replace an active key: the new key works at once, the old one until ``at + overlap`` (<= 30 days)."""
         self._require_active("rotate_api_key")
         old = self._key(old_key_id)
-        if old.status(at) != "active":
+        if old.status(at) is not ApiKeyStatus.ACTIVE:
             raise InvalidTransition("api_key", old.status(at), "rotate")
         if not timedelta(0) <= overlap <= MAX_OVERLAP:
             raise InvalidCommand("overlap must be between 0 and 30 days", field="overlap", value=str(overlap))
@@ -292,7 +293,7 @@ class Partner(LedgerAggregate):
     def authenticate(self, key_id: str, secret: str, now: datetime) -> bool:
         """True iff the partner is active and ``secret`` matches the active key ``key_id`` (constant time)."""
         key = self.api_keys.get(key_id)
-        if key is None or self.status is not PartnerStatus.ACTIVE or key.status(now) != "active":
+        if key is None or self.status is not PartnerStatus.ACTIVE or key.status(now) is not ApiKeyStatus.ACTIVE:
             return False
         return hmac.compare_digest(key.secret_sha256, secret_sha256(secret))
 

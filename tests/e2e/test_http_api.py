@@ -266,6 +266,8 @@ def test_operations_endpoints_and_openapi(server: LiveServer) -> None:
     assert {"200", "201", "202", "400", "401", "403", "409", "413", "422", "429", "500"} <= set(submit["responses"])
     assert submit["responses"]["429"]["headers"]["Retry-After"]
     assert "ErrorResponse" in document["components"]["schemas"]
+    amount = document["components"]["schemas"]["ClaimSubmission"]["properties"]["claimAmount"]
+    assert (amount["type"], amount["examples"]) == (["string", "number"], ["1250.00"])  # DecimalSchemaPlugin
     assert httpx.get(f"{server.url}/schema").status_code == 200
 
 

@@ -8,7 +8,7 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -154,7 +154,7 @@ def test_a_partner_never_sees_another_partners_data(server: LiveServer) -> None:
     claim = alice.submit_claim(claim_body("CLM-P1", [{"type": "photo", "hash": document.hash}]))
     assert claim.status == "verified"
     position = alice.audit_logs(limit=1).data[0].position
-    attempts = [
+    attempts: list[tuple[Callable[[], object], str]] = [
         (lambda: bob.get_claim(claim.claim_id), "CLAIM_NOT_FOUND"),
         (lambda: bob.get_claim_proof(claim.claim_id), "CLAIM_NOT_FOUND"),
         (lambda: bob.claim_events(claim.claim_id), "CLAIM_NOT_FOUND"),

@@ -26,7 +26,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 def partner(server: LiveServer, partner_id: str | None = None, **options: object) -> LedgerClient:
     credentials = server.create_partner(partner_id or f"l_{uuid.uuid4().hex[:10]}")
-    return server.client(credentials, **{"max_retries": 0, **options})  # type: ignore[arg-type]
+    return server.client(credentials, **{"max_retries": 0, **options})
 
 
 def signed_post(client: LedgerClient, body: bytes, key: str | None = None) -> httpx.Response:

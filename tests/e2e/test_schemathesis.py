@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,6 +28,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -42,9 +43,10 @@ from api.security.credentials import PartnerCredentials
 from ledger_core.shared.vocabulary import SCOPES
 
 MAX_EXAMPLES = int(os.environ.get("LEDGER_SCHEMATHESIS_EXAMPLES", "5"))
+ApiCase = schemathesis.Case[Any]  # any operation of the loaded schema
 
 
-def signed_requests_are_accepted(ctx: Any, response: schemathesis.Response, case: schemathesis.Case) -> None:
+def signed_requests_are_accepted(ctx: Any, response: schemathesis.Response, case: ApiCase) -> None:
     """The signing is right: no ``/api/v1`` call is refused as unauthenticated (else the run proves little)."""
     if case.operation.path.startswith("/api/") and response.status_code == 401:
         raise AssertionError(f"signed request refused: {response.text[:300]}")
@@ -76,7 +78,7 @@ class RequestSignature(requests.auth.AuthBase):
         if isinstance(body, str):
             body = body.encode("utf-8")
         if not isinstance(body, bytes):  # a stream: requests would send it chunked; read it once
-            body = b"".join(body)
+            body = b"".join(cast("Iterable[bytes]", body))
             request.body = body
         stamp, rid = rfc3339_now(), str(uuid.uuid4())
         request.headers["X-Request-ID"] = rid
@@ -103,13 +105,13 @@ def partner(server: LiveServer) -> PartnerCredentials:
 def api_schema(server: LiveServer, partner: PartnerCredentials) -> Any:
     schema = schemathesis.openapi.from_url(f"{server.url}/schema/openapi.json")
     schema.config.update(base_url=server.url)
-    schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, modes=["positive"])
+    schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, modes=[GenerationMode.POSITIVE])
 
     @schema.auth()
     class PartnerAuth:
         """The access token from ``/oauth/token`` (client credentials, HTTP Basic), then the signature."""
 
-        def get(self, case: schemathesis.Case, context: Any) -> str:
+        def get(self, case: ApiCase, context: Any) -> str:
             response = httpx.post(
                 f"{server.url}/oauth/token",
                 data={"grant_type": "client_credentials"},
@@ -119,10 +121,11 @@ def api_schema(server: LiveServer, partner: PartnerCredentials) -> Any:
             response.raise_for_status()
             return str(response.json()["access_token"])
 
-        def set(self, case: schemathesis.Case, data: str, context: Any) -> None:
+        def set(self, case: ApiCase, data: str, context: Any) -> None:
             if not case.operation.path.startswith("/api/"):
                 return
-            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}", "X-API-Key": partner.api_key}
+            case.headers["Authorization"] = f"Bearer {data}"
+            case.headers["X-API-Key"] = partner.api_key
             if case.headers.get("Idempotency-Key") is not None:
                 # Deterministic generation repeats keys across different bodies (422 IDEMPOTENCY_KEY_REUSED,
                 # tested elsewhere): a fresh key per case lets the request reach the handler.
@@ -150,6 +153,6 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     suppress_health_check=list(HealthCheck),
     database=None,
 )
-def test_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
+def test_api_conforms_to_its_openapi_document(case: ApiCase) -> None:
     """Every generated request: no 5xx; status, content type, headers and body as documented."""
     case.call_and_validate(checks=CHECKS)

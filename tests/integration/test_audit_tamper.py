@@ -14,9 +14,8 @@ from support.ledgers import open_toy_ledger
 from support.toy import Account
 from typer.testing import CliRunner
 
-from adapters.keys.signing import ensure_signing_key
-from adapters.merkle import open_tree_store
-from adapters.storage import StorageConfig
+from adapters.files.signing_key import ensure_signing_key
+from adapters.storage import StorageConfig, open_tree_store
 from ledger_core.engine.merkle import (
     CheckpointMismatch,
     CheckpointSignatureInvalid,

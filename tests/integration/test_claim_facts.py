@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from support.clock import SteppingClock
 
-from adapters.claim_facts import LogDerivedClaimFacts
+from adapters.memory.claim_facts import LogDerivedClaimFacts
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
 from ledger_core.claims.facts import ClaimFactsIndex, FactsQuery

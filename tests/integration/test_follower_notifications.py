@@ -19,12 +19,14 @@ from support.clock import SteppingClock
 from support.ledgers import open_toy_ledger
 from support.toy import Account
 
-from adapters.keys.signing import ensure_signing_key
-from adapters.merkle.postgres import PostgresTreeStore
-from adapters.postgres.notifications import CHECKPOINT_CHANNEL, LOG_CHANNEL, HeadWatch
-from adapters.sealer import SealerRunner, SealWaiter
-from adapters.webhooks.postgres import PostgresOutboxStore
-from adapters.webhooks.projector import LOG_TRACKING, WebhookProjector
+from adapters.files.signing_key import ensure_signing_key
+from adapters.ports import Head, HeadWatch
+from adapters.postgres.log import LOG_CHANNEL
+from adapters.postgres.outbox import PostgresOutboxStore
+from adapters.postgres.tree import PostgresTreeStore
+from adapters.workers.projector import LOG_TRACKING, WebhookProjector
+from adapters.workers.seal_waiter import SealWaiter
+from adapters.workers.sealer import SealerRunner
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.ledger import Ledger
 
@@ -38,7 +40,7 @@ def announce(url: str, channel: str, size: int) -> None:
 
 def wait_connected(watch: HeadWatch) -> None:
     for _ in range(200):
-        if watch.wait(LOG_CHANNEL, -1, 0.05) is not None or watch.connected():
+        if watch.wait(Head.LOG, -1, 0.05) is not None or watch.connected():
             return
     raise AssertionError("the watch never connected")
 
@@ -75,14 +77,14 @@ def test_watch_follows_commits_and_forgets_a_foreign_head(postgres_url: str, led
     try:
         wait_connected(watch)
         append(ledger, 3)
-        assert watch.wait(LOG_CHANNEL, 2, 30) == 3
+        assert watch.wait(Head.LOG, 2, 30) == 3
         generation = watch.generation()
         announce(postgres_url, LOG_CHANNEL, FOREIGN)
-        assert watch.wait(LOG_CHANNEL, 3, 30) == FOREIGN
-        watch.correct({LOG_CHANNEL: 3}, generation)  # a read that started before the announcement: kept
-        assert watch.head(LOG_CHANNEL) == FOREIGN
-        watch.correct({LOG_CHANNEL: store.log_size()}, watch.generation())
-        assert watch.head(LOG_CHANNEL) == 3
+        assert watch.wait(Head.LOG, 3, 30) == FOREIGN
+        watch.correct({Head.LOG: 3}, generation)  # a read that started before the announcement: kept
+        assert watch.head(Head.LOG) == FOREIGN
+        watch.correct({Head.LOG: store.log_size()}, watch.generation())
+        assert watch.head(Head.LOG) == 3
     finally:
         store.close()
 
@@ -189,18 +191,18 @@ def test_projector_follows_announcements_and_ignores_a_foreign_head(postgres_url
         watch = store.watch()
         wait_connected(watch)
         append(ledger, 5)
-        assert watch.wait(LOG_CHANNEL, 4, 30) == 5
+        assert watch.wait(Head.LOG, 4, 30) == 5
         assert projector.run_once() == 5
         with store.transaction() as tx:
             assert tx.lock_tracking(LOG_TRACKING) == 5
         announce(postgres_url, LOG_CHANNEL, FOREIGN)
-        assert watch.wait(LOG_CHANNEL, 5, 30) == FOREIGN
+        assert watch.wait(Head.LOG, 5, 30) == FOREIGN
         assert projector.step() == 0  # the hint said "behind": one look
-        assert watch.head(LOG_CHANNEL) == 5
+        assert watch.head(Head.LOG) == 5
         assert not projector._behind(LOG_TRACKING)
         append(ledger, 1, "b")
         projector.wait(stop, 0.0)
         assert projector.run_once() == 1
-        assert watch.head(CHECKPOINT_CHANNEL) is None  # no tree in this schema: nothing announced yet
+        assert watch.head(Head.CHECKPOINT) is None  # no tree in this schema: nothing announced yet
     finally:
         store.close()

@@ -15,13 +15,13 @@ from support.clock import ManualClock
 from adapters.idempotency import (
     IdempotencyStore,
     InFlight,
-    InProcessIdempotencyStore,
     Mismatch,
     New,
     Replay,
     StoredResponse,
 )
-from adapters.idempotency.redis import IdempotencyStoreUnavailable, RedisIdempotencyStore
+from adapters.memory.idempotency import InProcessIdempotencyStore
+from adapters.redis.idempotency import IdempotencyStoreUnavailable, RedisIdempotencyStore
 
 Advance = Callable[[float], None]
 HEADERS = (("Content-Type", "application/json"), ("Location", "/api/v1/claims/CLM-1"))

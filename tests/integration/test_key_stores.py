@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from support.databases import execute
 
-from adapters.keys.master import KeyWrapper
-from adapters.keys.stores import PostgresKeyStore, SQLiteKeyStore
+from adapters.files.master_key import KeyWrapper
+from adapters.postgres.keys import PostgresKeyStore
+from adapters.sqlite.keys import SQLiteKeyStore
 from adapters.storage import StorageConfig
 from ledger_core.members.errors import PersonalDataErased
 

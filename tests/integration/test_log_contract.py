@@ -60,8 +60,8 @@ def test_optimistic_concurrency(database_url: str) -> None:
     with ledger:
         account = Account.open("acme", "c")
         ledger.app.save(account)
-        first = ledger.app.repository.get(account.id)
-        second = ledger.app.repository.get(account.id)
+        first: Account = ledger.app.repository.get(account.id)
+        second: Account = ledger.app.repository.get(account.id)
         first.note("one")
         second.note("two")
         ledger.app.save(first)

@@ -13,8 +13,7 @@ from support.databases import fresh_database
 from support.ledgers import open_toy_ledger
 from support.toy import Account
 
-from adapters.merkle import open_tree_store
-from adapters.storage import StorageConfig
+from adapters.storage import StorageConfig, open_tree_store
 from ledger_core.engine.auditing import ProofService
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
@@ -54,11 +53,11 @@ def test_every_proof_verifies_against_every_checkpoint(kind: str, request: pytes
                 service = ProofService(store, recorder)
                 heads = {c.size: verify_checkpoint(c.note, SIGNER.verifier()) for c in store.checkpoints(0, 1000)}
                 for size, head in heads.items():
-                    for proof in service.prove_many(list(range(size)), size):
-                        proof.verify(head.root_hash)
+                    for inclusion in service.prove_many(list(range(size)), size):
+                        inclusion.verify(head.root_hash)
                 for old, new in combinations(sorted(heads), 2):
-                    proof, _, _ = service.consistency(old, new)
-                    proof.verify(heads[old].root_hash, heads[new].root_hash)
+                    consistency, _, _ = service.consistency(old, new)
+                    consistency.verify(heads[old].root_hash, heads[new].root_hash)
                 assert verify_tree_and_checkpoints(store, [SIGNER.verifier()]).checkpoints == len(heads)
             finally:
                 store.close()

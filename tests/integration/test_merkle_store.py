@@ -12,8 +12,8 @@ from support.databases import execute
 from support.ledgers import open_toy_ledger
 from support.toy import Account
 
-from adapters.merkle import ManagedTreeStore, open_tree_store
-from adapters.storage import StorageConfig
+from adapters.ports import ManagedTreeStore
+from adapters.storage import StorageConfig, open_tree_store
 from ledger_core.engine.merkle import CheckpointRecord, SealConflict
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from proofs import CompactRange, NodeId, StoredNode, generate_signer, inclusion_proof, verify_inclusion

@@ -4,6 +4,7 @@ PostgreSQL, whatever sequence of eligibility, enrollment, result, NPS, action an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -206,10 +207,10 @@ def test_a_command_first_settles_its_members_stale_change(database_url: str, tmp
         settle = store.settle_change
         failures = iter([True, True])  # the upsert's two attempts at settling fail; later ones work
 
-        def flaky(*args: Any) -> bool:
+        def flaky(change_id: str, partner_id: str, deltas: Mapping[tuple[date, str], int]) -> bool:
             if next(failures, False):
                 raise Crash
-            return settle(*args)
+            return settle(change_id, partner_id, deltas)
 
         store.settle_change = flaky  # type: ignore[method-assign]
         with pytest.raises(Crash):

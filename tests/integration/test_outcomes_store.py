@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.outcomes.postgres import PostgresOutcomeStore
-from adapters.outcomes.sqlite import SQLiteOutcomeStore
+from adapters.postgres.outcomes import PostgresOutcomeStore
+from adapters.sqlite.outcomes import SQLiteOutcomeStore
 from adapters.storage import StorageConfig
 
 JAN = [date(2026, 1, day) for day in range(1, 32)]

@@ -11,8 +11,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from adapters.ratelimit import InProcessRateLimiter, RatePolicy, rate_limit_headers
-from adapters.ratelimit.redis import RateLimiterUnavailable, RedisRateLimiter
+from adapters.memory.ratelimit import InProcessRateLimiter
+from adapters.ratelimit import RatePolicy, rate_limit_headers
+from adapters.redis.ratelimit import RateLimiterUnavailable, RedisRateLimiter
 from ledger_core.partners.ports import RateLimiter
 
 pytestmark = pytest.mark.redis
@@ -156,9 +157,9 @@ def test_unreachable_redis_is_a_typed_error() -> None:
 def test_replay_and_limit_in_one_script_match_the_two_calls(client: redis.Redis, redis_prefix: str) -> None:
     """remember_and_check on Redis (one script) decides exactly as the replay cache then the limiter do
     in process: a new id is remembered and counted, a seen id gets None and counts nothing."""
-    from adapters.ratelimit.fresh import remember_and_check
-    from adapters.replay import InProcessReplayCache
-    from adapters.replay.redis import RedisReplayCache
+    from adapters.memory.replay import InProcessReplayCache
+    from adapters.redis.replay import RedisReplayCache
+    from adapters.request_gate import remember_and_check
 
     policy = RatePolicy("t", limit=1, burst=3, window_s=3600, daily_quota=None)
     redis_limiter, redis_replay = RedisRateLimiter(client, redis_prefix), RedisReplayCache(client, redis_prefix)

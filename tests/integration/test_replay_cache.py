@@ -12,8 +12,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from support.clock import ManualClock
 
-from adapters.replay import InProcessReplayCache
-from adapters.replay.redis import RedisReplayCache, ReplayCacheUnavailable
+from adapters.memory.replay import InProcessReplayCache
+from adapters.redis.replay import RedisReplayCache, ReplayCacheUnavailable
 from ledger_core.partners.ports import ReplayCache
 
 Advance = Callable[[float], None]

@@ -9,10 +9,9 @@ from support.clock import SteppingClock
 from support.ledgers import open_toy_ledger
 from support.toy import Account
 
-from adapters.keys.signing import ensure_signing_key
-from adapters.merkle import open_tree_store
-from adapters.sealer import start_embedded_sealer
-from adapters.storage import StorageConfig
+from adapters.files.signing_key import ensure_signing_key
+from adapters.opening import start_embedded_sealer
+from adapters.storage import StorageConfig, open_tree_store
 from ledger_core.engine.auditing import ProofService
 from ledger_core.engine.sealing import SealPolicy
 from ledger_core.engine.tree_verification import verify_tree_and_checkpoints

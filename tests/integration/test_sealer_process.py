@@ -18,9 +18,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from adapters.keys.signing import ensure_signing_key
-from adapters.merkle import ManagedTreeStore, open_tree_store
-from adapters.storage import StorageConfig
+from adapters.files.signing_key import ensure_signing_key
+from adapters.ports import ManagedTreeStore
+from adapters.storage import StorageConfig, open_tree_store
 from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
 from proofs import NoteVerifier
 
@@ -141,7 +141,11 @@ def test_two_sealers_on_postgres_one_leads_the_other_takes_over(
         b.wait_for(lambda names: "waiting" in names)
         for round_ in range(3):
             fill(postgres_url, round_ * 100, 100)
-            a.wait_for(lambda names, n=round_: names.count("sealed") > n)
+
+            def sealed_this_round(names: list[str], n: int = round_) -> bool:
+                return names.count("sealed") > n
+
+            a.wait_for(sealed_this_round)
         assert "sealed" not in b.names()
         with psycopg.connect(postgres_url) as conn:  # this schema's lock only: the server is shared
             holders = conn.execute(

@@ -1,7 +1,7 @@
 """Subscription and reminder service contracts on real storage (SQLite and PostgreSQL).
 
 Reminder messages are personal data: the erasure test searches the whole database (with the byte-search
-helpers of ``test_services_members``) for a message's plaintext and the member's data key.
+helpers of ``support.storage_dump``) for a message's plaintext and the member's data key.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from integration.test_services_members import database_dump, found
 from support.clock import SteppingClock
 from support.databases import execute
+from support.storage_dump import database_dump, found
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig

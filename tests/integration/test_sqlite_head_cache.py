@@ -8,7 +8,7 @@ import pytest
 from support.ledgers import open_toy_ledger
 from support.toy import Account
 
-from adapters.sqlite.recorder import HeadCache
+from adapters.sqlite.log import HeadCache
 from ledger_core.engine.envelope import EventDraft, decode_entry
 from ledger_core.engine.errors import ConcurrencyConflict
 from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead, sequence_batch

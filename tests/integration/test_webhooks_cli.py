@@ -12,11 +12,10 @@ from support.webhook_receiver import webhook_receiver
 from typer.testing import CliRunner
 
 from adapters.opening import open_ledger
-from adapters.storage import StorageConfig
-from adapters.webhooks import open_outbox
-from adapters.webhooks.dispatcher import Dispatcher, TargetPolicy
-from adapters.webhooks.projector import WebhookProjector
-from adapters.webhooks.worker import secret_source
+from adapters.storage import StorageConfig, open_outbox
+from adapters.workers.dispatcher import Dispatcher, TargetPolicy
+from adapters.workers.projector import WebhookProjector
+from adapters.workers.webhooks import secret_source
 from api.cli.main import app
 from api.security.secrets import load_deployment_secret
 from ledger_core.claims.submission import validate_submission

@@ -20,9 +20,8 @@ import standardwebhooks
 from support.webhook_receiver import Received, webhook_receiver
 
 from adapters.opening import open_ledger
-from adapters.storage import StorageConfig
-from adapters.webhooks import open_outbox
-from adapters.webhooks.projector import LOG_TRACKING
+from adapters.storage import StorageConfig, open_outbox
+from adapters.workers.projector import LOG_TRACKING
 from api.security.secrets import load_deployment_secret
 from ledger_core.claims.submission import validate_submission
 from ledger_core.ledger import Ledger

@@ -19,14 +19,12 @@ import standardwebhooks
 from support.clock import SteppingClock
 from support.webhook_receiver import Received, Receiver, webhook_receiver
 
-from adapters.keys.signing import ensure_signing_key
-from adapters.merkle import open_tree_store
+from adapters.files.signing_key import ensure_signing_key
 from adapters.opening import open_ledger
-from adapters.storage import StorageConfig
-from adapters.webhooks import open_outbox
-from adapters.webhooks.dispatcher import Dispatcher, TargetPolicy
-from adapters.webhooks.outbox import DELIVERED, FAILED, PENDING, OutboxStore
-from adapters.webhooks.projector import WebhookProjector
+from adapters.outbox import DELIVERED, FAILED, PENDING, DeliveryOrigin, OutboxStore
+from adapters.storage import StorageConfig, open_outbox, open_tree_store
+from adapters.workers.dispatcher import Dispatcher, TargetPolicy
+from adapters.workers.projector import WebhookProjector
 from api.client.webhooks import verify_webhook
 from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.sealing import Sealer, SealPolicy
@@ -193,7 +191,7 @@ def test_every_event_type_is_delivered_signed_and_verifies(pipeline: Pipeline) -
         pipeline.pump_until(lambda: set(types_received(receiver)) >= WEBHOOK_EVENT_TYPES)
 
     secret = pipeline.secret(secret_id)
-    payloads = {}
+    payloads: dict[str, dict[str, Any]] = {}
     for received in receiver.received:
         payload = verified(received, secret)
         assert payload["event"] == payload["type"] == received.headers["x-proveniq-event"]
@@ -310,9 +308,9 @@ def test_resend_and_replay_carry_the_same_webhook_id(pipeline: Pipeline) -> None
         pipeline.pump_until(lambda: len(receiver.received) == 1)
         with pipeline.outbox.transaction() as tx:
             (delivery,) = tx.list_deliveries(PARTNER, "ep1", limit=10, starting_after=None, status=None)
-            tx.add_delivery(delivery.message_id, PARTNER, "ep1", time.time(), "resend")
+            tx.add_delivery(delivery.message_id, PARTNER, "ep1", time.time(), DeliveryOrigin.RESEND)
             for message_id in tx.replay_messages(PARTNER, ["claim.verified"], since_position=0, since_time=None):
-                tx.add_delivery(message_id, PARTNER, "ep1", time.time(), "replay")
+                tx.add_delivery(message_id, PARTNER, "ep1", time.time(), DeliveryOrigin.REPLAY)
         pipeline.pump_until(lambda: len(receiver.received) == 3)
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
     assert [r.body for r in receiver.received] == [receiver.received[0].body] * 3

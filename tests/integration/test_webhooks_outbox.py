@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from adapters.opening import open_ledger
-from adapters.storage import StorageConfig
-from adapters.webhooks import open_outbox
-from adapters.webhooks.outbox import CANCELLED, DELIVERED, PENDING, AttemptResult, DueDelivery, OutboxStore
+from adapters.outbox import CANCELLED, DELIVERED, PENDING, AttemptOutcome, AttemptResult, DueDelivery, OutboxStore
+from adapters.storage import StorageConfig, open_outbox
 from ledger_core.webhooks.events import PartnerEvent
 
 NOW = 1_800_000_000.0
@@ -65,8 +64,8 @@ def test_outcomes_and_endpoint_changes(outbox: OutboxStore) -> None:
     with outbox.transaction() as tx:
         tx.record(
             [
-                AttemptResult(one, NOW, 200, 3.0, None, "delivered"),
-                AttemptResult(two, NOW, 500, 4.0, "HTTP 500", "retry", NOW + 60),
+                AttemptResult(one, NOW, 200, 3.0, None, AttemptOutcome.DELIVERED),
+                AttemptResult(two, NOW, 500, 4.0, "HTTP 500", AttemptOutcome.RETRY, NOW + 60),
             ],
             [],
             NOW,

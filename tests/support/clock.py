@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 class SteppingClock:
     """Returns ``start``, ``start + step``, ... on successive calls."""
 
-    def __init__(self, start: datetime = datetime(2026, 1, 1, tzinfo=UTC), step: timedelta = timedelta(milliseconds=1)):
+    def __init__(
+        self, start: datetime = datetime(2026, 1, 1, tzinfo=UTC), step: timedelta = timedelta(milliseconds=1)
+    ) -> None:
         self.now = start
         self.step = step
 

@@ -44,5 +44,5 @@ def execute(url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, .
         finally:
             conn.close()
     with psycopg.connect(url, autocommit=True) as pg:
-        cursor = pg.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+        cursor = pg.execute(sql.replace("?", "%s"), params)
         return cursor.fetchall() if cursor.description else []

@@ -168,6 +168,8 @@ def live_server(
         elif process.poll() is None:
             process.kill()
             process.wait()
+        if process.stdout is not None:  # the pipe the URL and banner were read from
+            process.stdout.close()
 
 
 def _wait_for_url(process: subprocess.Popen[str], log_path: Path) -> tuple[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from api.client.schemas.common import Camel, Proof, Strict
+from .common import Camel, Proof, Strict
 
 
 class ReviewRequest(Strict):

@@ -3,6 +3,9 @@
 Money: ``claimAmount`` is accepted as a JSON number or a decimal string and decoded straight into a
 ``Decimal`` from the JSON text (msgspec never goes through a binary float), then validated by the
 domain (``ledger_core.shared.money.parse_amount``); responses always carry it as a decimal string.
+
+These shapes are the SDK's and the server's routes use them too; they need msgspec only, so the SDK
+installs without Litestar (the server adds what its OpenAPI document needs: ``api.http.openapi``).
 """
 
 from __future__ import annotations
@@ -11,16 +14,17 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar.params import KwargDefinition
 
 Sha256Hex = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$", description="SHA-256, 64 lowercase hex digits")]
 Amount = Annotated[
     Decimal,
-    KwargDefinition(
+    msgspec.Meta(
         description="Decimal amount as a JSON number or string; decoded exactly (never as a float).",
-        schema_extra={"type": ["string", "number"], "examples": ["1250.00"]},
+        examples=["1250.00"],
     ),
 ]
+"""Money in a request. The server's OpenAPI document types every ``Decimal`` as ``string | number``
+(``api.http.openapi.DecimalSchemaPlugin``): these shapes stay plain msgspec, so the SDK needs no Litestar."""
 ClaimTypeName = Literal["auto", "property", "health", "liability"]
 CurrencyCode = Literal["USD", "EUR", "GBP"]
 DocumentTypeName = Literal["photo", "pdf", "form"]

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from api.client.schemas.common import Amount
+from .common import Amount
 
 ResultTypeName = Literal["MM", "MZ", "MS", "SZ", "ZZ"]
 ReminderTypeName = Literal["enrollment", "kit", "sample", "counseling", "subscription"]

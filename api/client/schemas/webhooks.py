@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from api.client.schemas.common import Camel, Strict
+from .common import Camel, Strict
 
 EventTypeName = Literal[
     "claim.verified",

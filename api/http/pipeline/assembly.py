@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from litestar.middleware import DefineMiddleware
 from litestar.types import Guard, Middleware
 
-from adapters.idempotency.store import IdempotencyStore
+from adapters.idempotency import IdempotencyStore
 from api.http.pipeline.admission import Admission
 from api.http.pipeline.authentication import PartnerAuthentication, PartnerAuthenticator
 from api.http.pipeline.body import SignedBody

@@ -28,8 +28,15 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
-from adapters.idempotency import InFlight, Mismatch, New, Replay, StoredResponse, parse_idempotency_key
-from adapters.idempotency.store import IdempotencyStore
+from adapters.idempotency import (
+    IdempotencyStore,
+    InFlight,
+    Mismatch,
+    New,
+    Replay,
+    StoredResponse,
+    parse_idempotency_key,
+)
 from api.client.signing import fingerprint_of_digest
 from api.http.context import query_string, raw_path
 from api.http.errors import ApiError

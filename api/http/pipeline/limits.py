@@ -3,7 +3,7 @@
 :class:`RateLimits` applies the partner's policy (its tier from the Partner aggregate, or the settings'
 ``partner_policies`` override) through :class:`~ledger_core.partners.ports.RateLimiter`, and writes the
 authenticator's check 6 (the request id is new) in the same step: one Redis round trip when both stores
-are on Redis (:func:`adapters.ratelimit.fresh.remember_and_check`). The rate-limit headers (IETF
+are on Redis (:func:`adapters.request_gate.remember_and_check`). The rate-limit headers (IETF
 ``RateLimit``/``RateLimit-Policy`` and ``X-RateLimit-*``) go on every response; a refusal is 429 with
 ``Retry-After`` (``QUOTA_EXCEEDED`` for the daily quota).
 
@@ -25,7 +25,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.ratelimit import RatePolicy, rate_limit_headers
-from adapters.ratelimit.fresh import remember_and_check
+from adapters.request_gate import remember_and_check
 from api.http.context import client_address
 from api.http.errors import ApiError, as_api_error
 from api.http.observability import Metrics

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from adapters.idempotency.store import IdempotencyStore
+from adapters.idempotency import IdempotencyStore
 from api.http.observability import Metrics
 from api.http.pipeline.authentication import PartnerAuthenticator
 from api.http.pipeline.limits import RateLimits

@@ -13,8 +13,8 @@ from typing import Annotated
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import Parameter
 
-from adapters.webhooks.management import WebhookManager
-from adapters.webhooks.outbox import AttemptRecord, DeliveryRecord
+from adapters.outbox import AttemptRecord, DeliveryRecord
+from adapters.webhook_management import WebhookManager
 from api.client.schemas import webhooks as schemas
 from api.http.routes.claims import IdempotencyKey
 from api.http.threads import run_blocking

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from api.client import core as client_module
 from api.client.ledger_client import LedgerApiError, LedgerClient
 from api.client.signing import verify_signature
 
@@ -41,7 +41,7 @@ def make(api: Callable[[httpx.Request], httpx.Response], tokens: list[str] | Non
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record backoff sleeps instead of sleeping."""
     recorded: list[float] = []
-    monkeypatch.setattr(client_module.time, "sleep", recorded.append)
+    monkeypatch.setattr(time, "sleep", recorded.append)  # the SDK's retry backoff calls time.sleep
     return recorded
 
 
@@ -165,3 +165,11 @@ def test_uploads_send_raw_bytes_or_a_multipart_form() -> None:
     assert form.headers["Content-Type"].startswith("multipart/form-data; boundary=")
     assert b'name="type"\r\n\r\nphoto' in form.content
     assert b'name="file"; filename="document"\r\nContent-Type: image/png\r\n\r\nabc' in form.content
+
+
+def test_error_text_carries_the_request_id() -> None:
+    """str() of an error answer names the request id, so a log line or a ticket can quote it."""
+    with make(lambda request: error(404, "CLAIM_NOT_FOUND")) as client, pytest.raises(LedgerApiError) as raised:
+        client.get_claim("c")
+    assert str(raised.value) == "404 CLAIM_NOT_FOUND: claim_not_found (request_id r)"
+    assert LedgerApiError(502, "UNKNOWN", "bad gateway", {}, "", {}).args == ("502 UNKNOWN: bad gateway",)

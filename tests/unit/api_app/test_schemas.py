@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from typing import Annotated
 
 import msgspec
 import pytest
+from litestar import Litestar, post
+from litestar.params import Body
 
 from api.client.schemas import common as schemas
+from api.client.schemas.members import SubscriptionStartRequest
+from api.http.openapi import DecimalSchemaPlugin
 
 BASE = (
     b'{"partnerClaimId":"C-1","claimType":"auto","currency":"USD","submittedAt":"2026-01-15T14:30:00Z",'
@@ -112,3 +118,25 @@ def test_error_response_matches_the_seed_envelope() -> None:
     body = b'{"error":{"code":"X","message":"m","details":{},"requestId":"r","documentation":"d"}}'
     decoded = msgspec.json.decode(body, type=schemas.ErrorResponse)
     assert decoded.error.request_id == "r"
+
+
+def test_money_in_the_openapi_document_is_a_string_or_a_number() -> None:
+    """The SDK's plain msgspec Amount (no Litestar annotation) plus the server's DecimalSchemaPlugin give
+    the same schema as before, key order included: string | number, its description and example."""
+
+    @post("/claims", sync_to_thread=False)
+    def submit(data: Annotated[schemas.ClaimSubmission, Body()]) -> None:
+        return None
+
+    @post("/subscriptions", sync_to_thread=False)
+    def start(data: Annotated[SubscriptionStartRequest, Body()]) -> None:
+        return None
+
+    app = Litestar([submit, start], plugins=[DecimalSchemaPlugin()])
+    components = app.openapi_schema.to_schema()["components"]["schemas"]
+    expected = (
+        '{"type": ["string", "number"], "description": "Decimal amount as a JSON number or string; decoded exactly'
+        ' (never as a float).", "examples": ["1250.00"]}'
+    )
+    assert json.dumps(components["ClaimSubmission"]["properties"]["claimAmount"]) == expected
+    assert json.dumps(components["SubscriptionStartRequest"]["properties"]["amount"]) == expected

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from adapters.idempotency import IdempotencyKeyInFlight, IdempotencyKeyInvalid, IdempotencyKeyMismatch
-from adapters.ratelimit import InProcessRateLimiter, RatePolicy, rate_limit_headers
+from adapters.memory.ratelimit import InProcessRateLimiter
+from adapters.ratelimit import RatePolicy, rate_limit_headers
 from api.client.signing import canonical_query, sign, string_to_sign
 from api.security import AUTH_ERROR_CODES
 from api.security.tokens import parse_token_request

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from adapters.ratelimit import InProcessRateLimiter, RatePolicy, rate_limit_headers
-from adapters.ratelimit.policy import GcraState, gcra_step
+from adapters.memory.ratelimit import InProcessRateLimiter
+from adapters.ratelimit import GcraState, RatePolicy, gcra_step, rate_limit_headers
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.partners.ports import RateLimiter
 from ledger_core.shared.vocabulary import Tier

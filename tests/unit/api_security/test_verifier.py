@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.replay.memory import InProcessReplayCache
+from adapters.memory.replay import InProcessReplayCache
 from api.client.signing import sign
 from api.security import AuthenticationError
 from api.security.secrets import derive_api_secret

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from adapters.sealer import SealerRunner, SealWaiter
+from adapters.workers.seal_waiter import SealWaiter
+from adapters.workers.sealer import SealerRunner
 from ledger_core.engine.merkle import LogTruncated, NotSealed
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from proofs.note import NoteSigner
@@ -19,7 +20,7 @@ from .fakes import MemoryLog, MemoryTreeStore, StepClock
 
 def runner_for(store: MemoryTreeStore, signer: NoteSigner, events: list[dict[str, Any]], **policy: int) -> SealerRunner:
     sealer = Sealer(store, signer, StepClock(), policy=SealPolicy(**policy))
-    return SealerRunner(store, sealer, poll_interval=0.005, retry_after=0.01, report=events.append)  # type: ignore[arg-type]
+    return SealerRunner(store, sealer, poll_interval=0.005, retry_after=0.01, report=events.append)
 
 
 def test_thread_seals_after_interval_and_stops_cleanly(
@@ -50,7 +51,7 @@ def test_wait_returns_the_first_checkpoint_containing_the_position(
     for _ in range(5):
         log.append("a")
     sealer.seal_once()
-    waiter = SealWaiter(store)  # type: ignore[arg-type]
+    waiter = SealWaiter(store)
     assert waiter.wait_until_sealed(3, timeout=0.1).size == 5
     assert waiter.wait_until_sealed(7, timeout=0.1).size == 10
 
@@ -59,7 +60,7 @@ def test_wait_times_out(log: MemoryLog, store: MemoryTreeStore) -> None:
     """Nothing sealed within the timeout: NotSealed."""
     log.append("a")
     with pytest.raises(NotSealed, match="not sealed within"):
-        SealWaiter(store, poll_interval=0.01).wait_until_sealed(0, timeout=0.05)  # type: ignore[arg-type]
+        SealWaiter(store, poll_interval=0.01).wait_until_sealed(0, timeout=0.05)
 
 
 def test_wait_sees_a_sealer_in_another_process_by_polling(
@@ -67,7 +68,7 @@ def test_wait_sees_a_sealer_in_another_process_by_polling(
 ) -> None:
     """Without notifications (sealer elsewhere) the waiter polls the store and returns once sealed."""
     log.append("a")
-    waiter = SealWaiter(store, poll_interval=0.01)  # type: ignore[arg-type]
+    waiter = SealWaiter(store, poll_interval=0.01)
     timer = threading.Timer(0.05, lambda: Sealer(store, signer, StepClock()).seal_once())
     timer.start()
     started = time.monotonic()
@@ -149,7 +150,7 @@ def test_async_waiters_share_one_poll_and_get_their_first_checkpoint(
         return integrated()
 
     store.integrated_size = counted  # type: ignore[method-assign]
-    waiter = SealWaiter(store, poll_interval=3600)  # type: ignore[arg-type]
+    waiter = SealWaiter(store, poll_interval=3600)
 
     async def wait_all() -> list[int]:
         records = await asyncio.gather(*(waiter.wait_until_sealed_async(p, timeout=30) for p in range(10)))
@@ -164,7 +165,7 @@ def test_async_waiters_are_woken_by_notify_without_polling(
     log: MemoryLog, store: MemoryTreeStore, signer: NoteSigner
 ) -> None:
     """An in-process sealer's notify() wakes waiting coroutines at once (the poll interval is an hour)."""
-    waiter = SealWaiter(store, poll_interval=3600)  # type: ignore[arg-type]
+    waiter = SealWaiter(store, poll_interval=3600)
     position = log.append("a")
 
     def seal_and_notify() -> None:
@@ -184,7 +185,7 @@ def test_async_waiters_are_woken_by_notify_without_polling(
 
 def test_async_wait_times_out_and_unregisters(log: MemoryLog, store: MemoryTreeStore) -> None:
     log.append("a")
-    waiter = SealWaiter(store, poll_interval=0.01)  # type: ignore[arg-type]
+    waiter = SealWaiter(store, poll_interval=0.01)
     with pytest.raises(NotSealed, match="not sealed within"):
         asyncio.run(waiter.wait_until_sealed_async(0, timeout=0.05))
     assert waiter._loops == {}

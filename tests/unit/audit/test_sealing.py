@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger_core.engine.merkle import CheckpointMismatch, LogTruncated, NodeMismatch, SealConflict
+from ledger_core.engine.merkle import CheckpointMismatch, CheckpointRecord, LogTruncated, NodeMismatch, SealConflict
 from ledger_core.engine.sealing import Sealer, SealPolicy, SealSchedule
 from proofs import frontier_ids, root_from_leaves, verify_checkpoint
 from proofs.note import NoteSigner, generate_signer
+from proofs.tree import StoredNode
 
 from .conftest import ORIGIN
 from .fakes import MemoryLog, MemoryTreeStore, StepClock
@@ -92,10 +95,10 @@ def test_conflict_when_another_sealer_won(log: MemoryLog, store: MemoryTreeStore
     fill(log, 5)
     commit = store.commit_integration
 
-    def racing(*args: object) -> None:
+    def racing(old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:
         store.commit_integration = commit  # type: ignore[method-assign]
         Sealer(store, signer, StepClock()).seal_once()  # the other sealer commits first
-        commit(*args)  # type: ignore[arg-type]
+        commit(old_size, nodes, checkpoint)
 
     store.commit_integration = racing  # type: ignore[method-assign]
     with pytest.raises(SealConflict) as caught:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.keys.signing import (
+from adapters.files.signing_key import (
     ORIGIN_ENV,
     SIGNING_KEY_ENV,
     create_signing_key,

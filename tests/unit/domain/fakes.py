@@ -9,6 +9,7 @@ exact JSON the log would hold.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -85,7 +86,12 @@ def from_entry(entry: bytes) -> Any:
     return MAPPER.to_domain_event(stored)
 
 
-def replay(events: list[Any]) -> Any:
+def event_types(events: Iterable[Any]) -> list[str]:
+    """The stable ``EVENT_TYPE`` of each event, in order."""
+    return [type(event).EVENT_TYPE for event in events]
+
+
+def replay(events: Iterable[Any]) -> Any:
     """Rebuild an aggregate from events after a full trip through the mapper and envelope bytes."""
     aggregate = None
     for event in events:

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger_core.claims.claim import TRANSITIONS, Claim, ClaimService, same_submission, validate_submission
+from ledger_core.claims.claim import TRANSITIONS, Claim, ClaimService, same_submission
 from ledger_core.claims.errors import DuplicateClaim
+from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.shared.vocabulary import ClaimStatus
@@ -57,6 +58,7 @@ def test_submit_records_normalized_submission() -> None:
     """Submitting starts a claim in 'submitted' with a normalized, JSON-native event."""
     claim = Claim.submit(**fields())
     [event] = claim.collect_events()
+    assert isinstance(event, Claim.Submitted)
     assert type(event).EVENT_TYPE == "claim.submitted"
     assert claim.id == derive_id("claim", "acme_insurance", "CLM-001")
     assert claim.status is ClaimStatus.SUBMITTED
@@ -110,6 +112,7 @@ def test_change_status_follows_the_machine(current: ClaimStatus, target: ClaimSt
     if target in TRANSITIONS[current]:
         claim.change_status(target.value, reason="rules")
         [event] = claim.collect_events()
+        assert isinstance(event, Claim.StatusChanged)
         assert (event.status, event.previous_status, event.reason) == (target.value, current.value, "rules")
         assert claim.status is target
     else:
@@ -138,6 +141,7 @@ def test_flagged_leaves_only_through_review() -> None:
         claim.resolve_review(decision="pending", reviewer="analyst_7", notes="")
     claim.resolve_review(decision="rejected", reviewer="analyst_7", notes="Staged photos.")
     [event] = claim.collect_events()
+    assert isinstance(event, Claim.ReviewResolved)
     assert type(event).EVENT_TYPE == "claim.review_resolved"
     assert (event.decision, event.previous_status, event.reviewer) == ("rejected", "flagged", "analyst_7")
     assert claim.status is ClaimStatus.REJECTED
@@ -169,6 +173,7 @@ def test_record_verification() -> None:
     claim = submitted()
     verification_id = claim.record_verification(**verification("flagged", risk_score=81, risk_level="high"))
     [event] = claim.collect_events()
+    assert isinstance(event, Claim.VerificationRecorded)
     assert type(event).EVENT_TYPE == "claim.verification_recorded"
     assert event.verification_id == verification_id == str(derive_id("verification", str(claim.id), "2"))
     assert (event.status, event.previous_status, event.risk_score, event.risk_level) == (

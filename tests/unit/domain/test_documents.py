@@ -32,6 +32,7 @@ def test_register() -> None:
     """Registration records hash, type, lower-cased media type, size, metadata and the registering partner."""
     document = Document.register(**fields())
     [event] = document.collect_events()
+    assert isinstance(event, Document.Registered)
     assert type(event).EVENT_TYPE == "document.registered"
     assert document.id == derive_id("document", "acme_insurance", SHA)
     assert (event.sha256, event.document_type, event.media_type, event.size_bytes) == (

@@ -19,14 +19,14 @@ from ledger_core.members.member import PERSONAL_FIELDS, Member
 from ledger_core.members.privacy import PersonalDataVault
 from ledger_core.members.reminders import Reminder
 from ledger_core.members.subscriptions import Subscription
-from ledger_core.partners.access import secret_sha256
+from ledger_core.partners.access import WebhookSettings, secret_sha256
 from ledger_core.partners.partner import Partner
 
 from .fakes import MAPPER, REGISTRY, from_entry, replay, state, to_entry
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 P = "northwestern_mutual"
-HOOK = {"url": "https://p.example/hook", "event_types": ["claim.verified"], "secret_id": "whsec_1"}
+HOOK: WebhookSettings = {"url": "https://p.example/hook", "event_types": ["claim.verified"], "secret_id": "whsec_1"}
 HEADER = {"originator_id", "originator_version", "timestamp", "originator_topic", "partner_id"}
 
 
@@ -40,7 +40,7 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
     partner.revoke_api_key(key_id="pk_0001", at=T0, reason="rotated")
     partner.set_client_secret(secret_hash="scrypt$16384$8$1$c2FsdA$aGFzaA", at=T0)
     partner.add_webhook("ep1", **HOOK)
-    partner.update_webhook("ep1", **{**HOOK, "secret_id": "whsec_2"})
+    partner.update_webhook("ep1", **(HOOK | {"secret_id": "whsec_2"}))
     partner.rotate_webhook_secret("ep1", secret_id="whsec_3", at=T0)
     partner.disable_webhook("ep1", "gone")
     partner.enable_webhook("ep1")

@@ -15,7 +15,7 @@ from ledger_core.members.errors import NotEligible, PersonalDataErased
 from ledger_core.members.member import EligibilityRecord, MemberService, member_subject
 from ledger_core.members.privacy import PersonalDataVault
 
-from .fakes import FakeApp, FixedClock, replay, state
+from .fakes import FakeApp, FixedClock, event_types, replay, state
 
 PARTNER = "northwestern_mutual"
 PMID = "12345678"
@@ -58,7 +58,7 @@ def test_full_path(vault: PersonalDataVault) -> None:
     enrollment.record_nps(10, "counseling")
     enrollment.report_action(*sealed_action(vault, "smoking_cessation"))
     events = enrollment.collect_events()
-    assert [type(e).EVENT_TYPE for e in events] == [
+    assert event_types(events) == [
         "enrollment.enrolled",
         "enrollment.kit_ordered",
         "enrollment.sample_received",
@@ -150,7 +150,7 @@ def test_result_rules(vault: PersonalDataVault) -> None:
     enrollment.order_kit("2026-01-11")
     enrollment.receive_sample("2026-01-15", "2026-01-22")
     with pytest.raises(InvalidCommand) as caught:
-        enrollment.deliver_result("2026-01-22", {"plain": "MZ"})  # type: ignore[dict-item]
+        enrollment.deliver_result("2026-01-22", {"plain": "MZ"})
     assert caught.value.details["field"] == "result_type"
     with pytest.raises(InvalidCommand):
         enrollment.deliver_result("2026-01-14", sealed_result(vault))
@@ -185,7 +185,7 @@ def test_counseling_nps_actions(vault: PersonalDataVault) -> None:
         enrollment.record_nps(9, "counseling")
     for bad in ((11, "overall"), (-1, "overall"), (True, "overall"), (5, "support")):
         with pytest.raises(InvalidCommand):
-            enrollment.record_nps(*bad)  # type: ignore[arg-type]
+            enrollment.record_nps(*bad)
     enrollment.report_action(*sealed_action(vault, "doctor_visit"))
     enrollment.report_action(*sealed_action(vault, "doctor_visit"))  # same commitment: recorded once
     with pytest.raises(InvalidCommand) as plain:
@@ -194,7 +194,7 @@ def test_counseling_nps_actions(vault: PersonalDataVault) -> None:
     with pytest.raises(InvalidCommand) as uncommitted:
         enrollment.report_action(vault.seal(member_subject(PARTNER, PMID), "action", "x"), {})
     assert uncommitted.value.details["field"] == "action_commitment"
-    assert [type(e).EVENT_TYPE for e in enrollment.collect_events()] == [
+    assert event_types(enrollment.collect_events()) == [
         "enrollment.counseling_scheduled",
         "enrollment.counseling_scheduled",
         "enrollment.nps_recorded",

@@ -61,6 +61,7 @@ def test_register(vault: PersonalDataVault) -> None:
     """Registration keeps plain fields plain and personal fields sealed; no plaintext in the event."""
     member = registered(vault)
     [event] = member.collect_events()
+    assert isinstance(event, Member.Registered)
     assert type(event).EVENT_TYPE == "member.registered"
     assert member.id == derive_id("member", PARTNER, "12345678")
     assert (member.state, member.policy_type) == ("IA", PolicyType.LIFE)
@@ -147,6 +148,7 @@ def test_update_records_changes_and_keeps_unchanged_ciphertext(vault: PersonalDa
     changed = member.update(**sealed_profile(vault, {**PLAIN, "email": "jd@new.example"}, state="TX"))
     assert changed == ["email", "state"]
     [event] = member.collect_events()
+    assert isinstance(event, Member.Updated)
     assert type(event).EVENT_TYPE == "member.updated"
     assert event.changed == ["email", "state"]
     assert event.personal["first_name"] == old_first_name
@@ -162,6 +164,7 @@ def test_erasure(vault: PersonalDataVault) -> None:
     member.mark_erased(1)
     member.mark_erased(1)
     [event] = member.collect_events()
+    assert isinstance(event, Member.PersonalDataErased)
     assert type(event).EVENT_TYPE == "member.personal_data_erased"
     assert event.keys_destroyed == 1
     with pytest.raises(InvalidTransition) as caught:

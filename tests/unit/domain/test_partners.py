@@ -11,14 +11,18 @@ import pytest
 
 from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
-from ledger_core.partners.access import MAX_ACTIVE_KEYS, active_key_ids, secret_sha256
+from ledger_core.partners.access import MAX_ACTIVE_KEYS, WebhookSettings, active_key_ids, secret_sha256
 from ledger_core.partners.partner import Partner, PartnerService
 from ledger_core.shared.vocabulary import PartnerStatus, Tier
 
-from .fakes import FakeApp, FixedClock, replay, state
+from .fakes import FakeApp, FixedClock, event_types, replay, state
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
-HOOK = {"url": "https://partner.example/webhooks", "event_types": ["claim.verified"], "secret_id": "whsec_1"}
+HOOK: WebhookSettings = {
+    "url": "https://partner.example/webhooks",
+    "event_types": ["claim.verified"],
+    "secret_id": "whsec_1",
+}
 
 
 def registered(**overrides: Any) -> Partner:
@@ -34,13 +38,14 @@ def registered(**overrides: Any) -> Partner:
 
 
 def types(partner: Partner) -> list[str]:
-    return [type(event).EVENT_TYPE for event in partner.collect_events()]
+    return event_types(partner.collect_events())
 
 
 def test_register() -> None:
     """Registration derives the id from the slug, dedupes scopes and names the OAuth client."""
     partner = registered()
     [event] = partner.collect_events()
+    assert isinstance(event, Partner.Registered)
     assert type(event).EVENT_TYPE == "partner.registered"
     assert partner.id == derive_id("partner", "northwestern_mutual")
     assert event.partner_id == "northwestern_mutual"
@@ -99,14 +104,16 @@ def test_tier_scopes_suspension() -> None:
     partner.reinstate()
     partner.reinstate()
     events = partner.collect_events()
-    assert [type(e).EVENT_TYPE for e in events] == [
+    assert event_types(events) == [
         "partner.tier_changed",
         "partner.scopes_changed",
         "partner.suspended",
         "partner.reinstated",
     ]
+    assert isinstance(events[0], Partner.TierChanged)
     assert events[0].previous_tier == "standard"
     assert partner.tier is Tier.ENTERPRISE
+    assert isinstance(events[1], Partner.ScopesChanged)
     assert events[1].previous_scopes == ["claims:read", "claims:write"]
     assert partner.scopes == ("audit:read",)
     with pytest.raises(InvalidCommand):
@@ -118,6 +125,7 @@ def test_issue_key_stores_only_the_hash() -> None:
     partner = registered()
     partner.issue_api_key(key_id="pk_1234", secret_sha256=secret_sha256("s3cret-value"), at=T0)
     event = partner.collect_events()[-1]
+    assert isinstance(event, Partner.ApiKeyIssued)
     assert type(event).EVENT_TYPE == "partner.api_key_issued"
     assert "s3cret-value" not in json.dumps(vars(event), default=str)
     assert event.secret_sha256 == hashlib.sha256(b"s3cret-value").hexdigest()
@@ -139,8 +147,9 @@ def test_key_rules() -> None:
     with pytest.raises(InvalidCommand, match="already used"):
         partner.issue_api_key(key_id="pk_0000", secret_sha256="0" * 64, at=T0)
     for bad in ({"key_id": "x"}, {"secret_sha256": "nothex"}):
+        command: dict[str, Any] = {"key_id": "pk_new1", "secret_sha256": "0" * 64, "at": T0, **bad}
         with pytest.raises(InvalidCommand):
-            partner.issue_api_key(**{"key_id": "pk_new1", "secret_sha256": "0" * 64, "at": T0, **bad})
+            partner.issue_api_key(**command)
     partner.suspend("review")
     with pytest.raises(InvalidTransition) as suspended:
         partner.issue_api_key(key_id="pk_new1", secret_sha256="0" * 64, at=T0)
@@ -156,6 +165,7 @@ def test_rotation_overlap() -> None:
         old_key_id="pk_old1", key_id="pk_new1", secret_sha256=secret_sha256("new"), at=T0, overlap=timedelta(hours=2)
     )
     event = partner.collect_events()[-1]
+    assert isinstance(event, Partner.ApiKeyRotated)
     assert type(event).EVENT_TYPE == "partner.api_key_rotated"
     assert event.replaced_key_expires_at == "2026-01-15T14:00:00.000000Z"
     soon, later = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
@@ -197,7 +207,7 @@ def test_webhook_lifecycle() -> None:
     partner.collect_events()
     partner.add_webhook("ep1", **HOOK)
     partner.update_webhook("ep1", **HOOK)
-    partner.update_webhook("ep1", **{**HOOK, "event_types": ["claim.verified", "audit.alert", "audit.alert"]})
+    partner.update_webhook("ep1", **(HOOK | {"event_types": ["claim.verified", "audit.alert", "audit.alert"]}))
     assert partner.webhooks["ep1"].event_types == ("audit.alert", "claim.verified")
     assert [e.endpoint_id for e in partner.endpoints_for("audit.alert")] == ["ep1"]
     partner.disable_webhook("ep1", "410 Gone")
@@ -244,7 +254,7 @@ def test_webhook_validation(override: dict[str, Any], field: str) -> None:
 def test_webhook_rules() -> None:
     """Loopback http is allowed; ids are unique; suspension blocks adding and enabling but not disabling."""
     partner = registered()
-    partner.add_webhook("local", **{**HOOK, "url": "http://127.0.0.1:8080/hook"})
+    partner.add_webhook("local", **(HOOK | {"url": "http://127.0.0.1:8080/hook"}))
     with pytest.raises(InvalidCommand):
         partner.add_webhook("local", **HOOK)
     with pytest.raises(InvalidCommand):

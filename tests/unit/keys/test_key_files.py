@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.keys.files import create_private_file, ensure_private_file
-from adapters.keys.master import load_master_key
+from adapters.files.master_key import load_master_key
+from adapters.files.private_files import create_private_file, ensure_private_file
 from api.security.secrets import load_deployment_secret, load_token_key
 
 

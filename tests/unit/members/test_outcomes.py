@@ -44,7 +44,7 @@ SEED_PERIOD = {
 }
 
 
-def report(period: dict[str, int], eligible: int, threshold: int = 11) -> dict[str, object]:
+def report(period: dict[str, int], eligible: int, threshold: int = 11) -> dict[str, int | float | None]:
     months = {"2026-01": period}
     return build_report("nm", JAN1, JAN31, months, eligible, cost_model=CostModel(), threshold=threshold).metrics
 
@@ -162,7 +162,12 @@ def test_cost_model_configuration() -> None:
     assert model.program_cost(10, 5) == Decimal(4100)
     assert model.projected_savings_5yr(2, 1) == Decimal(28_600)
     assert model.cost_per_mz(10, 5, 0) is None
-    for bad in ({"cost_per_kit": "1"}, {"cost_per_test": "-1"}, {"cost_per_test": "abc"}):
+    bad_values: list[dict[str, str | int | float]] = [
+        {"cost_per_kit": "1"},
+        {"cost_per_test": "-1"},
+        {"cost_per_test": "abc"},
+    ]
+    for bad in bad_values:
         with pytest.raises(InvalidCommand):
             CostModel.from_mapping(bad)
     assert (whole_units(Decimal("2.5")), whole_units(Decimal("3.5"))) == (2, 4)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from unit.domain.fakes import InMemoryKeyStore
 
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.members.privacy import PersonalDataVault, check_sealed
-from tests.unit.domain.fakes import InMemoryKeyStore
 
 VALUES = {"email": "ann@example.org", "first_name": "Ann", "date_of_birth": "1980-02-02"}
 

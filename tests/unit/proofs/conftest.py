@@ -1,19 +1,14 @@
-"""Shared fixtures for the `proofs` unit tests: published vectors and test helpers on sys.path."""
+"""Shared fixtures for the `proofs` unit tests: the published vectors."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE.parents[1] / "data"
-# Helpers (reference.py, merkle_store.py) are imported by name, whatever pytest's import mode.
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def load_json(name: str) -> Any:

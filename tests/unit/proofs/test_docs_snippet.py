@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from merkle_store import MemoryStore, entries
+from unit.proofs.merkle_store import MemoryStore, entries
 
 from proofs import (
     EMPTY_ROOT,

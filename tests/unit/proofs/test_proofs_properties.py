@@ -7,12 +7,13 @@ deterministic loop covers every pair for trees of up to 64 leaves.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pytest
-import reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from merkle_store import MemoryStore, entries
+from unit.proofs import reference
+from unit.proofs.merkle_store import MemoryStore, entries
 
 from proofs import (
     EMPTY_ROOT,
@@ -60,9 +61,16 @@ def _rejects(check: Callable[[], object]) -> bool:
     return False
 
 
-def inclusion_alterations(index: int, size: int, leaf: bytes, path: list[bytes], root: bytes) -> dict[str, tuple]:
+# Arguments in signature order: (index, size, leaf, path, root) and (old, new, root1, root2, path).
+InclusionArgs = tuple[int, int, bytes, list[bytes], bytes]
+ConsistencyArgs = tuple[int, int, bytes, bytes, list[bytes]]
+
+
+def inclusion_alterations(
+    index: int, size: int, leaf: bytes, path: list[bytes], root: bytes
+) -> dict[str, InclusionArgs]:
     """Go's corruptInclusionProof probes (size +/- 1 is not one: see test_inclusion_path_does_not_bind_size)."""
-    probes: dict[str, tuple] = {
+    probes: dict[str, InclusionArgs] = {
         "index - 1": (index - 1, size, leaf, path, root),
         "index + 1": (index + 1, size, leaf, path, root),
         "index ^ 2": (index ^ 2, size, leaf, path, root),
@@ -93,9 +101,9 @@ def inclusion_alterations(index: int, size: int, leaf: bytes, path: list[bytes],
     return probes
 
 
-def consistency_alterations(old: int, new: int, r1: bytes, r2: bytes, path: list[bytes]) -> dict[str, tuple]:
+def consistency_alterations(old: int, new: int, r1: bytes, r2: bytes, path: list[bytes]) -> dict[str, ConsistencyArgs]:
     """Go's corruptConsistencyProof probes (new +/- 1 is not one: see test_inclusion_path_does_not_bind_size)."""
-    probes: dict[str, tuple] = {
+    probes: dict[str, ConsistencyArgs] = {
         "old - 1": (old - 1, new, r1, r2, path),
         "old + 1": (old + 1, new, r1, r2, path),
         "old ^ 2": (old ^ 2, new, r1, r2, path),
@@ -138,7 +146,7 @@ def check_inclusion(index: int, size: int, *, alter: bool) -> None:
         accepted = [
             name
             for name, args in inclusion_alterations(index, size, leaf, path, root).items()
-            if not _rejects(lambda args=args: verify_inclusion(args[2], args[0], args[1], args[3], args[4]))
+            if not _rejects(partial(verify_inclusion, args[2], args[0], args[1], args[3], args[4]))
         ]
         assert not accepted, f"altered inclusion proof ({index}, {size}) accepted: {accepted}"
 
@@ -154,7 +162,7 @@ def check_consistency(old: int, new: int, *, alter: bool) -> None:
         accepted = [
             name
             for name, args in consistency_alterations(old, new, r1, r2, path).items()
-            if not _rejects(lambda args=args: verify_consistency(*args))
+            if not _rejects(partial(verify_consistency, *args))
         ]
         assert not accepted, f"altered consistency proof ({old}, {new}) accepted: {accepted}"
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import reference
-from merkle_store import MemoryStore, entries
+from unit.proofs import reference
+from unit.proofs.merkle_store import MemoryStore, entries
 
 from proofs import (
     InvalidIndex,

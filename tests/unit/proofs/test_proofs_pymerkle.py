@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from merkle_store import MemoryStore, entries
+from unit.proofs.merkle_store import MemoryStore, entries
 
 from proofs import inclusion_proof, leaf_hash
 

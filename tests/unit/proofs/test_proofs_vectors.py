@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from merkle_store import MemoryStore
+from unit.proofs.merkle_store import MemoryStore
 
 from proofs import (
     EMPTY_ROOT,

@@ -6,8 +6,8 @@ import ast
 from pathlib import Path
 
 import pytest
-import reference
-from merkle_store import MemoryStore, entries
+from unit.proofs import reference
+from unit.proofs.merkle_store import MemoryStore, entries
 
 import proofs.verify
 from proofs import (

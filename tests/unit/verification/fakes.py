@@ -70,11 +70,13 @@ class MemoryLog:
         return positions
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        aggregate = None
+        aggregate: LedgerAggregate | None = None
         for entry in self.by_aggregate.get(aggregate_id, []):
             envelope = decode_entry(entry)
             stored = StoredEvent(aggregate_id, envelope.aggregate_version, envelope.type, entry)
-            aggregate = MAPPER.to_domain_event(stored).mutate(aggregate)
+            event = MAPPER.to_domain_event(stored)
+            assert isinstance(event, LedgerAggregate.Event)
+            aggregate = event.mutate(aggregate)
         return aggregate if isinstance(aggregate, cls) else None
 
     def load(self, cls: type[A], aggregate_id: UUID, kind: str) -> A:

@@ -46,6 +46,9 @@ class Verify:
     claim: int
 
 
+Command = Register | Submit | Verify
+
+
 def sha(label: int) -> str:
     return hashlib.sha256(f"doc {label}".encode()).hexdigest()
 
@@ -67,7 +70,7 @@ commands = st.one_of(
 )
 
 
-def run(script: list[Any]) -> MemoryLog:
+def run(script: list[Command]) -> MemoryLog:
     """Apply the commands to a fresh in-memory ledger with a deterministic clock."""
     clock = SteppingClock()
     log = MemoryLog(clock)
@@ -113,7 +116,7 @@ def run(script: list[Any]) -> MemoryLog:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(commands, min_size=1, max_size=25))
-def test_replaying_the_log_reproduces_every_recorded_decision(script: list[Any]) -> None:
+def test_replaying_the_log_reproduces_every_recorded_decision(script: list[Command]) -> None:
     """For every verification in the log: decide(recorded inputs) == recorded, and inputs rebuilt == recorded."""
     log = run(script)
     checks = replay_log(log.envelopes())
@@ -125,14 +128,14 @@ def test_replaying_the_log_reproduces_every_recorded_decision(script: list[Any])
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(commands, min_size=1, max_size=20))
-def test_verification_is_deterministic_given_the_log(script: list[Any]) -> None:
+def test_verification_is_deterministic_given_the_log(script: list[Command]) -> None:
     """The same commands on the same clock write byte-identical logs (no hidden state, no randomness)."""
     assert run(script).log == run(script).log
 
 
 def test_a_tampered_score_or_input_is_caught() -> None:
     """Editing a recorded decision or one of its inputs makes the replay disagree."""
-    script = [Register(0, 1, "photo"), Register(1, 1, "photo")]
+    script: list[Command] = [Register(0, 1, "photo"), Register(1, 1, "photo")]
     script += [
         Submit(1, 0, (1,), Decimal("100"), "enhanced", None, 0),
         Submit(0, 0, (1,), Decimal("100"), "enhanced", None, 0),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-from adapters.webhooks.dispatcher import Dispatcher
-from adapters.webhooks.outbox import OutboxStore
+from adapters.outbox import OutboxStore
+from adapters.workers.dispatcher import Dispatcher
 
 
 def test_idle_polls_back_off_up_to_the_cap_and_a_nudge_resets_them() -> None:

@@ -7,13 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.webhooks.dispatcher import TargetPolicy, TargetRefused
-from adapters.webhooks.management import check_target
+from adapters.webhook_management import check_target
+from adapters.workers.dispatcher import TargetPolicy, TargetRefused
 from ledger_core.engine.errors import InvalidCommand
+from ledger_core.partners.access import WebhookSettings
 from ledger_core.partners.partner import Partner
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
-HOOK = {"url": "https://partner.example/hooks", "event_types": ["claim.verified"], "secret_id": "whs_1"}
+HOOK: WebhookSettings = {
+    "url": "https://partner.example/hooks",
+    "event_types": ["claim.verified"],
+    "secret_id": "whs_1",
+}
 
 
 def partner() -> Partner:
@@ -29,6 +34,7 @@ def test_rotation_keeps_the_old_secret_for_the_overlap() -> None:
     endpoint = p.webhooks["ep1"]
     assert endpoint.signing_secret_ids(NOW) == ["whs_2", "whs_1"]
     assert endpoint.signing_secret_ids(NOW + timedelta(hours=24)) == ["whs_2"]
+    assert isinstance(p.pending_events[-1], Partner.WebhookSecretRotated)
     assert p.pending_events[-1].EVENT_TYPE == "partner.webhook_secret_rotated"
 
 

@@ -1,0 +1,152 @@
+"""What the workers receive: the store protocols of ``adapters``, implemented once per backend.
+
+The workers (``adapters/workers/``: the sealer runner, seal waiters, the webhook projector and
+dispatcher, outcome recovery) are written against these protocols and never import a backend; the
+composition (:mod:`adapters.storage`, :mod:`adapters.opening`, the API's runtime) hands them the stores.
+
+* :class:`HeadWatch`: sizes a database announces (PostgreSQL ``LISTEN``), a **hint** of when to look.
+* :class:`ManagedTreeStore`: the engine's tree store with sealer leadership, a watch and a lifetime.
+* :class:`LogRows`: every read of the log a backend's log module offers (the engine's ``LogReader`` and more).
+* :class:`CheckpointReads`: the reads of signed checkpoints a backend's tree module offers.
+* :class:`KeyWrapping`: what key stores need of the master key (:class:`adapters.files.master_key.KeyWrapper`).
+* :class:`ManagedKeyStore`, :class:`ManagedOutcomeStore`: the business stores with a lifetime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
+from typing import Protocol
+
+from ledger_core.engine.chain import StoredRow
+from ledger_core.engine.merkle import CheckpointRecord
+from ledger_core.engine.ports import LogReader, PartnerLogReader, TreeStore
+from ledger_core.members.outcomes import OutcomeStore
+from ledger_core.members.ports import KeyStore
+
+FALLBACK_SECONDS = 1.0
+"""Followers that use announcements still read the database themselves at least this often."""
+
+
+class Head(StrEnum):
+    """The two sizes followers watch: the log's (entries written) and the signed tree's (entries sealed)."""
+
+    LOG = "log"
+    CHECKPOINT = "checkpoint"
+
+
+class HeadWatch(Protocol):
+    """The latest announced size per head, kept up to date by the database (PostgreSQL notifications).
+
+    Contract: a head is a **hint**. An announcement may come from another ledger sharing the database,
+    and a broken connection goes unnoticed until the next read. Callers only use a head to decide
+    *whether to look*, correct it with :meth:`correct` when a real read disagrees, and still look by
+    themselves every :data:`FALLBACK_SECONDS`. Correctness never depends on an announcement arriving.
+    """
+
+    def head(self, which: Head) -> int | None:
+        """The highest size announced (or read) for ``which``; None while not connected."""
+        ...
+
+    def generation(self) -> int:
+        """A counter bumped by every change (so a correction never undoes a newer announcement)."""
+        ...
+
+    def wait(self, which: Head, beyond: int, timeout: float) -> int | None:
+        """Block until ``which`` exceeds ``beyond`` or ``timeout`` passes; the head then (None: not connected)."""
+        ...
+
+    def wait_any(self, beyond: Mapping[Head, int], timeout: float) -> None:
+        """Block until any head exceeds its value in ``beyond``, ``timeout`` passes, or the watch disconnects."""
+        ...
+
+    def connected(self) -> bool: ...
+
+    def observe(self, which: Head, size: int) -> None:
+        """A size learned otherwise (e.g. this process's own commit): raise the head to it."""
+        ...
+
+    def correct(self, sizes: Mapping[Head, int], since_generation: int) -> None:
+        """A real read (started at ``since_generation``) found ``sizes``: replace the heads unless any changed since."""
+        ...
+
+    def subscribe(self, which: Head, callback: Callable[[int], None]) -> None:
+        """Call ``callback`` (quick, never raising) with every size announced for ``which``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ManagedTreeStore(TreeStore, Protocol):
+    """A :class:`~ledger_core.engine.ports.TreeStore` with sealer leadership and a lifetime."""
+
+    def try_acquire_leadership(self) -> bool:
+        """Become the one sealer (PostgreSQL: session advisory lock); True when held."""
+        ...
+
+    def holds_leadership(self) -> bool:
+        """Whether leadership is still held (False once the lock's connection is gone)."""
+        ...
+
+    def release_leadership(self) -> None: ...
+
+    def watch(self, log: bool = True) -> HeadWatch | None:
+        """Checkpoint (and, with ``log``, log) sizes announced by the database (PostgreSQL notifications), or
+        None where the database announces nothing (SQLite): followers then poll."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LogRows(LogReader, PartnerLogReader, Protocol):
+    """Every read of the log that a backend's log module offers (the only module that queries the log)."""
+
+    def aggregate_rows(
+        self, aggregate_id: str, *, gt: int | None, lte: int | None, desc: bool, limit: int | None
+    ) -> Sequence[StoredRow]:
+        """One aggregate's rows with ``gt < version <= lte`` in version order (``desc``: newest first)."""
+        ...
+
+    def aggregate_rows_before(self, aggregate_id: str, position: int) -> Sequence[StoredRow]:
+        """One aggregate's rows below ``position``, in version order (the context a webhook may need)."""
+        ...
+
+    def rows_of_types(self, start: int, stop: int, types: Sequence[str]) -> Sequence[StoredRow]:
+        """The rows of positions ``[start, stop)`` whose type is one of ``types``, in order."""
+        ...
+
+    def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
+        """Stored leaf hashes of positions ``[start, stop)``, in order."""
+        ...
+
+
+class CheckpointReads(Protocol):
+    """The reads of signed checkpoints that a backend's tree module offers (the only module that queries them)."""
+
+    def integrated_size(self) -> int: ...
+
+    def latest_checkpoint(self) -> CheckpointRecord | None: ...
+
+    def has_checkpoints(self) -> bool:
+        """Whether the tree's tables exist (a ledger that never sealed may not have them)."""
+        ...
+
+
+class KeyWrapping(Protocol):
+    """Wraps and unwraps subject keys under the master key; the key id is the AAD."""
+
+    def wrap(self, key_id: str, key: bytes) -> bytes: ...
+
+    def unwrap(self, key_id: str, wrapped: bytes) -> bytes: ...
+
+
+class ManagedKeyStore(KeyStore, Protocol):
+    """A :class:`~ledger_core.members.ports.KeyStore` with a lifetime."""
+
+    def close(self) -> None: ...
+
+
+class ManagedOutcomeStore(OutcomeStore, Protocol):
+    """A :class:`~ledger_core.members.outcomes.OutcomeStore` with a lifetime."""
+
+    def close(self) -> None: ...

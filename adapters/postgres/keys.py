@@ -1,0 +1,82 @@
+"""Subject data keys in the ledger's PostgreSQL database (``subject_keys``, ``erased_subjects``): the one
+module that writes SQL for them on this backend. Implements :class:`ledger_core.members.ports.KeyStore`;
+keys are wrapped by the master key (:class:`~adapters.ports.KeyWrapping`).
+
+An erased subject is remembered (``erased_subjects``, the subject label only), so no new key can ever be
+created for them: sealing after erasure raises :class:`~ledger_core.members.errors.PersonalDataErased`
+instead of quietly starting a fresh identity. Destroying a subject's keys deletes the rows and vacuums the
+table (dead tuples are otherwise kept until autovacuum). Backups and PostgreSQL's own WAL archive still
+hold wrapped keys; they stay useless without the master key, which is why keys are wrapped at all.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from typing import Any
+
+import psycopg
+
+from adapters.ports import KeyWrapping
+from adapters.postgres.connections import create_schema
+from ledger_core.members.errors import PersonalDataErased
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS subject_keys (
+    key_id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL UNIQUE,
+    wrapped BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS erased_subjects (subject TEXT PRIMARY KEY, erased_at TIMESTAMPTZ NOT NULL);
+"""
+
+
+def _new_key() -> tuple[str, bytes]:
+    return f"k_{uuid.uuid4().hex}", os.urandom(32)
+
+
+class PostgresKeyStore:
+    """Keys in the ledger's PostgreSQL database."""
+
+    def __init__(self, conninfo: str, wrapper: KeyWrapping) -> None:
+        self._wrapper = wrapper
+        self._conninfo = conninfo
+        self._lock = threading.Lock()
+        create_schema(conninfo, SCHEMA)
+        self._conn: psycopg.Connection[Any] = psycopg.connect(conninfo, autocommit=True)
+
+    def get_or_create(self, subject: str) -> tuple[str, bytes]:
+        with self._lock:
+            if self._conn.execute("SELECT 1 FROM erased_subjects WHERE subject = %s", (subject,)).fetchone():
+                raise PersonalDataErased(subject)
+            key_id, key = _new_key()
+            self._conn.execute(
+                "INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (%s, %s, %s)"
+                " ON CONFLICT (subject) DO NOTHING",
+                (key_id, subject, self._wrapper.wrap(key_id, key)),
+            )
+            row = self._conn.execute(
+                "SELECT key_id, wrapped FROM subject_keys WHERE subject = %s", (subject,)
+            ).fetchone()
+        assert row is not None  # inserted or already present just above; not a business rule
+        return row[0], self._wrapper.unwrap(row[0], bytes(row[1]))
+
+    def get(self, key_id: str) -> bytes | None:
+        with self._lock:
+            row = self._conn.execute("SELECT wrapped FROM subject_keys WHERE key_id = %s", (key_id,)).fetchone()
+        return None if row is None else self._wrapper.unwrap(key_id, bytes(row[0]))
+
+    def destroy(self, subject: str) -> int:
+        with self._lock:
+            with self._conn.transaction():
+                count = self._conn.execute("DELETE FROM subject_keys WHERE subject = %s", (subject,)).rowcount
+                self._conn.execute(
+                    "INSERT INTO erased_subjects (subject, erased_at) VALUES (%s, now()) ON CONFLICT DO NOTHING",
+                    (subject,),
+                )
+            self._conn.execute("VACUUM subject_keys")
+        return int(count)
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,198 @@
+"""The log on PostgreSQL (``ledger_log``): the one module that writes SQL for that table on this backend.
+
+:class:`PostgresLogRecorder` writes (psycopg 3, pooled, safe with many writer processes);
+:class:`PostgresLogReader` holds every read, over any connection: the recorder's pool, the tree
+store's, an outbox transaction's. :data:`LEAVES_BY_POSITION` is the statement the tree store puts into
+its single proof query; :data:`LOG_HEADS` (channel and head query) is what a
+:class:`~adapters.postgres.notifications.PostgresHeadWatch` listens on and reads.
+
+Durability and locking (see README.md beside this file): a batch is one transaction that first takes
+``pg_advisory_xact_lock(LOG_LOCK)`` (every writer process serialises on it; readers never block), reads
+the head inside the lock, inserts the rows with one ``INSERT ... SELECT FROM unnest(arrays)`` and
+commits, in three round trips (pipeline mode); only then are the callers' futures completed.
+``pg_notify('ledger_log', size)`` tells followers that the log grew.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import psycopg
+
+from adapters.group_commit import Outcome
+from adapters.log_recorder import SequencedRecorder, stored_row, system_clock
+from adapters.postgres.connections import Fetch, Pool, open_pool, pooled, translate
+from adapters.postgres.notifications import Channel
+from ledger_core.engine.chain import StoredRow
+from ledger_core.engine.envelope import EventDraft
+from ledger_core.engine.ports import Clock
+from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead
+
+# Advisory lock key (arbitrary, fixed) of the log writer.
+LOG_LOCK = 0x4C45444745520001
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_log (
+    position BIGINT PRIMARY KEY,
+    event_id UUID NOT NULL,
+    originator_id UUID NOT NULL,
+    originator_version INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    partner_id TEXT,
+    recorded_at TEXT NOT NULL,
+    entry BYTEA NOT NULL,
+    leaf_hash BYTEA NOT NULL,
+    UNIQUE (originator_id, originator_version)
+);
+CREATE INDEX IF NOT EXISTS ledger_log_partner ON ledger_log (partner_id, position);
+"""
+HEAD = "SELECT position, leaf_hash, recorded_at FROM ledger_log ORDER BY position DESC LIMIT 1"
+# One backward index probe per aggregate (a plan that cannot degrade into a sequential scan).
+AGGREGATE_HEADS = (
+    "SELECT k.id::text, h.originator_version, h.position FROM unnest(%s::uuid[]) AS k(id)"
+    " CROSS JOIN LATERAL (SELECT originator_version, position FROM ledger_log WHERE originator_id = k.id"
+    " ORDER BY originator_version DESC LIMIT 1) AS h"
+)
+INSERT = (
+    "INSERT INTO ledger_log (position, event_id, originator_id, originator_version, topic, partner_id,"
+    " recorded_at, entry, leaf_hash)"
+    " SELECT * FROM unnest(%b::int8[], %b::uuid[], %b::uuid[], %b::int4[], %b::text[], %b::text[],"
+    " %b::text[], %b::bytea[], %b::bytea[])"
+)
+LOG_CHANNEL = "ledger_log"
+NOTIFY = "SELECT pg_notify('ledger_log', %s)"
+"""Sent in every batch's transaction: followers learn the new log size once it is committed."""
+LOG_HEADS = Channel(LOG_CHANNEL, "SELECT COALESCE(MAX(position) + 1, 0) FROM ledger_log")
+ROW_COLUMNS = "position, originator_id::text, originator_version, topic, partner_id, entry, leaf_hash"
+LEAVES_BY_POSITION = "SELECT 0::int2, position, leaf_hash FROM ledger_log WHERE position = ANY(%b::int8[])"
+"""``(0, position, leaf_hash)`` of an array of positions (level-0 nodes, for the tree's proof query)."""
+
+
+class PostgresLogReader:
+    """Every read of ``ledger_log`` (:class:`~adapters.ports.LogRows`), run through ``fetch``."""
+
+    def __init__(self, fetch: Fetch) -> None:
+        self._fetch = fetch
+
+    def log_size(self) -> int:
+        rows = self._fetch("SELECT MAX(position) FROM ledger_log", ())
+        return 0 if not rows or rows[0][0] is None else int(rows[0][0]) + 1
+
+    def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]:
+        sql = f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE position >= %s ORDER BY position LIMIT %s"
+        return [stored_row(row) for row in self._fetch(sql, (start, limit))]
+
+    def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:
+        sql = (
+            f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE partner_id = %s AND position >= %s ORDER BY position LIMIT %s"
+        )
+        return [stored_row(row) for row in self._fetch(sql, (partner_id, start, limit))]
+
+    def read_aggregate_rows(self, aggregate_id: str) -> Sequence[StoredRow]:
+        return self.aggregate_rows(aggregate_id, gt=None, lte=None, desc=False, limit=None)
+
+    def aggregate_rows(
+        self, aggregate_id: str, *, gt: int | None, lte: int | None, desc: bool, limit: int | None
+    ) -> Sequence[StoredRow]:
+        clauses = ["originator_id = %s::uuid"]
+        params: list[object] = [aggregate_id]
+        if gt is not None:
+            clauses.append("originator_version > %s")
+            params.append(gt)
+        if lte is not None:
+            clauses.append("originator_version <= %s")
+            params.append(lte)
+        sql = (
+            f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE {' AND '.join(clauses)}"
+            f" ORDER BY originator_version {'DESC' if desc else 'ASC'}"
+        )
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        return [stored_row(row) for row in self._fetch(sql, params)]
+
+    def aggregate_rows_before(self, aggregate_id: str, position: int) -> Sequence[StoredRow]:
+        sql = (
+            f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE originator_id = %s::uuid"
+            " AND position < %s ORDER BY originator_version"
+        )
+        return [stored_row(row) for row in self._fetch(sql, (aggregate_id, position))]
+
+    def rows_of_types(self, start: int, stop: int, types: Sequence[str]) -> Sequence[StoredRow]:
+        marks = ",".join(["%s"] * len(types))
+        sql = (
+            f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE position >= %s AND position < %s"
+            f" AND topic IN ({marks}) ORDER BY position"
+        )
+        return [stored_row(row) for row in self._fetch(sql, (start, stop, *types))]
+
+    def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
+        sql = "SELECT leaf_hash FROM ledger_log WHERE position >= %s AND position < %s ORDER BY position"
+        return [bytes(row[0]) for row in self._fetch(sql, (start, stop))]
+
+
+class PostgresLogRecorder(SequencedRecorder):
+    """Ledger recorder on PostgreSQL. ``conninfo`` is a libpq URL (``postgresql://...``)."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        clock: Clock = system_clock,
+        max_batch_events: int = 4096,
+        pool_size: int = 8,
+        create_tables: bool = True,
+    ) -> None:
+        super().__init__(PostgresLogReader(self._fetch), clock=clock, max_batch_events=max_batch_events)
+        self.conninfo = conninfo
+        # Reads only, one statement each: autocommit saves the COMMIT round trip.
+        self.pool: Pool = open_pool(conninfo, name="ledger", size=pool_size, schema=SCHEMA if create_tables else None)
+        self._writer_conn: psycopg.Connection[Any] | None = None  # used by the writer thread only
+
+    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return pooled(self.pool)
+
+    def _writer_connection(self) -> psycopg.Connection[Any]:
+        if self._writer_conn is None or self._writer_conn.closed:
+            self._writer_conn = psycopg.connect(self.conninfo)
+        return self._writer_conn
+
+    def _write_batch(self, saves: Sequence[Sequence[EventDraft]]) -> Sequence[Outcome]:
+        conn = self._writer_connection()
+        ids = sorted({draft.aggregate_id for save in saves for draft in save})
+        try:
+            with conn.transaction():
+                # Round trip 1: lock, head and aggregate heads, pipelined.
+                with conn.pipeline():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
+                    head_cursor = conn.execute(HEAD)
+                    heads_cursor = conn.execute(AGGREGATE_HEADS, (ids,))
+                head_row = head_cursor.fetchone()
+                head = EMPTY_LOG if head_row is None else LogHead(head_row[0] + 1, bytes(head_row[1]), head_row[2])
+                heads = {row[0]: AggregateHead(row[1], row[2]) for row in heads_cursor.fetchall()}
+                batch = self.sequence(head, saves, heads)
+                # Round trip 2: the rows (one INSERT over arrays) and the notification, pipelined.
+                if batch.entries:
+                    # Entries are named tuples in INSERT's column order: transposed, one array per column.
+                    columns = [list(column) for column in zip(*batch.entries, strict=True)]
+                    with conn.pipeline():
+                        conn.execute(INSERT, columns)
+                        conn.execute(NOTIFY, (str(batch.head.size),))
+            # Round trip 3: COMMIT (on leaving the transaction block).
+        except psycopg.Error as error:
+            if conn.broken:
+                conn.close()
+            raise translate(error) from error
+        return batch.outcomes
+
+    def _fetch(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        with self._connection() as conn:
+            return conn.execute(sql.encode(), params).fetchall()
+
+    def close(self) -> None:
+        super().close()
+        if self._writer_conn is not None:
+            self._writer_conn.close()
+        self.pool.close()

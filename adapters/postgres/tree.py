@@ -1,0 +1,204 @@
+"""The Merkle tree beside the log on PostgreSQL (``merkle_nodes``, ``checkpoints``): the one module that
+writes SQL for those tables on this backend (implements :class:`ledger_core.engine.ports.TreeStore`).
+
+:class:`PostgresCheckpoints` holds the checkpoint reads over any connection (an outbox transaction uses
+them too); leaves come from the log module (:class:`~adapters.postgres.log.PostgresLogReader`, and its
+:data:`~adapters.postgres.log.LEAVES_BY_POSITION` inside the single proof query).
+
+One integration is one transaction: ``LOCK TABLE checkpoints IN EXCLUSIVE MODE`` (readers never
+wait), check the latest checkpoint is still the one the sealer started from, ``COPY`` the nodes, insert
+the checkpoint, ``pg_notify('ledger_checkpoint', size)``, ``COMMIT``. Leadership among sealers is a
+session-level advisory lock held on a dedicated connection: it is released when that connection
+closes, so a sealer that dies hands over to the next one. See README.md beside this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import psycopg
+
+from adapters.ports import Head
+from adapters.postgres.connections import Fetch, Pool, open_pool, pooled, translate
+from adapters.postgres.log import LEAVES_BY_POSITION, LOG_HEADS, PostgresLogReader
+from adapters.postgres.log import SCHEMA as LOG_SCHEMA
+from adapters.postgres.notifications import Channel, PostgresHeadWatch
+from adapters.postgres.session_lock import SessionLock
+from adapters.tree_layout import checkpoint_record, chunks, completed_ranges, split_ids
+from ledger_core.engine.merkle import CheckpointRecord, SealConflict
+from proofs.tree import NodeId, StoredNode
+
+# Advisory lock of the sealer, two-key form: a fixed class and hashtext(current_schema()), so ledgers in
+# different schemas of one database (tests, tenants) elect their sealers independently.
+SEALER_LOCK_CLASS = 0x4C454447  # "LEDG"
+
+TREE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS merkle_nodes (
+    level SMALLINT NOT NULL,
+    idx BIGINT NOT NULL,
+    hash BYTEA NOT NULL,
+    PRIMARY KEY (level, idx)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size BIGINT PRIMARY KEY,
+    root_hash BYTEA NOT NULL,
+    note TEXT NOT NULL,
+    signed_at TEXT NOT NULL
+);
+"""
+CHECKPOINT_HEADS = Channel("ledger_checkpoint", "SELECT COALESCE(MAX(size), 0) FROM checkpoints")
+"""``pg_notify`` channel of the sealer's commits, and the query of the signed size."""
+WATCHED_HEADS: Mapping[Head, Channel] = {Head.LOG: LOG_HEADS, Head.CHECKPOINT: CHECKPOINT_HEADS}
+"""Both heads, as a :class:`PostgresHeadWatch` of the sealer or the webhook projector listens to them."""
+_NOTIFY = "SELECT pg_notify('ledger_checkpoint', %s)"
+_CHECKPOINT = "SELECT size, root_hash, note, signed_at FROM checkpoints"
+_FETCH_NODES = (
+    "SELECT m.level, m.idx, m.hash FROM unnest(%b::int2[], %b::int8[]) AS q(level, idx)"
+    " JOIN merkle_nodes m ON m.level = q.level AND m.idx = q.idx"
+)
+_COMPLETED = (
+    "SELECT m.level, m.idx, m.hash FROM unnest(%s::int2[], %s::int8[], %s::int8[]) AS q(level, lo, hi)"
+    " JOIN merkle_nodes m ON m.level = q.level AND m.idx BETWEEN q.lo AND q.hi"
+)
+
+
+class PostgresCheckpoints:
+    """The reads of ``checkpoints`` (:class:`~adapters.ports.CheckpointReads`), run through ``fetch``."""
+
+    def __init__(self, fetch: Fetch) -> None:
+        self._fetch = fetch
+
+    def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
+        rows = self._fetch(sql, params)
+        return rows[0] if rows else None
+
+    def integrated_size(self) -> int:
+        row = self._one("SELECT MAX(size) FROM checkpoints")
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        return checkpoint_record(self._one(f"{_CHECKPOINT} ORDER BY size DESC LIMIT 1"))
+
+    def checkpoint_at(self, size: int) -> CheckpointRecord | None:
+        return checkpoint_record(self._one(f"{_CHECKPOINT} WHERE size = %s", (size,)))
+
+    def first_checkpoint_after(self, position: int) -> CheckpointRecord | None:
+        return checkpoint_record(self._one(f"{_CHECKPOINT} WHERE size > %s ORDER BY size LIMIT 1", (position,)))
+
+    def checkpoints(self, after_size: int, limit: int) -> Sequence[CheckpointRecord]:
+        sql = f"{_CHECKPOINT} WHERE size > %s ORDER BY size LIMIT %s"
+        return [CheckpointRecord(int(s), bytes(r), n, t) for s, r, n, t in self._fetch(sql, (after_size, limit))]
+
+    def has_checkpoints(self) -> bool:
+        row = self._one("SELECT to_regclass('checkpoints') IS NOT NULL")
+        return bool(row and row[0])
+
+
+class PostgresTreeStore(PostgresCheckpoints):
+    """Tree storage in the ledger's PostgreSQL database (tables created if missing, the log's included)."""
+
+    def __init__(self, conninfo: str, *, pool_size: int = 4, create_tables: bool = True) -> None:
+        super().__init__(self._fetch_all)
+        self.conninfo = conninfo
+        schema = LOG_SCHEMA + TREE_SCHEMA if create_tables else None
+        self.pool: Pool = open_pool(conninfo, name="ledger-tree", size=pool_size, schema=schema)
+        self._log = PostgresLogReader(self._fetch_all)
+        self._sealer_lock = SessionLock(conninfo, SEALER_LOCK_CLASS)
+        self._watches: dict[Head, PostgresHeadWatch] = {}
+
+    def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return pooled(self.pool)
+
+    def _fetch_all(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    # -- leadership ------------------------------------------------------------------------------------
+    def try_acquire_leadership(self) -> bool:
+        """Take the sealer's session advisory lock without waiting; True if this store now holds it."""
+        return self._sealer_lock.try_acquire()
+
+    def holds_leadership(self) -> bool:
+        """Whether the lock's connection is still alive (if it died, the lock went with it)."""
+        return self._sealer_lock.held()
+
+    def release_leadership(self) -> None:
+        self._sealer_lock.release()
+
+    def watch(self, log: bool = True) -> PostgresHeadWatch:
+        """The checkpoint (and, with ``log``, the log) heads announced by notifications, started on first use
+        (a hint, see :class:`~adapters.ports.HeadWatch`). Seal waiters need no log head: they are not woken
+        by every log commit."""
+        key = Head.LOG if log else Head.CHECKPOINT
+        full = self._watches.get(Head.LOG)
+        if full is not None:
+            return full
+        watch = self._watches.get(key)
+        if watch is None:
+            channels = WATCHED_HEADS if log else {Head.CHECKPOINT: CHECKPOINT_HEADS}
+            watch = self._watches[key] = PostgresHeadWatch(self.conninfo, channels)
+        return watch
+
+    # -- TreeStore (leaves through the log module) -----------------------------------------------------
+    def log_size(self) -> int:
+        return self._log.log_size()
+
+    def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
+        return self._log.leaf_hashes(start, stop)
+
+    def fetch_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
+        found: dict[NodeId, bytes] = {}
+        for chunk in chunks(ids):
+            leaves, upper = split_ids(chunk)
+            levels = [level for level, indexes in upper.items() for _ in indexes]
+            indexes = [index for group in upper.values() for index in group]
+            with self._connection() as conn:
+                sql = f"{LEAVES_BY_POSITION} UNION ALL {_FETCH_NODES}"
+                rows = conn.execute(sql, (leaves, levels, indexes)).fetchall()
+            found.update((NodeId(level, index), bytes(digest)) for level, index, digest in rows)
+        return found
+
+    def nodes_completed_in(self, begin: int, end: int) -> Mapping[NodeId, bytes]:
+        ranges = completed_ranges(begin, end)
+        if not ranges:
+            return {}
+        columns = [list(column) for column in zip(*ranges, strict=True)]
+        with self._connection() as conn:
+            rows = conn.execute(_COMPLETED, columns).fetchall()
+        return {NodeId(level, index): bytes(digest) for level, index, digest in rows}
+
+    def count_nodes(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM merkle_nodes")
+        return 0 if row is None else int(row[0])
+
+    def commit_integration(self, old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:
+        try:
+            with self._connection() as conn, conn.transaction():
+                conn.execute("LOCK TABLE checkpoints IN EXCLUSIVE MODE")
+                row = conn.execute("SELECT COALESCE(MAX(size), 0) FROM checkpoints").fetchone()
+                found = 0 if row is None else int(row[0])
+                if found != old_size:
+                    raise SealConflict(old_size, found)
+                with (
+                    conn.cursor() as cursor,
+                    cursor.copy("COPY merkle_nodes (level, idx, hash) FROM STDIN (FORMAT BINARY)") as copy,
+                ):
+                    copy.set_types(["int2", "int8", "bytea"])
+                    for node in nodes:
+                        if node.level > 0:
+                            copy.write_row((node.level, node.index, node.hash))
+                conn.execute(
+                    "INSERT INTO checkpoints (size, root_hash, note, signed_at) VALUES (%s, %s, %s, %s)",
+                    (checkpoint.size, checkpoint.root_hash, checkpoint.note, checkpoint.signed_at),
+                )
+                conn.execute(_NOTIFY, (str(checkpoint.size),))
+        except psycopg.Error as error:
+            raise translate(error) from error
+
+    def close(self) -> None:
+        self.release_leadership()
+        for watch in self._watches.values():
+            watch.close()
+        self.pool.close()

@@ -1,0 +1,81 @@
+"""Subject data keys in the ledger's SQLite file (``subject_keys``, ``erased_subjects``): the one module that
+writes SQL for them on this backend. Implements :class:`ledger_core.members.ports.KeyStore`; keys are
+wrapped by the master key (:class:`~adapters.ports.KeyWrapping`).
+
+An erased subject is remembered (``erased_subjects``, the subject label only), so no new key can ever be
+created for them: sealing after erasure raises :class:`~ledger_core.members.errors.PersonalDataErased`
+instead of quietly starting a fresh identity. Destroying a subject's keys deletes the rows and makes sure
+the bytes do not linger: the connection runs with ``secure_delete`` and the WAL is truncated afterwards.
+Backups still hold wrapped keys; they stay useless without the master key, which is why keys are wrapped.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+
+from adapters.ports import KeyWrapping
+from ledger_core.members.errors import PersonalDataErased
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS subject_keys (
+    key_id TEXT PRIMARY KEY,
+    subject TEXT NOT NULL UNIQUE,
+    wrapped BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS erased_subjects (subject TEXT PRIMARY KEY, erased_at TEXT NOT NULL);
+"""
+
+
+def _new_key() -> tuple[str, bytes]:
+    return f"k_{uuid.uuid4().hex}", os.urandom(32)
+
+
+class SQLiteKeyStore:
+    """Keys in a SQLite file (normally the ledger's own)."""
+
+    def __init__(self, path: Path, wrapper: KeyWrapping) -> None:
+        self._wrapper = wrapper
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._conn.execute("PRAGMA secure_delete=ON")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(SCHEMA)
+
+    def get_or_create(self, subject: str) -> tuple[str, bytes]:
+        with self._lock:
+            if self._conn.execute("SELECT 1 FROM erased_subjects WHERE subject = ?", (subject,)).fetchone():
+                raise PersonalDataErased(subject)
+            row = self._conn.execute(
+                "SELECT key_id, wrapped FROM subject_keys WHERE subject = ?", (subject,)
+            ).fetchone()
+            if row is not None:
+                return row[0], self._wrapper.unwrap(row[0], row[1])
+            key_id, key = _new_key()
+            self._conn.execute(
+                "INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (?, ?, ?)",
+                (key_id, subject, self._wrapper.wrap(key_id, key)),
+            )
+            return key_id, key
+
+    def get(self, key_id: str) -> bytes | None:
+        with self._lock:
+            row = self._conn.execute("SELECT wrapped FROM subject_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return None if row is None else self._wrapper.unwrap(key_id, row[0])
+
+    def destroy(self, subject: str) -> int:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            count = self._conn.execute("DELETE FROM subject_keys WHERE subject = ?", (subject,)).rowcount
+            self._conn.execute(
+                "INSERT OR IGNORE INTO erased_subjects (subject, erased_at) VALUES (?, datetime('now'))", (subject,)
+            )
+            self._conn.execute("COMMIT")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(count)
+
+    def close(self) -> None:
+        self._conn.close()
