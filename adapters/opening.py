@@ -10,6 +10,7 @@ from pathlib import Path
 from adapters.files.master_key import KeyWrapper, load_master_key
 from adapters.files.signing_key import ensure_signing_key
 from adapters.log_recorder import system_clock
+from adapters.memory.claim_facts import LogDerivedClaimFacts
 from adapters.storage import (
     DEFAULT_DATA_DIR,
     StorageConfig,
@@ -24,6 +25,8 @@ from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.ports import Clock
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.ledger import Ledger
+from ledger_core.members.ports import EnrollmentLinks
+from ledger_core.members.use_cases import MemberPolicy
 
 
 def storage_config(location: str | Path | StorageConfig | None) -> StorageConfig:
@@ -44,12 +47,15 @@ def open_ledger(
     clock: Clock = system_clock,
     aggregates: Iterable[type[LedgerAggregate]] = ALL_AGGREGATES,
     restricted_states: Iterable[str] = (),
+    member_policy: MemberPolicy | None = None,
+    enrollment_links: EnrollmentLinks | None = None,
     max_batch_events: int = 4096,
 ) -> Ledger:
     """Open (creating if needed) the ledger at ``location`` (see :func:`storage_config`).
 
     Subject data keys live in the same database, wrapped by the master key of the data directory
-    (or ``LEDGER_MASTER_KEY``).
+    (or ``LEDGER_MASTER_KEY``). Claims are verified against facts derived from this same log
+    (:class:`~adapters.memory.claim_facts.LogDerivedClaimFacts`), as the server verifies them.
     """
     config = storage_config(location)
     recorder = open_recorder(config, clock=clock, max_batch_events=max_batch_events)
@@ -67,9 +73,12 @@ def open_ledger(
         recorder,
         key_store,
         clock=clock,
+        claim_facts=LogDerivedClaimFacts(recorder),
         aggregates=aggregates,
         restricted_states=restricted_states,
         outcome_store=outcome_store,
+        member_policy=member_policy,
+        enrollment_links=enrollment_links,
         on_close=close,
     )
 

@@ -43,6 +43,7 @@ from api.http.routes.common import dependencies
 from api.http.routes.documents import DocumentsController
 from api.http.routes.eligibility import EligibilityController
 from api.http.routes.enrollments import EnrollmentsController
+from api.http.routes.health import HealthController
 from api.http.routes.members import MembersController
 from api.http.routes.oauth import OAuthController, WellKnownController
 from api.http.routes.operations_members import (
@@ -50,7 +51,6 @@ from api.http.routes.operations_members import (
     OperationsMembersController,
     OperationsOutcomesController,
 )
-from api.http.routes.ops import OpsController
 from api.http.routes.outcomes import OutcomesController
 from api.http.routes.reminders import RemindersController
 from api.http.routes.webhooks import WebhooksController
@@ -160,7 +160,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         before_request=pipeline.before_request,
     )
     app = Litestar(
-        route_handlers=[api_v1, OAuthController, WellKnownController, OpsController],
+        route_handlers=[api_v1, OAuthController, WellKnownController, HealthController],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.docs_url))},
         middleware=[edge.middleware()],

@@ -10,7 +10,6 @@ rate-limit / replay / idempotency stores (Redis when ``redis_url`` is set, in pr
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,24 +26,19 @@ from adapters.storage import open_tree_store
 from adapters.workers.outcome_recovery import start_outcome_recovery
 from adapters.workers.seal_waiter import SealWaiter
 from adapters.workers.sealer import SealerRunner
-from api.client.schemas.common import Proof
-from api.http import views
-from api.http.member_operations import MemberOperations, build_member_operations
 from api.http.observability import Metrics
-from api.http.operations import LedgerOperations
 from api.http.pipeline import Security, build_security
-from api.http.threads import run_blocking
+from api.membership import enrollment_links, member_policy
 from api.security.credentials import PartnerDirectory
 from api.security.secrets import load_deployment_secret, load_token_key
 from api.security.tokens import TokenIssuer
 from api.settings import Settings
 from api.webhooks_runtime import open_webhooks
+from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.auditing import ProofService
-from ledger_core.engine.chain import StoredRow
-from ledger_core.engine.merkle import CheckpointRecord, NotSealed
+from ledger_core.engine.proof_wait import ProofWait
 from ledger_core.engine.sealing import SealPolicy
 from ledger_core.ledger import Ledger
-from proofs.bundle import InclusionProof
 
 logger = logging.getLogger("api.runtime")
 
@@ -55,11 +49,14 @@ def _utc_now() -> datetime:
 
 @dataclass
 class Runtime:
-    """The open resources of one server process."""
+    """The open resources of one server process. The use cases: ``ledger.claims``, ``ledger.documents`` and
+    ``ledger.membership`` (:class:`Ledger`), ``audit`` (log pages, proofs, checkpoints) and ``proof_wait``
+    (a new entry's proof, once sealed)."""
 
     settings: Settings
     ledger: Ledger
-    operations: LedgerOperations
+    audit: AuditLog
+    proof_wait: ProofWait
     tree: ManagedTreeStore
     waiter: SealWaiter
     issuer: TokenIssuer
@@ -69,35 +66,8 @@ class Runtime:
     vkey: str | None = None
     clock: Callable[[], datetime] = _utc_now
     closers: list[Callable[[], Any]] = field(default_factory=list)
-    members: MemberOperations | None = None
-    """Eligibility, enrollments, outcomes, reminders, members (api/http/member_operations.py)."""
     webhooks: OutboxStore | None = None
     """The webhook outbox: delivery logs, resend, replay (api/webhooks_runtime.py)."""
-
-    async def proof_when_sealed(self, position: int) -> Proof | None:
-        """Wait (at most ``seal_wait_seconds``) for ``position`` to be sealed; its proof, or None on timeout."""
-
-        started = time.perf_counter()
-        try:  # no thread while waiting: the sealer's notification (or one shared poll) wakes us
-            await self.waiter.wait_until_covered(position, self.settings.seal_wait_seconds)
-        except NotSealed:
-            return None
-        finally:
-            self.metrics.seal_wait.observe(time.perf_counter() - started)
-        proven = await run_blocking(self._first_proof, position)
-        if proven is None:  # the size was announced before its checkpoint was readable (rare): wait for it
-            remaining = max(self.settings.seal_wait_seconds - (time.perf_counter() - started), 0.0)
-            try:
-                record = await self.waiter.wait_until_sealed_async(position, remaining)
-            except NotSealed:
-                return None
-            proven = await run_blocking(self.operations.prove, position, record.size)
-        return views.proof(*proven)
-
-    def _first_proof(self, position: int) -> tuple[StoredRow, InclusionProof, CheckpointRecord] | None:
-        """The entry, its inclusion proof and the first checkpoint containing it, in one thread hop."""
-        record = self.waiter.first_checkpoint_after(position)
-        return None if record is None else self.operations.prove(position, record.size)
 
     def seal_lag(self) -> tuple[int, int]:
         """(log size, sealed size), also published as metrics."""
@@ -155,21 +125,12 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         config = settings.storage
-        ledger = open_ledger(config, restricted_states=settings.restricted_states)
+        deployment_secret = load_deployment_secret(settings.data_dir)
+        ledger = _open_ledger(settings, deployment_secret)
         closers.append(ledger.close)
         tree = open_tree_store(config)
         closers.append(tree.close)
-        sealer: SealerRunner | None = None
-        if settings.embedded_sealer:
-            policy = SealPolicy(batch_entries=settings.seal_batch_entries, interval_ms=settings.seal_interval_ms)
-            sealer = start_embedded_sealer(
-                config,
-                policy,
-                signing_key=settings.signing_key,
-                report=_report,
-                poll_interval=settings.seal_poll_seconds,
-            )
-            closers.append(sealer.stop)
+        sealer = _start_sealer(settings, closers)
         waiter = sealer.waiter if sealer is not None else SealWaiter(tree, settings.seal_poll_seconds)
         issuer = TokenIssuer(
             load_token_key(settings.data_dir),
@@ -178,15 +139,24 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             lifetime_s=settings.token_ttl_seconds,
             previous_keys_pem=[path.read_bytes() for path in settings.previous_token_keys],
         )
-        security = _security(settings, metrics, issuer, ledger, closers)
-        operations = LedgerOperations(ledger, ProofService(tree, ledger.app.log_reader))
-        members = build_member_operations(ledger, settings, security.deployment_secret, _utc_now)
+        security = build_security(
+            settings,
+            metrics,
+            validator=issuer.validator(),
+            deployment_secret=deployment_secret,
+            directory=PartnerDirectory(ledger, _utc_now),
+            clock=_utc_now,
+            **_stores(settings, closers),
+        )
+        audit = AuditLog(ledger.app.log_reader, ProofService(tree, ledger.app.log_reader))
+        proof_wait = ProofWait(waiter, audit, settings.seal_wait_seconds, metrics.seal_wait.observe)
         closers.append(start_outcome_recovery(ledger.outcomes, logger=logger))
         webhooks = open_webhooks(settings, ledger, security.deployment_secret, closers)
         return Runtime(
             settings,
             ledger,
-            operations,
+            audit,
+            proof_wait,
             tree,
             waiter,
             issuer,
@@ -195,7 +165,6 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             sealer,
             _verifier_key(settings),
             closers=closers,
-            members=members,
             webhooks=webhooks,
         )
     except BaseException:
@@ -204,19 +173,30 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         raise
 
 
-def _security(
-    settings: Settings, metrics: Metrics, issuer: TokenIssuer, ledger: Ledger, closers: list[Callable[[], Any]]
-) -> Security:
-    """The request pipeline's services (api/http/pipeline) over this process's stores."""
-    return build_security(
-        settings,
-        metrics,
-        validator=issuer.validator(),
-        deployment_secret=load_deployment_secret(settings.data_dir),
-        directory=PartnerDirectory(ledger, _utc_now),
-        clock=_utc_now,
-        **_stores(settings, closers),
+def _open_ledger(settings: Settings, deployment_secret: bytes) -> Ledger:
+    """The ledger with the deployment's member policy and signed enrollment links (api/membership.py)."""
+    return open_ledger(
+        settings.storage,
+        restricted_states=settings.restricted_states,
+        member_policy=member_policy(settings),
+        enrollment_links=enrollment_links(settings, deployment_secret),
     )
+
+
+def _start_sealer(settings: Settings, closers: list[Callable[[], Any]]) -> SealerRunner | None:
+    """The embedded sealer thread, unless the deployment runs ``ledger sealer`` on its own."""
+    if not settings.embedded_sealer:
+        return None
+    policy = SealPolicy(batch_entries=settings.seal_batch_entries, interval_ms=settings.seal_interval_ms)
+    sealer = start_embedded_sealer(
+        settings.storage,
+        policy,
+        signing_key=settings.signing_key,
+        report=_report,
+        poll_interval=settings.seal_poll_seconds,
+    )
+    closers.append(sealer.stop)
+    return sealer
 
 
 def _stores(settings: Settings, closers: list[Callable[[], Any]]) -> dict[str, Any]:

@@ -85,6 +85,7 @@ from eventsourcing.domain import Aggregate
 import_shadowed_package("proofs")
 
 from adapters.log_recorder import SequencedRecorder, system_clock  # noqa: E402
+from adapters.memory.claim_facts import LogDerivedClaimFacts  # noqa: E402
 from adapters.storage import StorageConfig, open_recorder  # noqa: E402
 from ledger_core.engine.aggregate import LedgerAggregate, derive_id  # noqa: E402
 from ledger_core.ledger import Ledger  # noqa: E402
@@ -291,7 +292,13 @@ def open_ledger(url: str, data_dir: str) -> tuple[Ledger, SequencedRecorder]:
     """A ledger on ``url`` that knows only :class:`BenchAccount`, plus its recorder (for the group-commit counters)."""
     recorder = open_recorder(StorageConfig(Path(data_dir), url))
     ledger = Ledger(
-        recorder, recorder, NoKeyStore(), clock=system_clock, aggregates=[BenchAccount], on_close=recorder.close
+        recorder,
+        recorder,
+        NoKeyStore(),
+        clock=system_clock,
+        claim_facts=LogDerivedClaimFacts(recorder),
+        aggregates=[BenchAccount],
+        on_close=recorder.close,
     )
     return ledger, recorder
 

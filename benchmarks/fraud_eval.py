@@ -283,7 +283,9 @@ def _storage_case(url: str, data_dir: str, claims: list[Claim], two_saves: bool)
     from adapters.memory.claim_facts import LogDerivedClaimFacts
     from adapters.opening import open_ledger
     from adapters.storage import StorageConfig
+    from ledger_core.claims.claim import Claim as ClaimAggregate
     from ledger_core.claims.verification import ClaimVerificationService
+    from ledger_core.shared.service_support import save
 
     timings: list[int] = []
     with open_ledger(StorageConfig(Path(data_dir), url)) as ledger:
@@ -301,7 +303,7 @@ def _storage_case(url: str, data_dir: str, claims: list[Claim], two_saves: bool)
                 )
             started = time.perf_counter_ns()
             if two_saves:  # the path before this issue: save the claim, then save its verification
-                ledger.claims.submit(claim.submission)
+                save(ledger.app, ClaimAggregate.from_submission(claim.submission))
                 service.verify(claim.submission.claim_id, claim.submission.partner_id)
             else:
                 service.submit(claim.submission)

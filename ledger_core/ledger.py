@@ -1,10 +1,15 @@
 """The embedding API: one object that runs commands, reads state and verifies the log.
 
-Open one with :func:`adapters.open_ledger` (which picks the storage) or build one from ports::
+Open one with :func:`adapters.opening.open_ledger` (which picks the storage) or build one from ports::
 
-    ledger = Ledger(recorder, log_reader, key_store, clock=clock)
-    ledger.partners.register(...); ledger.claims.submit(...); ledger.members.upsert(...)
+    ledger = Ledger(recorder, log_reader, key_store, clock=clock, claim_facts=facts)
+    ledger.partners.register(...); ledger.claims.submit(...); ledger.membership.enroll(...)
     ledger.verify()
+
+``claims``, ``documents`` and ``membership`` are the use cases the HTTP API and the CLI call too
+(:mod:`ledger_core.claims.use_cases`, :mod:`ledger_core.members.use_cases`): a claim submitted here is
+verified exactly as ``POST /api/v1/claims`` verifies it. The other attributes are the contexts' finer
+services (``members``, ``eligibility``, ``enrollments``, ...), which the use cases are built on.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from ledger_core.claims.claim import ClaimService
-from ledger_core.claims.documents import DocumentService
+from ledger_core.claims.facts import ClaimFacts
+from ledger_core.claims.use_cases import Claims, Documents
 from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.application import LedgerApplication
@@ -30,10 +35,11 @@ from ledger_core.members.enrollments import EnrollmentService
 from ledger_core.members.member import MemberService
 from ledger_core.members.outcome_projection import OutcomeProjection
 from ledger_core.members.outcomes import MemoryOutcomeStore, OutcomeStore
-from ledger_core.members.ports import KeyStore
+from ledger_core.members.ports import EnrollmentLinks, KeyStore
 from ledger_core.members.privacy import PersonalDataVault
 from ledger_core.members.reminders import ReminderService
 from ledger_core.members.subscriptions import SubscriptionService
+from ledger_core.members.use_cases import MemberPolicy, Membership
 from ledger_core.partners.partner import PartnerService
 
 
@@ -58,23 +64,47 @@ class Ledger:
         key_store: KeyStore,
         *,
         clock: Clock,
+        claim_facts: ClaimFacts,
         aggregates: Iterable[type[LedgerAggregate]] = ALL_AGGREGATES,
         restricted_states: Iterable[str] = (),
         outcome_store: OutcomeStore | None = None,
+        member_policy: MemberPolicy | None = None,
+        enrollment_links: EnrollmentLinks | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
+        """``claim_facts`` answers the risk rules' cross-claim questions (over this same log); ``member_policy``
+        and ``enrollment_links`` configure :attr:`membership` (without links, no enrollment URL is offered)."""
+        member_policy = member_policy or MemberPolicy()
         self.app = LedgerApplication(recorder, log_reader, aggregates)
         self.vault = PersonalDataVault(key_store)
         self.partners = PartnerService(self.app, clock)
-        self.claims = ClaimService(self.app)
-        self.documents = DocumentService(self.app)
+        self.claims = Claims(self.app, claim_facts, clock)
+        self.documents = Documents(self.app, self.claims.verification)
         # Outcome figures (ledger_core/members/outcome_projection.py); in memory unless storage provides a store.
-        self.outcomes = OutcomeProjection(self.app, self.vault, outcome_store or MemoryOutcomeStore(), clock=clock)
+        self.outcomes = OutcomeProjection(
+            self.app,
+            self.vault,
+            outcome_store or MemoryOutcomeStore(),
+            cost_model=member_policy.cost_model,
+            threshold=member_policy.suppression_threshold,
+            clock=clock,
+        )
         self.members = MemberService(self.app, self.vault, clock, self.outcomes)
         self.enrollments = EnrollmentService(self.app, self.vault, frozenset(restricted_states), self.outcomes)
         self.eligibility = EligibilityService(self.app, self.vault, clock, frozenset(restricted_states))
         self.subscriptions = SubscriptionService(self.app)
-        self.reminders = ReminderService(self.app, self.vault, clock)
+        self.reminders = ReminderService(self.app, self.vault, clock, member_policy.reminder_send_delay)
+        self.membership = Membership(
+            self.app,
+            members=self.members,
+            eligibility=self.eligibility,
+            enrollments=self.enrollments,
+            subscriptions=self.subscriptions,
+            reminders=self.reminders,
+            outcomes=self.outcomes,
+            clock=clock,
+            links=enrollment_links,
+        )
         self._on_close = on_close
 
     # -- reading the log ------------------------------------------------------------------------------

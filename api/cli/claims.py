@@ -1,10 +1,11 @@
 """``ledger claims``: review a claim (operations) and explain a claim's verifications from the log.
 
 ``ledger claims review CLAIM_ID --decision verified|rejected --reviewer NAME [--notes TEXT]`` records
-``claim.review_resolved`` on a flagged claim or a ``full`` claim awaiting review (the same command as
-``POST /api/v1/operations/claims/{partner}/{id}/review``). ``ledger claims explain CLAIM_ID`` recomputes
-every recorded verification of the claim from the log alone and prints recorded and recomputed side by
-side (JSON); it exits 1 when any of them does not match. ``register(app)`` adds the group.
+``claim.review_resolved`` on a flagged claim or a ``full`` claim awaiting review (the same use case as
+``POST /api/v1/operations/claims/{partner}/{id}/review``: ``ledger.claims.review``). ``ledger claims
+explain CLAIM_ID`` recomputes every recorded verification of the claim from the log alone
+(``ledger.claims.explain``) and prints recorded and recomputed side by side (JSON); it exits 1 when any
+of them does not match. ``register(app)`` adds the group.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ import typer
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
 from api.cli.options import DatabaseUrl, DataDir
-from api.verification import claim_verification
-from ledger_core.claims.claim import Claim
-from ledger_core.claims.replay import replay_log
 from ledger_core.engine.errors import NotFound
 
 claims_app = typer.Typer(no_args_is_help=True, help="Claims: review decisions and replayed explanations.")
@@ -48,9 +46,7 @@ def review(
 ) -> None:
     """Decide a flagged claim, or a full-level claim awaiting review."""
     with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
-        result = claim_verification(ledger).review(
-            _claim_id(claim_id), decision=decision, reviewer=reviewer, notes=notes
-        )
+        result = ledger.claims.review(_claim_id(claim_id), decision=decision, reviewer=reviewer, notes=notes)
     _echo(
         {
             "claim_id": str(result.claim.id),
@@ -66,11 +62,10 @@ def review(
 def explain(claim_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
     """Recompute every verification of the claim from the log; exit 1 if any differs from the record."""
     with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
-        claim = ledger.app.load(Claim, _claim_id(claim_id), "claim")
-        head = ledger.history(claim.id)[-1].position
-        checks = replay_log(ledger.entries(0, head + 1), str(claim.id))
+        claim_uuid = _claim_id(claim_id)
+        checks = ledger.claims.explain(claim_uuid)
     matches = bool(checks) and all(check.matches for check in checks)
-    _echo({"claim_id": str(claim.id), "matches": matches, "verifications": [check.to_json() for check in checks]})
+    _echo({"claim_id": str(claim_uuid), "matches": matches, "verifications": [check.to_json() for check in checks]})
     if not matches:
         raise typer.Exit(1)
 

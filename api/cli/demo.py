@@ -1,8 +1,9 @@
 """The demo flow behind ``ledger demo`` (and ``make serve`` until the HTTP server lands).
 
-It drives the real services on the real storage: a sandbox partner with an API key, documents, claims
-(one resubmitted, one verified), an eligibility record with sealed personal data, an enrollment, then
-verifies the whole chain. Every run adds new claims, so it can be repeated on the same data directory.
+It drives the real use cases on the real storage: a sandbox partner with an API key, documents, two
+claims (each verified as it is submitted, as over HTTP, then resubmitted: a no-op), an eligibility record
+with sealed personal data, an enrollment, then verifies the whole chain. Every run adds new claims, so it
+can be repeated on the same data directory.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.errors import NotFound
@@ -37,7 +37,19 @@ def run_demo(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
         )
         issued = ledger.partners.issue_api_key(DEMO_PARTNER)
         summary["apiKey"] = {"keyId": issued.key_id, "secret": issued.secret, "note": "shown once"}
+    summary["claims"] = _claims(ledger, moment, stamp, _documents(ledger, stamp))
+    summary["member"] = _member(ledger, moment, stamp)
+    chain = ledger.verify()
+    summary["log"] = {
+        "size": chain.size,
+        "headLeafHash": None if chain.head_leaf_hash is None else chain.head_leaf_hash.hex(),
+        "intact": True,
+    }
+    return summary
 
+
+def _documents(ledger: Ledger, stamp: str) -> list[dict[str, Any]]:
+    """Register a photo and a claim form; return them as a claim lists its documents."""
     photo = f"demo photo {stamp}".encode()
     form = f"demo claim form {stamp}".encode()
     documents = []
@@ -52,7 +64,11 @@ def run_demo(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
             metadata={"source": "demo"},
         )
         documents.append({"type": kind, "hash": digest, "metadata": {"source": "demo"}})
+    return documents
 
+
+def _claims(ledger: Ledger, moment: datetime, stamp: str, documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Submit two claims listing ``documents``, each twice (the second time records nothing)."""
     submitted_at = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     claims: dict[str, dict[str, Any]] = {}
     for number, (kind, amount) in enumerate((("auto", "1250.00"), ("property", "98000.50")), start=1):
@@ -66,20 +82,20 @@ def run_demo(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
             documents=documents,
             verification_level="standard",
         )
-        first = ledger.claims.submit(submission)
+        first = ledger.claims.submit(submission)  # recorded and verified in one save
         again = ledger.claims.submit(submission)  # identical resubmission: idempotent, nothing new
         claims[submission.partner_claim_id] = {
             "claimId": str(first.claim_id),
             "positions": list(first.positions),
             "resubmissionRecorded": list(again.positions),
+            "status": first.status.value,
         }
-    first_claim = next(iter(claims.values()))
-    claim_id: str = first_claim["claimId"]
-    verified = ledger.claims.change_status(UUID(claim_id), "verified", "documents match")
-    first_claim["status"] = verified.status
-    summary["claims"] = claims
+    return claims
 
-    member = ledger.members.upsert(
+
+def _member(ledger: Ledger, moment: datetime, stamp: str) -> dict[str, Any]:
+    """An eligibility record (personal data sealed) and its enrollment today."""
+    member = ledger.membership.upsert(
         DEMO_PARTNER,
         EligibilityRecord(
             partner_member_id=f"M{stamp}",
@@ -91,13 +107,5 @@ def run_demo(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
             policy_type="Health",
         ),
     )
-    enrollment = ledger.enrollments.enroll(DEMO_PARTNER, member.partner_member_id, moment.date().isoformat())
-    summary["member"] = {"memberId": str(member.member_id), "enrollmentPositions": list(enrollment.positions)}
-
-    chain = ledger.verify()
-    summary["log"] = {
-        "size": chain.size,
-        "headLeafHash": None if chain.head_leaf_hash is None else chain.head_leaf_hash.hex(),
-        "intact": True,
-    }
-    return summary
+    enrollment = ledger.membership.enroll(DEMO_PARTNER, member.partner_member_id, moment.date().isoformat())
+    return {"memberId": str(member.member_id), "enrollmentPositions": list(enrollment.positions)}

@@ -5,8 +5,8 @@ data key and records ``member.personal_data_erased``: their names, email, date o
 and reminder messages become unreadable everywhere, while every log entry, proof and ``ledger verify``
 stay valid. ``ledger outcomes show`` prints a partner's figures for a period (suppressed as over HTTP);
 ``ledger outcomes rebuild`` recomputes the counters from the log. Deployment settings (restricted states,
-suppression threshold, cost model) come from the same ``LEDGER_*`` variables as the server.
-``register(app)`` adds both groups.
+suppression threshold, cost model) come from the same ``LEDGER_*`` variables as the server, and the
+commands call the same use cases as the HTTP API (``ledger.membership``). ``register(app)`` adds both groups.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import typer
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
 from api.cli.options import DatabaseUrl, DataDir
+from api.membership import member_policy
 from api.settings import Settings
 from ledger_core.ledger import Ledger
-from ledger_core.members.cost_model import CostModel
 from ledger_core.shared.validation import parse_date
 
 members_app = typer.Typer(no_args_is_help=True, help="Members: eligibility checks and erasure.")
@@ -32,7 +32,11 @@ outcomes_app = typer.Typer(no_args_is_help=True, help="Aggregate outcome figures
 
 def _open(data_dir: Path, database_url: str | None) -> Ledger:
     settings = Settings.from_env()
-    return open_ledger(StorageConfig(data_dir, database_url), restricted_states=settings.restricted_states)
+    return open_ledger(
+        StorageConfig(data_dir, database_url),
+        restricted_states=settings.restricted_states,
+        member_policy=member_policy(settings),
+    )
 
 
 def _echo(value: Any) -> None:
@@ -45,7 +49,7 @@ def erase(
 ) -> None:
     """Erase a member's personal data for good (their key is destroyed; the erasure is a log event)."""
     with _open(data_dir, database_url) as ledger:
-        result = ledger.members.erase(partner_id, member_id)
+        result = ledger.membership.erase(partner_id, member_id)
     _echo(
         {
             "partner_id": partner_id,
@@ -63,7 +67,7 @@ def eligibility(
 ) -> None:
     """Whether a member is eligible today, and the rule that fails if not."""
     with _open(data_dir, database_url) as ledger:
-        decision = ledger.eligibility.check(partner_id, member_id)
+        decision = ledger.membership.eligibility(partner_id, member_id).decision
     _echo(
         {
             "partner_member_id": decision.partner_member_id,
@@ -85,14 +89,10 @@ def show(
     database_url: DatabaseUrl = None,
 ) -> None:
     """A partner's outcome figures for a period (counts below the threshold suppressed)."""
-    settings = Settings.from_env()
     first, last = parse_date(start_date, "start_date"), parse_date(end_date, "end_date")
-    cost_model = CostModel.from_mapping(dict(settings.cost_model))
     with _open(data_dir, database_url) as ledger:
-        compute = ledger.outcomes.recomputed_report if recompute else ledger.outcomes.report
-        report = compute(
-            partner_id, first, last, cost_model=cost_model, threshold=settings.outcome_suppression_threshold
-        )
+        compute = ledger.outcomes.recomputed_report if recompute else ledger.membership.outcomes
+        report = compute(partner_id, first, last)
     _echo(
         {
             "partner_id": report.partner_id,
@@ -109,7 +109,7 @@ def show(
 def rebuild(data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
     """Recompute every outcome counter from the full log and replace the stored ones."""
     with _open(data_dir, database_url) as ledger:
-        rows = ledger.outcomes.rebuild()
+        rows = ledger.membership.rebuild_outcomes()
     _echo({"counter_rows": rows, "rebuilt_on": date.today().isoformat()})
 
 

@@ -35,7 +35,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from api.http.context import request_id_of
 from api.security import AUTH_ERROR_CODES, AuthenticationError
 from api.security.tokens import OAuthError
-from ledger_core.engine.errors import LedgerError, NotFound
+from ledger_core.engine.errors import InvalidCommand, LedgerError, NotFound
 from ledger_core.engine.merkle import NotSealed
 
 logger = logging.getLogger("api.http.errors")
@@ -125,6 +125,12 @@ class ApiError(Exception):
     @property
     def status(self) -> int:
         return status_of(self.code)
+
+
+def parameter_error(error: InvalidCommand) -> ApiError:
+    """A validation error about a query parameter, named as the client spelled it (``start_date``, ``since``:
+    not camelCased like body fields) and with the field as its only evidence."""
+    return ApiError("VALIDATION_ERROR", error.message, field=error.details.get("field"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,30 @@
-"""Domain objects and stored rows to response schemas (the only place that knows both shapes)."""
+"""Domain results and stored rows to response schemas (the only place that knows both shapes).
+
+Claims, documents and the audit log render to the camelCase shapes of seed 000
+(:mod:`api.client.schemas.common`); the members context to the snake_case shapes of seed 001
+(:mod:`api.client.schemas.members`). No view hands a partner an individual result: ``result_type`` is
+always None.
+"""
 
 from __future__ import annotations
 
 import base64
+from datetime import date
 
 from api.client.schemas import common as schemas
+from api.client.schemas import members as member_schemas
+from api.client.schemas.claims import ExplainResponse, ReplayCheckView
 from ledger_core.claims.claim import Claim, Verification
 from ledger_core.claims.documents import Document
+from ledger_core.claims.replay import ReplayCheck
+from ledger_core.engine.audit_log import ProvenEntry
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import decode_entry
-from ledger_core.engine.merkle import CheckpointRecord
-from proofs.bundle import InclusionProof
+from ledger_core.members.enrollments import EnrollmentResult
+from ledger_core.members.outcomes import OutcomeReport
+from ledger_core.members.subscriptions import SubscriptionResult
+from ledger_core.members.use_cases import NOT_ENROLLED_REASON, Eligibility, EnrollmentStatus
+from ledger_core.shared.vocabulary import NpsKind
 
 
 def b64(raw: bytes) -> str:
@@ -34,7 +48,8 @@ def log_entry(row: StoredRow) -> schemas.LogEntry:
     )
 
 
-def proof(row: StoredRow, inclusion: InclusionProof, record: CheckpointRecord) -> schemas.Proof:
+def proof(proven: ProvenEntry) -> schemas.Proof:
+    row, inclusion, record = proven.row, proven.inclusion, proven.checkpoint
     envelope = decode_entry(row.entry)
     return schemas.Proof(
         ledger_event_id=envelope.event_id,
@@ -49,7 +64,13 @@ def proof(row: StoredRow, inclusion: InclusionProof, record: CheckpointRecord) -
     )
 
 
-def audit_proof(row: StoredRow, inclusion: InclusionProof, record: CheckpointRecord) -> schemas.AuditProof:
+def sealed_proof(proven: ProvenEntry | None) -> schemas.Proof | None:
+    """The proof of a write, or None when its seal did not come within the wait."""
+    return None if proven is None else proof(proven)
+
+
+def audit_proof(proven: ProvenEntry) -> schemas.AuditProof:
+    row, inclusion, record = proven.row, proven.inclusion, proven.checkpoint
     return schemas.AuditProof(
         leaf_index=inclusion.leaf_index,
         tree_size=inclusion.tree_size,
@@ -129,3 +150,90 @@ def document_view(document: Document, created: bool) -> schemas.DocumentResponse
         metadata=dict(document.metadata),
         created=created,
     )
+
+
+def explain_response(claim_id: str, checks: list[ReplayCheck]) -> ExplainResponse:
+    return ExplainResponse(
+        claim_id=claim_id,
+        matches=bool(checks) and all(check.matches for check in checks),
+        verifications=[
+            ReplayCheckView(
+                verification_id=check.verification_id,
+                position=check.position,
+                rule_set_version=check.rule_set_version,
+                recorded=check.recorded,
+                recomputed=check.recomputed,
+                decision_matches=check.decision_matches,
+                recorded_inputs=check.recorded_inputs,
+                rebuilt_inputs=check.rebuilt_inputs,
+                inputs_match=check.inputs_match,
+                problem=check.problem,
+                matches=check.matches,
+            )
+            for check in checks
+        ],
+    )
+
+
+# -- the members context (seed 001, snake_case) ----------------------------------------------------------
+def eligibility_response(answer: Eligibility) -> member_schemas.EligibilityResponse:
+    decision = answer.decision
+    return member_schemas.EligibilityResponse(
+        partner_member_id=decision.partner_member_id,
+        eligible=decision.eligible,
+        reason=decision.reason,
+        enrollment_url=answer.enrollment_url,
+        enrolled=decision.enrolled,
+        rule=decision.rule,
+    )
+
+
+def enrollment_response(status: EnrollmentStatus) -> member_schemas.EnrollmentResponse:
+    """The member's enrollment from plaintext fields of the log; ``result_type`` is always None."""
+    enrollment = status.enrollment
+    if enrollment is None:
+        return member_schemas.EnrollmentResponse(
+            partner_member_id=status.partner_member_id, enrolled=False, reason=NOT_ENROLLED_REASON
+        )
+    return member_schemas.EnrollmentResponse(
+        partner_member_id=status.partner_member_id,
+        enrolled=True,
+        enrollment_date=enrollment.enrollment_date.isoformat(),
+        test_status=enrollment.stage.value,
+        kit_order_date=_iso(enrollment.kit_order_date),
+        sample_received_date=_iso(enrollment.sample_received_date),
+        estimated_result_date=_iso(enrollment.estimated_result_date),
+        result_delivery_date=_iso(enrollment.result_delivery_date),
+        result_type=None,
+        counseling_scheduled=enrollment.counseling_at is not None,
+        counseling_date=enrollment.counseling_at,
+        subscription_status=status.subscription.value,
+        nps_score=enrollment.nps.get(NpsKind.OVERALL),
+    )
+
+
+def operation_response(
+    partner_id: str, result: EnrollmentResult | SubscriptionResult
+) -> member_schemas.OperationResponse:
+    status = result.stage if isinstance(result, EnrollmentResult) else result.status
+    return member_schemas.OperationResponse(
+        partner_id=partner_id,
+        partner_member_id=result.partner_member_id,
+        status=status,
+        positions=list(result.positions),
+    )
+
+
+def report_response(report: OutcomeReport) -> member_schemas.OutcomesResponse:
+    return member_schemas.OutcomesResponse(
+        partner_id=report.partner_id,
+        period_start=report.period_start.isoformat(),
+        period_end=report.period_end.isoformat(),
+        metrics=member_schemas.OutcomeMetrics(**report.metrics),  # type: ignore[arg-type]
+        suppressed=list(report.suppressed),
+        suppression_threshold=report.suppression_threshold,
+    )
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()

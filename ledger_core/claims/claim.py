@@ -24,16 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
-from uuid import UUID
 
-from ledger_core.claims.errors import DuplicateClaim
-from ledger_core.claims.submission import ClaimDocument, ClaimSubmission, submission_differences, validate_submission
+from ledger_core.claims.submission import ClaimDocument, ClaimSubmission, validate_submission
 from ledger_core.claims.submission import same_submission as same_submission
 from ledger_core.engine.aggregate import LedgerAggregate, derive_id
-from ledger_core.engine.application import LedgerApplication
-from ledger_core.engine.errors import ConcurrencyConflict, InvalidCommand, InvalidTransition, NotFound
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition
 from ledger_core.shared.money import Currency, format_amount
-from ledger_core.shared.service_support import save
 from ledger_core.shared.validation import (
     check_identifier,
     check_int,
@@ -302,99 +298,3 @@ class Claim(LedgerAggregate):
     @property
     def claim_amount_text(self) -> str:
         return format_amount(self.claim_amount, self.currency)
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimResult:
-    """Outcome of a claim command; ``positions`` is empty when nothing new was recorded."""
-
-    claim_id: UUID
-    status: str
-    positions: tuple[int, ...]
-    created: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class VerificationResult:
-    claim_id: UUID
-    verification_id: str
-    status: str
-    positions: tuple[int, ...]
-
-
-class ClaimService:
-    """Claim commands against a :class:`LedgerApplication`."""
-
-    def __init__(self, app: LedgerApplication) -> None:
-        self.app = app
-
-    def submit(self, submission: ClaimSubmission) -> ClaimResult:
-        """Submit a claim (see :func:`validate_submission`); an identical resubmission is a no-op.
-
-        Raises :class:`DuplicateClaim` when the partner reuses ``partner_claim_id`` with another payload.
-        """
-        existing = self.app.find(Claim, submission.claim_id)
-        if existing is None:
-            claim = Claim.from_submission(submission)
-            try:
-                positions = save(self.app, claim)
-            except ConcurrencyConflict:  # a concurrent submission won the race: compare with it
-                existing = self.app.load(Claim, submission.claim_id, "claim")
-            else:
-                return ClaimResult(claim.id, claim.status.value, positions, created=True)
-        differences = submission_differences(existing, submission)
-        if differences:
-            raise DuplicateClaim(str(existing.id), submission.partner_id, submission.partner_claim_id, differences)
-        return ClaimResult(existing.id, existing.status.value, ())
-
-    def get(self, claim_id: UUID, partner_id: str | None = None) -> Claim:
-        """The claim, or :class:`NotFound` (also when it belongs to a partner other than ``partner_id``)."""
-        claim = self.app.load(Claim, claim_id, "claim")
-        if partner_id is not None and claim.partner_id != partner_id:
-            raise NotFound("claim", str(claim_id))
-        return claim
-
-    def view(self, claim_id: UUID, partner_id: str | None = None) -> Claim:
-        """Like :meth:`get`, read-only (see :meth:`LedgerApplication.view`): never mutate the result."""
-        claim = self.app.view(Claim, claim_id, "claim")
-        if partner_id is not None and claim.partner_id != partner_id:
-            raise NotFound("claim", str(claim_id))
-        return claim
-
-    def get_by_reference(self, partner_id: str, partner_claim_id: str) -> Claim:
-        """The claim the partner submitted as ``partner_claim_id``."""
-        return self.app.load(Claim, derive_id("claim", partner_id, partner_claim_id), "claim")
-
-    def change_status(self, claim_id: UUID, status: str, reason: str | None = None) -> ClaimResult:
-        claim = self.get(claim_id)
-        claim.change_status(status, reason)
-        return ClaimResult(claim.id, claim.status.value, save(self.app, claim))
-
-    def record_verification(
-        self,
-        claim_id: UUID,
-        *,
-        status: str,
-        risk_score: int | None,
-        risk_level: str | None,
-        factors: Sequence[str],
-        explanation: str,
-        rule_set_version: str,
-        inputs: Mapping[str, Any],
-    ) -> VerificationResult:
-        claim = self.get(claim_id)
-        verification_id = claim.record_verification(
-            status=status,
-            risk_score=risk_score,
-            risk_level=risk_level,
-            factors=factors,
-            explanation=explanation,
-            rule_set_version=rule_set_version,
-            inputs=inputs,
-        )
-        return VerificationResult(claim.id, verification_id, claim.status.value, save(self.app, claim))
-
-    def resolve_review(self, claim_id: UUID, *, decision: str, reviewer: str, notes: str) -> ClaimResult:
-        claim = self.get(claim_id)
-        claim.resolve_review(decision=decision, reviewer=reviewer, notes=notes)
-        return ClaimResult(claim.id, claim.status.value, save(self.app, claim))

@@ -163,14 +163,18 @@ class Document(LedgerAggregate):
 
 @dataclass(frozen=True, slots=True)
 class DocumentResult:
+    """A registration: the document as registered (read-only), the positions written (none for a repeat)."""
+
     document_id: UUID
     sha256: str
     positions: tuple[int, ...]
     created: bool
+    document: Document
 
 
 class DocumentService:
-    """Document commands against a :class:`LedgerApplication`."""
+    """The document registry: registrations against a :class:`LedgerApplication` (no claim is re-verified here:
+    :class:`ledger_core.claims.use_cases.Documents` does that)."""
 
     def __init__(self, app: LedgerApplication) -> None:
         self.app = app
@@ -201,13 +205,14 @@ class DocumentService:
         if existing is None:
             document = Document.from_registration(registration)
             try:
-                return DocumentResult(document.id, document.sha256, save(self.app, document), created=True)
+                positions = save(self.app, document)
+                return DocumentResult(document.id, document.sha256, positions, created=True, document=document)
             except ConcurrencyConflict:
                 existing = self.app.load(Document, registration.document_id, "document")
         differences = existing.differences(registration)
         if differences:
             raise DocumentConflict(str(existing.id), registration.sha256, differences)
-        return DocumentResult(existing.id, existing.sha256, (), created=False)
+        return DocumentResult(existing.id, existing.sha256, (), created=False, document=existing)
 
     def get(self, partner_id: str, sha256: str) -> Document:
         """The partner's document with this hash, or :class:`NotFound`."""

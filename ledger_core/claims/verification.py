@@ -249,9 +249,12 @@ class ClaimVerificationService:
                     raise
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def review(self, claim_id: UUID, *, decision: str, reviewer: str, notes: str) -> VerifiedClaim:
-        """An operations reviewer decides a flagged claim or one awaiting review (``claim.review_resolved``)."""
-        claim = self._get(claim_id, None)
+    def review(
+        self, claim_id: UUID, partner_id: str | None = None, *, decision: str, reviewer: str, notes: str
+    ) -> VerifiedClaim:
+        """An operations reviewer decides a flagged claim or one awaiting review (``claim.review_resolved``);
+        with ``partner_id``, a claim of another partner is :class:`NotFound`."""
+        claim = self._get(claim_id, partner_id)
         claim.resolve_review(decision=decision, reviewer=reviewer, notes=notes)
         return VerifiedClaim(claim, save(self.app, claim))
 

@@ -153,6 +153,14 @@ class LedgerApplication(Application[UUID]):
             return None
         return aggregate if isinstance(aggregate, cls) else None
 
+    def latest_position(self, aggregate_id: UUID, kind: str) -> int:
+        """Log position of the aggregate's newest event: one indexed row, not its history (:class:`NotFound` as
+        ``kind`` when it has none)."""
+        latest = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+        if not latest:
+            raise NotFound(kind, str(aggregate_id))
+        return decode_entry(latest[0].state).position
+
     def save_returning_positions(self, *aggregates: LedgerAggregate) -> list[int]:
         """Save and return the log positions given to the new events (in order)."""
         recordings: list[Recording[UUID]] = self.save(*aggregates)

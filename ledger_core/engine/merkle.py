@@ -55,6 +55,17 @@ class NotSealed(LedgerError):
         super().__init__(message, **details)
 
 
+class CheckpointNotFound(LedgerError):
+    """No checkpoint of the asked tree ``size`` has been signed (``size`` None: none at all yet)."""
+
+    code = "CHECKPOINT_NOT_FOUND"
+
+    def __init__(self, size: int | None) -> None:
+        what = "no checkpoint has been signed yet" if size is None else f"no checkpoint of size {size}"
+        super().__init__(what, size=size)
+        self.size = size
+
+
 class SealConflict(LedgerError):
     """Another sealer integrated first: the tree is no longer at ``expected`` size. Retry from the new state."""
 

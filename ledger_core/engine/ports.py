@@ -109,3 +109,20 @@ class TreeStore(Protocol):
     def checkpoints(self, after_size: int, limit: int) -> Sequence[CheckpointRecord]:
         """Up to ``limit`` checkpoints with size > ``after_size``, smallest first."""
         ...
+
+
+class SealWatch(Protocol):
+    """Wakes writers waiting for their entries to be sealed (adapters: ``adapters.workers.seal_waiter.SealWaiter``)."""
+
+    async def wait_until_covered(self, position: int, timeout: float) -> None:
+        """Return once the sealed size exceeds ``position``; :class:`~ledger_core.engine.merkle.NotSealed` after
+        ``timeout`` seconds. Holds no thread while waiting."""
+        ...
+
+    def first_checkpoint_after(self, position: int) -> CheckpointRecord | None:
+        """The first signed checkpoint containing ``position``, or None (blocking: one storage read at most)."""
+        ...
+
+    async def wait_until_sealed_async(self, position: int, timeout: float) -> CheckpointRecord:
+        """Wait for, then read, the first checkpoint containing ``position``; ``NotSealed`` after ``timeout``."""
+        ...

@@ -50,3 +50,41 @@ class PersonalDataErased(LedgerError):
     def __init__(self, subject: str) -> None:
         super().__init__(f"personal data of {subject} has been erased", subject=subject)
         self.subject = subject
+
+
+class MemberNotFound(LedgerError):
+    """What a command about the partner's member needs does not exist: the member itself (unknown, or
+    erased and so forgotten), or (the subclasses) its enrollment or its subscription. Named by the
+    partner's own member id, as the partner knows it."""
+
+    code = "MEMBER_NOT_FOUND"
+    kind = "member"
+
+    def __init__(self, partner_member_id: str, message: str | None = None, **evidence: Any) -> None:
+        super().__init__(message or f"{self.kind} not found", partner_member_id=partner_member_id, **evidence)
+        self.partner_member_id = partner_member_id
+
+
+class EnrollmentNotFound(MemberNotFound):
+    """The member has not enrolled."""
+
+    code = "ENROLLMENT_NOT_FOUND"
+    kind = "enrollment"
+
+
+class SubscriptionNotFound(MemberNotFound):
+    """The member has no subscription."""
+
+    code = "SUBSCRIPTION_NOT_FOUND"
+    kind = "subscription"
+
+
+class MemberNotEligible(LedgerError):
+    """A reminder's member is unknown, erased or not eligible (``rule`` names the rule that failed)."""
+
+    code = "MEMBER_NOT_ELIGIBLE"
+
+    def __init__(self, partner_member_id: str, reason: str, rule: str | None) -> None:
+        super().__init__(reason, partner_member_id=partner_member_id, eligible=False, rule=rule)
+        self.partner_member_id = partner_member_id
+        self.rule = rule

@@ -1,7 +1,9 @@
-"""Ports of the members context: where per-subject data keys live (crypto-shredding)."""
+"""Ports of the members context: where per-subject data keys live (crypto-shredding), and the signed
+enrollment links the eligibility answer carries."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 
@@ -21,4 +23,12 @@ class KeyStore(Protocol):
 
     def destroy(self, subject: str) -> int:
         """Destroy every key of ``subject``; return how many were destroyed."""
+        ...
+
+
+class EnrollmentLinks(Protocol):
+    """Signed, expiring enrollment links (adapters: ``api.security.enrollment_tokens.EnrollmentTokens``)."""
+
+    def url(self, partner_id: str, partner_member_id: str, now: datetime) -> str:
+        """The link an eligible member follows to enroll, valid from ``now`` for the deployment's lifetime."""
         ...

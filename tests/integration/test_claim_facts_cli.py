@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
 from api.cli.main import app as cli_app
-from api.verification import claim_verification
 from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.errors import InvalidTransition
 
@@ -44,7 +43,7 @@ def test_explain_matches_then_catches_a_decision_its_inputs_do_not_support(tmp_p
             documents=[{"type": "photo", "hash": digest, "metadata": {}}],
             verification_level="full",
         )
-        claim = claim_verification(ledger).submit(submission).claim
+        claim = ledger.claims.submit(submission).claim
         assert claim.awaiting_review
         claim_id = str(claim.id)
 
@@ -89,7 +88,7 @@ def test_review_needs_a_reviewable_claim(tmp_path: Path, database_url: str) -> N
             documents=[],
             verification_level="full",
         )
-        claim_id = str(claim_verification(ledger).submit(submission).claim.id)
+        claim_id = str(ledger.claims.submit(submission).claim.id)
     command = ["claims", "review", claim_id, "--decision", "verified", "--reviewer", "ops_cli"]
     outcome = CliRunner().invoke(cli_app, [*command, *_options(tmp_path, database_url)])
     assert outcome.exit_code != 0

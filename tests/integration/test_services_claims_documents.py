@@ -71,19 +71,21 @@ def verification(status: str, **overrides: Any) -> dict[str, Any]:
 
 def test_submit_resubmit_duplicate_and_visibility(ledger: Ledger, config: StorageConfig, clock: SteppingClock) -> None:
     """Identical resubmission (after normalization) is a no-op; a changed one is DuplicateClaim; other partners
-    cannot see the claim."""
+    cannot see the claim. The submission is verified in the same save (its photo is not registered: pending)."""
     first = ledger.claims.submit(submission())
-    assert (first.created, first.status, first.positions) == (True, "submitted", (0,))
+    assert (first.created, first.status, first.positions, first.head) == (True, "pending", (0, 1), 1)
     assert first.claim_id == derive_id("claim", PARTNER, "CLM-2026-0001")
     same = ledger.claims.submit(submission(claim_amount="1250.50", submitted_at="2026-01-15T12:30:00Z"))
-    assert (same.created, same.positions, same.claim_id) == (False, (), first.claim_id)
+    assert (same.created, same.positions, same.claim_id, same.head) == (False, (), first.claim_id, 1)
     with pytest.raises(DuplicateClaim) as duplicate:
         ledger.claims.submit(submission(claim_amount="1300", verification_level="full"))
     assert duplicate.value.code == "DUPLICATE_CLAIM"
     assert duplicate.value.differing_fields == ["claim_amount", "verification_level"]
     assert duplicate.value.details["partner_claim_id"] == "CLM-2026-0001"
-    assert ledger.size() == 1
-    [entry] = ledger.entries()
+    assert ledger.size() == 2
+    entry, verification = ledger.entries()
+    assert verification.type == "claim.verification_recorded"
+    assert verification.payload["factors"] == [f"document_not_registered:{PHOTO}"]
     assert entry.payload["claim_amount"] == "1250.50"
     assert entry.payload["submitted_at"] == "2026-01-15T12:30:00.000000Z"
     assert entry.partner_id == PARTNER
@@ -105,7 +107,7 @@ def test_submit_resubmit_duplicate_and_visibility(ledger: Ledger, config: Storag
 
     with open_ledger(config, clock=clock) as reopened:
         claim = reopened.claims.get_by_reference(PARTNER, "CLM-2026-0001")
-        assert (claim.status, claim.version, claim.documents[0].hash) == (ClaimStatus.SUBMITTED, 1, PHOTO)
+        assert (claim.status, claim.version, claim.documents[0].hash) == (ClaimStatus.PENDING, 2, PHOTO)
         assert reopened.claims.submit(submission()).positions == ()
         with pytest.raises(DuplicateClaim):
             reopened.claims.submit(submission(claim_type="property"))
@@ -120,9 +122,9 @@ def test_view_reads_without_copying_and_sees_later_events(ledger: Ledger) -> Non
     assert ledger.claims.view(first.claim_id, PARTNER) is viewed
     command_copy = ledger.claims.get(first.claim_id, PARTNER)
     assert command_copy is not viewed
-    ledger.claims.change_status(first.claim_id, "pending", "waiting for documents")
-    assert ledger.claims.view(first.claim_id, PARTNER).status is ClaimStatus.PENDING
-    assert command_copy.status is ClaimStatus.SUBMITTED
+    ledger.claims.change_status(first.claim_id, "verified", "documents checked by hand")
+    assert ledger.claims.view(first.claim_id, PARTNER).status is ClaimStatus.VERIFIED
+    assert command_copy.status is ClaimStatus.PENDING
     with pytest.raises(NotFound):
         ledger.claims.view(first.claim_id, OTHER)
     with pytest.raises(NotFound):
@@ -130,7 +132,8 @@ def test_view_reads_without_copying_and_sees_later_events(ledger: Ledger) -> Non
 
 
 def test_verification_review_and_status_machine(ledger: Ledger, config: StorageConfig, clock: SteppingClock) -> None:
-    """pending -> flagged (verification) -> only a review can resolve it -> verified is terminal."""
+    """pending -> flagged (verification) -> only a review can resolve it -> verified is terminal. (The submission's
+    own verification left the claim pending: its photo is not registered.)"""
     claim_id = ledger.claims.submit(submission()).claim_id
     assert ledger.claims.change_status(claim_id, "pending", "awaiting documents").status == "pending"
     with pytest.raises(InvalidCommand) as unpaired:
@@ -138,24 +141,25 @@ def test_verification_review_and_status_machine(ledger: Ledger, config: StorageC
     assert unpaired.value.details["field"] == "risk_level"
     flagged = ledger.claims.record_verification(claim_id, **verification("flagged"))
     assert flagged.status == "flagged"
-    assert flagged.verification_id == str(derive_id("verification", str(claim_id), "3"))
+    assert flagged.verification_id == str(derive_id("verification", str(claim_id), "4"))
     with pytest.raises(InvalidTransition):
         ledger.claims.change_status(claim_id, "verified")
     with pytest.raises(InvalidTransition):
         ledger.claims.record_verification(claim_id, **verification("verified"))
     with pytest.raises(InvalidTransition):
-        ledger.claims.resolve_review(claim_id, decision="pending", reviewer="analyst_7", notes="")
-    resolved = ledger.claims.resolve_review(claim_id, decision="verified", reviewer="analyst_7", notes="photos match")
+        ledger.claims.review(claim_id, decision="pending", reviewer="analyst_7", notes="")
+    resolved = ledger.claims.review(claim_id, decision="verified", reviewer="analyst_7", notes="photos match")
     assert resolved.status == "verified"
     for status in ("rejected", "pending"):
         with pytest.raises(InvalidTransition):
             ledger.claims.change_status(claim_id, status)
     with pytest.raises(InvalidTransition):
-        ledger.claims.resolve_review(claim_id, decision="rejected", reviewer="analyst_7", notes="")
+        ledger.claims.review(claim_id, decision="rejected", reviewer="analyst_7", notes="")
     with pytest.raises(NotFound):
         ledger.claims.change_status(derive_id("claim", PARTNER, "nope"), "pending")
     assert [e.type for e in ledger.history(claim_id)] == [
         "claim.submitted",
+        "claim.verification_recorded",
         "claim.status_changed",
         "claim.verification_recorded",
         "claim.review_resolved",
@@ -163,7 +167,7 @@ def test_verification_review_and_status_machine(ledger: Ledger, config: StorageC
     with open_ledger(config, clock=clock) as reopened:
         claim = reopened.claims.get(claim_id, PARTNER)
         assert (claim.status, claim.is_terminal, claim.reviewed_by) == (ClaimStatus.VERIFIED, True, "analyst_7")
-        [recorded] = claim.verifications
+        _, recorded = claim.verifications
         assert (recorded.risk_score, recorded.inputs, recorded.factors) == (
             72,
             {"amount_percentile": 97},

@@ -146,7 +146,7 @@ def apply(ledger: Ledger, model: Model, clock: SteppingClock, step: tuple[Any, .
         )
     elif kind == "review":
         claim = ledger.claims.get_by_reference(partner, f"C-{step[2]}")
-        ledger.claims.resolve_review(claim.id, decision=step[3], reviewer="analyst", notes="")
+        ledger.claims.review(claim.id, decision=step[3], reviewer="analyst", notes="")
     elif kind == "document":
         ledger.documents.register(
             partner_id=partner,

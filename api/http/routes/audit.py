@@ -14,12 +14,11 @@ from litestar.params import Parameter, QueryParameter
 
 from api.client.schemas import common as schemas
 from api.http import views
-from api.http.errors import ApiError
-from api.http.operations import MAX_POSITION, LogQuery
+from api.http.errors import ApiError, parameter_error
 from api.http.threads import run_blocking
 from api.runtime import Runtime
+from ledger_core.engine.audit_log import MAX_POSITION, LogQuery
 from ledger_core.engine.errors import InvalidCommand
-from ledger_core.engine.merkle import CheckpointRecord, NotSealed
 from ledger_core.shared.validation import normalize_timestamp
 
 TEXT = "text/plain; charset=utf-8"
@@ -32,15 +31,7 @@ def _time(value: str | None, name: str) -> str | None:
     try:
         return normalize_timestamp(value, name)
     except InvalidCommand as error:
-        raise ApiError("VALIDATION_ERROR", error.message, field=name) from None
-
-
-def _checkpoint(runtime: Runtime, size: int | None) -> CheckpointRecord:
-    try:
-        return runtime.operations.proofs.checkpoint(size)
-    except NotSealed:
-        what = "no checkpoint has been signed yet" if size is None else f"no checkpoint of size {size}"
-        raise ApiError("CHECKPOINT_NOT_FOUND", what, size=size) from None
+        raise parameter_error(error) from None
 
 
 class AuditController(Controller):
@@ -72,8 +63,8 @@ class AuditController(Controller):
         until: Annotated[str | None, Parameter(description="RFC 3339: recordedAt at or before.")] = None,
     ) -> schemas.LogPage:
         query = LogQuery(limit, starting_after, event_type, aggregate, _time(since, "since"), _time(until, "until"))
-        rows, has_more = await run_blocking(runtime.operations.log_page, partner_id, query)
-        return schemas.LogPage(data=[views.log_entry(row) for row in rows], has_more=has_more)
+        page = await run_blocking(runtime.audit.page, partner_id, query)
+        return schemas.LogPage(data=[views.log_entry(row) for row in page.rows], has_more=page.has_more)
 
     @get("/proofs/{position:int}", opt=READ, summary="Get the audit proof of one of the caller's entries")
     async def proof(
@@ -86,24 +77,19 @@ class AuditController(Controller):
             QueryParameter(name="treeSize", ge=1, le=MAX_POSITION, description="Checkpoint size (default: latest)."),
         ] = None,
     ) -> schemas.AuditProof:
-        def build() -> schemas.AuditProof:
-            row = runtime.operations.partner_entry(partner_id, position)
-            record = _checkpoint(runtime, tree_size)
-            inclusion, _ = runtime.operations.proofs.inclusion(position, record.size)
-            return views.audit_proof(row, inclusion, record)
-
-        return await run_blocking(build)
+        proven = await run_blocking(runtime.audit.prove_partner_entry, partner_id, position, tree_size)
+        return views.audit_proof(proven)
 
     @get("/checkpoint", opt=READ, summary="The latest signed checkpoint (C2SP signed note)", media_type=TEXT)
     async def checkpoint(self, runtime: Runtime) -> Response[str]:
-        record = await run_blocking(_checkpoint, runtime, None)
+        record = await run_blocking(runtime.audit.checkpoint, None)
         return Response(record.note, media_type=TEXT)
 
     @get("/checkpoints/{size:int}", opt=READ, summary="The signed checkpoint of a tree size", media_type=TEXT)
     async def checkpoint_at(
         self, runtime: Runtime, size: Annotated[int, Parameter(ge=1, le=MAX_POSITION, description="Tree size.")]
     ) -> Response[str]:
-        record = await run_blocking(_checkpoint, runtime, size)
+        record = await run_blocking(runtime.audit.checkpoint, size)
         return Response(record.note, media_type=TEXT)
 
     @get("/consistency", opt=READ, summary="RFC 9162 consistency proof between two checkpoints")
@@ -115,22 +101,14 @@ class AuditController(Controller):
         ],
         to_size: Annotated[int, QueryParameter(name="to", ge=1, le=MAX_POSITION, description="The newer tree size.")],
     ) -> schemas.ConsistencyResponse:
-        if from_size > to_size:
-            raise ApiError("VALIDATION_ERROR", "from must not exceed to", field="from")
-
-        def build() -> schemas.ConsistencyResponse:
-            old = None if from_size == 0 else _checkpoint(runtime, from_size)
-            new = _checkpoint(runtime, to_size)
-            proof, _, _ = runtime.operations.proofs.consistency(from_size, to_size)
-            return schemas.ConsistencyResponse(
-                from_size=from_size,
-                to_size=to_size,
-                consistency_path=[node.hex() for node in proof.path],
-                from_checkpoint=None if old is None else old.note,
-                to_checkpoint=new.note,
-            )
-
-        return await run_blocking(build)
+        consistency = await run_blocking(runtime.audit.consistency, from_size, to_size)
+        return schemas.ConsistencyResponse(
+            from_size=from_size,
+            to_size=to_size,
+            consistency_path=[node.hex() for node in consistency.proof.path],
+            from_checkpoint=None if consistency.old is None else consistency.old.note,
+            to_checkpoint=consistency.new.note,
+        )
 
     @get("/public-key", opt=READ, summary="The checkpoint verifier key (C2SP vkey)", media_type=TEXT)
     async def public_key(self, runtime: Runtime) -> Response[str]:

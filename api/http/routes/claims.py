@@ -11,7 +11,6 @@ from api.client.schemas import common as schemas
 from api.client.schemas.claims import ExplainResponse
 from api.http import views
 from api.http.errors import ApiError
-from api.http.routes.claims_review import explain_response
 from api.http.routes.common import parse_uuid
 from api.http.threads import run_blocking
 from api.runtime import Runtime
@@ -71,17 +70,17 @@ class ClaimsController(Controller):
             documents=[{"type": d.type, "hash": d.hash, "metadata": d.metadata} for d in data.documents],
             verification_level=data.verification_level,
         )
-        state = await run_blocking(runtime.operations.submit_claim, submission)
-        evidence = await runtime.proof_when_sealed(state.head)
+        outcome = await run_blocking(runtime.ledger.claims.submit, submission)
+        evidence = views.sealed_proof(await runtime.proof_wait.proof_when_sealed(outcome.head))
         return Response(
-            views.verification_response(state.claim, evidence),
-            status_code=_status(state.created, evidence),
-            headers={"Location": f"/api/v1/claims/{state.claim.id}"},
+            views.verification_response(outcome.claim, evidence),
+            status_code=_status(outcome.created, evidence),
+            headers={"Location": f"/api/v1/claims/{outcome.claim_id}"},
         )
 
     @get("/{claim_id:str}", opt={"scope": "claims:read"}, summary="Get a claim and its status")
     async def read(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.ClaimView:
-        claim = await run_blocking(runtime.operations.claim, partner_id, parse_uuid(claim_id, "claim"))
+        claim = await run_blocking(runtime.ledger.claims.view, parse_uuid(claim_id, "claim"), partner_id)
         return views.claim_view(claim)
 
     @get(
@@ -94,10 +93,9 @@ class ClaimsController(Controller):
         ),
     )
     async def proof(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.VerificationResponse:
-        operations = runtime.operations
-        state = await run_blocking(operations.claim_state, partner_id, parse_uuid(claim_id, "claim"))
-        row, inclusion, record = await run_blocking(operations.prove, state.head)
-        return views.verification_response(state.claim, views.proof(row, inclusion, record))
+        current = await run_blocking(runtime.ledger.claims.current, parse_uuid(claim_id, "claim"), partner_id)
+        proven = await run_blocking(runtime.audit.prove, current.head)
+        return views.verification_response(current.claim, views.proof(proven))
 
     @post(
         "/{claim_id:str}/verify",
@@ -115,10 +113,10 @@ class ClaimsController(Controller):
         self, claim_id: ClaimId, runtime: Runtime, partner_id: str, idempotency_key: IdempotencyKey = None
     ) -> Response[schemas.VerificationResponse]:
         claim_uuid = parse_uuid(claim_id, "claim")
-        state = await run_blocking(runtime.operations.verify_claim, partner_id, claim_uuid)
-        evidence = await runtime.proof_when_sealed(state.head)
+        outcome = await run_blocking(runtime.ledger.claims.verify, claim_uuid, partner_id)
+        evidence = views.sealed_proof(await runtime.proof_wait.proof_when_sealed(outcome.head))
         return Response(
-            views.verification_response(state.claim, evidence), status_code=200 if evidence is not None else 202
+            views.verification_response(outcome.claim, evidence), status_code=200 if evidence is not None else 202
         )
 
     @get(
@@ -133,11 +131,11 @@ class ClaimsController(Controller):
     )
     async def explain(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> ExplainResponse:
         claim_uuid = parse_uuid(claim_id, "claim")
-        checks = await run_blocking(runtime.operations.explain_claim, partner_id, claim_uuid)
-        return explain_response(str(claim_uuid), checks)
+        checks = await run_blocking(runtime.ledger.claims.explain, claim_uuid, partner_id)
+        return views.explain_response(str(claim_uuid), checks)
 
     @get("/{claim_id:str}/events", opt={"scope": "claims:read"}, summary="Get the claim's event history")
     async def events(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.ClaimEvents:
         claim_uuid = parse_uuid(claim_id, "claim")
-        rows = await run_blocking(runtime.operations.claim_rows, partner_id, claim_uuid)
+        rows = await run_blocking(runtime.ledger.claims.events, claim_uuid, partner_id)
         return schemas.ClaimEvents(claim_id=str(claim_uuid), data=[views.log_entry(row) for row in rows])

@@ -13,39 +13,16 @@ from typing import Annotated
 from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 
-from api.client.schemas.claims import ExplainResponse, ReplayCheckView, ReviewRequest, ReviewResponse
+from api.client.schemas.claims import ExplainResponse, ReviewRequest, ReviewResponse
+from api.http import views
 from api.http.routes.common import parse_uuid
 from api.http.threads import run_blocking
 from api.runtime import Runtime
-from ledger_core.claims.replay import ReplayCheck
 
 OPS = {"scope": "operations"}
 Partner = Annotated[str, Parameter(description="The partner whose claim this is.")]
 ClaimId = Annotated[str, Parameter(description="The claim id (a UUID).")]
 CLAIM_PATH = "/{partner:str}/{claim_id:str}"
-
-
-def explain_response(claim_id: str, checks: list[ReplayCheck]) -> ExplainResponse:
-    return ExplainResponse(
-        claim_id=claim_id,
-        matches=bool(checks) and all(check.matches for check in checks),
-        verifications=[
-            ReplayCheckView(
-                verification_id=check.verification_id,
-                position=check.position,
-                rule_set_version=check.rule_set_version,
-                recorded=check.recorded,
-                recomputed=check.recomputed,
-                decision_matches=check.decision_matches,
-                recorded_inputs=check.recorded_inputs,
-                rebuilt_inputs=check.rebuilt_inputs,
-                inputs_match=check.inputs_match,
-                problem=check.problem,
-                matches=check.matches,
-            )
-            for check in checks
-        ],
-    )
 
 
 class OperationsClaimsController(Controller):
@@ -68,17 +45,17 @@ class OperationsClaimsController(Controller):
         self, partner: Partner, claim_id: ClaimId, data: ReviewRequest, runtime: Runtime, partner_id: str
     ) -> Response[ReviewResponse]:
         claim_uuid = parse_uuid(claim_id, "claim")
-        state = await run_blocking(
-            lambda: runtime.operations.review_claim(
-                partner, claim_uuid, decision=data.decision, reviewer=partner_id, notes=data.notes
+        outcome = await run_blocking(
+            lambda: runtime.ledger.claims.review(
+                claim_uuid, partner, decision=data.decision, reviewer=partner_id, notes=data.notes
             )
         )
-        evidence = await runtime.proof_when_sealed(state.head)
+        evidence = views.sealed_proof(await runtime.proof_wait.proof_when_sealed(outcome.head))
         body = ReviewResponse(
-            claim_id=str(state.claim.id),
+            claim_id=str(outcome.claim_id),
             partner_id=partner,
-            status=state.claim.status.value,
-            reviewed_by=str(state.claim.reviewed_by),
+            status=outcome.status.value,
+            reviewed_by=str(outcome.claim.reviewed_by),
             proof=evidence,
         )
         return Response(body, status_code=200 if evidence is not None else 202)
@@ -86,5 +63,5 @@ class OperationsClaimsController(Controller):
     @get(CLAIM_PATH + "/explain", opt=OPS, summary="Recompute a claim's verifications from the log")
     async def explain(self, partner: Partner, claim_id: ClaimId, runtime: Runtime) -> ExplainResponse:
         claim_uuid = parse_uuid(claim_id, "claim")
-        checks = await run_blocking(runtime.operations.explain_claim, partner, claim_uuid)
-        return explain_response(str(claim_uuid), checks)
+        checks = await run_blocking(runtime.ledger.claims.explain, claim_uuid, partner)
+        return views.explain_response(str(claim_uuid), checks)

@@ -70,20 +70,21 @@ class DocumentsController(Controller):
             raise ApiError(
                 "VALIDATION_ERROR", "the document type is required (query or form field 'type')", field="type"
             )
-        result, document = await run_blocking(
-            lambda: runtime.operations.register_document(
-                partner_id,
+        declared = _metadata(metadata if metadata is not None else upload.fields.get("metadata"))
+        result = await run_blocking(
+            lambda: runtime.ledger.documents.register(
+                partner_id=partner_id,
                 sha256=upload.sha256,
                 document_type=kind,
                 media_type=upload.media_type,
-                size=upload.size,
-                metadata=_metadata(metadata if metadata is not None else upload.fields.get("metadata")),
+                size_bytes=upload.size,
+                metadata=declared,
             )
         )
         return Response(
-            views.document_view(document, result.created),
+            views.document_view(result.document, result.created),
             status_code=201 if result.created else 200,
-            headers={"Location": f"/api/v1/documents/{document.sha256}"},
+            headers={"Location": f"/api/v1/documents/{result.sha256}"},
         )
 
     @get(
@@ -102,5 +103,5 @@ class DocumentsController(Controller):
     ) -> schemas.DocumentResponse:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise ApiError("VALIDATION_ERROR", "the hash must be 64 lowercase hex digits", field="sha256")
-        document = await run_blocking(runtime.operations.document, partner_id, sha256)
+        document = await run_blocking(runtime.ledger.documents.get, partner_id, sha256)
         return views.document_view(document, False)

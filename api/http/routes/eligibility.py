@@ -8,7 +8,7 @@ from litestar import Controller, get
 from litestar.params import Parameter
 
 from api.client.schemas import members as schemas
-from api.http.member_operations import members_of
+from api.http import views
 from api.http.threads import run_blocking
 from api.runtime import Runtime
 
@@ -33,5 +33,5 @@ class EligibilityController(Controller):
     async def check(
         self, partner_member_id: PartnerMemberId, runtime: Runtime, partner_id: str
     ) -> schemas.EligibilityResponse:
-        members = members_of(runtime.members)
-        return await run_blocking(members.eligibility, partner_id, partner_member_id)
+        answer = await run_blocking(runtime.ledger.membership.eligibility, partner_id, partner_member_id)
+        return views.eligibility_response(answer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, get
 
 from api.client.schemas import members as schemas
-from api.http.member_operations import members_of
+from api.http import views
 from api.http.routes.eligibility import PartnerMemberId
 from api.http.threads import run_blocking
 from api.runtime import Runtime
@@ -28,5 +28,5 @@ class EnrollmentsController(Controller):
     async def status(
         self, partner_member_id: PartnerMemberId, runtime: Runtime, partner_id: str
     ) -> schemas.EnrollmentResponse:
-        members = members_of(runtime.members)
-        return await run_blocking(members.enrollment, partner_id, partner_member_id)
+        status = await run_blocking(runtime.ledger.membership.enrollment, partner_id, partner_member_id)
+        return views.enrollment_response(status)

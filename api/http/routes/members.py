@@ -5,10 +5,10 @@ from __future__ import annotations
 from litestar import Controller, Response, post
 
 from api.client.schemas import members as schemas
-from api.http.member_operations import members_of
 from api.http.routes.claims import IdempotencyKey
 from api.http.threads import run_blocking
 from api.runtime import Runtime
+from ledger_core.members.member import EligibilityRecord
 
 
 class MembersController(Controller):
@@ -34,8 +34,18 @@ class MembersController(Controller):
         partner_id: str,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.MemberResponse]:
-        members = members_of(runtime.members)
-        result = await run_blocking(members.upsert_member, partner_id, data)
+        record = EligibilityRecord(
+            partner_member_id=data.partner_member_id,
+            email=data.email,
+            first_name=data.first_name,
+            last_name=data.last_name,
+            date_of_birth=data.date_of_birth,
+            state=data.state,
+            policy_type=data.policy_type,
+            gender=data.gender,
+            policy_start_date=data.policy_start_date,
+        )
+        result = await run_blocking(runtime.ledger.membership.upsert, partner_id, record)
         body = schemas.MemberResponse(
             partner_member_id=result.partner_member_id, created=result.created, changed=list(result.changed)
         )

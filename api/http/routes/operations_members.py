@@ -10,13 +10,13 @@ and recorded nothing), never a result.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, post
 from litestar.params import Parameter
 
 from api.client.schemas import members as schemas
-from api.http.member_operations import members_of, operation_response
+from api.http import views
 from api.http.threads import run_blocking
 from api.runtime import Runtime
 
@@ -24,12 +24,6 @@ OPS = {"scope": "operations"}
 Partner = Annotated[str, Parameter(description="The partner whose member this is.")]
 Member = Annotated[str, Parameter(description="The partner's member id.")]
 MEMBER_PATH = "/{partner:str}/{member:str}"
-
-
-async def _run(runtime: Runtime, method: str, partner: str, member: str, body: Any) -> schemas.OperationResponse:
-    members = members_of(runtime.members)
-    result = await run_blocking(getattr(members, method), partner, member, body)
-    return operation_response(partner, result)
 
 
 class OperationsEnrollmentsController(Controller):
@@ -41,19 +35,28 @@ class OperationsEnrollmentsController(Controller):
         self, partner: Partner, member: Member, data: schemas.EnrollRequest, runtime: Runtime
     ) -> schemas.OperationResponse:
         """The member consented; 422 NOT_ELIGIBLE when under 18 on the date or in a restricted state."""
-        return await _run(runtime, "enroll", partner, member, data)
+        result = await run_blocking(runtime.ledger.membership.enroll, partner, member, data.enrollment_date)
+        return views.operation_response(partner, result)
 
     @post(MEMBER_PATH + "/kit", opt=OPS, summary="Record the kit order", status_code=200)
     async def kit(
         self, partner: Partner, member: Member, data: schemas.KitRequest, runtime: Runtime
     ) -> schemas.OperationResponse:
-        return await _run(runtime, "order_kit", partner, member, data)
+        result = await run_blocking(runtime.ledger.membership.order_kit, partner, member, data.kit_order_date)
+        return views.operation_response(partner, result)
 
     @post(MEMBER_PATH + "/sample", opt=OPS, summary="Record the sample's arrival at the lab", status_code=200)
     async def sample(
         self, partner: Partner, member: Member, data: schemas.SampleRequest, runtime: Runtime
     ) -> schemas.OperationResponse:
-        return await _run(runtime, "receive_sample", partner, member, data)
+        result = await run_blocking(
+            runtime.ledger.membership.receive_sample,
+            partner,
+            member,
+            data.sample_received_date,
+            data.estimated_result_date,
+        )
+        return views.operation_response(partner, result)
 
     @post(
         MEMBER_PATH + "/result",
@@ -65,19 +68,24 @@ class OperationsEnrollmentsController(Controller):
     async def result(
         self, partner: Partner, member: Member, data: schemas.ResultRequest, runtime: Runtime
     ) -> schemas.OperationResponse:
-        return await _run(runtime, "deliver_result", partner, member, data)
+        result = await run_blocking(
+            runtime.ledger.membership.deliver_result, partner, member, data.result_delivery_date, data.result_type
+        )
+        return views.operation_response(partner, result)
 
     @post(MEMBER_PATH + "/counseling", opt=OPS, summary="Schedule genetic counseling", status_code=200)
     async def counseling(
         self, partner: Partner, member: Member, data: schemas.CounselingRequest, runtime: Runtime
     ) -> schemas.OperationResponse:
-        return await _run(runtime, "schedule_counseling", partner, member, data)
+        result = await run_blocking(runtime.ledger.membership.schedule_counseling, partner, member, data.counseling_at)
+        return views.operation_response(partner, result)
 
     @post(MEMBER_PATH + "/nps", opt=OPS, summary="Record an NPS answer", status_code=200)
     async def nps(
         self, partner: Partner, member: Member, data: schemas.NpsRequest, runtime: Runtime
     ) -> schemas.OperationResponse:
-        return await _run(runtime, "record_nps", partner, member, data)
+        result = await run_blocking(runtime.ledger.membership.record_nps, partner, member, data.score, data.kind)
+        return views.operation_response(partner, result)
 
     @post(
         MEMBER_PATH + "/actions",
@@ -89,7 +97,8 @@ class OperationsEnrollmentsController(Controller):
     async def action(
         self, partner: Partner, member: Member, data: schemas.ActionRequest, runtime: Runtime
     ) -> schemas.OperationResponse:
-        return await _run(runtime, "report_action", partner, member, data)
+        result = await run_blocking(runtime.ledger.membership.report_action, partner, member, data.action)
+        return views.operation_response(partner, result)
 
 
 class OperationsMembersController(Controller):
@@ -100,13 +109,28 @@ class OperationsMembersController(Controller):
     async def subscribe(
         self, partner: Partner, member: Member, data: schemas.SubscriptionStartRequest, runtime: Runtime
     ) -> schemas.OperationResponse:
-        return await _run(runtime, "start_subscription", partner, member, data)
+        result = await run_blocking(
+            lambda: runtime.ledger.membership.start_subscription(
+                partner,
+                member,
+                start_date=data.start_date,
+                amount=data.amount,
+                currency=data.currency,
+                frequency=data.frequency,
+            )
+        )
+        return views.operation_response(partner, result)
 
     @post(MEMBER_PATH + "/subscription/cancel", opt=OPS, summary="Cancel a subscription", status_code=200)
     async def cancel(
         self, partner: Partner, member: Member, data: schemas.SubscriptionCancelRequest, runtime: Runtime
     ) -> schemas.OperationResponse:
-        return await _run(runtime, "cancel_subscription", partner, member, data)
+        result = await run_blocking(
+            lambda: runtime.ledger.membership.cancel_subscription(
+                partner, member, cancellation_date=data.cancellation_date, reason=data.reason
+            )
+        )
+        return views.operation_response(partner, result)
 
     @post(
         MEMBER_PATH + "/erase",
@@ -121,8 +145,7 @@ class OperationsMembersController(Controller):
         status_code=200,
     )
     async def erase(self, partner: Partner, member: Member, runtime: Runtime) -> schemas.ErasureResponse:
-        members = members_of(runtime.members)
-        result = await run_blocking(members.erase, partner, member)
+        result = await run_blocking(runtime.ledger.membership.erase, partner, member)
         return schemas.ErasureResponse(
             partner_id=partner,
             partner_member_id=member,
@@ -144,6 +167,5 @@ class OperationsOutcomesController(Controller):
         status_code=200,
     )
     async def rebuild(self, runtime: Runtime) -> schemas.RebuildResponse:
-        members = members_of(runtime.members)
-        rows = await run_blocking(members.rebuild_outcomes)
+        rows = await run_blocking(runtime.ledger.membership.rebuild_outcomes)
         return schemas.RebuildResponse(counter_rows=rows)

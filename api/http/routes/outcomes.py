@@ -8,10 +8,12 @@ from litestar import Controller, get
 from litestar.params import Parameter
 
 from api.client.schemas import members as schemas
-from api.http.errors import ApiError
-from api.http.member_operations import members_of, report_response
+from api.http import views
+from api.http.errors import ApiError, parameter_error
 from api.http.threads import run_blocking
 from api.runtime import Runtime
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.shared.validation import parse_date
 
 
 class OutcomesController(Controller):
@@ -43,6 +45,9 @@ class OutcomesController(Controller):
     ) -> schemas.OutcomesResponse:
         if requested_partner is not None and requested_partner != partner_id:
             raise ApiError("PARTNER_MISMATCH", "partner_id must be the authenticated partner", field="partner_id")
-        members = members_of(runtime.members)
-        report = await run_blocking(members.outcomes, partner_id, start_date, end_date)
-        return report_response(report)
+        try:  # errors name the seed's snake_case query parameters
+            first, last = parse_date(start_date, "start_date"), parse_date(end_date, "end_date")
+            report = await run_blocking(runtime.ledger.membership.outcomes, partner_id, first, last)
+        except InvalidCommand as error:
+            raise parameter_error(error) from None
+        return views.report_response(report)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from litestar import Controller, Response, post
 
 from api.client.schemas import members as schemas
-from api.http.member_operations import members_of
 from api.http.routes.claims import IdempotencyKey
 from api.http.threads import run_blocking
 from api.runtime import Runtime
@@ -34,8 +33,14 @@ class RemindersController(Controller):
         partner_id: str,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.ReminderResponse]:
-        members = members_of(runtime.members)
-        result = await run_blocking(members.queue_reminder, partner_id, data, idempotency_key)
+        result = await run_blocking(
+            runtime.ledger.membership.queue_reminder,
+            partner_id,
+            data.partner_member_id,
+            data.reminder_type,
+            data.message,
+            idempotency_key,
+        )
         body = schemas.ReminderResponse(
             status=result.status,
             partner_member_id=result.partner_member_id,

@@ -9,14 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger_core.claims.claim import TRANSITIONS, Claim, ClaimService, same_submission
-from ledger_core.claims.errors import DuplicateClaim
+from ledger_core.claims.claim import TRANSITIONS, Claim, same_submission
 from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.aggregate import derive_id
-from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition
 from ledger_core.shared.vocabulary import ClaimStatus
 
-from .fakes import FakeApp, replay, state
+from .fakes import replay, state
 
 HASH = "ab" * 32
 
@@ -230,38 +229,6 @@ def test_same_submission_after_normalization() -> None:
     assert same_submission(claim, again)
     changed = validate_submission(**fields(claim_amount="99", claim_type="health"))
     assert not same_submission(claim, changed)
-
-
-def test_service_submit_is_idempotent_and_detects_duplicates() -> None:
-    """Identical resubmission records nothing; a different payload raises DuplicateClaim with evidence."""
-    app = FakeApp()
-    service = ClaimService(app)  # type: ignore[arg-type]
-    first = service.submit(validate_submission(**fields()))
-    assert first.created
-    assert first.positions == (0,)
-    assert first.status == "submitted"
-    again = service.submit(validate_submission(**fields(claim_amount="1234.50")))
-    assert (again.claim_id, again.created, again.positions) == (first.claim_id, False, ())
-    with pytest.raises(DuplicateClaim) as caught:
-        service.submit(validate_submission(**fields(claim_amount="1300", documents=[])))
-    assert caught.value.code == "DUPLICATE_CLAIM"
-    assert caught.value.details["differing_fields"] == ["claim_amount", "documents"]
-    assert caught.value.details["partner_claim_id"] == "CLM-001"
-
-
-def test_service_commands_and_partner_scoping() -> None:
-    """Service commands persist transitions; get() hides other partners' claims."""
-    app = FakeApp()
-    service = ClaimService(app)  # type: ignore[arg-type]
-    claim_id = service.submit(validate_submission(**fields())).claim_id
-    result = service.record_verification(claim_id, **verification("flagged", risk_score=90, risk_level="high"))
-    assert (result.status, result.positions) == ("flagged", (1,))
-    assert service.resolve_review(claim_id, decision="verified", reviewer="a", notes="ok").positions == (2,)
-    assert service.get(claim_id, "acme_insurance").status is ClaimStatus.VERIFIED
-    with pytest.raises(NotFound):
-        service.get(claim_id, "other_partner")
-    assert service.get_by_reference("acme_insurance", "CLM-001").id == claim_id
-    assert app.types() == ["claim.submitted", "claim.verification_recorded", "claim.review_resolved"]
 
 
 commands = st.lists(

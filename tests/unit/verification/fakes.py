@@ -1,9 +1,9 @@
 """Test doubles for verification: an in-memory log that replays aggregates, and a stepping clock.
 
 ``MemoryLog`` is duck-typed like :class:`~ledger_core.engine.application.LedgerApplication` (``find``, ``load``,
-``save_returning_positions``) and like the :class:`~ledger_core.engine.ports.LogReader` port (``read_rows``):
-every event goes through the real mapper and envelope bytes, so the verification service and the
-log-derived facts see exactly what a stored log would hold.
+``view``, ``latest_position``, ``save_returning_positions``) and like the
+:class:`~ledger_core.engine.ports.LogReader` port (``read_rows``): every event goes through the real mapper
+and envelope bytes, so the verification service and the log-derived facts see exactly what a stored log would hold.
 """
 
 from __future__ import annotations
@@ -84,6 +84,15 @@ class MemoryLog:
         if found is None:
             raise NotFound(kind, str(aggregate_id))
         return found
+
+    def view(self, cls: type[A], aggregate_id: UUID, kind: str) -> A:
+        return self.load(cls, aggregate_id, kind)
+
+    def latest_position(self, aggregate_id: UUID, kind: str) -> int:
+        stored = self.by_aggregate.get(aggregate_id)
+        if not stored:
+            raise NotFound(kind, str(aggregate_id))
+        return decode_entry(stored[-1]).position
 
     def envelopes(self) -> list[Envelope]:
         return [decode_entry(entry) for entry in self.log]

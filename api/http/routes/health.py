@@ -1,6 +1,10 @@
-"""Operations endpoints, unauthenticated: liveness, readiness (database and sealer lag), Prometheus metrics."""
+"""Health endpoints, unauthenticated, for the platform that runs the server: liveness, readiness (database
+and sealer lag), Prometheus metrics. (The operations *staff* routes, scope ``operations``, are
+``claims_review.py`` and ``operations_members.py``.)"""
 
 from __future__ import annotations
+
+import logging
 
 from litestar import Controller, Response, get
 
@@ -8,8 +12,10 @@ from api.client.schemas import common as schemas
 from api.http.threads import run_blocking
 from api.runtime import Runtime
 
+logger = logging.getLogger("api.ops")
 
-class OpsController(Controller):
+
+class HealthController(Controller):
     path = "/"
     tags = ("operations",)
 
@@ -27,7 +33,7 @@ class OpsController(Controller):
             size, sealed = await run_blocking(runtime.seal_lag)
             database = "ok"
         except Exception:  # any database failure means not ready; the reason goes to the log
-            runtime_log_failure()
+            logger.warning("database check failed", exc_info=True)
             size, sealed, database = 0, 0, "unavailable"
         sealer = "external"
         if runtime.sealer is not None:
@@ -49,12 +55,6 @@ class OpsController(Controller):
         try:
             await run_blocking(runtime.seal_lag)
         except Exception:  # metrics must render even when the database is down
-            runtime_log_failure()
+            logger.warning("database check failed", exc_info=True)
         text, content_type = runtime.metrics.render()
         return Response(text, media_type=content_type)
-
-
-def runtime_log_failure() -> None:
-    import logging
-
-    logging.getLogger("api.ops").warning("database check failed", exc_info=True)
