@@ -5,18 +5,23 @@ keys and the Redis connections are opened in the app's lifespan (:func:`api.runt
 in a worker thread) and closed when it ends. ``runtime_factory`` is the seam tests use to substitute
 pieces (fakes, a stepping clock).
 
-Layout: ``/oauth/token`` and ``/.well-known/jwks.json`` (OAuth), ``/api/v1/...`` behind the
-:class:`~api.http.auth.PartnerGate` (claims, documents, audit), ``/health``, ``/ready``, ``/metrics``, and
-the OpenAPI 3.1 document at ``/schema/openapi.json`` with a docs UI at ``/schema``. One exception
-handler (:mod:`api.http.errors`) answers every failure with the seed's envelope; the edge middleware
+Layout: ``/oauth/token`` and ``/.well-known/jwks.json`` (OAuth), ``/api/v1/...`` behind the request
+pipeline (:mod:`api.http.pipeline`: authentication, body and signature, rate limit and replay,
+idempotency, scope guards) for claims, documents, audit, members and webhooks, ``/health``, ``/ready``,
+``/metrics``, and the OpenAPI 3.1 document at ``/schema/openapi.json`` with a docs UI at ``/schema``. One
+exception handler (:mod:`api.http.errors`) answers every failure with the seed's envelope; the edge
 (:mod:`api.http.observability`) adds the request id, version headers, metrics and access logs.
+
+What the lifespan opens reaches the request pipeline and the handlers through a
+:class:`~api.runtime.RuntimeHandle` made here: the pipeline's middleware are built with it and the
+handlers' dependencies (``runtime``, ``partner_id``, ``upload``) are ``Provide``-d from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any, cast
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from litestar import Litestar, Response, Router
 from litestar.config.response_cache import ResponseCacheConfig
@@ -27,14 +32,14 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import HeaderParameter
 
-from api.http.auth import PartnerGate
 from api.http.errors import make_exception_handler
-from api.http.observability import EdgeMiddleware, Metrics, configure_logging
+from api.http.observability import Edge, Metrics, configure_logging
 from api.http.openapi import DecimalSchemaPlugin, finish_openapi
+from api.http.pipeline import partner_pipeline
 from api.http.routes.audit import AuditController
 from api.http.routes.claims import ClaimsController
 from api.http.routes.claims_review import OperationsClaimsController
-from api.http.routes.common import DEPENDENCIES
+from api.http.routes.common import dependencies
 from api.http.routes.documents import DocumentsController
 from api.http.routes.eligibility import EligibilityController
 from api.http.routes.enrollments import EnrollmentsController
@@ -50,7 +55,7 @@ from api.http.routes.outcomes import OutcomesController
 from api.http.routes.reminders import RemindersController
 from api.http.routes.webhooks import WebhooksController
 from api.http.threads import install_worker_pool, run_blocking
-from api.runtime import Runtime, open_runtime
+from api.runtime import Runtime, RuntimeHandle, open_runtime
 from api.settings import API_VERSION, Settings
 
 RuntimeFactory = Callable[[Settings, Metrics], Runtime]
@@ -100,25 +105,36 @@ def _openapi_config(settings: Settings) -> OpenAPIConfig:
     )
 
 
-def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFactory = open_runtime) -> Litestar:
-    """The Litestar app for ``settings`` (default: the embedded deployment in ``./.ledger-data``)."""
-    settings = settings or Settings()
-    configure_logging(settings)
-    metrics = Metrics()
+def _lifespan(
+    settings: Settings, metrics: Metrics, runtime_factory: RuntimeFactory, handle: RuntimeHandle
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: the worker pool, then the runtime, opened into ``handle`` (closed in reverse)."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = install_worker_pool(settings.worker_threads)
         try:
             runtime = await run_blocking(runtime_factory, settings, metrics)
-            app.state.runtime = runtime
+            handle.set(runtime)
             try:
                 yield
             finally:
+                handle.set(None)
                 await run_blocking(runtime.close)
         finally:
             pool.shutdown(wait=True)
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFactory = open_runtime) -> Litestar:
+    """The Litestar app for ``settings`` (default: the embedded deployment in ``./.ledger-data``)."""
+    settings = settings or Settings()
+    configure_logging(settings)
+    metrics = Metrics()
+    handle = RuntimeHandle()
+    edge = Edge(settings, metrics)
+    pipeline = partner_pipeline(handle.security, settings)
     api_v1 = Router(
         path=f"/api/{API_VERSION}",
         route_handlers=[
@@ -137,16 +153,20 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             OperationsOutcomesController,
             WebhooksController,  # endpoints, delivery logs, resend, replay (docs/webhooks.md)
         ],
-        middleware=[cast(Any, PartnerGate)],  # a plain ASGI middleware class (loosely typed scope)
         parameters=SIGNED_HEADERS,
         security=[{"bearerAuth": [], "apiKey": [], "requestSignature": []}],
+        middleware=pipeline.middleware,
+        guards=pipeline.guards,
+        before_request=pipeline.before_request,
     )
     app = Litestar(
         route_handlers=[api_v1, OAuthController, WellKnownController, HealthController],
-        dependencies=DEPENDENCIES,
-        exception_handlers={Exception: make_exception_handler(settings.docs_url)},
+        dependencies=dependencies(handle),
+        exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.docs_url))},
+        middleware=[edge.middleware()],
+        before_send=[edge.before_send],
         after_request=_envelope_html_not_found,
-        lifespan=[lifespan],
+        lifespan=[_lifespan(settings, metrics, runtime_factory, handle)],
         openapi_config=_openapi_config(settings),
         plugins=[DecimalSchemaPlugin()],
         request_max_body_size=settings.max_body_bytes,
@@ -155,5 +175,4 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         debug=False,
     )
     finish_openapi(app, settings)
-    app.asgi_handler = cast(Any, EdgeMiddleware(cast(Any, app.asgi_handler), settings, metrics))
     return app

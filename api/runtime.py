@@ -26,8 +26,8 @@ from adapters.storage import open_tree_store
 from adapters.workers.outcome_recovery import start_outcome_recovery
 from adapters.workers.seal_waiter import SealWaiter
 from adapters.workers.sealer import SealerRunner
-from api.http.auth import Security
 from api.http.observability import Metrics
+from api.http.pipeline import Security, build_security
 from api.membership import enrollment_links, member_policy
 from api.security.credentials import PartnerDirectory
 from api.security.secrets import load_deployment_secret, load_token_key
@@ -84,6 +84,29 @@ class Runtime:
                 logger.exception("closing %s failed", close)
 
 
+class RuntimeHandle:
+    """Where a running app's :class:`Runtime` is found by the pieces :func:`api.app.create_app` builds
+    before it exists: the request pipeline and the handlers' dependency providers receive this handle
+    (a construction argument, not ``app.state``); the app's lifespan opens the runtime into it before
+    the first request and clears it after the last."""
+
+    def __init__(self) -> None:
+        self._runtime: Runtime | None = None
+
+    def current(self) -> Runtime:
+        """The open runtime (a programming error before the lifespan opened it or after it closed)."""
+        if self._runtime is None:
+            raise RuntimeError("the runtime is not open: the app's lifespan has not started or has ended")
+        return self._runtime
+
+    def security(self) -> Security:
+        """The request pipeline's services of the open runtime."""
+        return self.current().security
+
+    def set(self, runtime: Runtime | None) -> None:
+        self._runtime = runtime
+
+
 def _report(event: dict[str, Any]) -> None:
     level = logging.DEBUG if event.get("event") == "sealed" else logging.INFO
     logger.log(level, "sealer %s", event.get("event"), extra={"sealer": event})
@@ -116,12 +139,12 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             lifetime_s=settings.token_ttl_seconds,
             previous_keys_pem=[path.read_bytes() for path in settings.previous_token_keys],
         )
-        security = Security(
-            settings=settings,
+        security = build_security(
+            settings,
+            metrics,
             validator=issuer.validator(),
             deployment_secret=deployment_secret,
             directory=PartnerDirectory(ledger, _utc_now),
-            metrics=metrics,
             clock=_utc_now,
             **_stores(settings, closers),
         )

@@ -25,10 +25,13 @@ __all__ = [
     "EMPTY_BODY_SHA256",
     "canonical_path",
     "canonical_query",
+    "fingerprint_of_digest",
     "request_fingerprint",
     "sign",
     "string_to_sign",
+    "string_to_sign_of_digest",
     "verify_signature",
+    "verify_signature_of_digest",
 ]
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -68,14 +71,14 @@ def canonical_path(path: str) -> str:
 
 def string_to_sign(method: str, path: str, raw_query: str, timestamp: str, request_id: str, body: bytes) -> bytes:
     """The exact bytes that are signed (see the module docstring)."""
-    lines = (
-        method.upper(),
-        canonical_path(path),
-        canonical_query(raw_query),
-        timestamp,
-        request_id,
-        hashlib.sha256(body).hexdigest(),
-    )
+    return string_to_sign_of_digest(method, path, raw_query, timestamp, request_id, hashlib.sha256(body).hexdigest())
+
+
+def string_to_sign_of_digest(
+    method: str, path: str, raw_query: str, timestamp: str, request_id: str, body_sha256: str
+) -> bytes:
+    """:func:`string_to_sign` from the body's hex SHA-256 (a server hashes a body as it streams in)."""
+    lines = (method.upper(), canonical_path(path), canonical_query(raw_query), timestamp, request_id, body_sha256)
     return "\n".join(lines).encode("utf-8")
 
 
@@ -102,7 +105,23 @@ def verify_signature(
     body: bytes,
 ) -> bool:
     """True iff ``signature`` (hex, any case) is the request's signature; constant-time comparison."""
-    expected = sign(secret, method, path, raw_query, timestamp, request_id, body).encode("ascii")
+    body_sha256 = hashlib.sha256(body).hexdigest()
+    return verify_signature_of_digest(secret, signature, method, path, raw_query, timestamp, request_id, body_sha256)
+
+
+def verify_signature_of_digest(
+    secret: str | bytes,
+    signature: str,
+    method: str,
+    path: str,
+    raw_query: str,
+    timestamp: str,
+    request_id: str,
+    body_sha256: str,
+) -> bool:
+    """:func:`verify_signature` from the body's hex SHA-256 instead of the body."""
+    message = string_to_sign_of_digest(method, path, raw_query, timestamp, request_id, body_sha256)
+    expected = hmac.new(_key(secret), message, hashlib.sha256).hexdigest().encode("ascii")
     provided = signature.strip().lower().encode("utf-8", "replace")
     return hmac.compare_digest(expected, provided)
 
@@ -112,5 +131,10 @@ def request_fingerprint(method: str, path: str, raw_query: str, body: bytes) -> 
 
     Covers method, canonical path, canonical query and the body hash (not the per-attempt headers).
     """
-    lines = (method.upper(), canonical_path(path), canonical_query(raw_query), hashlib.sha256(body).hexdigest())
+    return fingerprint_of_digest(method, path, raw_query, hashlib.sha256(body).hexdigest())
+
+
+def fingerprint_of_digest(method: str, path: str, raw_query: str, body_sha256: str) -> str:
+    """:func:`request_fingerprint` from the body's hex SHA-256 instead of the body."""
+    lines = (method.upper(), canonical_path(path), canonical_query(raw_query), body_sha256)
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()

@@ -1,7 +1,8 @@
-"""Per-request values kept in the ASGI scope's ``state``: the request id, the partner, the route label.
+"""Per-request values kept in the ASGI scope's ``state``: the request id, the partner, the start time.
 
-The edge middleware (:mod:`api.http.observability`) sets the request id first, so every response, the error
-envelope and every log line of a request carry the same id.
+The edge (:mod:`api.http.observability`) sets the request id first, so every response, the error
+envelope and every log line of a request carry the same id. The request pipeline
+(:mod:`api.http.pipeline`) records the partner once it has admitted the request, for the access log.
 """
 
 from __future__ import annotations
@@ -41,6 +42,24 @@ def request_id_of(scope: Any) -> str:
     """The request id assigned to this request (assigning one if the edge middleware did not run)."""
     value = _state(scope).get(REQUEST_ID)
     return value if isinstance(value, str) else assign_request_id(scope)
+
+
+def raw_path(scope: Any) -> str:
+    """The path as sent (ASGI ``raw_path``, without any query string some test servers leave in it)."""
+    raw = scope.get("raw_path")
+    text = bytes(raw).decode("latin-1") if raw else str(scope["path"])
+    return text.split("?", 1)[0]
+
+
+def query_string(scope: Any) -> str:
+    """The raw query string, without ``?`` (Latin-1)."""
+    return bytes(scope.get("query_string", b"")).decode("latin-1")
+
+
+def client_address(scope: Any) -> str:
+    """The client's address as the ASGI server reports it (``unknown`` when it does not)."""
+    client = scope.get("client") or ("unknown", 0)
+    return str(client[0])
 
 
 def set_partner(scope: Any, partner_id: str) -> None:

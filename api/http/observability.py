@@ -1,10 +1,9 @@
-"""Prometheus metrics, JSON logs carrying the request id, and the edge middleware that ties them together.
+"""Prometheus metrics, JSON logs carrying the request id, and the edge that ties them together.
 
-:class:`EdgeMiddleware` wraps the whole Litestar app (outside routing, so 404/405 responses pass through
-it too). For every HTTP request it assigns the request id (the client's ``X-Request-ID`` when it is a
-UUID, else a new one), echoes it in ``X-Request-ID``, adds the version lifecycle headers, answers 410
-for a retired version, and records the request count and latency by route template and status, plus
-one access-log line.
+:class:`Edge` sees every HTTP request, routed or not (404/405 responses too), through Litestar's own
+hooks. It assigns the request id (the client's ``X-Request-ID`` when it is a UUID, else a new one),
+echoes it in ``X-Request-ID``, adds the version lifecycle headers, answers 410 for a retired version,
+and records the request count and latency by route template and status, plus one access-log line.
 
 Metrics (one registry per app; with ``PROMETHEUS_MULTIPROC_DIR`` set, ``ledger serve --workers N``
 aggregates every worker through prometheus-client's multiprocess collector):
@@ -23,23 +22,26 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
+from litestar import Request, Response
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from api.http.context import assign_request_id, partner_of
-from api.http.errors import error_body
+from api.http.context import STARTED, assign_request_id, partner_of, request_id_of
+from api.http.errors import ApiError
 from api.http.versioning import lifecycle_headers, policy_for, retired_details, successor_link, version_of
 from api.settings import Settings
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ExceptionHandler = Callable[[Request[Any, Any, Any], Exception], Response[Any]]
+STATUS = "ledger.status"
+ROUTE = "ledger.route"
+UNMATCHED = "unmatched"
 
 access_log = logging.getLogger("api.access")
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -137,74 +139,98 @@ def configure_logging(settings: Settings) -> None:
 
 
 # -- the edge ----------------------------------------------------------------------------------------
-class EdgeMiddleware:
-    """Request id, version lifecycle, metrics and access log around every HTTP request."""
+class Edge:
+    """Request id, version lifecycle, metrics and access log around every HTTP request.
 
-    def __init__(self, app: ASGIApp, settings: Settings, metrics: Metrics) -> None:
-        self.app = app
+    Three Litestar hooks, because Litestar runs middleware only for requests it has routed: the app-level
+    :meth:`middleware` starts every routed request (its request id, its start time, 410 for a retired
+    version before any authentication); :meth:`before_send` sees every response, routed or not (404,
+    405 and the pipeline's refusals included), adds ``X-Request-ID`` and the lifecycle headers and, at
+    its last message, records the metrics and the access-log line; :meth:`exception_handler` answers
+    410 for a path of a retired version that matches no route. A request Litestar did not route has its
+    id assigned, and its clock started, when its error response is made.
+    """
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        request_id = assign_request_id(scope)
-        path, method = str(scope.get("path", "")), str(scope.get("method", ""))
+    def middleware(self) -> EdgeMiddleware:
+        return EdgeMiddleware(self)
+
+    def retired(self, path: str) -> ApiError | None:
+        """The 410 for a path of a retired version; None for any other path."""
         policy = policy_for(path, self.settings.versions)
-        extra = [("X-Request-ID", request_id), *(lifecycle_headers(policy) if policy else [])]
-        encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra]
-        status = 500
-
-        async def send_with_headers(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                message = {**message, "headers": [*message.get("headers", []), *encoded]}
-            await send(message)
-
-        try:
-            if policy is not None and policy.retired:
-                await self._retired(path, request_id, send_with_headers)
-            else:
-                await self.app(scope, receive, send_with_headers)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = str(scope.get("path_template") or "unmatched")
-            self.metrics.observe_request(method, route, status, elapsed)
-            access_log.info(
-                "%s %s %s",
-                method,
-                path,
-                status,
-                extra={
-                    "request_id": request_id,
-                    "method": method,
-                    "path": path,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "partner_id": partner_of(scope),
-                },
-            )
-
-    async def _retired(self, path: str, request_id: str, send: Send) -> None:
+        if policy is None or not policy.retired:
+            return None
         version = version_of(path) or ""
-        policy = self.settings.versions[version]
-        body = error_body(
+        return ApiError(
             "API_VERSION_RETIRED",
             f"API version {version} is retired",
-            retired_details(version, policy),
-            request_id,
-            self.settings.docs_url,
+            headers=dict(successor_link(policy)),
+            **retired_details(version, policy),
         )
-        headers = [("content-type", "application/json"), ("content-length", str(len(body))), *successor_link(policy)]
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 410,
-                "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-            }
+
+    async def before_send(self, message: Message, scope: Scope) -> None:
+        """Headers on the response's start; metrics and the access log on its last message."""
+        if scope["type"] != ScopeType.HTTP:
+            return
+        state = scope.setdefault("state", {})
+        if message["type"] == "http.response.start":
+            state.setdefault(STARTED, time.perf_counter())
+            state[STATUS] = int(message["status"])
+            policy = policy_for(str(scope.get("path", "")), self.settings.versions)
+            extra = [("X-Request-ID", request_id_of(scope)), *(lifecycle_headers(policy) if policy else [])]
+            encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra]
+            message["headers"] = [*message.get("headers", ()), *encoded]
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            self._observe(scope, state)
+
+    def _observe(self, scope: Scope, state: MutableMapping[str, Any]) -> None:
+        elapsed = time.perf_counter() - float(state.get(STARTED, time.perf_counter()))
+        path, method, status = str(scope.get("path", "")), str(scope.get("method", "")), int(state.get(STATUS, 500))
+        route = str(state.get(ROUTE) or scope.get("path_template") or UNMATCHED)
+        self.metrics.observe_request(method, route, status, elapsed)
+        access_log.info(
+            "%s %s %s",
+            method,
+            path,
+            status,
+            extra={
+                "request_id": request_id_of(scope),
+                "method": method,
+                "path": path,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
+                "partner_id": partner_of(scope),
+            },
         )
-        await send({"type": "http.response.body", "body": body})
+
+    def exception_handler(self, handler: ExceptionHandler) -> ExceptionHandler:
+        """``handler``, answering 410 instead for any failure on a path of a retired version."""
+
+        def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+            retired = self.retired(str(request.scope.get("path", "")))
+            return handler(request, exc if retired is None else retired)
+
+        return handle
+
+
+class EdgeMiddleware(ASGIMiddleware):
+    """App-level middleware of :class:`Edge`: the start of every routed HTTP request."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, edge: Edge) -> None:
+        self._edge = edge
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        state = scope.setdefault("state", {})
+        state[STARTED] = time.perf_counter()
+        assign_request_id(scope)
+        retired = self._edge.retired(str(scope.get("path", "")))
+        if retired is not None:
+            state[ROUTE] = UNMATCHED  # answered before routing mattered, as for a path no route matches
+            raise retired
+        await next_app(scope, receive, send)

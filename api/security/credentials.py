@@ -135,6 +135,16 @@ def _newest_active(partner: Partner, now: datetime) -> str | None:
     return max(keys, key=lambda k: k.issued_at).key_id if keys else None
 
 
+def api_key_record(partner_id: str, partner: Partner | None, key_id: str) -> ApiKeyRecord | None:
+    """The record of API key ``key_id`` if it is a ``pk_`` key of ``partner`` (``partner_id``); None otherwise."""
+    key = None if partner is None or not key_id.startswith(API_KEY_PREFIX) else partner.api_keys.get(key_id)
+    if partner is None or key is None:
+        return None
+    active = key.revoked_at is None and partner.status is PartnerStatus.ACTIVE
+    expires = None if key.expires_at is None else parse_timestamp(key.expires_at, "expires_at")
+    return ApiKeyRecord(partner_id, active, expires)
+
+
 def partner_id_of_client(client_id: str) -> str | None:
     """``partner_<slug>`` -> ``slug`` (None for any other client id)."""
     return client_id.removeprefix(CLIENT_ID_PREFIX) if client_id.startswith(CLIENT_ID_PREFIX) else None
@@ -167,15 +177,18 @@ class PartnerDirectory:
             self._cache[partner_id] = (now, partner)
         return partner
 
+    def cached(self, partner_id: str) -> tuple[bool, Partner | None]:
+        """``(True, partner)`` if :meth:`partner` would answer from its cache (reading nothing), else
+        ``(False, None)``."""
+        with self._lock:
+            cached = self._cache.get(partner_id)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+            return True, cached[1]
+        return False, None
+
     def api_key(self, partner_id: str, key_id: str) -> ApiKeyRecord | None:
         """The record of API key ``key_id`` if it is a ``pk_`` key of ``partner_id``; None otherwise."""
-        partner = self.partner(partner_id)
-        key = None if partner is None or not key_id.startswith(API_KEY_PREFIX) else partner.api_keys.get(key_id)
-        if partner is None or key is None:
-            return None
-        active = key.revoked_at is None and partner.status is PartnerStatus.ACTIVE
-        expires = None if key.expires_at is None else parse_timestamp(key.expires_at, "expires_at")
-        return ApiKeyRecord(partner_id, active, expires)
+        return api_key_record(partner_id, self.partner(partner_id), key_id)
 
     def authenticate_client(self, client_id: str, client_secret: str) -> Partner | None:
         """The active partner whose OAuth client ``client_id`` has the secret ``client_secret``, or None.

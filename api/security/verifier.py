@@ -5,24 +5,27 @@ Checks, in this order (the first failure wins):
 1. ``Authorization: Bearer <jwt>``: a valid access token (:class:`~api.security.tokens.TokenValidator`).
 2. ``X-API-Key``: an active, unexpired key of the token's partner (the ``sub`` claim).
 3. ``X-Request-ID`` (a UUID), ``X-Timestamp`` (RFC 3339, UTC) and ``X-Signature`` (64 hex) are well formed.
-4. ``X-Signature`` equals HMAC-SHA256 under the key's derived secret (constant-time comparison).
-5. ``|now - X-Timestamp| <= 300 s``.
+4. ``|now - X-Timestamp| <= 300 s``.
+5. ``X-Signature`` equals HMAC-SHA256 under the key's derived secret (constant-time comparison).
 6. ``X-Request-ID`` has not been seen for this partner within the window (replay cache).
 
-The replay cache is written last, only for correctly signed, fresh requests: nobody without the
-secret can burn a partner's request ids. Ids are remembered for twice the skew, which covers every
-instant at which a request with that timestamp is still accepted.
+Checks 1 to 4 need only the headers (:meth:`RequestAuthenticator.check_headers`), so a server runs them
+before it reads the body; check 5 covers SHA-256 of the body (:meth:`RequestAuthenticator.check_signature`,
+given the digest of the body as it streamed in). The replay cache is written last, only for correctly
+signed, fresh requests: nobody without the secret can burn a partner's request ids. Ids are remembered
+for twice the skew, which covers every instant at which a request with that timestamp is still accepted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from api.client.signing import verify_signature
+from api.client.signing import verify_signature_of_digest
 from api.security import (
     InvalidRequestSignature,
     InvalidToken,
@@ -40,6 +43,7 @@ __all__ = [
     "ApiKeyRecord",
     "AuthenticatedRequest",
     "RequestAuthenticator",
+    "SignedHeaders",
     "parse_request_timestamp",
     "replayed",
 ]
@@ -73,6 +77,22 @@ class AuthenticatedRequest:
     key_id: str
     request_id: str
     timestamp: datetime
+
+    @property
+    def partner_id(self) -> str:
+        return self.token.partner_id
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHeaders:
+    """The five headers of a request that passed checks 1 to 4; the signature (check 5) is still to verify."""
+
+    token: AccessToken
+    key_id: str
+    request_id: str
+    timestamp: datetime
+    timestamp_text: str
+    signature: str
 
     @property
     def partner_id(self) -> str:
@@ -132,8 +152,16 @@ class RequestAuthenticator:
         ``body`` the raw bytes; ``headers`` a mapping or ``(name, value)`` pairs (names match in any case;
         one of the five headers given twice is malformed). With ``remember=False`` check 6 is left to
         the caller, who must then remember ``request_id`` (lower-cased) for :attr:`replay_ttl_s` and
-        raise :func:`replayed` if it was seen (the HTTP gate does so together with the rate limit).
+        raise :func:`replayed` if it was seen (the HTTP pipeline does so together with the rate limit).
         """
+        signed = self.check_headers(headers, now)
+        authenticated = self.check_signature(signed, method, path, raw_query, hashlib.sha256(body).hexdigest())
+        if remember and not self.replay_cache.remember(signed.partner_id, signed.request_id.lower(), self.replay_ttl_s):
+            raise replayed(signed.request_id)
+        return authenticated
+
+    def check_headers(self, headers: Mapping[str, str] | Iterable[tuple[str, str]], now: datetime) -> SignedHeaders:
+        """Checks 1 to 4, which need no body; an :class:`~api.security.AuthenticationError` subclass on failure."""
         fields: dict[str, str] = {}
         for name, value in headers.items() if isinstance(headers, Mapping) else headers:
             lowered = name.lower()
@@ -150,9 +178,6 @@ class RequestAuthenticator:
             raise InvalidRequestSignature(
                 "X-Timestamp is not a valid RFC 3339 UTC time", "malformed_timestamp", header="X-Timestamp"
             ) from None
-        secret = derive_api_secret(self._deployment_secret, key_id)
-        if not verify_signature(secret, signature, method, path, raw_query, timestamp_text, request_id, body):
-            raise InvalidRequestSignature("X-Signature does not match the request", "mismatch")
         skew = (now - timestamp).total_seconds()
         if abs(skew) > self.max_skew_s:
             raise RequestExpired(
@@ -160,9 +185,18 @@ class RequestAuthenticator:
                 "too_old" if skew > 0 else "in_future",
                 server_time=now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             )
-        if remember and not self.replay_cache.remember(token.partner_id, request_id.lower(), self.replay_ttl_s):
-            raise replayed(request_id)
-        return AuthenticatedRequest(token, key_id, request_id, timestamp)
+        return SignedHeaders(token, key_id, request_id, timestamp, timestamp_text, signature)
+
+    def check_signature(
+        self, signed: SignedHeaders, method: str, path: str, raw_query: str, body_sha256: str
+    ) -> AuthenticatedRequest:
+        """Check 5: ``X-Signature`` over the request, given the hex SHA-256 of its body."""
+        secret = derive_api_secret(self._deployment_secret, signed.key_id)
+        if not verify_signature_of_digest(
+            secret, signed.signature, method, path, raw_query, signed.timestamp_text, signed.request_id, body_sha256
+        ):
+            raise InvalidRequestSignature("X-Signature does not match the request", "mismatch")
+        return AuthenticatedRequest(signed.token, signed.key_id, signed.request_id, signed.timestamp)
 
     @property
     def replay_ttl_s(self) -> int:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from support.http_server import LiveServer, claim_body, ledger_command, servers
+from support.http_server import MAX_BODY, LiveServer, claim_body, ledger_command, servers
 
 from api.client.ledger_client import LedgerApiError, LedgerClient, rfc3339
 
@@ -266,3 +269,25 @@ def test_rotated_key_overlaps_and_revocation_takes_effect(server: LiveServer) ->
             refused = error
     assert refused is not None, "revocation never took effect"
     assert refused.code == "AUTH_KEY_MISMATCH"
+
+
+def _answer_before_the_body(server: LiveServer, headers: Mapping[str, str]) -> tuple[int, str]:
+    """POST headers declaring a body of 100 x the limit, send none of it, and read the answer (10 s timeout:
+    a server waiting for the body would never answer)."""
+    url = urlsplit(server.url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        lines = [f"POST {CLAIMS} HTTP/1.1", f"Host: {url.netloc}", f"Content-Length: {100 * MAX_BODY}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, json.loads(response.read())["error"]["code"]
+
+
+def test_the_body_is_read_only_after_the_headers_are_authenticated(server: LiveServer) -> None:
+    """A request with bad credentials is refused from its headers alone: the 401 arrives before any of its
+    (oversized) body is sent. With good credentials the declared size is refused at once (413), still unread."""
+    client = partner(server)
+    signed = {**client.signed_headers("POST", CLAIMS, "", b""), "Content-Type": "application/json"}
+    assert _answer_before_the_body(server, {**signed, "Authorization": "Bearer x.y.z"}) == (401, "AUTH_INVALID_TOKEN")
+    assert _answer_before_the_body(server, signed) == (413, "PAYLOAD_TOO_LARGE")

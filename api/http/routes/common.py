@@ -1,4 +1,4 @@
-"""Dependencies shared by the controllers: the open runtime and the authenticated partner."""
+"""Dependencies shared by the controllers, by name: the open runtime, the authenticated partner, the upload."""
 
 from __future__ import annotations
 
@@ -6,36 +6,41 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request
-from litestar.datastructures import State
 from litestar.di import Provide
 
-from api.http.auth import AUTH
-from api.runtime import Runtime
-from api.security.verifier import AuthenticatedRequest
+from api.http.pipeline.body import upload_of
+from api.http.uploads import Upload
+from api.runtime import Runtime, RuntimeHandle
+from api.security.tokens import AccessToken
 from ledger_core.engine.errors import NotFound
 
 
-def provide_runtime(state: State) -> Runtime:
-    runtime: Runtime = state.runtime
-    return runtime
-
-
-def provide_partner(request: Request[Any, Any, Any], runtime: Runtime) -> str:
-    """The partner the gate authenticated (every ``/api/v1`` handler runs behind it).
+def provide_partner(request: Request[AccessToken, Any, Any], runtime: Runtime) -> str:
+    """The partner the pipeline authenticated (every ``/api/v1`` handler runs behind it).
 
     It takes ``runtime`` (unused) so that Litestar resolves the two dependencies one after the other:
     independent dependencies are resolved concurrently in an anyio task group, which cost ~0.2 ms of
     CPU per request for two one-line functions (py-spy, docs/performance.md "HTTP").
     """
     del runtime
-    auth: AuthenticatedRequest = request.scope["state"][AUTH]
-    return auth.partner_id
+    return request.user.partner_id
 
 
-DEPENDENCIES = {
-    "runtime": Provide(provide_runtime, sync_to_thread=False),
-    "partner_id": Provide(provide_partner, sync_to_thread=False),
-}
+def provide_upload(request: Request[Any, Any, Any], partner_id: str) -> Upload:
+    """The document of an ``opt["upload"]`` handler's request, hashed as it streamed in (api/http/pipeline/body.py).
+
+    It takes ``partner_id`` (unused) for the reason :func:`provide_partner` takes ``runtime``."""
+    del partner_id
+    return upload_of(request.scope)
+
+
+def dependencies(runtime: RuntimeHandle) -> dict[str, Provide]:
+    """The app-wide dependencies, reading the runtime the app's lifespan opened into ``runtime``."""
+    return {
+        "runtime": Provide(runtime.current, sync_to_thread=False),
+        "partner_id": Provide(provide_partner, sync_to_thread=False),
+        "upload": Provide(provide_upload, sync_to_thread=False),
+    }
 
 
 def parse_uuid(text: str, kind: str) -> UUID:

@@ -10,14 +10,13 @@ registration (200); with different ones it is 409 ``DOCUMENT_CONFLICT``.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import Parameter, QueryParameter
 
 from api.client.schemas import common as schemas
 from api.http import views
-from api.http.auth import UPLOAD
 from api.http.errors import ApiError
 from api.http.routes.claims import IdempotencyKey
 from api.http.threads import run_blocking
@@ -59,14 +58,13 @@ class DocumentsController(Controller):
     )
     async def upload(
         self,
-        request: Request[Any, Any, Any],
+        upload: Upload,
         runtime: Runtime,
         partner_id: str,
         document_type: DocumentTypeQuery = None,
         metadata: MetadataQuery = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.DocumentResponse]:
-        upload: Upload = request.scope["state"][UPLOAD]
         kind = document_type or upload.fields.get("type")
         if not kind:
             raise ApiError(

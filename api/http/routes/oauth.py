@@ -13,7 +13,6 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 
 from api.client.schemas import common as schemas
-from api.http.auth import Refused
 from api.http.errors import ApiError, as_api_error
 from api.http.threads import run_blocking
 from api.runtime import Runtime
@@ -34,27 +33,24 @@ class OAuthController(Controller):
         client = request.client.host if request.client else "unknown"
 
         def issue() -> tuple[schemas.TokenResponse, dict[str, str]]:
-            limits = security.limit(f"ip:{client}", ANONYMOUS_TIER)
+            limits = security.limits.limit(f"ip:{client}", ANONYMOUS_TIER)  # LimitExceeded: 429 with its headers
             try:
                 parsed = parse_token_request(
                     request.headers.get("content-type"), body, request.headers.get("authorization")
                 )
                 partner = security.directory.authenticate_client(parsed.client_id, parsed.client_secret)
                 if partner is None or partner.partner_id is None:
-                    security.metrics.auth_failures.labels("AUTH_INVALID_CLIENT", "bad_credentials").inc()
+                    runtime.metrics.auth_failures.labels("AUTH_INVALID_CLIENT", "bad_credentials").inc()
                     raise OAuthError("invalid_client", "client authentication failed", 401)
                 scopes = grant_scopes(parsed.scopes, partner.scopes)
                 issued = runtime.issuer.issue(
                     partner_id=partner.partner_id, client_id=partner.client_id, scopes=scopes, now=runtime.clock()
                 )
             except (OAuthError, ApiError) as error:
-                raise Refused(error, limits) from None
+                raise as_api_error(error, limits) from None
             return schemas.TokenResponse(**issued.response()), limits
 
-        try:
-            answer, limits = await run_blocking(issue)
-        except Refused as refused:
-            raise as_api_error(refused.error, refused.headers) from None
+        answer, limits = await run_blocking(issue)
         return Response(answer, headers={**NO_STORE, **limits})
 
 

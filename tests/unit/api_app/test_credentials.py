@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.security.credentials import CredentialService, PartnerCredentials, PartnerDirectory, partner_id_of_client
+from api.security.credentials import (
+    CredentialService,
+    PartnerCredentials,
+    PartnerDirectory,
+    api_key_record,
+    partner_id_of_client,
+)
 from api.security.secrets import derive_api_secret
 from ledger_core.engine.errors import NotFound
 from ledger_core.ledger import Ledger
@@ -56,6 +62,23 @@ def test_api_key_records(ledger: Ledger, acme: PartnerCredentials) -> None:
     revoked = found.api_key("acme", acme.api_key)
     assert revoked is not None
     assert revoked.active is False
+
+
+def test_the_cache_answers_without_reading_only_what_it_holds(ledger: Ledger, acme: PartnerCredentials) -> None:
+    """``cached`` reads nothing: a partner read within the ttl (or known to be missing) is there, with the
+    same key records as a read; anything else, or anything older, is not."""
+    found = PartnerDirectory(ledger, lambda: datetime.now(UTC), ttl=60)
+    assert found.cached("acme") == (False, None)
+    partner = found.partner("acme")
+    known, cached = found.cached("acme")
+    assert known
+    assert cached is partner
+    assert api_key_record("acme", cached, acme.api_key) == found.api_key("acme", acme.api_key)
+    assert found.partner("nobody") is None
+    assert found.cached("nobody") == (True, None)
+    stale = directory(ledger)  # ttl 0: nothing is ever fresh
+    stale.partner("acme")
+    assert stale.cached("acme") == (False, None)
 
 
 def test_rotation_keeps_the_old_key_for_the_overlap(

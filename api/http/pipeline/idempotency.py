@@ -1,0 +1,155 @@
+"""``Idempotency-Key`` for POSTs (IETF draft), the last layer before a handler.
+
+For a POST with the header, :meth:`Idempotency.begin` claims the key for the partner with the request's
+fingerprint (method, canonical path and query, SHA-256 of the body): a stored response for the same
+request is answered again with ``Idempotent-Replayed: true``; the same key with another request is 422
+``IDEMPOTENCY_KEY_REUSED``; a twin while the first is still running is 409
+``IDEMPOTENCY_REQUEST_IN_PROGRESS`` with ``Retry-After: 1``; a malformed key is 400. Otherwise the handler
+runs and :class:`IdempotencyMiddleware` stores its response (status, ``Content-Type``, ``Location`` and
+body) for replay, or releases the key after a 5xx or an exception so the client may retry.
+
+Why two Litestar pieces and not one middleware: the key may be claimed only once the request is
+authorized (a token without the handler's scope gets 403 and claims nothing, leaves nothing to replay)
+and before the handler runs. Litestar runs guards after every middleware, inside the route, so the
+claim is taken in the router's ``before_request`` hook (:mod:`.admission`), which runs after the guards
+and before the body is parsed, and which may answer the stored response at once. Storing a response
+needs its bytes as they are sent, which only a middleware sees: :class:`IdempotencyMiddleware` wraps
+``send`` and settles the claim the hook left in the request's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from litestar import Request, Response
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+
+from adapters.idempotency import (
+    IdempotencyStore,
+    InFlight,
+    Mismatch,
+    New,
+    Replay,
+    StoredResponse,
+    parse_idempotency_key,
+)
+from api.client.signing import fingerprint_of_digest
+from api.http.context import query_string, raw_path
+from api.http.errors import ApiError
+from api.http.pipeline.body import body_sha256_of
+from api.http.threads import run_blocking
+
+CLAIM = "ledger.idempotency"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_STORED_HEADERS = frozenset({"content-type", "location"})
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A key this request holds: released or completed when its response is known."""
+
+    partner_id: str
+    key: str
+    lease: str
+
+
+@dataclass
+class _Captured:
+    status: int = 500
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytearray = field(default_factory=bytearray)
+
+    def take(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+            pairs = ((bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in message.get("headers", []))
+            self.headers = tuple((k, v) for k, v in pairs if k.lower() in _STORED_HEADERS)
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+
+class Idempotency:
+    """Claims, settles and releases keys in the runtime's :class:`IdempotencyStore`."""
+
+    def __init__(self, store: Callable[[], IdempotencyStore]) -> None:
+        self._store = store
+
+    async def begin(self, request: Request[Any, Any, Any]) -> Response[bytes] | None:
+        """Claim the request's key (see the module docstring): the stored response to replay, or None."""
+        if request.method != "POST":
+            return None
+        key = parse_idempotency_key(request.headers.get("idempotency-key"))  # IdempotencyKeyInvalid: 400
+        if key is None:
+            return None
+        scope = request.scope
+        fingerprint = fingerprint_of_digest(request.method, raw_path(scope), query_string(scope), body_sha256_of(scope))
+        partner_id = request.auth.partner_id
+        outcome = await run_blocking(self._store().begin, partner_id, key, fingerprint)
+        if isinstance(outcome, Mismatch):
+            raise ApiError("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different request")
+        if isinstance(outcome, InFlight):
+            raise ApiError(
+                "IDEMPOTENCY_REQUEST_IN_PROGRESS",
+                "a request with this Idempotency-Key is in progress",
+                headers={"Retry-After": "1"},
+            )
+        if isinstance(outcome, Replay):
+            return replay_response(outcome.response)
+        if isinstance(outcome, New):
+            scope["state"][CLAIM] = Claim(partner_id, key, outcome.lease)
+        return None
+
+    async def abandon(self, scope: Scope) -> None:
+        """Release the key this request holds, if any (the client may retry)."""
+        claim: Claim | None = scope["state"].pop(CLAIM, None)
+        if claim is not None:
+            await run_blocking(self._store().abandon, claim.partner_id, claim.key, claim.lease)
+
+    def settle(self, claim: Claim, captured: _Captured) -> None:
+        """Store the response for replay, or release the key after a server error (blocking)."""
+        store = self._store()
+        if captured.status >= 500:
+            store.abandon(claim.partner_id, claim.key, claim.lease)
+            return
+        body = bytes(captured.body)
+        store.complete(claim.partner_id, claim.key, claim.lease, captured.status, captured.headers, body)
+
+
+def replay_response(stored: StoredResponse) -> Response[bytes]:
+    """The stored response again, marked ``Idempotent-Replayed: true``."""
+    headers = [*stored.headers, (REPLAYED_HEADER.lower(), "true")]
+    return Response(stored.body, status_code=stored.status, headers=dict(headers))
+
+
+class IdempotencyMiddleware(ASGIMiddleware):
+    """Stores the response of a request that claimed an ``Idempotency-Key`` (module docstring)."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, idempotency: Idempotency) -> None:
+        self._idempotency = idempotency
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if cast("HTTPScope", scope)["method"] != "POST":
+            await next_app(scope, receive, send)
+            return
+        state = scope["state"]
+        captured = _Captured()
+
+        async def capture(message: Message) -> None:
+            if CLAIM in state:
+                captured.take(message)
+            await send(message)
+
+        try:
+            await next_app(scope, receive, capture)
+        except BaseException:
+            await self._idempotency.abandon(scope)
+            raise
+        claim: Claim | None = state.pop(CLAIM, None)
+        if claim is not None:
+            await run_blocking(self._idempotency.settle, claim, captured)

@@ -1,0 +1,126 @@
+"""Rate limits and replay protection, step 3 of the pipeline (after the signature is verified).
+
+:class:`RateLimits` applies the partner's policy (its tier from the Partner aggregate, or the settings'
+``partner_policies`` override) through :class:`~ledger_core.partners.ports.RateLimiter`, and writes the
+authenticator's check 6 (the request id is new) in the same step: one Redis round trip when both stores
+are on Redis (:func:`adapters.request_gate.remember_and_check`). The rate-limit headers (IETF
+``RateLimit``/``RateLimit-Policy`` and ``X-RateLimit-*``) go on every response; a refusal is 429 with
+``Retry-After`` (``QUOTA_EXCEEDED`` for the daily quota).
+
+Authentication failures (a bad header, a bad signature, a replayed id) are charged to the client
+address's ``anonymous`` policy instead (:meth:`RateLimits.refusal`), so they carry rate-limit headers too
+and a flood of them ends in 429.
+
+:class:`RateLimitMiddleware` is the Litestar middleware; it runs the blocking part (Redis, the partner
+read) in one worker thread and adds the headers to whatever the layers inside it answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from adapters.ratelimit import RatePolicy, rate_limit_headers
+from adapters.request_gate import remember_and_check
+from api.http.context import client_address
+from api.http.errors import ApiError, as_api_error
+from api.http.observability import Metrics
+from api.http.threads import run_blocking
+from api.security import AuthenticationError
+from api.security.credentials import PartnerDirectory
+from api.security.verifier import AuthenticatedRequest, replayed
+from api.settings import ANONYMOUS_TIER, Settings
+from ledger_core.partners.ports import RateLimitDecision, RateLimiter, ReplayCache
+
+DEFAULT_TIER = "sandbox"
+"""The tier of a partner the directory does not know (it was just authenticated, so this is a race)."""
+
+
+class LimitExceeded(ApiError):
+    """429 ``RATE_LIMIT_EXCEEDED`` or ``QUOTA_EXCEEDED``, carrying the rate-limit headers and ``Retry-After``."""
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Counts requests against their policy; built once per process with the runtime's stores."""
+
+    settings: Settings
+    limiter: RateLimiter
+    replay: ReplayCache
+    directory: PartnerDirectory
+    metrics: Metrics
+    replay_ttl_s: int
+    """How long a request id is remembered (the authenticator's window: twice the clock skew)."""
+
+    def policy_for(self, tier: str) -> RatePolicy:
+        limits = self.settings.limits_for(tier)
+        return RatePolicy(tier, limits.requests_per_minute, limits.burst, limits.daily_quota)
+
+    def limit(self, key: str, tier: str) -> dict[str, str]:
+        """Count one request of ``key``: the rate-limit headers, or :class:`LimitExceeded` carrying them."""
+        policy = self.policy_for(tier)
+        return self._headers(self.limiter.check(key, policy), policy, tier)
+
+    def admit(self, auth: AuthenticatedRequest, client: str) -> dict[str, str]:
+        """Remember the request id and count the request against the partner's policy (blocking).
+
+        The headers for the response; :class:`LimitExceeded`, or the 401 of :meth:`refusal` for a
+        replayed request id (then nothing is counted against the partner)."""
+        partner = self.directory.partner(auth.partner_id)
+        tier = self.settings.partner_policies.get(auth.partner_id) or (partner.tier.value if partner else DEFAULT_TIER)
+        policy = self.policy_for(tier)
+        request_id = auth.request_id.lower()
+        decision = remember_and_check(self.replay, self.limiter, auth.partner_id, request_id, self.replay_ttl_s, policy)
+        if decision is None:
+            raise self.refusal(replayed(auth.request_id), client)
+        return self._headers(decision, policy, tier)
+
+    def refusal(self, error: AuthenticationError, client: str) -> ApiError:
+        """The response to an authentication failure (blocking): counted by code and reason, charged to
+        the client address's anonymous policy; the 401 with that policy's headers, or its 429."""
+        self.metrics.auth_failures.labels(error.code, error.reason).inc()
+        try:
+            headers = self.limit(f"ip:{client}", ANONYMOUS_TIER)
+        except LimitExceeded as exceeded:
+            return exceeded
+        return as_api_error(error, headers)
+
+    def _headers(self, decision: RateLimitDecision, policy: RatePolicy, tier: str) -> dict[str, str]:
+        headers = rate_limit_headers(decision, policy)
+        if not decision.allowed:
+            self.metrics.rate_limited.labels(tier, decision.policy_name).inc()
+            code = "QUOTA_EXCEEDED" if decision.policy_name == "day" else "RATE_LIMIT_EXCEEDED"
+            retry = int(headers.get("Retry-After", "1"))
+            raise LimitExceeded(
+                code,
+                "rate limit exceeded",
+                headers=headers,
+                retry_after=retry,
+                limit=decision.limit,
+                policy=decision.policy_name,
+            )
+        return headers
+
+
+class RateLimitMiddleware(ASGIMiddleware):
+    """Counts an authenticated request (``request.auth``) and puts the rate-limit headers on its response."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, limits: Callable[[], RateLimits]) -> None:
+        self._limits = limits
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        headers = await run_blocking(self._limits().admit, scope["auth"], client_address(scope))
+        encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *encoded]
+            await send(message)
+
+        await next_app(scope, receive, send_with_limits)
