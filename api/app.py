@@ -85,7 +85,7 @@ def _openapi_config(settings: Settings) -> OpenAPIConfig:
             "Tamper-evident claims ledger. Every /api/v1 call carries five headers: Authorization (Bearer"
             " access token from /oauth/token), X-API-Key, X-Request-ID, X-Timestamp and X-Signature (hex"
             " HMAC-SHA256 of the canonical request under the API secret; see docs/authentication.md)."
-            f" Errors: {settings.docs_url}"
+            f" Errors: {settings.http.docs_url}"
         ),
         path="/schema",
         render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
@@ -112,7 +112,7 @@ def _lifespan(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool = install_worker_pool(settings.worker_threads)
+        pool = install_worker_pool(settings.http.worker_threads)
         try:
             runtime = await run_blocking(runtime_factory, settings, metrics)
             handle.set(runtime)
@@ -162,14 +162,14 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
     app = Litestar(
         route_handlers=[api_v1, OAuthController, WellKnownController, HealthController],
         dependencies=dependencies(handle),
-        exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.docs_url))},
+        exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},
         middleware=[edge.middleware()],
         before_send=[edge.before_send],
         after_request=_envelope_html_not_found,
         lifespan=[_lifespan(settings, metrics, runtime_factory, handle)],
         openapi_config=_openapi_config(settings),
         plugins=[DecimalSchemaPlugin()],
-        request_max_body_size=settings.max_body_bytes,
+        request_max_body_size=settings.http.max_body_bytes,
         response_cache_config=ResponseCacheConfig(),
         logging_config=None,
         debug=False,

@@ -19,9 +19,9 @@ from ledger_core.members.use_cases import MemberPolicy
 def member_policy(settings: Settings) -> MemberPolicy:
     """The deployment's :class:`MemberPolicy`."""
     return MemberPolicy(
-        suppression_threshold=settings.outcome_suppression_threshold,
-        cost_model=CostModel.from_mapping(dict(settings.cost_model)),
-        reminder_send_delay=timedelta(seconds=settings.reminder_send_delay_seconds),
+        suppression_threshold=settings.members.outcome_suppression_threshold,
+        cost_model=CostModel.from_mapping(dict(settings.members.cost_model)),
+        reminder_send_delay=timedelta(seconds=settings.members.reminder_send_delay_seconds),
     )
 
 
@@ -29,7 +29,7 @@ def enrollment_links(settings: Settings, deployment_secret: bytes) -> Enrollment
     """The signed, expiring enrollment links of this deployment."""
     return EnrollmentTokens(
         deployment_secret,
-        issuer=settings.issuer,
-        base_url=settings.enrollment_base_url,
-        ttl=timedelta(seconds=settings.enrollment_token_ttl_seconds),
+        issuer=settings.security.issuer,
+        base_url=settings.members.enrollment_base_url,
+        ttl=timedelta(seconds=settings.members.enrollment_token_ttl_seconds),
     )

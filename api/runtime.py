@@ -113,9 +113,9 @@ def _report(event: dict[str, Any]) -> None:
 
 
 def _verifier_key(settings: Settings) -> str | None:
-    if settings.vkey:
-        return settings.vkey
-    path, _ = signing_key_path(settings.data_dir, settings.signing_key)
+    if settings.security.vkey:
+        return settings.security.vkey
+    path, _ = signing_key_path(settings.storage.data_dir, settings.security.signing_key)
     return load_signing_key(path).verifier().vkey if path.is_file() else None
 
 
@@ -123,21 +123,21 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     """Open everything (blocking: call from a worker thread); close the result with :meth:`Runtime.close`."""
     closers: list[Callable[[], Any]] = []
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        config = settings.storage
-        deployment_secret = load_deployment_secret(settings.data_dir)
+        settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+        config = settings.storage.config
+        deployment_secret = load_deployment_secret(settings.storage.data_dir)
         ledger = _open_ledger(settings, deployment_secret)
         closers.append(ledger.close)
         tree = open_tree_store(config)
         closers.append(tree.close)
         sealer = _start_sealer(settings, closers)
-        waiter = sealer.waiter if sealer is not None else SealWaiter(tree, settings.seal_poll_seconds)
+        waiter = sealer.waiter if sealer is not None else SealWaiter(tree, settings.sealing.poll_seconds)
         issuer = TokenIssuer(
-            load_token_key(settings.data_dir),
-            issuer=settings.issuer,
-            audience=settings.audience,
-            lifetime_s=settings.token_ttl_seconds,
-            previous_keys_pem=[path.read_bytes() for path in settings.previous_token_keys],
+            load_token_key(settings.storage.data_dir),
+            issuer=settings.security.issuer,
+            audience=settings.security.audience,
+            lifetime_s=settings.security.token_ttl_seconds,
+            previous_keys_pem=[path.read_bytes() for path in settings.security.previous_token_keys],
         )
         security = build_security(
             settings,
@@ -149,7 +149,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             **_stores(settings, closers),
         )
         audit = AuditLog(ledger.app.log_reader, ProofService(tree, ledger.app.log_reader))
-        proof_wait = ProofWait(waiter, audit, settings.seal_wait_seconds, metrics.seal_wait.observe)
+        proof_wait = ProofWait(waiter, audit, settings.sealing.wait_seconds, metrics.seal_wait.observe)
         closers.append(start_outcome_recovery(ledger.outcomes, logger=logger))
         webhooks = open_webhooks(settings, ledger, security.deployment_secret, closers)
         return Runtime(
@@ -176,8 +176,8 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
 def _open_ledger(settings: Settings, deployment_secret: bytes) -> Ledger:
     """The ledger with the deployment's member policy and signed enrollment links (api/membership.py)."""
     return open_ledger(
-        settings.storage,
-        restricted_states=settings.restricted_states,
+        settings.storage.config,
+        restricted_states=settings.members.restricted_states,
         member_policy=member_policy(settings),
         enrollment_links=enrollment_links(settings, deployment_secret),
     )
@@ -185,15 +185,15 @@ def _open_ledger(settings: Settings, deployment_secret: bytes) -> Ledger:
 
 def _start_sealer(settings: Settings, closers: list[Callable[[], Any]]) -> SealerRunner | None:
     """The embedded sealer thread, unless the deployment runs ``ledger sealer`` on its own."""
-    if not settings.embedded_sealer:
+    if not settings.sealing.embedded:
         return None
-    policy = SealPolicy(batch_entries=settings.seal_batch_entries, interval_ms=settings.seal_interval_ms)
+    policy = SealPolicy(batch_entries=settings.sealing.batch_entries, interval_ms=settings.sealing.interval_ms)
     sealer = start_embedded_sealer(
-        settings.storage,
+        settings.storage.config,
         policy,
-        signing_key=settings.signing_key,
+        signing_key=settings.security.signing_key,
         report=_report,
-        poll_interval=settings.seal_poll_seconds,
+        poll_interval=settings.sealing.poll_seconds,
     )
     closers.append(sealer.stop)
     return sealer
@@ -201,11 +201,11 @@ def _start_sealer(settings: Settings, closers: list[Callable[[], Any]]) -> Seale
 
 def _stores(settings: Settings, closers: list[Callable[[], Any]]) -> dict[str, Any]:
     """Rate limiter, replay cache and idempotency store: Redis shared by workers, or in process."""
-    if settings.redis_url is None:
+    if settings.storage.redis_url is None:
         return {
             "limiter": InProcessRateLimiter(),
             "replay": InProcessReplayCache(),
-            "idempotency": InProcessIdempotencyStore(ttl_s=settings.idempotency_ttl_seconds),
+            "idempotency": InProcessIdempotencyStore(ttl_s=settings.security.idempotency_ttl_seconds),
         }
     import redis
 
@@ -213,11 +213,11 @@ def _stores(settings: Settings, closers: list[Callable[[], Any]]) -> dict[str, A
     from adapters.redis.ratelimit import RedisRateLimiter
     from adapters.redis.replay import RedisReplayCache
 
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    client = redis.Redis.from_url(settings.storage.redis_url, socket_timeout=2, socket_connect_timeout=2)
     closers.append(client.close)
-    prefix = settings.redis_prefix
+    prefix = settings.storage.redis_prefix
     return {
         "limiter": RedisRateLimiter(client, prefix),
         "replay": RedisReplayCache(client, prefix),
-        "idempotency": RedisIdempotencyStore(client, prefix, ttl_s=settings.idempotency_ttl_seconds),
+        "idempotency": RedisIdempotencyStore(client, prefix, ttl_s=settings.security.idempotency_ttl_seconds),
     }

@@ -17,7 +17,7 @@ so accepted connections would keep Nagle on. We therefore bind the listening soc
 **Loop and parser.** uvicorn picks uvloop and httptools when installed (they are dependencies):
 against its pure-Python h11 parser and the asyncio loop they cut a bare request from ~0.31 to
 ~0.13 ms of CPU (docs/performance.md, "HTTP"). The blocking ledger calls run on one pool of
-``Settings.worker_threads`` threads per process (api/http/threads.py).
+``Settings.http.worker_threads`` threads per process (api/http/threads.py).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve until SIGINT/SIGTERM. Prints one JSON line ``{"event": "listening", "url": ...}`` first."""
-    if workers > 1 and settings.redis_url is None:
+    if workers > 1 and settings.storage.redis_url is None:
         raise SystemExit("--workers > 1 needs --redis-url: rate limits, replay and idempotency must be shared")
     sock = bind(host, port)
     bound = sock.getsockname()[1]

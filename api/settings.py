@@ -1,21 +1,27 @@
-"""Configuration of the HTTP server: one frozen :class:`Settings`, built in code or from ``LEDGER_*`` variables.
+"""Configuration of the server: one frozen :class:`Settings` of nested sections, built in code or from ``LEDGER_*``.
 
 Nothing here opens anything: :func:`api.app.create_app` reads the settings and opens the ledger, the
 sealer, Redis and the rest in the app's lifespan. ``ledger serve`` passes settings to its workers through
 the environment (:meth:`Settings.to_env` / :meth:`Settings.from_env`), since ``uvicorn --workers N``
 imports the app in every worker.
 
-Rate limits: the tiers of seed 000 section 4.3 (:data:`ledger_core.shared.vocabulary.TIER_LIMITS`), overridable
-per tier with ``rate_limits`` (``LEDGER_RATE_LIMITS='{"sandbox": [60, 5, 1000]}'`` = requests per
-minute, burst, daily quota or null). Tests use this to make a 429 quick to reach.
+Sections: :class:`StorageSection` (``settings.storage``), :class:`SecuritySection` (``settings.security``),
+:class:`SealingSection` (``settings.sealing``), :class:`HttpSection` (``settings.http``),
+:class:`MembersSection` (``settings.members``) and :class:`WebhooksSection` (``settings.webhooks``). Every field
+keeps its environment variable: ``LEDGER_`` plus the name in its ``env`` metadata (by default the field's
+own name), in upper case, e.g. ``settings.webhooks.timeout_seconds`` is ``LEDGER_WEBHOOK_TIMEOUT_SECONDS``.
+
+Rate limits: the tiers of seed 000 section 4.3 (:data:`ledger_core.shared.vocabulary.TIER_LIMITS`),
+overridable per tier with ``rate_limits`` (``LEDGER_RATE_LIMITS='{"sandbox": [60, 5, 1000]}'`` = requests
+per minute, burst, daily quota or null). Tests use this to make a 429 quick to reach.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,11 @@ ENV_PREFIX = "LEDGER_"
 API_VERSION = "v1"
 ANONYMOUS_TIER = "anonymous"
 """The rate-limit policy of requests whose partner is not (yet) known, keyed by client address."""
+
+
+def _env(name: str, **kwargs: Any) -> Any:
+    """A dataclass field whose environment variable is ``LEDGER_<name>`` instead of its own name."""
+    return field(metadata={"env": name}, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,43 +65,78 @@ def _default_limits() -> dict[str, TierLimits]:
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """Everything the server needs to know; the defaults are the embedded single-process deployment."""
+class StorageSection:
+    """Where the ledger and the shared caches live."""
 
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = None
     redis_url: str | None = None
     """Redis for rate limits, replay and idempotency shared by workers; None = in-process (one worker only)."""
+    redis_prefix: str = "ledger:"
+
+    @property
+    def config(self) -> StorageConfig:
+        """The ledger's storage location, as :func:`adapters.opening.open_ledger` takes it."""
+        return StorageConfig(self.data_dir, self.database_url)
+
+
+@dataclass(frozen=True, slots=True)
+class SecuritySection:
+    """Access tokens, request signing, idempotency and the keys the server publishes."""
 
     issuer: str = "https://ledger.proveniq.local"
     audience: str = "https://ledger.proveniq.local/api/v1"
     token_ttl_seconds: int = 3600
     clock_skew_seconds: int = 300
     idempotency_ttl_seconds: int = 86_400
-
-    embedded_sealer: bool = True
-    seal_batch_entries: int = 1000
-    seal_interval_ms: int = 50
-    seal_wait_seconds: float = 5.0
-    """How long ``POST /api/v1/claims`` waits for its event to be sealed before answering 202 without a proof."""
-    seal_poll_seconds: float = 0.02
-    ready_max_seal_lag: int = 100_000
-    """``/ready`` fails when more entries than this wait for a checkpoint."""
     signing_key: Path | None = None
     previous_token_keys: tuple[Path, ...] = ()
     """Earlier access-token keys (PEM) still published in the JWKS after a token-key rotation."""
     vkey: str | None = None
     """The checkpoint verifier key to publish when this process has no signing key (separate sealer)."""
 
+
+@dataclass(frozen=True, slots=True)
+class SealingSection:
+    """The sealer (checkpoints) and how long a submission waits for its proof."""
+
+    embedded: bool = _env("EMBEDDED_SEALER", default=True)
+    batch_entries: int = _env("SEAL_BATCH_ENTRIES", default=1000)
+    interval_ms: int = _env("SEAL_INTERVAL_MS", default=50)
+    wait_seconds: float = _env("SEAL_WAIT_SECONDS", default=5.0)
+    """How long ``POST /api/v1/claims`` waits for its event to be sealed before answering 202 without a proof."""
+    poll_seconds: float = _env("SEAL_POLL_SECONDS", default=0.02)
+    ready_max_lag: int = _env("READY_MAX_SEAL_LAG", default=100_000)
+    """``/ready`` fails when more entries than this wait for a checkpoint."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSection:
+    """The HTTP server: body limits, rate limits, API versions, logging and worker threads."""
+
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 100 * 1_048_576
     rate_limits: Mapping[str, TierLimits] = field(default_factory=_default_limits)
     partner_policies: Mapping[str, str] = field(default_factory=dict)
     """Partner id -> rate-limit policy name (a key of ``rate_limits``) overriding the partner's tier."""
-    redis_prefix: str = "ledger:"
     versions: Mapping[str, VersionPolicy] = field(default_factory=dict)
     docs_url: str = "https://docs.proveniq.example/ledger/http"
-    # -- eligibility, enrollments, outcomes (docs/eligibility.md) ------------------------------------------
+    json_logs: bool = True
+    log_level: str = "INFO"
+    worker_threads: int = 8
+    """Threads (per server process) running the blocking ledger calls (api/http/threads.py); more threads
+    than database connections (8 per process) only queue and contend for the GIL
+    (docs/performance.md, HTTP)."""
+
+    def limits_for(self, tier: str) -> TierLimits:
+        """The rate limits of ``tier`` (an unknown tier gets sandbox limits)."""
+        return self.rate_limits.get(tier) or self.rate_limits.get(Tier.SANDBOX.value) or TIER_LIMITS[Tier.SANDBOX]
+
+
+@dataclass(frozen=True, slots=True)
+class MembersSection:
+    """Eligibility, enrollments, reminders and outcomes (docs/eligibility.md)."""
+
     restricted_states: tuple[str, ...] = ()
     """States where genetic testing is not offered (seed 001 §2.2); ``LEDGER_RESTRICTED_STATES=NY,XX``."""
     enrollment_base_url: str = "https://fairunderwriting.com/enroll"
@@ -102,69 +148,94 @@ class Settings:
     cost_model: Mapping[str, str] = field(default_factory=dict)
     """Overrides of :class:`~ledger_core.members.cost_model.CostModel`
     (``LEDGER_COST_MODEL='{"cost_per_test": "120"}'``)."""
-    # -- webhooks (docs/webhooks.md) --------------------------------------------------------------------------
-    embedded_webhooks: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WebhooksSection:
+    """Webhook projection and delivery (docs/webhooks.md)."""
+
+    embedded: bool = _env("EMBEDDED_WEBHOOKS", default=True)
     """Run the webhook projector and dispatcher in this process (a PostgreSQL deployment may run
     ``ledger webhooks run`` processes instead and turn this off)."""
-    webhook_allow_private_targets: bool | None = None
+    allow_private_targets: bool | None = _env("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=None)
     """Send to http and private/loopback addresses. Unset: allowed on the embedded SQLite default (a
-    developer's machine), refused when ``database_url`` is set (a server deployment); see
-    :attr:`webhooks_may_target_private`."""
-    webhook_timeout_seconds: float = 30.0
-    webhook_retry_scale: float = 1.0
+    developer's machine), refused when a database URL is set (a server deployment); see
+    :attr:`Settings.webhooks_may_target_private`."""
+    timeout_seconds: float = _env("WEBHOOK_TIMEOUT_SECONDS", default=30.0)
+    retry_scale: float = _env("WEBHOOK_RETRY_SCALE", default=1.0)
     """Multiplies the retry schedule (1 min, 5 min, 15 min, 1 h); tests run it fast."""
-    webhook_max_in_flight: int = 256
-    webhook_http_client: str = "aiohttp"
-    """``aiohttp`` or ``httpx`` (see adapters/webhooks/senders.py and docs/performance.md)."""
-    json_logs: bool = True
-    log_level: str = "INFO"
-    worker_threads: int = 8
-    """Threads (per server process) running the blocking ledger calls (api/http/threads.py); more threads
-    than database connections (8 per process) only queue and contend for the GIL
-    (docs/performance.md, HTTP)."""
+    max_in_flight: int = _env("WEBHOOK_MAX_IN_FLIGHT", default=256)
+    http_client: str = _env("WEBHOOK_HTTP_CLIENT", default="aiohttp")
+    """``aiohttp`` or ``httpx`` (see the webhook senders and docs/performance.md)."""
+
+
+_SECTIONS: Mapping[str, type[Any]] = {
+    "storage": StorageSection,
+    "security": SecuritySection,
+    "sealing": SealingSection,
+    "http": HttpSection,
+    "members": MembersSection,
+    "webhooks": WebhooksSection,
+}
+"""Each section attribute of :class:`Settings` and its type, in the order the environment is written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server needs to know; the defaults are the embedded single-process deployment."""
+
+    storage: StorageSection = field(default_factory=StorageSection)
+    security: SecuritySection = field(default_factory=SecuritySection)
+    sealing: SealingSection = field(default_factory=SealingSection)
+    http: HttpSection = field(default_factory=HttpSection)
+    members: MembersSection = field(default_factory=MembersSection)
+    webhooks: WebhooksSection = field(default_factory=WebhooksSection)
 
     @property
     def webhooks_may_target_private(self) -> bool:
         """Whether webhook endpoints may be http or private/loopback addresses (SSRF guard off)."""
-        if self.webhook_allow_private_targets is not None:
-            return self.webhook_allow_private_targets
-        return self.database_url is None
-
-    @property
-    def storage(self) -> StorageConfig:
-        return StorageConfig(self.data_dir, self.database_url)
-
-    def limits_for(self, tier: str) -> TierLimits:
-        """The rate limits of ``tier`` (an unknown tier gets sandbox limits)."""
-        return self.rate_limits.get(tier) or self.rate_limits.get(Tier.SANDBOX.value) or TIER_LIMITS[Tier.SANDBOX]
+        if self.webhooks.allow_private_targets is not None:
+            return self.webhooks.allow_private_targets
+        return self.storage.database_url is None
 
     def with_limits(self, overrides: Mapping[str, TierLimits]) -> Settings:
-        return replace(self, rate_limits={**self.rate_limits, **overrides})
+        """These settings with ``overrides`` merged onto the rate limits."""
+        return replace(self, http=replace(self.http, rate_limits={**self.http.rate_limits, **overrides}))
 
     # -- environment ---------------------------------------------------------------------------------
     def to_env(self) -> dict[str, str]:
         """``LEDGER_*`` variables that :meth:`from_env` turns back into these settings."""
         env: dict[str, str] = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if value is None:
-                continue
-            env[ENV_PREFIX + item.name.upper()] = _dump(item.name, value)
+        for section_name in _SECTIONS:
+            section = getattr(self, section_name)
+            for item in fields(section):
+                value = getattr(section, item.name)
+                if value is not None:
+                    name = _env_name(item)
+                    env[ENV_PREFIX + name.upper()] = _dump(name, value)
         return env
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``LEDGER_*`` variables; anything unset keeps its default."""
         source = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for item in fields(cls):
-            raw = source.get(ENV_PREFIX + item.name.upper())
-            if raw is not None and raw != "":
-                values[item.name] = _load(item.name, raw)
-        settings = cls(**values)
-        if "rate_limits" in values:  # overrides are merged onto the defaults
-            settings = replace(settings, rate_limits={**_default_limits(), **values["rate_limits"]})
-        return settings
+        sections: dict[str, Any] = {}
+        for section_name, section_type in _SECTIONS.items():
+            values: dict[str, Any] = {}
+            for item in fields(section_type):
+                name = _env_name(item)
+                raw = source.get(ENV_PREFIX + name.upper())
+                if raw is not None and raw != "":
+                    values[item.name] = _load(name, raw)
+            if "rate_limits" in values:  # overrides are merged onto the defaults
+                values["rate_limits"] = {**_default_limits(), **values["rate_limits"]}
+            sections[section_name] = section_type(**values)
+        return cls(**sections)
+
+
+def _env_name(item: Field[Any]) -> str:
+    """The variable name of a section field, without ``LEDGER_``: its ``env`` metadata or its own name."""
+    return str(item.metadata.get("env", item.name)).lower()
 
 
 _PATHS = {"data_dir", "signing_key"}
@@ -187,44 +258,62 @@ _INTS = {
 }
 
 
+def _dump_limits(value: Mapping[str, TierLimits]) -> str:
+    return json.dumps({tier: [v.requests_per_minute, v.burst, v.daily_quota] for tier, v in value.items()})
+
+
+def _load_limits(raw: str) -> dict[str, TierLimits]:
+    return {
+        tier: TierLimits(int(v[0]), int(v[1]), None if v[2] is None else int(v[2]))
+        for tier, v in json.loads(raw).items()
+    }
+
+
+def _load_states(raw: str) -> tuple[str, ...]:
+    return tuple(sorted({part.strip().upper() for part in raw.split(",") if part.strip()}))
+
+
+def _load_mapping(raw: str) -> dict[str, str]:
+    return {str(k): str(v) for k, v in json.loads(raw).items()}
+
+
+_DUMPERS: dict[str, Callable[[Any], str]] = {
+    "rate_limits": _dump_limits,
+    "partner_policies": lambda value: json.dumps(dict(value)),
+    "cost_model": lambda value: json.dumps(dict(value)),
+    "restricted_states": ",".join,
+    "versions": lambda value: json.dumps({version: _policy_json(policy) for version, policy in value.items()}),
+    "previous_token_keys": lambda value: os.pathsep.join(str(path) for path in value),
+}
+_LOADERS: dict[str, Callable[[str], Any]] = {
+    "rate_limits": _load_limits,
+    "partner_policies": _load_mapping,
+    "cost_model": _load_mapping,
+    "restricted_states": _load_states,
+    "versions": lambda raw: {version: _policy(doc) for version, doc in json.loads(raw).items()},
+    "previous_token_keys": lambda raw: tuple(Path(part) for part in raw.split(os.pathsep) if part),
+}
+
+
 def _dump(name: str, value: Any) -> str:
-    if name == "rate_limits":
-        return json.dumps({tier: [v.requests_per_minute, v.burst, v.daily_quota] for tier, v in value.items()})
-    if name in ("partner_policies", "cost_model"):
-        return json.dumps(dict(value))
-    if name == "restricted_states":
-        return ",".join(value)
-    if name == "versions":
-        return json.dumps({version: _policy_json(policy) for version, policy in value.items()})
-    if name == "previous_token_keys":
-        return os.pathsep.join(str(path) for path in value)
+    if name in _DUMPERS:
+        return _DUMPERS[name](value)
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(value)
 
 
 def _load(name: str, raw: str) -> Any:
+    if name in _LOADERS:
+        return _LOADERS[name](raw)
     if name in _PATHS:
         return Path(raw)
-    if name == "previous_token_keys":
-        return tuple(Path(part) for part in raw.split(os.pathsep) if part)
     if name in _BOOLS:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if name in _INTS:
         return int(raw)
     if name in _FLOATS:
         return float(raw)
-    if name == "rate_limits":
-        return {
-            tier: TierLimits(int(v[0]), int(v[1]), None if v[2] is None else int(v[2]))
-            for tier, v in json.loads(raw).items()
-        }
-    if name in ("partner_policies", "cost_model"):
-        return {str(k): str(v) for k, v in json.loads(raw).items()}
-    if name == "restricted_states":
-        return tuple(sorted({part.strip().upper() for part in raw.split(",") if part.strip()}))
-    if name == "versions":
-        return {version: _policy(doc) for version, doc in json.loads(raw).items()}
     return raw
 
 

@@ -28,16 +28,16 @@ def _report(event: dict[str, Any]) -> None:
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy().scaled(settings.webhook_retry_scale)
+    return RetryPolicy().scaled(settings.webhooks.retry_scale)
 
 
 def open_webhooks(
     settings: Settings, ledger: Ledger, deployment_secret: bytes, closers: list[Callable[[], Any]]
 ) -> OutboxStore:
     """The outbox (closed by ``closers``), with the embedded worker started when the settings ask for it."""
-    outbox = open_outbox(settings.storage)
+    outbox = open_outbox(settings.storage.config)
     closers.append(outbox.close)
-    if settings.embedded_webhooks:
+    if settings.webhooks.embedded:
 
         def on_gone(partner_id: str, endpoint_id: str, reason: str) -> None:
             ledger.partners.disable_webhook(partner_id, endpoint_id, reason)
@@ -46,12 +46,12 @@ def open_webhooks(
             outbox,
             deployment_secret,
             policy=retry_policy(settings),
-            timeout=settings.webhook_timeout_seconds,
-            max_in_flight=settings.webhook_max_in_flight,
+            timeout=settings.webhooks.timeout_seconds,
+            max_in_flight=settings.webhooks.max_in_flight,
             allow_private=settings.webhooks_may_target_private,
             on_gone=on_gone,
             report=_report,
-            http_client=settings.webhook_http_client,
+            http_client=settings.webhooks.http_client,
         )
         worker.start()
         closers.append(worker.stop)

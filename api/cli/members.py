@@ -34,7 +34,7 @@ def _open(data_dir: Path, database_url: str | None) -> Ledger:
     settings = Settings.from_env()
     return open_ledger(
         StorageConfig(data_dir, database_url),
-        restricted_states=settings.restricted_states,
+        restricted_states=settings.members.restricted_states,
         member_policy=member_policy(settings),
     )
 

@@ -29,14 +29,14 @@ def ensure_sandbox_partner(settings: Settings) -> dict[str, object] | None:
 
     The sandbox holds every partner scope (claims, documents, audit, eligibility, enrollments, outcomes,
     reminders, webhooks), so a developer can try the whole partner API; never the operations scope."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with open_ledger(settings.storage) as ledger:
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    with open_ledger(settings.storage.config) as ledger:
         try:
             ledger.partners.get(SANDBOX_PARTNER)
             return None
         except NotFound:
             pass
-        service = CredentialService(ledger, load_deployment_secret(settings.data_dir))
+        service = CredentialService(ledger, load_deployment_secret(settings.storage.data_dir))
         credentials = service.create_partner(
             SANDBOX_PARTNER, "Sandbox partner", tier="sandbox", category="claims_software", scopes=sorted(SCOPES)
         )
@@ -61,10 +61,13 @@ def serve(
     settings = Settings.from_env()
     settings = replace(
         settings,
-        data_dir=data_dir or settings.data_dir,
-        database_url=database_url or settings.database_url,
-        redis_url=redis_url or settings.redis_url,
-        embedded_sealer=embedded_sealer and settings.embedded_sealer,
+        storage=replace(
+            settings.storage,
+            data_dir=data_dir or settings.storage.data_dir,
+            database_url=database_url or settings.storage.database_url,
+            redis_url=redis_url or settings.storage.redis_url,
+        ),
+        sealing=replace(settings.sealing, embedded=embedded_sealer and settings.sealing.embedded),
     )
     if sandbox:
         created = ensure_sandbox_partner(settings)

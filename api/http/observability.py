@@ -127,15 +127,15 @@ class _LedgerHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_logging(settings: Settings) -> None:
-    """Log to stderr, JSON lines when ``settings.json_logs`` (idempotent)."""
+    """Log to stderr, JSON lines when ``settings.http.json_logs`` (idempotent)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, _LedgerHandler):
             root.removeHandler(handler)
     handler = _LedgerHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if settings.json_logs else logging.Formatter(logging.BASIC_FORMAT))
+    handler.setFormatter(JsonFormatter() if settings.http.json_logs else logging.Formatter(logging.BASIC_FORMAT))
     root.addHandler(handler)
-    root.setLevel(settings.log_level.upper())
+    root.setLevel(settings.http.log_level.upper())
 
 
 # -- the edge ----------------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ class Edge:
 
     def retired(self, path: str) -> ApiError | None:
         """The 410 for a path of a retired version; None for any other path."""
-        policy = policy_for(path, self.settings.versions)
+        policy = policy_for(path, self.settings.http.versions)
         if policy is None or not policy.retired:
             return None
         version = version_of(path) or ""
@@ -179,7 +179,7 @@ class Edge:
         if message["type"] == "http.response.start":
             state.setdefault(STARTED, time.perf_counter())
             state[STATUS] = int(message["status"])
-            policy = policy_for(str(scope.get("path", "")), self.settings.versions)
+            policy = policy_for(str(scope.get("path", "")), self.settings.http.versions)
             extra = [("X-Request-ID", request_id_of(scope)), *(lifecycle_headers(policy) if policy else [])]
             encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra]
             message["headers"] = [*message.get("headers", ()), *encoded]

@@ -137,7 +137,7 @@ def _finish_operation(
     if not versioned:
         operation.pop("security", None)
     operation["description"] = operation.get("description") or operation.get("summary", "")
-    operation.setdefault("externalDocs", {"url": settings.docs_url})
+    operation.setdefault("externalDocs", {"url": settings.http.docs_url})
 
 
 def _response_headers(path: str, method: str, status: int, response: dict[str, Any], limited: bool) -> None:

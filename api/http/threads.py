@@ -1,7 +1,7 @@
 """Blocking ledger calls from the event loop, on one fixed pool of threads per server process.
 
 Storage, Redis and proof work is blocking (psycopg, sqlite3, redis-py). Handlers hand it to the
-event loop's default executor, which :func:`install_worker_pool` sets to ``Settings.worker_threads``
+event loop's default executor, which :func:`install_worker_pool` sets to ``Settings.http.worker_threads``
 threads. ``loop.run_in_executor`` costs ~20 µs of CPU per hand-off under load, against ~75 µs for
 ``anyio.to_thread.run_sync`` (its cancel scope, task group and capacity limiter), measured with 32
 concurrent callers on uvloop; a POST makes four such hand-offs.

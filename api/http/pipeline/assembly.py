@@ -50,7 +50,10 @@ def partner_pipeline(security: Callable[[], Security], settings: Settings) -> Pa
     middleware: list[Middleware] = [
         DefineMiddleware(PartnerAuthentication, authenticator=authenticator, limits=limits),
         SignedBody(
-            authenticator, limits, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+            authenticator,
+            limits,
+            max_body_bytes=settings.http.max_body_bytes,
+            max_upload_bytes=settings.http.max_upload_bytes,
         ),
         RateLimitMiddleware(limits),
         IdempotencyMiddleware(idempotency),

@@ -57,7 +57,7 @@ class RateLimits:
     """How long a request id is remembered (the authenticator's window: twice the clock skew)."""
 
     def policy_for(self, tier: str) -> RatePolicy:
-        limits = self.settings.limits_for(tier)
+        limits = self.settings.http.limits_for(tier)
         return RatePolicy(tier, limits.requests_per_minute, limits.burst, limits.daily_quota)
 
     def limit(self, key: str, tier: str) -> dict[str, str]:
@@ -71,7 +71,9 @@ class RateLimits:
         The headers for the response; :class:`LimitExceeded`, or the 401 of :meth:`refusal` for a
         replayed request id (then nothing is counted against the partner)."""
         partner = self.directory.partner(auth.partner_id)
-        tier = self.settings.partner_policies.get(auth.partner_id) or (partner.tier.value if partner else DEFAULT_TIER)
+        tier = self.settings.http.partner_policies.get(auth.partner_id) or (
+            partner.tier.value if partner else DEFAULT_TIER
+        )
         policy = self.policy_for(tier)
         request_id = auth.request_id.lower()
         decision = remember_and_check(self.replay, self.limiter, auth.partner_id, request_id, self.replay_ttl_s, policy)

@@ -42,7 +42,7 @@ def build_security(
 ) -> Security:
     """Wire the pipeline's services from the runtime's stores (nothing is opened here)."""
     authenticator = PartnerAuthenticator(
-        validator, directory, deployment_secret, replay, max_skew_s=settings.clock_skew_seconds, clock=clock
+        validator, directory, deployment_secret, replay, max_skew_s=settings.security.clock_skew_seconds, clock=clock
     )
     limits = RateLimits(settings, limiter, replay, directory, metrics, replay_ttl_s=authenticator.replay_ttl_s)
     return Security(authenticator, limits, idempotency, directory, deployment_secret)

@@ -39,7 +39,7 @@ class HealthController(Controller):
         if runtime.sealer is not None:
             sealer = "failed" if runtime.sealer.error is not None else "running"
         lag = max(size - sealed, 0)
-        ready = database == "ok" and sealer != "failed" and lag <= runtime.settings.ready_max_seal_lag
+        ready = database == "ok" and sealer != "failed" and lag <= runtime.settings.sealing.ready_max_lag
         body = schemas.Readiness(
             status="ready" if ready else "not_ready",
             database=database,

@@ -23,7 +23,7 @@ from api.http.pipeline.admission import Admission
 from api.http.pipeline.guards import require_scope
 from api.runtime import Runtime, open_runtime
 from api.security.credentials import CredentialService, PartnerCredentials
-from api.settings import Settings
+from api.settings import HttpSection, SealingSection, Settings, StorageSection
 from ledger_core.shared.vocabulary import TierLimits
 
 # Building the app warns about its route handlers, not about the pipeline: Litestar 2's inferred dependencies
@@ -88,7 +88,9 @@ class Server:
 def server(tmp_path: Path) -> Iterator[Server]:
     """The app with a tight anonymous policy (bursts of 2) and small body limits, its lifespan running."""
     settings = Settings(
-        data_dir=tmp_path / "data", max_body_bytes=MAX_BODY, max_upload_bytes=4 * MAX_BODY, seal_wait_seconds=2.0
+        storage=StorageSection(data_dir=tmp_path / "data"),
+        http=HttpSection(max_body_bytes=MAX_BODY, max_upload_bytes=4 * MAX_BODY),
+        sealing=SealingSection(wait_seconds=2.0),
     ).with_limits({"anonymous": TierLimits(60, 2, None)})
     opened: list[Runtime] = []
 
@@ -249,7 +251,7 @@ def test_every_api_route_runs_the_whole_pipeline(tmp_path: Path) -> None:
     """Each /api/v1 handler (the automatic OPTIONS ones too) has the four middleware, the scope guard and the
     admission hook: a layer closer to the handler that set its own ``before_request`` would silently
     replace the admission hook (Litestar keeps the closest one), and this would fail."""
-    app = create_app(Settings(data_dir=tmp_path / "data"))
+    app = create_app(Settings(storage=StorageSection(data_dir=tmp_path / "data")))
     outermost_first = [
         "EdgeMiddleware",
         "PartnerAuthentication",

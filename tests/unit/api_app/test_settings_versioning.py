@@ -8,43 +8,80 @@ from pathlib import Path
 import pytest
 
 from api.http.versioning import lifecycle_headers, policy_for, successor_link, version_of
-from api.settings import Settings, VersionPolicy
+from api.settings import HttpSection, SealingSection, SecuritySection, Settings, StorageSection, VersionPolicy
 from ledger_core.shared.vocabulary import TierLimits
 
 
 def test_settings_round_trip_through_the_environment() -> None:
     """to_env then from_env gives back the same settings (workers are configured this way)."""
     settings = Settings(
-        data_dir=Path("/srv/ledger"),
-        database_url="postgresql://app@db/ledger",
-        redis_url="redis://cache:6379/0",
-        embedded_sealer=False,
-        seal_wait_seconds=2.5,
-        worker_threads=12,
-        rate_limits={"sandbox": TierLimits(5, 2, None), "tight": TierLimits(60, 3, 100)},
-        partner_policies={"acme": "tight"},
-        previous_token_keys=(Path("/keys/old.pem"),),
-        versions={"v1": VersionPolicy(datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC), False, "u")},
+        storage=StorageSection(
+            data_dir=Path("/srv/ledger"), database_url="postgresql://app@db/ledger", redis_url="redis://cache:6379/0"
+        ),
+        sealing=SealingSection(embedded=False, wait_seconds=2.5),
+        http=HttpSection(
+            worker_threads=12,
+            rate_limits={"sandbox": TierLimits(5, 2, None), "tight": TierLimits(60, 3, 100)},
+            partner_policies={"acme": "tight"},
+            versions={
+                "v1": VersionPolicy(datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC), False, "u")
+            },
+        ),
+        security=SecuritySection(previous_token_keys=(Path("/keys/old.pem"),)),
     )
     again = Settings.from_env(settings.to_env())
     assert again.storage == settings.storage
-    assert (again.redis_url, again.embedded_sealer, again.seal_wait_seconds) == ("redis://cache:6379/0", False, 2.5)
-    assert again.limits_for("tight") == TierLimits(60, 3, 100)
-    assert again.worker_threads == 12
-    assert again.limits_for("sandbox") == TierLimits(5, 2, None)
-    assert again.limits_for("standard") == TierLimits(1000, 100, 100_000)  # defaults kept beside overrides
-    assert again.partner_policies == {"acme": "tight"}
-    assert again.previous_token_keys == (Path("/keys/old.pem"),)
-    assert again.versions == settings.versions
+    assert again.storage.config == settings.storage.config
+    assert (again.storage.redis_url, again.sealing.embedded, again.sealing.wait_seconds) == (
+        "redis://cache:6379/0",
+        False,
+        2.5,
+    )
+    assert again.http.limits_for("tight") == TierLimits(60, 3, 100)
+    assert again.http.worker_threads == 12
+    assert again.http.limits_for("sandbox") == TierLimits(5, 2, None)
+    assert again.http.limits_for("standard") == TierLimits(1000, 100, 100_000)  # defaults kept beside overrides
+    assert again.http.partner_policies == {"acme": "tight"}
+    assert again.security.previous_token_keys == (Path("/keys/old.pem"),)
+    assert again.http.versions == settings.http.versions
+
+
+def test_every_environment_variable_keeps_its_name() -> None:
+    """The sections changed the attribute paths, not the LEDGER_* names operators already set."""
+    names = set(Settings().to_env())
+    assert {
+        "LEDGER_DATA_DIR",
+        "LEDGER_EMBEDDED_SEALER",
+        "LEDGER_SEAL_BATCH_ENTRIES",
+        "LEDGER_SEAL_INTERVAL_MS",
+        "LEDGER_SEAL_WAIT_SECONDS",
+        "LEDGER_SEAL_POLL_SECONDS",
+        "LEDGER_READY_MAX_SEAL_LAG",
+        "LEDGER_EMBEDDED_WEBHOOKS",
+        "LEDGER_WEBHOOK_TIMEOUT_SECONDS",
+        "LEDGER_WEBHOOK_RETRY_SCALE",
+        "LEDGER_WEBHOOK_MAX_IN_FLIGHT",
+        "LEDGER_WEBHOOK_HTTP_CLIENT",
+        "LEDGER_ISSUER",
+        "LEDGER_AUDIENCE",
+        "LEDGER_MAX_BODY_BYTES",
+        "LEDGER_RATE_LIMITS",
+        "LEDGER_RESTRICTED_STATES",
+        "LEDGER_OUTCOME_SUPPRESSION_THRESHOLD",
+        "LEDGER_WORKER_THREADS",
+    } <= names
+    assert all(name.startswith("LEDGER_") and name.isupper() for name in names)
+    configured = Settings.from_env({"LEDGER_WEBHOOK_TIMEOUT_SECONDS": "7.5", "LEDGER_SEAL_INTERVAL_MS": "20"})
+    assert (configured.webhooks.timeout_seconds, configured.sealing.interval_ms) == (7.5, 20)
 
 
 def test_unset_environment_gives_the_embedded_defaults() -> None:
     """No LEDGER_* variables: SQLite in ./.ledger-data, embedded sealer, in-process stores."""
     settings = Settings.from_env({})
-    assert settings.storage.backend == "sqlite"
-    assert settings.embedded_sealer is True
-    assert settings.redis_url is None
-    assert settings.limits_for("enterprise") == TierLimits(10_000, 500, None)
+    assert settings.storage.config.backend == "sqlite"
+    assert settings.sealing.embedded is True
+    assert settings.storage.redis_url is None
+    assert settings.http.limits_for("enterprise") == TierLimits(10_000, 500, None)
 
 
 def test_private_webhook_targets_only_on_the_embedded_default_unless_set() -> None:
