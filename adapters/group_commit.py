@@ -112,7 +112,7 @@ class GroupCommitter:
                 continue
             try:
                 outcomes: Sequence[Outcome | BaseException] = self._write_batch([item.drafts for item in live])
-            except BaseException as error:  # the transaction failed: every save in it failed with it
+            except BaseException as error:  # noqa: BLE001 - the transaction failed: every save in it failed with it
                 outcomes = [error] * len(live)
             else:
                 self.batches += 1

@@ -171,7 +171,7 @@ class PollingSubscription(ListenNotifySubscription[ApplicationRecorder]):
             while not self._has_been_stopped:
                 self._has_been_notified.wait(self.poll_interval)
                 self._pull()
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 - kept for the caller to re-raise; the thread must not die silently
             if self._thread_error is None:
                 self._thread_error = error
             self.stop()

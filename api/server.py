@@ -60,7 +60,7 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, work
     sock = bind(host, port)
     bound = sock.getsockname()[1]
     url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
-    print(json.dumps({"event": "listening", "url": url, "workers": workers}), flush=True)
+    print(json.dumps({"event": "listening", "url": url, "workers": workers}), flush=True)  # noqa: T201 - read by callers
     options: dict[str, Any] = {
         "fd": sock.fileno(),
         "log_config": None,

@@ -189,7 +189,7 @@ def _ledger_env(data_dir: Path, database_url: str | None, redis_url: str, prefix
             "LEDGER_REDIS_URL": redis_url,
             "LEDGER_REDIS_PREFIX": prefix,
             "LEDGER_RATE_LIMITS": json.dumps(
-                {tier: UNLIMITED for tier in ("sandbox", "standard", "enterprise", "anonymous")}
+                dict.fromkeys(("sandbox", "standard", "enterprise", "anonymous"), UNLIMITED)
             ),
         }
     )

@@ -172,7 +172,7 @@ class SQLiteTreeStore(SQLiteCheckpoints):
 
     def watch(self, log: bool = True) -> None:
         """SQLite announces nothing: followers poll."""
-        return None
+        return
 
     def close(self) -> None:
         self._writer_lock.close()

@@ -331,7 +331,7 @@ class Dispatcher:
                 target = result.delivery.target
                 try:
                     self.on_gone(target.partner_id, target.endpoint_id, "410 Gone from the endpoint")
-                except Exception as error:  # the outbox already disabled it; report the log write failing
+                except Exception as error:  # noqa: BLE001 - the outbox already disabled it; report the log write failing
                     failure = f"recording 410 for {target.endpoint_id}: {error}"
                     self.report({"event": DispatchEvent.ERROR, "error": failure})
         if alerts:

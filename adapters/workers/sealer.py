@@ -104,7 +104,7 @@ class SealerRunner:
     def _run_in_thread(self) -> None:
         try:
             self.run()
-        except BaseException as error:  # kept for the owner to inspect; the thread must not die silently
+        except BaseException as error:  # noqa: BLE001 - kept for the owner to inspect; the thread must not die silently
             self.error = error
             self.report({"event": SealerEvent.FAILED, "error": str(error)})
 
@@ -144,7 +144,7 @@ class SealerRunner:
     def _lead(self) -> bool:
         try:
             leading = self.store.try_acquire_leadership()
-        except Exception as error:  # database unreachable: keep trying
+        except Exception as error:  # noqa: BLE001 - database unreachable: keep trying
             self.report({"event": SealerEvent.ERROR, "error": str(error)})
             self._stop.wait(self.retry_after)
             return False
@@ -171,7 +171,7 @@ class SealerRunner:
             return Step.SEALED
         except TreeIntegrityError:
             raise
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - database unreachable: report, keep trying
             self.report({"event": SealerEvent.ERROR, "error": str(error)})
             self._stop.wait(self.retry_after)
             return Step.IDLE

@@ -109,7 +109,7 @@ class WebhookWorker:
                     leading = True
                     projector.follow()
                 moved = projector.step() + projector.step_sealed()
-            except Exception as error:  # database unreachable: report, retry
+            except Exception as error:  # noqa: BLE001 - database unreachable: report, retry
                 self.report({"event": DispatchEvent.ERROR, "role": Role.PROJECTOR, "error": str(error)})
                 self._stop.wait(self.retry_after)
                 continue
@@ -127,7 +127,7 @@ class WebhookWorker:
         while not self._stop.is_set():
             try:
                 await dispatcher.run(self._dispatch_stop)
-            except Exception as error:  # database unreachable: report, retry
+            except Exception as error:  # noqa: BLE001 - database unreachable: report, retry
                 self.report({"event": DispatchEvent.ERROR, "role": Role.DISPATCHER, "error": str(error)})
                 await asyncio.sleep(self.retry_after)
 

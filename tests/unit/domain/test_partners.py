@@ -33,8 +33,7 @@ def registered(**overrides: Any) -> Partner:
         "tier": "standard",
         "scopes": ["claims:write", "claims:read", "claims:write"],
     }
-    partner = Partner.register(**{**args, **overrides})
-    return partner
+    return Partner.register(**{**args, **overrides})
 
 
 def types(partner: Partner) -> list[str]:

@@ -33,7 +33,7 @@ def test_workers_starting_together_share_one_key(tmp_path: Path, loader: str, mo
         worker.join(timeout=30)
         assert worker.exitcode == 0
     assert len(set(keys)) == 1
-    created = [path for path in tmp_path.iterdir()]
+    created = list(tmp_path.iterdir())
     assert len(created) == 1, created  # no temporary files left behind
     assert stat.S_IMODE(created[0].stat().st_mode) == 0o600
 

@@ -74,7 +74,7 @@ def test_a_members_contribution_lands_on_the_days_of_its_steps() -> None:
         }
     )
     assert contribution(None) == Counter()
-    assert difference(Counter(), contribution(facts)) == {key: -1 for key in contribution(facts)}
+    assert difference(Counter(), contribution(facts)) == dict.fromkeys(contribution(facts), -1)
 
 
 def test_the_seeds_example_month() -> None:

@@ -11,7 +11,7 @@ from ledger_core.webhooks.retry import SEED_DELAYS, RetryPolicy, parse_retry_aft
 def test_seed_schedule_without_jitter() -> None:
     """Waits after attempts 1-4 are 60, 300, 900, 3600 s; after the fifth failure: give up."""
     policy = RetryPolicy(jitter=0.0)
-    assert [policy.next_delay(n) for n in range(0, 6)] == [0.0, 60.0, 300.0, 900.0, 3600.0, None]
+    assert [policy.next_delay(n) for n in range(6)] == [0.0, 60.0, 300.0, 900.0, 3600.0, None]
     assert policy.max_attempts == 5
     assert SEED_DELAYS == (60.0, 300.0, 900.0, 3600.0)
 
