@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get
-from litestar.params import Parameter, QueryParameter
+from litestar.di import NamedDependency
+from litestar.params import PathParameter, QueryParameter
 
 from api.client.schemas import common as schemas
 from api.http import views
@@ -49,18 +50,20 @@ class AuditController(Controller):
     )
     async def logs(
         self,
-        runtime: Runtime,
-        partner_id: str,
-        limit: Annotated[int, Parameter(ge=1, le=100, description="Page size, 1 to 100.")] = 10,
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=100, description="Page size, 1 to 100.")] = 10,
         starting_after: Annotated[
-            int | None, Parameter(ge=0, le=MAX_POSITION, description="Cursor: the last position seen.")
+            int | None, QueryParameter(ge=0, le=MAX_POSITION, description="Cursor: the last position seen.")
         ] = None,
         event_type: Annotated[
             str | None, QueryParameter(name="type", description="Event type, e.g. claim.submitted.")
         ] = None,
-        aggregate: Annotated[str | None, Parameter(description="Only this aggregate id (a claim id, ...).")] = None,
-        since: Annotated[str | None, Parameter(description="RFC 3339: recordedAt at or after.")] = None,
-        until: Annotated[str | None, Parameter(description="RFC 3339: recordedAt at or before.")] = None,
+        aggregate: Annotated[
+            str | None, QueryParameter(description="Only this aggregate id (a claim id, ...).")
+        ] = None,
+        since: Annotated[str | None, QueryParameter(description="RFC 3339: recordedAt at or after.")] = None,
+        until: Annotated[str | None, QueryParameter(description="RFC 3339: recordedAt at or before.")] = None,
     ) -> schemas.LogPage:
         query = LogQuery(limit, starting_after, event_type, aggregate, _time(since, "since"), _time(until, "until"))
         page = await run_blocking(runtime.audit.page, partner_id, query)
@@ -69,9 +72,11 @@ class AuditController(Controller):
     @get("/proofs/{position:int}", opt=READ, summary="Get the audit proof of one of the caller's entries")
     async def proof(
         self,
-        runtime: Runtime,
-        partner_id: str,
-        position: Annotated[int, Parameter(ge=0, le=MAX_POSITION, description="The entry's position (leaf index).")],
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
+        position: Annotated[
+            int, PathParameter(ge=0, le=MAX_POSITION, description="The entry's position (leaf index).")
+        ],
         tree_size: Annotated[
             int | None,
             QueryParameter(name="treeSize", ge=1, le=MAX_POSITION, description="Checkpoint size (default: latest)."),
@@ -81,13 +86,15 @@ class AuditController(Controller):
         return views.audit_proof(proven)
 
     @get("/checkpoint", opt=READ, summary="The latest signed checkpoint (C2SP signed note)", media_type=TEXT)
-    async def checkpoint(self, runtime: Runtime) -> Response[str]:
+    async def checkpoint(self, runtime: NamedDependency[Runtime]) -> Response[str]:
         record = await run_blocking(runtime.audit.checkpoint, None)
         return Response(record.note, media_type=TEXT)
 
     @get("/checkpoints/{size:int}", opt=READ, summary="The signed checkpoint of a tree size", media_type=TEXT)
     async def checkpoint_at(
-        self, runtime: Runtime, size: Annotated[int, Parameter(ge=1, le=MAX_POSITION, description="Tree size.")]
+        self,
+        runtime: NamedDependency[Runtime],
+        size: Annotated[int, PathParameter(ge=1, le=MAX_POSITION, description="Tree size.")],
     ) -> Response[str]:
         record = await run_blocking(runtime.audit.checkpoint, size)
         return Response(record.note, media_type=TEXT)
@@ -95,7 +102,7 @@ class AuditController(Controller):
     @get("/consistency", opt=READ, summary="RFC 9162 consistency proof between two checkpoints")
     async def consistency(
         self,
-        runtime: Runtime,
+        runtime: NamedDependency[Runtime],
         from_size: Annotated[
             int, QueryParameter(name="from", ge=0, le=MAX_POSITION, description="The older tree size.")
         ],
@@ -111,7 +118,7 @@ class AuditController(Controller):
         )
 
     @get("/public-key", opt=READ, summary="The checkpoint verifier key (C2SP vkey)", media_type=TEXT)
-    async def public_key(self, runtime: Runtime) -> Response[str]:
+    async def public_key(self, runtime: NamedDependency[Runtime]) -> Response[str]:
         if runtime.vkey is None:
             raise ApiError("NOT_FOUND", "this server has no checkpoint verifier key configured")
         return Response(runtime.vkey + "\n", media_type=TEXT)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
-from litestar.params import HeaderParameter, Parameter
+from litestar.di import NamedDependency
+from litestar.params import HeaderParameter, JSONBody, PathParameter
 
 from api.client.schemas import common as schemas
 from api.client.schemas.claims import ExplainResponse
@@ -24,7 +25,7 @@ IdempotencyKey = Annotated[
         description="Optional (IETF draft): same key + same request replays the stored response for 24 h.",
     ),
 ]
-ClaimId = Annotated[str, Parameter(description="The claim id (a UUID) returned at submission.")]
+ClaimId = Annotated[str, PathParameter(description="The claim id (a UUID) returned at submission.")]
 
 
 def _status(created: bool, evidence: schemas.Proof | None) -> int:
@@ -53,9 +54,9 @@ class ClaimsController(Controller):
     )
     async def submit(
         self,
-        data: schemas.ClaimSubmission,
-        runtime: Runtime,
-        partner_id: str,
+        data: JSONBody[schemas.ClaimSubmission],
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.VerificationResponse]:
         if data.partner_id is not None and data.partner_id != partner_id:
@@ -79,7 +80,9 @@ class ClaimsController(Controller):
         )
 
     @get("/{claim_id:str}", opt={"scope": "claims:read"}, summary="Get a claim and its status")
-    async def read(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.ClaimView:
+    async def read(
+        self, claim_id: ClaimId, runtime: NamedDependency[Runtime], partner_id: NamedDependency[str]
+    ) -> schemas.ClaimView:
         claim = await run_blocking(runtime.ledger.claims.view, parse_uuid(claim_id, "claim"), partner_id)
         return views.claim_view(claim)
 
@@ -92,7 +95,9 @@ class ClaimsController(Controller):
             " signed checkpoint; 409 NOT_SEALED (with Retry-After) while that event awaits its checkpoint."
         ),
     )
-    async def proof(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.VerificationResponse:
+    async def proof(
+        self, claim_id: ClaimId, runtime: NamedDependency[Runtime], partner_id: NamedDependency[str]
+    ) -> schemas.VerificationResponse:
         current = await run_blocking(runtime.ledger.claims.current, parse_uuid(claim_id, "claim"), partner_id)
         proven = await run_blocking(runtime.audit.prove, current.head)
         return views.verification_response(current.claim, views.proof(proven))
@@ -110,7 +115,11 @@ class ClaimsController(Controller):
         status_code=200,
     )
     async def verify(
-        self, claim_id: ClaimId, runtime: Runtime, partner_id: str, idempotency_key: IdempotencyKey = None
+        self,
+        claim_id: ClaimId,
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.VerificationResponse]:
         claim_uuid = parse_uuid(claim_id, "claim")
         outcome = await run_blocking(runtime.ledger.claims.verify, claim_uuid, partner_id)
@@ -129,13 +138,17 @@ class ClaimsController(Controller):
             " Another partner is never revealed (inputs hold counts only)."
         ),
     )
-    async def explain(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> ExplainResponse:
+    async def explain(
+        self, claim_id: ClaimId, runtime: NamedDependency[Runtime], partner_id: NamedDependency[str]
+    ) -> ExplainResponse:
         claim_uuid = parse_uuid(claim_id, "claim")
         checks = await run_blocking(runtime.ledger.claims.explain, claim_uuid, partner_id)
         return views.explain_response(str(claim_uuid), checks)
 
     @get("/{claim_id:str}/events", opt={"scope": "claims:read"}, summary="Get the claim's event history")
-    async def events(self, claim_id: ClaimId, runtime: Runtime, partner_id: str) -> schemas.ClaimEvents:
+    async def events(
+        self, claim_id: ClaimId, runtime: NamedDependency[Runtime], partner_id: NamedDependency[str]
+    ) -> schemas.ClaimEvents:
         claim_uuid = parse_uuid(claim_id, "claim")
         rows = await run_blocking(runtime.ledger.claims.events, claim_uuid, partner_id)
         return schemas.ClaimEvents(claim_id=str(claim_uuid), data=[views.log_entry(row) for row in rows])

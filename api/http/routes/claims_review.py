@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter
 
 from api.client.schemas.claims import ExplainResponse, ReviewRequest, ReviewResponse
 from api.http import views
@@ -20,8 +21,8 @@ from api.http.threads import run_blocking
 from api.runtime import Runtime
 
 OPS = {"scope": "operations"}
-Partner = Annotated[str, Parameter(description="The partner whose claim this is.")]
-ClaimId = Annotated[str, Parameter(description="The claim id (a UUID).")]
+Partner = Annotated[str, PathParameter(description="The partner whose claim this is.")]
+ClaimId = Annotated[str, PathParameter(description="The claim id (a UUID).")]
 CLAIM_PATH = "/{partner:str}/{claim_id:str}"
 
 
@@ -42,7 +43,12 @@ class OperationsClaimsController(Controller):
         status_code=200,
     )
     async def review(
-        self, partner: Partner, claim_id: ClaimId, data: ReviewRequest, runtime: Runtime, partner_id: str
+        self,
+        partner: Partner,
+        claim_id: ClaimId,
+        data: JSONBody[ReviewRequest],
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
     ) -> Response[ReviewResponse]:
         claim_uuid = parse_uuid(claim_id, "claim")
         outcome = await run_blocking(
@@ -61,7 +67,7 @@ class OperationsClaimsController(Controller):
         return Response(body, status_code=200 if evidence is not None else 202)
 
     @get(CLAIM_PATH + "/explain", opt=OPS, summary="Recompute a claim's verifications from the log")
-    async def explain(self, partner: Partner, claim_id: ClaimId, runtime: Runtime) -> ExplainResponse:
+    async def explain(self, partner: Partner, claim_id: ClaimId, runtime: NamedDependency[Runtime]) -> ExplainResponse:
         claim_uuid = parse_uuid(claim_id, "claim")
         checks = await run_blocking(runtime.ledger.claims.explain, claim_uuid, partner)
         return views.explain_response(str(claim_uuid), checks)

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from api.http.pipeline.body import upload_of
 from api.http.uploads import Upload
@@ -15,7 +15,7 @@ from api.security.tokens import AccessToken
 from ledger_core.engine.errors import NotFound
 
 
-def provide_partner(request: Request[AccessToken, Any, Any], runtime: Runtime) -> str:
+def provide_partner(request: Request[AccessToken, Any, Any], runtime: NamedDependency[Runtime]) -> str:
     """The partner the pipeline authenticated (every ``/api/v1`` handler runs behind it).
 
     It takes ``runtime`` (unused) so that Litestar resolves the two dependencies one after the other:
@@ -26,7 +26,7 @@ def provide_partner(request: Request[AccessToken, Any, Any], runtime: Runtime) -
     return request.user.partner_id
 
 
-def provide_upload(request: Request[Any, Any, Any], partner_id: str) -> Upload:
+def provide_upload(request: Request[Any, Any, Any], partner_id: NamedDependency[str]) -> Upload:
     """The document of an ``opt["upload"]`` handler's request, hashed as it streamed in (api/http/pipeline/body.py).
 
     It takes ``partner_id`` (unused) for the reason :func:`provide_partner` takes ``runtime``."""

@@ -13,7 +13,8 @@ import json
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
-from litestar.params import Parameter, QueryParameter
+from litestar.di import NamedDependency
+from litestar.params import PathParameter, QueryParameter
 
 from api.client.schemas import common as schemas
 from api.http import views
@@ -58,9 +59,9 @@ class DocumentsController(Controller):
     )
     async def upload(
         self,
-        upload: Upload,
-        runtime: Runtime,
-        partner_id: str,
+        upload: NamedDependency[Upload],
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
         document_type: DocumentTypeQuery = None,
         metadata: MetadataQuery = None,
         idempotency_key: IdempotencyKey = None,
@@ -96,10 +97,11 @@ class DocumentsController(Controller):
     async def read(
         self,
         sha256: Annotated[
-            str, Parameter(pattern="^[0-9a-f]{64}$", description="SHA-256 of the document, 64 lowercase hex digits.")
+            str,
+            PathParameter(pattern="^[0-9a-f]{64}$", description="SHA-256 of the document, 64 lowercase hex digits."),
         ],
-        runtime: Runtime,
-        partner_id: str,
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
     ) -> schemas.DocumentResponse:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise ApiError("VALIDATION_ERROR", "the hash must be 64 lowercase hex digits", field="sha256")

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import PathParameter
 
 from api.client.schemas import members as schemas
 from api.http import views
 from api.http.threads import run_blocking
 from api.runtime import Runtime
 
-PartnerMemberId = Annotated[str, Parameter(description="The partner's member id (from the eligibility feed).")]
+PartnerMemberId = Annotated[str, PathParameter(description="The partner's member id (from the eligibility feed).")]
 
 
 class EligibilityController(Controller):
@@ -31,7 +32,7 @@ class EligibilityController(Controller):
         ),
     )
     async def check(
-        self, partner_member_id: PartnerMemberId, runtime: Runtime, partner_id: str
+        self, partner_member_id: PartnerMemberId, runtime: NamedDependency[Runtime], partner_id: NamedDependency[str]
     ) -> schemas.EligibilityResponse:
         answer = await run_blocking(runtime.ledger.membership.eligibility, partner_id, partner_member_id)
         return views.eligibility_response(answer)

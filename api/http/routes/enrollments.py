@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from api.client.schemas import members as schemas
 from api.http import views
@@ -26,7 +27,7 @@ class EnrollmentsController(Controller):
         ),
     )
     async def status(
-        self, partner_member_id: PartnerMemberId, runtime: Runtime, partner_id: str
+        self, partner_member_id: PartnerMemberId, runtime: NamedDependency[Runtime], partner_id: NamedDependency[str]
     ) -> schemas.EnrollmentResponse:
         status = await run_blocking(runtime.ledger.membership.enrollment, partner_id, partner_member_id)
         return views.enrollment_response(status)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 
 from api.client.schemas import common as schemas
 from api.http.threads import run_blocking
@@ -28,7 +29,7 @@ class HealthController(Controller):
         summary="Readiness: database reachable, sealer healthy and not lagging",
         description="200 when ready; 503 with the same body (status not_ready) otherwise.",
     )
-    async def ready(self, runtime: Runtime) -> Response[schemas.Readiness]:
+    async def ready(self, runtime: NamedDependency[Runtime]) -> Response[schemas.Readiness]:
         try:
             size, sealed = await run_blocking(runtime.seal_lag)
             database = "ok"
@@ -51,7 +52,7 @@ class HealthController(Controller):
         return Response(body, status_code=200 if ready else 503)
 
     @get("/metrics", summary="Prometheus metrics", media_type="text/plain; version=0.0.4; charset=utf-8")
-    async def metrics(self, runtime: Runtime) -> Response[bytes]:
+    async def metrics(self, runtime: NamedDependency[Runtime]) -> Response[bytes]:
         try:
             await run_blocking(runtime.seal_lag)
         except Exception:  # metrics must render even when the database is down

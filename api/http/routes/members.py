@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from api.client.schemas import members as schemas
 from api.http.routes.claims import IdempotencyKey
@@ -29,9 +31,9 @@ class MembersController(Controller):
     )
     async def upsert(
         self,
-        data: schemas.MemberRecord,
-        runtime: Runtime,
-        partner_id: str,
+        data: JSONBody[schemas.MemberRecord],
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.MemberResponse]:
         record = EligibilityRecord(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 
 from api.client.schemas import common as schemas
 from api.http.errors import ApiError, as_api_error
@@ -27,7 +28,9 @@ class OAuthController(Controller):
     tags = ("oauth",)
 
     @post("/token", summary="Get an access token (client credentials)", status_code=200)
-    async def token(self, request: Request[Any, Any, Any], runtime: Runtime) -> Response[schemas.TokenResponse]:
+    async def token(
+        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+    ) -> Response[schemas.TokenResponse]:
         body = await request.body()
         security = runtime.security
         client = request.client.host if request.client else "unknown"
@@ -59,5 +62,5 @@ class WellKnownController(Controller):
     tags = ("oauth",)
 
     @get("/jwks.json", summary="Public keys of access tokens (JWKS)", cache_control=None)
-    async def jwks(self, runtime: Runtime) -> Response[dict[str, list[dict[str, str]]]]:
+    async def jwks(self, runtime: NamedDependency[Runtime]) -> Response[dict[str, list[dict[str, str]]]]:
         return Response(runtime.issuer.jwks(), headers={"Cache-Control": "public, max-age=300"})

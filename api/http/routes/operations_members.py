@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter
 
 from api.client.schemas import members as schemas
 from api.http import views
@@ -21,8 +22,8 @@ from api.http.threads import run_blocking
 from api.runtime import Runtime
 
 OPS = {"scope": "operations"}
-Partner = Annotated[str, Parameter(description="The partner whose member this is.")]
-Member = Annotated[str, Parameter(description="The partner's member id.")]
+Partner = Annotated[str, PathParameter(description="The partner whose member this is.")]
+Member = Annotated[str, PathParameter(description="The partner's member id.")]
 MEMBER_PATH = "/{partner:str}/{member:str}"
 
 
@@ -32,7 +33,7 @@ class OperationsEnrollmentsController(Controller):
 
     @post(MEMBER_PATH, opt=OPS, summary="Record an enrollment", status_code=200)
     async def enroll(
-        self, partner: Partner, member: Member, data: schemas.EnrollRequest, runtime: Runtime
+        self, partner: Partner, member: Member, data: JSONBody[schemas.EnrollRequest], runtime: NamedDependency[Runtime]
     ) -> schemas.OperationResponse:
         """The member consented; 422 NOT_ELIGIBLE when under 18 on the date or in a restricted state."""
         result = await run_blocking(runtime.ledger.membership.enroll, partner, member, data.enrollment_date)
@@ -40,14 +41,14 @@ class OperationsEnrollmentsController(Controller):
 
     @post(MEMBER_PATH + "/kit", opt=OPS, summary="Record the kit order", status_code=200)
     async def kit(
-        self, partner: Partner, member: Member, data: schemas.KitRequest, runtime: Runtime
+        self, partner: Partner, member: Member, data: JSONBody[schemas.KitRequest], runtime: NamedDependency[Runtime]
     ) -> schemas.OperationResponse:
         result = await run_blocking(runtime.ledger.membership.order_kit, partner, member, data.kit_order_date)
         return views.operation_response(partner, result)
 
     @post(MEMBER_PATH + "/sample", opt=OPS, summary="Record the sample's arrival at the lab", status_code=200)
     async def sample(
-        self, partner: Partner, member: Member, data: schemas.SampleRequest, runtime: Runtime
+        self, partner: Partner, member: Member, data: JSONBody[schemas.SampleRequest], runtime: NamedDependency[Runtime]
     ) -> schemas.OperationResponse:
         result = await run_blocking(
             runtime.ledger.membership.receive_sample,
@@ -66,7 +67,7 @@ class OperationsEnrollmentsController(Controller):
         status_code=200,
     )
     async def result(
-        self, partner: Partner, member: Member, data: schemas.ResultRequest, runtime: Runtime
+        self, partner: Partner, member: Member, data: JSONBody[schemas.ResultRequest], runtime: NamedDependency[Runtime]
     ) -> schemas.OperationResponse:
         result = await run_blocking(
             runtime.ledger.membership.deliver_result, partner, member, data.result_delivery_date, data.result_type
@@ -75,14 +76,18 @@ class OperationsEnrollmentsController(Controller):
 
     @post(MEMBER_PATH + "/counseling", opt=OPS, summary="Schedule genetic counseling", status_code=200)
     async def counseling(
-        self, partner: Partner, member: Member, data: schemas.CounselingRequest, runtime: Runtime
+        self,
+        partner: Partner,
+        member: Member,
+        data: JSONBody[schemas.CounselingRequest],
+        runtime: NamedDependency[Runtime],
     ) -> schemas.OperationResponse:
         result = await run_blocking(runtime.ledger.membership.schedule_counseling, partner, member, data.counseling_at)
         return views.operation_response(partner, result)
 
     @post(MEMBER_PATH + "/nps", opt=OPS, summary="Record an NPS answer", status_code=200)
     async def nps(
-        self, partner: Partner, member: Member, data: schemas.NpsRequest, runtime: Runtime
+        self, partner: Partner, member: Member, data: JSONBody[schemas.NpsRequest], runtime: NamedDependency[Runtime]
     ) -> schemas.OperationResponse:
         result = await run_blocking(runtime.ledger.membership.record_nps, partner, member, data.score, data.kind)
         return views.operation_response(partner, result)
@@ -95,7 +100,7 @@ class OperationsEnrollmentsController(Controller):
         status_code=200,
     )
     async def action(
-        self, partner: Partner, member: Member, data: schemas.ActionRequest, runtime: Runtime
+        self, partner: Partner, member: Member, data: JSONBody[schemas.ActionRequest], runtime: NamedDependency[Runtime]
     ) -> schemas.OperationResponse:
         result = await run_blocking(runtime.ledger.membership.report_action, partner, member, data.action)
         return views.operation_response(partner, result)
@@ -107,7 +112,11 @@ class OperationsMembersController(Controller):
 
     @post(MEMBER_PATH + "/subscription", opt=OPS, summary="Start (or restart) a subscription", status_code=200)
     async def subscribe(
-        self, partner: Partner, member: Member, data: schemas.SubscriptionStartRequest, runtime: Runtime
+        self,
+        partner: Partner,
+        member: Member,
+        data: JSONBody[schemas.SubscriptionStartRequest],
+        runtime: NamedDependency[Runtime],
     ) -> schemas.OperationResponse:
         result = await run_blocking(
             lambda: runtime.ledger.membership.start_subscription(
@@ -123,7 +132,11 @@ class OperationsMembersController(Controller):
 
     @post(MEMBER_PATH + "/subscription/cancel", opt=OPS, summary="Cancel a subscription", status_code=200)
     async def cancel(
-        self, partner: Partner, member: Member, data: schemas.SubscriptionCancelRequest, runtime: Runtime
+        self,
+        partner: Partner,
+        member: Member,
+        data: JSONBody[schemas.SubscriptionCancelRequest],
+        runtime: NamedDependency[Runtime],
     ) -> schemas.OperationResponse:
         result = await run_blocking(
             lambda: runtime.ledger.membership.cancel_subscription(
@@ -144,7 +157,9 @@ class OperationsMembersController(Controller):
         ),
         status_code=200,
     )
-    async def erase(self, partner: Partner, member: Member, runtime: Runtime) -> schemas.ErasureResponse:
+    async def erase(
+        self, partner: Partner, member: Member, runtime: NamedDependency[Runtime]
+    ) -> schemas.ErasureResponse:
         result = await run_blocking(runtime.ledger.membership.erase, partner, member)
         return schemas.ErasureResponse(
             partner_id=partner,
@@ -166,6 +181,6 @@ class OperationsOutcomesController(Controller):
         description="Recomputes every member's contribution from the full log and replaces the stored counters.",
         status_code=200,
     )
-    async def rebuild(self, runtime: Runtime) -> schemas.RebuildResponse:
+    async def rebuild(self, runtime: NamedDependency[Runtime]) -> schemas.RebuildResponse:
         rows = await run_blocking(runtime.ledger.membership.rebuild_outcomes)
         return schemas.RebuildResponse(counter_rows=rows)

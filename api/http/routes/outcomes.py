@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from api.client.schemas import members as schemas
 from api.http import views
@@ -35,12 +36,12 @@ class OutcomesController(Controller):
     )
     async def outcomes(
         self,
-        runtime: Runtime,
-        partner_id: str,
-        start_date: Annotated[str, Parameter(description="First day of a month, YYYY-MM-DD.")],
-        end_date: Annotated[str, Parameter(description="Last day of a month (inclusive), YYYY-MM-DD.")],
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
+        start_date: Annotated[str, QueryParameter(description="First day of a month, YYYY-MM-DD.")],
+        end_date: Annotated[str, QueryParameter(description="Last day of a month (inclusive), YYYY-MM-DD.")],
         requested_partner: Annotated[
-            str | None, Parameter(query="partner_id", description="The caller's partner id (optional).")
+            str | None, QueryParameter(name="partner_id", description="The caller's partner id (optional).")
         ] = None,
     ) -> schemas.OutcomesResponse:
         if requested_partner is not None and requested_partner != partner_id:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from api.client.schemas import members as schemas
 from api.http.routes.claims import IdempotencyKey
@@ -28,9 +30,9 @@ class RemindersController(Controller):
     )
     async def queue(
         self,
-        data: schemas.ReminderRequest,
-        runtime: Runtime,
-        partner_id: str,
+        data: JSONBody[schemas.ReminderRequest],
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.ReminderResponse]:
         result = await run_blocking(

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from adapters.outbox import AttemptRecord, DeliveryRecord
 from adapters.webhook_management import WebhookManager
@@ -24,7 +25,7 @@ from ledger_core.partners.access import WebhookEndpoint
 from ledger_core.shared.validation import format_timestamp, parse_timestamp
 
 MANAGE = {"scope": "webhooks:manage"}
-EndpointId = Annotated[str, Parameter(description="The webhook endpoint id.", max_length=64)]
+EndpointId = Annotated[str, PathParameter(description="The webhook endpoint id.", max_length=64)]
 
 
 def manager(runtime: Runtime) -> WebhookManager:
@@ -88,9 +89,9 @@ class WebhooksController(Controller):
     @post("/endpoints", opt=MANAGE, summary="Register a webhook endpoint", status_code=201)
     async def create(
         self,
-        data: schemas.WebhookEndpointCreate,
-        runtime: Runtime,
-        partner_id: str,
+        data: JSONBody[schemas.WebhookEndpointCreate],
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
         idempotency_key: IdempotencyKey = None,
     ) -> schemas.WebhookEndpointWithSecret:
         """The response carries the signing secret once; store it to verify deliveries."""
@@ -100,20 +101,26 @@ class WebhooksController(Controller):
         return schemas.WebhookEndpointWithSecret(endpoint=endpoint_view(created.endpoint), secret=created.secret)
 
     @get("/endpoints", opt=MANAGE, summary="List the caller's webhook endpoints")
-    async def list_endpoints(self, runtime: Runtime, partner_id: str) -> schemas.WebhookEndpointList:
+    async def list_endpoints(
+        self, runtime: NamedDependency[Runtime], partner_id: NamedDependency[str]
+    ) -> schemas.WebhookEndpointList:
         endpoints = await run_blocking(manager(runtime).endpoints, partner_id)
         return schemas.WebhookEndpointList(data=[endpoint_view(e) for e in endpoints])
 
     @get("/endpoints/{endpoint_id:str}", opt=MANAGE, summary="Get a webhook endpoint")
     async def get_endpoint(
-        self, endpoint_id: EndpointId, runtime: Runtime, partner_id: str
+        self, endpoint_id: EndpointId, runtime: NamedDependency[Runtime], partner_id: NamedDependency[str]
     ) -> schemas.WebhookEndpointView:
         endpoint = await run_blocking(manager(runtime).get, partner_id, endpoint_id)
         return endpoint_view(endpoint)
 
     @patch("/endpoints/{endpoint_id:str}", opt=MANAGE, summary="Update, disable or enable a webhook endpoint")
     async def update_endpoint(
-        self, endpoint_id: EndpointId, data: schemas.WebhookEndpointUpdate, runtime: Runtime, partner_id: str
+        self,
+        endpoint_id: EndpointId,
+        data: JSONBody[schemas.WebhookEndpointUpdate],
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
     ) -> schemas.WebhookEndpointView:
         types: list[str] | None = None if data.event_types is None else [str(t) for t in data.event_types]
         endpoint = await run_blocking(
@@ -124,7 +131,9 @@ class WebhooksController(Controller):
         return endpoint_view(endpoint)
 
     @delete("/endpoints/{endpoint_id:str}", opt=MANAGE, summary="Delete a webhook endpoint", status_code=204)
-    async def delete_endpoint(self, endpoint_id: EndpointId, runtime: Runtime, partner_id: str) -> None:
+    async def delete_endpoint(
+        self, endpoint_id: EndpointId, runtime: NamedDependency[Runtime], partner_id: NamedDependency[str]
+    ) -> None:
         """Pending deliveries to it are cancelled."""
         await run_blocking(manager(runtime).delete, partner_id, endpoint_id)
 
@@ -134,9 +143,9 @@ class WebhooksController(Controller):
     async def rotate_secret(
         self,
         endpoint_id: EndpointId,
-        runtime: Runtime,
-        partner_id: str,
-        data: schemas.SecretRotation | None = None,
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
+        data: JSONBody[schemas.SecretRotation | None] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> schemas.WebhookEndpointWithSecret:
         """The new secret signs at once; the previous one also signs until ``previousSecretExpiresAt``."""
@@ -148,11 +157,13 @@ class WebhooksController(Controller):
     async def deliveries(
         self,
         endpoint_id: EndpointId,
-        runtime: Runtime,
-        partner_id: str,
-        limit: Annotated[int, Parameter(ge=1, le=100, description="Page size, 1 to 100.")] = 20,
-        starting_after: Annotated[int | None, Parameter(ge=0, description="Cursor: the last deliveryId seen.")] = None,
-        status: Annotated[schemas.DeliveryStatusName | None, Parameter(description="Only this status.")] = None,
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=100, description="Page size, 1 to 100.")] = 20,
+        starting_after: Annotated[
+            int | None, QueryParameter(ge=0, description="Cursor: the last deliveryId seen.")
+        ] = None,
+        status: Annotated[schemas.DeliveryStatusName | None, QueryParameter(description="Only this status.")] = None,
     ) -> schemas.DeliveryPage:
         rows, more = await run_blocking(
             lambda: manager(runtime).deliveries(
@@ -167,7 +178,11 @@ class WebhooksController(Controller):
         summary="Get a delivery and its attempts (status code, latency, error)",
     )
     async def delivery(
-        self, endpoint_id: EndpointId, delivery_id: int, runtime: Runtime, partner_id: str
+        self,
+        endpoint_id: EndpointId,
+        delivery_id: FromPath[int],
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
     ) -> schemas.DeliveryDetail:
         record, attempts = await run_blocking(manager(runtime).delivery, partner_id, endpoint_id, delivery_id)
         return schemas.DeliveryDetail(delivery=delivery_view(record), attempts=[attempt_view(a) for a in attempts])
@@ -181,9 +196,9 @@ class WebhooksController(Controller):
     async def resend(
         self,
         endpoint_id: EndpointId,
-        delivery_id: int,
-        runtime: Runtime,
-        partner_id: str,
+        delivery_id: FromPath[int],
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
         idempotency_key: IdempotencyKey = None,
     ) -> schemas.DeliveryView:
         record = await run_blocking(manager(runtime).resend, partner_id, endpoint_id, delivery_id)
@@ -198,9 +213,9 @@ class WebhooksController(Controller):
     async def replay(
         self,
         endpoint_id: EndpointId,
-        data: schemas.ReplayRequest,
-        runtime: Runtime,
-        partner_id: str,
+        data: JSONBody[schemas.ReplayRequest],
+        runtime: NamedDependency[Runtime],
+        partner_id: NamedDependency[str],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.ReplayResult]:
         since = None if data.since is None else parse_timestamp(data.since, "since").timestamp()

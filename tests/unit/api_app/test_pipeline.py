@@ -26,13 +26,6 @@ from api.security.credentials import CredentialService, PartnerCredentials
 from api.settings import HttpSection, SealingSection, Settings, StorageSection
 from ledger_core.shared.vocabulary import TierLimits
 
-# Building the app warns about its route handlers, not about the pipeline: Litestar 2's inferred dependencies
-# (deprecated for Litestar 3, one warning per handler and dependency) and outcomes.py's Parameter(query=...).
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::litestar.exceptions.LitestarDeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Deprecated 'query' parameter:DeprecationWarning"),
-]
-
 CLAIMS = "/api/v1/claims"
 PUBLIC_KEY = "/api/v1/audit/public-key"
 MAX_BODY = 4096
