@@ -5,6 +5,7 @@ and sealer lag), Prometheus metrics. (The operations *staff* routes, scope ``ope
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
@@ -14,6 +15,28 @@ from api.http.threads import run_blocking
 from api.runtime import Runtime
 
 logger = logging.getLogger("api.ops")
+
+
+class DatabaseState(StrEnum):
+    """What ``/ready`` reports of the database (the value is the body's ``database``)."""
+
+    OK = "ok"
+    UNAVAILABLE = "unavailable"
+
+
+class SealerState(StrEnum):
+    """What ``/ready`` reports of the sealer (the value is the body's ``sealer``)."""
+
+    RUNNING = "running"
+    FAILED = "failed"
+    EXTERNAL = "external"  # a separate ``ledger sealer`` process; its lag is what counts
+
+
+class ReadinessStatus(StrEnum):
+    """The body's ``status``: 200 when ready, 503 otherwise."""
+
+    READY = "ready"
+    NOT_READY = "not_ready"
 
 
 class HealthController(Controller):
@@ -32,17 +55,21 @@ class HealthController(Controller):
     async def ready(self, runtime: NamedDependency[Runtime]) -> Response[schemas.Readiness]:
         try:
             size, sealed = await run_blocking(runtime.seal_lag)
-            database = "ok"
-        except Exception:  # any database failure means not ready; the reason goes to the log
+            database = DatabaseState.OK
+        except Exception:
             logger.warning("database check failed", exc_info=True)
-            size, sealed, database = 0, 0, "unavailable"
-        sealer = "external"
+            size, sealed, database = 0, 0, DatabaseState.UNAVAILABLE
+        sealer = SealerState.EXTERNAL
         if runtime.sealer is not None:
-            sealer = "failed" if runtime.sealer.error is not None else "running"
+            sealer = SealerState.FAILED if runtime.sealer.error is not None else SealerState.RUNNING
         lag = max(size - sealed, 0)
-        ready = database == "ok" and sealer != "failed" and lag <= runtime.settings.sealing.ready_max_lag
+        ready = (
+            database is DatabaseState.OK
+            and sealer is not SealerState.FAILED
+            and lag <= runtime.settings.sealing.ready_max_lag
+        )
         body = schemas.Readiness(
-            status="ready" if ready else "not_ready",
+            status=ReadinessStatus.READY if ready else ReadinessStatus.NOT_READY,
             database=database,
             log_size=size,
             sealed_size=sealed,
