@@ -2,8 +2,8 @@
 
 :func:`open_runtime` opens, in order: the ledger (SQLite in the data directory or PostgreSQL), a tree
 store for proofs, the embedded sealer thread (the default; a PostgreSQL deployment may run ``ledger
-sealer`` instead and set ``embedded_sealer`` off), the token signing key and deployment secret, and the
-rate-limit / replay / idempotency stores (Redis when ``redis_url`` is set, in process otherwise).
+sealer`` instead and set ``settings.sealing.embedded`` off), the token signing key and deployment secret, and the
+rate-limit / replay / idempotency stores (Redis when ``settings.storage.redis_url`` is set, in process otherwise).
 :meth:`Runtime.close` releases them in reverse order.
 """
 

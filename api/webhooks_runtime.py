@@ -1,9 +1,9 @@
 """Opening the webhook outbox for a server process, and the embedded projector + dispatcher threads.
 
-The embedded default (``embedded_webhooks``, SQLite or PostgreSQL) runs both loops in the server process,
-like the embedded sealer; a 410 from an endpoint is recorded in the log as ``partner.webhook_disabled``
+The embedded default (``settings.webhooks.embedded``, SQLite or PostgreSQL) runs both loops in the server
+process, like the embedded sealer; a 410 from an endpoint is recorded in the log as ``partner.webhook_disabled``
 through the ledger this process holds. Deployments that run ``ledger webhooks run`` processes turn
-``embedded_webhooks`` off; the server then only reads the outbox (delivery logs, resend, replay).
+``settings.webhooks.embedded`` off; the server then only reads the outbox (delivery logs, resend, replay).
 """
 
 from __future__ import annotations

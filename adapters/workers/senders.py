@@ -4,7 +4,7 @@ Both are asyncio clients with keep-alive connection pools; the dispatcher only n
 with these headers, tell me the status and ``Retry-After``, or what went wrong". ``benchmarks/webhooks.py``
 measures both: on the 2-core reference machine httpx's pool tops out at a few hundred requests per
 second (its connection pool rescans every connection for every queued request), below the 1,000
-deliveries/s target, so aiohttp is the default and httpx remains selectable (``webhook_http_client``).
+deliveries/s target, so aiohttp is the default and httpx remains selectable (``LEDGER_WEBHOOK_HTTP_CLIENT``).
 """
 
 from __future__ import annotations

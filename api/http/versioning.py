@@ -1,7 +1,7 @@
 """API version lifecycle headers: RFC 9745 ``Deprecation``, RFC 8594 ``Sunset``, 410 for retired versions.
 
 A version is named by the first path segment after ``/api/`` (``/api/v1/claims`` is ``v1``). Its
-:class:`~api.settings.VersionPolicy` (settings ``versions``) decides:
+:class:`~api.settings.VersionPolicy` (settings ``http.versions``) decides:
 
 * deprecated (``deprecated_at`` set): every response carries ``Deprecation: @<unix seconds>`` and
   ``Link: <migration>; rel="deprecation"`` (RFC 9745), plus ``Sunset: <HTTP-date>`` (RFC 8594) and

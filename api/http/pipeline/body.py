@@ -1,7 +1,7 @@
 """The body, step 2 of the pipeline: read only once the headers are authenticated, then the signature.
 
 :class:`SignedBody` refuses a declared ``Content-Length`` over the limit before reading anything, then
-reads the body chunk by chunk (413 ``PAYLOAD_TOO_LARGE`` as soon as it passes ``max_body_bytes``, or
+reads the body chunk by chunk (413 ``PAYLOAD_TOO_LARGE`` as soon as it passes ``settings.http.max_body_bytes``, or
 ``max_upload_bytes`` for a handler with ``opt["upload"]``), hashing it as it streams in. The signature
 covers SHA-256 of the body, so it is verified now (:meth:`.authentication.PartnerAuthenticator.check_signature`,
 a failure charged to the client address like any authentication failure); ``request.auth`` becomes the
