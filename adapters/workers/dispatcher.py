@@ -5,7 +5,7 @@ dispatcher receives its store (an :class:`~adapters.outbox.OutboxStore`) and nev
 
 Per attempt (Standard Webhooks 1.0; seed 000 section 6.2; seed 001 section 4.5):
 
-* Headers from :func:`ledger_core.webhooks.signatures.signed_headers`: ``webhook-id`` (the message id,
+* Headers from :func:`proofs.webhooks.signed_headers`: ``webhook-id`` (the message id,
   the same on every retry, resend and replay), ``webhook-timestamp`` (this attempt), ``webhook-signature``
   (one ``v1,`` value per active secret: two during a rotation overlap), ``X-Proveniq-Event``,
   ``X-Proveniq-Timestamp`` and ``X-Proveniq-Signature``.
@@ -39,7 +39,7 @@ from adapters.workers.senders import Sender, open_sender
 from ledger_core.shared.validation import format_timestamp
 from ledger_core.webhooks.events import PartnerEvent, delivery_failed_alert
 from ledger_core.webhooks.retry import RetryPolicy, parse_retry_after
-from ledger_core.webhooks.signatures import secret_key, signed_headers
+from proofs.webhooks import secret_key, signed_headers
 
 Report = Callable[[dict[str, Any]], None]
 GoneHandler = Callable[[str, str, str], None]

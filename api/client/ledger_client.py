@@ -31,12 +31,12 @@ from proofs.hashing import leaf_hash
 from proofs.verify import verify_inclusion
 
 from .claims import ClaimsReviewClientMixin
-from .core import ClientCore, LedgerApiError, rfc3339
+from .core import ClientCore, LedgerApiError
 from .members import MembersClientMixin
 from .schemas import common as schemas
 from .webhooks import WebhooksClientMixin
 
-__all__ = ["ClientCore", "LedgerApiError", "LedgerClient", "rfc3339"]
+__all__ = ["ClientCore", "LedgerApiError", "LedgerClient"]
 
 
 class LedgerClient(ClaimsReviewClientMixin, MembersClientMixin, WebhooksClientMixin, ClientCore):

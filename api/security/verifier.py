@@ -143,20 +143,18 @@ class RequestAuthenticator:
         headers: Mapping[str, str] | Iterable[tuple[str, str]],
         body: bytes,
         now: datetime,
-        *,
-        remember: bool = True,
     ) -> AuthenticatedRequest:
         """The authenticated caller, or an :class:`~api.security.AuthenticationError` subclass.
 
         ``path`` is the path as sent (ASGI ``raw_path``), ``raw_query`` the query string without ``?``,
         ``body`` the raw bytes; ``headers`` a mapping or ``(name, value)`` pairs (names match in any case;
-        one of the five headers given twice is malformed). With ``remember=False`` check 6 is left to
-        the caller, who must then remember ``request_id`` (lower-cased) for :attr:`replay_ttl_s` and
-        raise :func:`replayed` if it was seen (the HTTP pipeline does so together with the rate limit).
+        one of the five headers given twice is malformed). The HTTP pipeline runs the same checks in two
+        steps (:meth:`check_headers` before the body is read, :meth:`check_signature` after) and makes the
+        replay check together with the rate limit.
         """
         signed = self.check_headers(headers, now)
         authenticated = self.check_signature(signed, method, path, raw_query, hashlib.sha256(body).hexdigest())
-        if remember and not self.replay_cache.remember(signed.partner_id, signed.request_id.lower(), self.replay_ttl_s):
+        if not self.replay_cache.remember(signed.partner_id, signed.request_id.lower(), self.replay_ttl_s):
             raise replayed(signed.request_id)
         return authenticated
 

@@ -14,8 +14,8 @@ A claim is *awaiting review* when its verification level is ``full`` and its lat
 ``docs/verification.md``).
 
 A claim's id is ``derive_id("claim", partner_id, partner_claim_id)``, so a resubmission lands on the
-same aggregate: :func:`same_submission` tells an identical retry (a no-op) from a conflicting one
-(:class:`DuplicateClaim`).
+same aggregate: :func:`~ledger_core.claims.submission.same_submission` tells an identical retry (a no-op)
+from a conflicting one (:class:`DuplicateClaim`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from ledger_core.claims.submission import ClaimDocument, ClaimSubmission, validate_submission
-from ledger_core.claims.submission import same_submission as same_submission
 from ledger_core.engine.aggregate import LedgerAggregate, derive_id
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition
 from ledger_core.shared.money import Currency, format_amount

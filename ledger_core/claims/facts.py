@@ -71,7 +71,7 @@ class ClaimFactsSnapshot:
 
 
 class ClaimFacts(Protocol):
-    """Port: cross-claim facts kept beside the log (adapters: ``adapters.claim_facts``)."""
+    """Port: cross-claim facts kept beside the log (adapters: ``adapters.memory.claim_facts.LogDerivedClaimFacts``)."""
 
     def snapshot(self, query: FactsQuery) -> ClaimFactsSnapshot:
         """The facts for ``query`` as of the newest log position the implementation has seen."""

@@ -44,8 +44,6 @@ from ledger_core.shared.validation import format_timestamp
 from ledger_core.shared.vocabulary import ClaimStatus, RiskLevel, VerificationLevel
 
 CHECK_ATTEMPTS = 3
-CLAIM_FIELD_KEYS = ("claimType", "currency", "partnerClaimId", "claimAmount")
-"""Document metadata keys compared with the claim's own fields."""
 
 
 @dataclass(frozen=True, slots=True)

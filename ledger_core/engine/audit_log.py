@@ -1,5 +1,5 @@
 """What partners and auditors read of the log: entries page by page, an entry with its inclusion proof,
-signed checkpoints and consistency proofs (the use cases behind ``/api/v1/audit`` and claim proofs).
+signed checkpoints and consistency proofs (the driving side serves them, e.g. the HTTP audit routes).
 
 A partner only ever sees its own entries: another partner's position is :class:`NotFound` (kind
 ``entry``), exactly like a missing one. Checkpoints and consistency proofs describe the whole log and

@@ -12,7 +12,7 @@ An entry is the RFC 8785 canonical JSON of (keys shown in canonical order)::
 * ``aggregate.prevPosition`` is the position of the same aggregate's previous event (null for its first
   event), so one aggregate's history is itself a verifiable chain inside the log.
 * ``payload`` holds only JSON strings, integers, booleans, null, lists and objects. Money is a decimal
-  string. Personal data appears only as a sealed value (see :mod:`ledger_core.members.privacy`):
+  string. Personal data appears only as a sealed value (the business rooms seal it before saving):
   ``{"sealed": {"alg": "A256GCM", "ct": <b64>, "kid": <str>, "nonce": <b64>}}`` or a salted commitment
   ``{"commitment": <64 hex>}``; never as plaintext.
 * The leaf hash is SHA-256(0x00 || entry) (RFC 9162 §2.1.1). Entry bytes are stored verbatim, so

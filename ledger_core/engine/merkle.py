@@ -13,7 +13,7 @@ from typing import Any
 
 from ledger_core.engine.errors import IntegrityViolation, LedgerError
 from proofs.checkpoint import Checkpoint, parse_body
-from proofs.errors import MalformedCheckpoint, MalformedNote
+from proofs.errors import MalformedNote
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +36,6 @@ def note_text(note: str) -> str:
     if split < 0:
         raise MalformedNote("no blank line before the signatures")
     return note[: split + 1]
-
-
-def checkpoint_or_none(note: str) -> Checkpoint | None:
-    """Parse a stored note's checkpoint body; None when it is not one."""
-    try:
-        return parse_body(note_text(note))
-    except (MalformedCheckpoint, MalformedNote):
-        return None
 
 
 class NotSealed(LedgerError):

@@ -1,5 +1,5 @@
-"""Waiting for a new entry to be sealed, then proving it: what a write answers with (``POST /claims``
-returns the inclusion proof of the claim's newest event when the sealer integrates it in time).
+"""Waiting for a new entry to be sealed, then proving it: what a write answers with (the
+inclusion proof of the command's newest entry, when the sealer integrates it in time).
 
 No thread is held while waiting: the :class:`~ledger_core.engine.ports.SealWatch` wakes the coroutine once
 the sealed size passes the position (the sealer's notification, or one shared poll). Reading the

@@ -61,9 +61,6 @@ class CostModel:
         except ArithmeticError:
             raise InvalidCommand("cost model values must be decimals", field="cost_model") from None
 
-    def as_mapping(self) -> dict[str, str]:
-        return {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
-
 
 def whole_units(amount: Decimal) -> int:
     """``amount`` rounded half-even to whole currency units (the seed prints dollars without cents)."""

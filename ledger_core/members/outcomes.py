@@ -31,7 +31,7 @@ answers is a set of whole months, each of which passed the rule on its own.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -401,11 +401,3 @@ def report_from_store(
     eligible = store.total_through(partner_id, ELIGIBLE, end)
     return build_report(partner_id, start, end, months, eligible, cost_model=cost_model, threshold=threshold)
 
-
-def sum_contributions(items: Iterable[tuple[str, Contribution]]) -> Counter[tuple[str, date, str]]:
-    """``(partner, contribution)`` pairs summed into ``(partner, day, counter)`` counts."""
-    total: Counter[tuple[str, date, str]] = Counter()
-    for partner_id, counts in items:
-        for (day, counter), value in counts.items():
-            total[partner_id, day, counter] += value
-    return total

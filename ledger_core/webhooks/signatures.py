@@ -2,7 +2,7 @@
 
 The scheme itself (Standard Webhooks 1.0 and the seed's ``X-Proveniq-Signature``, signing and checking)
 lives in :mod:`proofs.webhooks`, below ``ledger_core`` and shipped with the partner SDK, so the
-dispatcher and a partner's receiver run the same code; the dispatcher's two functions are re-exported here.
+dispatcher and a partner's receiver run the same code.
 
 Endpoint secrets are derived, never stored: ``whsec_`` + base64(HMAC-SHA256(deployment secret,
 "webhook-secret" 0x1F secret_id)), as API secrets are (see ``api/security/secrets.py``). Pure functions.
@@ -14,9 +14,9 @@ import base64
 import hashlib
 import hmac
 
-from proofs.webhooks import SECRET_PREFIX, secret_key, signed_headers
+from proofs.webhooks import SECRET_PREFIX
 
-__all__ = ["derive_endpoint_secret", "secret_key", "signed_headers"]
+__all__ = ["derive_endpoint_secret"]
 
 _LABEL = b"webhook-secret\x1f"
 

@@ -18,7 +18,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support.http_server import MAX_BODY, LiveServer, claim_body, ledger_command, servers
 
-from api.client.ledger_client import LedgerApiError, LedgerClient, rfc3339
+from api.client.core import rfc3339
+from api.client.ledger_client import LedgerApiError, LedgerClient
 
 CLAIMS = "/api/v1/claims"
 

@@ -1,4 +1,4 @@
-"""adapters.ratelimit.redis against a real Redis: exact bursts, retry_after, recovery, workers sharing a limit."""
+"""adapters.redis.ratelimit against a real Redis: exact bursts, retry_after, recovery, workers sharing a limit."""
 
 from __future__ import annotations
 

@@ -27,8 +27,9 @@ from packaging.requirements import Requirement
 
 from api.client.schemas.common import Proof
 from api.client.signing import verify_signature
-from ledger_core.webhooks.signatures import derive_endpoint_secret, secret_key, signed_headers
+from ledger_core.webhooks.signatures import derive_endpoint_secret
 from proofs import Checkpoint, CompactRange, generate_signer, inclusion_proof, leaf_hash, signed_checkpoint
+from proofs.webhooks import secret_key, signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK = ROOT / "api" / "client"

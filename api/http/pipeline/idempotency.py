@@ -29,6 +29,8 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from adapters.idempotency import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyMismatch,
     IdempotencyStore,
     InFlight,
     Mismatch,
@@ -39,7 +41,7 @@ from adapters.idempotency import (
 )
 from api.client.signing import fingerprint_of_digest
 from api.http.context import query_string, raw_path
-from api.http.errors import ApiError
+from api.http.errors import as_api_error
 from api.http.pipeline.body import body_sha256_of
 from api.http.threads import run_blocking
 
@@ -90,13 +92,10 @@ class Idempotency:
         partner_id = request.auth.partner_id
         outcome = await run_blocking(self._store().begin, partner_id, key, fingerprint)
         if isinstance(outcome, Mismatch):
-            raise ApiError("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different request")
+            raise as_api_error(IdempotencyKeyMismatch("this Idempotency-Key was used with a different request"))
         if isinstance(outcome, InFlight):
-            raise ApiError(
-                "IDEMPOTENCY_REQUEST_IN_PROGRESS",
-                "a request with this Idempotency-Key is in progress",
-                headers={"Retry-After": "1"},
-            )
+            in_flight = IdempotencyKeyInFlight("a request with this Idempotency-Key is in progress")
+            raise as_api_error(in_flight, {"Retry-After": "1"})
         if isinstance(outcome, Replay):
             return replay_response(outcome.response)
         if isinstance(outcome, New):

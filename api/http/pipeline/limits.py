@@ -57,8 +57,7 @@ class RateLimits:
     """How long a request id is remembered (the authenticator's window: twice the clock skew)."""
 
     def policy_for(self, tier: str) -> RatePolicy:
-        limits = self.settings.http.limits_for(tier)
-        return RatePolicy(tier, limits.requests_per_minute, limits.burst, limits.daily_quota)
+        return RatePolicy.from_limits(tier, self.settings.http.limits_for(tier))
 
     def limit(self, key: str, tier: str) -> dict[str, str]:
         """Count one request of ``key``: the rate-limit headers, or :class:`LimitExceeded` carrying them."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,8 +16,9 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
 from adapters.idempotency import New
+from adapters.memory.ratelimit import InProcessRateLimiter
 from api.app import create_app
-from api.client.ledger_client import rfc3339
+from api.client.core import rfc3339
 from api.client.signing import request_fingerprint, sign
 from api.http.observability import Metrics
 from api.http.pipeline.admission import Admission
@@ -152,10 +154,16 @@ def test_authentication_failures_are_charged_to_the_address(server: Server) -> N
     assert server.failures("AUTH_INVALID_SIGNATURE", "mismatch") == 3
 
 
-def test_a_replayed_request_is_charged_to_the_address_not_the_partner(server: Server) -> None:
+def test_a_replayed_request_is_charged_to_the_address_not_the_partner(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The replay check runs with the partner's rate limit (one Redis script in production): a replayed
     id is AUTH_REPLAYED_REQUEST, counted as an authentication failure and charged to the address's
     anonymous limit, while the partner's allowance is not touched."""
+    limiter = server.runtime.security.limits.limiter
+    assert isinstance(limiter, InProcessRateLimiter)
+    frozen = time.time()
+    monkeypatch.setattr(limiter, "_clock", lambda: frozen)  # no allowance comes back between the requests
     request_id = "6f1c2a8e-3b4d-4e5f-9a0b-1c2d3e4f5a6b"
     first = server.client.get(PUBLIC_KEY, headers=server.headers("GET", PUBLIC_KEY, request_id=request_id))
     remaining = int(first.headers["X-RateLimit-Remaining"])

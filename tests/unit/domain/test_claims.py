@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger_core.claims.claim import TRANSITIONS, Claim, same_submission
-from ledger_core.claims.submission import validate_submission
+from ledger_core.claims.claim import TRANSITIONS, Claim
+from ledger_core.claims.submission import same_submission, validate_submission
 from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition
 from ledger_core.shared.vocabulary import ClaimStatus

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from api.client.webhooks import WebhookVerificationError, verify_webhook
-from ledger_core.webhooks.signatures import derive_endpoint_secret, secret_key, signed_headers
+from ledger_core.webhooks.signatures import derive_endpoint_secret
+from proofs.webhooks import secret_key, signed_headers
 
 SECRET = derive_endpoint_secret(b"k" * 32, "whs_1")
 OTHER = derive_endpoint_secret(b"k" * 32, "whs_2")
