@@ -14,6 +14,8 @@ composition (:mod:`adapters.storage`, :mod:`adapters.opening`, the API's runtime
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Protocol
@@ -130,6 +132,11 @@ class CheckpointReads(Protocol):
     def has_checkpoints(self) -> bool:
         """Whether the tree's tables exist (a ledger that never sealed may not have them)."""
         ...
+
+
+def new_subject_key() -> tuple[str, bytes]:
+    """A fresh per-subject data key: ``(key id, 32 random bytes)``, for every key store backend."""
+    return f"k_{uuid.uuid4().hex}", os.urandom(32)
 
 
 class KeyWrapping(Protocol):

@@ -11,14 +11,12 @@ hold wrapped keys; they stay useless without the master key, which is why keys a
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from typing import Any
 
 import psycopg
 
-from adapters.ports import KeyWrapping
+from adapters.ports import KeyWrapping, new_subject_key
 from adapters.postgres.connections import create_schema
 from ledger_core.members.errors import PersonalDataErased
 
@@ -30,10 +28,6 @@ CREATE TABLE IF NOT EXISTS subject_keys (
 );
 CREATE TABLE IF NOT EXISTS erased_subjects (subject TEXT PRIMARY KEY, erased_at TIMESTAMPTZ NOT NULL);
 """
-
-
-def _new_key() -> tuple[str, bytes]:
-    return f"k_{uuid.uuid4().hex}", os.urandom(32)
 
 
 class PostgresKeyStore:
@@ -50,7 +44,7 @@ class PostgresKeyStore:
         with self._lock:
             if self._conn.execute("SELECT 1 FROM erased_subjects WHERE subject = %s", (subject,)).fetchone():
                 raise PersonalDataErased(subject)
-            key_id, key = _new_key()
+            key_id, key = new_subject_key()
             self._conn.execute(
                 "INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (%s, %s, %s)"
                 " ON CONFLICT (subject) DO NOTHING",

@@ -11,13 +11,11 @@ Backups still hold wrapped keys; they stay useless without the master key, which
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
-import uuid
 from pathlib import Path
 
-from adapters.ports import KeyWrapping
+from adapters.ports import KeyWrapping, new_subject_key
 from ledger_core.members.errors import PersonalDataErased
 
 SCHEMA = """
@@ -28,10 +26,6 @@ CREATE TABLE IF NOT EXISTS subject_keys (
 );
 CREATE TABLE IF NOT EXISTS erased_subjects (subject TEXT PRIMARY KEY, erased_at TEXT NOT NULL);
 """
-
-
-def _new_key() -> tuple[str, bytes]:
-    return f"k_{uuid.uuid4().hex}", os.urandom(32)
 
 
 class SQLiteKeyStore:
@@ -54,7 +48,7 @@ class SQLiteKeyStore:
             ).fetchone()
             if row is not None:
                 return row[0], self._wrapper.unwrap(row[0], row[1])
-            key_id, key = _new_key()
+            key_id, key = new_subject_key()
             self._conn.execute(
                 "INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (?, ?, ?)",
                 (key_id, subject, self._wrapper.wrap(key_id, key)),

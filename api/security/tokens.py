@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from api.security import InvalidToken
 from ledger_core.engine.errors import InvalidCommand, LedgerError
+from proofs.note import public_key_to_raw
 
 __all__ = [
     "ALGORITHMS",
@@ -60,19 +61,15 @@ def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def _raw_public(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
 def jwk_thumbprint(key: Ed25519PublicKey) -> str:
     """RFC 7638 thumbprint: base64url SHA-256 of ``{"crv":"Ed25519","kty":"OKP","x":...}`` (RFC 8037 §2)."""
-    members = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": _b64url(_raw_public(key))}, separators=(",", ":"))
+    members = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": _b64url(public_key_to_raw(key))}, separators=(",", ":"))
     return _b64url(hashlib.sha256(members.encode("ascii")).digest())
 
 
 def public_jwk(key: Ed25519PublicKey) -> dict[str, str]:
     """The public JWK of ``key`` as published in the JWKS."""
-    x = _b64url(_raw_public(key))
+    x = _b64url(public_key_to_raw(key))
     return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": jwk_thumbprint(key), "use": "sig", "alg": "EdDSA"}
 
 

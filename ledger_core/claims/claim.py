@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from ledger_core.claims.submission import ClaimDocument, ClaimSubmission, validate_submission
 from ledger_core.engine.aggregate import LedgerAggregate, derive_id
-from ledger_core.engine.errors import InvalidCommand, InvalidTransition
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.shared.money import Currency, format_amount
 from ledger_core.shared.validation import (
     check_identifier,
@@ -297,3 +297,11 @@ class Claim(LedgerAggregate):
     @property
     def claim_amount_text(self) -> str:
         return format_amount(self.claim_amount, self.currency)
+
+
+def visible_to(claim: Claim, partner_id: str | None) -> Claim:
+    """``claim`` if ``partner_id`` may see it (None: an operator, who sees every claim); another partner's
+    claim is :class:`NotFound`, exactly like a missing one."""
+    if partner_id is not None and claim.partner_id != partner_id:
+        raise NotFound("claim", str(claim.id))
+    return claim

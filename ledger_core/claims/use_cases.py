@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from ledger_core.claims.claim import Claim
+from ledger_core.claims.claim import Claim, visible_to
 from ledger_core.claims.documents import Document, DocumentResult, DocumentService
 from ledger_core.claims.facts import ClaimFacts
 from ledger_core.claims.replay import ReplayCheck, replay_log
@@ -29,7 +29,6 @@ from ledger_core.claims.verification import ClaimVerificationService, VerifiedCl
 from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.chain import StoredRow
-from ledger_core.engine.errors import NotFound
 from ledger_core.engine.ports import Clock
 from ledger_core.shared.service_support import save
 from ledger_core.shared.vocabulary import ClaimStatus
@@ -98,17 +97,11 @@ class Claims:
     # -- reads ---------------------------------------------------------------------------------------
     def get(self, claim_id: UUID, partner_id: str | None = None) -> Claim:
         """The claim (a private copy), or :class:`NotFound` (also when it is another partner's)."""
-        claim = self.app.load(Claim, claim_id, "claim")
-        if partner_id is not None and claim.partner_id != partner_id:
-            raise NotFound("claim", str(claim_id))
-        return claim
+        return visible_to(self.app.load(Claim, claim_id, "claim"), partner_id)
 
     def view(self, claim_id: UUID, partner_id: str | None = None) -> Claim:
         """Like :meth:`get`, read-only (see :meth:`LedgerApplication.view`): never mutate the result."""
-        claim = self.app.view(Claim, claim_id, "claim")
-        if partner_id is not None and claim.partner_id != partner_id:
-            raise NotFound("claim", str(claim_id))
-        return claim
+        return visible_to(self.app.view(Claim, claim_id, "claim"), partner_id)
 
     def get_by_reference(self, partner_id: str, partner_claim_id: str) -> Claim:
         """The claim the partner submitted as ``partner_claim_id``."""

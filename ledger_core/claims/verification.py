@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from uuid import UUID
 
-from ledger_core.claims.claim import Claim
+from ledger_core.claims.claim import Claim, visible_to
 from ledger_core.claims.errors import DuplicateClaim
 from ledger_core.claims.facts import ClaimFacts, ClaimFactsSnapshot, FactsQuery, claim_reference
 from ledger_core.claims.risk_rules import (
@@ -36,7 +36,7 @@ from ledger_core.claims.risk_rules import (
 from ledger_core.claims.submission import ClaimSubmission, submission_differences
 from ledger_core.claims.verification_inputs import AmountHistory, DocumentEvidence, VerificationInputs
 from ledger_core.engine.application import LedgerApplication
-from ledger_core.engine.errors import ConcurrencyConflict, InvalidCommand, InvalidTransition, NotFound
+from ledger_core.engine.errors import ConcurrencyConflict, InvalidCommand, InvalidTransition
 from ledger_core.engine.ports import Clock
 from ledger_core.shared.money import format_amount
 from ledger_core.shared.service_support import save
@@ -294,10 +294,7 @@ class ClaimVerificationService:
         return True
 
     def _get(self, claim_id: UUID, partner_id: str | None) -> Claim:
-        claim = self.app.load(Claim, claim_id, "claim")
-        if partner_id is not None and claim.partner_id != partner_id:
-            raise NotFound("claim", str(claim_id))
-        return claim
+        return visible_to(self.app.load(Claim, claim_id, "claim"), partner_id)
 
 
 def _received_at(claim: Claim) -> str | None:
