@@ -36,6 +36,8 @@ from api.http.errors import make_exception_handler
 from api.http.observability import Edge, Metrics, configure_logging
 from api.http.openapi import DecimalSchemaPlugin, finish_openapi
 from api.http.pipeline import partner_pipeline
+from api.http.pipeline.limits import ErrorRateLimitHeaders
+from api.http.proxies import ClientAddressMiddleware, TrustedProxies
 from api.http.routes.audit import AuditController
 from api.http.routes.claims import ClaimsController
 from api.http.routes.claims_review import OperationsClaimsController
@@ -135,6 +137,8 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
     handle = RuntimeHandle()
     edge = Edge(settings, metrics)
     pipeline = partner_pipeline(handle.security, settings)
+    proxies = TrustedProxies.of(settings.http.trusted_proxies)
+    error_limits = ErrorRateLimitHeaders(lambda: handle.security().limits, proxies)
     api_v1 = Router(
         path=f"/api/{API_VERSION}",
         route_handlers=[
@@ -163,8 +167,8 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         route_handlers=[api_v1, OAuthController, WellKnownController, HealthController],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},
-        middleware=[edge.middleware()],
-        before_send=[edge.before_send],
+        middleware=[ClientAddressMiddleware(proxies), edge.middleware()],
+        before_send=[edge.before_send, error_limits],
         after_request=_envelope_html_not_found,
         lifespan=[_lifespan(settings, metrics, runtime_factory, handle)],
         openapi_config=_openapi_config(settings),

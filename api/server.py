@@ -68,6 +68,7 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, work
         "lifespan": "on",
         "timeout_graceful_shutdown": 10,
         "server_header": False,
+        "proxy_headers": False,  # X-Forwarded-For: read by the app, from configured proxies only (api/http/proxies.py)
     }
     if workers == 1:
         uvicorn.run(create_app(settings), **options)

@@ -116,6 +116,11 @@ class HttpSection:
 
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 100 * 1_048_576
+    max_token_body_bytes: int = 4096
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs of the reverse proxies whose ``X-Forwarded-For`` is believed (api/http/proxies.py); none by
+    default: the client is the TCP peer. ``LEDGER_TRUSTED_PROXIES=10.0.0.0/8,192.0.2.7``."""
+    """The body of ``POST /oauth/token``, the one endpoint that reads a body before authenticating anyone."""
     rate_limits: Mapping[str, TierLimits] = field(default_factory=_default_limits)
     partner_policies: Mapping[str, str] = field(default_factory=dict)
     """Partner id -> rate-limit policy name (a key of ``rate_limits``) overriding the partner's tier."""
@@ -250,6 +255,7 @@ _INTS = {
     "ready_max_seal_lag",
     "max_body_bytes",
     "max_upload_bytes",
+    "max_token_body_bytes",
     "webhook_max_in_flight",
     "enrollment_token_ttl_seconds",
     "reminder_send_delay_seconds",
@@ -282,6 +288,7 @@ _DUMPERS: dict[str, Callable[[Any], str]] = {
     "partner_policies": lambda value: json.dumps(dict(value)),
     "cost_model": lambda value: json.dumps(dict(value)),
     "restricted_states": ",".join,
+    "trusted_proxies": ",".join,
     "versions": lambda value: json.dumps({version: _policy_json(policy) for version, policy in value.items()}),
     "previous_token_keys": lambda value: os.pathsep.join(str(path) for path in value),
 }
@@ -290,6 +297,7 @@ _LOADERS: dict[str, Callable[[str], Any]] = {
     "partner_policies": _load_mapping,
     "cost_model": _load_mapping,
     "restricted_states": _load_states,
+    "trusted_proxies": lambda raw: tuple(part.strip() for part in raw.split(",") if part.strip()),
     "versions": lambda raw: {version: _policy(doc) for version, doc in json.loads(raw).items()},
     "previous_token_keys": lambda raw: tuple(Path(part) for part in raw.split(os.pathsep) if part),
 }

@@ -3,6 +3,9 @@
 * :class:`ThreadConnections` gives each thread its own connection to one file (WAL: readers never block
   the writer or each other), translates driver errors into eventsourcing's ``PersistenceError`` family,
   and closes every connection it handed out.
+* :func:`private_database` creates the database file owner-only (0600, like the key files beside it)
+  before SQLite opens it, and tightens an existing one: SQLite gives the ``-wal`` and ``-shm`` files
+  the database file's permissions, so they are 0600 too.
 * :class:`WriterLock` is the file lock (``<db>.writer-lock``) every writer of the file takes before
   ``BEGIN IMMEDIATE``: a blocking ``flock`` hands the write lock straight to the next process, where
   SQLite's own busy handler would sleep in steps of up to 100 ms.
@@ -10,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -34,10 +38,34 @@ def translate(error: sqlite3.Error) -> PersistenceError:
     return ProgrammingError(str(error))
 
 
+PRIVATE_MODE = 0o600
+_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def private_database(path: Path) -> None:
+    """Create ``path`` with mode 0600 if it does not exist; remove group and other permissions from it and
+    its ``-wal``/``-shm``/``-journal`` files if it does (an in-memory database is left alone)."""
+    if str(path) in ("", ":memory:") or str(path).startswith("file:"):
+        return
+    # O_EXCL: never open (and close) a descriptor of an existing database: closing any descriptor of a file
+    # drops every POSIX lock this process holds on it, SQLite's included (sqlite.org/howtocorrupt.html 2.2).
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
+    for suffix in _SIDE_FILES:
+        side = Path(f"{path}{suffix}")
+        try:
+            mode = side.stat().st_mode & 0o777
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            side.chmod(mode & 0o700)
+
+
 class ThreadConnections:
-    """One connection per thread to ``path`` (``synchronous=FULL``, 30 s busy timeout)."""
+    """One connection per thread to ``path`` (``synchronous=FULL``, 30 s busy timeout), a private file."""
 
     def __init__(self, path: Path) -> None:
+        private_database(path)
         self.path = path
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from adapters.ports import KeyWrapping, new_subject_key
+from adapters.sqlite.connections import private_database
 from ledger_core.members.errors import PersonalDataErased
 
 SCHEMA = """
@@ -34,6 +35,7 @@ class SQLiteKeyStore:
     def __init__(self, path: Path, wrapper: KeyWrapping) -> None:
         self._wrapper = wrapper
         self._lock = threading.Lock()
+        private_database(path)
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._conn.execute("PRAGMA secure_delete=ON")
         self._conn.execute("PRAGMA synchronous=FULL")

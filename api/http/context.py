@@ -14,6 +14,7 @@ from typing import Any
 REQUEST_ID = "ledger.request_id"
 PARTNER = "ledger.partner"
 STARTED = "ledger.started"
+CLIENT = "ledger.client"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 
 
@@ -27,6 +28,25 @@ def header(scope: Any, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
             return bytes(value).decode("latin-1")
+    return None
+
+
+SECURITY_HEADERS = (b"authorization", b"x-api-key", b"x-request-id", b"x-timestamp", b"x-signature")
+"""The headers that authenticate a request: each may be sent once."""
+
+
+def repeated_header(scope: Any, names: tuple[bytes, ...] = SECURITY_HEADERS) -> str | None:
+    """The first of ``names`` (lower-case bytes) the request carries more than once, else None.
+
+    A repeated credential is ambiguous (which one was signed? which one did a proxy add?), so the
+    server refuses it rather than picking one (RFC 9110 section 5.3: these are not list-valued fields)."""
+    seen: set[bytes] = set()
+    for key, _ in scope.get("headers", ()):
+        name = bytes(key).lower()
+        if name in names:
+            if name in seen:
+                return name.decode("latin-1")
+            seen.add(name)
     return None
 
 
@@ -57,7 +77,11 @@ def query_string(scope: Any) -> str:
 
 
 def client_address(scope: Any) -> str:
-    """The client's address as the ASGI server reports it (``unknown`` when it does not)."""
+    """The client's address: as :mod:`api.http.proxies` resolved it (trusted proxies' ``X-Forwarded-For``),
+    else the TCP peer the ASGI server reports (``unknown`` when it does not)."""
+    resolved = _state(scope).get(CLIENT)
+    if isinstance(resolved, str):
+        return resolved
     client = scope.get("client") or ("unknown", 0)
     return str(client[0])
 

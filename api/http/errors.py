@@ -15,6 +15,7 @@ a failure inside it would escape to the server (a Litestar trap), so it falls ba
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ _CODES: dict[str, tuple[int, str]] = {
     "VALIDATION_ERROR": (400, "The request payload or a parameter is invalid; details name the field."),
     "MALFORMED_JSON": (400, "The body is not valid JSON."),
     "IDEMPOTENCY_KEY_INVALID": (400, "The Idempotency-Key header is empty or longer than 255 characters."),
+    "REPEATED_HEADER": (400, "A security header (Authorization, X-API-Key, X-Request-ID, ...) is sent twice."),
     "AUTH_INVALID_TOKEN": (401, "Authorization Bearer token missing, invalid or expired."),
     "AUTH_INVALID_SIGNATURE": (401, "X-Signature missing or wrong, or a signed header malformed."),
     "AUTH_REQUEST_EXPIRED": (401, "X-Timestamp is more than 300 seconds away from the server clock."),
@@ -51,6 +53,7 @@ _CODES: dict[str, tuple[int, str]] = {
     "AUTH_KEY_MISMATCH": (401, "X-API-Key missing, unknown, expired, or not a key of the token's partner."),
     "AUTH_INVALID_CLIENT": (401, "OAuth client authentication failed (RFC 6749 invalid_client)."),
     "AUTH_INSUFFICIENT_SCOPE": (403, "The access token lacks the scope this operation needs."),
+    "IP_NOT_ALLOWED": (403, "The client address is outside the partner's IP allowlist."),
     "UNSUPPORTED_GRANT_TYPE": (400, "Only grant_type=client_credentials is supported (RFC 6749 4.4)."),
     "INVALID_SCOPE": (400, "The requested scope is unknown or not granted to this client."),
     "NOT_FOUND": (404, "No such resource."),
@@ -200,6 +203,9 @@ def _camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+_MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter '([^']{1,100})'")
+
+
 def _http_problem(exc: HTTPException) -> Problem:
     """Litestar's own exceptions: router 404/405, body parsing, size limit."""
     if isinstance(exc, NotFoundException):
@@ -215,6 +221,11 @@ def _http_problem(exc: HTTPException) -> Problem:
             for item in (exc.extra if isinstance(exc.extra, list) else [])
             if isinstance(item, dict)
         ]
+        missing = _MISSING_PARAMETER.match(str(exc.detail))
+        if not fields and missing is not None:  # Litestar names a missing parameter only in its message
+            source, name = missing.groups()
+            fields = [{"field": name, "message": f"the {source} parameter {name!r} is required", "source": source}]
+            return Problem("VALIDATION_ERROR", f"missing required {source} parameter {name!r}", {"fields": fields}, {})
         return Problem("VALIDATION_ERROR", "request validation failed", {"fields": fields}, {})
     if isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException):
         return Problem("MALFORMED_JSON", "the request body is not valid JSON", {"reason": str(exc.detail)}, {})

@@ -30,11 +30,12 @@ answers is a set of whole months, each of which passed the rule on its own.
 
 from __future__ import annotations
 
+import calendar
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Protocol
 
 from ledger_core.engine.errors import InvalidCommand
@@ -261,21 +262,20 @@ class MemoryOutcomeStore:
 
 
 def month_end(day: date) -> date:
-    """The last day of ``day``'s month."""
-    following = date(day.year + day.month // 12, day.month % 12 + 1, 1)
-    return following - timedelta(days=1)
+    """The last day of ``day``'s month (December 9999 included: no following month is computed)."""
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def check_period(start: date, end: date) -> None:
     """A period is whole calendar months (see the module docstring: differencing), at most ten years."""
     if end < start:
         raise InvalidCommand("end_date is before start_date", field="end_date", not_before=start.isoformat())
+    if (end - start).days > MAX_PERIOD_DAYS:  # first: month_end of the last representable month overflows
+        raise InvalidCommand(f"the period may span at most {MAX_PERIOD_DAYS} days", field="end_date")
     if start.day != 1:
         raise InvalidCommand("start_date must be the first day of a month", field="start_date")
     if end != month_end(end):
         raise InvalidCommand("end_date must be the last day of a month", field="end_date")
-    if (end - start).days > MAX_PERIOD_DAYS:
-        raise InvalidCommand(f"the period may span at most {MAX_PERIOD_DAYS} days", field="end_date")
 
 
 def month_key(day: date) -> str:

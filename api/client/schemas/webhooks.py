@@ -20,6 +20,10 @@ EventTypeName = Literal[
     "subscription.cancelled",
 ]
 DeliveryStatusName = Literal["pending", "delivered", "failed", "cancelled"]
+MAX_INT64 = 2**63 - 1
+"""Delivery ids and log positions are signed 64-bit integers in storage: larger ones are refused (400)."""
+StoredInt = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)]
+
 EndpointIdText = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9_-]{1,64}$")]
 
 
@@ -104,7 +108,7 @@ class DeliveryPage(msgspec.Struct):
 class ReplayRequest(Strict):
     """Deliver again everything from a log position or from a time (RFC 3339)."""
 
-    since_position: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    since_position: StoredInt | None = None
     since: str | None = None
 
 

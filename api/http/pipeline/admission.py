@@ -2,6 +2,8 @@
 
 It runs after the guards and before the handler's parameters (and body) are parsed, and it:
 
+0. checks a JSON body's media type and shape (:func:`.content.check_content`: 400, 415) before anything
+   is claimed or decoded;
 1. claims the ``Idempotency-Key`` (:meth:`.idempotency.Idempotency.begin`: 400, 409 or 422 here, or the
    stored response to replay);
 2. records the partner for the access log (only admitted requests name their partner there);
@@ -17,6 +19,7 @@ from litestar import Request, Response
 
 from api.http.context import set_partner
 from api.http.pipeline.body import deferred_error
+from api.http.pipeline.content import check_content
 from api.http.pipeline.idempotency import Idempotency
 from api.security.tokens import AccessToken
 
@@ -28,6 +31,7 @@ class Admission:
         self._idempotency = idempotency
 
     async def __call__(self, request: Request[AccessToken, Any, Any]) -> Response[bytes] | None:
+        check_content(request.scope)
         replay = await self._idempotency.begin(request)
         set_partner(request.scope, request.user.partner_id)
         error = deferred_error(request.scope)

@@ -11,6 +11,9 @@ skew); the body has not been read yet, so a caller without credentials cannot ma
 once the body has streamed in; that step replaces ``request.auth`` with the
 :class:`~api.security.verifier.AuthenticatedRequest`. Nothing after it runs before the signature is verified.
 
+A security header sent twice is refused first (400 ``REPEATED_HEADER``): which of the two was meant
+is ambiguous, so none is picked (:func:`api.http.context.repeated_header`).
+
 Where the checks run: on the event loop when they read nothing (a token this process verified before,
 its partner in the directory's one-second cache: a partner's steady traffic), in a worker thread
 otherwise (the first request of a token, or a partner to read), so a request costs no more thread
@@ -32,7 +35,8 @@ from litestar.enums import ScopeType
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp, Scope
 
-from api.http.context import client_address
+from api.http.context import client_address, repeated_header
+from api.http.errors import ApiError
 from api.http.pipeline.limits import RateLimits
 from api.http.threads import run_blocking
 from api.security import AuthenticationError
@@ -146,6 +150,9 @@ class PartnerAuthentication(AbstractAuthenticationMiddleware):
         self._limits = limits
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
+        repeated = repeated_header(connection.scope)
+        if repeated is not None:
+            raise ApiError("REPEATED_HEADER", f"the {repeated} header is sent more than once", header=repeated)
         authenticator, limits = self._authenticator(), self._limits()
         headers, client = first_headers(connection.scope), client_address(connection.scope)
         lookup = authenticator.cached_lookup(headers)

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
+from litestar import Request
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPRequestEvent, HTTPScope, Receive, ReceiveMessage, Scope, Send
@@ -27,6 +28,7 @@ from litestar.types import ASGIApp, HTTPRequestEvent, HTTPScope, Receive, Receiv
 from api.http.context import client_address, header, query_string, raw_path
 from api.http.errors import ApiError
 from api.http.pipeline.authentication import PartnerAuthenticator
+from api.http.pipeline.content import kept_body
 from api.http.pipeline.limits import RateLimits
 from api.http.threads import run_blocking
 from api.http.uploads import Digester, Upload, digester_for
@@ -90,6 +92,22 @@ async def read_body(receive: Receive, limit: int, upload: _Upload | None) -> tup
             return b"".join(chunks), digest.hexdigest()
 
 
+async def read_capped(request: Request[Any, Any, Any], limit: int) -> bytes:
+    """The body of an unauthenticated request (``/oauth/token``), refused with 413 past ``limit`` bytes:
+    a declared ``Content-Length`` over it before anything is read, else as soon as the stream passes it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _replaying(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the already-read body to the handler, then defers to the server."""
     sent = False
@@ -141,6 +159,8 @@ class SignedBody(ASGIMiddleware):
         state[BODY_SHA256] = body_sha256
         if upload is not None:
             state[UPLOAD] = upload.finish()
+        else:
+            kept_body(state, body)
         await next_app(scope, _replaying(body, receive), send)
 
 

@@ -9,7 +9,10 @@ are on Redis (:func:`adapters.request_gate.remember_and_check`). The rate-limit 
 
 Authentication failures (a bad header, a bad signature, a replayed id) are charged to the client
 address's ``anonymous`` policy instead (:meth:`RateLimits.refusal`), so they carry rate-limit headers too
-and a flood of them ends in 429.
+and a flood of them ends in 429. Any other error answered under ``/api/`` or ``/oauth/`` before a
+policy was counted (a body over its limit, a repeated header, a path no route matches) gets them the
+same way from :class:`ErrorRateLimitHeaders`, a ``before_send`` hook: every error response carries
+them, as docs/authentication.md section 4 promises.
 
 :class:`RateLimitMiddleware` is the Litestar middleware; it runs the blocking part (Redis, the partner
 read) in one worker thread and adds the headers to whatever the layers inside it answer.
@@ -29,6 +32,7 @@ from adapters.request_gate import remember_and_check
 from api.http.context import client_address
 from api.http.errors import ApiError, as_api_error
 from api.http.observability import Metrics
+from api.http.proxies import TrustedProxies, resolve_client
 from api.http.threads import run_blocking
 from api.security import AuthenticationError
 from api.security.credentials import PartnerDirectory
@@ -107,6 +111,39 @@ class RateLimits:
         return headers
 
 
+_LIMITED_PREFIXES = ("/api/", "/oauth/")
+_LIMIT_HEADER = b"x-ratelimit-limit"
+
+
+class ErrorRateLimitHeaders:
+    """``before_send`` hook: an error response under ``/api/`` or ``/oauth/`` that carries no rate-limit
+    headers is charged to the client address's ``anonymous`` policy and gets that policy's headers
+    (its status is kept: the request is refused already)."""
+
+    def __init__(self, limits: Callable[[], RateLimits], proxies: TrustedProxies) -> None:
+        self._limits = limits
+        self._proxies = proxies
+
+    async def __call__(self, message: Message, scope: Scope) -> None:
+        if scope["type"] != ScopeType.HTTP or message["type"] != "http.response.start" or message["status"] < 400:
+            return
+        if not str(scope.get("path", "")).startswith(_LIMITED_PREFIXES):
+            return
+        headers = list(message.get("headers", ()))
+        if any(bytes(name).lower() == _LIMIT_HEADER for name, _ in headers):
+            return
+        limits, client = self._limits(), resolve_client(scope, self._proxies)
+        try:
+            extra = await run_blocking(limits.limit, f"ip:{client}", ANONYMOUS_TIER)
+        except LimitExceeded as exceeded:
+            extra = exceeded.headers
+        message["headers"] = [*headers, *_encoded(extra)]
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+
 class RateLimitMiddleware(ASGIMiddleware):
     """Counts an authenticated request (``request.auth``) and puts the rate-limit headers on its response."""
 
@@ -117,7 +154,7 @@ class RateLimitMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         headers = await run_blocking(self._limits().admit, scope["auth"], client_address(scope))
-        encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+        encoded = _encoded(headers)
 
         async def send_with_limits(message: Message) -> None:
             if message["type"] == "http.response.start":

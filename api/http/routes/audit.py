@@ -11,6 +11,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.enums import MediaType
 from litestar.params import PathParameter, QueryParameter
 
 from api.client.schemas import common as schemas
@@ -22,7 +23,8 @@ from ledger_core.engine.audit_log import MAX_POSITION, LogQuery
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.shared.validation import normalize_timestamp
 
-TEXT = "text/plain; charset=utf-8"
+TEXT = MediaType.TEXT
+"""``text/plain``: Litestar adds ``; charset=utf-8`` once (RFC 6838 section 4.3: no repeated parameter)."""
 READ = {"scope": "audit:read"}
 
 

@@ -60,7 +60,7 @@ class ClaimsController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[schemas.VerificationResponse]:
         if data.partner_id is not None and data.partner_id != partner_id:
-            raise ApiError("VALIDATION_ERROR", "partnerId must be the authenticated partner", field="partnerId")
+            raise ApiError("PARTNER_MISMATCH", "partnerId must be the authenticated partner", field="partnerId")
         submission = validate_submission(
             partner_id=partner_id,
             partner_claim_id=data.partner_claim_id,

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from adapters.outbox import AttemptRecord, DeliveryRecord
 from adapters.webhook_management import WebhookManager
@@ -26,6 +26,9 @@ from ledger_core.shared.validation import format_timestamp, parse_timestamp
 
 MANAGE = {"scope": "webhooks:manage"}
 EndpointId = Annotated[str, PathParameter(description="The webhook endpoint id.", max_length=64)]
+DeliveryId = Annotated[
+    int, PathParameter(ge=0, le=schemas.MAX_INT64, description="The delivery id (a signed 64-bit integer).")
+]
 
 
 def manager(runtime: Runtime) -> WebhookManager:
@@ -161,7 +164,7 @@ class WebhooksController(Controller):
         partner_id: NamedDependency[str],
         limit: Annotated[int, QueryParameter(ge=1, le=100, description="Page size, 1 to 100.")] = 20,
         starting_after: Annotated[
-            int | None, QueryParameter(ge=0, description="Cursor: the last deliveryId seen.")
+            int | None, QueryParameter(ge=0, le=schemas.MAX_INT64, description="Cursor: the last deliveryId seen.")
         ] = None,
         status: Annotated[schemas.DeliveryStatusName | None, QueryParameter(description="Only this status.")] = None,
     ) -> schemas.DeliveryPage:
@@ -180,7 +183,7 @@ class WebhooksController(Controller):
     async def delivery(
         self,
         endpoint_id: EndpointId,
-        delivery_id: FromPath[int],
+        delivery_id: DeliveryId,
         runtime: NamedDependency[Runtime],
         partner_id: NamedDependency[str],
     ) -> schemas.DeliveryDetail:
@@ -196,7 +199,7 @@ class WebhooksController(Controller):
     async def resend(
         self,
         endpoint_id: EndpointId,
-        delivery_id: FromPath[int],
+        delivery_id: DeliveryId,
         runtime: NamedDependency[Runtime],
         partner_id: NamedDependency[str],
         idempotency_key: IdempotencyKey = None,
