@@ -117,6 +117,10 @@ class HttpSection:
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 100 * 1_048_576
     max_token_body_bytes: int = 4096
+    large_body_bytes: int = 65_536
+    max_large_bodies: int = 8
+    """Bodies over ``large_body_bytes`` stream at most ``max_large_bodies`` at a time per process (more:
+    503 with Retry-After); see api/http/pipeline/body.py for the memory bound this gives."""
     trusted_proxies: tuple[str, ...] = ()
     """CIDRs of the reverse proxies whose ``X-Forwarded-For`` is believed (api/http/proxies.py); none by
     default: the client is the TCP peer. ``LEDGER_TRUSTED_PROXIES=10.0.0.0/8,192.0.2.7``."""
@@ -256,6 +260,8 @@ _INTS = {
     "max_body_bytes",
     "max_upload_bytes",
     "max_token_body_bytes",
+    "large_body_bytes",
+    "max_large_bodies",
     "webhook_max_in_flight",
     "enrollment_token_ttl_seconds",
     "reminder_send_delay_seconds",

@@ -187,7 +187,7 @@ class Membership:
         partner_member_id: str,
         *,
         start_date: str,
-        amount: Decimal,
+        amount: str | int | Decimal,
         currency: str,
         frequency: str,
     ) -> SubscriptionResult:

@@ -8,6 +8,7 @@ contain control characters, so ``derive_id`` joins them unambiguously.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -23,6 +24,11 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+_INVISIBLE = re.compile(
+    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
+"""Soft hyphen, Arabic letter mark, zero-width characters, bidi marks, embeddings, overrides and isolates,
+invisible operators, the byte-order mark and interlinear annotation controls."""
 _SLUG = re.compile(r"[a-z0-9_]{2,64}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _METADATA_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -44,11 +50,23 @@ def check_text(value: Any, field: str, *, max_length: int, min_length: int = 1, 
 
 
 def check_identifier(value: Any, field: str, *, max_length: int = 128) -> str:
-    """A natural key: 1..max_length characters, no control characters, no surrounding whitespace."""
+    """A natural key: 1..max_length characters, no control characters, no surrounding whitespace, no bidi
+    controls or invisible characters (Unicode TR 36 section 3.5, TR 31), in NFC (UAX 15).
+
+    Two spellings of one identifier that render alike must be one key: the canonical-composition form
+    makes ``"e\u0301"`` and ``"\u00e9"`` the same key; a bidirectional control or a zero-width
+    character (which make different keys look alike, or one key look like another) is refused."""
     text = check_text(value, field, max_length=max_length)
     if text != text.strip():
         raise InvalidCommand(f"{field} has leading or trailing whitespace", field=field, value=text)
-    return text
+    hidden = _INVISIBLE.search(text)
+    if hidden is not None:
+        raise InvalidCommand(
+            f"{field} contains an invisible or bidirectional control character",
+            field=field,
+            character=f"U+{ord(hidden.group()):04X}",
+        )
+    return unicodedata.normalize("NFC", text)
 
 
 def check_partner_slug(value: Any, field: str = "partner_id") -> str:

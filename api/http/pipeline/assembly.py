@@ -16,7 +16,7 @@ from litestar.types import Guard, Middleware
 from adapters.idempotency import IdempotencyStore
 from api.http.pipeline.admission import Admission
 from api.http.pipeline.authentication import PartnerAuthentication, PartnerAuthenticator
-from api.http.pipeline.body import SignedBody
+from api.http.pipeline.body import LargeBodies, SignedBody
 from api.http.pipeline.guards import require_scope
 from api.http.pipeline.idempotency import Idempotency, IdempotencyMiddleware
 from api.http.pipeline.limits import RateLimitMiddleware, RateLimits
@@ -54,6 +54,7 @@ def partner_pipeline(security: Callable[[], Security], settings: Settings) -> Pa
             limits,
             max_body_bytes=settings.http.max_body_bytes,
             max_upload_bytes=settings.http.max_upload_bytes,
+            large_bodies=LargeBodies(settings.http.large_body_bytes, settings.http.max_large_bodies),
         ),
         RateLimitMiddleware(limits),
         IdempotencyMiddleware(idempotency),

@@ -7,6 +7,14 @@ covers SHA-256 of the body, so it is verified now (:meth:`.authentication.Partne
 a failure charged to the client address like any authentication failure); ``request.auth`` becomes the
 :class:`~api.security.verifier.AuthenticatedRequest`.
 
+**Large bodies are bounded.** A body over ``settings.http.large_body_bytes`` (declared, or once it
+streams past that size) needs one of ``settings.http.max_large_bodies`` slots of this process; with
+none free it is refused at once with 503 ``SERVICE_UNAVAILABLE`` and ``Retry-After`` (the client
+retries; nothing was recorded). So at most that many large bodies stream at a time, whatever the
+number of connections: with uploads hashed and never kept, and other bodies capped at
+``max_body_bytes``, the memory bodies take is at most ``max_large_bodies x max_body_bytes`` plus
+``large_body_bytes`` per other connection (docs/performance.md, "Edge").
+
 Uploads (:mod:`api.http.uploads`) are fed to their digester as they stream and never kept: the handler
 gets an empty body and the :class:`~api.http.uploads.Upload` through :func:`upload_of`. A malformed
 upload is not reported yet: the whole body must be read for the signature, and the error is for an
@@ -69,27 +77,64 @@ class _Upload:
         return self.error or ApiError("VALIDATION_ERROR", "unreadable upload")
 
 
-async def read_body(receive: Receive, limit: int, upload: _Upload | None) -> tuple[bytes, str]:
-    """The body (empty for an upload, whose chunks go to ``upload``) and its hex SHA-256; 413 past ``limit``."""
+class LargeBodies:
+    """The slots for large bodies in this process (one event loop: no lock needed)."""
+
+    def __init__(self, threshold: int, slots: int) -> None:
+        self.threshold = threshold
+        self.free = slots
+
+    def take(self) -> None:
+        """Take a slot, or 503 ``SERVICE_UNAVAILABLE`` with ``Retry-After`` when none is free."""
+        if self.free <= 0:
+            raise ApiError(
+                "SERVICE_UNAVAILABLE",
+                "too many large request bodies are being received; retry after Retry-After",
+                headers={"Retry-After": "1"},
+                reason="large_bodies",
+            )
+        self.free -= 1
+
+    def give(self) -> None:
+        self.free += 1
+
+
+async def read_body(
+    receive: Receive, limit: int, upload: _Upload | None, large: LargeBodies, declared: int | None = None
+) -> tuple[bytes, str]:
+    """The body (empty for an upload, whose chunks go to ``upload``) and its hex SHA-256; 413 past ``limit``.
+
+    A slot of ``large`` is held while a body over its threshold (declared, or streamed so far) is read:
+    503 when none is free."""
     digest = hashlib.sha256()
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # http.disconnect
-            raise ApiError("VALIDATION_ERROR", "the client disconnected before sending the body")
-        chunk = bytes(message.get("body", b""))
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        if chunk:
-            digest.update(chunk)
-            if upload is None:
-                chunks.append(chunk)
-            else:
-                upload.feed(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks), digest.hexdigest()
+    holding = declared is not None and declared > large.threshold
+    if holding:
+        large.take()
+    try:
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # http.disconnect
+                raise ApiError("VALIDATION_ERROR", "the client disconnected before sending the body")
+            chunk = bytes(message.get("body", b""))
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            if size > large.threshold and not holding:
+                large.take()
+                holding = True
+            if chunk:
+                digest.update(chunk)
+                if upload is None:
+                    chunks.append(chunk)
+                else:
+                    upload.feed(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), digest.hexdigest()
+    finally:
+        if holding:
+            large.give()
 
 
 async def read_capped(request: Request[Any, Any, Any], limit: int) -> bytes:
@@ -134,7 +179,9 @@ class SignedBody(ASGIMiddleware):
         *,
         max_body_bytes: int,
         max_upload_bytes: int,
+        large_bodies: LargeBodies,
     ) -> None:
+        self._large = large_bodies
         self._authenticator = authenticator
         self._limits = limits
         self.max_body_bytes = max_body_bytes
@@ -143,11 +190,12 @@ class SignedBody(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         is_upload = bool(scope["route_handler"].opt.get("upload"))
         limit = self.max_upload_bytes if is_upload else self.max_body_bytes
-        declared = header(scope, b"content-length") or ""
-        if declared.isdigit() and int(declared) > limit:
+        declared_text = header(scope, b"content-length") or ""
+        declared = int(declared_text) if declared_text.isdigit() else None
+        if declared is not None and declared > limit:
             raise too_large(limit)
         upload = _Upload(header(scope, b"content-type")) if is_upload else None
-        body, body_sha256 = await read_body(receive, limit, upload)
+        body, body_sha256 = await read_body(receive, limit, upload, self._large, declared)
         method = cast("HTTPScope", scope)["method"]
         try:
             scope["auth"] = self._authenticator().check_signature(

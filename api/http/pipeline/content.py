@@ -15,6 +15,7 @@ state for the handler already).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -26,6 +27,7 @@ from api.http.errors import ApiError
 from api.http.strict_json import check_json, require_json_media_type
 
 BODY = "ledger.body"
+DOCUMENT = "ledger.json"
 DATA = "data"
 
 
@@ -49,7 +51,19 @@ def check_content(scope: Scope) -> None:
             raise ApiError("VALIDATION_ERROR", "this endpoint needs a JSON body; the body is empty", field="body")
         return
     require_json_media_type(header(scope, b"content-type"))
-    check_json(body)
+    scope["state"][DOCUMENT] = check_json(body)
+
+
+def amount_as_sent(scope: Scope, name: str, decoded: Decimal) -> str | Decimal:
+    """The body's top-level ``name`` as the client wrote it when it is a JSON string, else ``decoded``.
+
+    msgspec turns a string into a ``Decimal`` with Python's constructor, which takes surrounding spaces
+    and any script's digits (``" 10.00"``, ``"\u0661\u0660"``): the domain's plain-decimal rule
+    (:func:`ledger_core.shared.money.parse_amount`, ASCII digits only) must see the text itself. A JSON
+    number is ASCII by RFC 8259's grammar, so its ``Decimal`` is passed on."""
+    document = scope["state"].get(DOCUMENT)
+    raw = document.get(name) if isinstance(document, dict) else None
+    return raw if isinstance(raw, str) else decoded
 
 
 def kept_body(state: dict[str, Any], body: bytes) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
@@ -12,6 +12,7 @@ from api.client.schemas import common as schemas
 from api.client.schemas.claims import ExplainResponse
 from api.http import views
 from api.http.errors import ApiError
+from api.http.pipeline.content import amount_as_sent
 from api.http.routes.common import parse_uuid
 from api.http.threads import run_blocking
 from api.runtime import Runtime
@@ -54,6 +55,7 @@ class ClaimsController(Controller):
     )
     async def submit(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[schemas.ClaimSubmission],
         runtime: NamedDependency[Runtime],
         partner_id: NamedDependency[str],
@@ -65,7 +67,7 @@ class ClaimsController(Controller):
             partner_id=partner_id,
             partner_claim_id=data.partner_claim_id,
             claim_type=data.claim_type,
-            claim_amount=data.claim_amount,
+            claim_amount=amount_as_sent(request.scope, "claimAmount", data.claim_amount),
             currency=data.currency,
             submitted_at=data.submitted_at,
             documents=[{"type": d.type, "hash": d.hash, "metadata": d.metadata} for d in data.documents],

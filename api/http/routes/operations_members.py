@@ -10,14 +10,15 @@ and recorded nothing), never a result.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
 from api.client.schemas import members as schemas
 from api.http import views
+from api.http.pipeline.content import amount_as_sent
 from api.http.threads import run_blocking
 from api.runtime import Runtime
 
@@ -115,15 +116,17 @@ class OperationsMembersController(Controller):
         self,
         partner: Partner,
         member: Member,
+        request: Request[Any, Any, Any],
         data: JSONBody[schemas.SubscriptionStartRequest],
         runtime: NamedDependency[Runtime],
     ) -> schemas.OperationResponse:
+        amount = amount_as_sent(request.scope, "amount", data.amount)
         result = await run_blocking(
             lambda: runtime.ledger.membership.start_subscription(
                 partner,
                 member,
                 start_date=data.start_date,
-                amount=data.amount,
+                amount=amount,
                 currency=data.currency,
                 frequency=data.frequency,
             )
