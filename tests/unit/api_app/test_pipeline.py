@@ -254,6 +254,7 @@ def test_every_api_route_runs_the_whole_pipeline(tmp_path: Path) -> None:
     replace the admission hook (Litestar keeps the closest one), and this would fail."""
     app = create_app(Settings(storage=StorageSection(data_dir=tmp_path / "data")))
     outermost_first = [
+        "ClientAddressMiddleware",
         "EdgeMiddleware",
         "PartnerAuthentication",
         "SignedBody",
