@@ -53,6 +53,7 @@ from api.http.routes.operations_members import (
     OperationsMembersController,
     OperationsOutcomesController,
 )
+from api.http.routes.operations_partners import OperationsPartnersController
 from api.http.routes.outcomes import OutcomesController
 from api.http.routes.reminders import RemindersController
 from api.http.routes.webhooks import WebhooksController
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             OperationsMembersController,
             OperationsOutcomesController,
             WebhooksController,  # endpoints, delivery logs, resend, replay (docs/webhooks.md)
+            OperationsPartnersController,  # IP allowlists (docs/authentication.md)
         ],
         parameters=SIGNED_HEADERS,
         security=[{"bearerAuth": [], "apiKey": [], "requestSignature": []}],

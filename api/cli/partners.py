@@ -1,5 +1,5 @@
 """``ledger partners`` and ``ledger operators``: create partners (and operations principals) with
-credentials, rotate and revoke keys, show a partner.
+credentials, rotate and revoke keys, set or clear a partner's IP allowlist, show a partner.
 
 ``create`` and ``rotate-key`` print secrets exactly once (JSON on stdout); the ledger records only
 their SHA-256 (and API secrets are re-derived from the deployment secret, so use the same data
@@ -126,12 +126,35 @@ def show(partner_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: Da
             "category": partner.category.value,
             "scopes": list(partner.scopes),
             "status": partner.status.value,
+            "ipAllowlist": list(partner.ip_allowlist),
             "keys": [
                 {"keyId": k.key_id, "issuedAt": k.issued_at, "expiresAt": k.expires_at, "status": k.status(now)}
                 for k in partner.api_keys.values()
             ],
         }
     )
+
+
+@partners_app.command("allow-ips")
+def allow_ips(
+    partner_id: str,
+    cidrs: Annotated[list[str], typer.Argument(help="IPv4/IPv6 networks, e.g. 203.0.113.0/24 2001:db8::/48.")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set the partner's IP allowlist (replacing it): requests from elsewhere get 403 IP_NOT_ALLOWED."""
+    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+        ledger.partners.set_ip_allowlist(partner_id, cidrs)
+        allowed = list(ledger.partners.get(partner_id).ip_allowlist)
+    _echo({"partnerId": partner_id, "ipAllowlist": allowed})
+
+
+@partners_app.command("clear-ips")
+def clear_ips(partner_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
+    """Remove the partner's IP allowlist: requests are accepted from any address again."""
+    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+        ledger.partners.set_ip_allowlist(partner_id, [])
+    _echo({"partnerId": partner_id, "ipAllowlist": []})
 
 
 def register(app: typer.Typer) -> None:

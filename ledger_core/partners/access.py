@@ -9,6 +9,7 @@ is accepted only for loopback hosts, for local development.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,8 @@ MAX_ACTIVE_KEYS = 5
 MAX_WEBHOOKS = 10
 MAX_OVERLAP = timedelta(days=30)
 DEFAULT_OVERLAP = timedelta(hours=24)
+MAX_ALLOWLIST = 64
+"""CIDRs in one partner's IP allowlist (seed 000 section 6.1: the partner's egress ranges)."""
 
 
 class ApiKeyStatus(StrEnum):
@@ -222,3 +225,34 @@ class IssuedApiKey:
 def new_api_key() -> tuple[str, str]:
     """A fresh ``(key_id, secret)``: ``pk_`` + 16 hex digits, and 256 random bits in base64url."""
     return f"pk_{secrets.token_hex(8)}", secrets.token_urlsafe(32)
+
+
+def check_ip_allowlist(value: Any) -> list[str]:
+    """A partner's IP allowlist: at most :data:`MAX_ALLOWLIST` IPv4/IPv6 networks in CIDR notation (a bare
+    address is one host), no host bits set (``10.0.0.5/8`` is refused as a likely typo), each once, sorted;
+    an empty list means every address is allowed."""
+    if not isinstance(value, list | tuple) or len(value) > MAX_ALLOWLIST:
+        raise InvalidCommand(f"cidrs must be a list of at most {MAX_ALLOWLIST} networks", field="cidrs")
+    networks: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
+    for item in value:
+        try:
+            networks.add(ipaddress.ip_network(str(item).strip(), strict=True))
+        except ValueError as error:
+            raise InvalidCommand(
+                f"not an IP network in CIDR notation: {error}", field="cidrs", value=str(item)[:64]
+            ) from None
+    return [str(net) for net in sorted(networks, key=lambda net: (net.version, net))]
+
+
+def address_allowed(allowlist: Sequence[str], address: str) -> bool:
+    """Whether ``address`` (an IP address as text) is in one of the ``allowlist`` networks; any address is
+    allowed by an empty list, and nothing that is not an IP address by a non-empty one."""
+    if not allowlist:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in map(ipaddress.ip_network, allowlist) if net.version == ip.version)

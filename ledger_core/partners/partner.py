@@ -28,7 +28,9 @@ from ledger_core.partners.access import (
     PartnerResult,
     WebhookEndpoint,
     WebhookSettings,
+    address_allowed,
     check_endpoint_id,
+    check_ip_allowlist,
     check_new_key,
     check_scopes,
     check_secret_id,
@@ -197,6 +199,16 @@ class Partner(LedgerAggregate):
         def apply(self, aggregate: Partner) -> None:
             del aggregate.webhooks[self.endpoint_id]
 
+    class IpAllowlistSet(Event):
+        """The networks the partner's requests may come from (seed 000 section 6.1); empty: any."""
+
+        EVENT_TYPE: ClassVar[str] = "partner.ip_allowlist_set"
+        cidrs: list[str]
+        previous_cidrs: list[str]
+
+        def apply(self, aggregate: Partner) -> None:
+            aggregate.ip_allowlist = tuple(self.cidrs)
+
     def __init__(
         self, partner_id: str | None, name: str, category: str, tier: str, scopes: list[str], client_id: str
     ) -> None:
@@ -211,6 +223,7 @@ class Partner(LedgerAggregate):
         self.api_keys: dict[str, ApiKey] = {}
         self.webhooks: dict[str, WebhookEndpoint] = {}
         self.client_secret_hash: str | None = None
+        self.ip_allowlist: tuple[str, ...] = ()
 
     @classmethod
     def register(cls, *, partner_id: str, name: str, category: str, tier: str, scopes: Sequence[str]) -> Partner:
@@ -349,6 +362,17 @@ class Partner(LedgerAggregate):
         self._endpoint(endpoint_id)
         self.trigger_event(self.WebhookRemoved, endpoint_id=endpoint_id)
 
+    def set_ip_allowlist(self, cidrs: Sequence[str]) -> None:
+        """Replace the IP allowlist (:func:`~ledger_core.partners.access.check_ip_allowlist`); an empty list
+        clears it. The same list again records nothing."""
+        target = check_ip_allowlist(list(cidrs))
+        if tuple(target) != self.ip_allowlist:
+            self.trigger_event(self.IpAllowlistSet, cidrs=target, previous_cidrs=list(self.ip_allowlist))
+
+    def allows_address(self, address: str) -> bool:
+        """Whether a request from ``address`` may act for this partner (its allowlist; none: any address)."""
+        return address_allowed(self.ip_allowlist, address)
+
     def endpoints_for(self, event_type: str) -> list[WebhookEndpoint]:
         """Enabled endpoints subscribed to ``event_type`` (none while suspended)."""
         if self.status is not PartnerStatus.ACTIVE:
@@ -450,6 +474,10 @@ class PartnerService:
 
     def remove_webhook(self, partner_id: str, endpoint_id: str) -> PartnerResult:
         return self._run(partner_id, lambda p: p.remove_webhook(endpoint_id))
+
+    def set_ip_allowlist(self, partner_id: str, cidrs: Sequence[str]) -> PartnerResult:
+        """Replace the partner's IP allowlist (an empty list clears it)."""
+        return self._run(partner_id, lambda p: p.set_ip_allowlist(cidrs))
 
     def _run(self, partner_id: str, command: Callable[[Partner], None]) -> PartnerResult:
         partner = self.get(partner_id)

@@ -11,6 +11,10 @@ skew); the body has not been read yet, so a caller without credentials cannot ma
 once the body has streamed in; that step replaces ``request.auth`` with the
 :class:`~api.security.verifier.AuthenticatedRequest`. Nothing after it runs before the signature is verified.
 
+Once the token names the partner, a partner with an IP allowlist is refused from any other client
+address (403 ``IP_NOT_ALLOWED``, before the body is read; the address is the one
+:mod:`api.http.proxies` resolves).
+
 A security header sent twice is refused first (400 ``REPEATED_HEADER``): which of the two was meant
 is ambiguous, so none is picked (:func:`api.http.context.repeated_header`).
 
@@ -163,7 +167,18 @@ class PartnerAuthentication(AbstractAuthenticationMiddleware):
                 signed = authenticator.check_headers(headers, lookup)
             except AuthenticationError as error:
                 raise await run_blocking(limits.refusal, error, client) from None
+        await _require_allowed_address(authenticator.directory, signed.partner_id, client)
         return AuthenticationResult(user=signed.token, auth=signed)
+
+
+async def _require_allowed_address(directory: PartnerDirectory, partner_id: str, client: str) -> None:
+    """403 ``IP_NOT_ALLOWED`` when the partner has an IP allowlist and ``client`` is outside it (seed 000
+    section 6.1). The partner was just read to check its key, so this reads from the directory's cache."""
+    known, partner = directory.cached(partner_id)
+    if not known:
+        partner = await run_blocking(directory.partner, partner_id)
+    if partner is not None and not partner.allows_address(client):
+        raise ApiError("IP_NOT_ALLOWED", "requests of this partner are not accepted from this address", address=client)
 
 
 def _check_headers(

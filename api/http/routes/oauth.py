@@ -57,6 +57,8 @@ class OAuthController(Controller):
                 if partner is None or partner.partner_id is None:
                     runtime.metrics.auth_failures.labels("AUTH_INVALID_CLIENT", "bad_credentials").inc()
                     raise OAuthError("invalid_client", "client authentication failed", 401)
+                if not partner.allows_address(client):  # its IP allowlist (docs/authentication.md)
+                    raise ApiError("IP_NOT_ALLOWED", "this client is not accepted from this address", address=client)
                 scopes = grant_scopes(parsed.scopes, partner.scopes)
                 issued = runtime.issuer.issue(
                     partner_id=partner.partner_id, client_id=partner.client_id, scopes=scopes, now=runtime.clock()
