@@ -10,6 +10,9 @@ three headers (``X-Request-ID``, ``X-Timestamp``, ``X-Signature``) are computed 
 hook on the prepared request, so the signature covers the exact method, path, query and body bytes
 that go on the wire (:mod:`api.client.signing`).
 
+A second pass covers the webhook routes with negative cases too (out-of-range integers, wrong types):
+no 5xx there, every refusal in the error envelope (issue 18 item 2b).
+
 Bounded: a few examples per operation, deterministic generation, positive mode only (negative cases
 would mostly exercise the gate, which other e2e tests cover), rate limits raised by the test server.
 """
@@ -101,11 +104,11 @@ def partner(server: LiveServer) -> PartnerCredentials:
     return server.create_partner(f"st_{uuid.uuid4().hex[:10]}", scopes=sorted(SCOPES))
 
 
-@pytest.fixture(scope="module")
-def api_schema(server: LiveServer, partner: PartnerCredentials) -> Any:
+def load_schema(server: LiveServer, partner: PartnerCredentials, modes: list[GenerationMode]) -> Any:
+    """The served document, generating ``modes`` cases, every ``/api`` request authenticated and signed."""
     schema = schemathesis.openapi.from_url(f"{server.url}/schema/openapi.json")
     schema.config.update(base_url=server.url)
-    schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, modes=[GenerationMode.POSITIVE])
+    schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, modes=modes)
 
     @schema.auth()
     class PartnerAuth:
@@ -135,6 +138,17 @@ def api_schema(server: LiveServer, partner: PartnerCredentials) -> Any:
     return schema
 
 
+@pytest.fixture(scope="module")
+def api_schema(server: LiveServer, partner: PartnerCredentials) -> Any:
+    return load_schema(server, partner, [GenerationMode.POSITIVE])
+
+
+@pytest.fixture(scope="module")
+def webhook_schema(server: LiveServer, partner: PartnerCredentials) -> Any:
+    """Positive and negative cases: out-of-range integers (2^64 cursors, delivery ids), wrong types."""
+    return load_schema(server, partner, [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+
+
 @pytest.fixture(autouse=True)
 def _pytest9_node_id(request: pytest.FixtureRequest) -> None:
     """schemathesis' lazy loader reads ``node._nodeid``, which pytest 9 no longer has (reporting only)."""
@@ -156,3 +170,23 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 def test_api_conforms_to_its_openapi_document(case: ApiCase) -> None:
     """Every generated request: no 5xx; status, content type, headers and body as documented."""
     case.call_and_validate(checks=CHECKS)
+
+
+webhook_routes = schemathesis.pytest.from_fixture("webhook_schema").include(path_regex="^/api/v1/webhooks/")
+
+
+@webhook_routes.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES * 4,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+def test_webhook_routes_never_answer_5xx(case: ApiCase) -> None:
+    """Signed requests to every webhook route, valid and invalid (the 7 OverflowErrors of issue 18 were
+    found this way): no 5xx, and every refusal in the error envelope."""
+    response = case.call()
+    assert response.status_code < 500, (case.method, case.formatted_path, response.text[:300])
+    if response.status_code >= 400:
+        assert set(response.json()["error"]) >= {"code", "message", "details", "requestId"}
