@@ -4,7 +4,7 @@ Litestar decodes a handler's ``data`` with msgspec, and ``/oauth/token`` may tak
 recurse once per nesting level and both let the last of two equal member names win. So before a body
 is decoded:
 
-1. **Nesting depth** (:func:`nesting_depth`): a fast scan, with no decoder involved, refuses more than
+1. **Nesting depth** (:func:`too_deep`): a fast scan, with no decoder involved, refuses more than
    :data:`MAX_DEPTH` levels (``[`` x 100,000 would exhaust the decoder's recursion). A body with at most
    that many brackets in total cannot be deeper and is not scanned further (every real request).
 2. **Duplicate member names** (RFC 7493 section 2.3, "objects MUST NOT have members with duplicate
@@ -32,26 +32,23 @@ _BRACKETS = b"[]{}"
 _OTHER_BYTES = bytes(b for b in range(256) if b not in _BRACKETS)
 
 
-def nesting_depth(body: bytes, limit: int = MAX_DEPTH) -> int:
-    """The deepest nesting of ``[``/``{`` in ``body`` outside strings, counted up to ``limit + 1``.
+def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether arrays and objects in ``body`` nest deeper than ``limit`` (brackets in strings do not count).
 
-    Linear time and no recursion: strings are cut out (a bracket in a string does not nest), everything
-    but brackets is dropped, and the rest is walked once. Malformed input gets a number too; the decoder
-    refuses it afterwards."""
+    Linear time and no recursion: a body with at most ``limit`` brackets cannot be deeper (every real
+    request ends here); otherwise strings are cut out, everything but brackets is dropped, and the rest
+    is walked once. Malformed input gets an answer too; the decoder refuses it afterwards."""
     if body.count(b"[") + body.count(b"{") <= limit:
-        return min(limit, body.count(b"[") + body.count(b"{"))
-    structure = _STRING.sub(b"", body).translate(None, _OTHER_BYTES)
-    depth = deepest = 0
-    for byte in structure:
+        return False
+    depth = 0
+    for byte in _STRING.sub(b"", body).translate(None, _OTHER_BYTES):
         if byte in (0x5B, 0x7B):  # [ {
             depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > limit:
-                    return deepest
+            if depth > limit:
+                return True
         else:
             depth -= 1
-    return deepest
+    return False
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -73,7 +70,7 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def check_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     """``body`` decoded, once it passed the three checks of the module docstring; else 400 ``MALFORMED_JSON``."""
-    if nesting_depth(body, max_depth) > max_depth:
+    if too_deep(body, max_depth):
         raise ApiError(
             "MALFORMED_JSON", f"JSON nested deeper than {max_depth} levels", reason="too_deep", limit=max_depth
         )

@@ -291,3 +291,41 @@ def test_service_keys_and_webhooks() -> None:
     assert service.add_webhook("acme", "ep1", **HOOK).positions
     assert service.update_webhook("acme", "ep1", **HOOK).positions == ()
     assert service.get("acme").webhooks["ep1"].url == HOOK["url"]
+
+
+def test_ip_allowlist_is_normalised_logged_and_replayed() -> None:
+    """Networks are sorted, deduplicated and written in CIDR form; the same list again records nothing;
+    an empty list clears it; replay gives the same state."""
+    partner = registered()
+    partner.collect_events()
+    partner.set_ip_allowlist(["2001:db8::/48", "203.0.113.0/24", "192.0.2.7", "203.0.113.0/24"])
+    assert partner.ip_allowlist == ("192.0.2.7/32", "203.0.113.0/24", "2001:db8::/48")
+    partner.set_ip_allowlist(["203.0.113.0/24", "192.0.2.7/32", "2001:db8::/48"])
+    partner.set_ip_allowlist([])
+    events = partner.collect_events()
+    assert event_types(events) == ["partner.ip_allowlist_set", "partner.ip_allowlist_set"]
+    assert not partner.ip_allowlist
+    rebuilt = registered()
+    rebuilt.set_ip_allowlist(["10.0.0.0/8"])
+    assert state(replay(rebuilt.collect_events())) == state(rebuilt)
+
+
+@pytest.mark.parametrize("bad", [["10.0.0.5/8"], ["not-an-ip"], ["10.0.0.0/33"], "10.0.0.0/8", ["10.0.0.0/8"] * 65])
+def test_ip_allowlist_refuses_malformed_networks(bad: Any) -> None:
+    """Host bits set, garbage, an impossible prefix or a bare string: InvalidCommand naming ``cidrs``."""
+    with pytest.raises(InvalidCommand) as refused:
+        registered().set_ip_allowlist(bad)
+    assert refused.value.details["field"] == "cidrs"
+
+
+def test_ip_allowlist_decides_addresses() -> None:
+    """No list: any address. A list: only addresses inside it (IPv4-mapped IPv6 counts as IPv4)."""
+    partner = registered()
+    assert partner.allows_address("198.51.100.1")
+    partner.set_ip_allowlist(["203.0.113.0/24", "2001:db8::/48"])
+    assert partner.allows_address("203.0.113.200")
+    assert partner.allows_address("::ffff:203.0.113.9")
+    assert partner.allows_address("2001:db8::1")
+    assert not partner.allows_address("198.51.100.1")
+    assert not partner.allows_address("2001:db9::1")
+    assert not partner.allows_address("unknown")

@@ -126,3 +126,20 @@ def test_string_lists_and_choices() -> None:
     with pytest.raises(InvalidCommand) as caught:
         parse_choice(ClaimType, "boat", "claim_type")
     assert caught.value.details["allowed"] == ["auto", "property", "health", "liability"]
+
+
+@pytest.mark.parametrize(
+    "hidden", ["\u202e", "\u202a", "\u2066", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]
+)
+def test_identifiers_refuse_bidi_controls_and_invisible_characters(hidden: str) -> None:
+    """A bidi control or an invisible character anywhere in a natural key is refused, naming it."""
+    with pytest.raises(InvalidCommand) as refused:
+        check_identifier(f"CLM{hidden}1", "partner_claim_id")
+    assert refused.value.details["character"] == f"U+{ord(hidden):04X}"
+
+
+def test_identifiers_are_kept_in_nfc() -> None:
+    """Decomposed and composed spellings give one key (UAX 15 NFC); other scripts stay as they are."""
+    assert check_identifier("cafe\u0301", "id") == "caf\u00e9"
+    assert check_identifier("caf\u00e9", "id") == "caf\u00e9"
+    assert check_identifier("請求-١٢", "id") == "請求-١٢"
