@@ -45,6 +45,7 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
     partner.disable_webhook("ep1", "gone")
     partner.enable_webhook("ep1")
     partner.remove_webhook("ep1")
+    partner.set_ip_allowlist(["203.0.113.0/24"])
     partner.suspend("review")
     partner.reinstate()
 
@@ -143,7 +144,7 @@ def test_registry_names_are_stable_and_unique() -> None:
         "Subscription",
         "Reminder",
     }
-    assert len(REGISTRY.event_classes) == 36
+    assert len(REGISTRY.event_classes) == 37
     for name, cls in REGISTRY.event_classes.items():
         prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
         assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name
