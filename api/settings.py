@@ -117,6 +117,7 @@ class HttpSection:
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 100 * 1_048_576
     max_token_body_bytes: int = 4096
+    """The body of ``POST /oauth/token``, the one endpoint that reads a body before authenticating anyone."""
     large_body_bytes: int = 65_536
     max_large_bodies: int = 8
     """Bodies over ``large_body_bytes`` stream at most ``max_large_bodies`` at a time per process (more:
@@ -124,7 +125,6 @@ class HttpSection:
     trusted_proxies: tuple[str, ...] = ()
     """CIDRs of the reverse proxies whose ``X-Forwarded-For`` is believed (api/http/proxies.py); none by
     default: the client is the TCP peer. ``LEDGER_TRUSTED_PROXIES=10.0.0.0/8,192.0.2.7``."""
-    """The body of ``POST /oauth/token``, the one endpoint that reads a body before authenticating anyone."""
     rate_limits: Mapping[str, TierLimits] = field(default_factory=_default_limits)
     partner_policies: Mapping[str, str] = field(default_factory=dict)
     """Partner id -> rate-limit policy name (a key of ``rate_limits``) overriding the partner's tier."""
