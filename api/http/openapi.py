@@ -85,11 +85,25 @@ def _error_statuses(path: str, method: str) -> list[int]:
     if not path.startswith("/api/"):
         return [500]
     statuses = [400, 401, 403, 404, 410, 429, 500, 503]
-    if method == "post":
+    if method in {"post", "put", "patch"}:
         statuses += [409, 413, 415, 422]
     elif path.endswith("/proof") or "/proofs/" in path:
         statuses.append(409)
     return sorted(statuses)
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _exact_integer_bounds(schema: dict[str, Any]) -> None:
+    """Integer bounds as integers: Litestar writes a path parameter's ``ge``/``le`` as floats, and the float
+    nearest 2^63 - 1 is 2^63, a bound one past what the server accepts (signed 64-bit storage)."""
+    if schema.get("type") != "integer":
+        return
+    for key in ("minimum", "maximum"):
+        bound = schema.get(key)
+        if isinstance(bound, float) and bound.is_integer():
+            schema[key] = min(int(bound), _INT64_MAX)
 
 
 def finish_openapi(app: Litestar, settings: Settings) -> None:
@@ -113,6 +127,7 @@ def _finish_operation(
     for parameter in operation.get("parameters", []):
         if parameter.get("in") == "header" and parameter.get("name") in _HEADER_SCHEMAS:
             parameter["schema"] = dict(_HEADER_SCHEMAS[parameter["name"]])
+        _exact_integer_bounds(parameter.get("schema", {}))
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for status in _error_statuses(path, method):
         codes = by_status.get(status, [])
