@@ -39,8 +39,8 @@ def catalogue() -> dict[str, Any]:
     return loaded
 
 
-def error_example(code: str) -> dict[str, Any]:
-    """The seed 7.1 envelope of ``code`` as the server writes it."""
+def error_example(code: str, origin: str = EXAMPLE_ORIGIN) -> dict[str, Any]:
+    """The seed 7.1 envelope of ``code`` as a server at ``origin`` writes it."""
     entry = catalogue().get("errors", {}).get(code, {})
     return {
         "error": {
@@ -48,7 +48,7 @@ def error_example(code: str) -> dict[str, Any]:
             "message": entry.get("message", ERROR_CODES[code][1]),
             "details": entry.get("details", {}),
             "requestId": EXAMPLE_REQUEST_ID,
-            "documentation": f"{EXAMPLE_ORIGIN}/docs/errors#{code}",
+            "documentation": f"{origin}/docs/errors#{code}",
         }
     }
 

@@ -9,10 +9,11 @@ pages are self-contained (inline style, no script, no external URL), so they wor
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import lru_cache
 from html import escape
+from typing import Any
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.enums import MediaType
 
 from api.http.errors import ERROR_CODES
@@ -39,16 +40,16 @@ def _page(title: str, body: str) -> bytes:
     ).encode()
 
 
-@cache
-def error_reference_html() -> bytes:
-    """The error reference page (the same for every request)."""
+@lru_cache(maxsize=8)
+def error_reference_html(origin: str) -> bytes:
+    """The error reference page; its example envelopes link to ``origin`` (the server as the client named it)."""
     rows = "".join(
         f'<tr><td><a href="#{code}"><code>{code}</code></a></td><td>{status}</td><td>{escape(meaning)}</td></tr>'
         for code, (status, meaning) in sorted(ERROR_CODES.items(), key=lambda item: (item[1][0], item[0]))
     )
     sections = "".join(
         f'<section id="{code}"><h2><code>{code}</code></h2><p>HTTP {status}. {escape(meaning)}</p>'
-        f"<pre>{escape(json.dumps(error_example(code), indent=2))}</pre></section>"
+        f"<pre>{escape(json.dumps(error_example(code, origin), indent=2))}</pre></section>"
         for code, (status, meaning) in sorted(ERROR_CODES.items())
     )
     intro = (
@@ -72,5 +73,5 @@ class DocsController(Controller):
         return Response(_page("Proveniq Ledger documentation", body), media_type=MediaType.HTML)
 
     @get("/errors", media_type=MediaType.HTML, sync_to_thread=False)
-    def errors(self) -> Response[bytes]:
-        return Response(error_reference_html(), media_type=MediaType.HTML)
+    def errors(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        return Response(error_reference_html(str(request.base_url).rstrip("/")), media_type=MediaType.HTML)
