@@ -172,6 +172,9 @@ def _finish_operation(
     if path == "/api/v1/documents" and method == "post":
         body = responses.get("201", {}).get("content")
         responses["200"] = {"description": "Already registered with the same attributes.", "content": body}
+    if path == "/api/v1/members" and method == "post":
+        body = responses.get("201", {}).get("content")
+        responses["200"] = {"description": "Updated (changed names the fields) or unchanged.", "content": body}
     if path == "/ready":
         responses["503"] = {"description": "Not ready (same body).", "content": responses.get("200", {}).get("content")}
     for code, response in responses.items():
