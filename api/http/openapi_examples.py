@@ -2,7 +2,8 @@
 
 Litestar derives the schemas from the msgspec shapes, which carry no examples (they are the SDK's too,
 and stay plain). :data:`CATALOGUE` (``openapi_examples.json`` beside this module) adds, per component
-schema, a description, field descriptions and one example; per operation (``"POST /api/v1/claims"``),
+schema, a description, field descriptions and one example (``common_fields`` describes a field name used
+alike in many shapes, such as ``partner_member_id``, once); per operation (``"POST /api/v1/claims"``),
 request and response examples the schemas' own cannot give (raw bodies, text, a 202 whose proof is
 null); per error code, the details of its example envelope.
 
@@ -74,6 +75,11 @@ def apply_examples(document: dict[str, Any]) -> None:
                 properties[field].setdefault("description", description)
         if "example" in entry:
             schema["examples"] = [entry["example"]]
+    common = entries.get("common_fields", {})
+    for schema in schemas.values():  # a field name used alike in many shapes is described once
+        for field, spec in schema.get("properties", {}).items():
+            if field in common:
+                spec.setdefault("description", common[field])
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
             if method in _METHODS:
