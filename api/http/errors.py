@@ -4,9 +4,11 @@ Every error response, whatever raised it (our handlers, the domain, Litestar's r
 body parser, the size limit, an unexpected exception), has the body::
 
     {"error": {"code": "CLAIM_NOT_FOUND", "message": "...", "details": {...},
-               "requestId": "<the X-Request-ID>", "documentation": "<docs url>#claim_not_found"}}
+               "requestId": "<the X-Request-ID>", "documentation": "<origin>/docs/errors#CLAIM_NOT_FOUND"}}
 
-:data:`ERROR_CODES` is the single table of codes, statuses and meanings (docs/http.md prints it). An
+:data:`ERROR_CODES` is the single table of codes, statuses and meanings (docs/http.md prints it; the server
+serves it at ``/docs/errors``, api/http/routes/docs.py). Field names are the route's wire names
+(api/http/wire_names.py). An
 unexpected exception is logged with the request id and its traceback and answered with 500
 ``INTERNAL_ERROR`` whose body says nothing about the cause. The exception handler itself never raises:
 a failure inside it would escape to the server (a Litestar trap), so it falls back to a fixed body.
