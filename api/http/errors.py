@@ -8,9 +8,8 @@ body parser, the size limit, an unexpected exception), has the body::
 
 :data:`ERROR_CODES` is the single table of codes, statuses and meanings (docs/http.md prints it; the server
 serves it at ``/docs/errors``, api/http/routes/docs.py). Field names are the route's wire names
-(api/http/wire_names.py). An
-unexpected exception is logged with the request id and its traceback and answered with 500
-``INTERNAL_ERROR`` whose body says nothing about the cause. The exception handler itself never raises:
+(api/http/wire_names.py). An unexpected exception is logged with the request id and its traceback and
+answered with 500 ``INTERNAL_ERROR`` whose body says nothing about the cause. The exception handler itself never raises:
 a failure inside it would escape to the server (a Litestar trap), so it falls back to a fixed body.
 """
 
