@@ -79,6 +79,7 @@ def attempt_view(record: AttemptRecord) -> schemas.AttemptView:
         status_code=record.status_code,
         latency_ms=round(record.latency_ms, 3),
         error=record.error,
+        tls_version=record.tls_version,
     )
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.webhook_management import check_target
-from adapters.workers.dispatcher import TargetPolicy, TargetRefused
+from adapters.webhook_targets import TargetPolicy, TargetRefused
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.partners.access import WebhookSettings
 from ledger_core.partners.partner import Partner
@@ -66,8 +66,8 @@ def test_private_and_plain_http_targets_are_refused_in_production(url: str) -> N
 
 
 def test_public_https_targets_are_accepted() -> None:
-    """A public https URL passes (its name is resolved and checked again before each attempt)."""
-    check_target("https://hooks.partner.example/proveniq", allow_private=False)
+    """A public https URL passes (its name is resolved now and checked again before each attempt)."""
+    check_target("https://hooks.partner.example/proveniq", allow_private=False, lookup=lambda _h, _p: ["8.8.4.4"])
     check_target("https://8.8.8.8/hooks", allow_private=False)
 
 
