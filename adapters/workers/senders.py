@@ -64,8 +64,9 @@ def _ssl_reason(failure: BaseException) -> str:
     """``TLS handshake failed (REASON)`` with OpenSSL's reason code (no address), or the bare sentence."""
     seen: BaseException | None = failure
     while seen is not None:
-        if isinstance(seen, ssl.SSLError):
-            return f"{TLS_FAILED} ({seen.reason})" if seen.reason else TLS_FAILED
+        reason = getattr(seen, "reason", None) if isinstance(seen, ssl.SSLError) else None
+        if isinstance(reason, str) and reason:
+            return f"{TLS_FAILED} ({reason})"
         seen = seen.__cause__ or seen.__context__ or getattr(seen, "os_error", None)
     return TLS_FAILED
 
@@ -141,6 +142,22 @@ class _RefusedOSError(OSError):
         self.__cause__ = refused
 
 
+def _tls_recording_response() -> type[aiohttp.ClientResponse]:
+    """A ``ClientResponse`` that notes the TLS version of its connection when it starts (a small body may be
+    read whole with the headers, and the connection released before the caller could look at it)."""
+    import aiohttp
+
+    class TlsRecordingResponse(aiohttp.ClientResponse):
+        tls_version: str | None = None
+
+        async def start(self, connection: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+            transport = connection.transport
+            self.tls_version = None if transport is None else _tls_version(transport.get_extra_info("ssl_object"))
+            return await super().start(connection)
+
+    return TlsRecordingResponse
+
+
 class AiohttpSender:
     """aiohttp ``ClientSession`` (created on first use, inside the running loop)."""
 
@@ -169,6 +186,7 @@ class AiohttpSender:
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent",),
+                response_class=_tls_recording_response(),
             )
         return self._session
 
@@ -178,9 +196,7 @@ class AiohttpSender:
         session = self._client()
         try:
             async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
-                connection = response.connection
-                transport = None if connection is None else connection.transport
-                version = None if transport is None else _tls_version(transport.get_extra_info("ssl_object"))
+                version = getattr(response, "tls_version", None)
                 await response.read()
                 return SendOutcome(response.status, response.headers.get("Retry-After"), tls_version=version)
         except TimeoutError:
@@ -258,7 +274,7 @@ class HttpxSender:
             response = await self.client.post(url, content=body, headers=headers)
         except httpx.TimeoutException:
             return SendOutcome(None, error=f"timeout after {self.timeout:g} s")
-        except (httpx.HTTPError, OSError) as failure:
+        except (httpx.HTTPError, OSError, TargetRefused) as failure:  # refused: raised by PinnedBackend
             return failure_outcome(failure)
         stream = response.extensions.get("network_stream")
         version = None if stream is None else _tls_version(stream.get_extra_info("ssl_object"))
