@@ -224,7 +224,11 @@ def evaluate(stream: Stream) -> dict[str, Any]:
         started, started_cpu = time.perf_counter_ns(), time.thread_time_ns()
         snapshot = index.snapshot(facts_query(claim.submission, params))
         inputs = gather_inputs(
-            claim.submission, snapshot, received_at=claim.received_at, evaluated_at=claim.received_at
+            claim.submission,
+            snapshot,
+            received_at=claim.received_at,
+            evaluated_at=claim.received_at,
+            cross_partner=params.cross_partner,
         )
         decision = decide(inputs, CURRENT_RULE_SET)
         timings.append(time.perf_counter_ns() - started)
