@@ -379,7 +379,7 @@ def main() -> None:
         ["verification (no I/O)", "per second", "p50 ms", "p99 ms", "max ms", "CPU p50 ms", "CPU p99 ms"],
         [
             [
-                "rules-v1, enhanced",
+                f"{CURRENT_RULE_SET}, enhanced",
                 f"{speed['per_second']:,.0f}",
                 f"{speed['p50_ms']:.3f}",
                 f"{speed['p99_ms']:.3f}",
