@@ -51,6 +51,7 @@ from api.http.routes.operations_members import (
     OperationsMembersController,
     OperationsOutcomesController,
 )
+from api.http.routes.operations_partners import OperationsPartnerKeysController
 from api.http.routes.outcomes import OutcomesController
 from api.http.routes.reminders import RemindersController
 from api.http.routes.webhooks import WebhooksController
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             OperationsMembersController,
             OperationsOutcomesController,
             WebhooksController,  # endpoints, delivery logs, resend, replay (docs/webhooks.md)
+            OperationsPartnerKeysController,  # API key rotation schedule (docs/authentication.md)
         ],
         parameters=SIGNED_HEADERS,
         security=[{"bearerAuth": [], "apiKey": [], "requestSignature": []}],
