@@ -42,7 +42,8 @@ def partner_issued(server: LiveServer, days_ago: int) -> PartnerCredentials:
 
 def expires_header(client: LedgerClient) -> str | None:
     assert client.last_response is not None
-    return client.last_response.headers.get("x-api-key-expires")
+    value = client.last_response.headers.get("x-api-key-expires")
+    return None if value is None else str(value)
 
 
 def refused_within(client: LedgerClient, seconds: float = 10.0) -> LedgerApiError:
@@ -63,8 +64,8 @@ def is_key_alert(received: Received) -> bool:
 
 
 def test_warning_header_alert_then_refusal(server: LiveServer) -> None:
-    """Max age 30 days on a 25-day-old key (inside the last 7.5 days): X-API-Key-Expires on responses and one audit.alert; max age 10
-    days: 401 AUTH_KEY_EXPIRED with details.expired_at; the rotated key works."""
+    """Max age 30 days on a 25-day-old key (inside the last 7.5 days): X-API-Key-Expires on responses and one
+    audit.alert; max age 10 days: 401 AUTH_KEY_EXPIRED with details.expired_at; the rotated key works."""
     credentials = partner_issued(server, days_ago=25)
     operator = server.client(server.create_operator(f"ops_{uuid.uuid4().hex[:8]}"))
     client = server.client(credentials)
