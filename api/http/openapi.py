@@ -155,6 +155,10 @@ def _response_headers(path: str, method: str, status: int, response: dict[str, A
     if path.startswith("/api/"):
         for name, (kind, description) in _VERSION_HEADERS.items():
             headers[name] = _header(kind, description)
+        if limited and status < 400:
+            headers["X-API-Key-Expires"] = _header(
+                "string", "RFC 3339: when the X-API-Key used stops working (maximum key age or rotation overlap)."
+            )
     if status == 401:
         headers["WWW-Authenticate"] = _header("string", "Bearer (API calls) or Basic (token endpoint) challenge.")
 
