@@ -156,6 +156,17 @@ def check_addresses(host: str, addresses: Sequence[str]) -> None:
         raise TargetRefused(f"{host} resolves to a non-public address ({', '.join(private)})")
 
 
+def partner_error(error: str | None) -> str | None:
+    """An attempt's error as a partner may see it: any refusal reads ``refused: webhook target not allowed``.
+
+    (Attempts recorded before this rule said which address a name resolved to; the delivery log must not
+    show that, whatever the ledger's age. Operators read the stored text through ``ledger webhooks``.)
+    """
+    if error is not None and error.startswith("refused:"):
+        return f"refused: {TARGET_NOT_ALLOWED}"
+    return error
+
+
 def target_host(url: str, allow_private: bool) -> tuple[str, int]:
     """The canonical host and port of a webhook URL; https only unless ``allow_private``."""
     parts = urlsplit(url)

@@ -23,7 +23,7 @@ logger = logging.getLogger("api.webhooks")
 
 
 def _report(event: dict[str, Any]) -> None:
-    level = logging.WARNING if event.get("event") in {"error", "failed", "gone"} else logging.INFO
+    level = logging.WARNING if event.get("event") in {"error", "failed", "gone", "refused"} else logging.INFO
     logger.log(level, "webhooks %s", event.get("event"), extra={"webhooks": event})
 
 
