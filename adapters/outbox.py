@@ -14,7 +14,9 @@ transaction), each backend's ``outbox.py`` being the one module that writes SQL 
   the next attempt is due, and a lease (``lease_until``) while a dispatcher holds it. A dispatcher killed
   mid-delivery loses its lease when it expires and another (or the restarted one) sends again:
   at-least-once, with the same ``webhook-id``.
-* ``webhook_attempts``: every attempt (status code, latency, error) for the delivery logs.
+* ``webhook_attempts``: every attempt (status code, latency, error, negotiated TLS version) for the
+  delivery logs. ``tls_version`` was added after the first release: each backend adds the column when
+  it opens a database that lacks it (an existing ledger's attempts keep NULL there).
 
 :class:`OutboxTransaction` is the unit of work: the backend implements the statements, this module the
 logic shared by both (which endpoints get a delivery, what an attempt's outcome writes). Reads of the
@@ -112,6 +114,8 @@ class AttemptResult:
     error: str | None
     outcome: AttemptOutcome
     next_attempt_at: float | None = None
+    tls_version: str | None = None
+    """The TLS version the attempt negotiated (``TLSv1.3``), None for plain http or no connection."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +144,7 @@ class AttemptRecord:
     status_code: int | None
     latency_ms: float
     error: str | None
+    tls_version: str | None = None
 
 
 def delivery_record(row: Sequence[Any]) -> DeliveryRecord:
@@ -278,8 +283,11 @@ class OutboxTransaction(ABC):
             delivery = result.delivery
             attempt = delivery.attempts + 1
             attempts.append(
-                (delivery.delivery_id, attempt, result.started_at, result.status_code, result.latency_ms, result.error)
-            )
+                (
+                    delivery.delivery_id, attempt, result.started_at, result.status_code, result.latency_ms,
+                    result.error, result.tls_version,
+                )
+            )  # fmt: skip
             status = _STATUS_AFTER.get(result.outcome, FAILED)
             updates.append(
                 (

@@ -9,17 +9,20 @@ work on the outbox.
 
 from __future__ import annotations
 
-import ipaddress
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from adapters.outbox import AttemptRecord, DeliveryOrigin, DeliveryRecord, OutboxStore
+from adapters.webhook_targets import REGISTRATION_MESSAGE, SyncLookup, TargetRefused, system_lookup
+from adapters.webhook_targets import check_target as check_url_target
 from ledger_core.engine.errors import InvalidCommand, NotFound
 from ledger_core.partners.access import DEFAULT_OVERLAP, WebhookEndpoint, check_endpoint_id
 from ledger_core.partners.partner import PartnerService
 from ledger_core.webhooks.signatures import derive_endpoint_secret
+
+logger = logging.getLogger("adapters.webhooks")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,25 +41,18 @@ def new_secret_id() -> str:
     return "whs_" + secrets.token_hex(8)
 
 
-def check_target(url: str, allow_private: bool) -> None:
-    """Refuse non-https URLs and literal private/loopback hosts unless the deployment allows them.
+def check_target(url: str, allow_private: bool, lookup: SyncLookup = system_lookup) -> None:
+    """Refuse a URL the dispatcher would refuse (:func:`adapters.webhook_targets.check_target`: https, the
+    host normalised and resolved now, only public addresses), unless the deployment allows private targets.
 
-    (Host names are resolved and checked again by the dispatcher before every attempt.)
+    The partner gets one generic message whatever the cause; the cause (with any resolved address) goes to
+    the operators' log only.
     """
-    if allow_private:
-        return
-    parts = urlsplit(url)
-    if parts.scheme != "https":
-        raise InvalidCommand("webhook url must use https", field="url")
-    host = parts.hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        raise InvalidCommand("webhook url must not point at a private or loopback address", field="url")
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return
-    if not address.is_global:
-        raise InvalidCommand("webhook url must not point at a private or loopback address", field="url")
+        check_url_target(url, allow_private, lookup)
+    except TargetRefused as refused:
+        logger.warning("webhook target refused at registration: %s", refused.detail, extra={"url": url[:200]})
+        raise InvalidCommand(REGISTRATION_MESSAGE, field="url") from None
 
 
 class WebhookManager:

@@ -55,6 +55,7 @@ from api.http.routes.operations_members import (
     OperationsMembersController,
     OperationsOutcomesController,
 )
+from api.http.routes.operations_partner_keys import OperationsPartnerKeysController
 from api.http.routes.operations_partners import OperationsPartnersController
 from api.http.routes.outcomes import OutcomesController
 from api.http.routes.reminders import RemindersController
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             OperationsOutcomesController,
             WebhooksController,  # endpoints, delivery logs, resend, replay (docs/webhooks.md)
             OperationsPartnersController,  # IP allowlists (docs/authentication.md)
+            OperationsPartnerKeysController,  # API key rotation schedule (docs/authentication.md)
         ],
         parameters=SIGNED_HEADERS,
         security=[{"bearerAuth": [], "apiKey": [], "requestSignature": []}],

@@ -178,6 +178,9 @@ class WebhooksSection:
     max_in_flight: int = _env("WEBHOOK_MAX_IN_FLIGHT", default=256)
     http_client: str = _env("WEBHOOK_HTTP_CLIENT", default="aiohttp")
     """``aiohttp`` or ``httpx`` (see the webhook senders and docs/performance.md)."""
+    ca_file: str | None = _env("WEBHOOK_CA_FILE", default=None)
+    """PEM trust anchors for webhook targets instead of the system's (a private CA; tests). Certificates
+    are always verified, TLS 1.2 at least (docs/webhooks.md, "Targets")."""
 
 
 _SECTIONS: Mapping[str, type[Any]] = {
@@ -205,9 +208,16 @@ class Settings:
     @property
     def webhooks_may_target_private(self) -> bool:
         """Whether webhook endpoints may be http or private/loopback addresses (SSRF guard off)."""
+        return self.webhook_target_rule[0]
+
+    @property
+    def webhook_target_rule(self) -> tuple[bool, str]:
+        """Whether private targets are allowed, and why (logged at start: the allowance is never silent)."""
         if self.webhooks.allow_private_targets is not None:
-            return self.webhooks.allow_private_targets
-        return self.storage.database_url is None
+            return self.webhooks.allow_private_targets, "LEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS is set"
+        if self.storage.database_url is None:
+            return True, "embedded SQLite default (development); set LEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS=0 to refuse"
+        return False, "server deployment (a database URL is set)"
 
     def with_limits(self, overrides: Mapping[str, TierLimits]) -> Settings:
         """These settings with ``overrides`` merged onto the rate limits."""

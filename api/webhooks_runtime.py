@@ -23,7 +23,7 @@ logger = logging.getLogger("api.webhooks")
 
 
 def _report(event: dict[str, Any]) -> None:
-    level = logging.WARNING if event.get("event") in {"error", "failed", "gone"} else logging.INFO
+    level = logging.WARNING if event.get("event") in {"error", "failed", "gone", "refused"} else logging.INFO
     logger.log(level, "webhooks %s", event.get("event"), extra={"webhooks": event})
 
 
@@ -37,6 +37,12 @@ def open_webhooks(
     """The outbox (closed by ``closers``), with the embedded worker started when the settings ask for it."""
     outbox = open_outbox(settings.storage.config)
     closers.append(outbox.close)
+    allow_private, why = settings.webhook_target_rule
+    logger.info(
+        "webhook targets: %s (%s)",
+        "http and private/loopback addresses ALLOWED" if allow_private else "https to public addresses only",
+        why,
+    )
     if settings.webhooks.embedded:
 
         def on_gone(partner_id: str, endpoint_id: str, reason: str) -> None:
@@ -52,6 +58,7 @@ def open_webhooks(
             on_gone=on_gone,
             report=_report,
             http_client=settings.webhooks.http_client,
+            ca_file=settings.webhooks.ca_file,
         )
         worker.start()
         closers.append(worker.stop)

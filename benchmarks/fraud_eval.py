@@ -224,7 +224,11 @@ def evaluate(stream: Stream) -> dict[str, Any]:
         started, started_cpu = time.perf_counter_ns(), time.thread_time_ns()
         snapshot = index.snapshot(facts_query(claim.submission, params))
         inputs = gather_inputs(
-            claim.submission, snapshot, received_at=claim.received_at, evaluated_at=claim.received_at
+            claim.submission,
+            snapshot,
+            received_at=claim.received_at,
+            evaluated_at=claim.received_at,
+            cross_partner=params.cross_partner,
         )
         decision = decide(inputs, CURRENT_RULE_SET)
         timings.append(time.perf_counter_ns() - started)
@@ -375,7 +379,7 @@ def main() -> None:
         ["verification (no I/O)", "per second", "p50 ms", "p99 ms", "max ms", "CPU p50 ms", "CPU p99 ms"],
         [
             [
-                "rules-v1, enhanced",
+                f"{CURRENT_RULE_SET}, enhanced",
                 f"{speed['per_second']:,.0f}",
                 f"{speed['p50_ms']:.3f}",
                 f"{speed['p99_ms']:.3f}",

@@ -85,8 +85,10 @@ CREATE TABLE IF NOT EXISTS webhook_attempts (
     status_code INTEGER,
     latency_ms DOUBLE PRECISION NOT NULL,
     error TEXT,
+    tls_version TEXT,
     PRIMARY KEY (delivery_id, attempt)
 );
+ALTER TABLE webhook_attempts ADD COLUMN IF NOT EXISTS tls_version TEXT;
 """
 
 CLAIM = (
@@ -230,8 +232,9 @@ class PostgresOutboxTransaction(OutboxTransaction):
 
     def insert_attempts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self.executemany(
-            "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, latency_ms, error)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (delivery_id, attempt) DO NOTHING",
+            "INSERT INTO webhook_attempts"
+            " (delivery_id, attempt, started_at, status_code, latency_ms, error, tls_version)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (delivery_id, attempt) DO NOTHING",
             rows,
         )
 
@@ -263,11 +266,12 @@ class PostgresOutboxTransaction(OutboxTransaction):
 
     def attempts(self, delivery_id: int) -> list[AttemptRecord]:
         rows = self.execute(
-            "SELECT attempt, started_at, status_code, latency_ms, error FROM webhook_attempts WHERE delivery_id = %s"
+            "SELECT attempt, started_at, status_code, latency_ms, error, tls_version FROM webhook_attempts"
+            " WHERE delivery_id = %s"
             " ORDER BY attempt",
             (delivery_id,),
         )
-        return [AttemptRecord(int(a), float(s), c, float(lat), e) for a, s, c, lat, e in rows]
+        return [AttemptRecord(int(a), float(s), c, float(lat), e, t) for a, s, c, lat, e, t in rows]
 
     def replay_messages(
         self, partner_id: str, types: Sequence[str], *, since_position: int | None, since_time: float | None

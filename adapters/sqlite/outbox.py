@@ -83,6 +83,7 @@ CREATE TABLE IF NOT EXISTS webhook_attempts (
     status_code INTEGER,
     latency_ms REAL NOT NULL,
     error TEXT,
+    tls_version TEXT,
     PRIMARY KEY (delivery_id, attempt)
 );
 """
@@ -214,8 +215,9 @@ class SQLiteOutboxTransaction(OutboxTransaction):
 
     def insert_attempts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self.executemany(
-            "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status_code, latency_ms, error)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, attempt) DO NOTHING",
+            "INSERT INTO webhook_attempts"
+            " (delivery_id, attempt, started_at, status_code, latency_ms, error, tls_version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, attempt) DO NOTHING",
             rows,
         )
 
@@ -247,11 +249,12 @@ class SQLiteOutboxTransaction(OutboxTransaction):
 
     def attempts(self, delivery_id: int) -> list[AttemptRecord]:
         rows = self.execute(
-            "SELECT attempt, started_at, status_code, latency_ms, error FROM webhook_attempts WHERE delivery_id = ?"
+            "SELECT attempt, started_at, status_code, latency_ms, error, tls_version FROM webhook_attempts"
+            " WHERE delivery_id = ?"
             " ORDER BY attempt",
             (delivery_id,),
         )
-        return [AttemptRecord(int(a), float(s), c, float(lat), e) for a, s, c, lat, e in rows]
+        return [AttemptRecord(int(a), float(s), c, float(lat), e, t) for a, s, c, lat, e, t in rows]
 
     def replay_messages(
         self, partner_id: str, types: Sequence[str], *, since_position: int | None, since_time: float | None
@@ -286,6 +289,9 @@ class SQLiteOutboxStore(OutboxStore):
         with self._connections.connection() as conn, self._writer_lock.held():
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(webhook_attempts)")}
+            if "tls_version" not in columns:  # a ledger created before the column existed
+                conn.execute("ALTER TABLE webhook_attempts ADD COLUMN tls_version TEXT")
 
     @contextmanager
     def transaction(self) -> Iterator[OutboxTransaction]:

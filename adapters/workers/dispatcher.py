@@ -13,8 +13,14 @@ Per attempt (Standard Webhooks 1.0; seed 000 section 6.2; seed 001 section 4.5):
   the delivery fails. Anything else (other statuses, timeouts after ``timeout`` s, connection errors):
   retried on the :class:`~ledger_core.webhooks.retry.RetryPolicy` schedule, honouring ``Retry-After``;
   after the last attempt the delivery fails and an ``audit.alert`` message is enqueued for the partner.
-* Targets: only ``https`` to public addresses unless ``allow_private`` (tests, the embedded default):
-  the host is resolved and loopback, private, link-local, reserved and multicast addresses refused.
+* Targets (:mod:`adapters.webhook_targets`): only ``https`` to public addresses unless ``allow_private``
+  (tests, the embedded default): the host is normalised and resolved, every address checked, and the
+  sender connects only to the checked addresses (no DNS rebinding between check and connect). A refused
+  target is recorded for the partner as ``refused: webhook target not allowed``; the resolved addresses go
+  only to the operators' report (``event: refused``, ``detail``). Transport failures likewise: a short
+  reason in the delivery log (``connection failed``, ``TLS handshake failed (REASON)``, ``timeout``), the
+  client's message in the report. TLS: verified, 1.2 at least; the negotiated version is recorded per
+  attempt (``tlsVersion`` in the delivery log).
 
 Each delivery is leased for ``lease_seconds`` (default ``timeout`` + 5 s) when claimed; a dispatcher that dies
 mid-delivery leaves leases that expire, and the delivery is sent again: at-least-once.
@@ -23,19 +29,18 @@ mid-delivery leaves leases that expire, and the delivery is sent again: at-least
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import dataclasses
 import random
-import socket
+import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 from adapters.outbox import AttemptOutcome, AttemptResult, DueDelivery, OutboxStore, payload_of
-from adapters.workers.senders import Sender, open_sender
+from adapters.webhook_targets import TargetPolicy, TargetRefused
+from adapters.workers.senders import Sender, SendOutcome, open_sender
 from ledger_core.shared.validation import format_timestamp
 from ledger_core.webhooks.events import PartnerEvent, delivery_failed_alert
 from ledger_core.webhooks.retry import RetryPolicy, parse_retry_after
@@ -51,6 +56,8 @@ class DispatchEvent(StrEnum):
     """What the webhook loops report besides an attempt's :class:`AttemptOutcome` (logged as this text)."""
 
     ERROR = "error"
+    REFUSED = "refused"
+    TRANSPORT = "transport"
 
 
 def quiet(_: dict[str, Any]) -> None:
@@ -59,49 +66,6 @@ def quiet(_: dict[str, Any]) -> None:
 
 def ignore_gone(partner_id: str, endpoint_id: str, reason: str) -> None:
     """Default: the outbox already disabled the endpoint; nothing else to record."""
-
-
-class TargetRefused(Exception):
-    """A webhook URL the deployment does not send to (not https, or a private address)."""
-
-
-@dataclass
-class TargetPolicy:
-    """Which URLs may be called; resolutions are cached for ``ttl`` seconds."""
-
-    allow_private: bool = False
-    ttl: float = 60.0
-    _cache: dict[str, tuple[float, str | None]] = field(default_factory=dict)
-
-    async def check(self, url: str) -> None:
-        """Raise :class:`TargetRefused` unless ``url`` may be called."""
-        if self.allow_private:
-            return
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.hostname:
-            raise TargetRefused("webhook targets must use https")
-        host = parts.hostname
-        cached = self._cache.get(host)
-        if cached is None or cached[0] < time.monotonic():
-            cached = (time.monotonic() + self.ttl, await _refusal(host))
-            self._cache[host] = cached
-        if cached[1] is not None:
-            raise TargetRefused(cached[1])
-
-
-async def _refusal(host: str) -> str | None:
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, 443, type=socket.SOCK_STREAM)
-    except OSError as error:
-        return f"cannot resolve {host}: {error}"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if (
-            address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-            or address.is_multicast or address.is_unspecified
-        ):  # fmt: skip
-            return f"{host} resolves to a non-public address ({address})"
-    return None
 
 
 class Dispatcher:
@@ -123,8 +87,10 @@ class Dispatcher:
         on_gone: GoneHandler = ignore_gone,
         report: Report = quiet,
         http_client: str = "aiohttp",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.store = store
+        self.tls = tls
         self.secret_for = secret_for
         self.policy = policy or RetryPolicy()
         self.timeout = timeout
@@ -179,7 +145,8 @@ class Dispatcher:
 
     def _sender(self) -> Sender:
         # Requests beyond ``max_connections`` wait for a free keep-alive connection.
-        return open_sender(self.http_client, self.timeout, min(self.max_in_flight, self.max_connections))
+        connections = min(self.max_in_flight, self.max_connections)
+        return open_sender(self.http_client, self.timeout, connections, self.targets, self.tls)
 
     async def run_once(self) -> int:
         """Send everything due now and wait for the outcomes (tests, ``ledger webhooks dispatch --once``)."""
@@ -259,23 +226,27 @@ class Dispatcher:
     async def _attempt(self, client: Sender, delivery: DueDelivery) -> None:
         started = time.time()
         clock = time.perf_counter()
-        status: int | None = None
-        error: str | None = None
-        retry_after: float | None = None
         try:
             await self.targets.check(delivery.target.url)
         except TargetRefused as refused:
-            error = f"refused: {refused}"
+            outcome = SendOutcome(None, error=f"refused: {refused.reason}", detail=refused.detail)
         else:
             keys = [self._key(secret_id) for secret_id in delivery.target.secret_ids]
             headers = signed_headers(keys, delivery.message_id, delivery.event_type, int(started), delivery.body)
             outcome = await client.post(delivery.target.url, delivery.body, headers)
-            status, error = outcome.status, outcome.error
-            retry_after = parse_retry_after(outcome.retry_after)
+        if outcome.detail is not None:  # for operators only: it may name resolved addresses
+            event = DispatchEvent.REFUSED if (outcome.error or "").startswith("refused") else DispatchEvent.TRANSPORT
+            target = delivery.target
+            self.report(
+                {"event": event, "delivery": delivery.delivery_id, "endpoint": target.endpoint_id,
+                 "partner": target.partner_id, "detail": outcome.detail}
+            )  # fmt: skip
         latency_ms = (time.perf_counter() - clock) * 1000
         if not self._results:
             self._first_result_at = time.monotonic()
-        self._results.append(self._decide(delivery, started, status, error, retry_after, latency_ms))
+        retry_after = parse_retry_after(outcome.retry_after)
+        result = self._decide(delivery, started, outcome.status, outcome.error, retry_after, latency_ms)
+        self._results.append(dataclasses.replace(result, tls_version=outcome.tls_version))
 
     def _decide(
         self,

@@ -19,16 +19,17 @@ from enum import StrEnum
 from types import FrameType
 
 from adapters.outbox import OutboxStore
+from adapters.webhook_targets import TargetPolicy
 from adapters.workers.dispatcher import (
     Dispatcher,
     DispatchEvent,
     GoneHandler,
     Report,
-    TargetPolicy,
     ignore_gone,
     quiet,
 )
 from adapters.workers.projector import WebhookProjector
+from adapters.workers.senders import tls_context
 from ledger_core.webhooks.retry import RetryPolicy
 
 
@@ -171,6 +172,7 @@ def build_worker(
     report: Report = quiet,
     batch: int = 256,
     http_client: str = "aiohttp",
+    ca_file: str | None = None,
 ) -> WebhookWorker:
     """A worker over ``store`` with the roles asked for (the embedded server runs both)."""
     projector = WebhookProjector(store, batch=batch) if project else None
@@ -186,5 +188,6 @@ def build_worker(
             on_gone=on_gone or ignore_gone,
             report=report,
             http_client=http_client,
+            tls=tls_context(ca_file),
         )
     return WebhookWorker(projector, dispatcher, report=report)

@@ -111,6 +111,30 @@ def revoke_key(
     _echo({"partnerId": partner_id, "revoked": key_id})
 
 
+@partners_app.command("key-max-age")
+def key_max_age(
+    partner_id: str,
+    days: Annotated[
+        str, typer.Argument(help="Maximum API key age in days (1 to 3650), or 'none' to remove the limit.")
+    ],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set the partner's API key rotation schedule: older keys are refused (AUTH_KEY_EXPIRED); see
+    docs/authentication.md. The same as ``PUT /api/v1/operations/partners/{partner}/api-key-policy``."""
+    max_age = None if days.strip().lower() == "none" else _whole_days(days)
+    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+        result = ledger.partners.set_key_max_age(partner_id, max_age)
+    _echo({"partnerId": partner_id, "maxAgeDays": max_age, "positions": list(result.positions)})
+
+
+def _whole_days(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter("days must be a whole number or 'none'", param_hint="DAYS") from None
+
+
 @partners_app.command("show")
 def show(partner_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
     """A partner's tier, scopes, status and keys (ids and states only; no secret is stored)."""
@@ -127,6 +151,7 @@ def show(partner_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: Da
             "scopes": list(partner.scopes),
             "status": partner.status.value,
             "ipAllowlist": list(partner.ip_allowlist),
+            "keyMaxAgeDays": partner.key_max_age_days,
             "keys": [
                 {"keyId": k.key_id, "issuedAt": k.issued_at, "expiresAt": k.expires_at, "status": k.status(now)}
                 for k in partner.api_keys.values()

@@ -74,6 +74,10 @@ def run(
             help="Send to http and private/loopback addresses.",
         ),
     ] = False,
+    ca_file: Annotated[
+        str | None,
+        typer.Option(envvar="LEDGER_WEBHOOK_CA_FILE", help="PEM trust anchors for targets instead of the system's."),
+    ] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -103,6 +107,7 @@ def run(
         report=_report,
         batch=batch,
         http_client=http_client,
+        ca_file=ca_file,
     )
     worker.on_stopped = close
     _report({"event": "started", "project": project, "dispatch": dispatch})

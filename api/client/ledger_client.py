@@ -33,13 +33,16 @@ from proofs.verify import verify_inclusion
 from .claims import ClaimsReviewClientMixin
 from .core import ClientCore, LedgerApiError
 from .members import MembersClientMixin
+from .operations import PartnerOperationsClientMixin
 from .schemas import common as schemas
 from .webhooks import WebhooksClientMixin
 
 __all__ = ["ClientCore", "LedgerApiError", "LedgerClient"]
 
 
-class LedgerClient(ClaimsReviewClientMixin, MembersClientMixin, WebhooksClientMixin, ClientCore):
+class LedgerClient(
+    ClaimsReviewClientMixin, MembersClientMixin, WebhooksClientMixin, PartnerOperationsClientMixin, ClientCore
+):
     """A partner's client: tokens, signatures, retries, and one method per endpoint."""
 
     # -- claims ----------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ _CODES: dict[str, tuple[int, str]] = {
     "AUTH_REQUEST_EXPIRED": (401, "X-Timestamp is more than 300 seconds away from the server clock."),
     "AUTH_REPLAYED_REQUEST": (401, "X-Request-ID was already used within the replay window."),
     "AUTH_KEY_MISMATCH": (401, "X-API-Key missing, unknown, expired, or not a key of the token's partner."),
+    "AUTH_KEY_EXPIRED": (401, "X-API-Key reached the partner's maximum key age (details.expired_at); rotate it."),
     "AUTH_INVALID_CLIENT": (401, "OAuth client authentication failed (RFC 6749 invalid_client)."),
     "AUTH_INSUFFICIENT_SCOPE": (403, "The access token lacks the scope this operation needs."),
     "IP_NOT_ALLOWED": (403, "The client address is outside the partner's IP allowlist."),

@@ -132,6 +132,9 @@ def _header_components() -> dict[str, Any]:
         "Location": _header("string", "The resource's URL."),
         "Idempotent-Replayed": _header("string", "true when this is a stored Idempotency-Key response."),
         "WWW-Authenticate": _header("string", "Bearer (API calls) or Basic (token endpoint) challenge."),
+        "X-API-Key-Expires": _header(
+            "string", "RFC 3339: when the X-API-Key used stops working (maximum key age or rotation overlap)."
+        ),
     }
     for name, (kind, description) in {**_RATE_HEADERS, **_VERSION_HEADERS}.items():
         headers[name] = _header(kind, description)
@@ -214,6 +217,8 @@ def _response_headers(path: str, method: str, status: int, response: dict[str, A
         names.append("Idempotent-Replayed")
     if path.startswith("/api/"):
         names += list(_VERSION_HEADERS)
+        if limited and status < 400:
+            names.append("X-API-Key-Expires")
     if status == 401:
         names.append("WWW-Authenticate")
     response["headers"] = {name: _header_ref(name) for name in names}

@@ -72,7 +72,16 @@ class KeyMismatch(AuthenticationError):
     code = "AUTH_KEY_MISMATCH"
 
 
+class KeyTooOld(AuthenticationError):
+    """``X-API-Key`` reached the partner's maximum key age (its rotation schedule): rotate it.
+
+    ``details.expired_at`` says when; reason ``max_age``.
+    """
+
+    code = "AUTH_KEY_EXPIRED"
+
+
 AUTH_ERROR_CODES: dict[str, int] = {
     cls.code: cls.status
-    for cls in (InvalidToken, InvalidRequestSignature, RequestExpired, ReplayedRequest, KeyMismatch)
+    for cls in (InvalidToken, InvalidRequestSignature, RequestExpired, ReplayedRequest, KeyMismatch, KeyTooOld)
 }

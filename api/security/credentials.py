@@ -26,7 +26,7 @@ from api.security.secrets import api_key_factory, hash_client_secret, new_client
 from api.security.verifier import ApiKeyRecord
 from ledger_core.engine.errors import NotFound
 from ledger_core.ledger import Ledger
-from ledger_core.partners.access import DEFAULT_OVERLAP, ApiKeyStatus
+from ledger_core.partners.access import DEFAULT_OVERLAP, ApiKeyStatus, key_schedule
 from ledger_core.partners.partner import Partner, PartnerService
 from ledger_core.shared.validation import parse_timestamp
 from ledger_core.shared.vocabulary import OPERATIONS_SCOPE, PartnerCategory, PartnerStatus, Tier
@@ -142,7 +142,8 @@ def api_key_record(partner_id: str, partner: Partner | None, key_id: str) -> Api
         return None
     active = key.revoked_at is None and partner.status is PartnerStatus.ACTIVE
     expires = None if key.expires_at is None else parse_timestamp(key.expires_at, "expires_at")
-    return ApiKeyRecord(partner_id, active, expires)
+    schedule = key_schedule(key, partner.key_max_age_days)
+    return ApiKeyRecord(partner_id, active, expires, None if schedule is None else schedule.expires_at)
 
 
 def partner_id_of_client(client_id: str) -> str | None:

@@ -30,12 +30,14 @@ from api.security import (
     InvalidRequestSignature,
     InvalidToken,
     KeyMismatch,
+    KeyTooOld,
     ReplayedRequest,
     RequestExpired,
 )
 from api.security.secrets import derive_api_secret
 from api.security.tokens import AccessToken, TokenValidator
 from ledger_core.partners.ports import ReplayCache
+from ledger_core.shared.validation import format_timestamp
 
 __all__ = [
     "MAX_SKEW_S",
@@ -63,6 +65,7 @@ class ApiKeyRecord(NamedTuple):
     partner_id: str
     active: bool  # False when revoked, or when the partner is suspended
     expires_at: datetime | None  # end of a rotation overlap, if any
+    too_old_at: datetime | None = None  # when the key reaches the partner's maximum key age, if one is set
 
 
 ApiKeyLookup = Callable[[str], ApiKeyRecord | None]
@@ -222,6 +225,13 @@ class RequestAuthenticator:
             reason = "inactive"
         elif record.expires_at is not None and now >= record.expires_at:
             reason = "expired"
+        elif record.too_old_at is not None and now >= record.too_old_at:
+            raise KeyTooOld(
+                "X-API-Key reached the partner's maximum key age: rotate it",
+                "max_age",
+                header="X-API-Key",
+                expired_at=format_timestamp(record.too_old_at),
+            )
         else:
             return key_id
         raise KeyMismatch("X-API-Key is not an active key of the token's partner", reason, header="X-API-Key")

@@ -150,8 +150,13 @@ def _check(index: ClaimFactsIndex, submission: ClaimSubmission, entry: Envelope)
     if inputs.as_of_position > entry.position:
         problem = f"asOfPosition {inputs.as_of_position} is after the verification at {entry.position}"
         return ReplayCheck(**base, recomputed=recomputed, rebuilt_inputs=None, problem=problem)
-    snapshot = index.snapshot(facts_query(submission, rule_parameters(version)), as_of=inputs.as_of_position)
+    params = rule_parameters(version)
+    snapshot = index.snapshot(facts_query(submission, params), as_of=inputs.as_of_position)
     rebuilt = gather_inputs(
-        submission, snapshot, received_at=inputs.received_at, evaluated_at=inputs.evaluated_at
+        submission,
+        snapshot,
+        received_at=inputs.received_at,
+        evaluated_at=inputs.evaluated_at,
+        cross_partner=params.cross_partner,
     ).to_json()
     return ReplayCheck(**base, recomputed=recomputed, rebuilt_inputs=rebuilt)

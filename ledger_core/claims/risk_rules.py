@@ -9,6 +9,11 @@ storage, so a decision recomputed from recorded inputs is bit-for-bit the record
 Tuning: parameters live in :class:`RuleParameters`; a changed parameter is a new rule set under a new
 name in :data:`RULE_SETS` (never edit a published one: recorded decisions name the set that made them).
 See ``docs/verification.md``.
+
+Rule sets: ``rules-v1`` (the first) recorded and reported exact counts of other claims listing a hash,
+other partners' included, from the hash alone; ``rules-v2`` (current) tells a partner about other
+partners' claims only for a document it proved it holds, and only whether there are any
+(:class:`CrossPartnerSignal`, ``docs/verification.md`` "Tenancy").
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Context, Decimal
+from enum import StrEnum
 
-from ledger_core.claims.verification_inputs import VerificationInputs
+from ledger_core.claims.verification_inputs import OtherPartners, VerificationInputs
 from ledger_core.shared.vocabulary import RiskLevel
 
 MEDIUM_FROM = 30
@@ -31,6 +37,17 @@ DECIMAL_CONTEXT = Context(prec=28)
 """Every statistic is computed in this context, so results are identical on every machine."""
 MODIFIED_Z_FACTOR = Decimal("0.6745")
 """Iglewicz & Hoaglin's constant: 0.6745 * (x - median) / MAD is a z-score for normal data."""
+
+
+class CrossPartnerSignal(StrEnum):
+    """What a verification may learn about other partners' claims listing the same document."""
+
+    COUNTS = "counts"
+    """``rules-v1``: how many other claims list the hash and how many are other partners', from the hash
+    alone (a partner could probe for a document's existence elsewhere knowing only its hash)."""
+    POSSESSION = "possession"
+    """``rules-v2``: only for a document the partner registered (over HTTP: uploaded, so it holds the
+    bytes), and only whether any other partner's claim lists it: no count, no identity."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +68,14 @@ class RuleParameters:
     late_weight: int = 25
     late_after_days: int = 365
     metadata_weight: int = 35
+    cross_partner: CrossPartnerSignal = CrossPartnerSignal.COUNTS
 
 
-RULE_SETS: Mapping[str, RuleParameters] = {"rules-v1": RuleParameters()}
-CURRENT_RULE_SET = "rules-v1"
+RULE_SETS: Mapping[str, RuleParameters] = {
+    "rules-v1": RuleParameters(),
+    "rules-v2": RuleParameters(cross_partner=CrossPartnerSignal.POSSESSION),
+}
+CURRENT_RULE_SET = "rules-v2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +108,9 @@ Rule = Callable[[VerificationInputs, RuleParameters], RuleHit | None]
 
 
 def document_reuse(inputs: VerificationInputs, params: RuleParameters) -> RuleHit | None:
-    """``document_reused``: a listed hash already appears in another claim (any partner; only counts are known)."""
+    """``document_reused``: a listed document already appears in another claim (see :class:`CrossPartnerSignal`)."""
+    if params.cross_partner is CrossPartnerSignal.POSSESSION:
+        return _document_reuse_v2(inputs, params)
     reused = [doc for doc in inputs.documents if doc.other_claims > 0]
     if not reused:
         return None
@@ -98,6 +121,21 @@ def document_reuse(inputs: VerificationInputs, params: RuleParameters) -> RuleHi
         params.document_reuse_weight,
         f"{len(reused)} document(s) already appear in {others} other claim(s), {foreign} of them from other partners.",
     )
+
+
+def _document_reuse_v2(inputs: VerificationInputs, params: RuleParameters) -> RuleHit | None:
+    """The partner's own other claims by count; other partners' only as "some" for documents it holds."""
+    own = [doc for doc in inputs.documents if (doc.own_other_claims or 0) > 0]
+    foreign = [doc for doc in inputs.documents if doc.other_partners is OtherPartners.SOME]
+    if not own and not foreign:
+        return None
+    sentences = []
+    if own:
+        count = sum(doc.own_other_claims or 0 for doc in own)
+        sentences.append(f"{len(own)} document(s) already appear in {count} other claim(s) of this partner.")
+    if foreign:
+        sentences.append(f"{len(foreign)} document(s) also appear in claims of other partners.")
+    return RuleHit("document_reused", params.document_reuse_weight, " ".join(sentences))
 
 
 def amount_outlier(inputs: VerificationInputs, params: RuleParameters) -> RuleHit | None:

@@ -18,23 +18,24 @@ verification are saved together (one save, one group-commit round trip).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from uuid import UUID
 
 from ledger_core.claims.claim import Claim, visible_to
 from ledger_core.claims.errors import DuplicateClaim
-from ledger_core.claims.facts import ClaimFacts, ClaimFactsSnapshot, FactsQuery, claim_reference
+from ledger_core.claims.facts import ClaimFacts, ClaimFactsSnapshot, FactsQuery, HashUsage, claim_reference
 from ledger_core.claims.risk_rules import (
     CURRENT_RULE_SET,
     RULE_SETS,
+    CrossPartnerSignal,
     RiskAssessment,
     RuleParameters,
     assess,
     log_amount_summary,
 )
 from ledger_core.claims.submission import ClaimSubmission, submission_differences
-from ledger_core.claims.verification_inputs import AmountHistory, DocumentEvidence, VerificationInputs
+from ledger_core.claims.verification_inputs import AmountHistory, DocumentEvidence, OtherPartners, VerificationInputs
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.errors import ConcurrencyConflict, InvalidCommand, InvalidTransition
 from ledger_core.engine.ports import Clock
@@ -125,24 +126,31 @@ def facts_query(claim: ClaimSubmission, params: RuleParameters) -> FactsQuery:
 
 
 def gather_inputs(
-    claim: ClaimSubmission, facts: ClaimFactsSnapshot, *, received_at: str, evaluated_at: str
+    claim: ClaimSubmission,
+    facts: ClaimFactsSnapshot,
+    *,
+    received_at: str,
+    evaluated_at: str,
+    cross_partner: CrossPartnerSignal,
 ) -> VerificationInputs:
-    """The :class:`VerificationInputs` of ``claim`` given the cross-claim facts and the clock readings."""
+    """The :class:`VerificationInputs` of ``claim`` given the cross-claim facts and the clock readings,
+    shaped by the rule set's ``cross_partner`` signal (see :class:`CrossPartnerSignal`)."""
     documents = []
     for document in claim.documents:
         registration = facts.registrations.get(document.hash)
-        usage = facts.usage.get(document.hash)
+        usage = facts.usage.get(document.hash) or HashUsage()
         registered_metadata: Mapping[str, str] = {} if registration is None else registration.metadata
-        documents.append(
-            DocumentEvidence(
-                hash=document.hash,
-                type=document.type.value,
-                registered_type=None if registration is None else registration.document_type,
-                other_claims=0 if usage is None else usage.other_claims,
-                other_partner_claims=0 if usage is None else usage.other_partner_claims,
-                metadata_conflicts=metadata_conflicts(claim, document.metadata, registered_metadata),
-            )
+        evidence = DocumentEvidence(
+            hash=document.hash,
+            type=document.type.value,
+            registered_type=None if registration is None else registration.document_type,
+            other_claims=usage.other_claims,
+            other_partner_claims=usage.other_partner_claims,
+            metadata_conflicts=metadata_conflicts(claim, document.metadata, registered_metadata),
         )
+        if cross_partner is CrossPartnerSignal.POSSESSION:
+            evidence = _possession_evidence(evidence, usage, holds_document=registration is not None)
+        documents.append(evidence)
     median, mad = log_amount_summary(facts.amounts)
     reference = claim_reference([document.to_json() for document in claim.documents])
     return VerificationInputs(
@@ -158,6 +166,22 @@ def gather_inputs(
         amount_history=AmountHistory(len(facts.amounts), median, mad),
         reference_key=None if reference is None else reference[0],
         reference_claims=facts.reference_claims,
+    )
+
+
+def _possession_evidence(evidence: DocumentEvidence, usage: HashUsage, *, holds_document: bool) -> DocumentEvidence:
+    """``rules-v2`` evidence: own other claims by count; other partners only as some/none, and only for a
+    document the partner registered (uploaded): a hash alone tells nothing about other partners."""
+    if not holds_document:
+        others = OtherPartners.WITHHELD
+    else:
+        others = OtherPartners.SOME if usage.other_partner_claims > 0 else OtherPartners.NONE
+    return replace(
+        evidence,
+        other_claims=0,
+        other_partner_claims=0,
+        own_other_claims=usage.other_claims - usage.other_partner_claims,
+        other_partners=others,
     )
 
 
@@ -269,7 +293,13 @@ class ClaimVerificationService:
         """Gather the claim's inputs now and decide (records nothing)."""
         submission = claim.submission
         snapshot = self.facts.snapshot(facts_query(submission, self.params))
-        inputs = gather_inputs(submission, snapshot, received_at=received_at, evaluated_at=evaluated_at)
+        inputs = gather_inputs(
+            submission,
+            snapshot,
+            received_at=received_at,
+            evaluated_at=evaluated_at,
+            cross_partner=self.params.cross_partner,
+        )
         return inputs, decide(inputs, self.rule_set_version)
 
     def _record(self, claim: Claim, *, received_at: str, evaluated_at: str) -> bool:

@@ -3,22 +3,42 @@
 Everything a rule reads is here, so an auditor recomputes the decision from the log alone: the claim's
 own fields, the clock readings the ledger used, the log position the cross-claim facts were taken at
 (``asOfPosition``: every fact comes from entries before it), and per document its registration and how
-often its hash appears in *other* claims. Another partner is never revealed: only counts are recorded,
-never their claim ids, partner ids or amounts. Amount history is recorded as its robust summary.
+often its hash appears in *other* claims. Another partner is never revealed: never their claim ids,
+partner ids or amounts. Amount history is recorded as its robust summary.
+
+Document evidence has two shapes, by the rule set that recorded it (:class:`DocumentEvidence`):
+``rules-v1`` recorded ``otherClaims`` / ``otherPartnerClaims`` (exact counts, from the hash alone);
+``rules-v2`` records ``ownOtherClaims`` (the partner's own other claims) and ``otherPartners``
+(:class:`OtherPartners`: ``some``/``none`` for a document the partner registered, else ``withheld``).
+Recorded v1 inputs are read and re-serialised byte for byte as they were.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from ledger_core.engine.errors import InvalidCommand
 
 
+class OtherPartners(StrEnum):
+    """``rules-v2``: whether other partners' claims list a document, as far as the partner may know."""
+
+    NONE = "none"
+    SOME = "some"
+    WITHHELD = "withheld"
+    """The partner has not registered (uploaded) the document: nothing about other partners is told."""
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentEvidence:
-    """One listed document: its registration by the claim's partner and its use in other claims."""
+    """One listed document: its registration by the claim's partner and its use in other claims.
+
+    ``rules-v1`` evidence has ``other_claims`` (all other claims) and ``other_partner_claims``;
+    ``rules-v2`` evidence has ``own_other_claims`` and ``other_partners`` instead (the v1 fields are 0).
+    """
 
     hash: str
     type: str
@@ -26,8 +46,19 @@ class DocumentEvidence:
     other_claims: int
     other_partner_claims: int
     metadata_conflicts: tuple[str, ...]
+    own_other_claims: int | None = None
+    other_partners: OtherPartners | None = None
 
     def to_json(self) -> dict[str, Any]:
+        if self.other_partners is not None:
+            return {
+                "hash": self.hash,
+                "type": self.type,
+                "registeredType": self.registered_type,
+                "ownOtherClaims": self.own_other_claims,
+                "otherPartners": self.other_partners.value,
+                "metadataConflicts": list(self.metadata_conflicts),
+            }
         return {
             "hash": self.hash,
             "type": self.type,
@@ -39,6 +70,17 @@ class DocumentEvidence:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DocumentEvidence:
+        if "otherPartners" in data:
+            return cls(
+                hash=str(data["hash"]),
+                type=str(data["type"]),
+                registered_type=None if data["registeredType"] is None else str(data["registeredType"]),
+                other_claims=0,
+                other_partner_claims=0,
+                metadata_conflicts=tuple(str(key) for key in data["metadataConflicts"]),
+                own_other_claims=int(data["ownOtherClaims"]),
+                other_partners=OtherPartners(data["otherPartners"]),
+            )
         return cls(
             hash=str(data["hash"]),
             type=str(data["type"]),

@@ -35,6 +35,10 @@ MAX_OVERLAP = timedelta(days=30)
 DEFAULT_OVERLAP = timedelta(hours=24)
 MAX_ALLOWLIST = 64
 """CIDRs in one partner's IP allowlist (seed 000 section 6.1: the partner's egress ranges)."""
+MAX_KEY_AGE_DAYS = 3650
+"""The longest maximum key age a partner may be given (seed 000 §6.1 "API key rotation schedule")."""
+KEY_EXPIRY_WARNING = timedelta(days=14)
+"""How long before a key reaches the maximum age the partner is warned (a quarter of the age if shorter)."""
 
 
 class ApiKeyStatus(StrEnum):
@@ -62,6 +66,40 @@ class ApiKey:
         if self.expires_at is not None and now >= parse_timestamp(self.expires_at, "expires_at"):
             return ApiKeyStatus.EXPIRED
         return ApiKeyStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class KeySchedule:
+    """When a key reaches its partner's maximum age (``expires_at``) and when the warning starts."""
+
+    expires_at: datetime
+    warn_from: datetime
+
+
+def key_schedule(key: ApiKey, max_age_days: int | None) -> KeySchedule | None:
+    """The key's schedule under a maximum age of ``max_age_days`` (None: keys do not age out).
+
+    The warning starts :data:`KEY_EXPIRY_WARNING` before the deadline, or a quarter of the age before it
+    when the age is shorter than four times that.
+    """
+    if max_age_days is None:
+        return None
+    age = timedelta(days=max_age_days)
+    expires = parse_timestamp(key.issued_at, "issued_at") + age
+    return KeySchedule(expires, expires - min(KEY_EXPIRY_WARNING, age / 4))
+
+
+def check_key_max_age(value: Any) -> int | None:
+    """A maximum key age in whole days, 1 to :data:`MAX_KEY_AGE_DAYS`, or None (no maximum)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_KEY_AGE_DAYS:
+        raise InvalidCommand(
+            f"max_age_days must be a whole number of days from 1 to {MAX_KEY_AGE_DAYS}, or null",
+            field="max_age_days",
+            value=str(value)[:40],
+        )
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import ClassVar, Unpack
 
 from ledger_core.engine.aggregate import LedgerAggregate, derive_id
 from ledger_core.engine.application import LedgerApplication
-from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
+from ledger_core.engine.errors import ConcurrencyConflict, InvalidCommand, InvalidTransition, NotFound
 from ledger_core.engine.ports import Clock
 from ledger_core.partners.access import (
     DEFAULT_OVERLAP,
@@ -25,16 +25,19 @@ from ledger_core.partners.access import (
     ApiKey,
     ApiKeyStatus,
     IssuedApiKey,
+    KeySchedule,
     PartnerResult,
     WebhookEndpoint,
     WebhookSettings,
     address_allowed,
     check_endpoint_id,
     check_ip_allowlist,
+    check_key_max_age,
     check_new_key,
     check_scopes,
     check_secret_id,
     check_webhook_settings,
+    key_schedule,
     new_api_key,
     secret_sha256,
 )
@@ -122,6 +125,25 @@ class Partner(LedgerAggregate):
         def apply(self, aggregate: Partner) -> None:
             key = aggregate.api_keys[self.key_id]
             aggregate.api_keys[self.key_id] = replace(key, revoked_at=self.revoked_at)
+
+    class ApiKeyMaxAgeSet(Event):
+        """The partner's API key rotation schedule: keys older than ``max_age_days`` are refused (None: no limit)."""
+
+        EVENT_TYPE: ClassVar[str] = "partner.api_key_max_age_set"
+        max_age_days: int | None
+
+        def apply(self, aggregate: Partner) -> None:
+            aggregate.key_max_age_days = self.max_age_days
+
+    class ApiKeyExpiring(Event):
+        """A key entered its warning window (recorded once per key; the partner gets an ``audit.alert``)."""
+
+        EVENT_TYPE: ClassVar[str] = "partner.api_key_expiring"
+        key_id: str
+        expires_at: str
+
+        def apply(self, aggregate: Partner) -> None:
+            aggregate.expiry_warned.add(self.key_id)
 
     class ClientSecretSet(Event):
         """The OAuth client secret changed; only its salted, slow hash (scrypt string) is recorded."""
@@ -224,6 +246,8 @@ class Partner(LedgerAggregate):
         self.webhooks: dict[str, WebhookEndpoint] = {}
         self.client_secret_hash: str | None = None
         self.ip_allowlist: tuple[str, ...] = ()
+        self.key_max_age_days: int | None = None
+        self.expiry_warned: set[str] = set()
 
     @classmethod
     def register(cls, *, partner_id: str, name: str, category: str, tier: str, scopes: Sequence[str]) -> Partner:
@@ -304,11 +328,42 @@ class Partner(LedgerAggregate):
             self.trigger_event(self.ApiKeyRevoked, key_id=key_id, revoked_at=format_timestamp(at), reason=reason)
 
     def authenticate(self, key_id: str, secret: str, now: datetime) -> bool:
-        """True iff the partner is active and ``secret`` matches the active key ``key_id`` (constant time)."""
+        """True iff the partner is active and ``secret`` matches the active key ``key_id`` (constant time),
+        and the key is younger than the partner's maximum key age."""
         key = self.api_keys.get(key_id)
         if key is None or self.status is not PartnerStatus.ACTIVE or key.status(now) is not ApiKeyStatus.ACTIVE:
             return False
+        schedule = key_schedule(key, self.key_max_age_days)
+        if schedule is not None and now >= schedule.expires_at:
+            return False
         return hmac.compare_digest(key.secret_sha256, secret_sha256(secret))
+
+    def set_key_max_age(self, max_age_days: int | None) -> None:
+        """Set (or clear, with None) the maximum age of the partner's API keys; the same value records nothing."""
+        days = check_key_max_age(max_age_days)
+        if days != self.key_max_age_days:
+            self.trigger_event(self.ApiKeyMaxAgeSet, max_age_days=days)
+
+    def key_schedule(self, key_id: str) -> KeySchedule | None:
+        """When key ``key_id`` reaches the maximum age and when its warning starts (None: no maximum)."""
+        return key_schedule(self._key(key_id), self.key_max_age_days)
+
+    def warn_key_expiring(self, key_id: str, now: datetime) -> bool:
+        """Record ``partner.api_key_expiring`` once, when an active key is inside its warning window.
+
+        Returns whether it was recorded now (False: not due, already recorded, or the key is inactive).
+        """
+        key = self._key(key_id)
+        schedule = key_schedule(key, self.key_max_age_days)
+        if (
+            schedule is None
+            or key_id in self.expiry_warned
+            or key.status(now) is not ApiKeyStatus.ACTIVE
+            or not schedule.warn_from <= now < schedule.expires_at
+        ):
+            return False
+        self.trigger_event(self.ApiKeyExpiring, key_id=key_id, expires_at=format_timestamp(schedule.expires_at))
+        return True
 
     def _key(self, key_id: str) -> ApiKey:
         key = self.api_keys.get(key_id)
@@ -439,6 +494,23 @@ class PartnerService:
         """True iff the partner exists, is active and ``secret`` matches its active key ``key_id``."""
         partner = self.app.find(Partner, derive_id("partner", partner_id))
         return partner is not None and partner.authenticate(key_id, secret, self.clock())
+
+    def set_key_max_age(self, partner_id: str, max_age_days: int | None) -> PartnerResult:
+        """Set the partner's API key rotation schedule (docs/authentication.md "Key rotation schedule")."""
+        return self._run(partner_id, lambda p: p.set_key_max_age(max_age_days))
+
+    def warn_key_expiring(self, partner_id: str, key_id: str) -> PartnerResult:
+        """Record that key ``key_id`` entered its warning window, once (a concurrent recording wins)."""
+        for attempt in range(2):
+            partner = self.get(partner_id)
+            if not partner.warn_key_expiring(key_id, self.clock()):
+                return PartnerResult(partner_id, partner.id, ())
+            try:
+                return PartnerResult(partner_id, partner.id, save(self.app, partner))
+            except ConcurrencyConflict:
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def change_tier(self, partner_id: str, tier: str) -> PartnerResult:
         return self._run(partner_id, lambda p: p.change_tier(tier))

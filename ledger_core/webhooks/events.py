@@ -16,7 +16,10 @@ Triggers (mapped by stable log event type and status fields, so new fields added
   ``claim.fraud_detected``. ``claim.review_resolved`` with decision ``verified``/``flagged`` likewise.
 * ``proof.generated``: a claim's verification entry (one of the two above) became part of a signed
   checkpoint, so its inclusion proof now exists. Built by :func:`proof_generated` when the tree grows.
-* ``audit.alert``: a webhook delivery was given up after the last retry (:func:`delivery_failed_alert`).
+* ``audit.alert``: a webhook delivery was given up after the last retry (:func:`delivery_failed_alert`,
+  ``data.alert`` ``webhook_delivery_failed``); ``partner.api_key_expiring`` (an API key entered the
+  warning window of the partner's key rotation schedule) -> ``data.alert`` ``api_key_expiring`` with
+  ``key_id`` and ``expires_at``.
 * ``enrollment.kit_ordered`` -> ``enrollment.completed`` (seed: "consented, kit ordered");
   ``enrollment.sample_received`` -> ``sample.received``; ``enrollment.result_delivered`` ->
   ``result.delivered`` with ``result_type`` always null (privacy: partners never see results);
@@ -186,7 +189,17 @@ def _subscription_cancelled(envelope: Envelope, history: History) -> dict[str, A
     }
 
 
+def _key_expiring(envelope: Envelope, history: History) -> dict[str, Any]:
+    return {
+        "alert": "api_key_expiring",
+        "key_id": envelope.payload["key_id"],
+        "expires_at": envelope.payload["expires_at"],
+        "action": "rotate the key before expires_at; requests with it are refused from then on",
+    }
+
+
 _SIMPLE: dict[str, tuple[str, Callable[[Envelope, History], dict[str, Any]]]] = {
+    "partner.api_key_expiring": ("audit.alert", _key_expiring),
     "enrollment.kit_ordered": ("enrollment.completed", _enrollment_completed),
     "enrollment.sample_received": ("sample.received", _sample_received),
     "enrollment.result_delivered": ("result.delivered", _result_delivered),

@@ -62,7 +62,7 @@ def test_submitted_claim_proof_verifies_offline(server: LiveServer) -> None:
     assert response.status_code == 201
     assert response.headers["Location"] == f"/api/v1/claims/{result.claim_id}"
     assert result.status == "verified"
-    assert result.rule_set_version == "rules-v1"
+    assert result.rule_set_version == "rules-v2"
     assert result.proof is not None
     proof = result.proof
 

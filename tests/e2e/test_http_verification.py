@@ -41,7 +41,7 @@ def test_enhanced_claim_gets_a_risk_assessment(server: LiveServer) -> None:
     _, client = new_partner(server)
     result = client.submit_claim(body("E-1", [upload(client, uuid.uuid4().bytes)], "enhanced"))
     assert result.status == "verified"
-    assert result.rule_set_version == "rules-v1"
+    assert result.rule_set_version == "rules-v2"
     assert result.risk_assessment is not None
     assert (result.risk_assessment.score, result.risk_assessment.level) == (0, "low")
     assert result.risk_assessment.explanation == "No risk rule fired."
@@ -61,7 +61,7 @@ def test_document_reused_across_partners_is_flagged_and_explained(server: LiveSe
     assert flagged.risk_assessment is not None
     assert flagged.risk_assessment.level == "high"
     assert flagged.risk_assessment.factors == ["document_reused"]
-    assert "1 of them from other partners" in flagged.risk_assessment.explanation
+    assert flagged.risk_assessment.explanation == "1 document(s) also appear in claims of other partners."
     assert first_id not in json.dumps(second.claim_events(flagged.claim_id).data[-1].payload)
 
     explained = second.explain_claim(flagged.claim_id)
@@ -72,6 +72,38 @@ def test_document_reused_across_partners_is_flagged_and_explained(server: LiveSe
     assert check.rebuilt_inputs == check.recorded_inputs
     again = second.verify_claim(flagged.claim_id)  # flagged waits for a person: nothing new
     assert again.verification_id == flagged.verification_id
+
+
+def test_a_hash_alone_cannot_probe_another_partners_documents(server: LiveServer) -> None:
+    """Issue 18 item 8: a partner listing another partner's document by hash only (without uploading it)
+    learns nothing about other partners, in the decision, the recorded inputs, the events or explain; once it
+    uploads the document it learns only that some other partner's claim lists it (no count, no identity)."""
+    first_id, first = new_partner(server)
+    _, prober = new_partner(server)
+    secret_photo = b"the other partner's photo " + uuid.uuid4().bytes
+    for reference in ("P-1", "P-2"):
+        first.submit_claim(body(reference, [upload(first, secret_photo)], "enhanced"))
+    sha = hashlib.sha256(secret_photo).hexdigest()
+    listed = [{"type": "photo", "hash": sha, "metadata": {}}]
+    probe = prober.submit_claim(body("X-1", listed, "enhanced"))
+    assert probe.status == "pending"
+    assert probe.risk_assessment is None
+    seen = json.dumps(
+        [e.payload for e in prober.claim_events(probe.claim_id).data]
+        + [v.recorded_inputs for v in prober.explain_claim(probe.claim_id).verifications]
+    )
+    assert '"otherPartners": "withheld"' in seen
+    assert "otherPartnerClaims" not in seen
+    assert '"otherClaims"' not in seen
+    assert first_id not in seen
+
+    upload(prober, secret_photo)  # possession proven: the claim re-verifies
+    decided = prober.get_claim(probe.claim_id)
+    assert decided.status == "flagged"
+    assert decided.verifications[-1].explanation == "1 document(s) also appear in claims of other partners."
+    inputs = prober.explain_claim(probe.claim_id).verifications[-1].recorded_inputs
+    assert inputs["documents"][0]["otherPartners"] == "some"
+    assert inputs["documents"][0]["ownOtherClaims"] == 0
 
 
 def test_registering_the_missing_document_reverifies_the_claim(server: LiveServer) -> None:

@@ -141,5 +141,5 @@ def test_a_reader_sees_claims_written_through_another_ledger(config: StorageConf
         )
         latest = result.claim.verifications[-1]
         assert result.claim.status is ClaimStatus.FLAGGED
-        assert latest.inputs["documents"][0]["otherPartnerClaims"] == 1
+        assert latest.inputs["documents"][0]["otherPartners"] == "some"
         assert facts_first.catch_up() == facts_second.catch_up() == second.size()

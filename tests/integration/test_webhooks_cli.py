@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig, open_outbox
-from adapters.workers.dispatcher import Dispatcher, TargetPolicy
+from adapters.webhook_targets import TargetPolicy
+from adapters.workers.dispatcher import Dispatcher
 from adapters.workers.projector import WebhookProjector
 from adapters.workers.webhooks import secret_source
 from api.cli.main import app

@@ -23,7 +23,8 @@ from adapters.files.signing_key import ensure_signing_key
 from adapters.opening import open_ledger
 from adapters.outbox import DELIVERED, FAILED, PENDING, DeliveryOrigin, OutboxStore
 from adapters.storage import StorageConfig, open_outbox, open_tree_store
-from adapters.workers.dispatcher import Dispatcher, TargetPolicy
+from adapters.webhook_targets import TargetPolicy
+from adapters.workers.dispatcher import Dispatcher
 from adapters.workers.projector import WebhookProjector
 from api.client.webhooks import verify_webhook
 from ledger_core.claims.submission import validate_submission

@@ -1,7 +1,8 @@
-"""A real HTTP webhook receiver on loopback for tests: records every request, answers as scripted."""
+"""A real HTTP (or HTTPS) webhook receiver on loopback for tests: records every request, answers as scripted."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -54,8 +55,11 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def webhook_receiver(responder: Responder = accept, path: str = "/hooks") -> Iterator[Receiver]:
-    """Serve on 127.0.0.1 (a free port) in a thread until the block ends."""
+def webhook_receiver(
+    responder: Responder = accept, path: str = "/hooks", *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+) -> Iterator[Receiver]:
+    """Serve on 127.0.0.1 (a free port) in a thread until the block ends; HTTPS with the ``tls`` server context,
+    the URL then naming ``host`` (the name its certificate is for)."""
     receiver = Receiver(url="", responder=responder)
 
     class Handler(BaseHTTPRequestHandler):
@@ -85,6 +89,9 @@ def webhook_receiver(responder: Responder = accept, path: str = "/hooks") -> Ite
     server = _Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+    if tls is not None:  # the handshake runs on accept; a failed one is dropped by socketserver (an OSError)
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        receiver.url = f"https://{host}:{server.server_address[1]}{path}"
     thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
     thread.start()
     try:

@@ -91,6 +91,8 @@ class AttemptView(Camel):
     status_code: int | None
     latency_ms: float
     error: str | None
+    tls_version: str | None = None
+    """The TLS version the attempt negotiated (``TLSv1.3``, ``TLSv1.2``); null for http or no connection."""
 
 
 class DeliveryDetail(Camel):

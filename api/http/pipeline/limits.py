@@ -32,6 +32,7 @@ from adapters.request_gate import remember_and_check
 from api.http.context import client_address
 from api.http.errors import ApiError, as_api_error
 from api.http.observability import Metrics
+from api.http.pipeline.key_age import key_expiry_headers
 from api.http.proxies import TrustedProxies, resolve_client
 from api.http.threads import run_blocking
 from api.security import AuthenticationError
@@ -71,8 +72,9 @@ class RateLimits:
     def admit(self, auth: AuthenticatedRequest, client: str) -> dict[str, str]:
         """Remember the request id and count the request against the partner's policy (blocking).
 
-        The headers for the response; :class:`LimitExceeded`, or the 401 of :meth:`refusal` for a
-        replayed request id (then nothing is counted against the partner)."""
+        The headers for the response (with the key's ``X-API-Key-Expires``, :mod:`.key_age`);
+        :class:`LimitExceeded`, or the 401 of :meth:`refusal` for a replayed request id (then nothing is
+        counted against the partner)."""
         partner = self.directory.partner(auth.partner_id)
         tier = self.settings.http.partner_policies.get(auth.partner_id) or (
             partner.tier.value if partner else DEFAULT_TIER
@@ -82,7 +84,9 @@ class RateLimits:
         decision = remember_and_check(self.replay, self.limiter, auth.partner_id, request_id, self.replay_ttl_s, policy)
         if decision is None:
             raise self.refusal(replayed(auth.request_id), client)
-        return self._headers(decision, policy, tier)
+        headers = self._headers(decision, policy, tier)
+        partners = self.directory.ledger.partners
+        return headers | key_expiry_headers(partners, partner, auth.key_id, self.directory.clock())
 
     def refusal(self, error: AuthenticationError, client: str) -> ApiError:
         """The response to an authentication failure (blocking): counted by code and reason, charged to

@@ -16,6 +16,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from adapters.outbox import AttemptRecord, DeliveryRecord
 from adapters.webhook_management import WebhookManager
+from adapters.webhook_targets import partner_error
 from api.client.schemas import webhooks as schemas
 from api.http.routes.claims import IdempotencyKey
 from api.http.threads import run_blocking
@@ -68,7 +69,7 @@ def delivery_view(record: DeliveryRecord) -> schemas.DeliveryView:
         attempts=record.attempts,
         next_attempt_at=_time(record.next_attempt_at),
         last_status_code=record.last_status_code,
-        last_error=record.last_error,
+        last_error=partner_error(record.last_error),
         created_at=_time(record.created_at) or "",
         delivered_at=_time(record.delivered_at),
         origin=record.origin,
@@ -81,7 +82,8 @@ def attempt_view(record: AttemptRecord) -> schemas.AttemptView:
         started_at=_time(record.started_at) or "",
         status_code=record.status_code,
         latency_ms=round(record.latency_ms, 3),
-        error=record.error,
+        error=partner_error(record.error),
+        tls_version=record.tls_version,
     )
 
 

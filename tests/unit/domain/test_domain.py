@@ -38,6 +38,8 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
     partner.issue_api_key(key_id="pk_0001", secret_sha256=secret_sha256("a"), at=T0)
     partner.rotate_api_key(old_key_id="pk_0001", key_id="pk_0002", secret_sha256=secret_sha256("b"), at=T0)
     partner.revoke_api_key(key_id="pk_0001", at=T0, reason="rotated")
+    partner.set_key_max_age(30)
+    assert partner.warn_key_expiring("pk_0002", T0 + timedelta(days=25))
     partner.set_client_secret(secret_hash="scrypt$16384$8$1$c2FsdA$aGFzaA", at=T0)
     partner.add_webhook("ep1", **HOOK)
     partner.update_webhook("ep1", **(HOOK | {"secret_id": "whsec_2"}))
@@ -144,7 +146,7 @@ def test_registry_names_are_stable_and_unique() -> None:
         "Subscription",
         "Reminder",
     }
-    assert len(REGISTRY.event_classes) == 37
+    assert len(REGISTRY.event_classes) == 39  # + partner.ip_allowlist_set, .api_key_max_age_set, .api_key_expiring
     for name, cls in REGISTRY.event_classes.items():
         prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
         assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name

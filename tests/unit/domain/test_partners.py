@@ -329,3 +329,31 @@ def test_ip_allowlist_decides_addresses() -> None:
     assert not partner.allows_address("198.51.100.1")
     assert not partner.allows_address("2001:db9::1")
     assert not partner.allows_address("unknown")
+def test_key_max_age_refuses_old_keys_and_warns_once() -> None:
+    """A maximum key age: the warning window is the last 14 days (a quarter of short ages), recorded once per
+    key; authentication fails from the deadline on; ages outside 1..3650 days are refused, None clears."""
+    partner = registered()
+    partner.issue_api_key(key_id="pk_0001", secret_sha256=secret_sha256("s"), at=T0)
+    assert partner.key_schedule("pk_0001") is None
+    for bad in (0, 3651, 1.5, True, "30"):
+        with pytest.raises(InvalidCommand):
+            partner.set_key_max_age(bad)  # type: ignore[arg-type]  # what a caller may send
+    partner.set_key_max_age(90)
+    partner.set_key_max_age(90)  # the same value records nothing
+    assert event_types(partner.pending_events).count("partner.api_key_max_age_set") == 1
+    schedule = partner.key_schedule("pk_0001")
+    assert schedule is not None
+    assert (schedule.expires_at, schedule.warn_from) == (T0 + timedelta(days=90), T0 + timedelta(days=76))
+    assert not partner.warn_key_expiring("pk_0001", T0 + timedelta(days=75))
+    assert partner.warn_key_expiring("pk_0001", T0 + timedelta(days=77))
+    assert not partner.warn_key_expiring("pk_0001", T0 + timedelta(days=78))
+    assert event_types(partner.pending_events).count("partner.api_key_expiring") == 1
+    assert partner.authenticate("pk_0001", "s", T0 + timedelta(days=89, hours=23))
+    assert not partner.authenticate("pk_0001", "s", T0 + timedelta(days=90))
+    partner.set_key_max_age(8)
+    short = partner.key_schedule("pk_0001")
+    assert short is not None
+    assert short.expires_at - short.warn_from == timedelta(days=2)
+    partner.set_key_max_age(None)
+    assert partner.authenticate("pk_0001", "s", T0 + timedelta(days=900))
+    assert replay(partner.collect_events()).expiry_warned == {"pk_0001"}

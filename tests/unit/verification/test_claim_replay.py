@@ -155,8 +155,8 @@ def test_a_tampered_score_or_input_is_caught() -> None:
         payload["risk_score"] = 10
 
     def hide_reuse(payload: dict[str, Any]) -> None:
-        payload["inputs"]["documents"][0]["otherClaims"] = 0
-        payload["inputs"]["documents"][0]["otherPartnerClaims"] = 0
+        payload["inputs"]["documents"][0]["ownOtherClaims"] = 0
+        payload["inputs"]["documents"][0]["otherPartners"] = "none"
 
     assert all(check.matches for check in replay_log(log.envelopes()))
     score_check = tampered(lower_score)[-1]

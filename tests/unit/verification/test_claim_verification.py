@@ -51,7 +51,7 @@ def test_submission_and_first_verification_are_one_save(
     assert [e.type for e in log.envelopes()[-2:]] == ["claim.submitted", "claim.verification_recorded"]
     assert result.claim.status is ClaimStatus.VERIFIED
     latest = result.claim.verifications[-1]
-    assert (latest.risk_score, latest.rule_set_version) == (None, "rules-v1")
+    assert (latest.risk_score, latest.rule_set_version) == (None, "rules-v2")
 
 
 def test_identical_resubmission_is_idempotent_and_a_changed_one_conflicts(service: ClaimVerificationService) -> None:
@@ -98,7 +98,8 @@ def test_mismatched_type_rejects(service: ClaimVerificationService, documents: D
 def test_document_reuse_across_partners_is_flagged_without_revealing_them(
     service: ClaimVerificationService, documents: DocumentService, log: MemoryLog
 ) -> None:
-    """The same hash in another partner's claim flags an enhanced claim; the inputs hold counts, no ids."""
+    """The same document in another partner's claim flags an enhanced claim of a partner holding it; the
+    inputs say only that some other partner's claim lists it (rules-v2): no count, no ids."""
     for partner in ("acme_insurance", "rival_mutual"):
         register(documents, partner, "staged crash")
     sha = digest("staged crash")
@@ -109,8 +110,9 @@ def test_document_reuse_across_partners_is_flagged_without_revealing_them(
     assert flagged.claim.status is ClaimStatus.FLAGGED
     assert latest.factors == ("document_reused",)
     assert latest.risk_level is not None
-    assert latest.inputs["documents"][0]["otherClaims"] == 1
-    assert latest.inputs["documents"][0]["otherPartnerClaims"] == 1
+    assert latest.inputs["documents"][0]["ownOtherClaims"] == 0
+    assert latest.inputs["documents"][0]["otherPartners"] == "some"
+    assert "otherPartnerClaims" not in latest.inputs["documents"][0]
     recorded = log.log[-1]
     assert b"rival_mutual" not in recorded
     assert str(first.claim.id).encode() not in recorded

@@ -26,7 +26,7 @@ from ledger_core.claims.risk_rules import (
     submitted_late,
     velocity_burst,
 )
-from ledger_core.claims.verification_inputs import AmountHistory, DocumentEvidence, VerificationInputs
+from ledger_core.claims.verification_inputs import AmountHistory, DocumentEvidence, OtherPartners, VerificationInputs
 from ledger_core.shared.vocabulary import RiskLevel
 
 PARAMS = RULE_SETS["rules-v1"]
@@ -85,6 +85,44 @@ def test_document_reuse_counts_other_claims_without_naming_them() -> None:
     assert hit is not None
     assert (hit.code, hit.weight) == ("document_reused", 60)
     assert hit.sentence == "1 document(s) already appear in 2 other claim(s), 1 of them from other partners."
+
+
+def test_rules_v2_tell_other_partners_only_as_some_and_only_with_possession() -> None:
+    """rules-v2: the partner's own other claims by count; other partners' only as "some" (never a count),
+    and a withheld answer (a hash the partner never uploaded) fires nothing."""
+    v2 = RULE_SETS["rules-v2"]
+
+    def evidence(own: int, others: OtherPartners) -> VerificationInputs:
+        doc = document(own_other_claims=own, other_partners=others)
+        return inputs(documents=(doc,))
+
+    assert document_reuse(evidence(0, OtherPartners.NONE), v2) is None
+    assert document_reuse(evidence(0, OtherPartners.WITHHELD), v2) is None
+    foreign = document_reuse(evidence(0, OtherPartners.SOME), v2)
+    assert foreign is not None
+    assert foreign.sentence == "1 document(s) also appear in claims of other partners."
+    both = document_reuse(evidence(3, OtherPartners.SOME), v2)
+    assert both is not None
+    assert both.sentence == (
+        "1 document(s) already appear in 3 other claim(s) of this partner."
+        " 1 document(s) also appear in claims of other partners."
+    )
+    assert (both.code, both.weight) == ("document_reused", 60)
+
+
+@given(st.integers(0, 50), st.integers(0, 50), st.booleans())
+def test_recorded_v1_evidence_round_trips_unchanged(others: int, foreign: int, registered: bool) -> None:
+    """Inputs recorded under rules-v1 parse and serialise back to the same JSON (replay stays byte-identical)."""
+    recorded = {
+        "hash": HASH,
+        "type": "photo",
+        "registeredType": "photo" if registered else None,
+        "otherClaims": others + foreign,
+        "otherPartnerClaims": foreign,
+        "metadataConflicts": ["claimAmount"],
+    }
+    assert DocumentEvidence.from_json(recorded).to_json() == recorded
+    assert list(DocumentEvidence.from_json(recorded).to_json()) == list(recorded)
 
 
 def test_amount_outlier_uses_robust_statistics_and_needs_history() -> None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from adapters.webhook_management import check_target
-from adapters.workers.dispatcher import TargetPolicy, TargetRefused
+from adapters.webhook_targets import (
+    TARGET_NOT_ALLOWED,
+    TargetPolicy,
+    TargetRefused,
+    canonical_host,
+    is_public,
+    partner_error,
+)
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.partners.access import WebhookSettings
 from ledger_core.partners.partner import Partner
@@ -66,8 +74,8 @@ def test_private_and_plain_http_targets_are_refused_in_production(url: str) -> N
 
 
 def test_public_https_targets_are_accepted() -> None:
-    """A public https URL passes (its name is resolved and checked again before each attempt)."""
-    check_target("https://hooks.partner.example/proveniq", allow_private=False)
+    """A public https URL passes (its name is resolved now and checked again before each attempt)."""
+    check_target("https://hooks.partner.example/proveniq", allow_private=False, lookup=lambda _h, _p: ["8.8.4.4"])
     check_target("https://8.8.8.8/hooks", allow_private=False)
 
 
@@ -78,3 +86,62 @@ def test_dispatcher_resolves_and_refuses_private_targets() -> None:
         with pytest.raises(TargetRefused):
             asyncio.run(policy.check(url))
     asyncio.run(TargetPolicy(allow_private=True).check("http://127.0.0.1/hooks"))
+
+
+@pytest.mark.parametrize(
+    ("host", "canonical"),
+    [
+        ("LOCALHOST.", "localhost"),
+        ("Hooks.Partner.Example.", "hooks.partner.example"),
+        ("2130706433", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("0X7F.1", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("127.0.0.1.", "127.0.0.1"),
+        ("10.1", "10.0.0.1"),
+        ("0x08080808", "8.8.8.8"),
+        ("::127.0.0.1", "::7f00:1"),
+        ("[::FFFF:7F00:1]", "::ffff:7f00:1"),
+    ],
+)
+def test_hosts_are_normalised_as_browsers_do(host: str, canonical: str) -> None:
+    """WHATWG host parsing: case, one trailing dot, decimal/hex/octal/shortened IPv4, IPv6 text form."""
+    assert canonical_host(host) == canonical
+
+
+@pytest.mark.parametrize("host", ["1.2.3.4.5", "256.0.0.1", "1.2.3.0x100", "09.1.1.1", "h%6fst", "bücher.example", ""])
+def test_malformed_numeric_and_non_ascii_hosts_are_refused(host: str) -> None:
+    """A host ending in a number that is no IPv4 address, a percent sign or a non-ASCII name: refused."""
+    with pytest.raises(TargetRefused):
+        canonical_host(host)
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("8.8.8.8", True),
+        ("2001:4860:4860::8888", True),
+        ("::ffff:7f00:1", False),
+        ("::7f00:1", False),
+        ("2002:a00:1::", False),
+        ("64:ff9b::a9fe:a9fe", False),
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("224.0.0.1", False),
+        ("fe80::1", False),
+    ],
+)
+def test_embedded_ipv4_addresses_are_judged_by_their_ipv4(address: str, public: bool) -> None:
+    """Mapped, compatible, 6to4, NAT64 and Teredo forms carry an IPv4 address; that address decides."""
+    assert is_public(ipaddress.ip_address(address)) is public
+
+
+def test_the_delivery_log_never_shows_a_refusal_detail() -> None:
+    """Refusals recorded by older versions (which named the resolved address) are shown generically."""
+    assert partner_error("refused: vm resolves to a non-public address (127.0.0.1)") == (
+        f"refused: {TARGET_NOT_ALLOWED}"
+    )
+    assert partner_error("HTTP 500") == "HTTP 500"
+    assert partner_error(None) is None
