@@ -1,12 +1,12 @@
 """The ``ledger`` command line. Every command takes ``--data-dir`` and ``--database-url``.
 
-Exit codes: 0 success, 1 the ledger is not intact (``verify``), 2 usage or input errors.
+Exit codes (:class:`api.cli.errors.ExitCode`): 0 success, 1 verification failed (``verify``, proofs),
+2 usage or input errors, 3 infrastructure unavailable, 4 a bug; every failure is one line on stderr.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,10 +22,11 @@ from api.cli import members as cli_members
 from api.cli import partners as cli_partners
 from api.cli import serve as cli_serve
 from api.cli import webhooks as cli_webhooks
+from api.cli.errors import CliFailure, ExitCode, run
 from api.cli.options import DatabaseUrl, DataDir
 from api.cli.proofs import Origin, SigningKey, Vkeys, check_tree, init_tree, register
 from ledger_core.engine.envelope import Envelope
-from ledger_core.engine.errors import IntegrityViolation, LedgerError
+from ledger_core.engine.errors import IntegrityViolation
 from ledger_core.ledger import Ledger
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Proveniq Ledger: a tamper-evident event log.")
@@ -119,8 +120,7 @@ def verify(
             except IntegrityViolation as broken:
                 progress.stop()
                 _print_json({"intact": False, "error": broken.code, **broken.details})
-                err.print(f"[red]NOT INTACT[/red]: {broken}")
-                raise typer.Exit(1) from None
+                raise CliFailure(broken.code, f"NOT INTACT: {broken}", ExitCode.VERIFICATION_FAILED) from None
     _print_json(
         {
             "intact": True,
@@ -177,9 +177,5 @@ def demo(data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None)
 
 
 def main() -> None:
-    """Console-script entry point: maps ledger errors to a message and exit code 2."""
-    try:
-        app()
-    except LedgerError as error:
-        err.print(f"[red]{error.code}[/red]: {error}")
-        sys.exit(2)
+    """Console-script entry point: every failure one line on stderr with its exit code (api/cli/errors.py)."""
+    run(app)
