@@ -23,7 +23,7 @@ from api.cli import partners as cli_partners
 from api.cli import serve as cli_serve
 from api.cli import webhooks as cli_webhooks
 from api.cli.errors import CliFailure, ExitCode, run
-from api.cli.options import DatabaseUrl, DataDir
+from api.cli.options import DatabaseUrl, DataDir, existing
 from api.cli.proofs import Origin, SigningKey, Vkeys, check_tree, init_tree, register
 from ledger_core.engine.envelope import Envelope
 from ledger_core.engine.errors import IntegrityViolation
@@ -43,7 +43,7 @@ err = Console(stderr=True)
 
 
 def _open(data_dir: Path, database_url: str | None) -> Ledger:
-    return open_ledger(StorageConfig(data_dir, database_url))
+    return open_ledger(existing(data_dir, database_url))
 
 
 def _print_json(value: Any) -> None:
@@ -76,9 +76,15 @@ def init(
     signing_key: SigningKey = None,
     origin: Origin = None,
 ) -> None:
-    """Create the data directory, the database schema and the checkpoint signing key (idempotent)."""
+    """Create the data directory, the database schema and the checkpoint signing key (idempotent).
+
+    The only command that creates a ledger (``serve`` does too, on its first start); every other one
+    refuses a data directory or database that holds none.
+    """
+    if data_dir.exists() and not data_dir.is_dir():
+        raise CliFailure("USAGE_ERROR", f"--data-dir {data_dir} exists and is not a directory")
     data_dir.mkdir(parents=True, exist_ok=True)
-    with _open(data_dir, database_url) as ledger:
+    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
         config = StorageConfig(data_dir, database_url)
         _print_json(
             {

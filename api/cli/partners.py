@@ -16,8 +16,8 @@ from typing import Annotated, Any
 import typer
 
 from adapters.opening import open_ledger
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
-from api.cli.options import DatabaseUrl, DataDir
+from adapters.storage import DEFAULT_DATA_DIR
+from api.cli.options import DatabaseUrl, DataDir, existing
 from api.security.credentials import DEFAULT_SCOPES, CredentialService
 from api.security.secrets import load_deployment_secret
 
@@ -49,8 +49,7 @@ def create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Register a partner and print partnerId, clientId, clientSecret, apiKey and apiSecret (shown once)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         service = CredentialService(ledger, load_deployment_secret(data_dir))
         credentials = service.create_partner(
             partner_id or slug(name), name, tier=tier, category=category, scopes=scopes or DEFAULT_SCOPES
@@ -69,8 +68,7 @@ def create_operator(
 
     Rotate, revoke and show it with the ``partners`` commands (same credentials, same records).
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         service = CredentialService(ledger, load_deployment_secret(data_dir))
         credentials = service.create_operator(operator_id or slug(name), name)
     _echo(credentials.to_json())
@@ -88,7 +86,7 @@ def rotate_key(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Issue a new API key (the old one works until the overlap ends) or client secret. Prints it once."""
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         service = CredentialService(ledger, load_deployment_secret(data_dir))
         if client_secret:
             result = service.rotate_client_secret(partner_id)
@@ -106,7 +104,7 @@ def revoke_key(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a key at once (the server notices within a second)."""
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         ledger.partners.revoke_api_key(partner_id, key_id, reason)
     _echo({"partnerId": partner_id, "revoked": key_id})
 
@@ -114,7 +112,7 @@ def revoke_key(
 @partners_app.command("show")
 def show(partner_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
     """A partner's tier, scopes, status and keys (ids and states only; no secret is stored)."""
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         partner = ledger.partners.get(partner_id)
     now = datetime.now(UTC)
     _echo(

@@ -20,11 +20,11 @@ import typer
 from adapters.files.signing_key import ensure_signing_key, load_signing_key, signing_key_path
 from adapters.log_recorder import system_clock
 from adapters.ports import ManagedTreeStore
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig, open_recorder, open_tree_store
+from adapters.storage import DEFAULT_DATA_DIR, open_recorder, open_tree_store
 from adapters.workers.sealer import SealerRunner
-from api.cli.options import DatabaseUrl, DataDir
+from api.cli.options import DatabaseUrl, DataDir, existing
 from ledger_core.engine.auditing import ProofService, check_bundle_envelopes, verify_history
-from ledger_core.engine.errors import InvalidCommand, LedgerError
+from ledger_core.engine.errors import InvalidCommand, LedgerError, NotFound
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.engine.ports import PartnerLogReader
 from ledger_core.engine.sealing import Sealer, SealPolicy
@@ -79,7 +79,7 @@ def _fail(message: str, **details: Any) -> typer.Exit:
 
 @contextmanager
 def _store(data_dir: Path, database_url: str | None) -> Iterator[ManagedTreeStore]:
-    store = open_tree_store(StorageConfig(data_dir, database_url))
+    store = open_tree_store(existing(data_dir, database_url))
     try:
         yield store
     finally:
@@ -129,7 +129,7 @@ def sealer(
     On PostgreSQL only the holder of the sealer lock seals; others wait and take over when it dies.
     Prints one JSON line per event (leader, waiting, sealed, error, stopped).
     """
-    store = open_tree_store(StorageConfig(data_dir, database_url))
+    store = open_tree_store(existing(data_dir, database_url))
     signer = _signer(store, data_dir, signing_key, origin)
     policy = SealPolicy(batch_entries, interval_ms, max_batch_entries)
 
@@ -213,7 +213,7 @@ def proof_consistency(
 @contextmanager
 def _reading(data_dir: Path, database_url: str | None) -> Iterator[tuple[ProofService, PartnerLogReader]]:
     """A proof service over the tree and the log (entries are needed for histories and bundles)."""
-    recorder = open_recorder(StorageConfig(data_dir, database_url))
+    recorder = open_recorder(existing(data_dir, database_url))
     try:
         if not isinstance(recorder, PartnerLogReader):
             raise TypeError("this recorder cannot read a partner's entries")
@@ -258,17 +258,20 @@ def export(
     size: Size = None,
 ) -> None:
     """Write a partner's audit bundle: its entries, their inclusion proofs, the signed checkpoint, the vkey."""
-    with _reading(data_dir, database_url) as (service, log), out.open("w", encoding="utf-8") as handle:
+    with _reading(data_dir, database_url) as (service, log):
+        if not log.read_partner_rows(partner, 0, 1):
+            raise NotFound("partner", partner)  # a mistyped id is an error, not an empty bundle
         record = service.checkpoint(size)
-        count = write_bundle(
-            handle,
-            format=BUNDLE_FORMAT,
-            checkpoint=record.note,
-            vkey=_bundle_vkey(data_dir, signing_key, record),
-            tree_size=record.size,
-            subject={"partnerId": partner},
-            entries=service.partner_entries(log, partner, record.size),
-        )
+        with out.open("w", encoding="utf-8") as handle:
+            count = write_bundle(
+                handle,
+                format=BUNDLE_FORMAT,
+                checkpoint=record.note,
+                vkey=_bundle_vkey(data_dir, signing_key, record),
+                tree_size=record.size,
+                subject={"partnerId": partner},
+                entries=service.partner_entries(log, partner, record.size),
+            )
     _echo_json({"partnerId": partner, "treeSize": record.size, "entries": count, "out": str(out)})
 
 
