@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from adapters.files.master_key import KeyWrapper, load_master_key
+from adapters.files.master_key import KeyWrapper, resolve_master_key
 from adapters.files.signing_key import ensure_signing_key
 from adapters.log_recorder import system_clock
 from adapters.memory.claim_facts import LogDerivedClaimFacts
@@ -27,6 +27,10 @@ from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.ledger import Ledger
 from ledger_core.members.ports import EnrollmentLinks
 from ledger_core.members.use_cases import MemberPolicy
+
+
+def _is_url(location: str | Path | StorageConfig | None) -> bool:
+    return isinstance(location, str) and location.startswith(("sqlite:", "postgres://", "postgresql://"))
 
 
 def storage_config(location: str | Path | StorageConfig | None) -> StorageConfig:
@@ -50,17 +54,26 @@ def open_ledger(
     member_policy: MemberPolicy | None = None,
     enrollment_links: EnrollmentLinks | None = None,
     max_batch_events: int = 4096,
+    master_key: bytes | Path | None = None,
 ) -> Ledger:
     """Open (creating if needed) the ledger at ``location`` (see :func:`storage_config`).
 
-    Subject data keys live in the same database, wrapped by the master key of the data directory
-    (or ``LEDGER_MASTER_KEY``). Claims are verified against facts derived from this same log
+    Subject data keys live in the same database, wrapped by the master key: ``master_key`` (32 bytes,
+    or the path of a key file), else ``LEDGER_MASTER_KEY`` / ``LEDGER_MASTER_KEY_FILE``, else
+    ``master.key`` in the data directory, which a bare database URL does not name: then the key must
+    be given (:func:`~adapters.files.master_key.resolve_master_key`). A key other than the one the
+    ledger was first opened with is refused (:class:`~adapters.ports.MasterKeyMismatch`).
+    Claims are verified against facts derived from this same log
     (:class:`~adapters.memory.claim_facts.LogDerivedClaimFacts`), as the server verifies them.
     """
     config = storage_config(location)
+    wrapper = KeyWrapper(resolve_master_key(master_key, None if _is_url(location) else config.data_dir))
     recorder = open_recorder(config, clock=clock, max_batch_events=max_batch_events)
-    wrapper = KeyWrapper(load_master_key(config.data_dir))
-    key_store = open_key_store(config, wrapper)
+    try:
+        key_store = open_key_store(config, wrapper)
+    except BaseException:
+        recorder.close()
+        raise
     outcome_store = open_outcome_store(config)
 
     def close() -> None:

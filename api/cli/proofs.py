@@ -22,9 +22,10 @@ from adapters.log_recorder import system_clock
 from adapters.ports import ManagedTreeStore
 from adapters.storage import DEFAULT_DATA_DIR, open_recorder, open_tree_store
 from adapters.workers.sealer import SealerRunner
+from api.cli.errors import run
 from api.cli.options import DatabaseUrl, DataDir, existing
 from ledger_core.engine.auditing import ProofService, check_bundle_envelopes, verify_history
-from ledger_core.engine.errors import InvalidCommand, LedgerError, NotFound
+from ledger_core.engine.errors import InvalidCommand, NotFound
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.engine.ports import PartnerLogReader
 from ledger_core.engine.sealing import Sealer, SealPolicy
@@ -382,14 +383,10 @@ def register(app: typer.Typer) -> None:
 
 
 def main() -> None:
-    """Standalone entry point (``python -m api.cli.proofs``): ledger errors exit 2."""
+    """Standalone entry point (``python -m api.cli.proofs``): errors as in api/cli/errors.py."""
     app = typer.Typer(no_args_is_help=True, add_completion=False, help="Proveniq Ledger proofs.")
     register(app)
-    try:
-        app()
-    except LedgerError as error:
-        typer.echo(f"{error.code}: {error}", err=True)
-        sys.exit(2)
+    run(app)
 
 
 if __name__ == "__main__":

@@ -82,20 +82,14 @@ def register(app: typer.Typer) -> None:
 
 
 def main() -> None:
-    """Standalone entry point (``python -m api.cli.serve serve|partners ...``); ledger errors exit 2."""
-    import sys
-
+    """Standalone entry point (``python -m api.cli.serve serve|partners ...``): errors as in api/cli/errors.py."""
+    from api.cli.errors import run
     from api.cli.partners import register as register_partners
-    from ledger_core.engine.errors import LedgerError
 
     app = typer.Typer(no_args_is_help=True, add_completion=False, help="Proveniq Ledger HTTP server.")
     register(app)
     register_partners(app)
-    try:
-        app()
-    except LedgerError as error:
-        typer.echo(f"{error.code}: {error}", err=True)
-        sys.exit(2)
+    run(app)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ def test_partner_credentials_from_the_cli_work_over_http(tmp_path: Path) -> None
     """``partners create`` prints the five credentials once; ``serve --sandbox`` prints the sandbox's once."""
     data_dir = tmp_path / "data"
     env = server_env(data_dir, None)
+    assert ledger_command("init", env=env).returncode == 0
     created = ledger_command(
         "partners", "create", "ACME Insurance", "--tier", "standard", "--category", "insurance_carrier", env=env
     )
@@ -57,6 +58,7 @@ def test_operators_hold_only_the_operations_scope(tmp_path: Path) -> None:
     a partner can never be granted the ``operations`` scope."""
     data_dir = tmp_path / "data"
     env = server_env(data_dir, None)
+    assert ledger_command("init", env=env).returncode == 0
     created = ledger_command("operators", "create", "Care Team", env=env)
     assert created.returncode == 0, created.stderr
     operator = json.loads(created.stdout)

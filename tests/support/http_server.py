@@ -131,9 +131,8 @@ class LiveServer:
 
 def ledger_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the server's command line (``python -m api.cli.serve``) to completion."""
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli.serve", *args], capture_output=True, text=True, env=env, check=False
-    )
+    program = "api" if args and args[0] == "init" else "api.cli.serve"  # only `ledger` itself has init
+    return subprocess.run([sys.executable, "-m", program, *args], capture_output=True, text=True, env=env, check=False)
 
 
 @contextmanager
