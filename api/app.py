@@ -52,6 +52,7 @@ from api.http.routes.operations_members import (
     OperationsOutcomesController,
 )
 from api.http.routes.outcomes import OutcomesController
+from api.http.routes.proof_schema import ProofSchemaController
 from api.http.routes.reminders import RemindersController
 from api.http.routes.webhooks import WebhooksController
 from api.http.threads import install_worker_pool, run_blocking
@@ -160,7 +161,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         before_request=pipeline.before_request,
     )
     app = Litestar(
-        route_handlers=[api_v1, OAuthController, WellKnownController, HealthController],
+        route_handlers=[api_v1, OAuthController, WellKnownController, HealthController, ProofSchemaController],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},
         middleware=[edge.middleware()],

@@ -24,7 +24,8 @@ from api.cli import serve as cli_serve
 from api.cli import webhooks as cli_webhooks
 from api.cli.errors import CliFailure, ExitCode, run
 from api.cli.options import DatabaseUrl, DataDir, existing
-from api.cli.proofs import Origin, SigningKey, Vkeys, check_tree, init_tree, register
+from api.cli.proofs import Origin, SigningKey, check_tree, init_tree, register
+from api.cli.verifying import Vkeys
 from ledger_core.engine.envelope import Envelope
 from ledger_core.engine.errors import IntegrityViolation
 from ledger_core.ledger import Ledger

@@ -19,16 +19,13 @@ envelope's ``code``, ``message``, ``details`` and ``requestId``.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgspec
 
-from proofs.checkpoint import verify_checkpoint
-from proofs.hashing import leaf_hash
-from proofs.verify import verify_inclusion
+from proofs.documents import DocumentReport, verify_document
 
 from .claims import ClaimsReviewClientMixin
 from .core import ClientCore, LedgerApiError
@@ -162,18 +159,16 @@ class LedgerClient(ClaimsReviewClientMixin, MembersClientMixin, WebhooksClientMi
 
     # -- offline verification --------------------------------------------------------------------------
     @staticmethod
-    def verify_proof_offline(proof: schemas.Proof | schemas.AuditProof, vkey: str) -> None:
-        """Check a proof with no server: the checkpoint's signature (``vkey``, pinned out of band), the
-        entry's leaf hash, and the inclusion path against the checkpoint's root. Raises a ``ProofError``."""
-        head = verify_checkpoint(proof.checkpoint, vkey)
-        leaf = leaf_hash(base64.b64decode(proof.entry))
-        stated = proof.hash if isinstance(proof, schemas.Proof) else proof.leaf_hash
-        if leaf.hex() != stated or head.size != proof.tree_size or head.root_hash.hex() != proof.merkle_root:
-            from proofs.errors import RootMismatch
-
-            raise RootMismatch(expected=head.root_hash, calculated=leaf, tree_size=proof.tree_size)
-        path = [bytes.fromhex(node) for node in proof.inclusion_path]
-        verify_inclusion(leaf, proof.leaf_index, proof.tree_size, path, head.root_hash)
+    def verify_proof_offline(
+        proof: schemas.InclusionProofDocument | schemas.ConsistencyResponse | Mapping[str, Any] | str | bytes,
+        vkey: str,
+    ) -> DocumentReport:
+        """Check any proof document with no server (a claim proof, an audit proof, a consistency proof,
+        an audit bundle or history proof, as a response object, a dict or JSON text): the checkpoint
+        signatures (``vkey``, pinned out of band), the entry's leaf hash, the paths against the
+        checkpoints' roots (:func:`proofs.documents.verify_document`). Raises a ``ProofError``."""
+        document = msgspec.to_builtins(proof) if isinstance(proof, msgspec.Struct) else proof
+        return verify_document(document, [vkey])
 
 
 def _multipart(boundary: str, content: bytes, media_type: str, document_type: str, metadata: str | None) -> bytes:

@@ -25,6 +25,17 @@ MAX_POSITION = 2**63 - 1
 """Log positions and tree sizes are signed 64-bit integers in storage (the API refuses larger ones)."""
 
 
+class PositionNotFound(NotFound):
+    """No entry at this position: the log is shorter (kind ``entry``, like any missing entry)."""
+
+    def __init__(self, position: int, log_size: int) -> None:
+        super().__init__("entry", str(position))
+        held = "is empty" if log_size == 0 else f"holds positions 0 to {log_size - 1}"
+        self.message = f"position {position} does not exist: the log {held}"
+        self.args = (self.message,)
+        self.details["log_size"] = log_size
+
+
 @dataclass(frozen=True, slots=True)
 class LogQuery:
     """A page of a partner's entries: at most ``limit`` after the cursor ``starting_after``, optionally of one
@@ -53,6 +64,20 @@ class ProvenEntry:
     row: StoredRow
     inclusion: InclusionProof
     checkpoint: CheckpointRecord
+
+    def document(self) -> InclusionProof:
+        """The proof document every producer serves (docs/proofs.md): the proof with the entry's bytes,
+        the signed checkpoint, its root, and the entry's event id and time."""
+        envelope = decode_entry(self.row.entry)
+        proof = self.inclusion
+        extra = {
+            "merkleRoot": self.checkpoint.root_hash.hex(),
+            "ledgerEventId": envelope.event_id,
+            "timestamp": envelope.recorded_at,
+        }
+        return InclusionProof(
+            proof.leaf_index, proof.tree_size, proof.leaf_hash, proof.path, self.row.entry, self.checkpoint.note, extra
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +115,12 @@ class AuditLog:
         return rows[0]
 
     def prove(self, position: int, size: int | None = None) -> ProvenEntry:
-        """The entry at ``position`` proven against the checkpoint of ``size`` (default: the latest);
-        :class:`NotSealed` while no such checkpoint covers it."""
+        """The entry at ``position`` proven against the checkpoint of ``size`` (default: the latest):
+        :class:`PositionNotFound` past the end of the log, :class:`NotSealed` while no such checkpoint
+        covers it."""
+        log_size = self.reader.log_size()
+        if not 0 <= position < log_size:
+            raise PositionNotFound(position, log_size)
         inclusion, record = self.proofs.inclusion(position, size)
         return ProvenEntry(self.entry(position), inclusion, record)
 
@@ -119,7 +148,10 @@ class AuditLog:
         old = None if from_size == 0 else self.checkpoint(from_size)
         new = self.checkpoint(to_size)
         proof, _, _ = self.proofs.consistency(from_size, to_size)
-        return Consistency(proof, old, new)
+        document = ConsistencyProof(
+            proof.from_size, proof.to_size, proof.path, None if old is None else old.note, new.note
+        )
+        return Consistency(document, old, new)
 
     # -- a partner's entries, page by page -------------------------------------------------------------
     def page(self, partner_id: str, query: LogQuery) -> LogPage:

@@ -130,6 +130,7 @@ def proof_fixture() -> tuple[str, str, str]:
     proof = Proof(
         ledger_event_id="evt_5",
         hash=leaf_hash(entries[5]).hex(),
+        leaf_hash=leaf_hash(entries[5]).hex(),
         timestamp="2026-01-15T10:30:00Z",
         merkle_root=tree.root().hex(),
         leaf_index=5,
