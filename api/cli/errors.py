@@ -103,7 +103,7 @@ def describe(error: BaseException) -> CliFailure:
         return CliFailure(error.code, str(error), ExitCode.VERIFICATION_FAILED)
     if isinstance(error, LedgerError):
         exit_code = ExitCode.UNAVAILABLE if error.code in UNAVAILABLE_CODES else ExitCode.USAGE
-        return CliFailure(error.code, str(error), exit_code)
+        return CliFailure(error.code, _naming(error), exit_code)
     if isinstance(error, ProofError):
         return CliFailure("PROOF_INVALID", str(error), ExitCode.VERIFICATION_FAILED)
     if isinstance(error, (OperationalError, InterfaceError, sqlite3.OperationalError, ConnectionError)):
@@ -116,6 +116,13 @@ def describe(error: BaseException) -> CliFailure:
     return CliFailure(
         "INTERNAL_ERROR", f"{type(error).__name__}: {_first_line(error)} (rerun with {DEBUG_ENV}=1)", ExitCode.INTERNAL
     )
+
+
+def _naming(error: LedgerError) -> str:
+    """The message, plus the member id the user typed when the message does not already name it."""
+    member = error.details.get("partner_member_id")
+    text = str(error)
+    return text if member is None or str(member) in text else f"{text} (member {member!r})"
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,5 +1,5 @@
 """``ledger partners`` and ``ledger operators``: create partners (and operations principals) with
-credentials, rotate and revoke keys, show a partner.
+credentials, rotate and revoke keys, reissue lost credentials (``rotate-secret``), show a partner.
 
 ``create`` and ``rotate-key`` print secrets exactly once (JSON on stdout); the ledger records only
 their SHA-256 (and API secrets are re-derived from the deployment secret, so use the same data
@@ -93,6 +93,16 @@ def rotate_key(
         else:
             result = service.rotate(partner_id, key_id, overlap=timedelta(hours=overlap_hours))
     _echo(result)
+
+
+@partners_app.command("rotate-secret")
+def rotate_secret(partner_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
+    """Lost credentials (e.g. the sandbox's, printed once at first start): issue a new client secret and a
+    new API key and secret, shown once; the old ones stop working at once."""
+    with open_ledger(existing(data_dir, database_url)) as ledger:
+        service = CredentialService(ledger, load_deployment_secret(data_dir))
+        credentials = service.reissue(partner_id)
+    _echo({**credentials, "note": "shown once: store these now, the ledger keeps only hashes"})
 
 
 @partners_app.command("revoke-key")

@@ -40,7 +40,11 @@ def ensure_sandbox_partner(settings: Settings) -> dict[str, object] | None:
         credentials = service.create_partner(
             SANDBOX_PARTNER, "Sandbox partner", tier="sandbox", category="claims_software", scopes=sorted(SCOPES)
         )
-    return {**credentials.to_json(), "note": "shown once: store these now, the ledger keeps only hashes"}
+    return {
+        **credentials.to_json(),
+        "note": "shown once: store these now, the ledger keeps only hashes;"
+        f" lost them? `ledger partners rotate-secret {SANDBOX_PARTNER}` issues new ones",
+    }
 
 
 def serve(
@@ -73,6 +77,13 @@ def serve(
         created = ensure_sandbox_partner(settings)
         if created is not None:
             typer.echo(json.dumps(created, indent=2))
+        else:
+            where = f"--data-dir {settings.storage.data_dir}"
+            typer.echo(
+                f"sandbox partner {SANDBOX_PARTNER!r} exists (its credentials were printed at first start);"
+                f" lost them? run `ledger partners rotate-secret {SANDBOX_PARTNER} {where}` for new ones",
+                err=True,
+            )
     run_server(settings, host=host, port=port, workers=workers)
 
 
