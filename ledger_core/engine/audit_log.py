@@ -89,6 +89,59 @@ class Consistency:
     new: CheckpointRecord
 
 
+class PartnerLog:
+    """A partner's entries, page by page (reads only the log: no tree, no proofs)."""
+
+    def __init__(self, reader: LogReader) -> None:
+        if not isinstance(reader, PartnerLogReader):
+            raise TypeError("the log reader must read a partner's entries")
+        self.reader = reader
+        self.partner_log: PartnerLogReader = reader
+
+    def page(self, partner_id: str, query: LogQuery) -> LogPage:
+        """Up to ``query.limit`` of the partner's entries after the cursor, and whether more follow."""
+        start = 0 if query.starting_after is None else query.starting_after + 1
+        if query.since is not None:
+            start = max(start, self._first_position_at(query.since))
+        if start > MAX_POSITION:  # past the last possible position (a 64-bit column): nothing follows
+            return LogPage((), False)
+        found: list[StoredRow] = []
+        for row in self._candidates(partner_id, query, start):
+            if query.until is not None and _recorded_at(row) > query.until:
+                break  # recordedAt never decreases along the log: nothing later matches
+            if _matches(row, query):
+                found.append(row)
+                if len(found) > query.limit:
+                    break
+        return LogPage(tuple(found[: query.limit]), len(found) > query.limit)
+
+    def _candidates(self, partner_id: str, query: LogQuery, start: int) -> Iterator[StoredRow]:
+        """The partner's rows from ``start`` on, in order (one aggregate's when the query names it)."""
+        if query.aggregate_id is not None:
+            for row in self.reader.read_aggregate_rows(query.aggregate_id):
+                if row.position >= start and row.partner_id == partner_id:
+                    yield row
+            return
+        position = start
+        while position <= MAX_POSITION and (
+            rows := self.partner_log.read_partner_rows(partner_id, position, SCAN_CHUNK)
+        ):
+            yield from rows
+            position = rows[-1].position + 1
+
+    def _first_position_at(self, since: str) -> int:
+        """The first position whose ``recordedAt`` is >= ``since`` (binary search: times never decrease)."""
+        low, high = 0, self.reader.log_size()
+        while low < high:
+            middle = (low + high) // 2
+            rows = self.reader.read_rows(middle, 1)
+            if rows and _recorded_at(rows[0]) < since:
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
+
 class AuditLog:
     """Reads and proofs over one log (``reader``) and its tree (``proofs``)."""
 
@@ -156,46 +209,7 @@ class AuditLog:
     # -- a partner's entries, page by page -------------------------------------------------------------
     def page(self, partner_id: str, query: LogQuery) -> LogPage:
         """Up to ``query.limit`` of the partner's entries after the cursor, and whether more follow."""
-        start = 0 if query.starting_after is None else query.starting_after + 1
-        if query.since is not None:
-            start = max(start, self._first_position_at(query.since))
-        if start > MAX_POSITION:  # past the last possible position (a 64-bit column): nothing follows
-            return LogPage((), False)
-        found: list[StoredRow] = []
-        for row in self._candidates(partner_id, query, start):
-            if query.until is not None and _recorded_at(row) > query.until:
-                break  # recordedAt never decreases along the log: nothing later matches
-            if _matches(row, query):
-                found.append(row)
-                if len(found) > query.limit:
-                    break
-        return LogPage(tuple(found[: query.limit]), len(found) > query.limit)
-
-    def _candidates(self, partner_id: str, query: LogQuery, start: int) -> Iterator[StoredRow]:
-        """The partner's rows from ``start`` on, in order (one aggregate's when the query names it)."""
-        if query.aggregate_id is not None:
-            for row in self.reader.read_aggregate_rows(query.aggregate_id):
-                if row.position >= start and row.partner_id == partner_id:
-                    yield row
-            return
-        position = start
-        while position <= MAX_POSITION and (
-            rows := self.partner_log.read_partner_rows(partner_id, position, SCAN_CHUNK)
-        ):
-            yield from rows
-            position = rows[-1].position + 1
-
-    def _first_position_at(self, since: str) -> int:
-        """The first position whose ``recordedAt`` is >= ``since`` (binary search: times never decrease)."""
-        low, high = 0, self.reader.log_size()
-        while low < high:
-            middle = (low + high) // 2
-            rows = self.reader.read_rows(middle, 1)
-            if rows and _recorded_at(rows[0]) < since:
-                low = middle + 1
-            else:
-                high = middle
-        return low
+        return PartnerLog(self.reader).page(partner_id, query)
 
 
 def _matches(row: StoredRow, query: LogQuery) -> bool:

@@ -205,8 +205,11 @@ def _wait_for_health(url: str, process: subprocess.Popen[str], log_path: Path) -
 
 @contextmanager
 def external_sealer(data_dir: Path, database_url: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    """``ledger sealer`` as its own process (the PostgreSQL topology); yields once its key exists."""
+    """``ledger init`` then ``ledger sealer`` as its own process (the PostgreSQL topology); yields once its key
+    exists."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    where = ["--data-dir", str(data_dir), "--database-url", database_url]
+    subprocess.run([sys.executable, "-m", "api", "init", *where], env=env, check=True, capture_output=True)
     log_path = data_dir.parent / f"{data_dir.name}-sealer.log"
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
