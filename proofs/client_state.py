@@ -89,6 +89,13 @@ class CheckpointState:
     def remembered(self, origin: str) -> TrustedHead | None:
         return self._heads.get(origin)
 
+    def needed(self, head: Checkpoint) -> tuple[int, int] | None:
+        """The (older, newer) sizes of the consistency proof :meth:`observe` needs for ``head``, or None."""
+        known = self._heads.get(head.origin)
+        if known is None or known.size == head.size:
+            return None
+        return (min(known.size, head.size), max(known.size, head.size))
+
     def observe(
         self, head: Checkpoint, note: str, consistency: ConsistencyPath | None = None, *, latest: bool = False
     ) -> Comparison:

@@ -44,15 +44,19 @@ class LedgerClient(ClaimsReviewClientMixin, MembersClientMixin, WebhooksClientMi
         self, submission: schemas.ClaimSubmission | Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> schemas.VerificationResponse:
         """``POST /api/v1/claims``; ``last_response.status_code``: 201 new, 200 resubmitted, 202 not sealed yet."""
-        return self._json(
+        result = self._json(
             "POST", "/api/v1/claims", schemas.VerificationResponse, body=submission, idempotency_key=idempotency_key
         )
+        self._observe(None if result.proof is None else result.proof.checkpoint)
+        return result
 
     def get_claim(self, claim_id: str) -> schemas.ClaimView:
         return self._json("GET", f"/api/v1/claims/{claim_id}", schemas.ClaimView)
 
     def get_claim_proof(self, claim_id: str) -> schemas.VerificationResponse:
-        return self._json("GET", f"/api/v1/claims/{claim_id}/proof", schemas.VerificationResponse)
+        result = self._json("GET", f"/api/v1/claims/{claim_id}/proof", schemas.VerificationResponse)
+        self._observe(None if result.proof is None else result.proof.checkpoint)
+        return result
 
     def verify_claim(self, claim_id: str) -> schemas.VerificationResponse:
         return self._json("POST", f"/api/v1/claims/{claim_id}/verify", schemas.VerificationResponse)
@@ -129,15 +133,21 @@ class LedgerClient(ClaimsReviewClientMixin, MembersClientMixin, WebhooksClientMi
 
     def audit_proof(self, position: int, tree_size: int | None = None) -> schemas.AuditProof:
         response = self.send("GET", f"/api/v1/audit/proofs/{position}", params={"treeSize": tree_size})
-        return self._decode(response, schemas.AuditProof)
+        proof = self._decode(response, schemas.AuditProof)
+        self._observe(proof.checkpoint, latest=tree_size is None)
+        return proof
 
     def checkpoint(self, size: int | None = None) -> str:
         path = "/api/v1/audit/checkpoint" if size is None else f"/api/v1/audit/checkpoints/{size}"
-        return self.send("GET", path).text
+        note = self.send("GET", path).text
+        self._observe(note, latest=size is None)
+        return note
 
     def consistency(self, from_size: int, to_size: int) -> schemas.ConsistencyResponse:
         response = self.send("GET", "/api/v1/audit/consistency", params={"from": from_size, "to": to_size})
-        return self._decode(response, schemas.ConsistencyResponse)
+        answer = self._decode(response, schemas.ConsistencyResponse)
+        self._observe(answer.to_checkpoint)
+        return answer
 
     def public_key(self) -> str:
         return self.send("GET", "/api/v1/audit/public-key").text.strip()
