@@ -5,7 +5,7 @@ The endpoint methods are written once, synchronously (``claims.py``, ``members.p
 every method becomes ``async def``, every call of a method of ``self`` is awaited (``_decode``, the one
 synchronous helper, excepted), ``yield from`` becomes a loop and ``Iterator`` an ``AsyncIterator``; static
 methods stay as they are. ``tests/unit/sdk/test_async_client.py`` checks that ``aio.py`` is what this
-script writes, so the two clients cannot drift. Not shipped in the SDK's wheel.
+script writes, so the two clients cannot drift. A development tool (it runs ruff).
 """
 
 from __future__ import annotations
