@@ -80,6 +80,16 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def check_reachable(config: StorageConfig) -> None:
+    """Raise the backend's ``OperationalError`` now if the database ``config`` names cannot be reached
+    (a server checks before it starts, to fail in one line rather than in its startup hooks)."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.log import log_table_exists
+
+        log_table_exists(url)
+
+
 def require_ledger(config: StorageConfig) -> StorageConfig:
     """``config`` if a ledger exists there, else :class:`LedgerMissing` (nothing is created).
 

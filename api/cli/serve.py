@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from adapters.opening import open_ledger
+from adapters.storage import check_reachable
 from api.security.credentials import CredentialService
 from api.security.secrets import load_deployment_secret
 from api.settings import Settings
@@ -73,6 +74,7 @@ def serve(
         ),
         sealing=replace(settings.sealing, embedded=embedded_sealer and settings.sealing.embedded),
     )
+    check_reachable(settings.storage.config)  # PostgreSQL down: one line and exit 3, not a startup traceback
     if sandbox:
         created = ensure_sandbox_partner(settings)
         if created is not None:

@@ -46,6 +46,7 @@ DATABASE_COMMANDS: dict[str, list[str]] = {
     "webhooks replay": ["webhooks", "replay", "acme", "ep1", "--since-position", "0"],
     "webhooks status": ["webhooks", "status"],
 }
+UNAVAILABLE_ONLY = {"serve": ["serve", "--port", "0"]}  # serve creates a ledger on its first start
 
 
 def ledger(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -74,11 +75,11 @@ def test_a_missing_ledger_is_refused_not_created(command: str, tmp_path: Path) -
     assert not (tmp_path / "no").exists()
 
 
-@pytest.mark.parametrize("command", sorted(DATABASE_COMMANDS))
+@pytest.mark.parametrize("command", sorted(DATABASE_COMMANDS | UNAVAILABLE_ONLY))
 def test_unreachable_postgresql_is_exit_3(command: str, tmp_path: Path) -> None:
     """PostgreSQL down: exit 3 DATABASE_UNAVAILABLE in one line (not 1, which means 'not intact')."""
     where = ["--data-dir", str(tmp_path), "--database-url", UNREACHABLE]
-    result = ledger(*DATABASE_COMMANDS[command], *where, cwd=tmp_path)
+    result = ledger(*(DATABASE_COMMANDS | UNAVAILABLE_ONLY)[command], *where, cwd=tmp_path)
     assert result.returncode == 3, result.stderr
     assert "127.0.0.1" in one_line(result, "DATABASE_UNAVAILABLE")
 

@@ -170,3 +170,27 @@ def test_the_claim_proof_keeps_its_former_field(produced: Produced) -> None:
     """Claim proofs still carry ``hash`` (deprecated) equal to ``leafHash``, for older SDKs."""
     doc = json.loads(produced.documents["http claim proof (GET)"].read_text(encoding="utf-8"))
     assert doc["hash"] == doc["leafHash"]
+
+
+def test_the_cli_keeps_the_last_verified_checkpoint(produced: Produced, tmp_path: Path) -> None:
+    """``--state``: a consistency document moves the remembered checkpoint forward; a checkpoint of the
+    remembered size with another root (a split view) then fails verification, exit 1."""
+    state = tmp_path / "state.json"
+    moved = ledger("proof", "verify", str(produced.documents["cli proof consistency"]), "--vkey", produced.vkey,
+                   "--state", str(state))  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+    compared = json.loads(moved.stdout)["state"]["checkpoints"]
+    assert sorted(compared.values()) == ["advanced", "first"]
+    remembered = json.loads(state.read_text(encoding="utf-8"))
+    (log,) = remembered["logs"].values()
+    doc = json.loads(produced.documents["cli proof consistency"].read_text(encoding="utf-8"))
+    assert log["size"] == doc["toSize"]
+    same = ledger("audit", "verify", str(produced.documents["cli proof inclusion"]), "--vkey", produced.vkey,
+                  "--state", str(state))  # fmt: skip
+    assert same.returncode == 0, same.stderr
+    log["rootHash"] = "AAAA" + log["rootHash"][4:]  # what another client was shown for this size
+    state.write_text(json.dumps(remembered), encoding="utf-8")
+    split = ledger("proof", "verify", str(produced.documents["cli proof inclusion"]), "--vkey", produced.vkey,
+                   "--state", str(state))  # fmt: skip
+    assert split.returncode == 1
+    assert split.stderr.startswith("PROOF_INVALID: split view")
