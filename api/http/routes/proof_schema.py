@@ -20,6 +20,7 @@ class ProofSchemaController(Controller):
         description="Inclusion and consistency proofs, audit bundles and history proofs: one versioned format.",
         media_type=SCHEMA_MEDIA_TYPE,
         cache=3600,
+        include_in_schema=False,  # a document beside the OpenAPI one, like /schema/openapi.json itself
     )
     async def proof_document_schema(self) -> Response[bytes]:
         return Response(proof_document_schema(), media_type=SCHEMA_MEDIA_TYPE)
