@@ -22,6 +22,7 @@ DATABASE_COMMANDS: dict[str, list[str]] = {
     "demo": ["demo"],
     "log tail": ["log", "tail"],
     "seal": ["seal"],
+    "sealer": ["sealer"],
     "checkpoint show": ["checkpoint", "show"],
     "proof inclusion": ["proof", "inclusion", "0", "--out", "p.json"],
     "proof consistency": ["proof", "consistency", "1", "2", "--out", "c.json"],
@@ -45,6 +46,7 @@ DATABASE_COMMANDS: dict[str, list[str]] = {
     "webhooks resend": ["webhooks", "resend", "acme", "ep1", "1"],
     "webhooks replay": ["webhooks", "replay", "acme", "ep1", "--since-position", "0"],
     "webhooks status": ["webhooks", "status"],
+    "webhooks run": ["webhooks", "run"],
 }
 UNAVAILABLE_ONLY = {"serve": ["serve", "--port", "0"]}  # serve creates a ledger on its first start
 
