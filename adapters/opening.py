@@ -4,11 +4,12 @@ starting the embedded sealer on it: the composition of stores (:mod:`adapters.st
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from adapters.files.master_key import KeyWrapper, load_master_key
-from adapters.files.signing_key import ensure_signing_key
+from adapters.files.master_key import KeyWrapper, resolve_master_key
+from adapters.files.signing_key import ensure_signing_key, load_signing_key, signing_key_path
 from adapters.log_recorder import system_clock
 from adapters.memory.claim_facts import LogDerivedClaimFacts
 from adapters.storage import (
@@ -22,11 +23,18 @@ from adapters.storage import (
 from adapters.workers.sealer import Report, SealerRunner, quiet
 from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.engine.aggregate import LedgerAggregate
+from ledger_core.engine.audit_log import AuditLog
+from ledger_core.engine.auditing import ProofService
+from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.engine.ports import Clock
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.ledger import Ledger
 from ledger_core.members.ports import EnrollmentLinks
 from ledger_core.members.use_cases import MemberPolicy
+
+
+def _is_url(location: str | Path | StorageConfig | None) -> bool:
+    return isinstance(location, str) and location.startswith(("sqlite:", "postgres://", "postgresql://"))
 
 
 def storage_config(location: str | Path | StorageConfig | None) -> StorageConfig:
@@ -50,17 +58,26 @@ def open_ledger(
     member_policy: MemberPolicy | None = None,
     enrollment_links: EnrollmentLinks | None = None,
     max_batch_events: int = 4096,
+    master_key: bytes | Path | None = None,
 ) -> Ledger:
     """Open (creating if needed) the ledger at ``location`` (see :func:`storage_config`).
 
-    Subject data keys live in the same database, wrapped by the master key of the data directory
-    (or ``LEDGER_MASTER_KEY``). Claims are verified against facts derived from this same log
+    Subject data keys live in the same database, wrapped by the master key: ``master_key`` (32 bytes,
+    or the path of a key file), else ``LEDGER_MASTER_KEY`` / ``LEDGER_MASTER_KEY_FILE``, else
+    ``master.key`` in the data directory, which a bare database URL does not name: then the key must
+    be given (:func:`~adapters.files.master_key.resolve_master_key`). A key other than the one the
+    ledger was first opened with is refused (:class:`~adapters.ports.MasterKeyMismatch`).
+    Claims are verified against facts derived from this same log
     (:class:`~adapters.memory.claim_facts.LogDerivedClaimFacts`), as the server verifies them.
     """
     config = storage_config(location)
+    wrapper = KeyWrapper(resolve_master_key(master_key, None if _is_url(location) else config.data_dir))
     recorder = open_recorder(config, clock=clock, max_batch_events=max_batch_events)
-    wrapper = KeyWrapper(load_master_key(config.data_dir))
-    key_store = open_key_store(config, wrapper)
+    try:
+        key_store = open_key_store(config, wrapper)
+    except BaseException:
+        recorder.close()
+        raise
     outcome_store = open_outcome_store(config)
 
     def close() -> None:
@@ -81,6 +98,53 @@ def open_ledger(
         enrollment_links=enrollment_links,
         on_close=close,
     )
+
+
+def seal_pending(
+    location: str | Path | StorageConfig | None = None,
+    *,
+    signing_key: Path | None = None,
+    origin: str | None = None,
+    clock: Clock = system_clock,
+) -> CheckpointRecord | None:
+    """Seal every entry waiting now (one pass, like ``ledger seal``) and return the latest signed checkpoint
+    (None while the log is empty). The checkpoint key is the data directory's ``checkpoint.key`` (created
+    on first use) or ``signing_key``. When another process holds the sealer lock (PostgreSQL), it seals and
+    this call only reads the latest checkpoint."""
+    config = storage_config(location)
+    store = open_tree_store(config)
+    try:
+        latest = store.latest_checkpoint()
+        signer = ensure_signing_key(
+            config.data_dir, signing_key, origin, sealed_as=None if latest is None else latest.body().origin
+        )
+        if store.try_acquire_leadership():
+            Sealer(store, signer, clock).seal_all()
+        return store.latest_checkpoint()
+    finally:
+        store.close()
+
+
+def verifier_key(location: str | Path | StorageConfig | None = None, *, signing_key: Path | None = None) -> str:
+    """The C2SP verifier key of the checkpoint signing key (what auditors pin; reads only the key file)."""
+    path, _ = signing_key_path(storage_config(location).data_dir, signing_key)
+    return load_signing_key(path).verifier().vkey
+
+
+@contextmanager
+def open_audit_log(location: str | Path | StorageConfig | None = None) -> Iterator[AuditLog]:
+    """The audit use case over an existing ledger (entries, their proof documents, checkpoints and
+    consistency proofs: :class:`~ledger_core.engine.audit_log.AuditLog`), closed on exit."""
+    config = storage_config(location)
+    recorder = open_recorder(config)
+    try:
+        store = open_tree_store(config)
+        try:
+            yield AuditLog(recorder, ProofService(store, recorder))
+        finally:
+            store.close()
+    finally:
+        recorder.close()
 
 
 def start_embedded_sealer(

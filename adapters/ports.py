@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from ledger_core.engine.chain import StoredRow
+from ledger_core.engine.errors import LedgerError
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.engine.ports import LogReader, PartnerLogReader, TreeStore
 from ledger_core.members.outcomes import OutcomeStore
@@ -140,11 +141,34 @@ def new_subject_key() -> tuple[str, bytes]:
 
 
 class KeyWrapping(Protocol):
-    """Wraps and unwraps subject keys under the master key; the key id is the AAD."""
+    """Wraps and unwraps subject keys under the master key; the key id is the AAD.
+
+    ``fingerprint`` identifies the master key without revealing it; key stores record it at first open
+    and refuse another key (:class:`MasterKeyMismatch`). ``unwrap`` raises :class:`MasterKeyMismatch`
+    when the wrapped key was not wrapped by this master key.
+    """
+
+    @property
+    def fingerprint(self) -> str: ...
 
     def wrap(self, key_id: str, key: bytes) -> bytes: ...
 
     def unwrap(self, key_id: str, wrapped: bytes) -> bytes: ...
+
+
+class MasterKeyMismatch(LedgerError):
+    """The master key given is not the one this ledger's subject keys are wrapped with."""
+
+    code = "MASTER_KEY_MISMATCH"
+
+    def __init__(self, given: str, recorded: str | None) -> None:
+        seen = f"this ledger's is {recorded[:16]}" if recorded else "this ledger's keys do not unwrap with it"
+        super().__init__(
+            f"wrong master key: its fingerprint is {given[:16]}, {seen}"
+            " (set LEDGER_MASTER_KEY or LEDGER_MASTER_KEY_FILE, or use the data directory that holds master.key)",
+            given=given,
+            recorded=recorded,
+        )
 
 
 class ManagedKeyStore(KeyStore, Protocol):

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from adapters.log_recorder import SequencedRecorder, system_clock
 from adapters.outbox import OutboxStore
 from adapters.ports import KeyWrapping, ManagedKeyStore, ManagedOutcomeStore, ManagedTreeStore
-from ledger_core.engine.errors import InvalidCommand
+from ledger_core.engine.errors import InvalidCommand, LedgerError
 from ledger_core.engine.ports import Clock
 
 DEFAULT_DATA_DIR = Path(".ledger-data")
@@ -58,6 +59,57 @@ class StorageConfig:
     def postgres_url(self) -> str | None:
         """The libpq URL when this config names PostgreSQL, else None."""
         return self.database_url if self.backend is Backend.POSTGRESQL else None
+
+
+class LedgerMissing(LedgerError):
+    """No ledger where the configuration points (a mistyped path, a database never initialised)."""
+
+    code = "LEDGER_NOT_FOUND"
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"no ledger at {where}: {reason}", where=where)
+        self.where = where
+
+
+def redacted(url: str) -> str:
+    """A database URL fit to print: the password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def check_reachable(config: StorageConfig) -> None:
+    """Raise the backend's ``OperationalError`` now if the database ``config`` names cannot be reached
+    (a server checks before it starts, to fail in one line rather than in its startup hooks)."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.log import log_table_exists
+
+        log_table_exists(url)
+
+
+def require_ledger(config: StorageConfig) -> StorageConfig:
+    """``config`` if a ledger exists there, else :class:`LedgerMissing` (nothing is created).
+
+    Every ``open_*`` function creates what is missing; callers that must not create a ledger (every
+    command but ``ledger init``) check first. A data directory that is a file is refused too.
+    """
+    if config.data_dir.exists() and not config.data_dir.is_dir():
+        raise LedgerMissing(str(config.data_dir), "the data directory is not a directory")
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.log import log_table_exists
+
+        if not log_table_exists(url):
+            raise LedgerMissing(redacted(url), "the database holds no ledger_log table")
+        return config
+    path = config.sqlite_path()
+    if not path.is_file():
+        reason = "the file does not exist" if not path.exists() else "not a file"
+        raise LedgerMissing(str(path), reason)
+    return config
 
 
 def open_recorder(

@@ -58,6 +58,7 @@ from api.http.routes.operations_members import (
 from api.http.routes.operations_partner_keys import OperationsPartnerKeysController
 from api.http.routes.operations_partners import OperationsPartnersController
 from api.http.routes.outcomes import OutcomesController
+from api.http.routes.proof_schema import ProofSchemaController
 from api.http.routes.reminders import RemindersController
 from api.http.routes.webhooks import WebhooksController
 from api.http.threads import install_worker_pool, run_blocking
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             WellKnownController,
             HealthController,
             DocsController,  # /docs: the error reference every error links to
+            ProofSchemaController,  # /schema/proof-document.schema.json
             static_router(),  # /docs/static: the docs UI's vendored assets (api/http/docs_ui.py)
         ],
         dependencies=dependencies(handle),

@@ -1,11 +1,18 @@
 """Proofs as JSON, and audit bundles: entries (opaque bytes) with inclusion proofs and a signed checkpoint.
 
-JSON shapes (docs/proofs.md sections 3, 4 and "Audit bundles"); hashes are lowercase hex:
+JSON shapes (docs/proofs.md "The proof document format", docs/proof-document.schema.json); every
+document names its ``format`` (a version); hashes are lowercase hex:
 
-    inclusion    {"leafIndex", "treeSize", "leafHash", "inclusionPath": [...]}
-    consistency  {"fromSize", "toSize", "consistencyPath": [...]}
+    inclusion    {"format": INCLUSION_FORMAT, "leafIndex", "treeSize", "leafHash", "inclusionPath": [...],
+                  optional "entry": <base64>, "checkpoint": <signed note>, "merkleRoot", ...}
+    consistency  {"format": CONSISTENCY_FORMAT, "fromSize", "toSize", "consistencyPath": [...],
+                  optional "fromCheckpoint", "toCheckpoint": <signed notes>}
     bundle       {"format", "subject", "treeSize", "checkpoint", "vkey",
                   "entries": [{"leafIndex", "entry": <base64>, "leafHash", "inclusionPath"}]}
+
+Readers also accept documents written before formats were named (no ``format``: told apart by their
+keys) and the claim proof's former ``hash`` for ``leafHash``. A missing field is reported as
+missing (:class:`MissingProofField`), a present but wrong one as malformed.
 
 A bundle's verifier needs no knowledge of what the entries mean: each entry is hashed as bytes
 (RFC 9162 leaf hash), its path is checked against the root of the checkpoint, and the checkpoint's
@@ -31,7 +38,9 @@ from proofs.verify import verify_consistency, verify_inclusion
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "CONSISTENCY_FORMAT",
     "HISTORY_FORMAT",
+    "INCLUSION_FORMAT",
     "Bundle",
     "BundleEntry",
     "BundleInvalid",
@@ -39,6 +48,7 @@ __all__ = [
     "ConsistencyProof",
     "InclusionProof",
     "MalformedProofJson",
+    "MissingProofField",
     "parse_bundle",
     "parse_proof",
     "verify_bundle",
@@ -48,6 +58,13 @@ __all__ = [
 
 BUNDLE_FORMAT = "proveniq-ledger/audit-bundle/v1"
 HISTORY_FORMAT = "proveniq-ledger/history-proof/v1"
+INCLUSION_FORMAT = "proveniq-ledger/inclusion-proof/v1"
+CONSISTENCY_FORMAT = "proveniq-ledger/consistency-proof/v1"
+LEGACY_LEAF_HASH = "hash"
+"""The claim proof's name for ``leafHash`` before the formats were unified (still served, still read)."""
+_INCLUSION_KEYS = frozenset(
+    {"format", "leafIndex", "treeSize", "leafHash", LEGACY_LEAF_HASH, "inclusionPath", "entry", "checkpoint"}
+)
 
 
 class MalformedProofJson(ProofError):
@@ -59,6 +76,14 @@ class MalformedProofJson(ProofError):
 
     def __str__(self) -> str:
         return f"malformed proof document: {self.reason}"
+
+
+class MissingProofField(MalformedProofJson):
+    """A required field is absent (as opposed to present with a wrong value)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"required field {key!r} is missing")
+        self.key = key
 
 
 class BundleInvalid(ProofError):
@@ -73,8 +98,14 @@ class BundleInvalid(ProofError):
         return f"{self.where}: {self.reason}"
 
 
+def _required(doc: Mapping[str, Any], key: str) -> Any:
+    if key not in doc:
+        raise MissingProofField(key)
+    return doc[key]
+
+
 def _int(doc: Mapping[str, Any], key: str) -> int:
-    value = doc.get(key)
+    value = _required(doc, key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise MalformedProofJson(f"{key!r} must be a non-negative integer")
     return value
@@ -90,43 +121,80 @@ def _hash(value: Any, what: str) -> bytes:
 
 
 def _path(doc: Mapping[str, Any], key: str) -> tuple[bytes, ...]:
-    value = doc.get(key)
+    value = _required(doc, key)
     if not isinstance(value, list):
         raise MalformedProofJson(f"{key!r} must be a list of hex hashes")
     return tuple(_hash(item, f"{key}[{i}]") for i, item in enumerate(value))
 
 
 def _str(doc: Mapping[str, Any], key: str) -> str:
-    value = doc.get(key)
+    value = _required(doc, key)
     if not isinstance(value, str):
         raise MalformedProofJson(f"{key!r} must be a string")
     return value
 
 
+def _optional_str(doc: Mapping[str, Any], key: str) -> str | None:
+    return None if doc.get(key) is None else _str(doc, key)
+
+
+def _base64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise MalformedProofJson(f"{what} must be standard base64") from None
+
+
+def _check_format(doc: Mapping[str, Any], expected: str) -> None:
+    if "format" in doc and doc["format"] != expected:
+        raise MalformedProofJson(f"format {doc['format']!r} is not {expected}")
+
+
 @dataclass(frozen=True)
 class InclusionProof:
-    """RFC 9162 inclusion proof of leaf ``leaf_index`` in the tree of ``tree_size`` leaves."""
+    """RFC 9162 inclusion proof of leaf ``leaf_index`` in the tree of ``tree_size`` leaves.
+
+    ``entry`` (the leaf's bytes) and ``checkpoint`` (the signed note of ``tree_size``) travel with the
+    proof when known, so the document verifies on its own; ``extra`` keeps the producer's other fields
+    (``merkleRoot``, ``ledgerEventId``, ``timestamp``) so a document round-trips.
+    """
 
     leaf_index: int
     tree_size: int
     leaf_hash: bytes
     path: tuple[bytes, ...]
+    entry: bytes | None = None
+    checkpoint: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
+            **self.extra,
+            "format": INCLUSION_FORMAT,
             "leafIndex": self.leaf_index,
             "treeSize": self.tree_size,
             "leafHash": self.leaf_hash.hex(),
             "inclusionPath": [h.hex() for h in self.path],
         }
+        if self.entry is not None:
+            doc["entry"] = base64.b64encode(self.entry).decode("ascii")
+        if self.checkpoint is not None:
+            doc["checkpoint"] = self.checkpoint
+        return doc
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> InclusionProof:
+        _check_format(doc, INCLUSION_FORMAT)
+        key = "leafHash" if "leafHash" in doc or LEGACY_LEAF_HASH not in doc else LEGACY_LEAF_HASH
+        entry = _optional_str(doc, "entry")
         return cls(
             _int(doc, "leafIndex"),
             _int(doc, "treeSize"),
-            _hash(doc.get("leafHash"), "leafHash"),
+            _hash(_required(doc, key), key),
             _path(doc, "inclusionPath"),
+            None if entry is None else _base64(entry, "entry"),
+            _optional_str(doc, "checkpoint"),
+            {k: v for k, v in doc.items() if k not in _INCLUSION_KEYS},
         )
 
     def verify(self, root: bytes) -> None:
@@ -136,18 +204,38 @@ class InclusionProof:
 
 @dataclass(frozen=True)
 class ConsistencyProof:
-    """RFC 9162 consistency proof from tree size ``from_size`` to ``to_size``."""
+    """RFC 9162 consistency proof from tree size ``from_size`` to ``to_size`` (with the two signed
+    checkpoints when known; none for size 0, the empty tree)."""
 
     from_size: int
     to_size: int
     path: tuple[bytes, ...]
+    from_checkpoint: str | None = None
+    to_checkpoint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"fromSize": self.from_size, "toSize": self.to_size, "consistencyPath": [h.hex() for h in self.path]}
+        doc: dict[str, Any] = {
+            "format": CONSISTENCY_FORMAT,
+            "fromSize": self.from_size,
+            "toSize": self.to_size,
+            "consistencyPath": [h.hex() for h in self.path],
+        }
+        if self.from_checkpoint is not None:
+            doc["fromCheckpoint"] = self.from_checkpoint
+        if self.to_checkpoint is not None:
+            doc["toCheckpoint"] = self.to_checkpoint
+        return doc
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> ConsistencyProof:
-        return cls(_int(doc, "fromSize"), _int(doc, "toSize"), _path(doc, "consistencyPath"))
+        _check_format(doc, CONSISTENCY_FORMAT)
+        return cls(
+            _int(doc, "fromSize"),
+            _int(doc, "toSize"),
+            _path(doc, "consistencyPath"),
+            _optional_str(doc, "fromCheckpoint"),
+            _optional_str(doc, "toCheckpoint"),
+        )
 
     def verify(self, old_root: bytes, new_root: bytes) -> None:
         """Raise a `ProofError` unless the tree (to_size, new_root) extends (from_size, old_root)."""
@@ -178,14 +266,18 @@ def verify_proof(
 
 
 def parse_proof(doc: Any) -> InclusionProof | ConsistencyProof:
-    """An inclusion or consistency proof document, told apart by its keys; raises `MalformedProofJson`."""
+    """An inclusion or consistency proof document, by its ``format`` (or, for a document older than
+    the formats, by its keys); raises `MalformedProofJson` (`MissingProofField` for an absent field)."""
     if not isinstance(doc, dict):
         raise MalformedProofJson("a proof is a JSON object")
-    if "inclusionPath" in doc:
+    kind = doc.get("format")
+    if kind == INCLUSION_FORMAT or (kind is None and "inclusionPath" in doc):
         return InclusionProof.from_json(doc)
-    if "consistencyPath" in doc:
+    if kind == CONSISTENCY_FORMAT or (kind is None and "consistencyPath" in doc):
         return ConsistencyProof.from_json(doc)
-    raise MalformedProofJson("neither 'inclusionPath' nor 'consistencyPath' present")
+    if kind is not None:
+        raise MalformedProofJson(f"format {kind!r} is not {INCLUSION_FORMAT} or {CONSISTENCY_FORMAT}")
+    raise MissingProofField("format")
 
 
 @dataclass(frozen=True)
@@ -258,12 +350,9 @@ def write_bundle(
 def _entry(doc: Any, i: int) -> BundleEntry:
     if not isinstance(doc, dict):
         raise MalformedProofJson(f"entries[{i}] must be an object")
-    text = _str(doc, "entry")
-    try:
-        raw = base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError):
-        raise MalformedProofJson(f"entries[{i}].entry must be standard base64") from None
-    return BundleEntry(_int(doc, "leafIndex"), raw, _path(doc, "inclusionPath"), _hash(doc.get("leafHash"), "leafHash"))
+    raw = _base64(_str(doc, "entry"), f"entries[{i}].entry")
+    stated = _hash(_required(doc, "leafHash"), "leafHash")
+    return BundleEntry(_int(doc, "leafIndex"), raw, _path(doc, "inclusionPath"), stated)
 
 
 def parse_bundle(text: str | bytes, formats: Sequence[str] = (BUNDLE_FORMAT, HISTORY_FORMAT)) -> Bundle:
@@ -277,7 +366,7 @@ def parse_bundle(text: str | bytes, formats: Sequence[str] = (BUNDLE_FORMAT, HIS
     kind = _str(doc, "format")
     if kind not in formats:
         raise MalformedProofJson(f"format {kind!r} is not one of {', '.join(formats)}")
-    entries = doc.get("entries")
+    entries = _required(doc, "entries")
     if not isinstance(entries, list):
         raise MalformedProofJson("'entries' must be a list")
     subject = doc.get("subject", {})

@@ -1,4 +1,5 @@
-"""Subject data keys in the ledger's PostgreSQL database (``subject_keys``, ``erased_subjects``): the one
+"""Subject data keys in the ledger's PostgreSQL database (``subject_keys``, ``erased_subjects``, and
+``master_key_fingerprint``, the fingerprint of the master key that wraps them): the one
 module that writes SQL for them on this backend. Implements :class:`ledger_core.members.ports.KeyStore`;
 keys are wrapped by the master key (:class:`~adapters.ports.KeyWrapping`).
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from adapters.ports import KeyWrapping, new_subject_key
+from adapters.ports import KeyWrapping, MasterKeyMismatch, new_subject_key
 from adapters.postgres.connections import create_schema
 from ledger_core.members.errors import PersonalDataErased
 
@@ -27,6 +28,11 @@ CREATE TABLE IF NOT EXISTS subject_keys (
     wrapped BYTEA NOT NULL
 );
 CREATE TABLE IF NOT EXISTS erased_subjects (subject TEXT PRIMARY KEY, erased_at TIMESTAMPTZ NOT NULL);
+CREATE TABLE IF NOT EXISTS master_key_fingerprint (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    fingerprint TEXT NOT NULL,
+    recorded_at TIMESTAMPTZ NOT NULL
+);
 """
 
 
@@ -39,6 +45,32 @@ class PostgresKeyStore:
         self._lock = threading.Lock()
         create_schema(conninfo, SCHEMA)
         self._conn: psycopg.Connection[Any] = psycopg.connect(conninfo, autocommit=True)
+        try:
+            self._check_master_key()
+        except MasterKeyMismatch:
+            self._conn.close()
+            raise
+
+    def _check_master_key(self) -> None:
+        """Refuse a master key other than the recorded one; record it on first open (after trying it on
+        an existing wrapped key, for a ledger written before fingerprints were kept)."""
+        given = self._wrapper.fingerprint
+        row = self._conn.execute("SELECT fingerprint FROM master_key_fingerprint WHERE id = 1").fetchone()
+        if row is not None:
+            if row[0] != given:
+                raise MasterKeyMismatch(given, row[0])
+            return
+        sample = self._conn.execute("SELECT key_id, wrapped FROM subject_keys LIMIT 1").fetchone()
+        if sample is not None:
+            self._wrapper.unwrap(sample[0], bytes(sample[1]))
+        self._conn.execute(
+            "INSERT INTO master_key_fingerprint (id, fingerprint, recorded_at) VALUES (1, %s, now())"
+            " ON CONFLICT (id) DO NOTHING",
+            (given,),
+        )
+        recorded = self._conn.execute("SELECT fingerprint FROM master_key_fingerprint WHERE id = 1").fetchone()
+        if recorded is not None and recorded[0] != given:  # another process recorded a different key first
+            raise MasterKeyMismatch(given, recorded[0])
 
     def get_or_create(self, subject: str) -> tuple[str, bytes]:
         with self._lock:

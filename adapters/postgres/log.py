@@ -30,6 +30,17 @@ from ledger_core.engine.envelope import EventDraft
 from ledger_core.engine.ports import Clock
 from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead
 
+
+def log_table_exists(conninfo: str) -> bool:
+    """Whether the database (on its search path) holds a ledger's log; driver errors translated."""
+    try:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+            row = conn.execute("SELECT to_regclass('ledger_log') IS NOT NULL").fetchone()
+    except psycopg.Error as error:
+        raise translate(error) from error
+    return bool(row and row[0])
+
+
 # Advisory lock key (arbitrary, fixed) of the log writer.
 LOG_LOCK = 0x4C45444745520001
 

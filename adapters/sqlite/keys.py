@@ -1,4 +1,5 @@
-"""Subject data keys in the ledger's SQLite file (``subject_keys``, ``erased_subjects``): the one module that
+"""Subject data keys in the ledger's SQLite file (``subject_keys``, ``erased_subjects``, and
+``master_key_fingerprint``, the fingerprint of the master key that wraps them): the one module that
 writes SQL for them on this backend. Implements :class:`ledger_core.members.ports.KeyStore`; keys are
 wrapped by the master key (:class:`~adapters.ports.KeyWrapping`).
 
@@ -15,7 +16,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from adapters.ports import KeyWrapping, new_subject_key
+from adapters.ports import KeyWrapping, MasterKeyMismatch, new_subject_key
 from adapters.sqlite.connections import private_database
 from ledger_core.members.errors import PersonalDataErased
 
@@ -26,6 +27,11 @@ CREATE TABLE IF NOT EXISTS subject_keys (
     wrapped BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS erased_subjects (subject TEXT PRIMARY KEY, erased_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS master_key_fingerprint (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    fingerprint TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
 """
 
 
@@ -40,6 +46,30 @@ class SQLiteKeyStore:
         self._conn.execute("PRAGMA secure_delete=ON")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
+        self._check_master_key()
+
+    def _check_master_key(self) -> None:
+        """Refuse a master key other than the recorded one; record it on first open (after trying it on
+        an existing wrapped key, for a ledger written before fingerprints were kept)."""
+        given = self._wrapper.fingerprint
+        row = self._conn.execute("SELECT fingerprint FROM master_key_fingerprint WHERE id = 1").fetchone()
+        if row is not None:
+            if row[0] != given:
+                self._conn.close()
+                raise MasterKeyMismatch(given, row[0])
+            return
+        sample = self._conn.execute("SELECT key_id, wrapped FROM subject_keys LIMIT 1").fetchone()
+        if sample is not None:
+            try:
+                self._wrapper.unwrap(sample[0], sample[1])
+            except MasterKeyMismatch:
+                self._conn.close()
+                raise
+        self._conn.execute(
+            "INSERT OR IGNORE INTO master_key_fingerprint (id, fingerprint, recorded_at)"
+            " VALUES (1, ?, datetime('now'))",
+            (given,),
+        )
 
     def get_or_create(self, subject: str) -> tuple[str, bytes]:
         with self._lock:

@@ -17,8 +17,8 @@ from uuid import UUID
 import typer
 
 from adapters.opening import open_ledger
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
-from api.cli.options import DatabaseUrl, DataDir
+from adapters.storage import DEFAULT_DATA_DIR
+from api.cli.options import DatabaseUrl, DataDir, existing
 from ledger_core.engine.errors import NotFound
 
 claims_app = typer.Typer(no_args_is_help=True, help="Claims: review decisions and replayed explanations.")
@@ -45,7 +45,7 @@ def review(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Decide a flagged claim, or a full-level claim awaiting review."""
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         result = ledger.claims.review(_claim_id(claim_id), decision=decision, reviewer=reviewer, notes=notes)
     _echo(
         {
@@ -61,7 +61,7 @@ def review(
 @claims_app.command("explain")
 def explain(claim_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
     """Recompute every verification of the claim from the log; exit 1 if any differs from the record."""
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         claim_uuid = _claim_id(claim_id)
         checks = ledger.claims.explain(claim_uuid)
     matches = bool(checks) and all(check.matches for check in checks)

@@ -1,12 +1,12 @@
 """The ``ledger`` command line. Every command takes ``--data-dir`` and ``--database-url``.
 
-Exit codes: 0 success, 1 the ledger is not intact (``verify``), 2 usage or input errors.
+Exit codes (:class:`api.cli.errors.ExitCode`): 0 success, 1 verification failed (``verify``, proofs),
+2 usage or input errors, 3 infrastructure unavailable, 4 a bug; every failure is one line on stderr.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,10 +22,12 @@ from api.cli import members as cli_members
 from api.cli import partners as cli_partners
 from api.cli import serve as cli_serve
 from api.cli import webhooks as cli_webhooks
-from api.cli.options import DatabaseUrl, DataDir
-from api.cli.proofs import Origin, SigningKey, Vkeys, check_tree, init_tree, register
+from api.cli.errors import CliFailure, ExitCode, run
+from api.cli.options import DatabaseUrl, DataDir, existing
+from api.cli.proofs import Origin, SigningKey, check_tree, init_tree, register
+from api.cli.verifying import Vkeys
 from ledger_core.engine.envelope import Envelope
-from ledger_core.engine.errors import IntegrityViolation, LedgerError
+from ledger_core.engine.errors import IntegrityViolation
 from ledger_core.ledger import Ledger
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Proveniq Ledger: a tamper-evident event log.")
@@ -42,7 +44,7 @@ err = Console(stderr=True)
 
 
 def _open(data_dir: Path, database_url: str | None) -> Ledger:
-    return open_ledger(StorageConfig(data_dir, database_url))
+    return open_ledger(existing(data_dir, database_url))
 
 
 def _print_json(value: Any) -> None:
@@ -75,9 +77,15 @@ def init(
     signing_key: SigningKey = None,
     origin: Origin = None,
 ) -> None:
-    """Create the data directory, the database schema and the checkpoint signing key (idempotent)."""
+    """Create the data directory, the database schema and the checkpoint signing key (idempotent).
+
+    The only command that creates a ledger (``serve`` does too, on its first start); every other one
+    refuses a data directory or database that holds none.
+    """
+    if data_dir.exists() and not data_dir.is_dir():
+        raise CliFailure("USAGE_ERROR", f"--data-dir {data_dir} exists and is not a directory")
     data_dir.mkdir(parents=True, exist_ok=True)
-    with _open(data_dir, database_url) as ledger:
+    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
         config = StorageConfig(data_dir, database_url)
         _print_json(
             {
@@ -119,8 +127,7 @@ def verify(
             except IntegrityViolation as broken:
                 progress.stop()
                 _print_json({"intact": False, "error": broken.code, **broken.details})
-                err.print(f"[red]NOT INTACT[/red]: {broken}")
-                raise typer.Exit(1) from None
+                raise CliFailure(broken.code, f"NOT INTACT: {broken}", ExitCode.VERIFICATION_FAILED) from None
     _print_json(
         {
             "intact": True,
@@ -177,9 +184,5 @@ def demo(data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None)
 
 
 def main() -> None:
-    """Console-script entry point: maps ledger errors to a message and exit code 2."""
-    try:
-        app()
-    except LedgerError as error:
-        err.print(f"[red]{error.code}[/red]: {error}")
-        sys.exit(2)
+    """Console-script entry point: every failure one line on stderr with its exit code (api/cli/errors.py)."""
+    run(app)

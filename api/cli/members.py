@@ -19,8 +19,8 @@ from typing import Annotated, Any
 import typer
 
 from adapters.opening import open_ledger
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
-from api.cli.options import DatabaseUrl, DataDir
+from adapters.storage import DEFAULT_DATA_DIR
+from api.cli.options import DatabaseUrl, DataDir, existing
 from api.membership import member_policy
 from api.settings import Settings
 from ledger_core.ledger import Ledger
@@ -33,7 +33,7 @@ outcomes_app = typer.Typer(no_args_is_help=True, help="Aggregate outcome figures
 def _open(data_dir: Path, database_url: str | None) -> Ledger:
     settings = Settings.from_env()
     return open_ledger(
-        StorageConfig(data_dir, database_url),
+        existing(data_dir, database_url),
         restricted_states=settings.members.restricted_states,
         member_policy=member_policy(settings),
     )

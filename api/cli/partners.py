@@ -1,5 +1,6 @@
 """``ledger partners`` and ``ledger operators``: create partners (and operations principals) with
-credentials, rotate and revoke keys, set or clear a partner's IP allowlist, show a partner.
+credentials, rotate and revoke keys, reissue lost credentials (``rotate-secret``), set or clear a partner's IP
+allowlist, show a partner.
 
 ``create`` and ``rotate-key`` print secrets exactly once (JSON on stdout); the ledger records only
 their SHA-256 (and API secrets are re-derived from the deployment secret, so use the same data
@@ -16,8 +17,8 @@ from typing import Annotated, Any
 import typer
 
 from adapters.opening import open_ledger
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
-from api.cli.options import DatabaseUrl, DataDir
+from adapters.storage import DEFAULT_DATA_DIR
+from api.cli.options import DatabaseUrl, DataDir, existing
 from api.security.credentials import DEFAULT_SCOPES, CredentialService
 from api.security.secrets import load_deployment_secret
 
@@ -49,8 +50,7 @@ def create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Register a partner and print partnerId, clientId, clientSecret, apiKey and apiSecret (shown once)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         service = CredentialService(ledger, load_deployment_secret(data_dir))
         credentials = service.create_partner(
             partner_id or slug(name), name, tier=tier, category=category, scopes=scopes or DEFAULT_SCOPES
@@ -69,8 +69,7 @@ def create_operator(
 
     Rotate, revoke and show it with the ``partners`` commands (same credentials, same records).
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         service = CredentialService(ledger, load_deployment_secret(data_dir))
         credentials = service.create_operator(operator_id or slug(name), name)
     _echo(credentials.to_json())
@@ -88,13 +87,23 @@ def rotate_key(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Issue a new API key (the old one works until the overlap ends) or client secret. Prints it once."""
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         service = CredentialService(ledger, load_deployment_secret(data_dir))
         if client_secret:
             result = service.rotate_client_secret(partner_id)
         else:
             result = service.rotate(partner_id, key_id, overlap=timedelta(hours=overlap_hours))
     _echo(result)
+
+
+@partners_app.command("rotate-secret")
+def rotate_secret(partner_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
+    """Lost credentials (e.g. the sandbox's, printed once at first start): issue a new client secret and a
+    new API key and secret, shown once; the old ones stop working at once."""
+    with open_ledger(existing(data_dir, database_url)) as ledger:
+        service = CredentialService(ledger, load_deployment_secret(data_dir))
+        credentials = service.reissue(partner_id)
+    _echo({**credentials, "note": "shown once: store these now, the ledger keeps only hashes"})
 
 
 @partners_app.command("revoke-key")
@@ -106,7 +115,7 @@ def revoke_key(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a key at once (the server notices within a second)."""
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         ledger.partners.revoke_api_key(partner_id, key_id, reason)
     _echo({"partnerId": partner_id, "revoked": key_id})
 
@@ -138,7 +147,7 @@ def _whole_days(text: str) -> int:
 @partners_app.command("show")
 def show(partner_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
     """A partner's tier, scopes, status and keys (ids and states only; no secret is stored)."""
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         partner = ledger.partners.get(partner_id)
     now = datetime.now(UTC)
     _echo(

@@ -1,9 +1,10 @@
 """Command line for the Merkle tree: sealing, checkpoints, proofs, audit bundles (``register(app)`` adds them).
 
 ``ledger sealer`` / ``seal`` write; ``checkpoint``, ``proof inclusion|consistency|history`` and
-``export`` read the database; ``proof verify`` and ``audit verify`` are entirely offline (no database,
-no server: they read only the files given). Exit codes: 0 success, 1 a proof or bundle does not
-verify, 2 usage or input errors. Run standalone with ``python -m api.cli.proofs``.
+``export`` read the database through the audit use case (:class:`~ledger_core.engine.audit_log.AuditLog`)
+and write proof documents (docs/proofs.md); ``proof verify`` and ``audit verify`` are entirely
+offline (api/cli/verifying.py). Exit codes as in api/cli/errors.py. Run standalone with
+``python -m api.cli.proofs``.
 """
 
 from __future__ import annotations
@@ -20,27 +21,21 @@ import typer
 from adapters.files.signing_key import ensure_signing_key, load_signing_key, signing_key_path
 from adapters.log_recorder import system_clock
 from adapters.ports import ManagedTreeStore
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig, open_recorder, open_tree_store
+from adapters.storage import DEFAULT_DATA_DIR, open_recorder, open_tree_store
 from adapters.workers.sealer import SealerRunner
-from api.cli.options import DatabaseUrl, DataDir
-from ledger_core.engine.auditing import ProofService, check_bundle_envelopes, verify_history
-from ledger_core.engine.errors import InvalidCommand, LedgerError
+from api.cli import verifying
+from api.cli.errors import run
+from api.cli.options import DatabaseUrl, DataDir, existing
+from ledger_core.engine.audit_log import AuditLog
+from ledger_core.engine.auditing import ProofService
+from ledger_core.engine.errors import InvalidCommand, NotFound
 from ledger_core.engine.merkle import CheckpointRecord
-from ledger_core.engine.ports import PartnerLogReader
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
-from proofs.bundle import (
-    BUNDLE_FORMAT,
-    HISTORY_FORMAT,
-    parse_bundle,
-    parse_proof,
-    verify_bundle,
-    verify_proof,
-    write_bundle,
-)
-from proofs.checkpoint import Checkpoint, verify_checkpoint
+from proofs.bundle import BUNDLE_FORMAT, HISTORY_FORMAT, write_bundle
+from proofs.checkpoint import verify_checkpoint
 from proofs.errors import ProofError
-from proofs.note import NoteSigner, NoteVerifier, parse_vkey
+from proofs.note import NoteSigner
 
 SigningKey = Annotated[
     Path | None,
@@ -49,18 +44,11 @@ SigningKey = Annotated[
 Origin = Annotated[str | None, typer.Option("--origin", envvar="LEDGER_ORIGIN", help="Origin of a key being created.")]
 Size = Annotated[int | None, typer.Option("--size", min=1, help="Tree size of the checkpoint (default: latest).")]
 Out = Annotated[Path, typer.Option("--out", help="File to write.")]
-Vkeys = Annotated[
-    list[str] | None, typer.Option("--vkey", help="Trusted verifier key (string or file), pinned out of band.")
-]
 
 checkpoint_app = typer.Typer(no_args_is_help=True, help="Signed checkpoints (C2SP tlog-checkpoint).")
 proof_app = typer.Typer(no_args_is_help=True, help="RFC 9162 proofs: make them, or verify them offline.")
 audit_app = typer.Typer(no_args_is_help=True, help="Audit bundles, verified offline.")
 
-UNPINNED = (
-    "the bundle's own vkey proves only that the bundle is self-consistent; it proves nothing about the"
-    " ledger unless it equals a key you obtained out of band (pass it with --vkey)"
-)
 
 
 def _echo_json(value: Any) -> None:
@@ -71,15 +59,9 @@ def _write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _fail(message: str, **details: Any) -> typer.Exit:
-    _echo_json({"valid": False, "error": message, **details})
-    typer.echo(f"INVALID: {message}", err=True)
-    return typer.Exit(1)
-
-
 @contextmanager
 def _store(data_dir: Path, database_url: str | None) -> Iterator[ManagedTreeStore]:
-    store = open_tree_store(StorageConfig(data_dir, database_url))
+    store = open_tree_store(existing(data_dir, database_url))
     try:
         yield store
     finally:
@@ -101,18 +83,6 @@ def _bundle_vkey(data_dir: Path, signing_key: Path | None, record: CheckpointRec
     return vkey
 
 
-def _vkey_text(value: str) -> str:
-    path = Path(value)
-    return path.read_text(encoding="utf-8").strip() if "+" not in value or path.is_file() else value
-
-
-def _verifiers(values: list[str] | None) -> list[NoteVerifier]:
-    try:
-        return [parse_vkey(_vkey_text(v)) for v in values or []]
-    except ProofError as error:
-        raise typer.BadParameter(str(error), param_hint="--vkey") from None
-
-
 # -- writing ---------------------------------------------------------------------------------------------
 def sealer(
     data_dir: DataDir = DEFAULT_DATA_DIR,
@@ -129,7 +99,7 @@ def sealer(
     On PostgreSQL only the holder of the sealer lock seals; others wait and take over when it dies.
     Prints one JSON line per event (leader, waiting, sealed, error, stopped).
     """
-    store = open_tree_store(StorageConfig(data_dir, database_url))
+    store = open_tree_store(existing(data_dir, database_url))
     signer = _signer(store, data_dir, signing_key, origin)
     policy = SealPolicy(batch_entries, interval_ms, max_batch_entries)
 
@@ -181,6 +151,17 @@ def checkpoint_vkey(
     typer.echo(load_signing_key(path).verifier().vkey)
 
 
+@contextmanager
+def _audit(data_dir: Path, database_url: str | None) -> Iterator[AuditLog]:
+    """The audit use case (ledger_core.engine.audit_log) over the ledger's log and tree."""
+    recorder = open_recorder(existing(data_dir, database_url))
+    try:
+        with _store(data_dir, database_url) as store:
+            yield AuditLog(recorder, ProofService(store, recorder))
+    finally:
+        recorder.close()
+
+
 @proof_app.command("inclusion")
 def proof_inclusion(
     position: int,
@@ -190,37 +171,26 @@ def proof_inclusion(
     size: Size = None,
     checkpoint_out: Annotated[Path | None, typer.Option(help="Also write the checkpoint note here.")] = None,
 ) -> None:
-    """Write the inclusion proof of POSITION against a checkpoint (default: the latest)."""
-    with _store(data_dir, database_url) as store:
-        proof, record = ProofService(store).inclusion(position, size)
-    _write_json(out, proof.to_json())
+    """Write the inclusion proof document of POSITION (entry and signed checkpoint included) against a
+    checkpoint (default: the latest); `ledger proof verify` checks it offline."""
+    with _audit(data_dir, database_url) as audit:
+        proven = audit.prove(position, size)
+    document = proven.document().to_json()
+    _write_json(out, document)
     if checkpoint_out is not None:
-        checkpoint_out.write_text(record.note, encoding="utf-8")
-    _echo_json(proof.to_json())
+        checkpoint_out.write_text(proven.checkpoint.note, encoding="utf-8")
+    _echo_json(document)
 
 
 @proof_app.command("consistency")
 def proof_consistency(
     from_size: int, to_size: int, out: Out, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None
 ) -> None:
-    """Write the consistency proof between the checkpoints of FROM_SIZE and TO_SIZE."""
-    with _store(data_dir, database_url) as store:
-        proof, _, _ = ProofService(store).consistency(from_size, to_size)
-    _write_json(out, proof.to_json())
-    _echo_json(proof.to_json())
-
-
-@contextmanager
-def _reading(data_dir: Path, database_url: str | None) -> Iterator[tuple[ProofService, PartnerLogReader]]:
-    """A proof service over the tree and the log (entries are needed for histories and bundles)."""
-    recorder = open_recorder(StorageConfig(data_dir, database_url))
-    try:
-        if not isinstance(recorder, PartnerLogReader):
-            raise TypeError("this recorder cannot read a partner's entries")
-        with _store(data_dir, database_url) as store:
-            yield ProofService(store, recorder), recorder
-    finally:
-        recorder.close()
+    """Write the consistency proof document (both signed checkpoints included) from FROM_SIZE to TO_SIZE."""
+    with _audit(data_dir, database_url) as audit:
+        document = audit.consistency(from_size, to_size).proof.to_json()
+    _write_json(out, document)
+    _echo_json(document)
 
 
 @proof_app.command("history")
@@ -233,8 +203,10 @@ def proof_history(
     size: Size = None,
 ) -> None:
     """Write every event of one aggregate up to a checkpoint, with proofs (verify with `audit verify`)."""
-    with _reading(data_dir, database_url) as (service, _):
-        history = service.history(aggregate_id, size)
+    with _audit(data_dir, database_url) as audit:
+        history = audit.proofs.history(aggregate_id, size)
+    if not history.entries:
+        raise NotFound("aggregate", aggregate_id)
     record = history.checkpoint
     with out.open("w", encoding="utf-8") as handle:
         count = write_bundle(
@@ -258,89 +230,21 @@ def export(
     size: Size = None,
 ) -> None:
     """Write a partner's audit bundle: its entries, their inclusion proofs, the signed checkpoint, the vkey."""
-    with _reading(data_dir, database_url) as (service, log), out.open("w", encoding="utf-8") as handle:
-        record = service.checkpoint(size)
-        count = write_bundle(
-            handle,
-            format=BUNDLE_FORMAT,
-            checkpoint=record.note,
-            vkey=_bundle_vkey(data_dir, signing_key, record),
-            tree_size=record.size,
-            subject={"partnerId": partner},
-            entries=service.partner_entries(log, partner, record.size),
-        )
+    with _audit(data_dir, database_url) as audit:
+        if not audit.partner_log.read_partner_rows(partner, 0, 1):
+            raise NotFound("partner", partner)  # a mistyped id is an error, not an empty bundle
+        record = audit.checkpoint(size)
+        with out.open("w", encoding="utf-8") as handle:
+            count = write_bundle(
+                handle,
+                format=BUNDLE_FORMAT,
+                checkpoint=record.note,
+                vkey=_bundle_vkey(data_dir, signing_key, record),
+                tree_size=record.size,
+                subject={"partnerId": partner},
+                entries=audit.proofs.partner_entries(audit.partner_log, partner, record.size),
+            )
     _echo_json({"partnerId": partner, "treeSize": record.size, "entries": count, "out": str(out)})
-
-
-# -- offline verification --------------------------------------------------------------------------------
-@proof_app.command("verify")
-def proof_verify(
-    proof_file: Annotated[Path, typer.Argument(metavar="PROOF.json")],
-    checkpoint: Annotated[
-        list[Path], typer.Option("--checkpoint", help="Signed checkpoint note(s); two for consistency.")
-    ],
-    vkey: Annotated[str, typer.Option("--vkey", help="Verifier key (string or file), obtained out of band.")],
-    entry: Annotated[Path | None, typer.Option(help="The entry's bytes: check they hash to leafHash.")] = None,
-    data_dir: DataDir = DEFAULT_DATA_DIR,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Verify an inclusion or consistency proof offline against signed checkpoints.
-
-    Reads only the files given: --data-dir and --database-url are accepted like everywhere but never opened.
-    """
-    verifier = _verifiers([vkey])[0]
-    try:
-        proof = parse_proof(json.loads(proof_file.read_text(encoding="utf-8")))
-        heads: dict[int, Checkpoint] = {}
-        for note in checkpoint:
-            head = verify_checkpoint(note.read_bytes(), verifier)
-            heads[head.size] = head
-    except (ProofError, ValueError) as error:
-        raise _fail(str(error)) from None
-    try:
-        verify_proof(proof, heads, None if entry is None else entry.read_bytes())
-    except ProofError as error:
-        raise _fail(str(error)) from None
-    _echo_json({"valid": True, "origin": verifier.name, **proof.to_json()})
-
-
-@audit_app.command("verify")
-def audit_verify(
-    bundle_file: Annotated[Path, typer.Argument(metavar="FILE")],
-    vkey: Vkeys = None,
-    data_dir: DataDir = DEFAULT_DATA_DIR,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Verify an audit bundle (or history proof) offline: leaf hashes, inclusion proofs, checkpoint signature.
-
-    Reads only FILE: --data-dir and --database-url are accepted like everywhere but never opened.
-    """
-    trusted = _verifiers(vkey)
-    try:
-        bundle = parse_bundle(bundle_file.read_bytes())
-        if bundle.format == HISTORY_FORMAT:
-            history = verify_history(bundle, trusted)
-            report, extra = history.report, {"aggregateId": history.aggregate_id, "versions": history.versions}
-        else:
-            report = verify_bundle(bundle, trusted)
-            extra = {"partnerId": bundle.subject.get("partnerId"), "envelopes": check_bundle_envelopes(bundle)}
-    except (ProofError, OSError) as error:
-        raise _fail(str(error), file=str(bundle_file)) from None
-    summary = {
-        "valid": True,
-        "format": bundle.format,
-        "origin": report.checkpoint.origin,
-        "treeSize": report.checkpoint.size,
-        "entries": report.entries,
-        "vkey": report.vkey,
-        "pinned": report.pinned,
-        **extra,
-    }
-    if not report.pinned:
-        summary["warning"] = UNPINNED
-        typer.echo(f"WARNING: {UNPINNED}", err=True)
-    _echo_json(summary)
-    typer.echo(f"OK: {report.entries} entries verified against checkpoint {report.checkpoint.size}", err=True)
 
 
 # -- for `ledger init` and `ledger verify` ---------------------------------------------------------------
@@ -353,7 +257,7 @@ def init_tree(data_dir: Path, database_url: str | None, signing_key: Path | None
 
 def check_tree(data_dir: Path, database_url: str | None, vkeys: list[str] | None, signing_key: Path | None) -> Any:
     """Run :func:`verify_tree_and_checkpoints`; trusted keys from ``--vkey`` or else the signing key if present."""
-    verifiers = _verifiers(vkeys)
+    verifiers = verifying.verifiers(vkeys)
     path, _ = signing_key_path(data_dir, signing_key)
     if not verifiers and path.is_file():
         verifiers = [load_signing_key(path).verifier()]
@@ -374,19 +278,16 @@ def register(app: typer.Typer) -> None:
     app.command("seal")(seal)
     app.command("export")(export)
     app.add_typer(checkpoint_app, name="checkpoint")
+    verifying.register(proof_app, audit_app)  # proof verify, audit verify: api/cli/verifying.py
     app.add_typer(proof_app, name="proof")
     app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:
-    """Standalone entry point (``python -m api.cli.proofs``): ledger errors exit 2."""
+    """Standalone entry point (``python -m api.cli.proofs``): errors as in api/cli/errors.py."""
     app = typer.Typer(no_args_is_help=True, add_completion=False, help="Proveniq Ledger proofs.")
     register(app)
-    try:
-        app()
-    except LedgerError as error:
-        typer.echo(f"{error.code}: {error}", err=True)
-        sys.exit(2)
+    run(app)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from adapters.opening import open_ledger
+from adapters.storage import check_reachable
 from api.security.credentials import CredentialService
 from api.security.secrets import load_deployment_secret
 from api.settings import Settings
@@ -40,7 +41,11 @@ def ensure_sandbox_partner(settings: Settings) -> dict[str, object] | None:
         credentials = service.create_partner(
             SANDBOX_PARTNER, "Sandbox partner", tier="sandbox", category="claims_software", scopes=sorted(SCOPES)
         )
-    return {**credentials.to_json(), "note": "shown once: store these now, the ledger keeps only hashes"}
+    return {
+        **credentials.to_json(),
+        "note": "shown once: store these now, the ledger keeps only hashes;"
+        f" lost them? `ledger partners rotate-secret {SANDBOX_PARTNER}` issues new ones",
+    }
 
 
 def serve(
@@ -69,10 +74,18 @@ def serve(
         ),
         sealing=replace(settings.sealing, embedded=embedded_sealer and settings.sealing.embedded),
     )
+    check_reachable(settings.storage.config)  # PostgreSQL down: one line and exit 3, not a startup traceback
     if sandbox:
         created = ensure_sandbox_partner(settings)
         if created is not None:
             typer.echo(json.dumps(created, indent=2))
+        else:
+            where = f"--data-dir {settings.storage.data_dir}"
+            typer.echo(
+                f"sandbox partner {SANDBOX_PARTNER!r} exists (its credentials were printed at first start);"
+                f" lost them? run `ledger partners rotate-secret {SANDBOX_PARTNER} {where}` for new ones",
+                err=True,
+            )
     run_server(settings, host=host, port=port, workers=workers)
 
 
@@ -82,20 +95,14 @@ def register(app: typer.Typer) -> None:
 
 
 def main() -> None:
-    """Standalone entry point (``python -m api.cli.serve serve|partners ...``); ledger errors exit 2."""
-    import sys
-
+    """Standalone entry point (``python -m api.cli.serve serve|partners ...``): errors as in api/cli/errors.py."""
+    from api.cli.errors import run
     from api.cli.partners import register as register_partners
-    from ledger_core.engine.errors import LedgerError
 
     app = typer.Typer(no_args_is_help=True, add_completion=False, help="Proveniq Ledger HTTP server.")
     register(app)
     register_partners(app)
-    try:
-        app()
-    except LedgerError as error:
-        typer.echo(f"{error.code}: {error}", err=True)
-        sys.exit(2)
+    run(app)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,10 @@ from typing import Annotated, Any
 import typer
 
 from adapters.opening import open_ledger
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig, open_outbox
+from adapters.storage import DEFAULT_DATA_DIR, open_outbox
 from adapters.webhook_management import WebhookManager
 from adapters.workers.webhooks import build_worker
-from api.cli.options import DatabaseUrl, DataDir
+from api.cli.options import DatabaseUrl, DataDir, existing
 from api.security.secrets import load_deployment_secret
 from ledger_core.ledger import Ledger
 from ledger_core.shared.validation import parse_timestamp
@@ -40,7 +40,7 @@ def _echo(value: Any) -> None:
 
 @contextmanager
 def _manager(data_dir: Path, database_url: str | None) -> Iterator[WebhookManager]:
-    config = StorageConfig(data_dir, database_url)
+    config = existing(data_dir, database_url)
     with open_ledger(config) as ledger:
         outbox = open_outbox(config)
         try:
@@ -83,7 +83,7 @@ def run(
 ) -> None:
     """Run the webhook projector and/or dispatcher until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    config = StorageConfig(data_dir, database_url)
+    config = existing(data_dir, database_url)
     ledger: Ledger = open_ledger(config)
     outbox = open_outbox(config)
 
@@ -182,7 +182,7 @@ def replay(
 @webhooks_app.command("status")
 def status(data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
     """Deliveries per status, across all partners."""
-    outbox = open_outbox(StorageConfig(data_dir, database_url))
+    outbox = open_outbox(existing(data_dir, database_url))
     try:
         _echo(outbox.counts())
     finally:

@@ -6,7 +6,9 @@ headers (:mod:`.signing`); sends an ``Idempotency-Key`` with every POST (one per
 across retries); and retries 429, 5xx, 409 ``IDEMPOTENCY_REQUEST_IN_PROGRESS`` and connection errors with
 exponential backoff and jitter, honouring ``Retry-After``. Every retry is signed afresh (a new
 ``X-Request-ID``: the old one would be a replay). Errors raise :class:`LedgerApiError` carrying the
-envelope's ``code``, ``message``, ``details`` and ``requestId``.
+envelope's ``code``, ``message``, ``details`` and ``requestId``. Given ``vkey`` (pinned out of band) and
+``state`` (a file), every checkpoint the client receives is checked against the last one it verified
+(:mod:`proofs.client_state`): a rollback or a split view raises ``StateMismatch``.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Self, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
 import msgspec
+
+from proofs.checkpoint import Checkpoint, verify_checkpoint
+from proofs.client_state import CheckpointState, Comparison
 
 from .schemas import common as schemas
 from .signing import sign
@@ -68,6 +74,11 @@ class LedgerApiError(Exception):
             return cls(response.status_code, "UNKNOWN", response.text[:200], {}, "", response.headers)
 
 
+def checkpoint_head(note: str, vkey: str) -> Checkpoint:
+    """The body of a checkpoint note, once its signature verified against ``vkey`` (raises ``ProofError``)."""
+    return verify_checkpoint(note, vkey)
+
+
 def rfc3339(moment: datetime) -> str:
     """``X-Timestamp`` text: UTC, milliseconds, ``Z``."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -94,8 +105,14 @@ class ClientCore:
         max_backoff: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         http: httpx.Client | None = None,
+        vkey: str | None = None,
+        state: CheckpointState | Path | None = None,
     ) -> None:
         self.http = http or httpx.Client(base_url=base_url, timeout=timeout)
+        self.vkey = vkey
+        self.state = CheckpointState(state) if isinstance(state, Path) else state
+        if self.state is not None and vkey is None:
+            raise ValueError("a checkpoint state needs the vkey the checkpoints are verified with")
         self.client_id, self.api_key = client_id, api_key
         self._client_secret, self._api_secret = client_secret, api_secret
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
@@ -219,6 +236,28 @@ class ClientCore:
         content = b"" if body is None else msgspec.json.encode(body)
         headers = {"Content-Type": "application/json"} if body is not None else None
         return self._decode(self.send(method, path, body=content, headers=headers, **kwargs), kind)
+
+
+    # -- the remembered checkpoint ---------------------------------------------------------------------
+    def _observe(self, note: str | None, *, latest: bool = False) -> Comparison | None:
+        """Check a checkpoint the server sent against the remembered one (when the client was given a
+        ``state`` and the pinned ``vkey``): its signature must verify, and a consistency proof (fetched
+        from the server) must link it to the remembered checkpoint; the state moves forward when it is
+        newer. Raises :class:`proofs.client_state.StateMismatch` on a rollback or a split view."""
+        if self.state is None or self.vkey is None or note is None:
+            return None
+        head = checkpoint_head(note, self.vkey)
+        sizes = self.state.needed(head)
+        path = None
+        if sizes is not None:
+            answer = self._json(
+                "GET",
+                "/api/v1/audit/consistency",
+                schemas.ConsistencyResponse,
+                params={"from": sizes[0], "to": sizes[1]},
+            )
+            path = [bytes.fromhex(node) for node in answer.consistency_path]
+        return self.state.observe(head, note, lambda _old, _new: path, latest=latest)
 
 
 def _code(response: httpx.Response) -> str | None:

@@ -19,16 +19,13 @@ envelope's ``code``, ``message``, ``details`` and ``requestId``.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgspec
 
-from proofs.checkpoint import verify_checkpoint
-from proofs.hashing import leaf_hash
-from proofs.verify import verify_inclusion
+from proofs.documents import DocumentReport, verify_document
 
 from .claims import ClaimsReviewClientMixin
 from .core import ClientCore, LedgerApiError
@@ -50,15 +47,19 @@ class LedgerClient(
         self, submission: schemas.ClaimSubmission | Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> schemas.VerificationResponse:
         """``POST /api/v1/claims``; ``last_response.status_code``: 201 new, 200 resubmitted, 202 not sealed yet."""
-        return self._json(
+        result = self._json(
             "POST", "/api/v1/claims", schemas.VerificationResponse, body=submission, idempotency_key=idempotency_key
         )
+        self._observe(None if result.proof is None else result.proof.checkpoint)
+        return result
 
     def get_claim(self, claim_id: str) -> schemas.ClaimView:
         return self._json("GET", f"/api/v1/claims/{claim_id}", schemas.ClaimView)
 
     def get_claim_proof(self, claim_id: str) -> schemas.VerificationResponse:
-        return self._json("GET", f"/api/v1/claims/{claim_id}/proof", schemas.VerificationResponse)
+        result = self._json("GET", f"/api/v1/claims/{claim_id}/proof", schemas.VerificationResponse)
+        self._observe(None if result.proof is None else result.proof.checkpoint)
+        return result
 
     def verify_claim(self, claim_id: str) -> schemas.VerificationResponse:
         return self._json("POST", f"/api/v1/claims/{claim_id}/verify", schemas.VerificationResponse)
@@ -135,15 +136,21 @@ class LedgerClient(
 
     def audit_proof(self, position: int, tree_size: int | None = None) -> schemas.AuditProof:
         response = self.send("GET", f"/api/v1/audit/proofs/{position}", params={"treeSize": tree_size})
-        return self._decode(response, schemas.AuditProof)
+        proof = self._decode(response, schemas.AuditProof)
+        self._observe(proof.checkpoint, latest=tree_size is None)
+        return proof
 
     def checkpoint(self, size: int | None = None) -> str:
         path = "/api/v1/audit/checkpoint" if size is None else f"/api/v1/audit/checkpoints/{size}"
-        return self.send("GET", path).text
+        note = self.send("GET", path).text
+        self._observe(note, latest=size is None)
+        return note
 
     def consistency(self, from_size: int, to_size: int) -> schemas.ConsistencyResponse:
         response = self.send("GET", "/api/v1/audit/consistency", params={"from": from_size, "to": to_size})
-        return self._decode(response, schemas.ConsistencyResponse)
+        answer = self._decode(response, schemas.ConsistencyResponse)
+        self._observe(answer.to_checkpoint)
+        return answer
 
     def public_key(self) -> str:
         return self.send("GET", "/api/v1/audit/public-key").text.strip()
@@ -165,18 +172,16 @@ class LedgerClient(
 
     # -- offline verification --------------------------------------------------------------------------
     @staticmethod
-    def verify_proof_offline(proof: schemas.Proof | schemas.AuditProof, vkey: str) -> None:
-        """Check a proof with no server: the checkpoint's signature (``vkey``, pinned out of band), the
-        entry's leaf hash, and the inclusion path against the checkpoint's root. Raises a ``ProofError``."""
-        head = verify_checkpoint(proof.checkpoint, vkey)
-        leaf = leaf_hash(base64.b64decode(proof.entry))
-        stated = proof.hash if isinstance(proof, schemas.Proof) else proof.leaf_hash
-        if leaf.hex() != stated or head.size != proof.tree_size or head.root_hash.hex() != proof.merkle_root:
-            from proofs.errors import RootMismatch
-
-            raise RootMismatch(expected=head.root_hash, calculated=leaf, tree_size=proof.tree_size)
-        path = [bytes.fromhex(node) for node in proof.inclusion_path]
-        verify_inclusion(leaf, proof.leaf_index, proof.tree_size, path, head.root_hash)
+    def verify_proof_offline(
+        proof: schemas.InclusionProofDocument | schemas.ConsistencyResponse | Mapping[str, Any] | str | bytes,
+        vkey: str,
+    ) -> DocumentReport:
+        """Check any proof document with no server (a claim proof, an audit proof, a consistency proof,
+        an audit bundle or history proof, as a response object, a dict or JSON text): the checkpoint
+        signatures (``vkey``, pinned out of band), the entry's leaf hash, the paths against the
+        checkpoints' roots (:func:`proofs.documents.verify_document`). Raises a ``ProofError``."""
+        document = msgspec.to_builtins(proof) if isinstance(proof, msgspec.Struct) else proof
+        return verify_document(document, [vkey])
 
 
 def _multipart(boundary: str, content: bytes, media_type: str, document_type: str, metadata: str | None) -> bytes:

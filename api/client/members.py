@@ -4,7 +4,7 @@ operations side of members (an operations principal's client). Mixed into
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +27,26 @@ class MembersClientMixin(ClientCore):
     def get_enrollment(self, partner_member_id: str) -> schemas.EnrollmentResponse:
         path = f"/api/v1/enrollments/{_segment(partner_member_id)}"
         return self._json("GET", path, schemas.EnrollmentResponse)
+
+    def enrollment_changes(
+        self, *, since: str | None = None, limit: int = 10, starting_after: int | None = None
+    ) -> schemas.EnrollmentChangesPage:
+        """``GET /api/v1/enrollments?since=...``: enrollments changed since a time (``since`` is percent-encoded,
+        ``+`` as ``%2B``), one page; pass the last ``position`` as ``starting_after`` for the next."""
+        params = {"since": since, "limit": limit, "starting_after": starting_after}
+        return self._decode(self.send("GET", "/api/v1/enrollments", params=params), schemas.EnrollmentChangesPage)
+
+    def iter_enrollment_changes(
+        self, *, since: str | None = None, page_size: int = 100
+    ) -> Iterator[schemas.EnrollmentChange]:
+        """Every enrollment change since ``since``, page after page."""
+        cursor: int | None = None
+        while True:
+            page = self.enrollment_changes(since=since, limit=page_size, starting_after=cursor)
+            yield from page.data
+            if not page.has_more or not page.data:
+                return
+            cursor = page.data[-1].position
 
     def get_outcomes(
         self, start_date: str, end_date: str, *, partner_id: str | None = None

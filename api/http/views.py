@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from datetime import date
+from typing import Any
 
 from api.client.schemas import common as schemas
 from api.client.schemas import members as member_schemas
@@ -48,20 +49,26 @@ def log_entry(row: StoredRow) -> schemas.LogEntry:
     )
 
 
+def _inclusion_fields(proven: ProvenEntry) -> dict[str, Any]:
+    """The inclusion proof document's fields (ledger_core.engine.audit_log.ProvenEntry.document)."""
+    document = proven.document()
+    return {
+        "leaf_index": document.leaf_index,
+        "tree_size": document.tree_size,
+        "leaf_hash": document.leaf_hash.hex(),
+        "inclusion_path": [node.hex() for node in document.path],
+        "entry": b64(proven.row.entry),
+        "checkpoint": proven.checkpoint.note,
+        "merkle_root": document.extra["merkleRoot"],
+        "ledger_event_id": document.extra["ledgerEventId"],
+        "timestamp": document.extra["timestamp"],
+    }
+
+
 def proof(proven: ProvenEntry) -> schemas.Proof:
-    row, inclusion, record = proven.row, proven.inclusion, proven.checkpoint
-    envelope = decode_entry(row.entry)
-    return schemas.Proof(
-        ledger_event_id=envelope.event_id,
-        hash=inclusion.leaf_hash.hex(),
-        timestamp=envelope.recorded_at,
-        merkle_root=record.root_hash.hex(),
-        leaf_index=inclusion.leaf_index,
-        tree_size=inclusion.tree_size,
-        inclusion_path=[node.hex() for node in inclusion.path],
-        checkpoint=record.note,
-        entry=b64(row.entry),
-    )
+    """A claim's proof: the inclusion proof document plus its deprecated ``hash`` (= ``leafHash``)."""
+    fields = _inclusion_fields(proven)
+    return schemas.Proof(**fields, hash=fields["leaf_hash"])
 
 
 def sealed_proof(proven: ProvenEntry | None) -> schemas.Proof | None:
@@ -70,17 +77,7 @@ def sealed_proof(proven: ProvenEntry | None) -> schemas.Proof | None:
 
 
 def audit_proof(proven: ProvenEntry) -> schemas.AuditProof:
-    row, inclusion, record = proven.row, proven.inclusion, proven.checkpoint
-    return schemas.AuditProof(
-        leaf_index=inclusion.leaf_index,
-        tree_size=inclusion.tree_size,
-        leaf_hash=inclusion.leaf_hash.hex(),
-        inclusion_path=[node.hex() for node in inclusion.path],
-        merkle_root=record.root_hash.hex(),
-        checkpoint=record.note,
-        entry=b64(row.entry),
-        ledger_event_id=decode_entry(row.entry).event_id,
-    )
+    return schemas.AuditProof(**_inclusion_fields(proven))
 
 
 def _risk(verification: Verification) -> schemas.RiskAssessment | None:

@@ -126,6 +126,14 @@ class CredentialService:
         return {"partnerId": partner_id, "clientId": partner.client_id, "clientSecret": client.client_secret}
 
 
+    def reissue(self, partner_id: str) -> dict[str, Any]:
+        """New credentials for a partner who lost theirs: a new client secret and a new API key, the old
+        ones stopping at once (no overlap: whoever holds them may not be the partner). Shown once."""
+        client = self.rotate_client_secret(partner_id)
+        key = self.rotate(partner_id, overlap=timedelta(0))
+        return {**client, "apiKey": key["apiKey"], "apiSecret": key["apiSecret"], "revokedKey": key["replacedKey"]}
+
+
 def _newest_active(partner: Partner, now: datetime) -> str | None:
     keys = [
         k

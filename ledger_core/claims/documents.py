@@ -216,4 +216,4 @@ class DocumentService:
 
     def get(self, partner_id: str, sha256: str) -> Document:
         """The partner's document with this hash, or :class:`NotFound`."""
-        return self.app.load(Document, derive_id("document", partner_id, sha256), "document")
+        return self.app.load(Document, derive_id("document", partner_id, sha256), "document", sha256)

@@ -105,7 +105,7 @@ class Claims:
 
     def get_by_reference(self, partner_id: str, partner_claim_id: str) -> Claim:
         """The claim the partner submitted as ``partner_claim_id``."""
-        return self.app.load(Claim, derive_id("claim", partner_id, partner_claim_id), "claim")
+        return self.app.load(Claim, derive_id("claim", partner_id, partner_claim_id), "claim", partner_claim_id)
 
     def current(self, claim_id: UUID, partner_id: str | None = None) -> ClaimOutcome:
         """The claim (read-only) and the position of its newest event."""

@@ -124,14 +124,15 @@ class LedgerApplication(Application[UUID]):
         return positions
 
     # -- persistence helpers used by services ---------------------------------------------------------
-    def load(self, cls: type[A], aggregate_id: UUID, kind: str) -> A:
-        """Load aggregate ``aggregate_id`` of type ``cls`` or raise :class:`NotFound` (as ``kind``)."""
+    def load(self, cls: type[A], aggregate_id: UUID, kind: str, named: str | None = None) -> A:
+        """Load aggregate ``aggregate_id`` of type ``cls`` or raise :class:`NotFound` (as ``kind``, naming
+        ``named``, the identifier the caller gave, when the aggregate id was derived from it)."""
         try:
             aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise NotFound(kind, str(aggregate_id)) from None
+            raise NotFound(kind, named or str(aggregate_id)) from None
         if not isinstance(aggregate, cls):
-            raise NotFound(kind, str(aggregate_id))
+            raise NotFound(kind, named or str(aggregate_id))
         return aggregate
 
     def view(self, cls: type[A], aggregate_id: UUID, kind: str) -> A:

@@ -25,6 +25,17 @@ MAX_POSITION = 2**63 - 1
 """Log positions and tree sizes are signed 64-bit integers in storage (the API refuses larger ones)."""
 
 
+class PositionNotFound(NotFound):
+    """No entry at this position: the log is shorter (kind ``entry``, like any missing entry)."""
+
+    def __init__(self, position: int, log_size: int) -> None:
+        super().__init__("entry", str(position))
+        held = "is empty" if log_size == 0 else f"holds positions 0 to {log_size - 1}"
+        self.message = f"position {position} does not exist: the log {held}"
+        self.args = (self.message,)
+        self.details["log_size"] = log_size
+
+
 @dataclass(frozen=True, slots=True)
 class LogQuery:
     """A page of a partner's entries: at most ``limit`` after the cursor ``starting_after``, optionally of one
@@ -54,6 +65,20 @@ class ProvenEntry:
     inclusion: InclusionProof
     checkpoint: CheckpointRecord
 
+    def document(self) -> InclusionProof:
+        """The proof document every producer serves (docs/proofs.md): the proof with the entry's bytes,
+        the signed checkpoint, its root, and the entry's event id and time."""
+        envelope = decode_entry(self.row.entry)
+        proof = self.inclusion
+        extra = {
+            "merkleRoot": self.checkpoint.root_hash.hex(),
+            "ledgerEventId": envelope.event_id,
+            "timestamp": envelope.recorded_at,
+        }
+        return InclusionProof(
+            proof.leaf_index, proof.tree_size, proof.leaf_hash, proof.path, self.row.entry, self.checkpoint.note, extra
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Consistency:
@@ -64,64 +89,15 @@ class Consistency:
     new: CheckpointRecord
 
 
-class AuditLog:
-    """Reads and proofs over one log (``reader``) and its tree (``proofs``)."""
+class PartnerLog:
+    """A partner's entries, page by page (reads only the log: no tree, no proofs)."""
 
-    def __init__(self, reader: LogReader, proofs: ProofService) -> None:
+    def __init__(self, reader: LogReader) -> None:
         if not isinstance(reader, PartnerLogReader):
             raise TypeError("the log reader must read a partner's entries")
         self.reader = reader
         self.partner_log: PartnerLogReader = reader
-        self.proofs = proofs
 
-    # -- entries and their proofs ----------------------------------------------------------------------
-    def entry(self, position: int) -> StoredRow:
-        """The entry at ``position``, or :class:`NotFound` (kind ``entry``)."""
-        rows = self.reader.read_rows(position, 1)
-        if not rows or rows[0].position != position:
-            raise NotFound("entry", str(position))
-        return rows[0]
-
-    def partner_entry(self, partner_id: str, position: int) -> StoredRow:
-        """The partner's entry at ``position``; someone else's (or none) is :class:`NotFound`."""
-        rows = self.partner_log.read_partner_rows(partner_id, position, 1)
-        if not rows or rows[0].position != position:
-            raise NotFound("entry", str(position))
-        return rows[0]
-
-    def prove(self, position: int, size: int | None = None) -> ProvenEntry:
-        """The entry at ``position`` proven against the checkpoint of ``size`` (default: the latest);
-        :class:`NotSealed` while no such checkpoint covers it."""
-        inclusion, record = self.proofs.inclusion(position, size)
-        return ProvenEntry(self.entry(position), inclusion, record)
-
-    def prove_partner_entry(self, partner_id: str, position: int, size: int | None = None) -> ProvenEntry:
-        """The partner's entry proven against the checkpoint of ``size`` (default: the latest):
-        :class:`NotFound` for another partner's entry, :class:`CheckpointNotFound` for an unsigned size,
-        :class:`NotSealed` when the checkpoint does not cover the entry."""
-        row = self.partner_entry(partner_id, position)
-        record = self.checkpoint(size)
-        inclusion, _ = self.proofs.inclusion(position, record.size)
-        return ProvenEntry(row, inclusion, record)
-
-    # -- checkpoints -----------------------------------------------------------------------------------
-    def checkpoint(self, size: int | None = None) -> CheckpointRecord:
-        """The signed checkpoint of ``size`` leaves (default: the latest), or :class:`CheckpointNotFound`."""
-        try:
-            return self.proofs.checkpoint(size)
-        except NotSealed:
-            raise CheckpointNotFound(size) from None
-
-    def consistency(self, from_size: int, to_size: int) -> Consistency:
-        """The consistency proof between the checkpoints of ``from_size`` (0: the empty tree) and ``to_size``."""
-        if from_size > to_size:
-            raise InvalidCommand("from must not exceed to", field="from")
-        old = None if from_size == 0 else self.checkpoint(from_size)
-        new = self.checkpoint(to_size)
-        proof, _, _ = self.proofs.consistency(from_size, to_size)
-        return Consistency(proof, old, new)
-
-    # -- a partner's entries, page by page -------------------------------------------------------------
     def page(self, partner_id: str, query: LogQuery) -> LogPage:
         """Up to ``query.limit`` of the partner's entries after the cursor, and whether more follow."""
         start = 0 if query.starting_after is None else query.starting_after + 1
@@ -164,6 +140,76 @@ class AuditLog:
             else:
                 high = middle
         return low
+
+
+class AuditLog:
+    """Reads and proofs over one log (``reader``) and its tree (``proofs``)."""
+
+    def __init__(self, reader: LogReader, proofs: ProofService) -> None:
+        if not isinstance(reader, PartnerLogReader):
+            raise TypeError("the log reader must read a partner's entries")
+        self.reader = reader
+        self.partner_log: PartnerLogReader = reader
+        self.proofs = proofs
+
+    # -- entries and their proofs ----------------------------------------------------------------------
+    def entry(self, position: int) -> StoredRow:
+        """The entry at ``position``, or :class:`NotFound` (kind ``entry``)."""
+        rows = self.reader.read_rows(position, 1)
+        if not rows or rows[0].position != position:
+            raise NotFound("entry", str(position))
+        return rows[0]
+
+    def partner_entry(self, partner_id: str, position: int) -> StoredRow:
+        """The partner's entry at ``position``; someone else's (or none) is :class:`NotFound`."""
+        rows = self.partner_log.read_partner_rows(partner_id, position, 1)
+        if not rows or rows[0].position != position:
+            raise NotFound("entry", str(position))
+        return rows[0]
+
+    def prove(self, position: int, size: int | None = None) -> ProvenEntry:
+        """The entry at ``position`` proven against the checkpoint of ``size`` (default: the latest):
+        :class:`PositionNotFound` past the end of the log, :class:`NotSealed` while no such checkpoint
+        covers it."""
+        log_size = self.reader.log_size()
+        if not 0 <= position < log_size:
+            raise PositionNotFound(position, log_size)
+        inclusion, record = self.proofs.inclusion(position, size)
+        return ProvenEntry(self.entry(position), inclusion, record)
+
+    def prove_partner_entry(self, partner_id: str, position: int, size: int | None = None) -> ProvenEntry:
+        """The partner's entry proven against the checkpoint of ``size`` (default: the latest):
+        :class:`NotFound` for another partner's entry, :class:`CheckpointNotFound` for an unsigned size,
+        :class:`NotSealed` when the checkpoint does not cover the entry."""
+        row = self.partner_entry(partner_id, position)
+        record = self.checkpoint(size)
+        inclusion, _ = self.proofs.inclusion(position, record.size)
+        return ProvenEntry(row, inclusion, record)
+
+    # -- checkpoints -----------------------------------------------------------------------------------
+    def checkpoint(self, size: int | None = None) -> CheckpointRecord:
+        """The signed checkpoint of ``size`` leaves (default: the latest), or :class:`CheckpointNotFound`."""
+        try:
+            return self.proofs.checkpoint(size)
+        except NotSealed:
+            raise CheckpointNotFound(size) from None
+
+    def consistency(self, from_size: int, to_size: int) -> Consistency:
+        """The consistency proof between the checkpoints of ``from_size`` (0: the empty tree) and ``to_size``."""
+        if from_size > to_size:
+            raise InvalidCommand("from must not exceed to", field="from")
+        old = None if from_size == 0 else self.checkpoint(from_size)
+        new = self.checkpoint(to_size)
+        proof, _, _ = self.proofs.consistency(from_size, to_size)
+        document = ConsistencyProof(
+            proof.from_size, proof.to_size, proof.path, None if old is None else old.note, new.note
+        )
+        return Consistency(document, old, new)
+
+    # -- a partner's entries, page by page -------------------------------------------------------------
+    def page(self, partner_id: str, query: LogQuery) -> LogPage:
+        """Up to ``query.limit`` of the partner's entries after the cursor, and whether more follow."""
+        return PartnerLog(self.reader).page(partner_id, query)
 
 
 def _matches(row: StoredRow, query: LogQuery) -> bool:

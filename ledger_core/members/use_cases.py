@@ -26,6 +26,7 @@ from ledger_core.engine.errors import NotFound
 from ledger_core.engine.ports import Clock
 from ledger_core.members.cost_model import CostModel
 from ledger_core.members.eligibility import NOT_FOUND_REASON, EligibilityDecision, EligibilityService
+from ledger_core.members.enrollment_changes import member_changes
 from ledger_core.members.enrollments import Enrollment, EnrollmentResult, EnrollmentService, enrollment_id
 from ledger_core.members.errors import EnrollmentNotFound, MemberNotEligible, MemberNotFound, SubscriptionNotFound
 from ledger_core.members.member import EligibilityRecord, ErasureResult, MemberResult, MemberService
@@ -72,6 +73,23 @@ class EnrollmentStatus:
     subscription: SubscriptionStatus = SubscriptionStatus.NONE
 
 
+@dataclass(frozen=True)
+class EnrollmentChange:
+    """A member's enrollment changed at ``position`` (the cursor), ``changed_at``; ``status`` is as of now."""
+
+    position: int
+    changed_at: str
+    status: EnrollmentStatus
+
+
+@dataclass(frozen=True)
+class EnrollmentChangesPage:
+    """Changes oldest first, and whether more follow."""
+
+    data: tuple[EnrollmentChange, ...]
+    has_more: bool
+
+
 class Membership:
     """Member commands and queries for partners and operations staff, over the members context's services."""
 
@@ -114,6 +132,23 @@ class Membership:
         if enrollment is None:
             return EnrollmentStatus(pmid, None)
         return EnrollmentStatus(pmid, enrollment, self._subscriptions.status(partner_id, pmid))
+
+    def enrollment_changes(
+        self, partner_id: str, *, since: str | None, limit: int, starting_after: int | None = None
+    ) -> EnrollmentChangesPage:
+        """Up to ``limit`` enrollment changes of the partner's members after the cursor (a log position),
+        recorded at or after ``since`` (normalized RFC 3339); each with the member's status now, by the
+        rules of :meth:`enrollment` (erased members left out). The API twin of the enrollment feed."""
+        found: list[EnrollmentChange] = []
+        for change in member_changes(self.app, partner_id, since, starting_after):
+            try:
+                status = self.enrollment(partner_id, change.partner_member_id)
+            except MemberNotFound:  # erased since: nothing of them is shown any more
+                continue
+            found.append(EnrollmentChange(change.position, change.changed_at, status))
+            if len(found) > limit:
+                break
+        return EnrollmentChangesPage(tuple(found[:limit]), len(found) > limit)
 
     def outcomes(self, partner_id: str, start: date, end: date) -> OutcomeReport:
         """The partner's outcome figures for whole calendar months ``[start, end]``, suppressed."""

@@ -456,7 +456,7 @@ class PartnerService:
         self.key_factory = key_factory
 
     def get(self, partner_id: str) -> Partner:
-        return self.app.load(Partner, derive_id("partner", partner_id), "partner")
+        return self.app.load(Partner, derive_id("partner", partner_id), "partner", partner_id)
 
     def register(self, *, partner_id: str, name: str, category: str, tier: str, scopes: Sequence[str]) -> PartnerResult:
         """Register a new partner; an existing partner id raises :class:`InvalidTransition`."""

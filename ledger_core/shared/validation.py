@@ -136,6 +136,21 @@ def normalize_timestamp(value: Any, field: str) -> str:
     return format_timestamp(parse_timestamp(value, field))
 
 
+_FORM_DECODED_OFFSET = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?) (\d{2}:\d{2})")
+
+
+def normalize_query_timestamp(value: Any, field: str) -> str:
+    """:func:`normalize_timestamp` for a time taken from a URL query string.
+
+    Form decoding turns an unencoded ``+`` into a space, so ``since=2026-01-01T00:00:00+00:00`` arrives as
+    ``2026-01-01T00:00:00 00:00``. RFC 3339 never has a space there, so a space followed by the offset
+    digits is read as ``+`` (unambiguous); clients should still percent-encode it (``%2B``).
+    """
+    if isinstance(value, str) and (match := _FORM_DECODED_OFFSET.fullmatch(value)):
+        value = f"{match[1]}+{match[2]}"
+    return normalize_timestamp(value, field)
+
+
 def check_metadata(value: Any, field: str) -> dict[str, str]:
     """A ``Record<string, string>``: at most 32 entries, keys ``[A-Za-z0-9_.:-]{1,64}``, values <= 1024."""
     if not isinstance(value, Mapping):

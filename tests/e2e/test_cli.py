@@ -58,6 +58,7 @@ def test_init_demo_verify_tail_stats(where: list[str]) -> None:
 
 def test_personal_data_never_reaches_the_log(where: list[str]) -> None:
     """The demo's member email and names appear in no log entry (sealed or committed only)."""
+    assert ledger("init", *where).returncode == 0
     assert ledger("demo", *where).returncode == 0
     tail = ledger("log", "tail", "-n", "1000", *where)
     assert tail.returncode == 0

@@ -16,6 +16,7 @@ def test_partner_credentials_from_the_cli_work_over_http(tmp_path: Path) -> None
     """``partners create`` prints the five credentials once; ``serve --sandbox`` prints the sandbox's once."""
     data_dir = tmp_path / "data"
     env = server_env(data_dir, None)
+    assert ledger_command("init", env=env).returncode == 0
     created = ledger_command(
         "partners", "create", "ACME Insurance", "--tier", "standard", "--category", "insurance_carrier", env=env
     )
@@ -57,6 +58,7 @@ def test_operators_hold_only_the_operations_scope(tmp_path: Path) -> None:
     a partner can never be granted the ``operations`` scope."""
     data_dir = tmp_path / "data"
     env = server_env(data_dir, None)
+    assert ledger_command("init", env=env).returncode == 0
     created = ledger_command("operators", "create", "Care Team", env=env)
     assert created.returncode == 0, created.stderr
     operator = json.loads(created.stdout)
@@ -78,3 +80,32 @@ def test_operators_hold_only_the_operations_scope(tmp_path: Path) -> None:
         with pytest.raises(LedgerApiError) as denied:
             client.submit_claim(claim_body("CLM-OPS"))
         assert (denied.value.status, denied.value.code) == (403, "AUTH_INSUFFICIENT_SCOPE")
+
+
+def test_lost_sandbox_credentials_are_reissued(tmp_path: Path) -> None:
+    """``serve --sandbox`` prints the sandbox's credentials once and, on later starts, how to get new ones;
+    ``partners rotate-secret sandbox`` issues them (shown once) and the old ones stop working."""
+    data_dir = tmp_path / "data"
+    env = server_env(data_dir, None)
+    with live_server(data_dir, args=["--sandbox"]) as first:
+        lost = json.loads(first.banner)
+    assert "rotate-secret sandbox" in lost["note"]
+    reissued = ledger_command("partners", "rotate-secret", "sandbox", env=env)
+    assert reissued.returncode == 0, reissued.stderr
+    fresh = json.loads(reissued.stdout)
+    assert fresh["clientSecret"] != lost["clientSecret"]
+    assert fresh["apiKey"] != lost["apiKey"]
+    assert fresh["revokedKey"] == lost["apiKey"]
+    with live_server(data_dir, args=["--sandbox"]) as again:
+        assert again.banner == ""
+        assert "ledger partners rotate-secret sandbox" in again.log_path.read_text(encoding="utf-8")
+
+        def client(secrets: dict[str, str]) -> LedgerClient:
+            return LedgerClient(again.url, client_id=secrets["clientId"], client_secret=secrets["clientSecret"],
+                                api_key=secrets["apiKey"], api_secret=secrets["apiSecret"], max_retries=0)  # fmt: skip
+
+        with client(fresh) as working:
+            assert working.submit_claim(claim_body("CLM-NEW")).proof is not None
+        with client(lost) as old, pytest.raises(LedgerApiError) as refused:
+            old.submit_claim(claim_body("CLM-OLD"))
+        assert refused.value.status == 401

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from support.clock import SteppingClock
 from support.databases import execute
-from support.ledgers import open_toy_ledger
+from support.ledgers import TOY_MASTER_KEY, open_toy_ledger
 from support.toy import Account
 from typer.testing import CliRunner
 
@@ -113,7 +113,7 @@ def test_ledger_verify_cli_detects(kind: str, database_url: str, tmp_path: Path)
 
     signer = ensure_signing_key(tmp_path)
     build(database_url, signer)
-    runner = CliRunner()
+    runner = CliRunner(env={"LEDGER_MASTER_KEY": base64.b64encode(TOY_MASTER_KEY).decode()})  # the toy ledger's key
     args = ["verify", "--data-dir", str(tmp_path), "--database-url", database_url]
     ok = runner.invoke(app, args)
     assert ok.exit_code == 0, ok.output

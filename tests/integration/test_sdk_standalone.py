@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 import pytest
 from packaging.requirements import Requirement
+from support.http_server import live_server
 
 from api.client.schemas.common import Proof
 from api.client.signing import verify_signature
@@ -130,6 +131,7 @@ def proof_fixture() -> tuple[str, str, str]:
     proof = Proof(
         ledger_event_id="evt_5",
         hash=leaf_hash(entries[5]).hex(),
+        leaf_hash=leaf_hash(entries[5]).hex(),
         timestamp="2026-01-15T10:30:00Z",
         merkle_root=tree.root().hex(),
         leaf_index=5,
@@ -218,3 +220,68 @@ def test_the_installed_sdk_works_without_the_server(sdk_python: Path, tmp_path: 
     assert result["tamper_refused"] is True
     assert result["payload"] == json.loads(body)
     assert result["webhook_refused"] is True
+
+
+QUICKSTART = """
+import asyncio, hashlib, json, sys
+from pathlib import Path
+from proveniq_ledger_client.aio import AsyncLedgerClient
+from proveniq_ledger_client.ledger_client import LedgerApiError, LedgerClient
+from proofs.client_state import StateMismatch
+
+secrets, url, state = json.load(open(sys.argv[1])), sys.argv[2], Path(sys.argv[3])
+options = dict(client_id=secrets["clientId"], client_secret=secrets["clientSecret"], api_key=secrets["apiKey"],
+               api_secret=secrets["apiSecret"])
+photo = b"photo of the dented bumper"
+
+def claim(reference, digest):
+    return {"partnerClaimId": reference, "claimType": "auto", "claimAmount": "1250.00", "currency": "USD",
+            "submittedAt": "2026-01-15T14:30:00Z", "verificationLevel": "standard",
+            "documents": [{"type": "photo", "hash": digest}]}
+
+with LedgerClient(url, **options) as ledger:
+    vkey = ledger.public_key()
+with LedgerClient(url, vkey=vkey, state=state, **options) as ledger:
+    document = ledger.upload_document(photo, document_type="photo", media_type="image/jpeg")
+    result = ledger.submit_claim(claim("CLM-Q1", document.hash))
+    report = LedgerClient.verify_proof_offline(result.proof, vkey)
+    try:
+        ledger.get_claim("00000000-0000-0000-0000-000000000000")
+        error = None
+    except LedgerApiError as missing:
+        error = str(missing)
+
+async def later():
+    async with AsyncLedgerClient(url, vkey=vkey, state=state, **options) as ledger:
+        second = await ledger.submit_claim(claim("CLM-Q2", document.hash))
+        entries = [entry async for entry in ledger.iter_audit_logs(type="claim.submitted")]
+        return second, entries
+
+second, entries = asyncio.run(later())
+remembered = json.loads(state.read_text())["logs"]
+print(json.dumps({"first": result.status, "second": second.status, "treeSize": report.tree_size,
+                  "remembered": [log["size"] for log in remembered.values()], "newest": second.proof.tree_size,
+                  "entries": len(entries), "error": error}))
+"""
+
+
+def test_the_partner_quickstart_runs_from_the_installed_sdk(sdk_python: Path, tmp_path: Path) -> None:
+    """From the fresh venv, against a live server: a sandbox partner's quickstart (upload, submit, verify the
+    proof offline) with the sync client, then the async client; the checkpoint state follows the log and
+    error texts carry the request id."""
+    data_dir = tmp_path / "data"
+    with live_server(data_dir, args=["--sandbox"]) as server:
+        (tmp_path / "secrets.json").write_text(server.banner)
+        (tmp_path / "quickstart.py").write_text(QUICKSTART)
+        done = subprocess.run(
+            [str(sdk_python), "-I", str(tmp_path / "quickstart.py"), str(tmp_path / "secrets.json"), server.url,
+             str(tmp_path / "state.json")],
+            capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["first"], result["second"]) == ("verified", "verified")
+    assert result["remembered"] == [result["newest"]]  # moved forward, through a consistency proof
+    assert result["entries"] == 2
+    assert result["error"].startswith("404 ")
+    assert "(request_id " in result["error"]

@@ -131,9 +131,8 @@ class LiveServer:
 
 def ledger_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the server's command line (``python -m api.cli.serve``) to completion."""
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli.serve", *args], capture_output=True, text=True, env=env, check=False
-    )
+    program = "api" if args and args[0] == "init" else "api.cli.serve"  # only `ledger` itself has init
+    return subprocess.run([sys.executable, "-m", program, *args], capture_output=True, text=True, env=env, check=False)
 
 
 @contextmanager
@@ -206,8 +205,11 @@ def _wait_for_health(url: str, process: subprocess.Popen[str], log_path: Path) -
 
 @contextmanager
 def external_sealer(data_dir: Path, database_url: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    """``ledger sealer`` as its own process (the PostgreSQL topology); yields once its key exists."""
+    """``ledger init`` then ``ledger sealer`` as its own process (the PostgreSQL topology); yields once its key
+    exists."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    where = ["--data-dir", str(data_dir), "--database-url", database_url]
+    subprocess.run([sys.executable, "-m", "api", "init", *where], env=env, check=True, capture_output=True)
     log_path = data_dir.parent / f"{data_dir.name}-sealer.log"
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(

@@ -14,12 +14,17 @@ from ledger_core.ledger import Ledger
 from support.clock import SteppingClock
 from support.toy import Account
 
+TOY_MASTER_KEY = bytes(range(32))
+
 
 def open_toy_ledger(database_url: str, clock: Clock | None = None) -> tuple[Ledger, SequencedRecorder]:
     """A ledger that knows the toy ``Account`` aggregate (and the domain), plus its recorder (for tampering)."""
     data_dir = Path(tempfile.mkdtemp(prefix="ledger-keys-"))
     ledger = open_ledger(
-        StorageConfig(data_dir, database_url), clock=clock or SteppingClock(), aggregates=(*ALL_AGGREGATES, Account)
+        StorageConfig(data_dir, database_url),
+        clock=clock or SteppingClock(),
+        aggregates=(*ALL_AGGREGATES, Account),
+        master_key=TOY_MASTER_KEY,  # the same key at every open of the same database (it records the key's fingerprint)
     )
     recorder = ledger.app.recorder
     assert isinstance(recorder, SequencedRecorder)

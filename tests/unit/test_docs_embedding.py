@@ -24,5 +24,8 @@ def test_embedding_examples_run(
         exec(compile(block, str(DOC), "exec"), namespace)
     output = capsys.readouterr().out
     assert "erased for good" in output
+    assert "MASTER_KEY_MISMATCH" in output  # a wrong master key is refused at open
+    assert "the master key must be given" in output  # a URL alone names no key
+    assert "proveniq-ledger/inclusion-proof/v1" in output  # sealed, proven, verified offline
     assert (tmp_path / "ledger-data" / "ledger.db").exists()
     assert oct(os.stat(tmp_path / "ledger-data" / "master.key").st_mode & 0o777) == "0o600"

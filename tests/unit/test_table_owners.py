@@ -29,6 +29,7 @@ OWNERS = {
     "outcome_counts": "outcomes",
     "outcome_changes": "outcomes",
     "subject_keys": "keys",
+    "master_key_fingerprint": "keys",
     "erased_subjects": "keys",
 }
 

@@ -11,7 +11,7 @@ installs without Litestar (the server adds what its OpenAPI document needs: ``ap
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
@@ -61,23 +61,37 @@ class ClaimSubmission(Strict):
     partner_id: str | None = None
 
 
-class Proof(Camel):
-    """Proof that the claim's ledger event is in the log (seed 5.2 plus what offline verification needs).
+INCLUSION_PROOF_FORMAT: Final = "proveniq-ledger/inclusion-proof/v1"
+CONSISTENCY_PROOF_FORMAT: Final = "proveniq-ledger/consistency-proof/v1"
 
-    ``hash`` is the entry's RFC 9162 leaf hash, SHA-256(0x00 || entry); ``entry`` is the entry's exact
+
+class InclusionProofDocument(Camel, kw_only=True):
+    """The inclusion proof document, the same from every producer (docs/proofs.md, "The proof document
+    format"; JSON Schema at ``/schema/proof-document.schema.json``).
+
+    ``leafHash`` is the entry's RFC 9162 leaf hash, SHA-256(0x00 || entry); ``entry`` is the entry's exact
     bytes (base64); ``inclusionPath`` proves leaf ``leafIndex`` in the tree of ``treeSize`` leaves whose
     root ``merkleRoot`` the signed ``checkpoint`` note states (verify it with the public key).
     """
 
-    ledger_event_id: str
-    hash: str
-    timestamp: str
-    merkle_root: str
+    format: Literal["proveniq-ledger/inclusion-proof/v1"] = INCLUSION_PROOF_FORMAT
     leaf_index: int
     tree_size: int
+    leaf_hash: str
     inclusion_path: list[str]
-    checkpoint: str
     entry: str
+    checkpoint: str
+    merkle_root: str
+    ledger_event_id: str
+    timestamp: str
+
+
+class Proof(InclusionProofDocument, kw_only=True):
+    """Proof that the claim's ledger event is in the log (seed 5.2 plus what offline verification needs):
+    the inclusion proof document, plus ``hash``, its former name of ``leafHash`` (deprecated, same value,
+    still served for SDKs older than the document format)."""
+
+    hash: Annotated[str, msgspec.Meta(description="Deprecated: the same value as leafHash.")]
 
 
 class RiskAssessment(Camel):
@@ -155,22 +169,15 @@ class LogPage(msgspec.Struct):
     has_more: bool
 
 
-class AuditProof(Camel):
-    """Inclusion proof of one of the caller's entries against a signed checkpoint."""
-
-    leaf_index: int
-    tree_size: int
-    leaf_hash: str
-    inclusion_path: list[str]
-    merkle_root: str
-    checkpoint: str
-    entry: str
-    ledger_event_id: str
+class AuditProof(InclusionProofDocument, kw_only=True):
+    """Inclusion proof document of one of the caller's entries against a signed checkpoint."""
 
 
-class ConsistencyResponse(Camel):
-    """RFC 9162 consistency proof between two signed checkpoints (``fromCheckpoint`` null for size 0)."""
+class ConsistencyResponse(Camel, kw_only=True):
+    """The consistency proof document: RFC 9162 consistency between two signed checkpoints
+    (``fromCheckpoint`` null for size 0)."""
 
+    format: Literal["proveniq-ledger/consistency-proof/v1"] = CONSISTENCY_PROOF_FORMAT
     from_size: int
     to_size: int
     consistency_path: list[str]

@@ -68,6 +68,22 @@ class EnrollmentResponse(Snake):
     nps_score: int | None = None
 
 
+class EnrollmentChange(Snake):
+    """An enrollment that changed: the change's log ``position`` (the cursor), its time, and the member's
+    enrollment as ``GET /api/v1/enrollments/{id}`` shows it now (``result_type`` always null)."""
+
+    position: int
+    changed_at: str
+    enrollment: EnrollmentResponse
+
+
+class EnrollmentChangesPage(Snake):
+    """Enrollments changed since a time, oldest change first (Stripe-style ``{data, has_more}``)."""
+
+    data: list[EnrollmentChange]
+    has_more: bool
+
+
 class OutcomeMetrics(Snake):
     """Seed 001 §3.3 endpoint 3 / §2.4. Counts from 1 to threshold-1, and figures computed from them, are null."""
 

@@ -21,10 +21,11 @@ from api.http.threads import run_blocking
 from api.runtime import Runtime
 from ledger_core.engine.audit_log import MAX_POSITION, LogQuery
 from ledger_core.engine.errors import InvalidCommand
-from ledger_core.shared.validation import normalize_timestamp
+from ledger_core.shared.validation import normalize_query_timestamp
 
 TEXT = MediaType.TEXT
 """``text/plain``: Litestar adds ``; charset=utf-8`` once (RFC 6838 section 4.3: no repeated parameter)."""
+PLUS = "Percent-encode a + offset as %2B (an unencoded + is read back as +, since a space is never valid there)."
 READ = {"scope": "audit:read"}
 
 
@@ -32,7 +33,7 @@ def _time(value: str | None, name: str) -> str | None:
     if value is None:
         return None
     try:
-        return normalize_timestamp(value, name)
+        return normalize_query_timestamp(value, name)
     except InvalidCommand as error:
         raise parameter_error(error) from None
 
@@ -64,8 +65,8 @@ class AuditController(Controller):
         aggregate: Annotated[
             str | None, QueryParameter(description="Only this aggregate id (a claim id, ...).")
         ] = None,
-        since: Annotated[str | None, QueryParameter(description="RFC 3339: recordedAt at or after.")] = None,
-        until: Annotated[str | None, QueryParameter(description="RFC 3339: recordedAt at or before.")] = None,
+        since: Annotated[str | None, QueryParameter(description=f"RFC 3339: recordedAt at or after. {PLUS}")] = None,
+        until: Annotated[str | None, QueryParameter(description=f"RFC 3339: recordedAt at or before. {PLUS}")] = None,
     ) -> schemas.LogPage:
         query = LogQuery(limit, starting_after, event_type, aggregate, _time(since, "since"), _time(until, "until"))
         page = await run_blocking(runtime.audit.page, partner_id, query)

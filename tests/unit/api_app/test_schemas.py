@@ -71,10 +71,11 @@ def test_document_hashes_must_be_sha256_hex() -> None:
 
 
 def test_verification_response_carries_the_proof_fields() -> None:
-    """VerificationResponse has seed 5.2's fields and the proof's offline-verification fields."""
+    """VerificationResponse has seed 5.2's fields and the proof document's fields (with the deprecated hash)."""
     proof = schemas.Proof(
         ledger_event_id="e",
         hash="h",
+        leaf_hash="h",
         timestamp="t",
         merkle_root="r",
         leaf_index=1,
@@ -93,7 +94,9 @@ def test_verification_response_carries_the_proof_fields() -> None:
     assert {"verificationId", "claimId", "status", "proof"} <= set(body)
     assert "riskAssessment" not in body  # absent, not null, when no risk assessment was requested
     assert set(body["proof"]) == {
+        "format",
         "ledgerEventId",
+        "leafHash",
         "hash",
         "timestamp",
         "merkleRoot",

@@ -19,11 +19,13 @@ from proofs import (
 )
 from proofs.bundle import (
     BUNDLE_FORMAT,
+    INCLUSION_FORMAT,
     BundleEntry,
     BundleInvalid,
     ConsistencyProof,
     InclusionProof,
     MalformedProofJson,
+    MissingProofField,
     parse_bundle,
     parse_proof,
     verify_bundle,
@@ -153,7 +155,9 @@ def test_entries_must_be_in_order(tree: Tree, key: NoteSigner) -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d.pop("vkey"), "'vkey' must be a string"),
+        (lambda d: d.pop("vkey"), "required field 'vkey' is missing"),
+        (lambda d: d.update(vkey=7), "'vkey' must be a string"),
+        (lambda d: d["entries"][0].pop("leafHash"), "required field 'leafHash' is missing"),
         (lambda d: d.update(format="other/v9"), "format"),
         (lambda d: d["entries"][0].update(entry="not base64!"), "base64"),
         (lambda d: d["entries"][0].update(leafIndex=True), "leafIndex"),
@@ -183,5 +187,10 @@ def test_proof_documents_round_trip_and_verify(tree: Tree, key: NoteSigner) -> N
         verify_proof(parsed, heads, b"other bytes")
     with pytest.raises(BundleInvalid, match="no verified checkpoint of size 20"):
         verify_proof(ConsistencyProof(13, 20, ()), heads)
-    with pytest.raises(MalformedProofJson, match="neither"):
+    with pytest.raises(MissingProofField, match="required field 'format' is missing"):
         parse_proof({"leafIndex": 1})
+    with pytest.raises(MissingProofField, match="required field 'leafHash' is missing"):
+        parse_proof({"format": INCLUSION_FORMAT, "leafIndex": 1, "treeSize": 2, "inclusionPath": []})
+    legacy = {**inclusion.to_json(), "hash": leaf_hash(ENTRIES[9]).hex()}  # a claim proof before the format
+    del legacy["leafHash"], legacy["format"]
+    assert parse_proof(legacy) == inclusion
