@@ -132,7 +132,7 @@ def key_max_age(
     """Set the partner's API key rotation schedule: older keys are refused (AUTH_KEY_EXPIRED); see
     docs/authentication.md. The same as ``PUT /api/v1/operations/partners/{partner}/api-key-policy``."""
     max_age = None if days.strip().lower() == "none" else _whole_days(days)
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         result = ledger.partners.set_key_max_age(partner_id, max_age)
     _echo({"partnerId": partner_id, "maxAgeDays": max_age, "positions": list(result.positions)})
 
@@ -177,7 +177,7 @@ def allow_ips(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Set the partner's IP allowlist (replacing it): requests from elsewhere get 403 IP_NOT_ALLOWED."""
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         ledger.partners.set_ip_allowlist(partner_id, cidrs)
         allowed = list(ledger.partners.get(partner_id).ip_allowlist)
     _echo({"partnerId": partner_id, "ipAllowlist": allowed})
@@ -186,7 +186,7 @@ def allow_ips(
 @partners_app.command("clear-ips")
 def clear_ips(partner_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
     """Remove the partner's IP allowlist: requests are accepted from any address again."""
-    with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
+    with open_ledger(existing(data_dir, database_url)) as ledger:
         ledger.partners.set_ip_allowlist(partner_id, [])
     _echo({"partnerId": partner_id, "ipAllowlist": []})
 
