@@ -278,3 +278,18 @@ def delivery_failed_alert(
         position=ledger.get("position"),
         leaf_hash=ledger.get("leafHash"),
     )
+
+
+def feed_alert(*, partner_id: str, alert: str, key: str, at: str, details: Mapping[str, Any]) -> PartnerEvent:
+    """``audit.alert`` about a batch feed (seed 001 section 2.5, "Monitoring"): ``alert`` names what
+    happened (``feed_late``, ``sftp_host_key_refused``...), ``key`` makes the message id stable so the
+    same fact raised twice is one message. ``details`` never carry personal data."""
+    return PartnerEvent(
+        message_id=_message_id("feed-alert", f"{partner_id}:{alert}:{key}"),
+        partner_id=partner_id,
+        type="audit.alert",
+        timestamp=at,
+        data={"alert": alert, **details},
+        position=None,
+        leaf_hash=None,
+    )

@@ -1,0 +1,119 @@
+"""The feed folders on disk (the owner of everything under the feeds root).
+
+::
+
+    <root>/sftp/<partner>/inbound/<partner>/    the partner uploads here (its SFTP jail is sftp/<partner>/)
+    <root>/sftp/<partner>/outbound/<partner>/   reports, enrollment and outcome files for the partner
+    <root>/ready/<partner>/<name>               marker: the upload of inbound/<name> completed
+    <root>/processing/<partner>/<name>          a file taken for processing (resumed after a crash)
+    <root>/processed/<partner>/<name>           every file taken, kept after processing (never deleted)
+    <root>/work/<partner>/                      decrypted plaintext while a file is processed, then removed
+
+A file moves by ``rename`` within one file system, so it is always whole in exactly one place; an
+upload becomes visible to the worker only through its ready marker, written when the upload's write
+handle is closed (:mod:`adapters.sftp.server`) or after a pulled file was renamed into place
+(:mod:`adapters.sftp.client`). Half-written files have no marker and are never taken.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from adapters.files.feed_partners import check_partner_id
+from ledger_core.engine.errors import InvalidCommand
+
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+__all__ = ["FeedFolders", "check_file_name"]
+
+
+def check_file_name(name: str) -> str:
+    """``name`` if it is a plain file name (no separator, no leading dot), else InvalidCommand."""
+    if not _FILE_NAME.match(name) or ".." in name:
+        raise InvalidCommand(f"{name!r} is not a feed file name", field="file")
+    return name
+
+
+class FeedFolders:
+    """Paths and moves of the feed folders under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def jail(self, partner_id: str) -> Path:
+        """The partner's SFTP root: it sees ``/inbound/<partner>/`` and ``/outbound/<partner>/`` only."""
+        return self.root / "sftp" / check_partner_id(partner_id)
+
+    def inbound(self, partner_id: str) -> Path:
+        return self.jail(partner_id) / "inbound" / partner_id
+
+    def outbound(self, partner_id: str) -> Path:
+        return self.jail(partner_id) / "outbound" / partner_id
+
+    def _area(self, area: str, partner_id: str) -> Path:
+        return self.root / area / check_partner_id(partner_id)
+
+    def processed(self, partner_id: str) -> Path:
+        return self._area("processed", partner_id)
+
+    def work(self, partner_id: str) -> Path:
+        path = self._area("work", partner_id)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return path
+
+    def ensure(self, partner_id: str) -> None:
+        """Create the partner's folders (idempotent)."""
+        for path in (self.inbound(partner_id), self.outbound(partner_id)):
+            path.mkdir(parents=True, exist_ok=True, mode=0o750)
+        for area in ("ready", "processing", "processed", "work"):
+            self._area(area, partner_id).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def partner_ids(self) -> list[str]:
+        base = self.root / "sftp"
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.exists() else []
+
+    # -- upload completion ---------------------------------------------------------------------------
+    def mark_ready(self, partner_id: str, name: str) -> None:
+        """Record that ``inbound/<name>`` is complete (its write handle was closed)."""
+        marker = self._area("ready", partner_id) / check_file_name(name)
+        marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        marker.touch()
+
+    def unmark(self, partner_id: str, name: str) -> None:
+        """Forget a completion (the file is being written again)."""
+        (self._area("ready", partner_id) / check_file_name(name)).unlink(missing_ok=True)
+
+    def ready(self, partner_id: str) -> list[str]:
+        """Completed uploads waiting to be taken, oldest marker first."""
+        base = self._area("ready", partner_id)
+        if not base.exists():
+            return []
+        markers = [p for p in base.iterdir() if (self.inbound(partner_id) / p.name).is_file()]
+        return [p.name for p in sorted(markers, key=lambda p: (p.stat().st_mtime_ns, p.name))]
+
+    def take(self, partner_id: str, name: str) -> Path:
+        """Move a completed upload to ``processing/`` (atomic) and drop its marker; its new path."""
+        target = self._area("processing", partner_id) / check_file_name(name)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.rename(self.inbound(partner_id) / name, target)
+        self.unmark(partner_id, name)
+        return target
+
+    def in_processing(self, partner_id: str) -> list[Path]:
+        """Files taken but not finished (a crash interrupted them): resumed before anything new."""
+        base = self._area("processing", partner_id)
+        return sorted(base.iterdir()) if base.exists() else []
+
+    def finish(self, partner_id: str, taken: Path) -> Path:
+        """Move a processed file to ``processed/`` (a later file of the same name gets a ``.N`` suffix)."""
+        base = self.processed(partner_id)
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = base / taken.name
+        counter = 1
+        while target.exists():
+            target = base / f"{taken.name}.{counter}"
+            counter += 1
+        os.rename(taken, target)
+        return target
