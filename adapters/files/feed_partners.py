@@ -29,7 +29,7 @@ from ledger_core.engine.errors import InvalidCommand, NotFound
 FEEDS_DIR = "feeds"
 _PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _OUR_PGP_KEY_ID = "feeds-openpgp-secret-key"
-_PASSWORD_KEY_ID = "feeds-sftp-password:"
+_PASSWORD_KEY_ID = "feeds-sftp-password:"  # noqa: S105 - the AAD label of a wrapped password, not a password
 
 __all__ = ["FEEDS_DIR", "FeedKeyFiles", "FeedPartnerConfig", "RemoteServer", "check_partner_id"]
 

@@ -73,14 +73,14 @@ def generate_secret_key(user_id: str) -> bytes:
 def _tsk(secret_key: bytes) -> pysequoia.Tsk:
     try:
         return pysequoia.Tsk.from_bytes(secret_key)
-    except Exception as error:  # noqa: BLE001 - pysequoia raises bare exceptions; report as a usage error
+    except Exception as error:
         raise InvalidCommand(f"not an OpenPGP secret key: {_first_line(error)}", field="secret_key") from error
 
 
 def _cert(cert: bytes) -> pysequoia.Cert:
     try:
         return pysequoia.Cert.from_bytes(cert)
-    except Exception as error:  # noqa: BLE001 - pysequoia raises bare exceptions; report as a usage error
+    except Exception as error:
         raise InvalidCommand(f"not an OpenPGP certificate: {_first_line(error)}", field="certificate") from error
 
 

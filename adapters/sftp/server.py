@@ -113,7 +113,7 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         jail = folders.jail(self.partner_id)
         self._jail = os.fsencode(os.path.realpath(jail))
         self._pid = os.fsencode(self.partner_id)
-        super().__init__(chan, chroot=jail)
+        super().__init__(chan, chroot=os.fsencode(jail))
 
     # -- confinement ---------------------------------------------------------------------------------
     def _parts(self, local: bytes) -> list[bytes]:
@@ -137,7 +137,7 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         """(local path, name) of a plain file directly in ``/<folder>/<partner>/``, else permission denied."""
         local = self.map_path(path)
         parts = self._parts(local)
-        if len(parts) != 3 or parts[0] != folder:  # noqa: PLR2004 - folder / partner / name
+        if len(parts) != 3 or parts[0] != folder:
             raise SFTPPermissionDenied(f"files can only be written in /{folder.decode()}/{self.partner_id}/")
         try:
             name = check_file_name(os.fsdecode(parts[2]))
@@ -232,7 +232,7 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         raise SFTPPermissionDenied("not allowed")
 
     def fsetstat(self, file_obj: object, attrs: SFTPAttrs) -> None:
-        super().fsetstat(file_obj, _times_only(attrs))  # type: ignore[arg-type]
+        super().fsetstat(file_obj, _times_only(attrs))
 
     def readlink(self, path: bytes) -> bytes:
         raise SFTPNoSuchFile("no links here")
@@ -268,4 +268,3 @@ async def start_sftp_server(
         if error.errno == errno.EADDRINUSE:
             raise InvalidCommand(f"{config.host}:{config.port} is already in use", field="sftp_port") from error
         raise
-

@@ -400,4 +400,3 @@ def report_from_store(
     months = store.month_sums(partner_id, start, end)
     eligible = store.total_through(partner_id, ELIGIBLE, end)
     return build_report(partner_id, start, end, months, eligible, cost_model=cost_model, threshold=threshold)
-

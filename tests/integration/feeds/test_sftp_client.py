@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,7 +49,7 @@ async def partner_hosted(root: Path, host_key: asyncssh.SSHKey, our_key: asyncss
         0,
         server_host_keys=[host_key],
         server_factory=lambda: _PartnerServer(our_key),
-        sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=root),
+        sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=os.fsencode(root)),
     )
     try:
         yield acceptor.get_port()

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-
-from tests.integration.feeds.sftp_support import FeedsHome, partner_session, running_server
+from support.sftp import FeedsHome, partner_session, running_server
 
 
 @pytest.fixture

@@ -27,7 +27,9 @@ class FeedsHome:
     def create(cls, root: Path) -> FeedsHome:
         data_dir = root / "data"
         data_dir.mkdir()
-        return cls(data_dir, FeedKeyFiles(data_dir, KeyWrapper(os.urandom(32))), FeedFolders(data_dir / "feeds" / "root"))
+        return cls(
+            data_dir, FeedKeyFiles(data_dir, KeyWrapper(os.urandom(32))), FeedFolders(data_dir / "feeds" / "root")
+        )
 
     def partner_key(self, partner_id: str) -> asyncssh.SSHKey:
         """A new SSH key for ``partner_id``, registered like ``ledger feeds keys add``."""
