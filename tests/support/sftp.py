@@ -10,10 +10,10 @@ from pathlib import Path
 
 import asyncssh
 
-from adapters.files.feed_folders import FeedFolders
-from adapters.files.feed_partners import FeedKeyFiles
+from adapters.feeds.folders import FeedFolders
+from adapters.feeds.partner_files import FeedKeyFiles
+from adapters.feeds.sftp_server import SftpServerConfig, start_sftp_server
 from adapters.files.master_key import KeyWrapper
-from adapters.sftp.server import SftpServerConfig, start_sftp_server
 
 
 @dataclass

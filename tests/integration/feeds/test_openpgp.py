@@ -7,9 +7,8 @@ from pathlib import Path
 import pysequoia
 import pytest
 
-from adapters.openpgp.feed_crypto import (
-    PgpFailure,
-    PgpRejected,
+from adapters.feed_exchange import PgpFailure, PgpRejected
+from adapters.feeds.openpgp import (
     certificate_of,
     decrypt_inbound,
     encrypt_outbound,

@@ -13,16 +13,16 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from adapters.files.feed_folders import FeedFolders
-from adapters.files.feed_partners import RemoteServer
-from adapters.sftp.client import (
+from adapters.feed_exchange import (
     HostKeyRefused,
     RemoteCredentials,
     RemoteFailure,
     RemoteFailureKind,
-    RemoteSftp,
+    RemoteServer,
     RetryPolicy,
 )
+from adapters.feeds.folders import FeedFolders
+from adapters.feeds.sftp_client import RemoteSftp
 
 
 class _PartnerServer(asyncssh.SSHServer):
@@ -135,7 +135,7 @@ def test_unreachable_server_is_retried_then_reported(
         port = probe.getsockname()[1]
     policy = RetryPolicy(attempts=3, first_delay=0)
     client = RemoteSftp(_remote(port, host_key), RemoteCredentials(key_file, None), policy)
-    with caplog.at_level("WARNING", logger="adapters.sftp.client"), pytest.raises(RemoteFailure) as failed:
+    with caplog.at_level("WARNING", logger="adapters.feeds.sftp_client"), pytest.raises(RemoteFailure) as failed:
         asyncio.run(client.push([key_file]))
     assert failed.value.kind is RemoteFailureKind.UNREACHABLE
     assert [r.getMessage().split(" to ")[0] for r in caplog.records] == ["sftp attempt 1", "sftp attempt 2"]

@@ -36,11 +36,12 @@ from asyncssh import (
     SFTPPermissionDenied,
 )
 
-from adapters.files.feed_folders import FeedFolders, check_file_name
-from adapters.files.feed_partners import FeedKeyFiles, check_partner_id
+from adapters.feed_exchange import check_file_name, check_partner_id
+from adapters.feeds.folders import FeedFolders
+from adapters.feeds.partner_files import FeedKeyFiles
 from ledger_core.engine.errors import InvalidCommand
 
-log = logging.getLogger("adapters.sftp.server")
+log = logging.getLogger("adapters.feeds.sftp_server")
 _WRITE_FLAGS = FXF_WRITE | FXF_APPEND | FXF_CREAT | FXF_TRUNC
 _INBOUND, _OUTBOUND = b"inbound", b"outbound"
 

@@ -13,56 +13,21 @@ from __future__ import annotations
 
 import contextlib
 import os
-from enum import StrEnum
 from pathlib import Path
 
 import pysequoia
 
-from ledger_core.engine.errors import InvalidCommand, LedgerError
-
-ENCRYPTED_SUFFIXES = (".pgp", ".gpg", ".asc")
+from adapters.feed_exchange import PgpFailure, PgpRejected
+from ledger_core.engine.errors import InvalidCommand
 
 __all__ = [
-    "ENCRYPTED_SUFFIXES",
-    "PgpFailure",
-    "PgpRejected",
+    "SequoiaFeedCrypto",
     "certificate_of",
     "decrypt_inbound",
     "encrypt_outbound",
     "fingerprint_of",
     "generate_secret_key",
-    "is_encrypted_name",
 ]
-
-
-class PgpFailure(StrEnum):
-    """Why an inbound file was refused."""
-
-    NO_KEY = "no_key"
-    """We have no OpenPGP key yet (``ledger feeds pgp generate``)."""
-    NOT_FOR_US = "not_encrypted_to_us"
-    DAMAGED = "damaged"
-    """Truncated, tampered or not OpenPGP at all: decryption or the integrity check failed."""
-    BAD_SIGNATURE = "signature_missing_or_wrong_signer"
-    NO_PARTNER_KEY = "no_partner_certificate"
-    """The partner requires signatures but no certificate of theirs is imported."""
-
-
-class PgpRejected(LedgerError):
-    """An inbound file failed decryption or verification; ``reason`` says which, ``file`` names it."""
-
-    code = "FEED_PGP_REJECTED"
-
-    def __init__(self, file_name: str, reason: PgpFailure, detail: str) -> None:
-        super().__init__(f"{file_name}: {reason.value}: {detail}", file=file_name, reason=reason.value)
-        self.file_name = file_name
-        self.reason = reason
-        self.detail = detail
-
-
-def is_encrypted_name(name: str) -> bool:
-    """Whether a file name says OpenPGP (``.pgp``, ``.gpg`` or ``.asc``)."""
-    return name.endswith(ENCRYPTED_SUFFIXES)
 
 
 def generate_secret_key(user_id: str) -> bytes:
@@ -146,3 +111,15 @@ def encrypt_outbound(source: Path, target: Path, partner_cert: bytes, our_secret
     """Encrypt ``source`` to the partner's certificate into ``target`` (armored), signed with our key if any."""
     signer = None if our_secret_key is None else _tsk(our_secret_key).signer()
     pysequoia.encrypt_file(source, target, recipients=[_cert(partner_cert)], signer=signer)
+
+
+class SequoiaFeedCrypto:
+    """:class:`adapters.feed_exchange.FeedCrypto` with Sequoia-PGP."""
+
+    def decrypt_inbound(
+        self, source: Path, target: Path, our_secret_key: bytes | None, partner_cert: bytes | None, require: bool
+    ) -> list[str]:
+        return decrypt_inbound(source, target, our_secret_key, partner_cert, require)
+
+    def encrypt_outbound(self, source: Path, target: Path, partner_cert: bytes, our_secret_key: bytes | None) -> None:
+        encrypt_outbound(source, target, partner_cert, our_secret_key)

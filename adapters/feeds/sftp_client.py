@@ -18,62 +18,27 @@ import logging
 import os
 import posixpath
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
 import asyncssh
 
-from adapters.files.feed_folders import FeedFolders, check_file_name
-from adapters.files.feed_partners import RemoteServer
-from ledger_core.engine.errors import InvalidCommand, LedgerError
+from adapters.feed_exchange import (
+    FeedFolderStore,
+    HostKeyRefused,
+    RemoteCredentials,
+    RemoteFailure,
+    RemoteFailureKind,
+    RemoteServer,
+    RetryPolicy,
+    check_file_name,
+)
+from ledger_core.engine.errors import InvalidCommand
 
-log = logging.getLogger("adapters.sftp.client")
+log = logging.getLogger("adapters.feeds.sftp_client")
 T = TypeVar("T")
 
-__all__ = ["HostKeyRefused", "RemoteCredentials", "RemoteFailure", "RemoteSftp", "RetryPolicy"]
-
-
-class HostKeyRefused(LedgerError):
-    """The partner's server presented a host key other than the pinned one (or none is pinned)."""
-
-    code = "SFTP_HOST_KEY_REFUSED"
-
-    def __init__(self, host: str, port: int, reason: str) -> None:
-        super().__init__(f"{host}:{port}: host key refused ({reason})", host=host, port=port, reason=reason)
-        self.reason = reason
-
-
-class RemoteFailureKind(StrEnum):
-    AUTHENTICATION = "authentication_refused"
-    UNREACHABLE = "unreachable"
-
-
-class RemoteFailure(LedgerError):
-    """The partner's server could not be used after the retries (or refused our credentials)."""
-
-    code = "SFTP_REMOTE_FAILED"
-
-    def __init__(self, host: str, port: int, kind: RemoteFailureKind, detail: str) -> None:
-        super().__init__(f"{host}:{port}: {kind.value}: {detail}", host=host, port=port, kind=kind.value)
-        self.kind = kind
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteCredentials:
-    """Our SSH private key for the partner's server, and/or a password."""
-
-    client_key: Path | None
-    password: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = 4
-    first_delay: float = 2.0
-    factor: float = 4.0
-    connect_timeout: float = 30.0
+__all__ = ["RemoteSftp"]
 
 
 _TRANSIENT = (OSError, asyncio.TimeoutError, asyncssh.ConnectionLost, asyncssh.DisconnectError)
@@ -129,7 +94,7 @@ class RemoteSftp:
                 delay *= self.retry.factor
         raise RemoteFailure(remote.host, remote.port, RemoteFailureKind.UNREACHABLE, "no attempt made")
 
-    async def pull(self, partner_id: str, folders: FeedFolders, pattern: Callable[[str], bool]) -> list[str]:
+    async def pull(self, partner_id: str, folders: FeedFolderStore, pattern: Callable[[str], bool]) -> list[str]:
         """Download new remote files whose names match ``pattern`` into the partner's inbound, marked ready."""
         inbound = folders.inbound(partner_id)
         inbound.mkdir(parents=True, exist_ok=True)

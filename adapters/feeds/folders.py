@@ -11,29 +11,18 @@
 
 A file moves by ``rename`` within one file system, so it is always whole in exactly one place; an
 upload becomes visible to the worker only through its ready marker, written when the upload's write
-handle is closed (:mod:`adapters.sftp.server`) or after a pulled file was renamed into place
-(:mod:`adapters.sftp.client`). Half-written files have no marker and are never taken.
+handle is closed (:mod:`adapters.feeds.sftp_server`) or after a pulled file was renamed into place
+(:mod:`adapters.feeds.sftp_client`). Half-written files have no marker and are never taken.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
-from adapters.files.feed_partners import check_partner_id
-from ledger_core.engine.errors import InvalidCommand
+from adapters.feed_exchange import check_file_name, check_partner_id
 
-_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
-
-__all__ = ["FeedFolders", "check_file_name"]
-
-
-def check_file_name(name: str) -> str:
-    """``name`` if it is a plain file name (no separator, no leading dot), else InvalidCommand."""
-    if not _FILE_NAME.match(name) or ".." in name:
-        raise InvalidCommand(f"{name!r} is not a feed file name", field="file")
-    return name
+__all__ = ["FeedFolders"]
 
 
 class FeedFolders:

@@ -9,84 +9,34 @@
     feeds/pgp/ours.key.wrapped                     our OpenPGP secret key, AES-256-GCM under the master key
 
 Secrets at rest: the client key file is 0600 (OpenSSH reads keys that way); the remote password and our
-OpenPGP secret key are wrapped with the master key (:class:`adapters.files.master_key.KeyWrapper`), so a
-copy of the directory without ``master.key`` (or ``LEDGER_MASTER_KEY``) holds neither.
+OpenPGP secret key are wrapped with the master key (a :class:`adapters.ports.KeyWrapping`, in practice
+:class:`adapters.files.master_key.KeyWrapper`), so a copy of the directory without ``master.key`` (or
+``LEDGER_MASTER_KEY``) holds neither.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from adapters.files.master_key import KeyWrapper
+from adapters.feed_exchange import FeedPartnerConfig, RemoteServer, check_partner_id
 from adapters.files.private_files import replace_private_file
-from ledger_core.engine.errors import InvalidCommand, NotFound
+from adapters.ports import KeyWrapping
+from ledger_core.engine.errors import NotFound
 
 FEEDS_DIR = "feeds"
-_PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _OUR_PGP_KEY_ID = "feeds-openpgp-secret-key"
 _PASSWORD_KEY_ID = "feeds-sftp-password:"  # noqa: S105 - the AAD label of a wrapped password, not a password
 
-__all__ = ["FEEDS_DIR", "FeedKeyFiles", "FeedPartnerConfig", "RemoteServer", "check_partner_id"]
-
-
-def check_partner_id(partner_id: str) -> str:
-    """``partner_id`` if it is a safe path component (lower case, digits, ``_``, ``-``), else InvalidCommand."""
-    if not _PARTNER_ID.match(partner_id):
-        raise InvalidCommand(f"partner id {partner_id!r} is not a feed partner id", field="partner_id")
-    return partner_id
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteServer:
-    """A partner-hosted SFTP server (seed 001 section 2.5, "Partner SFTP Server")."""
-
-    host: str
-    port: int
-    username: str
-    host_key: str
-    """The pinned host key, OpenSSH public key form (``ssh-ed25519 AAAA...``): any other key is refused."""
-    inbound_dir: str = "/outbound"
-    """The remote folder we pull eligibility files from (the partner's outbound)."""
-    outbound_dir: str = "/inbound"
-    """The remote folder we push enrollment and outcome files to."""
-    wrapped_password: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FeedPartnerConfig:
-    """How one partner exchanges files: contact, PGP policy, remote server, schedule overrides."""
-
-    partner_id: str
-    it_email: str | None = None
-    require_signature: bool = False
-    remote: RemoteServer | None = None
-    schedules: dict[str, str] = field(default_factory=dict)
-    """Feed kind -> ``HH:MM`` or ``day D HH:MM`` (UTC), overriding the deployment's defaults."""
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> FeedPartnerConfig:
-        remote = doc.get("remote")
-        return cls(
-            partner_id=str(doc["partner_id"]),
-            it_email=doc.get("it_email"),
-            require_signature=bool(doc.get("require_signature", False)),
-            remote=None if remote is None else RemoteServer(**remote),
-            schedules={str(k): str(v) for k, v in (doc.get("schedules") or {}).items()},
-        )
+__all__ = ["FEEDS_DIR", "FeedKeyFiles"]
 
 
 class FeedKeyFiles:
     """The owner of ``<data dir>/feeds/partners/`` and ``<data dir>/feeds/pgp/``."""
 
-    def __init__(self, data_dir: Path, wrapper: KeyWrapper) -> None:
+    def __init__(self, data_dir: Path, wrapper: KeyWrapping) -> None:
         self.root = data_dir / FEEDS_DIR
         self._wrapper = wrapper
 
