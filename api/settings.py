@@ -178,7 +178,7 @@ class FeedsSection:
     """Run the SFTP server (and the feeds worker) inside ``ledger serve``; ``ledger sftp serve`` runs it alone."""
     sftp_host: str = _env("SFTP_HOST", default="127.0.0.1")
     sftp_port: int = _env("SFTP_PORT", default=2222)
-    root: Path | None = _env("FEEDS_ROOT", default=None)
+    root: Path | None = field(default=None, metadata={"env": "FEEDS_ROOT"})
     """The feed folders (inbound, outbound, processed...); None = ``<data dir>/feeds/root``."""
     max_upload_bytes: int = _env("SFTP_MAX_UPLOAD_BYTES", default=2 * 1024**3)
     eligibility_at: str = _env("FEEDS_ELIGIBILITY_AT", default="03:00")
@@ -187,8 +187,6 @@ class FeedsSection:
     outcome_at: str = _env("FEEDS_OUTCOME_AT", default="day 1 02:00")
     late_after: str = _env("FEEDS_LATE_AFTER", default="04:00")
     """A partner's daily eligibility file not received by this time (UTC) raises ``audit.alert``."""
-    alert_rejected_share: float = _env("FEEDS_ALERT_REJECTED_SHARE", default=0.05)
-    """``audit.alert`` when more than this share of a file's rows is rejected."""
     poll_seconds: float = _env("FEEDS_POLL_SECONDS", default=30.0)
     metrics_port: int | None = _env("FEEDS_METRICS_PORT", default=None)
     """``ledger feeds worker`` serves its Prometheus metrics on this port (None: not served)."""
@@ -281,7 +279,6 @@ _FLOATS = {
     "seal_poll_seconds",
     "webhook_timeout_seconds",
     "webhook_retry_scale",
-    "feeds_alert_rejected_share",
     "feeds_poll_seconds",
 }
 _INTS = {

@@ -16,6 +16,10 @@ One pass, per partner:
    hosts its own server (a failed push is retried on the next pass);
 4. **lateness**: no eligibility file dated today by the deadline raises ``audit.alert`` once per day.
 
+Alerts: a file rejected by the loader, or with too many rows skipped, raises ``audit.alert`` from its log
+event (the webhook projector); this worker raises the alerts no log event carries: a file refused by
+OpenPGP, a late file, a refused host key or a failed transfer.
+
 Restartable: a slot is recorded as done in the journal only after its file was published, and a file
 taken for processing stays in ``processing/`` until it is finished, so a killed worker redoes at most
 the step it was in (the loader and the feed writers are idempotent).
@@ -111,7 +115,6 @@ class FeedProcessing(Protocol):
 class FeedWorkerConfig:
     schedules: Mapping[FeedKind, FeedSchedule] = field(default_factory=lambda: dict(DEFAULT_SCHEDULES))
     late_after: time = DEFAULT_LATE_AFTER
-    alert_rejected_share: float = 0.05
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -282,15 +285,11 @@ class FeedWorker:
         report_name = None
         if result.report is not None:
             report_name = await self._publish(config, result.report)
-        total = result.accepted + result.rejected
+        if error is not None:  # refused before loading: no log event carries this alert, so raise it here
+            details = {"feed": "eligibility", "file_name": name, "rejection": error, "report": report_name}
+            self._raise(partner, "eligibility_file_rejected", name, details)
         if result.rejected_whole:
-            self._raise(
-                partner, "feed_file_rejected", name, {"feed": "eligibility", "file": name, "report": report_name}
-            )
             await self._mail_rejection(config, name, report_name or "")
-        elif total and result.rejected / total > self.config.alert_rejected_share:
-            details = {"feed": "eligibility", "file": name, "rejected": result.rejected, "rows": total}
-            self._raise(partner, "feed_rows_rejected", name, details)
         if self.mailer is not None and result.eligible:
             for message in eligible_messages(partner, result.eligible):
                 await self._send(message_partner=partner, message=message)

@@ -15,9 +15,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from adapters.feeds.host_key import ensure_host_key
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
 from api.cli import claims as cli_claims
+from api.cli import feeds_transport as cli_feeds_transport
 from api.cli import members as cli_members
 from api.cli import partners as cli_partners
 from api.cli import serve as cli_serve
@@ -37,6 +39,9 @@ cli_partners.register(app)  # partners create|rotate-key|revoke-key|show: api/cl
 cli_members.register(app)  # members erase|eligibility, outcomes show|rebuild: api/cli/members.py
 cli_claims.register(app)  # claims review|explain: api/cli/claims.py
 cli_webhooks.register(app)  # webhooks run|endpoints|deliveries|delivery|resend|replay|status: api/cli/webhooks.py
+feeds_app = typer.Typer(no_args_is_help=True, help="Batch feeds over SFTP with OpenPGP (docs/feeds.md).")
+app.add_typer(feeds_app, name="feeds")
+cli_feeds_transport.register(feeds_app, app)  # feeds keys|pgp|remote|configure|worker|run|status, sftp serve|host-key
 
 err = Console(stderr=True)
 
@@ -75,8 +80,9 @@ def init(
     signing_key: SigningKey = None,
     origin: Origin = None,
 ) -> None:
-    """Create the data directory, the database schema and the checkpoint signing key (idempotent)."""
+    """Create the data directory, the database schema, the checkpoint signing key and the SFTP host key (idempotent)."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    host_key = ensure_host_key(data_dir)
     with _open(data_dir, database_url) as ledger:
         config = StorageConfig(data_dir, database_url)
         _print_json(
@@ -86,6 +92,7 @@ def init(
                 "database": str(config.sqlite_path()) if config.backend == "sqlite" else "postgresql",
                 "size": ledger.size(),
                 **init_tree(data_dir, database_url, signing_key, origin),
+                "sftpHostKey": host_key.export_public_key().decode().strip(),
             }
         )
 

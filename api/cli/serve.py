@@ -73,7 +73,16 @@ def serve(
         created = ensure_sandbox_partner(settings)
         if created is not None:
             typer.echo(json.dumps(created, indent=2))
-    run_server(settings, host=host, port=port, workers=workers)
+    stop_feeds = None
+    if settings.feeds.sftp_enabled:  # the SFTP server and the feeds worker beside the HTTP workers
+        from api.feeds_runtime import start_transport_thread
+
+        stop_feeds = start_transport_thread(settings)
+    try:
+        run_server(settings, host=host, port=port, workers=workers)
+    finally:
+        if stop_feeds is not None:
+            stop_feeds()
 
 
 def register(app: typer.Typer) -> None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import asyncssh
 import pytest
+from support.sftp import partner_hosted
 
 from adapters.feed_exchange import (
     HostKeyRefused,
@@ -23,39 +21,6 @@ from adapters.feed_exchange import (
 )
 from adapters.feeds.folders import FeedFolders
 from adapters.feeds.sftp_client import RemoteSftp
-
-
-class _PartnerServer(asyncssh.SSHServer):
-    def __init__(self, authorized: asyncssh.SSHKey) -> None:
-        self._authorized = authorized
-        self._conn: asyncssh.SSHServerConnection | None = None
-
-    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
-        self._conn = conn
-
-    def begin_auth(self, username: str) -> bool:
-        if self._conn is not None:
-            line = self._authorized.export_public_key().decode()
-            self._conn.set_authorized_keys(asyncssh.import_authorized_keys(line))
-        return True
-
-
-@asynccontextmanager
-async def partner_hosted(root: Path, host_key: asyncssh.SSHKey, our_key: asyncssh.SSHKey) -> AsyncIterator[int]:
-    (root / "outbound").mkdir(parents=True, exist_ok=True)
-    (root / "inbound").mkdir(parents=True, exist_ok=True)
-    acceptor = await asyncssh.listen(
-        "127.0.0.1",
-        0,
-        server_host_keys=[host_key],
-        server_factory=lambda: _PartnerServer(our_key),
-        sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=os.fsencode(root)),
-    )
-    try:
-        yield acceptor.get_port()
-    finally:
-        acceptor.close()
-        await acceptor.wait_closed()
 
 
 @pytest.fixture
