@@ -7,7 +7,8 @@ imports the app in every worker.
 
 Sections: :class:`StorageSection` (``settings.storage``), :class:`SecuritySection` (``settings.security``),
 :class:`SealingSection` (``settings.sealing``), :class:`HttpSection` (``settings.http``),
-:class:`MembersSection` (``settings.members``) and :class:`WebhooksSection` (``settings.webhooks``). Every field
+:class:`MembersSection` (``settings.members``), :class:`WebhooksSection` (``settings.webhooks``) and
+:class:`FeedsSection` (``settings.feeds``). Every field
 keeps its environment variable: ``LEDGER_`` plus the name in its ``env`` metadata (by default the field's
 own name), in upper case, e.g. ``settings.webhooks.timeout_seconds`` is ``LEDGER_WEBHOOK_TIMEOUT_SECONDS``.
 
@@ -169,6 +170,16 @@ class WebhooksSection:
     """``aiohttp`` or ``httpx`` (see the webhook senders and docs/performance.md)."""
 
 
+@dataclass(frozen=True, slots=True)
+class FeedsSection:
+    """Batch feeds: eligibility in, enrollment and outcome out (docs/feeds.md)."""
+
+    batch_size: int = _env("FEEDS_BATCH_SIZE", default=1000)
+    """Records per batch of the eligibility feed's bulk path (one save, one key-store call, one counter update)."""
+    alert_share: float = _env("FEEDS_ALERT_SHARE", default=0.05)
+    """``audit.alert`` when more than this share of a file's records is skipped (and always on rejection)."""
+
+
 _SECTIONS: Mapping[str, type[Any]] = {
     "storage": StorageSection,
     "security": SecuritySection,
@@ -176,6 +187,7 @@ _SECTIONS: Mapping[str, type[Any]] = {
     "http": HttpSection,
     "members": MembersSection,
     "webhooks": WebhooksSection,
+    "feeds": FeedsSection,
 }
 """Each section attribute of :class:`Settings` and its type, in the order the environment is written."""
 
@@ -190,6 +202,7 @@ class Settings:
     http: HttpSection = field(default_factory=HttpSection)
     members: MembersSection = field(default_factory=MembersSection)
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
+    feeds: FeedsSection = field(default_factory=FeedsSection)
 
     @property
     def webhooks_may_target_private(self) -> bool:

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
 from api.cli import claims as cli_claims
+from api.cli import feeds as cli_feeds
 from api.cli import members as cli_members
 from api.cli import partners as cli_partners
 from api.cli import serve as cli_serve
@@ -37,6 +38,7 @@ cli_partners.register(app)  # partners create|rotate-key|revoke-key|show: api/cl
 cli_members.register(app)  # members erase|eligibility, outcomes show|rebuild: api/cli/members.py
 cli_claims.register(app)  # claims review|explain: api/cli/claims.py
 cli_webhooks.register(app)  # webhooks run|endpoints|deliveries|delivery|resend|replay|status: api/cli/webhooks.py
+cli_feeds.register(app)  # feeds load|export: api/cli/feeds.py
 
 err = Console(stderr=True)
 
