@@ -45,7 +45,8 @@ class RatePolicy:
 
     @classmethod
     def for_tier(cls, tier: Tier | str) -> RatePolicy:
-        """The seed 000 §4.3 limits of ``tier`` (daily quotas from :data:`~ledger_core.shared.vocabulary.TIER_LIMITS`)."""
+        """The seed 000 §4.3 limits of ``tier`` (daily quotas from :data:`~ledger_core.shared.vocabulary.TIER_LIMITS`).
+        """
         return cls.from_limits(Tier(tier).value, TIER_LIMITS[Tier(tier)])
 
     @classmethod

@@ -172,8 +172,13 @@ class WebhooksSection:
 
 @dataclass(frozen=True, slots=True)
 class FeedsSection:
-    """Batch feeds over SFTP (docs/feeds.md): our SFTP server, the feed folders, schedules and alerts."""
+    """Batch feeds (docs/feeds.md): eligibility in, enrollment and outcome out; our SFTP server, the feed
+    folders, schedules and alerts."""
 
+    batch_size: int = _env("FEEDS_BATCH_SIZE", default=1000)
+    """Records per batch of the eligibility feed's bulk path (one save, one key-store call, one counter update)."""
+    alert_share: float = _env("FEEDS_ALERT_SHARE", default=0.05)
+    """``audit.alert`` when more than this share of a file's records is skipped (and always on rejection)."""
     sftp_enabled: bool = _env("SFTP_ENABLED", default=False)
     """Run the SFTP server (and the feeds worker) inside ``ledger serve``; ``ledger sftp serve`` runs it alone."""
     sftp_host: str = _env("SFTP_HOST", default="127.0.0.1")
@@ -280,6 +285,7 @@ _FLOATS = {
     "webhook_timeout_seconds",
     "webhook_retry_scale",
     "feeds_poll_seconds",
+    "feeds_alert_share",
 }
 _INTS = {
     "token_ttl_seconds",
@@ -295,6 +301,7 @@ _INTS = {
     "reminder_send_delay_seconds",
     "outcome_suppression_threshold",
     "worker_threads",
+    "feeds_batch_size",
     "sftp_port",
     "sftp_max_upload_bytes",
     "feeds_metrics_port",

@@ -1,5 +1,8 @@
 """The feeds backend: files exchanged with partners (seed 001 section 2). One module per concern:
 
+* ``processing.py`` / ``csv_files.py``: the file-level processing (load an eligibility file and write
+  its report; write enrollment and outcome feeds; feed status) and the CSV writer they share;
+
 * ``folders.py``: the feed folders on disk (inbound, outbound, ready markers, processing, processed);
 * ``partner_files.py``: per-partner settings and keys under ``<data dir>/feeds/``;
 * ``runs.py``: the feeds worker's journal;

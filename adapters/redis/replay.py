@@ -21,7 +21,8 @@ class ReplayCacheUnavailable(LedgerError):
 
 
 class RedisReplayCache:
-    """:class:`~ledger_core.partners.ports.ReplayCache` on Redis; keys ``<prefix>replay:{<partner id>}:<request id>``."""
+    """:class:`~ledger_core.partners.ports.ReplayCache` on Redis; keys ``<prefix>replay:{<partner id>}:<request id>``.
+    """
 
     def __init__(self, client: redis.Redis, prefix: str = "ledger:") -> None:
         self._client = client

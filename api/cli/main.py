@@ -19,6 +19,7 @@ from adapters.feeds.host_key import ensure_host_key
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
 from api.cli import claims as cli_claims
+from api.cli import feeds as cli_feeds
 from api.cli import feeds_transport as cli_feeds_transport
 from api.cli import members as cli_members
 from api.cli import partners as cli_partners
@@ -39,9 +40,8 @@ cli_partners.register(app)  # partners create|rotate-key|revoke-key|show: api/cl
 cli_members.register(app)  # members erase|eligibility, outcomes show|rebuild: api/cli/members.py
 cli_claims.register(app)  # claims review|explain: api/cli/claims.py
 cli_webhooks.register(app)  # webhooks run|endpoints|deliveries|delivery|resend|replay|status: api/cli/webhooks.py
-feeds_app = typer.Typer(no_args_is_help=True, help="Batch feeds over SFTP with OpenPGP (docs/feeds.md).")
-app.add_typer(feeds_app, name="feeds")
-cli_feeds_transport.register(feeds_app, app)  # feeds keys|pgp|remote|configure|worker|run|status, sftp serve|host-key
+cli_feeds.register(app)  # feeds load|export: api/cli/feeds.py
+cli_feeds_transport.register(cli_feeds.feeds_app, app)  # feeds keys|pgp|remote|configure|worker|run|status, sftp
 
 err = Console(stderr=True)
 

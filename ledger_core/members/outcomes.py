@@ -31,12 +31,13 @@ answers is a set of whole months, each of which passed the rule on its own.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Protocol
 
+from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.members.cost_model import CostModel, whole_units
 from ledger_core.shared.vocabulary import HealthAction, NpsKind, ResultType
@@ -197,9 +198,20 @@ class ChangeTracker(Protocol):
         (the fast path of an upsert)."""
         ...
 
+    def registering_batch(
+        self, partner_id: str, marker: LedgerAggregate
+    ) -> AbstractContextManager[Callable[[Sequence[int]], None]]:
+        """Around ONE save of many new members ending with ``marker``'s one pending event; the yielded callable
+        is told the positions of the save's ``member.registered`` entries (the eligibility feed's bulk path)."""
+        ...
+
 
 class NoTracking:
     """A :class:`ChangeTracker` that keeps no figures (services built without a projection)."""
+
+    @contextmanager
+    def registering_batch(self, partner_id: str, marker: LedgerAggregate) -> Iterator[Callable[[Sequence[int]], None]]:
+        yield lambda positions: None
 
     @contextmanager
     def tracking(self, partner_id: str, partner_member_id: str) -> Iterator[None]:

@@ -28,7 +28,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.members.errors import PersonalDataErased, SealedValueInvalid
-from ledger_core.members.ports import KeyStore
+from ledger_core.members.ports import BatchKeyStore, KeyStore
+
+SealedFields = tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]]]
+"""``(sealed value by field, commitment by field)`` of one subject."""
 
 ALGORITHM = "A256GCM"
 NONCE_BYTES = 12
@@ -47,6 +50,11 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _decoded_size(text: str) -> int:
+    """The number of bytes unpadded base64url ``text`` decodes to (its length mod 4 is not 1)."""
+    return len(text) * 3 // 4
+
+
 def _check_label(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value or _SEPARATOR in value:
         raise InvalidCommand(f"{name} must be a non-empty string without U+001F", field=name)
@@ -61,9 +69,10 @@ def check_sealed(value: Any, field: str) -> dict[str, Any]:
     if inner["alg"] != ALGORITHM or not isinstance(inner["kid"], str) or not inner["kid"]:
         raise InvalidCommand(f"{field} must be sealed with {ALGORITHM} under a key id", field=field)
     for part in ("nonce", "ct"):
-        if not isinstance(inner[part], str) or not _B64URL.fullmatch(inner[part]):
+        if not isinstance(inner[part], str) or not _B64URL.fullmatch(inner[part]) or len(inner[part]) % 4 == 1:
             raise InvalidCommand(f"{field}.{part} must be base64url", field=field)
-    if len(_b64decode(inner["nonce"])) != NONCE_BYTES or len(_b64decode(inner["ct"])) < 16:
+    # Unpadded base64url of n bytes has ceil(4n / 3) characters: the decoded sizes without decoding.
+    if _decoded_size(inner["nonce"]) != NONCE_BYTES or _decoded_size(inner["ct"]) < 16:
         raise InvalidCommand(f"{field} has a malformed nonce or ciphertext", field=field)
     return {"sealed": dict(inner)}
 
@@ -107,6 +116,42 @@ class PersonalDataVault:
         sealed = {field: self._seal(key_id, key, aad, data) for field, (aad, data) in checked.items()}
         commitments = {field: self._commit(key, field, data) for field, (_, data) in checked.items()}
         return sealed, commitments
+
+    def seal_many(self, values: Mapping[str, Mapping[str, str]]) -> dict[str, SealedFields]:
+        """:meth:`seal_fields` for many subjects (``subject -> field -> plaintext``) with ONE key-store call
+        when the store is a :class:`BatchKeyStore`. Erased subjects are left out of the result."""
+        checked = {
+            subject: {
+                field: (self._aad(subject, field), self._plaintext_bytes(value, field))
+                for field, value in fields.items()
+            }
+            for subject, fields in values.items()
+        }
+        if isinstance(self._keys, BatchKeyStore):
+            keys = dict(self._keys.get_or_create_many(list(checked)))
+        else:
+            keys = {}
+            for subject in checked:
+                try:
+                    keys[subject] = self._keys.get_or_create(subject)
+                except PersonalDataErased:
+                    continue
+        result: dict[str, SealedFields] = {}
+        for subject, fields in checked.items():
+            if subject not in keys:
+                continue
+            key_id, key = keys[subject]
+            cipher = AESGCM(key)
+            sealed = {field: self._seal_with(cipher, key_id, aad, data) for field, (aad, data) in fields.items()}
+            commitments = {field: self._commit(key, field, data) for field, (_, data) in fields.items()}
+            result[subject] = (sealed, commitments)
+        return result
+
+    @staticmethod
+    def _seal_with(cipher: AESGCM, key_id: str, aad: bytes, data: bytes) -> dict[str, Any]:
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = cipher.encrypt(nonce, data, aad)
+        return {"sealed": {"alg": ALGORITHM, "kid": key_id, "nonce": _b64encode(nonce), "ct": _b64encode(ciphertext)}}
 
     @staticmethod
     def _seal(key_id: str, key: bytes, aad: bytes, data: bytes) -> dict[str, Any]:

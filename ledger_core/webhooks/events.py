@@ -16,7 +16,10 @@ Triggers (mapped by stable log event type and status fields, so new fields added
   ``claim.fraud_detected``. ``claim.review_resolved`` with decision ``verified``/``flagged`` likewise.
 * ``proof.generated``: a claim's verification entry (one of the two above) became part of a signed
   checkpoint, so its inclusion proof now exists. Built by :func:`proof_generated` when the tree grows.
-* ``audit.alert``: a webhook delivery was given up after the last retry (:func:`delivery_failed_alert`).
+* ``audit.alert``: a webhook delivery was given up after the last retry (:func:`delivery_failed_alert`);
+  an eligibility file was rejected whole (``eligibilityfile.rejected``), or more than the configured share
+  of its rows was skipped (``eligibilityfile.completed`` with ``alert`` true). The alert names the file, its
+  SHA-256 and the counts, never a row's content.
 * ``enrollment.kit_ordered`` -> ``enrollment.completed`` (seed: "consented, kit ordered");
   ``enrollment.sample_received`` -> ``sample.received``; ``enrollment.result_delivered`` ->
   ``result.delivered`` with ``result_type`` always null (privacy: partners never see results);
@@ -194,8 +197,44 @@ _SIMPLE: dict[str, tuple[str, Callable[[Envelope, History], dict[str, Any]]]] = 
     "subscription.restarted": ("subscription.started", _subscription_started),
     "subscription.cancelled": ("subscription.cancelled", _subscription_cancelled),
 }
+
+
+def _file_rejected(envelope: Envelope, history: History) -> dict[str, Any] | None:
+    del history
+    payload = envelope.payload
+    return {
+        "alert": "eligibility_file_rejected",
+        "file_name": payload.get("file_name"),
+        "file_sha256": payload.get("digest"),
+        "rejection": payload.get("rejection"),
+        "message": payload.get("message"),
+        "line": payload.get("line"),
+    }
+
+
+def _rows_refused(envelope: Envelope, history: History) -> dict[str, Any] | None:
+    payload = envelope.payload
+    if not payload.get("alert"):
+        return None
+    received = _first(history(envelope.aggregate_id, envelope.position), "eligibilityfile.received")
+    return {
+        "alert": "eligibility_rows_refused",
+        "file_name": None if received is None else received.payload.get("file_name"),
+        "file_sha256": None if received is None else received.payload.get("digest"),
+        "status": payload.get("status"),
+        "rows": payload.get("rows"),
+        "rows_accepted": payload.get("accepted"),
+        "rows_refused": payload.get("refused"),
+    }
+
+
+_ALERTS: dict[str, Callable[[Envelope, History], dict[str, Any] | None]] = {
+    "eligibilityfile.rejected": _file_rejected,
+    "eligibilityfile.completed": _rows_refused,
+}
+"""Log events that may raise ``audit.alert`` (the builder returns None when this one does not)."""
 PROOF_SOURCE_TYPES: frozenset[str] = frozenset({"claim.verification_recorded", "claim.review_resolved"})
-MAPPED_LOG_TYPES: frozenset[str] = frozenset(_SIMPLE) | PROOF_SOURCE_TYPES
+MAPPED_LOG_TYPES: frozenset[str] = frozenset(_SIMPLE) | PROOF_SOURCE_TYPES | frozenset(_ALERTS)
 """Log event types that may become a webhook (anything else is skipped without reading history)."""
 
 
@@ -208,6 +247,11 @@ def partner_events(envelope: Envelope, leaf_hash: bytes, history: History) -> li
         if event_type is None:
             return []
         data = _claim_data(envelope, history)
+    elif envelope.type in _ALERTS:
+        alert = _ALERTS[envelope.type](envelope, history)
+        if alert is None:
+            return []
+        event_type, data = "audit.alert", alert
     else:
         event_type, build = _SIMPLE[envelope.type]
         data = build(envelope, history)

@@ -26,10 +26,8 @@ REQUEST = (
     "tag=fire%2Bflood&tag=auto&dryRun=false",
     "2026-01-15T14:30:00Z",
     "6f1c2a8e-3b4d-4e5f-9a0b-1c2d3e4f5a6b",
-    (
-        b'{"partnerId":"acme_insurance","partnerClaimId":"AC-2026-0042","claimType":"auto",'
-        b'"claimAmount":1250.00,"currency":"USD"}'
-    ),
+    (b'{"partnerId":"acme_insurance","partnerClaimId":"AC-2026-0042","claimType":"auto",'
+    b'"claimAmount":1250.00,"currency":"USD"}'),
 )
 EXPECTED_SIGNATURE = "5774fbc2b0b92700bfd421b824adfb456e04cd02ee022d64a2b41cf66e0a9b37"
 

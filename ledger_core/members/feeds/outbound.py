@@ -1,0 +1,168 @@
+"""The outbound feeds' rows: enrollments (seed 001 §2.3) and outcomes (§2.4), computed from the log.
+
+Enrollment rows fold each enrollment's and subscription's events (read set-at-a-time through
+:class:`~ledger_core.members.feeds.ports.FeedLogReader`) up to the delivery's ``through_position``, so a
+delivery's rows are a function of its recorded range (:mod:`ledger_core.members.feeds.deliveries`). An
+incremental file holds the enrollments with an event in ``[since, through)``; a full file every
+enrollment. Erased members are left out. ``result_type`` is always empty: a partner never sees an
+individual result (seed 001 §4.3 and §2.3's "aggregate-only" privacy rule; the seed's example row with
+``MZ`` contradicts its own rule, and the rule wins). Partners read result counts in the outcome feed.
+
+Outcome rows are the figures of ``GET /api/v1/outcomes`` for the prior calendar month (the same projection
+and small-cell suppression: :meth:`OutcomeProjection.report`), formatted as the seed shows them: counts and
+NPS as integers, rates as percentages with at most two decimals (``8.42%``, ``34%``), money as whole
+dollars (``$57600``). A suppressed figure is written ``suppressed``; a figure with no data (a rate over
+zero) is left empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import orjson
+
+from ledger_core.engine.application import LedgerApplication
+from ledger_core.members.feeds.formats import ENROLLMENT_COLUMNS
+from ledger_core.members.feeds.ports import FeedLogReader
+from ledger_core.members.member import member_id
+from ledger_core.members.outcome_projection import OutcomeProjection
+from ledger_core.members.outcomes import MetricValue, OutcomeReport, month_end
+from ledger_core.shared.vocabulary import SubscriptionStatus
+
+ENROLLMENT_TYPES: tuple[str, ...] = (
+    "enrollment.enrolled",
+    "enrollment.kit_ordered",
+    "enrollment.sample_received",
+    "enrollment.result_delivered",
+    "subscription.started",
+    "subscription.restarted",
+    "subscription.cancelled",
+    "member.personal_data_erased",
+)
+_DATE_FIELDS = {
+    "enrollment.enrolled": ("enrollment_date", 1),
+    "enrollment.kit_ordered": ("kit_order_date", 2),
+    "enrollment.sample_received": ("sample_received_date", 3),
+    "enrollment.result_delivered": ("result_delivery_date", 4),
+}
+_SUBSCRIPTION = {
+    "subscription.started": SubscriptionStatus.ACTIVE,
+    "subscription.restarted": SubscriptionStatus.ACTIVE,
+    "subscription.cancelled": SubscriptionStatus.CANCELLED,
+}
+_READ_CHUNK = 20_000
+PERCENT_METRICS_PREFIXES = ("action_rate_",)
+PERCENT_METRICS = frozenset({"enrollment_rate", "mz_detection_rate"})
+MONEY_METRICS = frozenset({"projected_savings_5yr", "cost_per_mz"})
+SUPPRESSED = "suppressed"
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentRows:
+    """The rows of one enrollment file (in the order members enrolled) and how many there are."""
+
+    count: int
+    rows: list[tuple[str, ...]]
+
+
+class EnrollmentFeed:
+    """Computes enrollment-feed rows for a log range."""
+
+    def __init__(self, app: LedgerApplication, log: FeedLogReader) -> None:
+        self.app = app
+        self.log = log
+
+    def rows(self, partner_id: str, since: int, through: int) -> EnrollmentRows:
+        """Rows for enrollments touched in ``[since, through)``, as of ``through`` (``since = 0``: all)."""
+        state: dict[str, list[str]] = {}  # enrollment aggregate id -> [pmid, four dates, status]
+        by_member: dict[str, str] = {}  # pmid -> enrollment aggregate id
+        status: dict[str, SubscriptionStatus] = {}  # pmid -> subscription status
+        subscriber: dict[str, str] = {}  # subscription aggregate id -> pmid
+        erased: set[str] = set()
+        touched: set[str] = set()
+        position = 0
+        while position < through:
+            chunk = self.log.partner_rows_of_types(
+                partner_id, ENROLLMENT_TYPES, start=position, stop=through, limit=_READ_CHUNK
+            )
+            if not chunk:
+                break
+            for row in chunk:
+                payload = orjson.loads(row.entry)["payload"]
+                kind = row.type
+                if kind == "member.personal_data_erased":
+                    erased.add(row.aggregate_id)
+                elif kind in _SUBSCRIPTION:
+                    pmid = payload.get("partner_member_id") or subscriber.get(row.aggregate_id)
+                    if pmid is None:
+                        continue
+                    subscriber[row.aggregate_id] = pmid
+                    status[pmid] = _SUBSCRIPTION[kind]
+                    if row.position >= since and pmid in by_member:
+                        touched.add(by_member[pmid])
+                else:
+                    name, index = _DATE_FIELDS[kind]
+                    if kind == "enrollment.enrolled":
+                        pmid = payload["partner_member_id"]
+                        state[row.aggregate_id] = [pmid, "", "", "", ""]
+                        by_member[pmid] = row.aggregate_id
+                    record = state.get(row.aggregate_id)
+                    if record is None:
+                        continue
+                    record[index] = payload.get(name) or ""
+                    if row.position >= since:
+                        touched.add(row.aggregate_id)
+            position = chunk[-1].position + 1
+        erased_members = {pmid for pmid in by_member if str(member_id(partner_id, pmid)) in erased} if erased else set()
+        rows: list[tuple[str, ...]] = []
+        for aggregate_id, record in state.items():
+            if (since > 0 and aggregate_id not in touched) or record[0] in erased_members:
+                continue
+            subscription = status.get(record[0], SubscriptionStatus.NONE).feed_value
+            rows.append((record[0], record[1], record[2], record[3], record[4], "", subscription))
+        return EnrollmentRows(len(rows), rows)
+
+    @staticmethod
+    def header() -> tuple[str, ...]:
+        return ENROLLMENT_COLUMNS
+
+
+def prior_month(day: date) -> date:
+    """The first day of the month before ``day``'s (the outcome feed of the 1st covers the prior month)."""
+    return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def format_metric(name: str, value: MetricValue, suppressed: bool) -> str:
+    """A metric as the seed writes it: ``842``, ``8.42%``, ``$57600``; ``suppressed``; empty when undefined."""
+    if suppressed:
+        return SUPPRESSED
+    if value is None:
+        return ""
+    if name in PERCENT_METRICS or name.startswith(PERCENT_METRICS_PREFIXES):
+        percent = (Decimal(str(value)) * 100).quantize(Decimal("0.01")).normalize()
+        return f"{percent:f}%"
+    if name in MONEY_METRICS:
+        return f"${int(value)}"
+    return str(int(value))
+
+
+class OutcomeFeed:
+    """The outcome feed's rows from the outcome projection (the same report as ``GET /api/v1/outcomes``)."""
+
+    def __init__(self, outcomes: OutcomeProjection) -> None:
+        self.outcomes = outcomes
+
+    def report(self, partner_id: str, month: date) -> OutcomeReport:
+        start = month.replace(day=1)
+        return self.outcomes.report(partner_id, start, month_end(start))
+
+    def rows(self, partner_id: str, month: date) -> Iterator[tuple[str, str, str, str]]:
+        """``(metric, value, period_start, period_end)`` for every metric of the month, in the report's order."""
+        report = self.report(partner_id, month)
+        hidden = set(report.suppressed)
+        start, end = report.period_start.isoformat(), report.period_end.isoformat()
+        for name, value in report.metrics.items():
+            yield name, format_metric(name, value, name in hidden), start, end
