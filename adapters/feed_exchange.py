@@ -1,6 +1,9 @@
 """What the feeds backend (:mod:`adapters.feeds`) and the feeds worker (:mod:`adapters.workers.feeds`) share:
 records, errors, name rules and the ports the worker receives. No I/O here.
 
+Partner ids are checked with :func:`ledger_core.shared.validation.check_partner_slug` (``[a-z0-9_]{2,64}``,
+a safe path component) before they name a folder or a key file.
+
 * records: :class:`FeedPartnerConfig` (+ :class:`RemoteServer`), :class:`FeedRun`, :class:`PartnerRuns`,
   :class:`RemoteCredentials`, :class:`RetryPolicy`;
 * errors: :class:`PgpRejected` (+ :class:`PgpFailure`), :class:`HostKeyRefused`, :class:`RemoteFailure`;
@@ -21,18 +24,10 @@ from typing import Any, Protocol
 from ledger_core.engine.errors import InvalidCommand, LedgerError
 
 ENCRYPTED_SUFFIXES = (".pgp", ".gpg", ".asc")
-_PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 
 # -- names -------------------------------------------------------------------------------------------
-def check_partner_id(partner_id: str) -> str:
-    """``partner_id`` if it is a safe path component (lower case, digits, ``_``, ``-``), else InvalidCommand."""
-    if not _PARTNER_ID.match(partner_id):
-        raise InvalidCommand(f"partner id {partner_id!r} is not a feed partner id", field="partner_id")
-    return partner_id
-
-
 def check_file_name(name: str) -> str:
     """``name`` if it is a plain file name (no separator, no leading dot, no ``..``), else InvalidCommand."""
     if not _FILE_NAME.match(name) or ".." in name:

@@ -31,10 +31,11 @@ from adapters.storage import open_outbox
 from adapters.workers.feed_metrics import FeedMetrics
 from adapters.workers.feeds import FeedProcessing, FeedWorker, FeedWorkerConfig
 from api.feeds_processing import LedgerFeedProcessing
-from api.membership import member_policy
+from api.membership import feed_policy, member_policy
 from api.settings import Settings
 from ledger_core.ledger import Ledger
-from ledger_core.members.feed_schedule import FeedKind, FeedSchedule
+from ledger_core.members.feeds.formats import FeedKind
+from ledger_core.members.feeds.schedule import FeedSchedule
 from ledger_core.webhooks.events import PartnerEvent
 
 logger = logging.getLogger("api.feeds")
@@ -65,6 +66,7 @@ def feeds_ledger(settings: Settings) -> Ledger:
         settings.storage.config,
         restricted_states=settings.members.restricted_states,
         member_policy=member_policy(settings),
+        feed_policy=feed_policy(settings),
     )
 
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from adapters.feed_exchange import check_file_name, check_partner_id
+from adapters.feed_exchange import check_file_name
 
 __all__ = ["FeedFolders"]
+from ledger_core.shared.validation import check_partner_slug
 
 
 class FeedFolders:
@@ -33,7 +34,7 @@ class FeedFolders:
 
     def jail(self, partner_id: str) -> Path:
         """The partner's SFTP root: it sees ``/inbound/<partner>/`` and ``/outbound/<partner>/`` only."""
-        return self.root / "sftp" / check_partner_id(partner_id)
+        return self.root / "sftp" / check_partner_slug(partner_id)
 
     def inbound(self, partner_id: str) -> Path:
         return self.jail(partner_id) / "inbound" / partner_id
@@ -42,7 +43,7 @@ class FeedFolders:
         return self.jail(partner_id) / "outbound" / partner_id
 
     def _area(self, area: str, partner_id: str) -> Path:
-        return self.root / area / check_partner_id(partner_id)
+        return self.root / area / check_partner_slug(partner_id)
 
     def processed(self, partner_id: str) -> Path:
         return self._area("processed", partner_id)

@@ -21,10 +21,11 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from adapters.feed_exchange import FeedPartnerConfig, RemoteServer, check_partner_id
+from adapters.feed_exchange import FeedPartnerConfig, RemoteServer
 from adapters.files.private_files import replace_private_file
 from adapters.ports import KeyWrapping
 from ledger_core.engine.errors import NotFound
+from ledger_core.shared.validation import check_partner_slug
 
 FEEDS_DIR = "feeds"
 _OUR_PGP_KEY_ID = "feeds-openpgp-secret-key"
@@ -41,7 +42,7 @@ class FeedKeyFiles:
         self._wrapper = wrapper
 
     def _partner_dir(self, partner_id: str) -> Path:
-        return self.root / "partners" / check_partner_id(partner_id)
+        return self.root / "partners" / check_partner_slug(partner_id)
 
     # -- configuration -------------------------------------------------------------------------------
     def partner_ids(self) -> list[str]:
@@ -60,7 +61,7 @@ class FeedKeyFiles:
         try:
             return self.config(partner_id)
         except NotFound:
-            return FeedPartnerConfig(partner_id=check_partner_id(partner_id))
+            return FeedPartnerConfig(partner_id=check_partner_slug(partner_id))
 
     def save(self, config: FeedPartnerConfig) -> None:
         path = self._partner_dir(config.partner_id) / "config.json"

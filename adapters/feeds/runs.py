@@ -12,8 +12,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from adapters.feed_exchange import FeedRun, PartnerRuns, check_partner_id
+from adapters.feed_exchange import FeedRun, PartnerRuns
 from adapters.files.private_files import replace_private_file
+from ledger_core.shared.validation import check_partner_slug
 
 __all__ = ["FeedRunJournal"]
 
@@ -25,7 +26,7 @@ class FeedRunJournal:
         self.base = root / "state"
 
     def _path(self, partner_id: str) -> Path:
-        return self.base / f"{check_partner_id(partner_id)}.json"
+        return self.base / f"{check_partner_slug(partner_id)}.json"
 
     def load(self, partner_id: str) -> PartnerRuns:
         path = self._path(partner_id)

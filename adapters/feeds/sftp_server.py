@@ -36,10 +36,11 @@ from asyncssh import (
     SFTPPermissionDenied,
 )
 
-from adapters.feed_exchange import check_file_name, check_partner_id
+from adapters.feed_exchange import check_file_name
 from adapters.feeds.folders import FeedFolders
 from adapters.feeds.partner_files import FeedKeyFiles
 from ledger_core.engine.errors import InvalidCommand
+from ledger_core.shared.validation import check_partner_slug
 
 log = logging.getLogger("adapters.feeds.sftp_server")
 _WRITE_FLAGS = FXF_WRITE | FXF_APPEND | FXF_CREAT | FXF_TRUNC
@@ -80,7 +81,7 @@ class _PartnerSSHServer(asyncssh.SSHServer):
         if self._conn is None:  # asyncssh calls connection_made first
             return True
         try:
-            path = self._keys.authorized_keys_path(check_partner_id(username))
+            path = self._keys.authorized_keys_path(check_partner_slug(username))
         except InvalidCommand:
             path = None
         if path is not None and path.exists():
@@ -105,7 +106,7 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
     def __init__(
         self, chan: asyncssh.SSHServerChannel[bytes], folders: FeedFolders, max_bytes: int, listener: UploadListener
     ) -> None:
-        self.partner_id = check_partner_id(str(chan.get_extra_info("username")))
+        self.partner_id = check_partner_slug(str(chan.get_extra_info("username")))
         folders.ensure(self.partner_id)
         self._folders = folders
         self._max_bytes = max_bytes

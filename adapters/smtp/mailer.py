@@ -1,4 +1,4 @@
-"""The SMTP adapter of :class:`ledger_core.members.notifications.Mailer` (aiosmtplib).
+"""The SMTP adapter of :class:`ledger_core.members.feeds.notifications.Mailer` (aiosmtplib).
 
 STARTTLS is used when the server offers it (``starttls=None``: opportunistic) or required
 (``starttls=True``); login only when a user is configured. A refused recipient raises: nothing is
@@ -14,7 +14,7 @@ from email.utils import formatdate, make_msgid
 import aiosmtplib
 
 from ledger_core.engine.errors import LedgerError
-from ledger_core.members.notifications import EmailMessage
+from ledger_core.members.feeds.notifications import EmailMessage
 
 __all__ = ["EmailNotSent", "SmtpConfig", "SmtpMailer"]
 

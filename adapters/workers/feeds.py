@@ -56,20 +56,20 @@ from adapters.feed_exchange import (
     plain_name,
 )
 from adapters.workers.feed_metrics import FeedMetrics
-from ledger_core.members.feed_schedule import (
-    DEFAULT_LATE_AFTER,
-    DEFAULT_SCHEDULES,
-    FeedKind,
-    FeedSchedule,
-    due_slot,
-    is_late,
-)
-from ledger_core.members.notifications import (
+from ledger_core.members.feeds.formats import FeedKind
+from ledger_core.members.feeds.notifications import (
     EligibleRecipient,
     EmailMessage,
     Mailer,
     eligible_messages,
     file_rejected_message,
+)
+from ledger_core.members.feeds.schedule import (
+    DEFAULT_LATE_AFTER,
+    DEFAULT_SCHEDULES,
+    FeedSchedule,
+    due_slot,
+    is_late,
 )
 from ledger_core.shared.validation import format_timestamp
 from ledger_core.webhooks.events import PartnerEvent, feed_alert

@@ -25,7 +25,8 @@ from api.cli.options import DatabaseUrl, DataDir
 from api.feeds_runtime import feed_files, feed_worker, leadership, run_transport, worker_config
 from api.settings import Settings
 from ledger_core.engine.errors import InvalidCommand
-from ledger_core.members.feed_schedule import FeedKind, FeedSchedule, is_late
+from ledger_core.members.feeds.formats import FeedKind
+from ledger_core.members.feeds.schedule import FeedSchedule, is_late
 
 keys_app = typer.Typer(no_args_is_help=True, help="SSH public keys partners log in to our SFTP server with.")
 pgp_app = typer.Typer(no_args_is_help=True, help="OpenPGP keys: ours (decrypt, sign) and partners' (encrypt, verify).")

@@ -19,7 +19,7 @@ from adapters.feeds.runs import FeedRunJournal
 from adapters.feeds.sftp_client import RemoteSftp
 from adapters.workers.feed_metrics import FeedMetrics
 from adapters.workers.feeds import EligibilityResult, FeedWorker
-from ledger_core.members.feed_schedule import FeedKind
+from ledger_core.members.feeds.formats import FeedKind
 from ledger_core.webhooks.events import PartnerEvent
 
 CSV = b"partner_member_id,email\n1,a@example.com\n2,b@example.com\n"

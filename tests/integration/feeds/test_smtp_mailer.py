@@ -11,7 +11,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from adapters.smtp.mailer import EmailNotSent, SmtpConfig, SmtpMailer
-from ledger_core.members.notifications import EligibleRecipient, eligible_messages, file_rejected_message
+from ledger_core.members.feeds.notifications import EligibleRecipient, eligible_messages, file_rejected_message
 
 
 class _Inbox:

@@ -13,17 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
 
-__all__ = ["DEFAULT_LATE_AFTER", "DEFAULT_SCHEDULES", "FeedKind", "FeedSchedule", "due_slot", "is_late"]
+from ledger_core.members.feeds.formats import FeedKind
 
-
-class FeedKind(StrEnum):
-    """The three batch feeds of seed 001 section 2."""
-
-    ELIGIBILITY = "eligibility"
-    ENROLLMENT = "enrollment"
-    OUTCOME = "outcome"
+__all__ = ["DEFAULT_LATE_AFTER", "DEFAULT_SCHEDULES", "FeedSchedule", "due_slot", "is_late"]
 
 
 @dataclass(frozen=True, slots=True)
