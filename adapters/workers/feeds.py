@@ -34,7 +34,7 @@ import os
 import re
 import time as clock
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Protocol
@@ -130,6 +130,10 @@ class StepResult:
     rejected: int = 0
     error: str | None = None
 
+    def to_json(self) -> dict[str, object]:
+        """The step's fields that are set (``feed`` as its name)."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
 
 class FeedWorker:
     """Runs passes over every partner with feed settings (or one partner / one feed)."""
@@ -186,7 +190,7 @@ class FeedWorker:
             if leader():
                 try:
                     for result in await self.run_once():
-                        log.info("feed step", extra={"feed_step": result.__dict__})
+                        log.info("feed step", extra={"feed_step": result.to_json()})
                 except Exception:  # a bad pass is logged; the loop (and the server hosting it) keeps running
                     log.exception("feeds pass failed")
             wake.clear()

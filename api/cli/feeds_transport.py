@@ -249,7 +249,7 @@ def run(
             results = asyncio.run(feed_worker_.run_once(partner, feed, force=True))
     finally:
         release()
-    _echo([{k: v for k, v in result.__dict__.items() if v is not None} for result in results])
+    _echo([result.to_json() for result in results])
 
 
 def status(
