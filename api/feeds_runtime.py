@@ -41,7 +41,15 @@ from ledger_core.webhooks.events import PartnerEvent
 logger = logging.getLogger("api.feeds")
 FEEDS_LOCK_CLASS = 0x46454544  # "FEED": one feeds worker per schema on PostgreSQL
 
-__all__ = ["FeedFiles", "feed_files", "feeds_ledger", "run_transport", "start_transport_thread", "worker_config"]
+__all__ = [
+    "FeedFiles",
+    "feed_files",
+    "feeds_ledger",
+    "run_transport",
+    "TransportThread",
+    "start_transport_thread",
+    "worker_config",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,25 +189,48 @@ async def run_transport(
             await acceptor.wait_closed()
 
 
-def start_transport_thread(settings: Settings) -> Callable[[], None]:
-    """``ledger serve`` with SFTP enabled: the SFTP server and the worker in a thread; returns ``stop``."""
+@dataclass(frozen=True, slots=True)
+class TransportThread:
+    """The SFTP server and feeds worker running in a thread (``ledger serve`` with SFTP enabled)."""
+
+    port: int
+    stop: Callable[[], None]
+
+
+def start_transport_thread(settings: Settings, metrics: FeedMetrics | None = None) -> TransportThread:
+    """Start the SFTP server and the worker in a thread with its own event loop; returns once listening."""
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
-    listening = threading.Event()
+    listening: list[int] = []
+    started = threading.Event()
+    failure: list[BaseException] = []
+
+    def ready(port: int) -> None:
+        listening.append(port)
+        started.set()
 
     def main() -> None:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(
-            run_transport(settings, stop, serve_sftp=True, run_worker=True, ready=lambda _port: listening.set())
-        )
-        loop.close()
+        try:
+            loop.run_until_complete(
+                run_transport(settings, stop, serve_sftp=True, run_worker=True, metrics=metrics, ready=ready)
+            )
+        except Exception as error:  # to the starting thread if it failed to start, else to the log
+            if started.is_set():
+                logger.exception("the SFTP server and feeds worker stopped")
+            failure.append(error)
+            started.set()
+        finally:
+            loop.close()
 
     thread = threading.Thread(target=main, name="ledger-feeds", daemon=True)
     thread.start()
-    listening.wait(timeout=30)
+    started.wait()
+    if failure:
+        raise failure[0]
 
     def halt() -> None:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=30)
 
-    return halt
+    return TransportThread(listening[0], halt)

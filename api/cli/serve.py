@@ -77,7 +77,9 @@ def serve(
     if settings.feeds.sftp_enabled:  # the SFTP server and the feeds worker beside the HTTP workers
         from api.feeds_runtime import start_transport_thread
 
-        stop_feeds = start_transport_thread(settings)
+        transport = start_transport_thread(settings)
+        typer.echo(json.dumps({"sftp": f"{settings.feeds.sftp_host}:{transport.port}"}), err=True)
+        stop_feeds = transport.stop
     try:
         run_server(settings, host=host, port=port, workers=workers)
     finally:

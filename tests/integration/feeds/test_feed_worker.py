@@ -20,6 +20,7 @@ from adapters.feeds.sftp_client import RemoteSftp
 from adapters.workers.feed_metrics import FeedMetrics
 from adapters.workers.feeds import EligibilityResult, FeedWorker
 from ledger_core.members.feeds.formats import FeedKind
+from ledger_core.members.feeds.notifications import EmailMessage
 from ledger_core.webhooks.events import PartnerEvent
 
 CSV = b"partner_member_id,email\n1,a@example.com\n2,b@example.com\n"
@@ -200,3 +201,30 @@ def test_client_mode_pull_push_and_host_key_refusal(home: FeedsHome, tmp_path: P
 @pytest.fixture
 def home(tmp_path: Path) -> FeedsHome:
     return FeedsHome.create(tmp_path)
+
+
+class RecordingMailer:
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        self.sent.append(message)
+
+
+def test_a_file_taken_before_a_crash_is_resumed_and_rejection_mailed_to_it(home: FeedsHome) -> None:
+    home.keys.save(FeedPartnerConfig("acme", it_email="it@acme.example"))
+    home.folders.ensure("acme")
+    home.folders.inbound("acme").joinpath("eligibility_acme_20260115.csv.pgp").write_bytes(b"not openpgp")
+    home.folders.mark_ready("acme", "eligibility_acme_20260115.csv.pgp")
+    taken = home.folders.take("acme", "eligibility_acme_20260115.csv.pgp")  # the worker died right after this
+    assert home.folders.in_processing("acme") == [taken]
+    clock = Clock(datetime(2026, 1, 15, 3, 0, tzinfo=UTC))
+    worker, _, alerts, _ = _worker(home, clock)
+    mailer = RecordingMailer()
+    worker.mailer = mailer
+    results = asyncio.run(worker.run_once(feed=FeedKind.ELIGIBILITY))
+    assert [(r.file, r.action, r.error) for r in results] == [("eligibility_acme_20260115.csv", "rejected", "no_key")]
+    assert home.folders.in_processing("acme") == []
+    assert [m.to for m in mailer.sent] == ["it@acme.example"]
+    assert "eligibility_acme_20260115.report.csv" in mailer.sent[0].body
+    assert [a.data["rejection"] for a in alerts] == ["no_key"]
