@@ -43,10 +43,10 @@ FEEDS_LOCK_CLASS = 0x46454544  # "FEED": one feeds worker per schema on PostgreS
 
 __all__ = [
     "FeedFiles",
+    "TransportThread",
     "feed_files",
     "feeds_ledger",
     "run_transport",
-    "TransportThread",
     "start_transport_thread",
     "worker_config",
 ]

@@ -187,13 +187,13 @@ class FeedWorker:
         """Passes until ``stop`` is set: every ``poll_seconds``, or at once when ``wake`` is set (an upload
         completed). Only while ``leader()`` is true (PostgreSQL: the advisory lock is held)."""
         while not stop.is_set():
+            wake.clear()  # before the pass: an upload completing during the pass wakes the next one
             if leader():
                 try:
                     for result in await self.run_once():
                         log.info("feed step", extra={"feed_step": result.to_json()})
                 except Exception:  # a bad pass is logged; the loop (and the server hosting it) keeps running
                     log.exception("feeds pass failed")
-            wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(stop, wake), timeout=poll_seconds)
 
