@@ -8,6 +8,7 @@
     <root>/processing/<partner>/<name>          a file taken for processing (resumed after a crash)
     <root>/processed/<partner>/<name>           every file taken, kept after processing (never deleted)
     <root>/work/<partner>/                      decrypted plaintext while a file is processed, then removed
+    <root>/state/<partner>.pulled               names already pulled from the partner's own server
 
 A file moves by ``rename`` within one file system, so it is always whole in exactly one place; an
 upload becomes visible to the worker only through its ready marker, written when the upload's write
@@ -59,6 +60,12 @@ class FeedFolders:
             path.mkdir(parents=True, exist_ok=True, mode=0o750)
         for area in ("ready", "processing", "processed", "work"):
             self._area(area, partner_id).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def pulled_list(self, partner_id: str) -> Path:
+        """Names of files already pulled from the partner's own server, one a line (outside its jail)."""
+        path = self._area("state", partner_id).with_suffix(".pulled")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return path
 
     def partner_ids(self) -> list[str]:
         base = self.root / "sftp"

@@ -7,8 +7,8 @@ exponential backoff; a refused host key or refused credentials are not.
 
 Pulled files are downloaded to a hidden temporary name in the partner's inbound folder and renamed into
 place, then marked ready, so the worker never sees a partial download. A file is pulled once: its
-name is recorded in the inbound folder's ``.pulled`` list after the rename (the remote copy stays; the
-partner owns its server).
+name is recorded in the partner's pulled list (:meth:`FeedFolders.pulled_list`) after the rename (the
+remote copy stays; the partner owns its server).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class RemoteSftp:
         """Download new remote files whose names match ``pattern`` into the partner's inbound, marked ready."""
         inbound = folders.inbound(partner_id)
         inbound.mkdir(parents=True, exist_ok=True)
-        journal = inbound.parent.parent / ".pulled"
+        journal = folders.pulled_list(partner_id)
 
         async def action(sftp: asyncssh.SFTPClient) -> list[str]:
             seen = set(journal.read_text().splitlines()) if journal.exists() else set()
