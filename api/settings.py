@@ -252,8 +252,10 @@ def _env_name(item: Field[Any]) -> str:
 
 
 _PATHS = {"data_dir", "signing_key"}
+_INT_FEEDS = {"feeds_batch_size"}
 _BOOLS = {"embedded_sealer", "json_logs", "embedded_webhooks", "webhook_allow_private_targets"}
 _FLOATS = {"seal_wait_seconds", "seal_poll_seconds", "webhook_timeout_seconds", "webhook_retry_scale"}
+_FLOATS |= {"feeds_alert_share"}
 _INTS = {
     "token_ttl_seconds",
     "clock_skew_seconds",
@@ -323,7 +325,7 @@ def _load(name: str, raw: str) -> Any:
         return Path(raw)
     if name in _BOOLS:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if name in _INTS:
+    if name in _INTS or name in _INT_FEEDS:
         return int(raw)
     if name in _FLOATS:
         return float(raw)
