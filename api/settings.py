@@ -278,15 +278,10 @@ def _env_name(item: Field[Any]) -> str:
 
 
 _PATHS = {"data_dir", "signing_key", "feeds_root"}
+_INT_FEEDS = {"feeds_batch_size"}
 _BOOLS = {"embedded_sealer", "json_logs", "embedded_webhooks", "webhook_allow_private_targets", "sftp_enabled"}
-_FLOATS = {
-    "seal_wait_seconds",
-    "seal_poll_seconds",
-    "webhook_timeout_seconds",
-    "webhook_retry_scale",
-    "feeds_poll_seconds",
-    "feeds_alert_share",
-}
+_FLOATS = {"seal_wait_seconds", "seal_poll_seconds", "webhook_timeout_seconds", "webhook_retry_scale"}
+_FLOATS |= {"feeds_alert_share", "feeds_poll_seconds"}
 _INTS = {
     "token_ttl_seconds",
     "clock_skew_seconds",
@@ -301,7 +296,6 @@ _INTS = {
     "reminder_send_delay_seconds",
     "outcome_suppression_threshold",
     "worker_threads",
-    "feeds_batch_size",
     "sftp_port",
     "sftp_max_upload_bytes",
     "feeds_metrics_port",
@@ -361,7 +355,7 @@ def _load(name: str, raw: str) -> Any:
         return Path(raw)
     if name in _BOOLS:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if name in _INTS:
+    if name in _INTS or name in _INT_FEEDS:
         return int(raw)
     if name in _FLOATS:
         return float(raw)

@@ -236,6 +236,7 @@ class _JsonArray:
                 return ""
 
     def _value(self) -> object:
+        self._next_char()  # raw_decode does not skip leading whitespace
         while True:
             try:
                 value, end = self._json.raw_decode(self.buffer, self.pos)
@@ -250,6 +251,10 @@ class _JsonArray:
             if end == len(self.buffer) and not self.eof and not isinstance(value, (dict, list, str)):
                 self._fill()  # a number may continue in the next chunk
                 continue
+            if end - self.pos > MAX_RECORD_BYTES:
+                raise FileRejected(
+                    FileRejection.RECORD_TOO_LARGE, f"a JSON element is longer than {MAX_RECORD_BYTES} bytes"
+                )
             self.pos = end
             return value
 
