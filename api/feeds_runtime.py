@@ -198,7 +198,13 @@ class TransportThread:
 
 
 def start_transport_thread(settings: Settings, metrics: FeedMetrics | None = None) -> TransportThread:
-    """Start the SFTP server and the worker in a thread with its own event loop; returns once listening."""
+    """Start the SFTP server and the worker in a thread with its own event loop; returns once listening.
+    Its metrics are served on ``settings.feeds.metrics_port`` when set."""
+    metrics = metrics or FeedMetrics()
+    if settings.feeds.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.feeds.metrics_port, registry=metrics.registry)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     listening: list[int] = []
