@@ -6,11 +6,12 @@
     <root>/sftp/<partner>/outbound/<partner>/   reports, enrollment and outcome files for the partner
     <root>/ready/<partner>/<name>               marker: the upload of inbound/<name> completed
     <root>/processing/<partner>/<name>          a file taken for processing (resumed after a crash)
-    <root>/processed/<partner>/<name>           every file taken, kept after processing (never deleted)
+    <root>/processed/<partner>/<name>.json      the receipt of every file read (name, SHA-256, size, result)
     <root>/work/<partner>/                      decrypted plaintext while a file is processed, then removed
     <root>/state/<partner>.pulled               names already pulled from the partner's own server
 
-A file moves by ``rename`` within one file system, so it is always whole in exactly one place; an
+A file moves by ``rename`` within one file system, so it is always whole in exactly one place until it
+was read to the end; then its receipt replaces it (:meth:`FeedFolders.finish`). An
 upload becomes visible to the worker only through its ready marker, written when the upload's write
 handle is closed (:mod:`adapters.feeds.sftp_server`) or after a pulled file was renamed into place
 (:mod:`adapters.feeds.sftp_client`). Half-written files have no marker and are never taken.
@@ -18,10 +19,14 @@ handle is closed (:mod:`adapters.feeds.sftp_server`) or after a pulled file was 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from adapters.feed_exchange import check_file_name
+from adapters.files.private_files import replace_private_file
 
 __all__ = ["FeedFolders"]
 from ledger_core.shared.validation import check_partner_slug
@@ -103,14 +108,29 @@ class FeedFolders:
         base = self._area("processing", partner_id)
         return sorted(base.iterdir()) if base.exists() else []
 
-    def finish(self, partner_id: str, taken: Path) -> Path:
-        """Move a processed file to ``processed/`` (a later file of the same name gets a ``.N`` suffix)."""
+    def finish(self, partner_id: str, taken: Path, receipt: Mapping[str, object]) -> Path:
+        """Replace a file that was read to the end by its receipt in ``processed/`` (``<name>.json``, 0600;
+        a later file of the same name gets ``<name>.N.json``); the receipt's path.
+
+        The bytes are not kept: an eligibility file is personal data, and a copy outside the sealed store
+        would outlive a member's erasure. The receipt (name, SHA-256, size, result) identifies the file.
+        """
         base = self.processed(partner_id)
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
-        target = base / taken.name
+        target = base / f"{taken.name}.json"
         counter = 1
         while target.exists():
-            target = base / f"{taken.name}.{counter}"
+            target = base / f"{taken.name}.{counter}.json"
             counter += 1
-        os.rename(taken, target)
+        document = {"file": taken.name, "sha256": _sha256(taken), "bytes": taken.stat().st_size, **receipt}
+        replace_private_file(target, json.dumps(document, indent=2, sort_keys=True).encode())
+        taken.unlink()
         return target
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -10,7 +10,8 @@ One pass, per partner:
 2. **inbound**: files left in ``processing/`` by a crash first, then completed uploads in arrival
    order. An OpenPGP file is decrypted (and its signature verified) into a private work file; a file
    that fails is rejected whole with a report, and nothing of it is loaded. The plaintext work file is
-   removed afterwards; the original moves to ``processed/``;
+   removed afterwards, and the file read is replaced by its receipt in ``processed/`` (personal data
+   is kept only sealed in the ledger, so that an erasure erases it);
 3. **enrollment** (daily) and **outcome** (monthly) feeds when their slot is due, encrypted to the
    partner's certificate when one is imported, published in ``outbound/`` and pushed when the partner
    hosts its own server (a failed push is retried on the next pass);
@@ -241,8 +242,10 @@ class FeedWorker:
             taken.append(self.folders.take(partner, name))
         results = []
         for path in taken:
-            results.append(await self._process_file(config, path))
-            self.folders.finish(partner, path)
+            result = await self._process_file(config, path)
+            receipt = {**result.to_json(), "processed_at": self.now().isoformat()}
+            await asyncio.to_thread(self.folders.finish, partner, path, receipt)
+            results.append(result)
         return results
 
     async def _process_file(self, config: FeedPartnerConfig, taken: Path) -> StepResult:

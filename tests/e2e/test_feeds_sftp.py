@@ -171,7 +171,11 @@ def test_partner_round_trip_over_sftp_with_openpgp(where: list[str], tmp_path: P
             assert personal not in data, name
 
     processed = sorted(p.name for p in (tmp_path / "data" / "feeds" / "root" / "processed" / PARTNER).iterdir())
-    assert processed == sorted([f"eligibility_{PARTNER}_{STAMP}.csv.pgp", f"eligibility_{PARTNER}_{YESTERDAY}.csv.pgp"])
+    expected = [f"eligibility_{PARTNER}_{STAMP}.csv.pgp.json", f"eligibility_{PARTNER}_{YESTERDAY}.csv.pgp.json"]
+    assert processed == sorted(expected)  # receipts: no copy of personal data outside the sealed store
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
+    for personal in (b"jo.doe@example.com", b"1980-05-15", b"sam.roe@example.com"):
+        assert personal not in stored
     status_rows = json.loads(ledger("feeds", "status", "--json", *where).stdout)
     assert {r["feed"]: r["lastFile"] for r in status_rows} == {
         "eligibility": f"eligibility_{PARTNER}_{YESTERDAY}.csv",

@@ -4,6 +4,7 @@ are the feeds-core ones; tests/e2e/test_feeds_transport.py runs the real loader 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -118,10 +119,11 @@ def test_encrypted_upload_processed_and_outbound_encrypted(home: FeedsHome, pgp:
     report = home.folders.outbound("acme") / "eligibility_acme_20260114.report.csv.pgp"
     plain = pysequoia.decrypt(report.read_bytes(), decryptor=pysequoia.Tsk.from_bytes(pgp["acme"]).decryptor())
     assert b"openpgp" in (plain.bytes or b"")
-    assert sorted(p.name for p in home.folders.processed("acme").iterdir()) == [
-        "eligibility_acme_20260114.csv.pgp",
-        "eligibility_acme_20260115.csv.pgp",
-    ]
+    receipts = {p.name: json.loads(p.read_bytes()) for p in home.folders.processed("acme").iterdir()}
+    assert sorted(receipts) == ["eligibility_acme_20260114.csv.pgp.json", "eligibility_acme_20260115.csv.pgp.json"]
+    good = receipts["eligibility_acme_20260115.csv.pgp.json"]
+    assert (good["action"], good["accepted"], len(good["sha256"])) == ("processed", 2, 64)
+    assert receipts["eligibility_acme_20260114.csv.pgp.json"]["error"] == "signature_missing_or_wrong_signer"
     assert not any(home.folders.work("acme").glob("*.csv"))  # no plaintext left behind
     text = generate_latest(metrics.registry).decode()
     assert 'ledger_feed_files_total{feed="eligibility",partner="acme",result="processed"} 1.0' in text

@@ -48,7 +48,7 @@ def test_upload_completion_wakes_the_worker_in_the_serve_thread(tmp_path: Path) 
         transport.stop()
     assert report.exists()
     assert files.journal.load("acme").feed("eligibility").accepted == 1
-    assert [p.name for p in files.folders.processed("acme").iterdir()] == ["eligibility_acme_20260115.csv"]
+    assert [p.name for p in files.folders.processed("acme").iterdir()] == ["eligibility_acme_20260115.csv.json"]
 
 
 @pytest.mark.postgres
