@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncssh
 import pytest
 from support.sftp import partner_session
 
-from api.feeds_runtime import feed_files, leadership, start_transport_thread
+from adapters.feed_exchange import FeedPartnerConfig
+from adapters.storage import open_outbox
+from adapters.workers.feed_metrics import FeedMetrics
+from api.feeds_runtime import feed_files, feed_worker, leadership, start_transport_thread
 from api.settings import FeedsSection, Settings, StorageSection
+from ledger_core.members.feeds.formats import FeedKind
 
 CSV = (
     "partner_member_id,email,first_name,last_name,date_of_birth,gender,state,policy_type,policy_start_date\n"
@@ -67,3 +72,20 @@ def test_one_feeds_leader_per_schema_on_postgresql(tmp_path: Path, postgres_url:
     finally:
         first_release()
         second_release()
+
+
+def test_worker_alerts_reach_the_webhook_outbox(tmp_path: Path, database_url: str) -> None:
+    settings = _settings(tmp_path, database_url)
+    files = feed_files(settings)
+    files.keys.save(FeedPartnerConfig("acme"))
+    with feed_worker(settings, FeedMetrics()) as worker:
+        worker.now = lambda: datetime(2026, 1, 15, 5, 0, tzinfo=UTC)  # past the 04:00 deadline, nothing came
+        asyncio.run(worker.run_once(feed=FeedKind.ELIGIBILITY))
+        asyncio.run(worker.run_once(feed=FeedKind.ELIGIBILITY))  # once per day
+    outbox = open_outbox(settings.storage.config)
+    try:
+        with outbox.read() as tx:
+            alerts = tx.replay_messages("acme", ["audit.alert"], since_position=None, since_time=0.0)
+    finally:
+        outbox.close()
+    assert len(alerts) == 1
