@@ -103,6 +103,8 @@ class FeedRun:
     rejected_whole: bool = False
     finished_at: str | None = None
     error: str | None = None
+    pending: str | None = None
+    """ISO time of an outbound run started and not yet published (a crash): redone first, for that time."""
 
     def slot_time(self) -> datetime | None:
         return None if self.slot is None else datetime.fromisoformat(self.slot)

@@ -23,7 +23,10 @@ OpenPGP, a late file, a refused host key or a failed transfer.
 
 Restartable: a slot is recorded as done in the journal only after its file was published, and a file
 taken for processing stays in ``processing/`` until it is finished, so a killed worker redoes at most
-the step it was in (the loader and the feed writers are idempotent).
+the step it was in (the loader and the feed writers are idempotent). An outbound run is marked
+``pending`` (with its time) before the writer records its delivery in the log; a pending run is redone
+for that same time first, so a delivery recorded but never published (the next incremental feed starts
+after it) still reaches the partner.
 """
 
 from __future__ import annotations
@@ -211,10 +214,12 @@ class FeedWorker:
         if kind is FeedKind.ELIGIBILITY:
             results = await self._pull(config) if slot is not None else []
             results += await self._process_inbound(config)
-        elif slot is None:
-            return []
         else:
-            results = await self._produce(config, kind, now)
+            pending = runs.feed(kind.value).pending
+            results = [] if pending is None else await self._produce(config, kind, datetime.fromisoformat(pending))
+            if slot is None:
+                return results
+            results += await self._produce(config, kind, now)
         if slot is not None:
             runs = self.journal.load(config.partner_id)
             self.journal.save(runs.with_feed(kind.value, replace(runs.feed(kind.value), slot=slot.isoformat())))
@@ -329,15 +334,20 @@ class FeedWorker:
         staging = self.folders.work(partner) / "out"
         staging.mkdir(exist_ok=True, mode=0o700)
         writer = self.processing.write_enrollment if kind is FeedKind.ENROLLMENT else self.processing.write_outcome
+        runs = self.journal.load(partner)  # the writer records its delivery in the log: publish it even after a crash
+        self.journal.save(runs.with_feed(kind.value, replace(runs.feed(kind.value), pending=now.isoformat())))
         started = clock.perf_counter()
         written = await asyncio.to_thread(writer, partner, staging, now)
         self.metrics.duration.labels(kind.value).observe(clock.perf_counter() - started)
+        runs = self.journal.load(partner)
         if written is None:
+            self.journal.save(runs.with_feed(kind.value, replace(runs.feed(kind.value), pending=None)))
             return [StepResult(partner, kind, "nothing to write")]
         published = await self._publish(config, written)
         self.metrics.files.labels(partner, kind.value, "published").inc()
         runs = self.journal.load(partner)
-        run = replace(runs.feed(kind.value), file=published, finished_at=self.now().isoformat(), error=None)
+        finished = self.now().isoformat()
+        run = replace(runs.feed(kind.value), file=published, finished_at=finished, error=None, pending=None)
         self.journal.save(runs.with_feed(kind.value, run))
         return [StepResult(partner, kind, "published", published)]
 

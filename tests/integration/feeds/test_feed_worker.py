@@ -230,3 +230,36 @@ def test_a_file_taken_before_a_crash_is_resumed_and_rejection_mailed_to_it(home:
     assert [m.to for m in mailer.sent] == ["it@acme.example"]
     assert "eligibility_acme_20260115.report.csv" in mailer.sent[0].body
     assert [a.data["rejection"] for a in alerts] == ["no_key"]
+
+
+class CrashingOnce(RecordingProcessing):
+    """The writer records its delivery (like the real one, in the log) and the process dies before publishing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crashed = False
+
+    def write_enrollment(self, partner_id: str, out_dir: Path, now: datetime) -> Path | None:
+        path = super().write_enrollment(partner_id, out_dir, now)
+        if not self.crashed:
+            self.crashed = True
+            raise KeyboardInterrupt  # stands for SIGKILL between the writer and the publication
+        return path
+
+
+def test_an_outbound_run_interrupted_before_publication_is_redone_for_its_day(home: FeedsHome) -> None:
+    home.keys.save(FeedPartnerConfig("acme"))
+    clock = Clock(datetime(2026, 1, 15, 2, 30, tzinfo=UTC))
+    worker, _, _, _ = _worker(home, clock)
+    worker.processing = processing = CrashingOnce()
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(worker.run_once(feed=FeedKind.ENROLLMENT))
+    assert not any(home.folders.outbound("acme").iterdir())
+    clock.now = datetime(2026, 1, 16, 2, 30, tzinfo=UTC)  # restarted the next day
+    results = asyncio.run(worker.run_once(feed=FeedKind.ENROLLMENT))
+    assert [r.file for r in results] == ["enrollment_acme_20260115.csv", "enrollment_acme_20260116.csv"]
+    assert processing.written == ["enrollment_acme_20260115.csv"] * 2 + ["enrollment_acme_20260116.csv"]
+    assert sorted(p.name for p in home.folders.outbound("acme").iterdir()) == [
+        "enrollment_acme_20260115.csv",
+        "enrollment_acme_20260116.csv",
+    ]
