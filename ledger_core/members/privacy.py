@@ -42,8 +42,12 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SEALED_KEYS = frozenset({"alg", "kid", "nonce", "ct"})
 
 
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """Unpadded base64url (RFC 4648 §5), as JOSE writes it."""
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def _b64decode(text: str) -> bytes:
