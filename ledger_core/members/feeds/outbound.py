@@ -21,10 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import orjson
 
 from ledger_core.engine.application import LedgerApplication
+from ledger_core.members.enrollments import enrollment_id
 from ledger_core.members.feeds.formats import ENROLLMENT_COLUMNS
 from ledger_core.members.feeds.ports import FeedLogReader
 from ledger_core.members.member import member_id
@@ -76,13 +78,15 @@ class EnrollmentFeed:
         self.log = log
 
     def rows(self, partner_id: str, since: int, through: int) -> EnrollmentRows:
-        """Rows for enrollments touched in ``[since, through)``, as of ``through`` (``since = 0``: all)."""
-        state: dict[str, list[str]] = {}  # enrollment aggregate id -> [pmid, four dates, status]
-        by_member: dict[str, str] = {}  # pmid -> enrollment aggregate id
-        status: dict[str, SubscriptionStatus] = {}  # pmid -> subscription status
+        """Rows for enrollments touched in ``[since, through)``, as of ``through`` (``since = 0``: all).
+
+        One pass over the partner's enrollment, subscription and erasure entries; per enrollment it keeps
+        one small list (member id, four dates, subscription status, touched), dates shared between rows.
+        """
+        state: dict[str, list[Any]] = {}  # enrollment aggregate id -> [pmid, 4 dates, status, touched]
         subscriber: dict[str, str] = {}  # subscription aggregate id -> pmid
+        dates: dict[str, str] = {}  # one string object per distinct date
         erased: set[str] = set()
-        touched: set[str] = set()
         position = 0
         while position < through:
             chunk = self.log.partner_rows_of_types(
@@ -91,8 +95,9 @@ class EnrollmentFeed:
             if not chunk:
                 break
             for row in chunk:
-                payload = orjson.loads(row.entry)["payload"]
                 kind = row.type
+                payload = orjson.loads(row.entry)["payload"]
+                touched = row.position >= since
                 if kind == "member.personal_data_erased":
                     erased.add(row.aggregate_id)
                 elif kind in _SUBSCRIPTION:
@@ -100,29 +105,29 @@ class EnrollmentFeed:
                     if pmid is None:
                         continue
                     subscriber[row.aggregate_id] = pmid
-                    status[pmid] = _SUBSCRIPTION[kind]
-                    if row.position >= since and pmid in by_member:
-                        touched.add(by_member[pmid])
+                    record = state.get(str(enrollment_id(partner_id, pmid)))
+                    if record is not None:
+                        record[5] = _SUBSCRIPTION[kind]
+                        record[6] = record[6] or touched
                 else:
                     name, index = _DATE_FIELDS[kind]
                     if kind == "enrollment.enrolled":
-                        pmid = payload["partner_member_id"]
-                        state[row.aggregate_id] = [pmid, "", "", "", ""]
-                        by_member[pmid] = row.aggregate_id
+                        state[row.aggregate_id] = [payload["partner_member_id"], "", "", "", "", None, False]
                     record = state.get(row.aggregate_id)
                     if record is None:
                         continue
-                    record[index] = payload.get(name) or ""
-                    if row.position >= since:
-                        touched.add(row.aggregate_id)
+                    day = payload.get(name) or ""
+                    record[index] = dates.setdefault(day, day)
+                    record[6] = record[6] or touched
             position = chunk[-1].position + 1
-        erased_members = {pmid for pmid in by_member if str(member_id(partner_id, pmid)) in erased} if erased else set()
         rows: list[tuple[str, ...]] = []
-        for aggregate_id, record in state.items():
-            if (since > 0 and aggregate_id not in touched) or record[0] in erased_members:
+        for record in state.values():
+            if since > 0 and not record[6]:
                 continue
-            subscription = status.get(record[0], SubscriptionStatus.NONE).feed_value
-            rows.append((record[0], record[1], record[2], record[3], record[4], "", subscription))
+            if erased and str(member_id(partner_id, record[0])) in erased:
+                continue
+            status = (record[5] or SubscriptionStatus.NONE).feed_value
+            rows.append((record[0], record[1], record[2], record[3], record[4], "", status))
         return EnrollmentRows(len(rows), rows)
 
     @staticmethod
