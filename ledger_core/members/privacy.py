@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 import re
@@ -165,7 +164,7 @@ class PersonalDataVault:
 
     @staticmethod
     def _commit(key: bytes, field: str, data: bytes) -> dict[str, str]:
-        return {"commitment": hmac.new(key, field.encode("utf-8") + b"\x1f" + data, hashlib.sha256).hexdigest()}
+        return {"commitment": hmac.digest(key, field.encode("utf-8") + b"\x1f" + data, "sha256").hex()}
 
     def open(self, subject: str, field: str, sealed: Mapping[str, Any]) -> str:
         """Decrypt a value sealed for ``(subject, field)``.
