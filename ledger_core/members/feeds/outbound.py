@@ -18,7 +18,6 @@ zero) is left empty.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -62,12 +61,27 @@ MONEY_METRICS = frozenset({"projected_savings_5yr", "cost_per_mz"})
 SUPPRESSED = "suppressed"
 
 
-@dataclass(frozen=True, slots=True)
 class EnrollmentRows:
-    """The rows of one enrollment file (in the order members enrolled) and how many there are."""
+    """The rows of one enrollment file, in the order members enrolled: :attr:`count` of them, produced one at
+    a time when iterated (from the folded state; no list of rows is built)."""
 
-    count: int
-    rows: list[tuple[str, ...]]
+    def __init__(self, state: dict[str, list[Any]], since: int, erased: frozenset[str], partner_id: str) -> None:
+        self._state = state
+        self._since = since
+        self._erased = erased
+        self._partner_id = partner_id
+        self.count = sum(1 for record in state.values() if self._wanted(record))
+
+    def _wanted(self, record: list[Any]) -> bool:
+        if self._since > 0 and not record[6]:
+            return False
+        return not (self._erased and str(member_id(self._partner_id, record[0])) in self._erased)
+
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        for record in self._state.values():
+            if self._wanted(record):
+                status = (record[5] or SubscriptionStatus.NONE).feed_value
+                yield (record[0], record[1], record[2], record[3], record[4], "", status)
 
 
 class EnrollmentFeed:
@@ -120,15 +134,7 @@ class EnrollmentFeed:
                     record[index] = dates.setdefault(day, day)
                     record[6] = record[6] or touched
             position = chunk[-1].position + 1
-        rows: list[tuple[str, ...]] = []
-        for record in state.values():
-            if since > 0 and not record[6]:
-                continue
-            if erased and str(member_id(partner_id, record[0])) in erased:
-                continue
-            status = (record[5] or SubscriptionStatus.NONE).feed_value
-            rows.append((record[0], record[1], record[2], record[3], record[4], "", status))
-        return EnrollmentRows(len(rows), rows)
+        return EnrollmentRows(state, since, frozenset(erased), partner_id)
 
     @staticmethod
     def header() -> tuple[str, ...]:
