@@ -25,8 +25,9 @@ def neutralise(cell: str) -> str:
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]], *, safe: bool = True) -> int:
     """Write ``header`` and ``rows`` to ``path`` atomically (CRLF line ends, RFC 4180); return the row count.
 
-    ``safe``: neutralise every cell (reports, which echo partner input); the feeds' own dates and enums
-    need no neutralising but pass through :func:`neutralise` unchanged anyway.
+    ``safe``: neutralise every cell (reports, read by people in spreadsheets). The enrollment and outcome
+    feeds are loaded by the partner's systems and are written exactly (``safe=False``): a negative NPS is
+    ``-20``, a member id is the partner's own id as it sent it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)

@@ -138,10 +138,9 @@ def write_enrollment_feed(
 ) -> Path:
     """Record the day's delivery (once) and write its file; the same day again rewrites the same bytes."""
     feeds = feeds_of(ledger)
-    delivery = feeds.plan_enrollment(partner_id, day, full=full)
-    rows = feeds.enrollment_rows(partner_id, delivery)
+    delivery, rows = feeds.deliver_enrollment(partner_id, day, full=full)
     path = outbound_dir / delivery.file_name
-    write_csv(path, ENROLLMENT_COLUMNS, rows.rows)
+    write_csv(path, ENROLLMENT_COLUMNS, rows, safe=False)  # machine-read: the partner's own ids, exactly
     return path
 
 
@@ -150,7 +149,7 @@ def write_outcome_feed(ledger: Ledger, partner_id: str, month: date, outbound_di
     feeds = feeds_of(ledger)
     delivery = feeds.plan_outcome(partner_id, month)
     path = outbound_dir / delivery.file_name
-    write_csv(path, OUTCOME_COLUMNS, feeds.outcome_rows(partner_id, month))
+    write_csv(path, OUTCOME_COLUMNS, feeds.outcome_rows(partner_id, month), safe=False)  # NPS may be "-20"
     return path
 
 

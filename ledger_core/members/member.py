@@ -410,23 +410,18 @@ class MemberService:
         """
         partner_id = check_partner_slug(partner_id)
         ids = [member_id(partner_id, record.partner_member_id) for record in records]
-        known = set(present(ids)) if present is not None else None
-        existing: dict[UUID, Member] = {}
-        for aggregate_id in ids:
-            if known is None or aggregate_id in known:
-                found = self.app.find(Member, aggregate_id)
-                if found is not None:
-                    existing[aggregate_id] = found
+        existing = self._existing(ids, present)
         subjects = [subject_of(aggregate_id) for aggregate_id in ids]
-        to_seal = {
-            subject: record.personal
-            for record, aggregate_id, subject in zip(records, ids, subjects, strict=True)
-            if aggregate_id not in existing or not existing[aggregate_id].erased
-        }
-        sealed = self.vault.seal_many(to_seal)
+        sealed = self.vault.seal_many(
+            {
+                subject: record.personal
+                for record, aggregate_id, subject in zip(records, ids, subjects, strict=True)
+                if aggregate_id not in existing or not existing[aggregate_id].erased
+            }
+        )
         outcomes: list[BatchOutcome] = []
-        created: list[Member] = []
-        updated: list[Member] = []
+        created: dict[UUID, Member] = {}
+        updated: dict[UUID, Member] = {}
         for record, aggregate_id, subject in zip(records, ids, subjects, strict=True):
             member = existing.get(aggregate_id)
             keys = sealed.get(subject)
@@ -436,15 +431,40 @@ class MemberService:
             profile: dict[str, Any] = {"personal": keys[0], "fingerprints": keys[1], **record.plain}
             if member is None:
                 member = Member.register(partner_id=partner_id, partner_member_id=record.partner_member_id, **profile)
-                existing[aggregate_id] = member  # a later record of the same member in this batch updates it
-                created.append(member)
-                outcomes.append(BatchOutcome(record.partner_member_id, BatchChange.CREATED))
+                existing[aggregate_id] = created[aggregate_id] = member  # a repeat in this batch updates it
+                change = BatchChange.CREATED
             elif member.update(**profile):
-                if member not in created and member not in updated:
-                    updated.append(member)
-                outcomes.append(BatchOutcome(record.partner_member_id, BatchChange.UPDATED))
+                if aggregate_id not in created:
+                    updated[aggregate_id] = member
+                change = BatchChange.UPDATED
             else:
-                outcomes.append(BatchOutcome(record.partner_member_id, BatchChange.UNCHANGED))
+                change = BatchChange.UNCHANGED
+            outcomes.append(BatchOutcome(record.partner_member_id, change))
+        self._save_batch(partner_id, list(created.values()), list(updated.values()), close_batch, outcomes)
+        return outcomes
+
+    def _existing(
+        self, ids: Sequence[UUID], present: Callable[[Sequence[UUID]], Collection[UUID]] | None
+    ) -> dict[UUID, Member]:
+        """The members among ``ids`` that exist, loaded (one existence query first when ``present`` is given)."""
+        known = set(present(ids)) if present is not None else None
+        existing: dict[UUID, Member] = {}
+        for aggregate_id in ids:
+            if known is None or aggregate_id in known:
+                found = self.app.find(Member, aggregate_id)
+                if found is not None:
+                    existing[aggregate_id] = found
+        return existing
+
+    def _save_batch(
+        self,
+        partner_id: str,
+        created: list[Member],
+        updated: list[Member],
+        close_batch: Callable[[int, Sequence[BatchOutcome]], LedgerAggregate],
+        outcomes: Sequence[BatchOutcome],
+    ) -> None:
+        """One save: the new members, the updated ones, then the marker; the new members counted once."""
         firsts: list[int] = []  # index in the save of each new member's member.registered event
         events = 0
         for member in (*created, *updated):
@@ -455,7 +475,6 @@ class MemberService:
         with self.outcomes.registering_batch(partner_id, marker) as saved:
             positions = save(self.app, *created, *updated, marker)
             saved([positions[index] for index in firsts])
-        return outcomes
 
     def reveal(self, partner_id: str, partner_member_id: str) -> dict[str, str]:
         """The member's personal fields in plaintext (internal use); :class:`PersonalDataErased` if shredded."""

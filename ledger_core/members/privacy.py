@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -40,10 +39,15 @@ _SEPARATOR = "\x1f"
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SEALED_KEYS = frozenset({"alg", "kid", "nonce", "ct"})
+_COMMITMENT_KEYS = frozenset({"commitment"})
+
+
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """Unpadded base64url (RFC 4648 §5), as JOSE writes it."""
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def _b64decode(text: str) -> bytes:
@@ -61,10 +65,15 @@ def _check_label(value: Any, name: str) -> str:
     return value
 
 
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, answered at once for a plain dict (the ABC check costs more)."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def check_sealed(value: Any, field: str) -> dict[str, Any]:
     """Return a copy of ``value`` if it has the sealed-value shape, else raise :class:`InvalidCommand`."""
-    inner = value.get("sealed") if isinstance(value, Mapping) and len(value) == 1 else None
-    if not isinstance(inner, Mapping) or set(inner) != _SEALED_KEYS:
+    inner = value.get("sealed") if _is_mapping(value) and len(value) == 1 else None
+    if not _is_mapping(inner) or inner.keys() != _SEALED_KEYS:
         raise InvalidCommand(f"{field} must be a sealed value", field=field)
     if inner["alg"] != ALGORITHM or not isinstance(inner["kid"], str) or not inner["kid"]:
         raise InvalidCommand(f"{field} must be sealed with {ALGORITHM} under a key id", field=field)
@@ -80,8 +89,8 @@ def check_sealed(value: Any, field: str) -> dict[str, Any]:
 def check_commitment(value: Any, field: str) -> dict[str, str]:
     """Return a copy of ``value`` if it is ``{"commitment": <64 lowercase hex>}``."""
     if (
-        not isinstance(value, Mapping)
-        or set(value) != {"commitment"}
+        not _is_mapping(value)
+        or value.keys() != _COMMITMENT_KEYS
         or not isinstance(value["commitment"], str)
         or not _HEX64.fullmatch(value["commitment"])
     ):
@@ -161,7 +170,7 @@ class PersonalDataVault:
 
     @staticmethod
     def _commit(key: bytes, field: str, data: bytes) -> dict[str, str]:
-        return {"commitment": hmac.new(key, field.encode("utf-8") + b"\x1f" + data, hashlib.sha256).hexdigest()}
+        return {"commitment": hmac.digest(key, field.encode("utf-8") + b"\x1f" + data, "sha256").hex()}
 
     def open(self, subject: str, field: str, sealed: Mapping[str, Any]) -> str:
         """Decrypt a value sealed for ``(subject, field)``.

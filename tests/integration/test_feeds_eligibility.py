@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -184,10 +184,8 @@ def test_alert_when_too_many_rows_fail(ledger: Ledger, tmp_path: Path) -> None:
     assert (alert["rows"], alert["rows_refused"], alert["file_name"]) == (5, 4, f"eligibility_{P}_20260116.csv")
 
 
-def test_crash_after_a_batch_commit_settles_its_counters_on_restart(ledger: Ledger, tmp_path: Path) -> None:
-    """A batch saved but whose counters were not updated (a crash) is counted once when the file resumes."""
-    rows = [member_row(i) for i in range(20)]
-    path = write_csv_file(tmp_path / "in", f"eligibility_{P}_20260115.csv", rows)
+def crash_between_commit_and_counters(ledger: Ledger, path: Path, out: Path) -> None:
+    """Process ``path`` until the second batch's save committed and its counter update 'crashed'."""
     store = ledger.outcomes.store
     original = store.settle_change
     calls = 0
@@ -201,10 +199,30 @@ def test_crash_after_a_batch_commit_settles_its_counters_on_restart(ledger: Ledg
 
     store.settle_change = crash_on_second  # type: ignore[method-assign] # a crash, just there
     with pytest.raises(SystemExit):
-        process_eligibility_file(ledger, P, path, tmp_path / "out")
+        process_eligibility_file(ledger, P, path, out)
     store.settle_change = original  # type: ignore[method-assign]
     assert len(store.open_changes()) == 1
+
+
+def test_crash_after_a_batch_commit_settles_its_counters_on_restart(ledger: Ledger, tmp_path: Path) -> None:
+    """A batch saved but whose counters were not updated (a crash) is counted once when the file resumes."""
+    rows = [member_row(i) for i in range(20)]
+    path = write_csv_file(tmp_path / "in", f"eligibility_{P}_20260115.csv", rows)
+    crash_between_commit_and_counters(ledger, path, tmp_path / "out")
+    store = ledger.outcomes.store
     result = process_eligibility_file(ledger, P, path, tmp_path / "out").result
     assert (result.created, result.already_processed) == (20, False)
     assert store.open_changes() == []
     assert store.period_sums(P, NOW.date(), NOW.date()) == {ELIGIBLE: 20}
+
+
+def test_outcome_recovery_settles_a_crashed_batch_from_the_log(ledger: Ledger, tmp_path: Path) -> None:
+    """The outcome recovery worker settles a crashed batch too (its marker event is in the log): exactly once."""
+    rows = [member_row(i) for i in range(20)]
+    path = write_csv_file(tmp_path / "in", f"eligibility_{P}_20260115.csv", rows)
+    crash_between_commit_and_counters(ledger, path, tmp_path / "out")
+    assert ledger.outcomes.recover(min_age=timedelta(0)) == 1
+    assert ledger.outcomes.recover(min_age=timedelta(0)) == 0
+    assert ledger.outcomes.store.period_sums(P, NOW.date(), NOW.date()) == {ELIGIBLE: 14}  # two batches of 7
+    process_eligibility_file(ledger, P, path, tmp_path / "out")
+    assert ledger.outcomes.store.period_sums(P, NOW.date(), NOW.date()) == {ELIGIBLE: 20}

@@ -183,7 +183,6 @@ class EligibilityLoader:
         policy: FeedPolicy,
         progress: Progress | None,
     ) -> None:
-        partner_id = str(file.partner_id)
         batch: list[tuple[RawRecord, CheckedRecord]] = []
         problems: list[RowProblem] = []
         last_row = file.rows_through
@@ -193,7 +192,7 @@ class EligibilityLoader:
                 if record.row <= file.rows_through:
                     continue
                 last_row = record.row
-                checked = self._check(partner_id, record, scanned, problems)
+                checked = self._check(record, scanned, problems)
                 if checked is not None:
                     batch.append((record, checked))
                 if record.row - file.rows_through >= policy.batch_size:
@@ -208,10 +207,8 @@ class EligibilityLoader:
         if progress is not None:
             progress(scanned.rows, scanned.rows)
 
-    def _check(
-        self, partner_id: str, record: RawRecord, scanned: FileScan, problems: list[RowProblem]
-    ) -> CheckedRecord | None:
-        del partner_id
+    def _check(self, record: RawRecord, scanned: FileScan, problems: list[RowProblem]) -> CheckedRecord | None:
+        """The record checked with the API's rules, or None with its problem appended to ``problems``."""
         if record.problem is not None or record.fields is None:
             refusal, field, reason = record.problem or (RowRefusal.MALFORMED, None, "unreadable record")
             problems.append(RowProblem(record.row, record.line, None, refusal, field, reason))

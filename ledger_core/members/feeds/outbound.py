@@ -18,13 +18,14 @@ zero) is left empty.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import orjson
 
 from ledger_core.engine.application import LedgerApplication
+from ledger_core.members.enrollments import enrollment_id
 from ledger_core.members.feeds.formats import ENROLLMENT_COLUMNS
 from ledger_core.members.feeds.ports import FeedLogReader
 from ledger_core.members.member import member_id
@@ -60,12 +61,27 @@ MONEY_METRICS = frozenset({"projected_savings_5yr", "cost_per_mz"})
 SUPPRESSED = "suppressed"
 
 
-@dataclass(frozen=True, slots=True)
 class EnrollmentRows:
-    """The rows of one enrollment file (in the order members enrolled) and how many there are."""
+    """The rows of one enrollment file, in the order members enrolled: :attr:`count` of them, produced one at
+    a time when iterated (from the folded state; no list of rows is built)."""
 
-    count: int
-    rows: list[tuple[str, ...]]
+    def __init__(self, state: dict[str, list[Any]], since: int, erased: frozenset[str], partner_id: str) -> None:
+        self._state = state
+        self._since = since
+        self._erased = erased
+        self._partner_id = partner_id
+        self.count = sum(1 for record in state.values() if self._wanted(record))
+
+    def _wanted(self, record: list[Any]) -> bool:
+        if self._since > 0 and not record[6]:
+            return False
+        return not (self._erased and str(member_id(self._partner_id, record[0])) in self._erased)
+
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        for record in self._state.values():
+            if self._wanted(record):
+                status = (record[5] or SubscriptionStatus.NONE).feed_value
+                yield (record[0], record[1], record[2], record[3], record[4], "", status)
 
 
 class EnrollmentFeed:
@@ -76,13 +92,15 @@ class EnrollmentFeed:
         self.log = log
 
     def rows(self, partner_id: str, since: int, through: int) -> EnrollmentRows:
-        """Rows for enrollments touched in ``[since, through)``, as of ``through`` (``since = 0``: all)."""
-        state: dict[str, list[str]] = {}  # enrollment aggregate id -> [pmid, four dates, status]
-        by_member: dict[str, str] = {}  # pmid -> enrollment aggregate id
-        status: dict[str, SubscriptionStatus] = {}  # pmid -> subscription status
+        """Rows for enrollments touched in ``[since, through)``, as of ``through`` (``since = 0``: all).
+
+        One pass over the partner's enrollment, subscription and erasure entries; per enrollment it keeps
+        one small list (member id, four dates, subscription status, touched), dates shared between rows.
+        """
+        state: dict[str, list[Any]] = {}  # enrollment aggregate id -> [pmid, 4 dates, status, touched]
         subscriber: dict[str, str] = {}  # subscription aggregate id -> pmid
+        dates: dict[str, str] = {}  # one string object per distinct date
         erased: set[str] = set()
-        touched: set[str] = set()
         position = 0
         while position < through:
             chunk = self.log.partner_rows_of_types(
@@ -91,8 +109,9 @@ class EnrollmentFeed:
             if not chunk:
                 break
             for row in chunk:
-                payload = orjson.loads(row.entry)["payload"]
                 kind = row.type
+                payload = orjson.loads(row.entry)["payload"]
+                touched = row.position >= since
                 if kind == "member.personal_data_erased":
                     erased.add(row.aggregate_id)
                 elif kind in _SUBSCRIPTION:
@@ -100,30 +119,22 @@ class EnrollmentFeed:
                     if pmid is None:
                         continue
                     subscriber[row.aggregate_id] = pmid
-                    status[pmid] = _SUBSCRIPTION[kind]
-                    if row.position >= since and pmid in by_member:
-                        touched.add(by_member[pmid])
+                    record = state.get(str(enrollment_id(partner_id, pmid)))
+                    if record is not None:
+                        record[5] = _SUBSCRIPTION[kind]
+                        record[6] = record[6] or touched
                 else:
                     name, index = _DATE_FIELDS[kind]
                     if kind == "enrollment.enrolled":
-                        pmid = payload["partner_member_id"]
-                        state[row.aggregate_id] = [pmid, "", "", "", ""]
-                        by_member[pmid] = row.aggregate_id
+                        state[row.aggregate_id] = [payload["partner_member_id"], "", "", "", "", None, False]
                     record = state.get(row.aggregate_id)
                     if record is None:
                         continue
-                    record[index] = payload.get(name) or ""
-                    if row.position >= since:
-                        touched.add(row.aggregate_id)
+                    day = payload.get(name) or ""
+                    record[index] = dates.setdefault(day, day)
+                    record[6] = record[6] or touched
             position = chunk[-1].position + 1
-        erased_members = {pmid for pmid in by_member if str(member_id(partner_id, pmid)) in erased} if erased else set()
-        rows: list[tuple[str, ...]] = []
-        for aggregate_id, record in state.items():
-            if (since > 0 and aggregate_id not in touched) or record[0] in erased_members:
-                continue
-            subscription = status.get(record[0], SubscriptionStatus.NONE).feed_value
-            rows.append((record[0], record[1], record[2], record[3], record[4], "", subscription))
-        return EnrollmentRows(len(rows), rows)
+        return EnrollmentRows(state, since, frozenset(erased), partner_id)
 
     @staticmethod
     def header() -> tuple[str, ...]:

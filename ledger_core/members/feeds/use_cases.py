@@ -4,8 +4,8 @@ leave as rows.
 
 * :meth:`Feeds.load_eligibility`: one inbound eligibility file (:mod:`~ledger_core.members.feeds.loading`).
 * :meth:`Feeds.problems`: the recorded problems of a file, for its report.
-* :meth:`Feeds.plan_enrollment` then :meth:`Feeds.enrollment_rows`: record an enrollment delivery (its log
-  range), then its rows; :meth:`Feeds.plan_outcome` then :meth:`Feeds.outcome_rows` likewise for a month.
+* :meth:`Feeds.deliver_enrollment`: record an enrollment delivery (its log range) with its rows;
+  :meth:`Feeds.plan_outcome` then :meth:`Feeds.outcome_rows` likewise for a month.
 * :meth:`Feeds.status`: per partner, the last eligibility file and the last deliveries.
 """
 
@@ -89,30 +89,32 @@ class Feeds:
         return self.loader.problems(partner_id, digest)
 
     # -- enrollment and outcome out ------------------------------------------------------------------
-    def plan_enrollment(self, partner_id: str, day: date, *, full: bool = False) -> Delivery:
-        """Record (once) the enrollment delivery of ``day``: incremental since the last incremental delivery
-        recorded, or everything (``full``); the same day and kind again returns the recorded delivery."""
+    def deliver_enrollment(self, partner_id: str, day: date, *, full: bool = False) -> tuple[Delivery, EnrollmentRows]:
+        """The enrollment delivery of ``day`` and its rows, recorded once: incremental since the end of the last
+        incremental delivery recorded, or everything (``full``); the same day and kind again returns the
+        recorded delivery (and the rows of its recorded range)."""
         partner_id = check_partner_slug(partner_id)
         period = day.isoformat()
         deliveries = self._deliveries(partner_id, FeedKind.ENROLLMENT)
         found = deliveries.delivered(period, full)
         if found is not None:
-            return found
+            return found, self.enrollment_rows(partner_id, found)
         since = 0 if full else deliveries.through
         through = self.app.log_size()
-        rows = self.enrollment.rows(partner_id, since, through).count
+        rows = self.enrollment.rows(partner_id, since, through)
         deliveries.deliver(
             period=period,
             file_name=enrollment_file_name(partner_id, day),
             since_position=since,
             through_position=through,
-            rows=rows,
+            rows=rows.count,
             full=full,
         )
         self.app.save(deliveries)
-        return _must(deliveries.delivered(period, full))
+        return _must(deliveries.delivered(period, full)), rows
 
     def enrollment_rows(self, partner_id: str, delivery: Delivery) -> EnrollmentRows:
+        """The rows of a recorded delivery (a function of its log range)."""
         return self.enrollment.rows(partner_id, delivery.since_position, delivery.through_position)
 
     def plan_outcome(self, partner_id: str, month: date) -> Delivery:
