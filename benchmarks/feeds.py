@@ -10,7 +10,7 @@ Cases per backend (one spawned process on a fresh database: a temp SQLite file o
    the group commit, update the counters per batch, write the report. The clock stops when the sealer has
    signed a checkpoint covering the whole log. Wall and CPU time (the machine is shared: CPU time says what
    the work costs, wall time what it took here), peak RSS of the process.
-2. **per record**: ``ledger.membership.upsert`` of K new members (default 3,000; quick 300), one call per
+2. **per record**: ``ledger.membership.upsert`` of K new members (default 3,000; quick 200), one call per
    row as the HTTP API does it; the rate is extrapolated to N rows.
 3. **enrollment**: E of the loaded members (default 1,000,000; quick 10,000) are enrolled (setup, not
    measured, saved 1,000 aggregates per save), then ``write_enrollment_feed(..., full=True)`` writes the file.
@@ -57,7 +57,7 @@ from ledger_core.members.member import EligibilityRecord  # noqa: E402
 from ledger_core.members.outcomes import ELIGIBLE  # noqa: E402
 
 FULL_ROWS, QUICK_ROWS = 1_000_000, 10_000
-FULL_PER_RECORD, QUICK_PER_RECORD = 3_000, 300
+FULL_PER_RECORD, QUICK_PER_RECORD = 3_000, 200
 FULL_ENROLLMENTS, QUICK_ENROLLMENTS = 1_000_000, 10_000
 TARGET_SECONDS_PER_MILLION = 60.0
 TARGET_RSS_MIB = 300.0

@@ -1,11 +1,15 @@
 """File-level feed processing: the API the ``ledger feeds`` commands and the SFTP transport call.
 
-Every function takes an open :class:`~ledger_core.ledger.Ledger` (``adapters.opening.open_ledger``) and
-works on local paths; the use cases are ``ledger.feeds`` (:mod:`ledger_core.members.feeds.use_cases`).
+Every function takes an open :class:`~ledger_core.ledger.Ledger` (``adapters.opening.open_ledger``, with
+``feed_policy=`` for the batch size and alert share; ``api.cli.feeds.open_feeds_ledger`` opens it from the
+``LEDGER_*`` settings) and works on local paths; the use cases are ``ledger.feeds``
+(:mod:`ledger_core.members.feeds.use_cases`). ``progress(rows done, rows in the file)`` is called per batch.
 
 * :func:`process_eligibility_file` ``(ledger, partner_id, path, outbound_dir, *, file_name=None,
-  progress=None) -> EligibilityOutcome``: load one inbound eligibility file (CSV, JSON array or JSON
-  Lines, by extension of ``file_name`` or the path's name) and write its report
+  progress=None) -> EligibilityOutcome`` (``.status``: :class:`FileStatus` ``accepted | partial | rejected``,
+  ``.rows_accepted``, ``.rows_rejected``, ``.alert``, ``.report_path``, ``.result``: every count, the
+  SHA-256, the rejection and ``already_processed``): load one inbound eligibility file (CSV, JSON array or
+  JSON Lines, by extension of ``file_name``, e.g. the name before decryption, or of the path) and write its report
   ``eligibility_<partner>_<YYYYMMDD>.report.csv`` into ``outbound_dir``. A rejected file is a result
   (``status`` ``rejected``), never an exception; processing the same bytes again records nothing and
   rewrites the same report. A file whose name does not follow the convention is rejected with the
