@@ -152,6 +152,17 @@ class SequencedRecorder(ApplicationRecorder):
     def read_aggregate_rows(self, aggregate_id: str) -> Sequence[StoredRow]:
         return self.reader.read_aggregate_rows(aggregate_id)
 
+    def existing_aggregates(self, aggregate_ids: Sequence[str]) -> set[str]:
+        """Which of ``aggregate_ids`` have an entry (the feeds' :class:`FeedLogReader` port)."""
+        return self.reader.existing_aggregates(aggregate_ids)
+
+    def partner_rows_of_types(
+        self, partner_id: str, types: Sequence[str], *, start: int, stop: int, limit: int, descending: bool = False
+    ) -> Sequence[StoredRow]:
+        return self.reader.partner_rows_of_types(
+            partner_id, types, start=start, stop=stop, limit=limit, descending=descending
+        )
+
 
 def stored_row(row: Sequence[Any]) -> StoredRow:
     """A ``ledger_log`` row selected as ``position, originator_id, originator_version, topic, partner_id,

@@ -29,6 +29,7 @@ from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.engine.ports import Clock
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.ledger import Ledger
+from ledger_core.members.feeds.loading import FeedPolicy
 from ledger_core.members.ports import EnrollmentLinks
 from ledger_core.members.use_cases import MemberPolicy
 
@@ -59,6 +60,7 @@ def open_ledger(
     enrollment_links: EnrollmentLinks | None = None,
     max_batch_events: int = 4096,
     master_key: bytes | Path | None = None,
+    feed_policy: FeedPolicy | None = None,
 ) -> Ledger:
     """Open (creating if needed) the ledger at ``location`` (see :func:`storage_config`).
 
@@ -96,6 +98,7 @@ def open_ledger(
         outcome_store=outcome_store,
         member_policy=member_policy,
         enrollment_links=enrollment_links,
+        feed_policy=feed_policy,
         on_close=close,
     )
 

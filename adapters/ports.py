@@ -122,6 +122,16 @@ class LogRows(LogReader, PartnerLogReader, Protocol):
         """Stored leaf hashes of positions ``[start, stop)``, in order."""
         ...
 
+    def existing_aggregates(self, aggregate_ids: Sequence[str]) -> set[str]:
+        """Which of ``aggregate_ids`` have an entry (:class:`ledger_core.members.feeds.ports.FeedLogReader`)."""
+        ...
+
+    def partner_rows_of_types(
+        self, partner_id: str, types: Sequence[str], *, start: int, stop: int, limit: int, descending: bool = False
+    ) -> Sequence[StoredRow]:
+        """One partner's rows of some types in ``[start, stop)`` (the feeds' ``FeedLogReader``)."""
+        ...
+
 
 class CheckpointReads(Protocol):
     """The reads of signed checkpoints that a backend's tree module offers (the only module that queries them)."""

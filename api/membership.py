@@ -13,6 +13,7 @@ from datetime import timedelta
 from api.security.enrollment_tokens import EnrollmentTokens
 from api.settings import Settings
 from ledger_core.members.cost_model import CostModel
+from ledger_core.members.feeds.loading import FeedPolicy
 from ledger_core.members.use_cases import MemberPolicy
 
 
@@ -23,6 +24,11 @@ def member_policy(settings: Settings) -> MemberPolicy:
         cost_model=CostModel.from_mapping(dict(settings.members.cost_model)),
         reminder_send_delay=timedelta(seconds=settings.members.reminder_send_delay_seconds),
     )
+
+
+def feed_policy(settings: Settings) -> FeedPolicy:
+    """The deployment's eligibility-feed :class:`FeedPolicy` (``LEDGER_FEEDS_*``)."""
+    return FeedPolicy(batch_size=settings.feeds.batch_size, alert_share=settings.feeds.alert_share)
 
 
 def enrollment_links(settings: Settings, deployment_secret: bytes) -> EnrollmentTokens:

@@ -7,7 +7,8 @@ imports the app in every worker.
 
 Sections: :class:`StorageSection` (``settings.storage``), :class:`SecuritySection` (``settings.security``),
 :class:`SealingSection` (``settings.sealing``), :class:`HttpSection` (``settings.http``),
-:class:`MembersSection` (``settings.members``) and :class:`WebhooksSection` (``settings.webhooks``). Every field
+:class:`MembersSection` (``settings.members``), :class:`WebhooksSection` (``settings.webhooks``) and
+:class:`FeedsSection` (``settings.feeds``). Every field
 keeps its environment variable: ``LEDGER_`` plus the name in its ``env`` metadata (by default the field's
 own name), in upper case, e.g. ``settings.webhooks.timeout_seconds`` is ``LEDGER_WEBHOOK_TIMEOUT_SECONDS``.
 
@@ -183,6 +184,42 @@ class WebhooksSection:
     are always verified, TLS 1.2 at least (docs/webhooks.md, "Targets")."""
 
 
+@dataclass(frozen=True, slots=True)
+class FeedsSection:
+    """Batch feeds (docs/feeds.md): eligibility in, enrollment and outcome out; our SFTP server, the feed
+    folders, schedules and alerts."""
+
+    batch_size: int = _env("FEEDS_BATCH_SIZE", default=1000)
+    """Records per batch of the eligibility feed's bulk path (one save, one key-store call, one counter update)."""
+    alert_share: float = _env("FEEDS_ALERT_SHARE", default=0.05)
+    """``audit.alert`` when more than this share of a file's records is skipped (and always on rejection)."""
+    sftp_enabled: bool = _env("SFTP_ENABLED", default=False)
+    """Run the SFTP server (and the feeds worker) inside ``ledger serve``; ``ledger sftp serve`` runs it alone."""
+    sftp_host: str = _env("SFTP_HOST", default="127.0.0.1")
+    sftp_port: int = _env("SFTP_PORT", default=2222)
+    root: Path | None = field(default=None, metadata={"env": "FEEDS_ROOT"})
+    """The feed folders (inbound, outbound, processed...); None = ``<data dir>/feeds/root``."""
+    max_upload_bytes: int = _env("SFTP_MAX_UPLOAD_BYTES", default=2 * 1024**3)
+    eligibility_at: str = _env("FEEDS_ELIGIBILITY_AT", default="03:00")
+    """Daily (UTC) pull from partner-hosted servers; uploads to our server are processed on arrival."""
+    enrollment_at: str = _env("FEEDS_ENROLLMENT_AT", default="02:00")
+    outcome_at: str = _env("FEEDS_OUTCOME_AT", default="day 1 02:00")
+    late_after: str = _env("FEEDS_LATE_AFTER", default="04:00")
+    """A partner's daily eligibility file not received by this time (UTC) raises ``audit.alert``."""
+    poll_seconds: float = _env("FEEDS_POLL_SECONDS", default=30.0)
+    metrics_port: int | None = _env("FEEDS_METRICS_PORT", default=None)
+    """``ledger feeds worker`` serves its Prometheus metrics on this port (None: not served)."""
+    smtp_host: str | None = _env("SMTP_HOST", default=None)
+    """Notification emails (file rejected, "you're eligible"); None = no email is sent."""
+    smtp_port: int = _env("SMTP_PORT", default=587)
+    smtp_sender: str = _env("SMTP_SENDER", default="feeds@fairunderwriting.example")
+    smtp_username: str | None = _env("SMTP_USERNAME", default=None)
+    smtp_password: str | None = _env("SMTP_PASSWORD", default=None)
+
+    def root_dir(self, data_dir: Path) -> Path:
+        return self.root if self.root is not None else data_dir / "feeds" / "root"
+
+
 _SECTIONS: Mapping[str, type[Any]] = {
     "storage": StorageSection,
     "security": SecuritySection,
@@ -190,6 +227,7 @@ _SECTIONS: Mapping[str, type[Any]] = {
     "http": HttpSection,
     "members": MembersSection,
     "webhooks": WebhooksSection,
+    "feeds": FeedsSection,
 }
 """Each section attribute of :class:`Settings` and its type, in the order the environment is written."""
 
@@ -204,6 +242,7 @@ class Settings:
     http: HttpSection = field(default_factory=HttpSection)
     members: MembersSection = field(default_factory=MembersSection)
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
+    feeds: FeedsSection = field(default_factory=FeedsSection)
 
     @property
     def webhooks_may_target_private(self) -> bool:
@@ -259,9 +298,11 @@ def _env_name(item: Field[Any]) -> str:
     return str(item.metadata.get("env", item.name)).lower()
 
 
-_PATHS = {"data_dir", "signing_key"}
-_BOOLS = {"embedded_sealer", "json_logs", "embedded_webhooks", "webhook_allow_private_targets"}
+_PATHS = {"data_dir", "signing_key", "feeds_root"}
+_INT_FEEDS = {"feeds_batch_size"}
+_BOOLS = {"embedded_sealer", "json_logs", "embedded_webhooks", "webhook_allow_private_targets", "sftp_enabled"}
 _FLOATS = {"seal_wait_seconds", "seal_poll_seconds", "webhook_timeout_seconds", "webhook_retry_scale"}
+_FLOATS |= {"feeds_alert_share", "feeds_poll_seconds"}
 _INTS = {
     "token_ttl_seconds",
     "clock_skew_seconds",
@@ -279,6 +320,10 @@ _INTS = {
     "reminder_send_delay_seconds",
     "outcome_suppression_threshold",
     "worker_threads",
+    "sftp_port",
+    "sftp_max_upload_bytes",
+    "feeds_metrics_port",
+    "smtp_port",
 }
 
 
@@ -336,7 +381,7 @@ def _load(name: str, raw: str) -> Any:
         return Path(raw)
     if name in _BOOLS:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if name in _INTS:
+    if name in _INTS or name in _INT_FEEDS:
         return int(raw)
     if name in _FLOATS:
         return float(raw)

@@ -6,6 +6,8 @@ from ledger_core.claims.claim import Claim
 from ledger_core.claims.documents import Document
 from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.members.enrollments import Enrollment
+from ledger_core.members.feeds.deliveries import FeedDeliveries
+from ledger_core.members.feeds.eligibility_file import EligibilityFile
 from ledger_core.members.member import Member
 from ledger_core.members.reminders import Reminder
 from ledger_core.members.subscriptions import Subscription
@@ -19,4 +21,6 @@ ALL_AGGREGATES: tuple[type[LedgerAggregate], ...] = (
     Enrollment,
     Subscription,
     Reminder,
+    EligibilityFile,
+    FeedDeliveries,
 )

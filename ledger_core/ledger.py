@@ -32,6 +32,9 @@ from ledger_core.engine.envelope import Envelope
 from ledger_core.engine.ports import Clock, LogReader
 from ledger_core.members.eligibility import EligibilityService
 from ledger_core.members.enrollments import EnrollmentService
+from ledger_core.members.feeds.loading import FeedPolicy
+from ledger_core.members.feeds.ports import FeedLogReader
+from ledger_core.members.feeds.use_cases import Feeds
 from ledger_core.members.member import MemberService
 from ledger_core.members.outcome_projection import OutcomeProjection
 from ledger_core.members.outcomes import MemoryOutcomeStore, OutcomeStore
@@ -70,6 +73,7 @@ class Ledger:
         outcome_store: OutcomeStore | None = None,
         member_policy: MemberPolicy | None = None,
         enrollment_links: EnrollmentLinks | None = None,
+        feed_policy: FeedPolicy | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
         """``claim_facts`` answers the risk rules' cross-claim questions (over this same log); ``member_policy``
@@ -104,6 +108,12 @@ class Ledger:
             outcomes=self.outcomes,
             clock=clock,
             links=enrollment_links,
+        )
+        # Batch feeds (seed 001 §2) need set-at-a-time log reads; both storage backends offer them.
+        self.feeds: Feeds | None = (
+            Feeds(self.app, self.members, self.outcomes, log_reader, policy=feed_policy)
+            if isinstance(log_reader, FeedLogReader)
+            else None
         )
         self._on_close = on_close
 

@@ -34,6 +34,32 @@ def create_private_file(path: Path, content: bytes) -> None:
         os.close(directory)
 
 
+def replace_private_file(path: Path, content: bytes) -> None:
+    """Write ``path`` (mode 0600) holding ``content``, replacing any earlier version atomically and durably."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory_path: Path) -> None:
+    directory = os.open(directory_path, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
 def ensure_private_file(path: Path, make_content: Callable[[], bytes]) -> bytes:
     """The bytes of ``path``, creating it from ``make_content()`` first if it does not exist.
 

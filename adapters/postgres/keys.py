@@ -13,6 +13,7 @@ hold wrapped keys; they stay useless without the master key, which is why keys a
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -87,6 +88,34 @@ class PostgresKeyStore:
             ).fetchone()
         assert row is not None  # inserted or already present just above; not a business rule
         return row[0], self._wrapper.unwrap(row[0], bytes(row[1]))
+
+    def get_or_create_many(self, subjects: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        """:meth:`get_or_create` for many subjects in one transaction (three statements); erased subjects
+        are left out and get no key."""
+        if not subjects:
+            return {}
+        with self._lock, self._conn.transaction():
+            erased = {
+                row[0]
+                for row in self._conn.execute(
+                    "SELECT subject FROM erased_subjects WHERE subject = ANY(%s)", (list(subjects),)
+                ).fetchall()
+            }
+            fresh = [new_subject_key() for _ in subjects]
+            wanted = [subject for subject in subjects if subject not in erased]
+            with self._conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (subject) DO NOTHING",
+                    [
+                        (key_id, subject, self._wrapper.wrap(key_id, key))
+                        for subject, (key_id, key) in zip(wanted, fresh, strict=False)
+                    ],
+                )
+            rows = self._conn.execute(
+                "SELECT subject, key_id, wrapped FROM subject_keys WHERE subject = ANY(%s)", (wanted,)
+            ).fetchall()
+        return {subject: (key_id, self._wrapper.unwrap(key_id, bytes(wrapped))) for subject, key_id, wrapped in rows}
 
     def get(self, key_id: str) -> bytes | None:
         with self._lock:

@@ -143,6 +143,22 @@ class PostgresLogReader:
         sql = "SELECT leaf_hash FROM ledger_log WHERE position >= %s AND position < %s ORDER BY position"
         return [bytes(row[0]) for row in self._fetch(sql, (start, stop))]
 
+    def existing_aggregates(self, aggregate_ids: Sequence[str]) -> set[str]:
+        sql = (
+            "SELECT originator_id::text FROM ledger_log WHERE originator_version = 1"
+            " AND originator_id = ANY(%s::uuid[])"
+        )
+        return {row[0] for row in self._fetch(sql, (list(aggregate_ids),))} if aggregate_ids else set()
+
+    def partner_rows_of_types(
+        self, partner_id: str, types: Sequence[str], *, start: int, stop: int, limit: int, descending: bool = False
+    ) -> Sequence[StoredRow]:
+        sql = (
+            f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE partner_id = %s AND position >= %s AND position < %s"
+            f" AND topic = ANY(%s) ORDER BY position {'DESC' if descending else 'ASC'} LIMIT %s"
+        )
+        return [stored_row(row) for row in self._fetch(sql, (partner_id, start, stop, list(types), limit))]
+
 
 class PostgresLogRecorder(SequencedRecorder):
     """Ledger recorder on PostgreSQL. ``conninfo`` is a libpq URL (``postgresql://...``)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.ports import KeyWrapping, MasterKeyMismatch, new_subject_key
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS master_key_fingerprint (
     recorded_at TEXT NOT NULL
 );
 """
+_IN_CHUNK = 400
 
 
 class SQLiteKeyStore:
@@ -86,6 +88,40 @@ class SQLiteKeyStore:
                 (key_id, subject, self._wrapper.wrap(key_id, key)),
             )
             return key_id, key
+
+    def get_or_create_many(self, subjects: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        """:meth:`get_or_create` for many subjects in one transaction; erased subjects are left out."""
+        result: dict[str, tuple[str, bytes]] = {}
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for start in range(0, len(subjects), _IN_CHUNK):
+                    chunk = list(subjects[start : start + _IN_CHUNK])
+                    marks = ",".join("?" * len(chunk))
+                    erased = {
+                        row[0]
+                        for row in self._conn.execute(
+                            f"SELECT subject FROM erased_subjects WHERE subject IN ({marks})", chunk
+                        )
+                    }
+                    for subject, key_id, wrapped in self._conn.execute(
+                        f"SELECT subject, key_id, wrapped FROM subject_keys WHERE subject IN ({marks})", chunk
+                    ):
+                        result[subject] = (key_id, self._wrapper.unwrap(key_id, wrapped))
+                    fresh = []
+                    for subject in chunk:
+                        if subject not in result and subject not in erased:
+                            key_id, key = new_subject_key()
+                            result[subject] = (key_id, key)
+                            fresh.append((key_id, subject, self._wrapper.wrap(key_id, key)))
+                    self._conn.executemany(
+                        "INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (?, ?, ?)", fresh
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return result
 
     def get(self, key_id: str) -> bytes | None:
         with self._lock:

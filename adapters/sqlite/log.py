@@ -173,6 +173,26 @@ class SQLiteLogReader:
         sql = "SELECT leaf_hash FROM ledger_log WHERE position >= ? AND position < ? ORDER BY position"
         return [bytes(row[0]) for row in self._fetch(sql, (start, stop))]
 
+    def existing_aggregates(self, aggregate_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(aggregate_ids), _IN_CHUNK):
+            chunk = aggregate_ids[start : start + _IN_CHUNK]
+            sql = (
+                "SELECT originator_id FROM ledger_log WHERE originator_version = 1"
+                f" AND originator_id IN ({','.join('?' * len(chunk))})"
+            )
+            found.update(row[0] for row in self._fetch(sql, chunk))
+        return found
+
+    def partner_rows_of_types(
+        self, partner_id: str, types: Sequence[str], *, start: int, stop: int, limit: int, descending: bool = False
+    ) -> Sequence[StoredRow]:
+        sql = (
+            f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE partner_id = ? AND position >= ? AND position < ?"
+            f" AND topic IN ({','.join('?' * len(types))}) ORDER BY position {'DESC' if descending else 'ASC'} LIMIT ?"
+        )
+        return [stored_row(row) for row in self._fetch(sql, (partner_id, start, stop, *types, limit))]
+
 
 class SQLiteLogRecorder(SequencedRecorder):
     """Ledger recorder on a SQLite file (created with its parent directory if missing)."""

@@ -15,9 +15,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from adapters.feeds.host_key import ensure_host_key
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
 from api.cli import claims as cli_claims
+from api.cli import feeds as cli_feeds
+from api.cli import feeds_transport as cli_feeds_transport
 from api.cli import members as cli_members
 from api.cli import partners as cli_partners
 from api.cli import serve as cli_serve
@@ -39,6 +42,8 @@ cli_partners.register(app)  # partners create|rotate-key|revoke-key|show: api/cl
 cli_members.register(app)  # members erase|eligibility, outcomes show|rebuild: api/cli/members.py
 cli_claims.register(app)  # claims review|explain: api/cli/claims.py
 cli_webhooks.register(app)  # webhooks run|endpoints|deliveries|delivery|resend|replay|status: api/cli/webhooks.py
+cli_feeds.register(app)  # feeds load|export: api/cli/feeds.py
+cli_feeds_transport.register(cli_feeds.feeds_app, app)  # feeds keys|pgp|remote|configure|worker|run|status, sftp
 
 err = Console(stderr=True)
 
@@ -77,7 +82,8 @@ def init(
     signing_key: SigningKey = None,
     origin: Origin = None,
 ) -> None:
-    """Create the data directory, the database schema and the checkpoint signing key (idempotent).
+    """Create the data directory, the database schema, the checkpoint signing key and the SFTP host key
+    (idempotent).
 
     The only command that creates a ledger (``serve`` does too, on its first start); every other one
     refuses a data directory or database that holds none.
@@ -85,6 +91,7 @@ def init(
     if data_dir.exists() and not data_dir.is_dir():
         raise CliFailure("USAGE_ERROR", f"--data-dir {data_dir} exists and is not a directory")
     data_dir.mkdir(parents=True, exist_ok=True)
+    host_key = ensure_host_key(data_dir)
     with open_ledger(StorageConfig(data_dir, database_url)) as ledger:
         config = StorageConfig(data_dir, database_url)
         _print_json(
@@ -94,6 +101,7 @@ def init(
                 "database": str(config.sqlite_path()) if config.backend == "sqlite" else "postgresql",
                 "size": ledger.size(),
                 **init_tree(data_dir, database_url, signing_key, origin),
+                "sftpHostKey": host_key.export_public_key().decode().strip(),
             }
         )
 

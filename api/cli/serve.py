@@ -86,7 +86,18 @@ def serve(
                 f" lost them? run `ledger partners rotate-secret {SANDBOX_PARTNER} {where}` for new ones",
                 err=True,
             )
-    run_server(settings, host=host, port=port, workers=workers)
+    stop_feeds = None
+    if settings.feeds.sftp_enabled:  # the SFTP server and the feeds worker beside the HTTP workers
+        from api.feeds_runtime import start_transport_thread
+
+        transport = start_transport_thread(settings)
+        typer.echo(json.dumps({"sftp": f"{settings.feeds.sftp_host}:{transport.port}"}), err=True)
+        stop_feeds = transport.stop
+    try:
+        run_server(settings, host=host, port=port, workers=workers)
+    finally:
+        if stop_feeds is not None:
+            stop_feeds()
 
 
 def register(app: typer.Typer) -> None:

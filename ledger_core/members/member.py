@@ -15,9 +15,10 @@ nothing; unchanged personal fields keep their existing ciphertext. After ``mark_
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -51,7 +52,12 @@ def member_id(partner_id: str, partner_member_id: str) -> UUID:
 
 def member_subject(partner_id: str, partner_member_id: str) -> str:
     """The privacy subject (key owner) for a member: erasing it shreds all of the member's personal data."""
-    return f"member:{member_id(partner_id, partner_member_id)}"
+    return subject_of(member_id(partner_id, partner_member_id))
+
+
+def subject_of(member: UUID) -> str:
+    """:func:`member_subject` from the member's id."""
+    return f"member:{member}"
 
 
 def add_years(day: date, years: int) -> date:
@@ -67,6 +73,22 @@ def is_adult(date_of_birth: date, on: date) -> bool:
     return on >= add_years(date_of_birth, ADULT_AGE_YEARS)
 
 
+def check_plain_profile(
+    gender: str | None, state: str, policy_type: str, policy_start_date: str | None
+) -> dict[str, Any]:
+    """The non-personal fields of an eligibility record, normalized as event values (seed 001 §2.2: M/F/O
+    gender, a 2-letter U.S. state, Life/Health/Disability, an optional ``YYYY-MM-DD`` policy start date)."""
+    if not isinstance(state, str) or state not in US_STATE_CODES:
+        raise InvalidCommand("state must be a U.S. state or territory code", field="state", value=str(state)[:8])
+    start = parse_optional_date(policy_start_date, "policy_start_date")
+    return {
+        "gender": None if gender in (None, "") else parse_choice(Gender, gender, "gender").value,
+        "state": state,
+        "policy_type": parse_choice(PolicyType, policy_type, "policy_type").value,
+        "policy_start_date": None if start is None else start.isoformat(),
+    }
+
+
 def _check_profile(
     personal: Mapping[str, Any],
     fingerprints: Mapping[str, Any],
@@ -77,16 +99,11 @@ def _check_profile(
 ) -> dict[str, Any]:
     if set(personal) != set(PERSONAL_FIELDS) or set(fingerprints) != set(PERSONAL_FIELDS):
         raise InvalidCommand(f"personal data must have exactly {list(PERSONAL_FIELDS)}", field="personal")
-    if not isinstance(state, str) or state not in US_STATE_CODES:
-        raise InvalidCommand("state must be a U.S. state or territory code", field="state", value=str(state)[:8])
-    start = parse_optional_date(policy_start_date, "policy_start_date")
+    plain = check_plain_profile(gender, state, policy_type, policy_start_date)
     return {
         "personal": {name: check_sealed(personal[name], name) for name in PERSONAL_FIELDS},
         "fingerprints": {name: check_commitment(fingerprints[name], name) for name in PERSONAL_FIELDS},
-        "gender": None if gender in (None, "") else parse_choice(Gender, gender, "gender").value,
-        "state": state,
-        "policy_type": parse_choice(PolicyType, policy_type, "policy_type").value,
-        "policy_start_date": None if start is None else start.isoformat(),
+        **plain,
     }
 
 
@@ -272,6 +289,32 @@ class EligibilityRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckedRecord:
+    """An eligibility record that passed :meth:`MemberService.check`: the member id, the personal fields in
+    plaintext (to be sealed, never recorded as such) and the plain fields as event values."""
+
+    partner_member_id: str
+    personal: dict[str, str]
+    plain: dict[str, Any]
+
+
+class BatchChange(StrEnum):
+    """What :meth:`MemberService.upsert_batch` did with one record."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    ERASED = "erased"
+    """Refused: the member was erased (crypto-shredded) and is never registered again."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    partner_member_id: str
+    change: BatchChange
+
+
+@dataclass(frozen=True, slots=True)
 class MemberResult:
     member_id: UUID
     partner_member_id: str
@@ -318,20 +361,10 @@ class MemberService:
         existing = self.app.find(Member, member_id(partner_id, pmid))
         if existing is not None and existing.erased:
             raise InvalidTransition("member", "erased", "update")
-        plain = self._check_plaintext(record)
-        now = today(self.clock)
-        if not is_adult(date.fromisoformat(plain["date_of_birth"]), now):
-            raise NotEligible(pmid, "age_18_plus", "member is under 18", field="date_of_birth", on=now.isoformat())
+        checked = self.check(record)
         subject = member_subject(partner_id, pmid)
-        sealed, fingerprints = self.vault.seal_fields(subject, {name: plain[name] for name in PERSONAL_FIELDS})
-        profile: dict[str, Any] = {
-            "personal": sealed,
-            "fingerprints": fingerprints,
-            "gender": record.gender,
-            "state": record.state,
-            "policy_type": record.policy_type,
-            "policy_start_date": record.policy_start_date,
-        }
+        sealed, fingerprints = self.vault.seal_fields(subject, checked.personal)
+        profile: dict[str, Any] = {"personal": sealed, "fingerprints": fingerprints, **checked.plain}
         if existing is None:
             member = Member.register(partner_id=partner_id, partner_member_id=pmid, **profile)
             with self.outcomes.registering(partner_id, pmid) as saved:
@@ -340,6 +373,108 @@ class MemberService:
             return MemberResult(member.id, pmid, positions, created=True)
         changed = existing.update(**profile)  # no field of an update moves the member's outcome figures
         return MemberResult(existing.id, pmid, save(self.app, existing), changed=tuple(changed))
+
+    def check(self, record: EligibilityRecord) -> CheckedRecord:
+        """Every rule :meth:`upsert` applies to a record before sealing it, in the same order: member id,
+        plaintext personal fields, 18+ today, then the plain fields (state, gender, policy type, start date).
+
+        Raises what :meth:`upsert` raises (:class:`InvalidCommand` naming the field, :class:`NotEligible`),
+        never echoing a personal value. The eligibility feed checks its rows with this too.
+        """
+        pmid = check_identifier(record.partner_member_id, "partner_member_id", max_length=64)
+        personal = self._check_plaintext(record)
+        now = today(self.clock)
+        if not is_adult(date.fromisoformat(personal["date_of_birth"]), now):
+            raise NotEligible(pmid, "age_18_plus", "member is under 18", field="date_of_birth", on=now.isoformat())
+        plain = check_plain_profile(record.gender, record.state, record.policy_type, record.policy_start_date)
+        return CheckedRecord(pmid, {name: personal[name] for name in PERSONAL_FIELDS}, plain)
+
+    def upsert_batch(
+        self,
+        partner_id: str,
+        records: Sequence[CheckedRecord],
+        *,
+        present: Callable[[Sequence[UUID]], Collection[UUID]] | None,
+        close_batch: Callable[[int, Sequence[BatchOutcome]], LedgerAggregate],
+    ) -> list[BatchOutcome]:
+        """Register or update many checked records in ONE save (the bulk path of the eligibility feed).
+
+        ``present(ids)`` says which member ids already exist (one query for the batch; None: look each up);
+        those are loaded and updated as :meth:`upsert` would, the others registered. All data keys of the
+        batch come from one key-store call (:meth:`PersonalDataVault.seal_many`). ``close_batch(n, outcomes)``
+        returns an aggregate holding one pending event that is saved LAST in the same save, after the ``n``
+        member events (the feed's durable progress): the batch is recorded whole or not at all. The new members'
+        ``eligible`` counters are added per batch (:meth:`OutcomeProjection.registering_batch`).
+        Returns one :class:`BatchOutcome` per record, in order; an erased member is refused
+        (``InvalidTransition``), nothing of it recorded.
+        """
+        partner_id = check_partner_slug(partner_id)
+        ids = [member_id(partner_id, record.partner_member_id) for record in records]
+        existing = self._existing(ids, present)
+        subjects = [subject_of(aggregate_id) for aggregate_id in ids]
+        sealed = self.vault.seal_many(
+            {
+                subject: record.personal
+                for record, aggregate_id, subject in zip(records, ids, subjects, strict=True)
+                if aggregate_id not in existing or not existing[aggregate_id].erased
+            }
+        )
+        outcomes: list[BatchOutcome] = []
+        created: dict[UUID, Member] = {}
+        updated: dict[UUID, Member] = {}
+        for record, aggregate_id, subject in zip(records, ids, subjects, strict=True):
+            member = existing.get(aggregate_id)
+            keys = sealed.get(subject)
+            if keys is None or (member is not None and member.erased):
+                outcomes.append(BatchOutcome(record.partner_member_id, BatchChange.ERASED))
+                continue
+            profile: dict[str, Any] = {"personal": keys[0], "fingerprints": keys[1], **record.plain}
+            if member is None:
+                member = Member.register(partner_id=partner_id, partner_member_id=record.partner_member_id, **profile)
+                existing[aggregate_id] = created[aggregate_id] = member  # a repeat in this batch updates it
+                change = BatchChange.CREATED
+            elif member.update(**profile):
+                if aggregate_id not in created:
+                    updated[aggregate_id] = member
+                change = BatchChange.UPDATED
+            else:
+                change = BatchChange.UNCHANGED
+            outcomes.append(BatchOutcome(record.partner_member_id, change))
+        self._save_batch(partner_id, list(created.values()), list(updated.values()), close_batch, outcomes)
+        return outcomes
+
+    def _existing(
+        self, ids: Sequence[UUID], present: Callable[[Sequence[UUID]], Collection[UUID]] | None
+    ) -> dict[UUID, Member]:
+        """The members among ``ids`` that exist, loaded (one existence query first when ``present`` is given)."""
+        known = set(present(ids)) if present is not None else None
+        existing: dict[UUID, Member] = {}
+        for aggregate_id in ids:
+            if known is None or aggregate_id in known:
+                found = self.app.find(Member, aggregate_id)
+                if found is not None:
+                    existing[aggregate_id] = found
+        return existing
+
+    def _save_batch(
+        self,
+        partner_id: str,
+        created: list[Member],
+        updated: list[Member],
+        close_batch: Callable[[int, Sequence[BatchOutcome]], LedgerAggregate],
+        outcomes: Sequence[BatchOutcome],
+    ) -> None:
+        """One save: the new members, the updated ones, then the marker; the new members counted once."""
+        firsts: list[int] = []  # index in the save of each new member's member.registered event
+        events = 0
+        for member in (*created, *updated):
+            if len(firsts) < len(created):
+                firsts.append(events)
+            events += len(member.pending_events)
+        marker = close_batch(events, outcomes)
+        with self.outcomes.registering_batch(partner_id, marker) as saved:
+            positions = save(self.app, *created, *updated, marker)
+            saved([positions[index] for index in firsts])
 
     def reveal(self, partner_id: str, partner_member_id: str) -> dict[str, str]:
         """The member's personal fields in plaintext (internal use); :class:`PersonalDataErased` if shredded."""

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import decode_entry
@@ -64,6 +65,17 @@ _LOCK_STRIPES = 64
 RECOVERY_MIN_AGE = timedelta(seconds=60)
 """Open changes younger than this are left to the command still running them (see :meth:`recover`)."""
 _SCAN_CHUNK = 5_000
+BATCH_MARK = "\x1fbatch:"
+"""Prefix of the member-id column of a bulk save's open change (no member id holds a control character)."""
+
+
+def batch_change_key(aggregate_id: UUID, version: int) -> str:
+    return f"{BATCH_MARK}{aggregate_id}:{version}"
+
+
+def parse_batch_change_key(key: str) -> tuple[str, int]:
+    aggregate_id, _, version = key.removeprefix(BATCH_MARK).rpartition(":")
+    return aggregate_id, int(version)
 
 
 class OutcomeProjection:
@@ -154,6 +166,66 @@ class OutcomeProjection:
             if not settled:
                 self._settle(change)
 
+    @contextmanager
+    def registering_batch(self, partner_id: str, marker: LedgerAggregate) -> Iterator[Callable[[Sequence[int]], None]]:
+        """Around ONE save of many new members that ends with ``marker``'s single pending event, whose payload
+        says how many events of the same save precede it (``member_events``): the bulk path's journal.
+
+        One :class:`OpenChange` names the marker event (aggregate id and version, known before the save);
+        ``saved(positions)`` adds one ``eligible`` per new member on its entry's day and settles it. A crash
+        in between leaves it open: :meth:`recover` (or :meth:`recover_batch`) finds the marker in the log,
+        or not (the save never committed: nothing to add), and counts that save's ``member.registered``
+        entries, exactly once.
+        """
+        version = marker.pending_events[-1].originator_version
+        change = OpenChange(
+            uuid4().hex, partner_id, batch_change_key(marker.id, version), {}, format_timestamp(self.clock())
+        )
+        self.store.open_change(change)
+        settled = False
+
+        def saved(positions: Sequence[int]) -> None:
+            nonlocal settled
+            self.store.settle_change(change.change_id, partner_id, self._registered_days(positions))
+            settled = True
+
+        try:
+            yield saved
+        finally:
+            if not settled:
+                self.recover_batch(change)
+
+    def _registered_days(self, positions: Sequence[int]) -> dict[tuple[date, str], int]:
+        """``(day, eligible) -> count`` for entries at ``positions`` (sorted): two reads when the first and
+        the last fall on the same day (``recordedAt`` never decreases along the log), else one per entry."""
+        if not positions:
+            return {}
+        first, last = (self._day(self.app.log_reader.read_rows(p, 1)[0]) for p in (positions[0], positions[-1]))
+        if first == last:
+            return {(first, ELIGIBLE): len(positions)}
+        days: Counter[tuple[date, str]] = Counter()
+        for position in positions:
+            days[self._day(self.app.log_reader.read_rows(position, 1)[0]), ELIGIBLE] += 1
+        return dict(days)
+
+    @staticmethod
+    def _day(row: StoredRow) -> date:
+        return date.fromisoformat(decode_entry(row.entry).recorded_at[:10])
+
+    def recover_batch(self, change: OpenChange) -> bool:
+        """Settle a bulk save's open change from the log: its marker event committed or it did not."""
+        aggregate_id, version = parse_batch_change_key(change.partner_member_id)
+        marker = next(
+            (row for row in self.app.log_reader.read_aggregate_rows(aggregate_id) if row.aggregate_version == version),
+            None,
+        )
+        if marker is None:
+            return self.store.settle_change(change.change_id, change.partner_id, {})
+        count = int(decode_entry(marker.entry).payload.get("member_events", 0))
+        rows = self.app.log_reader.read_rows(marker.position - count, count) if count else []
+        registered = [row.position for row in rows if row.type == "member.registered"]
+        return self.store.settle_change(change.change_id, change.partner_id, self._registered_days(registered))
+
     def recover(self, min_age: timedelta = RECOVERY_MIN_AGE) -> int:
         """Settle changes left open (by a crash) for at least ``min_age``, from the log; return how many.
 
@@ -164,9 +236,13 @@ class OutcomeProjection:
         """
         cutoff = format_timestamp(self.clock() - min_age)
         by_member: dict[tuple[str, str], list[OpenChange]] = {}
-        for change in self.store.open_changes():
-            by_member.setdefault((change.partner_id, change.partner_member_id), []).append(change)
         recovered = 0
+        for change in self.store.open_changes():
+            if change.partner_member_id.startswith(BATCH_MARK):
+                if change.opened_at <= cutoff and self.recover_batch(change):
+                    recovered += 1
+                continue
+            by_member.setdefault((change.partner_id, change.partner_member_id), []).append(change)
         for (partner_id, partner_member_id), changes in by_member.items():
             if any(change.opened_at > cutoff for change in changes):
                 continue

@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
+from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.members.cost_model import CostModel, whole_units
 from ledger_core.shared.vocabulary import HealthAction, NpsKind, ResultType
@@ -198,9 +199,20 @@ class ChangeTracker(Protocol):
         (the fast path of an upsert)."""
         ...
 
+    def registering_batch(
+        self, partner_id: str, marker: LedgerAggregate
+    ) -> AbstractContextManager[Callable[[Sequence[int]], None]]:
+        """Around ONE save of many new members ending with ``marker``'s one pending event; the yielded callable
+        is told the positions of the save's ``member.registered`` entries (the eligibility feed's bulk path)."""
+        ...
+
 
 class NoTracking:
     """A :class:`ChangeTracker` that keeps no figures (services built without a projection)."""
+
+    @contextmanager
+    def registering_batch(self, partner_id: str, marker: LedgerAggregate) -> Iterator[Callable[[Sequence[int]], None]]:
+        yield lambda positions: None
 
     @contextmanager
     def tracking(self, partner_id: str, partner_member_id: str) -> Iterator[None]:
@@ -400,4 +412,3 @@ def report_from_store(
     months = store.month_sums(partner_id, start, end)
     eligible = store.total_through(partner_id, ELIGIBLE, end)
     return build_report(partner_id, start, end, months, eligible, cost_model=cost_model, threshold=threshold)
-

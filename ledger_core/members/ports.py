@@ -3,8 +3,9 @@ enrollment links the eligibility answer carries."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class KeyStore(Protocol):
@@ -23,6 +24,16 @@ class KeyStore(Protocol):
 
     def destroy(self, subject: str) -> int:
         """Destroy every key of ``subject``; return how many were destroyed."""
+        ...
+
+
+@runtime_checkable
+class BatchKeyStore(Protocol):
+    """A :class:`KeyStore` that also serves many subjects in one round trip (the eligibility feed's bulk path)."""
+
+    def get_or_create_many(self, subjects: Sequence[str]) -> Mapping[str, tuple[str, bytes]]:
+        """``subject -> (key id, key)`` for every subject, creating missing keys in one transaction; subjects
+        whose keys were destroyed (erased) are left out of the result, and no key is created for them."""
         ...
 
 

@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.members.errors import PersonalDataErased, SealedValueInvalid
-from ledger_core.members.ports import KeyStore
+from ledger_core.members.ports import BatchKeyStore, KeyStore
+
+SealedFields = tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]]]
+"""``(sealed value by field, commitment by field)`` of one subject."""
 
 ALGORITHM = "A256GCM"
 NONCE_BYTES = 12
@@ -37,14 +39,24 @@ _SEPARATOR = "\x1f"
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SEALED_KEYS = frozenset({"alg", "kid", "nonce", "ct"})
+_COMMITMENT_KEYS = frozenset({"commitment"})
+
+
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """Unpadded base64url (RFC 4648 §5), as JOSE writes it."""
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _decoded_size(text: str) -> int:
+    """The number of bytes unpadded base64url ``text`` decodes to (its length mod 4 is not 1)."""
+    return len(text) * 3 // 4
 
 
 def _check_label(value: Any, name: str) -> str:
@@ -53,17 +65,23 @@ def _check_label(value: Any, name: str) -> str:
     return value
 
 
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, answered at once for a plain dict (the ABC check costs more)."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def check_sealed(value: Any, field: str) -> dict[str, Any]:
     """Return a copy of ``value`` if it has the sealed-value shape, else raise :class:`InvalidCommand`."""
-    inner = value.get("sealed") if isinstance(value, Mapping) and len(value) == 1 else None
-    if not isinstance(inner, Mapping) or set(inner) != _SEALED_KEYS:
+    inner = value.get("sealed") if _is_mapping(value) and len(value) == 1 else None
+    if not _is_mapping(inner) or inner.keys() != _SEALED_KEYS:
         raise InvalidCommand(f"{field} must be a sealed value", field=field)
     if inner["alg"] != ALGORITHM or not isinstance(inner["kid"], str) or not inner["kid"]:
         raise InvalidCommand(f"{field} must be sealed with {ALGORITHM} under a key id", field=field)
     for part in ("nonce", "ct"):
-        if not isinstance(inner[part], str) or not _B64URL.fullmatch(inner[part]):
+        if not isinstance(inner[part], str) or not _B64URL.fullmatch(inner[part]) or len(inner[part]) % 4 == 1:
             raise InvalidCommand(f"{field}.{part} must be base64url", field=field)
-    if len(_b64decode(inner["nonce"])) != NONCE_BYTES or len(_b64decode(inner["ct"])) < 16:
+    # Unpadded base64url of n bytes has ceil(4n / 3) characters: the decoded sizes without decoding.
+    if _decoded_size(inner["nonce"]) != NONCE_BYTES or _decoded_size(inner["ct"]) < 16:
         raise InvalidCommand(f"{field} has a malformed nonce or ciphertext", field=field)
     return {"sealed": dict(inner)}
 
@@ -71,8 +89,8 @@ def check_sealed(value: Any, field: str) -> dict[str, Any]:
 def check_commitment(value: Any, field: str) -> dict[str, str]:
     """Return a copy of ``value`` if it is ``{"commitment": <64 lowercase hex>}``."""
     if (
-        not isinstance(value, Mapping)
-        or set(value) != {"commitment"}
+        not _is_mapping(value)
+        or value.keys() != _COMMITMENT_KEYS
         or not isinstance(value["commitment"], str)
         or not _HEX64.fullmatch(value["commitment"])
     ):
@@ -108,6 +126,42 @@ class PersonalDataVault:
         commitments = {field: self._commit(key, field, data) for field, (_, data) in checked.items()}
         return sealed, commitments
 
+    def seal_many(self, values: Mapping[str, Mapping[str, str]]) -> dict[str, SealedFields]:
+        """:meth:`seal_fields` for many subjects (``subject -> field -> plaintext``) with ONE key-store call
+        when the store is a :class:`BatchKeyStore`. Erased subjects are left out of the result."""
+        checked = {
+            subject: {
+                field: (self._aad(subject, field), self._plaintext_bytes(value, field))
+                for field, value in fields.items()
+            }
+            for subject, fields in values.items()
+        }
+        if isinstance(self._keys, BatchKeyStore):
+            keys = dict(self._keys.get_or_create_many(list(checked)))
+        else:
+            keys = {}
+            for subject in checked:
+                try:
+                    keys[subject] = self._keys.get_or_create(subject)
+                except PersonalDataErased:
+                    continue
+        result: dict[str, SealedFields] = {}
+        for subject, fields in checked.items():
+            if subject not in keys:
+                continue
+            key_id, key = keys[subject]
+            cipher = AESGCM(key)
+            sealed = {field: self._seal_with(cipher, key_id, aad, data) for field, (aad, data) in fields.items()}
+            commitments = {field: self._commit(key, field, data) for field, (_, data) in fields.items()}
+            result[subject] = (sealed, commitments)
+        return result
+
+    @staticmethod
+    def _seal_with(cipher: AESGCM, key_id: str, aad: bytes, data: bytes) -> dict[str, Any]:
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = cipher.encrypt(nonce, data, aad)
+        return {"sealed": {"alg": ALGORITHM, "kid": key_id, "nonce": _b64encode(nonce), "ct": _b64encode(ciphertext)}}
+
     @staticmethod
     def _seal(key_id: str, key: bytes, aad: bytes, data: bytes) -> dict[str, Any]:
         nonce = os.urandom(NONCE_BYTES)
@@ -116,7 +170,7 @@ class PersonalDataVault:
 
     @staticmethod
     def _commit(key: bytes, field: str, data: bytes) -> dict[str, str]:
-        return {"commitment": hmac.new(key, field.encode("utf-8") + b"\x1f" + data, hashlib.sha256).hexdigest()}
+        return {"commitment": hmac.digest(key, field.encode("utf-8") + b"\x1f" + data, "sha256").hex()}
 
     def open(self, subject: str, field: str, sealed: Mapping[str, Any]) -> str:
         """Decrypt a value sealed for ``(subject, field)``.

@@ -92,9 +92,10 @@ def check_int(value: Any, field: str, *, minimum: int, maximum: int) -> int:
 
 def parse_choice(choices: type[E], value: Any, field: str) -> E:
     """The member of enum ``choices`` whose value is ``value``; the error lists the allowed values."""
-    for member in choices:
-        if member.value == value:
-            return member
+    try:
+        return choices(value)  # the enum's own value lookup (a dict), not a scan of its members
+    except (ValueError, TypeError):
+        pass
     allowed = [str(member.value) for member in choices]
     raise InvalidCommand(f"{field} must be one of {allowed}", field=field, value=str(value)[:80], allowed=allowed)
 

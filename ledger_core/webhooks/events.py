@@ -19,7 +19,9 @@ Triggers (mapped by stable log event type and status fields, so new fields added
 * ``audit.alert``: a webhook delivery was given up after the last retry (:func:`delivery_failed_alert`,
   ``data.alert`` ``webhook_delivery_failed``); ``partner.api_key_expiring`` (an API key entered the
   warning window of the partner's key rotation schedule) -> ``data.alert`` ``api_key_expiring`` with
-  ``key_id`` and ``expires_at``.
+  ``key_id`` and ``expires_at``; an eligibility file was rejected whole (``eligibilityfile.rejected``), or
+  more than the configured share of its rows was skipped (``eligibilityfile.completed`` with ``alert``
+  true). The alert names the file, its SHA-256 and the counts, never a row's content.
 * ``enrollment.kit_ordered`` -> ``enrollment.completed`` (seed: "consented, kit ordered");
   ``enrollment.sample_received`` -> ``sample.received``; ``enrollment.result_delivered`` ->
   ``result.delivered`` with ``result_type`` always null (privacy: partners never see results);
@@ -207,8 +209,44 @@ _SIMPLE: dict[str, tuple[str, Callable[[Envelope, History], dict[str, Any]]]] = 
     "subscription.restarted": ("subscription.started", _subscription_started),
     "subscription.cancelled": ("subscription.cancelled", _subscription_cancelled),
 }
+
+
+def _file_rejected(envelope: Envelope, history: History) -> dict[str, Any] | None:
+    del history
+    payload = envelope.payload
+    return {
+        "alert": "eligibility_file_rejected",
+        "file_name": payload.get("file_name"),
+        "file_sha256": payload.get("digest"),
+        "rejection": payload.get("rejection"),
+        "message": payload.get("message"),
+        "line": payload.get("line"),
+    }
+
+
+def _rows_refused(envelope: Envelope, history: History) -> dict[str, Any] | None:
+    payload = envelope.payload
+    if not payload.get("alert"):
+        return None
+    received = _first(history(envelope.aggregate_id, envelope.position), "eligibilityfile.received")
+    return {
+        "alert": "eligibility_rows_refused",
+        "file_name": None if received is None else received.payload.get("file_name"),
+        "file_sha256": None if received is None else received.payload.get("digest"),
+        "status": payload.get("status"),
+        "rows": payload.get("rows"),
+        "rows_accepted": payload.get("accepted"),
+        "rows_refused": payload.get("refused"),
+    }
+
+
+_ALERTS: dict[str, Callable[[Envelope, History], dict[str, Any] | None]] = {
+    "eligibilityfile.rejected": _file_rejected,
+    "eligibilityfile.completed": _rows_refused,
+}
+"""Log events that may raise ``audit.alert`` (the builder returns None when this one does not)."""
 PROOF_SOURCE_TYPES: frozenset[str] = frozenset({"claim.verification_recorded", "claim.review_resolved"})
-MAPPED_LOG_TYPES: frozenset[str] = frozenset(_SIMPLE) | PROOF_SOURCE_TYPES
+MAPPED_LOG_TYPES: frozenset[str] = frozenset(_SIMPLE) | PROOF_SOURCE_TYPES | frozenset(_ALERTS)
 """Log event types that may become a webhook (anything else is skipped without reading history)."""
 
 
@@ -221,6 +259,11 @@ def partner_events(envelope: Envelope, leaf_hash: bytes, history: History) -> li
         if event_type is None:
             return []
         data = _claim_data(envelope, history)
+    elif envelope.type in _ALERTS:
+        alert = _ALERTS[envelope.type](envelope, history)
+        if alert is None:
+            return []
+        event_type, data = "audit.alert", alert
     else:
         event_type, build = _SIMPLE[envelope.type]
         data = build(envelope, history)
@@ -290,4 +333,19 @@ def delivery_failed_alert(
         },
         position=ledger.get("position"),
         leaf_hash=ledger.get("leafHash"),
+    )
+
+
+def feed_alert(*, partner_id: str, alert: str, key: str, at: str, details: Mapping[str, Any]) -> PartnerEvent:
+    """``audit.alert`` about a batch feed (seed 001 section 2.5, "Monitoring"): ``alert`` names what
+    happened (``feed_late``, ``sftp_host_key_refused``...), ``key`` makes the message id stable so the
+    same fact raised twice is one message. ``details`` never carry personal data."""
+    return PartnerEvent(
+        message_id=_message_id("feed-alert", f"{partner_id}:{alert}:{key}"),
+        partner_id=partner_id,
+        type="audit.alert",
+        timestamp=at,
+        data={"alert": alert, **details},
+        position=None,
+        leaf_hash=None,
     )

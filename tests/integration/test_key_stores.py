@@ -38,3 +38,22 @@ def test_keys_are_stable_wrapped_and_erasable(database_url: str, tmp_path: Path)
         assert store.get_or_create("partner/member-2")[0] != key_id
     finally:
         store.close()
+
+
+def test_batch_keys_match_single_keys_and_skip_erased(database_url: str, tmp_path: Path) -> None:
+    """get_or_create_many: existing keys returned as they are, missing ones created once, erased left out."""
+    store = open_store(database_url, tmp_path)
+    try:
+        existing = store.get_or_create("partner/a")
+        store.get_or_create("partner/gone")
+        store.destroy("partner/gone")
+        subjects = ["partner/a", "partner/gone", *(f"partner/n{i}" for i in range(450))]
+        keys = store.get_or_create_many(subjects)
+        assert "partner/gone" not in keys
+        assert keys["partner/a"] == existing
+        assert len(keys) == 451
+        assert all(store.get_or_create(subject) == keys[subject] for subject in subjects if subject != "partner/gone")
+        assert store.get_or_create_many(subjects) == keys
+        assert store.get_or_create_many([]) == {}
+    finally:
+        store.close()

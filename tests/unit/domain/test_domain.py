@@ -15,6 +15,9 @@ from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.engine.canonical import canonical_json
 from ledger_core.engine.mapper import DraftStoredEvent
 from ledger_core.members.enrollments import Enrollment
+from ledger_core.members.feeds.deliveries import FeedDeliveries
+from ledger_core.members.feeds.eligibility_file import EligibilityFile
+from ledger_core.members.feeds.formats import FeedKind, FileRejection, RowProblem, RowRefusal
 from ledger_core.members.member import PERSONAL_FIELDS, Member
 from ledger_core.members.privacy import PersonalDataVault
 from ledger_core.members.reminders import Reminder
@@ -132,7 +135,35 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
         estimated_send_time=T0,
     )
     other_reminder.cancel("not needed")
-    return [partner, claim, document, member, enrollment, subscription, reminder, other_reminder]
+    loaded = EligibilityFile.receive(P, "eligibility_northwestern_mutual_20260115.csv", "ab" * 32, 120, 2)
+    problem = RowProblem(2, 3, None, RowRefusal.INVALID, "state", "state must be a U.S. state or territory code")
+    loaded.record_batch(rows_through=2, created=1, updated=0, unchanged=0, member_events=1, problems=[problem])
+    loaded.complete(alert_share=0.05)
+    rejected = EligibilityFile.reject(
+        P, "eligibility_northwestern_mutual_20260116.csv", "cd" * 32, 9, FileRejection.HEADER, "wrong header", 1
+    )
+    deliveries = FeedDeliveries.open(P, FeedKind.ENROLLMENT)
+    deliveries.deliver(
+        period="2026-01-16",
+        file_name="enrollment_northwestern_mutual_20260116.csv",
+        since_position=0,
+        through_position=10,
+        rows=1,
+        full=False,
+    )
+    return [
+        partner,
+        claim,
+        document,
+        member,
+        enrollment,
+        subscription,
+        reminder,
+        other_reminder,
+        loaded,
+        rejected,
+        deliveries,
+    ]
 
 
 def test_registry_names_are_stable_and_unique() -> None:
@@ -145,8 +176,10 @@ def test_registry_names_are_stable_and_unique() -> None:
         "Enrollment",
         "Subscription",
         "Reminder",
+        "EligibilityFile",
+        "FeedDeliveries",
     }
-    assert len(REGISTRY.event_classes) == 39  # + partner.ip_allowlist_set, .api_key_max_age_set, .api_key_expiring
+    assert len(REGISTRY.event_classes) == 45  # 36 + partner (ip allowlist, key age, key expiring) + feeds (6)
     for name, cls in REGISTRY.event_classes.items():
         prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
         assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name

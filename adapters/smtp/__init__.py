@@ -1,0 +1,1 @@
+"""Email over SMTP (aiosmtplib) for the batch-feed notifications."""

@@ -1,0 +1,304 @@
+"""Loading an eligibility file (seed 001 §2.2), the bulk path: two streaming passes, batches end to end.
+
+1. **Scan** (:func:`~ledger_core.members.feeds.parsing.scan`): digest, UTF-8, header, number of records and
+   the rows a later row of the same member supersedes (the last occurrence wins). A file rejected here is
+   recorded as ``eligibilityfile.rejected`` and nothing of it loads.
+2. **Load**: every record is checked with the same rules as the API (:meth:`MemberService.check`), then
+   up to ``batch_size`` records go through :meth:`MemberService.upsert_batch`: one key-store call for the
+   batch's data keys, one save of all its events through the group commit, ending with the file's
+   ``eligibilityfile.batch_loaded`` event (row position and the batch's problems), and one counter update.
+
+Restartable: a file is its digest; a second run finds ``EligibilityFile`` and resumes after the last batch the
+log holds (a batch is in the log whole or not at all), first settling the counters of a batch whose save
+committed just before a crash. A finished file processed again records nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import IO
+from uuid import UUID
+
+from ledger_core.engine.application import LedgerApplication
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition, LedgerError
+from ledger_core.members.errors import NotEligible
+from ledger_core.members.feeds.eligibility_file import EligibilityFile, FileStatus, eligibility_file_id
+from ledger_core.members.feeds.formats import (
+    EligibilityFileName,
+    FileRejected,
+    FileRejection,
+    RowProblem,
+    RowRefusal,
+    parse_eligibility_name,
+)
+from ledger_core.members.feeds.parsing import FileScan, RawRecord, RecordReader, scan
+from ledger_core.members.member import (
+    BatchChange,
+    BatchOutcome,
+    CheckedRecord,
+    EligibilityRecord,
+    MemberService,
+)
+from ledger_core.members.outcome_projection import BATCH_MARK, OutcomeProjection
+
+OpenFile = Callable[[], AbstractContextManager[IO[bytes]]]
+"""Opens the file's bytes afresh (called once per pass)."""
+Progress = Callable[[int, int], None]
+"""``progress(rows done, rows in the file)``, called after each batch."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPolicy:
+    """A deployment's eligibility-feed settings (the server's and the CLI's come from ``LEDGER_FEEDS_*``)."""
+
+    batch_size: int = 1000
+    alert_share: float = 0.05
+    """An ``audit.alert`` fires when more than this share of a file's records is skipped (and on rejection)."""
+
+
+class FileChanged(LedgerError):
+    """The file's bytes changed between the scan and the load (it must not be written while processed)."""
+
+    code = "FEED_FILE_CHANGED"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What processing an eligibility file did. ``already_processed``: the same bytes were processed before
+    and nothing was recorded this time (the figures are those of the first run)."""
+
+    partner_id: str
+    file_name: str
+    file_id: UUID
+    digest: str
+    status: FileStatus
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    refused: int
+    alert: bool
+    already_processed: bool
+    rejection: FileRejection | None = None
+    message: str | None = None
+    line: int | None = None
+
+    @property
+    def accepted(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+def _refusal(error: LedgerError) -> tuple[RowRefusal, str | None, str]:
+    field = error.details.get("field")
+    if isinstance(error, NotEligible):
+        return RowRefusal.NOT_ELIGIBLE, str(field) if field else None, error.message
+    if error.message.startswith("missing required fields"):
+        return RowRefusal.MISSING, str(field) if field else None, "required field is empty or absent"
+    return RowRefusal.INVALID, str(field) if field else None, error.message
+
+
+class EligibilityLoader:
+    """Processes eligibility files for the members context (the use case behind ``ledger feeds load``)."""
+
+    def __init__(
+        self,
+        app: LedgerApplication,
+        members: MemberService,
+        outcomes: OutcomeProjection,
+        *,
+        present: Callable[[Sequence[UUID]], Collection[UUID]] | None = None,
+    ) -> None:
+        self.app = app
+        self.members = members
+        self.outcomes = outcomes
+        self.present = present
+
+    def load(
+        self,
+        partner_id: str,
+        file_name: str,
+        open_file: OpenFile,
+        *,
+        policy: FeedPolicy | None = None,
+        progress: Progress | None = None,
+    ) -> LoadResult:
+        """Process one file (see the module docstring); never raises for a bad file (a rejected file is a
+        result), only for storage failures or :class:`FileChanged`."""
+        policy = policy or FeedPolicy()
+        try:
+            name = parse_eligibility_name(file_name, partner_id)
+        except FileRejected as rejected:
+            return self._rejected(partner_id, file_name, open_file, rejected)
+        with open_file() as stream:
+            try:
+                scanned = scan(stream, name.format)
+            except FileRejected as rejected:
+                return self._rejected(partner_id, file_name, open_file, rejected)
+        file = self.app.find(EligibilityFile, eligibility_file_id(partner_id, scanned.digest))
+        if file is not None and file.status is not FileStatus.LOADING:
+            return _result(file, already_processed=True)
+        if file is None:
+            file = EligibilityFile.receive(partner_id, file_name, scanned.digest, scanned.size, scanned.rows)
+            self.app.save(file)
+        self._settle_open_batches(file)
+        self._load_rows(file, name, scanned, open_file, policy, progress)
+        file.complete(policy.alert_share)
+        self.app.save(file)
+        return _result(file, already_processed=False)
+
+    def _rejected(
+        self,
+        partner_id: str,
+        file_name: str,
+        open_file: OpenFile,
+        rejected: FileRejected,
+    ) -> LoadResult:
+        with open_file() as stream:
+            digest, size = _digest(stream)
+        file = self.app.find(EligibilityFile, eligibility_file_id(partner_id, digest))
+        if file is not None:
+            return _result(file, already_processed=True)
+        file = EligibilityFile.reject(
+            partner_id, file_name, digest, size, rejected.rejection, rejected.message, rejected.line
+        )
+        self.app.save(file)
+        return _result(file, already_processed=False)
+
+    def _settle_open_batches(self, file: EligibilityFile) -> None:
+        """A crash after a batch's save and before its counters: settle them now, from the log."""
+        prefix = f"{BATCH_MARK}{file.id}:"
+        for change in self.outcomes.store.open_changes():
+            if change.partner_member_id.startswith(prefix):
+                self.outcomes.recover_batch(change)
+
+    def _load_rows(
+        self,
+        file: EligibilityFile,
+        name: EligibilityFileName,
+        scanned: FileScan,
+        open_file: OpenFile,
+        policy: FeedPolicy,
+        progress: Progress | None,
+    ) -> None:
+        batch: list[tuple[RawRecord, CheckedRecord]] = []
+        problems: list[RowProblem] = []
+        last_row = file.rows_through
+        with open_file() as stream:
+            reader = RecordReader(stream, name.format)
+            for record in reader:
+                if record.row <= file.rows_through:
+                    continue
+                last_row = record.row
+                checked = self._check(record, scanned, problems)
+                if checked is not None:
+                    batch.append((record, checked))
+                if record.row - file.rows_through >= policy.batch_size:
+                    self._flush(file, batch, problems, record.row)
+                    batch, problems = [], []
+                    if progress is not None:
+                        progress(record.row, scanned.rows)
+            if last_row > file.rows_through:
+                self._flush(file, batch, problems, last_row)
+            if reader.digest != scanned.digest:
+                raise FileChanged("the file changed while it was processed", file_name=file.file_name)
+        if progress is not None:
+            progress(scanned.rows, scanned.rows)
+
+    def _check(self, record: RawRecord, scanned: FileScan, problems: list[RowProblem]) -> CheckedRecord | None:
+        """The record checked with the API's rules, or None with its problem appended to ``problems``."""
+        if record.problem is not None or record.fields is None:
+            refusal, field, reason = record.problem or (RowRefusal.MALFORMED, None, "unreadable record")
+            problems.append(RowProblem(record.row, record.line, None, refusal, field, reason))
+            return None
+        later = scanned.superseded.get(record.row)
+        pmid = record.fields.get("partner_member_id")
+        if later is not None:
+            reason = f"partner_member_id appears again in row {later}; the last row wins"
+            problems.append(
+                RowProblem(record.row, record.line, pmid, RowRefusal.DUPLICATE, "partner_member_id", reason)
+            )
+            return None
+        try:
+            return self.members.check(EligibilityRecord.from_row(record.fields))
+        except (InvalidCommand, NotEligible) as error:
+            refusal, field, reason = _refusal(error)
+            known = pmid if field != "partner_member_id" else None
+            problems.append(RowProblem(record.row, record.line, known, refusal, field, reason))
+            return None
+
+    def _flush(
+        self,
+        file: EligibilityFile,
+        batch: list[tuple[RawRecord, CheckedRecord]],
+        problems: list[RowProblem],
+        through: int,
+    ) -> None:
+        records = {checked.partner_member_id: record for record, checked in batch}
+
+        def close_batch(member_events: int, outcomes: Sequence[BatchOutcome]) -> EligibilityFile:
+            counts = dict.fromkeys(BatchChange, 0)
+            refused = list(problems)
+            for outcome in outcomes:
+                counts[outcome.change] += 1
+                if outcome.change is BatchChange.ERASED:
+                    record = records[outcome.partner_member_id]
+                    reason = "the member was erased and is not registered again"
+                    refused.append(
+                        RowProblem(record.row, record.line, outcome.partner_member_id, RowRefusal.ERASED, None, reason)
+                    )
+            refused.sort(key=lambda problem: problem.row)
+            file.record_batch(
+                rows_through=through,
+                created=counts[BatchChange.CREATED],
+                updated=counts[BatchChange.UPDATED],
+                unchanged=counts[BatchChange.UNCHANGED],
+                member_events=member_events,
+                problems=refused,
+            )
+            return file
+
+        self.members.upsert_batch(
+            str(file.partner_id), [checked for _, checked in batch], present=self.present, close_batch=close_batch
+        )
+
+    def problems(self, partner_id: str, digest: str) -> list[RowProblem]:
+        """Every problem recorded for the file with ``digest``, by row (from its batch events in the log)."""
+        found: list[RowProblem] = []
+        for envelope in self.app.history(eligibility_file_id(partner_id, digest)):
+            if envelope.type == EligibilityFile.BatchLoaded.EVENT_TYPE:
+                found.extend(RowProblem.from_json(problem) for problem in envelope.payload.get("problems", []))
+        return found
+
+
+def _digest(stream: IO[bytes]) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(64 * 1024):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _result(file: EligibilityFile, *, already_processed: bool) -> LoadResult:
+    if file.status is FileStatus.LOADING:
+        raise InvalidTransition("eligibility_file", file.status.value, "result")
+    return LoadResult(
+        partner_id=str(file.partner_id),
+        file_name=file.file_name,
+        file_id=file.id,
+        digest=file.digest,
+        status=file.status,
+        rows=file.rows,
+        created=file.created,
+        updated=file.updated,
+        unchanged=file.unchanged,
+        refused=file.refused,
+        alert=file.alert,
+        already_processed=already_processed,
+        rejection=file.rejection,
+        message=file.message,
+        line=file.line,
+    )
