@@ -253,6 +253,10 @@ class OutboxTransaction(ABC):
         return len(deliveries)
 
     @abstractmethod
+    def message_exists(self, message_id: str) -> bool:
+        """Whether a message with this id was ever enqueued (alerts raised once per fact)."""
+
+    @abstractmethod
     def insert_messages(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """(message_id, partner_id, event_type, position, body, created_at) rows; existing ids are kept."""
 

@@ -205,6 +205,9 @@ class PostgresOutboxTransaction(OutboxTransaction):
         return [(str(endpoint), str(types)) for endpoint, types in self.execute(sql, (partner_id,))]
 
     # -- messages and deliveries ----------------------------------------------------------------------
+    def message_exists(self, message_id: str) -> bool:
+        return bool(self.execute("SELECT 1 FROM webhook_messages WHERE message_id = %s", (message_id,)))
+
     def insert_messages(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """One statement for the whole batch (the rows as arrays), not one per row."""
         if rows:

@@ -16,7 +16,9 @@ Triggers (mapped by stable log event type and status fields, so new fields added
   ``claim.fraud_detected``. ``claim.review_resolved`` with decision ``verified``/``flagged`` likewise.
 * ``proof.generated``: a claim's verification entry (one of the two above) became part of a signed
   checkpoint, so its inclusion proof now exists. Built by :func:`proof_generated` when the tree grows.
-* ``audit.alert``: a webhook delivery was given up after the last retry (:func:`delivery_failed_alert`).
+* ``audit.alert``: a webhook delivery was given up after the last retry (:func:`delivery_failed_alert`);
+  an identity provider's or our SP certificate expires within 30 days, or has expired
+  (:func:`certificate_expiry_alert`, seed 001 section 1.4).
 * ``enrollment.kit_ordered`` -> ``enrollment.completed`` (seed: "consented, kit ordered");
   ``enrollment.sample_received`` -> ``sample.received``; ``enrollment.result_delivered`` ->
   ``result.delivered`` with ``result_type`` always null (privacy: partners never see results);
@@ -44,6 +46,7 @@ __all__ = [
     "PROOF_SOURCE_TYPES",
     "History",
     "PartnerEvent",
+    "certificate_expiry_alert",
     "delivery_failed_alert",
     "partner_events",
     "proof_generated",
@@ -277,4 +280,39 @@ def delivery_failed_alert(
         },
         position=ledger.get("position"),
         leaf_hash=ledger.get("leafHash"),
+    )
+
+
+def certificate_expiry_alert(
+    *,
+    partner_id: str,
+    provider_id: str,
+    role: str,
+    fingerprint: str,
+    not_after: str,
+    stage: str,
+    days_left: int,
+    at: str,
+) -> PartnerEvent:
+    """``audit.alert`` saying the ``role`` (``idp`` or ``sp``) certificate ``fingerprint`` of the partner's
+    provider ``provider_id`` is at ``stage`` (``expiring``: within 30 days; ``expired``) of its ``not_after``.
+
+    One message per certificate and stage: the id is derived from both, so a watcher that runs every hour
+    raises each alert once (seed 001 section 1.4: "alert 30 days before").
+    """
+    return PartnerEvent(
+        message_id=_message_id("certificate", f"{partner_id}:{provider_id}:{role}:{fingerprint}:{stage}"),
+        partner_id=partner_id,
+        type="audit.alert",
+        timestamp=at,
+        data={
+            "alert": f"sso_certificate_{stage}",
+            "provider_id": provider_id,
+            "certificate": role,
+            "sha256_fingerprint": fingerprint,
+            "not_after": not_after,
+            "days_left": days_left,
+        },
+        position=None,
+        leaf_hash=None,
     )

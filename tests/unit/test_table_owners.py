@@ -30,6 +30,8 @@ OWNERS = {
     "outcome_changes": "outcomes",
     "subject_keys": "keys",
     "erased_subjects": "keys",
+    "sso_login_stats": "sso_health",
+    "sso_oidc_tokens": "oidc_tokens",
 }
 
 
