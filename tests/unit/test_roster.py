@@ -22,7 +22,7 @@ def test_the_file_name_gives_partner_and_day() -> None:
 def test_the_header_says_whose_accounts_it_lists() -> None:
     """``staff_id`` lists staff, ``partner_member_id`` members; other columns are ignored; BOM accepted."""
     staff = parse_roster("acme", b"\xef\xbb\xbfstaff_id,email\nEMP1,a@x\nEMP2,b@x\n", name="users_acme_20260115.csv")
-    assert (staff.user_kind, staff.as_of, staff.active_ids) == ("staff", date(2026, 1, 15), {"EMP1", "EMP2"})
+    assert (staff.user_kind, staff.as_of, staff.active_ids) == ("staff", date(2026, 1, 15), frozenset({"EMP1", "EMP2"}))
     members = parse_roster("acme", b"partner_member_id\n123\n")
     assert members.user_kind == "member"
     generic = parse_roster("acme", b"partner_user_id\nU1\n", user_kind="staff")
