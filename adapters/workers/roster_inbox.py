@@ -10,7 +10,6 @@ backend: what a sync touches arrives through ``apply``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,16 +69,3 @@ class RosterInbox:
         path.replace(destination)
         self._sizes.pop(path.name, None)
         return destination
-
-
-async def run_roster_inbox(inbox: RosterInbox, interval_s: float, stop: asyncio.Event) -> None:
-    """Run :meth:`RosterInbox.run_once` every ``interval_s`` seconds (in a thread) until ``stop`` is set."""
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(inbox.run_once)
-        except OSError as error:
-            logger.error("roster inbox %s: %s", inbox.inbox, error)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)
-        except TimeoutError:
-            continue
