@@ -17,9 +17,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from ledger_core.accounts.ports import OneTimeStore, SessionStore
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.engine.ports import LogReader, PartnerLogReader, TreeStore
@@ -155,5 +157,13 @@ class ManagedKeyStore(KeyStore, Protocol):
 
 class ManagedOutcomeStore(OutcomeStore, Protocol):
     """A :class:`~ledger_core.members.outcomes.OutcomeStore` with a lifetime."""
+
+    def close(self) -> None: ...
+
+
+class ManagedSsoStore(SessionStore, OneTimeStore, Protocol):
+    """Sign-in state (:class:`~ledger_core.accounts.ports.SessionStore` and ``OneTimeStore``) with a lifetime."""
+
+    def purge(self, before: datetime) -> int: ...
 
     def close(self) -> None: ...

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from adapters.log_recorder import SequencedRecorder, system_clock
 from adapters.outbox import OutboxStore
-from adapters.ports import KeyWrapping, ManagedKeyStore, ManagedOutcomeStore, ManagedTreeStore
+from adapters.ports import KeyWrapping, ManagedKeyStore, ManagedOutcomeStore, ManagedSsoStore, ManagedTreeStore
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.engine.ports import Clock
 
@@ -120,3 +120,15 @@ def open_outcome_store(config: StorageConfig) -> ManagedOutcomeStore:
     from adapters.sqlite.outcomes import SQLiteOutcomeStore
 
     return SQLiteOutcomeStore(config.sqlite_path())
+
+
+def open_sso_store(config: StorageConfig) -> ManagedSsoStore:
+    """Sessions and one-time values of sign-in (``sso_*`` tables) in the database ``config`` names."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.sessions import PostgresSsoStore
+
+        return PostgresSsoStore(url)
+    from adapters.sqlite.sessions import SQLiteSsoStore
+
+    return SQLiteSsoStore(config.sqlite_path())

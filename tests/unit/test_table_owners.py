@@ -30,6 +30,9 @@ OWNERS = {
     "outcome_changes": "outcomes",
     "subject_keys": "keys",
     "erased_subjects": "keys",
+    "sso_sessions": "sessions",
+    "sso_session_tokens": "sessions",
+    "sso_one_time": "sessions",
 }
 
 
