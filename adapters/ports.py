@@ -18,9 +18,11 @@ import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from ledger_core.accounts.ports import OneTimeStore, SessionStore
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.engine.ports import LogReader, PartnerLogReader, TreeStore
@@ -202,5 +204,11 @@ class OidcTokenStore(Protocol):
     def forget(self, account_id: str) -> int:
         """Delete every token of the account (deactivation); how many there were."""
         ...
+
+
+class ManagedSsoStore(SessionStore, OneTimeStore, Protocol):
+    """Sign-in state (:class:`~ledger_core.accounts.ports.SessionStore` and ``OneTimeStore``) with a lifetime."""
+
+    def purge(self, before: datetime) -> int: ...
 
     def close(self) -> None: ...

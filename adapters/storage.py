@@ -21,6 +21,7 @@ from adapters.ports import (
     KeyWrapping,
     ManagedKeyStore,
     ManagedOutcomeStore,
+    ManagedSsoStore,
     ManagedTreeStore,
     OidcTokenStore,
     SsoHealthStore,
@@ -151,3 +152,15 @@ def open_oidc_tokens(config: StorageConfig) -> OidcTokenStore:
     from adapters.sqlite.oidc_tokens import SQLiteOidcTokenStore
 
     return SQLiteOidcTokenStore(config.sqlite_path())
+
+
+def open_sso_store(config: StorageConfig) -> ManagedSsoStore:
+    """Sessions and one-time values of sign-in (``sso_*`` tables) in the database ``config`` names."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.sessions import PostgresSsoStore
+
+        return PostgresSsoStore(url)
+    from adapters.sqlite.sessions import SQLiteSsoStore
+
+    return SQLiteSsoStore(config.sqlite_path())

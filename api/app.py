@@ -51,8 +51,10 @@ from api.http.routes.operations_members import (
     OperationsMembersController,
     OperationsOutcomesController,
 )
+from api.http.routes.operations_sso import OperationsSsoController
 from api.http.routes.outcomes import OutcomesController
 from api.http.routes.reminders import RemindersController
+from api.http.routes.sso_session import SsoSessionController
 from api.http.routes.webhooks import WebhooksController
 from api.http.threads import install_worker_pool, run_blocking
 from api.runtime import Runtime, RuntimeHandle, open_runtime
@@ -152,6 +154,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             OperationsMembersController,
             OperationsOutcomesController,
             WebhooksController,  # endpoints, delivery logs, resend, replay (docs/webhooks.md)
+            OperationsSsoController,  # identity providers and accounts (docs/sso.md)
         ],
         parameters=SIGNED_HEADERS,
         security=[{"bearerAuth": [], "apiKey": [], "requestSignature": []}],
@@ -160,7 +163,13 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         before_request=pipeline.before_request,
     )
     app = Litestar(
-        route_handlers=[api_v1, OAuthController, WellKnownController, HealthController],
+        route_handlers=[
+            api_v1,
+            OAuthController,
+            WellKnownController,
+            HealthController,
+            SsoSessionController,  # browser sessions, sso_token exchange (docs/sso.md)
+        ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},
         middleware=[edge.middleware()],

@@ -32,6 +32,9 @@ OWNERS = {
     "erased_subjects": "keys",
     "sso_login_stats": "sso_health",
     "sso_oidc_tokens": "oidc_tokens",
+    "sso_sessions": "sessions",
+    "sso_session_tokens": "sessions",
+    "sso_one_time": "sessions",
 }
 
 

@@ -9,7 +9,11 @@ from uuid import uuid4
 
 import orjson
 
+from ledger_core.accounts.account import UserAccount, account_subject
+from ledger_core.accounts.identity import IdentityProviderKind, StaffRole, UserKind
+from ledger_core.accounts.providers import IdentityProvider, PartnerSso
 from ledger_core.claims.claim import Claim
+from ledger_core.engine.aggregate import derive_id
 from ledger_core.claims.documents import Document
 from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.engine.canonical import canonical_json
@@ -129,7 +133,31 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
         estimated_send_time=T0,
     )
     other_reminder.cancel("not needed")
-    return [partner, claim, document, member, enrollment, subscription, reminder, other_reminder]
+    return [partner, claim, document, member, enrollment, subscription, reminder, other_reminder, *accounts(vault)]
+
+
+def accounts(vault: PersonalDataVault) -> list[Any]:
+    """A partner's identity providers and a staff account through every event of the accounts context."""
+    sso = PartnerSso._create(PartnerSso.Opened, id=derive_id("partner_sso", P), partner_id=P)
+    settings = {"entity_id": "https://idp.example", "sso_url": "https://idp.example/sso", "certificates": ["pem"]}
+    sso.configure(IdentityProvider(P, "okta", IdentityProviderKind.SAML, UserKind.STAFF, StaffRole.USER, settings))
+    sso.remove("okta")
+    subject = account_subject(uuid4())
+    sealed, commitments = vault.seal_fields(subject, {"email": "a@b.co", "first_name": "A", "last_name": "B"})
+    account = UserAccount.provision(
+        partner_id=P,
+        user_kind=UserKind.STAFF,
+        partner_user_id="emp-1",
+        provider_id="okta",
+        role=StaffRole.USER,
+        personal=sealed,
+        fingerprints=commitments,
+    )
+    changed, new_commitments = vault.seal_fields(subject, {"last_name": "C"})
+    account.update_attributes(provider_id="okta", role=StaffRole.ADMIN, personal=changed, fingerprints=new_commitments)
+    account.deactivate("left", "sync")
+    account.reactivate("operations")
+    return [sso, account]
 
 
 def test_registry_names_are_stable_and_unique() -> None:
@@ -142,8 +170,10 @@ def test_registry_names_are_stable_and_unique() -> None:
         "Enrollment",
         "Subscription",
         "Reminder",
+        "Sso",
+        "Account",
     }
-    assert len(REGISTRY.event_classes) == 36
+    assert len(REGISTRY.event_classes) == 43
     for name, cls in REGISTRY.event_classes.items():
         prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
         assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name
