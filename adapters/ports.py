@@ -205,6 +205,8 @@ class OidcTokenStore(Protocol):
         """Delete every token of the account (deactivation); how many there were."""
         ...
 
+    def close(self) -> None: ...
+
 
 class ManagedSsoStore(SessionStore, OneTimeStore, Protocol):
     """Sign-in state (:class:`~ledger_core.accounts.ports.SessionStore` and ``OneTimeStore``) with a lifetime."""

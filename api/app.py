@@ -52,8 +52,10 @@ from api.http.routes.operations_members import (
     OperationsOutcomesController,
 )
 from api.http.routes.operations_sso import OperationsSsoController
+from api.http.routes.operations_sso_roster import OperationsSsoRosterController
 from api.http.routes.outcomes import OutcomesController
 from api.http.routes.reminders import RemindersController
+from api.http.routes.sso_oidc import OidcLoginController
 from api.http.routes.sso_session import SsoSessionController
 from api.http.routes.webhooks import WebhooksController
 from api.http.threads import install_worker_pool, run_blocking
@@ -155,6 +157,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             OperationsOutcomesController,
             WebhooksController,  # endpoints, delivery logs, resend, replay (docs/webhooks.md)
             OperationsSsoController,  # identity providers and accounts (docs/sso.md)
+            OperationsSsoRosterController,  # deprovisioning sync by roster upload (docs/sso.md)
         ],
         parameters=SIGNED_HEADERS,
         security=[{"bearerAuth": [], "apiKey": [], "requestSignature": []}],
@@ -169,6 +172,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             WellKnownController,
             HealthController,
             SsoSessionController,  # browser sessions, sso_token exchange (docs/sso.md)
+            OidcLoginController,  # OpenID Connect sign-in and callback (docs/sso.md)
         ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},

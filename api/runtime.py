@@ -33,6 +33,7 @@ from api.security.credentials import PartnerDirectory
 from api.security.secrets import load_deployment_secret, load_token_key
 from api.security.tokens import TokenIssuer
 from api.settings import Settings
+from api.sso_jobs import sp_certificate_pem, start_sso_jobs
 from api.sso_runtime import SsoRuntime, open_sso
 from api.webhooks_runtime import open_webhooks
 from ledger_core.engine.audit_log import AuditLog
@@ -162,6 +163,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         closers.append(start_outcome_recovery(ledger.outcomes, logger=logger))
         webhooks = open_webhooks(settings, ledger, security.deployment_secret, closers)
         sso = open_sso(settings, ledger, security.deployment_secret, closers, _utc_now)
+        start_sso_jobs(settings, ledger, sso.store, sso.oidc, webhooks, metrics, sp_certificate_pem(settings), closers)
         return Runtime(
             settings,
             ledger,

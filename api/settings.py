@@ -196,6 +196,14 @@ class SsoSection:
     """The SP's certificate (PEM); default ``<data dir>/saml_sp.crt``, self-signed on first use."""
     allow_http_providers: bool = _env("SSO_ALLOW_HTTP_PROVIDERS", default=False)
     """Accept http:// IdP URLs (loopback test providers only)."""
+    oidc_timeout_seconds: float = _env("SSO_OIDC_TIMEOUT_SECONDS", default=10.0)
+    """Each call to an OIDC provider (discovery, JWKS, token, userinfo) gives up after this: the failure page."""
+    certificate_check_seconds: int = _env("SSO_CERTIFICATE_CHECK_SECONDS", default=3600)
+    """How often ``ledger serve`` checks IdP and SP certificate expiry (``audit.alert`` 30 days before)."""
+    roster_inbox: Path | None = field(default=None, metadata={"env": "SSO_ROSTER_INBOX"})
+    """Where roster files ``users_<partner>_<YYYYMMDD>.csv`` arrive; default ``<data dir>/inbound/sso``."""
+    roster_interval_seconds: int = _env("SSO_ROSTER_INTERVAL_SECONDS", default=300)
+    """How often the roster inbox is scanned (deprovisioning sync)."""
 
 
 _SECTIONS: Mapping[str, type[Any]] = {
@@ -269,7 +277,7 @@ def _env_name(item: Field[Any]) -> str:
     return str(item.metadata.get("env", item.name)).lower()
 
 
-_PATHS = {"data_dir", "signing_key", "sso_sp_key", "sso_sp_certificate"}
+_PATHS = {"data_dir", "signing_key", "sso_sp_key", "sso_sp_certificate", "sso_roster_inbox"}
 _BOOLS = {
     "embedded_sealer",
     "json_logs",
@@ -277,7 +285,13 @@ _BOOLS = {
     "webhook_allow_private_targets",
     "sso_allow_http_providers",
 }
-_FLOATS = {"seal_wait_seconds", "seal_poll_seconds", "webhook_timeout_seconds", "webhook_retry_scale"}
+_FLOATS = {
+    "seal_wait_seconds",
+    "seal_poll_seconds",
+    "webhook_timeout_seconds",
+    "webhook_retry_scale",
+    "sso_oidc_timeout_seconds",
+}
 _INTS = {
     "token_ttl_seconds",
     "clock_skew_seconds",
@@ -298,6 +312,8 @@ _INTS = {
     "sso_clock_skew_seconds",
     "sso_request_ttl_seconds",
     "sso_assertion_max_age_seconds",
+    "sso_certificate_check_seconds",
+    "sso_roster_interval_seconds",
     "sso_token_max_ttl_seconds",
 }
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from adapters.ports import ManagedSsoStore
 from adapters.storage import open_sso_store
+from api.oidc_runtime import OidcRuntime, open_oidc
 from api.security.sso_tokens import SsoTokenVerifier
 from api.settings import Settings, SsoSection
 from ledger_core.accounts.sessions import SessionPolicy, SessionService
@@ -31,6 +32,8 @@ class SsoRuntime:
     sessions: SessionService
     tokens: SsoTokenVerifier
     clock: Callable[[], datetime]
+    oidc: OidcRuntime
+    """The OpenID Connect relying party, its cookie sealer, token vault and counters (api/oidc_runtime.py)."""
 
     @property
     def skew(self) -> timedelta:
@@ -66,4 +69,4 @@ def open_sso(
         skew=timedelta(seconds=section.clock_skew_seconds),
         clock=clock,
     )
-    return SsoRuntime(section, store, sessions, tokens, clock)
+    return SsoRuntime(section, store, sessions, tokens, clock, open_oidc(settings, store, closers))

@@ -1,18 +1,21 @@
-"""Why an OpenID Connect login was refused: one reason per check, carried by :class:`OidcLoginRefused`.
+"""Why an OpenID Connect login was refused: the check that failed (:class:`OidcCheck`), reported as the
+accounts context's :class:`~ledger_core.accounts.errors.LoginRefused` with its reason code.
 
-Every refusal is shown to the person as a page saying what failed (:data:`REASON_MESSAGES`, never the
-token or the claims) and counted by reason in ``ledger_sso_logins_total{protocol="oidc",outcome,reason}``.
+The reason code (:data:`REASONS`) is what the failure page shows and what
+``ledger_sso_logins_total{protocol="oidc",outcome="failure",reason}`` counts, the same vocabulary as SAML;
+the finer :class:`OidcCheck` and the evidence go to the server's log only (``details['check']``), never to
+the person: they would help an attacker more than the user.
 """
 
 from __future__ import annotations
 
 import enum
 
-from ledger_core.engine.errors import LedgerError
+from ledger_core.accounts.errors import LoginFailure, LoginRefused
 
 
-class OidcFailure(enum.Enum):
-    """The check an OIDC login failed; the value is the metric label and the ``details.reason``."""
+class OidcCheck(enum.Enum):
+    """The check an OIDC login failed."""
 
     PROVIDER_UNREACHABLE = "provider_unreachable"
     DISCOVERY_INVALID = "discovery_invalid"
@@ -21,50 +24,47 @@ class OidcFailure(enum.Enum):
     STATE_MISMATCH = "state_mismatch"
     STATE_REUSED = "state_reused"
     LOGIN_EXPIRED = "login_expired"
-    MALFORMED_TOKEN = "malformed_token"  # noqa: S105 - a reason label, not a secret
+    MALFORMED_TOKEN = "malformed_token"  # noqa: S105 - a check name, not a secret
     ALGORITHM_REFUSED = "algorithm_refused"
     UNKNOWN_SIGNING_KEY = "unknown_signing_key"
     BAD_SIGNATURE = "bad_signature"
     WRONG_ISSUER = "wrong_issuer"
     WRONG_AUDIENCE = "wrong_audience"
-    TOKEN_EXPIRED = "token_expired"  # noqa: S105 - a reason label, not a secret
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105 - a check name, not a secret
     ISSUED_IN_FUTURE = "issued_in_future"
     NONCE_MISMATCH = "nonce_mismatch"
     USERINFO_MISMATCH = "userinfo_mismatch"
 
 
-REASON_MESSAGES: dict[OidcFailure, str] = {
-    OidcFailure.PROVIDER_UNREACHABLE: (
-        "Your organisation's sign-in service did not answer in time. Try again in a few minutes."
-    ),
-    OidcFailure.DISCOVERY_INVALID: (
-        "Your organisation's sign-in service is misconfigured (its discovery document is invalid)."
-    ),
-    OidcFailure.PROVIDER_ERROR: "Your organisation's sign-in service refused the sign-in.",
-    OidcFailure.LOGIN_NOT_STARTED: "This sign-in was not started from this browser. Start again from the sign-in page.",
-    OidcFailure.STATE_MISMATCH: "This sign-in response does not belong to the sign-in this browser started.",
-    OidcFailure.STATE_REUSED: "This sign-in response was already used. Start again from the sign-in page.",
-    OidcFailure.LOGIN_EXPIRED: "The sign-in took too long. Start again from the sign-in page.",
-    OidcFailure.MALFORMED_TOKEN: "The identity token from your organisation could not be read.",
-    OidcFailure.ALGORITHM_REFUSED: "The identity token is signed with an algorithm we do not accept.",
-    OidcFailure.UNKNOWN_SIGNING_KEY: "The identity token is signed with a key your organisation does not publish.",
-    OidcFailure.BAD_SIGNATURE: "The identity token's signature is not valid.",
-    OidcFailure.WRONG_ISSUER: "The identity token was issued by another sign-in service.",
-    OidcFailure.WRONG_AUDIENCE: "The identity token was issued for another application.",
-    OidcFailure.TOKEN_EXPIRED: "The identity token has expired.",
-    OidcFailure.ISSUED_IN_FUTURE: "The identity token is dated in the future.",
-    OidcFailure.NONCE_MISMATCH: "The identity token does not answer this browser's sign-in request.",
-    OidcFailure.USERINFO_MISMATCH: "The user information does not match the identity token.",
+REASONS: dict[OidcCheck, LoginFailure] = {
+    OidcCheck.PROVIDER_UNREACHABLE: LoginFailure.IDP_UNAVAILABLE,
+    OidcCheck.DISCOVERY_INVALID: LoginFailure.IDP_UNAVAILABLE,
+    OidcCheck.PROVIDER_ERROR: LoginFailure.IDP_STATUS,
+    OidcCheck.LOGIN_NOT_STARTED: LoginFailure.STATE_MISMATCH,
+    OidcCheck.STATE_MISMATCH: LoginFailure.STATE_MISMATCH,
+    OidcCheck.STATE_REUSED: LoginFailure.REPLAYED,
+    OidcCheck.LOGIN_EXPIRED: LoginFailure.EXPIRED,
+    OidcCheck.MALFORMED_TOKEN: LoginFailure.TOKEN_INVALID,
+    OidcCheck.ALGORITHM_REFUSED: LoginFailure.ALGORITHM_REFUSED,
+    OidcCheck.UNKNOWN_SIGNING_KEY: LoginFailure.SIGNATURE_INVALID,
+    OidcCheck.BAD_SIGNATURE: LoginFailure.SIGNATURE_INVALID,
+    OidcCheck.WRONG_ISSUER: LoginFailure.ISSUER_MISMATCH,
+    OidcCheck.WRONG_AUDIENCE: LoginFailure.AUDIENCE_MISMATCH,
+    OidcCheck.TOKEN_EXPIRED: LoginFailure.EXPIRED,
+    OidcCheck.ISSUED_IN_FUTURE: LoginFailure.NOT_YET_VALID,
+    OidcCheck.NONCE_MISMATCH: LoginFailure.NONCE_MISMATCH,
+    OidcCheck.USERINFO_MISMATCH: LoginFailure.TOKEN_INVALID,
 }
+"""The reason code each check is reported under (docs/sso.md "Failure messages (OIDC)")."""
 
 
-class OidcLoginRefused(LedgerError):
-    """An OpenID Connect login refused for ``reason``; ``details`` say which partner and which check."""
+class OidcLoginRefused(LoginRefused):
+    """An OIDC login refused by ``check``; ``evidence`` (for the log) says what was found."""
 
-    code = "SSO_LOGIN_REFUSED"
-
-    def __init__(self, reason: OidcFailure, partner_id: str, evidence: str = "") -> None:
-        super().__init__(REASON_MESSAGES[reason], reason=reason.value, partner_id=partner_id, protocol="oidc")
-        self.reason = reason
+    def __init__(self, check: OidcCheck, partner_id: str, evidence: str = "") -> None:
+        super().__init__(
+            REASONS[check], f"OpenID Connect sign-in refused ({check.value})", protocol="oidc", check=check.value
+        )
+        self.check = check
         self.partner_id = partner_id
         self.evidence = evidence

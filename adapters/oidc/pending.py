@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from adapters.oidc.errors import OidcFailure, OidcLoginRefused
+from adapters.oidc.errors import OidcCheck, OidcLoginRefused
 
 _NONCE = 12
 _INFO = b"proveniq-ledger oidc pending-login cookie v1"
@@ -71,13 +71,13 @@ class PendingLoginSealer:
         return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
 
     def open(self, partner_id: str, cookie: str | None) -> PendingLogin:
-        """The login sealed in ``cookie`` for ``partner_id``; :attr:`OidcFailure.LOGIN_NOT_STARTED` otherwise."""
+        """The login sealed in ``cookie`` for ``partner_id``; :attr:`OidcCheck.LOGIN_NOT_STARTED` otherwise."""
         if not cookie:
-            raise OidcLoginRefused(OidcFailure.LOGIN_NOT_STARTED, partner_id, "no pending-login cookie")
+            raise OidcLoginRefused(OidcCheck.LOGIN_NOT_STARTED, partner_id, "no pending-login cookie")
         try:
             raw = base64.urlsafe_b64decode(cookie + "=" * (-len(cookie) % 4))
             body = self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], partner_id.encode())
             state, nonce, verifier, started_at, return_to = orjson.loads(body)
         except (InvalidTag, ValueError, TypeError) as error:
-            raise OidcLoginRefused(OidcFailure.LOGIN_NOT_STARTED, partner_id, "cookie does not open") from error
+            raise OidcLoginRefused(OidcCheck.LOGIN_NOT_STARTED, partner_id, "cookie does not open") from error
         return PendingLogin(partner_id, str(state), str(nonce), str(verifier), float(started_at), str(return_to))

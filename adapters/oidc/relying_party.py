@@ -10,7 +10,7 @@ older than ``login_ttl_s``), exchanges the code with the verifier (section 3.1.3
 the id_token's, section 5.3.2) and returns an :class:`OidcIdentity`.
 
 Every call to the provider has a timeout (``timeout_s``); a provider that does not answer, or refuses the
-connection, is :attr:`~OidcFailure.PROVIDER_UNREACHABLE`. Discovery documents and JWKS are cached per
+connection, is :attr:`~OidcCheck.PROVIDER_UNREACHABLE`. Discovery documents and JWKS are cached per
 issuer for ``metadata_ttl_s``; a ``kid`` missing from the cached JWKS refetches it once (key rotation).
 """
 
@@ -29,7 +29,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from adapters.oidc.errors import OidcFailure, OidcLoginRefused
+from adapters.oidc.errors import OidcCheck, OidcLoginRefused
 from adapters.oidc.id_token import IdTokenInvalid, validate_id_token
 from adapters.oidc.pending import PendingLogin
 from ledger_core.partners.ports import ReplayCache
@@ -107,26 +107,26 @@ class RelyingParty:
         """Check the callback ``params`` against ``pending``, redeem the code, validate; or refuse."""
         partner = client.partner_id
         if "error" in params:
-            raise OidcLoginRefused(OidcFailure.PROVIDER_ERROR, partner, str(params["error"])[:64])
+            raise OidcLoginRefused(OidcCheck.PROVIDER_ERROR, partner, str(params["error"])[:64])
         state = params.get("state", "")
         if not hmac.compare_digest(state.encode(), pending.state.encode()):
-            raise OidcLoginRefused(OidcFailure.STATE_MISMATCH, partner, "state differs from the sealed one")
+            raise OidcLoginRefused(OidcCheck.STATE_MISMATCH, partner, "state differs from the sealed one")
         if self.clock() - pending.started_at > self.login_ttl_s:
-            raise OidcLoginRefused(OidcFailure.LOGIN_EXPIRED, partner, f"older than {self.login_ttl_s}s")
+            raise OidcLoginRefused(OidcCheck.LOGIN_EXPIRED, partner, f"older than {self.login_ttl_s}s")
         if not self.replay.remember(partner, f"oidc-state:{state}", self.login_ttl_s):
-            raise OidcLoginRefused(OidcFailure.STATE_REUSED, partner, "state already spent")
+            raise OidcLoginRefused(OidcCheck.STATE_REUSED, partner, "state already spent")
         code = params.get("code")
         if not code:
-            raise OidcLoginRefused(OidcFailure.PROVIDER_ERROR, partner, "callback without code")
+            raise OidcLoginRefused(OidcCheck.PROVIDER_ERROR, partner, "callback without code")
         provider = await self._provider(client)
         token = await self._redeem(client, provider, code, pending.code_verifier)
         raw = token.get("id_token")
         if not isinstance(raw, str):
-            raise OidcLoginRefused(OidcFailure.MALFORMED_TOKEN, partner, "token response without id_token")
+            raise OidcLoginRefused(OidcCheck.MALFORMED_TOKEN, partner, "token response without id_token")
         claims = await self._validated(client, provider, raw, pending.nonce)
         userinfo = await self._userinfo(client, provider, str(token["access_token"]))
         if userinfo is not None and userinfo.get("sub") != claims["sub"]:
-            raise OidcLoginRefused(OidcFailure.USERINFO_MISMATCH, partner, "userinfo sub differs")
+            raise OidcLoginRefused(OidcCheck.USERINFO_MISMATCH, partner, "userinfo sub differs")
         expires_at = token.get("expires_at")
         return OidcIdentity(
             partner_id=partner,
@@ -164,14 +164,14 @@ class RelyingParty:
                 evidence = (
                     f"missing {missing}" if missing else f"issuer {metadata['issuer']!r} is not {client.issuer!r}"
                 )
-                raise OidcLoginRefused(OidcFailure.DISCOVERY_INVALID, client.partner_id, evidence)
+                raise OidcLoginRefused(OidcCheck.DISCOVERY_INVALID, client.partner_id, evidence)
             for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
                 if not is_secure_transport(metadata[name]):
-                    raise OidcLoginRefused(OidcFailure.DISCOVERY_INVALID, client.partner_id, f"{name} is not https")
+                    raise OidcLoginRefused(OidcCheck.DISCOVERY_INVALID, client.partner_id, f"{name} is not https")
             try:
                 keys = KeySet.import_key_set(await self._get_json(client, metadata["jwks_uri"]))  # type: ignore[arg-type]
             except (JoseError, KeyError, TypeError, ValueError) as error:
-                raise OidcLoginRefused(OidcFailure.DISCOVERY_INVALID, client.partner_id, "invalid JWKS") from error
+                raise OidcLoginRefused(OidcCheck.DISCOVERY_INVALID, client.partner_id, "invalid JWKS") from error
             provider = self._providers[client.issuer] = _Provider(metadata, keys, self.clock())
             return provider
 
@@ -180,15 +180,15 @@ class RelyingParty:
             async with self._http() as http:
                 response = await http.get(url, headers={"Accept": "application/json"})
         except httpx2.TransportError as error:
-            raise OidcLoginRefused(OidcFailure.PROVIDER_UNREACHABLE, client.partner_id, type(error).__name__) from error
+            raise OidcLoginRefused(OidcCheck.PROVIDER_UNREACHABLE, client.partner_id, type(error).__name__) from error
         if response.status_code != 200:
-            raise OidcLoginRefused(OidcFailure.DISCOVERY_INVALID, client.partner_id, f"{url}: {response.status_code}")
+            raise OidcLoginRefused(OidcCheck.DISCOVERY_INVALID, client.partner_id, f"{url}: {response.status_code}")
         try:
             body = response.json()
         except ValueError as error:
-            raise OidcLoginRefused(OidcFailure.DISCOVERY_INVALID, client.partner_id, f"{url}: not JSON") from error
+            raise OidcLoginRefused(OidcCheck.DISCOVERY_INVALID, client.partner_id, f"{url}: not JSON") from error
         if not isinstance(body, dict):
-            raise OidcLoginRefused(OidcFailure.DISCOVERY_INVALID, client.partner_id, f"{url}: not an object")
+            raise OidcLoginRefused(OidcCheck.DISCOVERY_INVALID, client.partner_id, f"{url}: not an object")
         return body
 
     async def _redeem(self, client: OidcClient, provider: _Provider, code: str, verifier: str) -> dict[str, Any]:
@@ -201,14 +201,14 @@ class RelyingParty:
                     code_verifier=verifier,
                 )
         except httpx2.TransportError as error:
-            raise OidcLoginRefused(OidcFailure.PROVIDER_UNREACHABLE, client.partner_id, type(error).__name__) from error
+            raise OidcLoginRefused(OidcCheck.PROVIDER_UNREACHABLE, client.partner_id, type(error).__name__) from error
         except OAuthError as error:
-            raise OidcLoginRefused(OidcFailure.PROVIDER_ERROR, client.partner_id, str(error.error)[:64]) from error
+            raise OidcLoginRefused(OidcCheck.PROVIDER_ERROR, client.partner_id, str(error.error)[:64]) from error
         except httpx2.HTTPStatusError as error:
             status = error.response.status_code
-            raise OidcLoginRefused(OidcFailure.PROVIDER_ERROR, client.partner_id, f"token endpoint {status}") from error
+            raise OidcLoginRefused(OidcCheck.PROVIDER_ERROR, client.partner_id, f"token endpoint {status}") from error
         if not isinstance(token.get("access_token"), str):
-            raise OidcLoginRefused(OidcFailure.PROVIDER_ERROR, client.partner_id, "token response without access_token")
+            raise OidcLoginRefused(OidcCheck.PROVIDER_ERROR, client.partner_id, "token response without access_token")
         return dict(token)
 
     async def _validated(self, client: OidcClient, provider: _Provider, raw: str, nonce: str) -> dict[str, Any]:
@@ -227,7 +227,7 @@ class RelyingParty:
             try:
                 return check(provider.keys)
             except IdTokenInvalid as first:
-                if first.reason is not OidcFailure.UNKNOWN_SIGNING_KEY:
+                if first.reason is not OidcCheck.UNKNOWN_SIGNING_KEY:
                     raise
                 return check((await self._provider(client, refresh=True)).keys)
         except IdTokenInvalid as invalid:
@@ -241,10 +241,10 @@ class RelyingParty:
             async with self._http() as http:
                 response = await http.get(endpoint, headers={"Authorization": f"Bearer {access_token}"})
         except httpx2.TransportError as error:
-            raise OidcLoginRefused(OidcFailure.PROVIDER_UNREACHABLE, client.partner_id, type(error).__name__) from error
+            raise OidcLoginRefused(OidcCheck.PROVIDER_UNREACHABLE, client.partner_id, type(error).__name__) from error
         if response.status_code != 200:
-            raise OidcLoginRefused(OidcFailure.PROVIDER_ERROR, client.partner_id, f"userinfo {response.status_code}")
+            raise OidcLoginRefused(OidcCheck.PROVIDER_ERROR, client.partner_id, f"userinfo {response.status_code}")
         body = response.json()
         if not isinstance(body, dict):
-            raise OidcLoginRefused(OidcFailure.PROVIDER_ERROR, client.partner_id, "userinfo is not an object")
+            raise OidcLoginRefused(OidcCheck.PROVIDER_ERROR, client.partner_id, "userinfo is not an object")
         return body

@@ -22,6 +22,7 @@ from api.cli import members as cli_members
 from api.cli import partners as cli_partners
 from api.cli import serve as cli_serve
 from api.cli import sso as cli_sso
+from api.cli import sso_monitoring as cli_sso_monitoring
 from api.cli import webhooks as cli_webhooks
 from api.cli.options import DatabaseUrl, DataDir
 from api.cli.proofs import Origin, SigningKey, Vkeys, check_tree, init_tree, register
@@ -39,6 +40,7 @@ cli_members.register(app)  # members erase|eligibility, outcomes show|rebuild: a
 cli_claims.register(app)  # claims review|explain: api/cli/claims.py
 cli_webhooks.register(app)  # webhooks run|endpoints|deliveries|delivery|resend|replay|status: api/cli/webhooks.py
 cli_sso.register(app)  # sso configure-saml|configure-oidc|show|remove|deactivate|reactivate: api/cli/sso.py
+cli_sso_monitoring.register(cli_sso.sso_app)  # sso status|sync: api/cli/sso_monitoring.py
 
 err = Console(stderr=True)
 

@@ -21,7 +21,7 @@ from support.oidc_provider import (
 )
 
 from adapters.memory.replay import InProcessReplayCache
-from adapters.oidc.errors import OidcFailure, OidcLoginRefused
+from adapters.oidc.errors import OidcCheck, OidcLoginRefused
 from adapters.oidc.pending import PendingLogin
 from adapters.oidc.relying_party import OidcClient, OidcIdentity, RelyingParty
 
@@ -65,10 +65,10 @@ def login(rp: RelyingParty, client: OidcClient, user: TestUser) -> OidcIdentity:
     return asyncio.run(flow())
 
 
-def refused(rp: RelyingParty, client: OidcClient, user: TestUser) -> OidcFailure:
+def refused(rp: RelyingParty, client: OidcClient, user: TestUser) -> OidcCheck:
     with pytest.raises(OidcLoginRefused) as caught:
         login(rp, client, user)
-    return caught.value.reason
+    return caught.value.check
 
 
 def first(provider: OidcProvider) -> TestUser:
@@ -112,7 +112,7 @@ def test_tampered_state_is_refused(provider: OidcProvider) -> None:
         before = provider.token_requests
         with pytest.raises(OidcLoginRefused) as caught:
             await rp.complete(client, pending, params)
-        assert caught.value.reason is OidcFailure.STATE_MISMATCH
+        assert caught.value.check is OidcCheck.STATE_MISMATCH
         assert provider.token_requests == before
 
     asyncio.run(flow())
@@ -129,7 +129,7 @@ def test_state_is_single_use(provider: OidcProvider) -> None:
         await rp.complete(client, pending, params)
         with pytest.raises(OidcLoginRefused) as caught:
             await rp.complete(client, pending, params)
-        assert caught.value.reason is OidcFailure.STATE_REUSED
+        assert caught.value.check is OidcCheck.STATE_REUSED
 
     asyncio.run(flow())
 
@@ -145,7 +145,7 @@ def test_a_login_from_another_browser_is_refused(provider: OidcProvider) -> None
         other = PendingLogin.start("acme", rp.clock())
         with pytest.raises(OidcLoginRefused) as caught:
             await rp.complete(client, other, params)
-        assert caught.value.reason is OidcFailure.STATE_MISMATCH
+        assert caught.value.check is OidcCheck.STATE_MISMATCH
 
     asyncio.run(flow())
 
@@ -162,7 +162,7 @@ def test_a_stale_login_is_refused(provider: OidcProvider) -> None:
         now[0] += 601
         with pytest.raises(OidcLoginRefused) as caught:
             await rp.complete(client, pending, params)
-        assert caught.value.reason is OidcFailure.LOGIN_EXPIRED
+        assert caught.value.check is OidcCheck.LOGIN_EXPIRED
 
     asyncio.run(flow())
 
@@ -170,16 +170,16 @@ def test_a_stale_login_is_refused(provider: OidcProvider) -> None:
 @pytest.mark.parametrize(
     ("fault", "reason"),
     [
-        (Fault.ALG_NONE, OidcFailure.ALGORITHM_REFUSED),
-        (Fault.ALG_HMAC, OidcFailure.ALGORITHM_REFUSED),
-        (Fault.WRONG_ISSUER, OidcFailure.WRONG_ISSUER),
-        (Fault.WRONG_AUDIENCE, OidcFailure.WRONG_AUDIENCE),
-        (Fault.EXPIRED, OidcFailure.TOKEN_EXPIRED),
-        (Fault.UNKNOWN_KEY, OidcFailure.UNKNOWN_SIGNING_KEY),
-        (Fault.WRONG_NONCE, OidcFailure.NONCE_MISMATCH),
+        (Fault.ALG_NONE, OidcCheck.ALGORITHM_REFUSED),
+        (Fault.ALG_HMAC, OidcCheck.ALGORITHM_REFUSED),
+        (Fault.WRONG_ISSUER, OidcCheck.WRONG_ISSUER),
+        (Fault.WRONG_AUDIENCE, OidcCheck.WRONG_AUDIENCE),
+        (Fault.EXPIRED, OidcCheck.TOKEN_EXPIRED),
+        (Fault.UNKNOWN_KEY, OidcCheck.UNKNOWN_SIGNING_KEY),
+        (Fault.WRONG_NONCE, OidcCheck.NONCE_MISMATCH),
     ],
 )
-def test_a_misbehaving_provider_is_refused(provider: OidcProvider, fault: Fault, reason: OidcFailure) -> None:
+def test_a_misbehaving_provider_is_refused(provider: OidcProvider, fault: Fault, reason: OidcCheck) -> None:
     """Each bad id_token the provider issues is refused with the reason of the check it fails."""
     provider.fault = fault
     assert refused(RelyingParty(InProcessReplayCache()), client_for(provider.issuer), first(provider)) is reason
@@ -196,7 +196,7 @@ def test_a_stalled_token_endpoint_times_out(provider: OidcProvider) -> None:
         provider.fault = Fault.STALL
         with pytest.raises(OidcLoginRefused) as caught:
             await rp.complete(client, pending, params)
-        assert caught.value.reason is OidcFailure.PROVIDER_UNREACHABLE
+        assert caught.value.check is OidcCheck.PROVIDER_UNREACHABLE
 
     asyncio.run(flow())
 
@@ -208,7 +208,7 @@ def test_a_provider_that_never_answers_discovery_is_unreachable() -> None:
         rp = RelyingParty(InProcessReplayCache(), timeout_s=0.3)
         with pytest.raises(OidcLoginRefused) as caught:
             asyncio.run(rp.begin(client_for(issuer)))
-    assert caught.value.reason is OidcFailure.PROVIDER_UNREACHABLE
+    assert caught.value.check is OidcCheck.PROVIDER_UNREACHABLE
 
 
 def test_a_provider_that_is_down_is_unreachable() -> None:
@@ -218,7 +218,7 @@ def test_a_provider_that_is_down_is_unreachable() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(OidcLoginRefused) as caught:
         asyncio.run(RelyingParty(InProcessReplayCache(), timeout_s=0.5).begin(client_for(f"http://127.0.0.1:{port}")))
-    assert caught.value.reason is OidcFailure.PROVIDER_UNREACHABLE
+    assert caught.value.check is OidcCheck.PROVIDER_UNREACHABLE
 
 
 def test_discovery_for_another_issuer_is_refused(provider: OidcProvider) -> None:
@@ -226,7 +226,7 @@ def test_discovery_for_another_issuer_is_refused(provider: OidcProvider) -> None
     client = client_for(provider.issuer + "/")
     with pytest.raises(OidcLoginRefused) as caught:
         asyncio.run(RelyingParty(InProcessReplayCache()).begin(client))
-    assert caught.value.reason is OidcFailure.DISCOVERY_INVALID
+    assert caught.value.check is OidcCheck.DISCOVERY_INVALID
 
 
 def test_wrong_password_at_the_provider_issues_no_code(provider: OidcProvider) -> None:
