@@ -12,16 +12,20 @@ import urllib.parse
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 from support.browser import Browser
+from support.certificates import expiring_in
 from support.http_server import LiveServer, servers
 from support.oidc_provider import CLIENT_ID, CLIENT_SECRET, Fault, OidcProvider, TestUser, directory_users
 from support.oidc_provider import running_provider as provider_running
+from support.webhook_receiver import Received, webhook_receiver
 
 from api.client.ledger_client import LedgerClient
-from api.security.credentials import PartnerCredentials
+from api.security.credentials import DEFAULT_SCOPES, PartnerCredentials
 
 JSON = {"Content-Type": "application/json"}
 PENDING = "__Host-ledger_oidc_login"
@@ -35,7 +39,11 @@ def provider() -> Iterator[OidcProvider]:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    env = {"LEDGER_SSO_ALLOW_HTTP_PROVIDERS": "1", "LEDGER_SSO_OIDC_TIMEOUT_SECONDS": "1.0"}
+    env = {
+        "LEDGER_SSO_ALLOW_HTTP_PROVIDERS": "1",
+        "LEDGER_SSO_OIDC_TIMEOUT_SECONDS": "1.0",
+        "LEDGER_SSO_CERTIFICATE_CHECK_SECONDS": "1",
+    }
     yield from servers(request, tmp_path_factory, request.param, env)
 
 
@@ -186,7 +194,7 @@ def test_roster_sync_deprovisions_and_the_user_is_refused(server: LiveServer, pr
     before = failures(server, "account_deactivated")
     browser, refused = sign_in(server, partner, removed)
     browser.close()
-    assert refused.status_code == 400
+    assert refused.status_code == 403
     assert reason_of(refused.text) == "account_deactivated"
     assert failures(server, "account_deactivated") == before + 1
     browser, landed = sign_in(server, partner, kept)
@@ -215,7 +223,7 @@ def test_bad_id_tokens_are_refused_with_a_page_and_a_metric(
     before = failures(server, reason)
     browser, refused = sign_in(server, partner, next(iter(provider.users.values())))
     try:
-        assert refused.status_code == 400
+        assert refused.status_code == 403
         assert refused.headers["content-type"].startswith("text/html")
         assert reason_of(refused.text) == reason
         assert "Traceback" not in refused.text
@@ -289,3 +297,58 @@ def test_status_counts_successes_and_failures(server: LiveServer, provider: Oidc
     assert (row["successes"], row["failures"]) == (1, 1)
     assert row["successRate"] == 0.5
     assert row["lastFailureReason"] == "nonce_mismatch"
+
+
+def ledger_cli(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "api", *args], capture_output=True, text=True, check=False, env=server.env
+    )
+
+
+def test_cli_sync_deprovisions_one_pass(server: LiveServer, provider: OidcProvider, tmp_path: Path) -> None:
+    """``ledger sso sync PARTNER users_<partner>_<date>.csv`` deactivates who the roster omits."""
+    partner = configured(server, provider)
+    kept, removed = list(provider.users.values())[2:4]
+    for user in (kept, removed):
+        browser, landed = sign_in(server, partner, user)
+        browser.close()
+        assert landed.status_code == 303
+    roster = tmp_path / f"users_{partner.id}_20261206.csv"
+    roster.write_text(f"staff_id\n{kept.partner_user_id}\n")
+    result = ledger_cli(server, "sso", "sync", partner.id, str(roster))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (len(report["deactivated"]), report["kept"]) == (1, 1)
+    browser, refused = sign_in(server, partner, removed)
+    browser.close()
+    assert reason_of(refused.text) == "account_deactivated"
+
+
+def test_an_expiring_idp_certificate_alerts_the_partner(server: LiveServer) -> None:
+    """A SAML IdP certificate 10 days from expiry: one ``audit.alert`` webhook to the partner and the
+    ``ledger_sso_certificate_state`` gauge at 1, within a few watch intervals (1 s in this server)."""
+    credentials = server.create_partner(f"p_{uuid.uuid4().hex[:10]}", scopes=(*DEFAULT_SCOPES, "webhooks:manage"))
+    client = server.client(credentials)
+    ops = server.client(server.create_operator(f"ops_{uuid.uuid4().hex[:8]}"))
+
+    def alert(received: list[Received]) -> bool:
+        return any(json.loads(r.body)["type"] == "audit.alert" for r in received)
+
+    with webhook_receiver() as receiver:
+        client.create_webhook_endpoint(receiver.url, ["audit.alert"])
+        saml = {
+            "user_kind": "staff",
+            "entity_id": "https://idp.partner.example",
+            "sso_url": "https://idp.partner.example/sso",
+            "certificates": [expiring_in("idp.partner.example", datetime.now(UTC), 10)],
+        }
+        path = f"/api/v1/operations/sso/{credentials.partner_id}/saml/adfs"
+        ops.send("PUT", path, body=json.dumps(saml).encode(), headers=JSON)
+        got = receiver.wait_for(alert, timeout=60)
+    payload = next(json.loads(r.body) for r in got if json.loads(r.body)["type"] == "audit.alert")
+    assert payload["data"]["alert"] == "sso_certificate_expiring"
+    assert payload["data"]["certificate"] == "idp"
+    assert payload["data"]["days_left"] in (9, 10)
+    metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+    gauge = f'ledger_sso_certificate_state{{certificate="idp",partner="{credentials.partner_id}",provider="adfs"}} 1.0'
+    assert gauge in metrics

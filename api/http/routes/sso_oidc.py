@@ -27,10 +27,11 @@ from litestar.response import Redirect
 
 from adapters.oidc.relying_party import OidcClient, OidcIdentity
 from api.http.context import request_id_of
+from api.http.errors import status_of
 from api.http.sso_cookies import session_cookies
+from api.http.sso_outcomes import count_sign_in
 from api.http.sso_pages import login_failure_page
 from api.http.threads import run_blocking
-from api.oidc_runtime import OidcRuntime
 from api.runtime import Runtime
 from ledger_core.accounts.errors import LoginFailure, LoginRefused
 from ledger_core.accounts.identity import IdentityAssertion, IdentityProviderKind, SignedIn
@@ -102,7 +103,7 @@ class OidcLoginController(Controller):
             client = await run_blocking(oidc.client, runtime.ledger.accounts, partner, provider)
             url, pending = await oidc.relying_party.begin(client, safe_return_path(return_to))
         except (LoginRefused, NotFound, InvalidCommand) as error:
-            return await refusal(runtime, oidc, request, partner, provider, error)
+            return await refusal(runtime, request, partner, provider, error)
         cookie = _pending_cookie(oidc.pending.seal(pending), oidc.relying_party.login_ttl_s)
         return Redirect(url, status_code=302, cookies=[cookie], headers=NO_STORE)
 
@@ -118,9 +119,8 @@ class OidcLoginController(Controller):
             identity = await oidc.relying_party.complete(client, pending, dict(request.query_params))
             signed_in, issued = await run_blocking(self._enter, runtime, client, provider, identity)
         except (LoginRefused, NotFound, InvalidCommand) as error:
-            return await refusal(runtime, oidc, request, partner, provider, error)
-        await run_blocking(oidc.record, partner, provider, "oidc", None)
-        runtime.metrics.sso_logins.labels("oidc", "success", "ok").inc()
+            return await refusal(runtime, request, partner, provider, error)
+        await count_sign_in(runtime, partner, provider, "oidc", None)
         cookies = [*session_cookies(issued, sso.clock(), sso.settings.cookie_samesite), _pending_cookie("", 0)]
         logger.info(
             "sso sign-in",
@@ -146,7 +146,6 @@ class OidcLoginController(Controller):
 
 async def refusal(
     runtime: Runtime,
-    oidc: OidcRuntime,
     request: Request[Any, Any, Any],
     partner: str,
     provider: str,
@@ -154,10 +153,17 @@ async def refusal(
 ) -> Response[bytes]:
     """The failure page for ``error``, counted by reason (metric and ``sso_login_stats``)."""
     reason = error.reason.value if isinstance(error, LoginRefused) else LoginFailure.PROVIDER_UNKNOWN.value
-    status = 504 if reason == LoginFailure.IDP_UNAVAILABLE.value else 404 if isinstance(error, NotFound) else 400
-    runtime.metrics.sso_logins.labels("oidc", "failure", reason).inc()
-    if not isinstance(error, NotFound | InvalidCommand):
-        await run_blocking(oidc.record, partner, provider, "oidc", reason)
+    status = (
+        504
+        if reason == LoginFailure.IDP_UNAVAILABLE.value
+        else 404
+        if isinstance(error, NotFound)
+        else status_of(LoginRefused.code)
+    )
+    if isinstance(error, NotFound | InvalidCommand):  # no such provider: nothing to keep a row for
+        runtime.metrics.sso_logins.labels("oidc", "failure", reason).inc()
+    else:
+        await count_sign_in(runtime, partner, provider, "oidc", reason)
     logger.warning(
         "sso sign-in refused",
         extra={
