@@ -24,6 +24,9 @@ from support.oidc_provider import CLIENT_ID, CLIENT_SECRET, Fault, OidcProvider,
 from support.oidc_provider import running_provider as provider_running
 from support.webhook_receiver import Received, webhook_receiver
 
+from adapters.files.master_key import load_master_key
+from adapters.oidc.token_vault import RefreshTokenVault
+from adapters.storage import StorageConfig, open_oidc_tokens
 from api.client.ledger_client import LedgerClient
 from api.security.credentials import DEFAULT_SCOPES, PartnerCredentials
 
@@ -138,6 +141,16 @@ def test_login_provisions_updates_and_logs_out(server: LiveServer, provider: Oid
         assert session["role"] == "user"
         assert session["provider_id"] == "okta"
         first_account = session["account_id"]
+        issued = [t.refresh_token for t in provider.tokens.values() if t.user_sub == user.sub and t.refresh_token]
+        store = open_oidc_tokens(StorageConfig(server.data_dir, server.database_url))
+        try:
+            sealed = store.get(first_account, "okta")
+            assert sealed is not None
+            assert not any(token.encode() in sealed for token in issued)
+            vault = RefreshTokenVault(load_master_key(server.data_dir), store)
+            assert vault.load(first_account, "okta") in issued
+        finally:
+            store.close()
         assert browser.post("/sso/logout", csrf=True).status_code == 200
         assert browser.get("/sso/session").status_code == 401
     finally:
