@@ -3,9 +3,9 @@
 Every identity provider certificate in the partners' SAML configuration and our own SP certificate are
 checked against the clock: ``ok``, ``expiring`` (``notAfter`` within ``warn_days``) or ``expired``. Each
 certificate entering ``expiring`` or ``expired`` raises one ``audit.alert`` webhook to its partner (the
-message id is derived from the certificate and stage, and the outbox is asked whether it was raised
-already, so an hourly watch alerts once). The SP certificate concerns every partner with a SAML provider,
-so each of them is alerted. The caller turns the returned :class:`CertificateStatus` list into the
+message id is derived from the certificate and stage, and the outbox inserts it only if it is new, in
+one statement, so an hourly watch in every worker alerts once). The SP certificate concerns every partner
+with a SAML provider, so each of them is alerted. The caller turns the returned :class:`CertificateStatus` list into the
 ``ledger_sso_certificate_*`` gauges and the ``ledger sso status`` column.
 """
 
@@ -99,9 +99,7 @@ def check_certificates(
                     days_left=max(0, (not_after - now).days),
                     at=at,
                 )
-                if not tx.message_exists(event.message_id):
-                    tx.enqueue(event, now.timestamp())
-                    alerted = True
+                alerted = tx.enqueue_once(event, now.timestamp())
             statuses.append(
                 CertificateStatus(
                     item.partner_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,3 +98,31 @@ def test_stage_follows_the_thirty_day_window(days: float) -> None:
         assert stage is CertificateStage.EXPIRING
     else:
         assert stage is CertificateStage.OK
+
+
+def test_two_workers_watching_together_alert_once(tmp_path: Path, database_url: str) -> None:
+    """Two server workers checking the same certificate at the same moment raise one delivery, not two."""
+    config = StorageConfig(tmp_path, database_url)
+    watched = [WatchedCertificate("acme", "okta", CertificateRole.IDP, expiring_in("idp", NOW, 3))]
+    with open_ledger(config):
+        stores = [open_outbox(config), open_outbox(config)]
+        with stores[0].transaction() as tx:
+            tx.upsert_endpoint("acme", "ops", "http://127.0.0.1:9/hooks", ["audit.alert"], "s1")
+        barrier = threading.Barrier(2)
+        results: list[bool] = []
+
+        def worker(store: OutboxStore) -> None:
+            barrier.wait()
+            results.extend(status.alerted for status in check_certificates(store, watched, NOW))
+
+        threads = [threading.Thread(target=worker, args=(store,)) for store in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        try:
+            assert sorted(results) == [False, True]
+            assert len(alerts(stores[0])) == 1
+        finally:
+            for store in stores:
+                store.close()
