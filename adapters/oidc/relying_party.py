@@ -87,7 +87,7 @@ class RelyingParty:
     clock: Callable[[], float] = time.time
     transport: httpx2.AsyncBaseTransport | None = None
     _providers: dict[str, _Provider] = field(default_factory=dict)
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     # -- the two steps ------------------------------------------------------------------------------
     async def begin(self, client: OidcClient, return_to: str = "/") -> tuple[str, PendingLogin]:
@@ -154,26 +154,39 @@ class RelyingParty:
         return httpx2.AsyncClient(timeout=self.timeout_s, transport=self.transport, follow_redirects=False)
 
     async def _provider(self, client: OidcClient, refresh: bool = False) -> _Provider:
-        cached = self._providers.get(client.issuer)
-        if cached is not None and not refresh and self.clock() - cached.fetched_at < self.metadata_ttl_s:
+        cached = self._fresh(client.issuer, None if refresh else 0.0)
+        if cached is not None:
             return cached
-        async with self._lock:
+        started = self.clock()
+        async with self._locks.setdefault(client.issuer, asyncio.Lock()):  # one fetch per issuer at a time
+            cached = self._fresh(client.issuer, started if refresh else 0.0)  # fetched while we waited
+            if cached is not None:
+                return cached
             metadata = await self._get_json(client, client.issuer.rstrip("/") + "/.well-known/openid-configuration")
-            missing = [name for name in _REQUIRED_METADATA if not isinstance(metadata.get(name), str)]
-            if missing or metadata["issuer"] != client.issuer:
-                evidence = (
-                    f"missing {missing}" if missing else f"issuer {metadata['issuer']!r} is not {client.issuer!r}"
-                )
-                raise OidcLoginRefused(OidcCheck.DISCOVERY_INVALID, client.partner_id, evidence)
-            for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
-                if not is_secure_transport(metadata[name]):
-                    raise OidcLoginRefused(OidcCheck.DISCOVERY_INVALID, client.partner_id, f"{name} is not https")
+            self._check_metadata(client, metadata)
             try:
                 keys = KeySet.import_key_set(await self._get_json(client, metadata["jwks_uri"]))  # type: ignore[arg-type]
             except (JoseError, KeyError, TypeError, ValueError) as error:
                 raise OidcLoginRefused(OidcCheck.DISCOVERY_INVALID, client.partner_id, "invalid JWKS") from error
             provider = self._providers[client.issuer] = _Provider(metadata, keys, self.clock())
             return provider
+
+    def _fresh(self, issuer: str, fetched_since: float | None) -> _Provider | None:
+        """The cached provider if younger than ``metadata_ttl_s`` and fetched at or after ``fetched_since``."""
+        cached = self._providers.get(issuer)
+        if cached is None or fetched_since is None or cached.fetched_at < fetched_since:
+            return None
+        return cached if self.clock() - cached.fetched_at < self.metadata_ttl_s else None
+
+    @staticmethod
+    def _check_metadata(client: OidcClient, metadata: dict[str, Any]) -> None:
+        missing = [name for name in _REQUIRED_METADATA if not isinstance(metadata.get(name), str)]
+        if missing or metadata["issuer"] != client.issuer:
+            evidence = f"missing {missing}" if missing else f"issuer {metadata['issuer']!r} is not {client.issuer!r}"
+            raise OidcLoginRefused(OidcCheck.DISCOVERY_INVALID, client.partner_id, evidence)
+        for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            if not is_secure_transport(metadata[name]):
+                raise OidcLoginRefused(OidcCheck.DISCOVERY_INVALID, client.partner_id, f"{name} is not https")
 
     async def _get_json(self, client: OidcClient, url: str) -> dict[str, Any]:
         try:

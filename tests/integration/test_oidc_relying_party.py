@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from joserfc.jwk import RSAKey
 from support.oidc_provider import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -240,3 +241,16 @@ def test_wrong_password_at_the_provider_issues_no_code(provider: OidcProvider) -
 def test_the_client_secret_never_appears_in_its_repr(provider: OidcProvider) -> None:
     """The client configuration's repr (what a log line would show) omits the secret."""
     assert CLIENT_SECRET not in repr(client_for(provider.issuer))
+
+
+def test_a_rotated_signing_key_is_fetched_once(provider: OidcProvider) -> None:
+    """After the provider rotates its key (new ``kid``), the cached JWKS is refetched and sign-in succeeds."""
+    rp = RelyingParty(InProcessReplayCache())
+    client = client_for(provider.issuer)
+    login(rp, client, first(provider))
+    previous = provider.signing_key
+    provider.signing_key = RSAKey.generate_key(2048, {"kid": "idp-2", "use": "sig"})
+    try:
+        assert login(rp, client, first(provider)).subject == first(provider).sub
+    finally:
+        provider.signing_key = previous

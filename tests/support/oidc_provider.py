@@ -276,7 +276,7 @@ def _grants(provider: OidcProvider) -> tuple[type[grants.AuthorizationCodeGrant]
             alg = self.get_client_algorithm(client)
             if provider.fault is Fault.UNKNOWN_KEY:
                 return {"alg": alg, "kid": "rogue"}
-            return {"alg": alg} if alg != "RS256" else {"alg": alg, "kid": "idp-1"}
+            return {"alg": alg} if alg != "RS256" else {"alg": alg, "kid": provider.signing_key.kid}
 
         def resolve_client_private_key(self, client: _Client) -> Any:
             if provider.fault is Fault.ALG_HMAC:
