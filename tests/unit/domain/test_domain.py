@@ -13,9 +13,9 @@ from ledger_core.accounts.account import UserAccount, account_subject
 from ledger_core.accounts.identity import IdentityProviderKind, StaffRole, UserKind
 from ledger_core.accounts.providers import IdentityProvider, PartnerSso
 from ledger_core.claims.claim import Claim
-from ledger_core.engine.aggregate import derive_id
 from ledger_core.claims.documents import Document
 from ledger_core.domain import ALL_AGGREGATES
+from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.canonical import canonical_json
 from ledger_core.engine.mapper import DraftStoredEvent
 from ledger_core.members.enrollments import Enrollment
