@@ -56,6 +56,7 @@ from api.http.routes.operations_sso_roster import OperationsSsoRosterController
 from api.http.routes.outcomes import OutcomesController
 from api.http.routes.reminders import RemindersController
 from api.http.routes.sso_oidc import OidcLoginController
+from api.http.routes.sso_saml import SamlController
 from api.http.routes.sso_session import SsoSessionController
 from api.http.routes.webhooks import WebhooksController
 from api.http.threads import install_worker_pool, run_blocking
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             HealthController,
             SsoSessionController,  # browser sessions, sso_token exchange (docs/sso.md)
             OidcLoginController,  # OpenID Connect sign-in and callback (docs/sso.md)
+            SamlController,  # the SAML 2.0 service provider (docs/sso.md)
         ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from adapters.files.saml_sp_key import sp_key_pair
 from adapters.outbox import OutboxStore
 from adapters.roster import Roster
 from adapters.workers.certificate_watch import CertificateStage, CertificateStatus, check_certificates
@@ -38,9 +39,9 @@ _STATE = {CertificateStage.OK: 0, CertificateStage.EXPIRING: 1, CertificateStage
 
 
 def sp_certificate_pem(settings: Settings) -> str | None:
-    """Our SAML SP certificate (``settings.sso.sp_certificate`` or ``<data dir>/saml_sp.crt``), if there is one."""
-    path = settings.sso.sp_certificate or settings.storage.data_dir / "saml_sp.crt"
-    return path.read_text() if path.is_file() else None
+    """Our SAML SP certificate (``settings.sso.sp_certificate``, else the data directory's pair)."""
+    _, cert_file = sp_key_pair(settings.storage.data_dir, settings.sso.sp_key, settings.sso.sp_certificate)
+    return cert_file.read_text() if cert_file.is_file() else None
 
 
 def roster_inbox_path(settings: Settings) -> Path:

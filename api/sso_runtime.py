@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.files.saml_sp_key import sp_key_pair
 from adapters.ports import ManagedSsoStore
+from adapters.saml.service_provider import SamlServiceProvider
 from adapters.storage import open_sso_store
 from api.oidc_runtime import OidcRuntime, open_oidc
 from api.security.sso_tokens import SsoTokenVerifier
@@ -24,13 +26,14 @@ from ledger_core.ledger import Ledger
 
 @dataclass
 class SsoRuntime:
-    """Sign-in services of one server process: ``sessions`` (cookies), ``tokens`` (``sso_token``), ``store``
-    (sessions and one-time values shared by every worker)."""
+    """Sign-in services of one server process: ``sessions`` (cookies), ``tokens`` (``sso_token``), ``saml``
+    (the SAML service provider), ``store`` (sessions and one-time values shared by every worker)."""
 
     settings: SsoSection
     store: ManagedSsoStore
     sessions: SessionService
     tokens: SsoTokenVerifier
+    saml: SamlServiceProvider
     clock: Callable[[], datetime]
     oidc: OidcRuntime
     """The OpenID Connect relying party, its cookie sealer, token vault and counters (api/oidc_runtime.py)."""
@@ -69,4 +72,16 @@ def open_sso(
         skew=timedelta(seconds=section.clock_skew_seconds),
         clock=clock,
     )
-    return SsoRuntime(section, store, sessions, tokens, clock, open_oidc(settings, store, closers))
+    key_file, cert_file = sp_key_pair(settings.storage.data_dir, section.sp_key, section.sp_certificate)
+    saml = SamlServiceProvider(
+        base_url=section.base_url,
+        key_file=key_file,
+        cert_file=cert_file,
+        one_time=store,
+        clock=clock,
+        skew=timedelta(seconds=section.clock_skew_seconds),
+        request_ttl=timedelta(seconds=section.request_ttl_seconds),
+        max_age=timedelta(seconds=section.assertion_max_age_seconds),
+        secret=deployment_secret,
+    )
+    return SsoRuntime(section, store, sessions, tokens, saml, clock, open_oidc(settings, store, closers))

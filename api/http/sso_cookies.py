@@ -20,6 +20,8 @@ ACCESS_COOKIE = "__Host-ledger_access"
 REFRESH_COOKIE = "__Host-ledger_refresh"
 CSRF_COOKIE = "__Host-ledger_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+SAML_COOKIE = "__Host-ledger_saml"
+"""HttpOnly: the sealed NameID and SessionIndex a SAML session needs for SP-initiated single logout."""
 SameSite = Literal["lax", "strict", "none"]
 
 
@@ -67,5 +69,10 @@ def cleared_cookies(samesite: str) -> list[Cookie]:
             httponly=name != CSRF_COOKIE,
             samesite=_samesite(samesite),
         )
-        for name in (ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE)
+        for name in (ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE, SAML_COOKIE)
     ]
+
+
+def saml_cookie(handle: str, issued: IssuedSession, now: datetime, samesite: str) -> Cookie:
+    """The SAML logout handle, for as long as the session's refresh token."""
+    return _cookie(SAML_COOKIE, handle, issued.refresh_expires_at, now, samesite, httponly=True)

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from api.http.threads import run_blocking
 from api.runtime import Runtime
+from ledger_core.accounts.errors import LoginFailure
+
+_NO_PROVIDER = frozenset({LoginFailure.PROVIDER_UNKNOWN.value, LoginFailure.PROVIDER_KIND_MISMATCH.value})
 
 
 async def count_sign_in(runtime: Runtime, partner_id: str, provider_id: str, protocol: str, reason: str | None) -> None:
-    """Record one sign-in outcome of a configured provider."""
+    """Record one sign-in outcome. A URL naming no configured provider only counts in the metric (the path
+    is the caller's choice: no table row for it)."""
     outcome = "success" if reason is None else "failure"
     runtime.metrics.sso_logins.labels(protocol, outcome, reason or "ok").inc()
-    await run_blocking(runtime.sign_in().oidc.record, partner_id, provider_id, protocol, reason)
+    if reason not in _NO_PROVIDER:
+        await run_blocking(runtime.sign_in().oidc.record, partner_id, provider_id, protocol, reason)

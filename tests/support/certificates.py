@@ -23,7 +23,7 @@ def self_signed(
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before or now - timedelta(days=1))
+        .not_valid_before(not_before or min(now, not_after or now) - timedelta(days=1))
         .not_valid_after(not_after or now + timedelta(days=365))
         .sign(key, hashes.SHA256())
     )

@@ -100,3 +100,10 @@ class TokenExchangeRequest(SsoRequest):
 class LogoutResponse(SsoShape):
     sessions_revoked: int
     idp_logout_url: str | None = None
+
+
+class AcsForm(msgspec.Struct):
+    """The HTTP-POST binding's form at the ACS (SAML bindings section 3.5.4)."""
+
+    SAMLResponse: str
+    RelayState: str | None = None

@@ -160,10 +160,7 @@ async def refusal(
         if isinstance(error, NotFound)
         else status_of(LoginRefused.code)
     )
-    if isinstance(error, NotFound | InvalidCommand):  # no such provider: nothing to keep a row for
-        runtime.metrics.sso_logins.labels("oidc", "failure", reason).inc()
-    else:
-        await count_sign_in(runtime, partner, provider, "oidc", reason)
+    await count_sign_in(runtime, partner, provider, "oidc", reason)
     logger.warning(
         "sso sign-in refused",
         extra={
