@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx2
 from authlib.common.security import is_secure_transport
@@ -136,6 +137,23 @@ class RelyingParty:
             refresh_token=token.get("refresh_token"),
             access_expires_at=float(expires_at) if isinstance(expires_at, int | float) else None,
         )
+
+    async def logout_url(self, client: OidcClient, post_logout_redirect_uri: str | None) -> str | None:
+        """Where to send the browser to end its session at the provider too (OpenID Connect RP-Initiated
+        Logout 1.0 section 2: ``end_session_endpoint`` with ``client_id``), or None when the provider has
+        none or cannot be reached (the local sign-out stands either way)."""
+        try:
+            provider = await self._provider(client)
+        except OidcLoginRefused:
+            return None
+        endpoint = provider.metadata.get("end_session_endpoint")
+        if not isinstance(endpoint, str) or not is_secure_transport(endpoint):
+            return None
+        params = {"client_id": client.client_id}
+        if post_logout_redirect_uri:
+            params["post_logout_redirect_uri"] = post_logout_redirect_uri
+        separator = "&" if "?" in endpoint else "?"
+        return f"{endpoint}{separator}{urlencode(params)}"
 
     # -- provider calls -----------------------------------------------------------------------------
     def _oauth(self, client: OidcClient) -> AsyncOAuth2Client:

@@ -151,7 +151,13 @@ def test_login_provisions_updates_and_logs_out(server: LiveServer, provider: Oid
             assert vault.load(first_account, "okta") in issued
         finally:
             store.close()
-        assert browser.post("/sso/logout", csrf=True).status_code == 200
+        logout = browser.post(f"/sso/oidc/{partner.id}/okta/logout", csrf=True)
+        assert logout.status_code == 200, logout.text
+        assert logout.json()["sessions_revoked"] == 1
+        idp_logout = logout.json()["idp_logout_url"]
+        assert idp_logout.startswith(f"{provider.issuer}/logout?client_id={CLIENT_ID}")
+        assert httpx.get(idp_logout, timeout=10).status_code == 200
+        assert CLIENT_ID in provider.logouts
         assert browser.get("/sso/session").status_code == 401
     finally:
         browser.close()

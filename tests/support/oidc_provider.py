@@ -195,6 +195,8 @@ class OidcProvider:
     signing_key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, {"kid": "idp-1", "use": "sig"}))
     rogue_key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, {"kid": "rogue", "use": "sig"}))
     token_requests: int = 0
+    logouts: list[str] = field(default_factory=list)
+    """``client_id`` of every RP-initiated logout received."""
     userinfo_requests: int = 0
     codes: dict[str, _Code] = field(default_factory=dict)
     tokens: dict[str, _Token] = field(default_factory=dict)
@@ -219,6 +221,7 @@ class OidcProvider:
             "token_endpoint": f"{self.issuer}/token",
             "userinfo_endpoint": f"{self.issuer}/userinfo",
             "jwks_uri": f"{self.issuer}/jwks",
+            "end_session_endpoint": f"{self.issuer}/logout",
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -369,6 +372,11 @@ def _app(provider: OidcProvider) -> Flask:
         if provider.fault is Fault.STALL:
             provider.released.wait(provider.stall_seconds)
         return server.create_token_response()
+
+    @app.get("/logout")
+    def end_session() -> Response:
+        provider.logouts.append(request.args.get("client_id", ""))
+        return Response("<!doctype html><title>Signed out</title><p>You are signed out.</p>", 200)
 
     @app.get("/userinfo")
     @protect("openid")

@@ -7,7 +7,9 @@ redirect URI the partner registers: it opens that cookie, completes the code flo
 (:class:`~adapters.oidc.relying_party.RelyingParty`), hands the verified identity to the accounts context
 (:meth:`~ledger_core.accounts.use_cases.Accounts.sign_in`: just-in-time provisioning, attribute updates, a
 deactivated account refused), keeps the provider's refresh token sealed, opens the session (cookies of
-:mod:`api.http.sso_cookies`) and redirects to the page the login started from.
+:mod:`api.http.sso_cookies`) and redirects to the page the login started from. ``POST .../logout``
+(CSRF-checked) ends the session and answers the provider's end-session URL (RP-initiated logout), when it
+has one, for the page to send the browser to: signed out here and at the partner (seed 001 section 7.1).
 
 A refused sign-in is a page (:func:`api.http.sso_pages.login_failure_page`) with the reason code and the
 request id, counted in ``ledger_sso_logins_total`` and in ``ledger sso status``.
@@ -19,16 +21,18 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect
 
 from adapters.oidc.relying_party import OidcClient, OidcIdentity
+from api.client.schemas import sso as schemas
 from api.http.context import request_id_of
 from api.http.errors import status_of
-from api.http.sso_cookies import session_cookies
+from api.http.routes.sso_session import provide_browser_session
+from api.http.sso_cookies import cleared_cookies, session_cookies
 from api.http.sso_outcomes import count_sign_in
 from api.http.sso_pages import login_failure_page
 from api.http.threads import run_blocking
@@ -36,7 +40,7 @@ from api.runtime import Runtime
 from ledger_core.accounts.errors import LoginFailure, LoginRefused
 from ledger_core.accounts.identity import IdentityAssertion, IdentityProviderKind, SignedIn
 from ledger_core.accounts.providers import OidcSettings
-from ledger_core.accounts.sessions import IssuedSession
+from ledger_core.accounts.sessions import IssuedSession, SessionPrincipal
 from ledger_core.engine.errors import InvalidCommand, NotFound
 
 PENDING_COOKIE = "__Host-ledger_oidc_login"
@@ -127,6 +131,30 @@ class OidcLoginController(Controller):
             extra={"partner": partner, "provider": provider, "account": signed_in.account_id, "protocol": "oidc"},
         )
         return Redirect(pending.return_to, status_code=303, cookies=cookies, headers=NO_STORE)
+
+    @post(
+        "/{partner:str}/{provider:str}/logout",
+        summary="Sign out here and, when the provider supports it, at the provider (RP-initiated logout)",
+        status_code=200,
+        dependencies={"browser_session": Provide(provide_browser_session)},
+    )
+    async def logout(
+        self,
+        partner: Partner,
+        provider: Provider,
+        runtime: NamedDependency[Runtime],
+        browser_session: NamedDependency[SessionPrincipal],
+    ) -> Response[schemas.LogoutResponse]:
+        """Ends this session (CSRF-checked) and answers the provider's end-session URL to send the browser to."""
+        sso = runtime.sign_in()
+        revoked = await run_blocking(sso.sessions.logout, browser_session)
+        try:
+            client = await run_blocking(sso.oidc.client, runtime.ledger.accounts, partner, provider)
+            idp_logout = await sso.oidc.relying_party.logout_url(client, sso.settings.base_url + "/")
+        except (NotFound, InvalidCommand):
+            idp_logout = None
+        answer = schemas.LogoutResponse(sessions_revoked=revoked, idp_logout_url=idp_logout)
+        return Response(answer, cookies=cleared_cookies(sso.settings.cookie_samesite), headers=NO_STORE)
 
     @staticmethod
     def _enter(
