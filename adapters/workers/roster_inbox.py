@@ -3,9 +3,10 @@
 The feeds' SFTP inbound (or an operator) delivers ``users_<partner>_<YYYYMMDD>.csv`` into ``inbox``; each pass
 applies every roster found (:func:`adapters.roster.parse_roster`, then the ``apply`` callback, which runs the
 accounts context's sync and revokes sessions) and moves the file to ``inbox/processed/`` or, when it is
-refused, to ``inbox/rejected/`` beside a ``.reason`` text. A file is only picked up once its size has not
-changed since the previous pass (a transfer still being written is left alone). The worker imports no
-backend: what a sync touches arrives through ``apply``.
+refused, to ``inbox/rejected/`` beside a ``.reason`` text. Each worker of a deployment runs the job: a file
+is claimed by renaming it into ``inbox/processing/`` first, which only one of them can do. A file is only
+picked up once its size has not changed since the previous pass (a transfer still being written is left
+alone). The worker imports no backend: what a sync touches arrives through ``apply``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,11 @@ class RosterInbox:
     def run_once(self) -> list[dict[str, Any]]:
         """Apply every stable roster file; one report per file (``rejected`` with the reason when refused)."""
         reports: list[dict[str, Any]] = []
-        for partner, path in self.pending():
+        for partner, found in self.pending():
+            try:
+                path = self._move(found, "processing")  # an atomic rename: one worker claims the file
+            except FileNotFoundError:
+                continue  # another worker of this deployment took it
             try:
                 roster = parse_roster(partner, path.read_bytes(), name=path.name)
                 report = {"file": path.name, "status": "applied", **self.apply(roster, path.name)}
@@ -66,6 +71,6 @@ class RosterInbox:
         target = self.inbox / folder
         target.mkdir(exist_ok=True)
         destination = target / path.name
-        path.replace(destination)
+        path.rename(destination)
         self._sizes.pop(path.name, None)
         return destination

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from adapters.roster import Roster
 from adapters.workers.roster_inbox import RosterInbox
 
@@ -52,3 +54,23 @@ def test_a_growing_file_waits(tmp_path: Path) -> None:
     path.write_text("staff_id\nEMP1\nEMP2\n")
     assert inbox.run_once() == []
     assert len(inbox.run_once()) == 1
+
+
+def test_a_file_claimed_by_another_worker_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers see the same stable file: the one that renames it first applies it, the other skips it."""
+    applied: list[str] = []
+
+    def apply(roster: Roster, name: str) -> dict[str, Any]:
+        applied.append(name)
+        return {}
+
+    first, second = RosterInbox(tmp_path, apply), RosterInbox(tmp_path, apply)
+    (tmp_path / "users_acme_20260115.csv").write_text("staff_id\nEMP1\n")
+    first.pending()
+    second.pending()
+    seen_by_second = second.pending()
+    assert seen_by_second  # the second worker considers it ready too
+    assert len(first.run_once()) == 1
+    monkeypatch.setattr(second, "pending", lambda: seen_by_second)
+    assert second.run_once() == []
+    assert applied == ["users_acme_20260115.csv"]
