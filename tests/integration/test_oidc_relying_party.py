@@ -254,3 +254,29 @@ def test_a_rotated_signing_key_is_fetched_once(provider: OidcProvider) -> None:
         assert login(rp, client, first(provider)).subject == first(provider).sub
     finally:
         provider.signing_key = previous
+
+
+def test_an_error_from_the_provider_is_refused(provider: OidcProvider) -> None:
+    """The provider redirects back with ``error=access_denied`` (user not assigned): refused, no token request."""
+    rp = RelyingParty(InProcessReplayCache())
+    client = client_for(provider.issuer)
+
+    async def flow() -> None:
+        _, pending = await rp.begin(client)
+        before = provider.token_requests
+        with pytest.raises(OidcLoginRefused) as caught:
+            await rp.complete(client, pending, {"error": "access_denied", "state": pending.state})
+        assert caught.value.check is OidcCheck.PROVIDER_ERROR
+        assert caught.value.reason.value == "idp_status"
+        assert provider.token_requests == before
+
+    asyncio.run(flow())
+
+
+def test_the_logout_url_is_the_providers_end_session_endpoint(provider: OidcProvider) -> None:
+    """RP-initiated logout: the provider's ``end_session_endpoint`` with our client id and return address."""
+    url = asyncio.run(RelyingParty(InProcessReplayCache()).logout_url(client_for(provider.issuer), "https://x.test/"))
+    assert url is not None
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    assert url.startswith(f"{provider.issuer}/logout?")
+    assert query == {"client_id": CLIENT_ID, "post_logout_redirect_uri": "https://x.test/"}
