@@ -34,6 +34,23 @@ SAML = "{urn:oasis:names:tc:SAML:2.0:assertion}"
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+SIGNATURE_ALGORITHMS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+    }
+)
+DIGEST_ALGORITHMS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmlenc#sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#sha384",
+        "http://www.w3.org/2001/04/xmlenc#sha512",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +143,15 @@ def _check_structure(root: Element) -> Element:
             raise _refuse(LoginFailure.SIGNATURE_WRAPPING, "a signature does not cover the element that holds it")
         if signature.find(f"{DS}Object") is not None:
             raise _refuse(LoginFailure.SIGNATURE_WRAPPING, "a signature carries an Object")
+        method = signature.find(f"{DS}SignedInfo/{DS}SignatureMethod")
+        digest = references[0].find(f"{DS}DigestMethod")
+        if (
+            method is None
+            or method.get("Algorithm") not in SIGNATURE_ALGORITHMS
+            or digest is None
+            or digest.get("Algorithm") not in DIGEST_ALGORITHMS
+        ):
+            raise _refuse(LoginFailure.ALGORITHM_REFUSED, "signatures must use SHA-256 or stronger (no SHA-1)")
     return assertion
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -152,6 +153,7 @@ class SamlServiceProvider:
         if not self._one_time.exists(REQUEST_KIND, request_key, now):
             raise LoginRefused(LoginFailure.UNKNOWN_IN_RESPONSE_TO, "this response answers no sign-in we started")
         response = self._verify(client, saml_response, facts.in_response_to)
+        forget_identity(client, response)
         assertion = response.assertion
         if assertion is None or assertion.id != facts.assertion_id:
             raise LoginRefused(LoginFailure.SIGNATURE_WRAPPING, "the verified assertion is not the one inspected")
@@ -376,6 +378,15 @@ class SamlServiceProvider:
         if not isinstance(name_id, str) or not name_id:
             return None
         return name_id, session_index if isinstance(session_index, str) else None
+
+
+def forget_identity(client: saml.Saml2Client, response: saml.AuthnResponse) -> None:
+    """pysaml2 keeps every parsed identity (NameID, attributes) in the client's in-memory cache; we keep no
+    personal data in memory beyond the request, and the cache would grow with every sign-in."""
+    name_id = response.name_id
+    if name_id is not None:
+        with contextlib.suppress(KeyError):
+            client.users.remove_person(name_id)
 
 
 def verified_attributes(assertion: Any) -> dict[str, list[str]]:

@@ -38,9 +38,11 @@ from ledger_core.accounts.providers import (
 from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.errors import InvalidCommand, NotFound
-from ledger_core.engine.ports import Clock
+from ledger_core.engine.ports import Clock, PartnerLogReader
 from ledger_core.shared.service_support import save
 from ledger_core.shared.validation import check_identifier, check_partner_slug, check_text, parse_choice
+
+_SCAN_ROWS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +244,20 @@ class Accounts:
         account = self._account(partner_id, user_kind, partner_user_id)
         account.reactivate(actor)
         return _view(account), save(self.app, account)
+
+    def accounts_of(self, partner_id: str) -> list[AccountView]:
+        """Every account of ``partner_id``, oldest first (what a deprovisioning sync compares with the
+        partner's user list). Reads the partner's own log rows, then each account."""
+        slug = check_partner_slug(partner_id)
+        reader = self.app.log_reader
+        if not isinstance(reader, PartnerLogReader):
+            raise TypeError("the ledger's log reader cannot read one partner's rows")
+        ids: list[str] = []
+        position = 0
+        while rows := reader.read_partner_rows(slug, position, _SCAN_ROWS):
+            ids += [row.aggregate_id for row in rows if row.type == UserAccount.Provisioned.EVENT_TYPE]
+            position = rows[-1].position + 1
+        return [_view(self.app.load(UserAccount, UUID(found), "user_account")) for found in ids]
 
     def is_active(self, account: str) -> bool:
         """Whether the account with this id exists and is active (sessions check it on refresh)."""

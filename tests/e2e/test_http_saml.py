@@ -21,7 +21,7 @@ import httpx
 import pytest
 from support.browser import Browser
 from support.http_server import LiveServer, servers
-from support.saml_idp import DS, SAML, SAMLP, IdpUser, InProcessIdp, form_fields
+from support.saml_idp import DS, SAML, SAMLP, SHA1, IdpUser, InProcessIdp, form_fields
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
@@ -321,6 +321,7 @@ FAILURES: dict[str, tuple[dict[str, object], str]] = {
         "signature_invalid",
     ),
     "unsigned assertion": ({"sign_assertion": False}, "unsigned"),
+    "SHA-1 signature": ({"algorithms": SHA1}, "algorithm_refused"),
     "XSW sibling assertion": ({"after_signing": _rewrite(_xsw_sibling)}, "signature_wrapping"),
     "XSW assertion in Extensions": ({"after_signing": _rewrite(_xsw_extensions)}, "signature_wrapping"),
     "XSW original in ds:Object": ({"after_signing": _rewrite(_xsw_object)}, "signature_wrapping"),

@@ -69,15 +69,20 @@ def pem_body(pem: str) -> str:
     return "".join(line for line in pem.splitlines() if line and "-----" not in line)
 
 
-def signature_template(reference: str, certificate_pem: str) -> ET.Element:
-    """An enveloped RSA-SHA256 signature template over ``#reference`` (xmlsec1 fills the values)."""
+SHA1 = ("http://www.w3.org/2000/09/xmldsig#rsa-sha1", "http://www.w3.org/2000/09/xmldsig#sha1")
+SHA256 = (RSA_SHA256, "http://www.w3.org/2001/04/xmlenc#sha256")
+
+
+def signature_template(reference: str, certificate_pem: str, algorithms: tuple[str, str] = SHA256) -> ET.Element:
+    """An enveloped signature template over ``#reference`` (xmlsec1 fills the values)."""
+    method, digest = algorithms
     return ET.fromstring(
         f'<ds:Signature xmlns:ds="{DS}"><ds:SignedInfo>'
         '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
-        f'<ds:SignatureMethod Algorithm="{RSA_SHA256}"/><ds:Reference URI="#{reference}"><ds:Transforms>'
+        f'<ds:SignatureMethod Algorithm="{method}"/><ds:Reference URI="#{reference}"><ds:Transforms>'
         '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
         '<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>'
-        '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>'
+        f'<ds:DigestMethod Algorithm="{digest}"/><ds:DigestValue/></ds:Reference>'
         "</ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data>"
         f"<ds:X509Certificate>{pem_body(certificate_pem)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>"
         "</ds:Signature>"
@@ -96,6 +101,7 @@ class InProcessIdp:
     sign_assertion: bool = True
     sign_response: bool = False
     signing_key: str = "own"
+    algorithms: tuple[str, str] = SHA256
     in_response_to: str | None = None
     logged_out: list[str] = field(default_factory=list)
 
@@ -196,9 +202,9 @@ class InProcessIdp:
         if assertion is None:
             raise RuntimeError("no assertion")
         if self.sign_assertion:
-            assertion.insert(1, signature_template(assertion.get("ID") or "", certificate))
+            assertion.insert(1, signature_template(assertion.get("ID") or "", certificate, self.algorithms))
         if self.sign_response:
-            root.insert(1, signature_template(root.get("ID") or "", certificate))
+            root.insert(1, signature_template(root.get("ID") or "", certificate, self.algorithms))
         document = ET.tostring(root, encoding="unicode")
         if self.sign_assertion:
             document = self._backend.sign_statement(document, f"{SAML}:Assertion", str(key_file), assertion.get("ID"))
@@ -302,4 +308,3 @@ def form_fields(page: str) -> tuple[str, dict[str, str]]:
     root = ET.fromstring(page)
     fields = {str(element.get("name")): html.unescape(str(element.get("value"))) for element in root.iter("input")}
     return html.unescape(str(root.get("action"))), fields
-

@@ -140,6 +140,19 @@ def test_deactivated_account_cannot_sign_in_until_reactivated(ledger: Ledger) ->
         ledger.accounts.deactivate("acme", "staff", "nobody", "left", "sync")
 
 
+def test_accounts_of_a_partner_for_deprovisioning(ledger: Ledger) -> None:
+    """accounts_of lists the partner's accounts (and only theirs) with their state."""
+    ledger.accounts.configure_saml("acme", "okta", user_kind="staff", settings=SAML)
+    ledger.accounts.configure_saml("other", "okta", user_kind="staff", settings=SAML)
+    for user in ("emp-1", "emp-2", "emp-3"):
+        ledger.accounts.sign_in(assertion(user), IdentityProviderKind.SAML)
+    ledger.accounts.sign_in(assertion("emp-9", partner_id="other"), IdentityProviderKind.SAML)
+    ledger.accounts.deactivate("acme", "staff", "emp-2", "left", "sync")
+    listed = ledger.accounts.accounts_of("acme")
+    assert [(a.partner_user_id, a.active) for a in listed] == [("emp-1", True), ("emp-2", False), ("emp-3", True)]
+    assert ledger.accounts.accounts_of("nobody") == []
+
+
 @pytest.mark.parametrize(
     ("overrides", "kind", "reason"),
     [
