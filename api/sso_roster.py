@@ -30,7 +30,7 @@ def apply_roster(
 ) -> dict[str, Any]:
     """Run the sync for ``roster`` (named ``source`` in the events' reason); the JSON report."""
     at = now or datetime.now(UTC)
-    result = Deprovisioning(ledger.app).sync(
+    result = Deprovisioning(ledger.accounts).sync(
         roster.partner_id,
         roster.user_kind,
         roster.active_ids,

@@ -2,7 +2,8 @@
 accounts stay open; every other active account of that partner and user kind is deactivated.
 
 The accounts of a partner are found in the partner's own log entries (``account.provisioned``, one per
-account ever created), so the sync needs no index beside the log. Each deactivation is an
+account ever created, :meth:`~ledger_core.accounts.use_cases.Accounts.accounts_of`), so the sync needs no
+index beside the log. Each deactivation is an
 ``account.deactivated`` event (reason: the roster's date; actor: who ran the sync); an account already
 deactivated records nothing; an account listed again is left as it is (reactivation stays a deliberate
 operations act, never a side effect of a file). Revoking the sessions and forgetting the provider tokens of
@@ -11,19 +12,11 @@ the deactivated accounts is the caller's, which owns those stores.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from uuid import UUID
 
-from ledger_core.accounts.account import UserAccount
 from ledger_core.accounts.identity import UserKind
-from ledger_core.engine.application import LedgerApplication
-from ledger_core.engine.ports import PartnerLogReader
-from ledger_core.shared.service_support import save
+from ledger_core.accounts.use_cases import Accounts
 from ledger_core.shared.validation import check_partner_slug, check_text, parse_choice
-
-PROVISIONED = "account.provisioned"
-_SCAN = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,23 +44,10 @@ class RosterSync:
 
 
 class Deprovisioning:
-    """Roster syncs over one ledger; ``app.log_reader`` must read a partner's entries."""
+    """Roster syncs over the accounts of one ledger (:meth:`Accounts.accounts_of` finds a partner's accounts)."""
 
-    def __init__(self, app: LedgerApplication) -> None:
-        reader = app.log_reader
-        if not isinstance(reader, PartnerLogReader):
-            raise TypeError("deprovisioning needs a log reader that reads a partner's entries")
-        self.app = app
-        self.partner_log: PartnerLogReader = reader
-
-    def account_ids(self, partner_id: str) -> Iterator[UUID]:
-        """Every account ever provisioned for ``partner_id``, in log order."""
-        position = 0
-        while rows := self.partner_log.read_partner_rows(partner_id, position, _SCAN):
-            for row in rows:
-                if row.type == PROVISIONED:
-                    yield UUID(row.aggregate_id)
-            position = rows[-1].position + 1
+    def __init__(self, accounts: Accounts) -> None:
+        self.accounts = accounts
 
     def sync(
         self, partner_id: str, user_kind: str, active_ids: frozenset[str], *, reason: str, actor: str
@@ -80,18 +60,17 @@ class Deprovisioning:
         deactivated: list[str] = []
         inactive: list[str] = []
         positions: list[int] = []
-        for aid in self.account_ids(slug):
-            account = self.app.find(UserAccount, aid)
-            if account is None or account.user_kind is not kind:
+        for account in self.accounts.accounts_of(slug):
+            if account.user_kind is not kind:
                 continue
             if not account.active:
-                inactive.append(str(aid))
+                inactive.append(account.account_id)
             elif account.partner_user_id in active_ids:
-                kept.append(str(aid))
+                kept.append(account.account_id)
             else:
-                account.deactivate(reason, actor)
-                positions.extend(save(self.app, account))
-                deactivated.append(str(aid))
+                _, written = self.accounts.deactivate(slug, kind.value, account.partner_user_id, reason, actor)
+                positions.extend(written)
+                deactivated.append(account.account_id)
         return RosterSync(
             slug, kind, len(active_ids), tuple(kept), tuple(deactivated), tuple(inactive), tuple(positions)
         )
