@@ -24,6 +24,7 @@ import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from _common import (
     base_parser,
@@ -113,7 +114,7 @@ def acs_case(responses: int) -> dict[str, Any]:
     from cryptography.x509.oid import NameOID
 
     from adapters.files.saml_sp_key import sp_key_pair
-    from adapters.saml.service_provider import REQUEST_KIND, SamlServiceProvider
+    from adapters.saml.service_provider import SamlServiceProvider
     from adapters.sqlite.sessions import SQLiteSsoStore
     from ledger_core.accounts.identity import IdentityProviderKind
     from ledger_core.accounts.providers import IdentityProvider, SamlSettings
@@ -162,10 +163,13 @@ def acs_case(responses: int) -> dict[str, Any]:
         )  # fmt: skip
         idp = Server(config=config)
         endpoints = sp.endpoints(provider)
-        made = []
+        made: list[str] = []
+        bindings: list[str] = []
         for index in range(responses):
-            request_id = f"id-bench-{index}"
-            store.put(REQUEST_KIND, f"bench|okta|{request_id}", _clock() + timedelta(minutes=10))
+            start = sp.begin_login(provider, "/")  # a real AuthnRequest, as a browser's login would make
+            query = parse_qs(urlsplit(start.location).query)
+            request_id = idp.parse_authn_request(query["SAMLRequest"][0], REDIRECT).message.id
+            bindings.append(start.browser_binding)
             document = idp.create_authn_response(
                 {"partnerId": [f"E-{index}"]}, in_response_to=request_id, destination=endpoints.acs_url,
                 sp_entity_id=endpoints.entity_id, name_id=NameID(format=EMAIL, text=f"u{index}@bench"),
@@ -174,7 +178,9 @@ def acs_case(responses: int) -> dict[str, Any]:
                 digest_alg="http://www.w3.org/2001/04/xmlenc#sha256",
             )  # fmt: skip
             made.append(base64.b64encode(str(document).encode()).decode())
-        samples = _timed([lambda d=d: sp.consume(provider, d, "/") for d in made])
+        samples = _timed(
+            [lambda d=d, b=b: sp.consume(provider, d, "/", b) for d, b in zip(made, bindings, strict=True)]
+        )
         store.close()
         return {"consume": _percentiles(samples)}
 

@@ -7,10 +7,11 @@ One SP per (partner, provider) at :class:`~adapters.saml.endpoints.SpEndpoints`,
   remembered in the shared :class:`~ledger_core.accounts.ports.OneTimeStore` for ``request_ttl``.
 * :meth:`SamlServiceProvider.consume`: the ACS (HTTP-POST binding). The document is checked by
   :mod:`adapters.saml.inspection` (structure against signature wrapping, issuer, destination, audience,
-  recipient, validity window, InResponseTo), its ``InResponseTo`` must be a request we sent and still
-  remember, then pysaml2 verifies the signature (response or assertion) with the IdP's certificates from
-  metadata only (:mod:`adapters.saml.idp_metadata`). The assertion id is remembered for its lifetime
-  (a replay is refused with ``replayed``) and the request is used up. The result is an
+  recipient, validity window, InResponseTo), its ``InResponseTo`` must be a request we sent, still
+  remember, and that this browser started (a keyed binding cookie set at login), then pysaml2 verifies
+  the signature (response or assertion) with the IdP's certificates from metadata only
+  (:mod:`adapters.saml.idp_metadata`). The assertion id is remembered for its lifetime (a replay is
+  refused with ``replayed``) and the request is used up. The result is an
   :class:`~ledger_core.accounts.identity.IdentityAssertion` for the login use case, built from the
   verified assertion with the provider's attribute map.
 * Single logout (:meth:`begin_logout`, :meth:`handle_slo`): SP-initiated (a signed LogoutRequest to the IdP's
@@ -62,6 +63,14 @@ MAX_RESPONSE_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True, slots=True)
+class LoginStart:
+    """Where to send the browser, and the value it must bring back to the ACS (a cookie)."""
+
+    location: str
+    browser_binding: str
+
+
+@dataclass(frozen=True, slots=True)
 class VerifiedLogin:
     assertion: IdentityAssertion
     relay_state: str
@@ -109,6 +118,7 @@ class SamlServiceProvider:
         self._skew, self._request_ttl, self._max_age = skew, request_ttl, max_age
         self._ref_key = hmac.new(secret, b"saml-session-ref", hashlib.sha256).digest()
         self._handle_aead = AESGCM(hmac.new(secret, b"saml-logout-handle", hashlib.sha256).digest())
+        self._binding_key = hmac.new(secret, b"saml-browser-binding", hashlib.sha256).digest()
         self._xmlsec = xmlsec_binary
         self._clients: dict[tuple[str, str, str], saml.Saml2Client] = {}
         self._lock = threading.Lock()
@@ -123,8 +133,10 @@ class SamlServiceProvider:
         document = saml.create_metadata_string(None, config=client.config, sign=True)
         return document.decode("utf-8") if isinstance(document, bytes) else str(document)
 
-    def begin_login(self, provider: IdentityProvider, next_path: str | None) -> str:
-        """The IdP URL carrying a signed AuthnRequest (HTTP-Redirect); the request id is remembered."""
+    def begin_login(self, provider: IdentityProvider, next_path: str | None) -> LoginStart:
+        """The IdP URL carrying a signed AuthnRequest (HTTP-Redirect); the request id is remembered, and the
+        browser gets a binding to it (a cookie value) that the ACS asks back: a response obtained by someone
+        else cannot be posted from this browser (login CSRF)."""
         settings = provider.saml
         client = self._client(provider)
         request_id, info = client.prepare_for_authenticate(
@@ -135,11 +147,15 @@ class SamlServiceProvider:
             sigalg=RSA_SHA256,
             digest_alg=SHA256_DIGEST,
         )
-        self._one_time.put(REQUEST_KIND, self._request_key(provider, request_id), self._clock() + self._request_ttl)
-        return str(dict(info["headers"])["Location"])
+        request_key = self._request_key(provider, request_id)
+        self._one_time.put(REQUEST_KIND, request_key, self._clock() + self._request_ttl)
+        return LoginStart(str(dict(info["headers"])["Location"]), self._binding(request_key))
 
-    def consume(self, provider: IdentityProvider, saml_response: str, relay_state: str | None) -> VerifiedLogin:
-        """Verify an ACS post (module docstring); :class:`LoginRefused` with the reason otherwise."""
+    def consume(
+        self, provider: IdentityProvider, saml_response: str, relay_state: str | None, browser_binding: str | None
+    ) -> VerifiedLogin:
+        """Verify an ACS post (module docstring) from the browser that started the sign-in
+        (``browser_binding`` from :meth:`begin_login`); :class:`LoginRefused` with the reason otherwise."""
         settings = provider.saml
         client = self._client(provider)  # refuses idp_certificate_expired first
         now = self._clock()
@@ -152,6 +168,8 @@ class SamlServiceProvider:
         request_key = self._request_key(provider, facts.in_response_to)
         if not self._one_time.exists(REQUEST_KIND, request_key, now):
             raise LoginRefused(LoginFailure.UNKNOWN_IN_RESPONSE_TO, "this response answers no sign-in we started")
+        if browser_binding is None or not hmac.compare_digest(browser_binding, self._binding(request_key)):
+            raise LoginRefused(LoginFailure.UNKNOWN_IN_RESPONSE_TO, "this browser did not start this sign-in")
         response = self._verify(client, saml_response, facts.in_response_to)
         forget_identity(client, response)
         assertion = response.assertion
@@ -354,6 +372,9 @@ class SamlServiceProvider:
         if not self._one_time.put(LOGOUT_KIND, f"{settings.entity_id}|{request_id}", now + self._request_ttl):
             raise LoginRefused(LoginFailure.REPLAYED, "this logout request was already handled")
         return name_id
+
+    def _binding(self, request_key: str) -> str:
+        return hmac.new(self._binding_key, request_key.encode(), hashlib.sha256).hexdigest()
 
     @staticmethod
     def _request_key(provider: IdentityProvider, request_id: str) -> str:

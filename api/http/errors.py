@@ -297,7 +297,9 @@ def make_exception_handler(docs_base: str) -> Any:
     def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
         try:
             if isinstance(exc, LoginRefused):  # a browser is waiting: a page, not an envelope
-                page = login_failure_page(str(exc.details.get("reason")), request_id_of(request.scope))
+                reason, request_id = str(exc.details.get("reason")), request_id_of(request.scope)
+                logger.info("sign-in refused: %s", reason, extra={"request_id": request_id, "reason": reason})
+                page = login_failure_page(reason, request_id)
                 return Response(page, status_code=status_of(exc.code), media_type="text/html; charset=utf-8")
             status, headers, body = render_problem(exc, request_id_of(request.scope), docs_base, request.url.path)
             return Response(body, status_code=status, media_type="application/json", headers=headers)

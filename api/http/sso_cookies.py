@@ -20,6 +20,9 @@ ACCESS_COOKIE = "__Host-ledger_access"
 REFRESH_COOKIE = "__Host-ledger_refresh"
 CSRF_COOKIE = "__Host-ledger_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+SAML_REQUEST_COOKIE = "__Host-ledger_saml_request"
+"""HttpOnly, SameSite=None: binds a SAML sign-in to the browser that started it; the IdP's auto-posted form
+is a cross-site POST, on which Lax cookies are not sent."""
 SAML_COOKIE = "__Host-ledger_saml"
 """HttpOnly: the sealed NameID and SessionIndex a SAML session needs for SP-initiated single logout."""
 SameSite = Literal["lax", "strict", "none"]
@@ -76,3 +79,10 @@ def cleared_cookies(samesite: str) -> list[Cookie]:
 def saml_cookie(handle: str, issued: IssuedSession, now: datetime, samesite: str) -> Cookie:
     """The SAML logout handle, for as long as the session's refresh token."""
     return _cookie(SAML_COOKIE, handle, issued.refresh_expires_at, now, samesite, httponly=True)
+
+
+def saml_request_cookie(binding: str, max_age_s: int) -> Cookie:
+    """The SAML request binding (SameSite=None: it must come back on the IdP's cross-site POST)."""
+    return Cookie(
+        key=SAML_REQUEST_COOKIE, value=binding, max_age=max_age_s, path="/", secure=True, httponly=True, samesite="none"
+    )

@@ -27,6 +27,7 @@ from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
 
 BASE = "https://sso.test"
+REQUEST_COOKIE = "__Host-ledger_saml_request"
 JSON = {"Content-Type": "application/json"}
 
 
@@ -189,16 +190,44 @@ def test_deprovisioned_user_is_refused(setup: Setup) -> None:
 
 
 def test_replayed_assertion_is_refused(setup: Setup) -> None:
-    """The same signed response posted twice: the second is refused (assertion ids are remembered)."""
-    browser, attacker = Browser(setup.server.url), Browser(setup.server.url)
+    """The same signed response posted twice, even with the captured request cookie: the second is refused
+    (assertion ids are remembered)."""
+    browser = Browser(setup.server.url)
     try:
         answer, fields = setup.post_to_acs(browser, USERS[4].email)
         assert answer.status_code == 303
-        assert reason_of(attacker.post(f"{setup.root}/acs", data=fields)) == "replayed"
-        assert not attacker.cookies
+        binding = browser.cookies[REQUEST_COOKIE]
     finally:
         browser.close()
+    attacker = Browser(setup.server.url, cookies={REQUEST_COOKIE: binding})
+    try:
+        assert reason_of(attacker.post(f"{setup.root}/acs", data=fields)) == "replayed"
+        assert set(attacker.cookies) == {REQUEST_COOKIE}
+    finally:
         attacker.close()
+
+
+def test_a_response_started_elsewhere_is_refused(setup: Setup) -> None:
+    """Login CSRF: an attacker's own valid response, posted from the victim's browser (which did not start
+    that sign-in), is refused; the request cookie is SameSite=None so the IdP's cross-site POST carries it."""
+    attacker, victim = Browser(setup.server.url), Browser(setup.server.url)
+    try:
+        setup.idp.current_user = USERS[5].email
+        start = attacker.get(f"{setup.root}/login")
+        attributes = attacker.last_set[REQUEST_COOKIE].attributes
+        assert attributes["samesite"].lower() == "none"
+        assert attributes["secure"]
+        assert attributes["httponly"]
+        action, fields = form_fields(httpx.get(start.headers["location"], timeout=30).text)
+        victim.get(f"{setup.root}/login")  # the victim's own, different sign-in
+        assert reason_of(victim.post(urlsplit(action).path, data=fields)) == "unknown_in_response_to"
+        stranger = Browser(setup.server.url)  # no request cookie at all
+        assert reason_of(stranger.post(urlsplit(action).path, data=fields)) == "unknown_in_response_to"
+        stranger.close()
+        assert attacker.post(urlsplit(action).path, data=fields).status_code == 303
+    finally:
+        attacker.close()
+        victim.close()
 
 
 # -- the failure cases: each tweak of an honest response, and the reason it is refused with ---------------
@@ -351,7 +380,7 @@ def test_failure_is_refused_with_its_reason(setup: Setup, case: str) -> None:
     try:
         answer, _ = setup.post_to_acs(browser, USERS[1].email)
         assert reason_of(answer) == reason
-        assert not browser.cookies
+        assert set(browser.cookies) == {REQUEST_COOKIE}  # no session cookie
         assert events(setup.server, setup.partner) == []
     finally:
         browser.close()

@@ -21,7 +21,14 @@ from litestar.response import Redirect
 from adapters.saml.service_provider import VerifiedLogin
 from api.client.schemas import sso as schemas
 from api.http.routes.sso_session import NO_STORE, provide_browser_session
-from api.http.sso_cookies import SAML_COOKIE, cleared_cookies, saml_cookie, session_cookies
+from api.http.sso_cookies import (
+    SAML_COOKIE,
+    SAML_REQUEST_COOKIE,
+    cleared_cookies,
+    saml_cookie,
+    saml_request_cookie,
+    session_cookies,
+)
 from api.http.sso_outcomes import count_sign_in
 from api.http.threads import run_blocking
 from api.runtime import Runtime
@@ -71,16 +78,16 @@ class SamlController(Controller):
     ) -> Redirect:
         """302 to the IdP's SSO URL with a signed AuthnRequest (HTTP-Redirect binding)."""
         sso = runtime.sign_in()
-        location = await run_blocking(
-            lambda: sso.saml.begin_login(saml_provider(runtime, partner, provider), next_path)
-        )
-        return Redirect(location, status_code=302, headers=NO_STORE)
+        start = await run_blocking(lambda: sso.saml.begin_login(saml_provider(runtime, partner, provider), next_path))
+        cookie = saml_request_cookie(start.browser_binding, sso.settings.request_ttl_seconds)
+        return Redirect(start.location, status_code=302, headers=NO_STORE, cookies=[cookie])
 
     @post(BASE + "/acs", summary="Assertion consumer service (HTTP-POST binding)", status_code=303)
     async def acs(
         self,
         partner: Partner,
         provider: Provider,
+        request: Request[Any, Any, Any],
         data: Annotated[schemas.AcsForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
         runtime: NamedDependency[Runtime],
     ) -> Redirect:
@@ -89,7 +96,8 @@ class SamlController(Controller):
 
         def sign_in() -> tuple[VerifiedLogin, IssuedSession]:
             found = saml_provider(runtime, partner, provider)
-            verified = sso.saml.consume(found, data.SAMLResponse, data.RelayState)
+            binding = request.cookies.get(SAML_REQUEST_COOKIE)
+            verified = sso.saml.consume(found, data.SAMLResponse, data.RelayState, binding)
             signed_in = runtime.ledger.accounts.sign_in(verified.assertion, IdentityProviderKind.SAML)
             return verified, sso.sessions.open(signed_in, verified.assertion.session_ref)
 
