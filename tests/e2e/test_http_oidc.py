@@ -286,7 +286,7 @@ def test_an_idp_that_does_not_answer_gets_the_timeout_page(server: LiveServer, p
         location = at_provider(start(browser, partner).headers["location"], next(iter(provider.users.values())))
         provider.fault = Fault.STALL
         refused = browser.get(callback_path(location))
-        assert refused.status_code == 504
+        assert refused.status_code == 503
         assert reason_of(refused.text) == "idp_unavailable"
     finally:
         browser.close()

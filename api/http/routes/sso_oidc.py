@@ -182,7 +182,7 @@ async def refusal(
     """The failure page for ``error``, counted by reason (metric and ``sso_login_stats``)."""
     reason = error.reason.value if isinstance(error, LoginRefused) else LoginFailure.PROVIDER_UNKNOWN.value
     status = (
-        504
+        503
         if reason == LoginFailure.IDP_UNAVAILABLE.value
         else 404
         if isinstance(error, NotFound)
@@ -207,5 +207,5 @@ async def refusal(
         status_code=status,
         media_type="text/html; charset=utf-8",
         cookies=[_pending_cookie("", 0)],
-        headers=NO_STORE,
+        headers={**NO_STORE, "Retry-After": "30"} if status == 503 else NO_STORE,
     )
