@@ -137,6 +137,9 @@ def _finish_operation(
     if path.startswith("/sso/"):
         responses["403"]["description"] += " A refused sign-in (`SSO_LOGIN_REFUSED`) answers an HTML page instead."
         responses["403"]["content"]["text/html"] = {"schema": {"type": "string"}}
+    if path.startswith("/sso/oidc/") and "503" in responses:  # the OIDC provider did not answer: a page too
+        responses["503"]["description"] += " The identity provider did not answer: an HTML page (`idp_unavailable`)."
+        responses["503"]["content"]["text/html"] = {"schema": {"type": "string"}}
     for code, response in responses.items():
         _response_headers(path, method, int(code), response, versioned or path == "/oauth/token")
     if not versioned:

@@ -21,7 +21,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter, QueryParameter
@@ -181,13 +181,7 @@ async def refusal(
 ) -> Response[bytes]:
     """The failure page for ``error``, counted by reason (metric and ``sso_login_stats``)."""
     reason = error.reason.value if isinstance(error, LoginRefused) else LoginFailure.PROVIDER_UNKNOWN.value
-    status = (
-        503
-        if reason == LoginFailure.IDP_UNAVAILABLE.value
-        else 404
-        if isinstance(error, NotFound)
-        else status_of(LoginRefused.code)
-    )
+    status = 503 if reason == LoginFailure.IDP_UNAVAILABLE.value else status_of(LoginRefused.code)
     await count_sign_in(runtime, partner, provider, "oidc", reason)
     logger.warning(
         "sso sign-in refused",
@@ -205,7 +199,7 @@ async def refusal(
     return Response(
         body,
         status_code=status,
-        media_type="text/html; charset=utf-8",
+        media_type=MediaType.HTML,  # Litestar adds "; charset=utf-8" to text types
         cookies=[_pending_cookie("", 0)],
         headers={**NO_STORE, "Retry-After": "30"} if status == 503 else NO_STORE,
     )
