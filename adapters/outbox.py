@@ -240,6 +240,20 @@ class OutboxTransaction(ABC):
         """Store ``event`` and a delivery to each subscribed endpoint; the number of deliveries made."""
         return self.enqueue_many([event], now)
 
+    def enqueue_once(self, event: PartnerEvent, now: float) -> bool:
+        """Store ``event`` and its deliveries unless a message with its id exists (checked and inserted in one
+        statement, so two workers raising the same alert deliver it once); True if it was new."""
+        row = (event.message_id, event.partner_id, event.type, event.position, event.body(), now)
+        if not self.insert_message_if_new(row):
+            return False
+        deliveries = [
+            (event.message_id, event.partner_id, endpoint_id, PENDING, now, now, DeliveryOrigin.EVENT)
+            for endpoint_id, types in self.subscriptions(event.partner_id)
+            if event.type in str(types).split(" ")
+        ]
+        self.insert_deliveries(deliveries)
+        return True
+
     def enqueue_many(self, events: Sequence[PartnerEvent], now: float) -> int:
         """Store ``events`` and their deliveries in a few statements; the number of deliveries made."""
         subscriptions: dict[str, list[tuple[str, set[str]]]] = {}
@@ -256,6 +270,10 @@ class OutboxTransaction(ABC):
         self.insert_messages([(e.message_id, e.partner_id, e.type, e.position, e.body(), now) for e in events])
         self.insert_deliveries(deliveries)
         return len(deliveries)
+
+    @abstractmethod
+    def insert_message_if_new(self, row: tuple[Any, ...]) -> bool:
+        """Insert one (message_id, partner_id, event_type, position, body, created_at) row; False if the id exists."""
 
     @abstractmethod
     def insert_messages(self, rows: Sequence[tuple[Any, ...]]) -> None:

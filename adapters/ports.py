@@ -17,9 +17,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from ledger_core.accounts.ports import OneTimeStore, SessionStore
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.errors import LedgerError
 from ledger_core.engine.merkle import CheckpointRecord
@@ -189,5 +192,59 @@ class ManagedKeyStore(KeyStore, Protocol):
 
 class ManagedOutcomeStore(OutcomeStore, Protocol):
     """A :class:`~ledger_core.members.outcomes.OutcomeStore` with a lifetime."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SsoHealthRow:
+    """Sign-in outcomes of one identity provider of a partner (``ledger sso status``); times in Unix seconds."""
+
+    partner_id: str
+    provider_id: str
+    protocol: str
+    successes: int
+    failures: int
+    last_success_at: float | None
+    last_failure_at: float | None
+    last_failure_reason: str | None
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successes over attempts (seed 001 section 7.3 target: above 0.99); None before any attempt."""
+        total = self.successes + self.failures
+        return None if total == 0 else self.successes / total
+
+
+class SsoHealthStore(Protocol):
+    """Counts every sign-in outcome per provider, shared by every worker (``sso_login_stats``)."""
+
+    def record(
+        self, partner_id: str, provider_id: str, protocol: str, succeeded: bool, reason: str | None, at: float
+    ) -> None: ...
+
+    def rows(self) -> list[SsoHealthRow]: ...
+
+    def close(self) -> None: ...
+
+
+class OidcTokenStore(Protocol):
+    """The sealed refresh token an OIDC provider issued for an account (``sso_oidc_tokens``); bytes are opaque."""
+
+    def put(self, account_id: str, provider_id: str, partner_id: str, sealed: bytes, at: float) -> None: ...
+
+    def get(self, account_id: str, provider_id: str) -> bytes | None: ...
+
+    def forget(self, account_id: str) -> int:
+        """Delete every token of the account (deactivation); how many there were."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ManagedSsoStore(SessionStore, OneTimeStore, Protocol):
+    """Sign-in state (:class:`~ledger_core.accounts.ports.SessionStore` and ``OneTimeStore``) with a lifetime."""
+
+    def purge(self, before: datetime) -> int: ...
 
     def close(self) -> None: ...

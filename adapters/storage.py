@@ -18,7 +18,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 from adapters.log_recorder import SequencedRecorder, system_clock
 from adapters.outbox import OutboxStore
-from adapters.ports import KeyWrapping, ManagedKeyStore, ManagedOutcomeStore, ManagedTreeStore
+from adapters.ports import (
+    KeyWrapping,
+    ManagedKeyStore,
+    ManagedOutcomeStore,
+    ManagedSsoStore,
+    ManagedTreeStore,
+    OidcTokenStore,
+    SsoHealthStore,
+)
 from ledger_core.engine.errors import InvalidCommand, LedgerError
 from ledger_core.engine.ports import Clock
 
@@ -172,3 +180,39 @@ def open_outcome_store(config: StorageConfig) -> ManagedOutcomeStore:
     from adapters.sqlite.outcomes import SQLiteOutcomeStore
 
     return SQLiteOutcomeStore(config.sqlite_path())
+
+
+def open_sso_health(config: StorageConfig) -> SsoHealthStore:
+    """Sign-in outcome counters (``sso_login_stats``) in the database ``config`` names."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.sso_health import PostgresSsoHealthStore
+
+        return PostgresSsoHealthStore(url)
+    from adapters.sqlite.sso_health import SQLiteSsoHealthStore
+
+    return SQLiteSsoHealthStore(config.sqlite_path())
+
+
+def open_oidc_tokens(config: StorageConfig) -> OidcTokenStore:
+    """Sealed OIDC refresh tokens (``sso_oidc_tokens``) in the database ``config`` names."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.oidc_tokens import PostgresOidcTokenStore
+
+        return PostgresOidcTokenStore(url)
+    from adapters.sqlite.oidc_tokens import SQLiteOidcTokenStore
+
+    return SQLiteOidcTokenStore(config.sqlite_path())
+
+
+def open_sso_store(config: StorageConfig) -> ManagedSsoStore:
+    """Sessions and one-time values of sign-in (``sso_*`` tables) in the database ``config`` names."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.sessions import PostgresSsoStore
+
+        return PostgresSsoStore(url)
+    from adapters.sqlite.sessions import SQLiteSsoStore
+
+    return SQLiteSsoStore(config.sqlite_path())

@@ -57,9 +57,14 @@ from api.http.routes.operations_members import (
 )
 from api.http.routes.operations_partner_keys import OperationsPartnerKeysController
 from api.http.routes.operations_partners import OperationsPartnersController
+from api.http.routes.operations_sso import OperationsSsoController
+from api.http.routes.operations_sso_roster import OperationsSsoRosterController
 from api.http.routes.outcomes import OutcomesController
 from api.http.routes.proof_schema import ProofSchemaController
 from api.http.routes.reminders import RemindersController
+from api.http.routes.sso_oidc import OidcLoginController
+from api.http.routes.sso_saml import SamlController
+from api.http.routes.sso_session import SsoSessionController
 from api.http.routes.webhooks import WebhooksController
 from api.http.threads import install_worker_pool, run_blocking
 from api.runtime import Runtime, RuntimeHandle, open_runtime
@@ -163,6 +168,8 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             WebhooksController,  # endpoints, delivery logs, resend, replay (docs/webhooks.md)
             OperationsPartnersController,  # IP allowlists (docs/authentication.md)
             OperationsPartnerKeysController,  # API key rotation schedule (docs/authentication.md)
+            OperationsSsoController,  # identity providers and accounts (docs/sso.md)
+            OperationsSsoRosterController,  # deprovisioning sync by roster upload (docs/sso.md)
         ],
         parameters=SIGNED_HEADERS,
         security=[{"bearerAuth": [], "apiKey": [], "requestSignature": []}],
@@ -179,6 +186,9 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             DocsController,  # /docs: the error reference every error links to
             ProofSchemaController,  # /schema/proof-document.schema.json
             static_router(),  # /docs/static: the docs UI's vendored assets (api/http/docs_ui.py)
+            SsoSessionController,  # browser sessions, sso_token exchange (docs/sso.md)
+            OidcLoginController,  # OpenID Connect sign-in and callback (docs/sso.md)
+            SamlController,  # the SAML 2.0 service provider (docs/sso.md)
         ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},

@@ -33,6 +33,8 @@ from api.security.credentials import PartnerDirectory
 from api.security.secrets import load_deployment_secret, load_token_key
 from api.security.tokens import TokenIssuer
 from api.settings import Settings
+from api.sso_jobs import sp_certificate_pem, start_sso_jobs
+from api.sso_runtime import SsoRuntime, open_sso
 from api.webhooks_runtime import open_webhooks
 from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.auditing import ProofService
@@ -68,6 +70,14 @@ class Runtime:
     closers: list[Callable[[], Any]] = field(default_factory=list)
     webhooks: OutboxStore | None = None
     """The webhook outbox: delivery logs, resend, replay (api/webhooks_runtime.py)."""
+    sso: SsoRuntime | None = None
+    """Single sign-on: sessions, ``sso_token``, the SAML service provider (api/sso_runtime.py)."""
+
+    def sign_in(self) -> SsoRuntime:
+        """The single sign-on services (a programming error when the runtime was built without them)."""
+        if self.sso is None:
+            raise RuntimeError("this runtime has no single sign-on services")
+        return self.sso
 
     def seal_lag(self) -> tuple[int, int]:
         """(log size, sealed size), also published as metrics."""
@@ -152,6 +162,8 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         proof_wait = ProofWait(waiter, audit, settings.sealing.wait_seconds, metrics.seal_wait.observe)
         closers.append(start_outcome_recovery(ledger.outcomes, logger=logger))
         webhooks = open_webhooks(settings, ledger, security.deployment_secret, closers)
+        sso = open_sso(settings, ledger, security.deployment_secret, closers, _utc_now)
+        start_sso_jobs(settings, ledger, sso.store, sso.oidc, webhooks, metrics, sp_certificate_pem(settings), closers)
         return Runtime(
             settings,
             ledger,
@@ -166,6 +178,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             _verifier_key(settings),
             closers=closers,
             webhooks=webhooks,
+            sso=sso,
         )
     except BaseException:
         for close in reversed(closers):

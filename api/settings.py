@@ -7,8 +7,8 @@ imports the app in every worker.
 
 Sections: :class:`StorageSection` (``settings.storage``), :class:`SecuritySection` (``settings.security``),
 :class:`SealingSection` (``settings.sealing``), :class:`HttpSection` (``settings.http``),
-:class:`MembersSection` (``settings.members``), :class:`WebhooksSection` (``settings.webhooks``) and
-:class:`FeedsSection` (``settings.feeds``). Every field
+:class:`MembersSection` (``settings.members``), :class:`WebhooksSection` (``settings.webhooks``),
+:class:`FeedsSection` (``settings.feeds``) and :class:`SsoSection` (``settings.sso``). Every field
 keeps its environment variable: ``LEDGER_`` plus the name in its ``env`` metadata (by default the field's
 own name), in upper case, e.g. ``settings.webhooks.timeout_seconds`` is ``LEDGER_WEBHOOK_TIMEOUT_SECONDS``.
 
@@ -220,6 +220,42 @@ class FeedsSection:
         return self.root if self.root is not None else data_dir / "feeds" / "root"
 
 
+@dataclass(frozen=True, slots=True)
+class SsoSection:
+    """Single sign-on: the SAML service provider, sessions and ``sso_token`` (docs/sso.md)."""
+
+    base_url: str = _env("SSO_BASE_URL", default="https://ledger.proveniq.local")
+    """The public origin of the browser endpoints (``/sso/...``): SP entity ids, ACS and SLO URLs derive from it."""
+    portal_audience: str = _env("SSO_PORTAL_AUDIENCE", default="https://fairunderwriting.com/portal")
+    """The ``aud`` a partner backend puts in an ``sso_token``."""
+    access_ttl_seconds: int = _env("SSO_ACCESS_TTL_SECONDS", default=300)
+    refresh_ttl_seconds: int = _env("SSO_REFRESH_TTL_SECONDS", default=8 * 3600)
+    session_max_seconds: int = _env("SSO_SESSION_MAX_SECONDS", default=12 * 3600)
+    clock_skew_seconds: int = _env("SSO_CLOCK_SKEW_SECONDS", default=60)
+    """Tolerance on NotBefore / NotOnOrAfter / iat / exp."""
+    request_ttl_seconds: int = _env("SSO_REQUEST_TTL_SECONDS", default=600)
+    """How long an AuthnRequest id waits for its response (seed 001 §1.4: 5-10 minutes)."""
+    assertion_max_age_seconds: int = _env("SSO_ASSERTION_MAX_AGE_SECONDS", default=600)
+    """An assertion's lifetime is capped at this, whatever its NotOnOrAfter says (seed 001 §1.4: 5-10 minutes)."""
+    sso_token_max_ttl_seconds: int = _env("SSO_TOKEN_MAX_TTL_SECONDS", default=300)
+    cookie_samesite: str = _env("SSO_COOKIE_SAMESITE", default="lax")
+    """``lax`` (default), ``strict``, or ``none`` (the portal inside a partner's iframe)."""
+    sp_key: Path | None = field(default=None, metadata={"env": "SSO_SP_KEY"})
+    """The SP's signing key (PEM); default ``<data dir>/saml_sp.key``, created on first use."""
+    sp_certificate: Path | None = field(default=None, metadata={"env": "SSO_SP_CERTIFICATE"})
+    """The SP's certificate (PEM); default ``<data dir>/saml_sp.crt``, self-signed on first use."""
+    allow_http_providers: bool = _env("SSO_ALLOW_HTTP_PROVIDERS", default=False)
+    """Accept http:// IdP URLs (loopback test providers only)."""
+    oidc_timeout_seconds: float = _env("SSO_OIDC_TIMEOUT_SECONDS", default=10.0)
+    """Each call to an OIDC provider (discovery, JWKS, token, userinfo) gives up after this: the failure page."""
+    certificate_check_seconds: int = _env("SSO_CERTIFICATE_CHECK_SECONDS", default=3600)
+    """How often ``ledger serve`` checks IdP and SP certificate expiry (``audit.alert`` 30 days before)."""
+    roster_inbox: Path | None = field(default=None, metadata={"env": "SSO_ROSTER_INBOX"})
+    """Where roster files ``users_<partner>_<YYYYMMDD>.csv`` arrive; default ``<data dir>/inbound/sso``."""
+    roster_interval_seconds: int = _env("SSO_ROSTER_INTERVAL_SECONDS", default=300)
+    """How often the roster inbox is scanned (deprovisioning sync)."""
+
+
 _SECTIONS: Mapping[str, type[Any]] = {
     "storage": StorageSection,
     "security": SecuritySection,
@@ -228,6 +264,7 @@ _SECTIONS: Mapping[str, type[Any]] = {
     "members": MembersSection,
     "webhooks": WebhooksSection,
     "feeds": FeedsSection,
+    "sso": SsoSection,
 }
 """Each section attribute of :class:`Settings` and its type, in the order the environment is written."""
 
@@ -243,6 +280,7 @@ class Settings:
     members: MembersSection = field(default_factory=MembersSection)
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
     feeds: FeedsSection = field(default_factory=FeedsSection)
+    sso: SsoSection = field(default_factory=SsoSection)
 
     @property
     def webhooks_may_target_private(self) -> bool:
@@ -298,11 +336,25 @@ def _env_name(item: Field[Any]) -> str:
     return str(item.metadata.get("env", item.name)).lower()
 
 
-_PATHS = {"data_dir", "signing_key", "feeds_root"}
+_PATHS = {"data_dir", "signing_key", "feeds_root", "sso_sp_key", "sso_sp_certificate", "sso_roster_inbox"}
 _INT_FEEDS = {"feeds_batch_size"}
-_BOOLS = {"embedded_sealer", "json_logs", "embedded_webhooks", "webhook_allow_private_targets", "sftp_enabled"}
-_FLOATS = {"seal_wait_seconds", "seal_poll_seconds", "webhook_timeout_seconds", "webhook_retry_scale"}
-_FLOATS |= {"feeds_alert_share", "feeds_poll_seconds"}
+_BOOLS = {
+    "embedded_sealer",
+    "json_logs",
+    "embedded_webhooks",
+    "webhook_allow_private_targets",
+    "sftp_enabled",
+    "sso_allow_http_providers",
+}
+_FLOATS = {
+    "seal_wait_seconds",
+    "seal_poll_seconds",
+    "webhook_timeout_seconds",
+    "webhook_retry_scale",
+    "feeds_alert_share",
+    "feeds_poll_seconds",
+    "sso_oidc_timeout_seconds",
+}
 _INTS = {
     "token_ttl_seconds",
     "clock_skew_seconds",
@@ -324,6 +376,15 @@ _INTS = {
     "sftp_max_upload_bytes",
     "feeds_metrics_port",
     "smtp_port",
+    "sso_access_ttl_seconds",
+    "sso_refresh_ttl_seconds",
+    "sso_session_max_seconds",
+    "sso_clock_skew_seconds",
+    "sso_request_ttl_seconds",
+    "sso_assertion_max_age_seconds",
+    "sso_certificate_check_seconds",
+    "sso_roster_interval_seconds",
+    "sso_token_max_ttl_seconds",
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ledger_core.accounts.account import UserAccount
+from ledger_core.accounts.providers import PartnerSso
 from ledger_core.claims.claim import Claim
 from ledger_core.claims.documents import Document
 from ledger_core.engine.aggregate import LedgerAggregate
@@ -23,4 +25,6 @@ ALL_AGGREGATES: tuple[type[LedgerAggregate], ...] = (
     Reminder,
     EligibilityFile,
     FeedDeliveries,
+    PartnerSso,
+    UserAccount,
 )

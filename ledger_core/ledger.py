@@ -22,6 +22,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder
 
+from ledger_core.accounts.use_cases import Accounts
 from ledger_core.claims.facts import ClaimFacts
 from ledger_core.claims.use_cases import Claims, Documents
 from ledger_core.domain import ALL_AGGREGATES
@@ -115,6 +116,8 @@ class Ledger:
             if isinstance(log_reader, FeedLogReader)
             else None
         )
+        self.accounts = Accounts(self.app, self.vault, clock)
+        """Identity providers, accounts and sign-in (ledger_core/accounts/use_cases.py)."""
         self._on_close = on_close
 
     # -- reading the log ------------------------------------------------------------------------------

@@ -207,6 +207,14 @@ class PostgresOutboxTransaction(OutboxTransaction):
         return [(str(endpoint), str(types)) for endpoint, types in self.execute(sql, (partner_id,))]
 
     # -- messages and deliveries ----------------------------------------------------------------------
+    def insert_message_if_new(self, row: tuple[Any, ...]) -> bool:
+        inserted = self.execute(
+            "INSERT INTO webhook_messages (message_id, partner_id, event_type, position, body, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+            row,
+        )
+        return bool(inserted)
+
     def insert_messages(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """One statement for the whole batch (the rows as arrays), not one per row."""
         if rows:

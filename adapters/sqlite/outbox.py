@@ -185,6 +185,14 @@ class SQLiteOutboxTransaction(OutboxTransaction):
         return [(str(endpoint), str(types)) for endpoint, types in self.execute(sql, (partner_id,))]
 
     # -- messages and deliveries ----------------------------------------------------------------------
+    def insert_message_if_new(self, row: tuple[Any, ...]) -> bool:
+        inserted = self.execute(
+            "INSERT INTO webhook_messages (message_id, partner_id, event_type, position, body, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+            row,
+        )
+        return bool(inserted)
+
     def insert_messages(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self.executemany(
             "INSERT INTO webhook_messages (message_id, partner_id, event_type, position, body, created_at)"

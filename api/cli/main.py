@@ -24,6 +24,8 @@ from api.cli import feeds_transport as cli_feeds_transport
 from api.cli import members as cli_members
 from api.cli import partners as cli_partners
 from api.cli import serve as cli_serve
+from api.cli import sso as cli_sso
+from api.cli import sso_monitoring as cli_sso_monitoring
 from api.cli import webhooks as cli_webhooks
 from api.cli.errors import CliFailure, ExitCode, run
 from api.cli.options import DatabaseUrl, DataDir, existing
@@ -44,6 +46,8 @@ cli_claims.register(app)  # claims review|explain: api/cli/claims.py
 cli_webhooks.register(app)  # webhooks run|endpoints|deliveries|delivery|resend|replay|status: api/cli/webhooks.py
 cli_feeds.register(app)  # feeds load|export: api/cli/feeds.py
 cli_feeds_transport.register(cli_feeds.feeds_app, app)  # feeds keys|pgp|remote|configure|worker|run|status, sftp
+cli_sso.register(app)  # sso configure-saml|configure-oidc|show|remove|deactivate|reactivate: api/cli/sso.py
+cli_sso_monitoring.register(cli_sso.sso_app)  # sso status|sync: api/cli/sso_monitoring.py
 
 err = Console(stderr=True)
 

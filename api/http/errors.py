@@ -37,9 +37,11 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import BaseRouteHandler
 
 from api.http.context import request_id_of
+from api.http.sso_pages import login_failure_page
 from api.http.wire_names import wire_problem
 from api.security import AUTH_ERROR_CODES, AuthenticationError
 from api.security.tokens import OAuthError
+from ledger_core.accounts.errors import LoginRefused
 from ledger_core.engine.errors import InvalidCommand, LedgerError, NotFound
 from ledger_core.engine.merkle import NotSealed
 
@@ -93,6 +95,12 @@ _CODES: dict[str, tuple[int, str]] = {
     "QUOTA_EXCEEDED": (429, "The daily request quota is used up; retry after Retry-After seconds."),
     "INTERNAL_ERROR": (500, "Server error (retry safe)."),
     "SERVICE_UNAVAILABLE": (503, "A dependency (database, sealer, rate-limit store) is unavailable; retry."),
+    "SSO_LOGIN_REFUSED": (403, "Sign-in refused; details.reason is the reason code (docs/sso.md); an HTML page."),
+    "SSO_SESSION_INVALID": (401, "No live browser session: sign in again."),
+    "SSO_REFRESH_REUSED": (401, "A used refresh token was presented again: every session of its family is revoked."),
+    "SSO_CSRF_REFUSED": (403, "The X-CSRF-Token header is missing or does not match the session."),
+    "IDENTITY_PROVIDER_NOT_FOUND": (404, "The partner has no identity provider with this id."),
+    "USER_ACCOUNT_NOT_FOUND": (404, "No account for this partner user id."),
 }
 for _code, _status in AUTH_ERROR_CODES.items():
     _CODES.setdefault(_code, (_status, "The request could not be authenticated."))
@@ -110,6 +118,10 @@ _NOT_FOUND_BY_KIND = {
     "reminder": "REMINDER_NOT_FOUND",
     "webhook_endpoint": "WEBHOOK_ENDPOINT_NOT_FOUND",
     "webhook_delivery": "WEBHOOK_DELIVERY_NOT_FOUND",
+    "identity_provider": "IDENTITY_PROVIDER_NOT_FOUND",
+    "saml_provider": "IDENTITY_PROVIDER_NOT_FOUND",
+    "oidc_provider": "IDENTITY_PROVIDER_NOT_FOUND",
+    "user_account": "USER_ACCOUNT_NOT_FOUND",
 }
 
 
@@ -307,6 +319,11 @@ def make_exception_handler(docs_base: str) -> Any:
 
     def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
         try:
+            if isinstance(exc, LoginRefused):  # a browser is waiting: a page, not an envelope
+                reason, request_id = str(exc.details.get("reason")), request_id_of(request.scope)
+                logger.info("sign-in refused: %s", reason, extra={"request_id": request_id, "reason": reason})
+                page = login_failure_page(reason, request_id)
+                return Response(page, status_code=status_of(exc.code), media_type="text/html; charset=utf-8")
             base = docs_base if "://" in docs_base else str(request.base_url).rstrip("/") + docs_base
             handler = request.scope.get("route_handler")
             status, headers, body = render_problem(exc, request_id_of(request.scope), base, request.url.path, handler)

@@ -13,6 +13,10 @@ aggregates every worker through prometheus-client's multiprocess collector):
 * ``ledger_auth_failures_total{code,reason}``
 * ``ledger_seal_lag_entries`` (entries waiting for a checkpoint), ``ledger_sealed_size``,
   ``ledger_seal_wait_seconds`` (how long claim submissions waited for their proof)
+* ``ledger_sso_logins_total{protocol,outcome,reason}`` (single sign-on attempts; ``reason`` is ``ok`` or the
+  refusal code, seed 001 section 7.3: success rate above 99%),
+  ``ledger_sso_certificate_expiry_seconds{partner,provider,certificate}`` (seconds left, negative once
+  expired) and ``ledger_sso_certificate_state{...}`` (0 ok, 1 within 30 days of expiry, 2 expired)
 """
 
 from __future__ import annotations
@@ -83,6 +87,27 @@ class Metrics:
             "Time claim submissions waited for their seal",
             buckets=_LATENCY_BUCKETS,
             registry=r,
+        )
+
+        self.sso_logins = Counter(
+            "ledger_sso_logins",
+            "Single sign-on attempts by protocol, outcome and reason",
+            ["protocol", "outcome", "reason"],
+            registry=r,
+        )
+        self.sso_certificate_expiry = Gauge(
+            "ledger_sso_certificate_expiry_seconds",
+            "Seconds until an SSO certificate expires (negative: expired)",
+            ["partner", "provider", "certificate"],
+            registry=r,
+            multiprocess_mode="min",
+        )
+        self.sso_certificate_state = Gauge(
+            "ledger_sso_certificate_state",
+            "SSO certificate state: 0 ok, 1 expires within 30 days, 2 expired",
+            ["partner", "provider", "certificate"],
+            registry=r,
+            multiprocess_mode="max",
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:

@@ -83,6 +83,8 @@ def _codes_by_status() -> dict[int, list[str]]:
 def _error_statuses(path: str, method: str) -> list[int]:
     if path == "/oauth/token":
         return [400, 401, 413, 429, 500, 503]
+    if path.startswith("/sso/"):  # browser endpoints of single sign-on (docs/sso.md)
+        return [400, 401, 403, 404, 500, 503] + ([413, 415] if method == "post" else [])
     if not path.startswith("/api/"):
         return [500]
     statuses = [400, 401, 403, 404, 410, 429, 500, 503]
@@ -195,6 +197,12 @@ def _finish_operation(
         responses["200"] = {"description": "Updated (changed names the fields) or unchanged.", "content": body}
     if path == "/ready":
         responses["503"] = {"description": "Not ready (same body).", "content": responses.get("200", {}).get("content")}
+    if path.startswith("/sso/"):
+        responses["403"]["description"] += " A refused sign-in (`SSO_LOGIN_REFUSED`) answers an HTML page instead."
+        responses["403"]["content"]["text/html"] = {"schema": {"type": "string"}}
+    if path.startswith("/sso/oidc/") and "503" in responses:  # the OIDC provider did not answer: a page too
+        responses["503"]["description"] += " The identity provider did not answer: an HTML page (`idp_unavailable`)."
+        responses["503"]["content"]["text/html"] = {"schema": {"type": "string"}}
     for code, response in responses.items():
         _response_headers(path, method, int(code), response, versioned or path == "/oauth/token")
     for status in _error_statuses(path, method):  # Litestar's own 400 schema is replaced

@@ -21,7 +21,9 @@ Triggers (mapped by stable log event type and status fields, so new fields added
   warning window of the partner's key rotation schedule) -> ``data.alert`` ``api_key_expiring`` with
   ``key_id`` and ``expires_at``; an eligibility file was rejected whole (``eligibilityfile.rejected``), or
   more than the configured share of its rows was skipped (``eligibilityfile.completed`` with ``alert``
-  true). The alert names the file, its SHA-256 and the counts, never a row's content.
+  true). The alert names the file, its SHA-256 and the counts, never a row's content; an identity
+  provider's or our SP certificate expires within 30 days, or has expired (:func:`certificate_expiry_alert`,
+  seed 001 section 1.4).
 * ``enrollment.kit_ordered`` -> ``enrollment.completed`` (seed: "consented, kit ordered");
   ``enrollment.sample_received`` -> ``sample.received``; ``enrollment.result_delivered`` ->
   ``result.delivered`` with ``result_type`` always null (privacy: partners never see results);
@@ -49,6 +51,7 @@ __all__ = [
     "PROOF_SOURCE_TYPES",
     "History",
     "PartnerEvent",
+    "certificate_expiry_alert",
     "delivery_failed_alert",
     "partner_events",
     "proof_generated",
@@ -346,6 +349,41 @@ def feed_alert(*, partner_id: str, alert: str, key: str, at: str, details: Mappi
         type="audit.alert",
         timestamp=at,
         data={"alert": alert, **details},
+        position=None,
+        leaf_hash=None,
+    )
+
+
+def certificate_expiry_alert(
+    *,
+    partner_id: str,
+    provider_id: str,
+    role: str,
+    fingerprint: str,
+    not_after: str,
+    stage: str,
+    days_left: int,
+    at: str,
+) -> PartnerEvent:
+    """``audit.alert`` saying the ``role`` (``idp`` or ``sp``) certificate ``fingerprint`` of the partner's
+    provider ``provider_id`` is at ``stage`` (``expiring``: within 30 days; ``expired``) of its ``not_after``.
+
+    One message per certificate and stage: the id is derived from both, so a watcher that runs every hour
+    raises each alert once (seed 001 section 1.4: "alert 30 days before").
+    """
+    return PartnerEvent(
+        message_id=_message_id("certificate", f"{partner_id}:{provider_id}:{role}:{fingerprint}:{stage}"),
+        partner_id=partner_id,
+        type="audit.alert",
+        timestamp=at,
+        data={
+            "alert": f"sso_certificate_{stage}",
+            "provider_id": provider_id,
+            "certificate": role,
+            "sha256_fingerprint": fingerprint,
+            "not_after": not_after,
+            "days_left": days_left,
+        },
         position=None,
         leaf_hash=None,
     )

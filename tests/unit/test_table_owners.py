@@ -31,6 +31,11 @@ OWNERS = {
     "subject_keys": "keys",
     "master_key_fingerprint": "keys",
     "erased_subjects": "keys",
+    "sso_login_stats": "sso_health",
+    "sso_oidc_tokens": "oidc_tokens",
+    "sso_sessions": "sessions",
+    "sso_session_tokens": "sessions",
+    "sso_one_time": "sessions",
 }
 
 

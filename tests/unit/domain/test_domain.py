@@ -9,9 +9,13 @@ from uuid import uuid4
 
 import orjson
 
+from ledger_core.accounts.account import UserAccount, account_subject
+from ledger_core.accounts.identity import IdentityProviderKind, StaffRole, UserKind
+from ledger_core.accounts.providers import IdentityProvider, PartnerSso
 from ledger_core.claims.claim import Claim
 from ledger_core.claims.documents import Document
 from ledger_core.domain import ALL_AGGREGATES
+from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.canonical import canonical_json
 from ledger_core.engine.mapper import DraftStoredEvent
 from ledger_core.members.enrollments import Enrollment
@@ -163,7 +167,32 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
         loaded,
         rejected,
         deliveries,
+        *accounts(vault),
     ]
+
+
+def accounts(vault: PersonalDataVault) -> list[Any]:
+    """A partner's identity providers and a staff account through every event of the accounts context."""
+    sso = PartnerSso._create(PartnerSso.Opened, id=derive_id("partner_sso", P), partner_id=P)
+    settings = {"entity_id": "https://idp.example", "sso_url": "https://idp.example/sso", "certificates": ["pem"]}
+    sso.configure(IdentityProvider(P, "okta", IdentityProviderKind.SAML, UserKind.STAFF, StaffRole.USER, settings))
+    sso.remove("okta")
+    subject = account_subject(uuid4())
+    sealed, commitments = vault.seal_fields(subject, {"email": "a@b.co", "first_name": "A", "last_name": "B"})
+    account = UserAccount.provision(
+        partner_id=P,
+        user_kind=UserKind.STAFF,
+        partner_user_id="emp-1",
+        provider_id="okta",
+        role=StaffRole.USER,
+        personal=sealed,
+        fingerprints=commitments,
+    )
+    changed, new_commitments = vault.seal_fields(subject, {"last_name": "C"})
+    account.update_attributes(provider_id="okta", role=StaffRole.ADMIN, personal=changed, fingerprints=new_commitments)
+    account.deactivate("left", "sync")
+    account.reactivate("operations")
+    return [sso, account]
 
 
 def test_registry_names_are_stable_and_unique() -> None:
@@ -178,8 +207,10 @@ def test_registry_names_are_stable_and_unique() -> None:
         "Reminder",
         "EligibilityFile",
         "FeedDeliveries",
+        "Sso",
+        "Account",
     }
-    assert len(REGISTRY.event_classes) == 45  # 36 + partner (ip allowlist, key age, key expiring) + feeds (6)
+    assert len(REGISTRY.event_classes) == 52  # 36 + partner (3) + feeds (6) + accounts (7)
     for name, cls in REGISTRY.event_classes.items():
         prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
         assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name

@@ -1,0 +1,1 @@
+"""OpenID Connect relying party: discovery, authorization code + PKCE, id_token validation (authlib, joserfc)."""
