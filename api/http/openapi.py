@@ -147,6 +147,12 @@ def _header_ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/headers/{name}"}
 
 
+_SSO_PAGES = {
+    403: " A refused sign-in (`SSO_LOGIN_REFUSED`) answers an HTML page instead (docs/sso.md, failure table).",
+    503: " An OIDC identity provider that did not answer gives an HTML page (`idp_unavailable`).",
+}
+
+
 def _error_response(
     status: int, family: str, codes: list[str], path: str, method: str, shared: dict[str, Any]
 ) -> dict[str, str]:
@@ -162,7 +168,10 @@ def _error_response(
                 }
             },
         }
-        _response_headers(path, method, status, response, family != "Plain")
+        if family == "Sso" and status in _SSO_PAGES:  # a browser is waiting: the refusal is a page
+            response["description"] += _SSO_PAGES[status]
+            response["content"]["text/html"] = {"schema": {"type": "string"}}
+        _response_headers(path, method, status, response, family not in ("Plain", "Sso"))
         shared[name] = response
     return {"$ref": f"#/components/responses/{name}"}
 
@@ -176,7 +185,9 @@ def _finish_operation(
     settings: Settings,
 ) -> None:
     versioned = path.startswith("/api/")
-    family = "Api" if versioned else "Token" if path == "/oauth/token" else "Plain"
+    family = (
+        "Api" if versioned else "Token" if path == "/oauth/token" else "Sso" if path.startswith("/sso/") else "Plain"
+    )
     for parameter in operation.get("parameters", []):
         if parameter.get("in") == "header" and parameter.get("name") in _HEADER_SCHEMAS:
             parameter["schema"] = dict(_HEADER_SCHEMAS[parameter["name"]])
@@ -197,12 +208,6 @@ def _finish_operation(
         responses["200"] = {"description": "Updated (changed names the fields) or unchanged.", "content": body}
     if path == "/ready":
         responses["503"] = {"description": "Not ready (same body).", "content": responses.get("200", {}).get("content")}
-    if path.startswith("/sso/"):
-        responses["403"]["description"] += " A refused sign-in (`SSO_LOGIN_REFUSED`) answers an HTML page instead."
-        responses["403"]["content"]["text/html"] = {"schema": {"type": "string"}}
-    if path.startswith("/sso/oidc/") and "503" in responses:  # the OIDC provider did not answer: a page too
-        responses["503"]["description"] += " The identity provider did not answer: an HTML page (`idp_unavailable`)."
-        responses["503"]["content"]["text/html"] = {"schema": {"type": "string"}}
     for code, response in responses.items():
         _response_headers(path, method, int(code), response, versioned or path == "/oauth/token")
     for status in _error_statuses(path, method):  # Litestar's own 400 schema is replaced
