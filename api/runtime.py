@@ -26,6 +26,7 @@ from adapters.storage import open_tree_store
 from adapters.workers.outcome_recovery import start_outcome_recovery
 from adapters.workers.seal_waiter import SealWaiter
 from adapters.workers.sealer import SealerRunner
+from adapters.workers.witnesses import parse_witnesses
 from api.http.observability import Metrics
 from api.http.pipeline import Security, build_security
 from api.membership import enrollment_links, member_policy
@@ -194,6 +195,7 @@ def _start_sealer(settings: Settings, closers: list[Callable[[], Any]]) -> Seale
         signing_key=settings.security.signing_key,
         report=_report,
         poll_interval=settings.sealing.poll_seconds,
+        witnesses=parse_witnesses(settings.sealing.witnesses),
     )
     closers.append(sealer.stop)
     return sealer

@@ -22,6 +22,7 @@ from api.cli import members as cli_members
 from api.cli import partners as cli_partners
 from api.cli import serve as cli_serve
 from api.cli import webhooks as cli_webhooks
+from api.cli import witness as cli_witness
 from api.cli.errors import CliFailure, ExitCode, run
 from api.cli.options import DatabaseUrl, DataDir, existing
 from api.cli.proofs import Origin, SigningKey, check_tree, init_tree, register
@@ -39,6 +40,7 @@ cli_partners.register(app)  # partners create|rotate-key|revoke-key|show: api/cl
 cli_members.register(app)  # members erase|eligibility, outcomes show|rebuild: api/cli/members.py
 cli_claims.register(app)  # claims review|explain: api/cli/claims.py
 cli_webhooks.register(app)  # webhooks run|endpoints|deliveries|delivery|resend|replay|status: api/cli/webhooks.py
+cli_witness.register(app)  # witness init|vkey|serve: api/cli/witness.py
 
 err = Console(stderr=True)
 
