@@ -156,7 +156,10 @@ class WitnessCollector:
                 f"{witness.url}/add-checkpoint", content=format_add_checkpoint(old, proof, record.note)
             )
             if response.status_code == 409 and response.headers.get("content-type", "").startswith(SIZE_CONTENT_TYPE):
-                self.known[witness.url] = int(response.text.strip())
+                size = int(response.text.strip())
+                if size == old:
+                    raise WitnessFailed(409, f"the witness cosigned another checkpoint of size {size} (a split view)")
+                self.known[witness.url] = size
                 continue
             if response.status_code != 200:
                 raise WitnessFailed(response.status_code, response.text.strip()[:200])
