@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.databases import execute
+from support.databases import execute
 
 LEDGER = str(Path(sys.executable).parent / "ledger")
 

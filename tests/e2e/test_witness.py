@@ -26,15 +26,14 @@ from typing import Any
 
 import httpx
 import pytest
+from support.http_server import live_server
 
-from adapters.opening import open_tree_store
-from adapters.storage import StorageConfig
+from adapters.storage import StorageConfig, open_tree_store
 from api.client.ledger_client import LedgerClient
 from proofs.client_state import StateMismatch
 from proofs.cosignature import CosignatureMissing, generate_cosigner, parse_cosigner_vkey, verify_cosignatures
 from proofs.prove import consistency_proof
 from proofs.witness_protocol import SIZE_CONTENT_TYPE, format_add_checkpoint
-from tests.support.http_server import live_server
 
 LEDGER = str(Path(sys.executable).parent / "ledger")
 WITNESS_NAME = "witness.test/w1"
