@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.files.signing_key import load_signing_key, signing_key_path
+from adapters.files.signing_key import load_signing_key, previous_vkeys, signing_key_path
 from adapters.memory.idempotency import InProcessIdempotencyStore
 from adapters.memory.ratelimit import InProcessRateLimiter
 from adapters.memory.replay import InProcessReplayCache
@@ -65,6 +65,8 @@ class Runtime:
     metrics: Metrics
     sealer: SealerRunner | None = None
     vkey: str | None = None
+    previous_vkeys: tuple[str, ...] = ()
+    """Verifier keys of the signing keys ``ledger keys rotate`` replaced: they verify older checkpoints."""
     clock: Callable[[], datetime] = _utc_now
     closers: list[Callable[[], Any]] = field(default_factory=list)
     webhooks: OutboxStore | None = None
@@ -111,6 +113,11 @@ class RuntimeHandle:
 def _report(event: dict[str, Any]) -> None:
     level = logging.DEBUG if event.get("event") == "sealed" else logging.INFO
     logger.log(level, "sealer %s", event.get("event"), extra={"sealer": event})
+
+
+def _previous_vkeys(settings: Settings) -> tuple[str, ...]:
+    path, _ = signing_key_path(settings.storage.data_dir, settings.security.signing_key)
+    return tuple(reversed(previous_vkeys(path)))  # newest first, after the current key
 
 
 def _verifier_key(settings: Settings) -> str | None:
@@ -165,6 +172,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             metrics,
             sealer,
             _verifier_key(settings),
+            _previous_vkeys(settings),
             closers=closers,
             webhooks=webhooks,
         )

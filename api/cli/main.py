@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
 from api.cli import claims as cli_claims
+from api.cli import keys as cli_keys
 from api.cli import members as cli_members
 from api.cli import partners as cli_partners
 from api.cli import serve as cli_serve
@@ -41,6 +42,7 @@ cli_members.register(app)  # members erase|eligibility, outcomes show|rebuild: a
 cli_claims.register(app)  # claims review|explain: api/cli/claims.py
 cli_webhooks.register(app)  # webhooks run|endpoints|deliveries|delivery|resend|replay|status: api/cli/webhooks.py
 cli_witness.register(app)  # witness init|vkey|serve: api/cli/witness.py
+cli_keys.register(app)  # keys rotate: api/cli/keys.py
 
 err = Console(stderr=True)
 

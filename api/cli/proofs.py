@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from adapters.files.published_checkpoint import PublishedCheckpoint, published_path
-from adapters.files.signing_key import ensure_signing_key, load_signing_key, signing_key_path
+from adapters.files.signing_key import ensure_signing_key, load_signing_key, previous_vkeys, signing_key_path
 from adapters.log_recorder import system_clock
 from adapters.opening import check_not_rolled_back_at_start, seal_observers
 from adapters.ports import ManagedTreeStore
@@ -275,7 +275,7 @@ def check_tree(data_dir: Path, database_url: str | None, vkeys: list[str] | None
     verifiers = verifying.verifiers(vkeys)
     path, _ = signing_key_path(data_dir, signing_key)
     if not verifiers and path.is_file():
-        verifiers = [load_signing_key(path).verifier()]
+        verifiers = [load_signing_key(path).verifier(), *verifying.verifiers(previous_vkeys(path))]
     with _store(data_dir, database_url) as store:
         tree = verify_tree_and_checkpoints(store, verifiers)
     return {
