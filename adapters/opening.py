@@ -125,7 +125,7 @@ def seal_pending(
             Sealer(store, signer, clock).seal_all()
         latest = store.latest_checkpoint()
         if latest is not None:
-            PublishedCheckpoint(published_path(signing_key_path(config.data_dir, signing_key)[0])).sealed(latest)
+            PublishedCheckpoint(published_path(config.data_dir, signing_key)).sealed(latest)
         return latest
     finally:
         store.close()
@@ -185,7 +185,7 @@ def seal_observers(
 ) -> tuple[SealObserver, ...]:
     """What a sealer tells of each checkpoint: the published-checkpoint file beside the key, and (when
     witnesses are configured) the witness collector."""
-    published = PublishedCheckpoint(published_path(signing_key_path(config.data_dir, signing_key)[0]))
+    published = PublishedCheckpoint(published_path(config.data_dir, signing_key))
     if not witnesses:
         return (published,)
     return (published, WitnessCollector(store, witnesses, report=report))
@@ -194,7 +194,7 @@ def seal_observers(
 def check_not_rolled_back_at_start(config: StorageConfig, signing_key: Path | None = None) -> None:
     """Refuse to start (:class:`~ledger_core.engine.merkle.RolledBack`) when the database's newest checkpoint
     is older than the one last published (``<signing key>.published``, outside the database)."""
-    path = published_path(signing_key_path(config.data_dir, signing_key)[0])
+    path = published_path(config.data_dir, signing_key)
     if not path.exists():
         return  # nothing published yet (or a ledger from before the file existed): written at the next seal
     store = open_tree_store(config)

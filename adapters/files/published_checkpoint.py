@@ -10,21 +10,34 @@ refuses to start. A missing file (a ledger from before this file existed) is wri
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from adapters.files.private_files import replace_file
+from adapters.files.signing_key import signing_key_path
 from ledger_core.engine.merkle import CheckpointRecord, RolledBack, note_text
 from ledger_core.engine.ports import TreeStore
 from proofs.checkpoint import Checkpoint, parse_body
 
-__all__ = ["PUBLISHED_SUFFIX", "PublishedCheckpoint", "check_not_rolled_back", "published_path"]
+__all__ = ["PUBLISHED_ENV", "PUBLISHED_SUFFIX", "PublishedCheckpoint", "check_not_rolled_back", "published_path"]
 
 PUBLISHED_SUFFIX = ".published"
+PUBLISHED_ENV = "LEDGER_PUBLISHED_CHECKPOINT_FILE"
 
 
-def published_path(signing_key: Path) -> Path:
-    """``<signing key file>.published``: beside the key, never in the database."""
-    return signing_key.with_name(signing_key.name + PUBLISHED_SUFFIX)
+def published_path(data_dir: Path, signing_key: Path | None = None) -> Path:
+    """Where the published checkpoint is kept, never in the database (first match wins):
+    ``LEDGER_PUBLISHED_CHECKPOINT_FILE``; ``<signing key file>.published`` when the key is a file in a
+    writable directory; else ``<data dir>/checkpoint.published`` (a key read from a file descriptor or a
+    read-only secrets mount)."""
+    configured = os.environ.get(PUBLISHED_ENV)
+    if configured:
+        return Path(configured)
+    key, _ = signing_key_path(data_dir, signing_key)
+    special = key.is_absolute() and key.parts[1] in ("dev", "proc")  # /dev/fd/N, /proc/self/fd/N
+    if not special and key.parent.is_dir() and os.access(key.parent, os.W_OK):
+        return key.with_name(key.name + PUBLISHED_SUFFIX)
+    return data_dir / f"checkpoint{PUBLISHED_SUFFIX}"
 
 
 class PublishedCheckpoint:

@@ -142,7 +142,7 @@ def seal(
         results = Sealer(store, signer, system_clock).seal_all()
         latest = store.latest_checkpoint()
         if latest is not None:
-            PublishedCheckpoint(published_path(signing_key_path(data_dir, signing_key)[0])).sealed(latest)
+            PublishedCheckpoint(published_path(data_dir, signing_key)).sealed(latest)
     typer.echo(f"sealed {sum(r.checkpoint.size - r.old_size for r in results)} entries", err=True)
     if latest is not None:
         typer.echo(latest.note, nl=False)
