@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.databases import execute, fresh_database
-from support.ledgers import open_toy_ledger
+from support.ledgers import TOY_MASTER_KEY, open_toy_ledger
 from support.toy import Account
 
 from ledger_core.engine.errors import ChainBroken
@@ -133,7 +133,9 @@ def test_any_tampering_is_found_at_its_position(kind: str, request: pytest.Fixtu
 @pytest.mark.skipif(os.name != "posix", reason="uses the installed console script")
 def test_cli_verify_exit_codes(tmp_path: object) -> None:
     """``ledger verify`` exits 0 on an intact log and 1 naming the broken position, expected and found."""
+    import base64
     import json
+    import os
     import subprocess
     import sys
     from pathlib import Path
@@ -144,11 +146,12 @@ def test_cli_verify_exit_codes(tmp_path: object) -> None:
     with ledger:
         ledger.app.save(*[Account.open("p", f"c{i}") for i in range(4)])
     cli = [sys.executable, "-m", "api", "verify", "--data-dir", str(data_dir)]
-    intact = subprocess.run(cli, capture_output=True, text=True, check=False)
+    env = {**os.environ, "LEDGER_MASTER_KEY": base64.b64encode(TOY_MASTER_KEY).decode()}  # the toy ledger's key
+    intact = subprocess.run(cli, capture_output=True, text=True, check=False, env=env)
     assert intact.returncode == 0, intact.stderr
     assert json.loads(intact.stdout)["intact"] is True
     execute(url, "UPDATE ledger_log SET leaf_hash = ? WHERE position = 2", (b"\x00" * 32,))
-    broken = subprocess.run(cli, capture_output=True, text=True, check=False)
+    broken = subprocess.run(cli, capture_output=True, text=True, check=False, env=env)
     assert broken.returncode == 1
     report = json.loads(broken.stdout)
     assert (report["intact"], report["position"]) == (False, 2)

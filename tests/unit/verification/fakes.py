@@ -79,10 +79,10 @@ class MemoryLog:
             aggregate = event.mutate(aggregate)
         return aggregate if isinstance(aggregate, cls) else None
 
-    def load(self, cls: type[A], aggregate_id: UUID, kind: str) -> A:
+    def load(self, cls: type[A], aggregate_id: UUID, kind: str, named: str | None = None) -> A:
         found = self.find(cls, aggregate_id)
         if found is None:
-            raise NotFound(kind, str(aggregate_id))
+            raise NotFound(kind, named or str(aggregate_id))
         return found
 
     def view(self, cls: type[A], aggregate_id: UUID, kind: str) -> A:
