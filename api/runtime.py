@@ -111,7 +111,8 @@ class RuntimeHandle:
 
 
 def _report(event: dict[str, Any]) -> None:
-    level = logging.DEBUG if event.get("event") == "sealed" else logging.INFO
+    name = event.get("event")
+    level = logging.DEBUG if name == "sealed" else logging.WARNING if name in ("error", "witness-error") else logging.INFO
     logger.log(level, "sealer %s", event.get("event"), extra={"sealer": event})
 
 

@@ -60,6 +60,8 @@ COMMAND_ORDER = (
     "proof",
     "audit",
     "export",
+    "keys",
+    "witness",
 )
 """The top-level order of ``ledger --help``: set up, run, operate, check, prove. Unknown groups follow."""
 

@@ -15,6 +15,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -276,3 +277,34 @@ def test_the_sdk_detects_a_split_view_between_two_servers(tmp_path: Path) -> Non
         ):
             client.checkpoint()
     assert remembered.splitlines()[1] == _ok(ledger("checkpoint", "show", *fork, cwd=tmp_path)).splitlines()[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_an_unreachable_witness_never_blocks_sealing_and_is_retried(tmp_path: Path) -> None:
+    """The witness is down when the sealer seals: the seal happens, the failure is logged and retried,
+    and the checkpoint is cosigned once the witness is up."""
+    where = _ledger_with_entries(tmp_path, "data")
+    log_vkey = _ok(ledger("checkpoint", "vkey", *where, cwd=tmp_path)).strip()
+    key = tmp_path / "witness.key"
+    witness_vkey = _ok(ledger("witness", "init", "--name", WITNESS_NAME, "--key", str(key), cwd=tmp_path)).strip()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(["sealer", *where, "--witnesses", f"{url} {witness_vkey}", "--interval-ms", "0"], tmp_path) as sealer:
+        sealed = sealer.wait_for(lambda event: event.get("event") == "sealed")
+        failed = sealer.wait_for(lambda event: event.get("event") == "witness-error")
+        assert failed["witness"] == url
+        args = ["witness", "serve", "--key", str(key), "--state-dir", str(tmp_path / "state"), "--log", log_vkey]
+        with running([*args, "--port", str(port)], tmp_path) as witness_process:
+            witness_process.wait_for(lambda event: event.get("event") == "listening")
+            cosigned = sealer.wait_for(lambda event: event.get("event") == "cosigned")
+    assert cosigned["size"] == sealed["size"]
+    note = _ok(ledger("checkpoint", "show", *where, cwd=tmp_path))
+    (found,) = verify_cosignatures(note, [parse_cosigner_vkey(witness_vkey)])
+    assert found.witness == WITNESS_NAME
+    _ok(ledger("verify", *where, cwd=tmp_path))  # cosigned checkpoints still verify (unknown lines ignored)
