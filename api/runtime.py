@@ -112,7 +112,11 @@ class RuntimeHandle:
 
 def _report(event: dict[str, Any]) -> None:
     name = event.get("event")
-    level = logging.DEBUG if name == "sealed" else logging.WARNING if name in ("error", "witness-error") else logging.INFO
+    level = logging.INFO
+    if name == "sealed":
+        level = logging.DEBUG
+    elif name in ("error", "witness-error"):
+        level = logging.WARNING
     logger.log(level, "sealer %s", event.get("event"), extra={"sealer": event})
 
 
