@@ -113,10 +113,12 @@ def seal_pending(
     """Seal every entry waiting now (one pass, like ``ledger seal``) and return the latest signed checkpoint
     (None while the log is empty). The checkpoint key is the data directory's ``checkpoint.key`` (created
     on first use) or ``signing_key``. When another process holds the sealer lock (PostgreSQL), it seals and
-    this call only reads the latest checkpoint."""
+    this call only reads the latest checkpoint. A database behind the checkpoint last published (kept
+    beside the key) raises :class:`~ledger_core.engine.merkle.RolledBack` before anything is signed."""
     config = storage_config(location)
     store = open_tree_store(config)
     try:
+        check_not_rolled_back(store, published_path(config.data_dir, signing_key))  # never sign over a rollback
         latest = store.latest_checkpoint()
         signer = ensure_signing_key(
             config.data_dir, signing_key, origin, sealed_as=None if latest is None else latest.body().origin

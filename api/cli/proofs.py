@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from adapters.files.published_checkpoint import PublishedCheckpoint, published_path
+from adapters.files.published_checkpoint import PublishedCheckpoint, check_not_rolled_back, published_path
 from adapters.files.signing_key import ensure_signing_key, load_signing_key, previous_vkeys, signing_key_path
 from adapters.log_recorder import system_clock
 from adapters.opening import check_not_rolled_back_at_start, seal_observers
@@ -135,6 +135,7 @@ def seal(
 ) -> None:
     """Seal everything waiting now (one pass) and print the latest signed checkpoint."""
     with _store(data_dir, database_url) as store:
+        check_not_rolled_back(store, published_path(data_dir, signing_key))  # never sign on top of a rollback
         signer = _signer(store, data_dir, signing_key, origin)
         if not store.try_acquire_leadership():
             typer.echo("another sealer holds the sealer lock; it will seal these entries", err=True)

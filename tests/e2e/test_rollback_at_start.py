@@ -44,7 +44,7 @@ def _roll_back(database_url: str, size: int) -> None:
     execute(database_url, "DELETE FROM ledger_log WHERE position >= ?", (size,))
 
 
-def test_a_clean_rollback_stops_serve_and_sealer(database_url: str, tmp_path: Path) -> None:
+def test_a_clean_rollback_stops_serve_sealer_and_seal(database_url: str, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     where = ["--data-dir", str(data_dir), "--database-url", database_url]
     first, second = _sealed_twice(where, tmp_path)
@@ -55,7 +55,7 @@ def test_a_clean_rollback_stops_serve_and_sealer(database_url: str, tmp_path: Pa
     _roll_back(database_url, first)
     assert ledger("verify", *where, cwd=tmp_path).returncode == 0  # the database alone looks intact
 
-    for command in (["serve", "--port", "0"], ["sealer"]):
+    for command in (["serve", "--port", "0"], ["sealer"], ["seal"]):
         refused = ledger(*command, *where, cwd=tmp_path)
         assert refused.returncode == 5, (command, refused.stdout, refused.stderr)
         line = refused.stderr.strip()
