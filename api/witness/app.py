@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from litestar import Litestar, Request, Response, get, post
+from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 
@@ -56,7 +57,9 @@ async def add_checkpoint(request: Request[None, None, State], witness: NamedDepe
     try:
         parsed = parse_add_checkpoint(body)
         origin = parsed.checkpoint.split("\n", 1)[0]
-        checkpoint = witness.state.advance(origin, lambda last: decide(parsed, witness.logs, last))
+        checkpoint = await sync_to_thread(
+            witness.state.advance, origin, lambda last: decide(parsed, witness.logs, last)
+        )  # the per-log file lock may wait for a concurrent request: never on the event loop
     except WitnessRefusal as refusal:
         return _refused(refusal)
     line = witness.cosigner.cosign(note_body(parsed.checkpoint), int(witness.clock()))
