@@ -102,3 +102,22 @@ def test_the_signing_key_can_come_from_a_file_descriptor(tmp_path: Path) -> None
         os.close(read)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
+
+
+def test_key_and_witness_commands_fail_in_one_line(tmp_path: Path) -> None:
+    missing = ledger("keys", "rotate", "--data-dir", str(tmp_path / "nothing"), cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("VALIDATION_ERROR: signing key ")
+    assert "does not exist" in missing.stderr
+    key = tmp_path / "witness.key"
+    _ok(ledger("witness", "init", "--name", "witness.test/w1", "--key", str(key), cwd=tmp_path))
+    again = ledger("witness", "init", "--name", "witness.test/w1", "--key", str(key), cwd=tmp_path)
+    assert (again.returncode, again.stderr.split(":")[0]) == (2, "KEY_EXISTS")
+    bad_log = ledger(
+        "witness", "serve", "--key", str(key), "--state-dir", str(tmp_path / "s"), "--log", "nope+1", cwd=tmp_path
+    )
+    assert (bad_log.returncode, bad_log.stderr.split(":")[0]) == (2, "USAGE_ERROR")
+    bad_witness = ledger("audit", "verify", str(key), "--witness", "not-a-key+00+AA", cwd=tmp_path)
+    assert (bad_witness.returncode, bad_witness.stderr.split(":")[0]) == (2, "USAGE_ERROR")
+    for result in (missing, again, bad_log, bad_witness):
+        assert result.stderr.count("\n") == 1  # one line, no traceback
