@@ -4,14 +4,16 @@ starting the embedded sealer on it: the composition of stores (:mod:`adapters.st
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from adapters.files.master_key import KeyWrapper, resolve_master_key
+from adapters.files.published_checkpoint import PublishedCheckpoint, check_not_rolled_back, published_path
 from adapters.files.signing_key import ensure_signing_key, load_signing_key, signing_key_path
 from adapters.log_recorder import system_clock
 from adapters.memory.claim_facts import LogDerivedClaimFacts
+from adapters.ports import ManagedTreeStore
 from adapters.storage import (
     DEFAULT_DATA_DIR,
     StorageConfig,
@@ -20,7 +22,8 @@ from adapters.storage import (
     open_recorder,
     open_tree_store,
 )
-from adapters.workers.sealer import Report, SealerRunner, quiet
+from adapters.workers.sealer import Report, SealerRunner, SealObserver, quiet
+from adapters.workers.witnesses import WitnessCollector, WitnessEndpoint
 from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.audit_log import AuditLog
@@ -113,17 +116,22 @@ def seal_pending(
     """Seal every entry waiting now (one pass, like ``ledger seal``) and return the latest signed checkpoint
     (None while the log is empty). The checkpoint key is the data directory's ``checkpoint.key`` (created
     on first use) or ``signing_key``. When another process holds the sealer lock (PostgreSQL), it seals and
-    this call only reads the latest checkpoint."""
+    this call only reads the latest checkpoint. A database behind the checkpoint last published (kept
+    beside the key) raises :class:`~ledger_core.engine.merkle.RolledBack` before anything is signed."""
     config = storage_config(location)
     store = open_tree_store(config)
     try:
+        check_not_rolled_back(store, published_path(config.data_dir, signing_key))  # never sign over a rollback
         latest = store.latest_checkpoint()
         signer = ensure_signing_key(
             config.data_dir, signing_key, origin, sealed_as=None if latest is None else latest.body().origin
         )
         if store.try_acquire_leadership():
             Sealer(store, signer, clock).seal_all()
-        return store.latest_checkpoint()
+        latest = store.latest_checkpoint()
+        if latest is not None:
+            PublishedCheckpoint(published_path(config.data_dir, signing_key)).sealed(latest)
+        return latest
     finally:
         store.close()
 
@@ -159,6 +167,7 @@ def start_embedded_sealer(
     clock: Clock = system_clock,
     report: Report = quiet,
     poll_interval: float = 0.05,
+    witnesses: Sequence[WitnessEndpoint] = (),
 ) -> SealerRunner:
     """The embedded default: open the tree store and key of ``config`` and seal in a thread. ``stop()`` it.
 
@@ -168,4 +177,33 @@ def start_embedded_sealer(
     signer = ensure_signing_key(config.data_dir, signing_key, origin)
     store = open_tree_store(config)
     sealer = Sealer(store, signer, clock, policy=policy)
-    return SealerRunner(store, sealer, poll_interval=poll_interval, report=report).start()
+    observers = seal_observers(store, config, signing_key, witnesses, report)
+    return SealerRunner(store, sealer, poll_interval=poll_interval, report=report, observers=observers).start()
+
+
+def seal_observers(
+    store: ManagedTreeStore,
+    config: StorageConfig,
+    signing_key: Path | None,
+    witnesses: Sequence[WitnessEndpoint],
+    report: Report,
+) -> tuple[SealObserver, ...]:
+    """What a sealer tells of each checkpoint: the published-checkpoint file beside the key, and (when
+    witnesses are configured) the witness collector."""
+    published = PublishedCheckpoint(published_path(config.data_dir, signing_key))
+    if not witnesses:
+        return (published,)
+    return (published, WitnessCollector(store, witnesses, report=report))
+
+
+def check_not_rolled_back_at_start(config: StorageConfig, signing_key: Path | None = None) -> None:
+    """Refuse to start (:class:`~ledger_core.engine.merkle.RolledBack`) when the database's newest checkpoint
+    is older than the one last published (``<signing key>.published``, outside the database)."""
+    path = published_path(config.data_dir, signing_key)
+    if not path.exists():
+        return  # nothing published yet (or a ledger from before the file existed): written at the next seal
+    store = open_tree_store(config)
+    try:
+        check_not_rolled_back(store, path)
+    finally:
+        store.close()

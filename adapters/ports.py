@@ -96,6 +96,11 @@ class ManagedTreeStore(TreeStore, Protocol):
 
     def release_leadership(self) -> None: ...
 
+    def update_checkpoint_note(self, size: int, expected: str, note: str) -> bool:
+        """Replace checkpoint ``size``'s note if it is still ``expected`` (witness cosignature lines appended to
+        the log's signature; the signed text never changes); False if it changed meanwhile or is gone."""
+        ...
+
     def watch(self, log: bool = True) -> HeadWatch | None:
         """Checkpoint (and, with ``log``, log) sizes announced by the database (PostgreSQL notifications), or
         None where the database announces nothing (SQLite): followers then poll."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.files.signing_key import load_signing_key, signing_key_path
+from adapters.files.signing_key import load_signing_key, previous_vkeys, signing_key_path
 from adapters.memory.idempotency import InProcessIdempotencyStore
 from adapters.memory.ratelimit import InProcessRateLimiter
 from adapters.memory.replay import InProcessReplayCache
@@ -26,6 +26,7 @@ from adapters.storage import open_tree_store
 from adapters.workers.outcome_recovery import start_outcome_recovery
 from adapters.workers.seal_waiter import SealWaiter
 from adapters.workers.sealer import SealerRunner
+from adapters.workers.witnesses import parse_witnesses
 from api.http.observability import Metrics
 from api.http.pipeline import Security, build_security
 from api.membership import enrollment_links, member_policy
@@ -66,6 +67,8 @@ class Runtime:
     metrics: Metrics
     sealer: SealerRunner | None = None
     vkey: str | None = None
+    previous_vkeys: tuple[str, ...] = ()
+    """Verifier keys of the signing keys ``ledger keys rotate`` replaced: they verify older checkpoints."""
     clock: Callable[[], datetime] = _utc_now
     closers: list[Callable[[], Any]] = field(default_factory=list)
     webhooks: OutboxStore | None = None
@@ -118,8 +121,18 @@ class RuntimeHandle:
 
 
 def _report(event: dict[str, Any]) -> None:
-    level = logging.DEBUG if event.get("event") == "sealed" else logging.INFO
+    name = event.get("event")
+    level = logging.INFO
+    if name == "sealed":
+        level = logging.DEBUG
+    elif name in ("error", "witness-error"):
+        level = logging.WARNING
     logger.log(level, "sealer %s", event.get("event"), extra={"sealer": event})
+
+
+def _previous_vkeys(settings: Settings) -> tuple[str, ...]:
+    path, _ = signing_key_path(settings.storage.data_dir, settings.security.signing_key)
+    return tuple(reversed(previous_vkeys(path)))  # newest first, after the current key
 
 
 def _verifier_key(settings: Settings) -> str | None:
@@ -176,6 +189,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             metrics,
             sealer,
             _verifier_key(settings),
+            _previous_vkeys(settings),
             closers=closers,
             webhooks=webhooks,
             sso=sso,
@@ -207,6 +221,7 @@ def _start_sealer(settings: Settings, closers: list[Callable[[], Any]]) -> Seale
         signing_key=settings.security.signing_key,
         report=_report,
         poll_interval=settings.sealing.poll_seconds,
+        witnesses=parse_witnesses(settings.sealing.witnesses),
     )
     closers.append(sealer.stop)
     return sealer

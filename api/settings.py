@@ -109,6 +109,8 @@ class SealingSection:
     poll_seconds: float = _env("SEAL_POLL_SECONDS", default=0.02)
     ready_max_lag: int = _env("READY_MAX_SEAL_LAG", default=100_000)
     """``/ready`` fails when more entries than this wait for a checkpoint."""
+    witnesses: str = _env("WITNESSES", default="")
+    """Witnesses asked to cosign each checkpoint: ``URL VKEY`` pairs separated by ``;`` (docs/proofs.md)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,13 +19,15 @@ import hashlib
 import os
 from pathlib import Path
 
-from adapters.files.private_files import create_private_file
+from adapters.files.private_files import create_private_file, replace_file
 from ledger_core.engine.errors import InvalidCommand
 from proofs.errors import MalformedKey
 from proofs.note import NoteSigner, format_skey, parse_skey, public_key_to_raw
 from proofs.note import generate_signer as _generate
 
 SIGNING_KEY_FILE = "checkpoint.key"
+PREVIOUS_SUFFIX = ".previous"
+"""``<key file>.previous``: the verifier keys of the keys this one replaced, oldest first, one per line."""
 SIGNING_KEY_ENV = "LEDGER_SIGNING_KEY_FILE"
 ORIGIN_ENV = "LEDGER_ORIGIN"
 ORIGIN_PREFIX = "proveniq-ledger/"
@@ -38,6 +40,8 @@ __all__ = [
     "default_origin",
     "ensure_signing_key",
     "load_signing_key",
+    "previous_vkeys",
+    "rotate_signing_key",
     "signing_key_path",
 ]
 
@@ -117,3 +121,28 @@ def ensure_signing_key(
             field="origin",
         )
     return signer
+
+
+def previous_vkeys(path: Path) -> list[str]:
+    """The verifier keys the key at ``path`` replaced (``ledger keys rotate``), oldest first."""
+    try:
+        text = path.with_name(path.name + PREVIOUS_SUFFIX).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def rotate_signing_key(path: Path) -> tuple[NoteSigner, str]:
+    """Replace the key at ``path`` by a new one of the same name (the origin never changes); returns the new
+    signer and the old verifier key, which is appended to ``<key>.previous`` first (so a crash between the
+    two writes leaves the old key current and listed, never a key lost). Checkpoints signed before keep
+    verifying with the old vkey; running sealers sign with the old key until restarted."""
+    old = load_signing_key(path)
+    new = NoteSigner(old.name, _generate(old.name).private_key)
+    listed = previous_vkeys(path)
+    old_vkey = old.verifier().vkey
+    if old_vkey not in listed:
+        listed.append(old_vkey)
+    replace_file(path.with_name(path.name + PREVIOUS_SUFFIX), "".join(f"{vkey}\n" for vkey in listed).encode())
+    replace_file(path, (format_skey(new) + "\n").encode())
+    return new, old_vkey

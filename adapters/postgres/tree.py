@@ -197,6 +197,17 @@ class PostgresTreeStore(PostgresCheckpoints):
         except psycopg.Error as error:
             raise translate(error) from error
 
+    def update_checkpoint_note(self, size: int, expected: str, note: str) -> bool:
+        """Replace the note of checkpoint ``size`` if it is still ``expected`` (witness cosignatures appended)."""
+        try:
+            with self._connection() as conn, conn.transaction():
+                cursor = conn.execute(
+                    "UPDATE checkpoints SET note = %s WHERE size = %s AND note = %s", (note, size, expected)
+                )
+                return cursor.rowcount == 1
+        except psycopg.Error as error:
+            raise translate(error) from error
+
     def close(self) -> None:
         self.release_leadership()
         for watch in self._watches.values():

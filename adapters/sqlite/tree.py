@@ -170,6 +170,20 @@ class SQLiteTreeStore(SQLiteCheckpoints):
                 conn.execute("ROLLBACK")
                 raise
 
+    def update_checkpoint_note(self, size: int, expected: str, note: str) -> bool:
+        """Replace the note of checkpoint ``size`` if it is still ``expected`` (witness cosignatures appended)."""
+        with self._connection() as conn, self._writer_lock.held():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = conn.execute(
+                    "UPDATE checkpoints SET note = ? WHERE size = ? AND note = ?", (note, size, expected)
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return cursor.rowcount == 1
+
     def watch(self, log: bool = True) -> None:
         """SQLite announces nothing: followers poll."""
         return

@@ -23,11 +23,11 @@ import time
 from collections.abc import Callable
 from enum import Enum, StrEnum
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from adapters.ports import FALLBACK_SECONDS, Head, HeadWatch, ManagedTreeStore
 from adapters.workers.seal_waiter import SealWaiter
-from ledger_core.engine.merkle import SealConflict, TreeIntegrityError
+from ledger_core.engine.merkle import CheckpointRecord, SealConflict, TreeIntegrityError
 from ledger_core.engine.sealing import Sealer, SealResult, SealSchedule
 
 Report = Callable[[dict[str, Any]], None]
@@ -35,6 +35,14 @@ Report = Callable[[dict[str, Any]], None]
 
 def quiet(_: dict[str, Any]) -> None:
     """Default reporter: say nothing."""
+
+
+class SealObserver(Protocol):
+    """Told of every checkpoint this runner commits (the published-checkpoint file, the witness collector)."""
+
+    def sealed(self, record: CheckpointRecord) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class SealerEvent(StrEnum):
@@ -70,6 +78,7 @@ class SealerRunner:
         retry_after: float = 1.0,
         report: Report = quiet,
         close_store: bool = True,
+        observers: tuple[SealObserver, ...] = (),
     ) -> None:
         self.store = store
         self.sealer = sealer
@@ -77,6 +86,7 @@ class SealerRunner:
         self.retry_after = retry_after
         self.report = report
         self.close_store = close_store
+        self.observers = observers
         self.waiter = SealWaiter(store, poll_interval)
         self.error: BaseException | None = None
         self._pending_hint = 0
@@ -128,6 +138,8 @@ class SealerRunner:
                     self._idle()
         finally:
             self.store.release_leadership()
+            for observer in self.observers:
+                observer.close()
             if self.close_store:
                 self.store.close()
             self.report({"event": SealerEvent.STOPPED, "seals": self.seals})
@@ -220,6 +232,11 @@ class SealerRunner:
             watch.observe(Head.CHECKPOINT, size)
         schedule.sealed(time.monotonic(), pending - (size - result.old_size))
         self.waiter.notify(size)
+        for observer in self.observers:
+            try:
+                observer.sealed(result.checkpoint)
+            except Exception as error:  # noqa: BLE001 - the checkpoint is committed: report, keep sealing
+                self.report({"event": SealerEvent.ERROR, "observer": type(observer).__name__, "error": str(error)})
         self.report(
             {
                 "event": SealerEvent.SEALED,

@@ -7,7 +7,9 @@ shows the traceback as well), and exits with:
 * ``1`` (:attr:`ExitCode.VERIFICATION_FAILED`): a proof, bundle, checkpoint or the ledger itself does not verify;
 * ``2`` (:attr:`ExitCode.USAGE`): bad usage or input (an option, a missing file, an unknown partner, no ledger);
 * ``3`` (:attr:`ExitCode.UNAVAILABLE`): infrastructure unavailable (PostgreSQL or Redis unreachable, database locked);
-* ``4`` (:attr:`ExitCode.INTERNAL`): a bug (an exception nobody planned for); please report it.
+* ``4`` (:attr:`ExitCode.INTERNAL`): a bug (an exception nobody planned for); please report it;
+* ``5`` (:attr:`ExitCode.ROLLBACK`): the database is older than the checkpoint last published (kept
+  beside the signing key): a restored backup or deleted rows; the server refuses to start.
 
 A command states a failure by raising :class:`CliFailure` (or any ledger error: :func:`describe` maps
 the hierarchy). :func:`run` also makes help plain text (no boxes, no ``<str>`` type tags), wide when
@@ -32,6 +34,7 @@ from typer._click import Context
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer vendors click: its own classes
 
 from ledger_core.engine.errors import IntegrityViolation, LedgerError
+from ledger_core.engine.merkle import RolledBack
 from proofs.errors import ProofError
 
 DEBUG_ENV = "LEDGER_DEBUG"
@@ -57,6 +60,8 @@ COMMAND_ORDER = (
     "proof",
     "audit",
     "export",
+    "keys",
+    "witness",
 )
 """The top-level order of ``ledger --help``: set up, run, operate, check, prove. Unknown groups follow."""
 
@@ -69,6 +74,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     UNAVAILABLE = 3
     INTERNAL = 4
+    ROLLBACK = 5
 
 
 class CliFailure(Exception):
@@ -99,6 +105,8 @@ def describe(error: BaseException) -> CliFailure:
         return CliFailure("USAGE_ERROR", error.format_message() + hint)
     if isinstance(error, typer.TyperException):
         return CliFailure("USAGE_ERROR", error.format_message())
+    if isinstance(error, RolledBack):
+        return CliFailure(error.code, str(error), ExitCode.ROLLBACK)
     if isinstance(error, IntegrityViolation):
         return CliFailure(error.code, str(error), ExitCode.VERIFICATION_FAILED)
     if isinstance(error, LedgerError):

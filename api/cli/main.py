@@ -21,12 +21,14 @@ from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
 from api.cli import claims as cli_claims
 from api.cli import feeds as cli_feeds
 from api.cli import feeds_transport as cli_feeds_transport
+from api.cli import keys as cli_keys
 from api.cli import members as cli_members
 from api.cli import partners as cli_partners
 from api.cli import serve as cli_serve
 from api.cli import sso as cli_sso
 from api.cli import sso_monitoring as cli_sso_monitoring
 from api.cli import webhooks as cli_webhooks
+from api.cli import witness as cli_witness
 from api.cli.errors import CliFailure, ExitCode, run
 from api.cli.options import DatabaseUrl, DataDir, existing
 from api.cli.proofs import Origin, SigningKey, check_tree, init_tree, register
@@ -48,6 +50,8 @@ cli_feeds.register(app)  # feeds load|export: api/cli/feeds.py
 cli_feeds_transport.register(cli_feeds.feeds_app, app)  # feeds keys|pgp|remote|configure|worker|run|status, sftp
 cli_sso.register(app)  # sso configure-saml|configure-oidc|show|remove|deactivate|reactivate: api/cli/sso.py
 cli_sso_monitoring.register(cli_sso.sso_app)  # sso status|sync: api/cli/sso_monitoring.py
+cli_witness.register(app)  # witness init|vkey|serve: api/cli/witness.py
+cli_keys.register(app)  # keys rotate: api/cli/keys.py
 
 err = Console(stderr=True)
 

@@ -18,11 +18,14 @@ from typing import Annotated, Any
 
 import typer
 
-from adapters.files.signing_key import ensure_signing_key, load_signing_key, signing_key_path
+from adapters.files.published_checkpoint import PublishedCheckpoint, check_not_rolled_back, published_path
+from adapters.files.signing_key import ensure_signing_key, load_signing_key, previous_vkeys, signing_key_path
 from adapters.log_recorder import system_clock
+from adapters.opening import check_not_rolled_back_at_start, seal_observers
 from adapters.ports import ManagedTreeStore
 from adapters.storage import DEFAULT_DATA_DIR, open_recorder, open_tree_store
 from adapters.workers.sealer import SealerRunner
+from adapters.workers.witnesses import parse_witnesses
 from api.cli import verifying
 from api.cli.errors import run
 from api.cli.options import DatabaseUrl, DataDir, existing
@@ -93,13 +96,18 @@ def sealer(
     interval_ms: Annotated[int, typer.Option(envvar="LEDGER_SEAL_INTERVAL_MS", min=0, help="T")] = 200,
     max_batch_entries: Annotated[int, typer.Option(min=1, help="Entries per transaction at most.")] = 100_000,
     poll_interval: Annotated[float, typer.Option(min=0.001, help="Seconds between checks.")] = 0.05,
+    witnesses: Annotated[
+        str, typer.Option("--witnesses", envvar="LEDGER_WITNESSES", help="Witnesses: 'URL VKEY' pairs separated by ;")
+    ] = "",
 ) -> None:
     """Run the sealer until SIGTERM/SIGINT: integrate new entries every N entries or T ms, sign checkpoints.
 
     On PostgreSQL only the holder of the sealer lock seals; others wait and take over when it dies.
     Prints one JSON line per event (leader, waiting, sealed, error, stopped).
     """
-    store = open_tree_store(existing(data_dir, database_url))
+    config = existing(data_dir, database_url)
+    check_not_rolled_back_at_start(config, signing_key)
+    store = open_tree_store(config)
     signer = _signer(store, data_dir, signing_key, origin)
     policy = SealPolicy(batch_entries, interval_ms, max_batch_entries)
 
@@ -108,8 +116,13 @@ def sealer(
         sys.stdout.flush()
 
     report({"event": "started", "origin": signer.name, "vkey": signer.verifier().vkey})
+    observers = seal_observers(store, config, signing_key, parse_witnesses(witnesses), report)
     runner = SealerRunner(
-        store, Sealer(store, signer, system_clock, policy=policy), poll_interval=poll_interval, report=report
+        store,
+        Sealer(store, signer, system_clock, policy=policy),
+        poll_interval=poll_interval,
+        report=report,
+        observers=observers,
     )
     runner.run_until_signalled()
 
@@ -122,12 +135,15 @@ def seal(
 ) -> None:
     """Seal everything waiting now (one pass) and print the latest signed checkpoint."""
     with _store(data_dir, database_url) as store:
+        check_not_rolled_back(store, published_path(data_dir, signing_key))  # never sign on top of a rollback
         signer = _signer(store, data_dir, signing_key, origin)
         if not store.try_acquire_leadership():
             typer.echo("another sealer holds the sealer lock; it will seal these entries", err=True)
             raise typer.Exit(2)
         results = Sealer(store, signer, system_clock).seal_all()
         latest = store.latest_checkpoint()
+        if latest is not None:
+            PublishedCheckpoint(published_path(data_dir, signing_key)).sealed(latest)
     typer.echo(f"sealed {sum(r.checkpoint.size - r.old_size for r in results)} entries", err=True)
     if latest is not None:
         typer.echo(latest.note, nl=False)
@@ -260,7 +276,7 @@ def check_tree(data_dir: Path, database_url: str | None, vkeys: list[str] | None
     verifiers = verifying.verifiers(vkeys)
     path, _ = signing_key_path(data_dir, signing_key)
     if not verifiers and path.is_file():
-        verifiers = [load_signing_key(path).verifier()]
+        verifiers = [load_signing_key(path).verifier(), *verifying.verifiers(previous_vkeys(path))]
     with _store(data_dir, database_url) as store:
         tree = verify_tree_and_checkpoints(store, verifiers)
     return {

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from adapters.opening import open_ledger
+from adapters.opening import check_not_rolled_back_at_start, open_ledger
 from adapters.storage import check_reachable
 from api.security.credentials import CredentialService
 from api.security.secrets import load_deployment_secret
@@ -75,6 +75,8 @@ def serve(
         sealing=replace(settings.sealing, embedded=embedded_sealer and settings.sealing.embedded),
     )
     check_reachable(settings.storage.config)  # PostgreSQL down: one line and exit 3, not a startup traceback
+    # a database older than the checkpoint last published (kept beside the signing key): refuse, exit 5
+    check_not_rolled_back_at_start(settings.storage.config, settings.security.signing_key)
     if sandbox:
         created = ensure_sandbox_partner(settings)
         if created is not None:

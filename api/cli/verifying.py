@@ -27,6 +27,7 @@ from api.cli.options import DatabaseUrl, DataDir
 from ledger_core.engine.auditing import check_bundle_envelopes, verify_history
 from proofs.bundle import HISTORY_FORMAT, Bundle, ConsistencyProof, MalformedProofJson
 from proofs.client_state import CheckpointState
+from proofs.cosignature import CosignerVerifier, parse_cosigner_vkey, verify_cosignatures
 from proofs.documents import DocumentReport, read_document, verify_document
 from proofs.errors import ProofError
 from proofs.note import NoteVerifier, parse_vkey
@@ -46,6 +47,25 @@ State = Annotated[
         help="File remembering the last verified checkpoint; later ones must be consistent with it.",
     ),
 ]
+
+
+Witnesses = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--witness", help="A witness verifier key (string or file) whose cosignature is required; repeatable."
+    ),
+]
+
+
+def witness_verifiers(values: list[str] | None) -> list[CosignerVerifier]:
+    """Parse ``--witness`` values (cosignature/v1 vkeys or files holding one)."""
+    parsed = []
+    for value in values or []:
+        try:
+            parsed.append(parse_cosigner_vkey(vkey_text(value)))
+        except ProofError as error:
+            raise CliFailure("USAGE_ERROR", f"--witness {value!r} is not a witness verifier key: {error}") from None
+    return parsed
 
 
 def _echo_json(value: Any) -> None:
@@ -140,6 +160,7 @@ def proof_verify(
 def audit_verify(
     bundle_file: Annotated[Path, typer.Argument(metavar="FILE")],
     vkey: Vkeys = None,
+    witness: Witnesses = None,
     state: State = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     database_url: DatabaseUrl = None,
@@ -150,6 +171,7 @@ def audit_verify(
     Reads only FILE: --data-dir and --database-url are accepted like everywhere but never opened.
     """
     trusted = verifiers(vkey)
+    witnesses = witness_verifiers(witness)
     raw = _read(bundle_file, "FILE")
     try:
         document = read_document(raw)
@@ -162,6 +184,9 @@ def audit_verify(
             report = verify_document(document, trusted)
             if isinstance(document, Bundle):
                 extra = {"partnerId": document.subject.get("partnerId"), "envelopes": check_bundle_envelopes(document)}
+        cosigned = verify_cosignatures(report.notes[report.tree_size], witnesses)
+        if cosigned:
+            extra["witnesses"] = [{"name": c.witness, "timestamp": c.timestamp} for c in cosigned]
         remembered = _remember(state, report)
     except MalformedProofJson as error:
         raise CliFailure("MALFORMED_PROOF", f"{bundle_file}: {error}") from None

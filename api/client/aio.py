@@ -371,7 +371,12 @@ class AsyncLedgerClient(
         return answer
 
     async def public_key(self) -> str:
-        return (await self.send("GET", "/api/v1/audit/public-key")).text.strip()
+        """The current checkpoint verifier key (the first line of ``/audit/public-key``)."""
+        return (await self.public_keys())[0]
+
+    async def public_keys(self) -> list[str]:
+        """Every checkpoint verifier key: the current one first, then those ``ledger keys rotate`` replaced."""
+        return (await self.send("GET", "/api/v1/audit/public-key")).text.split()
 
     async def jwks(self) -> dict[str, Any]:
         result: dict[str, Any] = (await self._with_retries(lambda: self.http.get("/.well-known/jwks.json"))).json()

@@ -153,7 +153,12 @@ class LedgerClient(
         return answer
 
     def public_key(self) -> str:
-        return self.send("GET", "/api/v1/audit/public-key").text.strip()
+        """The current checkpoint verifier key (the first line of ``/audit/public-key``)."""
+        return self.public_keys()[0]
+
+    def public_keys(self) -> list[str]:
+        """Every checkpoint verifier key: the current one first, then those ``ledger keys rotate`` replaced."""
+        return self.send("GET", "/api/v1/audit/public-key").text.split()
 
     # -- unauthenticated -------------------------------------------------------------------------------
     def jwks(self) -> dict[str, Any]:

@@ -156,3 +156,26 @@ class LogTruncated(TreeIntegrityError):
         )
         self.checkpoint_size = checkpoint_size
         self.log_size = log_size
+
+
+class RolledBack(TreeIntegrityError):
+    """The database's newest checkpoint is older than (or differs from) the last one this log published.
+
+    The published checkpoint is kept outside the database (beside the signing key): a database restored
+    from an old backup, or with its newest entries, tree rows and checkpoints deleted, shows here.
+    """
+
+    code = "ROLLBACK_DETECTED"
+
+    def __init__(self, published: int, found: int, expected: str, found_root: str, where: str) -> None:
+        super().__init__(
+            f"the log published checkpoint {published} (recorded in {where}) but the database's newest is {found}",
+            published,
+            expected,
+            found_root,
+            published=published,
+            found_size=found,
+            file=where,
+        )
+        self.published = published
+        self.found_size = found

@@ -120,8 +120,18 @@ class AuditController(Controller):
             to_checkpoint=consistency.new.note,
         )
 
-    @get("/public-key", opt=READ, summary="The checkpoint verifier key (C2SP vkey)", media_type=TEXT)
+    @get(
+        "/public-key",
+        opt=READ,
+        summary="The checkpoint verifier keys (C2SP vkeys): the current one first, then the ones it replaced",
+        description=(
+            "One vkey per line. The first line is the key signing new checkpoints; after `ledger keys rotate`"
+            " the previous keys follow, newest first: each still verifies the checkpoints signed before it was"
+            " replaced."
+        ),
+        media_type=TEXT,
+    )
     async def public_key(self, runtime: NamedDependency[Runtime]) -> Response[str]:
         if runtime.vkey is None:
             raise ApiError("NOT_FOUND", "this server has no checkpoint verifier key configured")
-        return Response(runtime.vkey + "\n", media_type=TEXT)
+        return Response("".join(f"{vkey}\n" for vkey in (runtime.vkey, *runtime.previous_vkeys)), media_type=TEXT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -115,6 +116,13 @@ class MemoryTreeStore:
 
     def checkpoint_at(self, size: int) -> CheckpointRecord | None:
         return self.records.get(size)
+
+    def update_checkpoint_note(self, size: int, expected: str, note: str) -> bool:
+        record = self.records.get(size)
+        if record is None or record.note != expected:
+            return False
+        self.records[size] = dataclasses.replace(record, note=note)
+        return True
 
     def first_checkpoint_after(self, position: int) -> CheckpointRecord | None:
         sizes = [size for size in self.records if size > position]
