@@ -8,7 +8,8 @@ pieces (fakes, a stepping clock).
 Layout: ``/oauth/token`` and ``/.well-known/jwks.json`` (OAuth), ``/api/v1/...`` behind the request
 pipeline (:mod:`api.http.pipeline`: authentication, body and signature, rate limit and replay,
 idempotency, scope guards) for claims, documents, audit, members and webhooks, ``/health``, ``/ready``,
-``/metrics``, and the OpenAPI 3.1 document at ``/schema/openapi.json`` with a docs UI at ``/schema``. One
+``/metrics``, the OpenAPI 3.1 document at ``/schema/openapi.json`` with a docs UI at ``/schema`` (served
+offline: :mod:`api.http.docs_ui`) and the error reference at ``/docs/errors``. One
 exception handler (:mod:`api.http.errors`) answers every failure with the seed's envelope; the edge
 (:mod:`api.http.observability`) adds the request id, version headers, metrics and access logs.
 
@@ -28,10 +29,10 @@ from litestar.config.response_cache import ResponseCacheConfig
 from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import HeaderParameter
 
+from api.http.docs_ui import OfflineSwaggerUI, static_router
 from api.http.errors import make_exception_handler
 from api.http.observability import Edge, Metrics, configure_logging
 from api.http.openapi import DecimalSchemaPlugin, finish_openapi
@@ -42,6 +43,7 @@ from api.http.routes.audit import AuditController
 from api.http.routes.claims import ClaimsController
 from api.http.routes.claims_review import OperationsClaimsController
 from api.http.routes.common import dependencies
+from api.http.routes.docs import DocsController
 from api.http.routes.documents import DocumentsController
 from api.http.routes.eligibility import EligibilityController
 from api.http.routes.enrollments import EnrollmentsController
@@ -91,7 +93,7 @@ def _openapi_config(settings: Settings) -> OpenAPIConfig:
             f" Errors: {settings.http.docs_url}"
         ),
         path="/schema",
-        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=[OfflineSwaggerUI(path="/swagger")],  # also at /schema; assets served here (docs_ui.py)
         components=Components(
             security_schemes={
                 "bearerAuth": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT (RFC 9068 at+jwt)"),
@@ -166,7 +168,14 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         before_request=pipeline.before_request,
     )
     app = Litestar(
-        route_handlers=[api_v1, OAuthController, WellKnownController, HealthController],
+        route_handlers=[
+            api_v1,
+            OAuthController,
+            WellKnownController,
+            HealthController,
+            DocsController,  # /docs: the error reference every error links to
+            static_router(),  # /docs/static: the docs UI's vendored assets (api/http/docs_ui.py)
+        ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},
         middleware=[ClientAddressMiddleware(proxies), edge.middleware()],

@@ -129,7 +129,9 @@ class HttpSection:
     partner_policies: Mapping[str, str] = field(default_factory=dict)
     """Partner id -> rate-limit policy name (a key of ``rate_limits``) overriding the partner's tier."""
     versions: Mapping[str, VersionPolicy] = field(default_factory=dict)
-    docs_url: str = "https://docs.proveniq.example/ledger/http"
+    docs_url: str = "/docs/errors"
+    """Base of the ``documentation`` links in errors: the error reference this server serves (a path is made
+    absolute with the request's origin), or an absolute URL of a copy published elsewhere."""
     json_logs: bool = True
     log_level: str = "INFO"
     worker_threads: int = 8

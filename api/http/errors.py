@@ -4,11 +4,12 @@ Every error response, whatever raised it (our handlers, the domain, Litestar's r
 body parser, the size limit, an unexpected exception), has the body::
 
     {"error": {"code": "CLAIM_NOT_FOUND", "message": "...", "details": {...},
-               "requestId": "<the X-Request-ID>", "documentation": "<docs url>#claim_not_found"}}
+               "requestId": "<the X-Request-ID>", "documentation": "<origin>/docs/errors#CLAIM_NOT_FOUND"}}
 
-:data:`ERROR_CODES` is the single table of codes, statuses and meanings (docs/http.md prints it). An
-unexpected exception is logged with the request id and its traceback and answered with 500
-``INTERNAL_ERROR`` whose body says nothing about the cause. The exception handler itself never raises:
+:data:`ERROR_CODES` is the single table of codes, statuses and meanings (docs/http.md prints it; the server
+serves it at ``/docs/errors``, api/http/routes/docs.py). Field names are the route's wire names
+(api/http/wire_names.py). An unexpected exception is logged with the request id and its traceback and
+answered with 500 ``INTERNAL_ERROR`` whose body says nothing about the cause. The exception handler itself never raises:
 a failure inside it would escape to the server (a Litestar trap), so it falls back to a fixed body.
 """
 
@@ -18,6 +19,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import msgspec
@@ -32,8 +34,10 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.handlers import BaseRouteHandler
 
 from api.http.context import request_id_of
+from api.http.wire_names import wire_problem
 from api.security import AUTH_ERROR_CODES, AuthenticationError
 from api.security.tokens import OAuthError
 from ledger_core.engine.errors import InvalidCommand, LedgerError, NotFound
@@ -161,9 +165,7 @@ def problem_of(exc: BaseException) -> Problem:
         details = {k: v for k, v in _jsonable(exc.details).items() if k != "reason"}  # reason: metrics only
         return Problem(exc.code, exc.message, details, {"WWW-Authenticate": 'Bearer realm="ledger"'})
     if isinstance(exc, LedgerError) and exc.code in ERROR_CODES:
-        details = _jsonable(exc.details)
-        if exc.code == "VALIDATION_ERROR" and isinstance(details.get("field"), str):
-            details["field"] = camel_path(details["field"])
+        details = _jsonable(exc.details)  # field names: api.http.wire_names, against the failed route
         headers = {"Retry-After": "1"} if exc.code == "SERVICE_UNAVAILABLE" else {}
         return Problem(exc.code, exc.message, details, headers)
     if isinstance(exc, HTTPException):
@@ -193,16 +195,6 @@ def _oauth_problem(exc: OAuthError) -> Problem:
     return Problem(code, exc.description, {"error": exc.error, "error_description": exc.description}, headers)
 
 
-def camel_path(field: str) -> str:
-    """``documents[0].claim_type`` -> ``documents[0].claimType`` (the API's JSON names)."""
-    return ".".join(_camel(part) for part in field.split("."))
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 _MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter '([^']{1,100})'")
 
 
@@ -217,7 +209,11 @@ def _http_problem(exc: HTTPException) -> Problem:
         return Problem("PAYLOAD_TOO_LARGE", "request body too large", {}, {})
     if isinstance(exc, ValidationException):
         fields = [
-            {"field": str(item.get("key")), "message": str(item.get("message")), "source": str(item.get("source"))}
+            {
+                "field": str(item.get("key", "")),
+                "message": str(item.get("message")),
+                "source": _source(item.get("source")),
+            }
             for item in (exc.extra if isinstance(exc.extra, list) else [])
             if isinstance(item, dict)
         ]
@@ -238,6 +234,13 @@ def _http_problem(exc: HTTPException) -> Problem:
     return Problem("INTERNAL_ERROR", "internal server error", {}, {})
 
 
+def _source(source: Any) -> str:
+    """Where a parameter was read (``body``, ``query``, ``path``, ``header``): Litestar gives a ``ParamType``."""
+    if isinstance(source, Enum):
+        return str(source.value)
+    return "body" if source is None else str(source)
+
+
 def _jsonable(details: Mapping[str, Any]) -> dict[str, Any]:
     """Details made safe for JSON (anything odd becomes its string)."""
     try:
@@ -247,7 +250,8 @@ def _jsonable(details: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def documentation_url(base: str, code: str) -> str:
-    return f"{base}#{code.lower().replace('_', '-')}"
+    """The code's entry in the error reference (``/docs/errors#CODE``, served by :mod:`api.http.routes.docs`)."""
+    return f"{base}#{code}"
 
 
 def error_body(code: str, message: str, details: Mapping[str, Any], request_id: str, docs_base: str) -> bytes:
@@ -272,10 +276,14 @@ _FALLBACK = (
 
 
 def render_problem(
-    exc: BaseException, request_id: str, docs_base: str, path: str = ""
+    exc: BaseException, request_id: str, docs_base: str, path: str = "", handler: BaseRouteHandler | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and envelope body for ``exc``; 5xx are logged with the request id (never in the body)."""
+    """Status, headers and envelope body for ``exc``; 5xx are logged with the request id (never in the body).
+
+    Field names, sources and messages are put in the wire names of ``handler``'s route (api.http.wire_names)."""
     problem = problem_of(exc)
+    message, details = wire_problem(problem.code, problem.message, problem.details, handler)
+    problem = Problem(problem.code, message, details, problem.headers)
     status = status_of(problem.code)
     if status >= 500:
         unexpected = problem.code == "INTERNAL_ERROR"
@@ -291,11 +299,16 @@ def render_problem(
 
 
 def make_exception_handler(docs_base: str) -> Any:
-    """The app-wide handler for every exception type (registered for ``Exception``)."""
+    """The app-wide handler for every exception type (registered for ``Exception``).
+
+    A relative ``docs_base`` (the default ``/docs/errors``) is made absolute with the request's own origin:
+    the ``documentation`` links point to the error reference this server serves."""
 
     def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
         try:
-            status, headers, body = render_problem(exc, request_id_of(request.scope), docs_base, request.url.path)
+            base = docs_base if "://" in docs_base else str(request.base_url).rstrip("/") + docs_base
+            handler = request.scope.get("route_handler")
+            status, headers, body = render_problem(exc, request_id_of(request.scope), base, request.url.path, handler)
             return Response(body, status_code=status, media_type="application/json", headers=headers)
         except Exception:  # never let the handler itself fail: that would escape to the server
             logger.exception("the exception handler failed")

@@ -29,6 +29,7 @@ from litestar.typing import FieldDefinition
 
 from api.client.schemas.common import ErrorResponse, TokenRequest
 from api.http.errors import ERROR_CODES
+from api.http.openapi_examples import apply_examples, error_examples
 from api.settings import Settings
 
 if TYPE_CHECKING:
@@ -110,31 +111,72 @@ def finish_openapi(app: Litestar, settings: Settings) -> None:
     """Edit the app's OpenAPI document in place (see the module docstring)."""
     document: dict[str, Any] = app.plugins.get("OpenAPIPlugin").provide_openapi_schema()
     _, components = msgspec.json.schema_components([ErrorResponse, TokenRequest], ref_template=REF)
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas.update(components)
+    parts = document.setdefault("components", {})
+    parts.setdefault("schemas", {}).update(components)
+    parts["headers"] = _header_components()
+    parts["responses"] = {}
     by_status = _codes_by_status()
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
             if method in {"get", "post", "put", "patch", "delete"}:
-                _finish_operation(path, method, operation, by_status, settings)
+                _finish_operation(path, method, operation, by_status, parts["responses"], settings)
     _request_bodies(document)
+    apply_examples(document)
+
+
+def _header_components() -> dict[str, Any]:
+    """Every response header once, in ``components.headers`` (operations refer to them: no copies)."""
+    headers = {
+        "X-Request-ID": _header("string", "The request's id (the client's X-Request-ID when it was a UUID)."),
+        "Retry-After": _header("integer", "Seconds to wait before retrying."),
+        "Location": _header("string", "The resource's URL."),
+        "Idempotent-Replayed": _header("string", "true when this is a stored Idempotency-Key response."),
+        "WWW-Authenticate": _header("string", "Bearer (API calls) or Basic (token endpoint) challenge."),
+    }
+    for name, (kind, description) in {**_RATE_HEADERS, **_VERSION_HEADERS}.items():
+        headers[name] = _header(kind, description)
+    return headers
+
+
+def _header_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/headers/{name}"}
+
+
+def _error_response(
+    status: int, family: str, codes: list[str], path: str, method: str, shared: dict[str, Any]
+) -> dict[str, str]:
+    """A reference to the shared error response of ``status`` for this family of paths (made once)."""
+    name = f"{family}Error{status}"
+    if name not in shared:
+        response: dict[str, Any] = {
+            "description": "Error: " + ", ".join(f"`{code}` ({ERROR_CODES[code][1]})" for code in codes),
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": REF.format(name="ErrorResponse")},
+                    "examples": error_examples(codes),
+                }
+            },
+        }
+        _response_headers(path, method, status, response, family != "Plain")
+        shared[name] = response
+    return {"$ref": f"#/components/responses/{name}"}
 
 
 def _finish_operation(
-    path: str, method: str, operation: dict[str, Any], by_status: dict[int, list[str]], settings: Settings
+    path: str,
+    method: str,
+    operation: dict[str, Any],
+    by_status: dict[int, list[str]],
+    shared: dict[str, Any],
+    settings: Settings,
 ) -> None:
     versioned = path.startswith("/api/")
+    family = "Api" if versioned else "Token" if path == "/oauth/token" else "Plain"
     for parameter in operation.get("parameters", []):
         if parameter.get("in") == "header" and parameter.get("name") in _HEADER_SCHEMAS:
             parameter["schema"] = dict(_HEADER_SCHEMAS[parameter["name"]])
         _exact_integer_bounds(parameter.get("schema", {}))
     responses: dict[str, Any] = operation.setdefault("responses", {})
-    for status in _error_statuses(path, method):
-        codes = by_status.get(status, [])
-        responses[str(status)] = {
-            "description": "Error: " + ", ".join(f"`{code}` ({ERROR_CODES[code][1]})" for code in codes),
-            "content": {"application/json": {"schema": {"$ref": REF.format(name="ErrorResponse")}}},
-        }
     if path == "/api/v1/claims" and method == "post":
         body = responses.get("201", {}).get("content")
         responses["200"] = {"description": "Identical resubmission: the existing claim.", "content": body}
@@ -145,10 +187,15 @@ def _finish_operation(
     if path == "/api/v1/documents" and method == "post":
         body = responses.get("201", {}).get("content")
         responses["200"] = {"description": "Already registered with the same attributes.", "content": body}
+    if path == "/api/v1/members" and method == "post":
+        body = responses.get("201", {}).get("content")
+        responses["200"] = {"description": "Updated (changed names the fields) or unchanged.", "content": body}
     if path == "/ready":
         responses["503"] = {"description": "Not ready (same body).", "content": responses.get("200", {}).get("content")}
     for code, response in responses.items():
         _response_headers(path, method, int(code), response, versioned or path == "/oauth/token")
+    for status in _error_statuses(path, method):  # Litestar's own 400 schema is replaced
+        responses[str(status)] = _error_response(status, family, by_status.get(status, []), path, method, shared)
     if not versioned:
         operation.pop("security", None)
     operation["description"] = operation.get("description") or operation.get("summary", "")
@@ -156,22 +203,20 @@ def _finish_operation(
 
 
 def _response_headers(path: str, method: str, status: int, response: dict[str, Any], limited: bool) -> None:
-    headers: dict[str, Any] = response.setdefault("headers", {})
-    headers["X-Request-ID"] = _header("string", "The request's id (the client's X-Request-ID when it was a UUID).")
+    names = ["X-Request-ID"]
     if limited and status not in (413,):
-        for name, (kind, description) in _RATE_HEADERS.items():
-            headers[name] = _header(kind, description)
+        names += list(_RATE_HEADERS)
     if status in (409, 429, 503):
-        headers["Retry-After"] = _header("integer", "Seconds to wait before retrying.")
+        names.append("Retry-After")
     if status in (201, 202) or (status == 200 and method == "post" and path.startswith("/api/")):
-        headers["Location"] = _header("string", "The resource's URL.")
+        names.append("Location")
     if status == 200 and method == "post" and path.startswith("/api/"):
-        headers["Idempotent-Replayed"] = _header("string", "true when this is a stored Idempotency-Key response.")
+        names.append("Idempotent-Replayed")
     if path.startswith("/api/"):
-        for name, (kind, description) in _VERSION_HEADERS.items():
-            headers[name] = _header(kind, description)
+        names += list(_VERSION_HEADERS)
     if status == 401:
-        headers["WWW-Authenticate"] = _header("string", "Bearer (API calls) or Basic (token endpoint) challenge.")
+        names.append("WWW-Authenticate")
+    response["headers"] = {name: _header_ref(name) for name in names}
 
 
 def _request_bodies(document: dict[str, Any]) -> None:

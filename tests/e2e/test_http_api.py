@@ -91,7 +91,7 @@ def test_identical_resubmission_returns_the_existing_claim(server: LiveServer) -
         client.submit_claim(claim_body("CLM-2", amount="99.51"))
     assert conflict.value.status == 409
     assert conflict.value.code == "DUPLICATE_CLAIM"
-    assert conflict.value.details["differing_fields"] == ["claim_amount"]
+    assert conflict.value.details["differing_fields"] == ["claimAmount"]  # the wire names of the claims API
 
 
 def test_pending_claim_becomes_verified_once_its_document_is_registered(server: LiveServer) -> None:
@@ -264,7 +264,8 @@ def test_operations_endpoints_and_openapi(server: LiveServer) -> None:
         assert path in paths, path
     submit = paths["/api/v1/claims"]["post"]
     assert {"200", "201", "202", "400", "401", "403", "409", "413", "422", "429", "500"} <= set(submit["responses"])
-    assert submit["responses"]["429"]["headers"]["Retry-After"]
+    too_many = submit["responses"]["429"]["$ref"].rsplit("/", 1)[-1]  # error responses are shared components
+    assert document["components"]["responses"][too_many]["headers"]["Retry-After"]
     assert "ErrorResponse" in document["components"]["schemas"]
     amount = document["components"]["schemas"]["ClaimSubmission"]["properties"]["claimAmount"]
     assert (amount["type"], amount["examples"]) == (["string", "number"], ["1250.00"])  # DecimalSchemaPlugin

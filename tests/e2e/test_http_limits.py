@@ -40,7 +40,8 @@ def error_of(response: httpx.Response) -> dict[str, object]:
     error: dict[str, object] = response.json()["error"]
     assert set(error) == {"code", "message", "details", "requestId", "documentation"}
     assert error["requestId"] == response.headers["X-Request-ID"]
-    assert str(error["documentation"]).startswith("https://")
+    origin = f"{response.url.scheme}://{response.url.netloc.decode()}"
+    assert error["documentation"] == f"{origin}/docs/errors#{error['code']}"  # served by the server itself
     return error
 
 
@@ -180,7 +181,7 @@ def test_errors_use_the_envelope_for_every_failure(server: LiveServer) -> None:
     unknown = signed_post(client, json.dumps({**claim_body("CLM-E2"), "surprise": 1}).encode())
     assert (unknown.status_code, error_of(unknown)["code"]) == (400, "VALIDATION_ERROR")
     domain = signed_post(client, json.dumps({**claim_body("CLM-E3"), "submittedAt": "yesterday"}).encode())
-    assert error_of(domain)["details"] == {"field": "submittedAt", "value": "yesterday"}
+    assert error_of(domain)["details"] == {"field": "submittedAt", "value": "yesterday", "source": "body"}
     given = str(uuid.uuid4())
     echoed = httpx.get(f"{server.url}/api/v1/nothing-here", headers={"X-Request-ID": given})
     assert error_of(echoed)["requestId"] == given

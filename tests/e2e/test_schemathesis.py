@@ -46,6 +46,8 @@ from api.security.credentials import PartnerCredentials
 from ledger_core.shared.vocabulary import SCOPES
 
 MAX_EXAMPLES = int(os.environ.get("LEDGER_SCHEMATHESIS_EXAMPLES", "5"))
+# A document upload's raw body is sent as it is, whatever its media type (its OpenAPI examples use each one).
+schemathesis.serializer.alias(["application/pdf", "image/*"], "application/octet-stream")
 ApiCase = schemathesis.Case[Any]  # any operation of the loaded schema
 
 

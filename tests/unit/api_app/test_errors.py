@@ -14,7 +14,6 @@ from litestar.testing import TestClient
 from api.http.errors import (
     ERROR_CODES,
     ApiError,
-    camel_path,
     make_exception_handler,
     problem_of,
     render_problem,
@@ -92,11 +91,10 @@ def test_auth_errors_hide_their_reason_and_challenge() -> None:
     assert "reason" not in problem_of(InvalidToken("expired", "expired")).details
 
 
-def test_validation_fields_use_the_json_names() -> None:
-    """Domain field names are reported in camelCase, as the partner sent them."""
+def test_validation_fields_keep_the_domain_names_until_a_route_renames_them() -> None:
+    """problem_of knows no route: the wire names come from api.http.wire_names (test_wire_names.py)."""
     problem = problem_of(InvalidCommand("bad", field="documents[0].claim_type", value="x"))
-    assert problem.details["field"] == "documents[0].claimType"
-    assert camel_path("verification_level") == "verificationLevel"
+    assert problem.details["field"] == "documents[0].claim_type"
 
 
 def test_retryable_errors_say_when() -> None:
@@ -112,7 +110,7 @@ def test_envelope_has_exactly_the_seed_fields() -> None:
     assert status == 404
     assert set(error) == {"code", "message", "details", "requestId", "documentation"}
     assert error["requestId"] == "rid-1"
-    assert error["documentation"] == "https://docs.example/http#claim-not-found"
+    assert error["documentation"] == "https://docs.example/http#CLAIM_NOT_FOUND"
 
 
 def test_unexpected_exception_is_logged_but_not_shown(caplog: pytest.LogCaptureFixture) -> None:
