@@ -33,7 +33,7 @@ from proofs.bundle import (
     BUNDLE_FORMAT,
     HISTORY_FORMAT,
     parse_bundle,
-    parse_proof,
+    parse_proof_document,
     verify_bundle,
     verify_proof,
     write_bundle,
@@ -290,12 +290,12 @@ def proof_verify(
     """
     verifier = _verifiers([vkey])[0]
     try:
-        proof = parse_proof(json.loads(proof_file.read_text(encoding="utf-8")))
+        proof = parse_proof_document(proof_file.read_bytes())
         heads: dict[int, Checkpoint] = {}
         for note in checkpoint:
             head = verify_checkpoint(note.read_bytes(), verifier)
             heads[head.size] = head
-    except (ProofError, ValueError) as error:
+    except (ProofError, OSError) as error:
         raise _fail(str(error)) from None
     try:
         verify_proof(proof, heads, None if entry is None else entry.read_bytes())
