@@ -33,13 +33,17 @@ from api.client.schemas import webhooks as webhook_schemas
 from api.http import routes
 from api.http.errors import ApiError
 from api.http.openapi_examples import catalogue
+from api.http.proxies import TrustedProxies
 from api.http.strict_json import check_json
+from api.http.uploads import digester_for
 from api.security import AuthenticationError
 from api.security.enrollment_tokens import EnrollmentTokenInvalid, EnrollmentTokens
 from api.security.tokens import OAuthError, TokenIssuer, TokenValidator, generate_signing_key, parse_token_request
+from api.security.verifier import parse_request_timestamp
 from ledger_core.engine.auditing import check_bundle_envelopes, verify_history
 from ledger_core.engine.envelope import decode_entry
-from ledger_core.engine.errors import MalformedEntry
+from ledger_core.engine.errors import InvalidCommand, MalformedEntry
+from ledger_core.partners.access import check_ip_allowlist
 from proofs import ProofError, parse_body
 from proofs.bundle import (
     HISTORY_FORMAT,
@@ -158,6 +162,45 @@ def verify_enrollment_token(data: bytes) -> None:
     _ENROLLMENT.verify(data.decode("latin-1"), NOW)
 
 
+_PROXIES = TrustedProxies.of(["10.0.0.0/8", "2001:db8::/32"])
+
+
+def resolve_forwarded_for(data: bytes) -> None:
+    """``X-Forwarded-For`` from a trusted proxy: any value yields an address (no rejection at all)."""
+    _PROXIES.client_of("10.0.0.1", data.decode("latin-1").split("\n"))
+
+
+def read_request_timestamp(data: bytes) -> None:
+    parse_request_timestamp(data.decode("latin-1"))
+
+
+def read_ip_allowlist(data: bytes) -> None:
+    check_ip_allowlist(data.decode("utf-8", "replace").split("\n"))
+
+
+_BOUNDARY = "fuzzboundary"
+_MULTIPART = (
+    f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+    f"Content-Type: application/pdf\r\n\r\n%PDF-1.7 body\r\n"
+    f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n{{"a": "b"}}\r\n'
+    f"--{_BOUNDARY}--\r\n"
+).encode()
+
+
+def digest_upload(data: bytes) -> None:
+    """A document upload's body (multipart with a fixed boundary), then its Content-Type header."""
+    for content_type, body in (
+        (f"multipart/form-data; boundary={_BOUNDARY}", data),
+        (data.decode("latin-1"), _MULTIPART),
+    ):
+        try:
+            digester = digester_for(content_type)
+            digester.feed(body)
+            digester.finish()
+        except ApiError:
+            continue
+
+
 def _request_bodies() -> list[bytes]:
     schemas = catalogue()["schemas"]
     return [json.dumps(entry["example"]).encode() for entry in schemas.values() if "example" in entry][:40]
@@ -198,6 +241,13 @@ PARSERS = [
         (EnrollmentTokenInvalid,),
         [_ENROLLMENT.issue("p", "m", NOW).encode()],
     ),
+]
+
+PARSERS += [
+    Parser("X-Forwarded-For", resolve_forwarded_for, (), [b"203.0.113.9, 10.0.0.2", b"[2001:db8::1]:443"]),
+    Parser("X-Timestamp", read_request_timestamp, (ValueError,), [b"2026-12-06T12:00:00.123456789Z"]),
+    Parser("IP allowlist", read_ip_allowlist, (InvalidCommand,), [b"203.0.113.0/24\n2001:db8::/48\n198.51.100.7"]),
+    Parser("document upload", digest_upload, (ApiError,), [_MULTIPART]),
 ]
 
 REGRESSIONS = [
