@@ -270,7 +270,7 @@ def test_defects_found_by_fuzzing_stay_fixed(name: str, data: bytes, defect: str
 
 
 @pytest.mark.parametrize("parser", PARSERS, ids=str)
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
 @given(data=st.data())
 def test_outside_input_is_parsed_or_rejected_with_a_documented_error(parser: Parser, data: st.DataObject) -> None:
     check(parser, data.draw(inputs(parser.seeds), label="input"))
