@@ -104,6 +104,15 @@ def _required(doc: Mapping[str, Any], key: str) -> Any:
     return doc[key]
 
 
+def _load_json(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise MalformedProofJson(f"not JSON: {error}") from None
+    except RecursionError:  # "[" x 1,000 exhausts the decoder's recursion: refused like any bad JSON
+        raise MalformedProofJson("not JSON: nested too deeply") from None
+
+
 def _int(doc: Mapping[str, Any], key: str) -> int:
     value = _required(doc, key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -265,6 +274,11 @@ def verify_proof(
         proof.verify(root(proof.from_size), root(proof.to_size))
 
 
+def parse_proof_document(text: str | bytes) -> InclusionProof | ConsistencyProof:
+    """A proof document as read from a file (JSON text); raises `MalformedProofJson`."""
+    return parse_proof(_load_json(text))
+
+
 def parse_proof(doc: Any) -> InclusionProof | ConsistencyProof:
     """An inclusion or consistency proof document, by its ``format`` (or, for a document older than
     the formats, by its keys); raises `MalformedProofJson` (`MissingProofField` for an absent field)."""
@@ -357,10 +371,7 @@ def _entry(doc: Any, i: int) -> BundleEntry:
 
 def parse_bundle(text: str | bytes, formats: Sequence[str] = (BUNDLE_FORMAT, HISTORY_FORMAT)) -> Bundle:
     """Parse a bundle document of one of ``formats``; raises `MalformedProofJson`."""
-    try:
-        doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise MalformedProofJson(f"not JSON: {error}") from None
+    doc = _load_json(text)
     if not isinstance(doc, dict):
         raise MalformedProofJson("a bundle is a JSON object")
     kind = _str(doc, "format")

@@ -72,6 +72,8 @@ def read_document(doc: Any) -> Document:
             doc = json.loads(doc)
         except (ValueError, UnicodeDecodeError) as error:
             raise MalformedProofJson(f"not JSON: {error}") from None
+        except RecursionError:  # "[" x 1,000 exhausts the decoder's recursion: refused like any bad JSON
+            raise MalformedProofJson("not JSON: nested too deeply") from None
     if isinstance(doc, dict) and "format" not in doc and isinstance(doc.get("proof"), dict) and "claimId" in doc:
         doc = doc["proof"]  # a claim's whole verification response (GET /api/v1/claims/{id}/proof): its proof
     if isinstance(doc, dict) and doc.get("format") in (BUNDLE_FORMAT, HISTORY_FORMAT):

@@ -22,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -52,6 +53,10 @@ class WebhookVerificationError(Exception):
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = details
+
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+"""Unix seconds as ASCII digits; 12 digits (year 33658) keep ``int()`` and float arithmetic in range."""
 
 
 def secret_key(secret: str) -> bytes:
@@ -110,7 +115,7 @@ def verify_signature(
     found = _lower(headers)
     key = secret_key(secret)
     stamp = found.get("webhook-timestamp") or found.get("x-proveniq-timestamp")
-    if stamp is None or not stamp.strip().isdigit():
+    if stamp is None or not _TIMESTAMP.fullmatch(stamp.strip()):  # ASCII digits only: "²".isdigit() is true
         raise WebhookVerificationError("missing or malformed webhook timestamp")
     timestamp = int(stamp)
     if abs(now - timestamp) > tolerance:

@@ -354,7 +354,7 @@ def _form_params(body: bytes) -> dict[str, str]:
 def _json_params(body: bytes) -> dict[str, str]:
     try:
         parsed = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: "[" x 1,000
         raise OAuthError("invalid_request", "the body is not valid JSON") from None
     if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
         raise OAuthError("invalid_request", "the body must be a JSON object of strings")
@@ -368,7 +368,7 @@ def _basic_credentials(authorization: str) -> tuple[str, str]:
         raise OAuthError("invalid_client", "client authentication must use HTTP Basic", 401)
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: a non-ASCII header (Latin-1); UnicodeDecodeError is one
         raise OAuthError("invalid_client", "malformed Basic credentials", 401) from None
     client_id, colon, secret = decoded.partition(":")
     if not colon:

@@ -10,11 +10,17 @@ three headers (``X-Request-ID``, ``X-Timestamp``, ``X-Signature``) are computed 
 hook on the prepared request, so the signature covers the exact method, path, query and body bytes
 that go on the wire (:mod:`api.client.signing`).
 
-A second pass covers the webhook routes with negative cases too (out-of-range integers, wrong types):
-no 5xx there, every refusal in the error envelope (issue 18 item 2b).
+A second pass sends positive and negative cases to every operation (out-of-range integers, wrong
+types, missing fields; the 7 OverflowErrors of issue 18 item 2b were found this way on the webhook
+routes): no 5xx, every refusal in the error envelope with a documented code. A third runs
+schemathesis' state machine over the whole document (issue 18 item 14a): sequences in which a
+response's ids feed the next requests along the links schemathesis infers (a created claim read,
+verified; an endpoint created, patched, rotated, its deliveries listed and resent).
 
-Bounded: a few examples per operation, deterministic generation, positive mode only (negative cases
-would mostly exercise the gate, which other e2e tests cover), rate limits raised by the test server.
+Bounded for CI (about a minute and a half for the three, on a loaded 2-core machine): a few examples
+per operation, a few short stateful scenarios, deterministic generation, rate limits raised by the test
+server; ``LEDGER_SCHEMATHESIS_EXAMPLES``, ``LEDGER_SCHEMATHESIS_NEGATIVE_EXAMPLES`` and
+``LEDGER_SCHEMATHESIS_STATEFUL`` raise them for a longer local run.
 """
 
 from __future__ import annotations
@@ -42,10 +48,13 @@ from schemathesis.specs.openapi.checks import (
 from support.http_server import LiveServer, live_server
 
 from api.client.signing import sign
+from api.http.errors import ERROR_CODES
 from api.security.credentials import PartnerCredentials
 from ledger_core.shared.vocabulary import SCOPES
 
 MAX_EXAMPLES = int(os.environ.get("LEDGER_SCHEMATHESIS_EXAMPLES", "5"))
+NEGATIVE_EXAMPLES = int(os.environ.get("LEDGER_SCHEMATHESIS_NEGATIVE_EXAMPLES", "5"))
+STATEFUL_EXAMPLES = int(os.environ.get("LEDGER_SCHEMATHESIS_STATEFUL", "8"))
 # A document upload's raw body is sent as it is, whatever its media type (its OpenAPI examples use each one).
 schemathesis.serializer.alias(["application/pdf", "image/*"], "application/octet-stream")
 ApiCase = schemathesis.Case[Any]  # any operation of the loaded schema
@@ -146,8 +155,8 @@ def api_schema(server: LiveServer, partner: PartnerCredentials) -> Any:
 
 
 @pytest.fixture(scope="module")
-def webhook_schema(server: LiveServer, partner: PartnerCredentials) -> Any:
-    """Positive and negative cases: out-of-range integers (2^64 cursors, delivery ids), wrong types."""
+def negative_schema(server: LiveServer, partner: PartnerCredentials) -> Any:
+    """Positive and negative cases for every operation: out-of-range integers, wrong types, missing fields."""
     return load_schema(server, partner, [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 
 
@@ -174,21 +183,59 @@ def test_api_conforms_to_its_openapi_document(case: ApiCase) -> None:
     case.call_and_validate(checks=CHECKS)
 
 
-webhook_routes = schemathesis.pytest.from_fixture("webhook_schema").include(path_regex="^/api/v1/webhooks/")
+every_route = schemathesis.pytest.from_fixture("negative_schema")
 
 
-@webhook_routes.parametrize()
+@every_route.parametrize()
 @settings(
-    max_examples=MAX_EXAMPLES * 4,
+    max_examples=NEGATIVE_EXAMPLES,
     derandomize=True,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     database=None,
 )
-def test_webhook_routes_never_answer_5xx(case: ApiCase) -> None:
-    """Signed requests to every webhook route, valid and invalid (the 7 OverflowErrors of issue 18 were
-    found this way): no 5xx, and every refusal in the error envelope."""
+def test_every_operation_refuses_invalid_requests_in_the_error_envelope(case: ApiCase) -> None:
+    """Signed requests to every operation, valid and invalid (issue 18 item 14a): no 5xx, and every
+    refusal is the seed 7.1 envelope with a code the error table documents."""
     response = case.call()
     assert response.status_code < 500, (case.method, case.formatted_path, response.text[:300])
     if response.status_code >= 400:
-        assert set(response.json()["error"]) >= {"code", "message", "details", "requestId"}
+        error = response.json()["error"]
+        assert set(error) >= {"code", "message", "details", "requestId"}, response.text[:300]
+        assert error["code"] in ERROR_CODES, error
+
+
+def test_stateful_runs_follow_the_links_between_operations(server: LiveServer, partner: PartnerCredentials) -> None:
+    """Schemathesis' state machine over the whole document (issue 18 item 14a): sequences of signed calls
+    in which one response feeds the next request (OpenAPI links, and the links schemathesis infers from
+    the schemas: a created claim's id used to read, review and prove it). Every step is checked like the
+    stateless pass: no 5xx, status, content type, headers and body as documented. Bounded: a few short
+    scenarios (``LEDGER_SCHEMATHESIS_STATEFUL`` raises it for a longer local run)."""
+    api = load_schema(server, partner, [GenerationMode.POSITIVE])
+    machine = api.as_state_machine()
+    assert machine.bundles, "no links between operations: the state machine would only make unrelated calls"
+
+    calls: list[tuple[str, int]] = []
+
+    class SignedStateMachine(machine):  # type: ignore[misc,valid-type]
+        def after_call(self, response: schemathesis.Response, case: ApiCase) -> None:
+            calls.append((case.operation.path, response.status_code))
+
+        def validate_response(
+            self, response: schemathesis.Response, case: ApiCase, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs or None)
+
+    SignedStateMachine.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=6,
+            derandomize=True,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
+    )
+    # a 2xx from a route with a path parameter needs an id from an earlier response: the links were followed
+    followed = [(path, status) for path, status in calls if "{" in path and 200 <= status < 300]
+    assert followed, calls
