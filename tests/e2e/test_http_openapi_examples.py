@@ -120,7 +120,8 @@ def test_every_operation_has_request_and_response_examples_that_validate(documen
         for status in operation["responses"]:
             if status.startswith("3"):
                 response = resolve(document, operation["responses"][status])
-                assert "Location" in response["headers"] and not response.get("content"), f"{key} {status}"
+                assert "Location" in response["headers"], f"{key} {status}"
+                assert not response.get("content"), f"{key} {status}: a redirect has no body"
         for status, reference in operation["responses"].items():
             response = resolve(document, reference)
             for media_type, media in (response.get("content") or {}).items():
