@@ -8,8 +8,9 @@ the generated document (once, before it is first served) so that it is complete:
 * the response headers: ``X-Request-ID`` everywhere; rate-limit headers on ``/api/v1`` and the token
   endpoint; ``Retry-After`` on 409/429/503; ``Location`` on creations; version lifecycle headers;
 * typed schemas for the signed request headers and ``Idempotency-Key``;
-* the request bodies read by hand: document uploads (raw bytes or multipart) and token requests
-  (form or JSON).
+* the request bodies read by hand: document uploads (raw bytes or multipart), token requests
+  (form or JSON) and SSO rosters (CSV);
+* redirects (3xx, e.g. the SSO login endpoints) carry ``Location`` and no body.
 
 :class:`DecimalSchemaPlugin` (registered on the app) types every ``Decimal`` of a request shape as
 ``string | number``: the shapes (``api.client.schemas``) are plain msgspec, shared with the SDK.
@@ -29,7 +30,8 @@ from litestar.typing import FieldDefinition
 
 from api.client.schemas.common import ErrorResponse, TokenRequest
 from api.http.errors import ERROR_CODES
-from api.http.openapi_examples import apply_examples, error_examples
+from api.http.openapi_examples import EXAMPLE_REQUEST_ID, apply_examples, error_examples
+from api.http.sso_pages import login_failure_page
 from api.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ _VERSION_HEADERS = {
     "Sunset": ("string", "RFC 8594 HTTP-date: present when this API version has a retirement date."),
     "Link": ("string", 'rel="deprecation" / rel="sunset": the migration guide of a deprecated version.'),
 }
+_REDIRECTS = ("301", "302", "303", "307", "308")
 _HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
     "X-Request-ID": {"type": "string", "format": "uuid"},
     "X-Timestamp": {"type": "string", "format": "date-time"},
@@ -131,7 +134,7 @@ def _header_components() -> dict[str, Any]:
     headers = {
         "X-Request-ID": _header("string", "The request's id (the client's X-Request-ID when it was a UUID)."),
         "Retry-After": _header("integer", "Seconds to wait before retrying."),
-        "Location": _header("string", "The resource's URL."),
+        "Location": _header("string", "The resource's URL (a redirect's target)."),
         "Idempotent-Replayed": _header("string", "true when this is a stored Idempotency-Key response."),
         "WWW-Authenticate": _header("string", "Bearer (API calls) or Basic (token endpoint) challenge."),
         "X-API-Key-Expires": _header(
@@ -148,8 +151,11 @@ def _header_ref(name: str) -> dict[str, str]:
 
 
 _SSO_PAGES = {
-    403: " A refused sign-in (`SSO_LOGIN_REFUSED`) answers an HTML page instead (docs/sso.md, failure table).",
-    503: " An OIDC identity provider that did not answer gives an HTML page (`idp_unavailable`).",
+    403: (
+        " A refused sign-in (`SSO_LOGIN_REFUSED`) answers an HTML page instead (docs/sso.md, failure table).",
+        "signature_invalid",
+    ),
+    503: (" An OIDC identity provider that did not answer gives an HTML page (`idp_unavailable`).", "idp_unavailable"),
 }
 
 
@@ -169,8 +175,10 @@ def _error_response(
             },
         }
         if family == "Sso" and status in _SSO_PAGES:  # a browser is waiting: the refusal is a page
-            response["description"] += _SSO_PAGES[status]
-            response["content"]["text/html"] = {"schema": {"type": "string"}}
+            description, reason = _SSO_PAGES[status]
+            page = login_failure_page(reason, EXAMPLE_REQUEST_ID).decode()
+            response["description"] += description
+            response["content"]["text/html"] = {"schema": {"type": "string"}, "example": page}
         _response_headers(path, method, status, response, family not in ("Plain", "Sso"))
         shared[name] = response
     return {"$ref": f"#/components/responses/{name}"}
@@ -209,6 +217,9 @@ def _finish_operation(
     if path == "/ready":
         responses["503"] = {"description": "Not ready (same body).", "content": responses.get("200", {}).get("content")}
     for code, response in responses.items():
+        media = response.get("content") or {}
+        if code in _REDIRECTS or all(entry.get("schema") == {"type": "null"} for entry in media.values()):
+            response.pop("content", None)  # a redirect, or a Response[None]: no body (Litestar writes a JSON one)
         _response_headers(path, method, int(code), response, versioned or path == "/oauth/token")
     for status in _error_statuses(path, method):  # Litestar's own 400 schema is replaced
         responses[str(status)] = _error_response(status, family, by_status.get(status, []), path, method, shared)
@@ -224,7 +235,7 @@ def _response_headers(path: str, method: str, status: int, response: dict[str, A
         names += list(_RATE_HEADERS)
     if status in (409, 429, 503):
         names.append("Retry-After")
-    if status in (201, 202) or (status == 200 and method == "post" and path.startswith("/api/")):
+    if status in (201, 202, *map(int, _REDIRECTS)) or (status == 200 and method == "post" and path.startswith("/api/")):
         names.append("Location")
     if status == 200 and method == "post" and path.startswith("/api/"):
         names.append("Idempotent-Replayed")
@@ -260,6 +271,13 @@ def _request_bodies(document: dict[str, Any]) -> None:
                     }
                 },
             },
+        }
+    roster = paths.get("/api/v1/operations/sso/{partner}/roster", {}).get("post")
+    if roster is not None:
+        roster["requestBody"] = {
+            "required": True,
+            "description": "The users who remain active, CSV with a header naming the id column (docs/sso.md).",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
         }
     token = paths.get("/oauth/token", {}).get("post")
     if token is not None:

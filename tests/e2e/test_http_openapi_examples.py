@@ -116,7 +116,12 @@ def test_every_operation_has_request_and_response_examples_that_validate(documen
             for example in examples:
                 check(document, media["schema"], example, f"{key} request {media_type}")
                 count += 1
-        assert any(status.startswith("2") for status in operation["responses"]), key
+        assert any(status.startswith(("2", "3")) for status in operation["responses"]), key  # 3xx: SSO redirects
+        for status in operation["responses"]:
+            if status.startswith("3"):
+                response = resolve(document, operation["responses"][status])
+                assert "Location" in response["headers"], f"{key} {status}"
+                assert not response.get("content"), f"{key} {status}: a redirect has no body"
         for status, reference in operation["responses"].items():
             response = resolve(document, reference)
             for media_type, media in (response.get("content") or {}).items():

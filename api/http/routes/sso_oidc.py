@@ -93,7 +93,14 @@ class OidcLoginController(Controller):
     path = "/sso/oidc"
     tags = ("sso",)
 
-    @get("/{partner:str}/{provider:str}/login", summary="Start an OpenID Connect sign-in", cache_control=None)
+    @get(
+        "/{partner:str}/{provider:str}/login",
+        summary="Start an OpenID Connect sign-in",
+        cache_control=None,
+        status_code=302,
+        response_description="Redirect (Location) to the provider's authorization endpoint (PKCE, state, nonce); "
+        "sets the pending-login cookie.",
+    )
     async def login(
         self,
         request: Request[Any, Any, Any],
@@ -111,7 +118,12 @@ class OidcLoginController(Controller):
         cookie = _pending_cookie(oidc.pending.seal(pending), oidc.relying_party.login_ttl_s)
         return Redirect(url, status_code=302, cookies=[cookie], headers=NO_STORE)
 
-    @get("/{partner:str}/{provider:str}/callback", summary="The provider's redirect back (the redirect URI)")
+    @get(
+        "/{partner:str}/{provider:str}/callback",
+        summary="The provider's redirect back (the redirect URI)",
+        status_code=303,
+        response_description="Signed in: the session cookies are set and Location is the page the login started from.",
+    )
     async def callback(
         self, request: Request[Any, Any, Any], partner: Partner, provider: Provider, runtime: NamedDependency[Runtime]
     ) -> Response[Any]:
@@ -136,6 +148,7 @@ class OidcLoginController(Controller):
         "/{partner:str}/{provider:str}/logout",
         summary="Sign out here and, when the provider supports it, at the provider (RP-initiated logout)",
         status_code=200,
+        response_description="Signed out here (cookies cleared); idp_logout_url is where to send the browser next.",
         dependencies={"browser_session": Provide(provide_browser_session)},
     )
     async def logout(

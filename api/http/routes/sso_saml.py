@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
+from litestar.openapi import ResponseSpec
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect
 
@@ -41,6 +42,8 @@ from ledger_core.engine.errors import InvalidCommand, NotFound
 Partner = Annotated[str, PathParameter(description="The partner id.")]
 Provider = Annotated[str, PathParameter(description="The partner's SAML provider id.")]
 BASE = "/{partner:str}/{provider:str}"
+METADATA_MEDIA_TYPE = "application/samlmetadata+xml"
+"""SAML metadata section 4.1.1 (IANA registration of SAML metadata)."""
 SIGNED_OUT = b"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head>
 <body><main><h1>You are signed out</h1><p>You can close this window.</p></main></body></html>
@@ -62,13 +65,25 @@ class SamlController(Controller):
     path = "/sso/saml"
     tags = ("sso",)
 
-    @get(BASE + "/metadata", summary="Our signed SP metadata for this IdP", cache_control=None)
+    @get(
+        BASE + "/metadata",
+        summary="Our signed SP metadata for this IdP",
+        cache_control=None,
+        media_type=METADATA_MEDIA_TYPE,
+        response_description="The SP's EntityDescriptor (SAML metadata section 2.3.2), signed with the SP key.",
+    )
     async def metadata(self, partner: Partner, provider: Provider, runtime: NamedDependency[Runtime]) -> Response[str]:
         sso = runtime.sign_in()
         document = await run_blocking(lambda: sso.saml.metadata(saml_provider(runtime, partner, provider)))
-        return Response(document, media_type="application/samlmetadata+xml", headers={"Cache-Control": "max-age=300"})
+        return Response(document, media_type=METADATA_MEDIA_TYPE, headers={"Cache-Control": "max-age=300"})
 
-    @get(BASE + "/login", summary="Start a sign-in at the IdP (SP-initiated)", cache_control=None)
+    @get(
+        BASE + "/login",
+        summary="Start a sign-in at the IdP (SP-initiated)",
+        cache_control=None,
+        status_code=302,
+        response_description="Redirect (Location) to the IdP's SSO URL with a signed AuthnRequest.",
+    )
     async def login(
         self,
         partner: Partner,
@@ -82,7 +97,12 @@ class SamlController(Controller):
         cookie = saml_request_cookie(start.browser_binding, sso.settings.request_ttl_seconds)
         return Redirect(start.location, status_code=302, headers=NO_STORE, cookies=[cookie])
 
-    @post(BASE + "/acs", summary="Assertion consumer service (HTTP-POST binding)", status_code=303)
+    @post(
+        BASE + "/acs",
+        summary="Assertion consumer service (HTTP-POST binding)",
+        status_code=303,
+        response_description="Signed in: the session cookies are set and Location is the RelayState page.",
+    )
     async def acs(
         self,
         partner: Partner,
@@ -115,6 +135,7 @@ class SamlController(Controller):
         BASE + "/logout",
         summary="Sign out here and, when the IdP supports it, at the IdP (SP-initiated single logout)",
         status_code=200,
+        response_description="Signed out here (cookies cleared); idp_logout_url is where to send the browser next.",
         dependencies={"browser_session": Provide(provide_browser_session)},
     )
     async def logout(
@@ -137,7 +158,20 @@ class SamlController(Controller):
         answer = await run_blocking(logout)
         return Response(answer, cookies=cleared_cookies(sso.settings.cookie_samesite), headers=NO_STORE)
 
-    @get(BASE + "/slo", summary="Single logout service (HTTP-Redirect binding)", cache_control=None)
+    @get(
+        BASE + "/slo",
+        summary="Single logout service (HTTP-Redirect binding)",
+        cache_control=None,
+        media_type=MediaType.HTML,
+        response_description="The IdP's LogoutResponse to our request: the signed-out page.",
+        responses={
+            302: ResponseSpec(
+                data_container=None,
+                description="The IdP's LogoutRequest: this user's sessions end; Location is the IdP's SLO URL "
+                "with our signed LogoutResponse.",
+            )
+        },
+    )
     async def slo(
         self, partner: Partner, provider: Provider, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
     ) -> Response[bytes]:

@@ -77,7 +77,12 @@ class SsoSessionController(Controller):
     async def session(self, browser_session: NamedDependency[SessionPrincipal]) -> Response[schemas.SessionResponse]:
         return Response(session_view(browser_session), headers=NO_STORE)
 
-    @post("/session/refresh", summary="Rotate the session's tokens", status_code=200)
+    @post(
+        "/session/refresh",
+        summary="Rotate the session's tokens",
+        status_code=200,
+        response_description="Rotated: a new pair of session cookies (Set-Cookie), no body.",
+    )
     async def refresh(self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[None]:
         """Uses the refresh-token cookie up and sets a new pair; a reused refresh token revokes its family."""
         sso = runtime.sign_in()
@@ -111,7 +116,12 @@ class SsoSessionController(Controller):
             headers=NO_STORE,
         )
 
-    @post("/token", summary="Exchange a partner's sso_token for a session", status_code=200)
+    @post(
+        "/token",
+        summary="Exchange a partner's sso_token for a session",
+        status_code=200,
+        response_description="The new session (its cookies are set); names the account, no personal attribute.",
+    )
     async def exchange(
         self, data: JSONBody[schemas.TokenExchangeRequest], runtime: NamedDependency[Runtime]
     ) -> Response[schemas.SessionResponse]:
