@@ -30,6 +30,7 @@ def test_load_export_and_verify(where: list[str], tmp_path: Path) -> None:
     """Load a file (report written, exit 0), a broken one (exit 2), export both feeds, verify intact."""
     rows = [member_row(i) for i in range(25)] + [member_row(99, state="XX")]
     good = write_csv_file(tmp_path / "in", f"eligibility_{P}_20260115.csv", rows)
+    assert ledger("init", *where).returncode == 0  # only init creates a ledger (issue 19)
     loaded = ledger("feeds", "load", P, str(good), "--out", str(tmp_path / "out"), *where)
     assert loaded.returncode == 0, loaded.stderr
     summary = json.loads(loaded.stdout)
