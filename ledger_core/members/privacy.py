@@ -129,13 +129,13 @@ class PersonalDataVault:
     def seal_many(self, values: Mapping[str, Mapping[str, str]]) -> dict[str, SealedFields]:
         """:meth:`seal_fields` for many subjects (``subject -> field -> plaintext``) with ONE key-store call
         when the store is a :class:`BatchKeyStore`. Erased subjects are left out of the result."""
-        checked = {
-            subject: {
-                field: (self._aad(subject, field), self._plaintext_bytes(value, field))
-                for field, value in fields.items()
+        checked: dict[str, dict[str, tuple[bytes, bytes]]] = {}
+        for subject, plaintexts in values.items():
+            prefix = _check_label(subject, "subject") + _SEPARATOR  # the AAD of :meth:`_aad`, subject checked once
+            checked[subject] = {
+                field: ((prefix + _check_label(field, "field")).encode("utf-8"), self._plaintext_bytes(value, field))
+                for field, value in plaintexts.items()
             }
-            for subject, fields in values.items()
-        }
         if isinstance(self._keys, BatchKeyStore):
             keys = dict(self._keys.get_or_create_many(list(checked)))
         else:
