@@ -14,11 +14,10 @@ from adapters.feeds.processing import (
     write_enrollment_feed,
     write_outcome_feed,
 )
-from ledger_core.members.feeds.formats import REPORT_COLUMNS, parse_eligibility_name
-
 from adapters.workers.feeds import EligibilityResult
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.ledger import Ledger
+from ledger_core.members.feeds.formats import REPORT_COLUMNS, parse_eligibility_name
 
 __all__ = ["LedgerFeedProcessing"]
 
