@@ -45,8 +45,13 @@ def _plainly_admissible(value: Any) -> bool:
         return True
     if kind is int:
         return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
-    if kind is dict:  # most payloads are flat dicts of strings: those need no call per item
-        return all(type(key) is str and (type(item) is str or _plainly_admissible(item)) for key, item in value.items())
+    if kind is dict:  # most payloads are dicts of strings: those need no call per item (plain loops, no genexpr)
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) is not str and not _plainly_admissible(item):
+                return False
+        return True
     if kind is list:
         return all(_plainly_admissible(item) for item in value)
     return False

@@ -28,7 +28,7 @@ from ledger_core.engine.errors import InvalidCommand, InvalidTransition
 from ledger_core.engine.ports import Clock
 from ledger_core.members.errors import NotEligible
 from ledger_core.members.outcomes import ChangeTracker, NoTracking
-from ledger_core.members.privacy import PersonalDataVault, check_commitment, check_sealed
+from ledger_core.members.privacy import PersonalDataVault, SealedFields, check_commitment, check_sealed
 from ledger_core.shared.service_support import save, today
 from ledger_core.shared.validation import (
     check_identifier,
@@ -211,6 +211,38 @@ class Member(LedgerAggregate):
             partner_id=partner_id,
             partner_member_id=partner_member_id,
             **profile,
+        )
+
+    @classmethod
+    def register_sealed(
+        cls,
+        aggregate_id: UUID,
+        partner_id: str,
+        partner_member_id: str,
+        sealed: SealedFields,
+        plain: Mapping[str, Any],
+    ) -> Member:
+        """:meth:`register` for the bulk path, without re-checking what was checked where it was made.
+
+        The caller vouches for every argument: ``partner_id`` passed :func:`check_partner_slug`,
+        ``partner_member_id`` and ``plain`` come from :meth:`MemberService.check` (a :class:`CheckedRecord`),
+        ``aggregate_id`` is their :func:`member_id`, and ``sealed`` is what
+        :meth:`~ledger_core.members.privacy.PersonalDataVault.seal_many` returned for the member's
+        :data:`PERSONAL_FIELDS` (sealed values and commitments of the checked shape, fresh dicts owned by
+        nobody else). The event recorded is the one :meth:`register` records for the same values.
+        """
+        personal, fingerprints = sealed
+        return cls._create(
+            cls.Registered,
+            id=aggregate_id,
+            partner_id=partner_id,
+            partner_member_id=partner_member_id,
+            personal=personal,
+            fingerprints=fingerprints,
+            gender=plain["gender"],
+            state=plain["state"],
+            policy_type=plain["policy_type"],
+            policy_start_date=plain["policy_start_date"],
         )
 
     def update(
@@ -428,12 +460,11 @@ class MemberService:
             if keys is None or (member is not None and member.erased):
                 outcomes.append(BatchOutcome(record.partner_member_id, BatchChange.ERASED))
                 continue
-            profile: dict[str, Any] = {"personal": keys[0], "fingerprints": keys[1], **record.plain}
             if member is None:
-                member = Member.register(partner_id=partner_id, partner_member_id=record.partner_member_id, **profile)
+                member = Member.register_sealed(aggregate_id, partner_id, record.partner_member_id, keys, record.plain)
                 existing[aggregate_id] = created[aggregate_id] = member  # a repeat in this batch updates it
                 change = BatchChange.CREATED
-            elif member.update(**profile):
+            elif member.update(personal=keys[0], fingerprints=keys[1], **record.plain):
                 if aggregate_id not in created:
                     updated[aggregate_id] = member
                 change = BatchChange.UPDATED

@@ -129,13 +129,13 @@ class PersonalDataVault:
     def seal_many(self, values: Mapping[str, Mapping[str, str]]) -> dict[str, SealedFields]:
         """:meth:`seal_fields` for many subjects (``subject -> field -> plaintext``) with ONE key-store call
         when the store is a :class:`BatchKeyStore`. Erased subjects are left out of the result."""
-        checked = {
-            subject: {
-                field: (self._aad(subject, field), self._plaintext_bytes(value, field))
-                for field, value in fields.items()
+        checked: dict[str, dict[str, tuple[bytes, bytes]]] = {}
+        for subject, plaintexts in values.items():
+            prefix = _check_label(subject, "subject") + _SEPARATOR  # the AAD of :meth:`_aad`, subject checked once
+            checked[subject] = {
+                field: ((prefix + _check_label(field, "field")).encode("utf-8"), self._plaintext_bytes(value, field))
+                for field, value in plaintexts.items()
             }
-            for subject, fields in values.items()
-        }
         if isinstance(self._keys, BatchKeyStore):
             keys = dict(self._keys.get_or_create_many(list(checked)))
         else:
@@ -145,22 +145,33 @@ class PersonalDataVault:
                     keys[subject] = self._keys.get_or_create(subject)
                 except PersonalDataErased:
                     continue
+        # One read of the OS's CSPRNG for every nonce of the batch (12 fresh random bytes each, as os.urandom
+        # per value would give), then per subject one AESGCM object for its fields.
+        nonces = os.urandom(NONCE_BYTES * sum(len(fields) for fields in checked.values()))
+        offset = 0
         result: dict[str, SealedFields] = {}
         for subject, fields in checked.items():
-            if subject not in keys:
+            found = keys.get(subject)
+            if found is None:
                 continue
-            key_id, key = keys[subject]
-            cipher = AESGCM(key)
-            sealed = {field: self._seal_with(cipher, key_id, aad, data) for field, (aad, data) in fields.items()}
-            commitments = {field: self._commit(key, field, data) for field, (_, data) in fields.items()}
+            key_id, key = found
+            encrypt = AESGCM(key).encrypt
+            sealed: dict[str, dict[str, Any]] = {}
+            commitments: dict[str, dict[str, str]] = {}
+            for field, (aad, data) in fields.items():
+                nonce = nonces[offset : offset + NONCE_BYTES]
+                offset += NONCE_BYTES
+                sealed[field] = {
+                    "sealed": {
+                        "alg": ALGORITHM,
+                        "kid": key_id,
+                        "nonce": _b64encode(nonce),
+                        "ct": _b64encode(encrypt(nonce, data, aad)),
+                    }
+                }
+                commitments[field] = self._commit(key, field, data)
             result[subject] = (sealed, commitments)
         return result
-
-    @staticmethod
-    def _seal_with(cipher: AESGCM, key_id: str, aad: bytes, data: bytes) -> dict[str, Any]:
-        nonce = os.urandom(NONCE_BYTES)
-        ciphertext = cipher.encrypt(nonce, data, aad)
-        return {"sealed": {"alg": ALGORITHM, "kid": key_id, "nonce": _b64encode(nonce), "ct": _b64encode(ciphertext)}}
 
     @staticmethod
     def _seal(key_id: str, key: bytes, aad: bytes, data: bytes) -> dict[str, Any]:

@@ -34,7 +34,7 @@ _PERSONAL = ("personal", "fingerprints")
 
 def run(log: Path, *args: str) -> subprocess.Popen[bytes]:
     """Start ``ledger ARGS`` with its standard error appended to ``log``."""
-    env = {**os.environ, "LEDGER_FEEDS_BATCH_SIZE": "40"}
+    env = {**os.environ, "LEDGER_FEEDS_BATCH_SIZE": "20"}
     with log.open("ab") as errors:
         return subprocess.Popen([sys.executable, "-m", "api", *args], stdout=subprocess.DEVNULL, stderr=errors, env=env)
 
@@ -101,7 +101,7 @@ def test_sigkill_mid_file_then_restart_equals_an_uninterrupted_run(
             process = run(log, *load_args(file, tmp_path / "out-crashed", crashed_dir, crashed_url))
             while process.poll() is None and loaded_batches(crashed_url) < target:
                 time.sleep(0.01)
-            time.sleep(rng.uniform(0, 0.1))
+            time.sleep(rng.uniform(0, 0.02))  # a random moment within the next batch or two
             if process.poll() is not None:
                 assert process.returncode == 0, log.read_text()
                 break  # finished on its own: the remaining kills cannot land mid-file any more

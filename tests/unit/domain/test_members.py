@@ -19,6 +19,7 @@ from ledger_core.members.member import (
     MemberService,
     add_years,
     is_adult,
+    member_id,
     member_subject,
 )
 from ledger_core.members.privacy import PersonalDataVault
@@ -269,3 +270,28 @@ def test_member_events_carry_no_date_derived_from_birth(vault: PersonalDataVault
         assert not DATE_LIKE.search(text)
         for year in ("1980", "1981", "1998", "1999"):
             assert f'"{year}' not in text
+
+
+def test_register_sealed_records_the_event_register_records(vault: PersonalDataVault, clock: FixedClock) -> None:
+    """The bulk path's ``register_sealed`` (values from ``check`` and ``seal_many``) records the same event payload
+    and reaches the same state (after replay through the mapper) as ``register`` given the same values."""
+    checked = MemberService(FakeApp(), vault, clock).check(EligibilityRecord.from_row(ROW))  # type: ignore[arg-type]
+    subject = member_subject(PARTNER, checked.partner_member_id)
+    sealed = vault.seal_many({subject: checked.personal})[subject]
+    bulk = Member.register_sealed(
+        member_id(PARTNER, checked.partner_member_id), PARTNER, checked.partner_member_id, sealed, checked.plain
+    )
+    single = Member.register(
+        partner_id=PARTNER,
+        partner_member_id=checked.partner_member_id,
+        personal=sealed[0],
+        fingerprints=sealed[1],
+        **checked.plain,
+    )
+    (bulk_event,), (single_event,) = bulk.collect_events(), single.collect_events()
+    assert type(bulk_event) is type(single_event)
+    assert bulk_event.originator_id == single_event.originator_id
+    assert {k: v for k, v in vars(bulk_event).items() if k != "timestamp"} == {
+        k: v for k, v in vars(single_event).items() if k != "timestamp"
+    }
+    assert state(replay([bulk_event])) == state(replay([single_event]))
