@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SOURCES = ("claims", "members", "webhooks", "ledger_client")
+SOURCES = ("claims", "members", "webhooks", "operations", "ledger_client")
 SYNC_HELPERS = frozenset({"_decode"})
 TARGET = HERE / "aio.py"
 HEADER = '''"""The async Python SDK: :class:`AsyncLedgerClient`, the surface of :class:`.ledger_client.LedgerClient`.
@@ -49,6 +49,7 @@ from .members import _segment
 from .schemas import claims as claim_schemas
 from .schemas import common as schemas
 from .schemas import members as member_schemas
+from .schemas import partners as partner_schemas
 from .schemas import webhooks as webhook_schemas
 from .webhooks import _endpoint_path
 
@@ -58,6 +59,7 @@ MODULE_SCHEMAS = {
     "claims": "claim_schemas",
     "members": "member_schemas",
     "webhooks": "webhook_schemas",
+    "operations": "partner_schemas",
     "ledger_client": "schemas",
 }
 

@@ -28,6 +28,7 @@ from .members import _segment
 from .schemas import claims as claim_schemas
 from .schemas import common as schemas
 from .schemas import members as member_schemas
+from .schemas import partners as partner_schemas
 from .schemas import webhooks as webhook_schemas
 from .webhooks import _endpoint_path
 
@@ -257,8 +258,27 @@ class AsyncWebhooksClientMixin(AsyncClientCore):
         return await self._json("POST", _endpoint_path(endpoint_id, "/replay"), webhook_schemas.ReplayResult, body=body)
 
 
+class AsyncPartnerOperationsClientMixin(AsyncClientCore):
+    """``/api/v1/operations/partners/{partner}/api-key-policy``."""
+
+    async def get_key_policy(self, partner_id: str) -> partner_schemas.KeyPolicyView:
+        """The partner's maximum key age and each key's deadline and warning start."""
+        path = f"/api/v1/operations/partners/{quote(partner_id, safe='')}/api-key-policy"
+        return await self._json("GET", path, partner_schemas.KeyPolicyView)
+
+    async def set_key_max_age(self, partner_id: str, max_age_days: int | None) -> partner_schemas.KeyPolicyView:
+        """Set (``None``: remove) the partner's maximum API key age in days."""
+        path = f"/api/v1/operations/partners/{quote(partner_id, safe='')}/api-key-policy"
+        body = partner_schemas.KeyPolicyUpdate(max_age_days=max_age_days)
+        return await self._json("PUT", path, partner_schemas.KeyPolicyView, body=body)
+
+
 class AsyncLedgerClient(
-    AsyncClaimsReviewClientMixin, AsyncMembersClientMixin, AsyncWebhooksClientMixin, AsyncClientCore
+    AsyncClaimsReviewClientMixin,
+    AsyncMembersClientMixin,
+    AsyncWebhooksClientMixin,
+    AsyncPartnerOperationsClientMixin,
+    AsyncClientCore,
 ):
     """A partner's client: tokens, signatures, retries, and one method per endpoint."""
 

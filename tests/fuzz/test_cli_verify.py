@@ -1,9 +1,9 @@
 """``ledger proof verify`` and ``ledger audit verify`` through the real console script, on hostile files.
 
 The fuzz tests in ``test_parsers.py`` drive the same parsing functions with thousands of inputs; these
-few cases check the last step: whatever the file holds, the command exits 1 with ``{"valid": false}``
-on stdout and one ``INVALID: ...`` line on stderr, never a traceback (issue 18 item 14b). A valid file
-is accepted, so the invocation itself is right.
+few cases check the last step: whatever the file holds, the command exits 2 (an input error, docs/cli.md
+"Errors and exit codes") with one ``CODE: message`` line on stderr, never a traceback (issue 18 item 14b).
+A valid file is accepted, so the invocation itself is right.
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def assert_one_line_refusal(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 1, (result.returncode, result.stderr[-500:])
+    assert result.returncode == 2, (result.returncode, result.stderr[-500:])
     assert "Traceback" not in result.stderr, result.stderr[-500:]
-    assert json.loads(result.stdout)["valid"] is False
-    assert result.stderr.strip().splitlines()[-1].startswith("INVALID: "), result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].split(":", 1)[0] in {"MALFORMED_PROOF", "MALFORMED_BUNDLE", "FILE_ERROR"}, result.stderr
 
 
 @pytest.mark.parametrize("content", list(HOSTILE.values()), ids=list(HOSTILE))

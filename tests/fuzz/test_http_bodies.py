@@ -109,6 +109,8 @@ def test_mutated_bearer_tokens_are_refused_in_the_envelope(client: LedgerClient)
             response = client.http.get(path, headers=headers)
         except (httpx.LocalProtocolError, UnicodeEncodeError):
             return  # not sendable as a header (a newline, a NUL): never reaches a server
+        if response.status_code == 400 and response.text == "Invalid HTTP request received.":
+            return  # a byte HTTP/1.1 forbids in a header (RFC 9110 5.5): uvicorn's parser refuses it before the app
         assert_enveloped(response)
         assert response.status_code in (200, 400, 401), response.text[:300]
 

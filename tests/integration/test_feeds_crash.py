@@ -91,6 +91,8 @@ def test_sigkill_mid_file_then_restart_equals_an_uninterrupted_run(
     with fresh_database(kind, server) as reference_url, fresh_database(kind, server) as crashed_url:
         reference_dir, crashed_dir = tmp_path / "reference", tmp_path / "crashed"
         log = tmp_path / "stderr.log"
+        for data_dir, url in ((reference_dir, reference_url), (crashed_dir, crashed_url)):  # only init creates
+            assert run(log, "init", "--data-dir", str(data_dir), "--database-url", url).wait(timeout=120) == 0
         reference = run(log, *load_args(file, tmp_path / "out-reference", reference_dir, reference_url))
         assert reference.wait(timeout=600) == 0, log.read_text()
 
