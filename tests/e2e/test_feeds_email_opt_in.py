@@ -53,9 +53,7 @@ class _Inbox:
 def smtp_server(inbox: _Inbox) -> Iterator[int]:
     """A real SMTP server on an ephemeral loopback port, served from its own thread; yields the port."""
     loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(
-        loop.create_server(lambda: SMTP(inbox, hostname="smtp.test"), "127.0.0.1", 0)
-    )
+    server = loop.run_until_complete(loop.create_server(lambda: SMTP(inbox, hostname="smtp.test"), "127.0.0.1", 0))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
