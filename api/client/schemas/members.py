@@ -131,7 +131,7 @@ class MemberRecord(SnakeRequest):
         msgspec.Meta(
             description=(
                 "Our extension of the seed's record: the member agreed to receive email. A member the"
-                " eligibility feed registers with this true gets one \"you're eligible\" email at their own"
+                " eligibility feed registers with this true gets one 'you are eligible' email at their own"
                 " address. Absent means false (each upsert states the whole record)."
             ),
             examples=[True],
