@@ -146,3 +146,5 @@ def test_opted_in_members_get_one_email_each_at_their_own_address(
             member = opened.membership.app.find(Member, member_id(P, member_row(index)["partner_member_id"]))
             assert member is not None
             assert member.email_opt_in is expected
+    verify = ledger("verify", *where)
+    assert verify.returncode == 0, verify.stdout
