@@ -9,6 +9,7 @@ from pathlib import Path
 from adapters.feeds.csv_files import write_csv
 from adapters.feeds.processing import (
     FileStatus,
+    feeds_of,
     prior_month,
     process_eligibility_file,
     write_enrollment_feed,
@@ -18,6 +19,7 @@ from adapters.workers.feeds import EligibilityResult
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.ledger import Ledger
 from ledger_core.members.feeds.formats import REPORT_COLUMNS, parse_eligibility_name
+from ledger_core.members.feeds.notifications import EligibilityNotice
 
 __all__ = ["LedgerFeedProcessing"]
 
@@ -31,7 +33,13 @@ class LedgerFeedProcessing:
     def process_eligibility(self, partner_id: str, source: Path, file_name: str, out_dir: Path) -> EligibilityResult:
         outcome = process_eligibility_file(self.ledger, partner_id, source, out_dir, file_name=file_name)
         rejected_whole = outcome.status is FileStatus.REJECTED
-        return EligibilityResult(outcome.rows_accepted, outcome.rows_rejected, rejected_whole, outcome.report_path)
+        notices = [] if rejected_whole else feeds_of(self.ledger).eligibility_notices(partner_id, outcome.result.digest)
+        return EligibilityResult(
+            outcome.rows_accepted, outcome.rows_rejected, rejected_whole, outcome.report_path, notices
+        )
+
+    def claim_eligibility_email(self, partner_id: str, notice: EligibilityNotice) -> str | None:
+        return feeds_of(self.ledger).claim_eligibility_email(partner_id, notice)
 
     def reject_eligibility(self, partner_id: str, file_name: str, reason: str, out_dir: Path) -> Path:
         """The report of a file refused before loading (OpenPGP), in the loader's report format."""

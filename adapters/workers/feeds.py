@@ -12,6 +12,8 @@ One pass, per partner:
    that fails is rejected whole with a report, and nothing of it is loaded. The plaintext work file is
    removed afterwards, and the file read is replaced by its receipt in ``processed/`` (personal data
    is kept only sealed in the ledger, so that an erasure erases it);
+   Then the "you're eligible" email to each member the file registered who opted in (``email_opt_in``),
+   claimed in the log before it is sent: once per member, across crashes and re-runs;
 3. **enrollment** (daily) and **outcome** (monthly) feeds when their slot is due, encrypted to the
    partner's certificate when one is imported, published in ``outbound/`` and pushed when the partner
    hosts its own server (a failed push is retried on the next pass);
@@ -62,10 +64,10 @@ from adapters.feed_exchange import (
 from adapters.workers.feed_metrics import FeedMetrics
 from ledger_core.members.feeds.formats import FeedKind
 from ledger_core.members.feeds.notifications import (
-    EligibleRecipient,
+    EligibilityNotice,
     EmailMessage,
     Mailer,
-    eligible_messages,
+    eligible_message,
     file_rejected_message,
 )
 from ledger_core.members.feeds.schedule import (
@@ -92,7 +94,8 @@ class EligibilityResult:
     rejected: int
     rejected_whole: bool
     report: Path | None
-    eligible: Sequence[EligibleRecipient] = ()
+    notices: Sequence[EligibilityNotice] = ()
+    """The file's new members who opted in to email (also when the file was processed before: a restart)."""
 
 
 class FeedProcessing(Protocol):
@@ -104,6 +107,11 @@ class FeedProcessing(Protocol):
 
     def reject_eligibility(self, partner_id: str, file_name: str, reason: str, out_dir: Path) -> Path:
         """Write the report of a file rejected before it could be read (decryption, signature)."""
+        ...
+
+    def claim_eligibility_email(self, partner_id: str, notice: EligibilityNotice) -> str | None:
+        """Record that the member is being emailed and return the member's own address (None: emailed already,
+        not opted in, or erased): at most one "you're eligible" email per member."""
         ...
 
     def write_enrollment(self, partner_id: str, out_dir: Path, now: datetime) -> Path | None:
@@ -302,9 +310,7 @@ class FeedWorker:
             self._raise(partner, "eligibility_file_rejected", name, details)
         if result.rejected_whole:
             await self._mail_rejection(config, name, report_name or "")
-        if self.mailer is not None and result.eligible:
-            for message in eligible_messages(partner, result.eligible):
-                await self._send(message_partner=partner, message=message)
+        await self._mail_eligible(partner, result.notices)
         runs = self.journal.load(partner)
         previous = runs.feed(FeedKind.ELIGIBILITY.value)
         run = FeedRun(
@@ -417,6 +423,16 @@ class FeedWorker:
         if self.mailer is not None and config.it_email:
             message = file_rejected_message(config.it_email, config.partner_id, file_name, report_name)
             await self._send(message_partner=config.partner_id, message=message)
+
+    async def _mail_eligible(self, partner: str, notices: Sequence[EligibilityNotice]) -> None:
+        """Seed 001 §2.2 step 5: each member claimed in the log first, then mailed at the member's own address
+        (decrypted for this send only). Without a mailer nothing is claimed (the emails stay unsent)."""
+        if self.mailer is None:
+            return
+        for notice in notices:
+            address = await asyncio.to_thread(self.processing.claim_eligibility_email, partner, notice)
+            if address is not None:
+                await self._send(message_partner=partner, message=eligible_message(partner, address))
 
     async def _send(self, *, message_partner: str, message: EmailMessage) -> None:
         if self.mailer is None:

@@ -43,6 +43,7 @@ from ledger_core.shared.vocabulary import US_STATE_CODES, Gender, PolicyType
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "date_of_birth")
 MAX_AGE_YEARS = 130
 ADULT_AGE_YEARS = 18
+_OPT_IN = {"y": True, "true": True, "1": True, "n": False, "false": False, "0": False, "": False}
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,252}\.[^@\s.]{1,63}")
 
 
@@ -73,11 +74,23 @@ def is_adult(date_of_birth: date, on: date) -> bool:
     return on >= add_years(date_of_birth, ADULT_AGE_YEARS)
 
 
+def parse_opt_in(value: str | bool | None) -> bool:
+    """Our ``email_opt_in`` extension of the seed's record (docs/feeds.md): ``Y``/``N``, ``true``/``false``,
+    ``1``/``0`` (any case, surrounding blanks ignored); empty or absent is not opted in."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = value.strip().lower()
+    if text in _OPT_IN:
+        return _OPT_IN[text]
+    raise InvalidCommand("email_opt_in must be Y/N, true/false or 1/0", field="email_opt_in")
+
+
 def check_plain_profile(
-    gender: str | None, state: str, policy_type: str, policy_start_date: str | None
+    gender: str | None, state: str, policy_type: str, policy_start_date: str | None, email_opt_in: bool = False
 ) -> dict[str, Any]:
     """The non-personal fields of an eligibility record, normalized as event values (seed 001 §2.2: M/F/O
-    gender, a 2-letter U.S. state, Life/Health/Disability, an optional ``YYYY-MM-DD`` policy start date)."""
+    gender, a 2-letter U.S. state, Life/Health/Disability, an optional ``YYYY-MM-DD`` policy start date;
+    our extension: the member's ``email_opt_in`` flag, a plain boolean that is not personal data)."""
     if not isinstance(state, str) or state not in US_STATE_CODES:
         raise InvalidCommand("state must be a U.S. state or territory code", field="state", value=str(state)[:8])
     start = parse_optional_date(policy_start_date, "policy_start_date")
@@ -86,6 +99,7 @@ def check_plain_profile(
         "state": state,
         "policy_type": parse_choice(PolicyType, policy_type, "policy_type").value,
         "policy_start_date": None if start is None else start.isoformat(),
+        "email_opt_in": bool(email_opt_in),
     }
 
 
@@ -96,10 +110,11 @@ def _check_profile(
     state: str,
     policy_type: str,
     policy_start_date: str | None,
+    email_opt_in: bool = False,
 ) -> dict[str, Any]:
     if set(personal) != set(PERSONAL_FIELDS) or set(fingerprints) != set(PERSONAL_FIELDS):
         raise InvalidCommand(f"personal data must have exactly {list(PERSONAL_FIELDS)}", field="personal")
-    plain = check_plain_profile(gender, state, policy_type, policy_start_date)
+    plain = check_plain_profile(gender, state, policy_type, policy_start_date, email_opt_in)
     return {
         "personal": {name: check_sealed(personal[name], name) for name in PERSONAL_FIELDS},
         "fingerprints": {name: check_commitment(fingerprints[name], name) for name in PERSONAL_FIELDS},
@@ -127,6 +142,7 @@ class Member(LedgerAggregate):
         state: str
         policy_type: str
         policy_start_date: str | None
+        email_opt_in: bool = False  # our extension (docs/feeds.md); absent from events recorded before it
 
     class Updated(Event):
         EVENT_TYPE: ClassVar[str] = "member.updated"
@@ -137,6 +153,7 @@ class Member(LedgerAggregate):
         policy_type: str
         policy_start_date: str | None
         changed: list[str]
+        email_opt_in: bool = False
 
         def apply(self, aggregate: Member) -> None:
             aggregate._set_profile(
@@ -146,7 +163,18 @@ class Member(LedgerAggregate):
                 self.state,
                 self.policy_type,
                 self.policy_start_date,
+                self.email_opt_in,
             )
+
+    class EligibilityEmailed(Event):
+        """The feed worker is sending the member the "you're eligible" email (recorded BEFORE the send: at
+        most once, whatever crashes; docs/feeds.md). Names the file that made the member eligible."""
+
+        EVENT_TYPE: ClassVar[str] = "member.eligibility_emailed"
+        file_id: str
+
+        def apply(self, aggregate: Member) -> None:
+            aggregate.eligibility_emailed = True
 
     class PersonalDataErased(Event):
         EVENT_TYPE: ClassVar[str] = "member.personal_data_erased"
@@ -165,11 +193,13 @@ class Member(LedgerAggregate):
         state: str,
         policy_type: str,
         policy_start_date: str | None,
+        email_opt_in: bool = False,
     ) -> None:
         self.partner_id = partner_id
         self.partner_member_id = partner_member_id
         self.erased = False
-        self._set_profile(personal, fingerprints, gender, state, policy_type, policy_start_date)
+        self.eligibility_emailed = False
+        self._set_profile(personal, fingerprints, gender, state, policy_type, policy_start_date, email_opt_in)
 
     def _set_profile(
         self,
@@ -179,6 +209,7 @@ class Member(LedgerAggregate):
         state: str,
         policy_type: str,
         policy_start_date: str | None,
+        email_opt_in: bool = False,
     ) -> None:
         self.personal: dict[str, Any] = {name: dict(value) for name, value in personal.items()}
         self.fingerprints: dict[str, str] = {name: value["commitment"] for name, value in fingerprints.items()}
@@ -186,6 +217,7 @@ class Member(LedgerAggregate):
         self.state = state
         self.policy_type = PolicyType(policy_type)
         self.policy_start_date = None if policy_start_date is None else date.fromisoformat(policy_start_date)
+        self.email_opt_in = bool(email_opt_in)
 
     @classmethod
     def register(
@@ -199,10 +231,11 @@ class Member(LedgerAggregate):
         state: str,
         policy_type: str,
         policy_start_date: str | None,
+        email_opt_in: bool = False,
     ) -> Member:
         """Register a member; ``personal`` maps each of :data:`PERSONAL_FIELDS` to a sealed value and
         ``fingerprints`` each to a commitment."""
-        profile = _check_profile(personal, fingerprints, gender, state, policy_type, policy_start_date)
+        profile = _check_profile(personal, fingerprints, gender, state, policy_type, policy_start_date, email_opt_in)
         partner_id = check_partner_slug(partner_id)
         partner_member_id = check_identifier(partner_member_id, "partner_member_id", max_length=64)
         return cls._create(
@@ -243,6 +276,7 @@ class Member(LedgerAggregate):
             state=plain["state"],
             policy_type=plain["policy_type"],
             policy_start_date=plain["policy_start_date"],
+            email_opt_in=plain["email_opt_in"],
         )
 
     def update(
@@ -254,11 +288,12 @@ class Member(LedgerAggregate):
         state: str,
         policy_type: str,
         policy_start_date: str | None,
+        email_opt_in: bool = False,
     ) -> list[str]:
         """Apply a newer eligibility record; return the names of changed fields (empty: nothing recorded)."""
         if self.erased:
             raise InvalidTransition("member", "erased", "update")
-        profile = _check_profile(personal, fingerprints, gender, state, policy_type, policy_start_date)
+        profile = _check_profile(personal, fingerprints, gender, state, policy_type, policy_start_date, email_opt_in)
         changed = [
             name for name in PERSONAL_FIELDS if profile["fingerprints"][name]["commitment"] != self.fingerprints[name]
         ]
@@ -270,6 +305,14 @@ class Member(LedgerAggregate):
         if changed:
             self.trigger_event(self.Updated, changed=changed, **profile)
         return changed
+
+    def record_eligibility_email(self, file_id: UUID) -> bool:
+        """Claim the one "you're eligible" email of an opted-in member (seed 001 §2.2 step 5): True when this
+        call recorded it; False when it was already recorded, the member did not opt in or was erased."""
+        if self.erased or not self.email_opt_in or self.eligibility_emailed:
+            return False
+        self.trigger_event(self.EligibilityEmailed, file_id=str(file_id))
+        return True
 
     def mark_erased(self, keys_destroyed: int) -> None:
         """Record that the member's keys were destroyed (crypto-shredded). Idempotent."""
@@ -283,6 +326,7 @@ class Member(LedgerAggregate):
             "state": self.state,
             "policy_type": self.policy_type.value,
             "policy_start_date": None if self.policy_start_date is None else self.policy_start_date.isoformat(),
+            "email_opt_in": self.email_opt_in,
         }
 
 
@@ -299,6 +343,8 @@ class EligibilityRecord:
     policy_type: str
     gender: str | None = None
     policy_start_date: str | None = None
+    email_opt_in: bool = False
+    """Our extension (docs/feeds.md): the member agreed to emails; absent means not."""
 
     @classmethod
     def from_row(cls, row: Mapping[str, str | None]) -> EligibilityRecord:
@@ -317,6 +363,7 @@ class EligibilityRecord:
             policy_type=str(row["policy_type"]),
             gender=row.get("gender") or None,
             policy_start_date=row.get("policy_start_date") or None,
+            email_opt_in=parse_opt_in(row.get("email_opt_in")),
         )
 
 
@@ -418,7 +465,9 @@ class MemberService:
         now = today(self.clock)
         if not is_adult(date.fromisoformat(personal["date_of_birth"]), now):
             raise NotEligible(pmid, "age_18_plus", "member is under 18", field="date_of_birth", on=now.isoformat())
-        plain = check_plain_profile(record.gender, record.state, record.policy_type, record.policy_start_date)
+        plain = check_plain_profile(
+            record.gender, record.state, record.policy_type, record.policy_start_date, record.email_opt_in
+        )
         return CheckedRecord(pmid, {name: personal[name] for name in PERSONAL_FIELDS}, plain)
 
     def upsert_batch(

@@ -125,6 +125,14 @@ def test_member_upsert_and_eligibility_with_a_signed_expiring_link(server: LiveS
         forged.verify(token, now)
 
 
+def test_member_upsert_takes_the_optional_email_opt_in_flag(server: LiveServer) -> None:
+    """Our extension of the record: recorded on the member; absent means not opted in (a change)."""
+    client = partner(server)
+    assert client.upsert_member({**person("m-opt"), "email_opt_in": True}).created
+    assert client.upsert_member({**person("m-opt"), "email_opt_in": True}).changed == []
+    assert client.upsert_member(person("m-opt")).changed == ["email_opt_in"]
+
+
 def test_eligibility_rules_and_member_errors(server: LiveServer) -> None:
     """Restricted state: not eligible, no link; unknown: 404 with the seed's body; bad rows: 400/422, no echo."""
     client = partner(server)

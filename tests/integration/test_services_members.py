@@ -79,6 +79,7 @@ def test_upsert_noop_update_reveal_and_reopen(ledger: Ledger, config: StorageCon
         "state",
         "policy_type",
         "policy_start_date",
+        "email_opt_in",  # our extension: a plain boolean (docs/feeds.md)
     }
     assert changed.type == "member.updated"
     assert changed.payload["changed"] == ["last_name", "state"]

@@ -142,6 +142,17 @@ class MemberRecord(SnakeRequest):
     policy_type: Literal["Life", "Health", "Disability"]
     gender: Literal["M", "F", "O"] | None = None
     policy_start_date: IsoDate | None = None
+    email_opt_in: Annotated[
+        bool,
+        msgspec.Meta(
+            description=(
+                "Our extension of the seed's record: the member agreed to receive email. A member the"
+                " eligibility feed registers with this true gets one 'you are eligible' email at their own"
+                " address. Absent means false (each upsert states the whole record)."
+            ),
+            examples=[True],
+        ),
+    ] = False
 
 
 class MemberResponse(Snake):

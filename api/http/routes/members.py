@@ -46,6 +46,7 @@ class MembersController(Controller):
             policy_type=data.policy_type,
             gender=data.gender,
             policy_start_date=data.policy_start_date,
+            email_opt_in=data.email_opt_in,
         )
         result = await run_blocking(runtime.ledger.membership.upsert, partner_id, record)
         body = schemas.MemberResponse(

@@ -7,7 +7,8 @@ event is saved in the SAME save as the member events of its batch (:meth:`Member
 after them, so the log says exactly which rows are done: the row position is durable with the data.
 
 Events carry counts and :class:`~ledger_core.members.feeds.formats.RowProblem` entries (row, line, field,
-fixed reason, the partner's member id when valid): never a personal value. ``eligibilityfile.rejected``
+fixed reason, the partner's member id when valid) and the partner member ids of the batch's new members who
+opted in to email (``notify``): never a personal value. ``eligibilityfile.rejected``
 and an alerting ``eligibilityfile.completed`` become ``audit.alert`` webhooks
 (:mod:`ledger_core.webhooks.events`).
 """
@@ -76,6 +77,8 @@ class EligibilityFile(LedgerAggregate):
         refused: int
         member_events: int
         problems: list[dict[str, Any]]
+        notify: list[str] | None = None
+        """Partner member ids registered by this batch who opted in to email (to be sent "you're eligible")."""
 
         def apply(self, aggregate: EligibilityFile) -> None:
             aggregate.rows_through = self.rows_through
@@ -166,6 +169,7 @@ class EligibilityFile(LedgerAggregate):
         unchanged: int,
         member_events: int,
         problems: list[RowProblem],
+        notify: list[str] | None = None,
     ) -> None:
         """Rows up to ``rows_through`` are done; ``member_events`` events of the same save precede this one."""
         if self.status is not FileStatus.LOADING or rows_through <= self.rows_through:
@@ -179,6 +183,7 @@ class EligibilityFile(LedgerAggregate):
             refused=len(problems),
             member_events=member_events,
             problems=[problem.as_json() for problem in problems],
+            notify=list(notify or ()),
         )
 
     def complete(self, alert_share: float) -> None:

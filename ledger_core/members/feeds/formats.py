@@ -31,6 +31,9 @@ ELIGIBILITY_COLUMNS: tuple[str, ...] = (
 )
 """The eligibility feed's columns in the seed's order (§2.2); a CSV header must hold exactly these."""
 OPTIONAL_COLUMNS = frozenset({"gender", "policy_start_date"})
+EXTENSION_COLUMNS: tuple[str, ...] = ("email_opt_in",)
+"""Our optional columns beyond the seed's (docs/feeds.md): a header may hold them or not; a row without one
+reads as empty. ``email_opt_in`` (``Y``/``N``, ``true``/``false``, ``1``/``0``; empty or absent: not opted in)."""
 ENROLLMENT_COLUMNS: tuple[str, ...] = (
     "partner_member_id",
     "enrollment_date",

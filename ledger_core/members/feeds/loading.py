@@ -6,7 +6,8 @@
 2. **Load**: every record is checked with the same rules as the API (:meth:`MemberService.check`), then
    up to ``batch_size`` records go through :meth:`MemberService.upsert_batch`: one key-store call for the
    batch's data keys, one save of all its events through the group commit, ending with the file's
-   ``eligibilityfile.batch_loaded`` event (row position and the batch's problems), and one counter update.
+   ``eligibilityfile.batch_loaded`` event (row position, the batch's problems and its new members who opted
+   in to email: ``notify``), and one counter update.
 
 Restartable: a file is its digest; a second run finds ``EligibilityFile`` and resumes after the last batch the
 log holds (a batch is in the log whole or not at all), first settling the counters of a batch whose save
@@ -34,6 +35,7 @@ from ledger_core.members.feeds.formats import (
     RowRefusal,
     parse_eligibility_name,
 )
+from ledger_core.members.feeds.notifications import EligibilityNotice
 from ledger_core.members.feeds.parsing import FileScan, RawRecord, RecordReader, scan
 from ledger_core.members.member import (
     BatchChange,
@@ -237,10 +239,16 @@ class EligibilityLoader:
         through: int,
     ) -> None:
         records = {checked.partner_member_id: record for record, checked in batch}
+        opted_in = {checked.partner_member_id for _, checked in batch if checked.plain["email_opt_in"]}
 
         def close_batch(member_events: int, outcomes: Sequence[BatchOutcome]) -> EligibilityFile:
             counts = dict.fromkeys(BatchChange, 0)
             refused = list(problems)
+            notify = [
+                outcome.partner_member_id
+                for outcome in outcomes
+                if outcome.change is BatchChange.CREATED and outcome.partner_member_id in opted_in
+            ]
             for outcome in outcomes:
                 counts[outcome.change] += 1
                 if outcome.change is BatchChange.ERASED:
@@ -257,12 +265,24 @@ class EligibilityLoader:
                 unchanged=counts[BatchChange.UNCHANGED],
                 member_events=member_events,
                 problems=refused,
+                notify=notify,
             )
             return file
 
         self.members.upsert_batch(
             str(file.partner_id), [checked for _, checked in batch], present=self.present, close_batch=close_batch
         )
+
+    def notices(self, partner_id: str, digest: str) -> list[EligibilityNotice]:
+        """The members the file with ``digest`` registered who opted in to email, in file order (from its
+        batch events); whether each was emailed already is the member's own record
+        (:meth:`Member.record_eligibility_email`)."""
+        file_id = eligibility_file_id(partner_id, digest)
+        found: list[EligibilityNotice] = []
+        for envelope in self.app.history(file_id):
+            if envelope.type == EligibilityFile.BatchLoaded.EVENT_TYPE:
+                found.extend(EligibilityNotice(pmid, file_id) for pmid in envelope.payload.get("notify") or ())
+        return found
 
     def problems(self, partner_id: str, digest: str) -> list[RowProblem]:
         """Every problem recorded for the file with ``digest``, by row (from its batch events in the log)."""

@@ -3,17 +3,18 @@
 Two messages, and nothing personal beyond the recipient's own address:
 
 * **file rejected** -> the partner's IT address: the file name and the report's name, never a row;
-* **you're eligible** -> a member who opted in to email, at the member's own address only; the body
-  names the partner, never the member's name, date of birth or anything else from the file.
+* **you're eligible** -> a member a file registered who opted in to email (``email_opt_in``), once, at the
+  member's own address only; the body names the partner, never the member's name, date of birth or
+  anything else from the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
+from uuid import UUID
 
-__all__ = ["EligibleRecipient", "EmailMessage", "Mailer", "eligible_messages", "file_rejected_message"]
+__all__ = ["EligibilityNotice", "EmailMessage", "Mailer", "eligible_message", "file_rejected_message"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +35,12 @@ class Mailer(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class EligibleRecipient:
-    """A member made eligible by a feed: the address and the member's email opt-in flag."""
+class EligibilityNotice:
+    """A member an eligibility file registered who opted in to email: whom to write to, never the address
+    (it stays sealed until :meth:`~ledger_core.members.feeds.use_cases.Feeds.claim_eligibility_email`)."""
 
-    email: str
-    opted_in: bool
+    partner_member_id: str
+    file_id: UUID
 
 
 def file_rejected_message(to: str, partner_name: str, file_name: str, report_name: str) -> EmailMessage:
@@ -55,15 +57,14 @@ def file_rejected_message(to: str, partner_name: str, file_name: str, report_nam
     )
 
 
-def eligible_messages(partner_name: str, recipients: Iterable[EligibleRecipient]) -> Iterator[EmailMessage]:
-    """Seed 001 section 2.2 step 5: one message per opted-in recipient; the others get nothing."""
-    for recipient in recipients:
-        if recipient.opted_in:
-            yield EmailMessage(
-                to=recipient.email,
-                subject=f"You're eligible for free genetic testing via {partner_name}",
-                body=(
-                    f"Good news: through {partner_name} you are eligible for free genetic testing "
-                    "with Fair Underwriting.\nSign in with your usual account to enroll.\n"
-                ),
-            )
+def eligible_message(partner_name: str, to: str) -> EmailMessage:
+    """Seed 001 section 2.2 step 5: "You're eligible for free genetic testing via [Partner]", to the member's
+    own address; the body names the partner and nothing of the member."""
+    return EmailMessage(
+        to=to,
+        subject=f"You're eligible for free genetic testing via {partner_name}",
+        body=(
+            f"Good news: through {partner_name} you are eligible for free genetic testing "
+            "with Fair Underwriting.\nSign in with your usual account to enroll.\n"
+        ),
+    )

@@ -7,7 +7,8 @@ Every byte read is hashed (SHA-256), so a file is known by its digest.
 
 Whole-file rejections (:class:`~ledger_core.members.feeds.formats.FileRejected`): an empty file, bytes
 that are not UTF-8 (a BOM is allowed and dropped), a first line that is not the feed's CSV header (missing,
-extra, misspelt or duplicate columns; column order is free), a JSON array that does not parse. Record
+extra, misspelt or duplicate columns; column order is free; our optional extension columns such as
+``email_opt_in`` may be present or not), a JSON array that does not parse. Record
 problems (a row of the wrong width, a malformed CSV quote, an over-long line, a JSON Lines line that is not
 an object) are yielded as :class:`RawRecord` with a problem, and the reading goes on. CRLF and LF line
 ends and newlines inside quoted CSV fields are read as CSV defines them (RFC 4180).
@@ -29,6 +30,7 @@ from typing import IO
 
 from ledger_core.members.feeds.formats import (
     ELIGIBILITY_COLUMNS,
+    EXTENSION_COLUMNS,
     MAX_RECORD_BYTES,
     FeedFormat,
     FileRejected,
@@ -37,6 +39,7 @@ from ledger_core.members.feeds.formats import (
 )
 
 _CHUNK = 64 * 1024
+_JSON_KEYS = (*ELIGIBILITY_COLUMNS, *EXTENSION_COLUMNS)
 _WHITESPACE = " \t\r\n"
 
 
@@ -99,8 +102,9 @@ def _check_header(header: list[str]) -> list[str]:
     if not expected.intersection(names):
         raise FileRejected(FileRejection.NOT_CSV, "the first line is not a CSV header of the eligibility feed", 1)
     missing = [name for name in ELIGIBILITY_COLUMNS if name not in names]
-    unknown = [index + 1 for index, name in enumerate(names) if name not in expected]
-    repeated = sorted({name for name in names if name in expected and names.count(name) > 1})
+    known = expected.union(EXTENSION_COLUMNS)
+    unknown = [index + 1 for index, name in enumerate(names) if name not in known]
+    repeated = sorted({name for name in names if name in known and names.count(name) > 1})
     if missing or unknown or repeated:
         parts = []
         if missing:
@@ -159,12 +163,14 @@ def _object_record(row: int, line: int | None, value: object) -> RawRecord:
     """A JSON value as a record: an object whose keys are feed columns and whose values are strings or null."""
     if not isinstance(value, dict):
         return RawRecord(row, line, None, (RowRefusal.MALFORMED, None, "record is not a JSON object"))
-    unknown = [key for key in value if key not in ELIGIBILITY_COLUMNS]
+    unknown = [key for key in value if key not in _JSON_KEYS]
     if unknown:
         return RawRecord(row, line, None, (RowRefusal.MALFORMED, None, f"record has {len(unknown)} unknown keys"))
     fields: dict[str, str | None] = {}
-    for name in ELIGIBILITY_COLUMNS:
+    for name in _JSON_KEYS:
         item = value.get(name)
+        if isinstance(item, bool) and name in EXTENSION_COLUMNS:  # a JSON flag: {"email_opt_in": true}
+            item = "true" if item else "false"
         if item is not None and not isinstance(item, str):
             return RawRecord(row, line, None, (RowRefusal.INVALID, name, f"{name} must be a string or null"))
         fields[name] = item

@@ -4,6 +4,8 @@ leave as rows.
 
 * :meth:`Feeds.load_eligibility`: one inbound eligibility file (:mod:`~ledger_core.members.feeds.loading`).
 * :meth:`Feeds.problems`: the recorded problems of a file, for its report.
+* :meth:`Feeds.eligibility_notices` then :meth:`Feeds.claim_eligibility_email`: the "you're eligible"
+  emails of a file (its new members who opted in), each claimed once in the log before it is sent.
 * :meth:`Feeds.deliver_enrollment`: record an enrollment delivery (its log range) with its rows;
   :meth:`Feeds.plan_outcome` then :meth:`Feeds.outcome_rows` likewise for a month.
 * :meth:`Feeds.status`: per partner, the last eligibility file and the last deliveries.
@@ -20,14 +22,17 @@ import orjson
 
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.errors import InvalidCommand
+from ledger_core.members.errors import PersonalDataErased
 from ledger_core.members.feeds.deliveries import Delivery, FeedDeliveries, deliveries_id
 from ledger_core.members.feeds.eligibility_file import EligibilityFile, FileStatus
 from ledger_core.members.feeds.formats import FeedKind, RowProblem, enrollment_file_name, outcome_file_name
 from ledger_core.members.feeds.loading import EligibilityLoader, FeedPolicy, LoadResult, OpenFile, Progress
+from ledger_core.members.feeds.notifications import EligibilityNotice
 from ledger_core.members.feeds.outbound import EnrollmentFeed, EnrollmentRows, OutcomeFeed
 from ledger_core.members.feeds.ports import FeedLogReader
-from ledger_core.members.member import MemberService
+from ledger_core.members.member import Member, MemberService, member_id, subject_of
 from ledger_core.members.outcome_projection import OutcomeProjection
+from ledger_core.shared.service_support import save
 from ledger_core.shared.validation import check_partner_slug
 
 _FILE_EVENTS = (EligibilityFile.Completed.EVENT_TYPE, EligibilityFile.Rejected.EVENT_TYPE)
@@ -69,6 +74,7 @@ class Feeds:
         policy: FeedPolicy | None = None,
     ) -> None:
         self.app = app
+        self.members = members
         self.log = log
         self.policy = policy or FeedPolicy()
 
@@ -87,6 +93,27 @@ class Feeds:
 
     def problems(self, partner_id: str, digest: str) -> list[RowProblem]:
         return self.loader.problems(partner_id, digest)
+
+    # -- "you're eligible" emails (seed 001 §2.2 step 5) ---------------------------------------------
+    def eligibility_notices(self, partner_id: str, digest: str) -> list[EligibilityNotice]:
+        """The members the file with ``digest`` registered who opted in to email (some may be emailed already)."""
+        return self.loader.notices(check_partner_slug(partner_id), digest)
+
+    def claim_eligibility_email(self, partner_id: str, notice: EligibilityNotice) -> str | None:
+        """Record ``member.eligibility_emailed`` for the member, then open the member's own email address to
+        send to; None (nothing recorded) when the member was emailed already, did not opt in or was erased.
+
+        Recorded BEFORE the email is sent: a crash between the two loses that one email, never sends it
+        twice (at most once per member). The address is decrypted here only, for the caller to send to.
+        """
+        member = self.app.find(Member, member_id(partner_id, notice.partner_member_id))
+        if member is None or not member.record_eligibility_email(notice.file_id):
+            return None
+        save(self.app, member)
+        try:
+            return self.members.vault.open(subject_of(member.id), "email", member.personal["email"])
+        except PersonalDataErased:  # erased between the claim and the opening: nothing to send
+            return None
 
     # -- enrollment and outcome out ------------------------------------------------------------------
     def deliver_enrollment(self, partner_id: str, day: date, *, full: bool = False) -> tuple[Delivery, EnrollmentRows]:

@@ -21,7 +21,7 @@ from adapters.feeds.sftp_client import RemoteSftp
 from adapters.workers.feed_metrics import FeedMetrics
 from adapters.workers.feeds import EligibilityResult, FeedWorker
 from ledger_core.members.feeds.formats import FeedKind
-from ledger_core.members.feeds.notifications import EmailMessage
+from ledger_core.members.feeds.notifications import EligibilityNotice, EmailMessage
 from ledger_core.webhooks.events import PartnerEvent
 
 CSV = b"partner_member_id,email\n1,a@example.com\n2,b@example.com\n"
@@ -40,6 +40,9 @@ class RecordingProcessing:
         report = out_dir / file_name.replace(".csv", ".report.csv")
         report.write_bytes(b"row,line,partner_member_id,outcome,field,reason\n,,,completed,,ok\n")
         return EligibilityResult(data.count(b"\n") - 1, 0, rejected_whole=False, report=report)
+
+    def claim_eligibility_email(self, partner_id: str, notice: EligibilityNotice) -> str | None:
+        raise AssertionError("this processing reports no member to email")
 
     def reject_eligibility(self, partner_id: str, file_name: str, reason: str, out_dir: Path) -> Path:
         report = out_dir / file_name.replace(".csv", ".report.csv")

@@ -11,7 +11,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from adapters.smtp.mailer import EmailNotSent, SmtpConfig, SmtpMailer
-from ledger_core.members.feeds.notifications import EligibleRecipient, eligible_messages, file_rejected_message
+from ledger_core.members.feeds.notifications import eligible_message, file_rejected_message
 
 
 class _Inbox:
@@ -43,14 +43,12 @@ async def _with_server(inbox: _Inbox, action: Any) -> None:
         await server.wait_closed()
 
 
-def test_rejection_to_partner_it_and_eligibility_to_opted_in_members_only() -> None:
+def test_rejection_to_partner_it_and_eligibility_to_the_member_alone() -> None:
     inbox = _Inbox()
-    recipients = [EligibleRecipient("yes@example.com", True), EligibleRecipient("no@example.com", False)]
 
     async def action(mailer: SmtpMailer) -> None:
         await mailer.send(file_rejected_message("it@acme.example", "Acme", "eligibility_acme_20260115.csv", "r.csv"))
-        for message in eligible_messages("Acme", recipients):
-            await mailer.send(message)
+        await mailer.send(eligible_message("Acme", "yes@example.com"))
 
     asyncio.run(_with_server(inbox, action))
     assert [to for to, _ in inbox.messages] == [["it@acme.example"], ["yes@example.com"]]

@@ -96,7 +96,8 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
         "policy_start_date": None,
     }
     member = Member.register(partner_id=P, partner_member_id="m1", **profile)
-    member.update(**{**profile, "state": "TX"})
+    member.update(**{**profile, "state": "TX", "email_opt_in": True})
+    member.record_eligibility_email(uuid4())
     member.mark_erased(1)
 
     enrollment = Enrollment.enroll(
@@ -210,7 +211,7 @@ def test_registry_names_are_stable_and_unique() -> None:
         "Sso",
         "Account",
     }
-    assert len(REGISTRY.event_classes) == 52  # 36 + partner (3) + feeds (6) + accounts (7)
+    assert len(REGISTRY.event_classes) == 53  # 36 + partner (3) + feeds (7) + accounts (7)
     for name, cls in REGISTRY.event_classes.items():
         prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
         assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name

@@ -209,7 +209,7 @@ def test_service_flow(vault: PersonalDataVault) -> None:
     service = EnrollmentService(app, vault, restricted_states={"NY"})  # type: ignore[arg-type]
     with pytest.raises(NotFound):
         service.enroll(PARTNER, PMID, "2026-01-10")
-    row = {"partner_member_id": PMID, "email": "a@b.co", "first_name": "A", "last_name": "B"}
+    row: dict[str, Any] = {"partner_member_id": PMID, "email": "a@b.co", "first_name": "A", "last_name": "B"}
     members.upsert(PARTNER, EligibilityRecord(**row, date_of_birth="1980-05-15", state="IA", policy_type="Life"))
     assert service.enroll(PARTNER, PMID, "2026-01-10").stage == "enrolled"
     assert service.enroll(PARTNER, PMID, "2026-01-10").positions == ()
@@ -263,7 +263,7 @@ def test_service_enroll_reads_the_sealed_date_of_birth(vault: PersonalDataVault)
     app = FakeApp()
     members = MemberService(app, vault, FixedClock())  # type: ignore[arg-type]
     service = EnrollmentService(app, vault)  # type: ignore[arg-type]
-    row = {"email": "a@b.co", "first_name": "A", "last_name": "B", "state": "IA", "policy_type": "Life"}
+    row: dict[str, Any] = {"email": "a@b.co", "first_name": "A", "last_name": "B", "state": "IA", "policy_type": "Life"}
     for pmid in ("m1", "m2", "m3"):
         members.upsert(PARTNER, EligibilityRecord(partner_member_id=pmid, date_of_birth="1990-01-01", **row))
     members.erase(PARTNER, "m1")

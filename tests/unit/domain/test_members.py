@@ -75,6 +75,7 @@ def test_register(vault: PersonalDataVault) -> None:
         "state",
         "policy_type",
         "policy_start_date",
+        "email_opt_in",  # our extension: a plain boolean, not personal data (docs/feeds.md)
     }
     assert state(replay([event])) == state(member)
 
