@@ -35,7 +35,11 @@ def create_private_file(path: Path, content: bytes) -> None:
 
 
 def replace_private_file(path: Path, content: bytes) -> None:
-    """Write ``path`` (mode 0600) holding ``content``, replacing any earlier version atomically and durably."""
+    """Write ``path`` (mode 0600) to hold ``content``, atomically and durably, replacing any old file.
+
+    A temporary file in the same directory is fsynced then renamed over ``path`` (``rename`` is atomic),
+    and the directory is fsynced: after a crash the file holds the old or the new content, whole.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
@@ -69,29 +73,3 @@ def ensure_private_file(path: Path, make_content: Callable[[], bytes]) -> bytes:
         with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
             create_private_file(path, make_content())
     return path.read_bytes()
-
-
-def replace_file(path: Path, content: bytes) -> None:
-    """Write ``path`` (mode 0600) to hold ``content``, atomically and durably, replacing any old file.
-
-    A temporary file in the same directory is fsynced then renamed over ``path`` (``rename`` is atomic),
-    and the directory is fsynced: after a crash the file holds the old or the new content, whole.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

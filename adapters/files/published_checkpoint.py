@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from adapters.files.private_files import replace_file
+from adapters.files.private_files import replace_private_file
 from adapters.files.signing_key import signing_key_path
 from ledger_core.engine.merkle import CheckpointRecord, RolledBack, note_text
 from ledger_core.engine.ports import TreeStore
@@ -58,7 +58,7 @@ class PublishedCheckpoint:
         """Record ``record`` as published, unless the file already names a larger checkpoint."""
         current = self.read()
         if current is None or record.size >= current.size:
-            replace_file(self.path, record.note.encode("utf-8"))
+            replace_private_file(self.path, record.note.encode("utf-8"))
 
     def close(self) -> None:
         """Nothing to release."""

@@ -19,7 +19,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from adapters.files.private_files import create_private_file, replace_file
+from adapters.files.private_files import create_private_file, replace_private_file
 from ledger_core.engine.errors import InvalidCommand
 from proofs.errors import MalformedKey
 from proofs.note import NoteSigner, format_skey, parse_skey, public_key_to_raw
@@ -143,6 +143,6 @@ def rotate_signing_key(path: Path) -> tuple[NoteSigner, str]:
     old_vkey = old.verifier().vkey
     if old_vkey not in listed:
         listed.append(old_vkey)
-    replace_file(path.with_name(path.name + PREVIOUS_SUFFIX), "".join(f"{vkey}\n" for vkey in listed).encode())
-    replace_file(path, (format_skey(new) + "\n").encode())
+    replace_private_file(path.with_name(path.name + PREVIOUS_SUFFIX), "".join(f"{vkey}\n" for vkey in listed).encode())
+    replace_private_file(path, (format_skey(new) + "\n").encode())
     return new, old_vkey

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from adapters.files.private_files import replace_file
+from adapters.files.private_files import replace_private_file
 from proofs.checkpoint import Checkpoint
 from proofs.witness_protocol import WitnessedHead
 
@@ -53,5 +53,5 @@ class WitnessState:
                 "size": checkpoint.size,
                 "rootHash": checkpoint.root_hash.hex(),
             }
-            replace_file(path, (json.dumps(record, sort_keys=True) + "\n").encode())
+            replace_private_file(path, (json.dumps(record, sort_keys=True) + "\n").encode())
             return checkpoint
