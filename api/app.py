@@ -36,6 +36,8 @@ from api.http.docs_ui import OfflineSwaggerUI, static_router
 from api.http.errors import make_exception_handler
 from api.http.observability import Edge, Metrics, configure_logging
 from api.http.openapi import DecimalSchemaPlugin, finish_openapi
+from api.http.pages import static_router as pages_static_router
+from api.http.pages import template_config
 from api.http.pipeline import partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
 from api.http.proxies import ClientAddressMiddleware, TrustedProxies
@@ -189,6 +191,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             SsoSessionController,  # browser sessions, sso_token exchange (docs/sso.md)
             OidcLoginController,  # OpenID Connect sign-in and callback (docs/sso.md)
             SamlController,  # the SAML 2.0 service provider (docs/sso.md)
+            pages_static_router(),  # /static/pages: the pages' own assets (api/http/pages)
         ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},
@@ -200,6 +203,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         plugins=[DecimalSchemaPlugin()],
         request_max_body_size=settings.http.max_body_bytes,
         response_cache_config=ResponseCacheConfig(),
+        template_config=template_config(),
         logging_config=None,
         debug=False,
     )
