@@ -37,6 +37,7 @@ from ledger_core.members.feeds.formats import (
     FileRejection,
     RowRefusal,
 )
+from ledger_core.shared.text_lines import BoundedLines
 
 _CHUNK = 64 * 1024
 _JSON_KEYS = (*ELIGIBILITY_COLUMNS, *EXTENSION_COLUMNS)
@@ -54,46 +55,14 @@ class RawRecord:
     problem: tuple[RowRefusal, str | None, str] | None = None
 
 
-class _Lines:
-    """Physical lines of a binary stream as text, bounded, hashed; an over-long line becomes an empty line
-    and is counted in :attr:`overlong` (its bytes are hashed and dropped)."""
-
-    def __init__(self, stream: IO[bytes], digest: hashlib._Hash) -> None:
-        self._stream = stream
-        self._digest = digest
-        self.overlong = 0
-        self.number = 0
-        self.size = 0
-
-    def __iter__(self) -> Iterator[str]:
-        first = True
-        while True:
-            data = self._stream.readline(MAX_RECORD_BYTES + 1)
-            if not data:
-                return
-            self._digest.update(data)
-            self.size += len(data)
-            self.number += 1
-            if len(data) > MAX_RECORD_BYTES and not data.endswith(b"\n"):
-                self._drain()
-                self.overlong += 1
-                yield "\n"
-                continue
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise FileRejected(FileRejection.NOT_UTF8, "the file is not UTF-8 text", self.number) from None
-            if first:
-                text, first = text.removeprefix("\ufeff"), False
-            yield text
-
-    def _drain(self) -> None:
-        while True:
-            data = self._stream.readline(_CHUNK)
-            self._digest.update(data)
-            self.size += len(data)
-            if not data or data.endswith(b"\n"):
-                return
+def _lines(stream: IO[bytes], digest: hashlib._Hash) -> BoundedLines:
+    """The file's physical lines, bounded by :data:`MAX_RECORD_BYTES`; bytes that are not UTF-8 reject the file."""
+    return BoundedLines(
+        stream,
+        digest,
+        MAX_RECORD_BYTES,
+        lambda line: FileRejected(FileRejection.NOT_UTF8, "the file is not UTF-8 text", line),
+    )
 
 
 def _check_header(header: list[str]) -> list[str]:
@@ -117,7 +86,7 @@ def _check_header(header: list[str]) -> list[str]:
     return names
 
 
-def _csv_records(lines: _Lines) -> Iterator[RawRecord]:
+def _csv_records(lines: BoundedLines) -> Iterator[RawRecord]:
     reader = csv.reader(lines, strict=True)
     try:
         header = next(reader)
@@ -177,7 +146,7 @@ def _object_record(row: int, line: int | None, value: object) -> RawRecord:
     return RawRecord(row, line, fields)
 
 
-def _json_lines_records(lines: _Lines) -> Iterator[RawRecord]:
+def _json_lines_records(lines: BoundedLines) -> Iterator[RawRecord]:
     row = 0
     seen = False
     for text in lines:
@@ -296,7 +265,7 @@ class RecordReader:
     format: FeedFormat
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256)
     _size: int = 0
-    _counted: _Lines | _JsonArray | None = None
+    _counted: BoundedLines | _JsonArray | None = None
 
     def __iter__(self) -> Iterator[RawRecord]:
         if self.format is FeedFormat.JSON:
@@ -304,7 +273,7 @@ class RecordReader:
             self._counted = array_reader
             yield from array_reader.records()
             return
-        lines = _Lines(self.stream, self._hash)
+        lines = _lines(self.stream, self._hash)
         self._counted = lines
         if self.format is FeedFormat.CSV:
             yield from _csv_records(lines)
