@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ledger_core.accounts.account import UserAccount
 from ledger_core.accounts.providers import PartnerSso
+from ledger_core.claims.batch.claims_file import ClaimsFile
 from ledger_core.claims.claim import Claim
 from ledger_core.claims.documents import Document
 from ledger_core.engine.aggregate import LedgerAggregate
@@ -25,6 +26,7 @@ ALL_AGGREGATES: tuple[type[LedgerAggregate], ...] = (
     Reminder,
     EligibilityFile,
     FeedDeliveries,
+    ClaimsFile,
     PartnerSso,
     UserAccount,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -40,12 +40,18 @@ def replace_private_file(path: Path, content: bytes) -> None:
     A temporary file in the same directory is fsynced then renamed over ``path`` (``rename`` is atomic),
     and the directory is fsynced: after a crash the file holds the old or the new content, whole.
     """
+    replace_private_file_from(path, (content,))
+
+
+def replace_private_file_from(path: Path, chunks: Iterable[bytes]) -> None:
+    """:func:`replace_private_file` for content produced piece by piece (memory does not grow with the file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
         os.fchmod(descriptor, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

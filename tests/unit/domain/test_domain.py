@@ -12,6 +12,8 @@ import orjson
 from ledger_core.accounts.account import UserAccount, account_subject
 from ledger_core.accounts.identity import IdentityProviderKind, StaffRole, UserKind
 from ledger_core.accounts.providers import IdentityProvider, PartnerSso
+from ledger_core.claims.batch.claims_file import ClaimsFile, LineResult
+from ledger_core.claims.batch.formats import BatchFileRejection, LineOutcome
 from ledger_core.claims.claim import Claim
 from ledger_core.claims.documents import Document
 from ledger_core.domain import ALL_AGGREGATES
@@ -169,7 +171,25 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
         rejected,
         deliveries,
         *accounts(vault),
+        *claims_files(),
     ]
+
+
+def claims_files() -> list[Any]:
+    """A claims file through every event of the batch context, and one rejected whole."""
+    loaded = ClaimsFile.receive(P, "claims_northwestern_mutual_20260115.jsonl", "ef" * 32, 300, "standard")
+    loaded.record_chunk(
+        2,
+        [
+            LineResult(1, LineOutcome.IMPORTED, "C-1", str(uuid4())),
+            LineResult(2, LineOutcome.INVALID, "C-2", None, "claimAmount", "claimAmount must be greater than zero"),
+        ],
+    )
+    loaded.complete(2)
+    rejected = ClaimsFile.reject(
+        P, "claims_northwestern_mutual_20260116.csv", "01" * 32, 9, BatchFileRejection.HEADER, "wrong header", 1
+    )
+    return [loaded, rejected]
 
 
 def accounts(vault: PersonalDataVault) -> list[Any]:
@@ -210,8 +230,9 @@ def test_registry_names_are_stable_and_unique() -> None:
         "FeedDeliveries",
         "Sso",
         "Account",
+        "ClaimsFile",
     }
-    assert len(REGISTRY.event_classes) == 53  # 36 + partner (3) + feeds (7) + accounts (7)
+    assert len(REGISTRY.event_classes) == 57  # 36 + partner (3) + feeds (7) + accounts (7) + claims files (4)
     for name, cls in REGISTRY.event_classes.items():
         prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
         assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name

@@ -1,0 +1,64 @@
+"""File-level claims batch processing: what ``ledger batch run`` and the transports call (docs/batch.md).
+
+:func:`process_claims_file` ``(ledger, audit, path, outbound_dir, *, checkpoint_covering, file_name=None,
+default_level="standard", progress=None) -> BatchOutcome``: import one claims file (the use case is
+``ledger.batches``, :mod:`ledger_core.claims.batch.importing`), wait for a signed checkpoint covering the
+whole log as it stands (``checkpoint_covering(size)``: seals, or waits for the sealer), then write
+``<stem>.results.jsonl`` into ``outbound_dir`` (:mod:`adapters.batch.results`). A file rejected whole is a
+result (its results file is the header with the rejection), never an exception; a name that is not a claims
+file name raises :class:`~ledger_core.claims.batch.formats.BatchFileRejected` (no partner to record it for).
+Running the same file again records nothing and rewrites the same results (against the newest checkpoint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from adapters.batch.results import write_results
+from ledger_core.claims.batch.claims_file import ClaimsFileStatus
+from ledger_core.claims.batch.importing import ImportReport, Progress
+from ledger_core.engine.audit_log import AuditLog
+from ledger_core.engine.merkle import CheckpointRecord
+from ledger_core.ledger import Ledger
+
+CheckpointCovering = Callable[[int], CheckpointRecord]
+"""``checkpoint_covering(size)``: a signed checkpoint of at least ``size`` leaves (sealing or waiting for it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    report: ImportReport
+    results_path: Path
+
+
+def process_claims_file(
+    ledger: Ledger,
+    audit: AuditLog,
+    path: Path,
+    outbound_dir: Path,
+    *,
+    checkpoint_covering: CheckpointCovering,
+    file_name: str | None = None,
+    default_level: str = "standard",
+    progress: Progress | None = None,
+) -> BatchOutcome:
+    """Import ``path`` (named ``file_name``, default its own name) and write its results file."""
+    name = file_name or path.name
+
+    @contextmanager
+    def open_file() -> Iterator[IO[bytes]]:
+        with path.open("rb") as handle:
+            yield handle
+
+    report = ledger.batches.run(name, open_file, default_level=default_level, progress=progress)
+    stem = name.rsplit(".", 1)[0]
+    results_path = outbound_dir / f"{stem}.results.jsonl"
+    checkpoint = None
+    if report.status is ClaimsFileStatus.COMPLETED:
+        checkpoint = checkpoint_covering(ledger.size())
+    write_results(ledger, audit, report, checkpoint, results_path)
+    return BatchOutcome(report, results_path)

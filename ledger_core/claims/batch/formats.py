@@ -1,0 +1,112 @@
+"""Claims batch files (seed 000 §3.2 Pattern B): names, columns, and what is said about a file or a line.
+
+File names: ``claims_<partner_id>_<YYYYMMDD>[-<label>].jsonl`` or ``.csv`` (a historical import); the results
+file of ``<stem>.<ext>`` is ``<stem>.results.jsonl``. JSON Lines carry the API's ClaimSubmission fields
+(camelCase, ``documents`` as in the API); CSV carries :data:`CLAIM_COLUMNS`, ``documents`` written as
+``type:sha256`` pairs separated by ``;``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from ledger_core.engine.errors import InvalidCommand
+from ledger_core.shared.validation import check_partner_slug
+
+CLAIM_COLUMNS: tuple[str, ...] = (
+    "partnerClaimId",
+    "claimType",
+    "claimAmount",
+    "currency",
+    "submittedAt",
+    "verificationLevel",
+    "documents",
+)
+"""A claims CSV's columns (any order); ``verificationLevel`` and ``documents`` may be left empty."""
+OPTIONAL_COLUMNS = frozenset({"verificationLevel", "documents"})
+JSON_FIELDS = frozenset({*CLAIM_COLUMNS, "partnerId"})
+MAX_LINE_BYTES = 256 * 1024
+"""A line longer than this (a claim with 100 documents and metadata fits easily) is refused, never held."""
+RESULTS_FORMAT = "proveniq-ledger/claims-results/v1"
+
+
+class BatchFormat(StrEnum):
+    CSV = "csv"
+    JSON_LINES = "jsonl"
+
+
+class BatchFileRejection(StrEnum):
+    """Why a claims file was rejected whole (nothing of it loads)."""
+
+    EMPTY = "empty_file"
+    NOT_UTF8 = "not_utf8"
+    NOT_CSV = "not_csv"
+    HEADER = "header_mismatch"
+    FILE_NAME = "file_name"
+
+
+class LineOutcome(StrEnum):
+    """What became of one line of a claims file."""
+
+    IMPORTED = "imported"
+    """A new claim: the same events as ``POST /api/v1/claims``."""
+    ALREADY_IN_LEDGER = "already_in_ledger"
+    """An identical claim was in the ledger before this file: reported, not duplicated."""
+    DUPLICATE_IN_FILE = "duplicate_in_file"
+    """An earlier line of this file has the same ``partnerClaimId``: the first one counts."""
+    CONFLICT = "conflict"
+    """The ledger holds this ``partnerClaimId`` with another payload (the API's ``DUPLICATE_CLAIM``)."""
+    UNKNOWN_DOCUMENT = "unknown_document"
+    """A referenced document hash is not registered for the partner."""
+    INVALID = "invalid"
+    """The line is not a valid claim (malformed, a bad field): ``field`` and ``reason`` say why."""
+
+    @property
+    def has_claim(self) -> bool:
+        """Whether the line names a claim of the ledger (its results line carries status and proof)."""
+        return self in (LineOutcome.IMPORTED, LineOutcome.ALREADY_IN_LEDGER)
+
+
+class BatchFileRejected(InvalidCommand):
+    """The file cannot be read as a claims file at all."""
+
+    code = "BATCH_FILE_REJECTED"
+
+    def __init__(self, rejection: BatchFileRejection, message: str, line: int | None = None) -> None:
+        super().__init__(message, rejection=rejection.value, line=line)
+        self.rejection = rejection
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimsFileName:
+    """A parsed claims file name."""
+
+    partner_id: str
+    day: date
+    format: BatchFormat
+    stem: str
+
+    @property
+    def results_name(self) -> str:
+        return f"{self.stem}.results.jsonl"
+
+
+_NAME = re.compile(r"^(claims_(?P<partner>[a-z0-9_]{2,64})_(?P<day>\d{8})(?:-[A-Za-z0-9]{1,40})?)\.(?P<ext>jsonl|csv)$")
+
+
+def parse_claims_name(name: str) -> ClaimsFileName:
+    """Parse ``claims_<partner>_<YYYYMMDD>[-<label>].jsonl|csv``; :class:`BatchFileRejected` otherwise."""
+    match = _NAME.match(name)
+    if match is None:
+        raise BatchFileRejected(
+            BatchFileRejection.FILE_NAME, "file name must be claims_<partner_id>_<YYYYMMDD>[-<label>].jsonl or .csv"
+        )
+    try:
+        day = date(int(match["day"][:4]), int(match["day"][4:6]), int(match["day"][6:]))
+    except ValueError:
+        raise BatchFileRejected(BatchFileRejection.FILE_NAME, "the file name's date is not a calendar date") from None
+    return ClaimsFileName(check_partner_slug(match["partner"]), day, BatchFormat(match["ext"]), match[1])

@@ -1,0 +1,218 @@
+"""Importing a historical claims file (seed 000 §3.2 Pattern B): every valid line becomes the same events as
+``POST /api/v1/claims`` (:meth:`Claims.submit`, same idempotency by ``partnerClaimId``).
+
+Two passes over the file: a scan (digest, UTF-8, header; a file that fails it is rejected whole, nothing
+loads), then the load, chunk by chunk: each claim is submitted as the API submits it, then the chunk's
+``claimsfile.chunk_loaded`` event records what became of each line. Restartable: a file is its digest, a
+second run resumes after the last recorded chunk. A claim the killed run already created is recognised by
+its first log position (after the file's last recorded event) and reported as imported, so every claim is
+in the ledger once and the results are those of an uninterrupted run. A finished file run again records
+nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import IO
+from uuid import UUID
+
+from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus, LineResult, claims_file_id
+from ledger_core.claims.batch.formats import BatchFileRejected, LineOutcome, parse_claims_name
+from ledger_core.claims.batch.lines import ClaimLine, ClaimReader, scan
+from ledger_core.claims.documents import DocumentService
+from ledger_core.claims.errors import DuplicateClaim
+from ledger_core.claims.submission import ClaimSubmission
+from ledger_core.claims.use_cases import Claims
+from ledger_core.engine.application import LedgerApplication
+from ledger_core.engine.envelope import decode_entry
+from ledger_core.engine.errors import NotFound
+from ledger_core.shared.service_support import save
+from ledger_core.shared.vocabulary import VerificationLevel
+
+OpenFile = Callable[[], AbstractContextManager[IO[bytes]]]
+"""Opens the file's bytes afresh (called once per pass)."""
+Progress = Callable[[int], None]
+"""``progress(lines done)``, called after each chunk."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """Where a claims file stands after a run."""
+
+    partner_id: str
+    file_name: str
+    digest: str
+    status: ClaimsFileStatus
+    counts: dict[LineOutcome, int]
+    lines: int
+    rejection: str | None = None
+    message: str | None = None
+
+    @classmethod
+    def of(cls, file: ClaimsFile) -> ImportReport:
+        return cls(
+            partner_id=str(file.partner_id),
+            file_name=file.file_name,
+            digest=file.digest,
+            status=file.status,
+            counts=dict(file.counts),
+            lines=file.lines_through,
+            rejection=None if file.rejection is None else file.rejection.value,
+            message=file.message,
+        )
+
+
+@dataclass
+class _Positions:
+    """Log positions that tell this file's claims apart: where the file started and where this run resumed."""
+
+    file_start: int
+    resume_from: int
+
+
+class ClaimImport:
+    """The historical import use case (``ledger.batches``)."""
+
+    def __init__(
+        self, app: LedgerApplication, claims: Claims, documents: DocumentService, chunk_size: int = 500
+    ) -> None:
+        self.app = app
+        self.claims = claims
+        self.documents = documents
+        self.chunk_size = chunk_size
+
+    def run(
+        self, file_name: str, open_file: OpenFile, *, default_level: str = "standard", progress: Progress | None = None
+    ) -> ImportReport:
+        """Import ``file_name`` (``claims_<partner>_<YYYYMMDD>[-<label>].jsonl|csv``); see the module docstring.
+
+        ``default_level``: the verification level of a line that names none."""
+        name = parse_claims_name(file_name)
+        level = VerificationLevel(default_level).value
+        try:
+            with open_file() as stream:
+                found = scan(stream, name.format)
+        except BatchFileRejected as rejected:
+            return self._reject(name.partner_id, file_name, open_file, rejected)
+        file_id = claims_file_id(name.partner_id, found.digest)
+        file = self._existing(file_id)
+        if file is None:
+            file = ClaimsFile.receive(name.partner_id, file_name, found.digest, found.size, level)
+            save(self.app, file)
+        if file.status is not ClaimsFileStatus.LOADING:
+            return ImportReport.of(file)
+        rows = self.app.log_reader.read_aggregate_rows(str(file.id))
+        positions = _Positions(file_start=rows[0].position, resume_from=rows[-1].position + 1)
+        with open_file() as stream:
+            reader = ClaimReader(stream, name.format, name.partner_id, file.default_level)
+            for chunk in _chunks(reader, file.lines_through, self.chunk_size):
+                file.record_chunk(chunk[-1].line, self._load_chunk(chunk, positions))
+                positions.resume_from = save(self.app, file)[-1] + 1
+                if progress is not None:
+                    progress(file.lines_through)
+        file.complete(file.lines_through)
+        save(self.app, file)
+        return ImportReport.of(file)
+
+    def file(self, partner_id: str, digest: str) -> ClaimsFile:
+        """The recorded claims file (read-only), or :class:`NotFound`."""
+        return self.app.view(ClaimsFile, claims_file_id(partner_id, digest), "claims_file")
+
+    def results(self, partner_id: str, digest: str) -> Iterator[LineResult]:
+        """What became of every line of the file, in line order (from the log)."""
+        for row in self.app.log_reader.read_aggregate_rows(str(claims_file_id(partner_id, digest))):
+            if row.type == ClaimsFile.ChunkLoaded.EVENT_TYPE:
+                yield from (LineResult.from_json(result) for result in decode_entry(row.entry).payload["results"])
+
+    # -- internals -------------------------------------------------------------------------------------
+    def _existing(self, file_id: UUID) -> ClaimsFile | None:
+        try:
+            return self.app.load(ClaimsFile, file_id, "claims_file")
+        except NotFound:
+            return None
+
+    def _reject(
+        self, partner_id: str, file_name: str, open_file: OpenFile, rejected: BatchFileRejected
+    ) -> ImportReport:
+        with open_file() as stream:
+            digest, size = _digest(stream)
+        file = self._existing(claims_file_id(partner_id, digest))
+        if file is None:
+            file = ClaimsFile.reject(
+                partner_id, file_name, digest, size, rejected.rejection, str(rejected), rejected.line
+            )
+            save(self.app, file)
+        return ImportReport.of(file)
+
+    def _load_chunk(self, chunk: list[ClaimLine], positions: _Positions) -> list[LineResult]:
+        seen: set[str] = set()
+        results = []
+        for line in chunk:
+            if line.submission is None:
+                results.append(
+                    LineResult(line.line, LineOutcome.INVALID, line.partner_claim_id, None, line.field, line.reason)
+                )
+                continue
+            results.append(self._load_claim(line.line, line.submission, positions, seen))
+            seen.add(line.submission.partner_claim_id)
+        return results
+
+    def _load_claim(self, line: int, submission: ClaimSubmission, positions: _Positions, seen: set[str]) -> LineResult:
+        pcid = submission.partner_claim_id
+        for index, document in enumerate(submission.documents):
+            try:
+                self.documents.get(submission.partner_id, document.hash)
+            except NotFound:
+                reason = f"document {document.hash} is not registered for the partner"
+                return LineResult(line, LineOutcome.UNKNOWN_DOCUMENT, pcid, None, f"documents[{index}].hash", reason)
+        claim_id = str(submission.claim_id)
+        try:
+            outcome = self.claims.submit(submission)
+        except DuplicateClaim as conflict:
+            first = self._first_position(claim_id)
+            if first >= positions.file_start:
+                return LineResult(
+                    line, LineOutcome.DUPLICATE_IN_FILE, pcid, claim_id, None, "an earlier line has this partnerClaimId"
+                )
+            fields = ", ".join(conflict.details.get("differing_fields", []) or [])
+            return LineResult(
+                line, LineOutcome.CONFLICT, pcid, claim_id, None, f"the ledger holds it with other {fields}"
+            )
+        if outcome.created:
+            return LineResult(line, LineOutcome.IMPORTED, pcid, claim_id)
+        first = self._first_position(claim_id)
+        if first >= positions.resume_from and pcid not in seen:
+            return LineResult(line, LineOutcome.IMPORTED, pcid, claim_id)  # created before this run was killed
+        if first >= positions.file_start:
+            return LineResult(
+                line, LineOutcome.DUPLICATE_IN_FILE, pcid, claim_id, None, "an earlier line has this partnerClaimId"
+            )
+        return LineResult(line, LineOutcome.ALREADY_IN_LEDGER, pcid, claim_id)
+
+    def _first_position(self, claim_id: str) -> int:
+        return self.app.log_reader.read_aggregate_rows(claim_id)[0].position
+
+
+def _chunks(reader: ClaimReader, done: int, size: int) -> Iterator[list[ClaimLine]]:
+    chunk: list[ClaimLine] = []
+    for line in reader:
+        if line.line <= done:
+            continue
+        chunk.append(line)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _digest(stream: IO[bytes]) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    while block := stream.read(1 << 20):
+        digest.update(block)
+        size += len(block)
+    return digest.hexdigest(), size

@@ -1,0 +1,266 @@
+"""Historical claims import on real storage (SQLite and PostgreSQL): results with proofs, bad lines, idempotence.
+
+Every proof in a results file is checked with nothing but the 40-line hashlib verifier of docs/proofs.md,
+against the header's checkpoint once its signature is checked with the log's verifier key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from support.clock import SteppingClock
+
+from adapters.batch.processing import process_claims_file
+from adapters.opening import open_audit_log, open_ledger, seal_pending, verifier_key
+from adapters.storage import StorageConfig
+from ledger_core.claims.batch.claims_file import ClaimsFileStatus
+from ledger_core.claims.batch.formats import BatchFileRejected, LineOutcome
+from ledger_core.claims.submission import validate_submission
+from ledger_core.engine.merkle import CheckpointRecord
+from ledger_core.ledger import Ledger
+from proofs import verify_checkpoint
+
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+P = "acme"
+PHOTO = hashlib.sha256(b"photo").hexdigest()
+DOCS = (Path(__file__).resolve().parents[2] / "docs" / "proofs.md").read_text(encoding="utf-8")
+
+
+def docs_verifier() -> dict[str, Callable[..., Any]]:
+    match = re.search(r"<!-- verify-snippet:start -->\s*```python\n(.*?)```", DOCS, re.DOTALL)
+    assert match is not None
+    namespace: dict[str, Any] = {}
+    exec(compile(match.group(1), "docs/proofs.md", "exec"), namespace)
+    return namespace
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> StorageConfig:
+    return StorageConfig(tmp_path / "data", database_url)
+
+
+@pytest.fixture
+def ledger(config: StorageConfig) -> Iterator[Ledger]:
+    opened = open_ledger(config, clock=SteppingClock(NOW))
+    opened.partners.register(partner_id=P, name="Acme", category="insurance_carrier", tier="standard", scopes=[])
+    opened.documents.register(
+        partner_id=P, sha256=PHOTO, document_type="photo", media_type="image/jpeg", size_bytes=10, metadata={}
+    )
+    yield opened
+    opened.close()
+
+
+def claim(number: int, **overrides: Any) -> dict[str, Any]:
+    return {
+        "partnerClaimId": f"H-{number:05d}",
+        "claimType": "auto",
+        "claimAmount": f"{100 + number}.25",
+        "currency": "USD",
+        "submittedAt": "2025-06-01T10:00:00Z",
+        "documents": [{"type": "photo", "hash": PHOTO}],
+        "verificationLevel": "enhanced",
+    } | overrides
+
+
+def write_jsonl(path: Path, lines: list[Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join((line if isinstance(line, bytes) else orjson.dumps(line)) + b"\n" for line in lines))
+    return path
+
+
+def run(ledger: Ledger, config: StorageConfig, path: Path, out: Path, **kwargs: Any) -> Any:
+    def covering(size: int) -> CheckpointRecord:
+        record = seal_pending(config)
+        assert record is not None and record.size >= size
+        return record
+
+    with open_audit_log(config) as audit:
+        return process_claims_file(ledger, audit, path, out, checkpoint_covering=covering, **kwargs)
+
+
+def read_results(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    header, *lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return header, lines
+
+
+def check_every_proof(header: dict[str, Any], lines: list[dict[str, Any]], vkey: str) -> int:
+    """Verify the header's signed checkpoint, then each claim's proof with the docs' hashlib verifier."""
+    body = verify_checkpoint(header["checkpoint"], vkey)
+    verifier = docs_verifier()
+    checked = 0
+    for line in lines:
+        if "proof" not in line:
+            continue
+        proof = line["proof"]
+        entry = base64.b64decode(proof["entry"])
+        assert verifier["leaf_hash"](entry).hex() == proof["leafHash"]
+        assert line["claimId"] in entry.decode()  # the entry is the claim's
+        path = [bytes.fromhex(step) for step in proof["inclusionPath"]]
+        assert verifier["verify_inclusion"](
+            bytes.fromhex(proof["leafHash"]), line["leafIndex"], header["treeSize"], path, body.root_hash
+        )
+        checked += 1
+    return checked
+
+
+def test_a_file_imports_with_proofs_and_reports_every_bad_line(
+    ledger: Ledger, config: StorageConfig, tmp_path: Path
+) -> None:
+    existing = validate_submission(
+        partner_id=P,
+        partner_claim_id="H-90000",
+        claim_type="auto",
+        claim_amount="10.00",
+        currency="USD",
+        submitted_at="2025-01-01T00:00:00Z",
+        documents=[],
+        verification_level="standard",
+    )
+    ledger.claims.submit(existing)
+    conflicting = validate_submission(
+        partner_id=P,
+        partner_claim_id="H-90001",
+        claim_type="auto",
+        claim_amount="10.00",
+        currency="USD",
+        submitted_at="2025-01-01T00:00:00Z",
+        documents=[],
+        verification_level="standard",
+    )
+    ledger.claims.submit(conflicting)
+    lines: list[Any] = [claim(i) for i in range(12)]
+    lines += [
+        claim(100, claimAmount=100.5),  # a JSON float
+        claim(101, claimAmount="10.123"),  # too many decimals for USD
+        b'{"partnerClaimId": "H-00102", ',  # not JSON
+        claim(103, documents=[{"type": "photo", "hash": "ab" * 32}]),  # unknown document
+        claim(3),  # a duplicate within the file
+        {
+            "partnerClaimId": "H-90000",
+            "claimType": "auto",
+            "claimAmount": "10.00",
+            "currency": "USD",
+            "submittedAt": "2025-01-01T00:00:00Z",
+            "documents": [],
+            "verificationLevel": "standard",
+        },
+        {
+            "partnerClaimId": "H-90001",
+            "claimType": "auto",
+            "claimAmount": "11.00",
+            "currency": "USD",
+            "submittedAt": "2025-01-01T00:00:00Z",
+            "documents": [],
+            "verificationLevel": "standard",
+        },
+        claim(104, partnerId="other"),  # another partner's claim
+        b'{"partnerClaimId": "H-00105", "partnerClaimId": "H-00106"}',  # duplicate keys
+        claim(107, claimType="boat"),
+    ]
+    path = write_jsonl(tmp_path / "in" / f"claims_{P}_20260115.jsonl", lines)
+
+    outcome = run(ledger, config, path, tmp_path / "out", default_level="standard")
+
+    assert outcome.report.status is ClaimsFileStatus.COMPLETED
+    header, results = read_results(outcome.results_path)
+    by_line = {result["line"]: result for result in results}
+    assert [by_line[n]["outcome"] for n in range(1, 13)] == ["imported"] * 12
+    expected = {
+        13: ("invalid", "claimAmount"),
+        14: ("invalid", "claimAmount"),
+        15: ("invalid", None),
+        16: ("unknown_document", "documents[0].hash"),
+        17: ("duplicate_in_file", None),
+        18: ("already_in_ledger", None),
+        19: ("conflict", None),
+        20: ("invalid", "partnerId"),
+        21: ("invalid", "partnerClaimId"),
+        22: ("invalid", "claimType"),
+    }
+    for number, (kind, field) in expected.items():
+        assert by_line[number]["outcome"] == kind, by_line[number]
+        assert by_line[number].get("field") == field, by_line[number]
+    assert header["counts"] == {
+        "already_in_ledger": 1,
+        "conflict": 1,
+        "duplicate_in_file": 1,
+        "imported": 12,
+        "invalid": 6,
+        "unknown_document": 1,
+    }
+    assert check_every_proof(header, results, verifier_key(config)) == 13
+    assert all(by_line[n]["status"] for n in range(1, 13))
+    assert {r["riskLevel"] for r in results if r["outcome"] == "imported"} <= {"low", "medium", "high", "critical"}
+    assert ledger.claims.get_by_reference(P, "H-00003").partner_claim_id == "H-00003"
+    assert ledger.verify().size == ledger.size()
+
+
+def test_the_same_file_twice_records_nothing(ledger: Ledger, config: StorageConfig, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "in" / f"claims_{P}_20260116.jsonl", [claim(i) for i in range(5)])
+    first = run(ledger, config, path, tmp_path / "out")
+    size = ledger.size()
+    second = run(ledger, config, path, tmp_path / "out")
+    assert ledger.size() == size
+    assert second.report.counts == first.report.counts == {LineOutcome.IMPORTED: 5}
+    _, results = read_results(second.results_path)
+    assert [r["outcome"] for r in results] == ["imported"] * 5
+
+
+def test_csv_with_documents_column(ledger: Ledger, config: StorageConfig, tmp_path: Path) -> None:
+    path = tmp_path / "in" / f"claims_{P}_20260117.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "partnerClaimId,claimType,claimAmount,currency,submittedAt,verificationLevel,documents\r\n"
+        f"C-1,auto,10.50,USD,2025-06-01T10:00:00Z,full,photo:{PHOTO}\r\n"
+        "C-2,auto,1e3,USD,2025-06-01T10:00:00Z,,\r\n"
+        "C-3,property,99,USD,2025-06-01T10:00:00Z,,\r\n",
+        encoding="utf-8",
+    )
+    outcome = run(ledger, config, path, tmp_path / "out")
+    _, results = read_results(outcome.results_path)
+    assert [(r["line"], r["outcome"]) for r in results] == [(2, "imported"), (3, "invalid"), (4, "imported")]
+    assert results[1]["field"] == "claimAmount"
+
+
+@pytest.mark.parametrize(
+    ("content", "rejection"),
+    [
+        (b"", "empty_file"),
+        (b"partnerClaimId,claimTyp,claimAmount,currency,submittedAt\r\n", "header_mismatch"),
+        (
+            "partnerClaimId,claimType,claimAmount,currency,submittedAt\r\nC-1,auto,10,USD,caf\xe9\r\n".encode(
+                "latin-1"
+            ),
+            "not_utf8",
+        ),
+    ],
+    ids=["empty", "header", "latin1"],
+)
+def test_a_file_rejected_whole_loads_nothing(
+    ledger: Ledger, config: StorageConfig, tmp_path: Path, content: bytes, rejection: str
+) -> None:
+    path = tmp_path / "in" / f"claims_{P}_20260118.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    size = ledger.size()
+    outcome = run(ledger, config, path, tmp_path / "out")
+    assert outcome.report.status is ClaimsFileStatus.REJECTED
+    assert outcome.report.rejection == rejection
+    header, results = read_results(outcome.results_path)
+    assert header["rejection"] == rejection and results == []
+    assert ledger.size() == size + 1  # the rejection itself, nothing of the file
+
+
+def test_a_bad_file_name_is_refused(ledger: Ledger, config: StorageConfig, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "in" / "claims.jsonl", [claim(1)])
+    with pytest.raises(BatchFileRejected, match="file name"):
+        run(ledger, config, path, tmp_path / "out")
