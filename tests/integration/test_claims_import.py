@@ -80,7 +80,8 @@ def write_jsonl(path: Path, lines: list[Any]) -> Path:
 def run(ledger: Ledger, config: StorageConfig, path: Path, out: Path, **kwargs: Any) -> Any:
     def covering(size: int) -> CheckpointRecord:
         record = seal_pending(config)
-        assert record is not None and record.size >= size
+        assert record is not None
+        assert record.size >= size
         return record
 
     with open_audit_log(config) as audit:
@@ -256,7 +257,8 @@ def test_a_file_rejected_whole_loads_nothing(
     assert outcome.report.status is ClaimsFileStatus.REJECTED
     assert outcome.report.rejection == rejection
     header, results = read_results(outcome.results_path)
-    assert header["rejection"] == rejection and results == []
+    assert header["rejection"] == rejection
+    assert results == []
     assert ledger.size() == size + 1  # the rejection itself, nothing of the file
 
 
