@@ -12,6 +12,7 @@ Running the same file again records nothing and rewrites the same results (again
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +20,12 @@ from pathlib import Path
 from typing import IO
 
 from adapters.batch.results import write_results
+from adapters.opening import seal_pending
+from adapters.storage import StorageConfig
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus
 from ledger_core.claims.batch.importing import ImportReport, Progress
 from ledger_core.engine.audit_log import AuditLog
+from ledger_core.engine.errors import LedgerError
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.ledger import Ledger
 
@@ -62,3 +66,36 @@ def process_claims_file(
         checkpoint = checkpoint_covering(ledger.size())
     write_results(ledger, audit, report, checkpoint, results_path)
     return BatchOutcome(report, results_path)
+
+
+def sealing_checkpoint(
+    config: StorageConfig, signing_key: Path | None = None, *, timeout: float = 120.0, poll: float = 0.2
+) -> CheckpointCovering:
+    """A :data:`CheckpointCovering` for a command-line process: seal what waits (or, when a separate sealer
+    leads on PostgreSQL, wait for it) until a checkpoint covers ``size``; :class:`SealTimeout` after
+    ``timeout`` seconds."""
+
+    def covering(size: int) -> CheckpointRecord:
+        deadline = time.monotonic() + timeout
+        while True:
+            latest = seal_pending(config, signing_key=signing_key)
+            if latest is not None and latest.size >= size:
+                return latest
+            if time.monotonic() >= deadline:
+                raise SealTimeout(size, None if latest is None else latest.size)
+            time.sleep(poll)
+
+    return covering
+
+
+class SealTimeout(LedgerError):
+    """No signed checkpoint covered the file's claims in time (is the sealer running?)."""
+
+    code = "SEAL_TIMEOUT"
+
+    def __init__(self, needed: int, sealed: int | None) -> None:
+        super().__init__(
+            f"no signed checkpoint covers the log's {needed} entries yet (latest: {sealed}); is the sealer running?",
+            needed=needed,
+            sealed=sealed,
+        )

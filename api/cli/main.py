@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from adapters.feeds.host_key import ensure_host_key
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
+from api.cli import batch as cli_batch
 from api.cli import claims as cli_claims
 from api.cli import feeds as cli_feeds
 from api.cli import feeds_transport as cli_feeds_transport
@@ -52,6 +53,7 @@ cli_sso.register(app)  # sso configure-saml|configure-oidc|show|remove|deactivat
 cli_sso_monitoring.register(cli_sso.sso_app)  # sso status|sync: api/cli/sso_monitoring.py
 cli_witness.register(app)  # witness init|vkey|serve: api/cli/witness.py
 cli_keys.register(app)  # keys rotate: api/cli/keys.py
+cli_batch.register(app)  # batch run|status: api/cli/batch.py
 
 err = Console(stderr=True)
 

@@ -13,10 +13,10 @@ nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Protocol, runtime_checkable
 from uuid import UUID
 
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus, LineResult, claims_file_id
@@ -27,6 +27,7 @@ from ledger_core.claims.errors import DuplicateClaim
 from ledger_core.claims.submission import ClaimSubmission
 from ledger_core.claims.use_cases import Claims
 from ledger_core.engine.application import LedgerApplication
+from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.errors import NotFound
 from ledger_core.shared.service_support import save
@@ -63,6 +64,17 @@ class ImportReport:
             rejection=None if file.rejection is None else file.rejection.value,
             message=file.message,
         )
+
+
+@runtime_checkable
+class PartnerRowsReader(Protocol):
+    """The set-at-a-time read ``files`` needs (both storage backends' log readers offer it)."""
+
+    def log_size(self) -> int: ...
+
+    def partner_rows_of_types(
+        self, partner_id: str, types: Sequence[str], *, start: int, stop: int, limit: int, descending: bool = False
+    ) -> Sequence[StoredRow]: ...
 
 
 @dataclass
@@ -116,6 +128,16 @@ class ClaimImport:
         file.complete(file.lines_through)
         save(self.app, file)
         return ImportReport.of(file)
+
+    def files(self, partner_id: str, limit: int = 20) -> list[ClaimsFile]:
+        """The partner's newest claims files (read-only), newest first (``ledger batch status``)."""
+        if not isinstance(self.app.log_reader, PartnerRowsReader):
+            raise NotImplementedError("this storage cannot list a partner's rows by type")
+        types = (ClaimsFile.Received.EVENT_TYPE, ClaimsFile.Rejected.EVENT_TYPE)
+        rows = self.app.log_reader.partner_rows_of_types(
+            partner_id, types, start=0, stop=self.app.log_reader.log_size(), limit=limit, descending=True
+        )
+        return [self.app.view(ClaimsFile, UUID(row.aggregate_id), "claims_file") for row in rows]
 
     def file(self, partner_id: str, digest: str) -> ClaimsFile:
         """The recorded claims file (read-only), or :class:`NotFound`."""
