@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import orjson
 import pytest
@@ -24,9 +25,11 @@ from adapters.opening import open_audit_log, open_ledger, seal_pending, verifier
 from adapters.storage import StorageConfig
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus
 from ledger_core.claims.batch.formats import BatchFileRejected, LineOutcome
+from ledger_core.claims.claim import Claim
 from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.ledger import Ledger
+from ledger_core.shared.service_support import save
 from proofs import verify_checkpoint
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -266,3 +269,67 @@ def test_a_bad_file_name_is_refused(ledger: Ledger, config: StorageConfig, tmp_p
     path = write_jsonl(tmp_path / "in" / "claims.jsonl", [claim(1)])
     with pytest.raises(BatchFileRejected, match="file name"):
         run(ledger, config, path, tmp_path / "out")
+
+
+def test_bulk_verification_reports_each_claim_and_leaks_nothing(
+    ledger: Ledger, config: StorageConfig, tmp_path: Path
+) -> None:
+    imported = run(
+        ledger, config, write_jsonl(tmp_path / "in" / f"claims_{P}_20260120.jsonl", [claim(1)]), tmp_path / "o"
+    )
+    decided_id = read_results(imported.results_path)[1][0]["claimId"]
+    recorded_only = Claim.from_submission(
+        validate_submission(
+            partner_id=P,
+            partner_claim_id="R-1",
+            claim_type="auto",
+            claim_amount="20.00",
+            currency="USD",
+            submitted_at="2025-01-01T00:00:00Z",
+            documents=[],
+            verification_level="standard",
+        )
+    )
+    save(ledger.app, recorded_only)  # recorded without a verification (library use): open for one
+    ledger.partners.register(partner_id="other", name="Other", category="insurance_carrier", tier="standard", scopes=[])
+    theirs = ledger.claims.submit(
+        validate_submission(
+            partner_id="other",
+            partner_claim_id="T-1",
+            claim_type="auto",
+            claim_amount="20.00",
+            currency="USD",
+            submitted_at="2025-01-01T00:00:00Z",
+            documents=[],
+            verification_level="standard",
+        )
+    )
+    lines = [
+        {"claimId": decided_id},
+        {"partnerClaimId": "R-1"},
+        {"claimId": str(theirs.claim.id)},  # another partner's claim: not found, like an unknown one
+        {"claimId": str(uuid4())},
+        {"partnerClaimId": "T-1"},
+        {"claimId": "not-a-uuid"},
+        {"claimId": decided_id, "partnerClaimId": "H-00001"},
+    ]
+    path = write_jsonl(tmp_path / "in" / f"verify_{P}_20260121.jsonl", lines)
+    before = ledger.size()
+
+    outcome = run(ledger, config, path, tmp_path / "out")
+
+    header, results = read_results(outcome.results_path)
+    assert [r["outcome"] for r in results] == [
+        "decided",
+        "reverified",
+        "not_found",
+        "not_found",
+        "not_found",
+        "invalid",
+        "invalid",
+    ]
+    assert results[2] == {"line": 3, "outcome": "not_found", "reason": "no such claim", "field": None}
+    assert results[2].keys() == results[3].keys()  # nothing tells another partner's claim from a missing one
+    assert check_every_proof(header, results, verifier_key(config)) == 2
+    recorded = [e for e in ledger.history(recorded_only.id) if e.position >= before]
+    assert [e.type for e in recorded] == ["claim.verification_recorded"]

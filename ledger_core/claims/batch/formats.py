@@ -1,6 +1,7 @@
 """Claims batch files (seed 000 §3.2 Pattern B): names, columns, and what is said about a file or a line.
 
-File names: ``claims_<partner_id>_<YYYYMMDD>[-<label>].jsonl`` or ``.csv`` (a historical import); the results
+File names: ``claims_<partner_id>_<YYYYMMDD>[-<label>].jsonl`` or ``.csv`` (a historical import),
+``verify_<partner_id>_...`` (bulk verification: one claim id per line, :data:`ID_COLUMNS`); the results
 file of ``<stem>.<ext>`` is ``<stem>.results.jsonl``. JSON Lines carry the API's ClaimSubmission fields
 (camelCase, ``documents`` as in the API); CSV carries :data:`CLAIM_COLUMNS`, ``documents`` written as
 ``type:sha256`` pairs separated by ``;``.
@@ -26,11 +27,20 @@ CLAIM_COLUMNS: tuple[str, ...] = (
     "documents",
 )
 """A claims CSV's columns (any order); ``verificationLevel`` and ``documents`` may be left empty."""
+ID_COLUMNS: tuple[str, ...] = ("claimId", "partnerClaimId")
+"""A bulk verification file's columns (CSV header or JSON keys): each line names its claim by one of them."""
 OPTIONAL_COLUMNS = frozenset({"verificationLevel", "documents"})
 JSON_FIELDS = frozenset({*CLAIM_COLUMNS, "partnerId"})
 MAX_LINE_BYTES = 256 * 1024
 """A line longer than this (a claim with 100 documents and metadata fits easily) is refused, never held."""
 RESULTS_FORMAT = "proveniq-ledger/claims-results/v1"
+
+
+class BatchKind(StrEnum):
+    """What a claims file asks for, by its name's prefix."""
+
+    IMPORT = "claims"
+    VERIFY = "verify"
 
 
 class BatchFormat(StrEnum):
@@ -63,11 +73,30 @@ class LineOutcome(StrEnum):
     """A referenced document hash is not registered for the partner."""
     INVALID = "invalid"
     """The line is not a valid claim (malformed, a bad field): ``field`` and ``reason`` say why."""
+    REVERIFIED = "reverified"
+    """Bulk verification: a new decision was recorded (``claim.verification_recorded``)."""
+    UNCHANGED = "unchanged"
+    """Bulk verification: the claim was verified again to the same outcome; nothing recorded."""
+    DECIDED = "decided"
+    """Bulk verification: the claim's decision is final (verified, rejected, flagged or awaiting review)."""
+    NOT_FOUND = "not_found"
+    """Bulk verification: no such claim of this partner (another partner's claim reads the same)."""
 
     @property
     def has_claim(self) -> bool:
         """Whether the line names a claim of the ledger (its results line carries status and proof)."""
-        return self in (LineOutcome.IMPORTED, LineOutcome.ALREADY_IN_LEDGER)
+        return self in _WITH_CLAIM
+
+
+_WITH_CLAIM = frozenset(
+    {
+        LineOutcome.IMPORTED,
+        LineOutcome.ALREADY_IN_LEDGER,
+        LineOutcome.REVERIFIED,
+        LineOutcome.UNCHANGED,
+        LineOutcome.DECIDED,
+    }
+)
 
 
 class BatchFileRejected(InvalidCommand):
@@ -89,24 +118,29 @@ class ClaimsFileName:
     day: date
     format: BatchFormat
     stem: str
+    kind: BatchKind = BatchKind.IMPORT
 
     @property
     def results_name(self) -> str:
         return f"{self.stem}.results.jsonl"
 
 
-_NAME = re.compile(r"^(claims_(?P<partner>[a-z0-9_]{2,64})_(?P<day>\d{8})(?:-[A-Za-z0-9]{1,40})?)\.(?P<ext>jsonl|csv)$")
+_NAME = re.compile(
+    r"^((?P<kind>claims|verify)_(?P<partner>[a-z0-9_]{2,64})_(?P<day>\d{8})(?:-[A-Za-z0-9]{1,40})?)\.(?P<ext>jsonl|csv)$"
+)
 
 
 def parse_claims_name(name: str) -> ClaimsFileName:
-    """Parse ``claims_<partner>_<YYYYMMDD>[-<label>].jsonl|csv``; :class:`BatchFileRejected` otherwise."""
+    """Parse ``claims|verify_<partner>_<YYYYMMDD>[-<label>].jsonl|csv``; :class:`BatchFileRejected` otherwise."""
     match = _NAME.match(name)
     if match is None:
         raise BatchFileRejected(
-            BatchFileRejection.FILE_NAME, "file name must be claims_<partner_id>_<YYYYMMDD>[-<label>].jsonl or .csv"
+            BatchFileRejection.FILE_NAME,
+            "file name must be claims_ or verify_<partner_id>_<YYYYMMDD>[-<label>].jsonl or .csv",
         )
     try:
         day = date(int(match["day"][:4]), int(match["day"][4:6]), int(match["day"][6:]))
     except ValueError:
         raise BatchFileRejected(BatchFileRejection.FILE_NAME, "the file name's date is not a calendar date") from None
-    return ClaimsFileName(check_partner_slug(match["partner"]), day, BatchFormat(match["ext"]), match[1])
+    partner_id = check_partner_slug(match["partner"])
+    return ClaimsFileName(partner_id, day, BatchFormat(match["ext"]), match[1], BatchKind(match["kind"]))

@@ -20,7 +20,7 @@ from typing import IO, Protocol, runtime_checkable
 from uuid import UUID
 
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus, LineResult, claims_file_id
-from ledger_core.claims.batch.formats import BatchFileRejected, LineOutcome, parse_claims_name
+from ledger_core.claims.batch.formats import BatchFileRejected, BatchKind, LineOutcome, parse_claims_name
 from ledger_core.claims.batch.lines import ClaimLine, ClaimReader, scan
 from ledger_core.claims.documents import DocumentService
 from ledger_core.claims.errors import DuplicateClaim
@@ -31,7 +31,7 @@ from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.errors import NotFound
 from ledger_core.shared.service_support import save
-from ledger_core.shared.vocabulary import VerificationLevel
+from ledger_core.shared.vocabulary import ClaimStatus, VerificationLevel
 
 OpenFile = Callable[[], AbstractContextManager[IO[bytes]]]
 """Opens the file's bytes afresh (called once per pass)."""
@@ -78,9 +78,11 @@ class PartnerRowsReader(Protocol):
 
 
 @dataclass
-class _Positions:
-    """Log positions that tell this file's claims apart: where the file started and where this run resumed."""
+class _Run:
+    """One run over a file: its partner, and the log positions that tell this file's claims apart (where the
+    file started, where this run resumed)."""
 
+    partner_id: str
     file_start: int
     resume_from: int
 
@@ -106,7 +108,7 @@ class ClaimImport:
         level = VerificationLevel(default_level).value
         try:
             with open_file() as stream:
-                found = scan(stream, name.format)
+                found = scan(stream, name.format, name.kind)
         except BatchFileRejected as rejected:
             return self._reject(name.partner_id, file_name, open_file, rejected)
         file_id = claims_file_id(name.partner_id, found.digest)
@@ -117,11 +119,12 @@ class ClaimImport:
         if file.status is not ClaimsFileStatus.LOADING:
             return ImportReport.of(file)
         rows = self.app.log_reader.read_aggregate_rows(str(file.id))
-        positions = _Positions(file_start=rows[0].position, resume_from=rows[-1].position + 1)
+        positions = _Run(name.partner_id, file_start=rows[0].position, resume_from=rows[-1].position + 1)
         with open_file() as stream:
-            reader = ClaimReader(stream, name.format, name.partner_id, file.default_level)
+            reader = ClaimReader(stream, name.format, name.partner_id, file.default_level, name.kind)
+            load = self._load_chunk if name.kind is BatchKind.IMPORT else self._verify_chunk
             for chunk in _chunks(reader, file.lines_through, self.chunk_size):
-                file.record_chunk(chunk[-1].line, self._load_chunk(chunk, positions))
+                file.record_chunk(chunk[-1].line, load(chunk, positions))
                 positions.resume_from = save(self.app, file)[-1] + 1
                 if progress is not None:
                     progress(file.lines_through)
@@ -169,7 +172,7 @@ class ClaimImport:
             save(self.app, file)
         return ImportReport.of(file)
 
-    def _load_chunk(self, chunk: list[ClaimLine], positions: _Positions) -> list[LineResult]:
+    def _load_chunk(self, chunk: list[ClaimLine], positions: _Run) -> list[LineResult]:
         seen: set[str] = set()
         results = []
         for line in chunk:
@@ -182,7 +185,7 @@ class ClaimImport:
             seen.add(line.submission.partner_claim_id)
         return results
 
-    def _load_claim(self, line: int, submission: ClaimSubmission, positions: _Positions, seen: set[str]) -> LineResult:
+    def _load_claim(self, line: int, submission: ClaimSubmission, positions: _Run, seen: set[str]) -> LineResult:
         pcid = submission.partner_claim_id
         for index, document in enumerate(submission.documents):
             try:
@@ -213,6 +216,33 @@ class ClaimImport:
                 line, LineOutcome.DUPLICATE_IN_FILE, pcid, claim_id, None, "an earlier line has this partnerClaimId"
             )
         return LineResult(line, LineOutcome.ALREADY_IN_LEDGER, pcid, claim_id)
+
+    def _verify_chunk(self, chunk: list[ClaimLine], positions: _Run) -> list[LineResult]:
+        """Bulk verification: each named claim verified again as ``POST /api/v1/claims/{id}/verify`` does."""
+        seen: set[UUID] = set()
+        results = []
+        for line in chunk:
+            if line.claim_id is None:
+                results.append(
+                    LineResult(line.line, LineOutcome.INVALID, line.partner_claim_id, None, line.field, line.reason)
+                )
+                continue
+            results.append(self._verify_claim(line.line, line.claim_id, line.partner_claim_id, positions, seen))
+            seen.add(line.claim_id)
+        return results
+
+    def _verify_claim(
+        self, line: int, claim_id: UUID, pcid: str | None, positions: _Run, seen: set[UUID]
+    ) -> LineResult:
+        try:
+            outcome = self.claims.verify(claim_id, positions.partner_id)
+        except NotFound:  # unknown, or another partner's: the same answer (no existence leak)
+            return LineResult(line, LineOutcome.NOT_FOUND, pcid, None, None, "no such claim")
+        claim, reference = outcome.claim, pcid or outcome.claim.partner_claim_id
+        if outcome.positions or (outcome.head >= positions.resume_from and claim_id not in seen):
+            return LineResult(line, LineOutcome.REVERIFIED, reference, str(claim_id))  # (or by the killed run)
+        open_claim = claim.status in (ClaimStatus.SUBMITTED, ClaimStatus.PENDING) and not claim.awaiting_review
+        return LineResult(line, LineOutcome.UNCHANGED if open_claim else LineOutcome.DECIDED, reference, str(claim_id))
 
     def _first_position(self, claim_id: str) -> int:
         return self.app.log_reader.read_aggregate_rows(claim_id)[0].position

@@ -16,19 +16,24 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
+from uuid import UUID
 
 from ledger_core.claims.batch.formats import (
     CLAIM_COLUMNS,
+    ID_COLUMNS,
     JSON_FIELDS,
     MAX_LINE_BYTES,
     OPTIONAL_COLUMNS,
     BatchFileRejected,
     BatchFileRejection,
     BatchFormat,
+    BatchKind,
 )
 from ledger_core.claims.submission import ClaimSubmission, validate_submission
+from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.shared.text_lines import BoundedLines
+from ledger_core.shared.validation import check_identifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,8 @@ class ClaimLine:
     partner_claim_id: str | None = None
     field: str | None = None
     reason: str | None = None
+    claim_id: UUID | None = None
+    """Bulk verification: the claim the line names (by ``claimId`` or ``partnerClaimId``)."""
 
 
 class _JsonFloat(float):
@@ -87,7 +94,14 @@ class ClaimReader:
     verification level of a record that names none.
     """
 
-    def __init__(self, stream: IO[bytes], fmt: BatchFormat, partner_id: str, default_level: str) -> None:
+    def __init__(
+        self,
+        stream: IO[bytes],
+        fmt: BatchFormat,
+        partner_id: str,
+        default_level: str,
+        kind: BatchKind = BatchKind.IMPORT,
+    ) -> None:
         self._hash = hashlib.sha256()
         self._lines = BoundedLines(
             stream,
@@ -98,6 +112,7 @@ class ClaimReader:
         self.format = fmt
         self.partner_id = partner_id
         self.default_level = default_level
+        self.kind = kind
 
     @property
     def digest(self) -> str:
@@ -112,7 +127,10 @@ class ClaimReader:
         seen = False
         for line, fields, problem in records:
             seen = True
-            yield problem if problem is not None else self._claim(line, fields)
+            if problem is not None:
+                yield problem
+            else:
+                yield self._claim(line, fields) if self.kind is BatchKind.IMPORT else self._reference(line, fields)
         if not seen:
             raise BatchFileRejected(BatchFileRejection.EMPTY, "the file holds no claims")
 
@@ -142,6 +160,25 @@ class ClaimReader:
             return ClaimLine(line, partner_claim_id=pcid_text, field=field, reason=str(error))
         return ClaimLine(line, submission, submission.partner_claim_id)
 
+    def _reference(self, line: int, fields: Mapping[str, Any]) -> ClaimLine:
+        """A bulk verification line: the claim named by ``claimId`` (a UUID) or by ``partnerClaimId``."""
+        named = {key: fields[key] for key in ID_COLUMNS if fields.get(key) not in (None, "")}
+        if len(named) != 1:
+            return ClaimLine(line, reason="name the claim by exactly one of claimId and partnerClaimId")
+        key, value = next(iter(named.items()))
+        if not isinstance(value, str):
+            return ClaimLine(line, field=key, reason=f"{key} must be a string")
+        if key == "claimId":
+            try:
+                return ClaimLine(line, claim_id=UUID(value))
+            except ValueError:
+                return ClaimLine(line, field=key, reason="claimId must be a UUID")
+        try:
+            pcid = check_identifier(value, "partnerClaimId")
+        except InvalidCommand as error:
+            return ClaimLine(line, field=key, reason=str(error))
+        return ClaimLine(line, partner_claim_id=pcid, claim_id=derive_id("claim", self.partner_id, pcid))
+
     def _json_lines(self) -> Iterator[tuple[int, Mapping[str, Any], ClaimLine | None]]:
         for text in self._lines:
             overlong = self._lines.overlong
@@ -163,7 +200,8 @@ class ClaimReader:
             if not isinstance(value, dict):
                 yield number, {}, ClaimLine(number, reason="line is not a JSON object")
                 continue
-            unknown = sorted(key for key in value if key not in JSON_FIELDS)
+            allowed = JSON_FIELDS if self.kind is BatchKind.IMPORT else ID_COLUMNS
+            unknown = sorted(key for key in value if key not in allowed)
             if unknown:
                 yield number, {}, ClaimLine(number, field=unknown[0], reason=f"unknown field {unknown[0]!r}")
                 continue
@@ -177,7 +215,7 @@ class ClaimReader:
             raise BatchFileRejected(BatchFileRejection.EMPTY, "the file holds no claims") from None
         except csv.Error:
             raise BatchFileRejected(BatchFileRejection.NOT_CSV, "the first line is not CSV", 1) from None
-        names = _check_header(header)
+        names = _check_header(header, self.kind)
         while True:
             start = reader.line_num + 1
             overlong = self._lines.overlong
@@ -194,6 +232,8 @@ class ClaimReader:
                 continue
             elif len(cells) != len(names):
                 yield start, {}, ClaimLine(start, reason=f"record has {len(cells)} fields, the header {len(names)}")
+            elif self.kind is BatchKind.VERIFY:
+                yield start, dict(zip(names, cells, strict=True)), None
             else:
                 fields: dict[str, Any] = dict(zip(names, cells, strict=True))
                 try:
@@ -206,13 +246,14 @@ class ClaimReader:
                 yield start, fields, None
 
 
-def _check_header(header: list[str]) -> list[str]:
+def _check_header(header: list[str], kind: BatchKind) -> list[str]:
     names = [name.strip() for name in header]
-    required = [name for name in CLAIM_COLUMNS if name not in OPTIONAL_COLUMNS]
+    columns = CLAIM_COLUMNS if kind is BatchKind.IMPORT else ID_COLUMNS
+    required = [name for name in columns if name not in OPTIONAL_COLUMNS and kind is BatchKind.IMPORT]
     missing = [name for name in required if name not in names]
-    unknown = [index + 1 for index, name in enumerate(names) if name not in CLAIM_COLUMNS]
+    unknown = [index + 1 for index, name in enumerate(names) if name not in columns]
     repeated = sorted({name for name in names if names.count(name) > 1})
-    if not set(CLAIM_COLUMNS).intersection(names):
+    if not set(columns).intersection(names):
         raise BatchFileRejected(BatchFileRejection.NOT_CSV, "the first line is not the header of a claims CSV", 1)
     if missing or unknown or repeated:
         parts = [f"missing columns {missing}"] if missing else []
@@ -247,7 +288,7 @@ class FileScan:
     size: int
 
 
-def scan(stream: IO[bytes], fmt: BatchFormat) -> FileScan:
+def scan(stream: IO[bytes], fmt: BatchFormat, kind: BatchKind = BatchKind.IMPORT) -> FileScan:
     """Read the whole file once: digest, UTF-8, the CSV header; raises :class:`BatchFileRejected`."""
     digest = hashlib.sha256()
     lines = BoundedLines(
@@ -265,7 +306,7 @@ def scan(stream: IO[bytes], fmt: BatchFormat) -> FileScan:
                     header = next(csv.reader([text]))
                 except csv.Error:
                     raise BatchFileRejected(BatchFileRejection.NOT_CSV, "the first line is not CSV", 1) from None
-                _check_header(header)
+                _check_header(header, kind)
     if blank:
         raise BatchFileRejected(BatchFileRejection.EMPTY, "the file holds no claims")
     return FileScan(digest.hexdigest(), lines.size)
