@@ -24,6 +24,7 @@ from eventsourcing.persistence import ApplicationRecorder
 
 from ledger_core.accounts.use_cases import Accounts
 from ledger_core.claims.batch.importing import ClaimImport
+from ledger_core.claims.batch.reconciliation import Reconciliation
 from ledger_core.claims.facts import ClaimFacts
 from ledger_core.claims.use_cases import Claims, Documents
 from ledger_core.domain import ALL_AGGREGATES
@@ -87,7 +88,9 @@ class Ledger:
         self.claims = Claims(self.app, claim_facts, clock)
         self.documents = Documents(self.app, self.claims.verification)
         self.batches = ClaimImport(self.app, self.claims, self.documents.registry)
-        """Claims files: historical imports (ledger_core/claims/batch/importing.py)."""
+        """Claims files: historical imports and bulk verification (ledger_core/claims/batch/importing.py)."""
+        self.reconciliation = Reconciliation(self.app)
+        """Reconciliation files: the partner's list against the ledger (ledger_core/claims/batch/reconciliation.py)."""
         # Outcome figures (ledger_core/members/outcome_projection.py); in memory unless storage provides a store.
         self.outcomes = OutcomeProjection(
             self.app,

@@ -12,6 +12,7 @@ Running the same file again records nothing and rewrites the same results (again
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,10 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import orjson
+
+from adapters.batch.reports import finding_json, report_header, write_report
 from adapters.batch.results import write_results
 from adapters.opening import seal_pending
 from adapters.storage import StorageConfig
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus
+from ledger_core.claims.batch.formats import BatchKind, parse_claims_name
 from ledger_core.claims.batch.importing import ImportReport, Progress
 from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.errors import LedgerError
@@ -50,8 +55,11 @@ def process_claims_file(
     default_level: str = "standard",
     progress: Progress | None = None,
 ) -> BatchOutcome:
-    """Import ``path`` (named ``file_name``, default its own name) and write its results file."""
+    """Import ``path`` (named ``file_name``, default its own name) and write its results file; a
+    ``reconcile_...`` file goes to :func:`process_reconciliation_file`."""
     name = file_name or path.name
+    if parse_claims_name(name).kind is BatchKind.RECONCILE:
+        return process_reconciliation_file(ledger, path, outbound_dir, file_name=name)
 
     @contextmanager
     def open_file() -> Iterator[IO[bytes]]:
@@ -99,3 +107,34 @@ class SealTimeout(LedgerError):
             needed=needed,
             sealed=sealed,
         )
+
+
+def process_reconciliation_file(
+    ledger: Ledger, path: Path, outbound_dir: Path, *, file_name: str | None = None
+) -> BatchOutcome:
+    """Reconcile the partner's list at ``path`` with the ledger and write ``<stem>.report.jsonl`` (docs/batch.md):
+    a header (format, the file, its status and counts), then one line per finding. The report's SHA-256 is
+    recorded in the log with the counts."""
+    name = file_name or path.name
+    report_path = outbound_dir / f"{name.rsplit('.', 1)[0]}.report.jsonl"
+
+    @contextmanager
+    def open_file() -> Iterator[IO[bytes]]:
+        with path.open("rb") as handle:
+            yield handle
+
+    with ledger.reconciliation.start(name, open_file) as started, tempfile.TemporaryFile() as spool:
+        if isinstance(started, ImportReport):  # rejected whole (report: the header), or reconciled before (kept)
+            if started.status is ClaimsFileStatus.REJECTED:
+                write_report(report_path, report_header(started), spool)
+            return BatchOutcome(started, report_path)
+        for finding in started.findings():
+            spool.write(orjson.dumps(finding_json(finding)) + b"\n")
+        provisional = ImportReport.of(started.file)
+        header = report_header(provisional) | {
+            "status": "completed",
+            "lines": started.lines,
+            "counts": {outcome.value: count for outcome, count in sorted(started.counts.items())},
+        }
+        digest = write_report(report_path, header, spool)
+        return BatchOutcome(started.finish(digest), report_path)

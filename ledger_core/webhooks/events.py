@@ -21,7 +21,10 @@ Triggers (mapped by stable log event type and status fields, so new fields added
   warning window of the partner's key rotation schedule) -> ``data.alert`` ``api_key_expiring`` with
   ``key_id`` and ``expires_at``; an eligibility file was rejected whole (``eligibilityfile.rejected``), or
   more than the configured share of its rows was skipped (``eligibilityfile.completed`` with ``alert``
-  true). The alert names the file, its SHA-256 and the counts, never a row's content; an identity
+  true); a claims file was rejected whole (``claimsfile.rejected``: ``claims_file_rejected``) or a
+  reconciliation found differences (``claimsfile.completed`` with mismatches, claims missing in the ledger or
+  unknown to the partner: ``claims_reconciliation_differs`` with the counts and the report's SHA-256).
+  The alert names the file, its SHA-256 and the counts, never a row's content; an identity
   provider's or our SP certificate expires within 30 days, or has expired (:func:`certificate_expiry_alert`,
   seed 001 section 1.4).
 * ``enrollment.kit_ordered`` -> ``enrollment.completed`` (seed: "consented, kit ordered");
@@ -243,9 +246,41 @@ def _rows_refused(envelope: Envelope, history: History) -> dict[str, Any] | None
     }
 
 
+def _claims_file_rejected(envelope: Envelope, history: History) -> dict[str, Any] | None:
+    del history
+    payload = envelope.payload
+    return {
+        "alert": "claims_file_rejected",
+        "file_name": payload.get("file_name"),
+        "file_sha256": payload.get("digest"),
+        "rejection": payload.get("rejection"),
+        "message": payload.get("message"),
+        "line": payload.get("line"),
+    }
+
+
+_DISCREPANCIES = ("mismatch", "missing_in_ledger", "unknown_to_partner")
+
+
+def _reconciliation_differs(envelope: Envelope, history: History) -> dict[str, Any] | None:
+    counts = envelope.payload.get("counts") or {}
+    if not any(counts.get(kind) for kind in _DISCREPANCIES):
+        return None
+    received = _first(history(envelope.aggregate_id, envelope.position), "claimsfile.received")
+    return {
+        "alert": "claims_reconciliation_differs",
+        "file_name": None if received is None else received.payload.get("file_name"),
+        "file_sha256": None if received is None else received.payload.get("digest"),
+        "counts": {kind: counts.get(kind, 0) for kind in _DISCREPANCIES},
+        "report_sha256": envelope.payload.get("report_sha256"),
+    }
+
+
 _ALERTS: dict[str, Callable[[Envelope, History], dict[str, Any] | None]] = {
     "eligibilityfile.rejected": _file_rejected,
     "eligibilityfile.completed": _rows_refused,
+    "claimsfile.rejected": _claims_file_rejected,
+    "claimsfile.completed": _reconciliation_differs,
 }
 """Log events that may raise ``audit.alert`` (the builder returns None when this one does not)."""
 PROOF_SOURCE_TYPES: frozenset[str] = frozenset({"claim.verification_recorded", "claim.review_resolved"})

@@ -23,7 +23,7 @@ from support.clock import SteppingClock
 from adapters.batch.processing import process_claims_file
 from adapters.opening import open_audit_log, open_ledger, seal_pending, verifier_key
 from adapters.storage import StorageConfig
-from ledger_core.claims.batch.claims_file import ClaimsFileStatus
+from ledger_core.claims.batch.claims_file import ClaimsFileStatus, claims_file_id
 from ledger_core.claims.batch.formats import BatchFileRejected, LineOutcome
 from ledger_core.claims.claim import Claim
 from ledger_core.claims.submission import validate_submission
@@ -333,3 +333,54 @@ def test_bulk_verification_reports_each_claim_and_leaks_nothing(
     assert check_every_proof(header, results, verifier_key(config)) == 2
     recorded = [e for e in ledger.history(recorded_only.id) if e.position >= before]
     assert [e.type for e in recorded] == ["claim.verification_recorded"]
+
+
+def test_reconciliation_reports_every_difference_and_is_recorded(
+    ledger: Ledger, config: StorageConfig, tmp_path: Path
+) -> None:
+    imported = write_jsonl(tmp_path / "in" / f"claims_{P}_20260122.jsonl", [claim(i, documents=[]) for i in range(4)])
+    run(ledger, config, imported, tmp_path / "o")
+    statuses = {
+        r["partnerClaimId"]: r["status"] for r in read_results(tmp_path / "o" / f"claims_{P}_20260122.results.jsonl")[1]
+    }
+    listed = tmp_path / "in" / f"reconcile_{P}_20260123.csv"
+    listed.write_text(
+        "partnerClaimId,claimAmount,currency,status\n"
+        f"H-00000,100.25,USD,{statuses['H-00000']}\n"  # matches
+        f"H-00001,999.00,USD,{statuses['H-00001']}\n"  # another amount
+        "H-00002,102.25,USD,rejected\n"  # another status (the ledger's is not rejected)
+        "H-77777,10.00,USD,verified\n"  # not in the ledger
+        "H-00000,100.25,USD,verified\n"  # named twice
+        "H-00005,ten,USD,verified\n",  # not an amount
+        encoding="utf-8",
+    )
+    assert statuses["H-00002"] != "rejected"
+
+    outcome = run(ledger, config, listed, tmp_path / "out")
+
+    report = tmp_path / "out" / f"reconcile_{P}_20260123.report.jsonl"
+    assert outcome.results_path == report
+    header, findings = read_results(report)
+    assert header["counts"] == {
+        "duplicate_in_file": 1,
+        "invalid": 1,
+        "matched": 1,
+        "mismatch": 2,
+        "missing_in_ledger": 1,
+        "unknown_to_partner": 1,
+    }
+    by_outcome = {(f["outcome"], f.get("partnerClaimId")): f for f in findings}
+    assert by_outcome[("mismatch", "H-00001")]["fields"] == ["claimAmount"]
+    assert by_outcome[("mismatch", "H-00001")]["ledger"]["claimAmount"] == "101.25"
+    assert by_outcome[("mismatch", "H-00002")]["fields"] == ["status"]
+    assert ("missing_in_ledger", "H-77777") in by_outcome
+    assert by_outcome[("unknown_to_partner", "H-00003")]["line"] is None
+    completed = [e for e in ledger.history(claims_file_id(P, header["sha256"])) if e.type == "claimsfile.completed"]
+    assert completed[0].payload["report_sha256"] == hashlib.sha256(report.read_bytes()).hexdigest()
+    written = report.read_bytes()
+    again = run(ledger, config, listed, tmp_path / "out")  # reconciled before: nothing recorded again
+    assert again.report.counts == outcome.report.counts
+    assert report.read_bytes() == written
+    assert (
+        len([e for e in ledger.history(claims_file_id(P, header["sha256"])) if e.type == "claimsfile.completed"]) == 1
+    )

@@ -107,9 +107,14 @@ class ClaimsFile(LedgerAggregate):
         EVENT_TYPE: ClassVar[str] = "claimsfile.completed"
         lines: int
         counts: dict[str, int]
+        report_sha256: str | None = None
+        """Reconciliation: the SHA-256 of the report file written for the partner."""
 
         def apply(self, aggregate: ClaimsFile) -> None:
             aggregate.status = ClaimsFileStatus.COMPLETED
+            aggregate.lines_through = self.lines
+            aggregate.counts = {LineOutcome(name): count for name, count in self.counts.items()}
+            aggregate.report_sha256 = self.report_sha256
 
     def __init__(
         self,
@@ -129,6 +134,7 @@ class ClaimsFile(LedgerAggregate):
         self.default_level = default_level
         self.lines_through = 0
         self.counts: dict[LineOutcome, int] = {}
+        self.report_sha256: str | None = None
         self.rejection = None if rejection is None else BatchFileRejection(rejection)
         self.message = message
         self.line = line
@@ -177,11 +183,18 @@ class ClaimsFile(LedgerAggregate):
             raise InvalidTransition("claims_file", self.status.value, "record_chunk")
         self.trigger_event(self.ChunkLoaded, lines_through=lines_through, results=[r.as_json() for r in results])
 
-    def complete(self, lines: int) -> None:
+    def complete(
+        self, lines: int, counts: dict[LineOutcome, int] | None = None, report_sha256: str | None = None
+    ) -> None:
+        """Close the file. ``counts`` (reconciliation, which records no chunks) replaces the chunks' counts."""
         if self.status is not ClaimsFileStatus.LOADING:
             raise InvalidTransition("claims_file", self.status.value, "complete")
+        final = self.counts if counts is None else counts
         self.trigger_event(
-            self.Completed, lines=lines, counts={outcome.value: count for outcome, count in sorted(self.counts.items())}
+            self.Completed,
+            lines=lines,
+            counts={outcome.value: count for outcome, count in sorted(final.items())},
+            report_sha256=None if report_sha256 is None else check_sha256_hex(report_sha256, "report_sha256"),
         )
 
     @property

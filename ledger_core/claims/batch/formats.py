@@ -1,7 +1,9 @@
 """Claims batch files (seed 000 §3.2 Pattern B): names, columns, and what is said about a file or a line.
 
 File names: ``claims_<partner_id>_<YYYYMMDD>[-<label>].jsonl`` or ``.csv`` (a historical import),
-``verify_<partner_id>_...`` (bulk verification: one claim id per line, :data:`ID_COLUMNS`); the results
+``verify_<partner_id>_...`` (bulk verification: one claim id per line, :data:`ID_COLUMNS`),
+``reconcile_<partner_id>_...`` (the partner's list, :data:`RECONCILE_COLUMNS`; report
+``<stem>.report.jsonl``); the results
 file of ``<stem>.<ext>`` is ``<stem>.results.jsonl``. JSON Lines carry the API's ClaimSubmission fields
 (camelCase, ``documents`` as in the API); CSV carries :data:`CLAIM_COLUMNS`, ``documents`` written as
 ``type:sha256`` pairs separated by ``;``.
@@ -29,6 +31,9 @@ CLAIM_COLUMNS: tuple[str, ...] = (
 """A claims CSV's columns (any order); ``verificationLevel`` and ``documents`` may be left empty."""
 ID_COLUMNS: tuple[str, ...] = ("claimId", "partnerClaimId")
 """A bulk verification file's columns (CSV header or JSON keys): each line names its claim by one of them."""
+RECONCILE_COLUMNS: tuple[str, ...] = ("partnerClaimId", "claimAmount", "currency", "status")
+"""A reconciliation file's columns: the partner's own view of each claim (status as seed 000 §5.2 names it)."""
+REPORT_FORMAT = "proveniq-ledger/reconciliation-report/v1"
 OPTIONAL_COLUMNS = frozenset({"verificationLevel", "documents"})
 JSON_FIELDS = frozenset({*CLAIM_COLUMNS, "partnerId"})
 MAX_LINE_BYTES = 256 * 1024
@@ -41,6 +46,7 @@ class BatchKind(StrEnum):
 
     IMPORT = "claims"
     VERIFY = "verify"
+    RECONCILE = "reconcile"
 
 
 class BatchFormat(StrEnum):
@@ -81,6 +87,18 @@ class LineOutcome(StrEnum):
     """Bulk verification: the claim's decision is final (verified, rejected, flagged or awaiting review)."""
     NOT_FOUND = "not_found"
     """Bulk verification: no such claim of this partner (another partner's claim reads the same)."""
+    MATCHED = "matched"
+    """Reconciliation: the ledger agrees with the partner's line."""
+    MISMATCH = "mismatch"
+    """Reconciliation: the ledger holds the claim with another amount, currency or status (``field`` lists them)."""
+    MISSING_IN_LEDGER = "missing_in_ledger"
+    """Reconciliation: the partner lists a claim the ledger does not hold."""
+    UNKNOWN_TO_PARTNER = "unknown_to_partner"
+    """Reconciliation: the ledger holds a claim of the partner that its list does not name."""
+
+    @property
+    def is_discrepancy(self) -> bool:
+        return self in (LineOutcome.MISMATCH, LineOutcome.MISSING_IN_LEDGER, LineOutcome.UNKNOWN_TO_PARTNER)
 
     @property
     def has_claim(self) -> bool:
@@ -126,17 +144,17 @@ class ClaimsFileName:
 
 
 _NAME = re.compile(
-    r"^((?P<kind>claims|verify)_(?P<partner>[a-z0-9_]{2,64})_(?P<day>\d{8})(?:-[A-Za-z0-9]{1,40})?)\.(?P<ext>jsonl|csv)$"
+    r"^((?P<kind>claims|verify|reconcile)_(?P<partner>[a-z0-9_]{2,64})_(?P<day>\d{8})(?:-[A-Za-z0-9]{1,40})?)\.(?P<ext>jsonl|csv)$"
 )
 
 
 def parse_claims_name(name: str) -> ClaimsFileName:
-    """Parse ``claims|verify_<partner>_<YYYYMMDD>[-<label>].jsonl|csv``; :class:`BatchFileRejected` otherwise."""
+    """Parse ``claims|verify|reconcile_<partner>_<YYYYMMDD>[-<label>].jsonl|csv``, else :class:`BatchFileRejected`."""
     match = _NAME.match(name)
     if match is None:
         raise BatchFileRejected(
             BatchFileRejection.FILE_NAME,
-            "file name must be claims_ or verify_<partner_id>_<YYYYMMDD>[-<label>].jsonl or .csv",
+            "file name must be claims_, verify_ or reconcile_<partner_id>_<YYYYMMDD>[-<label>].jsonl or .csv",
         )
     try:
         day = date(int(match["day"][:4]), int(match["day"][4:6]), int(match["day"][6:]))

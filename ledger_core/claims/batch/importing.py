@@ -29,7 +29,7 @@ from ledger_core.claims.use_cases import Claims
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import decode_entry
-from ledger_core.engine.errors import NotFound
+from ledger_core.engine.errors import InvalidCommand, NotFound
 from ledger_core.shared.service_support import save
 from ledger_core.shared.vocabulary import ClaimStatus, VerificationLevel
 
@@ -105,12 +105,16 @@ class ClaimImport:
 
         ``default_level``: the verification level of a line that names none."""
         name = parse_claims_name(file_name)
+        if name.kind is BatchKind.RECONCILE:
+            raise InvalidCommand(
+                "a reconciliation file is reconciled, not run (ledger.reconciliation)", field="file_name"
+            )
         level = VerificationLevel(default_level).value
         try:
             with open_file() as stream:
                 found = scan(stream, name.format, name.kind)
         except BatchFileRejected as rejected:
-            return self._reject(name.partner_id, file_name, open_file, rejected)
+            return reject_file(self.app, name.partner_id, file_name, open_file, rejected)
         file_id = claims_file_id(name.partner_id, found.digest)
         file = self._existing(file_id)
         if file is None:
@@ -158,19 +162,6 @@ class ClaimImport:
             return self.app.load(ClaimsFile, file_id, "claims_file")
         except NotFound:
             return None
-
-    def _reject(
-        self, partner_id: str, file_name: str, open_file: OpenFile, rejected: BatchFileRejected
-    ) -> ImportReport:
-        with open_file() as stream:
-            digest, size = _digest(stream)
-        file = self._existing(claims_file_id(partner_id, digest))
-        if file is None:
-            file = ClaimsFile.reject(
-                partner_id, file_name, digest, size, rejected.rejection, str(rejected), rejected.line
-            )
-            save(self.app, file)
-        return ImportReport.of(file)
 
     def _load_chunk(self, chunk: list[ClaimLine], positions: _Run) -> list[LineResult]:
         seen: set[str] = set()
@@ -246,6 +237,21 @@ class ClaimImport:
 
     def _first_position(self, claim_id: str) -> int:
         return self.app.log_reader.read_aggregate_rows(claim_id)[0].position
+
+
+def reject_file(
+    app: LedgerApplication, partner_id: str, file_name: str, open_file: OpenFile, rejected: BatchFileRejected
+) -> ImportReport:
+    """Record ``claimsfile.rejected`` for a file that cannot be read (once per file: its digest names it)."""
+    with open_file() as stream:
+        digest, size = _digest(stream)
+    file_id = claims_file_id(partner_id, digest)
+    try:
+        file = app.load(ClaimsFile, file_id, "claims_file")
+    except NotFound:
+        file = ClaimsFile.reject(partner_id, file_name, digest, size, rejected.rejection, str(rejected), rejected.line)
+        save(app, file)
+    return ImportReport.of(file)
 
 
 def _chunks(reader: ClaimReader, done: int, size: int) -> Iterator[list[ClaimLine]]:

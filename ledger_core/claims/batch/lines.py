@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import IO, Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from ledger_core.claims.batch.formats import (
     JSON_FIELDS,
     MAX_LINE_BYTES,
     OPTIONAL_COLUMNS,
+    RECONCILE_COLUMNS,
     BatchFileRejected,
     BatchFileRejection,
     BatchFormat,
@@ -32,8 +34,10 @@ from ledger_core.claims.batch.formats import (
 from ledger_core.claims.submission import ClaimSubmission, validate_submission
 from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.errors import InvalidCommand
+from ledger_core.shared.money import Currency, parse_amount, parse_currency
 from ledger_core.shared.text_lines import BoundedLines
-from ledger_core.shared.validation import check_identifier
+from ledger_core.shared.validation import check_identifier, parse_choice
+from ledger_core.shared.vocabulary import ClaimStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +50,18 @@ class ClaimLine:
     field: str | None = None
     reason: str | None = None
     claim_id: UUID | None = None
-    """Bulk verification: the claim the line names (by ``claimId`` or ``partnerClaimId``)."""
+    """Bulk verification and reconciliation: the claim the line names."""
+    expected: PartnerView | None = None
+    """Reconciliation: the partner's view of the claim."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerView:
+    """A claim as the partner's own system sees it (a reconciliation line), normalised like the ledger's."""
+
+    amount: Decimal
+    currency: Currency
+    status: ClaimStatus
 
 
 class _JsonFloat(float):
@@ -129,8 +144,12 @@ class ClaimReader:
             seen = True
             if problem is not None:
                 yield problem
+            elif self.kind is BatchKind.IMPORT:
+                yield self._claim(line, fields)
+            elif self.kind is BatchKind.VERIFY:
+                yield self._reference(line, fields)
             else:
-                yield self._claim(line, fields) if self.kind is BatchKind.IMPORT else self._reference(line, fields)
+                yield self._partner_view(line, fields)
         if not seen:
             raise BatchFileRejected(BatchFileRejection.EMPTY, "the file holds no claims")
 
@@ -179,6 +198,27 @@ class ClaimReader:
             return ClaimLine(line, field=key, reason=str(error))
         return ClaimLine(line, partner_claim_id=pcid, claim_id=derive_id("claim", self.partner_id, pcid))
 
+    def _partner_view(self, line: int, fields: Mapping[str, Any]) -> ClaimLine:
+        """A reconciliation line: the claim by ``partnerClaimId`` and the partner's amount, currency, status."""
+        pcid = fields.get("partnerClaimId")
+        try:
+            missing = [name for name in RECONCILE_COLUMNS if fields.get(name) in (None, "")]
+            if missing:
+                raise InvalidCommand(f"{missing[0]} is required", field=missing[0])
+            pcid = check_identifier(pcid, "partnerClaimId")
+            currency = parse_currency(str(fields["currency"]), "currency")
+            view = PartnerView(
+                parse_amount(_amount(fields["claimAmount"]), currency, field="claimAmount"),
+                currency,
+                parse_choice(ClaimStatus, str(fields["status"]), "status"),
+            )
+        except InvalidCommand as error:
+            field = _camel(error.details.get("field"))
+            return ClaimLine(
+                line, partner_claim_id=pcid if isinstance(pcid, str) else None, field=field, reason=str(error)
+            )
+        return ClaimLine(line, partner_claim_id=pcid, claim_id=derive_id("claim", self.partner_id, pcid), expected=view)
+
     def _json_lines(self) -> Iterator[tuple[int, Mapping[str, Any], ClaimLine | None]]:
         for text in self._lines:
             overlong = self._lines.overlong
@@ -200,7 +240,7 @@ class ClaimReader:
             if not isinstance(value, dict):
                 yield number, {}, ClaimLine(number, reason="line is not a JSON object")
                 continue
-            allowed = JSON_FIELDS if self.kind is BatchKind.IMPORT else ID_COLUMNS
+            allowed = _JSON_KEYS[self.kind]
             unknown = sorted(key for key in value if key not in allowed)
             if unknown:
                 yield number, {}, ClaimLine(number, field=unknown[0], reason=f"unknown field {unknown[0]!r}")
@@ -232,7 +272,7 @@ class ClaimReader:
                 continue
             elif len(cells) != len(names):
                 yield start, {}, ClaimLine(start, reason=f"record has {len(cells)} fields, the header {len(names)}")
-            elif self.kind is BatchKind.VERIFY:
+            elif self.kind is not BatchKind.IMPORT:
                 yield start, dict(zip(names, cells, strict=True)), None
             else:
                 fields: dict[str, Any] = dict(zip(names, cells, strict=True))
@@ -248,8 +288,8 @@ class ClaimReader:
 
 def _check_header(header: list[str], kind: BatchKind) -> list[str]:
     names = [name.strip() for name in header]
-    columns = CLAIM_COLUMNS if kind is BatchKind.IMPORT else ID_COLUMNS
-    required = [name for name in columns if name not in OPTIONAL_COLUMNS and kind is BatchKind.IMPORT]
+    columns = _COLUMNS[kind]
+    required = [] if kind is BatchKind.VERIFY else [name for name in columns if name not in OPTIONAL_COLUMNS]
     missing = [name for name in required if name not in names]
     unknown = [index + 1 for index, name in enumerate(names) if name not in columns]
     repeated = sorted({name for name in names if names.count(name) > 1})
@@ -263,6 +303,12 @@ def _check_header(header: list[str], kind: BatchKind) -> list[str]:
     return names
 
 
+_COLUMNS = {BatchKind.IMPORT: CLAIM_COLUMNS, BatchKind.VERIFY: ID_COLUMNS, BatchKind.RECONCILE: RECONCILE_COLUMNS}
+_JSON_KEYS = {
+    BatchKind.IMPORT: JSON_FIELDS,
+    BatchKind.VERIFY: frozenset(ID_COLUMNS),
+    BatchKind.RECONCILE: frozenset(RECONCILE_COLUMNS),
+}
 _API_NAMES = {
     "partner_claim_id": "partnerClaimId",
     "claim_type": "claimType",

@@ -1,0 +1,159 @@
+"""Nightly reconciliation (seed 000 §3.2 Pattern B): the partner's own list of claims against the ledger.
+
+A ``reconcile_<partner>_<YYYYMMDD>[-<label>].csv|jsonl`` file lists, per claim, the partner's
+``partnerClaimId``, amount, currency and status. Each line is ``matched``, a ``mismatch`` (the fields that
+differ), ``missing_in_ledger``, ``duplicate_in_file`` or ``invalid``; then every claim of the partner in the
+ledger that the list does not name is ``unknown_to_partner``. Nothing about a claim changes: the run records
+``claimsfile.received`` and, once the report is written, ``claimsfile.completed`` with the counts and the
+report's SHA-256, so an auditor can see the reconciliation ran and what it found (and an ``audit.alert``
+webhook fires when anything differs). A run killed midway runs again whole (it only reads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus, claims_file_id
+from ledger_core.claims.batch.formats import BatchFileRejected, BatchKind, LineOutcome, parse_claims_name
+from ledger_core.claims.batch.importing import ImportReport, OpenFile, PartnerRowsReader, reject_file
+from ledger_core.claims.batch.lines import ClaimReader, PartnerView, scan
+from ledger_core.claims.claim import Claim
+from ledger_core.engine.application import LedgerApplication
+from ledger_core.engine.errors import InvalidCommand, NotFound
+from ledger_core.shared.money import format_amount
+from ledger_core.shared.service_support import save
+
+_PAGE = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One line of the reconciliation report (matched lines are counted, not reported)."""
+
+    outcome: LineOutcome
+    line: int | None
+    partner_claim_id: str | None
+    claim_id: str | None = None
+    fields: tuple[str, ...] = ()
+    ledger: dict[str, str] | None = None
+    partner: dict[str, str] | None = None
+    reason: str | None = None
+
+
+@dataclass
+class ReconciliationRun:
+    """One reconciliation in progress: iterate :meth:`findings` (writing the report), then :meth:`finish`."""
+
+    app: LedgerApplication
+    file: ClaimsFile
+    reader: ClaimReader
+    rows: PartnerRowsReader
+    counts: dict[LineOutcome, int] = field(default_factory=dict)
+    lines: int = 0
+
+    def findings(self) -> Iterator[Finding]:
+        """The report's lines: the file's lines that do not match, then the claims the file does not name."""
+        named: set[UUID] = set()
+        for line in self.reader:
+            self.lines = line.line
+            if line.claim_id is None or line.expected is None:
+                yield self._count(Finding(LineOutcome.INVALID, line.line, line.partner_claim_id, reason=line.reason))
+                continue
+            if line.claim_id in named:
+                found = Finding(LineOutcome.DUPLICATE_IN_FILE, line.line, line.partner_claim_id, str(line.claim_id))
+                yield self._count(found)
+                continue
+            named.add(line.claim_id)
+            finding = self._compare(line.line, line.partner_claim_id, line.claim_id, line.expected)
+            if self._count(finding).outcome is not LineOutcome.MATCHED:
+                yield finding
+        yield from (self._count(finding) for finding in self._unnamed(named))
+
+    def finish(self, report_sha256: str) -> ImportReport:
+        """Record the run (counts, the report's digest); call after the report is written."""
+        self.file.complete(self.lines, dict(self.counts), report_sha256)
+        save(self.app, self.file)
+        return ImportReport.of(self.file)
+
+    def _count(self, finding: Finding) -> Finding:
+        self.counts[finding.outcome] = self.counts.get(finding.outcome, 0) + 1
+        return finding
+
+    def _compare(self, line: int, pcid: str | None, claim_id: UUID, expected: PartnerView) -> Finding:
+        try:
+            claim = self.app.view(Claim, claim_id, "claim")
+        except NotFound:
+            return Finding(LineOutcome.MISSING_IN_LEDGER, line, pcid, partner=_view(expected))
+        ours = PartnerView(claim.claim_amount, claim.currency, claim.status)
+        differing = tuple(
+            name for name in ("amount", "currency", "status") if getattr(ours, name) != getattr(expected, name)
+        )
+        if not differing:
+            return Finding(LineOutcome.MATCHED, line, pcid, str(claim_id))
+        names = tuple({"amount": "claimAmount"}.get(name, name) for name in differing)
+        return Finding(LineOutcome.MISMATCH, line, pcid, str(claim_id), names, _view(ours), _view(expected))
+
+    def _unnamed(self, named: set[UUID]) -> Iterator[Finding]:
+        partner_id = str(self.file.partner_id)
+        start, stop = 0, self.rows.log_size()
+        while start < stop:
+            page = self.rows.partner_rows_of_types(
+                partner_id, (Claim.Submitted.EVENT_TYPE,), start=start, stop=stop, limit=_PAGE
+            )
+            for row in page:
+                if UUID(row.aggregate_id) not in named:
+                    claim = self.app.view(Claim, UUID(row.aggregate_id), "claim")
+                    ours = PartnerView(claim.claim_amount, claim.currency, claim.status)
+                    yield Finding(
+                        LineOutcome.UNKNOWN_TO_PARTNER, None, claim.partner_claim_id, str(claim.id), ledger=_view(ours)
+                    )
+            if len(page) < _PAGE:
+                return
+            start = page[-1].position + 1
+
+
+def _view(view: PartnerView) -> dict[str, str]:
+    return {
+        "claimAmount": format_amount(view.amount, view.currency),
+        "currency": view.currency.value,
+        "status": view.status.value,
+    }
+
+
+class Reconciliation:
+    """The reconciliation use case (``ledger.reconciliation``)."""
+
+    def __init__(self, app: LedgerApplication) -> None:
+        self.app = app
+
+    @contextmanager
+    def start(self, file_name: str, open_file: OpenFile) -> Iterator[ReconciliationRun | ImportReport]:
+        """Begin reconciling ``file_name``: a run to drive (the file stays open while the context does), or
+        the report of a file rejected whole or already reconciled (nothing is recorded again)."""
+        name = parse_claims_name(file_name)
+        if name.kind is not BatchKind.RECONCILE:
+            raise InvalidCommand("not a reconciliation file (reconcile_<partner>_<YYYYMMDD>...)", field="file_name")
+        rows = self.app.log_reader
+        if not isinstance(rows, PartnerRowsReader):
+            raise NotImplementedError("this storage cannot list a partner's rows by type")
+        try:
+            with open_file() as stream:
+                found = scan(stream, name.format, name.kind)
+        except BatchFileRejected as rejected:
+            yield reject_file(self.app, name.partner_id, file_name, open_file, rejected)
+            return
+        try:
+            file = self.app.load(ClaimsFile, claims_file_id(name.partner_id, found.digest), "claims_file")
+        except NotFound:
+            file = ClaimsFile.receive(name.partner_id, file_name, found.digest, found.size, "")
+            save(self.app, file)
+        if file.status is not ClaimsFileStatus.LOADING:
+            yield ImportReport.of(file)
+            return
+        with open_file() as stream:
+            yield ReconciliationRun(
+                self.app, file, ClaimReader(stream, name.format, name.partner_id, "", name.kind), rows
+            )
