@@ -31,6 +31,7 @@ from api.http.pages.console_access import (
 from api.http.pages.console_views import Period, claims_page, dashboard, feed_rows, resend, webhook_panels
 from api.http.routes.operations_partner_keys import key_policy_view
 from api.http.routes.sso_oidc import safe_return_path
+from api.http.sso_cookies import cleared_cookies
 from api.http.threads import run_blocking
 from api.runtime import Runtime, RuntimeHandle
 from api.security.credentials import CredentialService
@@ -166,6 +167,16 @@ class ConsoleController(Controller):
         loaded = await run_blocking(runtime.ledger.partners.get, partner)
         policy = key_policy_view(loaded, runtime)
         return await _page(runtime, staff, "credentials", policy=policy, rotated=rotated)
+
+    @post("/sign-out", name="console-sign-out", status_code=303)
+    async def sign_out(
+        self, partner: PartnerId, runtime: NamedDependency[Runtime], staff: NamedDependency[ConsoleStaff]
+    ) -> Redirect:
+        """Ends this session (as ``POST /sso/logout``) and clears its cookies; back to the sign-in page."""
+        sso = runtime.sign_in()
+        await run_blocking(sso.sessions.logout, staff.principal)
+        cookies = cleared_cookies(sso.settings.cookie_samesite)
+        return Redirect(f"/console/{quote(partner)}/sign-in", status_code=303, cookies=cookies, headers=NO_STORE)
 
 
 class ConsoleSignInController(Controller):
