@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from ledger_core.members.outcomes import MetricValue, OutcomeReport
 
-WIDTH = 640
-LABEL_WIDTH = 200
-VALUE_WIDTH = 110
+WIDTH = 480
+LABEL_WIDTH = 180
+VALUE_WIDTH = 96
 BAR_HEIGHT = 24
 GAP = 12
 TOP = 8
@@ -176,7 +176,7 @@ def outcome_charts(report: OutcomeReport) -> list[BarChart]:
             "Return on investment",
             f"The cost model's projected five-year savings and the cost per MZ detected, {period}.",
             report,
-            [("projected_savings_5yr", "Projected savings (5 years)"), ("cost_per_mz", "Cost per MZ detected")],
+            [("projected_savings_5yr", "Savings, 5 years"), ("cost_per_mz", "Cost per MZ")],
             money,
         ),
     ]
