@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 import urllib.parse
 import uuid
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 import pytest
 from support.http_server import LiveServer, claim_body, live_server
 from support.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider, TestUser, running_provider
@@ -359,6 +361,47 @@ def test_another_partners_staff_cannot_see_this_console(world: World) -> None:
         check_page(page, "refused")
     finally:
         context.close()
+
+
+def sso_token(credentials: PartnerCredentials, user: str, kind: str, role: str | None = None) -> str:
+    """A partner backend's single-use token (docs/sso.md "sso_token")."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": credentials.partner_id,
+        "aud": "https://fairunderwriting.com/portal",
+        "sub": user,
+        "kind": kind,
+        "iat": now,
+        "exp": now + 60,
+        "jti": secrets.token_urlsafe(24),
+    }
+    if role is not None:
+        claims["role"] = role
+    return jwt.encode(
+        claims, credentials.api_secret, algorithm="HS256", headers={"typ": "sso+jwt", "kid": credentials.api_key}
+    )
+
+
+def test_a_member_session_is_refused_and_embedded_staff_are_admitted(world: World) -> None:
+    """A member of this very partner (signed in by the partner's sso_token) gets 403; staff signed in the
+    same way get the console with their role."""
+    for kind, role, expected in (("member", None, 403), ("staff", "user", 200)):
+        context = world.browser.new_context()
+        try:
+            user = f"{MEMBER_PREFIX}-2" if kind == "member" else "EMP0777"
+            token = sso_token(world.partner.credentials, user, kind, role)
+            exchanged = context.request.post(f"{world.server.url}/sso/token", data={"sso_token": token})
+            assert exchanged.status == 200, exchanged.text()
+            page = context.new_page()
+            answer = page.goto(console_url(world, "webhooks"))
+            assert answer is not None
+            assert answer.status == expected
+            if kind == "member":
+                assert "staff of its partner only" in page.inner_text("#refused-reason")
+            else:
+                assert page.inner_text("#console-role") == role
+        finally:
+            context.close()
 
 
 def test_sign_in_page_is_accessible(world: World) -> None:
