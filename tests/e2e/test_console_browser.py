@@ -1,5 +1,6 @@
 """The partner console in a real browser (issue 17 item 4): Chromium signs staff in through the in-process
-OpenID Connect provider, on a real server subprocess with real members, claims and webhook deliveries.
+OpenID Connect provider and SAML IdP, on a real server subprocess with real members, claims and webhook
+deliveries.
 
 An admin sees the dashboard's charts (with the API's suppression), resends a delivery and rotates the API
 key (the new key then works); a read-only user sees no button and a forged POST is refused; another
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import socket
 import time
 import urllib.parse
 import uuid
@@ -21,11 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from support.http_server import LiveServer, claim_body, live_server
 from support.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider, TestUser, running_provider
 from support.pages import assert_accessible, assert_no_horizontal_scroll, chromium, require_chromium, screenshots
+from support.saml_idp import IdpUser, InProcessIdp
 from support.webhook_receiver import Receiver, webhook_receiver
 
 from api.client.ledger_client import LedgerClient
@@ -62,9 +66,10 @@ def staff(number: int, role: str) -> TestUser:
 
 
 ADMIN, USER, READ_ONLY, OTHER_ADMIN = staff(1, "admin"), staff(2, "user"), staff(3, "read-only"), staff(4, "admin")
+SAML_USER = IdpUser("saml.staffer@partner.example", "E-7001", "Ulrike", "Samlson", "user")
 STAFF_PERSONAL = [
     value for user in (ADMIN, USER, READ_ONLY, OTHER_ADMIN) for value in (user.email, user.given_name, user.family_name)
-]
+] + [SAML_USER.email, SAML_USER.first_name, SAML_USER.last_name]
 
 
 def person(pmid: str) -> dict[str, Any]:
@@ -144,12 +149,38 @@ def wait_for_deliveries(client: LedgerClient, endpoint_id: str) -> None:
         time.sleep(0.05)
 
 
+def free_port() -> int:
+    """A loopback port free now (the server binds it next: SAML needs its own URL before it starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def configure_saml(server: LiveServer, idp: InProcessIdp, partner_id: str) -> None:
+    """A second staff provider, SAML (``corp-saml``), trusting our SP metadata."""
+    ops = server.client(server.create_operator(f"ops_{uuid.uuid4().hex[:8]}"))
+    body = json.dumps({"user_kind": "staff", "default_role": "read-only", **idp.settings()}).encode()
+    path = f"/api/v1/operations/sso/{partner_id}/saml/corp-saml"
+    ops.send("PUT", path, body=body, headers={"Content-Type": "application/json"})
+    metadata = httpx.get(f"{server.url}/sso/saml/{partner_id}/corp-saml/metadata", timeout=30)
+    metadata.raise_for_status()
+    idp.trust_sp(metadata.text)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    env = {"LEDGER_SSO_ALLOW_HTTP_PROVIDERS": "1", "LEDGER_WEBHOOK_RETRY_SCALE": "0.001"}
+    port = free_port()
+    env = {
+        "LEDGER_SSO_ALLOW_HTTP_PROVIDERS": "1",
+        "LEDGER_WEBHOOK_RETRY_SCALE": "0.001",
+        "LEDGER_SSO_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    root = tmp_path_factory.mktemp("console")
+    idp = InProcessIdp(root / "idp", name="corp")
+    idp.add_user(SAML_USER)
     with (
         running_provider([ADMIN, USER, READ_ONLY, OTHER_ADMIN], []) as provider,
-        live_server(tmp_path_factory.mktemp("console") / "data", extra_env=env) as server,
+        live_server(root / "data", args=["--port", str(port)], extra_env=env) as server,
         webhook_receiver() as receiver,
         chromium() as browser,
     ):
@@ -159,6 +190,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             partners.append(Partner(credentials, server.client(credentials)))
             configure_sso(server, provider, credentials.partner_id)
         partner, other = partners
+        configure_saml(server, idp, partner.id)
         endpoint = partner.client.create_webhook_endpoint(receiver.url, ["claim.verified", "proof.generated"])
         document = partner.client.upload_document(
             b"photo " + uuid.uuid4().bytes, document_type="photo", media_type="image/jpeg"
@@ -168,9 +200,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         )
         populate(server, partner)
         wait_for_deliveries(partner.client, endpoint.endpoint.endpoint_id)
-        yield World(
-            server, provider, partner, other, receiver, endpoint.endpoint.endpoint_id, str(submitted.claim_id), browser
-        )
+        idp.current_user = SAML_USER.email
+        try:
+            yield World(
+                server,
+                provider,
+                partner,
+                other,
+                receiver,
+                endpoint.endpoint.endpoint_id,
+                str(submitted.claim_id),
+                browser,
+            )
+        finally:
+            idp.close()
 
 
 def recording_context(world: World) -> BrowserContext:
@@ -190,7 +233,8 @@ def recording_context(world: World) -> BrowserContext:
 
 
 def sign_in(world: World, context: BrowserContext, partner_id: str, user: TestUser) -> Page:
-    """Open the console, follow its sign-in link to the provider's form, sign in, land on the dashboard."""
+    """Open the console, follow its OpenID Connect sign-in link to the provider's form, sign in, land on the
+    dashboard."""
     page = context.new_page()
     page.goto(f"{world.server.url}/console/{partner_id}/")
     assert "/sign-in" in page.url
@@ -402,6 +446,25 @@ def test_a_member_session_is_refused_and_embedded_staff_are_admitted(world: Worl
                 assert page.inner_text("#console-role") == role
         finally:
             context.close()
+
+
+def test_staff_sign_in_through_saml_lands_where_they_started(world: World) -> None:
+    """The sign-in page's SAML link: our signed AuthnRequest, the IdP's form posted to our ACS, back to the
+    page first asked for, with the IdP's role."""
+    context = recording_context(world)
+    try:
+        page = context.new_page()
+        page.goto(console_url(world, "feeds"))
+        page.get_by_role("link", name="Sign in with corp-saml").click()
+        page.wait_for_selector("form input[name=SAMLResponse]", state="attached")
+        with page.expect_navigation():
+            page.evaluate("() => document.forms[0].submit()")  # a real IdP page posts it by script
+        page.wait_for_load_state()
+        assert urllib.parse.urlsplit(page.url).path == f"/console/{world.partner.id}/feeds"
+        assert page.inner_text("#console-role") == "user"
+        assert page.locator("#feeds tr[data-feed]").count() == 3
+    finally:
+        context.close()
 
 
 def test_sign_in_page_is_accessible(world: World) -> None:
