@@ -481,7 +481,7 @@ def test_sign_in_page_is_accessible(world: World) -> None:
 def test_no_personal_data_or_individual_result_in_any_page_or_response(world: World) -> None:
     """An admin visits every console page; every body the browser received (pages, assets, redirects' targets,
     and what the other tests' browsers received before) is searched for the members' personal data, any
-    individual result, and the staff's own names and emails."""
+    individual result, and the staff's own names and emails; so is the server's log."""
     context = recording_context(world)
     try:
         page = sign_in(world, context, world.partner.id, ADMIN)
@@ -502,3 +502,6 @@ def test_no_personal_data_or_individual_result_in_any_page_or_response(world: Wo
         text = body.decode("utf-8", errors="replace")
         for needle in PERSONAL + RESULTS + STAFF_PERSONAL:
             assert needle not in text, f"{needle!r} in {url}"
+    log = world.server.log_path.read_text(encoding="utf-8", errors="replace")
+    for needle in [*PERSONAL[:-1], *RESULTS, *STAFF_PERSONAL]:  # member ids are in the operations API's paths
+        assert needle not in log, f"{needle!r} in the server log"

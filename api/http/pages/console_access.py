@@ -14,6 +14,7 @@ another partner's staff, a member, a role below the action and a missing CSRF to
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,7 @@ from ledger_core.accounts.identity import StaffRole
 from ledger_core.accounts.permissions import StaffAction, may, staff_role
 from ledger_core.accounts.sessions import SessionPrincipal
 
+logger = logging.getLogger("api.http.pages.console")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 STATE_KEY = "console_staff"
 CSRF_FIELD = "csrf_token"
@@ -105,13 +107,16 @@ def sign_in_redirect(request: Request[Any, Any, Any], exc: SessionInvalid) -> Re
 
 
 def refused_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """403: the refusal page (the reason says which rule refused; it names nobody)."""
+    """403: the refusal page (the reason says which rule refused; it names nobody), logged with the path's
+    partner and the rule (no account, no personal attribute)."""
     if isinstance(exc, CsrfRefused):
         reason = "This form is out of date or was not sent by the console. Reload the page and try again."
-    elif isinstance(exc, PermissionDeniedException):
-        reason = str(exc.detail)
     else:
-        reason = "Access refused."
+        reason = str(exc.detail) if isinstance(exc, PermissionDeniedException) else "Access refused."
+    logger.warning(
+        "console access refused",
+        extra={"partner": request.path_params.get("partner"), "refusal": type(exc).__name__, "reason": reason},
+    )
     context = {"reason": reason, "theme_href": None, "partner_id": request.path_params.get("partner")}
     return Template("console/refused.html", context=context, status_code=403, headers=NO_STORE)
 
