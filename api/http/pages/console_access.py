@@ -9,7 +9,8 @@ form's ``csrf_token`` field, or the ``X-CSRF-Token`` header, must be the session
 session is left in the request state for :func:`provide_console_staff`.
 
 Refusals render pages, not JSON: no session sends the browser to the console's sign-in page (303);
-another partner's staff, a member, a role below the action and a missing CSRF token get the 403 page.
+another partner's staff, a member, a role below the action and a missing CSRF token get the 403 page; an
+action the ledger refuses shows its reason with the API's status for it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap, Guard
 
+from api.http.errors import status_of
 from api.http.sso_cookies import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER
 from api.http.threads import run_blocking
 from api.runtime import RuntimeHandle
@@ -33,6 +35,7 @@ from ledger_core.accounts.errors import CsrfRefused, SessionInvalid
 from ledger_core.accounts.identity import StaffRole
 from ledger_core.accounts.permissions import StaffAction, may, staff_role
 from ledger_core.accounts.sessions import SessionPrincipal
+from ledger_core.engine.errors import InvalidCommand, InvalidTransition
 
 logger = logging.getLogger("api.http.pages.console")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -121,9 +124,23 @@ def refused_page(request: Request[Any, Any, Any], exc: Exception) -> Response[An
     return Template("console/refused.html", context=context, status_code=403, headers=NO_STORE)
 
 
+def not_done_page(request: Request[Any, Any, Any], exc: InvalidCommand | InvalidTransition) -> Response[Any]:
+    """An action the ledger refused (e.g. rotating a key that is no longer active): the reason, on a page, with
+    the status the API gives the same refusal (api/http/errors.py)."""
+    context = {
+        "heading": "This could not be done",
+        "reason": exc.message,
+        "theme_href": None,
+        "partner_id": request.path_params.get("partner"),
+    }
+    return Template("console/refused.html", context=context, status_code=status_of(exc.code), headers=NO_STORE)
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     SessionInvalid: sign_in_redirect,
     PermissionDeniedException: refused_page,
     CsrfRefused: refused_page,
+    InvalidCommand: not_done_page,
+    InvalidTransition: not_done_page,
 }
 """The console router's own handlers: pages answer refusals with pages (the API keeps its JSON envelope)."""
