@@ -38,6 +38,7 @@ from api.http.observability import Edge, Metrics, configure_logging
 from api.http.openapi import DecimalSchemaPlugin, finish_openapi
 from api.http.pages import static_router as pages_static_router
 from api.http.pages import template_config
+from api.http.pages.console import console_router
 from api.http.pipeline import partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
 from api.http.proxies import ClientAddressMiddleware, TrustedProxies
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             OidcLoginController,  # OpenID Connect sign-in and callback (docs/sso.md)
             SamlController,  # the SAML 2.0 service provider (docs/sso.md)
             pages_static_router(),  # /static/pages: the pages' own assets (api/http/pages)
+            console_router(handle),  # /console: the partner console for staff (api/http/pages/console.py)
         ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},

@@ -22,11 +22,12 @@ from adapters.feeds.openpgp import certificate_of, fingerprint_of, generate_secr
 from adapters.storage import DEFAULT_DATA_DIR
 from adapters.workers.feed_metrics import FeedMetrics
 from api.cli.options import DatabaseUrl, DataDir, existing
-from api.feeds_runtime import feed_files, feed_worker, leadership, run_transport, worker_config
+from api.feeds_runtime import feed_files, feed_worker, leadership, run_transport
+from api.feeds_status import feed_status_rows
 from api.settings import Settings
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.members.feeds.formats import FeedKind
-from ledger_core.members.feeds.schedule import FeedSchedule, is_late
+from ledger_core.members.feeds.schedule import FeedSchedule
 
 keys_app = typer.Typer(no_args_is_help=True, help="SSH public keys partners log in to our SFTP server with.")
 pgp_app = typer.Typer(no_args_is_help=True, help="OpenPGP keys: ours (decrypt, sign) and partners' (encrypt, verify).")
@@ -262,30 +263,7 @@ def status(
 ) -> None:
     """Per partner and feed: last file, rows accepted/rejected, last and next run, late."""
     settings = _settings(data_dir, database_url)
-    files = feed_files(settings)
-    config = worker_config(settings)
-    now = datetime.now(UTC)
-    rows = []
-    for partner_id in [partner] if partner else files.keys.partner_ids():
-        runs = files.journal.load(partner_id)
-        partner_config = files.keys.config_or_new(partner_id)
-        for kind in FeedKind:
-            run_ = runs.feed(kind.value)
-            override = partner_config.schedules.get(kind.value)
-            schedule = FeedSchedule.parse(override) if override else config.schedules[kind]
-            late = kind is FeedKind.ELIGIBILITY and is_late(runs.received_date(), config.late_after, now)
-            rows.append(
-                {
-                    "partner": partner_id,
-                    "feed": kind.value,
-                    "lastFile": run_.file,
-                    "accepted": run_.accepted,
-                    "rejected": run_.rejected,
-                    "lastRun": run_.finished_at,
-                    "nextRun": schedule.next_after(now).isoformat(),
-                    "late": late,
-                }
-            )
+    rows = [row.to_json() for row in feed_status_rows(settings, [partner] if partner else None, datetime.now(UTC))]
     if as_json:
         _echo(rows)
         return

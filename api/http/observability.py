@@ -153,6 +153,11 @@ class _LedgerHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler this module installed, so configuring twice does not duplicate lines."""
 
 
+QUIET_LIBRARIES = ("saml2",)
+"""Libraries whose INFO lines carry personal data: pysaml2 logs a parsed SAML response, NameID (an email)
+included. They log warnings and errors only, whatever the level."""
+
+
 def configure_logging(settings: Settings) -> None:
     """Log to stderr, JSON lines when ``settings.http.json_logs`` (idempotent)."""
     root = logging.getLogger()
@@ -163,6 +168,8 @@ def configure_logging(settings: Settings) -> None:
     handler.setFormatter(JsonFormatter() if settings.http.json_logs else logging.Formatter(logging.BASIC_FORMAT))
     root.addHandler(handler)
     root.setLevel(settings.http.log_level.upper())
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 # -- the edge ----------------------------------------------------------------------------------------
