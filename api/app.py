@@ -38,6 +38,7 @@ from api.http.observability import Edge, Metrics, configure_logging
 from api.http.openapi import DecimalSchemaPlugin, finish_openapi
 from api.http.pages import static_router as pages_static_router
 from api.http.pages import template_config
+from api.http.pages.theme import ThemePagesController
 from api.http.pipeline import partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
 from api.http.proxies import ClientAddressMiddleware, TrustedProxies
@@ -58,6 +59,7 @@ from api.http.routes.operations_members import (
     OperationsOutcomesController,
 )
 from api.http.routes.operations_partner_keys import OperationsPartnerKeysController
+from api.http.routes.operations_partner_theme import OperationsPartnerThemeController
 from api.http.routes.operations_partners import OperationsPartnersController
 from api.http.routes.operations_sso import OperationsSsoController
 from api.http.routes.operations_sso_roster import OperationsSsoRosterController
@@ -170,6 +172,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             WebhooksController,  # endpoints, delivery logs, resend, replay (docs/webhooks.md)
             OperationsPartnersController,  # IP allowlists (docs/authentication.md)
             OperationsPartnerKeysController,  # API key rotation schedule (docs/authentication.md)
+            OperationsPartnerThemeController,  # white-label themes (docs/portal.md)
             OperationsSsoController,  # identity providers and accounts (docs/sso.md)
             OperationsSsoRosterController,  # deprovisioning sync by roster upload (docs/sso.md)
         ],
@@ -192,6 +195,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             OidcLoginController,  # OpenID Connect sign-in and callback (docs/sso.md)
             SamlController,  # the SAML 2.0 service provider (docs/sso.md)
             pages_static_router(),  # /static/pages: the pages' own assets (api/http/pages)
+            ThemePagesController,  # /portal/{partner}/theme.css, theme files, theme preview (docs/portal.md)
         ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},
