@@ -42,6 +42,7 @@ PAGE_POLICY = (
     " frame-ancestors 'self'"
 )
 PartnerId = Annotated[str, PathParameter(description="The partner id.", max_length=64)]
+FileDigest = Annotated[str, PathParameter(description="The file's SHA-256 (lower-case hex).", max_length=64)]
 
 
 def _ratio(first: str, second: Rgb) -> str:
@@ -69,7 +70,7 @@ class ThemePagesController(Controller):
         return Response(text, media_type="text/css; charset=utf-8", headers=headers)
 
     @get("/{partner:str}/theme-files/{sha256:str}", name="theme-file")
-    async def file(self, partner: PartnerId, sha256: str, runtime: NamedDependency[Runtime]) -> Response[bytes]:
+    async def file(self, partner: PartnerId, sha256: FileDigest, runtime: NamedDependency[Runtime]) -> Response[bytes]:
         media_type, data = await run_blocking(runtime.ledger.themes.asset, partner, sha256)
         headers = {**PUBLIC_ASSET, "Cache-Control": IMMUTABLE, "ETag": f'"{sha256}"'}
         if media_type == "image/svg+xml":
