@@ -73,7 +73,7 @@ def computed(page: Page, selector: str, prop: str) -> str:
 
 
 def open_preview(
-    browser: Browser, server: LiveServer, partner_id: str, *, bypass_csp: bool = False
+    browser: Browser, server: LiveServer, partner_id: str, *, bypass_csp: bool = False, query: str = ""
 ) -> tuple[Page, list[str]]:
     """The preview page and the console errors and failed loads it causes (a CSP violation is a console
     error). ``bypass_csp`` only to inject axe-core, which the page's own policy (rightly) blocks."""
@@ -90,7 +90,7 @@ def open_preview(
         "response", lambda answer: problems.append(f"{answer.status}: {answer.url}") if answer.status >= 400 else None
     )
     page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
-    response = page.goto(f"{server.url}/portal/{partner_id}/theme-preview", wait_until="networkidle")
+    response = page.goto(f"{server.url}/portal/{partner_id}/theme-preview{query}", wait_until="networkidle")
     assert response is not None
     assert response.status == 200
     assert "default-src 'none'" in response.headers["content-security-policy"]
@@ -145,3 +145,31 @@ def test_without_a_theme_the_house_defaults_apply(browser: Browser, server: Live
         assert_accessible(checked)
     finally:
         checked.context.close()
+
+
+def test_a_candidate_colour_is_previewed_before_it_is_applied(browser: Browser, server: LiveServer) -> None:
+    """A refused colour shows the refusal and its suggestion; following it previews the suggestion on the
+    page (header in that colour) while the partner's theme, in the log, stays as it was."""
+    partner_id = themed_partner(server, PARTNER_BLUE)
+    page, problems = open_preview(browser, server, partner_id, query="?primary=%23FFCC00")
+    try:
+        assert "would be refused" in page.inner_text("#refused")
+        assert rgb_of(computed(page, ".site-header", "background-color")) == Rgb.parse(PARTNER_BLUE)
+        page.click("#suggestion")
+        page.wait_for_selector("#candidate")
+        suggested = Rgb.parse(page.inner_text("#primary-value"))
+        assert suggested is not None
+        assert contrast_ratio(suggested, Rgb(255, 255, 255)) >= AA_NORMAL_TEXT
+        assert rgb_of(computed(page, ".site-header", "background-color")) == suggested
+        assert rgb_of(computed(page, "#primary-button", "background-color")) == suggested
+        page.fill("#primary-input", "#7A1F1F")
+        page.click("#try-button")
+        page.wait_for_url("**primary=%237A1F1F")
+        assert rgb_of(computed(page, "#sample-link", "color")) == Rgb(0x7A, 0x1F, 0x1F)
+        assert problems == []
+    finally:
+        page.context.close()
+    with open_ledger(StorageConfig(server.data_dir, server.database_url)) as ledger:
+        current = ledger.themes.current(partner_id)
+    assert current is not None
+    assert current.primary == PARTNER_BLUE.lower()  # previewing applied nothing
