@@ -114,7 +114,7 @@ def test_unknown_partners_have_no_theme(ledger: Ledger) -> None:
         ledger.themes.store_asset("nobody", AssetKind.LOGO, png(32, 32))
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.builds(Rgb, st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)))
 def test_every_accepted_primary_gives_readable_links_and_header(colour: Rgb) -> None:
     """Accepted iff 4.5:1 on white; then the header text colour also reaches 4.5:1 on the primary."""
