@@ -246,7 +246,9 @@ class PartnerThemes:
         settings = ThemeSettings(
             primary=colour.hex,
             on_primary=on_primary.hex,
-            display_name=None if display_name is None else check_text(display_name, "display_name", max_length=100),
+            display_name=None
+            if display_name is None
+            else check_text(display_name, "display_name", max_length=DISPLAY_NAME_MAX),
             font=parse_choice(FontStack, font, "font"),
             logo_sha256=logo_sha256,
             logo_media_type=logo_type,
