@@ -21,7 +21,7 @@ def stylesheet(partner_id: str, settings: ThemeSettings) -> str:
     """The theme's CSS: custom properties over ``pages.css`` and, for an uploaded font, its ``@font-face``."""
     lines = [
         f"/* Theme of partner {partner_id}: overrides pages.css custom properties only. */",
-        ":root {",
+        ":root, :host {",  # :host too: the widget mounts the pages in a shadow root
         f"  --pq-primary: {settings.primary};",
         f"  --pq-on-primary: {settings.on_primary};",
         f"  --pq-font: {settings.font_family};",
