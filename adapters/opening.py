@@ -20,6 +20,7 @@ from adapters.storage import (
     open_key_store,
     open_outcome_store,
     open_recorder,
+    open_theme_assets,
     open_tree_store,
 )
 from adapters.workers.sealer import Report, SealerRunner, SealObserver, quiet
@@ -84,11 +85,13 @@ def open_ledger(
         recorder.close()
         raise
     outcome_store = open_outcome_store(config)
+    theme_assets = open_theme_assets(config)
 
     def close() -> None:
         recorder.close()
         key_store.close()
         outcome_store.close()
+        theme_assets.close()
 
     return Ledger(
         recorder,
@@ -102,6 +105,7 @@ def open_ledger(
         member_policy=member_policy,
         enrollment_links=enrollment_links,
         feed_policy=feed_policy,
+        theme_assets=theme_assets,
         on_close=close,
     )
 

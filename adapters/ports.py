@@ -29,6 +29,7 @@ from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.engine.ports import LogReader, PartnerLogReader, TreeStore
 from ledger_core.members.outcomes import OutcomeStore
 from ledger_core.members.ports import KeyStore
+from ledger_core.partners.ports import ThemeAssetStore
 
 FALLBACK_SECONDS = 1.0
 """Followers that use announcements still read the database themselves at least this often."""
@@ -191,6 +192,12 @@ class MasterKeyMismatch(LedgerError):
 
 class ManagedKeyStore(KeyStore, Protocol):
     """A :class:`~ledger_core.members.ports.KeyStore` with a lifetime."""
+
+    def close(self) -> None: ...
+
+
+class ManagedThemeAssets(ThemeAssetStore, Protocol):
+    """A :class:`~ledger_core.partners.ports.ThemeAssetStore` with a lifetime."""
 
     def close(self) -> None: ...
 

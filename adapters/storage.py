@@ -23,6 +23,7 @@ from adapters.ports import (
     ManagedKeyStore,
     ManagedOutcomeStore,
     ManagedSsoStore,
+    ManagedThemeAssets,
     ManagedTreeStore,
     OidcTokenStore,
     SsoHealthStore,
@@ -216,3 +217,15 @@ def open_sso_store(config: StorageConfig) -> ManagedSsoStore:
     from adapters.sqlite.sessions import SQLiteSsoStore
 
     return SQLiteSsoStore(config.sqlite_path())
+
+
+def open_theme_assets(config: StorageConfig) -> ManagedThemeAssets:
+    """Partner theme files (``theme_assets``, content-addressed) in the database ``config`` names."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.theme_assets import PostgresThemeAssets
+
+        return PostgresThemeAssets(url)
+    from adapters.sqlite.theme_assets import SQLiteThemeAssets
+
+    return SQLiteThemeAssets(config.sqlite_path())

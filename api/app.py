@@ -39,6 +39,7 @@ from api.http.openapi import DecimalSchemaPlugin, finish_openapi
 from api.http.pages import static_router as pages_static_router
 from api.http.pages import template_config
 from api.http.pages.console import console_router
+from api.http.pages.theme import ThemePagesController
 from api.http.pipeline import partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
 from api.http.proxies import ClientAddressMiddleware, TrustedProxies
@@ -59,6 +60,7 @@ from api.http.routes.operations_members import (
     OperationsOutcomesController,
 )
 from api.http.routes.operations_partner_keys import OperationsPartnerKeysController
+from api.http.routes.operations_partner_theme import OperationsPartnerThemeController
 from api.http.routes.operations_partners import OperationsPartnersController
 from api.http.routes.operations_sso import OperationsSsoController
 from api.http.routes.operations_sso_roster import OperationsSsoRosterController
@@ -171,6 +173,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             WebhooksController,  # endpoints, delivery logs, resend, replay (docs/webhooks.md)
             OperationsPartnersController,  # IP allowlists (docs/authentication.md)
             OperationsPartnerKeysController,  # API key rotation schedule (docs/authentication.md)
+            OperationsPartnerThemeController,  # white-label themes (docs/portal.md)
             OperationsSsoController,  # identity providers and accounts (docs/sso.md)
             OperationsSsoRosterController,  # deprovisioning sync by roster upload (docs/sso.md)
         ],
@@ -194,6 +197,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             SamlController,  # the SAML 2.0 service provider (docs/sso.md)
             pages_static_router(),  # /static/pages: the pages' own assets (api/http/pages)
             console_router(handle),  # /console: the partner console for staff (api/http/pages/console.py)
+            ThemePagesController,  # /portal/{partner}/theme.css, theme files, theme preview (docs/portal.md)
         ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},

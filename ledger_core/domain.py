@@ -15,6 +15,7 @@ from ledger_core.members.member import Member
 from ledger_core.members.reminders import Reminder
 from ledger_core.members.subscriptions import Subscription
 from ledger_core.partners.partner import Partner
+from ledger_core.partners.theme import PartnerTheme
 
 ALL_AGGREGATES: tuple[type[LedgerAggregate], ...] = (
     Partner,
@@ -29,4 +30,5 @@ ALL_AGGREGATES: tuple[type[LedgerAggregate], ...] = (
     ClaimsFile,
     PartnerSso,
     UserAccount,
+    PartnerTheme,
 )

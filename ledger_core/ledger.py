@@ -47,6 +47,9 @@ from ledger_core.members.reminders import ReminderService
 from ledger_core.members.subscriptions import SubscriptionService
 from ledger_core.members.use_cases import MemberPolicy, Membership
 from ledger_core.partners.partner import PartnerService
+from ledger_core.partners.ports import ThemeAssetStore
+from ledger_core.partners.theme import PartnerThemes
+from ledger_core.partners.theme_assets import MemoryThemeAssets
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Ledger:
         member_policy: MemberPolicy | None = None,
         enrollment_links: EnrollmentLinks | None = None,
         feed_policy: FeedPolicy | None = None,
+        theme_assets: ThemeAssetStore | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
         """``claim_facts`` answers the risk rules' cross-claim questions (over this same log); ``member_policy``
@@ -85,6 +89,8 @@ class Ledger:
         self.app = LedgerApplication(recorder, log_reader, aggregates)
         self.vault = PersonalDataVault(key_store)
         self.partners = PartnerService(self.app, clock)
+        self.themes = PartnerThemes(self.app, self.partners, theme_assets or MemoryThemeAssets())
+        """White-label themes (ledger_core/partners/theme.py); files in ``theme_assets`` (default: in memory)."""
         self.claims = Claims(self.app, claim_facts, clock)
         self.documents = Documents(self.app, self.claims.verification)
         self.batches = ClaimImport(self.app, self.claims, self.documents.registry)

@@ -1,6 +1,6 @@
 """``ledger partners`` and ``ledger operators``: create partners (and operations principals) with
 credentials, rotate and revoke keys, reissue lost credentials (``rotate-secret``), set or clear a partner's IP
-allowlist, show a partner.
+allowlist, show a partner; ``partners theme`` sets a partner's white-label theme.
 
 ``create`` and ``rotate-key`` print secrets exactly once (JSON on stdout); the ledger records only
 their SHA-256 (and API secrets are re-derived from the deployment secret, so use the same data
@@ -19,11 +19,13 @@ import typer
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR
 from api.cli.options import DatabaseUrl, DataDir, existing
+from api.cli.partner_theme import theme_app
 from api.security.credentials import DEFAULT_SCOPES, CredentialService
 from api.security.secrets import load_deployment_secret
 
 partners_app = typer.Typer(no_args_is_help=True, help="Partners and their credentials.")
 operators_app = typer.Typer(no_args_is_help=True, help="Operations principals (the operations scope).")
+partners_app.add_typer(theme_app, name="theme")  # ledger partners theme set|show|clear (api/cli/partner_theme.py)
 
 
 def slug(name: str) -> str:

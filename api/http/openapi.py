@@ -9,7 +9,7 @@ the generated document (once, before it is first served) so that it is complete:
   endpoint; ``Retry-After`` on 409/429/503; ``Location`` on creations; version lifecycle headers;
 * typed schemas for the signed request headers and ``Idempotency-Key``;
 * the request bodies read by hand: document uploads (raw bytes or multipart), token requests
-  (form or JSON) and SSO rosters (CSV);
+  (form or JSON), SSO rosters (CSV) and theme logo and font files;
 * redirects (3xx, e.g. the SSO login endpoints) carry ``Location`` and no body.
 
 :class:`DecimalSchemaPlugin` (registered on the app) types every ``Decimal`` of a request shape as
@@ -248,6 +248,9 @@ def _response_headers(path: str, method: str, status: int, response: dict[str, A
     response["headers"] = {name: _header_ref(name) for name in names}
 
 
+_THEME_FILES = {"logo": ("image/png", "image/webp", "image/svg+xml"), "font": ("font/woff2",)}
+
+
 def _request_bodies(document: dict[str, Any]) -> None:
     paths = document.get("paths", {})
     upload = paths.get("/api/v1/documents", {}).get("post")
@@ -279,6 +282,14 @@ def _request_bodies(document: dict[str, Any]) -> None:
             "description": "The users who remain active, CSV with a header naming the id column (docs/sso.md).",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         }
+    for kind, content in _THEME_FILES.items():
+        theme_file = paths.get(f"/api/v1/operations/partners/{{partner}}/theme/{kind}", {}).get("post")
+        if theme_file is not None:
+            theme_file["requestBody"] = {
+                "required": True,
+                "description": f"The {kind} file's bytes; Content-Type its media type (docs/portal.md, Theming).",
+                "content": {media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in content},
+            }
     token = paths.get("/oauth/token", {}).get("post")
     if token is not None:
         schema = {"$ref": REF.format(name="TokenRequest")}

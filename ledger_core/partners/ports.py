@@ -1,4 +1,4 @@
-"""Ports of partner access: rate limits and the replay cache that every API worker shares."""
+"""Ports of the partners context: rate limits and the replay cache every API worker shares; theme files."""
 
 from __future__ import annotations
 
@@ -77,4 +77,19 @@ class ReplayCache(Protocol):
 
     def remember(self, partner_id: str, request_id: str, ttl_s: int) -> bool:
         """True if ``request_id`` is new for ``partner_id`` (and is now remembered for ``ttl_s``); False if seen."""
+        ...
+
+
+class ThemeAssetStore(Protocol):
+    """Partner theme files (logos, fonts) by content: the key is the lower-case hex SHA-256 of the bytes.
+
+    Adapters: ``theme_assets`` in SQLite and PostgreSQL; :class:`~ledger_core.partners.theme_assets.MemoryThemeAssets`.
+    """
+
+    def put(self, sha256: str, media_type: str, data: bytes) -> None:
+        """Keep ``data`` under ``sha256`` (the caller computed it); storing the same digest again changes nothing."""
+        ...
+
+    def get(self, sha256: str) -> tuple[str, bytes] | None:
+        """``(media type, bytes)`` stored under ``sha256``, or None."""
         ...

@@ -55,8 +55,8 @@ from ledger_core.shared.vocabulary import SCOPES
 MAX_EXAMPLES = int(os.environ.get("LEDGER_SCHEMATHESIS_EXAMPLES", "5"))
 NEGATIVE_EXAMPLES = int(os.environ.get("LEDGER_SCHEMATHESIS_NEGATIVE_EXAMPLES", "5"))
 STATEFUL_EXAMPLES = int(os.environ.get("LEDGER_SCHEMATHESIS_STATEFUL", "8"))
-# A document upload's raw body is sent as it is, whatever its media type (its OpenAPI examples use each one).
-schemathesis.serializer.alias(["application/pdf", "image/*"], "application/octet-stream")
+# An upload's raw body (a document, a theme file) is sent as it is, whatever its media type.
+schemathesis.serializer.alias(["application/pdf", "image/*", "font/woff2"], "application/octet-stream")
 ApiCase = schemathesis.Case[Any]  # any operation of the loaded schema
 
 

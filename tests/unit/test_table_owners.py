@@ -36,6 +36,7 @@ OWNERS = {
     "sso_sessions": "sessions",
     "sso_session_tokens": "sessions",
     "sso_one_time": "sessions",
+    "theme_assets": "theme_assets",
 }
 
 

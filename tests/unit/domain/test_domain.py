@@ -30,6 +30,7 @@ from ledger_core.members.reminders import Reminder
 from ledger_core.members.subscriptions import Subscription
 from ledger_core.partners.access import WebhookSettings, secret_sha256
 from ledger_core.partners.partner import Partner
+from ledger_core.partners.theme import FontStack, PartnerTheme, ThemeSettings
 
 from .fakes import MAPPER, REGISTRY, from_entry, replay, state, to_entry
 
@@ -172,6 +173,7 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
         deliveries,
         *accounts(vault),
         *claims_files(),
+        theme(),
     ]
 
 
@@ -190,6 +192,15 @@ def claims_files() -> list[Any]:
         P, "claims_northwestern_mutual_20260116.csv", "01" * 32, 9, BatchFileRejection.HEADER, "wrong header", 1
     )
     return [loaded, rejected]
+
+
+def theme() -> PartnerTheme:
+    """A partner theme set, changed and cleared."""
+    settings = ThemeSettings("#003da5", "#ffffff", "NM", FontStack.SYSTEM, "ab" * 32, "image/png", None)
+    aggregate = PartnerTheme.start(P, settings)
+    aggregate.change(ThemeSettings("#7a1f1f", "#ffffff", None, FontStack.HUMANIST))
+    aggregate.clear()
+    return aggregate
 
 
 def accounts(vault: PersonalDataVault) -> list[Any]:
@@ -231,8 +242,9 @@ def test_registry_names_are_stable_and_unique() -> None:
         "Sso",
         "Account",
         "ClaimsFile",
+        "Theme",
     }
-    assert len(REGISTRY.event_classes) == 57  # 36 + partner (3) + feeds (7) + accounts (7) + claims files (4)
+    assert len(REGISTRY.event_classes) == 60  # 36 + partner (3) + feeds (7) + accounts (7) + claims files (4) + theme (3)
     for name, cls in REGISTRY.event_classes.items():
         prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
         assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name
