@@ -244,7 +244,7 @@ def test_registry_names_are_stable_and_unique() -> None:
         "ClaimsFile",
         "Theme",
     }
-    assert len(REGISTRY.event_classes) == 60  # 36 + partner (3) + feeds (7) + accounts (7) + claims files (4) + theme (3)
+    assert len(REGISTRY.event_classes) == 60  # 36 + partner 3 + feeds 7 + accounts 7 + claims files 4 + theme 3
     for name, cls in REGISTRY.event_classes.items():
         prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
         assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name
