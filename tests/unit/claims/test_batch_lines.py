@@ -58,8 +58,10 @@ def test_what_is_written_is_read(rows: list[dict[str, str]], with_document: bool
     ("line", "field"),
     [
         (
-            b'{"partnerClaimId": "A", "claimType": "auto", "claimAmount": 1.5, "currency": "USD",'
-            b' "submittedAt": "2025-06-01T10:00:00Z"}',
+            (
+                b'{"partnerClaimId": "A", "claimType": "auto", "claimAmount": 1.5, "currency": "USD",'
+                b' "submittedAt": "2025-06-01T10:00:00Z"}'
+            ),
             "claimAmount",
         ),
         (b'{"partnerClaimId": "A", "partnerClaimId": "B"}', "partnerClaimId"),
