@@ -37,6 +37,7 @@ from api.http.errors import make_exception_handler
 from api.http.observability import Edge, Metrics, configure_logging
 from api.http.openapi import DecimalSchemaPlugin, finish_openapi
 from api.http.pages import static_router as pages_static_router
+from api.http.pages.auditor import AuditorConsoleController
 from api.http.pages import template_config
 from api.http.pipeline import partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
@@ -63,6 +64,7 @@ from api.http.routes.operations_sso import OperationsSsoController
 from api.http.routes.operations_sso_roster import OperationsSsoRosterController
 from api.http.routes.outcomes import OutcomesController
 from api.http.routes.proof_schema import ProofSchemaController
+from api.http.routes.public_log import PublicLogController
 from api.http.routes.reminders import RemindersController
 from api.http.routes.sso_oidc import OidcLoginController
 from api.http.routes.sso_saml import SamlController
@@ -192,6 +194,8 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             OidcLoginController,  # OpenID Connect sign-in and callback (docs/sso.md)
             SamlController,  # the SAML 2.0 service provider (docs/sso.md)
             pages_static_router(),  # /static/pages: the pages' own assets (api/http/pages)
+            AuditorConsoleController,  # /auditor: the public auditor console (docs/portal.md)
+            PublicLogController,  # /auditor/log: checkpoints, consistency, vkeys without credentials
         ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},
