@@ -65,7 +65,7 @@ export async function verifyDocument(input, vkeys, { checkpoints = [], entry = n
   if (!keys.length) throw new VerifyError("no-trusted-signature", "a proof is checked against a pinned verifier key");
   const carried = inclusion ? [optionalText(doc, "checkpoint")] : [optionalText(doc, "fromCheckpoint"), optionalText(doc, "toCheckpoint")];
   const heads = new Map();
-  for (const note of [...carried, ...checkpoints].filter((n) => n !== null)) {
+  for (const note of new Set([...carried, ...checkpoints].filter((n) => n !== null))) {
     const head = await verifyCheckpoint(note, keys, step);
     heads.set(head.size, head);
   }
