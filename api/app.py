@@ -37,8 +37,8 @@ from api.http.errors import make_exception_handler
 from api.http.observability import Edge, Metrics, configure_logging
 from api.http.openapi import DecimalSchemaPlugin, finish_openapi
 from api.http.pages import static_router as pages_static_router
-from api.http.pages.auditor import AuditorConsoleController
 from api.http.pages import template_config
+from api.http.pages.auditor import AuditorConsoleController
 from api.http.pipeline import partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
 from api.http.proxies import ClientAddressMiddleware, TrustedProxies

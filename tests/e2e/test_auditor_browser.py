@@ -175,7 +175,9 @@ def test_verifies_real_proof_documents_and_rejects_tampered_ones(page: Page, led
 
     bundle = tmp_path / "bundle.json"
     export = [sys.executable, "-m", "api", "export", "--partner", ledger.partner, "--out", str(bundle)]
-    made = subprocess.run([*export, "--data-dir", str(ledger.server.data_dir)], capture_output=True, text=True, cwd=ROOT)
+    made = subprocess.run(
+        [*export, "--data-dir", str(ledger.server.data_dir)], capture_output=True, text=True, cwd=ROOT
+    )
     assert made.returncode == 0, made.stderr
     page.set_input_files("#document-file", str(bundle))
     expect(page.locator("#document")).to_have_value(bundle.read_text(encoding="utf-8"))
@@ -242,28 +244,7 @@ def test_split_view_warnings(page: Page, ledger: Ledger) -> None:
     expect(alarm).to_be_hidden()
 
 
-RUN_VECTORS = """async (vectors) => {
-  const v = await import("/static/pages/auditor/verify.js");
-  const d = await import("/static/pages/auditor/documents.js");
-  const h = (x) => v.fromHex(x);
-  const run = {
-    leaves: async (x) => (v.toHex(await v.leafHash(h(x.entry))) === x.leafHash ? undefined : v.VerifyError && Promise.reject(new v.VerifyError("root-mismatch", "leaf"))),
-    inclusion: (x) => v.verifyInclusion(h(x.leafHash), x.leafIndex, x.treeSize, x.path.map(h), h(x.root)),
-    consistency: (x) => v.verifyConsistency(x.fromSize, x.toSize, h(x.oldRoot), h(x.newRoot), x.path.map(h)),
-    checkpoints: async (x) => v.verifyCheckpoint(x.note, await Promise.all([...x.vkeys, ...(x.witnessVkeys || [])].map(v.parseVkey))),
-    vkeys: async (x) => { const key = await v.parseVkey(x.vkey); if (key.keyHash !== x.keyHash) throw new Error("key hash"); },
-    documents: (x) => d.verifyDocument(x.document, x.vkeys).catch((e) => { throw new v.VerifyError("reject", e.message); }),
-  };
-  const out = {};
-  for (const [kind, fn] of Object.entries(run)) {
-    out[kind] = [];
-    for (const x of vectors[kind]) {
-      try { await fn(x); out[kind].push("ok"); }
-      catch (e) { out[kind].push(e instanceof v.VerifyError ? e.code : `exception: ${e}`); }
-    }
-  }
-  return out;
-}"""
+RUN_VECTORS = (ROOT / "tests" / "support" / "auditor_vectors_runner.js").read_text(encoding="utf-8")
 
 
 def test_the_javascript_verifier_agrees_with_python_on_every_vector(page: Page) -> None:
@@ -277,7 +258,9 @@ def test_the_javascript_verifier_agrees_with_python_on_every_vector(page: Page) 
             count += 1
             python = python_outcome(kind, vector)
             if not outcome == python == vector["expect"]:
-                disagreements.append(f"{kind} {vector['name']}: js {outcome}, python {python}, expect {vector['expect']}")
+                disagreements.append(
+                    f"{kind} {vector['name']}: js {outcome}, python {python}, expect {vector['expect']}"
+                )
     assert disagreements == []
     assert count == sum(len(vectors[kind]) for kind in KINDS) > 150
     assert any(v["expect"] != "ok" for v in vectors["inclusion"])  # tampered cases are among them

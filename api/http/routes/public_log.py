@@ -29,9 +29,13 @@ PUBLIC = "Public: no credentials. The same bytes as the authenticated `/api/v1/a
 class PublicLogController(Controller):
     path = "/auditor/log"
     tags = ("auditor",)
-    security = []  # public by design (issue 17 item 5)
 
-    @get("/checkpoint", summary="The latest signed checkpoint, public (C2SP signed note)", description=PUBLIC, media_type=TEXT)
+    @get(
+        "/checkpoint",
+        summary="The latest signed checkpoint, public (C2SP signed note)",
+        description=PUBLIC,
+        media_type=TEXT,
+    )
     async def checkpoint(self, runtime: NamedDependency[Runtime]) -> Response[str]:
         record = await run_blocking(runtime.audit.checkpoint, None)
         return Response(record.note, media_type=TEXT, headers={"Cache-Control": "no-cache"})
