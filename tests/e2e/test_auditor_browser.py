@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -285,7 +286,11 @@ def test_accessible_and_responsive_with_results_shown(page: Page, ledger: Ledger
     expect(page.locator("body[data-auditor-ready=true]")).to_have_count(1)
     page.keyboard.press("Tab")  # the skip link comes first in the focus order
     assert page.evaluate("() => document.activeElement.className") == "skip-link"
-    DOC_IMAGES.mkdir(parents=True, exist_ok=True)
-    for shot in shots:
-        if shot.stem in ("auditor-console-desktop", "auditor-split-view-phone"):
-            shutil.copyfile(shot, DOC_IMAGES / shot.name)
+    expect(page.locator("#vkeys")).to_have_value(ledger.vkey)  # the pinned key is remembered (localStorage)
+    expect(page.locator("#pinned")).to_contain_text("Pinned:")
+    for shot in shots:  # the README's screenshots: written when missing, refreshed on request
+        target = DOC_IMAGES / shot.name
+        wanted = shot.stem in ("auditor-console-desktop", "auditor-split-view-phone")
+        if wanted and (not target.exists() or os.environ.get("LEDGER_UPDATE_DOC_IMAGES") == "1"):
+            DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shot, target)

@@ -178,7 +178,7 @@ export async function openNote(note, keys, step = noop) {
     const ok = await subtle.verify({ name: "Ed25519" }, key.publicKey, sig.blob.slice(4), message);
     step(`signature by ${slot}`, ok ? "Ed25519 signature verifies" : "Ed25519 signature does NOT verify", ok);
     if (!ok) fail("bad-signature", `the signature by ${slot} does not verify: the note was altered or forged`);
-    verified.push(sig.name);
+    verified.push(slot);
   }
   if (!verified.length) {
     const names = signatures.map((s) => `${s.name}+${s.keyHash}`).join(", ");
