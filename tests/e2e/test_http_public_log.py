@@ -72,6 +72,9 @@ def test_nothing_partner_specific_is_public(public: Public) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "/static/pages/auditor/console.js" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
     schema = public.http.get("/schema/openapi.json").json()
     assert "/auditor" not in schema["paths"]
     assert "/auditor/log/checkpoint" in schema["paths"]
