@@ -6,13 +6,15 @@ personal is reachable without credentials. The console page itself is served at 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
-from support.http_server import claim_body, live_server
+from support.http_server import TIGHT, claim_body, live_server
 
 from api.client.ledger_client import LedgerClient
 from proofs.documents import verify_document
@@ -79,3 +81,17 @@ def test_nothing_partner_specific_is_public(public: Public) -> None:
     assert "/auditor" not in schema["paths"]
     assert "/auditor/log/checkpoint" in schema["paths"]
     assert "security" not in schema["paths"]["/auditor/log/checkpoint"]["get"]
+
+
+def test_the_anonymous_rate_limit_applies(tmp_path: Path) -> None:
+    """No credentials, so the client address's anonymous policy counts: headers on answers, then a 429."""
+    tight = {tier: [1_000_000, 100_000, None] for tier in ("sandbox", "standard", "enterprise")}
+    limits = {"LEDGER_RATE_LIMITS": json.dumps(tight | {"anonymous": TIGHT})}
+    with live_server(tmp_path / "data", extra_env=limits) as server, httpx.Client(base_url=server.url) as http:
+        answers = [http.get("/auditor/log/public-key") for _ in range(10)]
+    assert answers[0].status_code == 200
+    assert "x-ratelimit-limit" in answers[0].headers
+    refused = [answer for answer in answers if answer.status_code == 429]
+    assert refused, [answer.status_code for answer in answers]
+    assert refused[0].json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    assert "retry-after" in refused[0].headers
