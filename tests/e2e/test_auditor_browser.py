@@ -88,11 +88,17 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, ledger: Ledger) -> Iterator[Page]:
+def page_errors() -> list[str]:
+    """What the page logged as errors, and the URLs of its failed requests (a test removes those it caused)."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, ledger: Ledger, page_errors: list[str]) -> Iterator[Page]:
     """A fresh browser context (empty localStorage) on the console, keys not pinned yet."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     opened = context.new_page()
-    errors: list[str] = []
+    errors = page_errors
     opened.on("pageerror", lambda error: errors.append(str(error)))
     opened.on("console", lambda message: errors.append(message.text) if console_error(message) else None)
     opened.on("response", lambda response: errors.append(response.url) if failed(response) else None)
@@ -233,7 +239,7 @@ def test_rejects_a_checkpoint_with_a_changed_root_or_under_the_wrong_key(page: P
     assert result(page, "checkpoint").startswith("Rejected: Not signed by the pinned key")
 
 
-def test_split_view_warnings(page: Page, ledger: Ledger) -> None:
+def test_split_view_warnings(page: Page, ledger: Ledger, page_errors: list[str]) -> None:
     """Same size, other root: an alarm; a newer checkpoint inconsistent with the remembered one: an alarm."""
     pin(page, ledger.vkey)
     page.click("#fetch-checkpoint")
@@ -246,6 +252,7 @@ def test_split_view_warnings(page: Page, ledger: Ledger) -> None:
     verify_checkpoint(page, forged_note(ledger, remembered))
     expect(alarm).to_be_visible()
     expect(alarm).to_contain_text(f"Two checkpoints of tree size {remembered} with different roots")
+    expect(page.locator("#checkpoint-result")).to_contain_text("WARNING: it contradicts the checkpoint remembered")
     page.click("#forget")
     expect(alarm).to_be_hidden()
 
@@ -257,6 +264,10 @@ def test_split_view_warnings(page: Page, ledger: Ledger) -> None:
     expect(alarm).to_be_visible()
     expect(alarm).to_contain_text(f"size {grown} is not consistent with the remembered checkpoint of size {remembered}")
     expect(page.locator("#remembered")).to_contain_text(f"tree size {remembered}")  # the forgery is not remembered
+    verify_checkpoint(page, forged_note(ledger, grown + 1000))  # a size the server cannot prove: said, not remembered
+    expect(page.locator("#checkpoint-result")).to_contain_text("could not be checked")
+    page_errors.remove(f"{ledger.server.url}/auditor/log/consistency?from={remembered}&to={grown + 1000}")
+    expect(page.locator("#remembered")).to_contain_text(f"tree size {remembered}")
 
     page.click("#forget")
     page.click("#fetch-checkpoint")

@@ -110,6 +110,7 @@ function alarm(text) {
   box.replaceChildren(Object.assign(document.createElement("h2"), { textContent: "Warning: this log shows two different histories" }),
     Object.assign(document.createElement("p"), { textContent: text }));
   box.scrollIntoView({ block: "start" });
+  return " WARNING: it contradicts the checkpoint remembered for this log (see the alert at the top).";
 }
 
 /** Split view: the new checkpoint against the one remembered for its log (consistency or equal roots). */
@@ -128,7 +129,8 @@ async function compareWithRemembered(cp, step) {
   try {
     proof = await fetchFromLog(`/consistency?from=${older.size}&to=${newer.size}`, "json");
   } catch (error) {
-    return step("consistency with the remembered checkpoint", `not checked: ${error.message}`, false);
+    step("consistency with the remembered checkpoint", `not checked: ${error.message}`, false);
+    return ` Not remembered: its consistency with the remembered checkpoint of size ${lastSize} could not be checked (${error.message}).`;
   }
   try {
     const path = proof.consistencyPath.map((h) => fromHex(h));
@@ -137,6 +139,7 @@ async function compareWithRemembered(cp, step) {
     return alarm(`The checkpoint of size ${cp.size} is not consistent with the remembered checkpoint of size ${lastSize}: ${error.message}. The log has rewritten its history or shows different histories to different people (a split view): keep both notes as evidence.`);
   }
   if (cp.size > lastSize) remember(cp);
+  return null;
 }
 
 async function verifyCheckpointForm() {
@@ -144,8 +147,8 @@ async function verifyCheckpointForm() {
   try {
     const cp = await verifyCheckpoint($("checkpoint").value, await pinnedKeys(), report.step);
     current = cp;
-    await compareWithRemembered(cp, report.step);
-    report.done(`checkpoint of ${cp.origin} at tree size ${cp.size}, root ${toHex(cp.rootHash)}, signed by ${cp.verified.join(", ")}.`);
+    const unchecked = (await compareWithRemembered(cp, report.step)) ?? "";
+    report.done(`checkpoint of ${cp.origin} at tree size ${cp.size}, root ${toHex(cp.rootHash)}, signed by ${cp.verified.join(", ")}.${unchecked}`);
   } catch (error) {
     current = null;
     report.failed(error);
