@@ -20,7 +20,11 @@ export function fromHex(text, what = "hash") {
   if (typeof text !== "string" || !/^([0-9a-f]{2})*$/.test(text)) fail("malformed-document", `${what} must be lowercase hex`);
   return Uint8Array.from(text.match(/../g) || [], (h) => parseInt(h, 16));
 }
-export const toBase64 = (b) => btoa(String.fromCharCode(...b));
+export const toBase64 = (b) => {
+  let text = ""; // in chunks: a spread of a large entry would exceed the arguments limit
+  for (let i = 0; i < b.length; i += 0x8000) text += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(text);
+};
 /** Standard base64 (RFC 4648 section 4), canonical encoding only; null when invalid. */
 export function fromBase64(text) {
   if (typeof text !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4) return null;
