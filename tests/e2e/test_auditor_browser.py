@@ -239,6 +239,20 @@ def test_rejects_a_checkpoint_with_a_changed_root_or_under_the_wrong_key(page: P
     assert result(page, "checkpoint").startswith("Rejected: Not signed by the pinned key")
 
 
+def test_shows_and_checks_cosignatures(page: Page) -> None:
+    """A witness cosignature (C2SP tlog-cosignature known answer): verified when its key is pinned, else shown."""
+    known = json.loads((ROOT / "tests" / "data" / "cosignature_vectors.json").read_text(encoding="utf-8"))
+    pin(page, known["logVkey"])
+    verify_checkpoint(page, known["cosignedNote"])
+    assert result(page, "checkpoint").startswith("Verified: checkpoint of example.com/behind-the-sofa at tree size")
+    expect(page.locator("#checkpoint-steps")).to_contain_text("not pinned: shown, not checked")
+    pin(page, known["logVkey"], known["witnessVkey"])
+    expect(page.locator("#pinned")).to_contain_text("(witness)")
+    verify_checkpoint(page, known["cosignedNote"])
+    cosigned = page.locator("#checkpoint-steps li.ok", has_text="witness.example.com/w1")
+    expect(cosigned).to_contain_text(f"cosigned at {known['timestamp']}, verified")
+
+
 def test_split_view_warnings(page: Page, ledger: Ledger, page_errors: list[str]) -> None:
     """Same size, other root: an alarm; a newer checkpoint inconsistent with the remembered one: an alarm."""
     pin(page, ledger.vkey)
