@@ -40,6 +40,7 @@ from api.http.pages import static_router as pages_static_router
 from api.http.pages import template_config
 from api.http.pages.console import console_router
 from api.http.pages.theme import ThemePagesController
+from api.http.pages.auditor import AuditorConsoleController
 from api.http.pipeline import partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
 from api.http.proxies import ClientAddressMiddleware, TrustedProxies
@@ -66,6 +67,7 @@ from api.http.routes.operations_sso import OperationsSsoController
 from api.http.routes.operations_sso_roster import OperationsSsoRosterController
 from api.http.routes.outcomes import OutcomesController
 from api.http.routes.proof_schema import ProofSchemaController
+from api.http.routes.public_log import PublicLogController
 from api.http.routes.reminders import RemindersController
 from api.http.routes.sso_oidc import OidcLoginController
 from api.http.routes.sso_saml import SamlController
@@ -198,6 +200,8 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             pages_static_router(),  # /static/pages: the pages' own assets (api/http/pages)
             console_router(handle),  # /console: the partner console for staff (api/http/pages/console.py)
             ThemePagesController,  # /portal/{partner}/theme.css, theme files, theme preview (docs/portal.md)
+            AuditorConsoleController,  # /auditor: the public auditor console (docs/portal.md)
+            PublicLogController,  # /auditor/log: checkpoints, consistency, vkeys without credentials
         ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},

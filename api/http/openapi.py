@@ -88,6 +88,8 @@ def _error_statuses(path: str, method: str) -> list[int]:
         return [400, 401, 413, 429, 500, 503]
     if path.startswith("/sso/"):  # browser endpoints of single sign-on (docs/sso.md)
         return [400, 401, 403, 404, 500, 503] + ([413, 415] if method == "post" else [])
+    if path.startswith("/auditor/log/"):  # the public log routes of the auditor console (docs/portal.md)
+        return [400, 404, 429, 500, 503]
     if not path.startswith("/api/"):
         return [500]
     statuses = [400, 401, 403, 404, 410, 429, 500, 503]
