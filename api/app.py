@@ -38,9 +38,9 @@ from api.http.observability import Edge, Metrics, configure_logging
 from api.http.openapi import DecimalSchemaPlugin, finish_openapi
 from api.http.pages import static_router as pages_static_router
 from api.http.pages import template_config
+from api.http.pages.auditor import AuditorConsoleController
 from api.http.pages.console import console_router
 from api.http.pages.theme import ThemePagesController
-from api.http.pages.auditor import AuditorConsoleController
 from api.http.pipeline import partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
 from api.http.proxies import ClientAddressMiddleware, TrustedProxies
