@@ -66,6 +66,40 @@ def tree_cpu_seconds(roots: list[int]) -> float:
     return total
 
 
+def pid_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(command: str) -> list[int]:
+    """The processes whose ``comm`` is ``command`` (e.g. ``redis-server``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == command:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def tag_application(database_url: str, application: str) -> str:
+    """``database_url`` with libpq's ``application_name``, so the server's backends can be told apart."""
+    return f"{database_url}{'&' if '?' in database_url else '?'}application_name={application}"
+
+
+def postgres_backends(probe: Any, application: str) -> list[int]:
+    """Pids of the PostgreSQL backends serving connections named ``application`` (``pg_stat_activity``),
+    asked over ``probe``: an open psycopg connection (the server may have no connection slot to spare)."""
+    rows = probe.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application,))
+    return [int(row[0]) for row in rows.fetchall()]
+
+
 def _stop(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> None:
     if process.poll() is None:
         process.send_signal(sig)
@@ -137,10 +171,15 @@ def ledger_server(
     seal_interval_ms: int,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Start (sealer and) server; yield ``{"url", "env", "pids", "data_dir", "database_url"}``."""
+    """Start (sealer and) server; yield ``{"url", "env", "pids", "worker_pids", "writer_pids", "pg_application",
+    "data_dir", "database_url", "log"}`` (``pids``: server then sealer; the database URL carries
+    ``application_name=pg_application``, see :func:`postgres_backends`)."""
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"bench:{uuid.uuid4().hex[:12]}:"
+    application = prefix.rstrip(":").replace(":", "-")
+    if database_url is not None:
+        database_url = tag_application(database_url, application)
     env = _ledger_env(data_dir, database_url, redis_url, prefix) | (extra_env or {})
     processes: list[subprocess.Popen[str]] = []
     pids: list[int] = []
@@ -199,6 +238,9 @@ def ledger_server(
             "url": url,
             "env": env,
             "pids": pids,
+            "worker_pids": pids[:1],
+            "writer_pids": pids[1:],
+            "pg_application": application if database_url is not None else None,
             "data_dir": data_dir,
             "database_url": database_url,
             "log": server_log,

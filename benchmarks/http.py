@@ -21,11 +21,22 @@ have measured itself, not the server; httpx is used only for setup and health ch
 for ``--duration`` seconds after a ``--warmup`` (same requests,
 not counted). Every ledger request carries the five zero-trust headers: a pre-fetched OAuth token,
 the API key, a unique ``X-Request-ID``, ``X-Timestamp`` and the HMAC signature
-(:func:`api.client.signing.sign`), computed per request in the load generator; POSTs also carry a
-unique ``Idempotency-Key`` as the SDK sends. The load generator runs in ``--client-procs`` spawned
-processes (default 1) sharing the connections; its CPU time is reported (``client_cpu_util`` = client
-CPU seconds per wall second, out of ``os.cpu_count()`` cores shared with the servers, the sealer and
-the database), as is the CPU of the server process tree and the share of the machine busy.
+(:func:`api.client.signing.sign`); POSTs also carry a unique ``Idempotency-Key`` as the SDK sends.
+Requests are built, signed and encoded BEFORE the window (``benchmarks/_load.py``: 30,000 POSTs or
+90,000 GETs per case, a quarter with ``--quick``; past them the generator signs on the fly and reports
+``signed_live``), each unique and within the server's 300 s timestamp window, so the server still
+verifies every token, signature, request id and limit while the generator only writes bytes.
+The load generator runs in ``--client-procs`` spawned processes (default 1) sharing the connections.
+
+Machine CPU per 2xx answer (``cpu_ms_per_ok``), over the measured window, split by process
+(``/proc/<pid>/stat``): ``api_workers`` (the ``ledger serve`` tree: uvicorn workers, with the embedded
+sealer on SQLite), ``writer`` (the separate ``ledger sealer`` on PostgreSQL), ``postgresql`` (the
+backends whose ``application_name`` is the server's, from ``pg_stat_activity``), ``redis`` (every
+``redis-server``: shared with anything else on the machine, an upper bound), ``load_generator`` (the
+spawned generator processes), ``other`` (the rest of the machine's busy time from /proc/stat: the
+PostgreSQL server's own processes, this script's sampler, other programs) and ``machine`` (their sum).
+Also ``client_cpu_util`` (generator CPU seconds per wall second) and ``server_cpu_ms_per_request`` (the
+server trees' CPU over warm-up and window per completed request: the figure of earlier sessions).
 
 Rate limits: the partner is created at the ``enterprise`` tier, and ``LEDGER_RATE_LIMITS`` raises every
 tier to 10M/min (burst 1M, no daily cap) so the limiter still runs (one Redis script per request) but
@@ -79,7 +90,7 @@ from _common import (  # noqa: E402
 
 import_shadowed_package("proofs")
 
-from _load import run_case  # noqa: E402
+from _load import CpuSources, run_case  # noqa: E402
 from _servers import DEFAULT_REDIS_URL, create_partner, hello_server, ledger_server  # noqa: E402
 
 TARGET_POST_RATE = 1_500
@@ -101,12 +112,13 @@ def _ledger_cases(root: Path, database_url: str | None, args: Any) -> dict[str, 
     extra = dict(item.split("=", 1) for item in args.server_env)
     with ledger_server(root, database_url, args.redis_url, args.workers, args.seal_interval_ms, extra) as server:
         auth = create_partner(server)
-        post = run_case("post", "post", server["url"], server["pids"], args, auth=auth)
+        sources = CpuSources(server["worker_pids"], server["writer_pids"], database_url, server["pg_application"])
+        post = run_case("post", "post", server["url"], sources, args, auth=auth)
         created = post.pop("_created")
         if not created:
             raise RuntimeError(f"no claim was created; server log tail:\n{server['log'].read_text()[-3000:]}")
         post["status_201_share"] = round(post["statuses"].get("201", 0) / max(post["requests"], 1), 4)
-        get = run_case("get", "get", server["url"], server["pids"], args, auth=auth, claim_ids=created)
+        get = run_case("get", "get", server["url"], sources, args, auth=auth, claim_ids=created)
         get.pop("_created")
         return {"post": post, "get": get}
 
@@ -115,10 +127,17 @@ def hello_cases(args: Any) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-http-hello-") as tmp, hello_server(Path(tmp), args.workers) as srv:
         out = {}
         for method in ("get", "post"):
-            figures = run_case(f"{method}", f"hello_{method}", srv["url"], srv["pids"], args)
+            figures = run_case(f"{method}", f"hello_{method}", srv["url"], CpuSources(srv["pids"]), args)
             figures.pop("_created")
             out[method] = figures
         return out
+
+
+def _split_cell(split: dict[str, float] | None) -> str:
+    if split is None:
+        return "-"
+    parts = ("api_workers", "writer", "postgresql", "redis", "load_generator", "other")
+    return f"{split['machine']:.2f}=" + "+".join(f"{split[name]:.2f}" for name in parts)
 
 
 def main() -> None:
@@ -194,6 +213,7 @@ def main() -> None:
         "server cpu",
         "cpu ms/req",
         "busy",
+        "machine ms/ok: wkr+wrt+pg+redis+gen+other",
         "statuses",
     ]
     rows = []
@@ -213,6 +233,7 @@ def main() -> None:
                     f"{f['server_cpu_util']:.2f}",
                     f"{f['server_cpu_ms_per_request']:.2f}",
                     str(f["machine_busy"]),
+                    _split_cell(f["cpu_ms_per_ok"]),
                     ",".join(f"{k}:{v}" for k, v in f["statuses"].items()),
                 ]
             )
