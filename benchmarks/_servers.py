@@ -170,10 +170,12 @@ def ledger_server(
     workers: int,
     seal_interval_ms: int,
     extra_env: dict[str, str] | None = None,
+    repo: Path = REPO,
 ) -> Iterator[dict[str, Any]]:
     """Start (sealer and) server; yield ``{"url", "env", "pids", "worker_pids", "writer_pids", "pg_application",
     "data_dir", "database_url", "log"}`` (``pids``: server then sealer; the database URL carries
-    ``application_name=pg_application``, see :func:`postgres_backends`)."""
+    ``application_name=pg_application``, see :func:`postgres_backends`). ``repo``: the checkout whose
+    code the server runs (default: this one)."""
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"bench:{uuid.uuid4().hex[:12]}:"
@@ -181,6 +183,8 @@ def ledger_server(
     if database_url is not None:
         database_url = tag_application(database_url, application)
     env = _ledger_env(data_dir, database_url, redis_url, prefix) | (extra_env or {})
+    if repo != REPO:  # another checkout's code (e.g. the code path before a change), first on sys.path
+        env["PYTHONPATH"] = str(repo)
     processes: list[subprocess.Popen[str]] = []
     pids: list[int] = []
     try:
@@ -188,7 +192,7 @@ def ledger_server(
         if database_url is not None:  # the PostgreSQL topology: a separate sealer process
             where = ["--data-dir", str(data_dir), "--database-url", database_url]
             subprocess.run(  # the sealer opens an existing ledger only (as tests/support/http_server.py does)
-                [sys.executable, "-m", "api", "init", *where], env=env, check=True, capture_output=True, cwd=REPO
+                [sys.executable, "-m", "api", "init", *where], env=env, check=True, capture_output=True, cwd=repo
             )
             sealer_log = root / "sealer.log"
             sealer_env = env | {"LEDGER_SEAL_INTERVAL_MS": str(seal_interval_ms)}
@@ -210,7 +214,7 @@ def ledger_server(
                     stderr=subprocess.STDOUT,
                     text=True,
                     env=sealer_env,
-                    cwd=REPO,
+                    cwd=repo,
                 )
             processes.append(sealer)
             pids.append(sealer.pid)
@@ -228,7 +232,7 @@ def ledger_server(
                 stderr=out,
                 text=True,
                 env=env,
-                cwd=REPO,
+                cwd=repo,
             )
         processes.insert(0, server)
         pids.insert(0, server.pid)

@@ -56,7 +56,9 @@ proves only one worker ready), and the load generator retries a refused connect 
 Targets (issue 4): PostgreSQL POST >= 1,500/s with p99 <= 100 ms, and >= 30 % of the hello-world rate.
 
 Usage: ``python benchmarks/http.py [--quick] [--backends sqlite,postgresql] [--duration S]
-[--connections N] [--client-procs P]``. Table on stderr; the last line of stdout is one JSON object.
+[--connections N] [--client-procs P] [--baseline-repo DIR]``. With ``--baseline-repo`` the ledger cases
+run first on that checkout's code (``<backend>-baseline``: the code path before a change, in the same
+run). Table on stderr; the last line of stdout is one JSON object.
 
 Note: this file is named ``http.py``, which shadows the standard library's ``http`` package when run as
 a script; the first lines below move this directory to the end of ``sys.path`` before anything imports it.
@@ -91,7 +93,7 @@ from _common import (  # noqa: E402
 import_shadowed_package("proofs")
 
 from _load import CpuSources, run_case  # noqa: E402
-from _servers import DEFAULT_REDIS_URL, create_partner, hello_server, ledger_server  # noqa: E402
+from _servers import DEFAULT_REDIS_URL, REPO, create_partner, hello_server, ledger_server  # noqa: E402
 
 TARGET_POST_RATE = 1_500
 TARGET_P99_MS = 100.0
@@ -99,18 +101,18 @@ TARGET_HELLO_SHARE = 0.30
 
 
 # -- main -----------------------------------------------------------------------------------------------
-def ledger_cases(backend: str, args: Any) -> dict[str, Any]:
+def ledger_cases(backend: str, args: Any, repo: Path = REPO) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-http-{backend}-") as tmp:
         root = Path(tmp)
         if backend == "sqlite":
-            return _ledger_cases(root, None, args)
+            return _ledger_cases(root, None, args, repo)
         with fresh_postgres_schema(args.postgres_url, prefix="bench_http") as schema:
-            return _ledger_cases(root, schema.url, args)
+            return _ledger_cases(root, schema.url, args, repo)
 
 
-def _ledger_cases(root: Path, database_url: str | None, args: Any) -> dict[str, Any]:
+def _ledger_cases(root: Path, database_url: str | None, args: Any, repo: Path) -> dict[str, Any]:
     extra = dict(item.split("=", 1) for item in args.server_env)
-    with ledger_server(root, database_url, args.redis_url, args.workers, args.seal_interval_ms, extra) as server:
+    with ledger_server(root, database_url, args.redis_url, args.workers, args.seal_interval_ms, extra, repo) as server:
         auth = create_partner(server)
         sources = CpuSources(server["worker_pids"], server["writer_pids"], database_url, server["pg_application"])
         post = run_case("post", "post", server["url"], sources, args, auth=auth)
@@ -151,6 +153,12 @@ def main() -> None:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis URL (default: %(default)s)")
     parser.add_argument("--no-hello", action="store_true", help="skip the hello-world baseline")
     parser.add_argument(
+        "--baseline-repo",
+        type=Path,
+        default=None,
+        help="also run the ledger cases (first) with the server code of this checkout, e.g. an export of main",
+    )
+    parser.add_argument(
         "--server-env",
         action="append",
         default=[],
@@ -165,6 +173,9 @@ def main() -> None:
     started = utc_now()
     results: dict[str, Any] = {}
     for backend in backends:
+        if args.baseline_repo is not None:
+            log(f"{backend}-baseline: ledger serve --workers {args.workers}, code of {args.baseline_repo}")
+            results[f"{backend}-baseline"] = ledger_cases(backend, args, args.baseline_repo.resolve())
         log(f"{backend}: ledger serve --workers {args.workers}")
         results[backend] = ledger_cases(backend, args)
     if not args.no_hello:
@@ -263,6 +274,7 @@ def main() -> None:
             "post_documents": 0,
             "idempotency_key": True,
             "server_env": args.server_env,
+            "baseline_repo": None if args.baseline_repo is None else str(args.baseline_repo),
         },
         "machine": machine_info(args.postgres_url if "postgresql" in backends else None),
         "results": results,
