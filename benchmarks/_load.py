@@ -288,8 +288,13 @@ def _sample_window(sources: CpuSources, window: Any, warmup: float, duration: fl
         raise
 
 
-def run_case(label: str, kind: str, url: str, sources: CpuSources, args: Any, **extra: Any) -> dict[str, Any]:
-    """Drive one case; returns its figures (and the ids of created claims under ``_created``)."""
+def run_case(
+    label: str, kind: str, url: str, sources: CpuSources | list[int], args: Any, **extra: Any
+) -> dict[str, Any]:
+    """Drive one case; returns its figures (and the ids of created claims under ``_created``). ``sources``:
+    the processes to split CPU by, or (as before the split) just the server pids, counted as API workers."""
+    if isinstance(sources, list):
+        sources = CpuSources(sources)
     procs = args.client_procs
     window = _SPAWN.Barrier(procs + 1)
     presign = 0 if kind.startswith("hello_") else PRESIGN[kind] // (4 if args.quick else 1) // procs
