@@ -114,10 +114,10 @@ class Idempotency:
         scope = request.scope
         fingerprint = fingerprint_of_digest(request.method, raw_path(scope), query_string(scope), body_sha256_of(scope))
         partner_id = request.auth.partner_id
-        early: EarlyClaim | None = scope["state"].pop(EARLY_CLAIM, None)
+        early: EarlyClaim | None = scope["state"].get(EARLY_CLAIM)
         if early is not None and (early.partner_id, early.key) == (partner_id, key):
-            outcome = early.outcome
-        else:
+            outcome = scope["state"].pop(EARLY_CLAIM).outcome
+        else:  # none taken early (any other would be released by RateLimitMiddleware)
             outcome = await run_blocking(self._store().begin, partner_id, key, fingerprint)
         if isinstance(outcome, Mismatch):
             raise as_api_error(IdempotencyKeyMismatch("this Idempotency-Key was used with a different request"))
