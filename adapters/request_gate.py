@@ -1,19 +1,25 @@
-"""The last two checks of an authenticated request, in order: its id is new (replay), then its rate limit.
+"""The last checks of an authenticated request, in order: its id is new (replay), its rate limit, and
+(a POST with ``Idempotency-Key``) the claim of its key.
 
 :func:`remember_and_check` remembers the request id and, only if it was new, counts the request
 against the partner's limit: exactly :meth:`ReplayCache.remember` then :meth:`RateLimiter.check`.
-When both stores are Redis on the same client, the two run as one Lua script (one round trip per
-request instead of two: :meth:`~adapters.redis.ratelimit.RedisRateLimiter.check_fresh`); otherwise
-as the two calls.
+:func:`admit_request` does the same and then, only for an admitted request, claims the idempotency key
+(:meth:`IdempotencyStore.begin`). When the stores are Redis on the same client they run as one Lua
+script, one round trip per request (:class:`~adapters.redis.gate.RedisGate`; without a key,
+:meth:`~adapters.redis.ratelimit.RedisRateLimiter.check_fresh`); otherwise as the separate calls.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from adapters.idempotency import IdempotencyOutcome, IdempotencyStore
+from adapters.redis.gate import RedisGate
 from adapters.redis.ratelimit import RedisRateLimiter
 from adapters.redis.replay import RedisReplayCache
 from ledger_core.partners.ports import RateLimitDecision, RateLimiter, RateLimitPolicy, ReplayCache
 
-__all__ = ["remember_and_check"]
+__all__ = ["Admitted", "IdempotencyClaim", "RequestGate", "remember_and_check"]
 
 
 def remember_and_check(
@@ -31,3 +37,42 @@ def remember_and_check(
     if not replay.remember(partner_id, request_id, ttl_s):
         return None
     return limiter.check(partner_id, policy)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    """The key a request asks to claim and the request's fingerprint (:mod:`api.client.signing`)."""
+
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """What :meth:`RequestGate.admit` decided: ``decision`` None for a replayed request id (nothing counted
+    or claimed); ``claim`` None unless a claim was asked and the request was admitted."""
+
+    decision: RateLimitDecision | None
+    claim: IdempotencyOutcome | None = None
+
+
+class RequestGate:
+    """Replay, rate limit and idempotency claim over the runtime's stores (one per process)."""
+
+    def __init__(self, replay: ReplayCache, limiter: RateLimiter, store: IdempotencyStore) -> None:
+        self._replay, self._limiter, self._store = replay, limiter, store
+        self._redis = RedisGate.over(limiter, replay, store)
+
+    def admit(
+        self, partner_id: str, request_id: str, ttl_s: int, policy: RateLimitPolicy, claim: IdempotencyClaim | None
+    ) -> Admitted:
+        """Remember ``request_id``; if new, count the request; if admitted and ``claim`` is given, claim it."""
+        if claim is None:
+            return Admitted(remember_and_check(self._replay, self._limiter, partner_id, request_id, ttl_s, policy))
+        if self._redis is not None:
+            fresh, outcome = self._redis.admit(partner_id, request_id, ttl_s, policy, (claim.key, claim.fingerprint))
+            return Admitted(fresh, outcome)
+        decision = remember_and_check(self._replay, self._limiter, partner_id, request_id, ttl_s, policy)
+        if decision is None or not decision.allowed:
+            return Admitted(decision)
+        return Admitted(decision, self._store.begin(partner_id, claim.key, claim.fingerprint))

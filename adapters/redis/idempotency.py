@@ -30,19 +30,23 @@ from adapters.idempotency import (
 )
 from ledger_core.engine.errors import LedgerError
 
-__all__ = ["IdempotencyStoreUnavailable", "RedisIdempotencyStore"]
+__all__ = ["BEGIN_FUNCTION", "IdempotencyStoreUnavailable", "RedisIdempotencyStore", "begin_outcome"]
 
-_BEGIN = """
-local s = redis.call('HMGET', KEYS[1], 'state', 'fp', 'status', 'headers', 'body')
-if not s[1] then
-  redis.call('HSET', KEYS[1], 'state', 'in_flight', 'fp', ARGV[1], 'lease', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  return {'new'}
+# A Lua function, so :mod:`adapters.redis.gate` runs the same claim after the replay check and the rate limit.
+BEGIN_FUNCTION = """
+local function idempotency_begin(key, fp, lease, lease_ms)
+  local s = redis.call('HMGET', key, 'state', 'fp', 'status', 'headers', 'body')
+  if not s[1] then
+    redis.call('HSET', key, 'state', 'in_flight', 'fp', fp, 'lease', lease)
+    redis.call('PEXPIRE', key, lease_ms)
+    return {'new'}
+  end
+  if s[2] ~= fp then return {'mismatch'} end
+  if s[1] == 'in_flight' then return {'in_flight'} end
+  return {'replay', s[3], s[4], s[5]}
 end
-if s[2] ~= ARGV[1] then return {'mismatch'} end
-if s[1] == 'in_flight' then return {'in_flight'} end
-return {'replay', s[3], s[4], s[5]}
 """
+_BEGIN = BEGIN_FUNCTION + "return idempotency_begin(KEYS[1], ARGV[1], ARGV[2], ARGV[3])\n"
 _COMPLETE = """
 local s = redis.call('HMGET', KEYS[1], 'state', 'lease')
 if s[1] ~= 'in_flight' or s[2] ~= ARGV[1] then return 0 end
@@ -72,6 +76,7 @@ class RedisIdempotencyStore:
     ) -> None:
         if client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("RedisIdempotencyStore stores raw bodies: use a client without decode_responses")
+        self._client = client
         self._prefix = prefix
         self._ttl_s, self._lease_s = ttl_s, lease_s
         self._begin = client.register_script(_BEGIN)
@@ -86,18 +91,17 @@ class RedisIdempotencyStore:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
         return f"{self._prefix}idem:{{{partner_id}}}:{digest}"
 
+    @property
+    def client(self) -> redis.Redis:
+        return self._client
+
+    def begin_args(self, partner_id: str, key: str, fingerprint: str) -> tuple[str, list[Any]]:
+        """The record's key and the arguments of ``idempotency_begin`` after it (a fresh lease first)."""
+        return self.key(partner_id, key), [fingerprint, secrets.token_hex(16), self._lease_s * 1000]
+
     def begin(self, partner_id: str, key: str, fingerprint: str) -> IdempotencyOutcome:
-        lease = secrets.token_hex(16)
-        reply = self._run(self._begin, self.key(partner_id, key), fingerprint, lease, self._lease_s * 1000)
-        kind = bytes(reply[0]).decode()
-        if kind == "new":
-            return New(lease)
-        if kind == "mismatch":
-            return Mismatch()
-        if kind == "in_flight":
-            return InFlight()
-        pairs = tuple((str(name), str(value)) for name, value in json.loads(reply[2]))
-        return Replay(StoredResponse(int(reply[1]), pairs, bytes(reply[3])))
+        record, args = self.begin_args(partner_id, key, fingerprint)
+        return begin_outcome(self._run(self._begin, record, *args), args[1])
 
     def complete(
         self, partner_id: str, key: str, lease: str, status: int, headers: tuple[tuple[str, str], ...], body: bytes
@@ -115,3 +119,16 @@ class RedisIdempotencyStore:
             return script(keys=[key], args=list(args))
         except redis.RedisError as error:
             raise IdempotencyStoreUnavailable(f"idempotency store unavailable: {error}", backend="redis") from error
+
+
+def begin_outcome(reply: Any, lease: str) -> IdempotencyOutcome:
+    """The outcome of ``idempotency_begin``'s reply (``lease``: the one it was given)."""
+    kind = bytes(reply[0]).decode()
+    if kind == "new":
+        return New(lease)
+    if kind == "mismatch":
+        return Mismatch()
+    if kind == "in_flight":
+        return InFlight()
+    pairs = tuple((str(name), str(value)) for name, value in json.loads(reply[2]))
+    return Replay(StoredResponse(int(reply[1]), pairs, bytes(reply[3])))

@@ -126,6 +126,20 @@ def test_idempotency_key_replays_and_refuses_reuse(server: LiveServer) -> None:
     assert len(client.audit_logs(limit=100, type="claim.submitted").data) == 1
 
 
+def test_a_refused_request_leaves_its_idempotency_key_free(server: LiveServer) -> None:
+    """The key is claimed with the rate limit (one Redis round trip), but a request the content check
+    refuses (415) leaves it free at once: the same key then runs its request."""
+    client = partner(server)
+    key = str(uuid.uuid4())
+    body = json.dumps(claim_body("CLM-I3")).encode()
+    headers = {**client.signed_headers("POST", CLAIMS, "", body), "Content-Type": "text/plain", "Idempotency-Key": key}
+    refused = client.http.post(CLAIMS, content=body, headers=headers)
+    assert (refused.status_code, error_of(refused)["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
+    accepted = signed_post(client, body, key)
+    assert accepted.status_code == 201
+    assert "Idempotent-Replayed" not in accepted.headers
+
+
 def test_in_flight_duplicate_is_409_and_a_late_seal_is_202(server: LiveServer) -> None:
     """With the sealer paused, a claim waits and answers 202 (no proof); its twin meanwhile gets 409."""
     if server.sealer is None:

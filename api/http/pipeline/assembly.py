@@ -56,7 +56,7 @@ def partner_pipeline(security: Callable[[], Security], settings: Settings) -> Pa
             max_upload_bytes=settings.http.max_upload_bytes,
             large_bodies=LargeBodies(settings.http.large_body_bytes, settings.http.max_large_bodies),
         ),
-        RateLimitMiddleware(limits),
+        RateLimitMiddleware(limits, idempotency),
         IdempotencyMiddleware(idempotency),
     ]
     return PartnerPipeline(middleware, [require_scope], Admission(idempotency))

@@ -2,8 +2,9 @@
 
 :class:`RateLimits` applies the partner's policy (its tier from the Partner aggregate, or the settings'
 ``partner_policies`` override) through :class:`~ledger_core.partners.ports.RateLimiter`, and writes the
-authenticator's check 6 (the request id is new) in the same step: one Redis round trip when both stores
-are on Redis (:func:`adapters.request_gate.remember_and_check`). The rate-limit headers (IETF
+authenticator's check 6 (the request id is new) in the same step, and for a POST with an
+``Idempotency-Key`` the claim of the key (:meth:`.idempotency.Idempotency.early_claim`): one Redis round
+trip when the stores are on Redis (:class:`adapters.request_gate.RequestGate`). The rate-limit headers (IETF
 ``RateLimit``/``RateLimit-Policy`` and ``X-RateLimit-*``) go on every response; a refusal is 429 with
 ``Retry-After`` (``QUOTA_EXCEEDED`` for the daily quota).
 
@@ -22,13 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from adapters.idempotency import IdempotencyOutcome
 from adapters.ratelimit import RatePolicy, rate_limit_headers
-from adapters.request_gate import remember_and_check
+from adapters.request_gate import IdempotencyClaim, RequestGate
 from api.http.context import client_address
 from api.http.errors import ApiError, as_api_error
 from api.http.observability import Metrics
@@ -40,6 +43,9 @@ from api.security.credentials import PartnerDirectory
 from api.security.verifier import AuthenticatedRequest, replayed
 from api.settings import ANONYMOUS_TIER, Settings
 from ledger_core.partners.ports import RateLimitDecision, RateLimiter, ReplayCache
+
+if TYPE_CHECKING:  # the idempotency step imports the body step, which imports this one
+    from api.http.pipeline.idempotency import Idempotency
 
 DEFAULT_TIER = "sandbox"
 """The tier of a partner the directory does not know (it was just authenticated, so this is a race)."""
@@ -60,6 +66,8 @@ class RateLimits:
     metrics: Metrics
     replay_ttl_s: int
     """How long a request id is remembered (the authenticator's window: twice the clock skew)."""
+    gate: RequestGate
+    """Replay, limit and idempotency claim over the same stores, in one round trip on Redis."""
 
     def policy_for(self, tier: str) -> RatePolicy:
         return RatePolicy.from_limits(tier, self.settings.http.limits_for(tier))
@@ -69,24 +77,27 @@ class RateLimits:
         policy = self.policy_for(tier)
         return self._headers(self.limiter.check(key, policy), policy, tier)
 
-    def admit(self, auth: AuthenticatedRequest, client: str) -> dict[str, str]:
-        """Remember the request id and count the request against the partner's policy (blocking).
+    def admit(
+        self, auth: AuthenticatedRequest, client: str, claim: IdempotencyClaim | None = None
+    ) -> tuple[dict[str, str], IdempotencyOutcome | None]:
+        """Remember the request id, count the request against the partner's policy and, if it is admitted
+        and ``claim`` is given, claim its idempotency key (blocking).
 
-        The headers for the response (with the key's ``X-API-Key-Expires``, :mod:`.key_age`);
-        :class:`LimitExceeded`, or the 401 of :meth:`refusal` for a replayed request id (then nothing is
-        counted against the partner)."""
+        The headers for the response (with the key's ``X-API-Key-Expires``, :mod:`.key_age`) and the claim's
+        outcome; :class:`LimitExceeded`, or the 401 of :meth:`refusal` for a replayed request id (then
+        nothing is counted against the partner, and nothing is claimed)."""
         partner = self.directory.partner(auth.partner_id)
         tier = self.settings.http.partner_policies.get(auth.partner_id) or (
             partner.tier.value if partner else DEFAULT_TIER
         )
         policy = self.policy_for(tier)
         request_id = auth.request_id.lower()
-        decision = remember_and_check(self.replay, self.limiter, auth.partner_id, request_id, self.replay_ttl_s, policy)
-        if decision is None:
+        admitted = self.gate.admit(auth.partner_id, request_id, self.replay_ttl_s, policy, claim)
+        if admitted.decision is None:
             raise self.refusal(replayed(auth.request_id), client)
-        headers = self._headers(decision, policy, tier)
+        headers = self._headers(admitted.decision, policy, tier)
         partners = self.directory.ledger.partners
-        return headers | key_expiry_headers(partners, partner, auth.key_id, self.directory.clock())
+        return headers | key_expiry_headers(partners, partner, auth.key_id, self.directory.clock()), admitted.claim
 
     def refusal(self, error: AuthenticationError, client: str) -> ApiError:
         """The response to an authentication failure (blocking): counted by code and reason, charged to
@@ -149,20 +160,30 @@ def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
 
 
 class RateLimitMiddleware(ASGIMiddleware):
-    """Counts an authenticated request (``request.auth``) and puts the rate-limit headers on its response."""
+    """Counts an authenticated request (``request.auth``), claims its idempotency key in the same step, and
+    puts the rate-limit headers on its response."""
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, limits: Callable[[], RateLimits]) -> None:
+    def __init__(self, limits: Callable[[], RateLimits], idempotency: Idempotency) -> None:
         self._limits = limits
+        self._idempotency = idempotency
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        headers = await run_blocking(self._limits().admit, scope["auth"], client_address(scope))
+        auth: AuthenticatedRequest = scope["auth"]
+        claim = self._idempotency.early_claim(scope)
+        headers, outcome = await run_blocking(self._limits().admit, auth, client_address(scope), claim)
+        if claim is not None and outcome is not None:
+            self._idempotency.hold(scope, auth.partner_id, claim.key, outcome)
         encoded = _encoded(headers)
 
         async def send_with_limits(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), *encoded]
+                await self._idempotency.release_unused(scope)  # before the client can retry with the key
             await send(message)
 
-        await next_app(scope, receive, send_with_limits)
+        try:
+            await next_app(scope, receive, send_with_limits)
+        finally:
+            await self._idempotency.release_unused(scope)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from adapters.idempotency import IdempotencyStore
+from adapters.request_gate import RequestGate
 from api.http.observability import Metrics
 from api.http.pipeline.authentication import PartnerAuthenticator
 from api.http.pipeline.limits import RateLimits
@@ -44,5 +45,8 @@ def build_security(
     authenticator = PartnerAuthenticator(
         validator, directory, deployment_secret, replay, max_skew_s=settings.security.clock_skew_seconds, clock=clock
     )
-    limits = RateLimits(settings, limiter, replay, directory, metrics, replay_ttl_s=authenticator.replay_ttl_s)
+    gate = RequestGate(replay, limiter, idempotency)
+    limits = RateLimits(
+        settings, limiter, replay, directory, metrics, replay_ttl_s=authenticator.replay_ttl_s, gate=gate
+    )
     return Security(authenticator, limits, idempotency, directory, deployment_secret)
