@@ -38,6 +38,8 @@ from api.http.observability import Edge, Metrics, configure_logging
 from api.http.openapi import DecimalSchemaPlugin, finish_openapi
 from api.http.pages import static_router as pages_static_router
 from api.http.pages import template_config
+from api.http.pages.embed import EmbedController, widget_script
+from api.http.pages.portal import PortalController
 from api.http.pipeline import partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
 from api.http.proxies import ClientAddressMiddleware, TrustedProxies
@@ -59,6 +61,7 @@ from api.http.routes.operations_members import (
 )
 from api.http.routes.operations_partner_keys import OperationsPartnerKeysController
 from api.http.routes.operations_partners import OperationsPartnersController
+from api.http.routes.operations_portal_origins import OperationsPortalOriginsController
 from api.http.routes.operations_sso import OperationsSsoController
 from api.http.routes.operations_sso_roster import OperationsSsoRosterController
 from api.http.routes.outcomes import OutcomesController
@@ -169,6 +172,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             OperationsOutcomesController,
             WebhooksController,  # endpoints, delivery logs, resend, replay (docs/webhooks.md)
             OperationsPartnersController,  # IP allowlists (docs/authentication.md)
+            OperationsPortalOriginsController,  # where a partner embeds the member portal (docs/portal.md)
             OperationsPartnerKeysController,  # API key rotation schedule (docs/authentication.md)
             OperationsSsoController,  # identity providers and accounts (docs/sso.md)
             OperationsSsoRosterController,  # deprovisioning sync by roster upload (docs/sso.md)
@@ -192,6 +196,9 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             OidcLoginController,  # OpenID Connect sign-in and callback (docs/sso.md)
             SamlController,  # the SAML 2.0 service provider (docs/sso.md)
             pages_static_router(),  # /static/pages: the pages' own assets (api/http/pages)
+            PortalController,  # the member portal (docs/portal.md)
+            EmbedController,  # /embed/<partner>: the portal in a partner's frame (docs/portal.md)
+            widget_script,  # /widget.js (docs/portal.md "The widget")
         ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},

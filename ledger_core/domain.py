@@ -13,6 +13,7 @@ from ledger_core.members.feeds.eligibility_file import EligibilityFile
 from ledger_core.members.member import Member
 from ledger_core.members.reminders import Reminder
 from ledger_core.members.subscriptions import Subscription
+from ledger_core.partners.embedding import PartnerEmbedding
 from ledger_core.partners.partner import Partner
 
 ALL_AGGREGATES: tuple[type[LedgerAggregate], ...] = (
@@ -27,4 +28,5 @@ ALL_AGGREGATES: tuple[type[LedgerAggregate], ...] = (
     FeedDeliveries,
     PartnerSso,
     UserAccount,
+    PartnerEmbedding,
 )

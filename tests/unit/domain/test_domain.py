@@ -27,6 +27,7 @@ from ledger_core.members.privacy import PersonalDataVault
 from ledger_core.members.reminders import Reminder
 from ledger_core.members.subscriptions import Subscription
 from ledger_core.partners.access import WebhookSettings, secret_sha256
+from ledger_core.partners.embedding import PartnerEmbedding
 from ledger_core.partners.partner import Partner
 
 from .fakes import MAPPER, REGISTRY, from_entry, replay, state, to_entry
@@ -169,7 +170,16 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
         rejected,
         deliveries,
         *accounts(vault),
+        embedding(),
     ]
+
+
+def embedding() -> PartnerEmbedding:
+    """A partner's portal origins, set then replaced."""
+    registered = PartnerEmbedding._create(PartnerEmbedding.Opened, id=derive_id("embedding", P), partner_id=P)
+    registered.set_origins(["https://benefits.example.com"])
+    registered.set_origins(["https://benefits.example.com", "http://localhost:8080"])
+    return registered
 
 
 def accounts(vault: PersonalDataVault) -> list[Any]:
@@ -210,8 +220,9 @@ def test_registry_names_are_stable_and_unique() -> None:
         "FeedDeliveries",
         "Sso",
         "Account",
+        "Embedding",
     }
-    assert len(REGISTRY.event_classes) == 53  # 36 + partner (3) + feeds (7) + accounts (7)
+    assert len(REGISTRY.event_classes) == 55  # 36 + partner (3) + feeds (7) + accounts (7) + embedding (2)
     for name, cls in REGISTRY.event_classes.items():
         prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
         assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name
