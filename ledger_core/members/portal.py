@@ -18,7 +18,7 @@ from datetime import date
 from ledger_core.engine.ports import Clock
 from ledger_core.members.eligibility import EligibilityDecision
 from ledger_core.members.enrollments import EnrollmentResult, EnrollmentService, Stage
-from ledger_core.members.errors import EnrollmentNotFound, MemberNotEligible
+from ledger_core.members.errors import MemberNotEligible
 from ledger_core.members.subscriptions import SubscriptionResult
 from ledger_core.members.use_cases import EnrollmentStatus, Membership
 from ledger_core.shared.service_support import today
@@ -136,10 +136,10 @@ class MemberPortal:
         return self._membership.enroll(member.partner_id, member.partner_member_id, self._today())
 
     def own_result(self, member: PortalMember) -> OwnResult:
-        """The member's own result, opened with their data key (:class:`EnrollmentNotFound` before enrolling)."""
+        """The member's own result, opened with their data key (none before delivery or enrollment)."""
         status = self._membership.enrollment(member.partner_id, member.partner_member_id)
         if status.enrollment is None:
-            raise EnrollmentNotFound(member.partner_member_id, "enrollment not found")
+            return OwnResult(None, None)
         revealed = self._enrollments.reveal_result(member.partner_id, member.partner_member_id)
         return OwnResult(None if revealed is None else ResultType(revealed), status.enrollment.result_delivery_date)
 

@@ -54,16 +54,16 @@ class EmbedController(Controller):
     path = "/embed"
     include_in_schema = False
 
-    @get("/{partner_id:str}", name="portal-embed")
+    @get("/{partner:str}", name="portal-embed")
     async def embed(
         self,
-        partner_id: str,
+        partner: str,
         runtime: NamedDependency[Runtime],
         sso_token: Annotated[str | None, QueryParameter(max_length=4096)] = None,
     ) -> Response[Any] | Template:
         """With ``sso_token``: open the member's session, 303 to ``/portal``. Without: the portal if a
         session of this partner is open (303), else a page saying to open the portal from the partner's site."""
-        slug = check_partner_slug(partner_id)
+        slug = check_partner_slug(partner)
         if sso_token is None:
             return await render_page(runtime, "portal/signed_out.html", slug, status_code=401)
         sso = runtime.sign_in()
@@ -81,12 +81,12 @@ class EmbedController(Controller):
         cookies = session_cookies(issued, sso.clock(), sso.settings.cookie_samesite)
         return Redirect(path="/portal", status_code=303, cookies=cookies, headers=dict(portal_headers(origins)))
 
-    @get("/{partner_id:str}/widget.json", name="portal-widget-config", cache_control=None)
+    @get("/{partner:str}/widget.json", name="portal-widget-config", cache_control=None)
     async def widget_config(
-        self, partner_id: str, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+        self, partner: str, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
     ) -> Response[WidgetConfig]:
         """The widget's configuration; ``Access-Control-Allow-Origin`` only for a registered origin."""
-        slug = check_partner_slug(partner_id)
+        slug = check_partner_slug(partner)
 
         def lookup() -> tuple[str, tuple[str, ...]]:
             return partner_branding(runtime.ledger, slug).display_name, runtime.ledger.embedding.origins(slug).origins
