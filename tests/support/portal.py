@@ -11,12 +11,12 @@ from http.cookies import SimpleCookie
 
 import httpx
 import jwt
-from support.http_server import LiveServer
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
 from api.security.credentials import PartnerCredentials
 from ledger_core.members.member import EligibilityRecord
+from support.http_server import LiveServer
 
 AUDIENCE = "https://fairunderwriting.com/portal"
 SAMESITE_NONE = {"LEDGER_SSO_COOKIE_SAMESITE": "none"}

@@ -4,7 +4,8 @@
 token for a session exactly as ``POST /sso/token`` does (docs/sso.md), then answers 303 to ``/portal``
 so the token leaves the frame's URL and history; the portal pages carry ``frame-ancestors`` of the
 partner's registered origins (:mod:`api.http.pages.framing`). The session cookies must be
-``SameSite=None`` for a cross-site frame (``LEDGER_SSO_COOKIE_SAMESITE=none``).
+``SameSite=None`` for a cross-site frame (``LEDGER_SSO_COOKIE_SAMESITE=none``); this exchange then also
+marks them ``Partitioned`` (:class:`PartitionedCookie`).
 
 ``GET /widget.js`` is the script a partner page includes (:data:`WIDGET_FILE`); it asks
 ``GET /embed/<partner>/widget.json`` for its configuration, with CORS allowed to the partner's registered
@@ -14,11 +15,13 @@ shadow root. The configuration names the partner and the frame's path, nothing a
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
@@ -43,6 +46,21 @@ class WidgetConfig(msgspec.Struct, rename="camel"):
     partner_id: str
     display_name: str
     frame_path: str
+
+
+@dataclass
+class PartitionedCookie(Cookie):
+    """A cookie with the ``Partitioned`` attribute (CHIPS, draft-cutler-httpbis-partitioned-cookies): kept
+    per top-level site, so a browser that blocks third-party cookies still keeps the portal's session inside
+    the partner's frame (and only there). Python's ``http.cookies`` cannot write the attribute before 3.14."""
+
+    def to_header(self, **kwargs: Any) -> str:
+        return super().to_header(**kwargs) + "; Partitioned"
+
+
+def frame_cookies(cookies: list[Cookie]) -> list[Cookie]:
+    """``cookies`` partitioned when they are ``SameSite=None`` (meant for a cross-site frame), else unchanged."""
+    return [PartitionedCookie(**asdict(c)) if c.samesite == "none" else c for c in cookies]
 
 
 @cache
@@ -78,7 +96,7 @@ class EmbedController(Controller):
             return sso.sessions.open(signed_in), runtime.ledger.embedding.origins(slug).origins
 
         issued, origins = await run_blocking(exchange)
-        cookies = session_cookies(issued, sso.clock(), sso.settings.cookie_samesite)
+        cookies = frame_cookies(session_cookies(issued, sso.clock(), sso.settings.cookie_samesite))
         return Redirect(path="/portal", status_code=303, cookies=cookies, headers=dict(portal_headers(origins)))
 
     @get("/{partner:str}/widget.json", name="portal-widget-config", cache_control=None)
