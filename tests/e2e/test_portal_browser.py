@@ -152,9 +152,9 @@ FairUnderwriting.init({{
 
 
 def portal_frame(page: Page) -> Frame:
-    """The frame showing the portal (waits until it has loaded it)."""
-    page.wait_for_function("() => window.frames.length > 0", timeout=15_000)
-    for _ in range(150):
+    """The frame showing the portal (polls until it has loaded it; a widget's frame is in a shadow root,
+    out of ``window.frames``)."""
+    for _ in range(300):
         for frame in page.frames:
             if "/portal" in frame.url:
                 frame.wait_for_selector("h1")
@@ -219,7 +219,8 @@ def test_iframe_embed_enroll_status_resize_and_privacy(
     carrying = {url.split("?")[0] for url, text in bodies if "one Z variant" in text}
     assert carrying == {f"{server.url}/portal/result"}
     partner_origin_bodies = [text for url, text in bodies if url.startswith(partner_site.origin)]
-    assert partner_origin_bodies and not any("Z variant" in text or "MZ" in text for text in partner_origin_bodies)
+    assert partner_origin_bodies
+    assert not any("Z variant" in text or "carrier" in text for text in partner_origin_bodies)
     page.close()
 
 
@@ -274,7 +275,7 @@ def test_a_page_on_an_unregistered_origin_cannot_frame_the_portal(
 
 def test_every_portal_page_is_accessible_and_responsive(server: LiveServer, browser: Browser) -> None:
     partner = portal_partner(server, [])
-    context = browser.new_context()
+    context = browser.new_context(bypass_csp=True)  # axe-core is injected inline; the pages allow no inline script
     page = context.new_page()
     page.goto(f"{server.url}/portal")
     assert_accessible(page)
@@ -327,7 +328,7 @@ def test_a_member_signs_in_with_the_partners_identity_provider(
     ops.send(
         "PUT", f"/api/v1/operations/sso/{partner.partner_id}/oidc/idp", body=json.dumps(body).encode(), headers=JSON
     )
-    context = browser.new_context()
+    context = browser.new_context(bypass_csp=True)  # for axe-core (injected inline)
     page = context.new_page()
     page.goto(f"{server.url}/sso/oidc/{partner.partner_id}/idp/login?return_to=/portal")
     page.fill("input[name=username]", member_user.email)

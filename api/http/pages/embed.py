@@ -23,7 +23,7 @@ import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 
 from api.http.pages import STATIC_DIR
@@ -37,7 +37,7 @@ from ledger_core.accounts.errors import LoginFailure, LoginRefused
 from ledger_core.shared.validation import check_partner_slug
 
 WIDGET_FILE = STATIC_DIR / "widget.js"
-PartnerId = Annotated[str, msgspec.Meta(max_length=64)]
+PartnerId = Annotated[str, PathParameter(description="The partner id.", max_length=64)]
 
 
 class WidgetConfig(msgspec.Struct, rename="camel"):
@@ -75,7 +75,7 @@ class EmbedController(Controller):
     @get("/{partner:str}", name="portal-embed")
     async def embed(
         self,
-        partner: str,
+        partner: PartnerId,
         runtime: NamedDependency[Runtime],
         sso_token: Annotated[str | None, QueryParameter(max_length=4096)] = None,
     ) -> Response[Any] | Template:
@@ -101,7 +101,7 @@ class EmbedController(Controller):
 
     @get("/{partner:str}/widget.json", name="portal-widget-config", cache_control=None)
     async def widget_config(
-        self, partner: str, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+        self, partner: PartnerId, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
     ) -> Response[WidgetConfig]:
         """The widget's configuration; ``Access-Control-Allow-Origin`` only for a registered origin."""
         slug = check_partner_slug(partner)

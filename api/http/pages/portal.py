@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from api.http.errors import status_of
@@ -102,7 +103,10 @@ class PortalController(Controller):
 
     @get("/", name="portal-home")
     async def home(
-        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], done: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        runtime: NamedDependency[Runtime],
+        done: Annotated[str | None, QueryParameter(max_length=32)] = None,
     ) -> Template:
         session = await _session_or_page(request, runtime)
         if isinstance(session, Template):
