@@ -76,6 +76,8 @@ def test_each_change_is_one_event_with_the_previous_list() -> None:
     embedding.set_origins([])
     events = embedding.collect_events()
     assert event_types(events) == ["embedding.opened", "embedding.origins_set", "embedding.origins_set"]
-    assert events[2].previous_origins == ["https://a.example"]
+    cleared = events[2]
+    assert isinstance(cleared, PartnerEmbedding.OriginsSet)
+    assert cleared.previous_origins == ["https://a.example"]
     assert state(replay(events)) == state(embedding)
     assert embedding.origins == ()
