@@ -60,12 +60,10 @@ def measure(runs: int) -> dict[str, list[float]]:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             for member_id in partner.member_ids:
+                token = member_token(partner.credentials, member_id)
                 for case, url in (
                     ("baseline (signed-out page)", f"{server.url}/portal"),
-                    (
-                        "first view",
-                        f"{server.url}/embed/{partner.partner_id}?sso_token={member_token(partner.credentials, member_id)}",
-                    ),
+                    ("first view", f"{server.url}/embed/{partner.partner_id}?sso_token={token}"),
                 ):
                     context = browser.new_context()
                     page = context.new_page()

@@ -213,6 +213,7 @@ def test_iframe_embed_enroll_status_resize_and_privacy(
     frame.goto(f"{server.url}/portal")
     frame.wait_for_selector("#result-link")
     assert not any(RESULT_TEXT in text for _, text in bodies), "the result reached a page before the member asked"
+    screenshots(page, "portal-in-partner-iframe")
     frame.click("#result-link")
     frame.wait_for_selector("#result")
     assert frame.inner_text("#result") == RESULT_TEXT
@@ -245,6 +246,7 @@ def test_widget_mounts_in_a_shadow_root_emits_events_and_takes_the_theme(
     page.wait_for_function("() => window.widgetEvents.includes('enrolled')")
     frame.click("button:has-text('Start monitoring')")
     page.wait_for_function("() => window.widgetEvents.includes('subscribed')")
+    screenshots(page, "portal-in-partner-widget")
     assert page.evaluate("() => getComputedStyle(document.querySelector('h1')).color") == "rgb(200, 0, 0)"
     page.close()
 
