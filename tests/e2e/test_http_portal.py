@@ -178,3 +178,15 @@ def test_the_result_appears_only_on_the_members_result_page(server: LiveServer) 
     assert "carrier" not in overview
     result = client.get("/portal/result").text
     assert "MZ: one Z variant (a carrier)" in result
+
+
+def test_an_open_portal_page_rotates_its_session_with_frame_cookies(server: LiveServer) -> None:
+    client, _, _, csrf = signed_in(server, [PARTNER_SITE])
+    assert 'data-refresh-after="240"' in client.get("/portal").text
+    refused = client.post("/portal/session/refresh")
+    assert refused.status_code == 403
+    rotated = client.post("/portal/session/refresh", headers={"X-CSRF-Token": csrf})
+    assert rotated.status_code == 204
+    set_cookies = rotated.headers.get_list("set-cookie")
+    assert len(set_cookies) == 2  # access and refresh; the CSRF token lasts the family
+    assert all("Partitioned" in cookie and "SameSite=none" in cookie for cookie in set_cookies)

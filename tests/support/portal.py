@@ -7,7 +7,6 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 
 import httpx
 import jwt
@@ -76,10 +75,9 @@ def member_token(credentials: PartnerCredentials, member_id: str) -> str:
 def session_cookies(answer: httpx.Response) -> dict[str, str]:
     """The cookies an answer sets (httpx keeps ``Secure`` cookies out of plain-http requests: tests pass them)."""
     jar: dict[str, str] = {}
-    for header in answer.headers.get_list("set-cookie"):
-        parsed = SimpleCookie()
-        parsed.load(header)
-        jar.update({name: morsel.value for name, morsel in parsed.items()})
+    for header in answer.headers.get_list("set-cookie"):  # http.cookies (3.11) stops at "Partitioned"
+        name, _, value = header.split(";", 1)[0].partition("=")
+        jar[name.strip()] = value.strip()
     return jar
 
 

@@ -5,7 +5,7 @@ token for a session exactly as ``POST /sso/token`` does (docs/sso.md), then answ
 so the token leaves the frame's URL and history; the portal pages carry ``frame-ancestors`` of the
 partner's registered origins (:mod:`api.http.pages.framing`). The session cookies must be
 ``SameSite=None`` for a cross-site frame (``LEDGER_SSO_COOKIE_SAMESITE=none``); this exchange then also
-marks them ``Partitioned`` (:class:`PartitionedCookie`).
+marks them ``Partitioned`` (:func:`~api.http.pages.member_session.frame_cookies`).
 
 ``GET /widget.js`` is the script a partner page includes (:data:`WIDGET_FILE`); it asks
 ``GET /embed/<partner>/widget.json`` for its configuration, with CORS allowed to the partner's registered
@@ -15,13 +15,11 @@ shadow root. The configuration names the partner and the frame's path, nothing a
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
@@ -29,7 +27,7 @@ from litestar.response import Redirect, Template
 from api.http.pages import STATIC_DIR
 from api.http.pages.branding import partner_branding
 from api.http.pages.framing import portal_headers
-from api.http.pages.member_session import render_page
+from api.http.pages.member_session import frame_cookies, render_page
 from api.http.sso_cookies import session_cookies
 from api.http.threads import run_blocking
 from api.runtime import Runtime
@@ -46,21 +44,6 @@ class WidgetConfig(msgspec.Struct, rename="camel"):
     partner_id: str
     display_name: str
     frame_path: str
-
-
-@dataclass
-class PartitionedCookie(Cookie):
-    """A cookie with the ``Partitioned`` attribute (CHIPS, draft-cutler-httpbis-partitioned-cookies): kept
-    per top-level site, so a browser that blocks third-party cookies still keeps the portal's session inside
-    the partner's frame (and only there). Python's ``http.cookies`` cannot write the attribute before 3.14."""
-
-    def to_header(self, **kwargs: Any) -> str:
-        return super().to_header(**kwargs) + "; Partitioned"
-
-
-def frame_cookies(cookies: list[Cookie]) -> list[Cookie]:
-    """``cookies`` partitioned when they are ``SameSite=None`` (meant for a cross-site frame), else unchanged."""
-    return [PartitionedCookie(**asdict(c)) if c.samesite == "none" else c for c in cookies]
 
 
 @cache

@@ -10,10 +10,11 @@ the framing headers of its partner (:mod:`api.http.pages.framing`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from litestar import Request
+from litestar.datastructures import Cookie
 from litestar.response import Template
 
 from api.http.pages.branding import Branding, partner_branding
@@ -25,6 +26,21 @@ from ledger_core.accounts.errors import CsrfRefused, SessionInvalid
 from ledger_core.accounts.identity import UserKind
 from ledger_core.accounts.sessions import SessionPrincipal
 from ledger_core.members.portal import PortalMember
+
+
+@dataclass
+class PartitionedCookie(Cookie):
+    """A cookie with the ``Partitioned`` attribute (CHIPS, draft-cutler-httpbis-partitioned-cookies): kept
+    per top-level site, so a browser that blocks third-party cookies still keeps the portal's session inside
+    the partner's frame (and only there). Python's ``http.cookies`` cannot write the attribute before 3.14."""
+
+    def to_header(self, **kwargs: Any) -> str:
+        return super().to_header(**kwargs) + "; Partitioned"
+
+
+def frame_cookies(cookies: list[Cookie]) -> list[Cookie]:
+    """``cookies`` partitioned when they are ``SameSite=None`` (meant for a cross-site frame), else unchanged."""
+    return [PartitionedCookie(**asdict(c)) if c.samesite == "none" else c for c in cookies]
 
 
 @dataclass(frozen=True, slots=True)

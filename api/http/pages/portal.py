@@ -3,7 +3,8 @@
 ``GET /portal`` shows eligibility, the testing journey (enrolled, kit, sample, result) and the monitoring
 subscription; ``POST /portal/enroll`` (consent), ``POST /portal/subscription`` (start or cancel) run the
 operations path's use cases through :class:`~ledger_core.members.portal.MemberPortal`, so the log is the
-same; ``GET /portal/result`` is the member's own result, the one page that shows it. Forms post with the
+same; ``GET /portal/result`` is the member's own result, the one page that shows it. ``POST /portal/session/refresh``
+keeps an open page signed in (partitioned cookies inside a partner's frame). Forms post with the
 session's CSRF token and answer 303 back to the portal; a refused action re-renders the portal with an
 accessible message (``role="alert"``) and the error's HTTP status (:func:`api.http.errors.status_of`).
 """
@@ -20,7 +21,15 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from api.http.errors import status_of
-from api.http.pages.member_session import MemberSession, NotAMember, check_form_csrf, member_session, render_page
+from api.http.pages.member_session import (
+    MemberSession,
+    NotAMember,
+    check_form_csrf,
+    frame_cookies,
+    member_session,
+    render_page,
+)
+from api.http.sso_cookies import CSRF_HEADER, REFRESH_COOKIE, session_cookies
 from api.http.threads import run_blocking
 from api.runtime import Runtime
 from ledger_core.engine.errors import LedgerError
@@ -59,6 +68,11 @@ NOTICES = {
 _FALLBACK = "Something went wrong. Nothing was changed; please try again later."
 
 
+def _refresh_after(runtime: Runtime) -> int:
+    """Seconds after which ``portal.js`` rotates the session: at four fifths of the access token's life."""
+    return max(runtime.sign_in().settings.access_ttl_seconds * 4 // 5, 10)
+
+
 def _signed_out(runtime: Runtime) -> Any:
     return render_page(runtime, "portal/signed_out.html", None, status_code=401)
 
@@ -92,6 +106,7 @@ async def _overview(
         overview=overview,
         stage_labels=STAGE_LABELS,
         csrf_token=session.csrf_token,
+        refresh_after_s=_refresh_after(runtime),
         error=error,
         notice=notice,
     )
@@ -125,7 +140,12 @@ class PortalController(Controller):
             return await render_page(runtime, "portal/no_record.html", session.member.partner_id, status_code=404)
         label = None if own.result_type is None else RESULT_LABELS[own.result_type]
         return await render_page(
-            runtime, "portal/result.html", session.member.partner_id, result_label=label, delivered_on=own.delivered_on
+            runtime,
+            "portal/result.html",
+            session.member.partner_id,
+            result_label=label,
+            delivered_on=own.delivered_on,
+            refresh_after_s=_refresh_after(runtime),
         )
 
     @post("/enroll", name="portal-enroll", status_code=303)
@@ -142,6 +162,18 @@ class PortalController(Controller):
         portal = runtime.ledger.portal
         command = portal.cancel_subscription if cancel else portal.subscribe
         return await _act(request, runtime, form, "cancelled" if cancel else "subscribed", lambda s: command(s.member))
+
+    @post("/session/refresh", name="portal-session-refresh", status_code=204)
+    async def refresh(self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[None]:
+        """Rotate the session (``POST /sso/session/refresh``'s rules: the refresh cookie, ``X-CSRF-Token``),
+        answering with cookies the partner's frame keeps (:func:`frame_cookies`). ``portal.js`` calls it
+        before the access token expires, so an open portal page stays signed in."""
+        sso = runtime.sign_in()
+        issued = await run_blocking(
+            sso.sessions.refresh, request.cookies.get(REFRESH_COOKIE), request.headers.get(CSRF_HEADER)
+        )
+        cookies = frame_cookies(session_cookies(issued, sso.clock(), sso.settings.cookie_samesite))
+        return Response(None, status_code=204, cookies=cookies, headers={"Cache-Control": "no-store"})
 
 
 class ConsentRequired(LedgerError):

@@ -4,7 +4,21 @@
 (function () {
   "use strict";
   var root = document.getElementById("portal");
-  if (!root || window.parent === window) { return; }
+  if (!root) { return; }
+
+  /* Keep an open page signed in: rotate the session before the access token expires (double-submit CSRF). */
+  var refreshAfter = Number(root.getAttribute("data-refresh-after") || 0);
+  function csrfToken() {
+    var found = document.cookie.split("; ").filter(function (c) { return c.indexOf("__Host-ledger_csrf=") === 0; })[0];
+    return found ? found.slice("__Host-ledger_csrf=".length) : "";
+  }
+  function refresh() {
+    fetch("/portal/session/refresh", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrfToken() } })
+      .then(function (answer) { if (answer.ok) { window.setTimeout(refresh, refreshAfter * 1000); } });
+  }
+  if (refreshAfter > 0) { window.setTimeout(refresh, refreshAfter * 1000); }
+
+  if (window.parent === window) { return; }
   var allowed = [];
   try { allowed = JSON.parse(root.getAttribute("data-parent-origins") || "[]"); } catch (e) { allowed = []; }
   var ancestors = window.location.ancestorOrigins;
