@@ -62,8 +62,8 @@ class EmbedController(Controller):
         runtime: NamedDependency[Runtime],
         sso_token: Annotated[str | None, QueryParameter(max_length=4096)] = None,
     ) -> Response[Any] | Template:
-        """With ``sso_token``: open the member's session, 303 to ``/portal``. Without: the portal if a
-        session of this partner is open (303), else a page saying to open the portal from the partner's site."""
+        """With ``sso_token``: open the member's session, 303 to ``/portal``. Without: a page (401, framable by
+        the partner's origins) saying to open the portal from the partner's site."""
         slug = check_partner_slug(partner)
         if sso_token is None:
             return await render_page(runtime, "portal/signed_out.html", slug, status_code=401)
