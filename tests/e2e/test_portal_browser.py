@@ -305,6 +305,29 @@ def test_every_portal_page_is_accessible_and_responsive(server: LiveServer, brow
     context.close()
 
 
+def test_refusals_and_other_states_are_accessible(server: LiveServer, browser: Browser) -> None:
+    """A refused action (alert), a member the partner never sent, a staff session: accessible pages."""
+    partner = portal_partner(server, [])
+    cases = {
+        "portal-refused": member_token(partner.credentials, partner.member_ids[0]),
+        "portal-no-record": member_token(partner.credentials, "M-never-sent"),
+        "portal-staff": member_token(partner.credentials, "EMP-1", kind="staff"),
+    }
+    for name, token in cases.items():
+        context = browser.new_context(bypass_csp=True)  # for axe-core (injected inline)
+        page = context.new_page()
+        page.goto(f"{server.url}/embed/{partner.partner_id}?sso_token={token}")
+        if name == "portal-refused":
+            page.evaluate("() => document.getElementById('consent').removeAttribute('required')")
+            page.click("button:has-text('Enroll')")  # without consent: refused with an alert
+            assert page.inner_text("[role=alert]") == "Please tick the consent box to enroll."
+        else:
+            page.wait_for_selector("h1")
+        assert_accessible(page)
+        screenshots(page, name)
+        context.close()
+
+
 @pytest.fixture(scope="module")
 def provider(member_user: TestUser) -> Iterator[OidcProvider]:
     with running_provider([member_user], []) as running:

@@ -55,14 +55,14 @@ def portal_partner(server: LiveServer, origins: list[str], members: int = 1) -> 
     return PortalPartner(credentials, ids)
 
 
-def member_token(credentials: PartnerCredentials, member_id: str) -> str:
-    """A partner backend's single-use ``sso_token`` for one of its members (docs/sso.md)."""
+def member_token(credentials: PartnerCredentials, member_id: str, kind: str = "member") -> str:
+    """A partner backend's single-use ``sso_token`` for one of its members (or, ``kind="staff"``, staff)."""
     now = int(time.time())
     claims = {
         "iss": credentials.partner_id,
         "aud": AUDIENCE,
         "sub": member_id,
-        "kind": "member",
+        "kind": kind,
         "iat": now,
         "exp": now + 120,
         "jti": secrets.token_urlsafe(24),
