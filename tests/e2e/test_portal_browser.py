@@ -288,8 +288,13 @@ def test_every_portal_page_is_accessible_and_responsive(server: LiveServer, brow
     page.wait_for_selector("#consent")
     for name in ("portal-eligible", "portal-enrolled", "portal-result"):
         if name == "portal-enrolled":
-            page.check("#consent")
-            page.click("button:has-text('Enroll')")
+            page.keyboard.press("Tab")  # keyboard only: skip link, then the consent box, then the button
+            assert page.evaluate("() => document.activeElement.className") == "skip-link"
+            page.keyboard.press("Tab")
+            assert page.evaluate("() => document.activeElement.id") == "consent"
+            page.keyboard.press("Space")
+            page.keyboard.press("Tab")
+            page.keyboard.press("Enter")
             page.wait_for_selector("#portal-notice")
             ops_step(server, partner, "/kit", {"kit_order_date": today()})
             page.goto(f"{server.url}/portal")
