@@ -1,9 +1,9 @@
 """Embedding the member portal in a partner's page (issue 17 item 2; seed 001 §5.2 and §5.3).
 
 ``GET /embed/<partner>?sso_token=...`` (the iframe's ``src``) exchanges the partner backend's single-use
-token for a session exactly as ``POST /sso/token`` does (docs/sso.md), then answers 303 to ``/portal``
-so the token leaves the frame's URL and history; the portal pages carry ``frame-ancestors`` of the
-partner's registered origins (:mod:`api.http.pages.framing`). The session cookies must be
+token for a session exactly as ``POST /sso/token`` does (``open_embedded_session``, docs/sso.md), then
+answers 303 to ``/portal`` so the token leaves the frame's URL and history; the portal pages carry
+``frame-ancestors`` of the partner's registered origins (:mod:`api.http.pages.framing`). The session cookies must be
 ``SameSite=None`` for a cross-site frame (``LEDGER_SSO_COOKIE_SAMESITE=none``); this exchange then also
 marks them ``Partitioned`` (:func:`~api.http.pages.member_session.frame_cookies`).
 
@@ -28,10 +28,11 @@ from api.http.pages import STATIC_DIR
 from api.http.pages.branding import partner_branding
 from api.http.pages.framing import portal_headers
 from api.http.pages.member_session import frame_cookies, render_page
+from api.http.routes.sso_session import open_embedded_session
 from api.http.sso_cookies import session_cookies
 from api.http.threads import run_blocking
 from api.runtime import Runtime
-from ledger_core.accounts.errors import LoginFailure, LoginRefused
+from ledger_core.accounts.sessions import IssuedSession
 from ledger_core.shared.validation import check_partner_slug
 
 WIDGET_FILE = STATIC_DIR / "widget.js"
@@ -69,14 +70,9 @@ class EmbedController(Controller):
             return await render_page(runtime, "portal/signed_out.html", slug, status_code=401)
         sso = runtime.sign_in()
 
-        def exchange() -> Any:
-            identity = sso.tokens.verify(sso_token)
-            if identity.partner_id != slug:
-                raise LoginRefused(LoginFailure.TOKEN_INVALID, "the sso_token is another partner's")
-            signed_in = runtime.ledger.accounts.sign_in_embedded(
-                identity.partner_id, identity.user_kind, identity.partner_user_id, identity.role
-            )
-            return sso.sessions.open(signed_in), runtime.ledger.embedding.origins(slug).origins
+        def exchange() -> tuple[IssuedSession, tuple[str, ...]]:
+            _, issued = open_embedded_session(runtime, sso_token, slug)
+            return issued, runtime.ledger.embedding.origins(slug).origins
 
         issued, origins = await run_blocking(exchange)
         cookies = frame_cookies(session_cookies(issued, sso.clock(), sso.settings.cookie_samesite))
