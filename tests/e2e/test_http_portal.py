@@ -190,3 +190,17 @@ def test_an_open_portal_page_rotates_its_session_with_frame_cookies(server: Live
     set_cookies = rotated.headers.get_list("set-cookie")
     assert len(set_cookies) == 2  # access and refresh; the CSRF token lasts the family
     assert all("Partitioned" in cookie and "SameSite=none" in cookie for cookie in set_cookies)
+
+
+def test_embed_refuses_another_partners_token_and_a_replayed_one(server: LiveServer) -> None:
+    mine, theirs = portal_partner(server, [PARTNER_SITE]), portal_partner(server, [PARTNER_SITE])
+    foreign = member_token(theirs.credentials, theirs.member_ids[0])
+    refused = httpx.get(f"{server.url}/embed/{mine.partner_id}", params={"sso_token": foreign})
+    assert refused.status_code == 403
+    assert "token_invalid" in refused.text
+    assert "set-cookie" not in refused.headers
+    token = member_token(mine.credentials, mine.member_ids[0])
+    assert httpx.get(f"{server.url}/embed/{mine.partner_id}", params={"sso_token": token}).status_code == 303
+    again = httpx.get(f"{server.url}/embed/{mine.partner_id}", params={"sso_token": token})
+    assert again.status_code == 403
+    assert "replayed" in again.text
