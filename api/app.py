@@ -40,6 +40,8 @@ from api.http.pages import static_router as pages_static_router
 from api.http.pages import template_config
 from api.http.pages.auditor import AuditorConsoleController
 from api.http.pages.console import console_router
+from api.http.pages.embed import EmbedController, widget_script
+from api.http.pages.portal import PortalController
 from api.http.pages.theme import ThemePagesController
 from api.http.pipeline import partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
@@ -63,6 +65,7 @@ from api.http.routes.operations_members import (
 from api.http.routes.operations_partner_keys import OperationsPartnerKeysController
 from api.http.routes.operations_partner_theme import OperationsPartnerThemeController
 from api.http.routes.operations_partners import OperationsPartnersController
+from api.http.routes.operations_portal_origins import OperationsPortalOriginsController
 from api.http.routes.operations_sso import OperationsSsoController
 from api.http.routes.operations_sso_roster import OperationsSsoRosterController
 from api.http.routes.outcomes import OutcomesController
@@ -174,6 +177,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             OperationsOutcomesController,
             WebhooksController,  # endpoints, delivery logs, resend, replay (docs/webhooks.md)
             OperationsPartnersController,  # IP allowlists (docs/authentication.md)
+            OperationsPortalOriginsController,  # where a partner embeds the member portal (docs/portal.md)
             OperationsPartnerKeysController,  # API key rotation schedule (docs/authentication.md)
             OperationsPartnerThemeController,  # white-label themes (docs/portal.md)
             OperationsSsoController,  # identity providers and accounts (docs/sso.md)
@@ -202,6 +206,9 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             ThemePagesController,  # /portal/{partner}/theme.css, theme files, theme preview (docs/portal.md)
             AuditorConsoleController,  # /auditor: the public auditor console (docs/portal.md)
             PublicLogController,  # /auditor/log: checkpoints, consistency, vkeys without credentials
+            PortalController,  # the member portal (docs/portal.md)
+            EmbedController,  # /embed/<partner>: the portal in a partner's frame (docs/portal.md)
+            widget_script,  # /widget.js (docs/portal.md "The widget")
         ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},

@@ -14,6 +14,7 @@ from ledger_core.members.feeds.eligibility_file import EligibilityFile
 from ledger_core.members.member import Member
 from ledger_core.members.reminders import Reminder
 from ledger_core.members.subscriptions import Subscription
+from ledger_core.partners.embedding import PartnerEmbedding
 from ledger_core.partners.partner import Partner
 from ledger_core.partners.theme import PartnerTheme
 
@@ -31,4 +32,5 @@ ALL_AGGREGATES: tuple[type[LedgerAggregate], ...] = (
     PartnerSso,
     UserAccount,
     PartnerTheme,
+    PartnerEmbedding,
 )

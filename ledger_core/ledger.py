@@ -41,11 +41,13 @@ from ledger_core.members.feeds.use_cases import Feeds
 from ledger_core.members.member import MemberService
 from ledger_core.members.outcome_projection import OutcomeProjection
 from ledger_core.members.outcomes import MemoryOutcomeStore, OutcomeStore
+from ledger_core.members.portal import MemberPortal
 from ledger_core.members.ports import EnrollmentLinks, KeyStore
 from ledger_core.members.privacy import PersonalDataVault
 from ledger_core.members.reminders import ReminderService
 from ledger_core.members.subscriptions import SubscriptionService
 from ledger_core.members.use_cases import MemberPolicy, Membership
+from ledger_core.partners.embedding import EmbeddingService
 from ledger_core.partners.partner import PartnerService
 from ledger_core.partners.ports import ThemeAssetStore
 from ledger_core.partners.theme import PartnerThemes
@@ -91,6 +93,8 @@ class Ledger:
         self.partners = PartnerService(self.app, clock)
         self.themes = PartnerThemes(self.app, self.partners, theme_assets or MemoryThemeAssets())
         """White-label themes (ledger_core/partners/theme.py); files in ``theme_assets`` (default: in memory)."""
+        self.embedding = EmbeddingService(self.app, self.partners)
+        """A partner's registered portal origins (ledger_core/partners/embedding.py)."""
         self.claims = Claims(self.app, claim_facts, clock)
         self.documents = Documents(self.app, self.claims.verification)
         self.batches = ClaimImport(self.app, self.claims, self.documents.registry)
@@ -122,6 +126,8 @@ class Ledger:
             clock=clock,
             links=enrollment_links,
         )
+        self.portal = MemberPortal(self.membership, self.enrollments, clock)
+        """The member portal's own view and commands (ledger_core/members/portal.py)."""
         # Batch feeds (seed 001 §2) need set-at-a-time log reads; both storage backends offer them.
         self.feeds: Feeds | None = (
             Feeds(self.app, self.members, self.outcomes, log_reader, policy=feed_policy)

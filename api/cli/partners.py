@@ -1,6 +1,6 @@
 """``ledger partners`` and ``ledger operators``: create partners (and operations principals) with
 credentials, rotate and revoke keys, reissue lost credentials (``rotate-secret``), set or clear a partner's IP
-allowlist, show a partner; ``partners theme`` sets a partner's white-label theme.
+allowlist and its portal origins, show a partner; ``partners theme`` sets a partner's white-label theme.
 
 ``create`` and ``rotate-key`` print secrets exactly once (JSON on stdout); the ledger records only
 their SHA-256 (and API secrets are re-derived from the deployment secret, so use the same data
@@ -191,6 +191,29 @@ def clear_ips(partner_id: str, data_dir: DataDir = DEFAULT_DATA_DIR, database_ur
     with open_ledger(existing(data_dir, database_url)) as ledger:
         ledger.partners.set_ip_allowlist(partner_id, [])
     _echo({"partnerId": partner_id, "ipAllowlist": []})
+
+
+@partners_app.command("portal-origins")
+def portal_origins(
+    partner_id: str,
+    origin: Annotated[
+        list[str] | None,
+        typer.Option("--origin", help="An origin allowed to embed the portal (https://host[:port]); repeat it."),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove every origin: no other site may embed it.")] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show, set (replacing them) or clear the origins allowed to embed the partner's member portal
+    (docs/portal.md): they become the portal's CSP frame-ancestors, CORS origins and postMessage targets."""
+    if clear and origin:
+        raise typer.BadParameter("give --origin or --clear, not both", param_hint="--clear")
+    with open_ledger(existing(data_dir, database_url)) as ledger:
+        if clear or origin:
+            found = ledger.embedding.set_origins(partner_id, [] if clear else origin or [])
+        else:
+            found = ledger.embedding.origins(partner_id)
+    _echo({"partnerId": found.partner_id, "portalOrigins": list(found.origins)})
 
 
 def register(app: typer.Typer) -> None:

@@ -259,6 +259,16 @@ class Accounts:
             position = rows[-1].position + 1
         return [_view(self.app.load(UserAccount, UUID(found), "user_account")) for found in ids]
 
+    def view(self, account: str) -> AccountView:
+        """The account with this id (what a session names); ``NotFound`` for an unknown or malformed id."""
+        try:
+            found = self.app.find(UserAccount, UUID(account))
+        except ValueError:
+            found = None
+        if found is None:
+            raise NotFound("account", account)
+        return _view(found)
+
     def is_active(self, account: str) -> bool:
         """Whether the account with this id exists and is active (sessions check it on refresh)."""
         try:

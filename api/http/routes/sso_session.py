@@ -19,7 +19,7 @@ from api.client.schemas import sso as schemas
 from api.http.sso_cookies import ACCESS_COOKIE, CSRF_HEADER, REFRESH_COOKIE, cleared_cookies, session_cookies
 from api.http.threads import run_blocking
 from api.runtime import Runtime
-from ledger_core.accounts.errors import CsrfRefused
+from ledger_core.accounts.errors import CsrfRefused, LoginFailure, LoginRefused
 from ledger_core.accounts.identity import SignedIn
 from ledger_core.accounts.sessions import IssuedSession, SessionPrincipal
 from ledger_core.shared.validation import format_timestamp
@@ -38,6 +38,23 @@ async def provide_browser_session(
     if request.method not in SAFE_METHODS and not principal.csrf_matches(request.headers.get(CSRF_HEADER)):
         raise CsrfRefused()
     return principal
+
+
+def open_embedded_session(
+    runtime: Runtime, sso_token: str, partner_id: str | None = None
+) -> tuple[SignedIn, IssuedSession]:
+    """Verify a partner backend's ``sso_token`` and open the session of the user it vouches for (blocking).
+
+    ``partner_id``: the partner the caller expects (``/embed/<partner>``); another partner's token is
+    refused as ``token_invalid``."""
+    sso = runtime.sign_in()
+    identity = sso.tokens.verify(sso_token)
+    if partner_id is not None and identity.partner_id != partner_id:
+        raise LoginRefused(LoginFailure.TOKEN_INVALID, "the sso_token is another partner's")
+    signed_in = runtime.ledger.accounts.sign_in_embedded(
+        identity.partner_id, identity.user_kind, identity.partner_user_id, identity.role
+    )
+    return signed_in, sso.sessions.open(signed_in)
 
 
 def session_view(principal: SessionPrincipal) -> schemas.SessionResponse:
@@ -126,14 +143,5 @@ class SsoSessionController(Controller):
         self, data: JSONBody[schemas.TokenExchangeRequest], runtime: NamedDependency[Runtime]
     ) -> Response[schemas.SessionResponse]:
         """A partner backend's single-use ``sso_token`` (docs/sso.md) becomes a browser session."""
-        sso = runtime.sign_in()
-
-        def exchange() -> tuple[SignedIn, IssuedSession]:
-            identity = sso.tokens.verify(data.sso_token)
-            signed_in = runtime.ledger.accounts.sign_in_embedded(
-                identity.partner_id, identity.user_kind, identity.partner_user_id, identity.role
-            )
-            return signed_in, sso.sessions.open(signed_in)
-
-        signed_in, issued = await run_blocking(exchange)
+        signed_in, issued = await run_blocking(open_embedded_session, runtime, data.sso_token)
         return signed_in_response(runtime, signed_in, issued)

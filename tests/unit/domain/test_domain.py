@@ -29,6 +29,7 @@ from ledger_core.members.privacy import PersonalDataVault
 from ledger_core.members.reminders import Reminder
 from ledger_core.members.subscriptions import Subscription
 from ledger_core.partners.access import WebhookSettings, secret_sha256
+from ledger_core.partners.embedding import PartnerEmbedding
 from ledger_core.partners.partner import Partner
 from ledger_core.partners.theme import FontStack, PartnerTheme, ThemeSettings
 
@@ -174,6 +175,7 @@ def every_aggregate(vault: PersonalDataVault) -> list[Any]:
         *accounts(vault),
         *claims_files(),
         theme(),
+        embedding(),
     ]
 
 
@@ -201,6 +203,14 @@ def theme() -> PartnerTheme:
     aggregate.change(ThemeSettings("#7a1f1f", "#ffffff", None, FontStack.HUMANIST))
     aggregate.clear()
     return aggregate
+
+
+def embedding() -> PartnerEmbedding:
+    """A partner's portal origins, set then replaced."""
+    registered = PartnerEmbedding._create(PartnerEmbedding.Opened, id=derive_id("embedding", P), partner_id=P)
+    registered.set_origins(["https://benefits.example.com"])
+    registered.set_origins(["https://benefits.example.com", "http://localhost:8080"])
+    return registered
 
 
 def accounts(vault: PersonalDataVault) -> list[Any]:
@@ -243,8 +253,9 @@ def test_registry_names_are_stable_and_unique() -> None:
         "Account",
         "ClaimsFile",
         "Theme",
+        "Embedding",
     }
-    assert len(REGISTRY.event_classes) == 60  # 36 + partner 3 + feeds 7 + accounts 7 + claims files 4 + theme 3
+    assert len(REGISTRY.event_classes) == 62  # 36 + partner 3 + feeds 7 + accounts 7 + claims 4 + theme 3 + embedding 2
     for name, cls in REGISTRY.event_classes.items():
         prefix = REGISTRY.aggregate_of[cls].AGGREGATE_TYPE.lower()
         assert re.fullmatch(rf"{prefix}\.[a-z_]+", name), name
