@@ -369,3 +369,25 @@ def test_a_member_signs_in_with_the_partners_identity_provider(
     assert page.inner_text("h1") == HEADING
     assert_accessible(page)
     context.close()
+
+
+def test_the_partner_theme_reaches_the_embedded_portal(
+    server: LiveServer, browser: Browser, partner_site: PartnerSite
+) -> None:
+    """A theme set through the operations API (docs/portal.md, Theming) styles the portal in the partner's frame."""
+    partner = portal_partner(server, [partner_site.origin])
+    ops = server.client(server.create_operator(f"ops_{uuid.uuid4().hex[:8]}"))
+    theme = {"primary": "#7A1F1F", "displayName": "Quixote Mutual", "font": "humanist"}
+    ops.send("PUT", f"/api/v1/operations/partners/{partner.partner_id}/theme", body=ops_json(theme), headers=JSON)
+    partner_site.pages["/themed"] = iframe_page(
+        server.url, partner, member_token(partner.credentials, partner.member_ids[0])
+    )
+    page = browser.new_page()
+    page.goto(f"{partner_site.origin}/themed")
+    frame = portal_frame(page)
+    frame.wait_for_function(
+        "() => getComputedStyle(document.querySelector('.site-header')).backgroundColor === 'rgb(122, 31, 31)'"
+    )
+    assert "Quixote Mutual" in frame.inner_text(".site-header")
+    screenshots(page, "portal-themed")
+    page.close()
