@@ -7,7 +7,7 @@ DATA_DIR ?= .ledger-data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test browser lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +18,19 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/ledger serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT) --sandbox
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -n 3 --dist loadfile
+
+# The page tests drive the OS's Chromium (Playwright downloads no browser); installed here when missing and
+# possible (root with apt), else those tests skip (CI sets LEDGER_REQUIRE_BROWSER=1 and they fail instead).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		echo "installing Chromium for the browser tests" && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "Chromium is not installed and cannot be installed here: the browser tests will skip"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/append.py --quick
