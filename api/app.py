@@ -42,6 +42,7 @@ from api.http.pipeline import partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
 from api.http.proxies import ClientAddressMiddleware, TrustedProxies
 from api.http.routes.audit import AuditController
+from api.http.routes.tiles import TilesController
 from api.http.routes.claims import ClaimsController
 from api.http.routes.claims_review import OperationsClaimsController
 from api.http.routes.common import dependencies
@@ -187,6 +188,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             HealthController,
             DocsController,  # /docs: the error reference every error links to
             ProofSchemaController,  # /schema/proof-document.schema.json
+            TilesController,  # /checkpoint, /tile/...: the tree as C2SP tlog-tiles (docs/proofs.md)
             static_router(),  # /docs/static: the docs UI's vendored assets (api/http/docs_ui.py)
             SsoSessionController,  # browser sessions, sso_token exchange (docs/sso.md)
             OidcLoginController,  # OpenID Connect sign-in and callback (docs/sso.md)

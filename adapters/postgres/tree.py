@@ -181,9 +181,9 @@ class PostgresTreeStore(PostgresCheckpoints):
     def count_nodes(self) -> int:
         return sum(implied_nodes(int(width)) for (width,) in self._fetch_all("SELECT width FROM merkle_tiles", ()))
 
-    def read_tile(self, level: int, index: int) -> bytes | None:
-        tile = self._nodes.tiles({(level, index): 1}).get((level, index))
-        return None if tile is None else tile.rows[0]
+    def read_tile(self, level: int, index: int, width: int = 256) -> bytes | None:
+        tile = self._nodes.tiles({(level, index): width}).get((level, index))
+        return None if tile is None or tile.width < width else tile.rows[0]
 
     def _read_tiles(self, keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
         levels = [level for level, _ in keys]

@@ -89,8 +89,9 @@ class TreeStore(Protocol):
         """Number of perfect nodes (level >= 0) the stored tiles hold or imply (``2n - popcount(n)`` when intact)."""
         ...
 
-    def read_tile(self, level: int, index: int) -> bytes | None:
-        """The stored hashes of tile ``(level, index)`` (full or the partial edge), or None."""
+    def read_tile(self, level: int, index: int, width: int = 256) -> bytes | None:
+        """The stored hashes of tile ``(level, index)``, at least ``width`` of them (full or the partial edge), or
+        None when fewer are stored."""
         ...
 
     def commit_integration(self, old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:

@@ -56,8 +56,9 @@ def test_seal_stores_tiles_and_checkpoint(database_url: str, store: ManagedTreeS
     expected = {n.id: n.hash for leaf in leaves for n in compact.append(leaf)}
     assert store.count_nodes() == len(expected) == 2 * 300 - (300).bit_count()
     assert store.read_tile(0, 0) == b"".join(leaves[:256])
-    assert store.read_tile(0, 1) == b"".join(leaves[256:])
-    assert store.read_tile(1, 0) == expected[NodeId(8, 0)]
+    assert store.read_tile(0, 1, 44) == b"".join(leaves[256:])
+    assert store.read_tile(0, 1) is None  # not full yet
+    assert store.read_tile(1, 0, 1) == expected[NodeId(8, 0)]
     assert dict(store.nodes_completed_in(0, 300)) == expected
     assert store.latest_checkpoint() == result.checkpoint
     assert result.checkpoint.root_hash == compact.root()

@@ -99,8 +99,9 @@ class MemoryTreeStore:
     def count_nodes(self) -> int:
         return sum(implied_nodes(len(data) // 32) for data in self.tiles.values())
 
-    def read_tile(self, level: int, index: int) -> bytes | None:
-        return self.tiles.get((level, index))
+    def read_tile(self, level: int, index: int, width: int = 256) -> bytes | None:
+        data = self.tiles.get((level, index))
+        return data if data is not None and len(data) >= 32 * width else None
 
     def commit_integration(self, old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:
         if self.integrated_size() != old_size:

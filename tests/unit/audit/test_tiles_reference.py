@@ -127,4 +127,4 @@ def test_nodes_of_one_seal_fill_one_partial_tile_per_level() -> None:
         log.append("a", payload={"n": 250 + number})
     sealer.seal_once()
     assert {key: len(data) // 32 for key, data in store.tiles.items()} == {(0, 0): 256, (0, 1): 14, (1, 0): 1}
-    assert store.read_tile(1, 0) == perfect_nodes([row.leaf_hash for row in log.rows])[NodeId(8, 0)]
+    assert store.read_tile(1, 0, 1) == perfect_nodes([row.leaf_hash for row in log.rows])[NodeId(8, 0)]
