@@ -43,7 +43,9 @@ class TileRow(NamedTuple):
     data: bytes
 
 
-def tile_writes(old_size: int, nodes: Iterable[StoredNode], read_edge: Callable[[int, int], bytes | None]) -> list[TileRow]:
+def tile_writes(
+    old_size: int, nodes: Iterable[StoredNode], read_edge: Callable[[int, int], bytes | None]
+) -> list[TileRow]:
     """The tile rows that store ``nodes`` (what appending leaves ``old_size..`` completed, any levels).
 
     Only nodes of tree levels ``8L`` are kept (tile level ``L``); the rest are implied. The first new

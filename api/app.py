@@ -42,7 +42,6 @@ from api.http.pipeline import partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
 from api.http.proxies import ClientAddressMiddleware, TrustedProxies
 from api.http.routes.audit import AuditController
-from api.http.routes.tiles import TilesController
 from api.http.routes.claims import ClaimsController
 from api.http.routes.claims_review import OperationsClaimsController
 from api.http.routes.common import dependencies
@@ -68,6 +67,7 @@ from api.http.routes.reminders import RemindersController
 from api.http.routes.sso_oidc import OidcLoginController
 from api.http.routes.sso_saml import SamlController
 from api.http.routes.sso_session import SsoSessionController
+from api.http.routes.tiles import TilesController
 from api.http.routes.webhooks import WebhooksController
 from api.http.threads import install_worker_pool, run_blocking
 from api.runtime import Runtime, RuntimeHandle, open_runtime

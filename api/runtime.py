@@ -39,9 +39,9 @@ from api.sso_runtime import SsoRuntime, open_sso
 from api.webhooks_runtime import open_webhooks
 from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.auditing import ProofService
-from ledger_core.engine.tile_log import TileLog
 from ledger_core.engine.proof_wait import ProofWait
 from ledger_core.engine.sealing import SealPolicy
+from ledger_core.engine.tile_log import TileLog
 from ledger_core.ledger import Ledger
 
 logger = logging.getLogger("api.runtime")

@@ -123,7 +123,8 @@ class ExpandedTile:
             if not pairs:
                 break
             row = b"".join(
-                sha256(NODE_PREFIX + row[at : at + 2 * HASH_SIZE]).digest() for at in range(0, pairs * 2 * HASH_SIZE, 64)
+                sha256(NODE_PREFIX + row[at : at + 2 * HASH_SIZE]).digest()
+                for at in range(0, pairs * 2 * HASH_SIZE, 64)
             )
             rows.append(row)
         self.rows: tuple[bytes, ...] = tuple(rows)

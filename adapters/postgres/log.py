@@ -77,6 +77,8 @@ NOTIFY = "SELECT pg_notify('ledger_log', %s)"
 """Sent in every batch's transaction: followers learn the new log size once it is committed."""
 LOG_HEADS = Channel(LOG_CHANNEL, "SELECT COALESCE(MAX(position) + 1, 0) FROM ledger_log")
 ROW_COLUMNS = "position, originator_id::text, originator_version, topic, partner_id, entry, leaf_hash"
+
+
 class PostgresLogReader:
     """Every read of ``ledger_log`` (:class:`~adapters.ports.LogRows`), run through ``fetch``."""
 

@@ -48,7 +48,8 @@ class TileLog:
         return data[: width * HASH_SIZE]
 
     def entries(self, path: TilePath) -> bytes:
-        """The entry bundle of leaves ``[256N, 256N + W)``; ``NotFound`` beyond the latest checkpoint or if not public."""
+        """The entry bundle of leaves ``[256N, 256N + W)``; ``NotFound`` beyond the latest checkpoint or if not
+        public."""
         width = TILE_WIDTH if path.width is None else path.width
         start = path.index * TILE_WIDTH
         latest = self.store.latest_checkpoint()

@@ -112,7 +112,9 @@ class MemoryTreeStore:
         for row in tile_writes(old_size, nodes, lambda level, index: self.tiles.get((level, index))):
             held = self.tiles.get((row.level, row.index), b"")
             if len(held) == 32 * 256 or not row.data.startswith(held):
-                raise AssertionError(f"tile {row.level}/{row.index} rewritten: full tiles are immutable, partial ones grow")
+                raise AssertionError(
+                    f"tile {row.level}/{row.index} rewritten: full tiles are immutable, partial ones grow"
+                )
             self.tiles[(row.level, row.index)] = row.data
         self.records[checkpoint.size] = checkpoint
 

@@ -9,12 +9,10 @@ PROOF (tests/unit/proofs/reference.py) for sizes and indexes Hypothesis picks.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from unit.proofs import reference  # the RFC's recursion verbatim, sharing no code with proofs/
 
 from ledger_core.engine.sealing import Sealer
 from proofs.hashing import node_hash
@@ -25,9 +23,6 @@ from proofs.tree import NodeId
 
 from .conftest import ORIGIN
 from .fakes import MemoryLog, MemoryTreeStore, StepClock
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "proofs"))
-import reference  # noqa: E402  (tests/unit/proofs/reference.py: the RFC verbatim, no shared code)
 
 SIZE = 1000
 
