@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from adapters.ports import ManagedTreeStore
 from ledger_core.engine.merkle import CheckpointMismatch, CheckpointRecord, LogTruncated, NodeMismatch
 from ledger_core.engine.ports import TreeStore
 from proofs.tree import CompactRange, NodeId, StoredNode, frontier_ids
@@ -27,7 +28,7 @@ CHUNK = 10_000
 
 
 @runtime_checkable
-class MigratableTreeStore(TreeStore, Protocol):
+class MigratableTreeStore(ManagedTreeStore, Protocol):
     """A tree store that can still read the legacy node rows (both backends' tree modules)."""
 
     def has_legacy_nodes(self) -> bool: ...

@@ -71,7 +71,8 @@ def test_verify_before_migrating_names_the_command(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "api", "verify", "--data-dir", str(copy)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode != 0
-    assert "MIGRATION_NEEDED" in done.stderr and "ledger migrate" in done.stderr
+    assert "MIGRATION_NEEDED" in done.stderr
+    assert "ledger migrate" in done.stderr
 
 
 def test_migrating_twice_changes_nothing(data_dir: Path) -> None:

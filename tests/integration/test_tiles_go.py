@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,7 @@ from adapters.storage import StorageConfig, open_tree_store
 from ledger_core.domain import ALL_AGGREGATES
 from proofs.hashing import leaf_hash
 from proofs.tiles import parse_entry_bundle
+from proofs.tree import root_from_leaves
 
 DATA = Path(__file__).parents[1] / "data"
 GOPATH = Path("/usr/share/gocode")
@@ -101,8 +103,6 @@ def test_go_tlog_reads_and_verifies_our_tiles(database_url: str, tmp_path: Path)
             assert checkpoint.text.split("\n")[1] == "700"
 
 
-def _level_8(leaves: list[bytes]) -> bytes:
+def _level_8(leaves: Sequence[bytes]) -> bytes:
     """The two hashes of tree level 8 over 700 leaves (MTH of leaves 0..255 and 256..511)."""
-    from proofs.tree import root_from_leaves
-
     return root_from_leaves(leaves[:256]) + root_from_leaves(leaves[256:512])
