@@ -178,17 +178,17 @@ def parse_tile_path(path: str) -> TilePath:
     Strict per tlog-tiles: three-digit groups, ``x`` on every group but the last, no leading
     empty group (``x000/...``), widths 1..255 for partial tiles, levels 0..``MAX_TILE_LEVEL``.
     """
-    parts = path.strip("/").split("/")
+    parts = path.removeprefix("/").split("/")
     if len(parts) < 2:
         raise ValueError(f"not a tile path: {path!r}")
     head, groups = parts[0], parts[1:]
     width: int | None = None
     if len(groups) >= 2 and groups[-2].endswith(".p"):
         if not groups[-1].isdigit() or groups[-1].startswith("0"):
-            raise ValueError(f"bad partial width in {path!r}")
+            raise ValueError(f"bad partial tile width in {path!r}")
         width = int(groups[-1])
         if not 0 < width < TILE_WIDTH:
-            raise ValueError(f"partial width must be 1..255 in {path!r}")
+            raise ValueError(f"partial tile width must be 1..255 in {path!r}")
         groups = [*groups[:-2], groups[-2][: -len(".p")]]
     if not all(_GROUP.fullmatch(group) for group in groups[:-1]) or not _LAST.fullmatch(groups[-1]):
         raise ValueError(f"bad tile index in {path!r}")
