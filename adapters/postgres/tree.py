@@ -54,7 +54,11 @@ CREATE TABLE IF NOT EXISTS merkle_tiles (
     data BYTEA NOT NULL,
     PRIMARY KEY (level, idx)
 );
-ALTER TABLE merkle_tiles ALTER COLUMN data SET STORAGE EXTERNAL;
+DO $$ BEGIN  -- tile data out of line and uncompressed (hashes do not compress); only once: ALTER locks the table
+    IF (SELECT attstorage FROM pg_attribute WHERE attrelid = 'merkle_tiles'::regclass AND attname = 'data') <> 'e'
+    THEN ALTER TABLE merkle_tiles ALTER COLUMN data SET STORAGE EXTERNAL;
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS checkpoints (
     size BIGINT PRIMARY KEY,
     root_hash BYTEA NOT NULL,
