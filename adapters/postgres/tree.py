@@ -192,7 +192,8 @@ class PostgresTreeStore(PostgresCheckpoints):
     def _read_tiles(self, keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
         levels = [level for level, _ in keys]
         indexes = [index for _, index in keys]
-        rows = self._fetch_all(_FETCH_TILES, (levels, indexes))
+        with self._connection() as conn:  # binary results: 8 KiB of bytea each, not hex text to decode
+            rows = conn.execute(_FETCH_TILES, (levels, indexes), binary=True).fetchall()
         return {(int(level), int(index)): bytes(data) for level, index, data in rows}
 
     def commit_integration(self, old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:
