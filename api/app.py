@@ -75,6 +75,7 @@ from api.http.routes.reminders import RemindersController
 from api.http.routes.sso_oidc import OidcLoginController
 from api.http.routes.sso_saml import SamlController
 from api.http.routes.sso_session import SsoSessionController
+from api.http.routes.tiles import TilesController
 from api.http.routes.webhooks import WebhooksController
 from api.http.threads import install_worker_pool, run_blocking
 from api.runtime import Runtime, RuntimeHandle, open_runtime
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             HealthController,
             DocsController,  # /docs: the error reference every error links to
             ProofSchemaController,  # /schema/proof-document.schema.json
+            TilesController,  # /checkpoint, /tile/...: the tree as C2SP tlog-tiles (docs/proofs.md)
             static_router(),  # /docs/static: the docs UI's vendored assets (api/http/docs_ui.py)
             SsoSessionController,  # browser sessions, sso_token exchange (docs/sso.md)
             OidcLoginController,  # OpenID Connect sign-in and callback (docs/sso.md)

@@ -41,6 +41,7 @@ from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.auditing import ProofService
 from ledger_core.engine.proof_wait import ProofWait
 from ledger_core.engine.sealing import SealPolicy
+from ledger_core.engine.tile_log import TileLog
 from ledger_core.ledger import Ledger
 
 logger = logging.getLogger("api.runtime")
@@ -75,6 +76,14 @@ class Runtime:
     """The webhook outbox: delivery logs, resend, replay (api/webhooks_runtime.py)."""
     sso: SsoRuntime | None = None
     """Single sign-on: sessions, ``sso_token``, the SAML service provider (api/sso_runtime.py)."""
+    tiles: TileLog | None = None
+    """The log as C2SP tlog-tiles: tiles, entry bundles, the latest checkpoint (api/http/routes/tiles.py)."""
+
+    def tile_log(self) -> TileLog:
+        """The tile reads (a programming error when the runtime was built without them)."""
+        if self.tiles is None:
+            raise RuntimeError("this runtime serves no tiles")
+        return self.tiles
 
     def sign_in(self) -> SsoRuntime:
         """The single sign-on services (a programming error when the runtime was built without them)."""
@@ -193,6 +202,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             closers=closers,
             webhooks=webhooks,
             sso=sso,
+            tiles=TileLog(tree, ledger.app.log_reader, public_entries=settings.sealing.public_entries),
         )
     except BaseException:
         for close in reversed(closers):

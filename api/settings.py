@@ -111,6 +111,8 @@ class SealingSection:
     """``/ready`` fails when more entries than this wait for a checkpoint."""
     witnesses: str = _env("WITNESSES", default="")
     """Witnesses asked to cosign each checkpoint: ``URL VKEY`` pairs separated by ``;`` (docs/proofs.md)."""
+    public_entries: bool = _env("TILE_ENTRIES_PUBLIC", default=False)
+    """Serve the entry bundles ``/tile/entries/...`` to anyone (every partner's entries; docs/proofs.md "Tiles")."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,8 +77,6 @@ NOTIFY = "SELECT pg_notify('ledger_log', %s)"
 """Sent in every batch's transaction: followers learn the new log size once it is committed."""
 LOG_HEADS = Channel(LOG_CHANNEL, "SELECT COALESCE(MAX(position) + 1, 0) FROM ledger_log")
 ROW_COLUMNS = "position, originator_id::text, originator_version, topic, partner_id, entry, leaf_hash"
-LEAVES_BY_POSITION = "SELECT 0::int2, position, leaf_hash FROM ledger_log WHERE position = ANY(%b::int8[])"
-"""``(0, position, leaf_hash)`` of an array of positions (level-0 nodes, for the tree's proof query)."""
 
 
 class PostgresLogReader:

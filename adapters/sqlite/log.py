@@ -109,11 +109,6 @@ class HeadCache:
         self._valid_for = None
 
 
-def leaves_select(count: int) -> str:
-    """``(0, position, leaf_hash)`` of ``count`` positions (level-0 nodes, for the tree's proof query)."""
-    return f"SELECT 0, position, leaf_hash FROM ledger_log WHERE position IN ({','.join('?' * count)})"
-
-
 class SQLiteLogReader:
     """Every read of ``ledger_log`` (:class:`~adapters.ports.LogRows`), run through ``fetch``."""
 

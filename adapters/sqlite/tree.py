@@ -1,11 +1,14 @@
-"""The Merkle tree beside the log on SQLite (``merkle_nodes``, ``checkpoints``): the one module that writes
-SQL for those tables on this backend (implements :class:`ledger_core.engine.ports.TreeStore`).
+"""The Merkle tree beside the log on SQLite (``merkle_tiles``, ``checkpoints``; the legacy ``merkle_nodes``
+until ``ledger migrate``): the one module that writes SQL for those tables on this backend (implements
+:class:`ledger_core.engine.ports.TreeStore`).
 
-:class:`SQLiteCheckpoints` holds the checkpoint reads over any connection (an outbox transaction uses
-them too); leaves come from the log module (:class:`~adapters.sqlite.log.SQLiteLogReader`, and its
-:func:`~adapters.sqlite.log.leaves_select` inside the single proof query).
+The tree is stored as C2SP tlog-tiles (``adapters/tree_layout.py``): one row per tile of 256 hashes, a
+partial tile rewritten as it grows, a full one written once; nodes between tile levels are computed
+from the tile below, through a read-through cache of expanded tiles. :class:`SQLiteCheckpoints` holds
+the checkpoint reads over any connection (an outbox transaction uses them too); leaves come from the
+log module (:class:`~adapters.sqlite.log.SQLiteLogReader`).
 
-Nodes and checkpoint of one integration are written inside one ``BEGIN IMMEDIATE`` transaction (the
+Tiles and checkpoint of one integration are written inside one ``BEGIN IMMEDIATE`` transaction (the
 database write lock, shared with the log's writers and other processes), taken after the log writers'
 file lock, and only if the latest checkpoint is still the one the sealer started from. WAL with
 ``synchronous=FULL``: on return from ``COMMIT`` the checkpoint is on disk. See README.md beside this file.
@@ -21,18 +24,28 @@ from typing import Any
 
 from adapters.sqlite.connections import Fetch, ThreadConnections, WriterLock
 from adapters.sqlite.log import SCHEMA as LOG_SCHEMA
-from adapters.sqlite.log import SQLiteLogReader, leaves_select
-from adapters.tree_layout import checkpoint_record, chunks, completed_ranges, split_ids
+from adapters.sqlite.log import SQLiteLogReader
+from adapters.tree_layout import (
+    DEFAULT_CACHE_TILES,
+    TileCache,
+    TileKey,
+    TileNodes,
+    TileRow,
+    checkpoint_record,
+    implied_nodes,
+    tile_writes,
+)
 from ledger_core.engine.merkle import CheckpointRecord, SealConflict
 from proofs.tree import NodeId, StoredNode
 
 TREE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS merkle_nodes (
+CREATE TABLE IF NOT EXISTS merkle_tiles (
     level INTEGER NOT NULL,
     idx INTEGER NOT NULL,
-    hash BLOB NOT NULL,
+    width INTEGER NOT NULL CHECK (width BETWEEN 1 AND 256),
+    data BLOB NOT NULL,
     PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     size INTEGER PRIMARY KEY,
     root_hash BLOB NOT NULL,
@@ -41,6 +54,13 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 );
 """
 _CHECKPOINT = "SELECT size, root_hash, note, signed_at FROM checkpoints"
+_UPSERT_TILE = (
+    "INSERT INTO merkle_tiles (level, idx, width, data) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, data = excluded.data"
+    " WHERE merkle_tiles.width < 256 AND excluded.width > merkle_tiles.width"
+)
+_TILE_EDGE = "SELECT data FROM merkle_tiles WHERE level = ? AND idx = ?"
+_MAX_TILES_PER_QUERY = 400
 
 
 class SQLiteCheckpoints:
@@ -77,7 +97,7 @@ class SQLiteCheckpoints:
 class SQLiteTreeStore(SQLiteCheckpoints):
     """Tree storage in the ledger's SQLite file (tables created if missing, the log's included)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, cache_tiles: int = DEFAULT_CACHE_TILES) -> None:
         super().__init__(self._fetch_all)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +106,7 @@ class SQLiteTreeStore(SQLiteCheckpoints):
         # lock over directly instead of through SQLite's busy handler.
         self._writer_lock = WriterLock(self.path)
         self._log = SQLiteLogReader(self._fetch_all)
+        self._nodes = TileNodes(self._read_tiles, TileCache(cache_tiles))
         with self._connection() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(LOG_SCHEMA + TREE_SCHEMA)
@@ -116,39 +137,27 @@ class SQLiteTreeStore(SQLiteCheckpoints):
         return self._log.leaf_hashes(start, stop)
 
     def fetch_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
-        found: dict[NodeId, bytes] = {}
-        for chunk in chunks(ids):
-            leaves, upper = split_ids(chunk)
-            parts: list[str] = []
-            params: list[int] = []
-            if leaves:
-                parts.append(leaves_select(len(leaves)))
-                params.extend(leaves)
-            if upper:
-                clauses = " OR ".join(f"(level = ? AND idx IN ({','.join('?' * len(idx))}))" for idx in upper.values())
-                parts.append(f"SELECT level, idx, hash FROM merkle_nodes WHERE {clauses}")
-                for level, indexes in upper.items():
-                    params.append(level)
-                    params.extend(indexes)
-            with self._connection() as conn:
-                rows = conn.execute(" UNION ALL ".join(parts), params).fetchall()
-            found.update((NodeId(level, index), bytes(digest)) for level, index, digest in rows)
-        return found
+        return self._nodes.fetch_nodes(ids)
 
     def nodes_completed_in(self, begin: int, end: int) -> Mapping[NodeId, bytes]:
-        ranges = completed_ranges(begin, end)
-        if not ranges:
-            return {}
-        clauses = " OR ".join("(level = ? AND idx BETWEEN ? AND ?)" for _ in ranges)
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT level, idx, hash FROM merkle_nodes WHERE {clauses}", [v for r in ranges for v in r]
-            ).fetchall()
-        return {NodeId(level, index): bytes(digest) for level, index, digest in rows}
+        return self._nodes.nodes_completed_in(begin, end)
 
     def count_nodes(self) -> int:
-        row = self._one("SELECT COUNT(*) FROM merkle_nodes")
-        return 0 if row is None else int(row[0])
+        return sum(implied_nodes(int(width)) for (width,) in self._fetch_all("SELECT width FROM merkle_tiles", ()))
+
+    def read_tile(self, level: int, index: int, width: int = 256) -> bytes | None:
+        tile = self._nodes.tiles({(level, index): width}).get((level, index))
+        return None if tile is None or tile.width < width else tile.rows[0]
+
+    def _read_tiles(self, keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
+        found: dict[TileKey, bytes] = {}
+        for start in range(0, len(keys), _MAX_TILES_PER_QUERY):
+            chunk = keys[start : start + _MAX_TILES_PER_QUERY]
+            values = ",".join("(?, ?)" for _ in chunk)
+            sql = f"SELECT level, idx, data FROM merkle_tiles WHERE (level, idx) IN (VALUES {values})"
+            rows = self._fetch_all(sql, [v for key in chunk for v in key])
+            found.update(((int(level), int(index)), bytes(data)) for level, index, data in rows)
+        return found
 
     def commit_integration(self, old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:
         with self._connection() as conn, self._writer_lock.held():
@@ -157,10 +166,7 @@ class SQLiteTreeStore(SQLiteCheckpoints):
                 row = conn.execute("SELECT COALESCE(MAX(size), 0) FROM checkpoints").fetchone()
                 if int(row[0]) != old_size:
                     raise SealConflict(old_size, int(row[0]))
-                conn.executemany(
-                    "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)",
-                    [(n.level, n.index, n.hash) for n in nodes if n.level > 0],
-                )
+                self._write_tiles(conn, old_size, nodes)
                 conn.execute(
                     "INSERT INTO checkpoints (size, root_hash, note, signed_at) VALUES (?, ?, ?, ?)",
                     (checkpoint.size, checkpoint.root_hash, checkpoint.note, checkpoint.signed_at),
@@ -169,6 +175,58 @@ class SQLiteTreeStore(SQLiteCheckpoints):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+    @staticmethod
+    def _write_tiles(conn: sqlite3.Connection, old_size: int, nodes: Sequence[StoredNode]) -> list[TileRow]:
+        def edge(level: int, index: int) -> bytes | None:
+            found = conn.execute(_TILE_EDGE, (level, index)).fetchone()
+            return None if found is None else bytes(found[0])
+
+        rows = tile_writes(old_size, nodes, edge)
+        conn.executemany(_UPSERT_TILE, rows)
+        return rows
+
+    # -- migration from one row per node (``ledger migrate``, adapters/tree_migration.py) --------------
+    def has_legacy_nodes(self) -> bool:
+        """Whether the pre-tiles ``merkle_nodes`` table is still here."""
+        return bool(self._fetch_all("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'merkle_nodes'", ()))
+
+    def legacy_nodes_completed_in(self, begin: int, end: int) -> Mapping[NodeId, bytes]:
+        """Legacy node rows (level >= 1) whose last leaf is in ``[begin, end)``."""
+        clauses = []
+        params: list[int] = []
+        for level in range(1, max(end, 1).bit_length() + 1):
+            if (end >> level) > (begin >> level):
+                clauses.append("(level = ? AND idx BETWEEN ? AND ?)")
+                params += [level, begin >> level, (end >> level) - 1]
+        if not clauses:
+            return {}
+        rows = self._fetch_all(f"SELECT level, idx, hash FROM merkle_nodes WHERE {' OR '.join(clauses)}", params)
+        return {NodeId(int(level), int(index)): bytes(digest) for level, index, digest in rows}
+
+    def tiled_size(self) -> int:
+        """Leaves covered by the level-0 tiles (the size the tiles were written up to)."""
+        row = self._one("SELECT COALESCE(SUM(width), 0) FROM merkle_tiles WHERE level = 0")
+        return 0 if row is None else int(row[0])
+
+    def store_migrated_tiles(self, old_size: int, nodes: Sequence[StoredNode]) -> None:
+        """Write the tiles of leaves ``old_size..`` (one transaction) if the tiles still end at ``old_size``."""
+        with self._connection() as conn, self._writer_lock.held():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT COALESCE(SUM(width), 0) FROM merkle_tiles WHERE level = 0").fetchone()
+                if int(row[0]) != old_size:
+                    raise SealConflict(old_size, int(row[0]))
+                self._write_tiles(conn, old_size, nodes)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def drop_legacy_nodes(self) -> None:
+        """Drop ``merkle_nodes`` (after the tiles were checked against every checkpoint)."""
+        with self._connection() as conn, self._writer_lock.held():
+            conn.execute("DROP TABLE IF EXISTS merkle_nodes")
 
     def update_checkpoint_note(self, size: int, expected: str, note: str) -> bool:
         """Replace the note of checkpoint ``size`` if it is still ``expected`` (witness cosignatures appended)."""

@@ -24,6 +24,7 @@ from api.cli import feeds as cli_feeds
 from api.cli import feeds_transport as cli_feeds_transport
 from api.cli import keys as cli_keys
 from api.cli import members as cli_members
+from api.cli import migrate as cli_migrate
 from api.cli import partners as cli_partners
 from api.cli import serve as cli_serve
 from api.cli import sso as cli_sso
@@ -54,6 +55,7 @@ cli_sso_monitoring.register(cli_sso.sso_app)  # sso status|sync: api/cli/sso_mon
 cli_witness.register(app)  # witness init|vkey|serve: api/cli/witness.py
 cli_keys.register(app)  # keys rotate: api/cli/keys.py
 cli_batch.register(app)  # batch run|status: api/cli/batch.py
+cli_migrate.register(app)  # migrate (node rows to tlog-tiles): api/cli/migrate.py
 
 err = Console(stderr=True)
 

@@ -24,10 +24,11 @@ from adapters.log_recorder import system_clock
 from adapters.opening import check_not_rolled_back_at_start, seal_observers
 from adapters.ports import ManagedTreeStore
 from adapters.storage import DEFAULT_DATA_DIR, open_recorder, open_tree_store
+from adapters.tree_migration import MigratableTreeStore
 from adapters.workers.sealer import SealerRunner
 from adapters.workers.witnesses import parse_witnesses
 from api.cli import verifying
-from api.cli.errors import run
+from api.cli.errors import CliFailure, run
 from api.cli.options import DatabaseUrl, DataDir, existing
 from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.auditing import ProofService
@@ -51,7 +52,6 @@ Out = Annotated[Path, typer.Option("--out", help="File to write.")]
 checkpoint_app = typer.Typer(no_args_is_help=True, help="Signed checkpoints (C2SP tlog-checkpoint).")
 proof_app = typer.Typer(no_args_is_help=True, help="RFC 9162 proofs: make them, or verify them offline.")
 audit_app = typer.Typer(no_args_is_help=True, help="Audit bundles, verified offline.")
-
 
 
 def _echo_json(value: Any) -> None:
@@ -278,6 +278,8 @@ def check_tree(data_dir: Path, database_url: str | None, vkeys: list[str] | None
     if not verifiers and path.is_file():
         verifiers = [load_signing_key(path).verifier(), *verifying.verifiers(previous_vkeys(path))]
     with _store(data_dir, database_url) as store:
+        if isinstance(store, MigratableTreeStore) and store.has_legacy_nodes():
+            raise CliFailure("MIGRATION_NEEDED", "the tree is still stored as node rows: run `ledger migrate` first")
         tree = verify_tree_and_checkpoints(store, verifiers)
     return {
         "integratedSize": tree.integrated_size,

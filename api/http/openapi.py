@@ -90,6 +90,8 @@ def _error_statuses(path: str, method: str) -> list[int]:
         return [400, 401, 403, 404, 500, 503] + ([413, 415] if method == "post" else [])
     if path.startswith("/auditor/log/"):  # the public log routes of the auditor console (docs/portal.md)
         return [400, 404, 429, 500, 503]
+    if path == "/checkpoint" or path.startswith("/tile/"):  # C2SP tlog-tiles: any bad path is 404 (tiles.py)
+        return [404, 500]
     if not path.startswith("/api/"):
         return [500]
     statuses = [400, 401, 403, 404, 410, 429, 500, 503]
@@ -223,6 +225,8 @@ def _finish_operation(
         if code in _REDIRECTS or all(entry.get("schema") == {"type": "null"} for entry in media.values()):
             response.pop("content", None)  # a redirect, or a Response[None]: no body (Litestar writes a JSON one)
         _response_headers(path, method, int(code), response, versioned or path == "/oauth/token")
+    if 400 not in _error_statuses(path, method):
+        responses.pop("400", None)  # Litestar's parameter-validation 400, which these paths never answer
     for status in _error_statuses(path, method):  # Litestar's own 400 schema is replaced
         responses[str(status)] = _error_response(status, family, by_status.get(status, []), path, method, shared)
     if not versioned:

@@ -57,10 +57,12 @@ class PartnerLogReader(Protocol):
 
 
 class TreeStore(Protocol):
-    """The Merkle tree beside the log: perfect nodes of level >= 1 and every signed checkpoint.
+    """The Merkle tree beside the log, as C2SP tlog-tiles (``proofs.tiles``), and every signed checkpoint.
 
-    Level 0 is the log's own ``leaf_hash`` column (never duplicated). The integrated size is the size
-    of the latest checkpoint: nodes and that checkpoint are written in one transaction.
+    The store keeps the tiles (tree levels 0, 8, 16, ...; level 0 repeats the log's ``leaf_hash`` column
+    so tiles are served and proofs built without reading the log) and answers for every perfect node of
+    the integrated tree, computing those between tile levels. The integrated size is the size of the
+    latest checkpoint: tiles and that checkpoint are written in one transaction.
     """
 
     def log_size(self) -> int:
@@ -68,7 +70,7 @@ class TreeStore(Protocol):
         ...
 
     def integrated_size(self) -> int:
-        """Size of the latest checkpoint (0 before the first): leaves below it have their nodes stored."""
+        """Size of the latest checkpoint (0 before the first): leaves below it have their tiles stored."""
         ...
 
     def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
@@ -76,19 +78,25 @@ class TreeStore(Protocol):
         ...
 
     def fetch_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
-        """The hashes of the given node ids in ONE query (level 0 from the log); absent ids are left out."""
+        """The hashes of the given node ids (any level) from at most ONE tile query; absent ids are left out."""
         ...
 
     def nodes_completed_in(self, begin: int, end: int) -> Mapping[NodeId, bytes]:
-        """Stored nodes of level >= 1 whose last leaf is in ``[begin, end)`` (what appending those leaves made)."""
+        """Stored nodes (level >= 0) whose last leaf is in ``[begin, end)`` (what appending those leaves made)."""
         ...
 
     def count_nodes(self) -> int:
-        """Number of stored nodes of level >= 1."""
+        """Number of perfect nodes (level >= 0) the stored tiles hold or imply (``2n - popcount(n)`` when intact)."""
+        ...
+
+    def read_tile(self, level: int, index: int, width: int = 256) -> bytes | None:
+        """The stored hashes of tile ``(level, index)``, at least ``width`` of them (full or the partial edge), or
+        None when fewer are stored."""
         ...
 
     def commit_integration(self, old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:
-        """Atomically store ``nodes`` (level >= 1) and ``checkpoint`` if the tree is still at ``old_size``.
+        """Atomically store ``nodes`` (every level, leaves included) and ``checkpoint`` if the tree is still at
+        ``old_size``: the store keeps the tiles they fill.
 
         Raises :class:`~ledger_core.engine.merkle.SealConflict` (and stores nothing) otherwise. Durable on return.
         """

@@ -7,8 +7,8 @@ sealer at a time, in batches:
 2. load the tree's right edge, ``frontier_ids(m)`` (O(log m) nodes, one read), and check it hashes
    to the latest checkpoint's root, so a damaged tree is never extended;
 3. append the leaf hashes of ``[m, n')`` (``n' = min(n, m + max_batch_entries)``) to a
-   ``proofs.CompactRange``, collecting every perfect node it completes (level >= 1; level 0 is the
-   log's ``leaf_hash`` column);
+   ``proofs.CompactRange``, collecting every perfect node it completes (leaves included: the store
+   keeps the C2SP tlog-tiles they fill, levels 0, 8, 16, ...);
 4. sign the C2SP checkpoint ``(origin, n', root)`` and hand nodes and checkpoint to
    ``TreeStore.commit_integration(m, ...)``, which stores both in ONE transaction if the tree is still
    at size ``m`` (compare-and-set), else raises ``SealConflict``.
@@ -141,7 +141,7 @@ class Sealer:
             if not hashes:
                 raise LogTruncated(target, position)
             for digest in hashes:
-                nodes.extend(node for node in compact.append(digest) if node.level > 0)
+                nodes.extend(compact.append(digest))
             position += len(hashes)
         checkpoint = Checkpoint(self.origin, target, compact.root())
         record = CheckpointRecord(

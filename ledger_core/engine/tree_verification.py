@@ -3,8 +3,8 @@
 :func:`verify_tree_and_checkpoints` streams the log's leaf hashes through a ``proofs.CompactRange``
 (O(log n) memory plus one chunk), and checks:
 
-* every stored node of level >= 1 equals the node recomputed from the leaves, none is missing, and no
-  extra node is stored (count check);
+* every node the stored tiles hold or imply (C2SP tlog-tiles, leaves included) equals the node
+  recomputed from the leaves, none is missing, and no extra one is stored (count check);
 * every checkpoint's root column and note body equal the recomputed root at its size;
 * every checkpoint's signature verifies against the trusted verifier keys (when any are given);
 * each checkpoint is consistent with the next: an RFC 9162 consistency proof is built from the
@@ -95,7 +95,7 @@ def verify_tree_and_checkpoints(
             raise TreeIntegrityError(
                 f"log entries missing in [{position}, {stop})", position, f"{stop - position} leaves", str(len(hashes))
             )
-        created = [node for digest in hashes for node in compact.append(digest) if node.level > 0]
+        created = [node for digest in hashes for node in compact.append(digest)]
         stored = dict(store.nodes_completed_in(position, stop))
         for node in created:
             found = stored.pop(node.id, None)
@@ -115,7 +115,7 @@ def verify_tree_and_checkpoints(
             target = next(pending, None)
         if progress is not None:
             progress(position, integrated)
-    expected_nodes = integrated - integrated.bit_count()  # perfect nodes of level >= 1 over [0, integrated)
+    expected_nodes = 2 * integrated - integrated.bit_count()  # perfect nodes of level >= 0 over [0, integrated)
     stored_nodes = store.count_nodes()
     if stored_nodes != expected_nodes:
         raise TreeIntegrityError("stored node count", integrated, str(expected_nodes), str(stored_nodes))

@@ -28,21 +28,29 @@ SUBMITTED_CLAIM = UUID("6fc69e41-26f8-570d-884d-64b8f16e79db")
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
+    """A copy of the old ledger, its tree migrated from node rows to tiles by ``ledger migrate``."""
     copy = tmp_path / "data"
     shutil.copytree(WRITTEN_BEFORE, copy)
+    migrated = ledger("migrate", copy)
+    assert (migrated["tiles"], migrated["size"], migrated["checkpoints"]) == ("migrated", 9, 1)
     return copy
 
 
-def verify(data_dir: Path) -> dict[str, object]:
-    command = [sys.executable, "-m", "api", "verify", "--data-dir", str(data_dir)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+def ledger(command: str, data_dir: Path) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-m", "api", command, "--data-dir", str(data_dir)], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     report: dict[str, object] = json.loads(done.stdout)
     return report
 
 
+def verify(data_dir: Path) -> dict[str, object]:
+    return ledger("verify", data_dir)
+
+
 def test_ledger_verify_passes_on_a_ledger_written_before_the_change(data_dir: Path) -> None:
-    """The chain, every stored node and the checkpoint signed by the old code check out."""
+    """After ``ledger migrate``, the chain, every tile and the checkpoint signed by the old code check out."""
     report = verify(data_dir)
     assert report["intact"] is True
     assert report["size"] == 9
@@ -51,9 +59,27 @@ def test_ledger_verify_passes_on_a_ledger_written_before_the_change(data_dir: Pa
         "checkpoints": 1,
         "integratedSize": 9,
         "latestCheckpoint": 9,
-        "nodes": 7,
+        "nodes": 16,  # 9 leaves and 7 nodes above them, from the tiles
         "signaturesChecked": True,
     }
+
+
+def test_verify_before_migrating_names_the_command(tmp_path: Path) -> None:
+    """An old ledger not migrated yet: ``ledger verify`` says to run ``ledger migrate`` (nothing is changed)."""
+    copy = tmp_path / "data"
+    shutil.copytree(WRITTEN_BEFORE, copy)
+    command = [sys.executable, "-m", "api", "verify", "--data-dir", str(copy)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode != 0
+    assert "MIGRATION_NEEDED" in done.stderr
+    assert "ledger migrate" in done.stderr
+
+
+def test_migrating_twice_changes_nothing(data_dir: Path) -> None:
+    """A second ``ledger migrate`` finds no node rows left and reports the tiles as they are."""
+    again = ledger("migrate", data_dir)
+    assert (again["tiles"], again["size"], again["checkpoints"]) == ("already", 9, 0)
+    assert verify(data_dir)["intact"] is True
 
 
 def test_todays_code_reads_and_extends_the_old_ledger(data_dir: Path) -> None:

@@ -40,7 +40,17 @@ def _sealed_twice(where: list[str], cwd: Path) -> tuple[int, int]:
 def _roll_back(database_url: str, size: int) -> None:
     """Delete every entry, tree node and checkpoint beyond ``size``: the database looks like an old backup."""
     execute(database_url, "DELETE FROM checkpoints WHERE size > ?", (size,))
-    execute(database_url, "DELETE FROM merkle_nodes WHERE (idx + 1) * power(2, level) > ?", (size,))
+    for level, index, data in execute(database_url, "SELECT level, idx, data FROM merkle_tiles"):
+        keep = min(256, max(0, (size >> (8 * level)) - 256 * index))  # the tile's width in a tree of `size`
+        if keep == 0:
+            execute(database_url, "DELETE FROM merkle_tiles WHERE level = ? AND idx = ?", (level, index))
+        else:
+            cut = bytes(data[: 32 * keep])
+            execute(
+                database_url,
+                "UPDATE merkle_tiles SET width = ?, data = ? WHERE level = ? AND idx = ?",
+                (keep, cut, level, index),
+            )
     execute(database_url, "DELETE FROM ledger_log WHERE position >= ?", (size,))
 
 

@@ -56,7 +56,10 @@ def flip_signature(note: str) -> str:
 
 
 def tamper_node(url: str) -> None:
-    execute(url, "UPDATE merkle_nodes SET hash = ? WHERE level = 3 AND idx = 4", [b"\x07" * 32])
+    """Overwrite leaf hash 32 in the stored level-0 tile (an edit of the database, not of the log)."""
+    [(data,)] = execute(url, "SELECT data FROM merkle_tiles WHERE level = 0 AND idx = 0")
+    edited = bytes(data[: 32 * 32]) + b"\x07" * 32 + bytes(data[33 * 32 :])
+    execute(url, "UPDATE merkle_tiles SET data = ? WHERE level = 0 AND idx = 0", [edited])
 
 
 def tamper_root(url: str) -> None:
@@ -100,8 +103,8 @@ def test_verify_function_detects(kind: str, database_url: str, tmp_path: Path) -
         verify(database_url, signer)
     assert caught.value.details["expected"] != caught.value.details["found"]
     if kind == "node":
-        assert caught.value.details["level"] == 3
-        assert caught.value.details["index"] == 4
+        assert caught.value.details["level"] == 0
+        assert caught.value.details["index"] == 32
     if kind == "truncation":
         assert (caught.value.details["checkpoint_size"], caught.value.details["log_size"]) == (100, 97)
 

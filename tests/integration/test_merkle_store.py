@@ -1,4 +1,4 @@
-"""The tree store contract on SQLite and PostgreSQL: nodes, checkpoints, atomic compare-and-set, one-read fetches."""
+"""The tree store contract on SQLite and PostgreSQL: tiles, checkpoints, atomic compare-and-set, one-read fetches."""
 
 from __future__ import annotations
 
@@ -46,15 +46,19 @@ def test_empty_store(store: ManagedTreeStore) -> None:
     assert store.checkpoints(0, 10) == []
 
 
-def test_seal_stores_perfect_nodes_and_checkpoint(database_url: str, store: ManagedTreeStore) -> None:
-    """Sealing 300 entries stores the 300 - popcount(300) perfect nodes and a checkpoint with the MTH."""
+def test_seal_stores_tiles_and_checkpoint(database_url: str, store: ManagedTreeStore) -> None:
+    """Sealing 300 entries stores tiles implying the 2 * 300 - popcount(300) perfect nodes, and the MTH."""
     write_accounts(database_url, 300)
     result = sealer(store).seal_once()
     assert result is not None
     leaves = store.leaf_hashes(0, 300)
     compact = CompactRange()
-    expected = {n.id: n.hash for leaf in leaves for n in compact.append(leaf) if n.level > 0}
-    assert store.count_nodes() == len(expected) == 300 - (300).bit_count()
+    expected = {n.id: n.hash for leaf in leaves for n in compact.append(leaf)}
+    assert store.count_nodes() == len(expected) == 2 * 300 - (300).bit_count()
+    assert store.read_tile(0, 0) == b"".join(leaves[:256])
+    assert store.read_tile(0, 1, 44) == b"".join(leaves[256:])
+    assert store.read_tile(0, 1) is None  # not full yet
+    assert store.read_tile(1, 0, 1) == expected[NodeId(8, 0)]
     assert dict(store.nodes_completed_in(0, 300)) == expected
     assert store.latest_checkpoint() == result.checkpoint
     assert result.checkpoint.root_hash == compact.root()
@@ -62,7 +66,7 @@ def test_seal_stores_perfect_nodes_and_checkpoint(database_url: str, store: Mana
 
 
 def test_fetch_mixes_leaves_and_nodes(database_url: str, store: ManagedTreeStore) -> None:
-    """One fetch returns level-0 hashes from the log and upper nodes from merkle_nodes; absent ids are left out."""
+    """One fetch returns leaf hashes and the nodes above them, from the tiles; absent ids are left out."""
     write_accounts(database_url, 20)
     sealer(store).seal_once()
     found = store.fetch_nodes([NodeId(0, 3), NodeId(2, 1), NodeId(4, 0), NodeId(3, 5), NodeId(0, 99)])
@@ -87,8 +91,10 @@ def test_nodes_completed_in_a_range(database_url: str, store: ManagedTreeStore) 
     """The nodes completed by appending leaves [begin, end) are exactly those returned."""
     write_accounts(database_url, 64)
     sealer(store).seal_once()
-    assert set(store.nodes_completed_in(8, 16)) == {(1, 4), (1, 5), (1, 6), (1, 7), (2, 2), (2, 3), (3, 1), (4, 0)}
-    assert set(store.nodes_completed_in(63, 64)) == {(1, 31), (2, 15), (3, 7), (4, 3), (5, 1), (6, 0)}
+    leaves_8_16 = {(0, i) for i in range(8, 16)}
+    uppers = {(1, 4), (1, 5), (1, 6), (1, 7), (2, 2), (2, 3), (3, 1), (4, 0)}
+    assert set(store.nodes_completed_in(8, 16)) == leaves_8_16 | uppers
+    assert set(store.nodes_completed_in(63, 64)) == {(0, 63), (1, 31), (2, 15), (3, 7), (4, 3), (5, 1), (6, 0)}
 
 
 def test_commit_is_compare_and_set(database_url: str, store: ManagedTreeStore) -> None:
@@ -97,22 +103,25 @@ def test_commit_is_compare_and_set(database_url: str, store: ManagedTreeStore) -
     sealer(store).seal_once()
     stale = CheckpointRecord(6, b"\x00" * 32, "x\n", "t")
     with pytest.raises(SealConflict) as caught:
-        store.commit_integration(2, [StoredNode(1, 2, b"\x01" * 32)], stale)
+        store.commit_integration(2, [StoredNode(0, 2, b"\x01" * 32)], stale)
     assert (caught.value.expected, caught.value.found) == (2, 4)
-    assert store.count_nodes() == 3
+    assert store.count_nodes() == 7
     assert store.checkpoint_at(6) is None
 
 
 def test_failed_commit_writes_nothing(database_url: str, store: ManagedTreeStore) -> None:
-    """A commit that fails half way (a duplicate node) rolls back the nodes written before it."""
+    """A commit that fails half way (the checkpoint exists already) rolls back the tiles written before it."""
     write_accounts(database_url, 4)
     sealer(store).seal_once()
-    nodes = [StoredNode(1, 2, b"\x01" * 32), StoredNode(1, 0, b"\x02" * 32)]  # (1, 0) exists already
+    leaves = store.leaf_hashes(0, 4)
+    nodes = [StoredNode(0, 4, b"\x01" * 32), StoredNode(0, 5, b"\x02" * 32)]
     with pytest.raises(IntegrityError):
-        store.commit_integration(4, nodes, CheckpointRecord(6, b"\x00" * 32, "x\n", "t"))
-    assert store.count_nodes() == 3
+        store.commit_integration(4, nodes, CheckpointRecord(4, b"\x00" * 32, "x\n", "t"))  # size 4 exists
+    assert store.count_nodes() == 7
     assert store.integrated_size() == 4
-    assert execute(database_url, "SELECT COUNT(*) FROM merkle_nodes WHERE level = 1 AND idx = 2") == [(0,)]
+    assert execute(database_url, "SELECT width, data FROM merkle_tiles WHERE level = 0 AND idx = 0") == [
+        (4, b"".join(leaves))
+    ]
 
 
 def test_checkpoint_queries(database_url: str, store: ManagedTreeStore) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+from adapters.tree_layout import TileKey, TileNodes, implied_nodes, tile_writes
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import EventDraft
 from ledger_core.engine.merkle import CheckpointRecord, SealConflict
@@ -61,14 +62,23 @@ class MemoryLog:
 
 
 class MemoryTreeStore:
-    """A :class:`~ledger_core.engine.ports.TreeStore` over a :class:`MemoryLog`; counts node reads."""
+    """A :class:`~ledger_core.engine.ports.TreeStore` over a :class:`MemoryLog`, tiles in a dict; counts reads."""
 
     def __init__(self, log: MemoryLog) -> None:
         self.log = log
-        self.nodes: dict[tuple[int, int], bytes] = {}
+        self.tiles: dict[TileKey, bytes] = {}
         self.records: dict[int, CheckpointRecord] = {}
         self.fetches: list[tuple[NodeId, ...]] = []
         self.fail_next_commit = False
+        self._nodes = TileNodes(self._read_tiles)
+
+    def _read_tiles(self, keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
+        return {key: self.tiles[key] for key in keys if key in self.tiles}
+
+    def corrupt_tile(self, key: TileKey, data: bytes) -> None:
+        """Overwrite a stored tile (and forget cached ones), as an attacker editing the database would."""
+        self.tiles[key] = data
+        self._nodes.cache.clear()
 
     def log_size(self) -> int:
         return self.log.log_size()
@@ -81,23 +91,17 @@ class MemoryTreeStore:
 
     def fetch_nodes(self, ids: Sequence[NodeId]) -> Mapping[NodeId, bytes]:
         self.fetches.append(tuple(ids))
-        found: dict[NodeId, bytes] = {}
-        for level, index in ids:
-            if level == 0 and index < len(self.log.rows):
-                found[NodeId(0, index)] = self.log.rows[index].leaf_hash
-            elif (level, index) in self.nodes:
-                found[NodeId(level, index)] = self.nodes[(level, index)]
-        return found
+        return self._nodes.fetch_nodes(ids)
 
     def nodes_completed_in(self, begin: int, end: int) -> Mapping[NodeId, bytes]:
-        return {
-            NodeId(level, index): digest
-            for (level, index), digest in self.nodes.items()
-            if begin < (index + 1) << level <= end
-        }
+        return self._nodes.nodes_completed_in(begin, end)
 
     def count_nodes(self) -> int:
-        return len(self.nodes)
+        return sum(implied_nodes(len(data) // 32) for data in self.tiles.values())
+
+    def read_tile(self, level: int, index: int, width: int = 256) -> bytes | None:
+        data = self.tiles.get((level, index))
+        return data if data is not None and len(data) >= 32 * width else None
 
     def commit_integration(self, old_size: int, nodes: Sequence[StoredNode], checkpoint: CheckpointRecord) -> None:
         if self.integrated_size() != old_size:
@@ -105,10 +109,13 @@ class MemoryTreeStore:
         if self.fail_next_commit:
             self.fail_next_commit = False
             raise OSError("disk on fire")
-        for node in nodes:
-            assert node.level > 0, f"node {node.id} is a leaf: level 0 lives in the log"
-            assert node.id not in self.nodes, f"node {node.id} written twice"
-        self.nodes.update({(n.level, n.index): n.hash for n in nodes})
+        for row in tile_writes(old_size, nodes, lambda level, index: self.tiles.get((level, index))):
+            held = self.tiles.get((row.level, row.index), b"")
+            if len(held) == 32 * 256 or not row.data.startswith(held):
+                raise AssertionError(
+                    f"tile {row.level}/{row.index} rewritten: full tiles are immutable, partial ones grow"
+                )
+            self.tiles[(row.level, row.index)] = row.data
         self.records[checkpoint.size] = checkpoint
 
     def latest_checkpoint(self) -> CheckpointRecord | None:

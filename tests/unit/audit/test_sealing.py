@@ -37,7 +37,7 @@ def test_seal_signs_the_tree_head(sealer: Sealer, log: MemoryLog, store: MemoryT
     head = verify_checkpoint(result.checkpoint.note, signer.verifier(), origin=ORIGIN)
     assert (head.size, head.root_hash) == (13, root_from_leaves(r.leaf_hash for r in log.rows))
     assert result.checkpoint.root_hash == head.root_hash
-    assert store.count_nodes() == 13 - (13).bit_count()  # every perfect node of level >= 1, none at level 0
+    assert store.count_nodes() == 2 * 13 - (13).bit_count()  # every perfect node, leaves included (tiles imply them)
 
 
 def test_backlog_is_sealed_in_capped_batches(sealer: Sealer, log: MemoryLog, store: MemoryTreeStore) -> None:
@@ -71,7 +71,7 @@ def test_any_batching_gives_the_same_tree(batches: list[int]) -> None:
         sealer.seal_once()
     at_once = MemoryTreeStore(log)
     Sealer(at_once, signer, StepClock()).seal_once()
-    assert stepwise.nodes == at_once.nodes
+    assert stepwise.tiles == at_once.tiles
     assert stepwise.latest_checkpoint().root_hash == at_once.latest_checkpoint().root_hash  # type: ignore[union-attr]
 
 
@@ -105,7 +105,7 @@ def test_conflict_when_another_sealer_won(log: MemoryLog, store: MemoryTreeStore
         loser.seal_once()
     assert (caught.value.expected, caught.value.found) == (5, 10)
     assert sorted(store.records) == [5, 10]
-    assert store.count_nodes() == 10 - (10).bit_count()
+    assert store.count_nodes() == 2 * 10 - (10).bit_count()
 
 
 def test_truncated_log_is_refused(sealer: Sealer, log: MemoryLog) -> None:
@@ -123,10 +123,11 @@ def test_damaged_frontier_is_refused(sealer: Sealer, log: MemoryLog, store: Memo
     fill(log, 12)
     sealer.seal_once()
     fill(log, 1)
-    store.nodes[(3, 0)] = b"\x00" * 32
+    tile = store.tiles[(0, 0)]
+    store.corrupt_tile((0, 0), b"\x00" * 32 + tile[32:])  # leaf 0: under the frontier node (3, 0)
     with pytest.raises(CheckpointMismatch, match="frontier"):
         sealer.seal_once()
-    del store.nodes[(3, 0)]
+    store.corrupt_tile((0, 0), tile[: 32 * 11])  # the tile lost leaf 11: frontier node (2, 2) is gone
     with pytest.raises(NodeMismatch):
         sealer.seal_once()
 

@@ -39,7 +39,7 @@ def sealed(log: MemoryLog, sealer: Sealer, store: MemoryTreeStore) -> MemoryTree
 def test_intact_tree_verifies(sealed: MemoryTreeStore, signer: NoteSigner) -> None:
     """An untouched tree: every node, checkpoint, signature and consistency checks out."""
     summary = verify_tree_and_checkpoints(sealed, [signer.verifier()], chunk=17)
-    assert (summary.integrated_size, summary.checkpoints, summary.nodes) == (130, 4, 130 - (130).bit_count())
+    assert (summary.integrated_size, summary.checkpoints, summary.nodes) == (130, 4, 2 * 130 - (130).bit_count())
     assert summary.signatures_checked
 
 
@@ -56,26 +56,27 @@ def test_unsealed_tail_is_not_an_error(sealed: MemoryTreeStore, log: MemoryLog) 
 
 
 def test_tampered_node_names_it(sealed: MemoryTreeStore) -> None:
-    """A changed stored node is reported by (level, index) with the recomputed and stored hashes."""
-    original = sealed.nodes[(2, 7)]
-    sealed.nodes[(2, 7)] = b"\x01" * 32
+    """A changed hash in a stored tile is reported by (level, index) with the recomputed and stored hashes."""
+    tile = sealed.tiles[(0, 0)]
+    original = tile[28 * 32 : 29 * 32]
+    sealed.corrupt_tile((0, 0), tile[: 28 * 32] + b"\x01" * 32 + tile[29 * 32 :])
     with pytest.raises(NodeMismatch) as caught:
         verify_tree_and_checkpoints(sealed, chunk=16)
     error = caught.value
-    assert (error.level, error.index, error.position) == (2, 7, 28)
+    assert (error.level, error.index, error.position) == (0, 28, 28)
     assert (error.expected, error.found) == (original.hex(), "01" * 32)
 
 
 def test_missing_node(sealed: MemoryTreeStore) -> None:
-    """A deleted node is reported as found: nothing."""
-    del sealed.nodes[(1, 3)]
+    """A tile cut short is reported as found: nothing."""
+    sealed.corrupt_tile((0, 0), sealed.tiles[(0, 0)][: 32 * 100])
     with pytest.raises(NodeMismatch, match="nothing"):
         verify_tree_and_checkpoints(sealed)
 
 
 def test_extra_node_beyond_the_tree(sealed: MemoryTreeStore) -> None:
-    """A node the tree cannot have (beyond the latest checkpoint) fails the count check."""
-    sealed.nodes[(1, 500)] = b"\x02" * 32
+    """A tile the tree cannot have (beyond the latest checkpoint) fails the count check."""
+    sealed.corrupt_tile((0, 500), b"\x02" * 32)
     with pytest.raises(TreeIntegrityError, match="node count"):
         verify_tree_and_checkpoints(sealed)
 
