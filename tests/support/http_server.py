@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from adapters.files.master_key import MASTER_KEY_FILE, load_master_key
+from adapters.files.signing_key import SIGNING_KEY_FILE, ensure_signing_key
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
 from api.client.ledger_client import LedgerClient
@@ -63,8 +65,22 @@ def server_env(data_dir: Path, database_url: str | None, extra: dict[str, str] |
     )
     if database_url is not None:
         env["LEDGER_DATABASE_URL"] = database_url
+        env.update(named_keys(data_dir))
     env.update(extra or {})
     return env
+
+
+def named_keys(data_dir: Path) -> dict[str, str]:
+    """A PostgreSQL deployment names its keys (adapters/files/key_sources.py): the data directory's key
+    files, created if missing, named explicitly (so this test process, which opens the same ledger with
+    the data directory's ``master.key``, and the server agree on the master key)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    load_master_key(data_dir)
+    ensure_signing_key(data_dir)
+    return {
+        "LEDGER_SIGNING_KEY_FILE": str(data_dir / SIGNING_KEY_FILE),
+        "LEDGER_MASTER_KEY_FILE": str(data_dir / MASTER_KEY_FILE),
+    }
 
 
 @dataclass
