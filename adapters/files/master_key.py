@@ -82,7 +82,7 @@ def resolve_master_key(explicit: bytes | Path | None, data_dir: Path | None) -> 
             f" (bytes or a key file) or set {MASTER_KEY_ENV}, {MASTER_KEY_FILE_ENV} or {MASTER_KEY_FD_ENV}",
             field="master_key",
         )
-    return load_master_key(data_dir)
+    return _data_dir_master_key(data_dir)
 
 
 def master_key_configured() -> bool:
@@ -97,10 +97,12 @@ def create_master_key_file(path: Path) -> None:
 
 
 def load_master_key(data_dir: Path) -> bytes:
-    """The 32-byte master key (environment first, then the data directory, created if missing)."""
-    configured = os.environ.get(MASTER_KEY_ENV)
-    if configured:
-        return _decode(configured, MASTER_KEY_ENV)
+    """The 32-byte master key as :func:`resolve_master_key` finds it (the environment's key, file or
+    descriptor first), else the data directory's ``master.key``, created if missing."""
+    return resolve_master_key(None, data_dir)
+
+
+def _data_dir_master_key(data_dir: Path) -> bytes:
     path = data_dir / MASTER_KEY_FILE
     text = ensure_private_file(path, lambda: base64.b64encode(AESGCM.generate_key(bit_length=256)) + b"\n")
     return _decode(text, str(path))

@@ -65,7 +65,8 @@ def server_env(data_dir: Path, database_url: str | None, extra: dict[str, str] |
     )
     if database_url is not None:
         env["LEDGER_DATABASE_URL"] = database_url
-        env.update(named_keys(data_dir))
+        if not any(name.startswith("LEDGER_MASTER_KEY") for name in extra or {}):  # the test names its own
+            env.update(named_keys(data_dir))
     env.update(extra or {})
     return env
 
@@ -158,8 +159,10 @@ def live_server(
     *,
     args: Sequence[str] = (),
     extra_env: dict[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> Iterator[LiveServer]:
-    """Start a server on a free loopback port; yield it once ``/health`` answers; stop it afterwards."""
+    """Start a server on a free loopback port; yield it once ``/health`` answers; stop it afterwards.
+    ``pass_fds``: descriptors the server inherits (a key handed over a pipe, ``LEDGER_*_FD``)."""
     env = server_env(data_dir, database_url, extra_env)
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -170,6 +173,7 @@ def live_server(
             stderr=log,
             text=True,
             env=env,
+            pass_fds=tuple(pass_fds),
         )
     server: LiveServer | None = None
     try:
