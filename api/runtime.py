@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.files.key_sources import require_keys_apart
 from adapters.files.signing_key import load_signing_key, previous_vkeys, signing_key_path
+from adapters.key_sources import require_keys_apart
 from adapters.memory.idempotency import InProcessIdempotencyStore
 from adapters.memory.ratelimit import InProcessRateLimiter
 from adapters.memory.replay import InProcessReplayCache

@@ -9,7 +9,7 @@ chosen over PEM because it carries the key name, so the origin cannot drift from
 ``--signing-key PATH``, ``LEDGER_SIGNING_KEY_FILE``, ``LEDGER_SIGNING_KEY_FD`` (a file descriptor the
 key is written to, read once per process), else ``<data dir>/checkpoint.key``, which is created (mode
 0600, atomically) by ``ledger init`` or the first sealer. A PostgreSQL deployment must name its key
-(:mod:`adapters.files.key_sources`). The origin of a new key is
+(:mod:`adapters.key_sources`). The origin of a new key is
 ``--origin`` / ``LEDGER_ORIGIN`` or, by default, ``proveniq-ledger/<16 hex of SHA-256(public key)>``:
 stable for the life of the key and distinct per ledger. ``ledger checkpoint vkey`` prints the verifier
 key to hand to auditors.

@@ -18,9 +18,9 @@ from typing import Annotated, Any
 
 import typer
 
-from adapters.files.key_sources import require_keys_apart
 from adapters.files.published_checkpoint import PublishedCheckpoint, check_not_rolled_back, published_path
 from adapters.files.signing_key import ensure_signing_key, load_signing_key, previous_vkeys, signing_key_path
+from adapters.key_sources import require_keys_apart
 from adapters.log_recorder import system_clock
 from adapters.opening import check_not_rolled_back_at_start, seal_observers
 from adapters.ports import ManagedTreeStore

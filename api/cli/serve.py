@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from adapters.files.key_sources import require_keys_apart
+from adapters.key_sources import require_keys_apart
 from adapters.opening import check_master_key_at_start, check_not_rolled_back_at_start, open_ledger
 from adapters.storage import check_reachable
 from api.security.credentials import CredentialService

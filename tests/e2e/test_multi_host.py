@@ -238,12 +238,16 @@ def test_two_api_hosts_a_killed_writer_and_a_cut_link(
     with topology(tmp_path, postgres_url, redis_server, redis_prefix) as hosts:
         _start_hosts(hosts)
         credentials = _partner(hosts)
-        options = {"timeout": 5.0, "max_retries": 1, "backoff": 0.1}
         clients = {name: LedgerClient(f"http://{hosts.host(name).address}:{API_PORT}", client_id=credentials.client_id,
                                       client_secret=credentials.client_secret, api_key=credentials.api_key,
-                                      api_secret=credentials.api_secret, **options)
+                                      api_secret=credentials.api_secret, timeout=5.0, max_retries=1, backoff=0.1)
                    for name in ("api1", "api2")}  # fmt: skip
-        with webhook_receiver(tls=hosts.tls, host=hosts.net.gateway, bind=hosts.net.gateway) as receiver:
+        with ExitStack() as closing:
+            for client in clients.values():
+                closing.callback(client.close)
+            receiver = closing.enter_context(
+                webhook_receiver(tls=hosts.tls, host=hosts.net.gateway, bind=hosts.net.gateway)
+            )
             clients["api1"].create_webhook_endpoint(receiver.url, sorted(CLAIM_EVENTS))
             load = Load(clients)
             worker = threading.Thread(target=load.run, name="load", daemon=True)
@@ -254,8 +258,6 @@ def test_two_api_hosts_a_killed_writer_and_a_cut_link(
                 load.stop.set()
                 worker.join(60)
             _check(hosts, load, clients, receiver)
-        for client in clients.values():
-            client.close()
 
 
 def _drive(hosts: Topology, load: Load, observer: LedgerClient) -> None:

@@ -72,7 +72,7 @@ def server_env(data_dir: Path, database_url: str | None, extra: dict[str, str] |
 
 
 def named_keys(data_dir: Path) -> dict[str, str]:
-    """A PostgreSQL deployment names its keys (adapters/files/key_sources.py): the data directory's key
+    """A PostgreSQL deployment names its keys (adapters/key_sources.py): the data directory's key
     files, created if missing, named explicitly (so this test process, which opens the same ledger with
     the data directory's ``master.key``, and the server agree on the master key)."""
     data_dir.mkdir(parents=True, exist_ok=True)
