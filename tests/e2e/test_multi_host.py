@@ -297,6 +297,9 @@ def _check(hosts: Topology, load: Load, clients: dict[str, LedgerClient], receiv
     leaders = [e for e in hosts.events("standby") if e.get("event") == "leader"]
     assert leaders, "the standby took the sealer lock"
     assert any(e.get("event") == "sealed" for e in hosts.events("standby")), "the standby signed checkpoints"
+    for name in HOSTS:  # keys apart from data: no host's data directory holds a key
+        data_dir = Path(hosts.env[name]["LEDGER_DATA_DIR"])
+        assert not [key for key in ("checkpoint.key", "master.key") if (data_dir / key).exists()], name
     verified = json.loads(_run("verify", env=hosts.env["admin"]))
     assert verified["tree"]["signaturesChecked"] is True
     assert verified["tree"]["integratedSize"] >= len(acknowledged)
