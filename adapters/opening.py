@@ -200,6 +200,14 @@ def seal_observers(
     return (published, WitnessCollector(store, witnesses, report=report))
 
 
+def check_master_key_at_start(config: StorageConfig) -> None:
+    """Refuse to start (:class:`~adapters.ports.MasterKeyMismatch`) with a master key other than the one
+    this ledger's member keys are wrapped with: checked against the recorded fingerprint before any
+    worker starts (one line and exit 2, not a failed application startup)."""
+    wrapper = KeyWrapper(resolve_master_key(None, config.data_dir))
+    open_key_store(config, wrapper).close()
+
+
 def check_not_rolled_back_at_start(config: StorageConfig, signing_key: Path | None = None) -> None:
     """Refuse to start (:class:`~ledger_core.engine.merkle.RolledBack`) when the database's newest checkpoint
     is older than the one last published (``<signing key>.published``, outside the database)."""

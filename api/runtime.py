@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.files.signing_key import load_signing_key, previous_vkeys, signing_key_path
+from adapters.key_sources import require_keys_apart
 from adapters.memory.idempotency import InProcessIdempotencyStore
 from adapters.memory.ratelimit import InProcessRateLimiter
 from adapters.memory.replay import InProcessReplayCache
@@ -148,15 +149,16 @@ def _verifier_key(settings: Settings) -> str | None:
     if settings.security.vkey:
         return settings.security.vkey
     path, _ = signing_key_path(settings.storage.data_dir, settings.security.signing_key)
-    return load_signing_key(path).verifier().vkey if path.is_file() else None
+    return load_signing_key(path).verifier().vkey if path.exists() else None  # a file or /dev/fd/N
 
 
 def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     """Open everything (blocking: call from a worker thread); close the result with :meth:`Runtime.close`."""
     closers: list[Callable[[], Any]] = []
     try:
-        settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
         config = settings.storage.config
+        require_keys_apart(config, settings.security.signing_key, signs=settings.sealing.embedded)
+        settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
         deployment_secret = load_deployment_secret(settings.storage.data_dir)
         ledger = _open_ledger(settings, deployment_secret)
         closers.append(ledger.close)

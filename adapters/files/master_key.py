@@ -1,7 +1,8 @@
 """The master key that wraps every subject data key at rest (AES-256-GCM key wrapping).
 
 Where it comes from (:func:`resolve_master_key`, first match wins): the key given by the caller;
-``LEDGER_MASTER_KEY`` (base64, 32 bytes); the file named by ``LEDGER_MASTER_KEY_FILE``; else
+``LEDGER_MASTER_KEY`` (base64, 32 bytes); the file named by ``LEDGER_MASTER_KEY_FILE``; the file
+descriptor ``LEDGER_MASTER_KEY_FD`` (read once per process); else
 ``<data_dir>/master.key``, created on first use with mode 0600, but only when a data directory was
 named: a bare database URL names none, so its key must be given explicitly (docs/embedding.md).
 
@@ -23,12 +24,14 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from adapters.files.private_files import ensure_private_file
+from adapters.files.private_files import create_private_file, ensure_private_file, read_secret
+from adapters.files.signing_key import descriptor_path
 from adapters.ports import MasterKeyMismatch
 from ledger_core.engine.errors import InvalidCommand
 
 MASTER_KEY_ENV = "LEDGER_MASTER_KEY"
 MASTER_KEY_FILE_ENV = "LEDGER_MASTER_KEY_FILE"
+MASTER_KEY_FD_ENV = "LEDGER_MASTER_KEY_FD"
 MASTER_KEY_FILE = "master.key"
 FINGERPRINT_LABEL = b"proveniq-ledger/master-key-fingerprint/v1"
 _NONCE = 12
@@ -47,7 +50,7 @@ def _decode(text: bytes | str, where: str) -> bytes:
 def read_master_key_file(path: Path) -> bytes:
     """The key in an existing file (base64); an absent file is an error, never created here."""
     try:
-        return _decode(path.read_bytes(), str(path))
+        return _decode(read_secret(path), str(path))
     except OSError as error:
         raise InvalidCommand(f"cannot read the master key file {path}: {error.strerror}", field=str(path)) from None
 
@@ -70,20 +73,36 @@ def resolve_master_key(explicit: bytes | Path | None, data_dir: Path | None) -> 
     named = os.environ.get(MASTER_KEY_FILE_ENV)
     if named:
         return read_master_key_file(Path(named))
+    descriptor = os.environ.get(MASTER_KEY_FD_ENV)
+    if descriptor:
+        return read_master_key_file(descriptor_path(descriptor, MASTER_KEY_FD_ENV))
     if data_dir is None:
         raise InvalidCommand(
             "a database URL names no data directory, so the master key must be given: pass master_key="
-            f" (bytes or a key file) or set {MASTER_KEY_ENV} or {MASTER_KEY_FILE_ENV}",
+            f" (bytes or a key file) or set {MASTER_KEY_ENV}, {MASTER_KEY_FILE_ENV} or {MASTER_KEY_FD_ENV}",
             field="master_key",
         )
-    return load_master_key(data_dir)
+    return _data_dir_master_key(data_dir)
+
+
+def master_key_configured() -> bool:
+    """Whether the environment names the master key (so it is not the data directory's ``master.key``)."""
+    return any(os.environ.get(name) for name in (MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, MASTER_KEY_FD_ENV))
+
+
+def create_master_key_file(path: Path) -> None:
+    """Write a new random master key to ``path`` (mode 0600); FileExistsError if it exists (never replaced:
+    a lost master key is lost member data)."""
+    create_private_file(path, base64.b64encode(AESGCM.generate_key(bit_length=256)) + b"\n")
 
 
 def load_master_key(data_dir: Path) -> bytes:
-    """The 32-byte master key (environment first, then the data directory, created if missing)."""
-    configured = os.environ.get(MASTER_KEY_ENV)
-    if configured:
-        return _decode(configured, MASTER_KEY_ENV)
+    """The 32-byte master key as :func:`resolve_master_key` finds it (the environment's key, file or
+    descriptor first), else the data directory's ``master.key``, created if missing."""
+    return resolve_master_key(None, data_dir)
+
+
+def _data_dir_master_key(data_dir: Path) -> bytes:
     path = data_dir / MASTER_KEY_FILE
     text = ensure_private_file(path, lambda: base64.b64encode(AESGCM.generate_key(bit_length=256)) + b"\n")
     return _decode(text, str(path))

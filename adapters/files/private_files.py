@@ -9,9 +9,28 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+_STREAMED: dict[Path, bytes] = {}
+"""Secrets read from a file descriptor or pipe (``/dev/fd/N``), which can be read only once per process."""
+
+
+def read_secret(path: Path) -> bytes:
+    """The bytes of a key file. A regular file is read each time (a rotated key is seen on the next read);
+    anything else (``/dev/fd/N``, a pipe the key was written to) is read once and kept in this process's
+    memory, since its content is gone after the first read. Raises what ``open`` raises (FileNotFoundError...).
+    """
+    if path in _STREAMED:
+        return _STREAMED[path]
+    with path.open("rb") as handle:
+        content = handle.read()
+        if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return content
+    _STREAMED[path] = content
+    return content
 
 
 def create_private_file(path: Path, content: bytes) -> None:

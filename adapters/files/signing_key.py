@@ -6,8 +6,10 @@ Stored as Go's signer key string (``golang.org/x/mod/sumdb/note``), one line::
 
 chosen over PEM because it carries the key name, so the origin cannot drift from the key, and Go's
 ``note.NewSigner`` and the transparency-dev tools read it as is. Where it comes from, first match wins:
-``--signing-key PATH``, ``LEDGER_SIGNING_KEY_FILE``, else ``<data dir>/checkpoint.key``, which is
-created (mode 0600, atomically) by ``ledger init`` or the first sealer. The origin of a new key is
+``--signing-key PATH``, ``LEDGER_SIGNING_KEY_FILE``, ``LEDGER_SIGNING_KEY_FD`` (a file descriptor the
+key is written to, read once per process), else ``<data dir>/checkpoint.key``, which is created (mode
+0600, atomically) by ``ledger init`` or the first sealer. A PostgreSQL deployment must name its key
+(:mod:`adapters.key_sources`). The origin of a new key is
 ``--origin`` / ``LEDGER_ORIGIN`` or, by default, ``proveniq-ledger/<16 hex of SHA-256(public key)>``:
 stable for the life of the key and distinct per ledger. ``ledger checkpoint vkey`` prints the verifier
 key to hand to auditors.
@@ -19,7 +21,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from adapters.files.private_files import create_private_file, replace_private_file
+from adapters.files.private_files import create_private_file, read_secret, replace_private_file
 from ledger_core.engine.errors import InvalidCommand
 from proofs.errors import MalformedKey
 from proofs.note import NoteSigner, format_skey, parse_skey, public_key_to_raw
@@ -29,12 +31,14 @@ SIGNING_KEY_FILE = "checkpoint.key"
 PREVIOUS_SUFFIX = ".previous"
 """``<key file>.previous``: the verifier keys of the keys this one replaced, oldest first, one per line."""
 SIGNING_KEY_ENV = "LEDGER_SIGNING_KEY_FILE"
+SIGNING_KEY_FD_ENV = "LEDGER_SIGNING_KEY_FD"
 ORIGIN_ENV = "LEDGER_ORIGIN"
 ORIGIN_PREFIX = "proveniq-ledger/"
 
 __all__ = [
     "ORIGIN_ENV",
     "SIGNING_KEY_ENV",
+    "SIGNING_KEY_FD_ENV",
     "SIGNING_KEY_FILE",
     "create_signing_key",
     "default_origin",
@@ -58,13 +62,23 @@ def signing_key_path(data_dir: Path, explicit: Path | None = None) -> tuple[Path
     configured = os.environ.get(SIGNING_KEY_ENV)
     if configured:
         return Path(configured), True
+    descriptor = os.environ.get(SIGNING_KEY_FD_ENV)
+    if descriptor:
+        return descriptor_path(descriptor, SIGNING_KEY_FD_ENV), True
     return data_dir / SIGNING_KEY_FILE, False
+
+
+def descriptor_path(value: str, variable: str) -> Path:
+    """``/dev/fd/N`` for the descriptor number ``value`` of the environment variable ``variable``."""
+    if not value.strip().isdigit():
+        raise InvalidCommand(f"{variable} must be a file descriptor number, not {value!r}", field=variable)
+    return Path(f"/dev/fd/{int(value)}")
 
 
 def load_signing_key(path: Path) -> NoteSigner:
     """Read a signer key file; raises :class:`InvalidCommand` if missing or malformed."""
     try:
-        text = path.read_text(encoding="utf-8").strip()
+        text = read_secret(path).decode("utf-8").strip()
     except FileNotFoundError:
         raise InvalidCommand(f"signing key {path} does not exist", field="signing_key") from None
     try:

@@ -19,6 +19,7 @@ from rich.table import Table
 from adapters.feed_exchange import RemoteServer
 from adapters.feeds.host_key import ensure_host_key
 from adapters.feeds.openpgp import certificate_of, fingerprint_of, generate_secret_key
+from adapters.key_sources import require_keys_apart
 from adapters.storage import DEFAULT_DATA_DIR
 from adapters.workers.feed_metrics import FeedMetrics
 from api.cli.options import DatabaseUrl, DataDir, existing
@@ -213,6 +214,7 @@ def worker(
 ) -> None:
     """Run the feeds worker until SIGINT/SIGTERM (on PostgreSQL one leader per schema; others stand by)."""
     settings = _settings(data_dir, database_url)
+    require_keys_apart(settings.storage.config, None, signs=False)  # PostgreSQL: the master key is named
     metrics = FeedMetrics()
     port = metrics_port if metrics_port is not None else settings.feeds.metrics_port
     if port is not None:

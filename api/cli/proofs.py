@@ -20,6 +20,7 @@ import typer
 
 from adapters.files.published_checkpoint import PublishedCheckpoint, check_not_rolled_back, published_path
 from adapters.files.signing_key import ensure_signing_key, load_signing_key, previous_vkeys, signing_key_path
+from adapters.key_sources import require_keys_apart
 from adapters.log_recorder import system_clock
 from adapters.opening import check_not_rolled_back_at_start, seal_observers
 from adapters.ports import ManagedTreeStore
@@ -106,6 +107,7 @@ def sealer(
     Prints one JSON line per event (leader, waiting, sealed, error, stopped).
     """
     config = existing(data_dir, database_url)
+    require_keys_apart(config, signing_key, signs=True, unwraps=False)  # PostgreSQL: a named key, no master key
     check_not_rolled_back_at_start(config, signing_key)
     store = open_tree_store(config)
     signer = _signer(store, data_dir, signing_key, origin)

@@ -14,7 +14,8 @@ from typing import Annotated
 
 import typer
 
-from adapters.opening import check_not_rolled_back_at_start, open_ledger
+from adapters.key_sources import require_keys_apart
+from adapters.opening import check_master_key_at_start, check_not_rolled_back_at_start, open_ledger
 from adapters.storage import check_reachable
 from api.security.credentials import CredentialService
 from api.security.secrets import load_deployment_secret
@@ -75,6 +76,10 @@ def serve(
         sealing=replace(settings.sealing, embedded=embedded_sealer and settings.sealing.embedded),
     )
     check_reachable(settings.storage.config)  # PostgreSQL down: one line and exit 3, not a startup traceback
+    # PostgreSQL: the keys come from a secret store, never by default from the data directory (exit 2)
+    require_keys_apart(settings.storage.config, settings.security.signing_key, signs=settings.sealing.embedded)
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    check_master_key_at_start(settings.storage.config)  # the wrong master key: MASTER_KEY_MISMATCH, exit 2
     # a database older than the checkpoint last published (kept beside the signing key): refuse, exit 5
     check_not_rolled_back_at_start(settings.storage.config, settings.security.signing_key)
     if sandbox:

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
+from adapters.key_sources import require_keys_apart
 from adapters.opening import open_ledger
 from adapters.storage import DEFAULT_DATA_DIR, open_outbox
 from adapters.webhook_management import WebhookManager
@@ -84,6 +85,7 @@ def run(
     """Run the webhook projector and/or dispatcher until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     config = existing(data_dir, database_url)
+    require_keys_apart(config, None, signs=False)  # PostgreSQL: the master key is named, not the data dir's
     ledger: Ledger = open_ledger(config)
     outbox = open_outbox(config)
 

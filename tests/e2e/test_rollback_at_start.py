@@ -14,8 +14,8 @@ from support.databases import execute
 LEDGER = str(Path(sys.executable).parent / "ledger")
 
 
-def ledger(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+def ledger(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")} | (env or {})
     return subprocess.run(
         [LEDGER, *args], capture_output=True, text=True, check=False, cwd=cwd, env=environment, timeout=120
     )
@@ -26,13 +26,13 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
-def _sealed_twice(where: list[str], cwd: Path) -> tuple[int, int]:
+def _sealed_twice(where: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, int]:
     """init, demo, seal, demo, seal: two checkpoints; their sizes."""
-    _ok(ledger("init", *where, cwd=cwd))
+    _ok(ledger("init", *where, cwd=cwd, env=env))
     sizes = []
     for _ in range(2):
-        _ok(ledger("demo", *where, cwd=cwd))
-        note = _ok(ledger("seal", *where, cwd=cwd))
+        _ok(ledger("demo", *where, cwd=cwd, env=env))
+        note = _ok(ledger("seal", *where, cwd=cwd, env=env))
         sizes.append(int(note.splitlines()[1]))
     return sizes[0], sizes[1]
 
@@ -57,16 +57,19 @@ def _roll_back(database_url: str, size: int) -> None:
 def test_a_clean_rollback_stops_serve_sealer_and_seal(database_url: str, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     where = ["--data-dir", str(data_dir), "--database-url", database_url]
-    first, second = _sealed_twice(where, tmp_path)
+    signing_key, master_key = str(data_dir / "checkpoint.key"), str(data_dir / "master.key")
+    _ok(ledger("keys", "create", "--signing-key", signing_key, "--master-key", master_key, cwd=tmp_path))
+    keys = {"LEDGER_SIGNING_KEY_FILE": signing_key, "LEDGER_MASTER_KEY_FILE": master_key}  # PostgreSQL: named
+    first, second = _sealed_twice(where, tmp_path, keys)
     published = (data_dir / "checkpoint.key.published").read_text(encoding="utf-8")
     assert published.splitlines()[1] == str(second)  # the file holds the newest checkpoint published
-    assert _ok(ledger("verify", *where, cwd=tmp_path))
+    assert _ok(ledger("verify", *where, cwd=tmp_path, env=keys))
 
     _roll_back(database_url, first)
-    assert ledger("verify", *where, cwd=tmp_path).returncode == 0  # the database alone looks intact
+    assert ledger("verify", *where, cwd=tmp_path, env=keys).returncode == 0  # the database alone looks intact
 
     for command in (["serve", "--port", "0"], ["sealer"], ["seal"]):
-        refused = ledger(*command, *where, cwd=tmp_path)
+        refused = ledger(*command, *where, cwd=tmp_path, env=keys)
         assert refused.returncode == 5, (command, refused.stdout, refused.stderr)
         line = refused.stderr.strip()
         assert "\n" not in line

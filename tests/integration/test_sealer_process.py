@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from adapters.files.signing_key import ensure_signing_key
+from adapters.files.signing_key import SIGNING_KEY_FILE, ensure_signing_key
 from adapters.ports import ManagedTreeStore
 from adapters.storage import StorageConfig, open_tree_store
 from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
@@ -52,6 +52,7 @@ class Sealer:
     def __init__(self, home: Path, url: str, name: str, *options: str) -> None:
         self.out = home / f"{name}.out"
         env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")} | {"PYTHONPATH": str(ROOT)}
+        env["LEDGER_SIGNING_KEY_FILE"] = str(home / SIGNING_KEY_FILE)  # PostgreSQL: the key is named explicitly
         with self.out.open("w") as handle:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "api.cli.proofs", "sealer", "--data-dir", str(home), "--database-url", url,

@@ -73,6 +73,7 @@ def worker(config: StorageConfig, *args: str) -> Iterator[subprocess.Popen[str]]
     env["LEDGER_WEBHOOK_RETRY_SCALE"] = "0.01"  # a retry, should one be needed, after 0.6 s instead of 1 min
     if config.database_url is not None:
         env["LEDGER_DATABASE_URL"] = config.database_url
+        env["LEDGER_MASTER_KEY_FILE"] = str(config.data_dir / "master.key")  # PostgreSQL: the key is named
     command = [sys.executable, "-m", "api.cli.webhooks", "run", "--allow-private", "--timeout", "1", *args]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
     try:

@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from adapters.files.master_key import MASTER_KEY_FILE, load_master_key
+from adapters.files.signing_key import SIGNING_KEY_FILE, ensure_signing_key
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
 from api.client.ledger_client import LedgerClient
@@ -63,8 +65,23 @@ def server_env(data_dir: Path, database_url: str | None, extra: dict[str, str] |
     )
     if database_url is not None:
         env["LEDGER_DATABASE_URL"] = database_url
+        if not any(name.startswith("LEDGER_MASTER_KEY") for name in extra or {}):  # the test names its own
+            env.update(named_keys(data_dir))
     env.update(extra or {})
     return env
+
+
+def named_keys(data_dir: Path) -> dict[str, str]:
+    """A PostgreSQL deployment names its keys (adapters/key_sources.py): the data directory's key
+    files, created if missing, named explicitly (so this test process, which opens the same ledger with
+    the data directory's ``master.key``, and the server agree on the master key)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    load_master_key(data_dir)
+    ensure_signing_key(data_dir)
+    return {
+        "LEDGER_SIGNING_KEY_FILE": str(data_dir / SIGNING_KEY_FILE),
+        "LEDGER_MASTER_KEY_FILE": str(data_dir / MASTER_KEY_FILE),
+    }
 
 
 @dataclass
@@ -142,8 +159,10 @@ def live_server(
     *,
     args: Sequence[str] = (),
     extra_env: dict[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> Iterator[LiveServer]:
-    """Start a server on a free loopback port; yield it once ``/health`` answers; stop it afterwards."""
+    """Start a server on a free loopback port; yield it once ``/health`` answers; stop it afterwards.
+    ``pass_fds``: descriptors the server inherits (a key handed over a pipe, ``LEDGER_*_FD``)."""
     env = server_env(data_dir, database_url, extra_env)
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -154,6 +173,7 @@ def live_server(
             stderr=log,
             text=True,
             env=env,
+            pass_fds=tuple(pass_fds),
         )
     server: LiveServer | None = None
     try:

@@ -56,10 +56,16 @@ class _Server(ThreadingHTTPServer):
 
 @contextmanager
 def webhook_receiver(
-    responder: Responder = accept, path: str = "/hooks", *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+    responder: Responder = accept,
+    path: str = "/hooks",
+    *,
+    tls: ssl.SSLContext | None = None,
+    host: str = "127.0.0.1",
+    bind: str = "127.0.0.1",
 ) -> Iterator[Receiver]:
-    """Serve on 127.0.0.1 (a free port) in a thread until the block ends; HTTPS with the ``tls`` server context,
-    the URL then naming ``host`` (the name its certificate is for)."""
+    """Serve on ``bind`` (a free port) in a thread until the block ends; HTTPS with the ``tls`` server context,
+    the URL then naming ``host`` (the name its certificate is for). ``bind``: another address of this machine
+    (a bridge that network-namespace hosts reach, tests/support/netns.py)."""
     receiver = Receiver(url="", responder=responder)
 
     class Handler(BaseHTTPRequestHandler):
@@ -86,9 +92,9 @@ def webhook_receiver(
         def log_message(self, format: str, *args: object) -> None:
             """Quiet."""
 
-    server = _Server(("127.0.0.1", 0), Handler)
+    server = _Server((bind, 0), Handler)
     server.daemon_threads = True
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+    receiver.url = f"http://{bind}:{server.server_address[1]}{path}"
     if tls is not None:  # the handshake runs on accept; a failed one is dropped by socketserver (an OSError)
         server.socket = tls.wrap_socket(server.socket, server_side=True)
         receiver.url = f"https://{host}:{server.server_address[1]}{path}"
