@@ -21,11 +21,22 @@ have measured itself, not the server; httpx is used only for setup and health ch
 for ``--duration`` seconds after a ``--warmup`` (same requests,
 not counted). Every ledger request carries the five zero-trust headers: a pre-fetched OAuth token,
 the API key, a unique ``X-Request-ID``, ``X-Timestamp`` and the HMAC signature
-(:func:`api.client.signing.sign`), computed per request in the load generator; POSTs also carry a
-unique ``Idempotency-Key`` as the SDK sends. The load generator runs in ``--client-procs`` spawned
-processes (default 1) sharing the connections; its CPU time is reported (``client_cpu_util`` = client
-CPU seconds per wall second, out of ``os.cpu_count()`` cores shared with the servers, the sealer and
-the database), as is the CPU of the server process tree and the share of the machine busy.
+(:func:`api.client.signing.sign`); POSTs also carry a unique ``Idempotency-Key`` as the SDK sends.
+Requests are built, signed and encoded BEFORE the window (``benchmarks/_load.py``: 30,000 POSTs or
+90,000 GETs per case, a quarter with ``--quick``; past them the generator signs on the fly and reports
+``signed_live``), each unique and within the server's 300 s timestamp window, so the server still
+verifies every token, signature, request id and limit while the generator only writes bytes.
+The load generator runs in ``--client-procs`` spawned processes (default 1) sharing the connections.
+
+Machine CPU per 2xx answer (``cpu_ms_per_ok``), over the measured window, split by process
+(``/proc/<pid>/stat``): ``api_workers`` (the ``ledger serve`` tree: uvicorn workers, with the embedded
+sealer on SQLite), ``writer`` (the separate ``ledger sealer`` on PostgreSQL), ``postgresql`` (the
+backends whose ``application_name`` is the server's, from ``pg_stat_activity``), ``redis`` (every
+``redis-server``: shared with anything else on the machine, an upper bound), ``load_generator`` (the
+spawned generator processes), ``other`` (the rest of the machine's busy time from /proc/stat: the
+PostgreSQL server's own processes, this script's sampler, other programs) and ``machine`` (their sum).
+Also ``client_cpu_util`` (generator CPU seconds per wall second) and ``server_cpu_ms_per_request`` (the
+server trees' CPU over warm-up and window per completed request: the figure of earlier sessions).
 
 Rate limits: the partner is created at the ``enterprise`` tier, and ``LEDGER_RATE_LIMITS`` raises every
 tier to 10M/min (burst 1M, no daily cap) so the limiter still runs (one Redis script per request) but
@@ -61,20 +72,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HE
 if getattr(sys.modules.get("http"), "__file__", None) == os.path.abspath(__file__):  # pragma: no cover
     del sys.modules["http"]
 
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import random  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import textwrap  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -84,499 +82,20 @@ from _common import (  # noqa: E402
     fresh_postgres_schema,
     import_shadowed_package,
     log,
-    machine_cpu_ticks,
     machine_info,
     parse_backends,
     print_table,
-    run_workers,
     utc_now,
 )
 
 import_shadowed_package("proofs")
 
-import httpx  # noqa: E402
+from _load import CpuSources, run_case  # noqa: E402
+from _servers import DEFAULT_REDIS_URL, create_partner, hello_server, ledger_server  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_REDIS_URL = os.environ.get("LEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 TARGET_POST_RATE = 1_500
 TARGET_P99_MS = 100.0
 TARGET_HELLO_SHARE = 0.30
-UNLIMITED = [10_000_000, 1_000_000, None]
-
-
-# -- processes ------------------------------------------------------------------------------------------
-def _proc_children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    return children
-
-
-def tree_cpu_seconds(roots: list[int]) -> float:
-    """User + system CPU seconds of the live processes in the trees under ``roots`` (Linux /proc)."""
-    children = _proc_children()
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    stack = list(roots)
-    while stack:
-        pid = stack.pop()
-        stack.extend(children.get(pid, []))
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
-
-
-def _stop(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_listening(process: subprocess.Popen[str], log_path: Path) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()[-3000:]}")
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and event.get("event") == "listening":
-            return str(event["url"])
-    raise RuntimeError("server did not report its URL")
-
-
-def _wait_healthy(url: str, path: str, process: subprocess.Popen[str], log_path: Path, settle: int = 8) -> None:
-    """Until ``settle`` consecutive new connections get 200: one answer proves only one worker ready
-    (the others may still be starting), and the load generator opens all its connections at once."""
-    deadline = time.monotonic() + 60
-    streak = 0
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            ok = httpx.get(f"{url}{path}", timeout=2).status_code == 200
-        except httpx.TransportError:
-            ok = False
-        streak = streak + 1 if ok else 0
-        if streak >= settle:
-            return
-        time.sleep(0.05 if ok else 0.1)
-    raise RuntimeError(f"server never became healthy:\n{log_path.read_text()[-3000:]}")
-
-
-def _ledger_env(data_dir: Path, database_url: str | None, redis_url: str, prefix: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env.update(
-        {
-            "LEDGER_DATA_DIR": str(data_dir),
-            "LEDGER_REDIS_URL": redis_url,
-            "LEDGER_REDIS_PREFIX": prefix,
-            "LEDGER_RATE_LIMITS": json.dumps(
-                dict.fromkeys(("sandbox", "standard", "enterprise", "anonymous"), UNLIMITED)
-            ),
-        }
-    )
-    if database_url is not None:
-        env["LEDGER_DATABASE_URL"] = database_url
-    return env
-
-
-@contextmanager
-def ledger_server(
-    root: Path,
-    database_url: str | None,
-    redis_url: str,
-    workers: int,
-    seal_interval_ms: int,
-    extra_env: dict[str, str] | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Start (sealer and) server; yield ``{"url", "env", "pids", "data_dir", "database_url"}``."""
-    data_dir = root / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    prefix = f"bench:{uuid.uuid4().hex[:12]}:"
-    env = _ledger_env(data_dir, database_url, redis_url, prefix) | (extra_env or {})
-    processes: list[subprocess.Popen[str]] = []
-    pids: list[int] = []
-    try:
-        args = ["--workers", str(workers), "--redis-url", redis_url]
-        if database_url is not None:  # the PostgreSQL topology: a separate sealer process
-            sealer_log = root / "sealer.log"
-            sealer_env = env | {"LEDGER_SEAL_INTERVAL_MS": str(seal_interval_ms)}
-            with sealer_log.open("w") as out:
-                sealer = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "api.cli.proofs",
-                        "sealer",
-                        "--data-dir",
-                        str(data_dir),
-                        "--database-url",
-                        database_url,
-                        "--poll-interval",
-                        "0.01",
-                    ],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    env=sealer_env,
-                    cwd=REPO,
-                )
-            processes.append(sealer)
-            pids.append(sealer.pid)
-            deadline = time.monotonic() + 60
-            while '"started"' not in sealer_log.read_text():
-                if sealer.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"sealer did not start:\n{sealer_log.read_text()[-3000:]}")
-                time.sleep(0.05)
-            args.append("--no-embedded-sealer")
-        server_log = root / "server.log"
-        with server_log.open("w") as out:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "api.cli.serve", "serve", "--port", "0", *args],
-                stdout=subprocess.PIPE,
-                stderr=out,
-                text=True,
-                env=env,
-                cwd=REPO,
-            )
-        processes.insert(0, server)
-        pids.insert(0, server.pid)
-        url = _wait_listening(server, server_log)
-        _wait_healthy(url, "/health", server, server_log)
-        yield {
-            "url": url,
-            "env": env,
-            "pids": pids,
-            "data_dir": data_dir,
-            "database_url": database_url,
-            "log": server_log,
-        }
-    finally:
-        for process in processes:  # server first, then the sealer
-            _stop(process, signal.SIGINT if process is processes[0] else signal.SIGTERM)
-        try:
-            import redis
-
-            client = redis.Redis.from_url(redis_url)
-            keys = list(client.scan_iter(f"{prefix}*"))
-            for start in range(0, len(keys), 1000):
-                client.delete(*keys[start : start + 1000])
-            client.close()
-        except Exception as error:
-            log(f"  (redis cleanup failed: {error})")
-
-
-HELLO_APP = """
-from litestar import Litestar, Request, get, post
-from litestar.response import Response
-
-
-@get("/", sync_to_thread=False)
-def hello() -> str:
-    return "Hello, world!"
-
-
-@post("/echo", status_code=200)
-async def echo(request: Request) -> Response[bytes]:
-    return Response(await request.body(), media_type="application/json")
-
-
-app = Litestar([hello, echo])
-"""
-
-HELLO_MAIN = """
-import json, socket, sys
-import uvicorn
-
-if __name__ == "__main__":
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    print(json.dumps({"event": "listening", "url": "http://127.0.0.1:%d" % sock.getsockname()[1]}), flush=True)
-    uvicorn.run("hello_app:app", workers=int(sys.argv[1]), fd=sock.fileno(), log_config=None, access_log=False,
-                lifespan="on", timeout_graceful_shutdown=10, server_header=False)
-"""
-
-
-@contextmanager
-def hello_server(root: Path, workers: int) -> Iterator[dict[str, Any]]:
-    """The bare Litestar app on uvicorn with ``workers`` processes, served like ``ledger serve``."""
-    (root / "hello_app.py").write_text(textwrap.dedent(HELLO_APP))
-    (root / "hello_main.py").write_text(textwrap.dedent(HELLO_MAIN))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env["PYTHONPATH"] = str(root)
-    server_log = root / "hello.log"
-    with server_log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, str(root / "hello_main.py"), str(workers)],
-            stdout=subprocess.PIPE,
-            stderr=out,
-            text=True,
-            env=env,
-            cwd=root,
-        )
-    try:
-        url = _wait_listening(server, server_log)
-        _wait_healthy(url, "/", server, server_log)
-        yield {"url": url, "pids": [server.pid]}
-    finally:
-        _stop(server)
-
-
-# -- partner --------------------------------------------------------------------------------------------
-def create_partner(server: dict[str, Any]) -> dict[str, str]:
-    """An enterprise partner registered directly in the server's database; with a fresh access token."""
-    from adapters.opening import open_ledger
-    from adapters.storage import StorageConfig
-    from api.client.ledger_client import LedgerClient
-    from api.security.credentials import DEFAULT_SCOPES, CredentialService
-    from api.security.secrets import load_deployment_secret
-
-    partner_id = f"bench_{uuid.uuid4().hex[:10]}"
-    with open_ledger(StorageConfig(server["data_dir"], server["database_url"])) as ledger:
-        service = CredentialService(ledger, load_deployment_secret(server["data_dir"]))
-        credentials = service.create_partner(
-            partner_id, partner_id, tier="enterprise", category="claims_software", scopes=DEFAULT_SCOPES
-        )
-    with LedgerClient(
-        server["url"],
-        client_id=credentials.client_id,
-        client_secret=credentials.client_secret,
-        api_key=credentials.api_key,
-        api_secret=credentials.api_secret,
-    ) as client:
-        token = client.token()
-    return {"token": token, "api_key": credentials.api_key, "api_secret": credentials.api_secret}
-
-
-def claim_body(partner_claim_id: str) -> bytes:
-    return json.dumps(
-        {
-            "partnerClaimId": partner_claim_id,
-            "claimType": "auto",
-            "claimAmount": "1250.00",
-            "currency": "USD",
-            "submittedAt": "2026-01-15T14:30:00Z",
-            "documents": [],
-            "verificationLevel": "standard",
-        },
-        separators=(",", ":"),
-    ).encode()
-
-
-# -- load generator -------------------------------------------------------------------------------------
-def _stamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def load_worker(index: int, barrier: Any, spec: dict[str, Any]) -> dict[str, Any]:
-    """One load-generator process: ``spec["connections"]`` tasks for warmup + duration seconds."""
-    from api.client.signing import sign
-
-    kind: str = spec["kind"]  # "post", "get", "hello_get", "hello_post"
-    auth = spec.get("auth")
-    claim_ids: list[str] = spec.get("claim_ids") or []
-    run_tag = f"{uuid.uuid4().hex[:8]}-{index}"
-    hello_body = claim_body("HELLO-ECHO-0000")
-    rng = random.Random(index)
-
-    def build(seq: int) -> tuple[str, str, bytes, dict[str, str]]:
-        if kind == "hello_get":
-            return "GET", "/", b"", {}
-        if kind == "hello_post":
-            return "POST", "/echo", hello_body, {"Content-Type": "application/json"}
-        assert auth is not None
-        rid = str(uuid.uuid4())
-        stamp = _stamp()
-        headers = {
-            "Authorization": f"Bearer {auth['token']}",
-            "X-API-Key": auth["api_key"],
-            "X-Request-ID": rid,
-            "X-Timestamp": stamp,
-        }
-        if kind == "post":
-            method, path, body = "POST", "/api/v1/claims", claim_body(f"BENCH-{run_tag}-{seq}")
-            headers["Content-Type"] = "application/json"
-            headers["Idempotency-Key"] = str(uuid.uuid4())
-        else:
-            method, path, body = "GET", f"/api/v1/claims/{rng.choice(claim_ids)}", b""
-        headers["X-Signature"] = sign(auth["api_secret"], method, path, "", stamp, rid, body)
-        return method, path, body, headers
-
-    host, _, port = spec["url"].removeprefix("http://").rpartition(":")
-    host_header = f"Host: {host}:{port}\r\n".encode()
-
-    async def request(
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        method: str,
-        path: str,
-        body: bytes,
-        headers: dict[str, str],
-    ) -> tuple[int, bytes]:
-        """One HTTP/1.1 keep-alive exchange; the server must answer with Content-Length (it does)."""
-        lines = [f"{method} {path} HTTP/1.1\r\n".encode(), host_header]
-        lines += [f"{name}: {value}\r\n".encode() for name, value in headers.items()]
-        lines.append(f"Content-Length: {len(body)}\r\n\r\n".encode() if method == "POST" else b"\r\n")
-        writer.write(b"".join(lines) + body)
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-            elif line[:18].lower() == b"transfer-encoding:":
-                raise RuntimeError("chunked response: not supported by this load generator")
-        head_lower = head.lower()
-        location = b""
-        if b"\r\nlocation:" in head_lower:
-            at = head_lower.index(b"\r\nlocation:") + 11
-            location = head[at : head.index(b"\r\n", at)].strip()
-        await reader.readexactly(length)
-        return status, location
-
-    async def main() -> dict[str, Any]:
-        latencies: list[float] = []
-        statuses: Counter[str] = Counter()
-        created: list[str] = []
-        counter = iter(range(10**12))
-        completed = 0  # every exchange, warm-up included (server CPU is measured over the same span)
-        loop = asyncio.get_running_loop()
-        barrier.wait()
-        start = loop.time()
-        measure_from = start + spec["warmup"]
-        stop_at = measure_from + spec["duration"]
-
-        async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-            """A keep-alive connection with TCP_NODELAY; a refused connect is retried for 10 s (a worker
-            restarting, or 64 connects landing at once on a backlog still being drained)."""
-            deadline = loop.time() + 10
-            while True:
-                try:
-                    reader, writer = await asyncio.open_connection(host, int(port))
-                except OSError:
-                    if loop.time() >= deadline:
-                        raise
-                    await asyncio.sleep(0.05)
-                    continue
-                writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return reader, writer
-
-        async def task() -> None:
-            nonlocal completed
-            reader, writer = await connect()
-            try:
-                while True:
-                    before = loop.time()
-                    if before >= stop_at:
-                        return
-                    method, path, body, headers = build(next(counter))
-                    t0 = time.perf_counter()
-                    location = b""
-                    try:
-                        status, location = await asyncio.wait_for(
-                            request(reader, writer, method, path, body, headers), 30
-                        )
-                        code = str(status)
-                    except (TimeoutError, OSError, asyncio.IncompleteReadError) as error:
-                        code = f"exc:{type(error).__name__}"
-                        writer.close()
-                        reader, writer = await connect()
-                    elapsed = time.perf_counter() - t0
-                    completed += 1
-                    if before >= measure_from and loop.time() <= stop_at:
-                        latencies.append(elapsed)
-                        statuses[code] += 1
-                    if location and kind == "post" and len(created) < 20_000:
-                        created.append(location.decode().rsplit("/", 1)[1])
-            finally:
-                writer.close()
-
-        cpu0 = time.process_time()
-        await asyncio.gather(*(task() for _ in range(spec["connections"])))
-        cpu = time.process_time() - cpu0
-        return {
-            "latencies": latencies,
-            "statuses": dict(statuses),
-            "created": created,
-            "cpu": cpu,
-            "completed": completed,
-        }
-
-    return asyncio.run(main())
-
-
-def run_case(label: str, kind: str, url: str, pids: list[int], args: Any, **extra: Any) -> dict[str, Any]:
-    """Drive one case; returns its figures (and the ids of created claims under ``_created``)."""
-    procs = args.client_procs
-    spec_base = {"kind": kind, "url": url, "warmup": args.warmup, "duration": args.duration, **extra}
-    per_proc = [args.connections // procs + (1 if i < args.connections % procs else 0) for i in range(procs)]
-    # run_workers passes the same args to every worker; connections differ only when not divisible
-    spec = spec_base | {"connections": per_proc[0]}
-    server_cpu0 = tree_cpu_seconds(pids)
-    busy0, total0 = machine_cpu_ticks()
-    t0 = time.monotonic()
-    results = run_workers(load_worker, procs, spec)
-    wall = time.monotonic() - t0
-    busy1, total1 = machine_cpu_ticks()
-    server_cpu = tree_cpu_seconds(pids) - server_cpu0
-    latencies = sorted(x for r in results for x in r["latencies"])
-    statuses: Counter[str] = Counter()
-    for r in results:
-        statuses.update(r["statuses"])
-    ok = sum(n for code, n in statuses.items() if code.startswith("2"))
-    client_cpu = sum(r["cpu"] for r in results)
-
-    def pct(q: float) -> float | None:
-        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2) if latencies else None
-
-    figures = {
-        "requests": len(latencies),
-        "ok": ok,
-        "seconds": args.duration,
-        "requests_per_s": round(ok / args.duration, 1),
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
-        "max_ms": round(latencies[-1] * 1000, 2) if latencies else None,
-        "statuses": dict(sorted(statuses.items())),
-        "errors": sum(n for code, n in statuses.items() if not code.startswith("2")),
-        "client_procs": procs,
-        "connections": per_proc[0] * procs,
-        # load generator CPU over warmup + measured window, per second of that wall time
-        "client_cpu_util": round(client_cpu / (args.warmup + args.duration), 2),
-        "server_cpu_util": round(server_cpu / wall, 2),
-        # server-side CPU (server process tree: workers, and the sealer on PostgreSQL) per request
-        "server_cpu_ms_per_request": round(server_cpu * 1000 / max(sum(r["completed"] for r in results), 1), 3),
-        "machine_busy": round((busy1 - busy0) / (total1 - total0), 2) if total1 > total0 else None,
-        "_created": [c for r in results for c in r["created"]],
-    }
-    log(
-        f"  {label:<16} {figures['requests_per_s']:>9,.0f} req/s  p50 {figures['p50_ms']} ms  "
-        f"p99 {figures['p99_ms']} ms  statuses {figures['statuses']}  client cpu {figures['client_cpu_util']}  "
-        f"server cpu/request {figures['server_cpu_ms_per_request']} ms"
-    )
-    return figures
 
 
 # -- main -----------------------------------------------------------------------------------------------
@@ -593,12 +112,13 @@ def _ledger_cases(root: Path, database_url: str | None, args: Any) -> dict[str, 
     extra = dict(item.split("=", 1) for item in args.server_env)
     with ledger_server(root, database_url, args.redis_url, args.workers, args.seal_interval_ms, extra) as server:
         auth = create_partner(server)
-        post = run_case("post", "post", server["url"], server["pids"], args, auth=auth)
+        sources = CpuSources(server["worker_pids"], server["writer_pids"], database_url, server["pg_application"])
+        post = run_case("post", "post", server["url"], sources, args, auth=auth)
         created = post.pop("_created")
         if not created:
             raise RuntimeError(f"no claim was created; server log tail:\n{server['log'].read_text()[-3000:]}")
         post["status_201_share"] = round(post["statuses"].get("201", 0) / max(post["requests"], 1), 4)
-        get = run_case("get", "get", server["url"], server["pids"], args, auth=auth, claim_ids=created)
+        get = run_case("get", "get", server["url"], sources, args, auth=auth, claim_ids=created)
         get.pop("_created")
         return {"post": post, "get": get}
 
@@ -607,10 +127,17 @@ def hello_cases(args: Any) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-http-hello-") as tmp, hello_server(Path(tmp), args.workers) as srv:
         out = {}
         for method in ("get", "post"):
-            figures = run_case(f"{method}", f"hello_{method}", srv["url"], srv["pids"], args)
+            figures = run_case(f"{method}", f"hello_{method}", srv["url"], CpuSources(srv["pids"]), args)
             figures.pop("_created")
             out[method] = figures
         return out
+
+
+def _split_cell(split: dict[str, float] | None) -> str:
+    if split is None:
+        return "-"
+    parts = ("api_workers", "writer", "postgresql", "redis", "load_generator", "other")
+    return f"{split['machine']:.2f}=" + "+".join(f"{split[name]:.2f}" for name in parts)
 
 
 def main() -> None:
@@ -686,6 +213,7 @@ def main() -> None:
         "server cpu",
         "cpu ms/req",
         "busy",
+        "machine ms/ok: wkr+wrt+pg+redis+gen+other",
         "statuses",
     ]
     rows = []
@@ -705,6 +233,7 @@ def main() -> None:
                     f"{f['server_cpu_util']:.2f}",
                     f"{f['server_cpu_ms_per_request']:.2f}",
                     str(f["machine_busy"]),
+                    _split_cell(f["cpu_ms_per_ok"]),
                     ",".join(f"{k}:{v}" for k, v in f["statuses"].items()),
                 ]
             )

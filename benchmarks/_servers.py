@@ -1,0 +1,346 @@
+"""Servers the HTTP benchmarks drive, each a real subprocess on a free loopback port.
+
+* :func:`ledger_server`: ``ledger serve`` on SQLite (embedded sealer) or, given a database URL, the
+  PostgreSQL topology (``ledger sealer`` as its own process, ``ledger serve --no-embedded-sealer``), with
+  Redis under a fresh key prefix removed afterwards; rate limits raised so the limiter runs but never refuses.
+* :func:`hello_server`: the bare Litestar hello-world (``GET /``, ``POST /echo``) served like ``ledger serve``.
+* :func:`create_partner`: an enterprise partner with a fresh access token.
+* :func:`tree_cpu_seconds`: CPU seconds of process trees (Linux /proc), for CPU per request.
+
+Readiness: a server counts as up after 8 consecutive health checks on new connections (one answer proves
+only one worker ready). Stop: SIGINT to the server, SIGTERM to the sealer, SIGKILL after 20 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _common import log
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_REDIS_URL = os.environ.get("LEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+UNLIMITED = [10_000_000, 1_000_000, None]
+
+
+# -- processes ------------------------------------------------------------------------------------------
+def _proc_children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def tree_cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU seconds of the live processes in the trees under ``roots`` (Linux /proc)."""
+    children = _proc_children()
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    stack = list(roots)
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(command: str) -> list[int]:
+    """The processes whose ``comm`` is ``command`` (e.g. ``redis-server``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == command:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def tag_application(database_url: str, application: str) -> str:
+    """``database_url`` with libpq's ``application_name``, so the server's backends can be told apart."""
+    return f"{database_url}{'&' if '?' in database_url else '?'}application_name={application}"
+
+
+def postgres_backends(probe: Any, application: str) -> list[int]:
+    """Pids of the PostgreSQL backends serving connections named ``application`` (``pg_stat_activity``),
+    asked over ``probe``: an open psycopg connection (the server may have no connection slot to spare)."""
+    rows = probe.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application,))
+    return [int(row[0]) for row in rows.fetchall()]
+
+
+def _stop(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_listening(process: subprocess.Popen[str], log_path: Path) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()[-3000:]}")
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event") == "listening":
+            return str(event["url"])
+    raise RuntimeError("server did not report its URL")
+
+
+def _wait_healthy(url: str, path: str, process: subprocess.Popen[str], log_path: Path, settle: int = 8) -> None:
+    """Until ``settle`` consecutive new connections get 200: one answer proves only one worker ready
+    (the others may still be starting), and the load generator opens all its connections at once."""
+    deadline = time.monotonic() + 60
+    streak = 0
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            ok = httpx.get(f"{url}{path}", timeout=2).status_code == 200
+        except httpx.TransportError:
+            ok = False
+        streak = streak + 1 if ok else 0
+        if streak >= settle:
+            return
+        time.sleep(0.05 if ok else 0.1)
+    raise RuntimeError(f"server never became healthy:\n{log_path.read_text()[-3000:]}")
+
+
+def _ledger_env(data_dir: Path, database_url: str | None, redis_url: str, prefix: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env.update(
+        {
+            "LEDGER_DATA_DIR": str(data_dir),
+            "LEDGER_REDIS_URL": redis_url,
+            "LEDGER_REDIS_PREFIX": prefix,
+            "LEDGER_RATE_LIMITS": json.dumps(
+                dict.fromkeys(("sandbox", "standard", "enterprise", "anonymous"), UNLIMITED)
+            ),
+        }
+    )
+    if database_url is not None:
+        env["LEDGER_DATABASE_URL"] = database_url
+    return env
+
+
+@contextmanager
+def ledger_server(
+    root: Path,
+    database_url: str | None,
+    redis_url: str,
+    workers: int,
+    seal_interval_ms: int,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Start (sealer and) server; yield ``{"url", "env", "pids", "worker_pids", "writer_pids", "pg_application",
+    "data_dir", "database_url", "log"}`` (``pids``: server then sealer; the database URL carries
+    ``application_name=pg_application``, see :func:`postgres_backends`)."""
+    data_dir = root / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    prefix = f"bench:{uuid.uuid4().hex[:12]}:"
+    application = prefix.rstrip(":").replace(":", "-")
+    if database_url is not None:
+        database_url = tag_application(database_url, application)
+    env = _ledger_env(data_dir, database_url, redis_url, prefix) | (extra_env or {})
+    processes: list[subprocess.Popen[str]] = []
+    pids: list[int] = []
+    try:
+        args = ["--workers", str(workers), "--redis-url", redis_url]
+        if database_url is not None:  # the PostgreSQL topology: a separate sealer process
+            where = ["--data-dir", str(data_dir), "--database-url", database_url]
+            subprocess.run(  # the sealer opens an existing ledger only (as tests/support/http_server.py does)
+                [sys.executable, "-m", "api", "init", *where], env=env, check=True, capture_output=True, cwd=REPO
+            )
+            sealer_log = root / "sealer.log"
+            sealer_env = env | {"LEDGER_SEAL_INTERVAL_MS": str(seal_interval_ms)}
+            with sealer_log.open("w") as out:
+                sealer = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "api.cli.proofs",
+                        "sealer",
+                        "--data-dir",
+                        str(data_dir),
+                        "--database-url",
+                        database_url,
+                        "--poll-interval",
+                        "0.01",
+                    ],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    env=sealer_env,
+                    cwd=REPO,
+                )
+            processes.append(sealer)
+            pids.append(sealer.pid)
+            deadline = time.monotonic() + 60
+            while '"started"' not in sealer_log.read_text():
+                if sealer.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"sealer did not start:\n{sealer_log.read_text()[-3000:]}")
+                time.sleep(0.05)
+            args.append("--no-embedded-sealer")
+        server_log = root / "server.log"
+        with server_log.open("w") as out:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "api.cli.serve", "serve", "--port", "0", *args],
+                stdout=subprocess.PIPE,
+                stderr=out,
+                text=True,
+                env=env,
+                cwd=REPO,
+            )
+        processes.insert(0, server)
+        pids.insert(0, server.pid)
+        url = _wait_listening(server, server_log)
+        _wait_healthy(url, "/health", server, server_log)
+        yield {
+            "url": url,
+            "env": env,
+            "pids": pids,
+            "worker_pids": pids[:1],
+            "writer_pids": pids[1:],
+            "pg_application": application if database_url is not None else None,
+            "data_dir": data_dir,
+            "database_url": database_url,
+            "log": server_log,
+        }
+    finally:
+        for process in processes:  # server first, then the sealer
+            _stop(process, signal.SIGINT if process is processes[0] else signal.SIGTERM)
+        try:
+            import redis
+
+            client = redis.Redis.from_url(redis_url)
+            keys = list(client.scan_iter(f"{prefix}*"))
+            for start in range(0, len(keys), 1000):
+                client.delete(*keys[start : start + 1000])
+            client.close()
+        except Exception as error:
+            log(f"  (redis cleanup failed: {error})")
+
+
+HELLO_APP = """
+from litestar import Litestar, Request, get, post
+from litestar.response import Response
+
+
+@get("/", sync_to_thread=False)
+def hello() -> str:
+    return "Hello, world!"
+
+
+@post("/echo", status_code=200)
+async def echo(request: Request) -> Response[bytes]:
+    return Response(await request.body(), media_type="application/json")
+
+
+app = Litestar([hello, echo])
+"""
+
+HELLO_MAIN = """
+import json, socket, sys
+import uvicorn
+
+if __name__ == "__main__":
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    print(json.dumps({"event": "listening", "url": "http://127.0.0.1:%d" % sock.getsockname()[1]}), flush=True)
+    uvicorn.run("hello_app:app", workers=int(sys.argv[1]), fd=sock.fileno(), log_config=None, access_log=False,
+                lifespan="on", timeout_graceful_shutdown=10, server_header=False)
+"""
+
+
+@contextmanager
+def hello_server(root: Path, workers: int) -> Iterator[dict[str, Any]]:
+    """The bare Litestar app on uvicorn with ``workers`` processes, served like ``ledger serve``."""
+    (root / "hello_app.py").write_text(textwrap.dedent(HELLO_APP))
+    (root / "hello_main.py").write_text(textwrap.dedent(HELLO_MAIN))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env["PYTHONPATH"] = str(root)
+    server_log = root / "hello.log"
+    with server_log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, str(root / "hello_main.py"), str(workers)],
+            stdout=subprocess.PIPE,
+            stderr=out,
+            text=True,
+            env=env,
+            cwd=root,
+        )
+    try:
+        url = _wait_listening(server, server_log)
+        _wait_healthy(url, "/", server, server_log)
+        yield {"url": url, "pids": [server.pid]}
+    finally:
+        _stop(server)
+
+
+# -- partner --------------------------------------------------------------------------------------------
+def create_partner(server: dict[str, Any]) -> dict[str, str]:
+    """An enterprise partner registered directly in the server's database; with a fresh access token."""
+    from adapters.opening import open_ledger
+    from adapters.storage import StorageConfig
+    from api.client.ledger_client import LedgerClient
+    from api.security.credentials import DEFAULT_SCOPES, CredentialService
+    from api.security.secrets import load_deployment_secret
+
+    partner_id = f"bench_{uuid.uuid4().hex[:10]}"
+    with open_ledger(StorageConfig(server["data_dir"], server["database_url"])) as ledger:
+        service = CredentialService(ledger, load_deployment_secret(server["data_dir"]))
+        credentials = service.create_partner(
+            partner_id, partner_id, tier="enterprise", category="claims_software", scopes=DEFAULT_SCOPES
+        )
+    with LedgerClient(
+        server["url"],
+        client_id=credentials.client_id,
+        client_secret=credentials.client_secret,
+        api_key=credentials.api_key,
+        api_secret=credentials.api_secret,
+    ) as client:
+        token = client.token()
+    return {"token": token, "api_key": credentials.api_key, "api_secret": credentials.api_secret}
