@@ -44,6 +44,7 @@ CLAIM, READ, PROOF = "claim", "read", "proof"
 MIX = (CLAIM, READ, CLAIM, PROOF, CLAIM, READ, CLAIM, PROOF, CLAIM, READ)
 KNOWN_IDS = 10_000
 REQUEST_TIMEOUT_S = 30.0
+IDLE_REUSE_S = 2.0
 
 
 def claim_body(partner_claim_id: str, documents: list[dict[str, Any]]) -> bytes:
@@ -134,21 +135,33 @@ async def _exchange(
 
 
 class _Connections:
-    """Idle keep-alive connections to one server, opened on demand."""
+    """Idle keep-alive connections to one server, opened on demand, most recently used first.
+
+    A connection idle for :data:`IDLE_REUSE_S` or more is closed instead of reused: the server closes idle
+    keep-alive connections after 5 s (uvicorn's ``timeout_keep_alive``), and a request written into a
+    connection the server is closing is lost (HTTP/1.1's keep-alive race, RFC 9112 section 9.3.1; clients
+    such as httpx likewise drop connections they find closed before reusing them)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
 
     async def take(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self.idle:
-            return self.idle.pop()
+        now = time.monotonic()
+        while self.idle:
+            reader, writer, since = self.idle.pop()
+            if now - since < IDLE_REUSE_S and not reader.at_eof():
+                return reader, writer
+            writer.close()
         reader, writer = await asyncio.open_connection(self.host, self.port)
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return reader, writer
 
+    def give_back(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.idle.append((reader, writer, time.monotonic()))
+
     def close_all(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         self.idle.clear()
 
@@ -181,7 +194,7 @@ async def _run(conn: Any, spec: dict[str, Any]) -> None:
             code = str(status)
             if not 200 <= status < 300:
                 break
-        pool.idle.append((reader, writer))
+        pool.give_back(reader, writer)
         if op == CLAIM and code == "201":
             if b'"proof":null' in body or b'"proof":' not in body:
                 code = "201-no-proof"

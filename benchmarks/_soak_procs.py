@@ -125,15 +125,15 @@ def _nth_worker(supervisor: int, index: int) -> Callable[[], list[int]]:
 
 
 def postgres_backends(server_url: str, application_name: str) -> Callable[[], list[int]]:
-    """A finder of the backends whose ``application_name`` is ``application_name`` (one monitoring
-    connection, kept open)."""
+    """A finder of the backends whose ``application_name`` is ``application_name`` (over one monitoring
+    connection, kept open: the server may have no slot to spare later)."""
     import psycopg
+    from _servers import postgres_backends as backends_of
 
-    conn = psycopg.connect(server_url, autocommit=True)
+    probe = psycopg.connect(server_url, autocommit=True)
 
     def find() -> list[int]:
-        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application_name,))
-        return [int(row[0]) for row in rows.fetchall()]
+        return [int(pid) for pid in backends_of(probe, application_name)]
 
     return find
 

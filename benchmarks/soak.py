@@ -38,8 +38,8 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
 
-import importlib.util  # noqa: E402
 import multiprocessing  # noqa: E402
+import shutil  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -48,9 +48,8 @@ import uuid  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from contextlib import ExitStack, contextmanager  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
-from types import ModuleType  # noqa: E402
 from typing import Any  # noqa: E402
 
 from _common import (  # noqa: E402
@@ -66,6 +65,7 @@ from _common import (  # noqa: E402
 
 import_shadowed_package("proofs")
 
+from _servers import ledger_server  # noqa: E402
 from _soak_analysis import latency_windows, p99_steady, percentile, rss_growth  # noqa: E402
 from _soak_load import MIX, load_main, receiver_main  # noqa: E402
 from _soak_procs import ProcessSampler, postgres_backends, redis_pid  # noqa: E402
@@ -74,16 +74,6 @@ DEFAULT_REDIS_URL = os.environ.get("LEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:
 EVENT_TYPES = ["claim.verified", "claim.fraud_detected", "proof.generated"]
 DELIVERIES_PER_CLAIM = 2  # claim.verified or claim.fraud_detected, then proof.generated
 _SPAWN = multiprocessing.get_context("spawn")
-
-
-def _servers() -> ModuleType:
-    """benchmarks/http.py's server launcher, loaded under another name (``http`` is the standard library)."""
-    spec = importlib.util.spec_from_file_location("bench_http", Path(_HERE) / "http.py")
-    if spec is None or spec.loader is None:
-        raise RuntimeError("benchmarks/http.py not found")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- the deployment's other processes -------------------------------------------------------------------
@@ -280,28 +270,69 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
-def drop_feed_file(data_dir: Path, partner: str, rows: int) -> tuple[Path, int]:
-    """An eligibility file in the partner's inbound folder, marked ready (what our SFTP server does after an
-    upload). Returns the receipt path the feeds worker writes when it has processed the file, and the rows."""
-    from feeds import write_file
+class FeedDrops:
+    """Eligibility files put in the partner's inbound folder with their ready marker (what our SFTP server
+    does after an upload) at set shares of the soak, and the feeds worker's receipts for them.
 
-    from adapters.feeds.folders import FeedFolders
-    from api.settings import FeedsSection
+    The first, small file falls in the warm-up (the worker's first file loads code and fills caches once);
+    the others, ``rows`` long each, at the later shares (half time among them). Every file names its own
+    members (ids prefixed with the file's number), so each one registers new members."""
 
-    folders = FeedFolders(FeedsSection().root_dir(data_dir))
-    folders.ensure(partner)
-    name = f"eligibility_{partner}_{datetime.now(UTC):%Y%m%d}.csv"
-    staging = data_dir / f".{name}"
-    valid = write_file(staging, rows)
-    staging.replace(folders.inbound(partner) / name)
-    folders.mark_ready(partner, name)
-    return folders.processed(partner) / f"{name}.json", valid
+    def __init__(self, data_dir: Path, partner: str, rows: int, shares: tuple[float, ...]) -> None:
+        from adapters.feeds.folders import FeedFolders
+        from api.settings import FeedsSection
+
+        self.folders = FeedFolders(FeedsSection().root_dir(data_dir))
+        self.partner = partner
+        self.staging = data_dir
+        today = datetime.now(UTC).date()
+        self.plan = [
+            (share, max(10, rows // 10) if number == 0 else rows, number, today - timedelta(days=len(shares) - number))
+            for number, share in enumerate(shares)
+        ]
+        self.files: list[dict[str, Any]] = []
+        self._pending: list[tuple[Path, float, dict[str, Any]]] = []
+
+    def tick(self, elapsed_share: float, now: float) -> None:
+        """Drop the files that are due; collect the receipts that appeared."""
+        from feeds import write_file
+
+        while self.plan and elapsed_share >= self.plan[0][0]:
+            share, rows, number, day = self.plan.pop(0)
+            name = f"eligibility_{self.partner}_{day:%Y%m%d}.csv"
+            staging = self.staging / f".{name}"
+            figures: dict[str, Any] = {"file": number, "at_share": share, "rows": rows}
+            figures["valid_rows"] = write_file(staging, rows)
+            header, *records = staging.read_text(encoding="utf-8").split("\r\n")
+            staging.write_text("\r\n".join([header, *(f"f{number}{r}" if r else r for r in records)]), "utf-8")
+            self.folders.ensure(self.partner)
+            staging.replace(self.folders.inbound(self.partner) / name)
+            self.folders.mark_ready(self.partner, name)
+            self.files.append(figures)
+            self._pending.append((self.folders.processed(self.partner) / f"{name}.json", now, figures))
+            log(f"  feed file of {rows} rows dropped at {share:.0%} of the soak")
+        for item in list(self._pending):
+            receipt, dropped_at, figures = item
+            if receipt.exists():
+                figures["seconds"] = round(now - dropped_at, 1)
+                figures["receipt"] = _receipt(receipt)
+                self._pending.remove(item)
+                log(f"  feed file processed in {figures['seconds']} s: {figures['receipt']}")
+
+    def wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self._pending and time.monotonic() < deadline:
+            time.sleep(0.5)
+            self.tick(1.0, time.monotonic())
+
+    def processed(self) -> bool:
+        return bool(self.files) and not self.plan and not self._pending
 
 
 def soak_phase(
-    server: dict[str, Any], auth: dict[str, str], rate: float, sampler: ProcessSampler, args: Any, partner: str
-) -> tuple[LoadRun, dict[str, Any]]:
-    """The open-loop run with the sampling and the mid-run feed file; returns the run and the feed's figures."""
+    server: dict[str, Any], auth: dict[str, str], rate: float, sampler: ProcessSampler, args: Any
+) -> tuple[LoadRun, FeedDrops]:
+    """The open-loop run with the sampling and the feed files; returns the run and the feed drops."""
     run = LoadRun(
         {
             "mode": "open",
@@ -314,9 +345,7 @@ def soak_phase(
         }
     )
     sampler.add("load generator", run.pid)
-    feed: dict[str, Any] = {"rows": args.feed_rows}
-    receipt: Path | None = None
-    dropped_at = 0.0
+    feeds = FeedDrops(server["data_dir"], auth["id"], args.feed_rows, args.feed_shares)
     next_sample = time.monotonic()
     next_report = time.monotonic() + args.window
     while run.done is None:
@@ -324,14 +353,8 @@ def soak_phase(
         if now >= next_sample:
             sampler.sample()
             next_sample += args.sample_seconds
-        if receipt is None and run.started_at is not None and now - run.started_at >= args.duration / 2:
-            receipt, feed["valid_rows"] = drop_feed_file(server["data_dir"], partner, args.feed_rows)
-            dropped_at = now
-            log(f"  feed file dropped ({args.feed_rows} rows) at {now - run.started_at:.0f} s")
-        if receipt is not None and "seconds" not in feed and receipt.exists():
-            feed["seconds"] = round(time.monotonic() - dropped_at, 1)
-            feed["receipt"] = _receipt(receipt)
-            log(f"  feed file processed in {feed['seconds']} s: {feed['receipt']}")
+        if run.started_at is not None:
+            feeds.tick((now - run.started_at) / args.duration, now)
         if now >= next_report:
             log(
                 f"  {now - (run.started_at or now):5.0f} s  ok {run.ok():,}  errors {run.errors()}  "
@@ -341,14 +364,8 @@ def soak_phase(
         run.pump(max(0.05, min(next_sample, next_report) - time.monotonic()))
     run.wait()
     sampler.remove("load generator")
-    if receipt is not None and "seconds" not in feed:
-        deadline = time.monotonic() + 120
-        while not receipt.exists() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if receipt.exists():
-            feed["seconds"] = round(time.monotonic() - dropped_at, 1)
-            feed["receipt"] = _receipt(receipt)
-    return run, feed
+    feeds.wait(120)
+    return run, feeds
 
 
 def _receipt(path: Path) -> dict[str, Any]:
@@ -404,6 +421,7 @@ def process_figures(sampler: ProcessSampler, started: float, ended: float) -> di
             "shared_service": series.shared,
             "samples": len(kept),
             "processes": max(series.processes[i] for i in kept),
+            "processes_first_last": [series.processes[kept[0]], series.processes[kept[-1]]],
             "first_mib": round(values[0] / 1024, 1),
             "last_mib": round(values[-1] / 1024, 1),
             "after_warmup_first_mean_mib": None if growth is None else round(growth.first_mean_kib / 1024, 1),
@@ -418,19 +436,19 @@ def process_figures(sampler: ProcessSampler, started: float, ended: float) -> di
 
 def print_report(capacity_figures: dict[str, Any], soak: dict[str, Any], processes: dict[str, Any]) -> None:
     print_table(
-        ["window", "requests", "p50 ms", "p99 ms", "max ms"],
+        ["window", "operations", "p50 ms", "p99 ms", "max ms"],
         [
             [
                 f"{w['start_s']:.0f}-{w['start_s'] + w['seconds']:.0f} s",
-                str(w["requests"]),
+                str(w["operations"]),
                 str(w["p50_ms"]),
                 str(w["p99_ms"]),
                 str(w["max_ms"]),
             ]
             for w in soak["windows"]
         ],
-        title=f"\nsoak latency per window (scheduled -> answered), offered {soak['rate_per_s']:.1f} req/s "
-        f"= {soak['load_factor']:.0%} of capacity {capacity_figures['requests_per_s']:.1f} req/s",
+        title=f"\nsoak latency per window (scheduled -> answered), offered {soak['rate_per_s']:.1f} ops/s "
+        f"= {soak['load_factor']:.0%} of capacity {capacity_figures['requests_per_s']:.1f} ops/s",
     )
     print_table(
         ["process", "measure", "first MiB", "last MiB", "growth %", "flat", "cpu", "n"],
@@ -452,23 +470,23 @@ def print_report(capacity_figures: dict[str, Any], soak: dict[str, Any], process
     )
 
 
-def run(args: Any) -> dict[str, Any]:
-    servers = _servers()
-    tag = f"soak_{uuid.uuid4().hex[:8]}"
-    sampler = ProcessSampler()
+@contextmanager
+def deployment(args: Any, sampler: ProcessSampler) -> Iterator[dict[str, Any]]:
+    """Start every process, onboard the partner (credentials, feeds, webhook endpoint), register the
+    processes with ``sampler``; yield ``{"server", "auth", "hooks", "processes"}``; stop everything."""
     with ExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-")))
+        if args.logs_dir is not None:  # runs after every process below has stopped
+            stack.callback(_keep_logs, root, args.logs_dir)
         schema = stack.enter_context(fresh_postgres_schema(args.postgres_url, prefix="bench_soak"))
-        database_url = f"{schema.url}&application_name={tag}"
         hook_url, hooks, receiver_pid = stack.enter_context(receiver())
         server_env = {"LEDGER_EMBEDDED_WEBHOOKS": "0", "LEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS": "1"}
-        init = ["init", "--data-dir", str(root / "data"), "--database-url", database_url]
-        subprocess.run(_ledger_command(*init), check=True, capture_output=True)  # the sealer needs a ledger
+        server_env |= dict(item.split("=", 1) for item in args.server_env)
         server = stack.enter_context(
-            servers.ledger_server(root, database_url, args.redis_url, args.workers, args.seal_interval_ms, server_env)
+            ledger_server(root, schema.url, args.redis_url, args.workers, args.seal_interval_ms, server_env)
         )
-        env = server["env"] | server_env | {"LEDGER_FEEDS_POLL_SECONDS": "2"}
-        where = ["--data-dir", str(server["data_dir"]), "--database-url", database_url]
+        env = server["env"] | {"LEDGER_FEEDS_POLL_SECONDS": "2"}
+        where = ["--data-dir", str(server["data_dir"]), "--database-url", server["database_url"]]
         dispatcher = stack.enter_context(
             side_process("dispatcher", _ledger_command("webhooks", "run", *where), env, root, '"started"')
         )
@@ -476,9 +494,8 @@ def run(args: Any) -> dict[str, Any]:
             side_process("feeds-worker", _ledger_command("feeds", "worker", *where), env, root, "")
         )
         auth = create_partner(server)
-        partner = auth["id"]
-        onboard = ["feeds", "configure", partner, "--it-email", "it@partner.example", *where]
-        subprocess.run(_ledger_command(*onboard), check=True, capture_output=True, env=env)  # the partner's feeds
+        onboard = ["feeds", "configure", auth["id"], "--it-email", "it@partner.example", *where]
+        subprocess.run(_ledger_command(*onboard), check=True, capture_output=True, env=env)
         register_endpoint(server["url"], auth, hook_url)
 
         sampler.add_uvicorn(server["pids"][0])
@@ -486,69 +503,70 @@ def run(args: Any) -> dict[str, Any]:
         sampler.add("webhook dispatcher", dispatcher.pid)
         sampler.add("feeds worker", feeds_worker.pid)
         sampler.add("webhook receiver (partner side)", receiver_pid)
-        sampler.add_finder("postgresql backends", postgres_backends(args.postgres_url, tag))
+        sampler.add_finder("postgresql backends", postgres_backends(args.postgres_url, server["pg_application"]))
         redis = redis_pid(args.redis_url)
         if redis is not None:
             sampler.add("redis", redis, shared=True)
+        yield {
+            "server": server,
+            "auth": auth,
+            "hooks": hooks,
+            "processes": {"dispatcher": dispatcher, "feeds worker": feeds_worker},
+        }
 
+
+def _keep_logs(root: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for path in root.glob("*.log"):
+        shutil.copyfile(path, target / path.name)
+
+
+def redis_usage(redis_url: str, prefix: str) -> dict[str, int]:
+    """Keys under this run's prefix, and the Redis server's ``used_memory`` (all its users)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = sum(1 for _ in client.scan_iter(f"{prefix}*", count=1000))
+        return {"keys": keys, "used_memory": int(client.info("memory")["used_memory"])}
+    finally:
+        client.close()
+
+
+def run(args: Any) -> dict[str, Any]:
+    """Capacity, then the soak, then the webhook drain; the figures and verdicts."""
+    sampler = ProcessSampler()
+    with deployment(args, sampler) as deployed:
+        server, auth = deployed["server"], deployed["auth"]
         log(f"capacity: closed loop, {args.capacity_connections} connections, {args.capacity_seconds:g} s")
         cap = capacity(server["url"], auth, args)
         log(
-            f"  {cap['requests_per_s']} req/s ({cap['claims_per_s']} claims/s), p99 {cap['p99_ms']} ms, "
+            f"  {cap['requests_per_s']} ops/s ({cap['claims_per_s']} claims/s), p99 {cap['p99_ms']} ms, "
             f"statuses {cap['statuses']}"
         )
         rate = max(1.0, cap["requests_per_s"] * args.load)
-        log(f"soak: open loop at {rate:.1f} req/s for {args.duration:g} s")
+        log(f"soak: open loop at {rate:.1f} ops/s for {args.duration:g} s")
+        redis_before = redis_usage(args.redis_url, server["env"]["LEDGER_REDIS_PREFIX"])
         soak_started = time.monotonic()
-        load, feed = soak_phase(server, auth, rate, sampler, args, partner)
+        load, feeds = soak_phase(server, auth, rate, sampler, args)
         soak_ended = time.monotonic()
+        redis_after = redis_usage(args.redis_url, server["env"]["LEDGER_REDIS_PREFIX"])
         claims = cap["claims_created"] + load.claims_created()
         log(f"  draining webhooks: {claims} claims -> {claims * DELIVERIES_PER_CLAIM} deliveries expected")
-        hooks_figures = drain_webhooks(server, hooks, claims)
-        alive = {name: p.poll() is None for name, p in (("dispatcher", dispatcher), ("feeds worker", feeds_worker))}
-    windows = latency_windows(load.samples, args.window, args.duration)
-    steadiness = p99_steady(windows)
+        hooks_figures = drain_webhooks(server, deployed["hooks"], claims)
+        alive = all(process.poll() is None for process in deployed["processes"].values())
     processes = process_figures(sampler, soak_started, soak_ended)
-    soak = {
-        "duration_s": args.duration,
-        "load_factor": args.load,
-        "rate_per_s": round(rate, 1),
-        "requests": len(load.samples),
-        "achieved_per_s": round(len(load.samples) / args.duration, 1),
-        "claims_created": load.claims_created(),
-        "statuses": dict(load.statuses),
-        "by_op": dict(load.by_op),
-        "errors": load.errors(),
-        "p50_ms": _ms(percentile([s[1] for s in load.samples], 0.5)),
-        "p99_ms": _ms(percentile([s[1] for s in load.samples], 0.99)),
-        "windows": [
-            {
-                "start_s": w.start_s,
-                "seconds": w.seconds,
-                "requests": w.requests,
-                "p50_ms": _round(w.p50_ms),
-                "p99_ms": _round(w.p99_ms),
-                "max_ms": _round(w.max_ms),
-            }
-            for w in windows
-        ],
-        "steadiness": {
-            "reason": steadiness.reason,
-            "median_p99_ms": _round(steadiness.median_p99_ms),
-            "worst_p99_ms": _round(steadiness.worst_p99_ms),
-        },
-        "load_generator_cpu_s": None if load.done is None else round(load.done["cpu_s"], 1),
-    }
+    soak = soak_figures(load, rate, args)
     print_report(cap, soak, processes)
     flat = [f["flat"] for f in processes.values() if not f["shared_service"]]
     verdicts = {
         "rss_flat": bool(flat) and all(flag is True for flag in flat),
-        "p99_steady": steadiness.steady,
+        "p99_steady": soak["steadiness"]["steady"],
         "zero_errors": cap["errors"] == 0 and soak["errors"] == 0,
         "webhooks_delivered": bool(hooks_figures["delivered"]),
         "claims_proved": cap["claims_without_proof"] == 0 and load.by_op["claim:201-no-proof"] == 0,
-        "feed_processed": "seconds" in feed,
-        "workers_alive": all(alive.values()) and not sampler.pid_changes,
+        "feed_processed": feeds.processed(),
+        "workers_alive": alive and not sampler.pid_changes,
     }
     loads = sampler.load_average
     return {
@@ -556,10 +574,51 @@ def run(args: Any) -> dict[str, Any]:
         "capacity": cap,
         "soak": soak,
         "webhooks": hooks_figures,
-        "feed": feed,
+        "feed_files": feeds.files,
         "processes": processes,
+        "redis": {"soak_start": redis_before, "soak_end": redis_after},
         "pid_changes": sampler.pid_changes,
         "load_average_1m": {"mean": round(sum(loads) / len(loads), 2), "max": round(max(loads), 2)} if loads else None,
+    }
+
+
+def soak_figures(load: LoadRun, rate: float, args: Any) -> dict[str, Any]:
+    """The soak's request figures, with the latency per window and its steadiness."""
+    windows = latency_windows(load.samples, args.window, args.duration)
+    steadiness = p99_steady(windows)
+    latencies = [latency for _, latency in load.samples]
+    return {
+        "duration_s": args.duration,
+        "load_factor": args.load,
+        "rate_per_s": round(rate, 1),
+        "operations": len(load.samples),
+        "achieved_per_s": round(len(load.samples) / args.duration, 1),
+        "claims_created": load.claims_created(),
+        "statuses": dict(load.statuses),
+        "by_op": dict(load.by_op),
+        "errors": load.errors(),
+        "p50_ms": _ms(percentile(latencies, 0.5)),
+        "p99_ms": _ms(percentile(latencies, 0.99)),
+        "windows": [
+            {
+                "start_s": w.start_s,
+                "seconds": w.seconds,
+                "operations": w.requests,
+                "p50_ms": _round(w.p50_ms),
+                "p99_ms": _round(w.p99_ms),
+                "max_ms": _round(w.max_ms),
+            }
+            for w in windows
+        ],
+        "steadiness": {
+            "steady": steadiness.steady,
+            "reason": steadiness.reason,
+            "median_p99_ms": _round(steadiness.median_p99_ms),
+            "worst_p99_ms": _round(steadiness.worst_p99_ms),
+            "first_third_p99_ms": _round(steadiness.first_third_p99_ms),
+            "last_third_p99_ms": _round(steadiness.last_third_p99_ms),
+        },
+        "load_generator_cpu_s": None if load.done is None else round(load.done["cpu_s"], 1),
     }
 
 
@@ -579,6 +638,14 @@ def main() -> None:
     parser.add_argument(
         "--feed-rows", type=int, default=None, help="eligibility rows dropped mid-run (5000; quick 300)"
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="LEDGER_X=VALUE",
+        help="extra environment of every ledger process (repeatable), e.g. LEDGER_WORKER_HEALTHCHECK_SECONDS=5",
+    )
+    parser.add_argument("--logs-dir", type=Path, default=None, help="copy every process's log here at the end")
     parser.add_argument("--workers", type=int, default=2, help="API workers (2)")
     parser.add_argument("--seal-interval-ms", type=int, default=50, help="sealer interval (50)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis URL (default: %(default)s)")
@@ -588,6 +655,7 @@ def main() -> None:
     args.window = args.window or (10.0 if args.quick else 60.0)
     args.sample_seconds = args.sample_seconds or (2.0 if args.quick else 5.0)
     args.feed_rows = args.feed_rows or (300 if args.quick else 5000)
+    args.feed_shares = (0.05, 0.5) if args.quick else (0.05, 0.3, 0.5, 0.7, 0.9)
     started = utc_now()
     results = run(args)
     for name, verdict in results["verdicts"].items():
