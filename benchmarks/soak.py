@@ -8,12 +8,15 @@ after), a real HTTP webhook receiver on loopback (its own process) and the load 
 process; see benchmarks/_soak_load.py for the request mix and the open-loop scheduling).
 
 1. **Capacity**: closed loop, ``--capacity-connections`` (32) connections, the soak's mix, for
-   ``--capacity-seconds`` (20; quick 6) after 3 s (quick 1 s) not counted. Capacity = 2xx answers per second.
+   ``--capacity-seconds`` (20; quick 6) after 3 s (quick 1 s) not counted. Capacity = operations answered
+   2xx per second (an operation is a claim, i.e. document upload + claim, or one read).
 2. **Soak**: open loop at ``--load`` (0.70) x capacity for ``--duration`` s (600; quick 40). One partner
    endpoint subscribed to every claim event (``claim.verified``, ``claim.fraud_detected``,
-   ``proof.generated``); at half time an eligibility file (``--feed-rows``, 5,000; quick 300; 1 % invalid
-   rows) is dropped into the partner's inbound folder with its ready marker, as the SFTP server does.
-   Afterwards the outbox is drained (up to 120 s) and compared with what the receiver got.
+   ``proof.generated``). Eligibility files go into the partner's inbound folder with their ready marker,
+   as our SFTP server does after an upload: a small one at 5 % (in the warm-up), then ``--feed-rows``
+   (5,000; quick 300; 1 % invalid rows) each at 30, 50, 70 and 90 % (quick: one at 50 %); the feeds
+   worker's receipt for each is awaited. Afterwards the outbox is drained (up to 120 s) and compared with
+   what the receiver got.
 
 Every ``--sample-seconds`` (5; quick 2) the RSS and CPU time of every process are read from /proc: the
 uvicorn supervisor, each API worker, the sealer, the dispatcher, the feeds worker, the load generator, the
@@ -23,9 +26,14 @@ machine). Verdicts (benchmarks/_soak_analysis.py): ``rss_flat`` (each process's 
 the first to the last fifth of the samples after the first 20 %), ``p99_steady`` (per 60 s window, quick
 10 s), ``zero_errors`` (no non-2xx answer, no transport error, in both phases), ``webhooks_delivered``
 (nothing pending or failed, the receiver got every delivery, and 2 deliveries per claim created),
-``claims_proved`` (every claim answered 201 with its inclusion proof) and ``feed_processed``.
+``claims_proved`` (every claim answered 201 with its inclusion proof), ``feed_processed`` (a receipt for
+every file) and ``workers_alive`` (no process died or was replaced: a new pid under a label counts).
+Redis is reported, not judged: other users of the machine share it, and it keeps this run's idempotency
+records for their TTL (24 h), so it grows with every POST by design (keys under the run's prefix and
+``used_memory`` at the soak's start and end are in the JSON).
 
-Usage: ``python benchmarks/soak.py [--quick] [--duration S] [--load 0.7]``. Table on stderr; the last line
+Usage: ``python benchmarks/soak.py [--quick] [--duration S] [--load 0.7] [--logs-dir DIR]
+[--server-env LEDGER_X=V]``. Table on stderr; the last line
 of stdout is one JSON object.
 """
 
@@ -231,7 +239,13 @@ class LoadRun:
         return sum(n for code, n in self.statuses.items() if not code.startswith("2"))
 
     def claims_created(self) -> int:
-        return self.by_op["claim:201"] + self.by_op["claim:201-no-proof"]
+        """Claims the server accepted: sealed (201, with or without the proof in the answer) or not sealed
+        within the server's wait (202): each is recorded and gets its webhooks."""
+        return self.by_op["claim:201"] + self.by_op["claim:201-no-proof"] + self.by_op["claim:202"]
+
+    def claims_unproved(self) -> int:
+        """Claims answered without their inclusion proof (202, or a 201 whose ``proof`` is missing)."""
+        return self.by_op["claim:201-no-proof"] + self.by_op["claim:202"]
 
 
 def capacity(url: str, auth: dict[str, str], args: Any) -> dict[str, Any]:
@@ -262,7 +276,7 @@ def capacity(url: str, auth: dict[str, str], args: Any) -> dict[str, Any]:
         "statuses": dict(run.statuses),
         "errors": run.errors(),
         "claims_created": run.claims_created(),
-        "claims_without_proof": run.by_op["claim:201-no-proof"],
+        "claims_without_proof": run.claims_unproved(),
     }
 
 
@@ -430,6 +444,8 @@ def process_figures(sampler: ProcessSampler, started: float, ended: float) -> di
             "flat": None if growth is None else growth.flat(),
             # CPU of a group whose members come and go (PostgreSQL backends) is not a difference of sums
             "cpu_util": None if private or wall <= 0 else round((cpu[-1] - cpu[0]) / wall, 3),
+            "series_s": [round(series.times[i] - started, 1) for i in kept],
+            "series_mib": [round(value / 1024, 1) for value in values],
         }
     return figures
 
@@ -564,7 +580,7 @@ def run(args: Any) -> dict[str, Any]:
         "p99_steady": soak["steadiness"]["steady"],
         "zero_errors": cap["errors"] == 0 and soak["errors"] == 0,
         "webhooks_delivered": bool(hooks_figures["delivered"]),
-        "claims_proved": cap["claims_without_proof"] == 0 and load.by_op["claim:201-no-proof"] == 0,
+        "claims_proved": cap["claims_without_proof"] == 0 and load.claims_unproved() == 0,
         "feed_processed": feeds.processed(),
         "workers_alive": alive and not sampler.pid_changes,
     }
@@ -594,6 +610,7 @@ def soak_figures(load: LoadRun, rate: float, args: Any) -> dict[str, Any]:
         "operations": len(load.samples),
         "achieved_per_s": round(len(load.samples) / args.duration, 1),
         "claims_created": load.claims_created(),
+        "claims_without_proof": load.claims_unproved(),
         "statuses": dict(load.statuses),
         "by_op": dict(load.by_op),
         "errors": load.errors(),
