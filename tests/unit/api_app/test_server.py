@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 
 from api import server
 from api.server import bind
@@ -30,10 +31,15 @@ def test_workers_get_the_configured_health_check_timeout(monkeypatch: pytest.Mon
     runs: list[dict[str, Any]] = []
     logged: list[Settings] = []
     monkeypatch.setattr(os, "environ", {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
-    monkeypatch.setattr(server.uvicorn, "run", lambda app, **options: runs.append({"app": app, **options}))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: runs.append({"app": app, **options}))
     monkeypatch.setattr(server, "configure_logging", logged.append)
     listeners: list[socket.socket] = []
-    monkeypatch.setattr(server, "bind", lambda host, port: listeners.append(bind(host, port)) or listeners[-1])
+
+    def bind_and_keep(host: str, port: int) -> socket.socket:
+        listeners.append(bind(host, port))
+        return listeners[-1]
+
+    monkeypatch.setattr(server, "bind", bind_and_keep)
     settings = Settings(
         storage=StorageSection(redis_url="redis://127.0.0.1:6379/0"),
         http=HttpSection(worker_healthcheck_seconds=45),
