@@ -446,6 +446,7 @@ def process_figures(sampler: ProcessSampler, started: float, ended: float) -> di
             "cpu_util": None if private or wall <= 0 else round((cpu[-1] - cpu[0]) / wall, 3),
             "series_s": [round(series.times[i] - started, 1) for i in kept],
             "series_mib": [round(value / 1024, 1) for value in values],
+            "series_anon_mib": [round(series.anon_kib[i] / 1024, 1) for i in kept],
         }
     return figures
 
