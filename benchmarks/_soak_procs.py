@@ -60,8 +60,9 @@ def cmdline(pid: int) -> str:
 class Series:
     """Samples of one label."""
 
-    shared: bool = False
-    """A service other users of the machine use too (Redis): its figures are not this run's alone."""
+    judged: bool = True
+    """False for what the RSS verdict leaves out: a service other users of the machine share (Redis), and the
+    test harness's receiver (it keeps every event id it saw, to count distinct deliveries)."""
     times: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
     anon_kib: list[int] = field(default_factory=list)
@@ -79,12 +80,12 @@ class ProcessSampler:
         self.pid_changes: list[str] = []
         self.load_average: list[float] = []
 
-    def add(self, label: str, pid: int, *, shared: bool = False) -> None:
-        self.add_finder(label, lambda: [pid], shared=shared)
+    def add(self, label: str, pid: int, *, judged: bool = True) -> None:
+        self.add_finder(label, lambda: [pid], judged=judged)
 
-    def add_finder(self, label: str, finder: Callable[[], list[int]], *, shared: bool = False) -> None:
+    def add_finder(self, label: str, finder: Callable[[], list[int]], *, judged: bool = True) -> None:
         self._finders[label] = finder
-        self.series.setdefault(label, Series(shared=shared))
+        self.series.setdefault(label, Series(judged=judged))
 
     def add_uvicorn(self, supervisor: int) -> None:
         """The supervisor and each of its worker children (not the resource tracker)."""

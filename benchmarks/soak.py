@@ -28,7 +28,8 @@ the first to the last fifth of the samples after the first 20 %), ``p99_steady``
 (nothing pending or failed, the receiver got every delivery, and 2 deliveries per claim created),
 ``claims_proved`` (every claim answered 201 with its inclusion proof), ``feed_processed`` (a receipt for
 every file) and ``workers_alive`` (no process died or was replaced: a new pid under a label counts).
-Redis is reported, not judged: other users of the machine share it, and it keeps this run's idempotency
+The receiver is reported, not judged (it keeps every event id it saw, to count distinct deliveries); so
+is Redis: other users of the machine share it, and it keeps this run's idempotency
 records for their TTL (24 h), so it grows with every POST by design (keys under the run's prefix and
 ``used_memory`` at the soak's start and end are in the JSON).
 
@@ -432,7 +433,7 @@ def process_figures(sampler: ProcessSampler, started: float, ended: float) -> di
         wall = series.times[kept[-1]] - series.times[kept[0]]
         figures[label] = {
             "measure": "RssAnon" if private else "RSS",
-            "shared_service": series.shared,
+            "judged": series.judged,
             "samples": len(kept),
             "processes": max(series.processes[i] for i in kept),
             "processes_first_last": [series.processes[kept[0]], series.processes[kept[-1]]],
@@ -471,7 +472,7 @@ def print_report(capacity_figures: dict[str, Any], soak: dict[str, Any], process
         ["process", "measure", "first MiB", "last MiB", "growth %", "flat", "cpu", "n"],
         [
             [
-                label + (" (shared)" if f["shared_service"] else ""),
+                label + ("" if f["judged"] else " (not judged)"),
                 f["measure"],
                 str(f["first_mib"]),
                 str(f["last_mib"]),
@@ -519,11 +520,11 @@ def deployment(args: Any, sampler: ProcessSampler) -> Iterator[dict[str, Any]]:
         sampler.add("sealer", server["pids"][1])
         sampler.add("webhook dispatcher", dispatcher.pid)
         sampler.add("feeds worker", feeds_worker.pid)
-        sampler.add("webhook receiver (partner side)", receiver_pid)
+        sampler.add("webhook receiver (harness)", receiver_pid, judged=False)
         sampler.add_finder("postgresql backends", postgres_backends(args.postgres_url, server["pg_application"]))
         redis = redis_pid(args.redis_url)
         if redis is not None:
-            sampler.add("redis", redis, shared=True)
+            sampler.add("redis (shared)", redis, judged=False)
         yield {
             "server": server,
             "auth": auth,
@@ -575,7 +576,7 @@ def run(args: Any) -> dict[str, Any]:
     processes = process_figures(sampler, soak_started, soak_ended)
     soak = soak_figures(load, rate, args)
     print_report(cap, soak, processes)
-    flat = [f["flat"] for f in processes.values() if not f["shared_service"]]
+    flat = [f["flat"] for f in processes.values() if f["judged"]]
     verdicts = {
         "rss_flat": bool(flat) and all(flag is True for flag in flat),
         "p99_steady": soak["steadiness"]["steady"],
