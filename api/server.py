@@ -33,6 +33,7 @@ import uvicorn
 from litestar import Litestar
 
 from api.app import create_app
+from api.http.observability import configure_logging
 from api.settings import Settings
 
 
@@ -75,6 +76,8 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, work
         return
     os.environ.update(settings.to_env())
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ledger-metrics-"))
+    configure_logging(settings)  # the supervisor's own lines too ("Child process [N] died" when it replaces one)
+    options["timeout_worker_healthcheck"] = settings.http.worker_healthcheck_seconds
     uvicorn.run("api.server:app_factory", factory=True, workers=workers, **options)
 
 

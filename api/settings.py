@@ -143,6 +143,10 @@ class HttpSection:
     """Threads (per server process) running the blocking ledger calls (api/http/threads.py); more threads
     than database connections (8 per process) only queue and contend for the GIL
     (docs/performance.md, HTTP)."""
+    worker_healthcheck_seconds: int = 30
+    """``ledger serve --workers N``: how long uvicorn's supervisor waits for a worker to answer its ping
+    before it SIGKILLs and replaces it (uvicorn's default, 5 s, killed busy, healthy workers with their
+    in-flight requests on a loaded host: docs/performance.md, "Soak")."""
 
     def limits_for(self, tier: str) -> TierLimits:
         """The rate limits of ``tier`` (an unknown tier gets sandbox limits)."""
@@ -376,6 +380,7 @@ _INTS = {
     "reminder_send_delay_seconds",
     "outcome_suppression_threshold",
     "worker_threads",
+    "worker_healthcheck_seconds",
     "sftp_port",
     "sftp_max_upload_bytes",
     "feeds_metrics_port",

@@ -14,8 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+# No timed assertions in tests: Hypothesis's per-example deadline is one, and on a shared 2-core machine it
+# fails examples that merely waited for a CPU. Examples are still bounded by the suite's timeout.
+settings.register_profile("ledger", deadline=None)
+settings.load_profile("ledger")
 
 POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("LEDGER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

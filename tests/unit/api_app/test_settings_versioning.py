@@ -21,6 +21,7 @@ def test_settings_round_trip_through_the_environment() -> None:
         sealing=SealingSection(embedded=False, wait_seconds=2.5),
         http=HttpSection(
             worker_threads=12,
+            worker_healthcheck_seconds=45,
             rate_limits={"sandbox": TierLimits(5, 2, None), "tight": TierLimits(60, 3, 100)},
             partner_policies={"acme": "tight"},
             versions={
@@ -39,6 +40,7 @@ def test_settings_round_trip_through_the_environment() -> None:
     )
     assert again.http.limits_for("tight") == TierLimits(60, 3, 100)
     assert again.http.worker_threads == 12
+    assert again.http.worker_healthcheck_seconds == 45
     assert again.http.limits_for("sandbox") == TierLimits(5, 2, None)
     assert again.http.limits_for("standard") == TierLimits(1000, 100, 100_000)  # defaults kept beside overrides
     assert again.http.partner_policies == {"acme": "tight"}
@@ -69,6 +71,7 @@ def test_every_environment_variable_keeps_its_name() -> None:
         "LEDGER_RESTRICTED_STATES",
         "LEDGER_OUTCOME_SUPPRESSION_THRESHOLD",
         "LEDGER_WORKER_THREADS",
+        "LEDGER_WORKER_HEALTHCHECK_SECONDS",
     } <= names
     assert all(name.startswith("LEDGER_") and name.isupper() for name in names)
     configured = Settings.from_env({"LEDGER_WEBHOOK_TIMEOUT_SECONDS": "7.5", "LEDGER_SEAL_INTERVAL_MS": "20"})

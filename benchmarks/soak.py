@@ -1,0 +1,707 @@
+"""Soak: the PostgreSQL server topology under mixed load at 70 % of its measured capacity for 10 minutes.
+
+Topology (everything a production deployment runs, each its own process on this machine): ``ledger serve
+--workers 2 --no-embedded-sealer`` (uvicorn supervisor + 2 API workers, ``LEDGER_EMBEDDED_WEBHOOKS=0``),
+``ledger sealer``, ``ledger webhooks run`` (projector + dispatcher), ``ledger feeds worker`` (polls every
+2 s), Redis (shared rate limiter, replay cache, idempotency store), PostgreSQL (fresh schema, dropped
+after), a real HTTP webhook receiver on loopback (its own process) and the load generator (its own
+process; see benchmarks/_soak_load.py for the request mix and the open-loop scheduling).
+
+1. **Capacity**: closed loop, ``--capacity-connections`` (32) connections, the soak's mix, for
+   ``--capacity-seconds`` (20; quick 6) after 3 s (quick 1 s) not counted. Capacity = operations answered
+   2xx per second (an operation is a claim, i.e. document upload + claim, or one read).
+2. **Soak**: open loop at ``--load`` (0.70) x capacity for ``--duration`` s (600; quick 40). One partner
+   endpoint subscribed to every claim event (``claim.verified``, ``claim.fraud_detected``,
+   ``proof.generated``). Eligibility files go into the partner's inbound folder with their ready marker,
+   as our SFTP server does after an upload: a small one at 5 % (in the warm-up), then ``--feed-rows``
+   (5,000; quick 300; 1 % invalid rows) each at 30, 50, 70 and 90 % (quick: one at 50 %); the feeds
+   worker's receipt for each is awaited. Afterwards the outbox is drained (up to 120 s) and compared with
+   what the receiver got.
+
+Every ``--sample-seconds`` (5; quick 2) the RSS and CPU time of every process are read from /proc: the
+uvicorn supervisor, each API worker, the sealer, the dispatcher, the feeds worker, the load generator, the
+receiver, the PostgreSQL backends serving this run (by ``application_name``; summed, their private memory
+``RssAnon`` since RSS also counts the shared buffers they touch) and Redis (shared with other users of the
+machine). Verdicts (benchmarks/_soak_analysis.py): ``rss_flat`` (each process's mean RSS grows < 5 % from
+the first to the last fifth of the samples after the first 20 %), ``p99_steady`` (per 60 s window, quick
+10 s), ``zero_errors`` (no non-2xx answer, no transport error, in both phases), ``webhooks_delivered``
+(nothing pending or failed, the receiver got every delivery, and 2 deliveries per claim created),
+``claims_proved`` (every claim answered 201 with its inclusion proof), ``feed_processed`` (a receipt for
+every file) and ``workers_alive`` (no process died or was replaced: a new pid under a label counts).
+The receiver is reported, not judged (it keeps every event id it saw, to count distinct deliveries); so
+is Redis: other users of the machine share it, and it keeps this run's idempotency
+records for their TTL (24 h), so it grows with every POST by design (keys under the run's prefix and
+``used_memory`` at the soak's start and end are in the JSON).
+
+Usage: ``python benchmarks/soak.py [--quick] [--duration S] [--load 0.7] [--logs-dir DIR]
+[--server-env LEDGER_X=V]``. Table on stderr; the last line
+of stdout is one JSON object.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# This directory holds ``http.py``, which would shadow the standard library's ``http``: move it last.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
+
+import multiprocessing  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from collections import Counter  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import ExitStack, contextmanager  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from _common import (  # noqa: E402
+    base_parser,
+    emit_json,
+    fresh_postgres_schema,
+    import_shadowed_package,
+    log,
+    machine_info,
+    print_table,
+    utc_now,
+)
+
+import_shadowed_package("proofs")
+
+from _servers import ledger_server  # noqa: E402
+from _soak_analysis import latency_windows, p99_steady, percentile, rss_growth  # noqa: E402
+from _soak_load import MIX, load_main, receiver_main  # noqa: E402
+from _soak_procs import ProcessSampler, postgres_backends, redis_pid  # noqa: E402
+
+DEFAULT_REDIS_URL = os.environ.get("LEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+EVENT_TYPES = ["claim.verified", "claim.fraud_detected", "proof.generated"]
+DELIVERIES_PER_CLAIM = 2  # claim.verified or claim.fraud_detected, then proof.generated
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+# -- the deployment's other processes -------------------------------------------------------------------
+def _ledger_command(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("ledger")), *args]
+
+
+@contextmanager
+def side_process(
+    name: str, args: list[str], env: dict[str, str], root: Path, ready: str
+) -> Iterator[subprocess.Popen[str]]:
+    """Run ``args`` with its output in ``root/<name>.log``; up once ``ready`` is in the log; SIGTERM at the end."""
+    log_path = root / f"{name}.log"
+    with log_path.open("w") as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while ready not in log_path.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def receiver() -> Iterator[tuple[str, Any, int]]:
+    """The partner's webhook receiver: (url, pipe, pid)."""
+    parent, child = _SPAWN.Pipe()
+    process = _SPAWN.Process(target=receiver_main, args=(child,), daemon=True)
+    process.start()
+    try:
+        port = parent.recv()
+        yield f"http://127.0.0.1:{port}/hooks", parent, int(process.pid or 0)
+    finally:
+        if process.is_alive():
+            parent.send("stop")
+            parent.recv()
+        process.join(10)
+
+
+def create_partner(server: dict[str, Any]) -> dict[str, str]:
+    """An enterprise partner that may also manage webhooks (benchmarks/http.py's has the default scopes
+    only), registered in the server's database; with a fresh access token and its id."""
+    from adapters.opening import open_ledger
+    from adapters.storage import StorageConfig
+    from api.client.ledger_client import LedgerClient
+    from api.security.credentials import DEFAULT_SCOPES, CredentialService
+    from api.security.secrets import load_deployment_secret
+
+    partner_id = f"soak_{uuid.uuid4().hex[:10]}"
+    with open_ledger(StorageConfig(server["data_dir"], server["database_url"])) as ledger:
+        service = CredentialService(ledger, load_deployment_secret(server["data_dir"]))
+        credentials = service.create_partner(
+            partner_id,
+            partner_id,
+            tier="enterprise",
+            category="claims_software",
+            scopes=[*DEFAULT_SCOPES, "webhooks:manage"],
+        )
+    with LedgerClient(
+        server["url"],
+        client_id=credentials.client_id,
+        client_secret=credentials.client_secret,
+        api_key=credentials.api_key,
+        api_secret=credentials.api_secret,
+    ) as client:
+        token = client.token()
+    return {"token": token, "api_key": credentials.api_key, "api_secret": credentials.api_secret, "id": partner_id}
+
+
+def register_endpoint(url: str, auth: dict[str, str], target: str) -> None:
+    """``POST /api/v1/webhooks/endpoints`` as the partner, signed like every partner request."""
+    import httpx
+
+    from api.client.signing import sign
+
+    body = httpx.Request("POST", "/", json={"url": target, "eventTypes": EVENT_TYPES}).content
+    path = "/api/v1/webhooks/endpoints"
+    rid = str(uuid.uuid4())
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    headers = {
+        "Authorization": f"Bearer {auth['token']}",
+        "X-API-Key": auth["api_key"],
+        "X-Request-ID": rid,
+        "X-Timestamp": stamp,
+        "Content-Type": "application/json",
+        "X-Signature": sign(auth["api_secret"], "POST", path, "", stamp, rid, body),
+    }
+    answer = httpx.post(url + path, content=body, headers=headers, timeout=30)
+    if answer.status_code != 201:
+        raise RuntimeError(f"webhook registration answered {answer.status_code}: {answer.text}")
+
+
+# -- driving the load -----------------------------------------------------------------------------------
+class LoadRun:
+    """One load-generator process; :meth:`pump` collects its finished requests while the caller samples."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.conn, child = _SPAWN.Pipe(duplex=False)
+        self.process = _SPAWN.Process(target=load_main, args=(child, spec), daemon=True)
+        self.process.start()
+        child.close()
+        self.samples: list[tuple[float, float]] = []
+        self.ok_at: list[float] = []
+        self.statuses: Counter[str] = Counter()
+        self.by_op: Counter[str] = Counter()
+        self.started_at: float | None = None
+        self.done: dict[str, Any] | None = None
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.pid or 0)
+
+    def pump(self, seconds: float) -> None:
+        """Receive messages for up to ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while self.done is None and (left := deadline - time.monotonic()) > 0:
+            if not self.conn.poll(left):
+                break
+            try:
+                kind, payload = self.conn.recv()
+            except EOFError:
+                raise RuntimeError(f"load generator died (exit code {self.process.exitcode})") from None
+            if kind == "start":
+                self.started_at = float(payload)
+            elif kind == "batch":
+                for at, latency, op, status in payload:
+                    self.samples.append((at, latency))
+                    if status.startswith("2"):
+                        self.ok_at.append(at)
+                    self.statuses[status] += 1
+                    self.by_op[f"{op}:{status}"] += 1
+            else:
+                self.done = payload
+        if self.done is None and not self.process.is_alive() and not self.conn.poll():
+            raise RuntimeError(f"load generator died (exit code {self.process.exitcode})")
+
+    def wait(self) -> None:
+        while self.done is None:
+            self.pump(1.0)
+        self.process.join(10)
+
+    def ok(self) -> int:
+        return sum(n for code, n in self.statuses.items() if code.startswith("2"))
+
+    def errors(self) -> int:
+        return sum(n for code, n in self.statuses.items() if not code.startswith("2"))
+
+    def claims_created(self) -> int:
+        """Claims the server accepted: sealed (201, with or without the proof in the answer) or not sealed
+        within the server's wait (202): each is recorded and gets its webhooks."""
+        return self.by_op["claim:201"] + self.by_op["claim:201-no-proof"] + self.by_op["claim:202"]
+
+    def claims_unproved(self) -> int:
+        """Claims answered without their inclusion proof (202, or a 201 whose ``proof`` is missing)."""
+        return self.by_op["claim:201-no-proof"] + self.by_op["claim:202"]
+
+
+def capacity(url: str, auth: dict[str, str], args: Any) -> dict[str, Any]:
+    """Closed-loop saturation with the soak's mix; the warm-up's requests are not counted."""
+    warmup = 1.0 if args.quick else 3.0
+    run = LoadRun(
+        {
+            "mode": "closed",
+            "url": url,
+            "auth": auth,
+            "tag": f"cap-{uuid.uuid4().hex[:6]}",
+            "duration": warmup + args.capacity_seconds,
+            "connections": args.capacity_connections,
+        }
+    )
+    run.wait()
+    measured = [latency for at, latency in run.samples if at >= warmup]
+    ok = sum(1 for at in run.ok_at if at >= warmup)
+    rate = ok / args.capacity_seconds
+    claim_share = MIX.count("claim") / len(MIX)
+    return {
+        "connections": args.capacity_connections,
+        "seconds": args.capacity_seconds,
+        "requests_per_s": round(rate, 1),
+        "claims_per_s": round(rate * claim_share, 1),
+        "p50_ms": _ms(percentile(measured, 0.5)),
+        "p99_ms": _ms(percentile(measured, 0.99)),
+        "statuses": dict(run.statuses),
+        "errors": run.errors(),
+        "claims_created": run.claims_created(),
+        "claims_without_proof": run.claims_unproved(),
+    }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+class FeedDrops:
+    """Eligibility files put in the partner's inbound folder with their ready marker (what our SFTP server
+    does after an upload) at set shares of the soak, and the feeds worker's receipts for them.
+
+    The first, small file falls in the warm-up (the worker's first file loads code and fills caches once);
+    the others, ``rows`` long each, at the later shares (half time among them). Every file names its own
+    members (ids prefixed with the file's number), so each one registers new members."""
+
+    def __init__(self, data_dir: Path, partner: str, rows: int, shares: tuple[float, ...]) -> None:
+        from adapters.feeds.folders import FeedFolders
+        from api.settings import FeedsSection
+
+        self.folders = FeedFolders(FeedsSection().root_dir(data_dir))
+        self.partner = partner
+        self.staging = data_dir
+        today = datetime.now(UTC).date()
+        self.plan = [
+            (share, max(10, rows // 10) if number == 0 else rows, number, today - timedelta(days=len(shares) - number))
+            for number, share in enumerate(shares)
+        ]
+        self.files: list[dict[str, Any]] = []
+        self._pending: list[tuple[Path, float, dict[str, Any]]] = []
+
+    def tick(self, elapsed_share: float, now: float) -> None:
+        """Drop the files that are due; collect the receipts that appeared."""
+        from feeds import write_file
+
+        while self.plan and elapsed_share >= self.plan[0][0]:
+            share, rows, number, day = self.plan.pop(0)
+            name = f"eligibility_{self.partner}_{day:%Y%m%d}.csv"
+            staging = self.staging / f".{name}"
+            figures: dict[str, Any] = {"file": number, "at_share": share, "rows": rows}
+            figures["valid_rows"] = write_file(staging, rows)
+            header, *records = staging.read_text(encoding="utf-8").split("\r\n")
+            staging.write_text("\r\n".join([header, *(f"f{number}{r}" if r else r for r in records)]), "utf-8")
+            self.folders.ensure(self.partner)
+            staging.replace(self.folders.inbound(self.partner) / name)
+            self.folders.mark_ready(self.partner, name)
+            self.files.append(figures)
+            self._pending.append((self.folders.processed(self.partner) / f"{name}.json", now, figures))
+            log(f"  feed file of {rows} rows dropped at {share:.0%} of the soak")
+        for item in list(self._pending):
+            receipt, dropped_at, figures = item
+            if receipt.exists():
+                figures["seconds"] = round(now - dropped_at, 1)
+                figures["receipt"] = _receipt(receipt)
+                self._pending.remove(item)
+                log(f"  feed file processed in {figures['seconds']} s: {figures['receipt']}")
+
+    def wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self._pending and time.monotonic() < deadline:
+            time.sleep(0.5)
+            self.tick(1.0, time.monotonic())
+
+    def processed(self) -> bool:
+        return bool(self.files) and not self.plan and not self._pending
+
+
+def soak_phase(
+    server: dict[str, Any], auth: dict[str, str], rate: float, sampler: ProcessSampler, args: Any
+) -> tuple[LoadRun, FeedDrops]:
+    """The open-loop run with the sampling and the feed files; returns the run and the feed drops."""
+    run = LoadRun(
+        {
+            "mode": "open",
+            "url": server["url"],
+            "auth": auth,
+            "tag": f"soak-{uuid.uuid4().hex[:6]}",
+            "duration": args.duration,
+            "rate": rate,
+            "max_connections": args.max_connections,
+        }
+    )
+    sampler.add("load generator", run.pid)
+    feeds = FeedDrops(server["data_dir"], auth["id"], args.feed_rows, args.feed_shares)
+    next_sample = time.monotonic()
+    next_report = time.monotonic() + args.window
+    while run.done is None:
+        now = time.monotonic()
+        if now >= next_sample:
+            sampler.sample()
+            next_sample += args.sample_seconds
+        if run.started_at is not None:
+            feeds.tick((now - run.started_at) / args.duration, now)
+        if now >= next_report:
+            log(
+                f"  {now - (run.started_at or now):5.0f} s  ok {run.ok():,}  errors {run.errors()}  "
+                f"load avg {os.getloadavg()[0]:.1f}"
+            )
+            next_report += args.window
+        run.pump(max(0.05, min(next_sample, next_report) - time.monotonic()))
+    run.wait()
+    sampler.remove("load generator")
+    feeds.wait(120)
+    return run, feeds
+
+
+def _receipt(path: Path) -> dict[str, Any]:
+    import json
+
+    document: dict[str, Any] = json.loads(path.read_text())
+    return {key: document[key] for key in ("result", "accepted", "rejected") if key in document} or document
+
+
+def drain_webhooks(server: dict[str, Any], receiver_pipe: Any, claims: int) -> dict[str, Any]:
+    """Wait (up to 120 s) until nothing is pending in the outbox and the receiver has every delivery."""
+    from adapters.storage import StorageConfig, open_outbox
+
+    expected = claims * DELIVERIES_PER_CLAIM
+    outbox = open_outbox(StorageConfig(server["data_dir"], server["database_url"]))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            counts = outbox.counts()
+            receiver_pipe.send("count")
+            posts, distinct = receiver_pipe.recv()
+            settled = counts.get("pending", 0) == 0 and counts.get("delivered", 0) >= expected
+            if (settled and distinct >= counts.get("delivered", 0)) or time.monotonic() > deadline:
+                break
+            time.sleep(1.0)
+    finally:
+        outbox.close()
+    delivered = counts.get("delivered", 0)
+    return {
+        "expected": expected,
+        "outbox": counts,
+        "received_posts": posts,
+        "received_distinct": distinct,
+        "delivered": delivered == expected and distinct == expected and set(counts) <= {"delivered"},
+    }
+
+
+# -- reporting ------------------------------------------------------------------------------------------
+def process_figures(sampler: ProcessSampler, started: float, ended: float) -> dict[str, Any]:
+    """Per label: RSS at the ends of the run, growth after warm-up, CPU used per wall second."""
+    figures: dict[str, Any] = {}
+    for label, series in sampler.series.items():
+        kept = [i for i, t in enumerate(series.times) if started <= t <= ended]
+        if not kept:
+            continue
+        private = label == "postgresql backends"  # their RSS also counts the shared buffers they touched
+        values = [(series.anon_kib if private else series.rss_kib)[i] for i in kept]
+        growth = rss_growth(values)
+        cpu = [series.cpu_s[i] for i in kept]
+        wall = series.times[kept[-1]] - series.times[kept[0]]
+        figures[label] = {
+            "measure": "RssAnon" if private else "RSS",
+            "judged": series.judged,
+            "samples": len(kept),
+            "processes": max(series.processes[i] for i in kept),
+            "processes_first_last": [series.processes[kept[0]], series.processes[kept[-1]]],
+            "first_mib": round(values[0] / 1024, 1),
+            "last_mib": round(values[-1] / 1024, 1),
+            "after_warmup_first_mean_mib": None if growth is None else round(growth.first_mean_kib / 1024, 1),
+            "after_warmup_last_mean_mib": None if growth is None else round(growth.last_mean_kib / 1024, 1),
+            "growth_pct": None if growth is None else round(growth.fraction * 100, 2),
+            "flat": None if growth is None else growth.flat(),
+            # CPU of a group whose members come and go (PostgreSQL backends) is not a difference of sums
+            "cpu_util": None if private or wall <= 0 else round((cpu[-1] - cpu[0]) / wall, 3),
+            "series_s": [round(series.times[i] - started, 1) for i in kept],
+            "series_mib": [round(value / 1024, 1) for value in values],
+            "series_anon_mib": [round(series.anon_kib[i] / 1024, 1) for i in kept],
+        }
+    return figures
+
+
+def print_report(capacity_figures: dict[str, Any], soak: dict[str, Any], processes: dict[str, Any]) -> None:
+    print_table(
+        ["window", "operations", "p50 ms", "p99 ms", "max ms"],
+        [
+            [
+                f"{w['start_s']:.0f}-{w['start_s'] + w['seconds']:.0f} s",
+                str(w["operations"]),
+                str(w["p50_ms"]),
+                str(w["p99_ms"]),
+                str(w["max_ms"]),
+            ]
+            for w in soak["windows"]
+        ],
+        title=f"\nsoak latency per window (scheduled -> answered), offered {soak['rate_per_s']:.1f} ops/s "
+        f"= {soak['load_factor']:.0%} of capacity {capacity_figures['requests_per_s']:.1f} ops/s",
+    )
+    print_table(
+        ["process", "measure", "first MiB", "last MiB", "growth %", "flat", "cpu", "n"],
+        [
+            [
+                label + ("" if f["judged"] else " (not judged)"),
+                f["measure"],
+                str(f["first_mib"]),
+                str(f["last_mib"]),
+                str(f["growth_pct"]),
+                str(f["flat"]),
+                str(f["cpu_util"]),
+                str(f["processes"]),
+            ]
+            for label, f in processes.items()
+        ],
+        title="\nprocesses: RSS (first/last sample), growth of the mean from the first to the last fifth after "
+        "a 20 % warm-up; cpu = cores used",
+    )
+
+
+@contextmanager
+def deployment(args: Any, sampler: ProcessSampler) -> Iterator[dict[str, Any]]:
+    """Start every process, onboard the partner (credentials, feeds, webhook endpoint), register the
+    processes with ``sampler``; yield ``{"server", "auth", "hooks", "processes"}``; stop everything."""
+    with ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-")))
+        if args.logs_dir is not None:  # runs after every process below has stopped
+            stack.callback(_keep_logs, root, args.logs_dir)
+        schema = stack.enter_context(fresh_postgres_schema(args.postgres_url, prefix="bench_soak"))
+        hook_url, hooks, receiver_pid = stack.enter_context(receiver())
+        server_env = {"LEDGER_EMBEDDED_WEBHOOKS": "0", "LEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS": "1"}
+        server_env |= dict(item.split("=", 1) for item in args.server_env)
+        server = stack.enter_context(
+            ledger_server(root, schema.url, args.redis_url, args.workers, args.seal_interval_ms, server_env)
+        )
+        env = server["env"] | {"LEDGER_FEEDS_POLL_SECONDS": "2"}
+        where = ["--data-dir", str(server["data_dir"]), "--database-url", server["database_url"]]
+        dispatcher = stack.enter_context(
+            side_process("dispatcher", _ledger_command("webhooks", "run", *where), env, root, '"started"')
+        )
+        feeds_worker = stack.enter_context(
+            side_process("feeds-worker", _ledger_command("feeds", "worker", *where), env, root, "")
+        )
+        auth = create_partner(server)
+        onboard = ["feeds", "configure", auth["id"], "--it-email", "it@partner.example", *where]
+        subprocess.run(_ledger_command(*onboard), check=True, capture_output=True, env=env)
+        register_endpoint(server["url"], auth, hook_url)
+
+        sampler.add_uvicorn(server["pids"][0])
+        sampler.add("sealer", server["pids"][1])
+        sampler.add("webhook dispatcher", dispatcher.pid)
+        sampler.add("feeds worker", feeds_worker.pid)
+        sampler.add("webhook receiver (harness)", receiver_pid, judged=False)
+        sampler.add_finder("postgresql backends", postgres_backends(args.postgres_url, server["pg_application"]))
+        redis = redis_pid(args.redis_url)
+        if redis is not None:
+            sampler.add("redis (shared)", redis, judged=False)
+        yield {
+            "server": server,
+            "auth": auth,
+            "hooks": hooks,
+            "processes": {"dispatcher": dispatcher, "feeds worker": feeds_worker},
+        }
+
+
+def _keep_logs(root: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for path in root.glob("*.log"):
+        shutil.copyfile(path, target / path.name)
+
+
+def redis_usage(redis_url: str, prefix: str) -> dict[str, int]:
+    """Keys under this run's prefix, and the Redis server's ``used_memory`` (all its users)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = sum(1 for _ in client.scan_iter(f"{prefix}*", count=1000))
+        return {"keys": keys, "used_memory": int(client.info("memory")["used_memory"])}
+    finally:
+        client.close()
+
+
+def run(args: Any) -> dict[str, Any]:
+    """Capacity, then the soak, then the webhook drain; the figures and verdicts."""
+    sampler = ProcessSampler()
+    with deployment(args, sampler) as deployed:
+        server, auth = deployed["server"], deployed["auth"]
+        log(f"capacity: closed loop, {args.capacity_connections} connections, {args.capacity_seconds:g} s")
+        cap = capacity(server["url"], auth, args)
+        log(
+            f"  {cap['requests_per_s']} ops/s ({cap['claims_per_s']} claims/s), p99 {cap['p99_ms']} ms, "
+            f"statuses {cap['statuses']}"
+        )
+        rate = max(1.0, cap["requests_per_s"] * args.load)
+        log(f"soak: open loop at {rate:.1f} ops/s for {args.duration:g} s")
+        redis_before = redis_usage(args.redis_url, server["env"]["LEDGER_REDIS_PREFIX"])
+        soak_started = time.monotonic()
+        load, feeds = soak_phase(server, auth, rate, sampler, args)
+        soak_ended = time.monotonic()
+        redis_after = redis_usage(args.redis_url, server["env"]["LEDGER_REDIS_PREFIX"])
+        claims = cap["claims_created"] + load.claims_created()
+        log(f"  draining webhooks: {claims} claims -> {claims * DELIVERIES_PER_CLAIM} deliveries expected")
+        hooks_figures = drain_webhooks(server, deployed["hooks"], claims)
+        alive = all(process.poll() is None for process in deployed["processes"].values())
+    processes = process_figures(sampler, soak_started, soak_ended)
+    soak = soak_figures(load, rate, args)
+    print_report(cap, soak, processes)
+    flat = [f["flat"] for f in processes.values() if f["judged"]]
+    verdicts = {
+        "rss_flat": bool(flat) and all(flag is True for flag in flat),
+        "p99_steady": soak["steadiness"]["steady"],
+        "zero_errors": cap["errors"] == 0 and soak["errors"] == 0,
+        "webhooks_delivered": bool(hooks_figures["delivered"]),
+        "claims_proved": cap["claims_without_proof"] == 0 and load.claims_unproved() == 0,
+        "feed_processed": feeds.processed(),
+        "workers_alive": alive and not sampler.pid_changes,
+    }
+    loads = sampler.load_average
+    return {
+        "verdicts": verdicts,
+        "capacity": cap,
+        "soak": soak,
+        "webhooks": hooks_figures,
+        "feed_files": feeds.files,
+        "processes": processes,
+        "redis": {"soak_start": redis_before, "soak_end": redis_after},
+        "pid_changes": sampler.pid_changes,
+        "load_average_1m": {"mean": round(sum(loads) / len(loads), 2), "max": round(max(loads), 2)} if loads else None,
+    }
+
+
+def soak_figures(load: LoadRun, rate: float, args: Any) -> dict[str, Any]:
+    """The soak's request figures, with the latency per window and its steadiness."""
+    windows = latency_windows(load.samples, args.window, args.duration)
+    steadiness = p99_steady(windows)
+    latencies = [latency for _, latency in load.samples]
+    return {
+        "duration_s": args.duration,
+        "load_factor": args.load,
+        "rate_per_s": round(rate, 1),
+        "operations": len(load.samples),
+        "achieved_per_s": round(len(load.samples) / args.duration, 1),
+        "claims_created": load.claims_created(),
+        "claims_without_proof": load.claims_unproved(),
+        "statuses": dict(load.statuses),
+        "by_op": dict(load.by_op),
+        "errors": load.errors(),
+        "p50_ms": _ms(percentile(latencies, 0.5)),
+        "p99_ms": _ms(percentile(latencies, 0.99)),
+        "windows": [
+            {
+                "start_s": w.start_s,
+                "seconds": w.seconds,
+                "operations": w.requests,
+                "p50_ms": _round(w.p50_ms),
+                "p99_ms": _round(w.p99_ms),
+                "max_ms": _round(w.max_ms),
+            }
+            for w in windows
+        ],
+        "steadiness": {
+            "steady": steadiness.steady,
+            "reason": steadiness.reason,
+            "median_p99_ms": _round(steadiness.median_p99_ms),
+            "worst_p99_ms": _round(steadiness.worst_p99_ms),
+            "first_third_p99_ms": _round(steadiness.first_third_p99_ms),
+            "last_third_p99_ms": _round(steadiness.last_third_p99_ms),
+        },
+        "load_generator_cpu_s": None if load.done is None else round(load.done["cpu_s"], 1),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def main() -> None:
+    parser = base_parser(__doc__.split("\n\n", 1)[0] if __doc__ else "soak")
+    parser.add_argument("--duration", type=float, default=None, help="soak seconds (600; quick 40)")
+    parser.add_argument("--load", type=float, default=0.70, help="offered load as a share of capacity (0.70)")
+    parser.add_argument("--capacity-seconds", type=float, default=None, help="capacity probe seconds (20; quick 6)")
+    parser.add_argument("--capacity-connections", type=int, default=32, help="capacity probe connections (32)")
+    parser.add_argument("--max-connections", type=int, default=256, help="open-loop connection cap (256)")
+    parser.add_argument("--window", type=float, default=None, help="latency window seconds (60; quick 10)")
+    parser.add_argument("--sample-seconds", type=float, default=None, help="process sampling interval (5; quick 2)")
+    parser.add_argument(
+        "--feed-rows", type=int, default=None, help="eligibility rows dropped mid-run (5000; quick 300)"
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="LEDGER_X=VALUE",
+        help="extra environment of every ledger process (repeatable), e.g. LEDGER_WORKER_HEALTHCHECK_SECONDS=5",
+    )
+    parser.add_argument("--logs-dir", type=Path, default=None, help="copy every process's log here at the end")
+    parser.add_argument("--workers", type=int, default=2, help="API workers (2)")
+    parser.add_argument("--seal-interval-ms", type=int, default=50, help="sealer interval (50)")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis URL (default: %(default)s)")
+    args = parser.parse_args()
+    args.duration = args.duration or (40.0 if args.quick else 600.0)
+    args.capacity_seconds = args.capacity_seconds or (6.0 if args.quick else 20.0)
+    args.window = args.window or (10.0 if args.quick else 60.0)
+    args.sample_seconds = args.sample_seconds or (2.0 if args.quick else 5.0)
+    args.feed_rows = args.feed_rows or (300 if args.quick else 5000)
+    args.feed_shares = (0.05, 0.5) if args.quick else (0.05, 0.3, 0.5, 0.7, 0.9)
+    started = utc_now()
+    results = run(args)
+    for name, verdict in results["verdicts"].items():
+        log(f"{name}: {'yes' if verdict else 'NO'}")
+    emit_json(
+        {
+            "benchmark": "soak",
+            "started": started,
+            "finished": utc_now(),
+            "quick": args.quick,
+            "settings": {
+                "topology": "postgresql: ledger serve --workers N --no-embedded-sealer, ledger sealer, "
+                "ledger webhooks run, ledger feeds worker, redis",
+                "workers": args.workers,
+                "mix_per_10": {op: MIX.count(op) for op in sorted(set(MIX))},
+                "load_factor": args.load,
+                "duration_s": args.duration,
+                "window_s": args.window,
+                "sample_s": args.sample_seconds,
+                "feed_rows": args.feed_rows,
+            },
+            "machine": machine_info(args.postgres_url),
+            **results,
+        },
+        args.json_out,
+    )
+
+
+if __name__ == "__main__":
+    main()
