@@ -26,7 +26,7 @@ from adapters.storage import StorageConfig
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus, claims_file_id
 from ledger_core.claims.batch.formats import BatchFileRejected, LineOutcome
 from ledger_core.claims.claim import Claim
-from ledger_core.claims.submission import validate_submission
+from ledger_core.claims.submission import ClaimSubmission, validate_submission
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.ledger import Ledger
 from ledger_core.shared.service_support import save
@@ -60,6 +60,20 @@ def ledger(config: StorageConfig) -> Iterator[Ledger]:
     )
     yield opened
     opened.close()
+
+
+def plain_claim(partner_claim_id: str, amount: str, partner_id: str = P) -> ClaimSubmission:
+    """A claim without documents at level standard, as the API would take it."""
+    return validate_submission(
+        partner_id=partner_id,
+        partner_claim_id=partner_claim_id,
+        claim_type="auto",
+        claim_amount=amount,
+        currency="USD",
+        submitted_at="2025-01-01T00:00:00Z",
+        documents=[],
+        verification_level="standard",
+    )
 
 
 def claim(number: int, **overrides: Any) -> dict[str, Any]:
@@ -119,27 +133,9 @@ def check_every_proof(header: dict[str, Any], lines: list[dict[str, Any]], vkey:
 def test_a_file_imports_with_proofs_and_reports_every_bad_line(
     ledger: Ledger, config: StorageConfig, tmp_path: Path
 ) -> None:
-    existing = validate_submission(
-        partner_id=P,
-        partner_claim_id="H-90000",
-        claim_type="auto",
-        claim_amount="10.00",
-        currency="USD",
-        submitted_at="2025-01-01T00:00:00Z",
-        documents=[],
-        verification_level="standard",
-    )
+    existing = plain_claim("H-90000", "10.00")
     ledger.claims.submit(existing)
-    conflicting = validate_submission(
-        partner_id=P,
-        partner_claim_id="H-90001",
-        claim_type="auto",
-        claim_amount="10.00",
-        currency="USD",
-        submitted_at="2025-01-01T00:00:00Z",
-        documents=[],
-        verification_level="standard",
-    )
+    conflicting = plain_claim("H-90001", "10.00")
     ledger.claims.submit(conflicting)
     lines: list[Any] = [claim(i) for i in range(12)]
     lines += [
@@ -278,32 +274,10 @@ def test_bulk_verification_reports_each_claim_and_leaks_nothing(
         ledger, config, write_jsonl(tmp_path / "in" / f"claims_{P}_20260120.jsonl", [claim(1)]), tmp_path / "o"
     )
     decided_id = read_results(imported.results_path)[1][0]["claimId"]
-    recorded_only = Claim.from_submission(
-        validate_submission(
-            partner_id=P,
-            partner_claim_id="R-1",
-            claim_type="auto",
-            claim_amount="20.00",
-            currency="USD",
-            submitted_at="2025-01-01T00:00:00Z",
-            documents=[],
-            verification_level="standard",
-        )
-    )
+    recorded_only = Claim.from_submission(plain_claim("R-1", "20.00"))
     save(ledger.app, recorded_only)  # recorded without a verification (library use): open for one
     ledger.partners.register(partner_id="other", name="Other", category="insurance_carrier", tier="standard", scopes=[])
-    theirs = ledger.claims.submit(
-        validate_submission(
-            partner_id="other",
-            partner_claim_id="T-1",
-            claim_type="auto",
-            claim_amount="20.00",
-            currency="USD",
-            submitted_at="2025-01-01T00:00:00Z",
-            documents=[],
-            verification_level="standard",
-        )
-    )
+    theirs = ledger.claims.submit(plain_claim("T-1", "20.00", partner_id="other"))
     lines = [
         {"claimId": decided_id},
         {"partnerClaimId": "R-1"},
