@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import stat
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -154,13 +155,16 @@ def test_large_bodies_stream_one_at_a_time_beyond_which_503(server: LiveServer, 
     with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=30) as first:
         first.sendall(request + document[: LARGE * 2])  # past the threshold: it holds the slot, and waits
         refused = None
-        for _ in range(200):  # until the server has read far enough into the first body to hold the slot
+        give_up = time.monotonic() + 120  # a bound on waiting, not a timing assertion: a loaded host is slow
+        while refused is None and time.monotonic() < give_up:
+            # until the server has read far enough into the first body to hold the slot
             other = b"%PDF-" + uuid.uuid4().bytes * 4096
             answer = signed(client, "POST", path, "type=pdf", other, content_type="application/pdf")
             if answer.status_code == 503:
                 refused = answer
                 break
             assert answer.status_code == 201, answer.text
+            time.sleep(0.05)  # let the server's reading of the first body come round
         assert refused is not None, "a second large body was never refused"
         assert refused.headers["Retry-After"] == "1"
         assert error_of(refused)["code"] == "SERVICE_UNAVAILABLE"
