@@ -135,11 +135,6 @@ class LogRows(LogReader, PartnerLogReader, Protocol):
         """Which of ``aggregate_ids`` have an entry (:class:`ledger_core.members.feeds.ports.FeedLogReader`)."""
         ...
 
-    def partner_rows_of_types(
-        self, partner_id: str, types: Sequence[str], *, start: int, stop: int, limit: int, descending: bool = False
-    ) -> Sequence[StoredRow]:
-        """One partner's rows of some types in ``[start, stop)`` (the feeds' ``FeedLogReader``)."""
-        ...
 
 
 class CheckpointReads(Protocol):

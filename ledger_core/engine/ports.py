@@ -49,10 +49,17 @@ class DraftAppender(Protocol):
 
 @runtime_checkable
 class PartnerLogReader(Protocol):
-    """Read one partner's entries (both recorders implement it; audit bundles use it)."""
+    """Read one partner's entries (both recorders implement it: audit bundles, feeds, claims batches)."""
 
     def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:
         """Up to ``limit`` rows of ``partner_id`` with ``position >= start``, in position order."""
+        ...
+
+    def partner_rows_of_types(
+        self, partner_id: str, types: Sequence[str], *, start: int, stop: int, limit: int, descending: bool = False
+    ) -> Sequence[StoredRow]:
+        """Up to ``limit`` rows of ``partner_id`` whose type is one of ``types`` with ``start <= position < stop``,
+        in position order (``descending``: newest first)."""
         ...
 
 

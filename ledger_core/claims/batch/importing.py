@@ -13,10 +13,10 @@ nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import IO, Protocol, runtime_checkable
+from typing import IO
 from uuid import UUID
 
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus, LineResult, claims_file_id
@@ -27,9 +27,9 @@ from ledger_core.claims.errors import DuplicateClaim
 from ledger_core.claims.submission import ClaimSubmission
 from ledger_core.claims.use_cases import Claims
 from ledger_core.engine.application import LedgerApplication
-from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.errors import InvalidCommand, NotFound
+from ledger_core.engine.ports import PartnerLogReader
 from ledger_core.shared.service_support import save
 from ledger_core.shared.vocabulary import ClaimStatus, VerificationLevel
 
@@ -66,17 +66,6 @@ class ImportReport:
         )
 
 
-@runtime_checkable
-class PartnerRowsReader(Protocol):
-    """The set-at-a-time read ``files`` needs (both storage backends' log readers offer it)."""
-
-    def log_size(self) -> int: ...
-
-    def partner_rows_of_types(
-        self, partner_id: str, types: Sequence[str], *, start: int, stop: int, limit: int, descending: bool = False
-    ) -> Sequence[StoredRow]: ...
-
-
 @dataclass
 class _Run:
     """One run over a file: its partner, and the log positions that tell this file's claims apart (where the
@@ -94,6 +83,7 @@ class ClaimImport:
         self, app: LedgerApplication, claims: Claims, documents: DocumentService, chunk_size: int = 500
     ) -> None:
         self.app = app
+        self.rows = partner_rows(app)
         self.claims = claims
         self.documents = documents
         self.chunk_size = chunk_size
@@ -138,10 +128,8 @@ class ClaimImport:
 
     def files(self, partner_id: str, limit: int = 20) -> list[ClaimsFile]:
         """The partner's newest claims files (read-only), newest first (``ledger batch status``)."""
-        if not isinstance(self.app.log_reader, PartnerRowsReader):
-            raise NotImplementedError("this storage cannot list a partner's rows by type")
         types = (ClaimsFile.Received.EVENT_TYPE, ClaimsFile.Rejected.EVENT_TYPE)
-        rows = self.app.log_reader.partner_rows_of_types(
+        rows = self.rows.partner_rows_of_types(
             partner_id, types, start=0, stop=self.app.log_reader.log_size(), limit=limit, descending=True
         )
         return [self.app.view(ClaimsFile, UUID(row.aggregate_id), "claims_file") for row in rows]
@@ -237,6 +225,13 @@ class ClaimImport:
 
     def _first_position(self, claim_id: str) -> int:
         return self.app.log_reader.read_aggregate_rows(claim_id)[0].position
+
+
+def partner_rows(app: LedgerApplication) -> PartnerLogReader:
+    """The application's log reader as the partner reads batches need (every storage backend offers them)."""
+    if not isinstance(app.log_reader, PartnerLogReader):
+        raise TypeError("the log reader must read a partner's entries by type")
+    return app.log_reader
 
 
 def reject_file(

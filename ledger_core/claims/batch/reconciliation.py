@@ -18,11 +18,12 @@ from uuid import UUID
 
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus, claims_file_id
 from ledger_core.claims.batch.formats import BatchFileRejected, BatchKind, LineOutcome, parse_claims_name
-from ledger_core.claims.batch.importing import ImportReport, OpenFile, PartnerRowsReader, reject_file
+from ledger_core.claims.batch.importing import ImportReport, OpenFile, partner_rows, reject_file
 from ledger_core.claims.batch.lines import ClaimReader, PartnerView, scan
 from ledger_core.claims.claim import Claim
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.errors import InvalidCommand, NotFound
+from ledger_core.engine.ports import PartnerLogReader
 from ledger_core.shared.money import format_amount
 from ledger_core.shared.service_support import save
 
@@ -50,7 +51,7 @@ class ReconciliationRun:
     app: LedgerApplication
     file: ClaimsFile
     reader: ClaimReader
-    rows: PartnerRowsReader
+    rows: PartnerLogReader
     counts: dict[LineOutcome, int] = field(default_factory=dict)
     lines: int = 0
 
@@ -98,7 +99,7 @@ class ReconciliationRun:
 
     def _unnamed(self, named: set[UUID]) -> Iterator[Finding]:
         partner_id = str(self.file.partner_id)
-        start, stop = 0, self.rows.log_size()
+        start, stop = 0, self.app.log_reader.log_size()
         while start < stop:
             page = self.rows.partner_rows_of_types(
                 partner_id, (Claim.Submitted.EVENT_TYPE,), start=start, stop=stop, limit=_PAGE
@@ -128,6 +129,7 @@ class Reconciliation:
 
     def __init__(self, app: LedgerApplication) -> None:
         self.app = app
+        self.rows = partner_rows(app)
 
     @contextmanager
     def start(self, file_name: str, open_file: OpenFile) -> Iterator[ReconciliationRun | ImportReport]:
@@ -136,9 +138,6 @@ class Reconciliation:
         name = parse_claims_name(file_name)
         if name.kind is not BatchKind.RECONCILE:
             raise InvalidCommand("not a reconciliation file (reconcile_<partner>_<YYYYMMDD>...)", field="file_name")
-        rows = self.app.log_reader
-        if not isinstance(rows, PartnerRowsReader):
-            raise NotImplementedError("this storage cannot list a partner's rows by type")
         try:
             with open_file() as stream:
                 found = scan(stream, name.format, name.kind)
@@ -155,5 +154,5 @@ class Reconciliation:
             return
         with open_file() as stream:
             yield ReconciliationRun(
-                self.app, file, ClaimReader(stream, name.format, name.partner_id, "", name.kind), rows
+                self.app, file, ClaimReader(stream, name.format, name.partner_id, "", name.kind), self.rows
             )

@@ -60,6 +60,12 @@ class MemoryLog:
     def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:
         return [row for row in self.rows[start:] if row.partner_id == partner_id][:limit]
 
+    def partner_rows_of_types(
+        self, partner_id: str, types: Sequence[str], *, start: int, stop: int, limit: int, descending: bool = False
+    ) -> Sequence[StoredRow]:
+        rows = [row for row in self.rows[start:stop] if row.partner_id == partner_id and row.type in types]
+        return (rows[::-1] if descending else rows)[:limit]
+
 
 class MemoryTreeStore:
     """A :class:`~ledger_core.engine.ports.TreeStore` over a :class:`MemoryLog`, tiles in a dict; counts reads."""
