@@ -31,6 +31,7 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import HeaderParameter
+from litestar.types import ControllerRouterHandler
 
 from api.http.docs_ui import OfflineSwaggerUI, static_router
 from api.http.errors import make_exception_handler
@@ -43,7 +44,7 @@ from api.http.pages.console import console_router
 from api.http.pages.embed import EmbedController, widget_script
 from api.http.pages.portal import PortalController
 from api.http.pages.theme import ThemePagesController
-from api.http.pipeline import partner_pipeline
+from api.http.pipeline import PartnerPipeline, partner_pipeline
 from api.http.pipeline.limits import ErrorRateLimitHeaders
 from api.http.proxies import ClientAddressMiddleware, TrustedProxies
 from api.http.routes.audit import AuditController
@@ -150,17 +151,9 @@ def _lifespan(
     return lifespan
 
 
-def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFactory = open_runtime) -> Litestar:
-    """The Litestar app for ``settings`` (default: the embedded deployment in ``./.ledger-data``)."""
-    settings = settings or Settings()
-    configure_logging(settings)
-    metrics = Metrics()
-    handle = RuntimeHandle()
-    edge = Edge(settings, metrics)
-    pipeline = partner_pipeline(handle.security, settings)
-    proxies = TrustedProxies.of(settings.http.trusted_proxies)
-    error_limits = ErrorRateLimitHeaders(lambda: handle.security().limits, proxies)
-    api_v1 = Router(
+def _api_v1(pipeline: PartnerPipeline) -> Router:
+    """``/api/v1``: every partner and operations route, behind the request pipeline (:mod:`api.http.pipeline`)."""
+    return Router(
         path=f"/api/{API_VERSION}",
         route_handlers=[
             ClaimsController,
@@ -190,9 +183,35 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
         guards=pipeline.guards,
         before_request=pipeline.before_request,
     )
+
+
+def _pages(handle: RuntimeHandle) -> list[ControllerRouterHandler]:
+    """The pages of issue 17 and their assets (docs/portal.md)."""
+    return [
+        pages_static_router(),  # /static/pages: the pages' own assets (api/http/pages)
+        console_router(handle),  # /console: the partner console for staff (api/http/pages/console.py)
+        ThemePagesController,  # /portal/{partner}/theme.css, theme files, theme preview (docs/portal.md)
+        AuditorConsoleController,  # /auditor: the public auditor console (docs/portal.md)
+        PublicLogController,  # /auditor/log: checkpoints, consistency, vkeys without credentials
+        PortalController,  # the member portal (docs/portal.md)
+        EmbedController,  # /embed/<partner>: the portal in a partner's frame (docs/portal.md)
+        widget_script,  # /widget.js (docs/portal.md "The widget")
+    ]
+
+
+def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFactory = open_runtime) -> Litestar:
+    """The Litestar app for ``settings`` (default: the embedded deployment in ``./.ledger-data``)."""
+    settings = settings or Settings()
+    configure_logging(settings)
+    metrics = Metrics()
+    handle = RuntimeHandle()
+    edge = Edge(settings, metrics)
+    pipeline = partner_pipeline(handle.security, settings)
+    proxies = TrustedProxies.of(settings.http.trusted_proxies)
+    error_limits = ErrorRateLimitHeaders(lambda: handle.security().limits, proxies)
     app = Litestar(
         route_handlers=[
-            api_v1,
+            _api_v1(pipeline),
             OAuthController,
             WellKnownController,
             HealthController,
@@ -203,14 +222,7 @@ def create_app(settings: Settings | None = None, *, runtime_factory: RuntimeFact
             SsoSessionController,  # browser sessions, sso_token exchange (docs/sso.md)
             OidcLoginController,  # OpenID Connect sign-in and callback (docs/sso.md)
             SamlController,  # the SAML 2.0 service provider (docs/sso.md)
-            pages_static_router(),  # /static/pages: the pages' own assets (api/http/pages)
-            console_router(handle),  # /console: the partner console for staff (api/http/pages/console.py)
-            ThemePagesController,  # /portal/{partner}/theme.css, theme files, theme preview (docs/portal.md)
-            AuditorConsoleController,  # /auditor: the public auditor console (docs/portal.md)
-            PublicLogController,  # /auditor/log: checkpoints, consistency, vkeys without credentials
-            PortalController,  # the member portal (docs/portal.md)
-            EmbedController,  # /embed/<partner>: the portal in a partner's frame (docs/portal.md)
-            widget_script,  # /widget.js (docs/portal.md "The widget")
+            *_pages(handle),  # the server-rendered pages (api/http/pages, docs/portal.md)
         ],
         dependencies=dependencies(handle),
         exception_handlers={Exception: edge.exception_handler(make_exception_handler(settings.http.docs_url))},
