@@ -29,6 +29,7 @@ import httpx
 import pytest
 from support.http_server import live_server
 
+from adapters.opening import open_ledger
 from adapters.storage import StorageConfig, open_tree_store
 from api.client.ledger_client import LedgerClient
 from proofs.client_state import StateMismatch
@@ -153,7 +154,9 @@ def test_a_witness_cosigns_the_checkpoints_served_over_http(database_url: str, t
     with witness(tmp_path, log_vkey) as (url, witness_vkey):
         with live_server(data_dir, database_url, extra_env={"LEDGER_WITNESSES": f"{url} {witness_vkey}"}) as server:
             client = server.client(server.create_partner("auditor"), vkey=log_vkey)
-            note = _cosigned_checkpoint(client, witness_vkey)
+            with open_ledger(StorageConfig(data_dir, database_url)) as opened:
+                log_size = opened.app.log_size()  # nothing writes after this: the client only reads
+            note = _cosigned_checkpoint(client, witness_vkey, log_size)
             size = int(note.splitlines()[1])
             assert client.checkpoint(size) == note  # every checkpoint route serves the cosignatures
         assert _ok(ledger("checkpoint", "show", *where, cwd=tmp_path)) == note
@@ -170,13 +173,20 @@ def test_a_witness_cosigns_the_checkpoints_served_over_http(database_url: str, t
         assert refused.stderr.startswith("PROOF_INVALID: witness witness.test/w1")
 
 
-def _cosigned_checkpoint(client: LedgerClient, witness_vkey: str) -> str:
-    """The latest checkpoint once it carries the witness's cosignature (collected after the seal)."""
+def _cosigned_checkpoint(client: LedgerClient, witness_vkey: str, log_size: int) -> str:
+    """The latest checkpoint once it covers ``log_size`` entries and carries the witness's cosignature.
+
+    Waiting for the size too matters: the partner created just before is sealed by a later checkpoint,
+    and a cosigned checkpoint of the log before it would be superseded while the test reads it.
+    """
     verifier = parse_cosigner_vkey(witness_vkey)
     deadline = time.monotonic() + WAIT
     while True:
         note = client.checkpoint()
         try:
+            size = int(note.splitlines()[1])
+            if size < log_size:
+                raise CosignatureMissing(WITNESS_NAME, f"checkpoint of {size} entries, log has {log_size}")
             verify_cosignatures(note, [verifier])
             return note
         except CosignatureMissing:
