@@ -78,6 +78,7 @@ _CODES: dict[str, tuple[int, str]] = {
     "REMINDER_NOT_APPLICABLE": (400, "The reminder makes no sense now (e.g. the policyholder already enrolled)."),
     "PARTNER_MISMATCH": (403, "The request names a partner other than the authenticated one."),
     "PERSONAL_DATA_ERASED": (410, "The policyholder's personal data was erased; nothing more can be recorded."),
+    "CONSENT_REQUIRED": (422, "The member asked to enroll without giving consent to testing."),
     "NOT_ELIGIBLE": (422, "The policyholder fails an eligibility rule (details.rule: age_18_plus, state_allowed)."),
     "METHOD_NOT_ALLOWED": (405, "The resource does not support this HTTP method."),
     "DUPLICATE_CLAIM": (409, "partnerClaimId was already submitted with a different payload."),

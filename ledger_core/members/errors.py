@@ -19,6 +19,16 @@ class NotEligible(LedgerError):
         self.rule = rule
 
 
+class ConsentRequired(LedgerError):
+    """A member asked to enroll without giving consent to testing (seed section 2: enrollment is by consent)."""
+
+    code = "CONSENT_REQUIRED"
+
+    def __init__(self, partner_member_id: str) -> None:
+        super().__init__("consent is required to enroll", partner_member_id=partner_member_id)
+        self.partner_member_id = partner_member_id
+
+
 class ReminderNotApplicable(LedgerError):
     """The reminder makes no sense for the member now (e.g. an enrollment reminder after enrolling)."""
 

@@ -18,7 +18,7 @@ from datetime import date
 from ledger_core.engine.ports import Clock
 from ledger_core.members.eligibility import EligibilityDecision
 from ledger_core.members.enrollments import EnrollmentResult, EnrollmentService, Stage
-from ledger_core.members.errors import MemberNotEligible
+from ledger_core.members.errors import ConsentRequired, MemberNotEligible
 from ledger_core.members.subscriptions import SubscriptionResult
 from ledger_core.members.use_cases import EnrollmentStatus, Membership
 from ledger_core.shared.service_support import today
@@ -127,9 +127,12 @@ class MemberPortal:
         estimate = None if enrollment is None else enrollment.estimated_result_date
         return PortalOverview(member, decision, status, steps, estimate, self.plan)
 
-    def enroll(self, member: PortalMember) -> EnrollmentResult:
-        """The member consents to testing today: :meth:`Membership.enroll`, after the eligibility check
-        (:class:`MemberNotEligible` with the failing rule when not eligible)."""
+    def enroll(self, member: PortalMember, *, consented: bool) -> EnrollmentResult:
+        """The member consents to testing today: :meth:`Membership.enroll`, after the consent check
+        (:class:`ConsentRequired` without it) and the eligibility check (:class:`MemberNotEligible` with
+        the failing rule when not eligible)."""
+        if not consented:
+            raise ConsentRequired(member.partner_member_id)
         decision = self._membership.eligibility(member.partner_id, member.partner_member_id).decision
         if not decision.eligible:
             raise MemberNotEligible(decision.partner_member_id, decision.reason, decision.rule)

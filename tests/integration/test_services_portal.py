@@ -19,7 +19,7 @@ from adapters.storage import StorageConfig
 from ledger_core.engine.errors import InvalidCommand, NotFound
 from ledger_core.ledger import Ledger
 from ledger_core.members.enrollments import Stage
-from ledger_core.members.errors import MemberNotEligible, MemberNotFound
+from ledger_core.members.errors import ConsentRequired, MemberNotEligible, MemberNotFound
 from ledger_core.members.member import EligibilityRecord
 from ledger_core.members.portal import ANNUAL_MONITORING, PortalMember
 from ledger_core.shared.vocabulary import ResultType, SubscriptionStatus
@@ -65,7 +65,7 @@ def enrolled_payloads(ledger: Ledger) -> dict[str, dict[str, object]]:
 
 def test_portal_enrollment_is_the_operations_enrollment(ledger: Ledger) -> None:
     in_portal, by_operations = member(ledger, "M-1"), member(ledger, "M-2")
-    ledger.portal.enroll(in_portal)
+    ledger.portal.enroll(in_portal, consented=True)
     ledger.membership.enroll(PARTNER, by_operations.partner_member_id, NOW.date().isoformat())
     payloads = enrolled_payloads(ledger)
     assert {k: v for k, v in payloads["M-1"].items() if k != "partner_member_id"} == {
@@ -81,16 +81,26 @@ def test_a_member_who_is_not_eligible_records_nothing(ledger: Ledger) -> None:
     restricted = member(ledger, "M-NY", state="NY")
     size = ledger.size()
     with pytest.raises(MemberNotEligible):
-        ledger.portal.enroll(restricted)
+        ledger.portal.enroll(restricted, consented=True)
     assert ledger.size() == size
     with pytest.raises(MemberNotFound):
         ledger.portal.overview(PortalMember(PARTNER, "nobody"))
 
 
+def test_enrolling_without_consent_is_refused_and_records_nothing(ledger: Ledger) -> None:
+    person = member(ledger, "M-NC")
+    size = ledger.size()
+    with pytest.raises(ConsentRequired) as refused:
+        ledger.portal.enroll(person, consented=False)
+    assert (refused.value.code, refused.value.partner_member_id) == ("CONSENT_REQUIRED", "M-NC")
+    assert ledger.size() == size
+    assert ledger.portal.overview(person).can_enroll
+
+
 def test_the_result_opens_only_for_its_member_after_delivery(ledger: Ledger) -> None:
     person = member(ledger, "M-3")
     assert ledger.portal.own_result(person).result_type is None
-    ledger.portal.enroll(person)
+    ledger.portal.enroll(person, consented=True)
     day = NOW.date().isoformat()
     ledger.membership.order_kit(PARTNER, "M-3", day)
     ledger.membership.receive_sample(PARTNER, "M-3", day, day)
@@ -104,7 +114,7 @@ def test_the_result_opens_only_for_its_member_after_delivery(ledger: Ledger) -> 
 
 def test_monitoring_starts_on_the_annual_plan_and_cancels(ledger: Ledger) -> None:
     person = member(ledger, "M-4")
-    ledger.portal.enroll(person)
+    ledger.portal.enroll(person, consented=True)
     ledger.portal.subscribe(person)
     started = next(e for e in ledger.entries() if e.type == "subscription.started")
     assert (started.payload["amount"], started.payload["frequency"]) == (

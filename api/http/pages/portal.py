@@ -176,16 +176,8 @@ class PortalController(Controller):
         return Response(None, status_code=204, cookies=cookies, headers={"Cache-Control": "no-store"})
 
 
-class ConsentRequired(LedgerError):
-    """The enrollment form was sent without ticking the consent box."""
-
-    code = "CONSENT_REQUIRED"
-
-
 def _enroll(runtime: Runtime, session: MemberSession, form: dict[str, Any]) -> object:
-    if form.get("consent") != "yes":
-        raise ConsentRequired("consent is required to enroll")
-    return runtime.ledger.portal.enroll(session.member)
+    return runtime.ledger.portal.enroll(session.member, consented=form.get("consent") == "yes")
 
 
 async def _act(
@@ -205,6 +197,5 @@ async def _act(
     except LedgerError as refused:
         logger.info("portal action refused: %s", refused.code, extra={"code": refused.code})
         message = ERROR_MESSAGES.get(refused.code, _FALLBACK)
-        status = 422 if refused.code == ConsentRequired.code else status_of(refused.code)
-        return await _overview(runtime, session, error=message, status_code=status)
+        return await _overview(runtime, session, error=message, status_code=status_of(refused.code))
     return Redirect(path=f"/portal?done={done}", status_code=303)
