@@ -112,71 +112,93 @@ def bar_chart(
     return BarChart(chart_id, title, description, tuple(bars), zero_x, height)
 
 
+@dataclass(frozen=True, slots=True)
+class ChartSpec:
+    """One chart of the console: its id, title, description (``{period}`` filled in), metric rows, format."""
+
+    chart_id: str
+    title: str
+    description: str
+    rows: tuple[tuple[str, str], ...]
+    formatter: Formatter
+    scale: tuple[float, float] | None = None
+
+
+RATE = (0.0, 1.0)
+OUTCOME_CHARTS: tuple[ChartSpec, ...] = (
+    ChartSpec(
+        "funnel",
+        "Enrollment funnel",
+        "Members at each step, {period}: eligible, enrolled, tested, MZ detected.",
+        (
+            ("eligible_members", "Eligible"),
+            ("enrolled_members", "Enrolled"),
+            ("tests_completed", "Tests completed"),
+            ("mz_detected", "MZ detected"),
+        ),
+        count,
+    ),
+    ChartSpec(
+        "detection",
+        "MZ detection",
+        "Members whose completed test found the MZ or the ZZ genotype, {period}.",
+        (("mz_detected", "MZ detected"), ("zz_detected", "ZZ detected")),
+        count,
+    ),
+    ChartSpec(
+        "rates",
+        "Enrollment and detection rates",
+        "Enrolled share of eligible members, and MZ share of completed tests, {period}.",
+        (("enrollment_rate", "Enrollment rate"), ("mz_detection_rate", "MZ detection rate")),
+        percent,
+        RATE,
+    ),
+    ChartSpec(
+        "nps",
+        "Net Promoter Score",
+        "NPS from -100 to +100, overall and after genetic counseling, {period}.",
+        (("nps_overall", "Overall"), ("nps_counseling", "Counseling")),
+        signed,
+        (-100.0, 100.0),
+    ),
+    ChartSpec(
+        "actions",
+        "Health action rates",
+        "Share of tested members who took each recommended action, {period}.",
+        (
+            ("action_rate_smoking_cessation", "Smoking cessation"),
+            ("action_rate_doctor_visit", "Doctor visit"),
+            ("action_rate_lung_function_test", "Lung function test"),
+            ("action_rate_liver_function_test", "Liver function test"),
+            ("action_rate_family_testing", "Family testing"),
+            ("action_rate_alcohol_reduction", "Alcohol reduction"),
+        ),
+        percent,
+        RATE,
+    ),
+    ChartSpec(
+        "roi",
+        "Return on investment",
+        "The cost model's projected five-year savings and the cost per MZ detected, {period}.",
+        (("projected_savings_5yr", "Savings, 5 years"), ("cost_per_mz", "Cost per MZ")),
+        money,
+    ),
+)
+"""The charts of issue 17 item 4: enrollment funnel, MZ detection (counts and rates), NPS, action rates, ROI."""
+
+
 def outcome_charts(report: OutcomeReport) -> list[BarChart]:
-    """The charts of issue 17 item 4: enrollment funnel, MZ detection (counts and rates), NPS, action rates, ROI."""
+    """:data:`OUTCOME_CHARTS` drawn for ``report``."""
     period = f"{report.period_start.isoformat()} to {report.period_end.isoformat()}"
     return [
         bar_chart(
-            "funnel",
-            "Enrollment funnel",
-            f"Members at each step, {period}: eligible, enrolled, tested, MZ detected.",
+            spec.chart_id,
+            spec.title,
+            spec.description.format(period=period),
             report,
-            [
-                ("eligible_members", "Eligible"),
-                ("enrolled_members", "Enrolled"),
-                ("tests_completed", "Tests completed"),
-                ("mz_detected", "MZ detected"),
-            ],
-            count,
-        ),
-        bar_chart(
-            "detection",
-            "MZ detection",
-            f"Members whose completed test found the MZ or the ZZ genotype, {period}.",
-            report,
-            [("mz_detected", "MZ detected"), ("zz_detected", "ZZ detected")],
-            count,
-        ),
-        bar_chart(
-            "rates",
-            "Enrollment and detection rates",
-            f"Enrolled share of eligible members, and MZ share of completed tests, {period}.",
-            report,
-            [("enrollment_rate", "Enrollment rate"), ("mz_detection_rate", "MZ detection rate")],
-            percent,
-            scale=(0.0, 1.0),
-        ),
-        bar_chart(
-            "nps",
-            "Net Promoter Score",
-            f"NPS from -100 to +100, overall and after genetic counseling, {period}.",
-            report,
-            [("nps_overall", "Overall"), ("nps_counseling", "Counseling")],
-            signed,
-            scale=(-100.0, 100.0),
-        ),
-        bar_chart(
-            "actions",
-            "Health action rates",
-            f"Share of tested members who took each recommended action, {period}.",
-            report,
-            [
-                ("action_rate_smoking_cessation", "Smoking cessation"),
-                ("action_rate_doctor_visit", "Doctor visit"),
-                ("action_rate_lung_function_test", "Lung function test"),
-                ("action_rate_liver_function_test", "Liver function test"),
-                ("action_rate_family_testing", "Family testing"),
-                ("action_rate_alcohol_reduction", "Alcohol reduction"),
-            ],
-            percent,
-            scale=(0.0, 1.0),
-        ),
-        bar_chart(
-            "roi",
-            "Return on investment",
-            f"The cost model's projected five-year savings and the cost per MZ detected, {period}.",
-            report,
-            [("projected_savings_5yr", "Savings, 5 years"), ("cost_per_mz", "Cost per MZ")],
-            money,
-        ),
+            spec.rows,
+            spec.formatter,
+            scale=spec.scale,
+        )
+        for spec in OUTCOME_CHARTS
     ]
