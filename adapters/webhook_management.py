@@ -19,7 +19,7 @@ from adapters.webhook_targets import REGISTRATION_MESSAGE, SyncLookup, TargetRef
 from adapters.webhook_targets import check_target as check_url_target
 from ledger_core.engine.errors import InvalidCommand, NotFound
 from ledger_core.partners.access import DEFAULT_OVERLAP, WebhookEndpoint, check_endpoint_id
-from ledger_core.partners.partner import PartnerService
+from ledger_core.partners.service import PartnerService
 from ledger_core.webhooks.signatures import derive_endpoint_secret
 
 logger = logging.getLogger("adapters.webhooks")

@@ -48,8 +48,8 @@ from ledger_core.members.reminders import ReminderService
 from ledger_core.members.subscriptions import SubscriptionService
 from ledger_core.members.use_cases import MemberPolicy, Membership
 from ledger_core.partners.embedding import EmbeddingService
-from ledger_core.partners.partner import PartnerService
 from ledger_core.partners.ports import ThemeAssetStore
+from ledger_core.partners.service import PartnerService
 from ledger_core.partners.theme import PartnerThemes
 from ledger_core.partners.theme_assets import MemoryThemeAssets
 

@@ -27,7 +27,8 @@ from api.security.verifier import ApiKeyRecord
 from ledger_core.engine.errors import NotFound
 from ledger_core.ledger import Ledger
 from ledger_core.partners.access import DEFAULT_OVERLAP, ApiKeyStatus, key_schedule
-from ledger_core.partners.partner import Partner, PartnerService
+from ledger_core.partners.partner import Partner
+from ledger_core.partners.service import PartnerService
 from ledger_core.shared.validation import parse_timestamp
 from ledger_core.shared.vocabulary import OPERATIONS_SCOPE, PartnerCategory, PartnerStatus, Tier
 
@@ -124,7 +125,6 @@ class CredentialService:
         client = new_client_credentials(partner.client_id)
         self.ledger.partners.set_client_secret(partner_id, client.secret_hash)
         return {"partnerId": partner_id, "clientId": partner.client_id, "clientSecret": client.client_secret}
-
 
     def reissue(self, partner_id: str) -> dict[str, Any]:
         """New credentials for a partner who lost theirs: a new client secret and a new API key, the old

@@ -22,7 +22,7 @@ from uuid import UUID
 from ledger_core.engine.aggregate import LedgerAggregate, derive_id
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.errors import InvalidCommand
-from ledger_core.partners.partner import PartnerService
+from ledger_core.partners.service import PartnerService
 from ledger_core.shared.service_support import save
 from ledger_core.shared.validation import check_partner_slug, check_text
 

@@ -23,8 +23,8 @@ from ledger_core.engine.aggregate import LedgerAggregate, derive_id
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.errors import InvalidCommand, NotFound
 from ledger_core.partners.contrast import AA_NORMAL_TEXT, WHITE, Rgb, contrast_ratio, darkest_needed, text_colour_on
-from ledger_core.partners.partner import PartnerService
 from ledger_core.partners.ports import ThemeAssetStore
+from ledger_core.partners.service import PartnerService
 from ledger_core.partners.theme_assets import AssetKind, AssetRefused, ThemeAsset, inspect_asset
 from ledger_core.shared.service_support import save
 from ledger_core.shared.validation import check_partner_slug, check_sha256_hex, check_text, parse_choice

@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from ledger_core.partners.access import key_schedule
-from ledger_core.partners.partner import Partner, PartnerService
+from ledger_core.partners.partner import Partner
+from ledger_core.partners.service import PartnerService
 from ledger_core.shared.validation import format_timestamp, parse_timestamp
 
 KEY_EXPIRES_HEADER = "X-API-Key-Expires"

@@ -12,7 +12,8 @@ import pytest
 from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.partners.access import MAX_ACTIVE_KEYS, WebhookSettings, active_key_ids, secret_sha256
-from ledger_core.partners.partner import Partner, PartnerService
+from ledger_core.partners.partner import Partner
+from ledger_core.partners.service import PartnerService
 from ledger_core.shared.vocabulary import PartnerStatus, Tier
 
 from .fakes import FakeApp, FixedClock, event_types, replay, state
@@ -329,6 +330,8 @@ def test_ip_allowlist_decides_addresses() -> None:
     assert not partner.allows_address("198.51.100.1")
     assert not partner.allows_address("2001:db9::1")
     assert not partner.allows_address("unknown")
+
+
 def test_key_max_age_refuses_old_keys_and_warns_once() -> None:
     """A maximum key age: the warning window is the last 14 days (a quarter of short ages), recorded once per
     key; authentication fails from the deadline on; ages outside 1..3650 days are refused, None clears."""
