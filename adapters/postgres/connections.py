@@ -25,6 +25,8 @@ from eventsourcing.persistence import (
 )
 from psycopg_pool import ConnectionPool
 
+from ledger_core.engine.errors import LedgerError
+
 # Advisory lock key (arbitrary, fixed) of schema creation.
 SCHEMA_LOCK = 0x4C45444745520000
 
@@ -46,12 +48,31 @@ def translate(error: psycopg.Error) -> PersistenceError:
     return ProgrammingError(str(error))
 
 
+class DatabaseSchemaMissing(LedgerError):
+    """The connection's ``search_path`` names no schema that exists, so the ledger's tables have nowhere to go
+    (PostgreSQL's SQLSTATE 3F000, "no schema has been selected to create in")."""
+
+    code = "DATABASE_SCHEMA_MISSING"
+
+    def __init__(self, search_path: str) -> None:
+        super().__init__(
+            f"the database URL's search_path ({search_path or 'empty'}) names no existing schema: "
+            "create it first (CREATE SCHEMA name) or point search_path at one",
+            search_path=search_path,
+        )
+
+
 def create_schema(conninfo: str, schema: str) -> None:
-    """Run ``schema`` (idempotent DDL) under an advisory lock: several processes may start together."""
+    """Run ``schema`` (idempotent DDL) under an advisory lock: several processes may start together.
+
+    Raises :class:`DatabaseSchemaMissing` when the search path names no existing schema."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         try:
             conn.execute(schema.encode())
+        except psycopg.errors.InvalidSchemaName as missing:
+            search_path = conn.execute("SHOW search_path").fetchone()
+            raise DatabaseSchemaMissing(str(search_path[0]) if search_path else "") from missing
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 

@@ -86,6 +86,15 @@ def test_unreachable_postgresql_is_exit_3(command: str, tmp_path: Path) -> None:
     assert "127.0.0.1" in one_line(result, "DATABASE_UNAVAILABLE")
 
 
+def test_a_search_path_naming_no_schema_is_a_clear_usage_error(postgres_server: str, tmp_path: Path) -> None:
+    """``?options=-csearch_path=<missing>``: exit 2 DATABASE_SCHEMA_MISSING naming the path (not INTERNAL_ERROR)."""
+    joiner = "&" if "?" in postgres_server else "?"
+    url = f"{postgres_server}{joiner}options=-csearch_path%3Dno_such_schema_here"
+    result = ledger("init", "--data-dir", str(tmp_path / "data"), "--database-url", url, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "no_such_schema_here" in one_line(result, "DATABASE_SCHEMA_MISSING")
+
+
 def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     """--data-dir /etc/passwd: a usage error for init and every other command alike."""
     for args in (["init"], ["verify"]):
