@@ -304,3 +304,38 @@ def test_client_mode_pulls_claims_files_and_pushes_results(deployment: Deploymen
     assert [a for a in alerts if a.data["alert"] != "feed_late"] == []
     digest = hashlib.sha256(claims_bytes(2)).hexdigest()
     assert [f.digest for f in d.ledger.batches.files(P, 10)].count(digest) == 1
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL after a chunk of the file was recorded (the worker dies mid-file)."""
+
+
+def test_a_worker_killed_mid_file_resumes_it_with_every_claim_once(deployment: Deployment) -> None:
+    d = deployment
+    name = f"claims_{P}_20260117.jsonl"
+    drop(d, name, claims_bytes(9))
+    d.ledger.batches.chunk_size = 2
+    clock = Clock(datetime.now(UTC))
+    worker, _, _ = make_worker(d, clock)
+    assert worker.claims is not None
+
+    def die(file_name: str, lines: int) -> None:
+        if lines >= 4:
+            raise Killed
+
+    worker.claims.progress = die
+    with pytest.raises(Killed):
+        asyncio.run(worker.run_once(feed=ELIGIBILITY))
+    assert [p.name for p in d.home.folders.in_processing(P)] == [name]  # taken, not finished
+    assert not any(d.home.folders.outbound(P).iterdir())
+
+    restarted, _, _ = make_worker(d, clock)  # a new process: same folders, journal and ledger
+    steps = asyncio.run(restarted.run_once(feed=ELIGIBILITY))
+    assert [(s.action, s.file, s.accepted, s.rejected) for s in steps] == [("processed", name, 9, 0)]
+    header, lines = parse_results((d.home.folders.outbound(P) / f"claims_{P}_20260117.results.jsonl").read_text())
+    assert header["counts"] == {"imported": 9}
+    assert [line["line"] for line in lines] == list(range(1, 10))
+    assert len({line["claimId"] for line in lines}) == 9
+    assert check_every_proof(header, lines, verifier_key(d.config)) == 9
+    assert d.home.folders.in_processing(P) == []
+    assert restarted.journal.load(P).claims_arrived == {}
