@@ -146,7 +146,9 @@ def test_claims_and_reconciliation_files_over_sftp(where: list[str], tmp_path: P
 
     status = ledger("batch", "status", P, *where)
     assert status.returncode == 0, status.stderr
-    files = {file["file_name"]: file for file in json.loads(status.stdout)["files"]}
+    shown = json.loads(status.stdout)
+    assert shown["waiting"] == []  # nothing arrived and unfinished: no deadline pending
+    files = {file["file_name"]: file for file in shown["files"]}
     assert files[f"claims_{P}_{DAY}.jsonl"]["status"] == "completed"
     assert files[f"claims_{P}_{DAY}.jsonl"]["counts"] == {"imported": 25, "invalid": 1}
     assert files[f"reconcile_{P}_{DAY}.csv"]["status"] == "completed"
