@@ -280,8 +280,9 @@ class FeedWorker:
             names = await client.pull(config.partner_id, self.folders, lambda name: name.startswith(prefixes))
         except (HostKeyRefused, RemoteFailure) as error:
             return [self._transfer_failed(config.partner_id, "pull", error)]
-        if claims and self.claims is not None:
-            self.claims.pulled(config.partner_id)
+        finally:  # tried: the next claims pull is one interval away, even if this one failed
+            if claims and self.claims is not None:
+                self.claims.pulled(config.partner_id)
         return [StepResult(config.partner_id, claims_kind(n) or FeedKind.ELIGIBILITY, "pulled", n) for n in names]
 
     async def _process_inbound(self, config: FeedPartnerConfig) -> list[StepResult]:
