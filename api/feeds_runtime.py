@@ -141,6 +141,7 @@ def feed_worker(
             ledger = stack.enter_context(feeds_ledger(settings))
             processing = processing or LedgerFeedProcessing(ledger)
             if claims_processing is None:
+                ledger.batches.chunk_size = settings.feeds.claims_chunk_lines
                 audit = stack.enter_context(open_audit_log(settings.storage.config))
                 covering = sealing_checkpoint(settings.storage.config, settings.security.signing_key)
                 claims_processing = LedgerClaimsProcessing(ledger, audit, covering, settings.feeds.claims_level)

@@ -221,6 +221,8 @@ class FeedsSection:
     """Client mode: how often claims files are pulled from a partner's own server."""
     claims_level: str = _env("CLAIMS_DEFAULT_LEVEL", default="standard")
     """The verification level of a claims file's lines that name none."""
+    claims_chunk_lines: int = _env("BATCH_CHUNK_LINES", default=500)
+    """Lines of a claims file per recorded chunk (a crash redoes at most one), as ``ledger batch run --chunk-lines``."""
     metrics_port: int | None = _env("FEEDS_METRICS_PORT", default=None)
     """``ledger feeds worker`` serves its Prometheus metrics on this port (None: not served)."""
     smtp_host: str | None = _env("SMTP_HOST", default=None)
@@ -372,6 +374,7 @@ _FLOATS = {
     "sso_oidc_timeout_seconds",
 }
 _INTS = {
+    "batch_chunk_lines",
     "token_ttl_seconds",
     "clock_skew_seconds",
     "idempotency_ttl_seconds",

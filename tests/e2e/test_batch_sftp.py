@@ -6,21 +6,32 @@ feeds run`` processes them; the partner downloads the results file and the recon
 decrypts them, checks our signature, and verifies every proof with the 40-line verifier of docs/proofs.md
 against the checkpoint signed with the log's key (``ledger checkpoint vkey``). ``ledger batch status`` shows
 both files; ``ledger verify`` finds the log intact.
+
+The crash test SIGKILLs ``ledger feeds run`` 5 times mid claims file; the file stays in ``processing/`` and the
+next run resumes it: every claim in the log once, the results file complete, the log intact.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import random
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 import asyncssh
 import orjson
 import pysequoia
 import pytest
-from support.results_files import check_every_proof, parse_results
+from support.results_files import check_every_proof, parse_results, read_results
+
+from adapters.feeds.folders import FeedFolders
 
 P = "acme"
 DAY = "20260115"
@@ -155,5 +166,59 @@ def test_claims_and_reconciliation_files_over_sftp(where: list[str], tmp_path: P
     root = tmp_path / "data" / "feeds" / "root"
     receipts = sorted(p.name for p in (root / "processed" / P).iterdir())
     assert receipts == sorted(f"{name}.json" for name, _ in uploads)
+    verify = ledger("verify", *where)
+    assert verify.returncode == 0, verify.stdout
+
+
+def log_size(database: Path) -> int:
+    """Entries in the SQLite log, read beside the running process (WAL: readers never block the writer)."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as connection:
+        (size,) = connection.execute("SELECT count(*) FROM ledger_log").fetchone()
+    connection.close()
+    return int(size)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_worker_killed_mid_file_resumes_it(where: list[str], tmp_path: Path) -> None:
+    assert ledger("init", *where).returncode == 0
+    assert ledger("partners", "create", "Acme", "--partner-id", P, *where).returncode == 0
+    count, name = 300, f"claims_{P}_20260116.jsonl"
+    folders = FeedFolders(tmp_path / "data" / "feeds" / "root")
+    folders.ensure(P)
+    folders.inbound(P).joinpath(name).write_bytes(claims(count))  # as a transport leaves it: file, then marker
+    folders.mark_ready(P, name)
+    command = [sys.executable, "-m", "api", "feeds", "run", "--partner", P, "--feed", "eligibility", *where]
+    environment = {**os.environ, "LEDGER_BATCH_CHUNK_LINES": "7"}
+    database = tmp_path / "ledger.db"  # the sqlite database_url of tests/conftest.py
+    rng = random.Random(20260116)
+    for _ in range(5):  # each kill lands mid-file: after a random number of new log entries, before the end
+        start = log_size(database)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
+        target = start + rng.randint(1, 40)
+        while log_size(database) < target:
+            assert process.poll() is None, "the run ended before the kill: make the file longer"
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert [path.name for path in folders.in_processing(P)] == [name]  # taken, not finished
+    final = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
+    assert final.returncode == 0, final.stderr
+    (step,) = [step for step in json.loads(final.stdout) if step["feed"] == "claims"]
+    assert (step["action"], step["accepted"], step["rejected"]) == ("processed", count, 1)
+    header, lines = read_results(folders.outbound(P) / f"claims_{P}_20260116.results.jsonl")
+    assert header["counts"] == {"imported": count, "invalid": 1}
+    assert [line["line"] for line in lines] == list(range(1, count + 2))
+    vkey = ledger("checkpoint", "vkey", *where).stdout.strip()
+    assert check_every_proof(header, lines, vkey) == count
+    log = ledger("log", "tail", "-n", "100000", *where)
+    assert log.returncode == 0, log.stderr
+    submitted = Counter(
+        entry["aggregate"]["id"]
+        for entry in map(json.loads, log.stdout.splitlines())
+        if entry["type"] == "claim.submitted"
+    )
+    assert len(submitted) == count
+    assert set(submitted.values()) == {1}
+    assert folders.in_processing(P) == []
     verify = ledger("verify", *where)
     assert verify.returncode == 0, verify.stdout
