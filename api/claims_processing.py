@@ -59,7 +59,7 @@ class LedgerClaimsProcessing:
         )
         report = outcome.report
         return ClaimsResult(
-            kind=name.kind.value,
+            kind=name.kind,
             rejected_whole=report.status is ClaimsFileStatus.REJECTED,
             lines=report.lines,
             counts={outcome.value: count for outcome, count in sorted(report.counts.items())},
@@ -70,10 +70,10 @@ class LedgerClaimsProcessing:
         return self._refused(partner_id, file_name, "openpgp", reason, out_dir)
 
     def _refused(self, partner_id: str, file_name: str, rejection: str, message: str, out_dir: Path) -> ClaimsResult:
-        kind = claims_kind(file_name) or BatchKind.IMPORT.value
+        kind = claims_kind(file_name) or BatchKind.IMPORT
         stem = file_name.rsplit(".", 1)[0]
         report = ImportReport(partner_id, file_name, "", ClaimsFileStatus.REJECTED, {}, 0, rejection, message)
-        if kind == BatchKind.RECONCILE.value:
+        if kind is BatchKind.RECONCILE:
             output, header = out_dir / f"{stem}.report.jsonl", report_header(report)
         else:
             output, header = out_dir / f"{stem}.results.jsonl", results_header(report, None)

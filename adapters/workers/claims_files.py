@@ -31,6 +31,7 @@ from typing import Protocol
 
 from adapters.feed_exchange import FeedFolderStore, FeedJournal, PgpRejected, plain_name
 from adapters.workers.feed_metrics import FeedMetrics
+from ledger_core.claims.batch.formats import BatchKind, LineOutcome
 from ledger_core.shared.validation import format_timestamp
 from ledger_core.webhooks.events import PartnerEvent, feed_alert
 
@@ -45,24 +46,24 @@ __all__ = [
     "claims_kind",
 ]
 
-CLAIMS_KINDS = ("claims", "verify", "reconcile")
+CLAIMS_KINDS = tuple(kind.value for kind in BatchKind)
 """The name prefixes of claims files (docs/batch.md): import, bulk verification, reconciliation."""
 
 LineProgress = Callable[[str, int], None]
 """``progress(file name, lines done)``, called after each chunk of a claims file."""
 
 
-def claims_kind(name: str) -> str | None:
+def claims_kind(name: str) -> BatchKind | None:
     """``claims``, ``verify`` or ``reconcile`` when ``name`` (OpenPGP suffix or not) names a claims file."""
     plain = plain_name(name)
-    return next((kind for kind in CLAIMS_KINDS if plain.startswith(f"{kind}_")), None)
+    return next((kind for kind in BatchKind if plain.startswith(f"{kind.value}_")), None)
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimsResult:
     """What processing one claims file gave: its counts by line outcome and its output file."""
 
-    kind: str
+    kind: BatchKind
     rejected_whole: bool
     lines: int
     counts: Mapping[str, int]
@@ -100,7 +101,7 @@ class ClaimsConfig:
 class ClaimsStep:
     """One claims file the worker handled (names and counts; nothing personal)."""
 
-    kind: str
+    kind: BatchKind
     action: str
     file: str
     accepted: int = 0
@@ -109,7 +110,18 @@ class ClaimsStep:
     output: str | None = None
 
 
-_ACCEPTED = frozenset({"imported", "already_in_ledger", "reverified", "unchanged", "decided", "matched"})
+_ACCEPTED = frozenset(
+    outcome.value
+    for outcome in (
+        LineOutcome.IMPORTED,
+        LineOutcome.ALREADY_IN_LEDGER,
+        LineOutcome.REVERIFIED,
+        LineOutcome.UNCHANGED,
+        LineOutcome.DECIDED,
+        LineOutcome.MATCHED,
+    )
+)
+"""Line outcomes a step counts as ``accepted`` (the claim is in the ledger, verified, or matches)."""
 
 
 @dataclass
@@ -155,7 +167,7 @@ class ClaimsInbound:
         for name in fresh:
             arrived = datetime.fromisoformat(overdue[name])
             details = {
-                "feed": claims_kind(name),
+                "feed": (claims_kind(name) or BatchKind.IMPORT).value,
                 "file_name": plain_name(name),
                 "arrived": arrived.isoformat(),
                 "deadline": (arrived + self.config.sla).isoformat(),
@@ -188,7 +200,7 @@ class ClaimsInbound:
         """Decrypt ``taken`` (``decrypt(taken)``: the plaintext path, or :class:`PgpRejected`), process it,
         ``publish`` its output from ``staging``, and forget its deadline."""
         name = plain_name(taken.name)
-        kind = claims_kind(name) or "claims"
+        kind = claims_kind(name) or BatchKind.IMPORT
         started = clock.perf_counter()
         try:
             plain = await decrypt(taken)
@@ -203,11 +215,11 @@ class ClaimsInbound:
             finally:
                 if plain != taken:
                     plain.unlink(missing_ok=True)
-        self.metrics.duration.labels(kind).observe(clock.perf_counter() - started)
+        self.metrics.duration.labels(kind.value).observe(clock.perf_counter() - started)
         output = await publish(result.output)
         error = result.refused
         if error is not None:  # refused before loading: no log event carries this alert
-            details = {"feed": kind, "file_name": name, "rejection": error, "report": output}
+            details = {"feed": kind.value, "file_name": name, "rejection": error, "report": output}
             self._raise(partner, "claims_file_rejected", name, details)
         return self._finished(partner, taken.name, result, output, error)
 
@@ -223,14 +235,14 @@ class ClaimsInbound:
 
     def _finished(self, partner: str, taken: str, result: ClaimsResult, output: str, error: str | None) -> ClaimsStep:
         outcome = "rejected" if result.rejected_whole else "processed"
-        self.metrics.files.labels(partner, result.kind, outcome).inc()
+        self.metrics.files.labels(partner, result.kind.value, outcome).inc()
         for line_outcome, count in result.counts.items():
-            self.metrics.claims_lines.labels(partner, result.kind, line_outcome).inc(count)
+            self.metrics.claims_lines.labels(partner, result.kind.value, line_outcome).inc(count)
         runs = self.journal.load(partner)
         arrived = runs.claims_arrived.get(taken)
         if arrived is not None:
             waited = (self.now() - datetime.fromisoformat(arrived)).total_seconds()
-            self.metrics.claims_turnaround.labels(result.kind).observe(max(waited, 0.0))
+            self.metrics.claims_turnaround.labels(result.kind.value).observe(max(waited, 0.0))
         remaining = {key: value for key, value in runs.claims_arrived.items() if key != taken}
         overdue = tuple(key for key in runs.claims_overdue if key != taken)
         self.journal.save(replace(runs, claims_arrived=remaining, claims_overdue=overdue))

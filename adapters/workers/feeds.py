@@ -283,7 +283,7 @@ class FeedWorker:
         finally:  # tried: the next claims pull is one interval away, even if this one failed
             if claims and self.claims is not None:
                 self.claims.pulled(config.partner_id)
-        return [StepResult(config.partner_id, claims_kind(n) or FeedKind.ELIGIBILITY, "pulled", n) for n in names]
+        return [StepResult(config.partner_id, _kind_of(name), "pulled", name) for name in names]
 
     async def _process_inbound(self, config: FeedPartnerConfig) -> list[StepResult]:
         partner = config.partner_id
@@ -486,7 +486,8 @@ class FeedWorker:
 
 
 def _kind_of(name: str) -> str:
-    return FeedKind.OUTCOME if name.startswith("outcome_") else claims_kind(name) or FeedKind.ENROLLMENT
+    feed = next((kind for kind in FeedKind if name.startswith(f"{kind.value}_")), FeedKind.ENROLLMENT)
+    return (claims_kind(name) or feed).value
 
 
 async def _first(*events: asyncio.Event) -> None:
