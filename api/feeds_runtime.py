@@ -14,8 +14,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 
+from adapters.batch.processing import sealing_checkpoint
 from adapters.feed_exchange import RemoteCredentials, RemoteServer, RemoteTransfer, RetryPolicy
 from adapters.feeds.folders import FeedFolders
 from adapters.feeds.host_key import ensure_host_key
@@ -25,11 +26,13 @@ from adapters.feeds.runs import FeedRunJournal
 from adapters.feeds.sftp_client import RemoteSftp
 from adapters.feeds.sftp_server import SftpServerConfig, start_sftp_server
 from adapters.files.master_key import KeyWrapper, load_master_key
-from adapters.opening import open_ledger
+from adapters.opening import open_audit_log, open_ledger
 from adapters.smtp.mailer import SmtpConfig, SmtpMailer
 from adapters.storage import open_outbox
+from adapters.workers.claims_files import ClaimsConfig, ClaimsInbound, ClaimsProcessing, LineProgress
 from adapters.workers.feed_metrics import FeedMetrics
 from adapters.workers.feeds import FeedProcessing, FeedWorker, FeedWorkerConfig
+from api.claims_processing import LedgerClaimsProcessing
 from api.feeds_processing import LedgerFeedProcessing
 from api.membership import feed_policy, member_policy
 from api.settings import Settings
@@ -116,17 +119,43 @@ def _mailer(settings: Settings) -> SmtpMailer | None:
     return SmtpMailer(config)
 
 
+def claims_config(settings: Settings) -> ClaimsConfig:
+    feeds = settings.feeds
+    return ClaimsConfig(timedelta(hours=feeds.claims_sla_hours), timedelta(minutes=feeds.claims_pull_minutes))
+
+
 @contextlib.contextmanager
 def feed_worker(
-    settings: Settings, metrics: FeedMetrics, processing: FeedProcessing | None = None
+    settings: Settings,
+    metrics: FeedMetrics,
+    processing: FeedProcessing | None = None,
+    *,
+    claims_processing: ClaimsProcessing | None = None,
+    progress: LineProgress | None = None,
 ) -> Iterator[FeedWorker]:
-    """A worker over the deployment's files and ledger (the ledger and outbox closed on exit)."""
+    """A worker over the deployment's files and ledger (the ledger, audit log and outbox closed on exit), claims
+    files included (``progress(file, lines)`` after each chunk of one)."""
     files = feed_files(settings)
     with contextlib.ExitStack() as stack:
-        if processing is None:
+        if processing is None or claims_processing is None:
             ledger = stack.enter_context(feeds_ledger(settings))
-            processing = LedgerFeedProcessing(ledger)
+            processing = processing or LedgerFeedProcessing(ledger)
+            if claims_processing is None:
+                ledger.batches.chunk_size = settings.feeds.claims_chunk_lines
+                audit = stack.enter_context(open_audit_log(settings.storage.config))
+                covering = sealing_checkpoint(settings.storage.config, settings.security.signing_key)
+                claims_processing = LedgerClaimsProcessing(ledger, audit, covering, settings.feeds.claims_level)
         alert = stack.enter_context(_alert_sink(settings))
+        claims = ClaimsInbound(
+            claims_processing,
+            files.folders,
+            files.journal,
+            metrics,
+            alert,
+            lambda: datetime.now(UTC),
+            claims_config(settings),
+            progress,
+        )
         yield FeedWorker(
             files.folders,
             files.keys,
@@ -138,6 +167,7 @@ def feed_worker(
             alert,
             mailer=_mailer(settings),
             config=worker_config(settings),
+            claims=claims,
         )
 
 

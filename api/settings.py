@@ -215,6 +215,14 @@ class FeedsSection:
     late_after: str = _env("FEEDS_LATE_AFTER", default="04:00")
     """A partner's daily eligibility file not received by this time (UTC) raises ``audit.alert``."""
     poll_seconds: float = _env("FEEDS_POLL_SECONDS", default=30.0)
+    claims_sla_hours: float = _env("CLAIMS_SLA_HOURS", default=4.0)
+    """A claims file not finished this long after its arrival raises ``audit.alert`` (docs/batch.md)."""
+    claims_pull_minutes: float = _env("CLAIMS_PULL_MINUTES", default=15.0)
+    """Client mode: how often claims files are pulled from a partner's own server."""
+    claims_level: str = _env("CLAIMS_DEFAULT_LEVEL", default="standard")
+    """The verification level of a claims file's lines that name none."""
+    claims_chunk_lines: int = _env("BATCH_CHUNK_LINES", default=500)
+    """Lines of a claims file per recorded chunk (a crash redoes at most one), as ``ledger batch run --chunk-lines``."""
     metrics_port: int | None = _env("FEEDS_METRICS_PORT", default=None)
     """``ledger feeds worker`` serves its Prometheus metrics on this port (None: not served)."""
     smtp_host: str | None = _env("SMTP_HOST", default=None)
@@ -361,9 +369,12 @@ _FLOATS = {
     "webhook_retry_scale",
     "feeds_alert_share",
     "feeds_poll_seconds",
+    "claims_sla_hours",
+    "claims_pull_minutes",
     "sso_oidc_timeout_seconds",
 }
 _INTS = {
+    "batch_chunk_lines",
     "token_ttl_seconds",
     "clock_skew_seconds",
     "idempotency_ttl_seconds",

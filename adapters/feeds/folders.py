@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.feed_exchange import check_file_name
@@ -94,6 +95,14 @@ class FeedFolders:
             return []
         markers = [p for p in base.iterdir() if (self.inbound(partner_id) / p.name).is_file()]
         return [p.name for p in sorted(markers, key=lambda p: (p.stat().st_mtime_ns, p.name))]
+
+    def ready_since(self, partner_id: str, name: str) -> datetime | None:
+        """When the upload of ``inbound/<name>`` completed (its ready marker's time); None without a marker."""
+        marker = self._area("ready", partner_id) / check_file_name(name)
+        try:
+            return datetime.fromtimestamp(marker.stat().st_mtime, UTC)
+        except FileNotFoundError:
+            return None
 
     def take(self, partner_id: str, name: str) -> Path:
         """Move a completed upload to ``processing/`` (atomic) and drop its marker; its new path."""

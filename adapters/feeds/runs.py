@@ -39,6 +39,9 @@ class FeedRunJournal:
             received=doc.get("received"),
             late_alerted=doc.get("late_alerted"),
             unpushed=tuple(doc.get("unpushed", ())),
+            claims_arrived={str(k): str(v) for k, v in doc.get("claims_arrived", {}).items()},
+            claims_overdue=tuple(doc.get("claims_overdue", ())),
+            claims_pulled_at=doc.get("claims_pulled_at"),
         )
 
     def save(self, runs: PartnerRuns) -> None:

@@ -6,7 +6,12 @@
 * ``ledger_feed_processing_seconds{feed}``: time to process or produce one file;
 * ``ledger_feed_late{partner,feed}``: 1 while an expected partner file is past its deadline, and
   ``ledger_feed_late_alerts_total{partner,feed}`` counting the alerts raised;
-* ``ledger_feed_transfer_failures_total{partner,direction,reason}``: SFTP pulls/pushes that failed.
+* ``ledger_feed_transfer_failures_total{partner,direction,reason}``: SFTP pulls/pushes that failed;
+* claims files (docs/batch.md): ``ledger_feed_files_total`` with ``feed`` = ``claims``, ``verify`` or
+  ``reconcile``; ``ledger_claims_file_lines_total{partner,kind,outcome}``;
+  ``ledger_claims_file_turnaround_seconds{kind}`` from a file's arrival to its results;
+  ``ledger_claims_files_overdue{partner}``: files past their deadline (default 4 h) and not finished, and
+  ``ledger_claims_deadline_alerts_total{partner}`` counting the deadline alerts raised (once per file).
 
 Partner ids are labels (a deployment has tens of partners, not thousands); no personal datum is a label.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+_TURNAROUND = (1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 14400.0, 21600.0, 43200.0)
 
 __all__ = ["FeedMetrics"]
 
@@ -44,4 +50,20 @@ class FeedMetrics:
             "SFTP transfers to or from partner servers that failed",
             ["partner", "direction", "reason"],
             registry=r,
+        )
+        self.claims_lines = Counter(
+            "ledger_claims_file_lines", "Claims file lines by outcome", ["partner", "kind", "outcome"], registry=r
+        )
+        self.claims_turnaround = Histogram(
+            "ledger_claims_file_turnaround_seconds",
+            "From a claims file's arrival to its results",
+            ["kind"],
+            buckets=_TURNAROUND,
+            registry=r,
+        )
+        self.claims_overdue = Gauge(
+            "ledger_claims_files_overdue", "Claims files past their deadline, not finished", ["partner"], registry=r
+        )
+        self.claims_deadline_alerts = Counter(
+            "ledger_claims_deadline_alerts", "Claims file deadline alerts raised", ["partner"], registry=r
         )

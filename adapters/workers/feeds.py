@@ -19,6 +19,10 @@ One pass, per partner:
    hosts its own server (a failed push is retried on the next pass);
 4. **lateness**: no eligibility file dated today by the deadline raises ``audit.alert`` once per day.
 
+Claims files (``claims_``, ``verify_``, ``reconcile_``: docs/batch.md) arrive in the same inbound folder and
+are taken in the same arrival order; :mod:`adapters.workers.claims_files` processes them, publishes their
+results, pulls them in client mode (every ``pull_every``) and watches their deadline (``claims=``).
+
 Alerts: a file rejected by the loader, or with too many rows skipped, raises ``audit.alert`` from its log
 event (the webhook projector); this worker raises the alerts no log event carries: a file refused by
 OpenPGP, a late file, a refused host key or a failed transfer.
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -61,6 +66,7 @@ from adapters.feed_exchange import (
     is_encrypted_name,
     plain_name,
 )
+from adapters.workers.claims_files import CLAIMS_KINDS, ClaimsInbound, claims_kind
 from adapters.workers.feed_metrics import FeedMetrics
 from ledger_core.members.feeds.formats import FeedKind
 from ledger_core.members.feeds.notifications import (
@@ -135,7 +141,8 @@ class StepResult:
     """One thing a pass did, for the command line and the logs (names of files, counts; nothing personal)."""
 
     partner_id: str
-    feed: FeedKind
+    feed: str
+    """A :class:`FeedKind`, or a claims file kind (``claims``, ``verify``, ``reconcile``)."""
     action: str
     file: str | None = None
     accepted: int = 0
@@ -163,6 +170,7 @@ class FeedWorker:
         mailer: Mailer | None = None,
         config: FeedWorkerConfig | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        claims: ClaimsInbound | None = None,
     ) -> None:
         self.folders = folders
         self.keys = keys
@@ -175,6 +183,7 @@ class FeedWorker:
         self.mailer = mailer
         self.config = config or FeedWorkerConfig()
         self.now = now
+        self.claims = claims
 
     # -- passes --------------------------------------------------------------------------------------
     async def run_once(
@@ -191,13 +200,25 @@ class FeedWorker:
                     results.extend(await self._run_feed(config, kind, force))
             results.extend(await self._push_pending(config))
             self._check_lateness(config)
+            if self.claims is not None:
+                self.claims.check_deadlines(partner)
         return results
 
     async def run_forever(
         self, stop: asyncio.Event, wake: asyncio.Event, leader: Callable[[], bool], poll_seconds: float
     ) -> None:
         """Passes until ``stop`` is set: every ``poll_seconds``, or at once when ``wake`` is set (an upload
-        completed). Only while ``leader()`` is true (PostgreSQL: the advisory lock is held)."""
+        completed). Only while ``leader()`` is true (PostgreSQL: the advisory lock is held). Claims file
+        deadlines are also checked on their own timer, so a file still being processed is watched too."""
+        watch = asyncio.create_task(self._watch_deadlines(stop, leader, poll_seconds))
+        try:
+            await self._passes(stop, wake, leader, poll_seconds)
+        finally:
+            watch.cancel()
+
+    async def _passes(
+        self, stop: asyncio.Event, wake: asyncio.Event, leader: Callable[[], bool], poll_seconds: float
+    ) -> None:
         while not stop.is_set():
             wake.clear()  # before the pass: an upload completing during the pass wakes the next one
             if leader():
@@ -208,6 +229,17 @@ class FeedWorker:
                     log.exception("feeds pass failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(stop, wake), timeout=poll_seconds)
+
+    async def _watch_deadlines(self, stop: asyncio.Event, leader: Callable[[], bool], poll_seconds: float) -> None:
+        while self.claims is not None and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+            if leader() and not stop.is_set():
+                try:
+                    for partner in self.keys.partner_ids():
+                        self.claims.check_deadlines(partner)
+                except Exception:  # logged; the next tick tries again
+                    log.exception("claims deadline check failed")
 
     def schedule(self, config: FeedPartnerConfig, kind: FeedKind) -> FeedSchedule:
         override = config.schedules.get(kind.value)
@@ -220,7 +252,8 @@ class FeedWorker:
         if force and slot is None:
             slot = now
         if kind is FeedKind.ELIGIBILITY:
-            results = await self._pull(config) if slot is not None else []
+            claims_due = self.claims is not None and self.claims.pull_due(config.partner_id)
+            results = await self._pull(config, slot is not None, claims_due) if slot is not None or claims_due else []
             results += await self._process_inbound(config)
         else:
             pending = runs.feed(kind.value).pending
@@ -234,22 +267,28 @@ class FeedWorker:
         return results
 
     # -- inbound -------------------------------------------------------------------------------------
-    async def _pull(self, config: FeedPartnerConfig) -> list[StepResult]:
+    async def _pull(self, config: FeedPartnerConfig, eligibility: bool, claims: bool) -> list[StepResult]:
         remote = config.remote
         if remote is None:
             return []
         key_path = self.keys.client_key_path(config.partner_id)
         credentials = RemoteCredentials(key_path if key_path.exists() else None, self.keys.remote_password(config))
         client = self.remote(remote, credentials, self.config.retry)
-        prefix = f"eligibility_{config.partner_id}_"
+        kinds = (("eligibility",) if eligibility else ()) + (CLAIMS_KINDS if claims else ())
+        prefixes = tuple(f"{kind}_{config.partner_id}_" for kind in kinds)
         try:
-            names = await client.pull(config.partner_id, self.folders, lambda name: name.startswith(prefix))
+            names = await client.pull(config.partner_id, self.folders, lambda name: name.startswith(prefixes))
         except (HostKeyRefused, RemoteFailure) as error:
             return [self._transfer_failed(config.partner_id, "pull", error)]
-        return [StepResult(config.partner_id, FeedKind.ELIGIBILITY, "pulled", name) for name in names]
+        finally:  # tried: the next claims pull is one interval away, even if this one failed
+            if claims and self.claims is not None:
+                self.claims.pulled(config.partner_id)
+        return [StepResult(config.partner_id, _kind_of(name), "pulled", name) for name in names]
 
     async def _process_inbound(self, config: FeedPartnerConfig) -> list[StepResult]:
         partner = config.partner_id
+        if self.claims is not None:
+            self.claims.note_arrivals(partner)  # before the ready markers are dropped
         taken = self.folders.in_processing(partner)
         for name in self.folders.ready(partner):
             taken.append(self.folders.take(partner, name))
@@ -264,34 +303,37 @@ class FeedWorker:
     async def _process_file(self, config: FeedPartnerConfig, taken: Path) -> StepResult:
         partner = config.partner_id
         name = plain_name(taken.name)
-        self._record_received(partner, name)
-        started = clock.perf_counter()
         staging = self.folders.work(partner) / "out"
         staging.mkdir(exist_ok=True, mode=0o700)
-        plain = taken
-        if is_encrypted_name(taken.name):
-            plain = self.folders.work(partner) / name
-            try:
-                await asyncio.to_thread(
-                    self.crypto.decrypt_inbound,
-                    taken,
-                    plain,
-                    self.keys.our_secret_key(),
-                    self.keys.partner_cert(partner),
-                    config.require_signature,
-                )
-            except PgpRejected as rejected:
-                report = await asyncio.to_thread(
-                    self.processing.reject_eligibility, partner, name, rejected.message, staging
-                )
-                result = EligibilityResult(0, 0, rejected_whole=True, report=report)
-                return await self._after_eligibility(config, name, result, started, rejected.reason.value)
+        decrypt = functools.partial(self._decrypt, config)
+        if self.claims is not None and claims_kind(name) is not None:
+            step = await self.claims.handle(partner, taken, staging, decrypt, functools.partial(self._publish, config))
+            return StepResult(partner, step.kind, step.action, step.file, step.accepted, step.rejected, step.error)
+        self._record_received(partner, name)
+        started = clock.perf_counter()
+        try:
+            plain = await decrypt(taken)
+        except PgpRejected as rejected:
+            report = await asyncio.to_thread(
+                self.processing.reject_eligibility, partner, name, rejected.message, staging
+            )
+            result = EligibilityResult(0, 0, rejected_whole=True, report=report)
+            return await self._after_eligibility(config, name, result, started, rejected.reason.value)
         try:
             result = await asyncio.to_thread(self.processing.process_eligibility, partner, plain, name, staging)
         finally:
             if plain != taken:
                 plain.unlink(missing_ok=True)
         return await self._after_eligibility(config, name, result, started, None)
+
+    async def _decrypt(self, config: FeedPartnerConfig, taken: Path) -> Path:
+        """The plaintext of an inbound file (a work file when it is OpenPGP); raises :class:`PgpRejected`."""
+        if not is_encrypted_name(taken.name):
+            return taken
+        plain = self.folders.work(config.partner_id) / plain_name(taken.name)
+        cert, ours = self.keys.partner_cert(config.partner_id), self.keys.our_secret_key()
+        await asyncio.to_thread(self.crypto.decrypt_inbound, taken, plain, ours, cert, config.require_signature)
+        return plain
 
     async def _after_eligibility(
         self, config: FeedPartnerConfig, name: str, result: EligibilityResult, started: float, error: str | None
@@ -443,8 +485,9 @@ class FeedWorker:
             log.warning("notification email failed for partner %s: %s", message_partner, type(error).__name__)
 
 
-def _kind_of(name: str) -> FeedKind:
-    return FeedKind.OUTCOME if name.startswith("outcome_") else FeedKind.ENROLLMENT
+def _kind_of(name: str) -> str:
+    feed = next((kind for kind in FeedKind if name.startswith(f"{kind.value}_")), FeedKind.ENROLLMENT)
+    return (claims_kind(name) or feed).value
 
 
 async def _first(*events: asyncio.Event) -> None:

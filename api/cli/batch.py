@@ -5,7 +5,8 @@
   (default: the file's folder), each claim with its inclusion proof against one signed checkpoint. Exit 0
   when the file loaded (possibly with refused lines), 2 when it was rejected whole. Restartable: run it again
   after a crash and it resumes; run it again after it finished and it records nothing.
-* ``ledger batch status PARTNER [--limit N]``: the partner's newest claims files, their state and counts.
+* ``ledger batch status PARTNER [--limit N]``: the partner's newest claims files, their state and counts, and
+  the files waiting in its feed folders (arrived, not finished) with their deadline (docs/batch.md, "Over SFTP").
 
 The commands call :mod:`adapters.batch.processing`, as the transports do.
 """
@@ -13,6 +14,7 @@ The commands call :mod:`adapters.batch.processing`, as the transports do.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,10 +23,12 @@ from rich.console import Console
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from adapters.batch.processing import process_claims_file, sealing_checkpoint
+from adapters.feeds.runs import FeedRunJournal
 from adapters.opening import open_audit_log, open_ledger
 from adapters.storage import DEFAULT_DATA_DIR
 from api.cli.options import DatabaseUrl, DataDir, existing
 from api.cli.proofs import SigningKey
+from api.settings import Settings
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus
 from ledger_core.shared.vocabulary import VerificationLevel
 
@@ -111,11 +115,26 @@ def status(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """The partner's newest claims files: state, lines and counts by outcome."""
+    """The partner's newest claims files: state, lines and counts by outcome; those waiting, with their deadline."""
     with open_ledger(existing(data_dir, database_url)) as ledger:
         ledger.partners.get(partner_id)
         files = ledger.batches.files(partner_id, limit)
-    _echo({"partner_id": partner_id, "files": [_file_view(file) for file in files]})
+    waiting = _waiting(data_dir, partner_id, datetime.now(UTC))
+    _echo({"partner_id": partner_id, "files": [_file_view(file) for file in files], "waiting": waiting})
+
+
+def _waiting(data_dir: Path, partner_id: str, now: datetime) -> list[dict[str, Any]]:
+    """Claims files the feeds worker saw arrive and has not finished (its journal), oldest first."""
+    feeds = Settings.from_env().feeds
+    runs = FeedRunJournal(feeds.root_dir(data_dir)).load(partner_id)
+    sla = timedelta(hours=feeds.claims_sla_hours)
+    waiting = []
+    for name, arrived in sorted(runs.claims_arrived.items(), key=lambda item: item[1]):
+        deadline = datetime.fromisoformat(arrived) + sla
+        waiting.append(
+            {"file_name": name, "arrived": arrived, "deadline": deadline.isoformat(), "overdue": now > deadline}
+        )
+    return waiting
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from adapters.feed_exchange import RemoteServer
@@ -35,6 +37,7 @@ pgp_app = typer.Typer(no_args_is_help=True, help="OpenPGP keys: ours (decrypt, s
 remote_app = typer.Typer(no_args_is_help=True, help="Partner-hosted SFTP servers (client mode, pinned host key).")
 sftp_app = typer.Typer(no_args_is_help=True, help="Our SFTP server for partners.")
 out = Console()
+err = Console(stderr=True)
 
 Partner = Annotated[str, typer.Argument(help="Partner id (its SFTP user name and folder name).")]
 FeedOption = Annotated[FeedKind | None, typer.Option("--feed", help="Only this feed.")]
@@ -244,17 +247,35 @@ def run(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """One pass now, whatever the schedule: pull, process inbound files, write and publish feeds."""
+    """One pass now, whatever the schedule: pull, process inbound files (eligibility and claims files, with a
+    progress bar per claims file), write and publish feeds."""
     settings = _settings(data_dir, database_url)
     is_leader, release = leadership(settings)
     try:
         if not is_leader():
             raise InvalidCommand("another feeds worker holds the lead; try again when it is idle", field="worker")
-        with feed_worker(settings, FeedMetrics()) as feed_worker_:
+        with (
+            Progress(
+                TextColumn("{task.description}: {task.completed} lines"), TimeElapsedColumn(), console=err
+            ) as bars,
+            feed_worker(settings, FeedMetrics(), progress=_line_bars(bars)) as feed_worker_,
+        ):
             results = asyncio.run(feed_worker_.run_once(partner, feed, force=True))
     finally:
         release()
     _echo([result.to_json() for result in results])
+
+
+def _line_bars(bars: Progress) -> Callable[[str, int], None]:
+    """``progress(file, lines)``: one bar per claims file (lines done; a stream's total is not known)."""
+    tasks: dict[str, TaskID] = {}
+
+    def progress(name: str, lines: int) -> None:
+        if name not in tasks:
+            tasks[name] = bars.add_task(name, total=None)
+        bars.update(tasks[name], completed=lines)
+
+    return progress
 
 
 def status(

@@ -6,11 +6,8 @@ against the header's checkpoint once its signature is checked with the log's ver
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from uuid import uuid4
 import orjson
 import pytest
 from support.clock import SteppingClock
+from support.results_files import check_every_proof, read_results
 
 from adapters.batch.processing import process_claims_file
 from adapters.opening import open_audit_log, open_ledger, seal_pending, verifier_key
@@ -30,20 +28,10 @@ from ledger_core.claims.submission import ClaimSubmission, validate_submission
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.ledger import Ledger
 from ledger_core.shared.service_support import save
-from proofs import verify_checkpoint
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 P = "acme"
 PHOTO = hashlib.sha256(b"photo").hexdigest()
-DOCS = (Path(__file__).resolve().parents[2] / "docs" / "proofs.md").read_text(encoding="utf-8")
-
-
-def docs_verifier() -> dict[str, Callable[..., Any]]:
-    match = re.search(r"<!-- verify-snippet:start -->\s*```python\n(.*?)```", DOCS, re.DOTALL)
-    assert match is not None
-    namespace: dict[str, Any] = {}
-    exec(compile(match.group(1), "docs/proofs.md", "exec"), namespace)
-    return namespace
 
 
 @pytest.fixture
@@ -103,31 +91,6 @@ def run(ledger: Ledger, config: StorageConfig, path: Path, out: Path, **kwargs: 
 
     with open_audit_log(config) as audit:
         return process_claims_file(ledger, audit, path, out, checkpoint_covering=covering, **kwargs)
-
-
-def read_results(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    header, *lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return header, lines
-
-
-def check_every_proof(header: dict[str, Any], lines: list[dict[str, Any]], vkey: str) -> int:
-    """Verify the header's signed checkpoint, then each claim's proof with the docs' hashlib verifier."""
-    body = verify_checkpoint(header["checkpoint"], vkey)
-    verifier = docs_verifier()
-    checked = 0
-    for line in lines:
-        if "proof" not in line:
-            continue
-        proof = line["proof"]
-        entry = base64.b64decode(proof["entry"])
-        assert verifier["leaf_hash"](entry).hex() == proof["leafHash"]
-        assert line["claimId"] in entry.decode()  # the entry is the claim's
-        path = [bytes.fromhex(step) for step in proof["inclusionPath"]]
-        assert verifier["verify_inclusion"](
-            bytes.fromhex(proof["leafHash"]), line["leafIndex"], header["treeSize"], path, body.root_hash
-        )
-        checked += 1
-    return checked
 
 
 def test_a_file_imports_with_proofs_and_reports_every_bad_line(
