@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import time
 
-from adapters.feed_exchange import RemoteCredentials, RemoteServer, RemoteTransfer, RetryPolicy
+from adapters.feed_exchange import GcsBucket, RemoteCredentials, RemoteServer, RemoteTransfer, RetryPolicy
 from adapters.feeds.folders import FeedFolders
 from adapters.feeds.host_key import ensure_host_key
 from adapters.feeds.openpgp import SequoiaFeedCrypto
@@ -92,6 +92,12 @@ def _remote(remote: RemoteServer, credentials: RemoteCredentials, retry: RetryPo
     return RemoteSftp(remote, credentials, retry)
 
 
+def _bucket(partner_id: str, bucket: GcsBucket, retry: RetryPolicy) -> RemoteTransfer:
+    from adapters.feeds.gcs_client import GcsTransfer  # google-cloud-storage: imported when a partner uses GCS
+
+    return GcsTransfer(partner_id, bucket, retry)
+
+
 @contextlib.contextmanager
 def _alert_sink(settings: Settings) -> Iterator[Callable[[PartnerEvent], None]]:
     """``audit.alert`` events into the webhook outbox (delivered by the dispatcher like every webhook)."""
@@ -138,6 +144,7 @@ def feed_worker(
             alert,
             mailer=_mailer(settings),
             config=worker_config(settings),
+            bucket=_bucket,
         )
 
 

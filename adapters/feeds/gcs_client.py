@@ -165,6 +165,17 @@ class GcsTransfer:
         except (api_errors.PreconditionFailed, api_errors.NotFound):
             log.info("gs://%s/%s changed or went away after it was pulled; left as it is", bucket.name, blob.name)
 
+    async def waiting(self) -> int:
+        """How many objects lie directly in ``inbound/`` (whatever their names): a check of the bucket and the
+        credentials that changes nothing."""
+        prefix = self.bucket.prefix(self.partner_id, "inbound")
+
+        def action(bucket: storage.Bucket) -> int:
+            listing = bucket.client.list_blobs(bucket, prefix=prefix, delimiter="/", retry=None, timeout=self._timeout)
+            return sum(1 for _ in listing)
+
+        return await self._with_bucket(action)
+
     async def push(self, files: Sequence[Path]) -> list[str]:
         """Upload ``files`` to ``outbound/`` (whole objects); the names pushed."""
         prefix = self.bucket.prefix(self.partner_id, "outbound")
