@@ -6,7 +6,7 @@
 * ``ledger_feed_processing_seconds{feed}``: time to process or produce one file;
 * ``ledger_feed_late{partner,feed}``: 1 while an expected partner file is past its deadline, and
   ``ledger_feed_late_alerts_total{partner,feed}`` counting the alerts raised;
-* ``ledger_feed_transfer_failures_total{partner,direction,reason}``: SFTP pulls/pushes that failed.
+* ``ledger_feed_transfer_failures_total{partner,direction,reason}``: SFTP or GCS pulls/pushes that failed.
 
 Partner ids are labels (a deployment has tens of partners, not thousands); no personal datum is a label.
 """
@@ -41,7 +41,7 @@ class FeedMetrics:
         self.late_alerts = Counter("ledger_feed_late_alerts", "Lateness alerts raised", ["partner", "feed"], registry=r)
         self.transfer_failures = Counter(
             "ledger_feed_transfer_failures",
-            "SFTP transfers to or from partner servers that failed",
+            "SFTP or GCS transfers to or from partners that failed",
             ["partner", "direction", "reason"],
             registry=r,
         )
