@@ -20,7 +20,8 @@ overwritten meanwhile is never deleted unread). A crash between the record and t
 the next pull.
 
 **Push**: each outbound file is uploaded to ``outbound/<name>`` (an object appears only whole, so no
-temporary name is needed; a later file of the same name replaces it).
+temporary name is needed; a later file of the same name replaces it), in resumable chunks of
+:data:`UPLOAD_CHUNK`. Memory stays constant both ways (docs/performance.md, "GCS transport").
 
 Connection failures, timeouts, 429 and 5xx answers are retried with exponential backoff
 (:class:`RetryPolicy`); a missing bucket, refused or missing credentials are not. Either way the caller
@@ -59,6 +60,10 @@ __all__ = ["GcsTransfer"]
 
 READ_TIMEOUT = 120.0
 """Seconds without a byte before a request is abandoned (and retried)."""
+UPLOAD_CHUNK = 8 << 20
+"""Bytes per request of a resumable upload (a multiple of 256 KiB): what a push holds in memory (the library's
+default, 100 MiB, would be held whole). Downloads stream to the file without a chunk size (and so keep the
+library's CRC32C check)."""
 
 _TRANSIENT = (
     requests.ConnectionError,
@@ -183,7 +188,7 @@ class GcsTransfer:
         def action(bucket: storage.Bucket) -> list[str]:
             pushed: list[str] = []
             for path in files:
-                blob = bucket.blob(prefix + check_file_name(path.name))
+                blob = bucket.blob(prefix + check_file_name(path.name), chunk_size=UPLOAD_CHUNK)
                 blob.upload_from_filename(str(path), retry=None, timeout=self._timeout, checksum="auto")
                 pushed.append(path.name)
             return pushed

@@ -137,6 +137,8 @@ def test_a_failing_bucket_is_reported_and_loses_nothing(
     ok("init", *where)
     bucket = storage.Client().create_bucket(BUCKET)
     bucket.blob(f"{PARTNER}/inbound/eligibility_{PARTNER}_{STAMP}.csv").upload_from_string(PLAIN)
+    refused = ledger("feeds", "gcs", "set", PARTNER, "--bucket", "Acme Bucket!", *where)
+    assert (refused.returncode, refused.stderr.split(":")[0]) == (2, "VALIDATION_ERROR"), refused.stderr
     ok("feeds", "gcs", "set", PARTNER, "--bucket", f"{BUCKET}-typo", *where)
 
     missing = ledger("feeds", "gcs", "check", PARTNER, *where)

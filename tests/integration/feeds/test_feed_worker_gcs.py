@@ -15,7 +15,7 @@ from prometheus_client import generate_latest
 from support.gcs import GcsEmulator, gcs_emulator
 from support.sftp import FeedsHome
 
-from adapters.feed_exchange import FeedPartnerConfig, GcsBucket, RemoteTransfer, RetryPolicy
+from adapters.feed_exchange import FeedPartnerConfig, GcsBucket, RemoteServer, RemoteTransfer, RetryPolicy
 from adapters.feeds.gcs_client import GcsTransfer
 from adapters.feeds.openpgp import SequoiaFeedCrypto
 from adapters.feeds.runs import FeedRunJournal
@@ -127,3 +127,18 @@ def test_pull_process_push_and_a_server_down_loses_nothing(emulator: GcsEmulator
         "enrollment_acme_20260116.csv",
     ]
     assert FeedRunJournal(home.folders.root).load("acme").unpushed == ()
+
+
+def test_one_transport_per_partner_kept_in_its_config(tmp_path: Path) -> None:
+    home = FeedsHome.create(tmp_path)
+    sftp = RemoteServer("sftp.acme.example", 22, "ledger", "ssh-ed25519 AAAA")
+    home.keys.set_remote(home.keys.config_or_new("acme"), sftp, "secret")
+    home.keys.set_gcs(home.keys.config_or_new("acme"), GcsBucket(BUCKET, "billing-project"))
+    saved = home.keys.config("acme")
+    assert (saved.gcs, saved.remote) == (GcsBucket(BUCKET, "billing-project"), None)  # the bucket replaced SFTP
+    assert b"secret" not in (home.keys.root / "partners" / "acme" / "config.json").read_bytes()
+    home.keys.set_remote(saved, sftp, None)
+    assert (home.keys.config("acme").gcs, home.keys.config("acme").remote) == (None, sftp)
+    home.keys.set_gcs(home.keys.config("acme"), GcsBucket(BUCKET))
+    home.keys.set_gcs(home.keys.config("acme"), None)
+    assert (home.keys.config("acme").gcs, home.keys.config("acme").remote) == (None, None)
