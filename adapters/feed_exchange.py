@@ -4,11 +4,12 @@ records, errors, name rules and the ports the worker receives. No I/O here.
 Partner ids are checked with :func:`ledger_core.shared.validation.check_partner_slug` (``[a-z0-9_]{2,64}``,
 a safe path component) before they name a folder or a key file.
 
-* records: :class:`FeedPartnerConfig` (+ :class:`RemoteServer`), :class:`FeedRun`, :class:`PartnerRuns`,
-  :class:`RemoteCredentials`, :class:`RetryPolicy`;
-* errors: :class:`PgpRejected` (+ :class:`PgpFailure`), :class:`HostKeyRefused`, :class:`RemoteFailure`;
+* records: :class:`FeedPartnerConfig` (+ :class:`RemoteServer`, :class:`GcsBucket`), :class:`FeedRun`,
+  :class:`PartnerRuns`, :class:`RemoteCredentials`, :class:`RetryPolicy`;
+* errors: :class:`PgpRejected` (+ :class:`PgpFailure`), :class:`HostKeyRefused`, :class:`RemoteFailure`,
+  :class:`BucketFailure` (+ :class:`BucketFailureKind`);
 * ports: :class:`FeedFolderStore`, :class:`FeedKeyStore`, :class:`FeedJournal`, :class:`FeedCrypto`,
-  :class:`RemoteTransfer` (+ :data:`RemoteFactory`).
+  :class:`RemoteTransfer` (+ :data:`RemoteFactory`, :data:`BucketFactory`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,23 @@ class RemoteServer:
 
 
 @dataclass(frozen=True, slots=True)
+class GcsBucket:
+    """A Google Cloud Storage bucket the partner exchanges files through (issue 15 item 4):
+    ``gs://<bucket>/<partner>/inbound/`` (the partner drops files) and ``gs://<bucket>/<partner>/outbound/``
+    (we publish). Credentials are not stored here: Google's libraries find them in the environment
+    (Application Default Credentials, ``GOOGLE_APPLICATION_CREDENTIALS``; ``STORAGE_EMULATOR_HOST`` for an
+    emulator)."""
+
+    bucket: str
+    project: str | None = None
+    """The billing project of the client (None: the one of the credentials, or none for the emulator)."""
+
+    def prefix(self, partner_id: str, folder: str) -> str:
+        """``<partner>/<folder>/``: where ``folder`` (``inbound``, ``outbound``, ``processed``) lives."""
+        return f"{partner_id}/{folder}/"
+
+
+@dataclass(frozen=True, slots=True)
 class FeedPartnerConfig:
     """How one partner exchanges files: contact, PGP policy, remote server, schedule overrides."""
 
@@ -73,6 +91,8 @@ class FeedPartnerConfig:
     it_email: str | None = None
     require_signature: bool = False
     remote: RemoteServer | None = None
+    gcs: GcsBucket | None = None
+    """A GCS bucket as the partner's transport (exclusive with ``remote``: one transport per partner)."""
     schedules: dict[str, str] = field(default_factory=dict)
     """Feed kind -> ``HH:MM`` or ``day D HH:MM`` (UTC), overriding the deployment's defaults."""
 
@@ -82,11 +102,13 @@ class FeedPartnerConfig:
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> FeedPartnerConfig:
         remote = doc.get("remote")
+        gcs = doc.get("gcs")
         return cls(
             partner_id=str(doc["partner_id"]),
             it_email=doc.get("it_email"),
             require_signature=bool(doc.get("require_signature", False)),
             remote=None if remote is None else RemoteServer(**remote),
+            gcs=None if gcs is None else GcsBucket(**gcs),
             schedules={str(k): str(v) for k, v in (doc.get("schedules") or {}).items()},
         )
 
@@ -209,6 +231,31 @@ class RemoteFailure(LedgerError):
         self.kind = kind
 
 
+class BucketFailureKind(StrEnum):
+    """Why a GCS transfer failed (after the retries, for the transient kinds)."""
+
+    NO_CREDENTIALS = "no_credentials"
+    """No Application Default Credentials in the environment (nor an emulator)."""
+    FORBIDDEN = "forbidden"
+    """The credentials were refused (401/403)."""
+    NO_BUCKET = "no_such_bucket"
+    UNREACHABLE = "unreachable"
+    """Connection refused, timeouts, 429 and 5xx answers, after every attempt."""
+    REFUSED = "refused"
+    """Any other error answer (400, 412, ...)."""
+
+
+class BucketFailure(LedgerError):
+    """A GCS bucket could not be used; nothing was lost (what was pulled is in inbound, what was not
+    pushed stays unpushed and is retried on the next pass)."""
+
+    code = "GCS_TRANSFER_FAILED"
+
+    def __init__(self, bucket: str, kind: BucketFailureKind, detail: str) -> None:
+        super().__init__(f"gs://{bucket}: {kind.value}: {detail}", bucket=bucket, kind=kind.value)
+        self.kind = kind
+
+
 # -- ports -------------------------------------------------------------------------------------------
 class FeedFolderStore(Protocol):
     """The feed folders (adapter: :class:`adapters.feeds.folders.FeedFolders`)."""
@@ -271,3 +318,6 @@ class RemoteTransfer(Protocol):
 
 
 RemoteFactory = Callable[[RemoteServer, RemoteCredentials, RetryPolicy], RemoteTransfer]
+BucketFactory = Callable[[str, GcsBucket, RetryPolicy], RemoteTransfer]
+"""(partner id, bucket, retry policy) -> the partner's folders in the bucket
+(adapter: :class:`adapters.feeds.gcs_client.GcsTransfer`)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from adapters.batch.processing import sealing_checkpoint
-from adapters.feed_exchange import RemoteCredentials, RemoteServer, RemoteTransfer, RetryPolicy
+from adapters.feed_exchange import GcsBucket, RemoteCredentials, RemoteServer, RemoteTransfer, RetryPolicy
 from adapters.feeds.folders import FeedFolders
 from adapters.feeds.host_key import ensure_host_key
 from adapters.feeds.openpgp import SequoiaFeedCrypto
@@ -95,6 +95,12 @@ def _remote(remote: RemoteServer, credentials: RemoteCredentials, retry: RetryPo
     return RemoteSftp(remote, credentials, retry)
 
 
+def _bucket(partner_id: str, bucket: GcsBucket, retry: RetryPolicy) -> RemoteTransfer:
+    from adapters.feeds.gcs_client import GcsTransfer  # google-cloud-storage: imported when a partner uses GCS
+
+    return GcsTransfer(partner_id, bucket, retry)
+
+
 @contextlib.contextmanager
 def _alert_sink(settings: Settings) -> Iterator[Callable[[PartnerEvent], None]]:
     """``audit.alert`` events into the webhook outbox (delivered by the dispatcher like every webhook)."""
@@ -168,6 +174,7 @@ def feed_worker(
             mailer=_mailer(settings),
             config=worker_config(settings),
             claims=claims,
+            bucket=_bucket,
         )
 
 

@@ -2,7 +2,8 @@
 
 ::
 
-    feeds/partners/<partner_id>/config.json        FeedPartnerConfig (remote password wrapped, never plain)
+    feeds/partners/<partner_id>/config.json        FeedPartnerConfig (remote password wrapped, never plain;
+                                                   a GCS bucket by name only: credentials stay Google's)
     feeds/partners/<partner_id>/authorized_keys    SSH public keys the partner logs in with (OpenSSH format)
     feeds/partners/<partner_id>/partner.pgp        the partner's OpenPGP certificate (public)
     feeds/partners/<partner_id>/client_key         our SSH private key for the partner's own server
@@ -21,7 +22,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from adapters.feed_exchange import FeedPartnerConfig, RemoteServer
+from adapters.feed_exchange import FeedPartnerConfig, GcsBucket, RemoteServer
 from adapters.files.private_files import replace_private_file
 from adapters.ports import KeyWrapping
 from ledger_core.engine.errors import NotFound
@@ -73,7 +74,14 @@ class FeedKeyFiles:
         if password is not None:
             key_id = _PASSWORD_KEY_ID + config.partner_id
             wrapped = base64.b64encode(self._wrapper.wrap(key_id, password.encode())).decode()
-        updated = replace(config, remote=replace(remote, wrapped_password=wrapped))
+        updated = replace(config, remote=replace(remote, wrapped_password=wrapped), gcs=None)
+        self.save(updated)
+        return updated
+
+    def set_gcs(self, config: FeedPartnerConfig, bucket: GcsBucket | None) -> FeedPartnerConfig:
+        """``config`` exchanging through ``bucket`` (None: no bucket), saved; one transport per partner, so a
+        bucket replaces a partner-hosted SFTP server (``remote``). No credential is stored (see GcsBucket)."""
+        updated = replace(config, gcs=bucket, remote=None if bucket is not None else config.remote)
         self.save(updated)
         return updated
 

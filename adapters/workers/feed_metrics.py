@@ -6,7 +6,7 @@
 * ``ledger_feed_processing_seconds{feed}``: time to process or produce one file;
 * ``ledger_feed_late{partner,feed}``: 1 while an expected partner file is past its deadline, and
   ``ledger_feed_late_alerts_total{partner,feed}`` counting the alerts raised;
-* ``ledger_feed_transfer_failures_total{partner,direction,reason}``: SFTP pulls/pushes that failed;
+* ``ledger_feed_transfer_failures_total{partner,direction,reason}``: SFTP or GCS pulls/pushes that failed;
 * claims files (docs/batch.md): ``ledger_feed_files_total`` with ``feed`` = ``claims``, ``verify`` or
   ``reconcile``; ``ledger_claims_file_lines_total{partner,kind,outcome}``;
   ``ledger_claims_file_turnaround_seconds{kind}`` from a file's arrival to its results;
@@ -47,7 +47,7 @@ class FeedMetrics:
         self.late_alerts = Counter("ledger_feed_late_alerts", "Lateness alerts raised", ["partner", "feed"], registry=r)
         self.transfer_failures = Counter(
             "ledger_feed_transfer_failures",
-            "SFTP transfers to or from partner servers that failed",
+            "SFTP or GCS transfers to or from partners that failed",
             ["partner", "direction", "reason"],
             registry=r,
         )

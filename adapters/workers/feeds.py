@@ -6,7 +6,8 @@ the command line composes it (``ledger feeds worker`` / ``run``, ``ledger serve`
 
 One pass, per partner:
 
-1. **pull** new eligibility files from a partner-hosted server when the eligibility slot is due;
+1. **pull** new eligibility files from a partner-hosted server (SFTP) or the partner's GCS bucket when the
+   eligibility slot is due;
 2. **inbound**: files left in ``processing/`` by a crash first, then completed uploads in arrival
    order. An OpenPGP file is decrypted (and its signature verified) into a private work file; a file
    that fails is rejected whole with a report, and nothing of it is loaded. The plaintext work file is
@@ -16,7 +17,7 @@ One pass, per partner:
    claimed in the log before it is sent: once per member, across crashes and re-runs;
 3. **enrollment** (daily) and **outcome** (monthly) feeds when their slot is due, encrypted to the
    partner's certificate when one is imported, published in ``outbound/`` and pushed when the partner
-   hosts its own server (a failed push is retried on the next pass);
+   hosts its own server or exchanges through a bucket (a failed push is retried on the next pass);
 4. **lateness**: no eligibility file dated today by the deadline raises ``audit.alert`` once per day.
 
 Claims files (``claims_``, ``verify_``, ``reconcile_``: docs/batch.md) arrive in the same inbound folder and
@@ -25,7 +26,7 @@ results, pulls them in client mode (every ``pull_every``) and watches their dead
 
 Alerts: a file rejected by the loader, or with too many rows skipped, raises ``audit.alert`` from its log
 event (the webhook projector); this worker raises the alerts no log event carries: a file refused by
-OpenPGP, a late file, a refused host key or a failed transfer.
+OpenPGP, a late file, a refused host key or a failed transfer (SFTP or GCS).
 
 Restartable: a slot is recorded as done in the journal only after its file was published, and a file
 taken for processing stays in ``processing/`` until it is finished, so a killed worker redoes at most
@@ -51,6 +52,8 @@ from pathlib import Path
 from typing import Protocol
 
 from adapters.feed_exchange import (
+    BucketFactory,
+    BucketFailure,
     FeedCrypto,
     FeedFolderStore,
     FeedJournal,
@@ -62,6 +65,7 @@ from adapters.feed_exchange import (
     RemoteCredentials,
     RemoteFactory,
     RemoteFailure,
+    RemoteTransfer,
     RetryPolicy,
     is_encrypted_name,
     plain_name,
@@ -171,6 +175,7 @@ class FeedWorker:
         config: FeedWorkerConfig | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         claims: ClaimsInbound | None = None,
+        bucket: BucketFactory | None = None,
     ) -> None:
         self.folders = folders
         self.keys = keys
@@ -184,6 +189,7 @@ class FeedWorker:
         self.config = config or FeedWorkerConfig()
         self.now = now
         self.claims = claims
+        self.bucket = bucket
 
     # -- passes --------------------------------------------------------------------------------------
     async def run_once(
@@ -267,18 +273,25 @@ class FeedWorker:
         return results
 
     # -- inbound -------------------------------------------------------------------------------------
-    async def _pull(self, config: FeedPartnerConfig, eligibility: bool, claims: bool) -> list[StepResult]:
-        remote = config.remote
-        if remote is None:
-            return []
+    def _transfer(self, config: FeedPartnerConfig) -> RemoteTransfer | None:
+        """The partner's own transport: its GCS bucket, its SFTP server, or None (it uses our SFTP server)."""
+        if config.gcs is not None and self.bucket is not None:
+            return self.bucket(config.partner_id, config.gcs, self.config.retry)
+        if config.remote is None:
+            return None
         key_path = self.keys.client_key_path(config.partner_id)
         credentials = RemoteCredentials(key_path if key_path.exists() else None, self.keys.remote_password(config))
-        client = self.remote(remote, credentials, self.config.retry)
+        return self.remote(config.remote, credentials, self.config.retry)
+
+    async def _pull(self, config: FeedPartnerConfig, eligibility: bool, claims: bool) -> list[StepResult]:
+        client = self._transfer(config)
+        if client is None:
+            return []
         kinds = (("eligibility",) if eligibility else ()) + (CLAIMS_KINDS if claims else ())
         prefixes = tuple(f"{kind}_{config.partner_id}_" for kind in kinds)
         try:
             names = await client.pull(config.partner_id, self.folders, lambda name: name.startswith(prefixes))
-        except (HostKeyRefused, RemoteFailure) as error:
+        except (HostKeyRefused, RemoteFailure, BucketFailure) as error:
             return [self._transfer_failed(config.partner_id, "pull", error)]
         finally:  # tried: the next claims pull is one interval away, even if this one failed
             if claims and self.claims is not None:
@@ -413,21 +426,20 @@ class FeedWorker:
             await asyncio.to_thread(self.crypto.encrypt_outbound, staged, temporary, cert, self.keys.our_secret_key())
             os.replace(temporary, target)
             staged.unlink()
-        if config.remote is not None:
+        if config.remote is not None or config.gcs is not None:
             runs = self.journal.load(partner)
             self.journal.save(replace(runs, unpushed=(*runs.unpushed, target.name)))
         return target.name
 
     async def _push_pending(self, config: FeedPartnerConfig) -> list[StepResult]:
         runs = self.journal.load(config.partner_id)
-        if config.remote is None or not runs.unpushed:
+        client = self._transfer(config)
+        if client is None or not runs.unpushed:
             return []
-        key_path = self.keys.client_key_path(config.partner_id)
-        credentials = RemoteCredentials(key_path if key_path.exists() else None, self.keys.remote_password(config))
         files = [self.folders.outbound(config.partner_id) / name for name in runs.unpushed]
         try:
-            pushed = await self.remote(config.remote, credentials, self.config.retry).push(files)
-        except (HostKeyRefused, RemoteFailure) as error:
+            pushed = await client.push(files)
+        except (HostKeyRefused, RemoteFailure, BucketFailure) as error:
             return [self._transfer_failed(config.partner_id, "push", error)]
         runs = self.journal.load(config.partner_id)
         self.journal.save(replace(runs, unpushed=tuple(n for n in runs.unpushed if n not in pushed)))
@@ -449,10 +461,14 @@ class FeedWorker:
         self.metrics.late_alerts.labels(partner, FeedKind.ELIGIBILITY.value).inc()
         self.journal.save(replace(runs, late_alerted=today))
 
-    def _transfer_failed(self, partner: str, direction: str, error: HostKeyRefused | RemoteFailure) -> StepResult:
+    def _transfer_failed(
+        self, partner: str, direction: str, error: HostKeyRefused | RemoteFailure | BucketFailure
+    ) -> StepResult:
         reason = "host_key_refused" if isinstance(error, HostKeyRefused) else str(error.details.get("kind"))
         self.metrics.transfer_failures.labels(partner, direction, reason).inc()
         alert = "sftp_host_key_refused" if isinstance(error, HostKeyRefused) else "sftp_transfer_failed"
+        if isinstance(error, BucketFailure):
+            alert = "gcs_transfer_failed"
         key = f"{direction}:{self.now().astimezone(UTC):%Y%m%d%H}"
         self._raise(partner, alert, key, {"direction": direction, "reason": reason, "detail": error.message})
         return StepResult(partner, FeedKind.ELIGIBILITY, f"{direction} failed", error=error.message)

@@ -1,10 +1,11 @@
-"""``ledger feeds keys|pgp|configure|remote|worker|run|status`` and ``ledger sftp serve|host-key``: the
+"""``ledger feeds keys|pgp|configure|remote|gcs|worker|run|status`` and ``ledger sftp serve|host-key``: the
 transport half of the batch feeds (docs/feeds.md). ``register(feeds_app, app)`` adds them."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.feed_exchange import RemoteServer
+from adapters.feed_exchange import GcsBucket, RemoteServer, RetryPolicy
 from adapters.feeds.host_key import ensure_host_key
 from adapters.feeds.openpgp import certificate_of, fingerprint_of, generate_secret_key
 from adapters.key_sources import require_keys_apart
@@ -36,6 +37,9 @@ keys_app = typer.Typer(no_args_is_help=True, help="SSH public keys partners log 
 pgp_app = typer.Typer(no_args_is_help=True, help="OpenPGP keys: ours (decrypt, sign) and partners' (encrypt, verify).")
 remote_app = typer.Typer(no_args_is_help=True, help="Partner-hosted SFTP servers (client mode, pinned host key).")
 sftp_app = typer.Typer(no_args_is_help=True, help="Our SFTP server for partners.")
+gcs_app = typer.Typer(
+    no_args_is_help=True, help="A Google Cloud Storage bucket per partner (pull inbound, push outbound)."
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -209,6 +213,57 @@ def remote_set(
     _echo({"partner": partner, "host": host, "port": port, "hostKey": pinned_key.get_fingerprint()})
 
 
+# -- Google Cloud Storage ----------------------------------------------------------------------------
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+"""GCS bucket names: 3-222 lowercase letters, digits, dots, dashes, underscores; a letter or digit at each end
+(cloud.google.com/storage/docs/buckets#naming)."""
+
+
+def _gcs_urls(bucket: GcsBucket, partner: str) -> dict[str, str]:
+    return {f: f"gs://{bucket.bucket}/{bucket.prefix(partner, f)}" for f in ("inbound", "outbound", "processed")}
+
+
+@gcs_app.command("set")
+def gcs_set(
+    partner: Partner,
+    bucket: Annotated[str, typer.Option("--bucket", help="Bucket name (gs:// optional).")],
+    project: Annotated[str | None, typer.Option(help="Billing project (default: the credentials').")] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Exchange PARTNER's files through BUCKET: the worker pulls gs://BUCKET/PARTNER/inbound/ and pushes to
+    gs://BUCKET/PARTNER/outbound/ (replaces a partner-hosted SFTP server). Credentials are Google's, from the
+    environment (ADC, GOOGLE_APPLICATION_CREDENTIALS); none is stored."""
+    name = bucket.removeprefix("gs://").rstrip("/")
+    if not _BUCKET.match(name) or ".." in name:
+        raise InvalidCommand(f"{bucket!r} is not a GCS bucket name", field="bucket")
+    keys = feed_files(_settings(data_dir, database_url)).keys
+    chosen = GcsBucket(name, project)
+    keys.set_gcs(keys.config_or_new(partner), chosen)
+    _echo({"partner": partner, **_gcs_urls(chosen, partner)})
+
+
+@gcs_app.command("clear")
+def gcs_clear(partner: Partner, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
+    """Stop exchanging PARTNER's files through a bucket."""
+    keys = feed_files(_settings(data_dir, database_url)).keys
+    keys.set_gcs(keys.config_or_new(partner), None)
+    _echo({"partner": partner, "gcs": None})
+
+
+@gcs_app.command("check")
+def gcs_check(partner: Partner, data_dir: DataDir = DEFAULT_DATA_DIR, database_url: DatabaseUrl = None) -> None:
+    """Reach PARTNER's bucket with the environment's credentials and count the objects waiting in its inbound
+    (nothing is pulled); a failure names its reason (no_credentials, forbidden, no_such_bucket, unreachable)."""
+    from adapters.feeds.gcs_client import GcsTransfer  # google-cloud-storage: imported when used
+
+    config = feed_files(_settings(data_dir, database_url)).keys.config_or_new(partner)
+    if config.gcs is None:
+        raise InvalidCommand(f"partner {partner} has no bucket: run `ledger feeds gcs set`", field="partner")
+    waiting = asyncio.run(GcsTransfer(partner, config.gcs, RetryPolicy(attempts=2, first_delay=1)).waiting())
+    _echo({"partner": partner, **_gcs_urls(config.gcs, partner), "inboundObjects": waiting})
+
+
 # -- worker ------------------------------------------------------------------------------------------
 def worker(
     data_dir: DataDir = DEFAULT_DATA_DIR,
@@ -332,6 +387,7 @@ def register(feeds_app: typer.Typer, app: typer.Typer) -> None:
     feeds_app.add_typer(keys_app, name="keys")
     feeds_app.add_typer(pgp_app, name="pgp")
     feeds_app.add_typer(remote_app, name="remote")
+    feeds_app.add_typer(gcs_app, name="gcs")
     feeds_app.command("configure")(configure)
     feeds_app.command("worker")(worker)
     feeds_app.command("run")(run)
