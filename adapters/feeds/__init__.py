@@ -8,6 +8,7 @@
 * ``runs.py``: the feeds worker's journal;
 * ``host_key.py``: the SFTP server's host key in the data directory;
 * ``sftp_server.py`` / ``sftp_client.py``: asyncssh, our server and the client for partner servers;
+* ``gcs_client.py``: google-cloud-storage, a partner's bucket as its transport (pull inbound, push outbound);
 * ``openpgp.py``: pysequoia (Sequoia-PGP), decrypt/verify inbound, encrypt/sign outbound.
 
 asyncssh imports its DSA support at import time, which makes cryptography warn that DSA is deprecated;

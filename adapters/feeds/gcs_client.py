@@ -56,7 +56,7 @@ from ledger_core.engine.errors import InvalidCommand
 log = logging.getLogger("adapters.feeds.gcs_client")
 T = TypeVar("T")
 
-__all__ = ["GcsTransfer"]
+__all__ = ["GcsTransfer", "permanent_failure"]
 
 READ_TIMEOUT = 120.0
 """Seconds without a byte before a request is abandoned (and retried)."""
@@ -76,7 +76,7 @@ _TRANSIENT = (
 )
 
 
-def _permanent(error: Exception) -> BucketFailureKind | None:
+def permanent_failure(error: Exception) -> BucketFailureKind | None:
     """The kind of a failure that retrying cannot cure (None: transient or unknown)."""
     if isinstance(error, google.auth.exceptions.DefaultCredentialsError):
         return BucketFailureKind.NO_CREDENTIALS
@@ -105,7 +105,7 @@ class GcsTransfer:
             try:
                 return await asyncio.to_thread(self._run, action)
             except (google.auth.exceptions.GoogleAuthError, api_errors.GoogleAPICallError, *_TRANSIENT) as error:
-                kind = _permanent(error)
+                kind = permanent_failure(error)
                 if kind is not None:
                     raise BucketFailure(self.bucket.bucket, kind, _detail(error)) from error
                 if attempt == self.retry.attempts:

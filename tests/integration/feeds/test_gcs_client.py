@@ -125,3 +125,13 @@ def test_an_emulator_down_is_retried_then_reported(
         assert [r.getMessage().split(" to ")[0] for r in caplog.records] == ["gcs attempt 1", "gcs attempt 2"]
         down.start()  # back, with its data: the next pull works
         assert asyncio.run(transfer.pull("acme", FeedFolders(tmp_path / "feeds"), _eligibility)) == []
+
+
+def test_no_credentials_in_the_environment_is_refused_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing-service-account.json"))
+    transfer = GcsTransfer("acme", GcsBucket("acme-exchange", project="acme-project"), RetryPolicy(first_delay=0))
+    with pytest.raises(BucketFailure) as failed:
+        asyncio.run(transfer.pull("acme", FeedFolders(tmp_path / "feeds"), _eligibility))
+    assert failed.value.kind is BucketFailureKind.NO_CREDENTIALS
+    assert "DefaultCredentialsError" in failed.value.message
