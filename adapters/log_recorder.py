@@ -26,7 +26,7 @@ from eventsourcing.persistence import (
     Subscription,
 )
 
-from adapters.group_commit import GroupCommitter, Outcome
+from adapters.group_commit import Committer, GroupCommitter, Outcome
 from adapters.ports import LogRows
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import EventDraft, format_recorded_at
@@ -46,7 +46,13 @@ class SequencedRecorder(ApplicationRecorder):
     def __init__(self, reader: LogRows, clock: Clock = system_clock, max_batch_events: int = 4096) -> None:
         self.reader = reader
         self.clock = clock
-        self.committer = GroupCommitter(self._write_batch, max_batch_events=max_batch_events)
+        self.committer: Committer = GroupCommitter(self._write_batch, max_batch_events=max_batch_events)
+
+    def hand_writes_to(self, committer: Committer) -> None:
+        """Send every save to ``committer`` (the writer process) instead of committing here; call before
+        the first save (the local committer, never started, is closed)."""
+        self.committer.close()
+        self.committer = committer
 
     # -- writing --------------------------------------------------------------------------------------
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:

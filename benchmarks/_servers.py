@@ -171,11 +171,14 @@ def ledger_server(
     seal_interval_ms: int,
     extra_env: dict[str, str] | None = None,
     repo: Path = REPO,
+    *,
+    writer: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Start (sealer and) server; yield ``{"url", "env", "pids", "worker_pids", "writer_pids", "pg_application",
     "data_dir", "database_url", "log"}`` (``pids``: server then sealer; the database URL carries
     ``application_name=pg_application``, see :func:`postgres_backends`). ``repo``: the checkout whose
-    code the server runs (default: this one)."""
+    code the server runs (default: this one). ``writer`` (PostgreSQL): ``ledger writer`` instead of ``ledger
+    sealer``, and the server hands its saves to it (``LEDGER_WRITER_SOCKET``)."""
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"bench:{uuid.uuid4().hex[:12]}:"
@@ -196,20 +199,14 @@ def ledger_server(
             )
             sealer_log = root / "sealer.log"
             sealer_env = env | {"LEDGER_SEAL_INTERVAL_MS": str(seal_interval_ms)}
+            command = ["api.cli.proofs", "sealer", "--poll-interval", "0.01"]
+            if writer:
+                env["LEDGER_WRITER_SOCKET"] = str(root / "writer.sock")
+                sealer_env["LEDGER_WRITER_SOCKET"] = env["LEDGER_WRITER_SOCKET"]
+                command = ["api.cli.writer", "writer"]
             with sealer_log.open("w") as out:
                 sealer = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "api.cli.proofs",
-                        "sealer",
-                        "--data-dir",
-                        str(data_dir),
-                        "--database-url",
-                        database_url,
-                        "--poll-interval",
-                        "0.01",
-                    ],
+                    [sys.executable, "-m", *command, "--data-dir", str(data_dir), "--database-url", database_url],
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     text=True,
@@ -219,7 +216,7 @@ def ledger_server(
             processes.append(sealer)
             pids.append(sealer.pid)
             deadline = time.monotonic() + 60
-            while '"started"' not in sealer_log.read_text():
+            while ('"leader"' if writer else '"started"') not in sealer_log.read_text():
                 if sealer.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"sealer did not start:\n{sealer_log.read_text()[-3000:]}")
                 time.sleep(0.05)

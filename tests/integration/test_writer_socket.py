@@ -1,0 +1,152 @@
+"""Saves through the writer process's socket (adapters/writer): the same outcomes as committing in process.
+
+Each test runs on SQLite and PostgreSQL: the writer side is a real :class:`WriterServer` (or
+:class:`WriterProcess`) on a Unix socket, the worker side a ledger opened with ``writer_socket``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from support.clock import SteppingClock
+from support.ledgers import TOY_MASTER_KEY
+from support.toy import Account
+
+from adapters.files.signing_key import ensure_signing_key
+from adapters.opening import open_ledger
+from adapters.storage import StorageConfig, open_recorder, open_tree_store
+from adapters.writer.client import WriterClient, WriterUnavailable
+from adapters.writer.process import WriterProcess
+from adapters.writer.server import WriterServer
+from ledger_core.domain import ALL_AGGREGATES
+from ledger_core.engine.errors import ConcurrencyConflict
+from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
+from ledger_core.ledger import Ledger
+
+
+def _socket_path() -> str:
+    return str(Path(tempfile.mkdtemp(prefix="ledger-writer-")) / "writer.sock")  # short: sun_path is 108 bytes
+
+
+def _worker_ledger(data_dir: Path, url: str, socket_path: str) -> Ledger:
+    return open_ledger(
+        StorageConfig(data_dir, url, writer_socket=socket_path),
+        clock=SteppingClock(),
+        aggregates=(*ALL_AGGREGATES, Account),
+        master_key=TOY_MASTER_KEY,
+    )
+
+
+@contextmanager
+def writer_server(data_dir: Path, url: str, socket_path: str) -> Iterator[WriterServer]:
+    recorder = open_recorder(StorageConfig(data_dir, url))
+    server = WriterServer(socket_path, recorder.committer)
+    server.bind()
+    stop = threading.Event()
+    thread = threading.Thread(target=server.serve, args=(lambda: not stop.is_set(),), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join(10)
+        server.stop_accepting()
+        recorder.close()
+        server.close()
+
+
+def test_saves_conflicts_and_concurrency_through_the_writer(database_url: str, tmp_path: Path) -> None:
+    socket_path = _socket_path()
+    with (
+        writer_server(tmp_path, database_url, socket_path),
+        _worker_ledger(tmp_path, database_url, socket_path) as ledger,
+    ):
+        account = Account.open("acme", "alice")
+        account.note("first", "10.00")
+        assert ledger.app.save_returning_positions(account) == [0, 1]
+        stale = copy.deepcopy(account)
+        account.note("second")
+        assert ledger.app.save_returning_positions(account) == [2]
+        stale.note("late")
+        with pytest.raises(ConcurrencyConflict) as conflict:
+            ledger.app.save(stale)
+        assert (conflict.value.aggregate_id, conflict.value.found_version) == (str(account.id), 3)
+
+        async def save_many() -> list[list[int]]:
+            accounts = [Account.open("acme", f"async-{index}") for index in range(20)]
+            return await asyncio.gather(*(ledger.app.save_async(item) for item in accounts))
+
+        async_positions = asyncio.run(save_many())
+
+        def save_accounts(prefix: str) -> None:
+            for index in range(15):
+                ledger.app.save(Account.open("acme", f"{prefix}-{index}"))
+
+        threads = [threading.Thread(target=save_accounts, args=(f"t{n}",)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(p for saved in async_positions for p in saved) == list(range(3, 23))
+        assert ledger.size() == 3 + 20 + 60
+        loaded = ledger.app.load(Account, account.id, "account")
+        assert (loaded.notes, loaded.version) == (["first", "second"], 3)
+
+
+def test_no_writer_listening_is_unavailable(tmp_path: Path) -> None:
+    client = WriterClient(_socket_path(), connect_timeout=0.2)
+    with pytest.raises(WriterUnavailable):
+        client.write([])
+    client.close()
+
+
+def test_standby_takes_over_and_seals(database_url: str, tmp_path: Path) -> None:
+    """Two writers on one socket path: one leads; stopped, the other takes over; saves go on; all sealed."""
+    socket_path = _socket_path()
+    signer = ensure_signing_key(tmp_path)
+    with _worker_ledger(tmp_path, database_url, socket_path) as ledger:  # creates the ledger's tables
+        events: list[tuple[str, dict[str, object]]] = []
+        writers = [
+            WriterProcess(
+                StorageConfig(tmp_path, database_url),
+                socket_path,
+                report=lambda event, name=name: events.append((name, event)),
+                poll_seconds=0.02,
+            )
+            for name in ("first", "standby")
+        ]
+        threads = [threading.Thread(target=writer.run, daemon=True) for writer in writers]
+        threads[0].start()
+        _wait(lambda: ("first", "leader") in [(n, e["event"]) for n, e in events])
+        threads[1].start()
+        _wait(lambda: ("standby", "waiting") in [(n, e["event"]) for n, e in events])
+        ledger.app.save(Account.open("acme", "before"))
+        writers[0].stop()
+        threads[0].join(30)
+        ledger.app.save(Account.open("acme", "after"))  # waits for the standby (the client reconnects)
+        assert ("standby", "leader") in [(n, e["event"]) for n, e in events]
+        _wait(lambda: any(n == "standby" and e["event"] == "sealed" for n, e in events))
+        writers[1].stop()
+        threads[1].join(30)
+        assert ledger.size() == 2
+    store = open_tree_store(StorageConfig(tmp_path, database_url))
+    try:
+        assert store.integrated_size() == 2
+        verify_tree_and_checkpoints(store, [signer.verifier()])
+    finally:
+        store.close()
+
+
+def _wait(check: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
