@@ -142,7 +142,8 @@ def open_recorder(
     if config.writer_socket is not None:
         from adapters.writer.client import WriterClient
 
-        recorder.hand_writes_to(WriterClient(config.writer_socket))
+        client = WriterClient(config.writer_socket)
+        recorder.hand_writes_to(client, client.recent)
     return recorder
 
 

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import msgspec
 
 from adapters.group_commit import WriterClosed
-from adapters.writer.wire import SaveReply, SaveRequest, frame, reply_decoder, split_frames
+from adapters.writer.recent import RecentRows
+from adapters.writer.wire import Committed, SaveReply, SaveRequest, frame, reply_decoder, split_frames
 from ledger_core.engine.envelope import EventDraft
 from ledger_core.engine.errors import LedgerError
 
@@ -70,7 +71,13 @@ class _Connection:
         try:
             while chunk := self.sock.recv(262_144):
                 buffer += chunk
-                replies = [reply_decoder.decode(body) for body in split_frames(buffer)]
+                replies = []
+                for body in split_frames(buffer):
+                    message = reply_decoder.decode(body)
+                    if isinstance(message, Committed):
+                        self._client.recent.add(message.entries)
+                    else:
+                        replies.append(message)
                 self._client.settle(self, replies)
         except (OSError, ValueError, msgspec.DecodeError) as error:
             failure = WriterUnavailable(f"the connection to the writer broke: {error}")
@@ -93,6 +100,8 @@ class WriterClient:
         self._connection: _Connection | None = None
         self._ids = itertools.count(1)
         self._closed = False
+        self.recent = RecentRows()
+        """The rows the writer pushed (its committed batches), for the recorder's followers."""
         self.batches = 0  # the GroupCommitter's counters: replies settled, events acknowledged
         self.events = 0
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from adapters.opening import start_embedded_sealer
 from adapters.storage import StorageConfig, open_recorder
@@ -77,8 +78,15 @@ class WriterProcess:
     def stop(self) -> None:
         self.stop_event.set()
 
+    def _say(self, event: str, **details: Any) -> None:
+        """Report one of the writer's own events (``role`` tells them from its sealer's)."""
+        self.report({"event": event, "role": "writer", "socket": self.socket_path, **details})
+
+    def _sealer_report(self, event: dict[str, Any]) -> None:
+        self.report({**event, "role": "sealer"})
+
     def _wait_for_election(self, election: Election) -> bool:
-        self.report({"event": "waiting", "socket": self.socket_path})
+        self._say("waiting")
         while not self.stop_event.is_set():
             if election.try_acquire():
                 return True
@@ -92,7 +100,7 @@ class WriterProcess:
                 self.config,
                 self.policy,
                 signing_key=self.signing_key,
-                report=self.report,
+                report=self._sealer_report,
                 poll_interval=self.seal_poll_seconds,
                 witnesses=self.witnesses,
             )
@@ -100,10 +108,11 @@ class WriterProcess:
             recorder.close()
             raise
         server = WriterServer(self.socket_path, recorder.committer)
+        recorder.on_commit = server.broadcast
         lost = False
         try:
             server.bind()
-            self.report({"event": "leader", "socket": self.socket_path, "size": recorder.log_size()})
+            self._say("leader", size=recorder.log_size())
             checked = time.monotonic()
 
             def running() -> bool:
@@ -122,6 +131,6 @@ class WriterProcess:
             server.close()
             sealer.stop()
         if lost:
-            self.report({"event": "leadership-lost", "socket": self.socket_path})
+            self._say("leadership-lost")
             raise LeadershipLost("the writer election ended under this process", socket=self.socket_path)
-        self.report({"event": "stopped", "socket": self.socket_path})
+        self._say("stopped")

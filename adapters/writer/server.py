@@ -21,9 +21,10 @@ from typing import Protocol
 
 import msgspec
 
-from adapters.writer.wire import Conflict, SaveReply, frame, request_decoder, split_frames
+from adapters.writer.wire import Committed, Conflict, SaveReply, frame, request_decoder, split_frames
 from ledger_core.engine.envelope import EventDraft
 from ledger_core.engine.errors import ConcurrencyConflict
+from ledger_core.engine.sequencer import SequencedEntry
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,9 @@ class _Worker:
             reply = SaveReply(request_id, conflict=conflict)
         else:
             reply = SaveReply(request_id, error=f"{type(error).__name__}: {error}")
-        data = frame(reply)
+        self.send(frame(reply))
+
+    def send(self, data: bytes) -> None:
         with self._send_lock, contextlib.suppress(OSError):  # a gone worker's replies have no reader
             self.sock.sendall(data)
 
@@ -139,6 +142,15 @@ class WriterServer:
             workers = list(self._workers)
         for worker in workers:
             worker.stop_reading()
+
+    def broadcast(self, entries: Sequence[SequencedEntry]) -> None:
+        """Push a committed batch's rows to every worker (the recorder's ``on_commit``, in the committer's
+        thread: before the batch's replies, so a worker has the rows when it learns of the commit)."""
+        data = frame(Committed(list(entries)))
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.send(data)
 
     def close(self) -> None:
         """Close every worker connection (after the committer drained)."""

@@ -3,7 +3,8 @@
 A frame is a 4-byte big-endian length then the msgpack body. The client sends :class:`SaveRequest`
 (one save: all-or-nothing, like :meth:`~adapters.group_commit.GroupCommitter.submit`); the writer answers
 each with one :class:`SaveReply` carrying the same ``id``, in commit order (not request order). A reply is
-sent only after the commit returned: a reply with positions is an acknowledged, durable save.
+sent only after the commit returned: a reply with positions is an acknowledged, durable save. The
+writer also pushes :class:`Committed` (the rows of each committed batch) to every connected worker.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import msgspec
 
 from ledger_core.engine.envelope import EventDraft
 from ledger_core.engine.errors import ConcurrencyConflict
+from ledger_core.engine.sequencer import SequencedEntry
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
@@ -38,7 +40,7 @@ class Conflict(msgspec.Struct, array_like=True, frozen=True):
         return ConcurrencyConflict(self.aggregate_id, self.expected_version, self.found_version)
 
 
-class SaveReply(msgspec.Struct, array_like=True, frozen=True):
+class SaveReply(msgspec.Struct, array_like=True, frozen=True, tag=1):
     """The outcome of one save: its positions, or the conflict that refused it, or the failure of its
     transaction (``error``: a message; nothing of the save was stored)."""
 
@@ -48,12 +50,19 @@ class SaveReply(msgspec.Struct, array_like=True, frozen=True):
     error: str | None = None
 
 
+class Committed(msgspec.Struct, array_like=True, frozen=True, tag=2):
+    """The rows of one committed batch, pushed to every worker after the commit and before the batch's
+    replies: its followers read them from memory (:class:`~adapters.writer.recent.RecentRows`)."""
+
+    entries: list[SequencedEntry]
+
+
 _encoder = msgspec.msgpack.Encoder()
 request_decoder = msgspec.msgpack.Decoder(SaveRequest)
-reply_decoder = msgspec.msgpack.Decoder(SaveReply)
+reply_decoder = msgspec.msgpack.Decoder(SaveReply | Committed)
 
 
-def frame(message: SaveRequest | SaveReply) -> bytes:
+def frame(message: SaveRequest | SaveReply | Committed) -> bytes:
     """The bytes of one frame: header and body."""
     body = _encoder.encode(message)
     return HEADER.pack(len(body)) + body

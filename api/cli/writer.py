@@ -77,9 +77,14 @@ def register(app: typer.Typer) -> None:
     app.command("writer")(writer)
 
 
+def _group() -> None:
+    """Proveniq Ledger writer."""
+
+
 def main() -> None:
     """Standalone entry point (``python -m api.cli.writer``): errors as in api/cli/errors.py."""
     app = typer.Typer(no_args_is_help=True, add_completion=False, help="Proveniq Ledger writer.")
+    app.callback()(_group)  # keep `writer` a subcommand (typer runs a lone command without its name)
     register(app)
     run(app)
 

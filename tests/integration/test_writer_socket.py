@@ -21,6 +21,7 @@ from support.ledgers import TOY_MASTER_KEY
 from support.toy import Account
 
 from adapters.files.signing_key import ensure_signing_key
+from adapters.log_recorder import SequencedRecorder
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig, open_recorder, open_tree_store
 from adapters.writer.client import WriterClient, WriterUnavailable
@@ -49,6 +50,7 @@ def _worker_ledger(data_dir: Path, url: str, socket_path: str) -> Ledger:
 def writer_server(data_dir: Path, url: str, socket_path: str) -> Iterator[WriterServer]:
     recorder = open_recorder(StorageConfig(data_dir, url))
     server = WriterServer(socket_path, recorder.committer)
+    recorder.on_commit = server.broadcast  # as adapters/writer/process.py wires it
     server.bind()
     stop = threading.Event()
     thread = threading.Thread(target=server.serve, args=(lambda: not stop.is_set(),), daemon=True)
@@ -101,6 +103,28 @@ def test_saves_conflicts_and_concurrency_through_the_writer(database_url: str, t
         assert (loaded.notes, loaded.version) == (["first", "second"], 3)
 
 
+def test_followers_read_the_pushed_rows_not_the_database(database_url: str, tmp_path: Path) -> None:
+    """The writer pushes each committed batch; a worker's reads of those rows come from memory, equal to
+    the database's, and a read past them goes to the database."""
+    socket_path = _socket_path()
+    with (
+        writer_server(tmp_path, database_url, socket_path),
+        _worker_ledger(tmp_path, database_url, socket_path) as ledger,
+    ):
+        for index in range(10):
+            ledger.app.save(Account.open("acme", f"pushed-{index}"))
+        recorder = ledger.app.recorder
+        assert isinstance(recorder, SequencedRecorder)
+        assert recorder.recent is not None
+        from_database = recorder.reader.read_rows(0, 100)
+        assert len(from_database) == 10
+        assert recorder.read_rows(0, 100) == from_database
+        assert recorder.read_rows(4, 3) == from_database[4:7]
+        assert recorder.recent.hits == 13
+        assert recorder.read_rows(10, 100) == []  # past the pushed rows: the database answers
+        assert recorder.recent.hits == 13
+
+
 def test_no_writer_listening_is_unavailable(tmp_path: Path) -> None:
     client = WriterClient(_socket_path(), connect_timeout=0.2)
     with pytest.raises(WriterUnavailable):
@@ -125,15 +149,19 @@ def test_standby_takes_over_and_seals(database_url: str, tmp_path: Path) -> None
         ]
         threads = [threading.Thread(target=writer.run, daemon=True) for writer in writers]
         threads[0].start()
-        _wait(lambda: ("first", "leader") in [(n, e["event"]) for n, e in events])
+        _wait(lambda: ("first", "leader") in _said(events))
         threads[1].start()
-        _wait(lambda: ("standby", "waiting") in [(n, e["event"]) for n, e in events])
+        _wait(lambda: ("standby", "waiting") in _said(events))
         ledger.app.save(Account.open("acme", "before"))
         writers[0].stop()
         threads[0].join(30)
         ledger.app.save(Account.open("acme", "after"))  # waits for the standby (the client reconnects)
-        assert ("standby", "leader") in [(n, e["event"]) for n, e in events]
-        _wait(lambda: any(n == "standby" and e["event"] == "sealed" for n, e in events))
+        assert ("standby", "leader") in _said(events)
+        _wait(
+            lambda: (
+                ("standby", "sealed", 2) in [(n, e["event"], e.get("size")) for n, e in events if e["role"] == "sealer"]
+            )
+        )
         writers[1].stop()
         threads[1].join(30)
         assert ledger.size() == 2
@@ -143,6 +171,11 @@ def test_standby_takes_over_and_seals(database_url: str, tmp_path: Path) -> None
         verify_tree_and_checkpoints(store, [signer.verifier()])
     finally:
         store.close()
+
+
+def _said(events: list[tuple[str, dict[str, object]]]) -> list[tuple[str, object]]:
+    """(writer, event) of each writer's own events (not its sealer's)."""
+    return [(name, event["event"]) for name, event in events if event["role"] == "writer"]
 
 
 def _wait(check: Callable[[], bool], timeout: float = 30) -> None:
