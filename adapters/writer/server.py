@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import socket
+import struct
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -27,6 +28,8 @@ from ledger_core.engine.errors import ConcurrencyConflict
 from ledger_core.engine.sequencer import SequencedEntry
 
 logger = logging.getLogger(__name__)
+SEND_TIMEOUT_S = 5
+"""A worker whose socket accepts nothing for this long (it stopped reading) is disconnected."""
 
 
 class Committer(Protocol):
@@ -75,8 +78,14 @@ class _Worker:
         self.send(frame(reply))
 
     def send(self, data: bytes) -> None:
-        with self._send_lock, contextlib.suppress(OSError):  # a gone worker's replies have no reader
-            self.sock.sendall(data)
+        """Send one frame; a worker gone, or not reading for ``SEND_TIMEOUT_S``, is disconnected (its
+        saves in flight then fail on its side, unacknowledged) rather than stalling every commit."""
+        with self._send_lock:
+            try:
+                self.sock.sendall(data)
+            except OSError as error:
+                logger.warning("writer: disconnecting a worker that does not read: %s", error)
+                self.close()
 
     def stop_reading(self) -> None:
         self.stopping = True
@@ -123,6 +132,7 @@ class WriterServer:
             except TimeoutError:
                 continue
             sock.settimeout(None)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", SEND_TIMEOUT_S, 0))
             worker = _Worker(sock, self._committer, self._ended)
             with self._lock:
                 self._workers.add(worker)
