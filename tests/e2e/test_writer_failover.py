@@ -2,7 +2,7 @@
 socket; SIGKILL the leading writer under load and the standby takes over.
 
 Topology on PostgreSQL: two ``ledger writer`` processes on one socket path (the leader elected by the
-advisory lock, the other standing by), ``ledger serve --workers 2 --no-embedded-sealer`` with
+advisory lock, the other standing by), ``ledger serve --no-embedded-sealer`` with
 ``LEDGER_WRITER_SOCKET`` and Redis. Four threads submit signed claims; after some are acknowledged the
 leader is SIGKILLed; the load goes on until claims are acknowledged through the standby. Then: every
 acknowledged (2xx) claim is in the log with an inclusion proof that verifies offline against the vkey,
@@ -119,9 +119,8 @@ def test_sigkill_writer_under_load_standby_takes_over(tmp_path: Path, database: 
     standby = Writer("standby", tmp_path, env)
     try:
         wait_until(lambda: standby.has("waiting"), 60, "the standby waits")
-        with live_server(
-            data_dir, database, args=["--no-embedded-sealer", "--workers", "2"], extra_env=extra
-        ) as server:
+        # One API worker: a two-worker start (uvicorn spawning) outlasted the 30 s health wait on the loaded host.
+        with live_server(data_dir, database, args=["--no-embedded-sealer"], extra_env=extra) as server:
             partner = server.create_partner("acme", tier="enterprise")
             clients = [server.client(partner, timeout=30.0) for _ in range(4)]
             load = Load(clients)
