@@ -26,9 +26,12 @@ from adapters.opening import open_ledger
 from adapters.storage import StorageConfig, open_recorder, open_tree_store
 from adapters.writer.client import WriterClient, WriterUnavailable
 from adapters.writer.process import WriterProcess
+from adapters.writer.recent import RecentRows
 from adapters.writer.server import WriterServer
+from adapters.writer.wire import Committed, SaveReply, frame, reply_decoder, split_frames
 from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.engine.errors import ConcurrencyConflict
+from ledger_core.engine.sequencer import SequencedEntry
 from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
 from ledger_core.ledger import Ledger
 
@@ -183,3 +186,38 @@ def _wait(check: Callable[[], bool], timeout: float = 30) -> None:
     while not check():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.01)
+
+
+def _entries(first: int, count: int) -> list[SequencedEntry]:
+    return [
+        SequencedEntry(p, f"e{p}", f"a{p}", 1, "t", "acme", "2026-01-01T00:00:00.000000Z", b"{}", bytes(32))
+        for p in range(first, first + count)
+    ]
+
+
+def test_recent_rows_keep_one_contiguous_run() -> None:
+    """Inside the run: rows from memory; outside it or at its end: None (the database answers); a batch
+    after a gap (a push missed while the writer changed) starts a new run; the oldest rows fall off."""
+    recent = RecentRows(capacity=5)
+    assert recent.read(0, 10) is None
+    recent.add(_entries(0, 3))
+    assert [row.position for row in recent.read(1, 10) or []] == [1, 2]
+    assert recent.read(3, 10) is None
+    recent.add(_entries(5, 2))  # positions 3 and 4 were never pushed
+    assert recent.read(0, 10) is None
+    assert [row.position for row in recent.read(5, 1) or []] == [5]
+    recent.add(_entries(7, 4))  # capacity 5: 5 falls off
+    assert recent.read(5, 10) is None
+    assert [row.position for row in recent.read(6, 10) or []] == [6, 7, 8, 9, 10]
+
+
+def test_frames_split_across_reads() -> None:
+    """Frames come back whole whatever the chunks the socket delivers."""
+    data = frame(SaveReply(1, positions=[4, 5])) + frame(Committed(_entries(4, 2))) + frame(SaveReply(2, error="x"))
+    buffer = bytearray()
+    messages = []
+    for start in range(0, len(data), 7):
+        buffer += data[start : start + 7]
+        messages += [reply_decoder.decode(body) for body in split_frames(buffer)]
+    assert not buffer
+    assert messages == [SaveReply(1, positions=[4, 5]), Committed(_entries(4, 2)), SaveReply(2, error="x")]
