@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.clock import SteppingClock
@@ -140,12 +142,12 @@ def test_standby_takes_over_and_seals(database_url: str, tmp_path: Path) -> None
     socket_path = _socket_path()
     signer = ensure_signing_key(tmp_path)
     with _worker_ledger(tmp_path, database_url, socket_path) as ledger:  # creates the ledger's tables
-        events: list[tuple[str, dict[str, object]]] = []
+        events: list[tuple[str, dict[str, Any]]] = []
         writers = [
             WriterProcess(
                 StorageConfig(tmp_path, database_url),
                 socket_path,
-                report=lambda event, name=name: events.append((name, event)),
+                report=functools.partial(_record, events, name),
                 poll_seconds=0.02,
             )
             for name in ("first", "standby")
@@ -176,7 +178,11 @@ def test_standby_takes_over_and_seals(database_url: str, tmp_path: Path) -> None
         store.close()
 
 
-def _said(events: list[tuple[str, dict[str, object]]]) -> list[tuple[str, object]]:
+def _record(events: list[tuple[str, dict[str, Any]]], name: str, event: dict[str, Any]) -> None:
+    events.append((name, event))
+
+
+def _said(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, object]]:
     """(writer, event) of each writer's own events (not its sealer's)."""
     return [(name, event["event"]) for name, event in events if event["role"] == "writer"]
 
