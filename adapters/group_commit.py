@@ -19,12 +19,31 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Protocol
 
 from ledger_core.engine.envelope import EventDraft
 from ledger_core.engine.errors import ConcurrencyConflict, LedgerError
 
 Outcome = list[int] | ConcurrencyConflict
 BatchWriter = Callable[[Sequence[Sequence[EventDraft]]], Sequence[Outcome]]
+
+
+class Committer(Protocol):
+    """Where a recorder's saves go: a :class:`GroupCommitter` here, or the writer process
+    (:class:`adapters.writer.client.WriterClient`). Each save is all-or-nothing; its future resolves to
+    its positions once committed, or to the error that refused it. ``batches`` and ``events`` count
+    what it committed (or saw acknowledged)."""
+
+    batches: int
+    events: int
+
+    def submit(self, drafts: Sequence[EventDraft]) -> Future[list[int]]: ...
+
+    def submit_async(self, drafts: Sequence[EventDraft]) -> asyncio.Future[list[int]]: ...
+
+    def write(self, drafts: Sequence[EventDraft]) -> list[int]: ...
+
+    def close(self) -> None: ...
 
 
 class WriterClosed(LedgerError):

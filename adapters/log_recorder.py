@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
@@ -26,13 +26,14 @@ from eventsourcing.persistence import (
     Subscription,
 )
 
-from adapters.group_commit import GroupCommitter, Outcome
+from adapters.group_commit import Committer, GroupCommitter, Outcome
 from adapters.ports import LogRows
+from adapters.writer.recent import RecentRows
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import EventDraft, format_recorded_at
 from ledger_core.engine.mapper import DraftStoredEvent
 from ledger_core.engine.ports import Clock
-from ledger_core.engine.sequencer import AggregateHead, LogHead, SequencedBatch, sequence_batch
+from ledger_core.engine.sequencer import AggregateHead, LogHead, SequencedBatch, SequencedEntry, sequence_batch
 
 
 def system_clock() -> datetime:
@@ -46,7 +47,20 @@ class SequencedRecorder(ApplicationRecorder):
     def __init__(self, reader: LogRows, clock: Clock = system_clock, max_batch_events: int = 4096) -> None:
         self.reader = reader
         self.clock = clock
-        self.committer = GroupCommitter(self._write_batch, max_batch_events=max_batch_events)
+        self.committer: Committer = GroupCommitter(self._commit_batch, max_batch_events=max_batch_events)
+        self.on_commit: Callable[[Sequence[SequencedEntry]], None] | None = None
+        """Told of the rows of each committed batch, in the writer thread, before its saves complete."""
+        self.recent: RecentRows | None = None
+        """Rows pushed by the writer process: :meth:`read_rows` answers from them when it can."""
+        self._sequenced: SequencedBatch | None = None
+
+    def hand_writes_to(self, committer: Committer, recent: RecentRows | None = None) -> None:
+        """Send every save to ``committer`` (the writer process) instead of committing here; call before
+        the first save (the local committer, never started, is closed). ``recent``: the rows the writer
+        pushes, which :meth:`read_rows` serves from memory."""
+        self.committer.close()
+        self.committer = committer
+        self.recent = recent
 
     # -- writing --------------------------------------------------------------------------------------
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -71,7 +85,20 @@ class SequencedRecorder(ApplicationRecorder):
         self, head: LogHead, saves: Sequence[Sequence[EventDraft]], heads: dict[str, AggregateHead]
     ) -> SequencedBatch:
         """Run the pure sequencer with this recorder's clock."""
-        return sequence_batch(head, saves, heads, format_recorded_at(self.clock()))
+        batch = sequence_batch(head, saves, heads, format_recorded_at(self.clock()))
+        self._sequenced = batch  # the writer thread's; published by _commit_batch once committed
+        return batch
+
+    def _commit_batch(self, saves: Sequence[Sequence[EventDraft]]) -> Sequence[Outcome]:
+        """:meth:`_write_batch`, then (committed) hand its rows to :attr:`on_commit`."""
+        try:
+            outcomes = self._write_batch(saves)
+            batch = self._sequenced
+        finally:
+            self._sequenced = None
+        if self.on_commit is not None and batch is not None and batch.entries:
+            self.on_commit(batch.entries)
+        return outcomes
 
     @abstractmethod
     def _write_batch(self, saves: Sequence[Sequence[EventDraft]]) -> Sequence[Outcome]:
@@ -143,6 +170,8 @@ class SequencedRecorder(ApplicationRecorder):
         return self.reader.log_size()
 
     def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]:
+        if self.recent is not None and (rows := self.recent.read(start, limit)) is not None:
+            return rows  # pushed by the writer: not read back from the database
         return self.reader.read_rows(start, limit)
 
     def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:

@@ -47,6 +47,9 @@ class StorageConfig:
 
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = None
+    writer_socket: str | None = None
+    """The Unix socket of the ``ledger writer`` process: saves go there instead of being committed by
+    this process (docs/deployment.md "One writer per ledger"); None = commit here (the default)."""
 
     @property
     def backend(self) -> Backend:
@@ -124,15 +127,24 @@ def require_ledger(config: StorageConfig) -> StorageConfig:
 def open_recorder(
     config: StorageConfig, *, clock: Clock = system_clock, max_batch_events: int = 4096
 ) -> SequencedRecorder:
-    """Open (and create if needed) the log recorder the config names."""
+    """Open (and create if needed) the log recorder the config names; with ``config.writer_socket`` its
+    saves go to the writer process (:class:`~adapters.writer.client.WriterClient`)."""
+    recorder: SequencedRecorder
     url = config.postgres_url()
     if url is not None:
         from adapters.postgres.log import PostgresLogRecorder  # psycopg only when asked for
 
-        return PostgresLogRecorder(url, clock=clock, max_batch_events=max_batch_events)
-    from adapters.sqlite.log import SQLiteLogRecorder
+        recorder = PostgresLogRecorder(url, clock=clock, max_batch_events=max_batch_events)
+    else:
+        from adapters.sqlite.log import SQLiteLogRecorder
 
-    return SQLiteLogRecorder(config.sqlite_path(), clock=clock, max_batch_events=max_batch_events)
+        recorder = SQLiteLogRecorder(config.sqlite_path(), clock=clock, max_batch_events=max_batch_events)
+    if config.writer_socket is not None:
+        from adapters.writer.client import WriterClient
+
+        client = WriterClient(config.writer_socket)
+        recorder.hand_writes_to(client, client.recent)
+    return recorder
 
 
 def open_tree_store(config: StorageConfig) -> ManagedTreeStore:

@@ -74,11 +74,14 @@ class StorageSection:
     redis_url: str | None = None
     """Redis for rate limits, replay and idempotency shared by workers; None = in-process (one worker only)."""
     redis_prefix: str = "ledger:"
+    writer_socket: str | None = None
+    """``LEDGER_WRITER_SOCKET``: hand saves to the ``ledger writer`` listening there (one writer per
+    ledger, docs/deployment.md); None = this process commits its own saves (the default)."""
 
     @property
     def config(self) -> StorageConfig:
         """The ledger's storage location, as :func:`adapters.opening.open_ledger` takes it."""
-        return StorageConfig(self.data_dir, self.database_url)
+        return StorageConfig(self.data_dir, self.database_url, self.writer_socket)
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,7 +159,22 @@ def _ledger_env(data_dir: Path, database_url: str | None, redis_url: str, prefix
     )
     if database_url is not None:
         env["LEDGER_DATABASE_URL"] = database_url
+        env.update(_named_keys(data_dir))
     return env
+
+
+def _named_keys(data_dir: Path) -> dict[str, str]:
+    """A PostgreSQL deployment names its keys (adapters/key_sources.py): the data directory's key files
+    (created if missing; :func:`create_partner` opens the ledger with the same master key), named."""
+    from adapters.files.master_key import MASTER_KEY_FILE, load_master_key
+    from adapters.files.signing_key import SIGNING_KEY_FILE, ensure_signing_key
+
+    load_master_key(data_dir)
+    ensure_signing_key(data_dir)
+    return {
+        "LEDGER_SIGNING_KEY_FILE": str(data_dir / SIGNING_KEY_FILE),
+        "LEDGER_MASTER_KEY_FILE": str(data_dir / MASTER_KEY_FILE),
+    }
 
 
 @contextmanager
@@ -171,11 +186,14 @@ def ledger_server(
     seal_interval_ms: int,
     extra_env: dict[str, str] | None = None,
     repo: Path = REPO,
+    *,
+    writer: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Start (sealer and) server; yield ``{"url", "env", "pids", "worker_pids", "writer_pids", "pg_application",
     "data_dir", "database_url", "log"}`` (``pids``: server then sealer; the database URL carries
     ``application_name=pg_application``, see :func:`postgres_backends`). ``repo``: the checkout whose
-    code the server runs (default: this one)."""
+    code the server runs (default: this one). ``writer`` (PostgreSQL): ``ledger writer`` instead of ``ledger
+    sealer``, and the server hands its saves to it (``LEDGER_WRITER_SOCKET``)."""
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"bench:{uuid.uuid4().hex[:12]}:"
@@ -196,20 +214,14 @@ def ledger_server(
             )
             sealer_log = root / "sealer.log"
             sealer_env = env | {"LEDGER_SEAL_INTERVAL_MS": str(seal_interval_ms)}
+            command = ["api.cli.proofs", "sealer", "--poll-interval", "0.01"]
+            if writer:
+                env["LEDGER_WRITER_SOCKET"] = str(root / "writer.sock")
+                sealer_env["LEDGER_WRITER_SOCKET"] = env["LEDGER_WRITER_SOCKET"]
+                command = ["api.cli.writer", "writer"]
             with sealer_log.open("w") as out:
                 sealer = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "api.cli.proofs",
-                        "sealer",
-                        "--data-dir",
-                        str(data_dir),
-                        "--database-url",
-                        database_url,
-                        "--poll-interval",
-                        "0.01",
-                    ],
+                    [sys.executable, "-m", *command, "--data-dir", str(data_dir), "--database-url", database_url],
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     text=True,
@@ -219,7 +231,7 @@ def ledger_server(
             processes.append(sealer)
             pids.append(sealer.pid)
             deadline = time.monotonic() + 60
-            while '"started"' not in sealer_log.read_text():
+            while ('"leader"' if writer else '"started"') not in sealer_log.read_text():
                 if sealer.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"sealer did not start:\n{sealer_log.read_text()[-3000:]}")
                 time.sleep(0.05)

@@ -10,6 +10,10 @@ Cases (each against a real server subprocess on a free loopback port, uvicorn wi
   postgresql.post  PostgreSQL topology of the e2e tests: ``ledger sealer`` as its own process and
                    ``ledger serve --workers 2 --no-embedded-sealer`` with Redis; fresh schema, dropped after.
   postgresql.get   same server, GET as above.
+  postgresql-writer.post/.get  (``--writer``) one writer per ledger: ``ledger writer`` (group commit and
+                   sealer in one process, elected by advisory lock) and ``ledger serve --workers 2
+                   --no-embedded-sealer`` with ``LEDGER_WRITER_SOCKET``: the workers hand their saves to
+                   the writer over a Unix socket (docs/deployment.md "One writer per ledger").
   hello.get        bare Litestar app (``GET /`` -> ``"Hello, world!"``), uvicorn, 2 workers, same socket
                    options as ``ledger serve`` (TCP_NODELAY listening socket, no access log).
   hello.post       same app, ``POST /echo`` returning the raw body (a claim-sized JSON body).
@@ -30,7 +34,8 @@ The load generator runs in ``--client-procs`` spawned processes (default 1) shar
 
 Machine CPU per 2xx answer (``cpu_ms_per_ok``), over the measured window, split by process
 (``/proc/<pid>/stat``): ``api_workers`` (the ``ledger serve`` tree: uvicorn workers, with the embedded
-sealer on SQLite), ``writer`` (the separate ``ledger sealer`` on PostgreSQL), ``postgresql`` (the
+sealer on SQLite), ``writer`` (the separate ``ledger sealer`` on PostgreSQL, or ``ledger writer`` with
+``--writer``), ``postgresql`` (the
 backends whose ``application_name`` is the server's, from ``pg_stat_activity``), ``redis`` (every
 ``redis-server``: shared with anything else on the machine, an upper bound), ``load_generator`` (the
 spawned generator processes), ``other`` (the rest of the machine's busy time from /proc/stat: the
@@ -56,7 +61,7 @@ proves only one worker ready), and the load generator retries a refused connect 
 Targets (issue 4): PostgreSQL POST >= 1,500/s with p99 <= 100 ms, and >= 30 % of the hello-world rate.
 
 Usage: ``python benchmarks/http.py [--quick] [--backends sqlite,postgresql] [--duration S]
-[--connections N] [--client-procs P] [--baseline-repo DIR]``. With ``--baseline-repo`` the ledger cases
+[--connections N] [--client-procs P] [--baseline-repo DIR] [--writer]``. With ``--baseline-repo`` the ledger cases
 run first on that checkout's code (``<backend>-baseline``: the code path before a change, in the same
 run). Table on stderr; the last line of stdout is one JSON object.
 
@@ -101,18 +106,20 @@ TARGET_HELLO_SHARE = 0.30
 
 
 # -- main -----------------------------------------------------------------------------------------------
-def ledger_cases(backend: str, args: Any, repo: Path = REPO) -> dict[str, Any]:
+def ledger_cases(backend: str, args: Any, repo: Path = REPO, *, writer: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-http-{backend}-") as tmp:
         root = Path(tmp)
         if backend == "sqlite":
-            return _ledger_cases(root, None, args, repo)
+            return _ledger_cases(root, None, args, repo, writer)
         with fresh_postgres_schema(args.postgres_url, prefix="bench_http") as schema:
-            return _ledger_cases(root, schema.url, args, repo)
+            return _ledger_cases(root, schema.url, args, repo, writer)
 
 
-def _ledger_cases(root: Path, database_url: str | None, args: Any, repo: Path) -> dict[str, Any]:
+def _ledger_cases(root: Path, database_url: str | None, args: Any, repo: Path, writer: bool) -> dict[str, Any]:
     extra = dict(item.split("=", 1) for item in args.server_env)
-    with ledger_server(root, database_url, args.redis_url, args.workers, args.seal_interval_ms, extra, repo) as server:
+    with ledger_server(
+        root, database_url, args.redis_url, args.workers, args.seal_interval_ms, extra, repo, writer=writer
+    ) as server:
         auth = create_partner(server)
         sources = CpuSources(server["worker_pids"], server["writer_pids"], database_url, server["pg_application"])
         post = run_case("post", "post", server["url"], sources, args, auth=auth)
@@ -153,6 +160,11 @@ def main() -> None:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis URL (default: %(default)s)")
     parser.add_argument("--no-hello", action="store_true", help="skip the hello-world baseline")
     parser.add_argument(
+        "--writer",
+        action="store_true",
+        help="also run PostgreSQL with one writer per ledger (`ledger writer`, LEDGER_WRITER_SOCKET)",
+    )
+    parser.add_argument(
         "--baseline-repo",
         type=Path,
         default=None,
@@ -178,6 +190,9 @@ def main() -> None:
             results[f"{backend}-baseline"] = ledger_cases(backend, args, args.baseline_repo.resolve())
         log(f"{backend}: ledger serve --workers {args.workers}")
         results[backend] = ledger_cases(backend, args)
+        if backend == "postgresql" and args.writer:
+            log(f"{backend}-writer: ledger writer + ledger serve --workers {args.workers} (LEDGER_WRITER_SOCKET)")
+            results[f"{backend}-writer"] = ledger_cases(backend, args, writer=True)
     if not args.no_hello:
         log(f"hello-world: bare Litestar, uvicorn --workers {args.workers}")
         results["hello"] = hello_cases(args)

@@ -56,6 +56,7 @@ COMMAND_ORDER = (
     "log",
     "seal",
     "sealer",
+    "writer",
     "checkpoint",
     "proof",
     "audit",
@@ -92,7 +93,13 @@ class CliFailure(Exception):
 
 
 UNAVAILABLE_CODES = frozenset(
-    {"RATE_LIMITER_UNAVAILABLE", "REPLAY_CACHE_UNAVAILABLE", "IDEMPOTENCY_STORE_UNAVAILABLE", "WRITER_CLOSED"}
+    {
+        "RATE_LIMITER_UNAVAILABLE",
+        "REPLAY_CACHE_UNAVAILABLE",
+        "IDEMPOTENCY_STORE_UNAVAILABLE",
+        "WRITER_CLOSED",
+        "WRITER_LEADERSHIP_LOST",
+    }
 )
 
 

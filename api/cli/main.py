@@ -31,6 +31,7 @@ from api.cli import sso as cli_sso
 from api.cli import sso_monitoring as cli_sso_monitoring
 from api.cli import webhooks as cli_webhooks
 from api.cli import witness as cli_witness
+from api.cli import writer as cli_writer
 from api.cli.errors import CliFailure, ExitCode, run
 from api.cli.options import DatabaseUrl, DataDir, existing
 from api.cli.proofs import Origin, SigningKey, check_tree, init_tree, register
@@ -56,6 +57,7 @@ cli_witness.register(app)  # witness init|vkey|serve: api/cli/witness.py
 cli_keys.register(app)  # keys rotate: api/cli/keys.py
 cli_batch.register(app)  # batch run|status: api/cli/batch.py
 cli_migrate.register(app)  # migrate (node rows to tlog-tiles): api/cli/migrate.py
+cli_writer.register(app)  # writer (one writer per ledger, with standbys): api/cli/writer.py
 
 err = Console(stderr=True)
 
