@@ -81,6 +81,21 @@ class ClaimFacts(Protocol):
         """Ids of ``partner_id``'s claims that list ``sha256`` (to re-verify them once it is registered)."""
         ...
 
+    def bulk_snapshot(self, queries: Sequence[FactsQuery]) -> BulkFacts:
+        """The facts of every query and which of their claims exist, all as of ONE log position (one
+        catch-up): what a bulk import decides a chunk of claims on (``ledger_core.claims.batch.bulk``)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BulkFacts:
+    """:meth:`ClaimFacts.bulk_snapshot`: one snapshot per query, and the queried claim ids that have a
+    ``claim.submitted`` entry, every answer from the entries before ``as_of``."""
+
+    as_of: int
+    snapshots: tuple[ClaimFactsSnapshot, ...]
+    existing: frozenset[str]
+
 
 def claim_reference(documents: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     """``(key, value)`` of the first :data:`REFERENCE_KEYS` entry in the documents' metadata, or None."""
@@ -171,6 +186,14 @@ class ClaimFactsIndex:
             usage=usage,
             amounts=self._recent_amounts(query, limit),
             reference_claims=self._reference_claims(query, limit),
+        )
+
+    def bulk_snapshot(self, queries: Sequence[FactsQuery]) -> BulkFacts:
+        """Every query answered from everything fed so far (see :meth:`ClaimFacts.bulk_snapshot`)."""
+        return BulkFacts(
+            as_of=self.size,
+            snapshots=tuple(self.snapshot(query) for query in queries),
+            existing=frozenset(query.claim_id for query in queries if query.claim_id in self._claims),
         )
 
     def claims_listing(self, partner_id: str, sha256: str) -> list[str]:
