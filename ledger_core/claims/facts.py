@@ -16,6 +16,7 @@ the log alone.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -111,6 +112,9 @@ def epoch_seconds(timestamp: str) -> int:
     return int(datetime.fromisoformat(timestamp).timestamp())
 
 
+_value = operator.itemgetter(1)
+
+
 @dataclass(slots=True)
 class _Series:
     """Entries in log order: positions (for ``bisect``) beside the values."""
@@ -204,8 +208,9 @@ class ClaimFactsIndex:
         if series is None or query.history_size <= 0:
             return ()
         window = series.before(limit, last=query.history_size + 1)
-        amounts = [amount for claim_id, amount in window if claim_id != query.claim_id]
-        return tuple(amounts[-query.history_size :])
+        if query.claim_id in self._claims:  # a claim verified again: leave its own amount out
+            return tuple([amount for claim_id, amount in window if claim_id != query.claim_id][-query.history_size :])
+        return tuple(map(_value, window[-query.history_size :]))
 
     def _reference_claims(self, query: FactsQuery, limit: int) -> int:
         if query.reference is None:
