@@ -11,7 +11,7 @@ Cases per backend (spawned processes, each on a fresh database: a temp SQLite fi
    ``enhanced`` with the risk rules), the sealing of a signed checkpoint covering the log (tree integration,
    in this process), and ``write_results`` (one line per claim with its decision and its inclusion proof
    against that checkpoint). Then **reconciliation**: the partner's list of the N claims (one in 50 with
-   another amount) through ``process_reconciliation_file``.
+   another amount) through ``process_reconciliation_file``, in a freshly opened ledger (no claim cached).
 2. **per claim** (same process, before the import, another partner): K claims through ``ledger.claims.submit``,
    the path of ``POST /api/v1/claims`` minus HTTP (an in-process stand-in for the HTTP submission rate, which
    ``benchmarks/http.py`` measures with its server), at the same level with a registered document each.
@@ -202,12 +202,13 @@ def import_case(url: str, data_dir: str, claims: int, count: int, chunk: int) ->
         if proofs != claims:
             raise RuntimeError(f"{proofs} proofs in the results file, expected {claims}")
         entries = ledger.size() - start
-        reconcile_path = work / f"reconcile_{PARTNER}_20260116.csv"
-        listed = write_reconciliation(reconcile_path, results)
-        with measure_phase() as reconciling:
-            outcome = process_reconciliation_file(ledger, reconcile_path, work / "out")
         total = loading.seconds + sealing.seconds + writing.seconds
         total_cpu = loading.cpu_seconds + sealing.cpu_seconds + writing.cpu_seconds
+    reconcile_path = work / f"reconcile_{PARTNER}_20260116.csv"
+    listed = write_reconciliation(reconcile_path, results)
+    # A nightly run: a freshly opened ledger, no claim cached.
+    with open_ledger(config) as ledger, measure_phase() as reconciling:
+        outcome = process_reconciliation_file(ledger, reconcile_path, work / "out")
     return {
         "per_claim": api,
         "import": {

@@ -23,13 +23,12 @@ from uuid import UUID
 import orjson
 
 from adapters.files.private_files import replace_private_file_from
+from ledger_core.claims.batch.claim_rows import ClaimState, claim_states, rows_reader
 from ledger_core.claims.batch.claims_file import LineResult
 from ledger_core.claims.batch.formats import RESULTS_FORMAT
 from ledger_core.claims.batch.importing import ImportReport
-from ledger_core.claims.claim import Claim
 from ledger_core.engine.audit_log import AuditLog, ProvenEntry
 from ledger_core.engine.chain import StoredRow
-from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.ledger import Ledger
 
@@ -52,15 +51,13 @@ def results_header(report: ImportReport, checkpoint: CheckpointRecord | None) ->
 
 RESULTS_BATCH = 256
 """Result lines decided together: their claims' proofs are read in one go (``ProofService.prove_many``)."""
-_PLAIN = frozenset({Claim.Submitted.EVENT_TYPE, Claim.VerificationRecorded.EVENT_TYPE})
 
 
 def result_lines(
     ledger: Ledger, audit: AuditLog, results: Iterable[LineResult], checkpoint: CheckpointRecord
 ) -> Iterator[dict[str, Any]]:
-    """The results lines of ``results``, in order, :data:`RESULTS_BATCH` at a time: each claim's newest entry
-    from its rows (the claim rebuilt only when it has more than its submission and verifications), the
-    proofs of a batch in one read of the tree."""
+    """The results lines of ``results``, in order, :data:`RESULTS_BATCH` at a time: the batch's claims read in
+    one query (:func:`~ledger_core.claims.batch.claim_rows.claim_states`), their proofs in one read of the tree."""
     batch: list[LineResult] = []
     for result in results:
         batch.append(result)
@@ -73,11 +70,11 @@ def result_lines(
 def _batch_lines(
     ledger: Ledger, audit: AuditLog, batch: list[LineResult], checkpoint: CheckpointRecord
 ) -> Iterator[dict[str, Any]]:
-    claims = {
-        result.claim_id: _claim_state(ledger, result.claim_id)
-        for result in batch
-        if result.outcome.has_claim and result.claim_id is not None
-    }
+    wanted = list(
+        dict.fromkeys(result.claim_id for result in batch if result.outcome.has_claim and result.claim_id is not None)
+    )
+    folded = claim_states(rows_reader(ledger.app.log_reader), wanted)
+    claims = {claim_id: _decision(ledger, claim_id, folded.get(claim_id)) for claim_id in wanted}
     rows = list(claims.values())
     inclusions = audit.proofs.prove_many([row.position for row, _ in rows], checkpoint.size)
     proofs = dict(zip(claims, inclusions, strict=True))
@@ -87,7 +84,7 @@ def _batch_lines(
             line["partnerClaimId"] = result.partner_claim_id
         if result.claim_id is not None:
             line["claimId"] = result.claim_id
-        if result.claim_id not in claims or result.claim_id is None:
+        if not result.outcome.has_claim or result.claim_id not in claims or result.claim_id is None:
             line["field"], line["reason"] = result.field, result.reason
             yield line
             continue
@@ -99,20 +96,20 @@ def _batch_lines(
         yield line
 
 
-def _claim_state(ledger: Ledger, claim_id: str) -> tuple[StoredRow, dict[str, Any]]:
-    """The claim's newest row and its decision fields (``status``, ``riskScore``, ``riskLevel``, ``riskFactors``)."""
-    rows = ledger.app.log_reader.read_aggregate_rows(claim_id)
-    if len(rows) > 1 and all(row.type in _PLAIN for row in rows) and rows[-1].type != Claim.Submitted.EVENT_TYPE:
-        latest = decode_entry(rows[-1].entry).payload
-        return rows[-1], {
-            "status": latest["status"],
-            "riskScore": latest["risk_score"],
-            "riskLevel": latest["risk_level"],
-            "riskFactors": list(latest["factors"]),
+def _decision(ledger: Ledger, claim_id: str, state: ClaimState | None) -> tuple[StoredRow, dict[str, Any]]:
+    """The claim's newest row and its decision fields (``status``, ``riskScore``, ``riskLevel``, ``riskFactors``);
+    a claim its rows do not describe (see :mod:`~ledger_core.claims.batch.claim_rows`) is rebuilt."""
+    if state is not None:
+        latest = state.verification
+        return state.newest, {
+            "status": state.status.value,
+            "riskScore": None if latest is None else latest["risk_score"],
+            "riskLevel": None if latest is None else latest["risk_level"],
+            "riskFactors": [] if latest is None else list(latest["factors"]),
         }
     current = ledger.claims.current(UUID(claim_id))
     verification = current.claim.verifications[-1] if current.claim.verifications else None
-    head = next(row for row in reversed(rows) if row.position == current.head)
+    head = next(row for row in ledger.app.log_reader.read_aggregate_rows(claim_id) if row.position == current.head)
     return head, {
         "status": current.claim.status.value,
         "riskScore": None if verification is None else verification.risk_score,
