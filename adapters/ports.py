@@ -140,7 +140,6 @@ class LogRows(LogReader, PartnerLogReader, Protocol):
         ...
 
 
-
 class CheckpointReads(Protocol):
     """The reads of signed checkpoints that a backend's tree module offers (the only module that queries them)."""
 
