@@ -91,11 +91,11 @@ class BulkLoader:
     def decide(self, chunk: Sequence[ClaimLine]) -> BulkChunk | None:
         """Decide every line of ``chunk`` as of the log's current size (None if a claim is in the ledger)."""
         params = self.verification.params
-        valid = [line.submission for line in chunk if line.submission is not None]
-        found = self.facts.bulk_snapshot([facts_query(submission, params) for submission in valid])
+        queries = [facts_query(line.submission, params) for line in chunk if line.submission is not None]
+        found = self.facts.bulk_snapshot(queries)
         if found.existing:
             return None
-        bases = iter(found.snapshots)
+        asked = iter(zip(queries, found.snapshots, strict=True))
         local = ClaimFactsIndex()
         position = found.as_of
         claims: list[Claim] = []
@@ -108,14 +108,12 @@ class BulkLoader:
                     LineResult(line.line, LineOutcome.INVALID, line.partner_claim_id, None, line.field, line.reason)
                 )
                 continue
-            base = next(bases)
+            query, base = next(asked)
             refused = _refusal(line.line, submission, base, imported)
             if refused is not None:
                 results.append(refused)
                 continue
-            facts = merged_facts(
-                base, local.snapshot(facts_query(submission, params)), position, params.amount_history_size
-            )
+            facts = merged_facts(base, local.snapshot(query), position, params.amount_history_size)
             claim = self.verification.submitted_on(submission, facts)
             submitted = claim.pending_events[0]
             local.feed(position, CLAIM_SUBMITTED, str(claim.id), submission.partner_id, _payload(submitted))
