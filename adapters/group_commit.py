@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ledger_core.engine.envelope import EventDraft
-from ledger_core.engine.errors import ConcurrencyConflict, LedgerError
+from ledger_core.engine.errors import ConcurrencyConflict, LedgerError, LogMoved
 
-Outcome = list[int] | ConcurrencyConflict
+Outcome = list[int] | ConcurrencyConflict | LogMoved
 BatchWriter = Callable[[Sequence[Sequence[EventDraft]]], Sequence[Outcome]]
 
 

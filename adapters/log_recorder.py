@@ -181,6 +181,10 @@ class SequencedRecorder(ApplicationRecorder):
     def read_aggregate_rows(self, aggregate_id: str) -> Sequence[StoredRow]:
         return self.reader.read_aggregate_rows(aggregate_id)
 
+    def rows_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[StoredRow]:
+        """Every row of ``aggregate_ids``, in position order (the engine's :class:`AggregateRowsReader` port)."""
+        return self.reader.rows_of_aggregates(aggregate_ids)
+
     def existing_aggregates(self, aggregate_ids: Sequence[str]) -> set[str]:
         """Which of ``aggregate_ids`` have an entry (the feeds' :class:`FeedLogReader` port)."""
         return self.reader.existing_aggregates(aggregate_ids)

@@ -135,6 +135,9 @@ class LogRows(LogReader, PartnerLogReader, Protocol):
         """Which of ``aggregate_ids`` have an entry (:class:`ledger_core.members.feeds.ports.FeedLogReader`)."""
         ...
 
+    def rows_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[StoredRow]:
+        """Every row of ``aggregate_ids``, in position order (:class:`ledger_core.engine.ports.AggregateRowsReader`)."""
+        ...
 
 
 class CheckpointReads(Protocol):

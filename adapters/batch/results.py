@@ -15,7 +15,7 @@ The file is written to a temporary name and renamed, so a reader never sees half
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -23,10 +23,12 @@ from uuid import UUID
 import orjson
 
 from adapters.files.private_files import replace_private_file_from
+from ledger_core.claims.batch.claim_rows import ClaimState, claim_states, rows_reader
 from ledger_core.claims.batch.claims_file import LineResult
 from ledger_core.claims.batch.formats import RESULTS_FORMAT
 from ledger_core.claims.batch.importing import ImportReport
-from ledger_core.engine.audit_log import AuditLog
+from ledger_core.engine.audit_log import AuditLog, ProvenEntry
+from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.ledger import Ledger
 
@@ -47,31 +49,73 @@ def results_header(report: ImportReport, checkpoint: CheckpointRecord | None) ->
     }
 
 
-def result_line(ledger: Ledger, audit: AuditLog, result: LineResult, checkpoint: CheckpointRecord) -> dict[str, Any]:
-    """One results line; a claim's line carries its decision and its proof against ``checkpoint``."""
-    line: dict[str, Any] = {"line": result.line, "outcome": result.outcome.value}
-    if result.partner_claim_id is not None:
-        line["partnerClaimId"] = result.partner_claim_id
-    if result.claim_id is not None:
-        line["claimId"] = result.claim_id
-    if not result.outcome.has_claim or result.claim_id is None:
-        line["field"], line["reason"] = result.field, result.reason
-        return line
-    current = ledger.claims.current(UUID(result.claim_id))
-    latest = current.claim.verifications[-1] if current.claim.verifications else None
-    proven = audit.prove(current.head, checkpoint.size)
-    document = proven.document().to_json()
-    document.pop("checkpoint", None)  # the header carries it once
-    line.update(
-        status=current.claim.status.value,
-        riskScore=None if latest is None else latest.risk_score,
-        riskLevel=None if latest is None or latest.risk_level is None else latest.risk_level.value,
-        riskFactors=[] if latest is None else list(latest.factors),
-        ledgerEventId=document.get("ledgerEventId"),
-        leafIndex=current.head,
-        proof=document,
+RESULTS_BATCH = 256
+"""Result lines decided together: their claims' proofs are read in one go (``ProofService.prove_many``)."""
+
+
+def result_lines(
+    ledger: Ledger, audit: AuditLog, results: Iterable[LineResult], checkpoint: CheckpointRecord
+) -> Iterator[dict[str, Any]]:
+    """The results lines of ``results``, in order, :data:`RESULTS_BATCH` at a time: the batch's claims read in
+    one query (:func:`~ledger_core.claims.batch.claim_rows.claim_states`), their proofs in one read of the tree."""
+    batch: list[LineResult] = []
+    for result in results:
+        batch.append(result)
+        if len(batch) == RESULTS_BATCH:
+            yield from _batch_lines(ledger, audit, batch, checkpoint)
+            batch = []
+    yield from _batch_lines(ledger, audit, batch, checkpoint)
+
+
+def _batch_lines(
+    ledger: Ledger, audit: AuditLog, batch: list[LineResult], checkpoint: CheckpointRecord
+) -> Iterator[dict[str, Any]]:
+    wanted = list(
+        dict.fromkeys(result.claim_id for result in batch if result.outcome.has_claim and result.claim_id is not None)
     )
-    return line
+    folded = claim_states(rows_reader(ledger.app.log_reader), wanted)
+    claims = {claim_id: _decision(ledger, claim_id, folded.get(claim_id)) for claim_id in wanted}
+    rows = list(claims.values())
+    inclusions = audit.proofs.prove_many([row.position for row, _ in rows], checkpoint.size)
+    proofs = dict(zip(claims, inclusions, strict=True))
+    for result in batch:
+        line: dict[str, Any] = {"line": result.line, "outcome": result.outcome.value}
+        if result.partner_claim_id is not None:
+            line["partnerClaimId"] = result.partner_claim_id
+        if result.claim_id is not None:
+            line["claimId"] = result.claim_id
+        if not result.outcome.has_claim or result.claim_id not in claims or result.claim_id is None:
+            line["field"], line["reason"] = result.field, result.reason
+            yield line
+            continue
+        row, decision = claims[result.claim_id]
+        document = ProvenEntry(row, proofs[result.claim_id], checkpoint).document().to_json()
+        document.pop("checkpoint", None)  # the header carries it once
+        line.update(decision)
+        line.update(ledgerEventId=document.get("ledgerEventId"), leafIndex=row.position, proof=document)
+        yield line
+
+
+def _decision(ledger: Ledger, claim_id: str, state: ClaimState | None) -> tuple[StoredRow, dict[str, Any]]:
+    """The claim's newest row and its decision fields (``status``, ``riskScore``, ``riskLevel``, ``riskFactors``);
+    a claim its rows do not describe (see :mod:`~ledger_core.claims.batch.claim_rows`) is rebuilt."""
+    if state is not None:
+        latest = state.verification
+        return state.newest, {
+            "status": state.status.value,
+            "riskScore": None if latest is None else latest["risk_score"],
+            "riskLevel": None if latest is None else latest["risk_level"],
+            "riskFactors": [] if latest is None else list(latest["factors"]),
+        }
+    current = ledger.claims.current(UUID(claim_id))
+    verification = current.claim.verifications[-1] if current.claim.verifications else None
+    head = next(row for row in ledger.app.log_reader.read_aggregate_rows(claim_id) if row.position == current.head)
+    return head, {
+        "status": current.claim.status.value,
+        "riskScore": None if verification is None else verification.risk_score,
+        "riskLevel": None if verification is None or verification.risk_level is None else verification.risk_level.value,
+        "riskFactors": [] if verification is None else list(verification.factors),
+    }
 
 
 def write_results(
@@ -84,8 +128,8 @@ def write_results(
         yield orjson.dumps(results_header(report, checkpoint)) + b"\n"
         if checkpoint is None:
             return
-        for result in ledger.batches.results(report.partner_id, report.digest):
-            yield orjson.dumps(result_line(ledger, audit, result, checkpoint)) + b"\n"
+        for line in result_lines(ledger, audit, ledger.batches.results(report.partner_id, report.digest), checkpoint):
+            yield orjson.dumps(line) + b"\n"
 
     replace_private_file_from(path, lines())
     return path

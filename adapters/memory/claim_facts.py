@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from ledger_core.claims.facts import FACT_EVENT_TYPES, ClaimFactsIndex, ClaimFactsSnapshot, FactsQuery
+from ledger_core.claims.facts import FACT_EVENT_TYPES, BulkFacts, ClaimFactsIndex, ClaimFactsSnapshot, FactsQuery
 from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.ports import LogReader
 
@@ -48,6 +48,11 @@ class LogDerivedClaimFacts:
         with self._lock:
             self._catch_up()
             return self._index.snapshot(query)
+
+    def bulk_snapshot(self, queries: Sequence[FactsQuery]) -> BulkFacts:
+        with self._lock:
+            self._catch_up()
+            return self._index.bulk_snapshot(queries)
 
     def claims_listing(self, partner_id: str, sha256: str) -> Sequence[str]:
         with self._lock:

@@ -141,6 +141,12 @@ class PostgresLogReader:
         sql = "SELECT leaf_hash FROM ledger_log WHERE position >= %s AND position < %s ORDER BY position"
         return [bytes(row[0]) for row in self._fetch(sql, (start, stop))]
 
+    def rows_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[StoredRow]:
+        if not aggregate_ids:
+            return []
+        sql = f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE originator_id = ANY(%s::uuid[]) ORDER BY position"
+        return [stored_row(row) for row in self._fetch(sql, (list(aggregate_ids),))]
+
     def existing_aggregates(self, aggregate_ids: Sequence[str]) -> set[str]:
         sql = (
             "SELECT originator_id::text FROM ledger_log WHERE originator_version = 1"

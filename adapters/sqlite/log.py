@@ -168,6 +168,17 @@ class SQLiteLogReader:
         sql = "SELECT leaf_hash FROM ledger_log WHERE position >= ? AND position < ? ORDER BY position"
         return [bytes(row[0]) for row in self._fetch(sql, (start, stop))]
 
+    def rows_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[StoredRow]:
+        rows: list[StoredRow] = []
+        for start in range(0, len(aggregate_ids), _IN_CHUNK):
+            chunk = aggregate_ids[start : start + _IN_CHUNK]
+            sql = (
+                f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE originator_id IN ({','.join('?' * len(chunk))})"
+                " ORDER BY position"
+            )
+            rows.extend(stored_row(row) for row in self._fetch(sql, chunk))
+        return rows
+
     def existing_aggregates(self, aggregate_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(aggregate_ids), _IN_CHUNK):

@@ -16,6 +16,7 @@ the log alone.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,6 +82,21 @@ class ClaimFacts(Protocol):
         """Ids of ``partner_id``'s claims that list ``sha256`` (to re-verify them once it is registered)."""
         ...
 
+    def bulk_snapshot(self, queries: Sequence[FactsQuery]) -> BulkFacts:
+        """The facts of every query and which of their claims exist, all as of ONE log position (one
+        catch-up): what a bulk import decides a chunk of claims on (``ledger_core.claims.batch.bulk``)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BulkFacts:
+    """:meth:`ClaimFacts.bulk_snapshot`: one snapshot per query, and the queried claim ids that have a
+    ``claim.submitted`` entry, every answer from the entries before ``as_of``."""
+
+    as_of: int
+    snapshots: tuple[ClaimFactsSnapshot, ...]
+    existing: frozenset[str]
+
 
 def claim_reference(documents: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     """``(key, value)`` of the first :data:`REFERENCE_KEYS` entry in the documents' metadata, or None."""
@@ -94,6 +110,9 @@ def claim_reference(documents: Sequence[Mapping[str, Any]]) -> tuple[str, str] |
 
 def epoch_seconds(timestamp: str) -> int:
     return int(datetime.fromisoformat(timestamp).timestamp())
+
+
+_value = operator.itemgetter(1)
 
 
 @dataclass(slots=True)
@@ -173,6 +192,14 @@ class ClaimFactsIndex:
             reference_claims=self._reference_claims(query, limit),
         )
 
+    def bulk_snapshot(self, queries: Sequence[FactsQuery]) -> BulkFacts:
+        """Every query answered from everything fed so far (see :meth:`ClaimFacts.bulk_snapshot`)."""
+        return BulkFacts(
+            as_of=self.size,
+            snapshots=tuple(self.snapshot(query) for query in queries),
+            existing=frozenset(query.claim_id for query in queries if query.claim_id in self._claims),
+        )
+
     def claims_listing(self, partner_id: str, sha256: str) -> list[str]:
         return [claim_id for _, claim_id, owner in self._uses.get(sha256, ()) if owner == partner_id]
 
@@ -181,8 +208,9 @@ class ClaimFactsIndex:
         if series is None or query.history_size <= 0:
             return ()
         window = series.before(limit, last=query.history_size + 1)
-        amounts = [amount for claim_id, amount in window if claim_id != query.claim_id]
-        return tuple(amounts[-query.history_size :])
+        if query.claim_id in self._claims:  # a claim verified again: leave its own amount out
+            return tuple([amount for claim_id, amount in window if claim_id != query.claim_id][-query.history_size :])
+        return tuple(map(_value, window[-query.history_size :]))
 
     def _reference_claims(self, query: FactsQuery, limit: int) -> int:
         if query.reference is None:

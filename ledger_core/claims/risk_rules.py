@@ -18,7 +18,9 @@ partners' claims only for a document it proved it holds, and only whether there 
 
 from __future__ import annotations
 
+import bisect
 import functools
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -245,11 +247,82 @@ def log_amount_summary(amounts: Sequence[str]) -> tuple[str | None, str | None]:
     """(median, MAD) of ln(amount), as decimal strings with 6 places; (None, None) for no amounts."""
     if not amounts:
         return None, None
-    logs = sorted(_ln(amount) for amount in amounts)
+    logs = _WINDOWS.sorted_logs(tuple(amounts))
     median = _median(logs)
-    mad = _median(sorted(abs(DECIMAL_CONTEXT.subtract(value, median)) for value in logs))
+    mad = _median_deviation(logs, median)
     places = Decimal("0.000001")
     return str(median.quantize(places, context=DECIMAL_CONTEXT)), str(mad.quantize(places, context=DECIMAL_CONTEXT))
+
+
+def _median_deviation(logs: Sequence[Decimal], median: Decimal) -> Decimal:
+    """The median of ``|x - median|`` over the sorted ``logs`` without computing and sorting every deviation:
+    those of the values at or below the median grow going left, the others going right, so the middle ones
+    are order statistics of two sorted runs, found by bisection. The same values as sorting (the same
+    subtraction in the same context, and rounding is monotone)."""
+    split = bisect.bisect_right(logs, median)
+    below, above = split, len(logs) - split
+
+    def left(index: int) -> Decimal:  # the index-th smallest deviation of the values at or below the median
+        return abs(DECIMAL_CONTEXT.subtract(logs[split - 1 - index], median))
+
+    def right(index: int) -> Decimal:
+        return abs(DECIMAL_CONTEXT.subtract(logs[split + index], median))
+
+    def smallest(rank: int) -> Decimal:  # the deviation at index ``rank`` once all are sorted
+        need = rank + 1
+        low, high = max(0, need - above), min(need, below)
+        while True:
+            taken = (low + high) // 2
+            rest = need - taken
+            if taken < below and rest > 0 and right(rest - 1) > left(taken):
+                low = taken + 1
+            elif taken > 0 and rest < above and left(taken - 1) > right(rest):
+                high = taken - 1
+            else:
+                candidates = [left(taken - 1)] if taken > 0 else []
+                if rest > 0:
+                    candidates.append(right(rest - 1))
+                return max(candidates)
+
+    middle = len(logs) // 2
+    if len(logs) % 2:
+        return smallest(middle)
+    return _median([smallest(middle - 1), smallest(middle)])
+
+
+class _LogWindows:
+    """Sorted ln(amount) lists of recent amount histories (per thread), so a history that moved on by one
+    amount (the oldest out, the newest in, or only the newest in) is updated by bisection instead of sorted
+    again: consecutive claims of a partner's type and currency see such histories. The same sorted list."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._local = threading.local()
+
+    def sorted_logs(self, amounts: tuple[str, ...]) -> list[Decimal]:
+        cache: dict[tuple[str, ...], tuple[tuple[str, ...], list[Decimal]]] = self._cache()
+        found = cache.pop(amounts[:-1], None)
+        if found is None:
+            logs = sorted(map(_ln, amounts))
+        else:
+            previous, logs = found[0], list(found[1])
+            if len(previous) == len(amounts):  # slid: previous[1:] + (newest,)
+                del logs[bisect.bisect_left(logs, _ln(previous[0]))]
+            bisect.insort(logs, _ln(amounts[-1]))
+        for key in (amounts, amounts[1:]):  # the next history grows from this one, or slides
+            cache[key] = (amounts, logs)
+        while len(cache) > self._size:
+            del cache[next(iter(cache))]
+        return logs
+
+    def _cache(self) -> dict[tuple[str, ...], tuple[tuple[str, ...], list[Decimal]]]:
+        cache = getattr(self._local, "cache", None)
+        if cache is None:
+            cache = self._local.cache = {}
+        return cache
+
+
+_WINDOWS = _LogWindows()
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -302,6 +302,17 @@ class ClaimVerificationService:
         )
         return inputs, decide(inputs, self.rule_set_version)
 
+    def submitted_on(self, submission: ClaimSubmission, facts: ClaimFactsSnapshot) -> Claim:
+        """The new claim and its first verification exactly as :meth:`submit` records them, decided on
+        ``facts`` (the bulk import computes a chunk's facts at once); nothing is saved."""
+        claim = Claim.from_submission(submission)
+        now = format_timestamp(self.clock())
+        inputs = gather_inputs(
+            submission, facts, received_at=now, evaluated_at=now, cross_partner=self.params.cross_partner
+        )
+        self._apply(claim, inputs, decide(inputs, self.rule_set_version))
+        return claim
+
     def _record(self, claim: Claim, *, received_at: str, evaluated_at: str) -> bool:
         """Evaluate and record on the aggregate when the outcome is new; False when it repeats the latest."""
         inputs, decision = self.evaluate(claim, received_at=received_at, evaluated_at=evaluated_at)
@@ -312,6 +323,10 @@ class ClaimVerificationService:
             decision.risk_score,
         ):
             return False
+        self._apply(claim, inputs, decision)
+        return True
+
+    def _apply(self, claim: Claim, inputs: VerificationInputs, decision: Decision) -> None:
         claim.record_verification(
             status=decision.status.value,
             risk_score=decision.risk_score,
@@ -321,7 +336,6 @@ class ClaimVerificationService:
             rule_set_version=self.rule_set_version,
             inputs=inputs.to_json(),
         )
-        return True
 
     def _get(self, claim_id: UUID, partner_id: str | None) -> Claim:
         return visible_to(self.app.load(Claim, claim_id, "claim"), partner_id)

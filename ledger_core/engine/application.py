@@ -22,6 +22,7 @@ from ledger_core.engine.envelope import Envelope, decode_entry
 from ledger_core.engine.errors import NotFound
 from ledger_core.engine.mapper import EnvelopeMapper, EventRegistry
 from ledger_core.engine.ports import DraftAppender, LogReader
+from ledger_core.engine.sequencer import AnchoredDrafts
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -121,6 +122,25 @@ class LedgerApplication(Application[UUID]):
             return []
         to_draft = self._envelope_mapper.to_draft
         positions: list[int] = await appender.submit_drafts_async([to_draft(event) for event in events])
+        return positions
+
+    def save_anchored(self, start: int, *aggregates: LedgerAggregate) -> list[int]:
+        """Save ``aggregates`` in one all-or-nothing save that must take positions ``start, start + 1, ...``
+        (:class:`~ledger_core.engine.sequencer.AnchoredDrafts`); return the positions.
+
+        Raises :class:`~ledger_core.engine.errors.LogMoved` when another save reached the log first (nothing
+        is written; the aggregates' pending events are spent: rebuild them from the log and retry).
+        """
+        appender = self._draft_appender
+        if appender is None:
+            raise TypeError("this recorder cannot append anchored saves")
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        if not events:
+            return []
+        positions = appender.submit_drafts(AnchoredDrafts(start, map(self._envelope_mapper.to_draft, events))).result()
+        if self.repository.cache and not self.repository.fastforward:
+            for aggregate in aggregates:
+                self.repository.cache.put(aggregate.id, aggregate)
         return positions
 
     # -- persistence helpers used by services ---------------------------------------------------------

@@ -69,6 +69,20 @@ class ConcurrencyConflict(LedgerError, _EventsourcingIntegrityError):
         self.found_version = found_version
 
 
+class LogMoved(LedgerError):
+    """An anchored save (:class:`~ledger_core.engine.sequencer.AnchoredDrafts`) was to start at position
+    ``expected`` but the log had reached ``found``: another save came first. Recompute and retry."""
+
+    code = "LOG_MOVED"
+
+    def __init__(self, expected: int, found: int) -> None:
+        super().__init__(
+            f"the save was anchored at position {expected}, the log is at {found}", expected=expected, found=found
+        )
+        self.expected = expected
+        self.found = found
+
+
 class IntegrityViolation(LedgerError):
     """Stored data does not match what the log commits to: tampering or corruption."""
 

@@ -48,6 +48,15 @@ class DraftAppender(Protocol):
 
 
 @runtime_checkable
+class AggregateRowsReader(Protocol):
+    """Many aggregates' rows at once (claims batches: results files, reconciliation)."""
+
+    def rows_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[StoredRow]:
+        """Every row of the given aggregates, in position order (one query per few hundred ids)."""
+        ...
+
+
+@runtime_checkable
 class PartnerLogReader(Protocol):
     """Read one partner's entries (both recorders implement it: audit bundles, feeds, claims batches)."""
 

@@ -4,18 +4,20 @@ The storage adapter takes its write lock, reads the log head and the heads of th
 the batch, calls :func:`sequence_batch`, writes the returned rows and commits; then it acknowledges each
 save. One call sequences many callers' saves (group commit). A save is all-or-nothing: if any of its
 events does not follow its aggregate's current version, the whole save is refused with
-:class:`ConcurrencyConflict` and the others in the batch go ahead.
+:class:`ConcurrencyConflict` and the others in the batch go ahead. An :class:`AnchoredDrafts` save must
+also start at the position it names, else it is refused with :class:`LogMoved` (a bulk writer that
+computed its events from the log as of that position: ``ledger_core.claims.batch.bulk``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from ledger_core.engine.envelope import EventDraft, encode_entry
-from ledger_core.engine.errors import ConcurrencyConflict
+from ledger_core.engine.errors import ConcurrencyConflict, LogMoved
 from proofs.hashing import LEAF_PREFIX
 
 # SHA-256 already fed the RFC 9162 leaf prefix; each entry hashes a copy of it (= proofs.hashing.leaf_hash).
@@ -60,13 +62,27 @@ class SequencedEntry(NamedTuple):
     leaf_hash: bytes
 
 
+class AnchoredDrafts(list[EventDraft]):
+    """One save's drafts that must take positions ``start, start + 1, ...`` or not be written at all.
+
+    For a writer whose events quote the log as of ``start`` (the facts a verification used): if any
+    other save reached the log first, the save is refused with :class:`LogMoved` and nothing is written.
+    """
+
+    __slots__ = ("start",)
+
+    def __init__(self, start: int, drafts: Iterable[EventDraft]) -> None:
+        super().__init__(drafts)
+        self.start = start
+
+
 @dataclass(frozen=True, slots=True)
 class SequencedBatch:
     """Rows to write, the new head, and per save either its positions or the conflict refusing it."""
 
     entries: list[SequencedEntry]
     head: LogHead
-    outcomes: list[list[int] | ConcurrencyConflict]
+    outcomes: list[list[int] | ConcurrencyConflict | LogMoved]
 
 
 def sequence_batch(
@@ -87,9 +103,13 @@ def sequence_batch(
     position = head.size
     prev = head.last_leaf_hash
     entries: list[SequencedEntry] = []
-    outcomes: list[list[int] | ConcurrencyConflict] = []
+    outcomes: list[list[int] | ConcurrencyConflict | LogMoved] = []
     for save in saves:
-        conflict = _first_conflict(save, heads)
+        conflict: ConcurrencyConflict | LogMoved | None = None
+        if isinstance(save, AnchoredDrafts) and save.start != position:
+            conflict = LogMoved(save.start, position)
+        else:
+            conflict = _first_conflict(save, heads)
         if conflict is not None:
             outcomes.append(conflict)
             continue

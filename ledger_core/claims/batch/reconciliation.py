@@ -6,24 +6,27 @@ differ), ``missing_in_ledger``, ``duplicate_in_file`` or ``invalid``; then every
 ledger that the list does not name is ``unknown_to_partner``. Nothing about a claim changes: the run records
 ``claimsfile.received`` and, once the report is written, ``claimsfile.completed`` with the counts and the
 report's SHA-256, so an auditor can see the reconciliation ran and what it found (and an ``audit.alert``
-webhook fires when anything differs). A run killed midway runs again whole (it only reads).
+webhook fires when anything differs). A run killed midway runs again whole (it only reads). Claims are read
+:data:`_PAGE` at a time from their rows (:mod:`~ledger_core.claims.batch.claim_rows`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from ledger_core.claims.batch.claim_rows import ClaimState, claim_states, rows_reader
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus, claims_file_id
 from ledger_core.claims.batch.formats import BatchFileRejected, BatchKind, LineOutcome, parse_claims_name
 from ledger_core.claims.batch.importing import ImportReport, OpenFile, partner_rows, reject_file
-from ledger_core.claims.batch.lines import ClaimReader, PartnerView, scan
+from ledger_core.claims.batch.lines import ClaimLine, ClaimReader, PartnerView, scan
 from ledger_core.claims.claim import Claim
 from ledger_core.engine.application import LedgerApplication
+from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.errors import InvalidCommand, NotFound
-from ledger_core.engine.ports import PartnerLogReader
+from ledger_core.engine.ports import AggregateRowsReader, PartnerLogReader
 from ledger_core.shared.money import format_amount
 from ledger_core.shared.service_support import save
 
@@ -52,25 +55,30 @@ class ReconciliationRun:
     file: ClaimsFile
     reader: ClaimReader
     rows: PartnerLogReader
+    states: AggregateRowsReader
     counts: dict[LineOutcome, int] = field(default_factory=dict)
     lines: int = 0
 
     def findings(self) -> Iterator[Finding]:
         """The report's lines: the file's lines that do not match, then the claims the file does not name."""
         named: set[UUID] = set()
-        for line in self.reader:
-            self.lines = line.line
-            if line.claim_id is None or line.expected is None:
-                yield self._count(Finding(LineOutcome.INVALID, line.line, line.partner_claim_id, reason=line.reason))
-                continue
-            if line.claim_id in named:
-                found = Finding(LineOutcome.DUPLICATE_IN_FILE, line.line, line.partner_claim_id, str(line.claim_id))
-                yield self._count(found)
-                continue
-            named.add(line.claim_id)
-            finding = self._compare(line.line, line.partner_claim_id, line.claim_id, line.expected)
-            if self._count(finding).outcome is not LineOutcome.MATCHED:
-                yield finding
+        for chunk in _chunks(self.reader, _PAGE):
+            states = claim_states(self.states, [str(line.claim_id) for line in chunk if line.claim_id is not None])
+            for line in chunk:
+                self.lines = line.line
+                if line.claim_id is None or line.expected is None:
+                    found = Finding(LineOutcome.INVALID, line.line, line.partner_claim_id, reason=line.reason)
+                    yield self._count(found)
+                    continue
+                if line.claim_id in named:
+                    found = Finding(LineOutcome.DUPLICATE_IN_FILE, line.line, line.partner_claim_id, str(line.claim_id))
+                    yield self._count(found)
+                    continue
+                named.add(line.claim_id)
+                ours = self._view(line.claim_id, states.get(str(line.claim_id)))
+                finding = _compare(line.line, line.partner_claim_id, line.claim_id, ours, line.expected)
+                if self._count(finding).outcome is not LineOutcome.MATCHED:
+                    yield finding
         yield from (self._count(finding) for finding in self._unnamed(named))
 
     def finish(self, report_sha256: str) -> ImportReport:
@@ -83,19 +91,15 @@ class ReconciliationRun:
         self.counts[finding.outcome] = self.counts.get(finding.outcome, 0) + 1
         return finding
 
-    def _compare(self, line: int, pcid: str | None, claim_id: UUID, expected: PartnerView) -> Finding:
+    def _view(self, claim_id: UUID, state: ClaimState | None) -> PartnerView | None:
+        """The ledger's side of a claim: from its rows, else from the aggregate; None when there is no such claim."""
+        if state is not None:
+            return PartnerView(state.amount, state.currency, state.status)
         try:
             claim = self.app.view(Claim, claim_id, "claim")
         except NotFound:
-            return Finding(LineOutcome.MISSING_IN_LEDGER, line, pcid, partner=_view(expected))
-        ours = PartnerView(claim.claim_amount, claim.currency, claim.status)
-        differing = tuple(
-            name for name in ("amount", "currency", "status") if getattr(ours, name) != getattr(expected, name)
-        )
-        if not differing:
-            return Finding(LineOutcome.MATCHED, line, pcid, str(claim_id))
-        names = tuple({"amount": "claimAmount"}.get(name, name) for name in differing)
-        return Finding(LineOutcome.MISMATCH, line, pcid, str(claim_id), names, _view(ours), _view(expected))
+            return None
+        return PartnerView(claim.claim_amount, claim.currency, claim.status)
 
     def _unnamed(self, named: set[UUID]) -> Iterator[Finding]:
         partner_id = str(self.file.partner_id)
@@ -104,16 +108,44 @@ class ReconciliationRun:
             page = self.rows.partner_rows_of_types(
                 partner_id, (Claim.Submitted.EVENT_TYPE,), start=start, stop=stop, limit=_PAGE
             )
-            for row in page:
-                if UUID(row.aggregate_id) not in named:
-                    claim = self.app.view(Claim, UUID(row.aggregate_id), "claim")
-                    ours = PartnerView(claim.claim_amount, claim.currency, claim.status)
-                    yield Finding(
-                        LineOutcome.UNKNOWN_TO_PARTNER, None, claim.partner_claim_id, str(claim.id), ledger=_view(ours)
-                    )
+            unnamed = [row for row in page if UUID(row.aggregate_id) not in named]
+            states = claim_states(self.states, [row.aggregate_id for row in unnamed])
+            for row in unnamed:
+                ours = self._view(UUID(row.aggregate_id), states.get(row.aggregate_id))
+                pcid = decode_entry(row.entry).payload["partner_claim_id"]
+                yield Finding(
+                    LineOutcome.UNKNOWN_TO_PARTNER,
+                    None,
+                    pcid,
+                    row.aggregate_id,
+                    ledger=None if ours is None else _view(ours),
+                )
             if len(page) < _PAGE:
                 return
             start = page[-1].position + 1
+
+
+def _compare(line: int, pcid: str | None, claim_id: UUID, ours: PartnerView | None, expected: PartnerView) -> Finding:
+    if ours is None:
+        return Finding(LineOutcome.MISSING_IN_LEDGER, line, pcid, partner=_view(expected))
+    differing = tuple(
+        name for name in ("amount", "currency", "status") if getattr(ours, name) != getattr(expected, name)
+    )
+    if not differing:
+        return Finding(LineOutcome.MATCHED, line, pcid, str(claim_id))
+    names = tuple({"amount": "claimAmount"}.get(name, name) for name in differing)
+    return Finding(LineOutcome.MISMATCH, line, pcid, str(claim_id), names, _view(ours), _view(expected))
+
+
+def _chunks(lines: Iterable[ClaimLine], size: int) -> Iterator[list[ClaimLine]]:
+    chunk: list[ClaimLine] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _view(view: PartnerView) -> dict[str, str]:
@@ -130,6 +162,7 @@ class Reconciliation:
     def __init__(self, app: LedgerApplication) -> None:
         self.app = app
         self.rows = partner_rows(app)
+        self.states = rows_reader(app.log_reader)
 
     @contextmanager
     def start(self, file_name: str, open_file: OpenFile) -> Iterator[ReconciliationRun | ImportReport]:
@@ -154,5 +187,9 @@ class Reconciliation:
             return
         with open_file() as stream:
             yield ReconciliationRun(
-                self.app, file, ClaimReader(stream, name.format, name.partner_id, "", name.kind), self.rows
+                self.app,
+                file,
+                ClaimReader(stream, name.format, name.partner_id, "", name.kind),
+                self.rows,
+                self.states,
             )

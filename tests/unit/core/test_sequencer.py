@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from ledger_core.engine.envelope import EventDraft, decode_entry
-from ledger_core.engine.errors import ConcurrencyConflict
-from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead, SequencedEntry, sequence_batch
+from ledger_core.engine.errors import ConcurrencyConflict, LogMoved
+from ledger_core.engine.sequencer import (
+    EMPTY_LOG,
+    AggregateHead,
+    AnchoredDrafts,
+    LogHead,
+    SequencedEntry,
+    sequence_batch,
+)
 from proofs.hashing import leaf_hash
 
 T0 = "2026-01-01T00:00:00.000000Z"
@@ -86,3 +93,17 @@ def test_back_links_within_one_batch_and_across_saves() -> None:
     links = [decode_entry(entry.entry).aggregate_prev_position for entry in batch.entries]
     assert links == [7, None, 9, 11]
     assert batch.outcomes == [[9], [10], [11, 12]]
+
+
+def test_an_anchored_save_is_written_only_at_its_position() -> None:
+    """An anchored save that finds the log where it expected it is written there; one that finds another save
+    came first is refused whole (:class:`LogMoved`) and the other saves go ahead."""
+    head = LogHead(size=5, last_leaf_hash=b"\x11" * 32, last_recorded_at=T0)
+    late = AnchoredDrafts(5, [draft("b", 1), draft("b", 2)])
+    batch = sequence_batch(head, [AnchoredDrafts(5, [draft("a", 1)]), late, [draft("c", 1)]], {}, T1)
+    assert batch.outcomes[0] == [5]
+    moved = batch.outcomes[1]
+    assert isinstance(moved, LogMoved)
+    assert (moved.expected, moved.found) == (5, 6)
+    assert batch.outcomes[2] == [6]
+    assert [entry.aggregate_id for entry in batch.entries] == ["a", "c"]

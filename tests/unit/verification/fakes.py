@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger_core.claims.facts import ClaimFactsIndex, ClaimFactsSnapshot, FactsQuery
+from ledger_core.claims.facts import BulkFacts, ClaimFactsIndex, ClaimFactsSnapshot, FactsQuery
 from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.chain import StoredRow
@@ -132,6 +132,9 @@ class IndexFacts:
 
     def claims_listing(self, partner_id: str, sha256: str) -> list[str]:
         return self._index().claims_listing(partner_id, sha256)
+
+    def bulk_snapshot(self, queries: Sequence[FactsQuery]) -> BulkFacts:
+        return self._index().bulk_snapshot(queries)
 
 
 def claim_fields(**overrides: Any) -> dict[str, Any]:

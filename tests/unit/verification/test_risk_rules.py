@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger_core.claims.risk_rules import (
+    DECIMAL_CONTEXT,
     HIGH_FROM,
     MEDIUM_FROM,
     RULE_SETS,
@@ -265,3 +266,29 @@ def test_log_amount_summary_is_median_and_mad_of_ln(values: list[str]) -> None:
     assert got_mad is not None
     assert abs(float(got_median) - median) < 1e-6
     assert abs(float(got_mad) - mad) < 1e-6
+
+
+def _summary_by_sorting(amounts: list[str]) -> tuple[str, str]:
+    """The definition: sort ln(amount), take the median, sort the absolute deviations, take their median."""
+
+    def median(ordered: list[Decimal]) -> Decimal:
+        middle = len(ordered) // 2
+        if len(ordered) % 2:
+            return ordered[middle]
+        return DECIMAL_CONTEXT.divide(DECIMAL_CONTEXT.add(ordered[middle - 1], ordered[middle]), Decimal(2))
+
+    logs = sorted(Decimal(amount).ln(DECIMAL_CONTEXT) for amount in amounts)
+    centre = median(logs)
+    spread = median(sorted(abs(DECIMAL_CONTEXT.subtract(value, centre)) for value in logs))
+    places = Decimal("0.000001")
+    return str(centre.quantize(places, context=DECIMAL_CONTEXT)), str(spread.quantize(places, context=DECIMAL_CONTEXT))
+
+
+@given(st.lists(st.integers(min_value=1, max_value=500_000), min_size=1, max_size=80), st.integers(1, 25))
+def test_log_amount_summary_of_moving_histories_equals_sorting_each(cents: list[int], size: int) -> None:
+    """Histories that grow then slide by one amount (as consecutive claims see them) are summarised from the
+    previous history's sorted logs: the same median and MAD as sorting each history afresh, repeats included."""
+    amounts = [f"{value // 100}.{value % 100:02d}" for value in cents]
+    for end in range(1, len(amounts) + 1):
+        history = amounts[max(0, end - size) : end]
+        assert log_amount_summary(history) == _summary_by_sorting(history)

@@ -1,0 +1,150 @@
+"""The bulk path of a historical import (issue 15): a chunk of new claims and its ``claimsfile.chunk_loaded``
+in ONE anchored save, with the same events and bytes as submitting each claim through ``POST /api/v1/claims``.
+
+Per claim, :meth:`Claims.submit` asks the facts port, saves the claim and its first verification, and the
+next claim's facts include it. Here the chunk's facts are taken in one question as of the log size ``L``
+(:meth:`~ledger_core.claims.facts.ClaimFacts.bulk_snapshot`); the claims decided before a claim in the chunk
+are added from a chunk-local :class:`~ledger_core.claims.facts.ClaimFactsIndex`, at the positions they will
+take, so every claim's inputs (``asOfPosition`` included) are those the per-claim path would record. The save
+is anchored at ``L`` (:class:`~ledger_core.engine.sequencer.AnchoredDrafts`): if anything else reached the
+log first it is refused whole and the chunk is decided again; after :data:`ANCHOR_ATTEMPTS` the chunk goes
+claim by claim. A chunk naming a claim the ledger already holds also goes claim by claim (its outcome
+depends on where that claim was recorded: see :mod:`~ledger_core.claims.batch.importing`).
+
+Crash safety: the chunk's claims and its ``chunk_loaded`` commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger_core.claims.batch.claims_file import ClaimsFile, LineResult
+from ledger_core.claims.batch.formats import LineOutcome
+from ledger_core.claims.batch.lines import ClaimLine
+from ledger_core.claims.claim import Claim
+from ledger_core.claims.facts import CLAIM_SUBMITTED, ClaimFacts, ClaimFactsIndex, ClaimFactsSnapshot, HashUsage
+from ledger_core.claims.submission import ClaimSubmission
+from ledger_core.claims.verification import ClaimVerificationService, facts_query
+from ledger_core.engine.application import LedgerApplication
+from ledger_core.engine.errors import LogMoved
+
+ANCHOR_ATTEMPTS = 3
+DUPLICATE_REASON = "an earlier line has this partnerClaimId"
+
+
+@dataclass(frozen=True, slots=True)
+class BulkChunk:
+    """A chunk decided as of ``as_of``: its new claims (unsaved) and every line's result."""
+
+    as_of: int
+    claims: tuple[Claim, ...]
+    results: tuple[LineResult, ...]
+
+
+def merged_facts(base: ClaimFactsSnapshot, chunk: ClaimFactsSnapshot, as_of: int, history: int) -> ClaimFactsSnapshot:
+    """The facts of the log before ``base.as_of`` followed by the chunk's earlier claims, as of ``as_of``:
+    what :meth:`ClaimFactsIndex.snapshot` answers once those claims are in the log (they are the partner's
+    own, new claims: they add uses, amounts and references, never registrations)."""
+    usage = {
+        digest: HashUsage(
+            used.other_claims + chunk.usage[digest].other_claims,
+            used.other_partner_claims + chunk.usage[digest].other_partner_claims,
+        )
+        for digest, used in base.usage.items()
+    }
+    amounts = (base.amounts + chunk.amounts)[-history:] if history > 0 else ()
+    return ClaimFactsSnapshot(
+        as_of=as_of,
+        registrations=base.registrations,
+        usage=usage,
+        amounts=amounts,
+        reference_claims=base.reference_claims + chunk.reference_claims,
+    )
+
+
+class BulkLoader:
+    """Decides and saves chunks of a claims file (see the module docstring)."""
+
+    def __init__(self, app: LedgerApplication, facts: ClaimFacts, verification: ClaimVerificationService) -> None:
+        self.app = app
+        self.facts = facts
+        self.verification = verification
+
+    def load(self, file: ClaimsFile, chunk: Sequence[ClaimLine]) -> tuple[ClaimsFile, list[int]] | None:
+        """Record ``chunk`` (claims and ``chunk_loaded``) in one anchored save; return the file as saved and the
+        positions, or None when the chunk must go claim by claim (``file`` is left untouched)."""
+        for _ in range(ANCHOR_ATTEMPTS):
+            decided = self.decide(chunk)
+            if decided is None:
+                return None
+            attempt = copy.deepcopy(file)  # ``file`` may be the cached aggregate: never mutate it unsaved
+            attempt.record_chunk(chunk[-1].line, list(decided.results))
+            try:
+                return attempt, self.app.save_anchored(decided.as_of, *decided.claims, attempt)
+            except LogMoved:
+                continue
+        return None
+
+    def decide(self, chunk: Sequence[ClaimLine]) -> BulkChunk | None:
+        """Decide every line of ``chunk`` as of the log's current size (None if a claim is in the ledger)."""
+        params = self.verification.params
+        queries = [facts_query(line.submission, params) for line in chunk if line.submission is not None]
+        found = self.facts.bulk_snapshot(queries)
+        if found.existing:
+            return None
+        asked = iter(zip(queries, found.snapshots, strict=True))
+        local = ClaimFactsIndex()
+        position = found.as_of
+        claims: list[Claim] = []
+        results: list[LineResult] = []
+        imported: set[str] = set()
+        for line in chunk:
+            submission = line.submission
+            if submission is None:
+                results.append(
+                    LineResult(line.line, LineOutcome.INVALID, line.partner_claim_id, None, line.field, line.reason)
+                )
+                continue
+            query, base = next(asked)
+            refused = _refusal(line.line, submission, base, imported)
+            if refused is not None:
+                results.append(refused)
+                continue
+            facts = merged_facts(base, local.snapshot(query), position, params.amount_history_size)
+            claim = self.verification.submitted_on(submission, facts)
+            submitted = claim.pending_events[0]
+            local.feed(position, CLAIM_SUBMITTED, str(claim.id), submission.partner_id, _payload(submitted))
+            position += len(claim.pending_events)
+            claims.append(claim)
+            imported.add(str(claim.id))
+            results.append(LineResult(line.line, LineOutcome.IMPORTED, submission.partner_claim_id, str(claim.id)))
+        return BulkChunk(found.as_of, tuple(claims), tuple(results))
+
+
+def _refusal(line: int, submission: ClaimSubmission, base: ClaimFactsSnapshot, imported: set[str]) -> LineResult | None:
+    """The per-claim path's refusals, in its order: an unregistered document, then a repeated claim."""
+    pcid = submission.partner_claim_id
+    for index, document in enumerate(submission.documents):
+        if document.hash not in base.registrations:
+            reason = f"document {document.hash} is not registered for the partner"
+            return LineResult(line, LineOutcome.UNKNOWN_DOCUMENT, pcid, None, f"documents[{index}].hash", reason)
+    claim_id = str(submission.claim_id)
+    if claim_id in imported:
+        return LineResult(line, LineOutcome.DUPLICATE_IN_FILE, pcid, claim_id, None, DUPLICATE_REASON)
+    return None
+
+
+def _payload(event: object) -> dict[str, Any]:
+    """The ``claim.submitted`` fields the facts index reads, as the log will carry them."""
+    if not isinstance(event, Claim.Submitted):
+        raise TypeError("a new claim's first event is claim.submitted")
+    return {
+        "claim_type": event.claim_type,
+        "claim_amount": event.claim_amount,
+        "currency": event.currency,
+        "submitted_at": event.submitted_at,
+        "documents": event.documents,
+    }

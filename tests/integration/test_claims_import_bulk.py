@@ -1,0 +1,206 @@
+"""The bulk import path against the per-claim path (issue 15): the same log, byte for byte.
+
+Two ledgers on the same fixed clock import the same file: one through ``Claims.submit`` claim by claim (the
+``POST /api/v1/claims`` path), one through the bulk path (a chunk of claims and its ``chunk_loaded`` in one
+anchored save). The file makes the claims' facts depend on each other inside a chunk (amount histories,
+documents shared between claims, policy references within the velocity window), mixes levels, refusals and
+duplicates, and names a claim the ledger held before (that chunk goes claim by claim). Every stored entry
+must be identical, and every recorded verification must replay from the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from uuid import UUID
+
+import orjson
+import pytest
+
+from adapters.opening import open_ledger
+from ledger_core.claims.batch.bulk import BulkChunk, BulkLoader
+from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus
+from ledger_core.claims.batch.formats import LineOutcome
+from ledger_core.claims.batch.importing import ClaimImport
+from ledger_core.claims.batch.lines import ClaimLine
+from ledger_core.claims.replay import ReplayCheck
+from ledger_core.claims.submission import validate_submission
+from ledger_core.ledger import Ledger
+
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+P = "acme"
+HASHES = [hashlib.sha256(f"document-{n}".encode()).hexdigest() for n in range(4)]
+NAME = f"claims_{P}_20260115.jsonl"
+
+
+def fixed_clock() -> datetime:
+    return NOW
+
+
+def line(number: int) -> dict[str, Any]:
+    """Claims whose facts overlap: three claim types, two shared documents, a policy reference."""
+    document: dict[str, Any] = {"type": "photo", "hash": HASHES[number % 3]}
+    if number % 4 == 0:
+        document["metadata"] = {"policyReference": "POL-7"}
+    return {
+        "partnerClaimId": f"H-{number:05d}",
+        "claimType": ("auto", "property", "auto")[number % 3],
+        "claimAmount": f"{100 + number * 37 % 900}.{number % 100:02d}",
+        "currency": "USD",
+        "submittedAt": f"2025-06-{1 + number % 20:02d}T10:00:00Z",
+        "documents": [document],
+        "verificationLevel": ("enhanced", "standard", "full", "enhanced")[number % 4],
+    }
+
+
+def file_bytes() -> bytes:
+    lines: list[Any] = [line(n) for n in range(40)]
+    lines[5] = line(2)  # a duplicate within the chunk
+    lines[17] = line(3) | {"claimAmount": "1.00"}  # a duplicate with other fields, in a later chunk
+    lines[9] = line(9) | {"claimAmount": 1.5}  # a float: invalid
+    lines[11] = line(11) | {"documents": [{"type": "photo", "hash": "ab" * 32}]}  # unknown document
+    lines[23] = line(23) | {"documents": [{"type": "invoice", "hash": HASHES[0]}]}  # registered as another type
+    lines[30] = line(1000)  # held by the ledger before the file: that chunk goes claim by claim
+    lines.append(line(41) | {"documents": [], "partnerClaimId": "H-NO-DOCS"})
+    return b"".join(orjson.dumps(entry) + b"\n" for entry in lines)
+
+
+def opened(path: Path) -> Ledger:
+    ledger = open_ledger(f"sqlite:///{path}", clock=fixed_clock, master_key=b"k" * 32)
+    for digest in HASHES[:3]:
+        ledger.documents.register(
+            partner_id=P, sha256=digest, document_type="photo", media_type="image/jpeg", size_bytes=10, metadata={}
+        )
+    fields = line(1000)
+    ledger.claims.submit(
+        validate_submission(
+            partner_id=P,
+            partner_claim_id=fields["partnerClaimId"],
+            claim_type=fields["claimType"],
+            claim_amount=fields["claimAmount"],
+            currency=fields["currency"],
+            submitted_at=fields["submittedAt"],
+            documents=fields["documents"],
+            verification_level=fields["verificationLevel"],
+        )
+    )
+    return ledger
+
+
+def import_file(ledger: Ledger, path: Path, *, bulk: bool, loader: BulkLoader | None = None) -> ClaimImport:
+    """Import ``path`` (named :data:`NAME`) in chunks of 8 lines."""
+    batches = ClaimImport(ledger.app, ledger.claims, ledger.documents.registry, chunk_size=8, bulk=bulk)
+    if loader is not None:
+        batches.bulk = loader
+
+    @contextmanager
+    def open_file() -> Iterator[IO[bytes]]:
+        with path.open("rb") as handle:
+            yield handle
+
+    assert batches.run(NAME, open_file).status is ClaimsFileStatus.COMPLETED
+    return batches
+
+
+def stored_entries(ledger: Ledger) -> list[bytes]:
+    return [row.entry for row in ledger.app.log_reader.read_rows(0, 100_000)]
+
+
+class CountingLoader(BulkLoader):
+    """Counts the chunks that went through the bulk path."""
+
+    saved = 0
+
+    def load(self, file: ClaimsFile, chunk: Sequence[ClaimLine]) -> tuple[ClaimsFile, list[int]] | None:
+        saved = super().load(file, chunk)
+        self.saved += saved is not None
+        return saved
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    path = tmp_path / "in" / NAME
+    path.parent.mkdir()
+    path.write_bytes(file_bytes())
+    return path
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Ledger, Ledger]]:
+    one, two = opened(tmp_path / "one.db"), opened(tmp_path / "two.db")
+    yield one, two
+    one.close()
+    two.close()
+
+
+def replays(ledger: Ledger, batches: ClaimImport, digest: str) -> list[ReplayCheck]:
+    """Every recorded verification of the file's imported claims, recomputed from the log."""
+    return [
+        check
+        for result in batches.results(P, digest)
+        if result.claim_id is not None and result.outcome is LineOutcome.IMPORTED
+        for check in ledger.claims.explain(UUID(result.claim_id))
+    ]
+
+
+def test_the_bulk_path_writes_the_same_log_as_submitting_claim_by_claim(
+    pair: tuple[Ledger, Ledger], source: Path
+) -> None:
+    by_claim, in_bulk = pair
+    assert stored_entries(by_claim) == stored_entries(in_bulk)  # the same starting log
+    reference = import_file(by_claim, source, bulk=False)
+    loader = CountingLoader(in_bulk.app, in_bulk.claims.verification.facts, in_bulk.claims.verification)
+    bulk = import_file(in_bulk, source, bulk=True, loader=loader)
+    assert loader.saved == 4  # chunks 1, 2, 5, 6; chunks 3 and 4 name claims already in the ledger
+
+    expected, actual = stored_entries(by_claim), stored_entries(in_bulk)
+    assert len(actual) == len(expected)
+    for position, (want, got) in enumerate(zip(expected, actual, strict=True)):
+        assert got == want, f"entry {position} differs:\n{want.decode()}\n{got.decode()}"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    results = list(bulk.results(P, digest))
+    assert results == list(reference.results(P, digest))
+    outcomes = {result.outcome for result in results}
+    assert outcomes >= {
+        LineOutcome.IMPORTED,
+        LineOutcome.DUPLICATE_IN_FILE,
+        LineOutcome.INVALID,
+        LineOutcome.UNKNOWN_DOCUMENT,
+        LineOutcome.ALREADY_IN_LEDGER,
+    }
+    checks = replays(in_bulk, bulk, digest)
+    assert len(checks) >= 30
+    recorded = {(check.recorded["status"], check.recorded["riskLevel"]) for check in checks}
+    assert len(recorded) >= 4, recorded  # decisions differ: the facts matter
+    assert all(check.matches for check in checks), [check.to_json() for check in checks if not check.matches]
+    assert in_bulk.verify().size == len(actual)
+
+
+def test_a_chunk_decided_on_a_log_that_moved_is_decided_again(pair: tuple[Ledger, Ledger], source: Path) -> None:
+    """Another save lands between a chunk's facts and its save: the anchored save is refused and the chunk
+    decided again on the log as it now is (its claims' ``asOfPosition`` says so, and they replay)."""
+    _, ledger = pair
+    loader = BulkLoader(ledger.app, ledger.claims.verification.facts, ledger.claims.verification)
+    decide = loader.decide
+    moved: list[int] = []
+
+    def decide_then_another_save_lands(chunk: Sequence[ClaimLine]) -> BulkChunk | None:
+        decided = decide(chunk)
+        if not moved:
+            ledger.documents.register(
+                partner_id=P, sha256=HASHES[3], document_type="photo", media_type="image/png", size_bytes=1, metadata={}
+            )
+            moved.append(ledger.size())
+        return decided
+
+    loader.decide = decide_then_another_save_lands  # type: ignore[method-assign]
+    batches = import_file(ledger, source, bulk=True, loader=loader)
+
+    checks = replays(ledger, batches, hashlib.sha256(source.read_bytes()).hexdigest())
+    assert checks[0].recorded_inputs["asOfPosition"] == moved[0]
+    assert all(check.matches for check in checks)
+    assert ledger.verify().size == ledger.size()
