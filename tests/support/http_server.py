@@ -8,6 +8,7 @@ with test overrides: generous rate limits except for the ``limited`` partner (a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -142,8 +143,14 @@ class LiveServer:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                kill_group(self.process)
+
+
+def kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL the server and every process of its session (uvicorn's workers too: no orphan left running)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def ledger_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -174,6 +181,7 @@ def live_server(
             text=True,
             env=env,
             pass_fds=tuple(pass_fds),
+            start_new_session=True,  # its own process group: kill_group reaches the workers
         )
     server: LiveServer | None = None
     try:
@@ -185,8 +193,7 @@ def live_server(
         if server is not None:
             server.stop()
         elif process.poll() is None:
-            process.kill()
-            process.wait()
+            kill_group(process)
         if process.stdout is not None:  # the pipe the URL and banner were read from
             process.stdout.close()
 
