@@ -40,6 +40,7 @@ from api.sso_runtime import SsoRuntime, open_sso
 from api.webhooks_runtime import open_webhooks
 from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.auditing import ProofService
+from ledger_core.engine.promises import InclusionPromises
 from ledger_core.engine.proof_wait import ProofWait
 from ledger_core.engine.sealing import SealPolicy
 from ledger_core.engine.tile_log import TileLog
@@ -79,6 +80,9 @@ class Runtime:
     """Single sign-on: sessions, ``sso_token``, the SAML service provider (api/sso_runtime.py)."""
     tiles: TileLog | None = None
     """The log as C2SP tlog-tiles: tiles, entry bundles, the latest checkpoint (api/http/routes/tiles.py)."""
+    promises: InclusionPromises | None = None
+    """Signed promises of inclusion (``Prefer: respond-async``): only where this process holds the
+    checkpoint key, i.e. runs the embedded sealer; elsewhere the preference is not honoured."""
 
     def tile_log(self) -> TileLog:
         """The tile reads (a programming error when the runtime was built without them)."""
@@ -205,6 +209,9 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             webhooks=webhooks,
             sso=sso,
             tiles=TileLog(tree, ledger.app.log_reader, public_entries=settings.sealing.public_entries),
+            promises=None
+            if sealer is None
+            else InclusionPromises(ledger.app.log_reader, sealer.sealer.signer, _utc_now),
         )
     except BaseException:
         for close in reversed(closers):
