@@ -82,7 +82,7 @@ class Runtime:
     """The log as C2SP tlog-tiles: tiles, entry bundles, the latest checkpoint (api/http/routes/tiles.py)."""
     promises: InclusionPromises | None = None
     """Signed promises of inclusion (``Prefer: respond-async``): only where this process holds the
-    checkpoint key, i.e. runs the embedded sealer; elsewhere the preference is not honoured."""
+    checkpoint key (the embedded sealer's, or one named explicitly); elsewhere the preference is ignored."""
 
     def tile_log(self) -> TileLog:
         """The tile reads (a programming error when the runtime was built without them)."""
@@ -209,14 +209,25 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             webhooks=webhooks,
             sso=sso,
             tiles=TileLog(tree, ledger.app.log_reader, public_entries=settings.sealing.public_entries),
-            promises=None
-            if sealer is None
-            else InclusionPromises(ledger.app.log_reader, sealer.sealer.signer, _utc_now),
+            promises=_promises(settings, sealer, ledger),
         )
     except BaseException:
         for close in reversed(closers):
             close()
         raise
+
+
+def _promises(settings: Settings, sealer: SealerRunner | None, ledger: Ledger) -> InclusionPromises | None:
+    """Signed promises of inclusion with the checkpoint key: the embedded sealer's, or the key this process
+    was given explicitly (``--signing-key``, ``LEDGER_SIGNING_KEY_FILE``/``_FD``); None without a key."""
+    if sealer is not None:
+        signer = sealer.sealer.signer
+    else:
+        path, named = signing_key_path(settings.storage.data_dir, settings.security.signing_key)
+        if not (named and path.exists()):
+            return None
+        signer = load_signing_key(path)
+    return InclusionPromises(ledger.app.log_reader, signer, _utc_now)
 
 
 def _open_ledger(settings: Settings, deployment_secret: bytes) -> Ledger:
