@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
@@ -79,6 +80,18 @@ class ClaimsController(Controller):
             " promise of inclusion (leaf index, leaf hash, timestamp; like an RFC 6962 SCT; docs/proofs.md)."
         ),
         status_code=201,
+        response_headers=[
+            ResponseHeader(
+                name=PREFERENCE_APPLIED,
+                description="`respond-async` when the answer is the 202 at commit with a signed promise (RFC 7240).",
+                documentation_only=True,
+            ),
+            ResponseHeader(
+                name="Link",
+                description='With respond-async: `</api/v1/claims/{id}/proof>; rel="related"` (fetch the proof there).',
+                documentation_only=True,
+            ),
+        ],
     )
     async def submit(
         self,
