@@ -186,7 +186,8 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             clock=_utc_now,
             **_stores(settings, closers),
         )
-        audit = AuditLog(ledger.app.log_reader, ProofService(tree, ledger.app.log_reader))
+        edge = None if sealer is None else sealer.sealer.edge  # the embedded sealer's right edge in memory
+        audit = AuditLog(ledger.app.log_reader, ProofService(tree, ledger.app.log_reader, edge))
         proof_wait = ProofWait(waiter, audit, settings.sealing.wait_seconds, metrics.seal_wait.observe)
         closers.append(start_outcome_recovery(ledger.outcomes, logger=logger))
         webhooks = open_webhooks(settings, ledger, security.deployment_secret, closers)

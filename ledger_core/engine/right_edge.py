@@ -1,0 +1,86 @@
+"""The tree's right edge in memory: what the sealer just integrated, so that the inclusion proof of a new
+entry is built without reading nodes back from the store (issue 13, item 3; docs/performance.md).
+
+:class:`RightEdge` holds, for the size ``n`` last sealed by this process, every perfect node (RFC 9162
+§2.1.1 subtree hash, leaves included) that starts in the last ``window`` leaves, plus the frontiers
+(compact ranges) of the sizes ``n - window .. n``: the audit path of leaf ``i`` (RFC 9162 §2.1.3.1) is
+the frontier of ``i`` (its left siblings) and subtrees right of ``i``, so the proof of any of the last
+``window`` entries comes entirely from memory (about ``2 window + 2 log n`` nodes); an older one reads
+what is missing from the store (tiles: immutable, cached).
+
+Every node held was committed by this process's sealer (or read from the store and checked against a
+signed root when the sealer resumed), and a perfect node never changes once complete, so a node from
+memory is the node the store holds. When another sealer committed in between (``old_size`` is not the
+size held), the edge starts over from the sealer's checked frontier. Thread-safe (the sealer thread
+writes, request threads read). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+
+from proofs.tree import NodeId, StoredNode, frontier_ids
+
+__all__ = ["RightEdge"]
+
+DEFAULT_WINDOW = 4096
+"""Leaves kept at the right edge: proofs of the last 4,096 entries come from memory (8k-12k nodes, ~1-2 MB)."""
+
+
+class RightEdge:
+    """Perfect nodes near the right edge of the tree last sealed here; see the module docstring."""
+
+    def __init__(self, window: int = DEFAULT_WINDOW) -> None:
+        if window < 2:
+            raise ValueError("the right edge keeps at least 2 leaves")
+        self.window = window
+        self._nodes: dict[NodeId, bytes] = {}
+        self._size = 0
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        """The tree size the edge is complete for (0: nothing held yet)."""
+        return self._size
+
+    def frontier(self, size: int) -> dict[NodeId, bytes] | None:
+        """The frontier nodes of ``size`` when the edge holds that size (a sealer resuming), else None."""
+        with self._lock:
+            if size != self._size or size == 0:
+                return None
+            wanted = frontier_ids(size)
+            found = {node: self._nodes[node] for node in wanted if node in self._nodes}
+        return found if len(found) == len(wanted) else None
+
+    def sealed(self, old_size: int, frontier: Mapping[NodeId, bytes], nodes: Iterable[StoredNode], size: int) -> None:
+        """Record an integration from ``old_size`` to ``size``: ``frontier`` holds the nodes of
+        ``frontier_ids(old_size)`` the sealer started from, ``nodes`` every perfect node it completed."""
+        with self._lock:
+            if old_size != self._size:
+                self._nodes.clear()  # another sealer committed in between: start over from this frontier
+            self._nodes.update(frontier)
+            for node in nodes:
+                self._nodes[NodeId(node.level, node.index)] = node.hash
+            self._size = size
+            if len(self._nodes) > 3 * self.window + 64:
+                self._evict()
+
+    def _evict(self) -> None:
+        """Keep what the proofs of the window's leaves need (amortized: one pass once the map has grown by
+        about a window's worth of nodes). The audit path of leaf ``i`` is its left siblings, which are
+        ``frontier_ids(i)``, and subtrees right of ``i`` (RFC 9162 §2.1.3.1). So a node stays if it starts in
+        the window, or if it is in the frontier of a size in the window: node ``(k, j)`` with ``j`` even is
+        in ``frontier_ids(m)`` for ``m`` in ``[(j + 1) << k, (j + 2) << k)``."""
+        floor = self._size - self.window
+        self._nodes = {
+            node: digest
+            for node, digest in self._nodes.items()
+            if (node.index << node.level) >= floor or (node.index % 2 == 0 and ((node.index + 2) << node.level) > floor)
+        }
+
+    def fetch(self, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
+        """The nodes of ``ids`` held here (a subset; the caller reads the rest from the store)."""
+        with self._lock:
+            nodes = self._nodes
+            return {node: nodes[node] for node in ids if node in nodes}
