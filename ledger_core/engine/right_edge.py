@@ -60,27 +60,34 @@ class RightEdge:
             if old_size != self._size:
                 self._nodes.clear()  # another sealer committed in between: start over from this frontier
             self._nodes.update(frontier)
-            for node in nodes:
-                self._nodes[NodeId(node.level, node.index)] = node.hash
             self._size = size
+            floor = size - self.window
+            if size - old_size <= self.window:
+                for node in nodes:
+                    self._nodes[NodeId(node.level, node.index)] = node.hash
+            else:  # a backlog: keep only what the window needs
+                for node in nodes:
+                    if _needed(node.level, node.index, floor):
+                        self._nodes[NodeId(node.level, node.index)] = node.hash
             if len(self._nodes) > 3 * self.window + 64:
                 self._evict()
 
     def _evict(self) -> None:
-        """Keep what the proofs of the window's leaves need (amortized: one pass once the map has grown by
-        about a window's worth of nodes). The audit path of leaf ``i`` is its left siblings, which are
-        ``frontier_ids(i)``, and subtrees right of ``i`` (RFC 9162 §2.1.3.1). So a node stays if it starts in
-        the window, or if it is in the frontier of a size in the window: node ``(k, j)`` with ``j`` even is
-        in ``frontier_ids(m)`` for ``m`` in ``[(j + 1) << k, (j + 2) << k)``."""
+        """Keep only what the window needs (amortized: one pass once the map has grown by about a window's
+        worth of nodes)."""
         floor = self._size - self.window
-        self._nodes = {
-            node: digest
-            for node, digest in self._nodes.items()
-            if (node.index << node.level) >= floor or (node.index % 2 == 0 and ((node.index + 2) << node.level) > floor)
-        }
+        self._nodes = {node: digest for node, digest in self._nodes.items() if _needed(node.level, node.index, floor)}
 
     def fetch(self, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
         """The nodes of ``ids`` held here (a subset; the caller reads the rest from the store)."""
         with self._lock:
             nodes = self._nodes
             return {node: nodes[node] for node in ids if node in nodes}
+
+
+def _needed(level: int, index: int, floor: int) -> bool:
+    """Whether the proofs of leaves ``floor`` and up need node ``(level, index)``: the audit path of leaf
+    ``i`` is ``frontier_ids(i)`` (its left siblings) and subtrees right of ``i`` (RFC 9162 §2.1.3.1). So a
+    node is needed if it starts at ``floor`` or later, or if it is in the frontier of a size from ``floor``
+    on: node ``(k, j)`` with ``j`` even is in ``frontier_ids(m)`` for ``m`` in ``[(j + 1) << k, (j + 2) << k)``."""
+    return (index << level) >= floor or (index % 2 == 0 and ((index + 2) << level) > floor)
