@@ -18,7 +18,7 @@ writes, request threads read). Pure: no I/O.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from proofs.tree import NodeId, StoredNode, frontier_ids
 
@@ -35,7 +35,7 @@ class RightEdge:
         if window < 2:
             raise ValueError("the right edge keeps at least 2 leaves")
         self.window = window
-        self._nodes: dict[NodeId, bytes] = {}
+        self._nodes: dict[tuple[int, int], bytes] = {}  # by (level, index): NodeId hashes and compares alike
         self._size = 0
         self._lock = threading.Lock()
 
@@ -53,30 +53,44 @@ class RightEdge:
             found = {node: self._nodes[node] for node in wanted if node in self._nodes}
         return found if len(found) == len(wanted) else None
 
-    def sealed(self, old_size: int, frontier: Mapping[NodeId, bytes], nodes: Iterable[StoredNode], size: int) -> None:
+    def sealed(self, old_size: int, frontier: Mapping[NodeId, bytes], nodes: Sequence[StoredNode], size: int) -> None:
         """Record an integration from ``old_size`` to ``size``: ``frontier`` holds the nodes of
-        ``frontier_ids(old_size)`` the sealer started from, ``nodes`` every perfect node it completed."""
+        ``frontier_ids(old_size)`` the sealer started from, ``nodes`` every perfect node it completed, in
+        the order :meth:`proofs.tree.CompactRange.append` returns them (leaf by leaf, each leaf's node
+        first, then the parents it completes)."""
         with self._lock:
             if old_size != self._size:
-                self._nodes.clear()  # another sealer committed in between: start over from this frontier
-            self._nodes.update(frontier)
+                self._nodes = {(node.level, node.index): digest for node, digest in frontier.items()}  # start over
             self._size = size
             floor = size - self.window
-            if size - old_size <= self.window:
-                for node in nodes:
-                    self._nodes[NodeId(node.level, node.index)] = node.hash
-            else:  # a backlog: keep only what the window needs
-                for node in nodes:
-                    if _needed(node.level, node.index, floor):
-                        self._nodes[NodeId(node.level, node.index)] = node.hash
+            if floor <= old_size:
+                self._nodes.update({(node.level, node.index): node.hash for node in nodes})
+            else:  # a backlog: the nodes completed from leaf ``floor`` on, and the frontier of ``floor``
+                self._keep_tail(old_size, floor, nodes)
             if len(self._nodes) > 3 * self.window + 64:
                 self._evict()
+
+    def _keep_tail(self, old_size: int, floor: int, nodes: Sequence[StoredNode]) -> None:
+        """Of a backlog's nodes, keep what the window needs without looking at the others: leaf ``q``
+        completes ``1 + ctz(q + 1)`` nodes, so those of leaf ``p`` start at ``offset(p)`` below."""
+        base = 2 * old_size - old_size.bit_count()
+
+        def offset(leaf: int) -> int:  # nodes completed by the leaves old_size .. leaf - 1
+            return 2 * leaf - leaf.bit_count() - base
+
+        held = self._nodes
+        held.update({(node.level, node.index): node.hash for node in nodes[offset(floor) :]})
+        for level, index in frontier_ids(floor):
+            leaf = ((index + 1) << level) - 1  # the leaf that completed it
+            if leaf >= old_size:
+                node = nodes[offset(leaf) + level]
+                held[node.level, node.index] = node.hash
 
     def _evict(self) -> None:
         """Keep only what the window needs (amortized: one pass once the map has grown by about a window's
         worth of nodes)."""
         floor = self._size - self.window
-        self._nodes = {node: digest for node, digest in self._nodes.items() if _needed(node.level, node.index, floor)}
+        self._nodes = {node: digest for node, digest in self._nodes.items() if _needed(node[0], node[1], floor)}
 
     def fetch(self, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
         """The nodes of ``ids`` held here (a subset; the caller reads the rest from the store)."""
