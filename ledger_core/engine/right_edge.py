@@ -10,7 +10,7 @@ any of the last ``window`` entries comes entirely from memory; an older one read
 the store (tiles: immutable, cached). A node is found by arithmetic, not by a map: node ``(k, j)`` is
 completed by leaf ``p = ((j + 1) << k) - 1``, and leaf ``q`` completes ``1 + ctz(q + 1)`` nodes, so the
 nodes of the leaves ``s .. p - 1`` number ``(2p - popcount(p)) - (2s - popcount(s))``: recording a seal
-costs O(1), dropping an old one O(log n).
+costs O(1), and forgetting old seals (once the seals cover twice the window) O(log n) per seal forgotten.
 
 Every node held was committed by this process's sealer (or read from the store and checked against a
 signed root when the sealer resumed), and a perfect node never changes once complete, so a node from
@@ -21,6 +21,7 @@ writes, request threads read). Pure: no I/O.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -86,15 +87,21 @@ class RightEdge:
                 self._frontier = {(node.level, node.index): digest for node, digest in frontier.items()}
             self._seals.append(_Seal(old_size, size, nodes))
             self._size = size
-            while len(self._seals) > 1 and size - self._seals[1].start >= self.window:
-                self._drop_oldest()
+            if size - self._seals[0].start >= 2 * self.window:  # now and then, not at every seal
+                dropped = []
+                while len(self._seals) > 1 and size - self._seals[1].start >= self.window:
+                    dropped.append(self._seals.popleft())
+                self._move_frontier(dropped)
 
-    def _drop_oldest(self) -> None:
-        """Forget the oldest seal; the frontier moves to the first leaf of the next one (O(log n))."""
-        oldest = self._seals.popleft()
+    def _move_frontier(self, dropped: Sequence[_Seal]) -> None:
+        """Forget the ``dropped`` seals (the oldest); the frontier moves to the first leaf still covered:
+        each of its O(log n) nodes is in the old frontier or was completed by one of them."""
+        starts = [seal.start for seal in dropped]
         frontier = {}
-        for level, index in frontier_ids(oldest.end):
-            digest = oldest.node(level, index)
+        for level, index in frontier_ids(self._seals[0].start):
+            leaf = ((index + 1) << level) - 1
+            at = bisect.bisect_right(starts, leaf) - 1
+            digest = dropped[at].node(level, index) if at >= 0 else None
             frontier[level, index] = digest if digest is not None else self._frontier[level, index]
         self._frontier = frontier
 
