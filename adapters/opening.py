@@ -31,6 +31,7 @@ from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.auditing import ProofService
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.engine.ports import Clock
+from ledger_core.engine.right_edge import RightEdge
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.ledger import Ledger
 from ledger_core.members.feeds.loading import FeedPolicy
@@ -180,7 +181,7 @@ def start_embedded_sealer(
     """
     signer = ensure_signing_key(config.data_dir, signing_key, origin)
     store = open_tree_store(config)
-    sealer = Sealer(store, signer, clock, policy=policy)
+    sealer = Sealer(store, signer, clock, policy=policy, edge=RightEdge())  # proofs of new entries from memory
     observers = seal_observers(store, config, signing_key, witnesses, report)
     return SealerRunner(store, sealer, poll_interval=poll_interval, report=report, observers=observers).start()
 

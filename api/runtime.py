@@ -40,6 +40,7 @@ from api.sso_runtime import SsoRuntime, open_sso
 from api.webhooks_runtime import open_webhooks
 from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.auditing import ProofService
+from ledger_core.engine.promises import InclusionPromises
 from ledger_core.engine.proof_wait import ProofWait
 from ledger_core.engine.sealing import SealPolicy
 from ledger_core.engine.tile_log import TileLog
@@ -79,6 +80,9 @@ class Runtime:
     """Single sign-on: sessions, ``sso_token``, the SAML service provider (api/sso_runtime.py)."""
     tiles: TileLog | None = None
     """The log as C2SP tlog-tiles: tiles, entry bundles, the latest checkpoint (api/http/routes/tiles.py)."""
+    promises: InclusionPromises | None = None
+    """Signed promises of inclusion (``Prefer: respond-async``): only where this process holds the
+    checkpoint key (the embedded sealer's, or one named explicitly); elsewhere the preference is ignored."""
 
     def tile_log(self) -> TileLog:
         """The tile reads (a programming error when the runtime was built without them)."""
@@ -182,7 +186,8 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             clock=_utc_now,
             **_stores(settings, closers),
         )
-        audit = AuditLog(ledger.app.log_reader, ProofService(tree, ledger.app.log_reader))
+        edge = None if sealer is None else sealer.sealer.edge  # the embedded sealer's right edge in memory
+        audit = AuditLog(ledger.app.log_reader, ProofService(tree, ledger.app.log_reader, edge))
         proof_wait = ProofWait(waiter, audit, settings.sealing.wait_seconds, metrics.seal_wait.observe)
         closers.append(start_outcome_recovery(ledger.outcomes, logger=logger))
         webhooks = open_webhooks(settings, ledger, security.deployment_secret, closers)
@@ -205,11 +210,25 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             webhooks=webhooks,
             sso=sso,
             tiles=TileLog(tree, ledger.app.log_reader, public_entries=settings.sealing.public_entries),
+            promises=_promises(settings, sealer, ledger),
         )
     except BaseException:
         for close in reversed(closers):
             close()
         raise
+
+
+def _promises(settings: Settings, sealer: SealerRunner | None, ledger: Ledger) -> InclusionPromises | None:
+    """Signed promises of inclusion with the checkpoint key: the embedded sealer's, or the key this process
+    was given explicitly (``--signing-key``, ``LEDGER_SIGNING_KEY_FILE``/``_FD``); None without a key."""
+    if sealer is not None:
+        signer = sealer.sealer.signer
+    else:
+        path, named = signing_key_path(settings.storage.data_dir, settings.security.signing_key)
+        if not (named and path.exists()):
+            return None
+        signer = load_signing_key(path)
+    return InclusionPromises(ledger.app.log_reader, signer, _utc_now)
 
 
 def _open_ledger(settings: Settings, deployment_secret: bytes) -> Ledger:

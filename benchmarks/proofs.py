@@ -72,6 +72,7 @@ from adapters.log_recorder import system_clock  # noqa: E402
 from adapters.storage import StorageConfig, open_tree_store  # noqa: E402
 from ledger_core.engine.auditing import ProofService  # noqa: E402
 from ledger_core.engine.envelope import EventDraft, decode_entry, encode_entry  # noqa: E402
+from ledger_core.engine.right_edge import RightEdge  # noqa: E402
 from ledger_core.engine.sealing import Sealer, SealPolicy  # noqa: E402
 from proofs.checkpoint import verify_checkpoint  # noqa: E402  (submodules: mypy sees `proofs` as this file)
 from proofs.note import vkey_from_public_key  # noqa: E402
@@ -451,7 +452,9 @@ def ledger_case(url: str, params: CaseParams) -> dict[str, Any]:
         try:
             rss_start = peak_rss_kib()
             # -- sealing
-            sealer = Sealer(store, signer, system_clock, policy=SealPolicy(max_batch_entries=params.seal_batch))
+            edge = RightEdge()  # as the embedded sealer keeps it: proofs of the newest entries from memory
+            policy = SealPolicy(max_batch_entries=params.seal_batch)
+            sealer = Sealer(store, signer, system_clock, policy=policy, edge=edge)
             batch_seconds: list[float] = []
             nodes_written = 0
             with measure_phase() as seal:
@@ -484,6 +487,18 @@ def ledger_case(url: str, params: CaseParams) -> dict[str, Any]:
                 if record.size != size:
                     raise RuntimeError("the latest checkpoint moved during the benchmark")
                 inclusion_items.append((proof.leaf_hash, proof.leaf_index, proof.tree_size, proof.path, roots[size]))
+
+            # -- inclusion proofs of the newest entries (a write's proof): nodes from the store vs from memory
+            recent = [size - 1 - rng.randrange(min(edge.window, size)) for _ in range(WARMUP + params.samples)]
+            recent_timings = {}
+            for source, recent_service in (("store", service), ("memory", ProofService(store, edge=edge))):
+                for position in recent[:WARMUP]:
+                    recent_service.prove_many([position], size)
+                recent_timings[source] = timed_calls(
+                    [lambda p=p, s=recent_service: s.prove_many([p], size) for p in recent[WARMUP:]]  # type: ignore[misc]
+                )
+            if recent_timings["store"].results != recent_timings["memory"].results:
+                raise RuntimeError("proofs from memory differ from proofs from the store")
 
             # -- consistency proofs between two random checkpoints
             sizes = sorted(roots)
@@ -532,6 +547,11 @@ def ledger_case(url: str, params: CaseParams) -> dict[str, Any]:
             "first_ms": round(first_ms, 3),
             "against": "latest checkpoint",
             "path_hashes_mean": round(sum(len(i[3]) for i in inclusion_items) / max(len(inclusion_items), 1), 1),
+        },
+        "recent_inclusion": {
+            "positions": f"the newest {min(edge.window, size)} entries (the right edge in memory)",
+            "store": recent_timings["store"].summary(),
+            "memory": recent_timings["memory"].summary(),
         },
         "consistency": {
             **consistency.summary(),
@@ -724,6 +744,10 @@ def report(results: dict[str, dict[str, Any]], baseline: dict[str, Any] | None, 
             lambda r: f"{r['inclusion']['first_ms']:.2f}",
             f"{b['inclusion']['first_ms']:,.0f}" if baseline else "",
         ),
+        row("newest entries: inclusion from store p50 / p99 ms", lambda r: _ms(r["recent_inclusion"]["store"])),
+        row("  client CPU p50 / p99 ms", lambda r: _cpu(r["recent_inclusion"]["store"])),
+        row("newest entries: from memory p50 / p99 ms", lambda r: _ms(r["recent_inclusion"]["memory"])),
+        row("  client CPU p50 / p99 ms", lambda r: _cpu(r["recent_inclusion"]["memory"])),
         row(
             "consistency p50 / p99 ms (samples)",
             lambda r: f"{_ms(r['consistency'])} ({r['consistency']['samples']})",

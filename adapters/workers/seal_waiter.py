@@ -79,6 +79,14 @@ class SealWaiter:
                         del self._found[min(self._found)]
             return record
 
+    def remember(self, old_size: int, record: CheckpointRecord) -> None:
+        """A checkpoint this process just committed over ``old_size``: the first one containing the
+        positions ``[old_size, record.size)``, so their waiters need no read to find it."""
+        with self._condition:
+            self._found[record.size] = (old_size, record)
+            while len(self._found) > 16:
+                del self._found[min(self._found)]
+
     def notify(self, size: int) -> None:
         """Tell waiters the tree now has ``size`` leaves (called by an in-process runner, or a poll)."""
         with self._condition:

@@ -231,6 +231,7 @@ class SealerRunner:
         if watch is not None:
             watch.observe(Head.CHECKPOINT, size)
         schedule.sealed(time.monotonic(), pending - (size - result.old_size))
+        self.waiter.remember(result.old_size, result.checkpoint)
         self.waiter.notify(size)
         for observer in self.observers:
             try:

@@ -1,4 +1,5 @@
-"""``ledger proof verify`` and ``ledger audit verify``: any proof document, verified offline.
+"""``ledger proof verify`` and ``ledger audit verify``: any proof document, verified offline;
+``ledger proof verify-promise``: a signed promise of inclusion (proofs/promise.py) and the proof that keeps it.
 
 Both read only the files given (``--data-dir`` and ``--database-url`` are accepted like everywhere but
 never opened) and accept every document the ledger produces, whoever produced it (docs/proofs.md, "The
@@ -25,12 +26,13 @@ from adapters.storage import DEFAULT_DATA_DIR
 from api.cli.errors import CliFailure, ExitCode
 from api.cli.options import DatabaseUrl, DataDir
 from ledger_core.engine.auditing import check_bundle_envelopes, verify_history
-from proofs.bundle import HISTORY_FORMAT, Bundle, ConsistencyProof, MalformedProofJson
+from proofs.bundle import HISTORY_FORMAT, Bundle, ConsistencyProof, InclusionProof, MalformedProofJson
 from proofs.client_state import CheckpointState
 from proofs.cosignature import CosignerVerifier, parse_cosigner_vkey, verify_cosignatures
 from proofs.documents import DocumentReport, read_document, verify_document
 from proofs.errors import ProofError
 from proofs.note import NoteVerifier, parse_vkey
+from proofs.promise import InclusionPromise, MalformedPromise, check_kept, verify_promise
 
 UNPINNED = (
     "the bundle's own vkey proves only that the bundle is self-consistent; it proves nothing about the"
@@ -211,7 +213,54 @@ def audit_verify(
     typer.echo(f"OK: {report.entries} entries verified against checkpoint {report.tree_size}", err=True)
 
 
+def _promise(raw: bytes, where: Path) -> InclusionPromise:
+    """A promise document, or a whole ``202`` response body that carries one in ``promise``."""
+    try:
+        document = json.loads(raw)
+        if isinstance(document, dict) and isinstance(document.get("promise"), dict):
+            document = document["promise"]
+        if not isinstance(document, dict):
+            raise MalformedPromise("a promise is a JSON object")
+        return InclusionPromise.from_json(document)
+    except (ValueError, MalformedPromise) as error:
+        raise CliFailure("MALFORMED_PROOF", f"{where}: {error}") from None
+
+
+def promise_verify(
+    promise_file: Annotated[Path, typer.Argument(metavar="PROMISE.json")],
+    vkey: Annotated[str, typer.Option("--vkey", help="Verifier key (string or file), obtained out of band.")],
+    proof: Annotated[
+        Path | None, typer.Option("--proof", help="The inclusion proof fetched later: it must keep the promise.")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Verify a signed promise of inclusion offline (the 202 answer to ``Prefer: respond-async``), and with
+    --proof that the proof verifies and shows the promised leaf index and leaf hash (docs/proofs.md).
+
+    Reads only the files given: --data-dir and --database-url are accepted like everywhere but never opened.
+    """
+    trusted = verifiers([vkey])
+    promise = _promise(_read(promise_file, "PROMISE.json"), promise_file)
+    try:
+        verify_promise(promise, trusted[0])
+        kept: dict[str, Any] = {}
+        if proof is not None:
+            document = read_document(_read(proof, "proof"))
+            report = verify_document(document, trusted)
+            if not isinstance(document, InclusionProof):
+                raise CliFailure("MALFORMED_PROOF", f"{proof}: not an inclusion proof")
+            check_kept(promise, document.to_json(), next(iter(report.checkpoints.values())).origin)
+            kept = {"kept": True, "treeSize": document.tree_size}
+    except MalformedProofJson as error:
+        raise CliFailure("MALFORMED_PROOF", f"{proof}: {error}") from None
+    except ProofError as error:
+        raise _invalid(error) from None
+    _echo_json({"valid": True, **promise.to_json(), **kept})
+
+
 def register(proof_app: typer.Typer, audit_app: typer.Typer) -> None:
-    """``proof verify`` and ``audit verify``."""
+    """``proof verify``, ``proof verify-promise`` and ``audit verify``."""
     proof_app.command("verify")(proof_verify)
+    proof_app.command("verify-promise")(promise_verify)
     audit_app.command("verify")(audit_verify)

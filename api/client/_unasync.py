@@ -41,6 +41,7 @@ from urllib.parse import quote
 import msgspec
 
 from proofs.documents import DocumentReport, verify_document
+from proofs.promise import InclusionPromise, check_kept, verify_promise
 
 from .aio_core import AsyncClientCore
 from .core import LedgerApiError

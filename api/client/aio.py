@@ -20,6 +20,7 @@ from urllib.parse import quote
 import msgspec
 
 from proofs.documents import DocumentReport, verify_document
+from proofs.promise import InclusionPromise, check_kept, verify_promise
 
 from .aio_core import AsyncClientCore
 from .core import LedgerApiError
@@ -283,11 +284,24 @@ class AsyncLedgerClient(
     """A partner's client: tokens, signatures, retries, and one method per endpoint."""
 
     async def submit_claim(
-        self, submission: schemas.ClaimSubmission | Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        submission: schemas.ClaimSubmission | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        respond_async: bool = False,
     ) -> schemas.VerificationResponse:
-        """``POST /api/v1/claims``; ``last_response.status_code``: 201 new, 200 resubmitted, 202 not sealed yet."""
+        """``POST /api/v1/claims``; ``last_response.status_code``: 201 new, 200 resubmitted, 202 not sealed yet.
+
+        ``respond_async`` sends ``Prefer: respond-async`` (RFC 7240): the server answers at commit, 202 with
+        ``promise`` (check it with :meth:`verify_promise_offline`) and no proof, which
+        :meth:`get_claim_proof` fetches once sealed."""
         result = await self._json(
-            "POST", "/api/v1/claims", schemas.VerificationResponse, body=submission, idempotency_key=idempotency_key
+            "POST",
+            "/api/v1/claims",
+            schemas.VerificationResponse,
+            body=submission,
+            idempotency_key=idempotency_key,
+            extra_headers={"Prefer": "respond-async"} if respond_async else None,
         )
         await self._observe(None if result.proof is None else result.proof.checkpoint)
         return result
@@ -422,3 +436,22 @@ class AsyncLedgerClient(
         checkpoints' roots (:func:`proofs.documents.verify_document`). Raises a ``ProofError``."""
         document = msgspec.to_builtins(proof) if isinstance(proof, msgspec.Struct) else proof
         return verify_document(document, [vkey])
+
+    @staticmethod
+    def verify_promise_offline(
+        promise: schemas.InclusionPromiseDocument | Mapping[str, Any],
+        vkey: str,
+        proof: schemas.InclusionProofDocument | Mapping[str, Any] | None = None,
+    ) -> InclusionPromise:
+        """Check a signed promise of inclusion with no server: its signature by the log's key (``vkey``,
+        pinned out of band, :func:`proofs.promise.verify_promise`); with the ``proof`` fetched later, also
+        the proof itself and that it shows the promised leaf index and leaf hash
+        (:func:`proofs.promise.check_kept`). Returns the promise; raises a ``ProofError``."""
+        document = msgspec.to_builtins(promise) if isinstance(promise, msgspec.Struct) else promise
+        made = InclusionPromise.from_json(document)
+        verify_promise(made, vkey)
+        if proof is not None:
+            proven = msgspec.to_builtins(proof) if isinstance(proof, msgspec.Struct) else proof
+            report = verify_document(proven, [vkey])
+            check_kept(made, proven, next(iter(report.checkpoints.values())).origin)
+        return made

@@ -232,11 +232,21 @@ class ClientCore:
     def _decode(response: httpx.Response, kind: type[T]) -> T:
         return msgspec.json.decode(response.content, type=kind)
 
-    def _json(self, method: str, path: str, kind: type[T], *, body: Any = None, **kwargs: Any) -> T:
+    def _json(
+        self,
+        method: str,
+        path: str,
+        kind: type[T],
+        *,
+        body: Any = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> T:
         content = b"" if body is None else msgspec.json.encode(body)
         headers = {"Content-Type": "application/json"} if body is not None else None
+        if extra_headers:
+            headers = {**(headers or {}), **extra_headers}
         return self._decode(self.send(method, path, body=content, headers=headers, **kwargs), kind)
-
 
     # -- the remembered checkpoint ---------------------------------------------------------------------
     def _observe(self, note: str | None, *, latest: bool = False) -> Comparison | None:

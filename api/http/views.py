@@ -26,6 +26,7 @@ from ledger_core.members.outcomes import OutcomeReport
 from ledger_core.members.subscriptions import SubscriptionResult
 from ledger_core.members.use_cases import NOT_ENROLLED_REASON, Eligibility, EnrollmentStatus
 from ledger_core.shared.vocabulary import NpsKind
+from proofs.promise import InclusionPromise
 
 
 def b64(raw: bytes) -> str:
@@ -91,8 +92,22 @@ def _risk(verification: Verification) -> schemas.RiskAssessment | None:
     )
 
 
-def verification_response(claim: Claim, evidence: schemas.Proof | None) -> schemas.VerificationResponse:
-    """Seed 5.2 for the claim's latest verification (or its submission when none was recorded)."""
+def promise(made: InclusionPromise) -> schemas.InclusionPromiseDocument:
+    """A signed promise of inclusion as sent (``Prefer: respond-async``)."""
+    return schemas.InclusionPromiseDocument(
+        origin=made.origin,
+        leaf_index=made.leaf_index,
+        leaf_hash=made.leaf_hash.hex(),
+        timestamp=made.timestamp,
+        signature=made.signature,
+    )
+
+
+def verification_response(
+    claim: Claim, evidence: schemas.Proof | None, promised: schemas.InclusionPromiseDocument | None = None
+) -> schemas.VerificationResponse:
+    """Seed 5.2 for the claim's latest verification (or its submission when none was recorded); ``promised``
+    when the client asked not to wait for the seal."""
     latest = claim.verifications[-1] if claim.verifications else None
     return schemas.VerificationResponse(
         verification_id=None if latest is None else latest.verification_id,
@@ -104,6 +119,7 @@ def verification_response(claim: Claim, evidence: schemas.Proof | None) -> schem
         factors=[] if latest is None else list(latest.factors),
         explanation=None if latest is None else latest.explanation,
         risk_assessment=None if latest is None else _risk(latest),
+        promise=promised,
     )
 
 

@@ -177,6 +177,14 @@ class AuditLog:
         inclusion, record = self.proofs.inclusion(position, size)
         return ProvenEntry(self.entry(position), inclusion, record)
 
+    def prove_in(self, position: int, record: CheckpointRecord) -> ProvenEntry:
+        """The entry at ``position`` proven against ``record``, a checkpoint known to contain it (a write's
+        first checkpoint): no log size or checkpoint read; nodes near the right edge come from memory."""
+        if not 0 <= position < record.size:
+            raise NotSealed(f"position {position} is not in the checkpoint of size {record.size}", position=position)
+        proof = self.proofs.prove_many([position], record.size)[0]
+        return ProvenEntry(self.entry(position), proof, record)
+
     def prove_partner_entry(self, partner_id: str, position: int, size: int | None = None) -> ProvenEntry:
         """The partner's entry proven against the checkpoint of ``size`` (default: the latest):
         :class:`NotFound` for another partner's entry, :class:`CheckpointNotFound` for an unsigned size,

@@ -3,7 +3,8 @@
 Serving (:class:`ProofService`): inclusion proofs for positions against a checkpoint (default the
 latest), consistency proofs between two checkpoints, a per-aggregate **history proof**, and the
 entries of a partner's **audit bundle**. Every proof is built from ONE batched node read
-(``TreeStore.fetch_nodes``); many proofs share reads in chunks.
+(``TreeStore.fetch_nodes``); many proofs share reads in chunks. Given the sealer's
+:class:`~ledger_core.engine.right_edge.RightEdge`, inclusion proofs of recent entries read no node at all.
 
 History proofs: the entries of one aggregate, version 1 to its head at a checkpoint, each with an
 inclusion proof. An auditor checks offline (:func:`verify_history`) that every entry is in the
@@ -18,13 +19,14 @@ below this checkpoint's size) and by a full audit of the log (``ledger verify``)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.errors import MalformedEntry
 from ledger_core.engine.merkle import CheckpointRecord, NotSealed
 from ledger_core.engine.ports import LogReader, PartnerLogReader, TreeStore
+from ledger_core.engine.right_edge import RightEdge
 from proofs.bundle import (
     BUNDLE_FORMAT,
     HISTORY_FORMAT,
@@ -77,9 +79,11 @@ class ProofService:
 
     CACHED_CHECKPOINTS = 1024
 
-    def __init__(self, store: TreeStore, log: LogReader | None = None) -> None:
+    def __init__(self, store: TreeStore, log: LogReader | None = None, edge: RightEdge | None = None) -> None:
         self.store = store
         self.log = log
+        self.edge = edge
+        """Nodes near the right edge held by this process's sealer: read from memory, the rest from the store."""
         # Signed checkpoints never change once written, so sized look-ups are cached (bounded).
         self._by_size: dict[int, CheckpointRecord] = {}
 
@@ -117,13 +121,22 @@ class ProofService:
             wanted: dict[NodeId, None] = {NodeId(0, position): None for position in chunk}
             for plan in plans:
                 wanted.update(dict.fromkeys(plan.node_ids))
-            nodes = self.store.fetch_nodes(list(wanted))
+            nodes = self._nodes(list(wanted))
             for position, plan in zip(chunk, plans, strict=True):
                 leaf = nodes.get(NodeId(0, position))
                 if leaf is None:
                     raise NotSealed(f"position {position} is not in the log", position=position)
                 proofs.append(InclusionProof(position, size, bytes(leaf), tuple(plan.assemble(nodes))))
         return proofs
+
+    def _nodes(self, wanted: list[NodeId]) -> Mapping[NodeId, bytes]:
+        """The nodes of ``wanted``: those the right edge holds from memory, the others in one store read."""
+        if self.edge is None:
+            return self.store.fetch_nodes(wanted)
+        held = self.edge.fetch(wanted)
+        if len(held) == len(wanted):
+            return held
+        return {**self.store.fetch_nodes([node for node in wanted if node not in held]), **held}
 
     def consistency(
         self, from_size: int, to_size: int

@@ -57,4 +57,4 @@ class ProofWait:
     def _first_proof(self, position: int) -> ProvenEntry | None:
         """The entry, its inclusion proof and the first checkpoint containing it (blocking, one hop)."""
         record = self.watch.first_checkpoint_after(position)
-        return None if record is None else self.audit.prove(position, record.size)
+        return None if record is None else self.audit.prove_in(position, record)

@@ -4,7 +4,8 @@ Sequencing (giving an entry its position) is done by the recorders; integration 
 sealer at a time, in batches:
 
 1. read the latest checkpoint (size ``m``) and the log size ``n``; nothing to do when ``n == m``;
-2. load the tree's right edge, ``frontier_ids(m)`` (O(log m) nodes, one read), and check it hashes
+2. load the tree's right edge, ``frontier_ids(m)`` (O(log m) nodes, one read, or none when this
+   sealer's :class:`~ledger_core.engine.right_edge.RightEdge` holds size ``m``), and check it hashes
    to the latest checkpoint's root, so a damaged tree is never extended;
 3. append the leaf hashes of ``[m, n')`` (``n' = min(n, m + max_batch_entries)``) to a
    ``proofs.CompactRange``, collecting every perfect node it completes (leaves included: the store
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from ledger_core.engine.envelope import format_recorded_at
 from ledger_core.engine.merkle import CheckpointMismatch, CheckpointRecord, LogTruncated, NodeMismatch, SealConflict
 from ledger_core.engine.ports import Clock, TreeStore
+from ledger_core.engine.right_edge import RightEdge
 from proofs.checkpoint import Checkpoint, signed_checkpoint
 from proofs.errors import MissingNodes
 from proofs.note import NoteSigner
@@ -100,12 +102,16 @@ class Sealer:
         *,
         origin: str | None = None,
         policy: SealPolicy | None = None,
+        edge: RightEdge | None = None,
     ) -> None:
         self.store = store
         self.signer = signer
         self.clock = clock
         self.origin = origin or signer.name
         self.policy = policy or SealPolicy()
+        self.edge = edge
+        """The right edge in memory (:mod:`ledger_core.engine.right_edge`): told of every committed seal, so
+        proofs of new entries need no node read, and the next seal resumes without reading the frontier."""
 
     def sizes(self) -> tuple[int, int]:
         """(tree size integrated, log size), read now; raises ``LogTruncated`` if the log shrank below the tree."""
@@ -133,6 +139,7 @@ class Sealer:
         if log_size == old_size:
             return None
         compact = self._resume(latest)
+        frontier = dict(zip(compact.node_ids(), compact.hashes, strict=True))
         target = min(log_size, old_size + (limit or self.policy.max_batch_entries))
         nodes: list[StoredNode] = []
         position = old_size
@@ -151,6 +158,8 @@ class Sealer:
             signed_at=format_recorded_at(self.clock()),
         )
         self.store.commit_integration(old_size, nodes, record)
+        if self.edge is not None:
+            self.edge.sealed(old_size, frontier, nodes, target)
         return SealResult(record, old_size, len(nodes))
 
     def seal_all(self) -> list[SealResult]:
@@ -168,8 +177,9 @@ class Sealer:
         if stated.origin != self.origin:
             raise CheckpointMismatch(latest.size, self.origin, stated.origin, "origin differs from this sealer's")
         ids = frontier_ids(latest.size)
+        held = None if self.edge is None else self.edge.frontier(latest.size)
         try:
-            compact = CompactRange.from_nodes(latest.size, self.store.fetch_nodes(ids))
+            compact = CompactRange.from_nodes(latest.size, held if held is not None else self.store.fetch_nodes(ids))
         except MissingNodes as missing:
             level, index = missing.node_ids[0]
             raise NodeMismatch(level, index, "a stored node", "nothing") from missing

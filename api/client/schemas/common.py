@@ -94,6 +94,24 @@ class Proof(InclusionProofDocument, kw_only=True):
     hash: Annotated[str, msgspec.Meta(description="Deprecated: the same value as leafHash.")]
 
 
+INCLUSION_PROMISE_FORMAT: Final = "proveniq-ledger/inclusion-promise/v1"
+
+
+class InclusionPromiseDocument(Camel, kw_only=True):
+    """A signed promise of inclusion, answered at commit to ``Prefer: respond-async`` (docs/proofs.md,
+    "Signed promises of inclusion"; like an RFC 6962 §3.2 SCT): the log's Ed25519 signature, with its
+    checkpoint key, over the entry's ``leafIndex``, ``leafHash`` (hex) and ``timestamp`` (ms since the
+    epoch). Check it offline with :func:`proofs.promise.verify_promise`; the proof fetched later must
+    show the same leaf index and leaf hash (:func:`proofs.promise.check_kept`)."""
+
+    format: Literal["proveniq-ledger/inclusion-promise/v1"] = INCLUSION_PROMISE_FORMAT
+    origin: str
+    leaf_index: int
+    leaf_hash: str
+    timestamp: int
+    signature: Annotated[str, msgspec.Meta(description="base64(4-byte key hash || Ed25519 signature).")]
+
+
 class RiskAssessment(Camel):
     score: int
     level: Literal["low", "medium", "high"]
@@ -102,7 +120,8 @@ class RiskAssessment(Camel):
 
 
 class VerificationResponse(Camel, omit_defaults=True):
-    """Seed 000 section 5.2. ``proof`` is null when the event was not sealed within the wait (202)."""
+    """Seed 000 section 5.2. ``proof`` is null when the event was not sealed within the wait (202), or when
+    the client asked not to wait (``Prefer: respond-async``): then ``promise`` holds the signed promise."""
 
     verification_id: str | None
     claim_id: str
@@ -113,6 +132,7 @@ class VerificationResponse(Camel, omit_defaults=True):
     factors: list[str] = msgspec.field(default_factory=list)
     explanation: str | None = None
     risk_assessment: RiskAssessment | None = None
+    promise: InclusionPromiseDocument | None = None
 
 
 class VerificationView(Camel):

@@ -62,7 +62,7 @@ from api.security.tokens import AccessToken
 CLAIM = "ledger.idempotency"
 EARLY_CLAIM = "ledger.idempotency.early"
 REPLAYED_HEADER = "Idempotent-Replayed"
-_STORED_HEADERS = frozenset({"content-type", "location"})
+_STORED_HEADERS = frozenset({"content-type", "location", "link", "preference-applied"})
 
 
 @dataclass(frozen=True, slots=True)

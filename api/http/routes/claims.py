@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
@@ -13,10 +14,14 @@ from api.client.schemas.claims import ExplainResponse
 from api.http import views
 from api.http.errors import ApiError
 from api.http.pipeline.content import amount_as_sent
+from api.http.preferences import PREFERENCE_APPLIED, RESPOND_ASYNC, prefers_async
 from api.http.routes.common import parse_uuid
 from api.http.threads import run_blocking
 from api.runtime import Runtime
-from ledger_core.claims.submission import validate_submission
+from ledger_core.claims.submission import ClaimSubmission, validate_submission
+from ledger_core.claims.use_cases import ClaimOutcome
+from ledger_core.engine.promises import InclusionPromises
+from proofs.promise import InclusionPromise
 
 IdempotencyKey = Annotated[
     str | None,
@@ -26,7 +31,27 @@ IdempotencyKey = Annotated[
         description="Optional (IETF draft): same key + same request replays the stored response for 24 h.",
     ),
 ]
+Prefer = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Prefer",
+        required=False,
+        description=(
+            "RFC 7240: `respond-async` answers 202 at commit with a signed promise of inclusion instead of"
+            " waiting for the seal (honoured when the server holds the checkpoint key: see"
+            " Preference-Applied)."
+        ),
+    ),
+]
 ClaimId = Annotated[str, PathParameter(description="The claim id (a UUID) returned at submission.")]
+
+
+def _submit_promised(
+    runtime: Runtime, submission: ClaimSubmission, promises: InclusionPromises
+) -> tuple[ClaimOutcome, InclusionPromise]:
+    """Submit, then promise the inclusion of the claim's newest entry (one worker-thread hop for both)."""
+    outcome = runtime.ledger.claims.submit(submission)
+    return outcome, promises.promise(outcome.head)
 
 
 def _status(created: bool, evidence: schemas.Proof | None) -> int:
@@ -49,9 +74,24 @@ class ClaimsController(Controller):
             " score flags the claim; full: plus a manual review, the claim stays pending), then waits, at"
             " most the server's seal wait, for the events to be sealed: 201 with the inclusion proof for a"
             " new claim, 200 for an identical resubmission (the existing claim), 202 with a null proof when"
-            " the seal did not come in time (fetch it later from /claims/{id}/proof)."
+            " the seal did not come in time (fetch it later from /claims/{id}/proof). With `Prefer:"
+            " respond-async` (RFC 7240 §4.1) it does not wait: 202 as soon as the events are committed, with"
+            " `Preference-Applied: respond-async`, a `Link` to the proof and, in `promise`, the log's signed"
+            " promise of inclusion (leaf index, leaf hash, timestamp; like an RFC 6962 SCT; docs/proofs.md)."
         ),
         status_code=201,
+        response_headers=[
+            ResponseHeader(
+                name=PREFERENCE_APPLIED,
+                description="`respond-async` when the answer is the 202 at commit with a signed promise (RFC 7240).",
+                documentation_only=True,
+            ),
+            ResponseHeader(
+                name="Link",
+                description='With respond-async: `</api/v1/claims/{id}/proof>; rel="related"` (fetch the proof there).',
+                documentation_only=True,
+            ),
+        ],
     )
     async def submit(
         self,
@@ -60,6 +100,7 @@ class ClaimsController(Controller):
         runtime: NamedDependency[Runtime],
         partner_id: NamedDependency[str],
         idempotency_key: IdempotencyKey = None,
+        prefer: Prefer = None,
     ) -> Response[schemas.VerificationResponse]:
         if data.partner_id is not None and data.partner_id != partner_id:
             raise ApiError("PARTNER_MISMATCH", "partnerId must be the authenticated partner", field="partnerId")
@@ -73,6 +114,19 @@ class ClaimsController(Controller):
             documents=[{"type": d.type, "hash": d.hash, "metadata": d.metadata} for d in data.documents],
             verification_level=data.verification_level,
         )
+        promises = runtime.promises
+        if promises is not None and prefers_async(request.headers.getall("prefer", [])):
+            outcome, promise = await run_blocking(_submit_promised, runtime, submission, promises)
+            location = f"/api/v1/claims/{outcome.claim_id}"
+            return Response(
+                views.verification_response(outcome.claim, None, views.promise(promise)),
+                status_code=202,
+                headers={
+                    "Location": location,
+                    "Link": f'<{location}/proof>; rel="related"',
+                    PREFERENCE_APPLIED: RESPOND_ASYNC,
+                },
+            )
         outcome = await run_blocking(runtime.ledger.claims.submit, submission)
         evidence = views.sealed_proof(await runtime.proof_wait.proof_when_sealed(outcome.head))
         return Response(
