@@ -159,7 +159,22 @@ def _ledger_env(data_dir: Path, database_url: str | None, redis_url: str, prefix
     )
     if database_url is not None:
         env["LEDGER_DATABASE_URL"] = database_url
+        env |= _named_keys(data_dir)
     return env
+
+
+def _named_keys(data_dir: Path) -> dict[str, str]:
+    """A PostgreSQL deployment names its keys (docs/deployment.md, KEYS_NOT_CONFIGURED): the data
+    directory's key files, created if missing, named explicitly (as tests/support/http_server.py does)."""
+    from adapters.files.master_key import MASTER_KEY_FILE, load_master_key
+    from adapters.files.signing_key import SIGNING_KEY_FILE, ensure_signing_key
+
+    load_master_key(data_dir)
+    ensure_signing_key(data_dir)
+    return {
+        "LEDGER_SIGNING_KEY_FILE": str(data_dir / SIGNING_KEY_FILE),
+        "LEDGER_MASTER_KEY_FILE": str(data_dir / MASTER_KEY_FILE),
+    }
 
 
 @contextmanager
