@@ -122,6 +122,11 @@ class TileCache:
         with self._lock:
             self._tiles.clear()
 
+    def __len__(self) -> int:
+        """Tiles held (at most :attr:`capacity`)."""
+        with self._lock:
+            return len(self._tiles)
+
 
 class TileNodes:
     """Node reads of the ``TreeStore`` port answered from tiles: at most one tile query per call."""

@@ -129,7 +129,7 @@ def _wait_listening(process: subprocess.Popen[str], log_path: Path) -> str:
 def _wait_healthy(url: str, path: str, process: subprocess.Popen[str], log_path: Path, settle: int = 8) -> None:
     """Until ``settle`` consecutive new connections get 200: one answer proves only one worker ready
     (the others may still be starting), and the load generator opens all its connections at once."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a worker's start-up alone took over 60 s at a load average of 20
     streak = 0
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -8,23 +8,23 @@ after), a real HTTP webhook receiver on loopback (its own process) and the load 
 process; see benchmarks/_soak_load.py for the request mix and the open-loop scheduling).
 
 1. **Capacity**: closed loop, ``--capacity-connections`` (32) connections, the soak's mix, for
-   ``--capacity-seconds`` (20; quick 6) after 3 s (quick 1 s) not counted. Capacity = operations answered
+   ``--capacity-seconds`` (20; quick 3) after 3 s (quick 1 s) not counted. Capacity = operations answered
    2xx per second (an operation is a claim, i.e. document upload + claim, or one read).
-2. **Soak**: open loop at ``--load`` (0.70) x capacity for ``--duration`` s (600; quick 40). One partner
+2. **Soak**: open loop at ``--load`` (0.70) x capacity for ``--duration`` s (600; quick 20). One partner
    endpoint subscribed to every claim event (``claim.verified``, ``claim.fraud_detected``,
    ``proof.generated``). Eligibility files go into the partner's inbound folder with their ready marker,
    as our SFTP server does after an upload: a small one at 5 % (in the warm-up), then ``--feed-rows``
-   (5,000; quick 300; 1 % invalid rows) each at 30, 50, 70 and 90 % (quick: one at 50 %); the feeds
+   (5,000; quick 100; 1 % invalid rows) each at 30, 50, 70 and 90 % (quick: one at 50 %); the feeds
    worker's receipt for each is awaited. Afterwards the outbox is drained (up to 120 s) and compared with
    what the receiver got.
 
-Every ``--sample-seconds`` (5; quick 2) the RSS and CPU time of every process are read from /proc: the
+Every ``--sample-seconds`` (5; quick 1) the RSS and CPU time of every process are read from /proc: the
 uvicorn supervisor, each API worker, the sealer, the dispatcher, the feeds worker, the load generator, the
 receiver, the PostgreSQL backends serving this run (by ``application_name``; summed, their private memory
 ``RssAnon`` since RSS also counts the shared buffers they touch) and Redis (shared with other users of the
 machine). Verdicts (benchmarks/_soak_analysis.py): ``rss_flat`` (each process's mean RSS grows < 5 % from
 the first to the last fifth of the samples after the first 20 %), ``p99_steady`` (per 60 s window, quick
-10 s), ``zero_errors`` (no non-2xx answer, no transport error, in both phases), ``webhooks_delivered``
+5 s), ``zero_errors`` (no non-2xx answer, no transport error, in both phases), ``webhooks_delivered``
 (nothing pending or failed, the receiver got every delivery, and 2 deliveries per claim created),
 ``claims_proved`` (every claim answered 201 with its inclusion proof), ``feed_processed`` (a receipt for
 every file) and ``workers_alive`` (no process died or was replaced: a new pid under a label counts).
@@ -33,9 +33,10 @@ is Redis: other users of the machine share it, and it keeps this run's idempoten
 records for their TTL (24 h), so it grows with every POST by design (keys under the run's prefix and
 ``used_memory`` at the soak's start and end are in the JSON).
 
-Usage: ``python benchmarks/soak.py [--quick] [--duration S] [--load 0.7] [--logs-dir DIR]
-[--server-env LEDGER_X=V]``. Table on stderr; the last line
-of stdout is one JSON object.
+Usage: ``python benchmarks/soak.py [--quick] [--duration S] [--load 0.7 | --rate OPS] [--logs-dir DIR]
+[--server-env LEDGER_X=V] [--tracemalloc DIR]``. With ``--tracemalloc DIR`` the API workers dump allocation
+snapshots to DIR (benchmarks/_tracemalloc_site/sitecustomize.py; compare two with its compare.py).
+Table on stderr; the last line of stdout is one JSON object.
 """
 
 from __future__ import annotations
@@ -91,23 +92,29 @@ def _ledger_command(*args: str) -> list[str]:
 
 
 @contextmanager
-def side_process(
-    name: str, args: list[str], env: dict[str, str], root: Path, ready: str
-) -> Iterator[subprocess.Popen[str]]:
-    """Run ``args`` with its output in ``root/<name>.log``; up once ``ready`` is in the log; SIGTERM at the end."""
-    log_path = root / f"{name}.log"
-    with log_path.open("w") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
+def side_processes(
+    specs: dict[str, tuple[list[str], str]], env: dict[str, str], root: Path
+) -> Iterator[dict[str, subprocess.Popen[str]]]:
+    """Start every ``name: (args, ready)`` at once (start-up is most of a quick run on a loaded machine),
+    each with its output in ``root/<name>.log``; up once each ``ready`` is in its log; SIGTERM at the end."""
+    processes: dict[str, subprocess.Popen[str]] = {}
     try:
-        deadline = time.monotonic() + 60
-        while ready not in log_path.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield process
+        for name, (args, _) in specs.items():
+            with (root / f"{name}.log").open("w") as out:
+                processes[name] = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
+        deadline = time.monotonic() + 180  # start-up took over 60 s at a load average of 20
+        for name, (_, ready) in specs.items():
+            log_path = root / f"{name}.log"
+            while ready not in log_path.read_text():
+                if processes[name].poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not start:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.1)
+        yield processes
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes.values():
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -500,17 +507,30 @@ def deployment(args: Any, sampler: ProcessSampler) -> Iterator[dict[str, Any]]:
         hook_url, hooks, receiver_pid = stack.enter_context(receiver())
         server_env = {"LEDGER_EMBEDDED_WEBHOOKS": "0", "LEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS": "1"}
         server_env |= dict(item.split("=", 1) for item in args.server_env)
+        if args.tracemalloc is not None:  # allocation snapshots of the API workers (benchmarks/_tracemalloc_site)
+            args.tracemalloc.mkdir(parents=True, exist_ok=True)
+            server_env |= {
+                "PYTHONPATH": str(Path(_HERE) / "_tracemalloc_site"),
+                "LEDGER_BENCH_TRACEMALLOC_DIR": str(args.tracemalloc),
+                "LEDGER_BENCH_TRACEMALLOC_MATCH": "serve",
+                "LEDGER_BENCH_TRACEMALLOC_FRAMES": "3",
+            }
         server = stack.enter_context(
             ledger_server(root, schema.url, args.redis_url, args.workers, args.seal_interval_ms, server_env)
         )
         env = server["env"] | {"LEDGER_FEEDS_POLL_SECONDS": "2"}
         where = ["--data-dir", str(server["data_dir"]), "--database-url", server["database_url"]]
-        dispatcher = stack.enter_context(
-            side_process("dispatcher", _ledger_command("webhooks", "run", *where), env, root, '"started"')
+        side = stack.enter_context(
+            side_processes(
+                {
+                    "dispatcher": (_ledger_command("webhooks", "run", *where), '"started"'),
+                    "feeds-worker": (_ledger_command("feeds", "worker", *where), ""),
+                },
+                env,
+                root,
+            )
         )
-        feeds_worker = stack.enter_context(
-            side_process("feeds-worker", _ledger_command("feeds", "worker", *where), env, root, "")
-        )
+        dispatcher, feeds_worker = side["dispatcher"], side["feeds-worker"]
         auth = create_partner(server)
         onboard = ["feeds", "configure", auth["id"], "--it-email", "it@partner.example", *where]
         subprocess.run(_ledger_command(*onboard), check=True, capture_output=True, env=env)
@@ -562,7 +582,7 @@ def run(args: Any) -> dict[str, Any]:
             f"  {cap['requests_per_s']} ops/s ({cap['claims_per_s']} claims/s), p99 {cap['p99_ms']} ms, "
             f"statuses {cap['statuses']}"
         )
-        rate = max(1.0, cap["requests_per_s"] * args.load)
+        rate = args.rate or max(1.0, cap["requests_per_s"] * args.load)
         log(f"soak: open loop at {rate:.1f} ops/s for {args.duration:g} s")
         redis_before = redis_usage(args.redis_url, server["env"]["LEDGER_REDIS_PREFIX"])
         soak_started = time.monotonic()
@@ -647,15 +667,18 @@ def _round(value: float | None) -> float | None:
 
 def main() -> None:
     parser = base_parser(__doc__.split("\n\n", 1)[0] if __doc__ else "soak")
-    parser.add_argument("--duration", type=float, default=None, help="soak seconds (600; quick 40)")
+    parser.add_argument("--duration", type=float, default=None, help="soak seconds (600; quick 20)")
     parser.add_argument("--load", type=float, default=0.70, help="offered load as a share of capacity (0.70)")
-    parser.add_argument("--capacity-seconds", type=float, default=None, help="capacity probe seconds (20; quick 6)")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="offered operations/s instead of --load x capacity (e.g. when tracing)"
+    )
+    parser.add_argument("--capacity-seconds", type=float, default=None, help="capacity probe seconds (20; quick 3)")
     parser.add_argument("--capacity-connections", type=int, default=32, help="capacity probe connections (32)")
     parser.add_argument("--max-connections", type=int, default=256, help="open-loop connection cap (256)")
-    parser.add_argument("--window", type=float, default=None, help="latency window seconds (60; quick 10)")
-    parser.add_argument("--sample-seconds", type=float, default=None, help="process sampling interval (5; quick 2)")
+    parser.add_argument("--window", type=float, default=None, help="latency window seconds (60; quick 5)")
+    parser.add_argument("--sample-seconds", type=float, default=None, help="process sampling interval (5; quick 1)")
     parser.add_argument(
-        "--feed-rows", type=int, default=None, help="eligibility rows dropped mid-run (5000; quick 300)"
+        "--feed-rows", type=int, default=None, help="eligibility rows dropped mid-run (5000; quick 100)"
     )
     parser.add_argument(
         "--server-env",
@@ -664,17 +687,27 @@ def main() -> None:
         metavar="LEDGER_X=VALUE",
         help="extra environment of every ledger process (repeatable), e.g. LEDGER_WORKER_HEALTHCHECK_SECONDS=5",
     )
+    parser.add_argument(
+        "--tracemalloc",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="API workers dump tracemalloc snapshots here (slows them several-fold: use with --rate)",
+    )
     parser.add_argument("--logs-dir", type=Path, default=None, help="copy every process's log here at the end")
     parser.add_argument("--workers", type=int, default=2, help="API workers (2)")
     parser.add_argument("--seal-interval-ms", type=int, default=50, help="sealer interval (50)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis URL (default: %(default)s)")
     args = parser.parse_args()
-    args.duration = args.duration or (40.0 if args.quick else 600.0)
-    args.capacity_seconds = args.capacity_seconds or (6.0 if args.quick else 20.0)
-    args.window = args.window or (10.0 if args.quick else 60.0)
-    args.sample_seconds = args.sample_seconds or (2.0 if args.quick else 5.0)
-    args.feed_rows = args.feed_rows or (300 if args.quick else 5000)
+    args.duration = args.duration or (20.0 if args.quick else 600.0)
+    args.capacity_seconds = args.capacity_seconds or (3.0 if args.quick else 20.0)
+    args.window = args.window or (5.0 if args.quick else 60.0)
+    args.sample_seconds = args.sample_seconds or (1.0 if args.quick else 5.0)
+    args.feed_rows = args.feed_rows or (100 if args.quick else 5000)
     args.feed_shares = (0.05, 0.5) if args.quick else (0.05, 0.3, 0.5, 0.7, 0.9)
+    # A stopped soak (SIGTERM, or SIGINT when started in the background, where SIGINT is ignored) unwinds
+    # its ExitStack: every process it started is stopped and the schema dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = utc_now()
     results = run(args)
     for name, verdict in results["verdicts"].items():

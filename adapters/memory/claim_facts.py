@@ -9,8 +9,10 @@ from the log alone. Several API workers, the CLI and feeds may write the same da
 sees every committed entry on its next catch-up (positions become visible in order, see
 ``docs/architecture.md``, group commit).
 
-Trade-off (``docs/verification.md``): memory grows with the number of claims (a few hundred bytes per
-claim) and a new process reads the whole log once on its first verification.
+Trade-off (``docs/verification.md``): memory grows with the number of claims and registrations (about
+0.7 KiB per claim with one registered document, measured in ``docs/performance.md``, "Soak"; each
+amount series is capped at :data:`AMOUNTS_KEPT`) and a new process reads the whole log once on its first
+verification.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ import threading
 from collections.abc import Sequence
 
 from ledger_core.claims.facts import FACT_EVENT_TYPES, BulkFacts, ClaimFactsIndex, ClaimFactsSnapshot, FactsQuery
+from ledger_core.claims.risk_rules import RULE_SETS
 from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.ports import LogReader
 
 CATCH_UP_CHUNK = 5_000
+AMOUNTS_KEPT = max(params.amount_history_size for params in RULE_SETS.values()) + 1
+"""Newest amounts kept per (partner, claim type, currency): every rule set's history plus the claim itself
+(this index only answers as of its own size, so older amounts are never asked for)."""
 
 
 class LogDerivedClaimFacts:
@@ -31,7 +37,7 @@ class LogDerivedClaimFacts:
     def __init__(self, reader: LogReader, chunk: int = CATCH_UP_CHUNK) -> None:
         self._reader = reader
         self._chunk = chunk
-        self._index = ClaimFactsIndex()
+        self._index = ClaimFactsIndex(amounts_kept=AMOUNTS_KEPT)
         self._lock = threading.Lock()
 
     @property

@@ -114,36 +114,86 @@ def epoch_seconds(timestamp: str) -> int:
 
 _value = operator.itemgetter(1)
 
+_Use = tuple[int, str, str]
+"""(position, claim id, partner id) of a claim listing a hash: a plain tuple (no GC tracking)."""
+
+_Key = bytes | str
+"""A hash as the index keys it: the 32 bytes of a lowercase hex SHA-256 (65 bytes instead of 113 for the
+text), the text itself for anything else (the two kinds never compare equal, so keys stay distinct)."""
+
+
+def _key(digest: str) -> _Key:
+    if len(digest) == 64:
+        try:
+            raw = bytes.fromhex(digest)
+        except ValueError:
+            return digest
+        if raw.hex() == digest:
+            return raw
+    return digest
+
 
 @dataclass(slots=True)
 class _Series:
-    """Entries in log order: positions (for ``bisect``) beside the values."""
+    """Entries in log order: positions (for ``bisect``) beside claim ids and values (parallel lists).
 
+    With ``kept``, only the newest ``kept`` entries are guaranteed (at most ``2 * kept`` are held:
+    trimmed in bulk); :attr:`dropped` counts the entries let go, so a question about older ones is
+    refused rather than answered differently."""
+
+    kept: int | None = None
+    dropped: int = 0
     positions: list[int] = field(default_factory=list)
-    values: list[tuple[str, Any]] = field(default_factory=list)
+    claims: list[str] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
 
     def add(self, position: int, claim_id: str, value: Any) -> None:
         self.positions.append(position)
-        self.values.append((claim_id, value))
+        self.claims.append(claim_id)
+        self.values.append(value)
+        if self.kept is not None and len(self.positions) >= 2 * self.kept:
+            cut = len(self.positions) - self.kept
+            del self.positions[:cut], self.claims[:cut], self.values[:cut]
+            self.dropped += cut
 
     def before(self, as_of: int, last: int | None = None) -> list[tuple[str, Any]]:
         """The entries below position ``as_of`` (only the ``last`` of them when given), oldest first."""
         cut = bisect.bisect_left(self.positions, as_of)
-        return self.values[0 if last is None else max(0, cut - last) : cut]
+        first = 0 if last is None else cut - last
+        if self.dropped and first < 0:
+            raise ValueError(f"entries before position {as_of} are no longer kept (keep more than {last})")
+        first = max(0, first)
+        return list(zip(self.claims[first:cut], self.values[first:cut], strict=True))
+
+    def __len__(self) -> int:
+        return len(self.positions)
 
 
 class ClaimFactsIndex:
-    """The facts of every ``claim.submitted`` and ``document.registered`` entry fed to it, in log order."""
+    """The facts of every ``claim.submitted`` and ``document.registered`` entry fed to it, in log order.
 
-    def __init__(self) -> None:
+    Memory (the bound an operator plans with, ``docs/performance.md``, "Soak"): per claim its id and one
+    tuple per listed hash; per registration one tuple (metadata only when present); partner ids, document
+    types and hash keys shared. ``amounts_kept`` bounds each (partner, claim type, currency) amount
+    series to its newest ``amounts_kept`` (at most twice that held): enough for every rule set's
+    ``amount_history_size`` + 1 (the claim itself may be among them). The hash uses, registrations and
+    reference series stay whole: a document's reuse and a reference's velocity look at all of the log.
+    """
+
+    def __init__(self, amounts_kept: int | None = None) -> None:
         self.size = 0
         """Every entry below this position has been fed (or skipped as irrelevant)."""
-        self._uses: dict[str, list[tuple[int, str, str]]] = {}
-        """hash -> (position, claim id, partner id) of every claim listing it (plain tuples: no GC tracking)."""
+        self.amounts_kept = amounts_kept
+        self._shared: dict[str, str] = {}
+        """One string object per partner id and document type (rows decode a new one each time)."""
+        self._uses: dict[_Key, _Use | list[_Use]] = {}
+        """hash -> its one use, or the list of them once there are several."""
         self._amounts: dict[tuple[str, str, str], _Series] = {}
         self._references: dict[tuple[str, str, str], _Series] = {}
-        self._registrations: dict[tuple[str, str], tuple[int, Registration]] = {}
-        self._claims: set[str] = set()
+        self._registrations: dict[str, dict[_Key, tuple[int, str, Mapping[str, str] | None]]] = {}
+        """partner -> hash -> (position, document type, metadata or None when empty)."""
+        self._claims: dict[str, None] = {}
+        """Claims taken in (a dict: about half a set's table at this size)."""
 
     def feed(self, position: int, event_type: str, aggregate_id: str, partner_id: str | None, payload: Any) -> None:
         """Take in one entry (positions must increase); other event types only advance :attr:`size`."""
@@ -152,36 +202,67 @@ class ClaimFactsIndex:
         self.size = position + 1
         if partner_id is None:
             return
+        partner_id = self._shared.setdefault(partner_id, partner_id)
         if event_type == DOCUMENT_REGISTERED:
-            key = (partner_id, str(payload["sha256"]))
-            if key not in self._registrations:
-                registration = Registration(str(payload["document_type"]), dict(payload["metadata"]))
-                self._registrations[key] = (position, registration)
+            registered = self._registrations.setdefault(partner_id, {})
+            key = _key(str(payload["sha256"]))
+            if key not in registered:
+                document_type = str(payload["document_type"])
+                metadata = dict(payload["metadata"]) or None
+                registered[key] = (position, self._shared.setdefault(document_type, document_type), metadata)
         elif event_type == CLAIM_SUBMITTED and aggregate_id not in self._claims:
-            self._claims.add(aggregate_id)
+            self._claims[aggregate_id] = None
             for document in payload["documents"]:
-                self._uses.setdefault(str(document["hash"]), []).append((position, aggregate_id, partner_id))
+                self._add_use(_key(str(document["hash"])), (position, aggregate_id, partner_id))
             amounts = (partner_id, str(payload["claim_type"]), str(payload["currency"]))
-            self._amounts.setdefault(amounts, _Series()).add(position, aggregate_id, str(payload["claim_amount"]))
+            series = self._amounts.get(amounts)
+            if series is None:
+                series = self._amounts[amounts] = _Series(self.amounts_kept)
+            series.add(position, aggregate_id, str(payload["claim_amount"]))
             reference = claim_reference(payload["documents"])
             if reference is not None:
                 series = self._references.setdefault((partner_id, *reference), _Series())
                 series.add(position, aggregate_id, epoch_seconds(str(payload["submitted_at"])))
 
+    def _add_use(self, key: _Key, use: _Use) -> None:
+        known = self._uses.get(key)
+        if known is None:
+            self._uses[key] = use
+        elif isinstance(known, list):
+            known.append(use)
+        else:
+            self._uses[key] = [known, use]
+
+    def _uses_of(self, digest: str) -> Sequence[_Use]:
+        known = self._uses.get(_key(digest))
+        return () if known is None else known if isinstance(known, list) else (known,)
+
     def skip_to(self, size: int) -> None:
         """Record that every entry below ``size`` has been seen (the rest were not facts)."""
         self.size = max(self.size, size)
+
+    def footprint(self) -> dict[str, int]:
+        """How many entries each structure holds (what the memory bound is stated in)."""
+        return {
+            "claims": len(self._claims),
+            "hashes": len(self._uses),
+            "registrations": sum(len(by_hash) for by_hash in self._registrations.values()),
+            "amounts": sum(len(series) for series in self._amounts.values()),
+            "references": sum(len(series) for series in self._references.values()),
+            "shared_strings": len(self._shared),
+        }
 
     def snapshot(self, query: FactsQuery, as_of: int | None = None) -> ClaimFactsSnapshot:
         """The facts from entries before ``as_of`` (default: everything fed so far)."""
         limit = self.size if as_of is None else min(as_of, self.size)
         registrations: dict[str, Registration] = {}
         usage: dict[str, HashUsage] = {}
+        registered = self._registrations.get(query.partner_id, {})
         for digest in query.hashes:
-            found = self._registrations.get((query.partner_id, digest))
+            found = registered.get(_key(digest))
             if found is not None and found[0] < limit:
-                registrations[digest] = found[1]
-            others = [use for use in self._uses.get(digest, ()) if use[0] < limit and use[1] != query.claim_id]
+                registrations[digest] = Registration(found[1], dict(found[2] or {}))
+            others = [use for use in self._uses_of(digest) if use[0] < limit and use[1] != query.claim_id]
             foreign = sum(1 for use in others if use[2] != query.partner_id)
             usage[digest] = HashUsage(len(others), foreign)
         return ClaimFactsSnapshot(
@@ -201,7 +282,7 @@ class ClaimFactsIndex:
         )
 
     def claims_listing(self, partner_id: str, sha256: str) -> list[str]:
-        return [claim_id for _, claim_id, owner in self._uses.get(sha256, ()) if owner == partner_id]
+        return [claim_id for _, claim_id, owner in self._uses_of(sha256) if owner == partner_id]
 
     def _recent_amounts(self, query: FactsQuery, limit: int) -> tuple[str, ...]:
         series = self._amounts.get((query.partner_id, query.claim_type, query.currency))

@@ -89,3 +89,50 @@ def test_reference_is_the_first_policy_then_claimant_key() -> None:
     assert claim_reference(docs) == ("policyReference", "P-1")
     assert claim_reference(docs[:1]) == ("claimantReference", "C-1")
     assert claim_reference([{"metadata": {}}]) is None
+
+
+def _claims(index: ClaimFactsIndex, count: int, start: int = 0) -> None:
+    for number in range(start, start + count):
+        digest = f"{number:064x}"
+        index.feed(
+            2 * number,
+            DOCUMENT_REGISTERED,
+            f"d{number}",
+            "acme",
+            {"sha256": digest, "document_type": "photo", "metadata": {}},
+        )
+        index.feed(2 * number + 1, CLAIM_SUBMITTED, f"c{number}", "acme", submitted(f"{100 + number}.00", (digest,)))
+
+
+def test_amount_series_stay_bounded_and_answer_as_the_whole_index_does() -> None:
+    """With ``amounts_kept`` each amount series holds at most twice that many entries after any number of
+    claims, and every question as of the index's size gets the answer of an index that kept everything."""
+    bounded, whole = ClaimFactsIndex(amounts_kept=5), ClaimFactsIndex()
+    for start in range(0, 1_000, 100):
+        _claims(bounded, 100, start)
+        _claims(whole, 100, start)
+        assert bounded.footprint()["amounts"] <= 10
+        probe = query(claim_id=f"c{start + 99}", hashes=(f"{start + 99:064x}",), history_size=4)
+        assert bounded.snapshot(probe) == whole.snapshot(probe)
+    assert bounded.footprint() == {**whole.footprint(), "amounts": bounded.footprint()["amounts"]}
+    assert whole.footprint()["amounts"] == 1_000
+
+
+def test_a_question_about_amounts_let_go_is_refused_not_answered_differently() -> None:
+    bounded = ClaimFactsIndex(amounts_kept=5)
+    _claims(bounded, 100)
+    assert len(bounded.snapshot(query(history_size=4), as_of=200).amounts) == 4
+    with pytest.raises(ValueError, match="no longer kept"):
+        bounded.snapshot(query(history_size=4), as_of=20)
+
+
+def test_hashes_in_any_spelling_stay_distinct() -> None:
+    """Lowercase hex SHA-256 is keyed by its bytes; any other text by itself (never merged with it)."""
+    lower, upper, odd = "ab" * 32, "AB" * 32, "not-a-hash"
+    index = ClaimFactsIndex()
+    index.feed(0, CLAIM_SUBMITTED, "c1", "acme", submitted("1.00", (lower,)))
+    index.feed(1, CLAIM_SUBMITTED, "c2", "acme", submitted("1.00", (upper, odd)))
+    answer = index.snapshot(query(hashes=(lower, upper, odd)))
+    assert {digest: usage.other_claims for digest, usage in answer.usage.items()} == {lower: 1, upper: 1, odd: 1}
+    assert index.claims_listing("acme", upper) == ["c2"]
+    assert index.footprint()["hashes"] == 3
