@@ -83,7 +83,7 @@ _PARTNER_TYPE_ARM = sql.SQL(
     "(SELECT " + ROW_COLUMNS + " FROM ledger_log WHERE partner_id = {partner} AND topic = {topic}"
     " AND position >= {start} AND position < {stop} ORDER BY position {order} LIMIT {limit})"
 )
-_PARTNER_TYPES = sql.SQL("{arms} ORDER BY 1 {order} LIMIT {limit}")
+_PARTNER_TYPES = sql.SQL("SELECT * FROM ({arms}) AS arms ORDER BY position {order} LIMIT {limit}")
 
 
 class PostgresLogReader:
