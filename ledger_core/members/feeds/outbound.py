@@ -64,33 +64,43 @@ SUPPRESSED = "suppressed"
 
 class EnrollmentState:
     """The folded state of a partner's enrollments, column-wise: per enrollment (by ordinal, in the order
-    members enrolled) its partner member id, four date indices into one table of distinct dates (0: none),
-    its subscription status and whether the delivery's range touched it.
+    members enrolled) its partner member id (UTF-8, packed into one buffer), four date indices into one table
+    of distinct dates (0: none), its subscription status and whether the delivery's range touched it. The
+    enrollments are found by the 16 bytes of their aggregate id.
 
-    About 200 bytes per enrollment at 1M (the aggregate id key and the member id string are most of it), where
-    one list per enrollment cost ~300.
+    About 130 bytes per enrollment (the dict entry and its 16-byte key are most of it), where one list per
+    enrollment keyed by the id's text cost ~300.
     """
 
     def __init__(self) -> None:
-        self.ordinal: dict[str, int] = {}  # enrollment aggregate id -> ordinal
-        self.pmids: list[str] = []
+        self.ordinal: dict[bytes, int] = {}  # enrollment aggregate id (UUID bytes) -> ordinal
+        self._pmids = bytearray()
+        self._pmid_ends = array("Q")
         self.dates: tuple[array[int], ...] = tuple(array("I") for _ in _DATE_FIELDS)
         self.status = bytearray()  # index into _STATUSES
         self.touched = bytearray()
         self.date_values: list[str] = [""]
         self._date_index: dict[str, int] = {"": 0}
 
-    def enroll(self, aggregate_id: str, pmid: str) -> int:
-        found = self.ordinal.get(aggregate_id)
+    def __len__(self) -> int:
+        return len(self._pmid_ends)
+
+    def enroll(self, key: bytes, pmid: str) -> int:
+        found = self.ordinal.get(key)
         if found is not None:  # an aggregate is created once; a replayed creation keeps its place
             return found
-        ordinal = self.ordinal[aggregate_id] = len(self.pmids)
-        self.pmids.append(pmid)
+        ordinal = self.ordinal[key] = len(self._pmid_ends)
+        self._pmids += pmid.encode()
+        self._pmid_ends.append(len(self._pmids))
         for column in self.dates:
             column.append(0)
         self.status.append(0)
         self.touched.append(0)
         return ordinal
+
+    def pmid(self, ordinal: int) -> str:
+        start = self._pmid_ends[ordinal - 1] if ordinal else 0
+        return self._pmids[start : self._pmid_ends[ordinal]].decode()
 
     def set_date(self, ordinal: int, column: int, day: str) -> None:
         index = self._date_index.get(day)
@@ -102,7 +112,12 @@ class EnrollmentState:
     def row(self, ordinal: int) -> tuple[str, ...]:
         values, dates = self.date_values, self.dates
         status = _STATUSES[self.status[ordinal]].feed_value
-        return (self.pmids[ordinal], *(values[column[ordinal]] for column in dates), "", status)
+        return (self.pmid(ordinal), *(values[column[ordinal]] for column in dates), "", status)
+
+
+def id_key(aggregate_id: str) -> bytes:
+    """The 16 bytes of a UUID's canonical text (the state's key: 49 bytes of object against 85 for the text)."""
+    return bytes.fromhex(aggregate_id.replace("-", ""))
 
 
 _STATUSES = (SubscriptionStatus.NONE, SubscriptionStatus.ACTIVE, SubscriptionStatus.CANCELLED)
@@ -118,16 +133,16 @@ class EnrollmentRows:
         self._since = since
         self._erased = erased
         self._partner_id = partner_id
-        self.count = sum(1 for ordinal in range(len(state.pmids)) if self._wanted(ordinal))
+        self.count = sum(1 for ordinal in range(len(state)) if self._wanted(ordinal))
 
     def _wanted(self, ordinal: int) -> bool:
         if self._since > 0 and not self._state.touched[ordinal]:
             return False
-        return not (self._erased and str(member_id(self._partner_id, self._state.pmids[ordinal])) in self._erased)
+        return not (self._erased and str(member_id(self._partner_id, self._state.pmid(ordinal))) in self._erased)
 
     def __iter__(self) -> Iterator[tuple[str, ...]]:
         state = self._state
-        for ordinal in range(len(state.pmids)):
+        for ordinal in range(len(state)):
             if self._wanted(ordinal):
                 yield state.row(ordinal)
 
@@ -179,16 +194,16 @@ class EnrollmentFeed:
             if pmid is None:
                 return
             subscriber[row.aggregate_id] = pmid
-            ordinal = state.ordinal.get(str(enrollment_id(partner_id, pmid)))
+            ordinal = state.ordinal.get(enrollment_id(partner_id, pmid).bytes)
             if ordinal is not None:
                 state.status[ordinal] = _STATUS_CODE[_SUBSCRIPTION[kind]]
                 state.touched[ordinal] |= touched
             return
         name, column = _DATE_FIELDS[kind]
         if kind == "enrollment.enrolled":
-            ordinal = state.enroll(row.aggregate_id, payload["partner_member_id"])
+            ordinal = state.enroll(id_key(row.aggregate_id), payload["partner_member_id"])
         else:
-            found = state.ordinal.get(row.aggregate_id)
+            found = state.ordinal.get(id_key(row.aggregate_id))
             if found is None:
                 return
             ordinal = found
