@@ -217,3 +217,21 @@ def test_partner_rows_of_types_merges_types_in_position_order(database_url: str)
         )
         assert recorder.partner_rows_of_types("acme", (), start=0, stop=99, limit=9) == []
         assert recorder.partner_rows_of_types("nobody", types, start=0, stop=99, limit=9) == []
+
+
+def test_a_ledger_without_the_partner_topic_index_gets_it_when_opened(database_url: str) -> None:
+    """A ledger made before ``ledger_log_partner_topic`` existed gains it at its next open (the DDL is
+    ``CREATE INDEX IF NOT EXISTS``: opening again changes nothing), and reads the same rows."""
+    ledger, _ = open_toy_ledger(database_url)
+    with ledger:
+        ledger.app.save(Account.open("acme", "a"), Account.open("other", "b"))
+    execute(database_url, "DROP INDEX ledger_log_partner_topic")
+    for _ in range(2):
+        reopened, recorder = open_toy_ledger(database_url)
+        with reopened:
+            found = recorder.partner_rows_of_types("acme", ("test_account.opened",), start=0, stop=9, limit=9)
+            assert [row.position for row in found] == [0]
+    assert execute(database_url, "SELECT count(*) FROM ledger_log WHERE partner_id = ?", ("acme",)) == [(1,)]
+    sqlite = database_url.startswith("sqlite")
+    names = "SELECT name FROM sqlite_master WHERE type = 'index'" if sqlite else "SELECT indexname FROM pg_indexes"
+    assert ("ledger_log_partner_topic",) in execute(database_url, names)
