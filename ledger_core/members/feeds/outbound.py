@@ -55,7 +55,7 @@ _SUBSCRIPTION = {
     "subscription.restarted": SubscriptionStatus.ACTIVE,
     "subscription.cancelled": SubscriptionStatus.CANCELLED,
 }
-_READ_CHUNK = 20_000
+_READ_CHUNK = 5_000
 PERCENT_METRICS_PREFIXES = ("action_rate_",)
 PERCENT_METRICS = frozenset({"enrollment_rate", "mz_detection_rate"})
 MONEY_METRICS = frozenset({"projected_savings_5yr", "cost_per_mz"})
