@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from adapters.group_commit import Outcome
 from adapters.log_recorder import SequencedRecorder, stored_row, system_clock
@@ -58,6 +59,7 @@ CREATE TABLE IF NOT EXISTS ledger_log (
     UNIQUE (originator_id, originator_version)
 );
 CREATE INDEX IF NOT EXISTS ledger_log_partner ON ledger_log (partner_id, position);
+CREATE INDEX IF NOT EXISTS ledger_log_partner_topic ON ledger_log (partner_id, topic, position);
 """
 HEAD = "SELECT position, leaf_hash, recorded_at FROM ledger_log ORDER BY position DESC LIMIT 1"
 # One backward index probe per aggregate (a plan that cannot degrade into a sequential scan).
@@ -77,6 +79,11 @@ NOTIFY = "SELECT pg_notify('ledger_log', %s)"
 """Sent in every batch's transaction: followers learn the new log size once it is committed."""
 LOG_HEADS = Channel(LOG_CHANNEL, "SELECT COALESCE(MAX(position) + 1, 0) FROM ledger_log")
 ROW_COLUMNS = "position, originator_id::text, originator_version, topic, partner_id, entry, leaf_hash"
+_PARTNER_TYPE_ARM = sql.SQL(
+    "(SELECT " + ROW_COLUMNS + " FROM ledger_log WHERE partner_id = {partner} AND topic = {topic}"
+    " AND position >= {start} AND position < {stop} ORDER BY position {order} LIMIT {limit})"
+)
+_PARTNER_TYPES = sql.SQL("SELECT * FROM ({arms}) AS arms ORDER BY position {order} LIMIT {limit}")
 
 
 class PostgresLogReader:
@@ -157,11 +164,22 @@ class PostgresLogReader:
     def partner_rows_of_types(
         self, partner_id: str, types: Sequence[str], *, start: int, stop: int, limit: int, descending: bool = False
     ) -> Sequence[StoredRow]:
-        sql = (
-            f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE partner_id = %s AND position >= %s AND position < %s"
-            f" AND topic = ANY(%s) ORDER BY position {'DESC' if descending else 'ASC'} LIMIT %s"
-        )
-        return [stored_row(row) for row in self._fetch(sql, (partner_id, start, stop, list(types), limit))]
+        """Per type, an ordered scan of its range of ``ledger_log_partner_topic`` (LIMIT each), the arms merged
+        by a Merge Append under the outer LIMIT: the partner's other rows are never read.
+
+        The values are composed into the text as literals (``psycopg.sql.Literal``), so every call is planned
+        with them: a prepared statement's generic plan cannot see how many rows a range holds and may pick the
+        primary key in position order, filtering the partner and type row by row (the whole range read for a
+        type with few rows)."""
+        distinct = tuple(dict.fromkeys(types))
+        if not distinct:
+            return []
+        order = sql.SQL("DESC" if descending else "ASC")
+        values = {"partner": sql.Literal(partner_id), "start": sql.Literal(int(start)), "stop": sql.Literal(int(stop))}
+        values["limit"] = sql.Literal(int(limit))
+        arms = [_PARTNER_TYPE_ARM.format(topic=sql.Literal(topic), order=order, **values) for topic in distinct]
+        query = _PARTNER_TYPES.format(arms=sql.SQL(" UNION ALL ").join(arms), order=order, limit=values["limit"])
+        return [stored_row(row) for row in self._fetch(query.as_string(), ())]
 
 
 class PostgresLogRecorder(SequencedRecorder):

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS ledger_log (
     UNIQUE (originator_id, originator_version)
 );
 CREATE INDEX IF NOT EXISTS ledger_log_partner ON ledger_log (partner_id, position);
+CREATE INDEX IF NOT EXISTS ledger_log_partner_topic ON ledger_log (partner_id, topic, position);
 """
 INSERT_PREFIX = (
     "INSERT INTO ledger_log (position, event_id, originator_id, originator_version, topic, partner_id,"
@@ -193,11 +194,24 @@ class SQLiteLogReader:
     def partner_rows_of_types(
         self, partner_id: str, types: Sequence[str], *, start: int, stop: int, limit: int, descending: bool = False
     ) -> Sequence[StoredRow]:
-        sql = (
-            f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE partner_id = ? AND position >= ? AND position < ?"
-            f" AND topic IN ({','.join('?' * len(types))}) ORDER BY position {'DESC' if descending else 'ASC'} LIMIT ?"
-        )
-        return [stored_row(row) for row in self._fetch(sql, (partner_id, start, stop, *types, limit))]
+        """One ordered range of ``ledger_log_partner_topic`` per type, merged by SQLite (a compound SELECT's
+        ORDER BY is a merge of its arms, https://sqlite.org/optoverview.html): the partner's other rows are
+        never read, and the LIMIT stops the merge."""
+        distinct = tuple(dict.fromkeys(types))
+        if not distinct:
+            return []
+        sql = _partner_types_sql(len(distinct), descending)
+        params: list[object] = []
+        for topic in distinct:
+            params += (partner_id, topic, start, stop)
+        params.append(limit)
+        return [stored_row(row) for row in self._fetch(sql, params)]
+
+
+@lru_cache(maxsize=32)
+def _partner_types_sql(types: int, descending: bool) -> str:
+    arm = f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE partner_id = ? AND topic = ? AND position >= ? AND position < ?"
+    return " UNION ALL ".join([arm] * types) + f" ORDER BY position {'DESC' if descending else 'ASC'} LIMIT ?"
 
 
 class SQLiteLogRecorder(SequencedRecorder):

@@ -188,3 +188,50 @@ def test_save_async_callers_share_commits(database_url: str) -> None:
             assert [e.position for e in entries[1:]] == [save[0] for save in per_caller]
             assert [e.aggregate_version for e in entries] == [1, 2, 3, 4, 5, 6]
         assert ledger.verify().size == 16 * 6
+
+
+def test_partner_rows_of_types_merges_types_in_position_order(database_url: str) -> None:
+    """Rows of one partner and the given types only, in position order (or newest first), within
+    ``[start, stop)``, at most ``limit``; a type named twice reads its rows once."""
+    ledger, recorder = open_toy_ledger(database_url)
+    with ledger:
+        for index in range(6):
+            mine, theirs = Account.open("acme", f"a{index}"), Account.open("other", f"o{index}")
+            mine.note(f"n{index}")
+            ledger.app.save(mine, theirs)  # 3i opened, 3i+1 noted, 3i+2 the other partner's
+        types = ("test_account.noted", "test_account.opened", "test_account.noted")
+
+        def read(start: int, stop: int, limit: int, descending: bool = False) -> list[tuple[int, str]]:
+            found = recorder.partner_rows_of_types(
+                "acme", types, start=start, stop=stop, limit=limit, descending=descending
+            )
+            return [(row.position, row.type) for row in found]
+
+        everything = read(0, ledger.size(), 100)
+        assert [position for position, _ in everything] == [p for i in range(6) for p in (3 * i, 3 * i + 1)]
+        assert everything[:2] == [(0, "test_account.opened"), (1, "test_account.noted")]
+        assert read(4, 12, 3) == [(4, "test_account.noted"), (6, "test_account.opened"), (7, "test_account.noted")]
+        assert read(0, 9, 2, descending=True) == [(7, "test_account.noted"), (6, "test_account.opened")]
+        assert (
+            recorder.partner_rows_of_types("acme", ("test_account.noted",), start=0, stop=3, limit=9)[0].position == 1
+        )
+        assert recorder.partner_rows_of_types("acme", (), start=0, stop=99, limit=9) == []
+        assert recorder.partner_rows_of_types("nobody", types, start=0, stop=99, limit=9) == []
+
+
+def test_a_ledger_without_the_partner_topic_index_gets_it_when_opened(database_url: str) -> None:
+    """A ledger made before ``ledger_log_partner_topic`` existed gains it at its next open (the DDL is
+    ``CREATE INDEX IF NOT EXISTS``: opening again changes nothing), and reads the same rows."""
+    ledger, _ = open_toy_ledger(database_url)
+    with ledger:
+        ledger.app.save(Account.open("acme", "a"), Account.open("other", "b"))
+    execute(database_url, "DROP INDEX ledger_log_partner_topic")
+    for _ in range(2):
+        reopened, recorder = open_toy_ledger(database_url)
+        with reopened:
+            found = recorder.partner_rows_of_types("acme", ("test_account.opened",), start=0, stop=9, limit=9)
+            assert [row.position for row in found] == [0]
+    assert execute(database_url, "SELECT count(*) FROM ledger_log WHERE partner_id = ?", ("acme",)) == [(1,)]
+    sqlite = database_url.startswith("sqlite")
+    names = "SELECT name FROM sqlite_master WHERE type = 'index'" if sqlite else "SELECT indexname FROM pg_indexes"
+    assert ("ledger_log_partner_topic",) in execute(database_url, names)
