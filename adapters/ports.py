@@ -139,7 +139,6 @@ class LogRows(LogReader, PartnerLogReader, Protocol):
         """Every row of ``aggregate_ids``, in position order (:class:`ledger_core.engine.ports.AggregateRowsReader`)."""
         ...
 
-
 class CheckpointReads(Protocol):
     """The reads of signed checkpoints that a backend's tree module offers (the only module that queries them)."""
 
@@ -155,6 +154,21 @@ class CheckpointReads(Protocol):
 def new_subject_key() -> tuple[str, bytes]:
     """A fresh per-subject data key: ``(key id, 32 random bytes)``, for every key store backend."""
     return f"k_{uuid.uuid4().hex}", os.urandom(32)
+
+
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_subject_keys(count: int) -> list[tuple[str, bytes]]:
+    """``count`` keys as :func:`new_subject_key` makes them (the key id a random version-4 UUID, RFC 4122 §4.4,
+    the key 32 random bytes) from ONE read of the OS's CSPRNG: the bulk path creates a batch's keys at once."""
+    pool = os.urandom(48 * count)
+    keys = []
+    for start in range(0, 48 * count, 48):
+        raw = int.from_bytes(pool[start : start + 16], "big") & _UUID4_CLEAR | _UUID4_SET
+        keys.append((f"k_{raw:032x}", pool[start + 16 : start + 48]))
+    return keys
 
 
 class KeyWrapping(Protocol):

@@ -44,10 +44,10 @@ from _common import (
     utc_now,
 )
 
-# ``benchmarks/proofs.py`` and ``benchmarks/http.py`` (first on sys.path, here and in the spawned children)
-# would shadow the package and the standard library's ``http`` (which httpx imports).
-import_shadowed_package("http")
+# ``benchmarks/proofs.py`` and ``benchmarks/http.py`` (first on sys.path, here and in the spawned children) would
+# shadow the package and the standard library's ``http`` (which httpx imports).
 import_shadowed_package("proofs")
+import_shadowed_package("http")
 
 from adapters.feeds.processing import process_eligibility_file, write_enrollment_feed  # noqa: E402
 from adapters.opening import open_ledger, start_embedded_sealer  # noqa: E402

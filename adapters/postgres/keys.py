@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from adapters.ports import KeyWrapping, MasterKeyMismatch, new_subject_key
+from adapters.ports import KeyWrapping, MasterKeyMismatch, new_subject_key, new_subject_keys
 from adapters.postgres.connections import create_schema
 from ledger_core.members.errors import PersonalDataErased
 
@@ -90,8 +90,10 @@ class PostgresKeyStore:
         return row[0], self._wrapper.unwrap(row[0], bytes(row[1]))
 
     def get_or_create_many(self, subjects: Sequence[str]) -> dict[str, tuple[str, bytes]]:
-        """:meth:`get_or_create` for many subjects in one transaction (three statements); erased subjects
-        are left out and get no key."""
+        """:meth:`get_or_create` for many subjects in one transaction; erased subjects are left out and get no
+        key. Existing keys are read and unwrapped; the missing ones are created at once
+        (:func:`new_subject_keys`), inserted in one statement and returned as created (a key another process
+        inserted first, meanwhile, is read back instead)."""
         if not subjects:
             return {}
         with self._lock, self._conn.transaction():
@@ -101,20 +103,33 @@ class PostgresKeyStore:
                     "SELECT subject FROM erased_subjects WHERE subject = ANY(%s)", (list(subjects),)
                 ).fetchall()
             }
-            fresh = [new_subject_key() for _ in subjects]
-            wanted = [subject for subject in subjects if subject not in erased]
-            with self._conn.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (%s, %s, %s)"
-                    " ON CONFLICT (subject) DO NOTHING",
-                    [
-                        (key_id, subject, self._wrapper.wrap(key_id, key))
-                        for subject, (key_id, key) in zip(wanted, fresh, strict=False)
-                    ],
-                )
-            rows = self._conn.execute(
-                "SELECT subject, key_id, wrapped FROM subject_keys WHERE subject = ANY(%s)", (wanted,)
-            ).fetchall()
+            wanted = list(dict.fromkeys(subject for subject in subjects if subject not in erased))
+            result = self._read_keys(wanted)
+            missing = [subject for subject in wanted if subject not in result]
+            fresh = dict(zip(missing, new_subject_keys(len(missing)), strict=True))
+            inserted = {
+                row[0]
+                for row in self._conn.execute(
+                    "INSERT INTO subject_keys (key_id, subject, wrapped)"
+                    " SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[])"
+                    " ON CONFLICT (subject) DO NOTHING RETURNING subject",
+                    (
+                        [key_id for key_id, _ in fresh.values()],
+                        list(fresh),
+                        [self._wrapper.wrap(key_id, key) for key_id, key in fresh.values()],
+                    ),
+                ).fetchall()
+            }
+            result.update((subject, fresh[subject]) for subject in inserted)
+            raced = [subject for subject in missing if subject not in inserted]
+            if raced:
+                result.update(self._read_keys(raced))
+        return result
+
+    def _read_keys(self, subjects: list[str]) -> dict[str, tuple[str, bytes]]:
+        rows = self._conn.execute(
+            "SELECT subject, key_id, wrapped FROM subject_keys WHERE subject = ANY(%s)", (subjects,)
+        ).fetchall()
         return {subject: (key_id, self._wrapper.unwrap(key_id, bytes(wrapped))) for subject, key_id, wrapped in rows}
 
     def get(self, key_id: str) -> bytes | None:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from adapters.ports import KeyWrapping, MasterKeyMismatch, new_subject_key
+from adapters.ports import KeyWrapping, MasterKeyMismatch, new_subject_key, new_subject_keys
 from adapters.sqlite.connections import private_database
 from ledger_core.members.errors import PersonalDataErased
 
@@ -108,12 +108,11 @@ class SQLiteKeyStore:
                         f"SELECT subject, key_id, wrapped FROM subject_keys WHERE subject IN ({marks})", chunk
                     ):
                         result[subject] = (key_id, self._wrapper.unwrap(key_id, wrapped))
+                    missing = [subject for subject in chunk if subject not in result and subject not in erased]
                     fresh = []
-                    for subject in chunk:
-                        if subject not in result and subject not in erased:
-                            key_id, key = new_subject_key()
-                            result[subject] = (key_id, key)
-                            fresh.append((key_id, subject, self._wrapper.wrap(key_id, key)))
+                    for subject, (key_id, key) in zip(missing, new_subject_keys(len(missing)), strict=True):
+                        result[subject] = (key_id, key)
+                        fresh.append((key_id, subject, self._wrapper.wrap(key_id, key)))
                     self._conn.executemany(
                         "INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (?, ?, ?)", fresh
                     )

@@ -106,6 +106,24 @@ class EnvelopeMapper(Mapper[UUID]):
             payload,
         )
 
+    def creation_draft(
+        self, event_class: type[Any], aggregate_id: UUID, partner_id: str | None, payload: dict[str, Any]
+    ) -> EventDraft:
+        """The draft :meth:`to_draft` makes of the creation event (version 1) ``event_class`` of aggregate
+        ``aggregate_id`` whose payload is ``payload``, without building the event or its aggregate.
+
+        For bulk paths: the caller vouches that ``payload`` is exactly the event's payload (every field of
+        ``event_class`` but the header fields, JSON values only: the check :meth:`to_draft` makes is not
+        made here) and that ``aggregate_id`` has no event yet (the sequencer refuses the save otherwise).
+        """
+        aggregate_type = self._aggregate_type_of.get(event_class)
+        if aggregate_type is None:
+            aggregate_type = self._register_class(event_class)
+        id_text = str(aggregate_id)
+        return EventDraft(
+            event_id_for(id_text, 1), event_class.EVENT_TYPE, aggregate_type, id_text, 1, partner_id, payload
+        )
+
     def _register_class(self, cls: type[Any]) -> str:
         aggregate = self.registry.aggregate_of.get(cls)
         if aggregate is None:

@@ -15,10 +15,9 @@ nothing; unchanged personal fields keep their existing ciphertext. After ``mark_
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -377,22 +376,6 @@ class CheckedRecord:
     plain: dict[str, Any]
 
 
-class BatchChange(StrEnum):
-    """What :meth:`MemberService.upsert_batch` did with one record."""
-
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    ERASED = "erased"
-    """Refused: the member was erased (crypto-shredded) and is never registered again."""
-
-
-@dataclass(frozen=True, slots=True)
-class BatchOutcome:
-    partner_member_id: str
-    change: BatchChange
-
-
 @dataclass(frozen=True, slots=True)
 class MemberResult:
     member_id: UUID
@@ -469,92 +452,6 @@ class MemberService:
             record.gender, record.state, record.policy_type, record.policy_start_date, record.email_opt_in
         )
         return CheckedRecord(pmid, {name: personal[name] for name in PERSONAL_FIELDS}, plain)
-
-    def upsert_batch(
-        self,
-        partner_id: str,
-        records: Sequence[CheckedRecord],
-        *,
-        present: Callable[[Sequence[UUID]], Collection[UUID]] | None,
-        close_batch: Callable[[int, Sequence[BatchOutcome]], LedgerAggregate],
-    ) -> list[BatchOutcome]:
-        """Register or update many checked records in ONE save (the bulk path of the eligibility feed).
-
-        ``present(ids)`` says which member ids already exist (one query for the batch; None: look each up);
-        those are loaded and updated as :meth:`upsert` would, the others registered. All data keys of the
-        batch come from one key-store call (:meth:`PersonalDataVault.seal_many`). ``close_batch(n, outcomes)``
-        returns an aggregate holding one pending event that is saved LAST in the same save, after the ``n``
-        member events (the feed's durable progress): the batch is recorded whole or not at all. The new members'
-        ``eligible`` counters are added per batch (:meth:`OutcomeProjection.registering_batch`).
-        Returns one :class:`BatchOutcome` per record, in order; an erased member is refused
-        (``InvalidTransition``), nothing of it recorded.
-        """
-        partner_id = check_partner_slug(partner_id)
-        ids = [member_id(partner_id, record.partner_member_id) for record in records]
-        existing = self._existing(ids, present)
-        subjects = [subject_of(aggregate_id) for aggregate_id in ids]
-        sealed = self.vault.seal_many(
-            {
-                subject: record.personal
-                for record, aggregate_id, subject in zip(records, ids, subjects, strict=True)
-                if aggregate_id not in existing or not existing[aggregate_id].erased
-            }
-        )
-        outcomes: list[BatchOutcome] = []
-        created: dict[UUID, Member] = {}
-        updated: dict[UUID, Member] = {}
-        for record, aggregate_id, subject in zip(records, ids, subjects, strict=True):
-            member = existing.get(aggregate_id)
-            keys = sealed.get(subject)
-            if keys is None or (member is not None and member.erased):
-                outcomes.append(BatchOutcome(record.partner_member_id, BatchChange.ERASED))
-                continue
-            if member is None:
-                member = Member.register_sealed(aggregate_id, partner_id, record.partner_member_id, keys, record.plain)
-                existing[aggregate_id] = created[aggregate_id] = member  # a repeat in this batch updates it
-                change = BatchChange.CREATED
-            elif member.update(personal=keys[0], fingerprints=keys[1], **record.plain):
-                if aggregate_id not in created:
-                    updated[aggregate_id] = member
-                change = BatchChange.UPDATED
-            else:
-                change = BatchChange.UNCHANGED
-            outcomes.append(BatchOutcome(record.partner_member_id, change))
-        self._save_batch(partner_id, list(created.values()), list(updated.values()), close_batch, outcomes)
-        return outcomes
-
-    def _existing(
-        self, ids: Sequence[UUID], present: Callable[[Sequence[UUID]], Collection[UUID]] | None
-    ) -> dict[UUID, Member]:
-        """The members among ``ids`` that exist, loaded (one existence query first when ``present`` is given)."""
-        known = set(present(ids)) if present is not None else None
-        existing: dict[UUID, Member] = {}
-        for aggregate_id in ids:
-            if known is None or aggregate_id in known:
-                found = self.app.find(Member, aggregate_id)
-                if found is not None:
-                    existing[aggregate_id] = found
-        return existing
-
-    def _save_batch(
-        self,
-        partner_id: str,
-        created: list[Member],
-        updated: list[Member],
-        close_batch: Callable[[int, Sequence[BatchOutcome]], LedgerAggregate],
-        outcomes: Sequence[BatchOutcome],
-    ) -> None:
-        """One save: the new members, the updated ones, then the marker; the new members counted once."""
-        firsts: list[int] = []  # index in the save of each new member's member.registered event
-        events = 0
-        for member in (*created, *updated):
-            if len(firsts) < len(created):
-                firsts.append(events)
-            events += len(member.pending_events)
-        marker = close_batch(events, outcomes)
-        with self.outcomes.registering_batch(partner_id, marker) as saved:
-            positions = save(self.app, *created, *updated, marker)
-            saved([positions[index] for index in firsts])
 
     def reveal(self, partner_id: str, partner_member_id: str) -> dict[str, str]:
         """The member's personal fields in plaintext (internal use); :class:`PersonalDataErased` if shredded."""

@@ -3,7 +3,7 @@
 The id is ``derive_id("eligibility_file", partner_id, sha256 of the file)``: a file is known by its bytes,
 so the same file processed again finds its aggregate and records nothing (seed 001 §2.2 "deduplicate"), and
 a file whose processing was killed resumes after its last recorded batch. Each ``eligibilityfile.batch_loaded``
-event is saved in the SAME save as the member events of its batch (:meth:`MemberService.upsert_batch`),
+event is saved in the SAME save as the member events of its batch (:meth:`MemberBatches.upsert_batch`),
 after them, so the log says exactly which rows are done: the row position is durable with the data.
 
 Events carry counts and :class:`~ledger_core.members.feeds.formats.RowProblem` entries (row, line, field,

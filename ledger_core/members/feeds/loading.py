@@ -4,7 +4,7 @@
    the rows a later row of the same member supersedes (the last occurrence wins). A file rejected here is
    recorded as ``eligibilityfile.rejected`` and nothing of it loads.
 2. **Load**: every record is checked with the same rules as the API (:meth:`MemberService.check`), then
-   up to ``batch_size`` records go through :meth:`MemberService.upsert_batch`: one key-store call for the
+   up to ``batch_size`` records go through :meth:`MemberBatches.upsert_batch`: one key-store call for the
    batch's data keys, one save of all its events through the group commit, ending with the file's
    ``eligibilityfile.batch_loaded`` event (row position, the batch's problems and its new members who opted
    in to email: ``notify``), and one counter update.
@@ -37,13 +37,8 @@ from ledger_core.members.feeds.formats import (
 )
 from ledger_core.members.feeds.notifications import EligibilityNotice
 from ledger_core.members.feeds.parsing import FileScan, RawRecord, RecordReader, scan
-from ledger_core.members.member import (
-    BatchChange,
-    BatchOutcome,
-    CheckedRecord,
-    EligibilityRecord,
-    MemberService,
-)
+from ledger_core.members.member import CheckedRecord, EligibilityRecord, MemberService
+from ledger_core.members.member_batches import BatchChange, BatchOutcome, MemberBatches
 from ledger_core.members.outcome_projection import BATCH_MARK, OutcomeProjection
 
 OpenFile = Callable[[], AbstractContextManager[IO[bytes]]]
@@ -115,6 +110,7 @@ class EligibilityLoader:
     ) -> None:
         self.app = app
         self.members = members
+        self.batches = MemberBatches(members)
         self.outcomes = outcomes
         self.present = present
 
@@ -269,7 +265,7 @@ class EligibilityLoader:
             )
             return file
 
-        self.members.upsert_batch(
+        self.batches.upsert_batch(
             str(file.partner_id), [checked for _, checked in batch], present=self.present, close_batch=close_batch
         )
 

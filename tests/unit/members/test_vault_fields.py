@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
+
 import pytest
 from unit.domain.fakes import InMemoryKeyStore
 
 from ledger_core.engine.errors import InvalidCommand
-from ledger_core.members.privacy import PersonalDataVault, check_sealed
+from ledger_core.members.privacy import HmacSha256, PersonalDataVault, check_sealed
 
 VALUES = {"email": "ann@example.org", "first_name": "Ann", "date_of_birth": "1980-02-02"}
 
@@ -42,3 +44,31 @@ def test_seal_fields_checks_every_field_before_touching_keys() -> None:
     with pytest.raises(InvalidCommand):
         vault.seal_fields("member:1", {"bad\x1ffield": "x"})
     assert keys.lookups == 0
+
+
+def test_seal_many_opens_and_commits_like_the_single_calls() -> None:
+    """seal_many (fields checked once per call, one HMAC setup per subject) gives values that open to their
+    plaintext and commitments equal to commit()'s, for every subject; a bad label is refused before any key."""
+    keys = CountingKeyStore()
+    vault = PersonalDataVault(keys)
+    subjects = {f"member:{index}": {**VALUES, "email": f"ann.{index}@example.org"} for index in range(3)}
+    sealed = vault.seal_many(subjects)
+    assert sorted(sealed) == sorted(subjects)
+    for subject, values in subjects.items():
+        values_sealed, commitments = sealed[subject]
+        for field, plaintext in values.items():
+            assert vault.open(subject, field, values_sealed[field]) == plaintext
+            assert commitments[field] == vault.commit(subject, field, plaintext)
+    lookups = keys.lookups
+    with pytest.raises(InvalidCommand):
+        vault.seal_many({"member:9": {"bad\x1ffield": "x"}})
+    assert keys.lookups == lookups
+
+
+@pytest.mark.parametrize("key_size", [0, 16, 32, 64, 65, 200])
+def test_hmac_sha256_is_rfc_2104_hmac(key_size: int) -> None:
+    """HmacSha256 (pads hashed once per key) equals the standard library's HMAC-SHA256, short and long keys."""
+    key = bytes(index % 251 for index in range(key_size))
+    mac = HmacSha256(key)
+    for message in (b"", b"email\x1fann@example.org", bytes(range(256)) * 3):
+        assert mac.hexdigest(message) == hmac.digest(key, message, "sha256").hex()

@@ -1,0 +1,169 @@
+"""The eligibility feed's bulk path for members (seed 001 §2.2; issue 14 item 9): many checked records, one save.
+
+:meth:`MemberBatches.upsert_batch` registers or updates the records of one batch in ONE save through the
+group commit, with all of the batch's data keys from one key-store call. A new member's
+``member.registered`` event is built as a log draft straight from its checked record and what the vault
+sealed (:func:`registration_payload`, :meth:`LedgerApplication.creation_draft`): the same payload
+:meth:`Member.register` records, hence the same entry bytes and hashes, without building the aggregate,
+re-checking the shapes the vault just produced or the mapper's JSON check of every value (the values are
+strings, booleans and None made by :meth:`MemberService.check` and the vault). Existing members are loaded
+and updated as :meth:`MemberService.upsert` updates them; a member that appears twice in one batch is built
+as an aggregate (its second record updates it in the same save).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from ledger_core.engine.aggregate import LedgerAggregate
+from ledger_core.engine.envelope import EventDraft
+from ledger_core.members.member import CheckedRecord, Member, MemberService, member_id, subject_of
+from ledger_core.members.privacy import SealedFields
+from ledger_core.shared.validation import check_partner_slug
+
+
+class BatchChange(StrEnum):
+    """What :meth:`MemberBatches.upsert_batch` did with one record."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    ERASED = "erased"
+    """Refused: the member was erased (crypto-shredded) and is never registered again."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    partner_member_id: str
+    change: BatchChange
+
+
+CloseBatch = Callable[[int, Sequence[BatchOutcome]], LedgerAggregate]
+"""``close_batch(member events, outcomes)``: the aggregate holding the batch's closing event."""
+
+
+def registration_payload(partner_member_id: str, sealed: SealedFields, plain: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload of the ``member.registered`` event :meth:`Member.register` records for a checked record
+    (``partner_member_id`` and ``plain`` from :meth:`MemberService.check`) and its sealed fields (from
+    :meth:`~ledger_core.members.privacy.PersonalDataVault.seal_many`): every field of
+    :class:`Member.Registered` but the envelope's header fields."""
+    personal, fingerprints = sealed
+    return {
+        "partner_member_id": partner_member_id,
+        "personal": personal,
+        "fingerprints": fingerprints,
+        "gender": plain["gender"],
+        "state": plain["state"],
+        "policy_type": plain["policy_type"],
+        "policy_start_date": plain["policy_start_date"],
+        "email_opt_in": plain["email_opt_in"],
+    }
+
+
+class MemberBatches:
+    """The members' bulk path (the eligibility feed's), on the members' service, vault and counters."""
+
+    def __init__(self, members: MemberService) -> None:
+        self.members = members
+
+    def upsert_batch(
+        self,
+        partner_id: str,
+        records: Sequence[CheckedRecord],
+        *,
+        present: Callable[[Sequence[UUID]], Collection[UUID]] | None,
+        close_batch: CloseBatch,
+    ) -> list[BatchOutcome]:
+        """Register or update many checked records in ONE save.
+
+        ``present(ids)`` says which member ids already exist (one query for the batch; None: look each up);
+        those are loaded and updated as :meth:`MemberService.upsert` would, the others registered. All data
+        keys of the batch come from one key-store call (:meth:`PersonalDataVault.seal_many`).
+        ``close_batch(n, outcomes)`` returns an aggregate holding one pending event that is saved LAST in
+        the same save, after the ``n`` member events (the feed's durable progress): the batch is recorded
+        whole or not at all. The new members' ``eligible`` counters are added per batch
+        (:meth:`OutcomeProjection.registering_batch`). Returns one :class:`BatchOutcome` per record, in
+        order; an erased member is refused (``ERASED``), nothing of it recorded.
+        """
+        partner_id = check_partner_slug(partner_id)
+        app = self.members.app
+        ids = [member_id(partner_id, record.partner_member_id) for record in records]
+        existing = self._existing(ids, present)
+        subjects = [subject_of(aggregate_id) for aggregate_id in ids]
+        sealed = self.members.vault.seal_many(
+            {
+                subject: record.personal
+                for record, aggregate_id, subject in zip(records, ids, subjects, strict=True)
+                if aggregate_id not in existing or not existing[aggregate_id].erased
+            }
+        )
+        repeated = {aggregate_id for aggregate_id, count in Counter(ids).items() if count > 1}
+        outcomes: list[BatchOutcome] = []
+        drafts: list[EventDraft] = []
+        created: dict[UUID, Member] = {}
+        updated: dict[UUID, Member] = {}
+        for record, aggregate_id, subject in zip(records, ids, subjects, strict=True):
+            member = existing.get(aggregate_id)
+            keys = sealed.get(subject)
+            if keys is None or (member is not None and member.erased):
+                outcomes.append(BatchOutcome(record.partner_member_id, BatchChange.ERASED))
+                continue
+            if member is None and aggregate_id not in repeated:
+                payload = registration_payload(record.partner_member_id, keys, record.plain)
+                drafts.append(app.creation_draft(Member.Registered, aggregate_id, partner_id, payload))
+                change = BatchChange.CREATED
+            elif member is None:
+                member = Member.register_sealed(aggregate_id, partner_id, record.partner_member_id, keys, record.plain)
+                existing[aggregate_id] = created[aggregate_id] = member  # its repeat in this batch updates it
+                change = BatchChange.CREATED
+            elif member.update(personal=keys[0], fingerprints=keys[1], **record.plain):
+                if aggregate_id not in created:
+                    updated[aggregate_id] = member
+                change = BatchChange.UPDATED
+            else:
+                change = BatchChange.UNCHANGED
+            outcomes.append(BatchOutcome(record.partner_member_id, change))
+        self._save_batch(
+            partner_id, drafts, [*created.values(), *updated.values()], len(created), close_batch, outcomes
+        )
+        return outcomes
+
+    def _existing(
+        self, ids: Sequence[UUID], present: Callable[[Sequence[UUID]], Collection[UUID]] | None
+    ) -> dict[UUID, Member]:
+        """The members among ``ids`` that exist, loaded (one existence query first when ``present`` is given)."""
+        known = set(present(ids)) if present is not None else None
+        existing: dict[UUID, Member] = {}
+        for aggregate_id in ids:
+            if known is None or aggregate_id in known:
+                found = self.members.app.find(Member, aggregate_id)
+                if found is not None:
+                    existing[aggregate_id] = found
+        return existing
+
+    def _save_batch(
+        self,
+        partner_id: str,
+        drafts: list[EventDraft],
+        members: list[Member],
+        created: int,
+        close_batch: CloseBatch,
+        outcomes: Sequence[BatchOutcome],
+    ) -> None:
+        """One save: the new members' drafts, the ``members`` (the first ``created`` of them new), then the
+        marker; every new member counted once."""
+        firsts = list(range(len(drafts)))  # index in the save of each new member's member.registered event
+        events = len(drafts)
+        for index, member in enumerate(members):
+            if index < created:
+                firsts.append(events)
+            events += len(member.pending_events)
+        marker = close_batch(events, outcomes)
+        with self.members.outcomes.registering_batch(partner_id, marker) as saved:
+            positions = self.members.app.save_drafts(drafts, *members, marker)
+            saved([positions[index] for index in firsts])

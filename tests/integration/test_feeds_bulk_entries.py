@@ -1,0 +1,115 @@
+"""The eligibility bulk path stores the entries the per-record path stores (on SQLite and PostgreSQL).
+
+``member.registered`` drafts are built straight from checked rows and sealed values
+(:mod:`ledger_core.members.member_batches`), not through the aggregate and the mapper: every stored entry must
+be, byte for byte, the entry :meth:`Member.register` plus the mapper would make of the same values at the same
+place in the log, and every member must replay to the state the per-record path gives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from support.clock import SteppingClock
+from support.feeds import member_row, write_csv_file
+
+from adapters.feeds.processing import process_eligibility_file
+from adapters.opening import open_ledger
+from adapters.storage import StorageConfig
+from ledger_core.engine.envelope import decode_entry, encode_entry
+from ledger_core.engine.mapper import EnvelopeMapper
+from ledger_core.ledger import Ledger
+from ledger_core.members.feeds.eligibility_file import EligibilityFile
+from ledger_core.members.feeds.loading import FeedPolicy
+from ledger_core.members.member import PERSONAL_FIELDS, EligibilityRecord, Member, member_id
+from ledger_core.members.member_batches import BatchChange, MemberBatches
+from ledger_core.members.outcomes import ELIGIBLE
+
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+P = "acme"
+
+
+@pytest.fixture
+def ledger(tmp_path: Path, database_url: str) -> Iterator[Ledger]:
+    opened = open_ledger(
+        StorageConfig(tmp_path / "data", database_url), clock=SteppingClock(NOW), feed_policy=FeedPolicy(batch_size=6)
+    )
+    yield opened
+    opened.close()
+
+
+def per_record_entry(mapper: EnvelopeMapper, stored: bytes, prev: bytes | None) -> bytes:
+    """The entry the per-record path (``Member.register``, the mapper, the sequencer) makes of the values of
+    the stored ``member.registered`` entry, at its place in the log."""
+    envelope = decode_entry(stored)
+    values = dict(envelope.payload)
+    member = Member.register(partner_id=str(envelope.partner_id), **values)
+    (event,) = member.collect_events()
+    return encode_entry(
+        mapper.to_draft(event),
+        position=envelope.position,
+        prev=prev,
+        aggregate_prev_position=envelope.aggregate_prev_position,
+        recorded_at=envelope.recorded_at,
+    )
+
+
+def test_bulk_entries_are_the_per_record_entries_and_replay(ledger: Ledger, tmp_path: Path) -> None:
+    rows = [member_row(i) for i in range(14)]
+    rows[4] = member_row(4, state="XX")  # skipped
+    rows[9] = {**member_row(9), "first_name": "Zoë ☃ \U0001f3e0"}  # non-ASCII, astral plane
+    path = write_csv_file(tmp_path / "in", f"eligibility_{P}_20260115.csv", rows)
+
+    outcome = process_eligibility_file(ledger, P, path, tmp_path / "out")
+
+    assert (outcome.result.created, outcome.result.refused) == (13, 1)
+    mapper = ledger.app.mapper
+    assert isinstance(mapper, EnvelopeMapper)
+    stored = ledger.app.log_reader.read_rows(0, 1000)
+    registered = [
+        (row, stored[index - 1].leaf_hash) for index, row in enumerate(stored) if row.type == "member.registered"
+    ]
+    assert len(registered) == 13
+    for row, prev in registered:
+        assert row.entry == per_record_entry(mapper, row.entry, prev)
+    for index, plain in enumerate(rows):
+        if index == 4:
+            continue
+        member = ledger.members.get(P, plain["partner_member_id"])  # replayed from the log
+        assert member.id == member_id(P, plain["partner_member_id"])
+        assert member.plain_fields() == {
+            "gender": plain["gender"],
+            "state": plain["state"],
+            "policy_type": plain["policy_type"],
+            "policy_start_date": plain["policy_start_date"] or None,
+            "email_opt_in": False,
+        }
+        assert ledger.members.reveal(P, plain["partner_member_id"]) == {name: plain[name] for name in PERSONAL_FIELDS}
+    today = NOW.date()
+    assert ledger.outcomes.store.period_sums(P, today, today)[ELIGIBLE] == 13
+    assert ledger.verify().size == len(stored)
+
+
+def test_a_member_twice_in_one_batch_is_registered_then_updated(ledger: Ledger) -> None:
+    """The bulk path's aggregate fallback: a new member repeated in one batch (not from the feed, whose scan keeps
+    the last row only) is registered and updated in the same save; its neighbours go through drafts."""
+    records = [
+        ledger.members.check(EligibilityRecord.from_row(row))
+        for row in (member_row(1), member_row(2), member_row(1, state="NY", email="other.1@example.org"))
+    ]
+    batches = MemberBatches(ledger.members)
+    before = ledger.size()
+    marker = EligibilityFile.receive(P, f"eligibility_{P}_20260115.csv", "ab" * 32, 100, 3)
+
+    outcomes = batches.upsert_batch(P, records, present=None, close_batch=lambda events, found: marker)
+
+    assert [outcome.change for outcome in outcomes] == [BatchChange.CREATED, BatchChange.CREATED, BatchChange.UPDATED]
+    assert ledger.size() == before + 4  # registered (draft); registered, updated (aggregate); the marker
+    first = ledger.members.get(P, "pm0000001")
+    assert first.state == "NY"
+    assert ledger.members.reveal(P, "pm0000001")["email"] == "other.1@example.org"
+    assert [envelope.type for envelope in ledger.history(first.id)] == ["member.registered", "member.updated"]
+    assert ledger.members.get(P, "pm0000002").state == member_row(2)["state"]
