@@ -115,21 +115,33 @@ class LedgerApplication(Application[UUID]):
         vouches for the payload: see :meth:`EnvelopeMapper.creation_draft`)."""
         return self._envelope_mapper.creation_draft(event_class, aggregate_id, partner_id, payload)
 
-    def save_drafts(self, drafts: Sequence[EventDraft], *aggregates: LedgerAggregate) -> list[int]:
+    def save_drafts(
+        self, drafts: Sequence[EventDraft], *aggregates: LedgerAggregate, anchored_at: int | None = None
+    ) -> list[int]:
         """ONE all-or-nothing save of ``drafts`` followed by the pending events of ``aggregates``; returns
         the positions of all of them, in that order (after the commit, like :meth:`save`).
 
         The bulk paths' save: events built as drafts (:meth:`creation_draft`) skip the aggregate and the
         mapper, and are stored byte for byte as :meth:`save` stores the same events. The aggregates are
         cached as :meth:`save` caches them; the drafts' aggregates are not (they are loaded from the log).
+
+        With ``anchored_at`` the save must take positions ``anchored_at, anchored_at + 1, ...``
+        (:class:`~ledger_core.engine.sequencer.AnchoredDrafts`, for a writer whose events quote the log as
+        of that size): when another save reached the log first it raises
+        :class:`~ledger_core.engine.errors.LogMoved` and nothing is written (the aggregates' pending events
+        are spent: rebuild them from the log and retry). An anchored save needs a recorder implementing
+        :class:`~ledger_core.engine.ports.DraftAppender` (else :class:`TypeError`).
         """
+        appender = self._draft_appender
+        if appender is None and anchored_at is not None:
+            raise TypeError("this recorder cannot append anchored saves")
         to_draft = self._envelope_mapper.to_draft
         batch = [*drafts, *(to_draft(event) for aggregate in aggregates for event in aggregate.collect_events())]
         if not batch:
             return []
-        appender = self._draft_appender
         if appender is not None:
-            positions: list[int] = appender.submit_drafts(batch).result()
+            save = batch if anchored_at is None else AnchoredDrafts(anchored_at, batch)
+            positions: list[int] = appender.submit_drafts(save).result()
         else:
             stored = [
                 DraftStoredEvent(UUID(draft.aggregate_id), draft.aggregate_version, draft.type, b"", draft)
@@ -155,25 +167,6 @@ class LedgerApplication(Application[UUID]):
             return []
         to_draft = self._envelope_mapper.to_draft
         positions: list[int] = await appender.submit_drafts_async([to_draft(event) for event in events])
-        return positions
-
-    def save_anchored(self, start: int, *aggregates: LedgerAggregate) -> list[int]:
-        """Save ``aggregates`` in one all-or-nothing save that must take positions ``start, start + 1, ...``
-        (:class:`~ledger_core.engine.sequencer.AnchoredDrafts`); return the positions.
-
-        Raises :class:`~ledger_core.engine.errors.LogMoved` when another save reached the log first (nothing
-        is written; the aggregates' pending events are spent: rebuild them from the log and retry).
-        """
-        appender = self._draft_appender
-        if appender is None:
-            raise TypeError("this recorder cannot append anchored saves")
-        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
-        if not events:
-            return []
-        positions = appender.submit_drafts(AnchoredDrafts(start, map(self._envelope_mapper.to_draft, events))).result()
-        if self.repository.cache and not self.repository.fastforward:
-            for aggregate in aggregates:
-                self.repository.cache.put(aggregate.id, aggregate)
         return positions
 
     # -- persistence helpers used by services ---------------------------------------------------------

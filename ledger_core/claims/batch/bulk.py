@@ -83,7 +83,7 @@ class BulkLoader:
             attempt = copy.deepcopy(file)  # ``file`` may be the cached aggregate: never mutate it unsaved
             attempt.record_chunk(chunk[-1].line, list(decided.results))
             try:
-                return attempt, self.app.save_anchored(decided.as_of, *decided.claims, attempt)
+                return attempt, self.app.save_drafts((), *decided.claims, attempt, anchored_at=decided.as_of)
             except LogMoved:
                 continue
         return None
