@@ -8,6 +8,10 @@
 * :func:`fresh_postgres_schema` / :func:`fresh_sqlite_file`: a database nobody else uses, removed afterwards.
 * :func:`machine_info`, :func:`print_table`, :func:`emit_json`: reporting. The JSON document is always the
   last line of stdout; everything human-readable goes to stderr.
+
+Importing this module also fixes ``sys.path`` for the scripts (see :func:`_put_this_directory_last`): every
+script imports it before any module that is not in the standard library (the ``benchmark-path`` isort
+section in pyproject.toml keeps it there).
 """
 
 from __future__ import annotations
@@ -25,13 +29,13 @@ import tempfile
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from types import ModuleType
 from typing import Any, ParamSpec, TypeVar
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -41,6 +45,37 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _SPAWN = multiprocessing.get_context("spawn")
+
+HERE = Path(__file__).resolve().parent
+# Scripts here named by their issues after a module they measure: benchmarks/http.py shadows the standard
+# library's ``http`` (httpx, litestar and asyncssh import it), benchmarks/proofs.py the project's ``proofs``.
+SHADOWING = ("http", "proofs")
+
+
+# -- sys.path -----------------------------------------------------------------------------------------
+def _put_this_directory_last() -> None:
+    """Make ``import http`` and ``import proofs`` load the standard library's and the project's packages.
+
+    ``python benchmarks/<name>.py`` puts this directory first on ``sys.path``. This moves it to the end, so
+    the helpers here (``_common``, ``_servers``, ...) still import and ``http`` is the standard library's,
+    and loads ``proofs`` while the directory is off the path: the editable install's finder comes after the
+    path finder, which would find ``proofs.py`` at any place on the path. Spawned children inherit the
+    parent's ``sys.path`` and import this module again, which changes nothing more.
+
+    Raises ImportError if a shadowing script was already imported as a module: something imported ``http``
+    or ``proofs`` before this module, and whatever imported it holds the wrong module.
+    """
+    for name in SHADOWING:
+        loaded = getattr(sys.modules.get(name), "__file__", None)
+        if loaded is not None and Path(loaded).resolve().parent == HERE:
+            raise ImportError(f"{loaded} was imported as {name!r}: import _common before anything imports it")
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
+    importlib.import_module("proofs")
+    sys.path.append(str(HERE))
+
+
+_put_this_directory_last()
+warnings.filterwarnings("ignore", message="DSA is deprecated")  # asyncssh imports DSA support; never used
 
 
 # -- command line -------------------------------------------------------------------------------------
@@ -264,23 +299,6 @@ def run_workers(fn: Callable[..., R], processes: int, *args: Any) -> list[R]:
     if errors:
         raise RuntimeError("worker process failed:\n" + "\n".join(errors))
     return [payload for _, payload in outcomes]
-
-
-# -- imports ------------------------------------------------------------------------------------------
-def import_shadowed_package(name: str) -> ModuleType:
-    """Import the project package ``name`` although a benchmark script here has the same name.
-
-    ``python benchmarks/<name>.py`` puts this directory first on ``sys.path``, so ``import <name>`` would
-    load the script itself. Call this before anything imports the package: it is imported with this
-    directory left off ``sys.path`` (restored afterwards), so ``sys.modules`` then holds the real package.
-    """
-    here = Path(__file__).resolve().parent
-    saved = list(sys.path)
-    sys.path[:] = [entry for entry in saved if Path(entry or ".").resolve() != here]
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path[:] = saved
 
 
 # -- databases ----------------------------------------------------------------------------------------

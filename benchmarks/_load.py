@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from _common import log, machine_cpu_ticks, run_workers
+
 from _servers import pid_cpu_seconds, pids_named, postgres_backends, tree_cpu_seconds
 
 

@@ -67,7 +67,6 @@ from _common import (
     fmt_rate,
     fresh_postgres_schema,
     fresh_sqlite_file,
-    import_shadowed_package,
     log,
     machine_info,
     measure_phase,
@@ -77,18 +76,15 @@ from _common import (
     run_workers,
     utc_now,
 )
+
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
-# benchmarks/proofs.py sits next to this script: load the ``proofs`` package before the ledger imports it,
-# or the script directory (first on sys.path, here and in the spawned children) would shadow it.
-import_shadowed_package("proofs")
-
-from adapters.log_recorder import SequencedRecorder, system_clock  # noqa: E402
-from adapters.memory.claim_facts import LogDerivedClaimFacts  # noqa: E402
-from adapters.storage import StorageConfig, open_recorder  # noqa: E402
-from ledger_core.engine.aggregate import LedgerAggregate, derive_id  # noqa: E402
-from ledger_core.ledger import Ledger  # noqa: E402
+from adapters.log_recorder import SequencedRecorder, system_clock
+from adapters.memory.claim_facts import LogDerivedClaimFacts
+from adapters.storage import StorageConfig, open_recorder
+from ledger_core.engine.aggregate import LedgerAggregate, derive_id
+from ledger_core.ledger import Ledger
 
 BATCH = 100  # aggregates per save in cases b and d
 CALLERS = 64  # concurrent callers in cases e and f

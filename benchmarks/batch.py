@@ -36,13 +36,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
 from _common import (
     base_parser,
     emit_json,
     fresh_postgres_schema,
     fresh_sqlite_file,
-    import_shadowed_package,
     machine_info,
     measure_phase,
     parse_backends,
@@ -51,18 +49,16 @@ from _common import (
     utc_now,
 )
 
-# ``benchmarks/proofs.py`` (first on sys.path, here and in the spawned children) would shadow the package.
-import_shadowed_package("proofs")
-import_shadowed_package("http")  # benchmarks/http.py would shadow the standard library's http (httpx needs it)
+import orjson
 
-from adapters.batch.processing import process_reconciliation_file, sealing_checkpoint  # noqa: E402
-from adapters.batch.results import write_results  # noqa: E402
-from adapters.opening import open_audit_log, open_ledger  # noqa: E402
-from adapters.storage import StorageConfig, open_recorder  # noqa: E402
-from ledger_core.claims.batch.claims_file import ClaimsFileStatus  # noqa: E402
-from ledger_core.claims.documents import Document  # noqa: E402
-from ledger_core.claims.submission import validate_submission  # noqa: E402
-from ledger_core.engine.envelope import EventDraft  # noqa: E402
+from adapters.batch.processing import process_reconciliation_file, sealing_checkpoint
+from adapters.batch.results import write_results
+from adapters.opening import open_audit_log, open_ledger
+from adapters.storage import StorageConfig, open_recorder
+from ledger_core.claims.batch.claims_file import ClaimsFileStatus
+from ledger_core.claims.documents import Document
+from ledger_core.claims.submission import validate_submission
+from ledger_core.engine.envelope import EventDraft
 
 FULL_CLAIMS, QUICK_CLAIMS = 1_000_000, 5_000
 FULL_PER_CLAIM, QUICK_PER_CLAIM = 2_000, 300

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import os
 import tempfile
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from _common import (
     fmt_mib,
     fresh_postgres_schema,
     fresh_sqlite_file,
-    import_shadowed_package,
     machine_info,
     measure_phase,
     parse_backends,
@@ -38,29 +36,24 @@ from _common import (
     utc_now,
 )
 
-import_shadowed_package("proofs")
-import_shadowed_package("http")  # benchmarks/http.py would shadow the standard library (httpx imports it)
-import_shadowed_package("http.client")
-warnings.filterwarnings("ignore", message="DSA is deprecated")  # asyncssh imports DSA support; never used
+import orjson
+import pysequoia
 
-import orjson  # noqa: E402
-import pysequoia  # noqa: E402
-
-from adapters import feed_exchange  # noqa: E402
-from adapters.batch.processing import process_claims_file, sealing_checkpoint  # noqa: E402
-from adapters.feeds.folders import FeedFolders  # noqa: E402
-from adapters.feeds.openpgp import SequoiaFeedCrypto, certificate_of, generate_secret_key  # noqa: E402
-from adapters.feeds.partner_files import FeedKeyFiles  # noqa: E402
-from adapters.feeds.runs import FeedRunJournal  # noqa: E402
-from adapters.files.master_key import KeyWrapper  # noqa: E402
-from adapters.opening import open_audit_log, open_ledger  # noqa: E402
-from adapters.storage import StorageConfig  # noqa: E402
-from adapters.workers.claims_files import ClaimsInbound  # noqa: E402
-from adapters.workers.feed_metrics import FeedMetrics  # noqa: E402
-from adapters.workers.feeds import FeedWorker  # noqa: E402
-from api.claims_processing import LedgerClaimsProcessing  # noqa: E402
-from api.feeds_processing import LedgerFeedProcessing  # noqa: E402
-from ledger_core.members.feeds.formats import FeedKind  # noqa: E402
+from adapters import feed_exchange
+from adapters.batch.processing import process_claims_file, sealing_checkpoint
+from adapters.feeds.folders import FeedFolders
+from adapters.feeds.openpgp import SequoiaFeedCrypto, certificate_of, generate_secret_key
+from adapters.feeds.partner_files import FeedKeyFiles
+from adapters.feeds.runs import FeedRunJournal
+from adapters.files.master_key import KeyWrapper
+from adapters.opening import open_audit_log, open_ledger
+from adapters.storage import StorageConfig
+from adapters.workers.claims_files import ClaimsInbound
+from adapters.workers.feed_metrics import FeedMetrics
+from adapters.workers.feeds import FeedWorker
+from api.claims_processing import LedgerClaimsProcessing
+from api.feeds_processing import LedgerFeedProcessing
+from ledger_core.members.feeds.formats import FeedKind
 
 PARTNER = "acme"
 NAME = f"claims_{PARTNER}_20260115.jsonl"

@@ -26,27 +26,22 @@ stderr; the last line of stdout is one JSON object.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import signal
+import subprocess
 import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-# This directory holds ``http.py``, which would shadow the standard library's ``http`` (httpx needs it):
-# move the directory to the end of ``sys.path`` before anything imports ``http``.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
+from _common import base_parser, emit_json, log, machine_info, print_table, utc_now
 
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-from urllib.parse import urlsplit  # noqa: E402
-
-import httpx  # noqa: E402
-from _common import base_parser, emit_json, log, machine_info, print_table, utc_now  # noqa: E402
+import httpx
 
 CHUNK = 256 * 1024
 MIB = 1_048_576

@@ -35,7 +35,6 @@ from _common import (
     emit_json,
     fresh_postgres_schema,
     fresh_sqlite_file,
-    import_shadowed_package,
     machine_info,
     measure_phase,
     parse_backends,
@@ -44,19 +43,14 @@ from _common import (
     utc_now,
 )
 
-# ``benchmarks/proofs.py`` and ``benchmarks/http.py`` (first on sys.path, here and in the spawned children) would
-# shadow the package and the standard library's ``http`` (which httpx imports).
-import_shadowed_package("proofs")
-import_shadowed_package("http")
-
-from adapters.feeds.processing import process_eligibility_file, write_enrollment_feed  # noqa: E402
-from adapters.opening import open_ledger, start_embedded_sealer  # noqa: E402
-from adapters.storage import StorageConfig  # noqa: E402
-from ledger_core.members.enrollments import Enrollment  # noqa: E402
-from ledger_core.members.feeds.formats import ELIGIBILITY_COLUMNS  # noqa: E402
-from ledger_core.members.feeds.loading import FeedPolicy  # noqa: E402
-from ledger_core.members.member import EligibilityRecord  # noqa: E402
-from ledger_core.members.outcomes import ELIGIBLE  # noqa: E402
+from adapters.feeds.processing import process_eligibility_file, write_enrollment_feed
+from adapters.opening import open_ledger, start_embedded_sealer
+from adapters.storage import StorageConfig
+from ledger_core.members.enrollments import Enrollment
+from ledger_core.members.feeds.formats import ELIGIBILITY_COLUMNS
+from ledger_core.members.feeds.loading import FeedPolicy
+from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.outcomes import ELIGIBLE
 
 FULL_ROWS, QUICK_ROWS = 1_000_000, 10_000
 FULL_PER_RECORD, QUICK_PER_RECORD = 3_000, 200

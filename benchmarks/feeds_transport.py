@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,6 @@ from _common import (
     case_result,
     emit_json,
     fmt_mib,
-    import_shadowed_package,
     machine_info,
     measure_phase,
     print_table,
@@ -38,17 +36,14 @@ from _common import (
     utc_now,
 )
 
-import_shadowed_package("proofs")
-warnings.filterwarnings("ignore", message="DSA is deprecated")  # asyncssh imports DSA support; never used
+import asyncssh
+import pysequoia
 
-import asyncssh  # noqa: E402
-import pysequoia  # noqa: E402
-
-from adapters.feeds.folders import FeedFolders  # noqa: E402
-from adapters.feeds.openpgp import certificate_of, decrypt_inbound, encrypt_outbound, generate_secret_key  # noqa: E402
-from adapters.feeds.partner_files import FeedKeyFiles  # noqa: E402
-from adapters.feeds.sftp_server import SftpServerConfig, start_sftp_server  # noqa: E402
-from adapters.files.master_key import KeyWrapper  # noqa: E402
+from adapters.feeds.folders import FeedFolders
+from adapters.feeds.openpgp import certificate_of, decrypt_inbound, encrypt_outbound, generate_secret_key
+from adapters.feeds.partner_files import FeedKeyFiles
+from adapters.feeds.sftp_server import SftpServerConfig, start_sftp_server
+from adapters.files.master_key import KeyWrapper
 
 PARTNER = "acme_life"
 HEADER = "partner_member_id,email,first_name,last_name,date_of_birth,gender,state,policy_type,policy_start_date\n"

@@ -40,7 +40,6 @@ import itertools
 import math
 import random
 import statistics
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,9 +48,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _common import base_parser, emit_json, log, machine_info, parse_backends, print_table, utc_now
 
-from benchmarks._common import base_parser, emit_json, log, machine_info, parse_backends, print_table, utc_now
 from ledger_core.claims.facts import CLAIM_SUBMITTED, DOCUMENT_REGISTERED, ClaimFactsIndex
 from ledger_core.claims.risk_rules import CURRENT_RULE_SET, RULE_SETS
 from ledger_core.claims.submission import ClaimSubmission, validate_submission
@@ -330,7 +328,7 @@ def storage(backends: list[str], postgres_url: str, claims: list[Claim]) -> dict
     """Submit + first verification with I/O, one save vs two saves, on each backend (fresh databases)."""
     import tempfile
 
-    from benchmarks._common import fresh_postgres_schema, fresh_sqlite_file
+    from _common import fresh_postgres_schema, fresh_sqlite_file
 
     results: dict[str, Any] = {}
     for backend in backends:

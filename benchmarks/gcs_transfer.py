@@ -30,7 +30,6 @@ from _common import (
     case_result,
     emit_json,
     fmt_mib,
-    import_shadowed_package,
     machine_info,
     measure_phase,
     print_table,
@@ -38,14 +37,12 @@ from _common import (
     utc_now,
 )
 
-import_shadowed_package("proofs")
+import requests
+from google.cloud import storage
 
-import requests  # noqa: E402
-from google.cloud import storage  # noqa: E402
-
-from adapters.feed_exchange import GcsBucket  # noqa: E402
-from adapters.feeds.folders import FeedFolders  # noqa: E402
-from adapters.feeds.gcs_client import UPLOAD_CHUNK, GcsTransfer  # noqa: E402
+from adapters.feed_exchange import GcsBucket
+from adapters.feeds.folders import FeedFolders
+from adapters.feeds.gcs_client import UPLOAD_CHUNK, GcsTransfer
 
 PARTNER = "acme_life"
 BUCKET = "bench-exchange"

@@ -65,29 +65,21 @@ Usage: ``python benchmarks/http.py [--quick] [--backends sqlite,postgresql] [--d
 run first on that checkout's code (``<backend>-baseline``: the code path before a change, in the same
 run). Table on stderr; the last line of stdout is one JSON object.
 
-Note: this file is named ``http.py``, which shadows the standard library's ``http`` package when run as
-a script; the first lines below move this directory to the end of ``sys.path`` before anything imports it.
+Note: this file is named ``http.py``, which would shadow the standard library's ``http`` package when run as
+a script; importing ``_common`` (first) moves this directory to the end of ``sys.path``.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
-if getattr(sys.modules.get("http"), "__file__", None) == os.path.abspath(__file__):  # pragma: no cover
-    del sys.modules["http"]
-
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-from _common import (  # noqa: E402
+from _common import (
     base_parser,
     emit_json,
     fresh_postgres_schema,
-    import_shadowed_package,
     log,
     machine_info,
     parse_backends,
@@ -95,10 +87,8 @@ from _common import (  # noqa: E402
     utc_now,
 )
 
-import_shadowed_package("proofs")
-
-from _load import CpuSources, run_case  # noqa: E402
-from _servers import DEFAULT_REDIS_URL, REPO, create_partner, hello_server, ledger_server  # noqa: E402
+from _load import CpuSources, run_case
+from _servers import DEFAULT_REDIS_URL, REPO, create_partner, hello_server, ledger_server
 
 TARGET_POST_RATE = 1_500
 TARGET_P99_MS = 100.0

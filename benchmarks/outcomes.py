@@ -42,7 +42,6 @@ from _common import (
     emit_json,
     fresh_postgres_schema,
     fresh_sqlite_file,
-    import_shadowed_package,
     machine_info,
     measure_phase,
     parse_backends,
@@ -51,14 +50,11 @@ from _common import (
     utc_now,
 )
 
-# ``benchmarks/proofs.py`` (first on sys.path, here and in the spawned children) would shadow the package.
-import_shadowed_package("proofs")
-
-from adapters.opening import open_ledger  # noqa: E402
-from adapters.storage import StorageConfig  # noqa: E402
-from ledger_core.members.member import EligibilityRecord  # noqa: E402
-from ledger_core.members.outcomes import MemberFacts, contribution, month_end  # noqa: E402
-from ledger_core.shared.vocabulary import HealthAction, NpsKind, ResultType  # noqa: E402
+from adapters.opening import open_ledger
+from adapters.storage import StorageConfig
+from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.outcomes import MemberFacts, contribution, month_end
+from ledger_core.shared.vocabulary import HealthAction, NpsKind, ResultType
 
 FULL_MEMBERS, QUICK_MEMBERS = 1_000_000, 100_000
 FULL_UPSERTS, QUICK_UPSERTS = 5_000, 500

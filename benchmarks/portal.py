@@ -14,30 +14,21 @@ stdout is one JSON object.
 
 from __future__ import annotations
 
-import os
+import shutil
+import statistics
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
-# benchmarks/http.py would shadow the standard library's ``http`` (httpx needs it): this directory last.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
-
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-from _common import (  # noqa: E402
+from _common import (
     base_parser,
     emit_json,
-    import_shadowed_package,
     log,
     machine_info,
     print_table,
     utc_now,
 )
-
-import_shadowed_package("proofs")  # benchmarks/proofs.py shadows the package
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))

@@ -52,7 +52,6 @@ from _common import (
     fmt_rate,
     fresh_postgres_schema,
     fresh_sqlite_file,
-    import_shadowed_package,
     log,
     machine_info,
     measure_phase,
@@ -63,20 +62,16 @@ from _common import (
     utc_now,
 )
 
-# This file is benchmarks/proofs.py: the package must be loaded before the ledger imports it, or the
-# script's own directory (first on sys.path, here and in the spawned children) would shadow it.
-import_shadowed_package("proofs")
-
-from adapters.files.signing_key import ensure_signing_key  # noqa: E402
-from adapters.log_recorder import system_clock  # noqa: E402
-from adapters.storage import StorageConfig, open_tree_store  # noqa: E402
-from ledger_core.engine.auditing import ProofService  # noqa: E402
-from ledger_core.engine.envelope import EventDraft, decode_entry, encode_entry  # noqa: E402
-from ledger_core.engine.right_edge import RightEdge  # noqa: E402
-from ledger_core.engine.sealing import Sealer, SealPolicy  # noqa: E402
-from proofs.checkpoint import verify_checkpoint  # noqa: E402  (submodules: mypy sees `proofs` as this file)
-from proofs.note import vkey_from_public_key  # noqa: E402
-from proofs.verify import verify_consistency, verify_inclusion  # noqa: E402
+from adapters.files.signing_key import ensure_signing_key
+from adapters.log_recorder import system_clock
+from adapters.storage import StorageConfig, open_tree_store
+from ledger_core.engine.auditing import ProofService
+from ledger_core.engine.envelope import EventDraft, decode_entry, encode_entry
+from ledger_core.engine.right_edge import RightEdge
+from ledger_core.engine.sealing import Sealer, SealPolicy
+from proofs.checkpoint import verify_checkpoint  # submodules: mypy sees `proofs` as this file
+from proofs.note import vkey_from_public_key
+from proofs.verify import verify_consistency, verify_inclusion
 
 FULL_ENTRIES = 1_000_000
 QUICK_ENTRIES = 50_000

@@ -17,29 +17,21 @@ Usage: ``python benchmarks/request_gate.py [--quick] [--requests N] [--rounds R]
 
 from __future__ import annotations
 
+import asyncio
 import os
-import sys
+import time
+import uuid
 
-# this directory's http.py would shadow the standard library's ``http`` (see http.py): put it last
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
+from _common import base_parser, emit_json, log, machine_info, print_table, utc_now
 
-import asyncio  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
+import redis
+from _servers import DEFAULT_REDIS_URL, pid_cpu_seconds, pids_named
 
-import redis  # noqa: E402
-from _common import base_parser, emit_json, import_shadowed_package, log, machine_info, print_table, utc_now  # noqa: E402
-
-import_shadowed_package("proofs")
-
-from _servers import DEFAULT_REDIS_URL, pid_cpu_seconds, pids_named  # noqa: E402
-
-from adapters.ratelimit import RatePolicy  # noqa: E402
-from adapters.redis.idempotency import RedisIdempotencyStore  # noqa: E402
-from adapters.redis.ratelimit import RedisRateLimiter  # noqa: E402
-from adapters.redis.replay import RedisReplayCache  # noqa: E402
-from adapters.request_gate import IdempotencyClaim, RequestGate, remember_and_check  # noqa: E402
+from adapters.ratelimit import RatePolicy
+from adapters.redis.idempotency import RedisIdempotencyStore
+from adapters.redis.ratelimit import RedisRateLimiter
+from adapters.redis.replay import RedisReplayCache
+from adapters.request_gate import IdempotencyClaim, RequestGate, remember_and_check
 
 POLICY = RatePolicy("bench", limit=10_000_000, burst=1_000_000, window_s=60, daily_quota=None)
 

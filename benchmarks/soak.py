@@ -41,44 +41,37 @@ Table on stderr; the last line of stdout is one JSON object.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-# This directory holds ``http.py``, which would shadow the standard library's ``http``: move it last.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
-
-import multiprocessing  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import ExitStack, contextmanager  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-from _common import (  # noqa: E402
+from _common import (
+    HERE,
     base_parser,
     emit_json,
     fresh_postgres_schema,
-    import_shadowed_package,
     log,
     machine_info,
     print_table,
     utc_now,
 )
 
-import_shadowed_package("proofs")
-
-from _servers import ledger_server  # noqa: E402
-from _soak_analysis import latency_windows, p99_steady, percentile, rss_growth  # noqa: E402
-from _soak_load import MIX, load_main, receiver_main  # noqa: E402
-from _soak_procs import ProcessSampler, postgres_backends, redis_pid  # noqa: E402
+from _servers import ledger_server
+from _soak_analysis import latency_windows, p99_steady, percentile, rss_growth
+from _soak_load import MIX, load_main, receiver_main
+from _soak_procs import ProcessSampler, postgres_backends, redis_pid
 
 DEFAULT_REDIS_URL = os.environ.get("LEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 EVENT_TYPES = ["claim.verified", "claim.fraud_detected", "proof.generated"]
@@ -510,7 +503,7 @@ def deployment(args: Any, sampler: ProcessSampler) -> Iterator[dict[str, Any]]:
         if args.tracemalloc is not None:  # allocation snapshots of the API workers (benchmarks/_tracemalloc_site)
             args.tracemalloc.mkdir(parents=True, exist_ok=True)
             server_env |= {
-                "PYTHONPATH": str(Path(_HERE) / "_tracemalloc_site"),
+                "PYTHONPATH": str(HERE / "_tracemalloc_site"),
                 "LEDGER_BENCH_TRACEMALLOC_DIR": str(args.tracemalloc),
                 "LEDGER_BENCH_TRACEMALLOC_MATCH": "serve",
                 "LEDGER_BENCH_TRACEMALLOC_FRAMES": "3",

@@ -31,7 +31,6 @@ from _common import (
     emit_json,
     fresh_postgres_schema,
     fresh_sqlite_file,
-    import_shadowed_package,
     machine_info,
     parse_backends,
     print_table,
@@ -39,11 +38,9 @@ from _common import (
     utc_now,
 )
 
-import_shadowed_package("proofs")
-
-from adapters.ports import ManagedSsoStore  # noqa: E402
-from ledger_core.accounts.identity import SignedIn, StaffRole, UserKind  # noqa: E402
-from ledger_core.accounts.sessions import SessionService  # noqa: E402
+from adapters.ports import ManagedSsoStore
+from ledger_core.accounts.identity import SignedIn, StaffRole, UserKind
+from ledger_core.accounts.sessions import SessionService
 
 URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
 PASSWORD = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"

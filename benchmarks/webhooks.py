@@ -16,38 +16,26 @@ Targets (issue 5): >= 1,000 deliveries/s and p99 <= 1 s. The last line of stdout
 
 from __future__ import annotations
 
-import os
-import sys
+import asyncio
+import multiprocessing
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-# This directory holds ``http.py``, which would shadow the standard library's ``http`` (httpx needs it):
-# move the directory to the end of ``sys.path`` before anything imports ``http``.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
-
-import asyncio  # noqa: E402
-import multiprocessing  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-from _common import (  # noqa: E402
+from _common import (
     base_parser,
     emit_json,
     fresh_postgres_schema,
     fresh_sqlite_file,
-    import_shadowed_package,
     log,
     machine_info,
     parse_backends,
     print_table,
     utc_now,
 )
-
-# ``benchmarks/proofs.py`` would shadow the ``proofs`` package the ledger imports.
-import_shadowed_package("proofs")
 
 TARGET_RATE = 1000.0
 TARGET_P99_MS = 1000.0
