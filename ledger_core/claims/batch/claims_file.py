@@ -1,11 +1,12 @@
 """An inbound claims file as an aggregate: received, loaded chunk by chunk, completed, or rejected whole.
 
-The id is ``derive_id("claims_file", partner_id, sha256 of the file)``: a file is known by its bytes, so the
-same file run again finds its aggregate and records nothing, and a run killed midway resumes after the last
-recorded chunk. Each ``claimsfile.chunk_loaded`` event records, per line of the chunk, what became of it
-(:class:`~.formats.LineOutcome`, the claim id when there is one, the field and reason when refused): the
-results file is written from the log, so a resumed run writes the same results as an uninterrupted one.
-Claims carry no personal data; a reason may quote the partner's own claim fields.
+The id is ``derive_id("claims_file", partner_id, sha256 of the file)`` (as every partner file's:
+:mod:`ledger_core.shared.partner_file`): the same file run again finds its aggregate and records nothing,
+and a run killed midway resumes after the last recorded chunk. Each ``claimsfile.chunk_loaded`` event
+records, per line of the chunk, what became of it (:class:`~.formats.LineOutcome`, the claim id when there
+is one, the field and reason when refused): the results file is written from the log, so a resumed run
+writes the same results as an uninterrupted one. Claims carry no personal data; a reason may quote the
+partner's own claim fields.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from ledger_core.claims.batch.formats import BatchFileRejection, LineOutcome
-from ledger_core.engine.aggregate import LedgerAggregate, derive_id
-from ledger_core.engine.errors import InvalidTransition
-from ledger_core.shared.validation import check_partner_slug, check_sha256_hex
+from ledger_core.engine.aggregate import derive_id
+from ledger_core.shared.partner_file import PartnerFile
+from ledger_core.shared.validation import check_sha256_hex
 
 
 class ClaimsFileStatus(StrEnum):
@@ -29,8 +30,11 @@ class ClaimsFileStatus(StrEnum):
     """Rejected whole: nothing of it loaded."""
 
 
+CLAIMS_FILE = "claims_file"
+
+
 def claims_file_id(partner_id: str, digest: str) -> UUID:
-    return derive_id("claims_file", partner_id, digest)
+    return derive_id(CLAIMS_FILE, partner_id, digest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,32 +69,26 @@ class LineResult:
         )
 
 
-class ClaimsFile(LedgerAggregate):
+class ClaimsFile(PartnerFile[ClaimsFileStatus, BatchFileRejection]):
     """One partner's claims file, identified by its SHA-256."""
 
     AGGREGATE_TYPE: ClassVar[str] = "ClaimsFile"
+    FILE_KIND: ClassVar[str] = CLAIMS_FILE
+    STATUS: ClassVar[type[StrEnum]] = ClaimsFileStatus
+    REJECTION: ClassVar[type[StrEnum]] = BatchFileRejection
 
-    class Event(LedgerAggregate.Event):
+    class Event(PartnerFile.Event):
         pass
 
-    class Created(Event, LedgerAggregate.Created):
+    class Created(Event, PartnerFile.Created):
         pass
 
-    class Received(Created):
+    class Received(Created, PartnerFile.Received):
         EVENT_TYPE: ClassVar[str] = "claimsfile.received"
-        file_name: str
-        digest: str
-        size: int
         default_level: str
 
-    class Rejected(Created):
+    class Rejected(Created, PartnerFile.Rejected):
         EVENT_TYPE: ClassVar[str] = "claimsfile.rejected"
-        file_name: str
-        digest: str
-        size: int
-        rejection: str
-        message: str
-        line: int | None
 
     class ChunkLoaded(Event):
         EVENT_TYPE: ClassVar[str] = "claimsfile.chunk_loaded"
@@ -127,31 +125,15 @@ class ClaimsFile(LedgerAggregate):
         message: str | None = None,
         line: int | None = None,
     ) -> None:
-        self.partner_id = partner_id
-        self.file_name = file_name
-        self.digest = digest
-        self.size = size
+        super().__init__(partner_id, file_name, digest, size, rejection, message, line)
         self.default_level = default_level
         self.lines_through = 0
         self.counts: dict[LineOutcome, int] = {}
         self.report_sha256: str | None = None
-        self.rejection = None if rejection is None else BatchFileRejection(rejection)
-        self.message = message
-        self.line = line
-        self.status = ClaimsFileStatus.LOADING if rejection is None else ClaimsFileStatus.REJECTED
 
     @classmethod
     def receive(cls, partner_id: str, file_name: str, digest: str, size: int, default_level: str) -> ClaimsFile:
-        partner_id = check_partner_slug(partner_id)
-        return cls._create(
-            cls.Received,
-            id=claims_file_id(partner_id, check_sha256_hex(digest, "digest")),
-            partner_id=partner_id,
-            file_name=file_name,
-            digest=digest,
-            size=size,
-            default_level=default_level,
-        )
+        return cls._received(partner_id, file_name, digest, size, default_level=default_level)
 
     @classmethod
     def reject(
@@ -164,31 +146,18 @@ class ClaimsFile(LedgerAggregate):
         message: str,
         line: int | None,
     ) -> ClaimsFile:
-        partner_id = check_partner_slug(partner_id)
-        return cls._create(
-            cls.Rejected,
-            id=claims_file_id(partner_id, check_sha256_hex(digest, "digest")),
-            partner_id=partner_id,
-            file_name=file_name,
-            digest=digest,
-            size=size,
-            rejection=rejection.value,
-            message=message,
-            line=line,
-        )
+        return cls._rejected(partner_id, file_name, digest, size, rejection, message, line)
 
     def record_chunk(self, lines_through: int, results: list[LineResult]) -> None:
         """Lines up to ``lines_through`` are done; ``results`` says what became of each of them."""
-        if self.status is not ClaimsFileStatus.LOADING or lines_through <= self.lines_through:
-            raise InvalidTransition("claims_file", self.status.value, "record_chunk")
+        self._require_loading("record_chunk", stale=lines_through <= self.lines_through)
         self.trigger_event(self.ChunkLoaded, lines_through=lines_through, results=[r.as_json() for r in results])
 
     def complete(
         self, lines: int, counts: dict[LineOutcome, int] | None = None, report_sha256: str | None = None
     ) -> None:
         """Close the file. ``counts`` (reconciliation, which records no chunks) replaces the chunks' counts."""
-        if self.status is not ClaimsFileStatus.LOADING:
-            raise InvalidTransition("claims_file", self.status.value, "complete")
+        self._require_loading("complete")
         final = self.counts if counts is None else counts
         self.trigger_event(
             self.Completed,

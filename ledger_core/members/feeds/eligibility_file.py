@@ -1,10 +1,11 @@
 """An inbound eligibility file as an aggregate: received, loaded batch by batch, completed, or rejected whole.
 
-The id is ``derive_id("eligibility_file", partner_id, sha256 of the file)``: a file is known by its bytes,
-so the same file processed again finds its aggregate and records nothing (seed 001 §2.2 "deduplicate"), and
-a file whose processing was killed resumes after its last recorded batch. Each ``eligibilityfile.batch_loaded``
-event is saved in the SAME save as the member events of its batch (:meth:`MemberBatches.upsert_batch`),
-after them, so the log says exactly which rows are done: the row position is durable with the data.
+The id is ``derive_id("eligibility_file", partner_id, sha256 of the file)`` (as every partner file's:
+:mod:`ledger_core.shared.partner_file`), so the same file processed again finds its aggregate and records
+nothing (seed 001 §2.2 "deduplicate"), and a file whose processing was killed resumes after its last
+recorded batch. Each ``eligibilityfile.batch_loaded`` event is saved in the SAME save as the member events
+of its batch (:meth:`MemberBatches.upsert_batch`), after them, so the log says exactly which rows are
+done: the row position is durable with the data.
 
 Events carry counts and :class:`~ledger_core.members.feeds.formats.RowProblem` entries (row, line, field,
 fixed reason, the partner's member id when valid) and the partner member ids of the batch's new members who
@@ -19,10 +20,9 @@ from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
 
-from ledger_core.engine.aggregate import LedgerAggregate, derive_id
-from ledger_core.engine.errors import InvalidTransition
+from ledger_core.engine.aggregate import derive_id
 from ledger_core.members.feeds.formats import FileRejection, RowProblem
-from ledger_core.shared.validation import check_partner_slug, check_sha256_hex
+from ledger_core.shared.partner_file import PartnerFile
 
 
 class FileStatus(StrEnum):
@@ -37,36 +37,33 @@ class FileStatus(StrEnum):
     """Rejected whole: nothing of it loaded."""
 
 
+ELIGIBILITY_FILE = "eligibility_file"
+
+
 def eligibility_file_id(partner_id: str, digest: str) -> UUID:
-    return derive_id("eligibility_file", partner_id, digest)
+    return derive_id(ELIGIBILITY_FILE, partner_id, digest)
 
 
-class EligibilityFile(LedgerAggregate):
+class EligibilityFile(PartnerFile[FileStatus, FileRejection]):
     """One partner's eligibility file, identified by its SHA-256."""
 
     AGGREGATE_TYPE: ClassVar[str] = "EligibilityFile"
+    FILE_KIND: ClassVar[str] = ELIGIBILITY_FILE
+    STATUS: ClassVar[type[StrEnum]] = FileStatus
+    REJECTION: ClassVar[type[StrEnum]] = FileRejection
 
-    class Event(LedgerAggregate.Event):
+    class Event(PartnerFile.Event):
         pass
 
-    class Created(Event, LedgerAggregate.Created):
+    class Created(Event, PartnerFile.Created):
         pass
 
-    class Received(Created):
+    class Received(Created, PartnerFile.Received):
         EVENT_TYPE: ClassVar[str] = "eligibilityfile.received"
-        file_name: str
-        digest: str
-        size: int
         rows: int
 
-    class Rejected(Created):
+    class Rejected(Created, PartnerFile.Rejected):
         EVENT_TYPE: ClassVar[str] = "eligibilityfile.rejected"
-        file_name: str
-        digest: str
-        size: int
-        rejection: str
-        message: str
-        line: int | None
 
     class BatchLoaded(Event):
         EVENT_TYPE: ClassVar[str] = "eligibilityfile.batch_loaded"
@@ -110,31 +107,15 @@ class EligibilityFile(LedgerAggregate):
         message: str | None = None,
         line: int | None = None,
     ) -> None:
-        self.partner_id = partner_id
-        self.file_name = file_name
-        self.digest = digest
-        self.size = size
+        super().__init__(partner_id, file_name, digest, size, rejection, message, line)
         self.rows = rows
         self.rows_through = 0
         self.created = self.updated = self.unchanged = self.refused = 0
-        self.rejection = None if rejection is None else FileRejection(rejection)
-        self.message = message
-        self.line = line
         self.alert = rejection is not None
-        self.status = FileStatus.LOADING if rejection is None else FileStatus.REJECTED
 
     @classmethod
     def receive(cls, partner_id: str, file_name: str, digest: str, size: int, rows: int) -> EligibilityFile:
-        partner_id = check_partner_slug(partner_id)
-        return cls._create(
-            cls.Received,
-            id=eligibility_file_id(partner_id, check_sha256_hex(digest, "digest")),
-            partner_id=partner_id,
-            file_name=file_name,
-            digest=digest,
-            size=size,
-            rows=rows,
-        )
+        return cls._received(partner_id, file_name, digest, size, rows=rows)
 
     @classmethod
     def reject(
@@ -147,18 +128,7 @@ class EligibilityFile(LedgerAggregate):
         message: str,
         line: int | None,
     ) -> EligibilityFile:
-        partner_id = check_partner_slug(partner_id)
-        return cls._create(
-            cls.Rejected,
-            id=eligibility_file_id(partner_id, check_sha256_hex(digest, "digest")),
-            partner_id=partner_id,
-            file_name=file_name,
-            digest=digest,
-            size=size,
-            rejection=rejection.value,
-            message=message,
-            line=line,
-        )
+        return cls._rejected(partner_id, file_name, digest, size, rejection, message, line)
 
     def record_batch(
         self,
@@ -172,8 +142,7 @@ class EligibilityFile(LedgerAggregate):
         notify: list[str] | None = None,
     ) -> None:
         """Rows up to ``rows_through`` are done; ``member_events`` events of the same save precede this one."""
-        if self.status is not FileStatus.LOADING or rows_through <= self.rows_through:
-            raise InvalidTransition("eligibility_file", self.status.value, "record_batch")
+        self._require_loading("record_batch", stale=rows_through <= self.rows_through)
         self.trigger_event(
             self.BatchLoaded,
             rows_through=rows_through,
@@ -189,8 +158,7 @@ class EligibilityFile(LedgerAggregate):
     def complete(self, alert_share: float) -> None:
         """Close the file: ``partial`` when any record was skipped; ``alert`` when more than ``alert_share``
         of its records were."""
-        if self.status is not FileStatus.LOADING:
-            raise InvalidTransition("eligibility_file", self.status.value, "complete")
+        self._require_loading("complete")
         status = FileStatus.PARTIAL if self.refused else FileStatus.ACCEPTED
         alert = self.rows > 0 and self.refused / self.rows > alert_share
         self.trigger_event(
