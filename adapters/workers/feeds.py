@@ -20,6 +20,8 @@ One pass, per partner:
    hosts its own server or exchanges through a bucket (a failed push is retried on the next pass);
 4. **lateness**: no eligibility file dated today by the deadline raises ``audit.alert`` once per day.
 
+The pull and push steps (and their failure alerts) are :mod:`adapters.workers.feed_transfers`.
+
 Claims files (``claims_``, ``verify_``, ``reconcile_``: docs/batch.md) arrive in the same inbound folder and
 are taken in the same arrival order; :mod:`adapters.workers.claims_files` processes them, publishes their
 results, pulls them in client mode (every ``pull_every``) and watches their deadline (``claims=``).
@@ -46,32 +48,28 @@ import os
 import re
 import time as clock
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Protocol
 
 from adapters.feed_exchange import (
     BucketFactory,
-    BucketFailure,
     FeedCrypto,
     FeedFolderStore,
     FeedJournal,
     FeedKeyStore,
     FeedPartnerConfig,
     FeedRun,
-    HostKeyRefused,
     PgpRejected,
-    RemoteCredentials,
     RemoteFactory,
-    RemoteFailure,
-    RemoteTransfer,
     RetryPolicy,
     is_encrypted_name,
     plain_name,
 )
-from adapters.workers.claims_files import CLAIMS_KINDS, ClaimsInbound, claims_kind
+from adapters.workers.claims_files import ClaimsInbound, claims_kind
 from adapters.workers.feed_metrics import FeedMetrics
+from adapters.workers.feed_transfers import FeedTransfers, StepResult
 from ledger_core.members.feeds.formats import FeedKind
 from ledger_core.members.feeds.notifications import (
     EligibilityNotice,
@@ -140,24 +138,6 @@ class FeedWorkerConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    """One thing a pass did, for the command line and the logs (names of files, counts; nothing personal)."""
-
-    partner_id: str
-    feed: str
-    """A :class:`FeedKind`, or a claims file kind (``claims``, ``verify``, ``reconcile``)."""
-    action: str
-    file: str | None = None
-    accepted: int = 0
-    rejected: int = 0
-    error: str | None = None
-
-    def to_json(self) -> dict[str, object]:
-        """The step's fields that are set (``feed`` as its name)."""
-        return {key: value for key, value in asdict(self).items() if value is not None}
-
-
 class FeedWorker:
     """Runs passes over every partner with feed settings (or one partner / one feed)."""
 
@@ -181,7 +161,6 @@ class FeedWorker:
         self.keys = keys
         self.journal = journal
         self.crypto = crypto
-        self.remote = remote
         self.processing = processing
         self.metrics = metrics
         self.alert = alert
@@ -189,7 +168,10 @@ class FeedWorker:
         self.config = config or FeedWorkerConfig()
         self.now = now
         self.claims = claims
-        self.bucket = bucket
+        # ``now`` read at each call: a test moves the worker's clock by setting ``worker.now``
+        self.transfers = FeedTransfers(
+            folders, keys, journal, remote, bucket, self.config.retry, metrics, self._raise, lambda: self.now()
+        )
 
     # -- passes --------------------------------------------------------------------------------------
     async def run_once(
@@ -204,7 +186,7 @@ class FeedWorker:
             for kind in (FeedKind.ELIGIBILITY, FeedKind.ENROLLMENT, FeedKind.OUTCOME):
                 if feed is None or feed is kind:
                     results.extend(await self._run_feed(config, kind, force))
-            results.extend(await self._push_pending(config))
+            results.extend(await self.transfers.push_pending(config))
             self._check_lateness(config)
             if self.claims is not None:
                 self.claims.check_deadlines(partner)
@@ -259,7 +241,9 @@ class FeedWorker:
             slot = now
         if kind is FeedKind.ELIGIBILITY:
             claims_due = self.claims is not None and self.claims.pull_due(config.partner_id)
-            results = await self._pull(config, slot is not None, claims_due) if slot is not None or claims_due else []
+            claims = self.claims if claims_due else None
+            pulled = slot is not None or claims_due
+            results = await self.transfers.pull(config, slot is not None, claims) if pulled else []
             results += await self._process_inbound(config)
         else:
             pending = runs.feed(kind.value).pending
@@ -273,31 +257,6 @@ class FeedWorker:
         return results
 
     # -- inbound -------------------------------------------------------------------------------------
-    def _transfer(self, config: FeedPartnerConfig) -> RemoteTransfer | None:
-        """The partner's own transport: its GCS bucket, its SFTP server, or None (it uses our SFTP server)."""
-        if config.gcs is not None and self.bucket is not None:
-            return self.bucket(config.partner_id, config.gcs, self.config.retry)
-        if config.remote is None:
-            return None
-        key_path = self.keys.client_key_path(config.partner_id)
-        credentials = RemoteCredentials(key_path if key_path.exists() else None, self.keys.remote_password(config))
-        return self.remote(config.remote, credentials, self.config.retry)
-
-    async def _pull(self, config: FeedPartnerConfig, eligibility: bool, claims: bool) -> list[StepResult]:
-        client = self._transfer(config)
-        if client is None:
-            return []
-        kinds = (("eligibility",) if eligibility else ()) + (CLAIMS_KINDS if claims else ())
-        prefixes = tuple(f"{kind}_{config.partner_id}_" for kind in kinds)
-        try:
-            names = await client.pull(config.partner_id, self.folders, lambda name: name.startswith(prefixes))
-        except (HostKeyRefused, RemoteFailure, BucketFailure) as error:
-            return [self._transfer_failed(config.partner_id, "pull", error)]
-        finally:  # tried: the next claims pull is one interval away, even if this one failed
-            if claims and self.claims is not None:
-                self.claims.pulled(config.partner_id)
-        return [StepResult(config.partner_id, _kind_of(name), "pulled", name) for name in names]
-
     async def _process_inbound(self, config: FeedPartnerConfig) -> list[StepResult]:
         partner = config.partner_id
         if self.claims is not None:
@@ -431,20 +390,6 @@ class FeedWorker:
             self.journal.save(replace(runs, unpushed=(*runs.unpushed, target.name)))
         return target.name
 
-    async def _push_pending(self, config: FeedPartnerConfig) -> list[StepResult]:
-        runs = self.journal.load(config.partner_id)
-        client = self._transfer(config)
-        if client is None or not runs.unpushed:
-            return []
-        files = [self.folders.outbound(config.partner_id) / name for name in runs.unpushed]
-        try:
-            pushed = await client.push(files)
-        except (HostKeyRefused, RemoteFailure, BucketFailure) as error:
-            return [self._transfer_failed(config.partner_id, "push", error)]
-        runs = self.journal.load(config.partner_id)
-        self.journal.save(replace(runs, unpushed=tuple(n for n in runs.unpushed if n not in pushed)))
-        return [StepResult(config.partner_id, _kind_of(name), "pushed", name) for name in pushed]
-
     # -- monitoring ----------------------------------------------------------------------------------
     def _check_lateness(self, config: FeedPartnerConfig) -> None:
         partner = config.partner_id
@@ -460,18 +405,6 @@ class FeedWorker:
         self._raise(partner, "feed_late", today, {"feed": "eligibility", "expected": expected, "deadline": deadline})
         self.metrics.late_alerts.labels(partner, FeedKind.ELIGIBILITY.value).inc()
         self.journal.save(replace(runs, late_alerted=today))
-
-    def _transfer_failed(
-        self, partner: str, direction: str, error: HostKeyRefused | RemoteFailure | BucketFailure
-    ) -> StepResult:
-        reason = "host_key_refused" if isinstance(error, HostKeyRefused) else str(error.details.get("kind"))
-        self.metrics.transfer_failures.labels(partner, direction, reason).inc()
-        alert = "sftp_host_key_refused" if isinstance(error, HostKeyRefused) else "sftp_transfer_failed"
-        if isinstance(error, BucketFailure):
-            alert = "gcs_transfer_failed"
-        key = f"{direction}:{self.now().astimezone(UTC):%Y%m%d%H}"
-        self._raise(partner, alert, key, {"direction": direction, "reason": reason, "detail": error.message})
-        return StepResult(partner, FeedKind.ELIGIBILITY, f"{direction} failed", error=error.message)
 
     def _raise(self, partner: str, alert: str, key: str, details: Mapping[str, object]) -> None:
         at = format_timestamp(self.now())
@@ -499,11 +432,6 @@ class FeedWorker:
             await self.mailer.send(message)
         except Exception as error:  # noqa: BLE001 - an email failing never fails the file; it is reported
             log.warning("notification email failed for partner %s: %s", message_partner, type(error).__name__)
-
-
-def _kind_of(name: str) -> str:
-    feed = next((kind for kind in FeedKind if name.startswith(f"{kind.value}_")), FeedKind.ENROLLMENT)
-    return (claims_kind(name) or feed).value
 
 
 async def _first(*events: asyncio.Event) -> None:
