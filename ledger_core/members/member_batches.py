@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -41,6 +41,17 @@ class BatchChange(StrEnum):
 class BatchOutcome:
     partner_member_id: str
     change: BatchChange
+
+
+@dataclass(slots=True)
+class _BatchPlan:
+    """What one batch records: the new members' drafts, the members built (``created``) or updated, and
+    one outcome per record."""
+
+    outcomes: list[BatchOutcome] = field(default_factory=list)
+    drafts: list[EventDraft] = field(default_factory=list)
+    created: dict[UUID, Member] = field(default_factory=dict)
+    updated: dict[UUID, Member] = field(default_factory=dict)
 
 
 CloseBatch = Callable[[int, Sequence[BatchOutcome]], LedgerAggregate]
@@ -91,7 +102,6 @@ class MemberBatches:
         order; an erased member is refused (``ERASED``), nothing of it recorded.
         """
         partner_id = check_partner_slug(partner_id)
-        app = self.members.app
         ids = [member_id(partner_id, record.partner_member_id) for record in records]
         existing = self._existing(ids, present)
         subjects = [subject_of(aggregate_id) for aggregate_id in ids]
@@ -102,36 +112,47 @@ class MemberBatches:
                 if aggregate_id not in existing or not existing[aggregate_id].erased
             }
         )
+        plan = self._plan(partner_id, records, ids, subjects, existing, sealed)
+        members = [*plan.created.values(), *plan.updated.values()]
+        self._save_batch(partner_id, plan.drafts, members, len(plan.created), close_batch, plan.outcomes)
+        return plan.outcomes
+
+    def _plan(
+        self,
+        partner_id: str,
+        records: Sequence[CheckedRecord],
+        ids: Sequence[UUID],
+        subjects: Sequence[str],
+        existing: dict[UUID, Member],
+        sealed: Mapping[str, SealedFields],
+    ) -> _BatchPlan:
+        """What each record changes: a draft per new member (an aggregate when it repeats in the batch, so
+        that its repeat updates it), an update of each existing one, ``ERASED`` where there are no keys."""
         repeated = {aggregate_id for aggregate_id, count in Counter(ids).items() if count > 1}
-        outcomes: list[BatchOutcome] = []
-        drafts: list[EventDraft] = []
-        created: dict[UUID, Member] = {}
-        updated: dict[UUID, Member] = {}
+        draft = self.members.app.creation_draft
+        plan = _BatchPlan()
         for record, aggregate_id, subject in zip(records, ids, subjects, strict=True):
             member = existing.get(aggregate_id)
             keys = sealed.get(subject)
             if keys is None or (member is not None and member.erased):
-                outcomes.append(BatchOutcome(record.partner_member_id, BatchChange.ERASED))
+                plan.outcomes.append(BatchOutcome(record.partner_member_id, BatchChange.ERASED))
                 continue
             if member is None and aggregate_id not in repeated:
                 payload = registration_payload(record.partner_member_id, keys, record.plain)
-                drafts.append(app.creation_draft(Member.Registered, aggregate_id, partner_id, payload))
+                plan.drafts.append(draft(Member.Registered, aggregate_id, partner_id, payload))
                 change = BatchChange.CREATED
             elif member is None:
                 member = Member.register_sealed(aggregate_id, partner_id, record.partner_member_id, keys, record.plain)
-                existing[aggregate_id] = created[aggregate_id] = member  # its repeat in this batch updates it
+                existing[aggregate_id] = plan.created[aggregate_id] = member  # its repeat in this batch updates it
                 change = BatchChange.CREATED
             elif member.update(personal=keys[0], fingerprints=keys[1], **record.plain):
-                if aggregate_id not in created:
-                    updated[aggregate_id] = member
+                if aggregate_id not in plan.created:
+                    plan.updated[aggregate_id] = member
                 change = BatchChange.UPDATED
             else:
                 change = BatchChange.UNCHANGED
-            outcomes.append(BatchOutcome(record.partner_member_id, change))
-        self._save_batch(
-            partner_id, drafts, [*created.values(), *updated.values()], len(created), close_batch, outcomes
-        )
-        return outcomes
+            plan.outcomes.append(BatchOutcome(record.partner_member_id, change))
+        return plan
 
     def _existing(
         self, ids: Sequence[UUID], present: Callable[[Sequence[UUID]], Collection[UUID]] | None
