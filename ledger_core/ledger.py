@@ -87,7 +87,6 @@ class Ledger:
     ) -> None:
         """``claim_facts`` answers the risk rules' cross-claim questions (over this same log); ``member_policy``
         and ``enrollment_links`` configure :attr:`membership` (without links, no enrollment URL is offered)."""
-        member_policy = member_policy or MemberPolicy()
         self.app = LedgerApplication(recorder, log_reader, aggregates)
         self.vault = PersonalDataVault(key_store)
         self.partners = PartnerService(self.app, clock)
@@ -101,6 +100,31 @@ class Ledger:
         """Claims files: historical imports and bulk verification (ledger_core/claims/batch/importing.py)."""
         self.reconciliation = Reconciliation(self.app)
         """Reconciliation files: the partner's list against the ledger (ledger_core/claims/batch/reconciliation.py)."""
+        self._init_members(
+            log_reader,
+            clock,
+            frozenset(restricted_states),
+            outcome_store,
+            member_policy or MemberPolicy(),
+            enrollment_links,
+            feed_policy,
+        )
+        self.accounts = Accounts(self.app, self.vault, clock)
+        """Identity providers, accounts and sign-in (ledger_core/accounts/use_cases.py)."""
+        self._on_close = on_close
+
+    def _init_members(
+        self,
+        log_reader: LogReader,
+        clock: Clock,
+        restricted_states: frozenset[str],
+        outcome_store: OutcomeStore | None,
+        member_policy: MemberPolicy,
+        enrollment_links: EnrollmentLinks | None,
+        feed_policy: FeedPolicy | None,
+    ) -> None:
+        """The members context's services (members, eligibility, enrollments, outcomes, feeds, portal), part of
+        :meth:`__init__`: they share the vault and the outcome projection."""
         # Outcome figures (ledger_core/members/outcome_projection.py); in memory unless storage provides a store.
         self.outcomes = OutcomeProjection(
             self.app,
@@ -111,8 +135,8 @@ class Ledger:
             clock=clock,
         )
         self.members = MemberService(self.app, self.vault, clock, self.outcomes)
-        self.enrollments = EnrollmentService(self.app, self.vault, frozenset(restricted_states), self.outcomes)
-        self.eligibility = EligibilityService(self.app, self.vault, clock, frozenset(restricted_states))
+        self.enrollments = EnrollmentService(self.app, self.vault, restricted_states, self.outcomes)
+        self.eligibility = EligibilityService(self.app, self.vault, clock, restricted_states)
         self.subscriptions = SubscriptionService(self.app)
         self.reminders = ReminderService(self.app, self.vault, clock, member_policy.reminder_send_delay)
         self.membership = Membership(
@@ -134,9 +158,6 @@ class Ledger:
             if isinstance(log_reader, FeedLogReader)
             else None
         )
-        self.accounts = Accounts(self.app, self.vault, clock)
-        """Identity providers, accounts and sign-in (ledger_core/accounts/use_cases.py)."""
-        self._on_close = on_close
 
     # -- reading the log ------------------------------------------------------------------------------
     def size(self) -> int:
