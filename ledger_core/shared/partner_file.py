@@ -82,32 +82,29 @@ class PartnerFile(LedgerAggregate, Generic[S, R]):
     @classmethod
     def _received(cls, partner_id: str, file_name: str, digest: str, size: int, **fields: Any) -> Self:
         """The file as received; ``fields`` are the subclass's own fields of its ``Received`` event."""
+        return cls._new(cls.Received, partner_id, file_name, digest, size, fields)
+
+    @classmethod
+    def _rejected(
+        cls, partner_id: str, file_name: str, digest: str, size: int, rejection: R, message: str, line: int | None
+    ) -> Self:
+        """The file as rejected whole (nothing of it loads)."""
+        fields = {"rejection": rejection.value, "message": message, "line": line}
+        return cls._new(cls.Rejected, partner_id, file_name, digest, size, fields)
+
+    @classmethod
+    def _new(
+        cls, event: type[Created], partner_id: str, file_name: str, digest: str, size: int, fields: dict[str, Any]
+    ) -> Self:
         partner_id = check_partner_slug(partner_id)
         return cls._create(
-            cls.Received,
+            event,
             id=cls.file_id(partner_id, check_sha256_hex(digest, "digest")),
             partner_id=partner_id,
             file_name=file_name,
             digest=digest,
             size=size,
             **fields,
-        )
-
-    @classmethod
-    def _rejected(
-        cls, partner_id: str, file_name: str, digest: str, size: int, rejection: R, message: str, line: int | None
-    ) -> Self:
-        partner_id = check_partner_slug(partner_id)
-        return cls._create(
-            cls.Rejected,
-            id=cls.file_id(partner_id, check_sha256_hex(digest, "digest")),
-            partner_id=partner_id,
-            file_name=file_name,
-            digest=digest,
-            size=size,
-            rejection=rejection.value,
-            message=message,
-            line=line,
         )
 
     def _require_loading(self, command: str, *, stale: bool = False) -> None:
