@@ -27,6 +27,7 @@ from adapters.workers.sealer import Report, SealerRunner, SealObserver, quiet
 from adapters.workers.witnesses import WitnessCollector, WitnessEndpoint
 from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.engine.aggregate import LedgerAggregate
+from ledger_core.engine.application import DEFAULT_AGGREGATE_CACHE_SIZE
 from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.auditing import ProofService
 from ledger_core.engine.merkle import CheckpointRecord
@@ -66,6 +67,7 @@ def open_ledger(
     max_batch_events: int = 4096,
     master_key: bytes | Path | None = None,
     feed_policy: FeedPolicy | None = None,
+    aggregate_cache_size: int = DEFAULT_AGGREGATE_CACHE_SIZE,
 ) -> Ledger:
     """Open (creating if needed) the ledger at ``location`` (see :func:`storage_config`).
 
@@ -108,6 +110,7 @@ def open_ledger(
         feed_policy=feed_policy,
         theme_assets=theme_assets,
         on_close=close,
+        aggregate_cache_size=aggregate_cache_size,
     )
 
 
