@@ -96,22 +96,26 @@ def open_ledger(
         outcome_store.close()
         theme_assets.close()
 
-    return Ledger(
-        recorder,
-        recorder,
-        key_store,
-        clock=clock,
-        claim_facts=LogDerivedClaimFacts(recorder),
-        aggregates=aggregates,
-        restricted_states=restricted_states,
-        outcome_store=outcome_store,
-        member_policy=member_policy,
-        enrollment_links=enrollment_links,
-        feed_policy=feed_policy,
-        theme_assets=theme_assets,
-        on_close=close,
-        aggregate_cache_size=aggregate_cache_size,
-    )
+    try:
+        return Ledger(
+            recorder,
+            recorder,
+            key_store,
+            clock=clock,
+            claim_facts=LogDerivedClaimFacts(recorder),
+            aggregates=aggregates,
+            restricted_states=restricted_states,
+            outcome_store=outcome_store,
+            member_policy=member_policy,
+            enrollment_links=enrollment_links,
+            feed_policy=feed_policy,
+            theme_assets=theme_assets,
+            on_close=close,
+            aggregate_cache_size=aggregate_cache_size,
+        )
+    except BaseException:  # e.g. an invalid cache size: nothing opened is left open
+        close()
+        raise
 
 
 def seal_pending(

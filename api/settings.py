@@ -154,7 +154,7 @@ class HttpSection:
     """``ledger serve --workers N``: how long uvicorn's supervisor waits for a worker to answer its ping
     before it SIGKILLs and replaces it (uvicorn's default, 5 s, killed busy, healthy workers with their
     in-flight requests on a loaded host: docs/performance.md, "Soak")."""
-    malloc_trim_seconds: float = 60.0
+    malloc_trim_seconds: float = 30.0
     """How often each server and feeds-worker process asks glibc to return its freed heap pages to the system
     (``malloc_trim(0)``, adapters/workers/malloc_trim.py); 0 = never. Without it the RSS of a busy worker
     creeps up with freed-but-kept pages (docs/performance.md, "Soak: malloc trimming")."""

@@ -82,7 +82,14 @@ from _common import (  # noqa: E402
 import_shadowed_package("proofs")
 
 from _servers import ledger_server  # noqa: E402
-from _soak_analysis import WARMUP_SHARE, latency_windows, p99_steady, percentile, rss_growth  # noqa: E402
+from _soak_analysis import (  # noqa: E402
+    WARMUP_SHARE,
+    edge_span,
+    latency_windows,
+    p99_steady,
+    percentile,
+    rss_growth,
+)
 from _soak_load import MIX, load_main, receiver_main  # noqa: E402
 from _soak_procs import ProcessSampler, postgres_backends, redis_pid  # noqa: E402
 
@@ -461,8 +468,16 @@ def drain_webhooks(server: dict[str, Any], receiver_pipe: Any, claims: int) -> d
 
 
 # -- reporting ------------------------------------------------------------------------------------------
-def process_figures(sampler: ProcessSampler, started: float, ended: float) -> dict[str, Any]:
-    """Per label: RSS at the ends of the run, growth after warm-up, CPU used per wall second."""
+CLAIM_FACTS_BYTES_PER_CLAIM = 696
+"""The claim-facts index's cost per claim in the log (one document each), measured with tracemalloc
+(docs/performance.md, "Soak: where the API workers' memory goes"): every API worker indexes every claim,
+by design, so a worker's RSS grows by about this much per claim created, however long it runs."""
+
+
+def process_figures(sampler: ProcessSampler, started: float, ended: float, claims_per_s: float) -> dict[str, Any]:
+    """Per label: RSS at the ends of the run, growth after warm-up, CPU used per wall second; for the API
+    workers also the part of the growth the claim-facts index explains (an estimate: claims created between
+    the two averaged windows x :data:`CLAIM_FACTS_BYTES_PER_CLAIM`) and the growth beyond it."""
     figures: dict[str, Any] = {}
     for label, series in sampler.series.items():
         kept = [i for i, t in enumerate(series.times) if started <= t <= ended]
@@ -473,6 +488,10 @@ def process_figures(sampler: ProcessSampler, started: float, ended: float) -> di
         growth = rss_growth(values)
         cpu = [series.cpu_s[i] for i in kept]
         wall = series.times[kept[-1]] - series.times[kept[0]]
+        span = edge_span([series.times[i] for i in kept])
+        index_kib = None
+        if label.startswith("api worker") and span is not None:
+            index_kib = claims_per_s * span * CLAIM_FACTS_BYTES_PER_CLAIM / 1024
         figures[label] = {
             "measure": "RssAnon" if private else "RSS",
             "judged": series.judged,
@@ -485,6 +504,10 @@ def process_figures(sampler: ProcessSampler, started: float, ended: float) -> di
             "after_warmup_last_mean_mib": None if growth is None else round(growth.last_mean_kib / 1024, 1),
             "growth_pct": None if growth is None else round(growth.fraction * 100, 2),
             "flat": None if growth is None else growth.flat(),
+            "claim_facts_estimate_mib": None if index_kib is None else round(index_kib / 1024, 1),
+            "growth_pct_beyond_claim_facts": None
+            if index_kib is None or growth is None
+            else round((growth.last_mean_kib - growth.first_mean_kib - index_kib) / growth.first_mean_kib * 100, 2),
             # CPU of a group whose members come and go (PostgreSQL backends) is not a difference of sums
             "cpu_util": None if private or wall <= 0 else round((cpu[-1] - cpu[0]) / wall, 3),
             "series_s": [round(series.times[i] - started, 1) for i in kept],
@@ -511,7 +534,7 @@ def print_report(capacity_figures: dict[str, Any], soak: dict[str, Any], process
         f"= {soak['load_factor']:.0%} of capacity {capacity_figures['requests_per_s']:.1f} ops/s",
     )
     print_table(
-        ["process", "measure", "first MiB", "last MiB", "growth %", "flat", "cpu", "n"],
+        ["process", "measure", "first MiB", "last MiB", "growth %", "flat", "beyond facts %", "cpu", "n"],
         [
             [
                 label + ("" if f["judged"] else " (not judged)"),
@@ -520,13 +543,15 @@ def print_report(capacity_figures: dict[str, Any], soak: dict[str, Any], process
                 str(f["last_mib"]),
                 str(f["growth_pct"]),
                 str(f["flat"]),
+                "-" if f["growth_pct_beyond_claim_facts"] is None else str(f["growth_pct_beyond_claim_facts"]),
                 str(f["cpu_util"]),
                 str(f["processes"]),
             ]
             for label, f in processes.items()
         ],
         title="\nprocesses: RSS (first/last sample), growth of the mean from the first to the last fifth after "
-        "a 20 % warm-up; cpu = cores used",
+        "a 20 % warm-up; beyond facts = that growth less the claim-facts index's estimate (API workers); "
+        "cpu = cores used",
     )
 
 
@@ -644,7 +669,7 @@ def run(args: Any) -> dict[str, Any]:
         mark("webhooks drained")
         alive = all(process.poll() is None for process in deployed["processes"].values())
     mark("every process stopped, schema dropped")
-    processes = process_figures(sampler, soak_started, soak_ended)
+    processes = process_figures(sampler, soak_started, soak_ended, load.claims_created() / args.duration)
     soak = soak_figures(load, rate, args)
     print_report(cap, soak, processes)
     flat = [f["flat"] for f in processes.values() if f["judged"]]
