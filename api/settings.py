@@ -372,6 +372,7 @@ _BOOLS = {
     "webhook_allow_private_targets",
     "sftp_enabled",
     "sso_allow_http_providers",
+    "tile_entries_public",
 }
 _FLOATS = {
     "seal_wait_seconds",

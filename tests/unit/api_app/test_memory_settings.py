@@ -73,3 +73,13 @@ def test_glibcs_malloc_trim_is_found_and_answers() -> None:
     trim = glibc_malloc_trim()
     assert trim is not None
     assert trim(0) in (0, 1)
+
+
+@pytest.mark.parametrize("raw", ["0", "false", "no", "off"])
+def test_tile_entries_stay_private_when_the_environment_says_so(raw: str) -> None:
+    """``LEDGER_TILE_ENTRIES_PUBLIC`` is a boolean: "0" was read as the string "0" (truthy), and ``ledger serve
+    --workers N`` hands its settings to the workers through the environment, so every partner's entries were
+    served to anyone by default there (found writing the round trip above)."""
+    assert Settings.from_env({"LEDGER_TILE_ENTRIES_PUBLIC": raw}).sealing.public_entries is False
+    assert Settings.from_env({"LEDGER_TILE_ENTRIES_PUBLIC": "1"}).sealing.public_entries is True
+    assert Settings.from_env(Settings().to_env()) == Settings()
