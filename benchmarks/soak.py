@@ -5,7 +5,10 @@ Topology (everything a production deployment runs, each its own process on this 
 ``ledger sealer``, ``ledger webhooks run`` (projector + dispatcher), ``ledger feeds worker`` (polls every
 2 s), Redis (shared rate limiter, replay cache, idempotency store), PostgreSQL (fresh schema, dropped
 after), a real HTTP webhook receiver on loopback (its own process) and the load generator (its own
-process; see benchmarks/_soak_load.py for the request mix and the open-loop scheduling).
+process; see benchmarks/_soak_load.py for the request mix and the open-loop scheduling). Start-up
+(benchmarks/_soak_deploy.py): ``ledger init``, then the sealer, the server, the dispatcher and the feeds
+worker all at once; the partner's feeds are configured in this process (what ``ledger feeds configure``
+does). ``timeline_s`` in the JSON gives each phase's end (seconds from the script's start).
 
 1. **Capacity**: closed loop, ``--capacity-connections`` (32) connections, the soak's mix, for
    ``--capacity-seconds`` (20; quick 3) after 3 s (quick 1 s) not counted. Capacity = operations answered
@@ -37,7 +40,9 @@ every file) and ``workers_alive`` (no process died or was replaced: a new pid un
 The receiver is reported, not judged (it keeps every event id it saw, to count distinct deliveries); so
 is Redis: other users of the machine share it, and it keeps this run's idempotency
 records for their TTL (24 h), so it grows with every POST by design (keys under the run's prefix and
-``used_memory`` at the soak's start and end are in the JSON).
+``used_memory`` at the soak's start and end are in the JSON). Per API worker the table and JSON also give
+the claim-facts index's estimated share of the growth and the growth beyond it (benchmarks/_soak_report.py;
+the verdict is on the whole RSS).
 
 Usage: ``python benchmarks/soak.py [--quick] [--duration S] [--load 0.7 | --rate OPS] [--logs-dir DIR]
 [--server-env LEDGER_X=V] [--tracemalloc DIR]``. With ``--tracemalloc DIR`` the API workers dump allocation
@@ -55,15 +60,10 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
 
 import multiprocessing  # noqa: E402
-import shutil  # noqa: E402
 import signal  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from collections import Counter  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import ExitStack, contextmanager  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -71,165 +71,29 @@ from typing import Any  # noqa: E402
 from _common import (  # noqa: E402
     base_parser,
     emit_json,
-    fresh_postgres_schema,
     import_shadowed_package,
     log,
     machine_info,
-    print_table,
     utc_now,
 )
 
 import_shadowed_package("proofs")
 
-from _servers import ledger_server  # noqa: E402
 from _soak_analysis import (  # noqa: E402
     WARMUP_SHARE,
-    edge_span,
     latency_windows,
     p99_steady,
     percentile,
-    rss_growth,
 )
-from _soak_load import MIX, load_main, receiver_main  # noqa: E402
-from _soak_procs import ProcessSampler, postgres_backends, redis_pid  # noqa: E402
+from _soak_deploy import TIMELINE, deployment, mark  # noqa: E402
+from _soak_load import MIX, load_main  # noqa: E402
+from _soak_procs import ProcessSampler  # noqa: E402
+from _soak_report import print_report, process_figures  # noqa: E402
 
 DEFAULT_REDIS_URL = os.environ.get("LEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 EVENT_TYPES = ["claim.verified", "claim.fraud_detected", "proof.generated"]
 DELIVERIES_PER_CLAIM = 2  # claim.verified or claim.fraud_detected, then proof.generated
 _SPAWN = multiprocessing.get_context("spawn")
-_STARTED = time.monotonic()
-TIMELINE: dict[str, float] = {}
-"""Seconds from the script's start to each phase's end (start-up is most of a quick run): in the JSON."""
-
-
-def mark(phase: str) -> None:
-    """Record (and log) that ``phase`` ended now."""
-    TIMELINE[phase] = round(time.monotonic() - _STARTED, 1)
-    log(f"  [{TIMELINE[phase]:5.1f} s] {phase}")
-
-
-# -- the deployment's other processes -------------------------------------------------------------------
-def _ledger_command(*args: str) -> list[str]:
-    return [str(Path(sys.executable).with_name("ledger")), *args]
-
-
-class SideProcesses:
-    """The deployment's processes besides the server and the sealer, started as soon as the schema exists
-    (alongside the server: start-up is most of a quick run), each with its output in ``root/<name>.log``;
-    :meth:`wait_ready` until each one's ``ready`` text is in its log; SIGTERM when the context ends."""
-
-    def __init__(self, root: Path, specs: dict[str, tuple[list[str], str]]) -> None:
-        self.root = root
-        self.specs = specs
-        self.processes: dict[str, subprocess.Popen[str]] = {}
-
-    def __enter__(self) -> SideProcesses:
-        return self
-
-    def start(self, env: dict[str, str]) -> None:
-        for name, (args, _) in self.specs.items():
-            with (self.root / f"{name}.log").open("w") as out:
-                self.processes[name] = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 180  # start-up took over 60 s at a load average of 20
-        for name, (_, ready) in self.specs.items():
-            log_path = self.root / f"{name}.log"
-            while ready not in log_path.read_text():
-                if self.processes[name].poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.05)
-
-    def __exit__(self, *_: object) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@contextmanager
-def receiver() -> Iterator[tuple[str, Any, int]]:
-    """The partner's webhook receiver: (url, pipe, pid)."""
-    parent, child = _SPAWN.Pipe()
-    process = _SPAWN.Process(target=receiver_main, args=(child,), daemon=True)
-    process.start()
-    try:
-        port = parent.recv()
-        yield f"http://127.0.0.1:{port}/hooks", parent, int(process.pid or 0)
-    finally:
-        if process.is_alive():
-            parent.send("stop")
-            parent.recv()
-        process.join(10)
-
-
-def create_partner(server: dict[str, Any]) -> dict[str, str]:
-    """An enterprise partner that may also manage webhooks (benchmarks/http.py's has the default scopes
-    only), registered in the server's database; with a fresh access token and its id."""
-    from adapters.opening import open_ledger
-    from adapters.storage import StorageConfig
-    from api.client.ledger_client import LedgerClient
-    from api.security.credentials import DEFAULT_SCOPES, CredentialService
-    from api.security.secrets import load_deployment_secret
-
-    partner_id = f"soak_{uuid.uuid4().hex[:10]}"
-    with open_ledger(StorageConfig(server["data_dir"], server["database_url"])) as ledger:
-        service = CredentialService(ledger, load_deployment_secret(server["data_dir"]))
-        credentials = service.create_partner(
-            partner_id,
-            partner_id,
-            tier="enterprise",
-            category="claims_software",
-            scopes=[*DEFAULT_SCOPES, "webhooks:manage"],
-        )
-    with LedgerClient(
-        server["url"],
-        client_id=credentials.client_id,
-        client_secret=credentials.client_secret,
-        api_key=credentials.api_key,
-        api_secret=credentials.api_secret,
-    ) as client:
-        token = client.token()
-    return {"token": token, "api_key": credentials.api_key, "api_secret": credentials.api_secret, "id": partner_id}
-
-
-def configure_feeds(server: dict[str, Any], partner_id: str) -> None:
-    """What ``ledger feeds configure PARTNER --it-email ...`` does (in this process: a CLI start-up less)."""
-    from dataclasses import replace
-
-    from api.feeds_runtime import feed_files
-    from api.settings import Settings
-
-    keys = feed_files(Settings.from_env(server["env"])).keys
-    keys.save(replace(keys.config_or_new(partner_id), it_email="it@partner.example"))
-
-
-def register_endpoint(url: str, auth: dict[str, str], target: str) -> None:
-    """``POST /api/v1/webhooks/endpoints`` as the partner, signed like every partner request."""
-    import httpx
-
-    from api.client.signing import sign
-
-    body = httpx.Request("POST", "/", json={"url": target, "eventTypes": EVENT_TYPES}).content
-    path = "/api/v1/webhooks/endpoints"
-    rid = str(uuid.uuid4())
-    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    headers = {
-        "Authorization": f"Bearer {auth['token']}",
-        "X-API-Key": auth["api_key"],
-        "X-Request-ID": rid,
-        "X-Timestamp": stamp,
-        "Content-Type": "application/json",
-        "X-Signature": sign(auth["api_secret"], "POST", path, "", stamp, rid, body),
-    }
-    answer = httpx.post(url + path, content=body, headers=headers, timeout=30)
-    if answer.status_code != 201:
-        raise RuntimeError(f"webhook registration answered {answer.status_code}: {answer.text}")
 
 
 # -- driving the load -----------------------------------------------------------------------------------
@@ -465,170 +329,6 @@ def drain_webhooks(server: dict[str, Any], receiver_pipe: Any, claims: int) -> d
         "received_distinct": distinct,
         "delivered": delivered == expected and distinct == expected and set(counts) <= {"delivered"},
     }
-
-
-# -- reporting ------------------------------------------------------------------------------------------
-CLAIM_FACTS_BYTES_PER_CLAIM = 696
-"""The claim-facts index's cost per claim in the log (one document each), measured with tracemalloc
-(docs/performance.md, "Soak: where the API workers' memory goes"): every API worker indexes every claim,
-by design, so a worker's RSS grows by about this much per claim created, however long it runs."""
-
-
-def process_figures(sampler: ProcessSampler, started: float, ended: float, claims_per_s: float) -> dict[str, Any]:
-    """Per label: RSS at the ends of the run, growth after warm-up, CPU used per wall second; for the API
-    workers also the part of the growth the claim-facts index explains (an estimate: claims created between
-    the two averaged windows x :data:`CLAIM_FACTS_BYTES_PER_CLAIM`) and the growth beyond it."""
-    figures: dict[str, Any] = {}
-    for label, series in sampler.series.items():
-        kept = [i for i, t in enumerate(series.times) if started <= t <= ended]
-        if not kept:
-            continue
-        private = label == "postgresql backends"  # their RSS also counts the shared buffers they touched
-        values = [(series.anon_kib if private else series.rss_kib)[i] for i in kept]
-        growth = rss_growth(values)
-        cpu = [series.cpu_s[i] for i in kept]
-        wall = series.times[kept[-1]] - series.times[kept[0]]
-        span = edge_span([series.times[i] for i in kept])
-        index_kib = None
-        if label.startswith("api worker") and span is not None:
-            index_kib = claims_per_s * span * CLAIM_FACTS_BYTES_PER_CLAIM / 1024
-        figures[label] = {
-            "measure": "RssAnon" if private else "RSS",
-            "judged": series.judged,
-            "samples": len(kept),
-            "processes": max(series.processes[i] for i in kept),
-            "processes_first_last": [series.processes[kept[0]], series.processes[kept[-1]]],
-            "first_mib": round(values[0] / 1024, 1),
-            "last_mib": round(values[-1] / 1024, 1),
-            "after_warmup_first_mean_mib": None if growth is None else round(growth.first_mean_kib / 1024, 1),
-            "after_warmup_last_mean_mib": None if growth is None else round(growth.last_mean_kib / 1024, 1),
-            "growth_pct": None if growth is None else round(growth.fraction * 100, 2),
-            "flat": None if growth is None else growth.flat(),
-            "claim_facts_estimate_mib": None if index_kib is None else round(index_kib / 1024, 1),
-            "growth_pct_beyond_claim_facts": None
-            if index_kib is None or growth is None
-            else round((growth.last_mean_kib - growth.first_mean_kib - index_kib) / growth.first_mean_kib * 100, 2),
-            # CPU of a group whose members come and go (PostgreSQL backends) is not a difference of sums
-            "cpu_util": None if private or wall <= 0 else round((cpu[-1] - cpu[0]) / wall, 3),
-            "series_s": [round(series.times[i] - started, 1) for i in kept],
-            "series_mib": [round(value / 1024, 1) for value in values],
-            "series_anon_mib": [round(series.anon_kib[i] / 1024, 1) for i in kept],
-        }
-    return figures
-
-
-def print_report(capacity_figures: dict[str, Any], soak: dict[str, Any], processes: dict[str, Any]) -> None:
-    print_table(
-        ["window", "operations", "p50 ms", "p99 ms", "max ms"],
-        [
-            [
-                f"{w['start_s']:.0f}-{w['start_s'] + w['seconds']:.0f} s",
-                str(w["operations"]),
-                str(w["p50_ms"]),
-                str(w["p99_ms"]),
-                str(w["max_ms"]),
-            ]
-            for w in soak["windows"]
-        ],
-        title=f"\nsoak latency per window (scheduled -> answered), offered {soak['rate_per_s']:.1f} ops/s "
-        f"= {soak['load_factor']:.0%} of capacity {capacity_figures['requests_per_s']:.1f} ops/s",
-    )
-    print_table(
-        ["process", "measure", "first MiB", "last MiB", "growth %", "flat", "beyond facts %", "cpu", "n"],
-        [
-            [
-                label + ("" if f["judged"] else " (not judged)"),
-                f["measure"],
-                str(f["first_mib"]),
-                str(f["last_mib"]),
-                str(f["growth_pct"]),
-                str(f["flat"]),
-                "-" if f["growth_pct_beyond_claim_facts"] is None else str(f["growth_pct_beyond_claim_facts"]),
-                str(f["cpu_util"]),
-                str(f["processes"]),
-            ]
-            for label, f in processes.items()
-        ],
-        title="\nprocesses: RSS (first/last sample), growth of the mean from the first to the last fifth after "
-        "a 20 % warm-up; beyond facts = that growth less the claim-facts index's estimate (API workers); "
-        "cpu = cores used",
-    )
-
-
-@contextmanager
-def deployment(args: Any, sampler: ProcessSampler) -> Iterator[dict[str, Any]]:
-    """Start every process, onboard the partner (credentials, feeds, webhook endpoint), register the
-    processes with ``sampler``; yield ``{"server", "auth", "hooks", "processes"}``; stop everything."""
-    with ExitStack() as stack:
-        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-")))
-        if args.logs_dir is not None:  # runs after every process below has stopped
-            stack.callback(_keep_logs, root, args.logs_dir)
-        schema = stack.enter_context(fresh_postgres_schema(args.postgres_url, prefix="bench_soak"))
-        hook_url, hooks, receiver_pid = stack.enter_context(receiver())
-        mark("schema and receiver")
-        server_env = {"LEDGER_EMBEDDED_WEBHOOKS": "0", "LEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS": "1"}
-        server_env |= dict(item.split("=", 1) for item in args.server_env)
-        if args.tracemalloc is not None:  # allocation snapshots of the API workers (benchmarks/_tracemalloc_site)
-            args.tracemalloc.mkdir(parents=True, exist_ok=True)
-            server_env |= {
-                "PYTHONPATH": str(Path(_HERE) / "_tracemalloc_site"),
-                "LEDGER_BENCH_TRACEMALLOC_DIR": str(args.tracemalloc),
-                "LEDGER_BENCH_TRACEMALLOC_MATCH": "serve",
-                "LEDGER_BENCH_TRACEMALLOC_FRAMES": "3",
-            }
-        # ``ledger webhooks run`` and ``ledger feeds worker`` take their storage from the environment
-        side = stack.enter_context(
-            SideProcesses(
-                root,
-                {
-                    "dispatcher": (_ledger_command("webhooks", "run"), '"started"'),
-                    "feeds-worker": (_ledger_command("feeds", "worker"), ""),
-                },
-            )
-        )
-        server_env |= {"LEDGER_FEEDS_POLL_SECONDS": "2"}
-        server = stack.enter_context(
-            ledger_server(
-                root,
-                schema.url,
-                args.redis_url,
-                args.workers,
-                args.seal_interval_ms,
-                server_env,
-                on_initialized=side.start,
-            )
-        )
-        mark("sealer and API workers healthy")
-        side.wait_ready()
-        dispatcher, feeds_worker = side.processes["dispatcher"], side.processes["feeds-worker"]
-        mark("dispatcher and feeds worker started")
-        auth = create_partner(server)
-        configure_feeds(server, auth["id"])
-        mark("partner created, feeds configured")
-        register_endpoint(server["url"], auth, hook_url)
-        mark("webhook endpoint registered")
-
-        sampler.add_uvicorn(server["pids"][0])
-        sampler.add("sealer", server["pids"][1])
-        sampler.add("webhook dispatcher", dispatcher.pid)
-        sampler.add("feeds worker", feeds_worker.pid)
-        sampler.add("webhook receiver (harness)", receiver_pid, judged=False)
-        sampler.add_finder("postgresql backends", postgres_backends(args.postgres_url, server["pg_application"]))
-        redis = redis_pid(args.redis_url)
-        if redis is not None:
-            sampler.add("redis (shared)", redis, judged=False)
-        yield {
-            "server": server,
-            "auth": auth,
-            "hooks": hooks,
-            "processes": {"dispatcher": dispatcher, "feeds worker": feeds_worker},
-        }
-
-
-def _keep_logs(root: Path, target: Path) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    for path in root.glob("*.log"):
-        shutil.copyfile(path, target / path.name)
 
 
 def redis_usage(redis_url: str, prefix: str) -> dict[str, int]:
