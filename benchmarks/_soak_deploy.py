@@ -30,7 +30,8 @@ EVENT_TYPES = ["claim.verified", "claim.fraud_detected", "proof.generated"]
 _SPAWN = multiprocessing.get_context("spawn")
 _STARTED = time.monotonic()
 TIMELINE: dict[str, float] = {}
-"""Seconds from the script's start (after its imports) to each phase's end (start-up is most of a quick run): in the JSON."""
+"""Seconds from the script's start (after its imports) to each phase's end (start-up is most of a quick
+run): in the JSON."""
 
 
 def mark(phase: str) -> None:
