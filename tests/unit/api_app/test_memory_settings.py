@@ -6,11 +6,14 @@ from __future__ import annotations
 import logging
 import platform
 import threading
+from pathlib import Path
 
 import pytest
 
 from adapters.workers.malloc_trim import glibc_malloc_trim, start_malloc_trim
-from api.settings import Settings
+from api.http.observability import Metrics
+from api.runtime import open_runtime
+from api.settings import HttpSection, Settings, StorageSection
 from ledger_core.engine.application import DEFAULT_AGGREGATE_CACHE_SIZE
 
 LOG = logging.getLogger("test.malloc_trim")
@@ -25,6 +28,24 @@ def test_both_settings_come_from_the_environment_and_go_back_to_it() -> None:
     defaults = Settings.from_env({})
     assert defaults.storage.aggregate_cache_size == DEFAULT_AGGREGATE_CACHE_SIZE
     assert defaults.http.malloc_trim_seconds == 30.0
+
+
+def test_a_server_process_trims_and_sizes_its_cache_as_configured(tmp_path: Path) -> None:
+    """The runtime every API worker opens starts the trim thread and stops it when closed; its ledger's
+    aggregate cache has the configured bound."""
+    settings = Settings(
+        storage=StorageSection(data_dir=tmp_path / "data", aggregate_cache_size=123),
+        http=HttpSection(malloc_trim_seconds=3600),
+    )
+    runtime = open_runtime(settings, Metrics())
+    try:
+        assert any(thread.name == "malloc-trim" for thread in threading.enumerate())
+        cache = runtime.ledger.app.repository.cache
+        assert cache is not None
+        assert getattr(cache, "maxsize", None) == 123
+    finally:
+        runtime.close()
+    assert not any(thread.name == "malloc-trim" for thread in threading.enumerate())
 
 
 def test_the_trim_task_trims_at_once_then_every_interval_until_stopped() -> None:
