@@ -205,7 +205,7 @@ def ledger_server(
     sealer``, and the server hands its saves to it (``LEDGER_WRITER_SOCKET``). ``on_initialized(env)``
     (PostgreSQL): called once the ledger's schema exists, before the sealer and the server are up, to start
     other processes of the deployment alongside them. The sealer and the server start together (the server
-    does not need the sealer to start)."""
+    does not need the sealer to start; a ``writer`` is waited for first, since the server saves through it)."""
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"bench:{uuid.uuid4().hex[:12]}:"
@@ -242,6 +242,8 @@ def ledger_server(
                 )
             processes.append(sealer)
             pids.append(sealer.pid)
+            if writer:  # the server hands its saves to the writer's socket: the writer first
+                _wait_sealer(sealer, sealer_log, '"leader"')
             if on_initialized is not None:
                 on_initialized(dict(env))
             args.append("--no-embedded-sealer")
@@ -259,8 +261,8 @@ def ledger_server(
         pids.insert(0, server.pid)
         url = _wait_listening(server, server_log)
         _wait_healthy(url, "/health", server, server_log)
-        if database_url is not None:
-            _wait_sealer(processes[1], root / "sealer.log", '"leader"' if writer else '"started"')
+        if database_url is not None and not writer:
+            _wait_sealer(processes[1], root / "sealer.log", '"started"')
         yield {
             "url": url,
             "env": env,
