@@ -27,6 +27,7 @@ from adapters.workers.sealer import Report, SealerRunner, SealObserver, quiet
 from adapters.workers.witnesses import WitnessCollector, WitnessEndpoint
 from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.engine.aggregate import LedgerAggregate
+from ledger_core.engine.application import DEFAULT_AGGREGATE_CACHE_SIZE
 from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.auditing import ProofService
 from ledger_core.engine.merkle import CheckpointRecord
@@ -66,6 +67,7 @@ def open_ledger(
     max_batch_events: int = 4096,
     master_key: bytes | Path | None = None,
     feed_policy: FeedPolicy | None = None,
+    aggregate_cache_size: int = DEFAULT_AGGREGATE_CACHE_SIZE,
 ) -> Ledger:
     """Open (creating if needed) the ledger at ``location`` (see :func:`storage_config`).
 
@@ -94,21 +96,26 @@ def open_ledger(
         outcome_store.close()
         theme_assets.close()
 
-    return Ledger(
-        recorder,
-        recorder,
-        key_store,
-        clock=clock,
-        claim_facts=LogDerivedClaimFacts(recorder),
-        aggregates=aggregates,
-        restricted_states=restricted_states,
-        outcome_store=outcome_store,
-        member_policy=member_policy,
-        enrollment_links=enrollment_links,
-        feed_policy=feed_policy,
-        theme_assets=theme_assets,
-        on_close=close,
-    )
+    try:
+        return Ledger(
+            recorder,
+            recorder,
+            key_store,
+            clock=clock,
+            claim_facts=LogDerivedClaimFacts(recorder),
+            aggregates=aggregates,
+            restricted_states=restricted_states,
+            outcome_store=outcome_store,
+            member_policy=member_policy,
+            enrollment_links=enrollment_links,
+            feed_policy=feed_policy,
+            theme_assets=theme_assets,
+            on_close=close,
+            aggregate_cache_size=aggregate_cache_size,
+        )
+    except BaseException:  # e.g. an invalid cache size: nothing opened is left open
+        close()
+        raise
 
 
 def seal_pending(

@@ -32,6 +32,7 @@ from adapters.storage import open_outbox
 from adapters.workers.claims_files import ClaimsConfig, ClaimsInbound, ClaimsProcessing, LineProgress
 from adapters.workers.feed_metrics import FeedMetrics
 from adapters.workers.feeds import FeedProcessing, FeedWorker, FeedWorkerConfig
+from adapters.workers.malloc_trim import start_malloc_trim
 from api.claims_processing import LedgerClaimsProcessing
 from api.feeds_processing import LedgerFeedProcessing
 from api.membership import feed_policy, member_policy
@@ -78,6 +79,7 @@ def feeds_ledger(settings: Settings) -> Ledger:
         restricted_states=settings.members.restricted_states,
         member_policy=member_policy(settings),
         feed_policy=feed_policy(settings),
+        aggregate_cache_size=settings.storage.aggregate_cache_size,
     )
 
 
@@ -215,8 +217,12 @@ async def run_transport(
     is_leader, release = leadership(settings) if run_worker else ((lambda: False), (lambda: None))
     try:
         if run_worker:
-            with feed_worker(settings, metrics) as worker:
-                await worker.run_forever(stop, wake, is_leader, settings.feeds.poll_seconds)
+            _, stop_trimming = start_malloc_trim(settings.http.malloc_trim_seconds, logger)
+            try:
+                with feed_worker(settings, metrics) as worker:
+                    await worker.run_forever(stop, wake, is_leader, settings.feeds.poll_seconds)
+            finally:
+                stop_trimming()
         else:
             await stop.wait()
     finally:

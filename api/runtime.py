@@ -24,6 +24,7 @@ from adapters.opening import open_ledger, start_embedded_sealer
 from adapters.outbox import OutboxStore
 from adapters.ports import ManagedTreeStore
 from adapters.storage import open_tree_store
+from adapters.workers.malloc_trim import start_malloc_trim
 from adapters.workers.outcome_recovery import start_outcome_recovery
 from adapters.workers.seal_waiter import SealWaiter
 from adapters.workers.sealer import SealerRunner
@@ -190,6 +191,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         audit = AuditLog(ledger.app.log_reader, ProofService(tree, ledger.app.log_reader, edge))
         proof_wait = ProofWait(waiter, audit, settings.sealing.wait_seconds, metrics.seal_wait.observe)
         closers.append(start_outcome_recovery(ledger.outcomes, logger=logger))
+        closers.append(start_malloc_trim(settings.http.malloc_trim_seconds, logger)[1])
         webhooks = open_webhooks(settings, ledger, security.deployment_secret, closers)
         sso = open_sso(settings, ledger, security.deployment_secret, closers, _utc_now)
         start_sso_jobs(settings, ledger, sso.store, sso.oidc, webhooks, metrics, sp_certificate_pem(settings), closers)
@@ -238,6 +240,7 @@ def _open_ledger(settings: Settings, deployment_secret: bytes) -> Ledger:
         restricted_states=settings.members.restricted_states,
         member_policy=member_policy(settings),
         enrollment_links=enrollment_links(settings, deployment_secret),
+        aggregate_cache_size=settings.storage.aggregate_cache_size,
     )
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
+from ledger_core.engine.application import DEFAULT_AGGREGATE_CACHE_SIZE
 from ledger_core.shared.vocabulary import TIER_LIMITS, Tier, TierLimits
 
 ENV_PREFIX = "LEDGER_"
@@ -77,6 +78,9 @@ class StorageSection:
     writer_socket: str | None = None
     """``LEDGER_WRITER_SOCKET``: hand saves to the ``ledger writer`` listening there (one writer per
     ledger, docs/deployment.md); None = this process commits its own saves (the default)."""
+    aggregate_cache_size: int = DEFAULT_AGGREGATE_CACHE_SIZE
+    """Aggregates each server or feeds-worker process keeps decoded (LRU, ~2.1 KiB a claim aggregate); a miss
+    reads the aggregate's events from the log (docs/performance.md, "Soak: a smaller aggregate cache")."""
 
     @property
     def config(self) -> StorageConfig:
@@ -150,6 +154,10 @@ class HttpSection:
     """``ledger serve --workers N``: how long uvicorn's supervisor waits for a worker to answer its ping
     before it SIGKILLs and replaces it (uvicorn's default, 5 s, killed busy, healthy workers with their
     in-flight requests on a loaded host: docs/performance.md, "Soak")."""
+    malloc_trim_seconds: float = 30.0
+    """How often each server and feeds-worker process asks glibc to return its freed heap pages to the system
+    (``malloc_trim(0)``, adapters/workers/malloc_trim.py); 0 = never. Without it the RSS of a busy worker
+    creeps up with freed-but-kept pages (docs/performance.md, "Soak: malloc trimming")."""
 
     def limits_for(self, tier: str) -> TierLimits:
         """The rate limits of ``tier`` (an unknown tier gets sandbox limits)."""
@@ -364,6 +372,7 @@ _BOOLS = {
     "webhook_allow_private_targets",
     "sftp_enabled",
     "sso_allow_http_providers",
+    "tile_entries_public",
 }
 _FLOATS = {
     "seal_wait_seconds",
@@ -375,6 +384,7 @@ _FLOATS = {
     "claims_sla_hours",
     "claims_pull_minutes",
     "sso_oidc_timeout_seconds",
+    "malloc_trim_seconds",
 }
 _INTS = {
     "batch_chunk_lines",
@@ -395,6 +405,7 @@ _INTS = {
     "outcome_suppression_threshold",
     "worker_threads",
     "worker_healthcheck_seconds",
+    "aggregate_cache_size",
     "sftp_port",
     "sftp_max_upload_bytes",
     "feeds_metrics_port",

@@ -21,7 +21,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,14 @@ def _wait_listening(process: subprocess.Popen[str], log_path: Path) -> str:
     raise RuntimeError("server did not report its URL")
 
 
+def _wait_sealer(sealer: subprocess.Popen[str], log_path: Path, ready: str) -> None:
+    deadline = time.monotonic() + 120  # it starts beside the server's workers: on a loaded host, slowly
+    while ready not in log_path.read_text():
+        if sealer.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"sealer did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.05)
+
+
 def _wait_healthy(url: str, path: str, process: subprocess.Popen[str], log_path: Path, settle: int = 8) -> None:
     """Until ``settle`` consecutive new connections get 200: one answer proves only one worker ready
     (the others may still be starting), and the load generator opens all its connections at once."""
@@ -189,12 +197,16 @@ def ledger_server(
     repo: Path = REPO,
     *,
     writer: bool = False,
+    on_initialized: Callable[[dict[str, str]], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Start (sealer and) server; yield ``{"url", "env", "pids", "worker_pids", "writer_pids", "pg_application",
     "data_dir", "database_url", "log"}`` (``pids``: server then sealer; the database URL carries
     ``application_name=pg_application``, see :func:`postgres_backends`). ``repo``: the checkout whose
     code the server runs (default: this one). ``writer`` (PostgreSQL): ``ledger writer`` instead of ``ledger
-    sealer``, and the server hands its saves to it (``LEDGER_WRITER_SOCKET``)."""
+    sealer``, and the server hands its saves to it (``LEDGER_WRITER_SOCKET``). ``on_initialized(env)``
+    (PostgreSQL): called once the ledger's schema exists, before the sealer and the server are up, to start
+    other processes of the deployment alongside them. The sealer and the server start together (the server
+    does not need the sealer to start; a ``writer`` is waited for first, since the server saves through it)."""
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     prefix = f"bench:{uuid.uuid4().hex[:12]}:"
@@ -231,11 +243,10 @@ def ledger_server(
                 )
             processes.append(sealer)
             pids.append(sealer.pid)
-            deadline = time.monotonic() + 60
-            while ('"leader"' if writer else '"started"') not in sealer_log.read_text():
-                if sealer.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"sealer did not start:\n{sealer_log.read_text()[-3000:]}")
-                time.sleep(0.05)
+            if writer:  # the server hands its saves to the writer's socket: the writer first
+                _wait_sealer(sealer, sealer_log, '"leader"')
+            if on_initialized is not None:
+                on_initialized(dict(env))
             args.append("--no-embedded-sealer")
         server_log = root / "server.log"
         with server_log.open("w") as out:
@@ -251,6 +262,8 @@ def ledger_server(
         pids.insert(0, server.pid)
         url = _wait_listening(server, server_log)
         _wait_healthy(url, "/health", server, server_log)
+        if database_url is not None and not writer:
+            _wait_sealer(processes[1], root / "sealer.log", '"started"')
         yield {
             "url": url,
             "env": env,

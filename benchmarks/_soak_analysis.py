@@ -3,6 +3,7 @@ in tests/unit/benchmarks/test_soak_analysis.py.
 
 * :func:`rss_growth`: after a warm-up share of the run, the mean of the first window of samples against the
   mean of the last window; the soak calls a process flat when the growth is under :data:`RSS_GROWTH_LIMIT`.
+* :func:`edge_span`: the seconds between those two windows (what a known per-operation growth is scaled by).
 * :func:`latency_windows` / :func:`p99_steady`: p50/p99/max per fixed window (a minute in the full soak);
   p99 counts as steady when, after the warm-up, no window's p99 exceeds :data:`P99_SPREAD_LIMIT` times the
   median window p99 (plus a small absolute allowance for sub-millisecond noise) and the last third of the
@@ -67,6 +68,18 @@ def rss_growth(
         return None
     edge = max(1, int(len(kept) * edge_share))
     return Growth(len(kept), statistics.fmean(kept[:edge]), statistics.fmean(kept[-edge:]))
+
+
+def edge_span(
+    times_s: Sequence[float], warmup_share: float = WARMUP_SHARE, edge_share: float = EDGE_WINDOW_SHARE
+) -> float | None:
+    """Seconds between the mean instants of the two windows :func:`rss_growth` averages (same cut), i.e. the
+    time over which its growth happened; ``None`` where :func:`rss_growth` gives ``None``."""
+    kept = list(times_s[int(len(times_s) * warmup_share) :])
+    if len(kept) < 3:
+        return None
+    edge = max(1, int(len(kept) * edge_share))
+    return statistics.fmean(kept[-edge:]) - statistics.fmean(kept[:edge])
 
 
 @dataclass(frozen=True, slots=True)

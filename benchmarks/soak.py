@@ -5,7 +5,10 @@ Topology (everything a production deployment runs, each its own process on this 
 ``ledger sealer``, ``ledger webhooks run`` (projector + dispatcher), ``ledger feeds worker`` (polls every
 2 s), Redis (shared rate limiter, replay cache, idempotency store), PostgreSQL (fresh schema, dropped
 after), a real HTTP webhook receiver on loopback (its own process) and the load generator (its own
-process; see benchmarks/_soak_load.py for the request mix and the open-loop scheduling).
+process; see benchmarks/_soak_load.py for the request mix and the open-loop scheduling). Start-up
+(benchmarks/_soak_deploy.py): ``ledger init``, then the sealer, the server, the dispatcher and the feeds
+worker all at once; the partner's feeds are configured in this process (what ``ledger feeds configure``
+does). ``timeline_s`` in the JSON gives each phase's end (seconds from the script's start).
 
 1. **Capacity**: closed loop, ``--capacity-connections`` (32) connections, the soak's mix, for
    ``--capacity-seconds`` (20; quick 3) after 3 s (quick 1 s) not counted. Capacity = operations answered
@@ -13,10 +16,16 @@ process; see benchmarks/_soak_load.py for the request mix and the open-loop sche
 2. **Soak**: open loop at ``--load`` (0.70) x capacity for ``--duration`` s (600; quick 20). One partner
    endpoint subscribed to every claim event (``claim.verified``, ``claim.fraud_detected``,
    ``proof.generated``). Eligibility files go into the partner's inbound folder with their ready marker,
-   as our SFTP server does after an upload: a small one at 5 % (in the warm-up), then ``--feed-rows``
-   (5,000; quick 100; 1 % invalid rows) each at 30, 50, 70 and 90 % (quick: one at 50 %); the feeds
-   worker's receipt for each is awaited. Afterwards the outbox is drained (up to 120 s) and compared with
-   what the receiver got.
+   as our SFTP server does after an upload: a small one at 2 %, then ``--feed-rows`` (5,000; quick 100;
+   1 % invalid rows) each at 10 % (both in the warm-up), 30, 50, 70 and 90 % (quick: 10 and 50 %); the
+   feeds worker's receipt for each is awaited. Afterwards the outbox is drained (up to 120 s) and compared
+   with what the receiver got.
+
+**Warm-up**: the first 20 % of the soak (``WARMUP_SHARE``, 120 s of 600) is left out of the RSS and p99
+verdicts: connection pools, code paths and the bounded caches (aggregates, tiles; each API worker's
+aggregate cache fills in well under a minute at this load) fill there, and the feeds worker processes its
+first full-size file in it (its first file of each size loads code and grows its heap once). The JSON's
+``warmup`` says whether that file's receipt did come within the warm-up; a later one is not hidden.
 
 Every ``--sample-seconds`` (5; quick 1) the RSS and CPU time of every process are read from /proc: the
 uvicorn supervisor, each API worker, the sealer, the dispatcher, the feeds worker, the load generator, the
@@ -31,7 +40,9 @@ every file) and ``workers_alive`` (no process died or was replaced: a new pid un
 The receiver is reported, not judged (it keeps every event id it saw, to count distinct deliveries); so
 is Redis: other users of the machine share it, and it keeps this run's idempotency
 records for their TTL (24 h), so it grows with every POST by design (keys under the run's prefix and
-``used_memory`` at the soak's start and end are in the JSON).
+``used_memory`` at the soak's start and end are in the JSON). Per API worker the table and JSON also give
+the claim-facts index's estimated share of the growth and the growth beyond it (benchmarks/_soak_report.py;
+the verdict is on the whole RSS).
 
 Usage: ``python benchmarks/soak.py [--quick] [--duration S] [--load 0.7 | --rate OPS] [--logs-dir DIR]
 [--server-env LEDGER_X=V] [--tracemalloc DIR]``. With ``--tracemalloc DIR`` the API workers dump allocation
@@ -43,145 +54,38 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from _common import (
-    HERE,
     base_parser,
     emit_json,
-    fresh_postgres_schema,
     log,
     machine_info,
-    print_table,
     utc_now,
 )
 
-from _servers import ledger_server
-from _soak_analysis import latency_windows, p99_steady, percentile, rss_growth
-from _soak_load import MIX, load_main, receiver_main
-from _soak_procs import ProcessSampler, postgres_backends, redis_pid
+from _soak_analysis import (
+    WARMUP_SHARE,
+    latency_windows,
+    p99_steady,
+    percentile,
+)
+from _soak_deploy import TIMELINE, deployment, mark
+from _soak_load import MIX, load_main
+from _soak_procs import ProcessSampler
+from _soak_report import print_report, process_figures
 
 DEFAULT_REDIS_URL = os.environ.get("LEDGER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 EVENT_TYPES = ["claim.verified", "claim.fraud_detected", "proof.generated"]
 DELIVERIES_PER_CLAIM = 2  # claim.verified or claim.fraud_detected, then proof.generated
 _SPAWN = multiprocessing.get_context("spawn")
-
-
-# -- the deployment's other processes -------------------------------------------------------------------
-def _ledger_command(*args: str) -> list[str]:
-    return [str(Path(sys.executable).with_name("ledger")), *args]
-
-
-@contextmanager
-def side_processes(
-    specs: dict[str, tuple[list[str], str]], env: dict[str, str], root: Path
-) -> Iterator[dict[str, subprocess.Popen[str]]]:
-    """Start every ``name: (args, ready)`` at once (start-up is most of a quick run on a loaded machine),
-    each with its output in ``root/<name>.log``; up once each ``ready`` is in its log; SIGTERM at the end."""
-    processes: dict[str, subprocess.Popen[str]] = {}
-    try:
-        for name, (args, _) in specs.items():
-            with (root / f"{name}.log").open("w") as out:
-                processes[name] = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
-        deadline = time.monotonic() + 180  # start-up took over 60 s at a load average of 20
-        for name, (_, ready) in specs.items():
-            log_path = root / f"{name}.log"
-            while ready not in log_path.read_text():
-                if processes[name].poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.1)
-        yield processes
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@contextmanager
-def receiver() -> Iterator[tuple[str, Any, int]]:
-    """The partner's webhook receiver: (url, pipe, pid)."""
-    parent, child = _SPAWN.Pipe()
-    process = _SPAWN.Process(target=receiver_main, args=(child,), daemon=True)
-    process.start()
-    try:
-        port = parent.recv()
-        yield f"http://127.0.0.1:{port}/hooks", parent, int(process.pid or 0)
-    finally:
-        if process.is_alive():
-            parent.send("stop")
-            parent.recv()
-        process.join(10)
-
-
-def create_partner(server: dict[str, Any]) -> dict[str, str]:
-    """An enterprise partner that may also manage webhooks (benchmarks/http.py's has the default scopes
-    only), registered in the server's database; with a fresh access token and its id."""
-    from adapters.opening import open_ledger
-    from adapters.storage import StorageConfig
-    from api.client.ledger_client import LedgerClient
-    from api.security.credentials import DEFAULT_SCOPES, CredentialService
-    from api.security.secrets import load_deployment_secret
-
-    partner_id = f"soak_{uuid.uuid4().hex[:10]}"
-    with open_ledger(StorageConfig(server["data_dir"], server["database_url"])) as ledger:
-        service = CredentialService(ledger, load_deployment_secret(server["data_dir"]))
-        credentials = service.create_partner(
-            partner_id,
-            partner_id,
-            tier="enterprise",
-            category="claims_software",
-            scopes=[*DEFAULT_SCOPES, "webhooks:manage"],
-        )
-    with LedgerClient(
-        server["url"],
-        client_id=credentials.client_id,
-        client_secret=credentials.client_secret,
-        api_key=credentials.api_key,
-        api_secret=credentials.api_secret,
-    ) as client:
-        token = client.token()
-    return {"token": token, "api_key": credentials.api_key, "api_secret": credentials.api_secret, "id": partner_id}
-
-
-def register_endpoint(url: str, auth: dict[str, str], target: str) -> None:
-    """``POST /api/v1/webhooks/endpoints`` as the partner, signed like every partner request."""
-    import httpx
-
-    from api.client.signing import sign
-
-    body = httpx.Request("POST", "/", json={"url": target, "eventTypes": EVENT_TYPES}).content
-    path = "/api/v1/webhooks/endpoints"
-    rid = str(uuid.uuid4())
-    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    headers = {
-        "Authorization": f"Bearer {auth['token']}",
-        "X-API-Key": auth["api_key"],
-        "X-Request-ID": rid,
-        "X-Timestamp": stamp,
-        "Content-Type": "application/json",
-        "X-Signature": sign(auth["api_secret"], "POST", path, "", stamp, rid, body),
-    }
-    answer = httpx.post(url + path, content=body, headers=headers, timeout=30)
-    if answer.status_code != 201:
-        raise RuntimeError(f"webhook registration answered {answer.status_code}: {answer.text}")
 
 
 # -- driving the load -----------------------------------------------------------------------------------
@@ -289,9 +193,9 @@ class FeedDrops:
     """Eligibility files put in the partner's inbound folder with their ready marker (what our SFTP server
     does after an upload) at set shares of the soak, and the feeds worker's receipts for them.
 
-    The first, small file falls in the warm-up (the worker's first file loads code and fills caches once);
-    the others, ``rows`` long each, at the later shares (half time among them). Every file names its own
-    members (ids prefixed with the file's number), so each one registers new members."""
+    The first file is small, the others ``rows`` long each; the first two fall in the warm-up (the worker's
+    first file of each size loads code and grows its heap once). Every file names its own members (ids
+    prefixed with the file's number), so each one registers new members."""
 
     def __init__(self, data_dir: Path, partner: str, rows: int, shares: tuple[float, ...]) -> None:
         from adapters.feeds.folders import FeedFolders
@@ -330,6 +234,7 @@ class FeedDrops:
             receipt, dropped_at, figures = item
             if receipt.exists():
                 figures["seconds"] = round(now - dropped_at, 1)
+                figures["processed_at_share"] = round(elapsed_share, 3)  # 1.0: after the soak's end
                 figures["receipt"] = _receipt(receipt)
                 self._pending.remove(item)
                 log(f"  feed file processed in {figures['seconds']} s: {figures['receipt']}")
@@ -418,140 +323,6 @@ def drain_webhooks(server: dict[str, Any], receiver_pipe: Any, claims: int) -> d
     }
 
 
-# -- reporting ------------------------------------------------------------------------------------------
-def process_figures(sampler: ProcessSampler, started: float, ended: float) -> dict[str, Any]:
-    """Per label: RSS at the ends of the run, growth after warm-up, CPU used per wall second."""
-    figures: dict[str, Any] = {}
-    for label, series in sampler.series.items():
-        kept = [i for i, t in enumerate(series.times) if started <= t <= ended]
-        if not kept:
-            continue
-        private = label == "postgresql backends"  # their RSS also counts the shared buffers they touched
-        values = [(series.anon_kib if private else series.rss_kib)[i] for i in kept]
-        growth = rss_growth(values)
-        cpu = [series.cpu_s[i] for i in kept]
-        wall = series.times[kept[-1]] - series.times[kept[0]]
-        figures[label] = {
-            "measure": "RssAnon" if private else "RSS",
-            "judged": series.judged,
-            "samples": len(kept),
-            "processes": max(series.processes[i] for i in kept),
-            "processes_first_last": [series.processes[kept[0]], series.processes[kept[-1]]],
-            "first_mib": round(values[0] / 1024, 1),
-            "last_mib": round(values[-1] / 1024, 1),
-            "after_warmup_first_mean_mib": None if growth is None else round(growth.first_mean_kib / 1024, 1),
-            "after_warmup_last_mean_mib": None if growth is None else round(growth.last_mean_kib / 1024, 1),
-            "growth_pct": None if growth is None else round(growth.fraction * 100, 2),
-            "flat": None if growth is None else growth.flat(),
-            # CPU of a group whose members come and go (PostgreSQL backends) is not a difference of sums
-            "cpu_util": None if private or wall <= 0 else round((cpu[-1] - cpu[0]) / wall, 3),
-            "series_s": [round(series.times[i] - started, 1) for i in kept],
-            "series_mib": [round(value / 1024, 1) for value in values],
-            "series_anon_mib": [round(series.anon_kib[i] / 1024, 1) for i in kept],
-        }
-    return figures
-
-
-def print_report(capacity_figures: dict[str, Any], soak: dict[str, Any], processes: dict[str, Any]) -> None:
-    print_table(
-        ["window", "operations", "p50 ms", "p99 ms", "max ms"],
-        [
-            [
-                f"{w['start_s']:.0f}-{w['start_s'] + w['seconds']:.0f} s",
-                str(w["operations"]),
-                str(w["p50_ms"]),
-                str(w["p99_ms"]),
-                str(w["max_ms"]),
-            ]
-            for w in soak["windows"]
-        ],
-        title=f"\nsoak latency per window (scheduled -> answered), offered {soak['rate_per_s']:.1f} ops/s "
-        f"= {soak['load_factor']:.0%} of capacity {capacity_figures['requests_per_s']:.1f} ops/s",
-    )
-    print_table(
-        ["process", "measure", "first MiB", "last MiB", "growth %", "flat", "cpu", "n"],
-        [
-            [
-                label + ("" if f["judged"] else " (not judged)"),
-                f["measure"],
-                str(f["first_mib"]),
-                str(f["last_mib"]),
-                str(f["growth_pct"]),
-                str(f["flat"]),
-                str(f["cpu_util"]),
-                str(f["processes"]),
-            ]
-            for label, f in processes.items()
-        ],
-        title="\nprocesses: RSS (first/last sample), growth of the mean from the first to the last fifth after "
-        "a 20 % warm-up; cpu = cores used",
-    )
-
-
-@contextmanager
-def deployment(args: Any, sampler: ProcessSampler) -> Iterator[dict[str, Any]]:
-    """Start every process, onboard the partner (credentials, feeds, webhook endpoint), register the
-    processes with ``sampler``; yield ``{"server", "auth", "hooks", "processes"}``; stop everything."""
-    with ExitStack() as stack:
-        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-")))
-        if args.logs_dir is not None:  # runs after every process below has stopped
-            stack.callback(_keep_logs, root, args.logs_dir)
-        schema = stack.enter_context(fresh_postgres_schema(args.postgres_url, prefix="bench_soak"))
-        hook_url, hooks, receiver_pid = stack.enter_context(receiver())
-        server_env = {"LEDGER_EMBEDDED_WEBHOOKS": "0", "LEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS": "1"}
-        server_env |= dict(item.split("=", 1) for item in args.server_env)
-        if args.tracemalloc is not None:  # allocation snapshots of the API workers (benchmarks/_tracemalloc_site)
-            args.tracemalloc.mkdir(parents=True, exist_ok=True)
-            server_env |= {
-                "PYTHONPATH": str(HERE / "_tracemalloc_site"),
-                "LEDGER_BENCH_TRACEMALLOC_DIR": str(args.tracemalloc),
-                "LEDGER_BENCH_TRACEMALLOC_MATCH": "serve",
-                "LEDGER_BENCH_TRACEMALLOC_FRAMES": "3",
-            }
-        server = stack.enter_context(
-            ledger_server(root, schema.url, args.redis_url, args.workers, args.seal_interval_ms, server_env)
-        )
-        env = server["env"] | {"LEDGER_FEEDS_POLL_SECONDS": "2"}
-        where = ["--data-dir", str(server["data_dir"]), "--database-url", server["database_url"]]
-        side = stack.enter_context(
-            side_processes(
-                {
-                    "dispatcher": (_ledger_command("webhooks", "run", *where), '"started"'),
-                    "feeds-worker": (_ledger_command("feeds", "worker", *where), ""),
-                },
-                env,
-                root,
-            )
-        )
-        dispatcher, feeds_worker = side["dispatcher"], side["feeds-worker"]
-        auth = create_partner(server)
-        onboard = ["feeds", "configure", auth["id"], "--it-email", "it@partner.example", *where]
-        subprocess.run(_ledger_command(*onboard), check=True, capture_output=True, env=env)
-        register_endpoint(server["url"], auth, hook_url)
-
-        sampler.add_uvicorn(server["pids"][0])
-        sampler.add("sealer", server["pids"][1])
-        sampler.add("webhook dispatcher", dispatcher.pid)
-        sampler.add("feeds worker", feeds_worker.pid)
-        sampler.add("webhook receiver (harness)", receiver_pid, judged=False)
-        sampler.add_finder("postgresql backends", postgres_backends(args.postgres_url, server["pg_application"]))
-        redis = redis_pid(args.redis_url)
-        if redis is not None:
-            sampler.add("redis (shared)", redis, judged=False)
-        yield {
-            "server": server,
-            "auth": auth,
-            "hooks": hooks,
-            "processes": {"dispatcher": dispatcher, "feeds worker": feeds_worker},
-        }
-
-
-def _keep_logs(root: Path, target: Path) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    for path in root.glob("*.log"):
-        shutil.copyfile(path, target / path.name)
-
-
 def redis_usage(redis_url: str, prefix: str) -> dict[str, int]:
     """Keys under this run's prefix, and the Redis server's ``used_memory`` (all its users)."""
     import redis
@@ -571,6 +342,7 @@ def run(args: Any) -> dict[str, Any]:
         server, auth = deployed["server"], deployed["auth"]
         log(f"capacity: closed loop, {args.capacity_connections} connections, {args.capacity_seconds:g} s")
         cap = capacity(server["url"], auth, args)
+        mark("capacity measured")
         log(
             f"  {cap['requests_per_s']} ops/s ({cap['claims_per_s']} claims/s), p99 {cap['p99_ms']} ms, "
             f"statuses {cap['statuses']}"
@@ -584,9 +356,12 @@ def run(args: Any) -> dict[str, Any]:
         redis_after = redis_usage(args.redis_url, server["env"]["LEDGER_REDIS_PREFIX"])
         claims = cap["claims_created"] + load.claims_created()
         log(f"  draining webhooks: {claims} claims -> {claims * DELIVERIES_PER_CLAIM} deliveries expected")
+        mark("soak ended")
         hooks_figures = drain_webhooks(server, deployed["hooks"], claims)
+        mark("webhooks drained")
         alive = all(process.poll() is None for process in deployed["processes"].values())
-    processes = process_figures(sampler, soak_started, soak_ended)
+    mark("every process stopped, schema dropped")
+    processes = process_figures(sampler, soak_started, soak_ended, load.claims_created() / args.duration)
     soak = soak_figures(load, rate, args)
     print_report(cap, soak, processes)
     flat = [f["flat"] for f in processes.values() if f["judged"]]
@@ -606,9 +381,17 @@ def run(args: Any) -> dict[str, Any]:
         "soak": soak,
         "webhooks": hooks_figures,
         "feed_files": feeds.files,
+        "warmup": {
+            "share": WARMUP_SHARE,
+            "seconds": round(args.duration * WARMUP_SHARE, 1),
+            "full_size_feed_file_processed_within": any(
+                f["rows"] == args.feed_rows and f.get("processed_at_share", 1.0) <= WARMUP_SHARE for f in feeds.files
+            ),
+        },
         "processes": processes,
         "redis": {"soak_start": redis_before, "soak_end": redis_after},
         "pid_changes": sampler.pid_changes,
+        "timeline_s": TIMELINE,
         "load_average_1m": {"mean": round(sum(loads) / len(loads), 2), "max": round(max(loads), 2)} if loads else None,
     }
 
@@ -697,7 +480,7 @@ def main() -> None:
     args.window = args.window or (5.0 if args.quick else 60.0)
     args.sample_seconds = args.sample_seconds or (1.0 if args.quick else 5.0)
     args.feed_rows = args.feed_rows or (100 if args.quick else 5000)
-    args.feed_shares = (0.05, 0.5) if args.quick else (0.05, 0.3, 0.5, 0.7, 0.9)
+    args.feed_shares = (0.02, 0.10, 0.5) if args.quick else (0.02, 0.10, 0.3, 0.5, 0.7, 0.9)
     # A stopped soak (SIGTERM, or SIGINT when started in the background, where SIGINT is ignored) unwinds
     # its ExitStack: every process it started is stopped and the schema dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

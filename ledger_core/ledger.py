@@ -29,7 +29,7 @@ from ledger_core.claims.facts import ClaimFacts
 from ledger_core.claims.use_cases import Claims, Documents
 from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.engine.aggregate import LedgerAggregate
-from ledger_core.engine.application import LedgerApplication
+from ledger_core.engine.application import DEFAULT_AGGREGATE_CACHE_SIZE, LedgerApplication
 from ledger_core.engine.chain import ChainSummary
 from ledger_core.engine.envelope import Envelope
 from ledger_core.engine.ports import Clock, LogReader
@@ -84,10 +84,12 @@ class Ledger:
         feed_policy: FeedPolicy | None = None,
         theme_assets: ThemeAssetStore | None = None,
         on_close: Callable[[], None] | None = None,
+        aggregate_cache_size: int = DEFAULT_AGGREGATE_CACHE_SIZE,
     ) -> None:
         """``claim_facts`` answers the risk rules' cross-claim questions (over this same log); ``member_policy``
-        and ``enrollment_links`` configure :attr:`membership` (without links, no enrollment URL is offered)."""
-        self.app = LedgerApplication(recorder, log_reader, aggregates)
+        and ``enrollment_links`` configure :attr:`membership` (without links, no enrollment URL is offered);
+        ``aggregate_cache_size``: aggregates kept decoded in this process (LRU)."""
+        self.app = LedgerApplication(recorder, log_reader, aggregates, aggregate_cache_size=aggregate_cache_size)
         self.vault = PersonalDataVault(key_store)
         self.partners = PartnerService(self.app, clock)
         self.themes = PartnerThemes(self.app, self.partners, theme_assets or MemoryThemeAssets())

@@ -27,6 +27,10 @@ from ledger_core.engine.sequencer import AnchoredDrafts
 A = TypeVar("A", bound=LedgerAggregate)
 
 VERIFY_CHUNK = 5_000
+DEFAULT_AGGREGATE_CACHE_SIZE = 2_000
+"""Aggregates kept decoded per process (LRU; ~2.1 KiB per claim aggregate: ~4 MiB when full). A miss costs
+one read of the aggregate's events from the log (docs/performance.md, "Soak: a smaller aggregate cache");
+``LEDGER_AGGREGATE_CACHE_SIZE`` sets it for the server and the feeds worker."""
 
 
 class LedgerApplication(Application[UUID]):
@@ -43,14 +47,20 @@ class LedgerApplication(Application[UUID]):
         recorder: ApplicationRecorder,
         log: LogReader,
         aggregates: Iterable[type[LedgerAggregate]],
+        *,
+        aggregate_cache_size: int = DEFAULT_AGGREGATE_CACHE_SIZE,
     ) -> None:
+        """``aggregate_cache_size``: aggregates kept decoded (LRU, at least 1; see
+        :data:`DEFAULT_AGGREGATE_CACHE_SIZE`)."""
+        if aggregate_cache_size < 1:  # eventsourcing reads 0 or less as an *unbounded* cache
+            raise ValueError(f"aggregate_cache_size must be at least 1, not {aggregate_cache_size}")
         self._injected_recorder = recorder
         # Checked once here: a runtime-Protocol isinstance per save would cost more than it saves.
         self._draft_appender: DraftAppender | None = recorder if isinstance(recorder, DraftAppender) else None
         self._registry = EventRegistry(aggregates)
         self._envelope_mapper = EnvelopeMapper(self._registry)
         self.log_reader = log
-        super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "10000"})
+        super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": str(aggregate_cache_size)})
 
     # -- eventsourcing wiring: no environment variables, no dynamic imports --------------------------
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:

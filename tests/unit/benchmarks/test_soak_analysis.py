@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository r
 from benchmarks._soak_analysis import (
     RSS_GROWTH_LIMIT,
     LatencyWindow,
+    edge_span,
     latency_windows,
     p99_steady,
     percentile,
@@ -41,6 +42,17 @@ def test_a_leak_of_ten_percent_over_the_run_is_not_flat() -> None:
 
 def test_too_few_samples_give_no_verdict() -> None:
     assert rss_growth([1.0, 2.0]) is None
+    assert edge_span([1.0, 2.0]) is None
+
+
+def test_the_span_is_between_the_two_averaged_windows() -> None:
+    """100 samples 5 s apart: 20 are warm-up; of the 80 left, the first 16 (t 100-175 s, mean 137.5) and the
+    last 16 (t 420-495 s, mean 457.5) are averaged: a linear growth of g per second grows the means by 320 g."""
+    times = [5.0 * i for i in range(100)]
+    assert edge_span(times) == 320.0
+    growth = rss_growth([1000.0 + 2 * t for t in times])
+    assert growth is not None
+    assert growth.last_mean_kib - growth.first_mean_kib == 2 * 320.0
 
 
 @given(st.floats(min_value=1_000, max_value=10_000_000), st.integers(min_value=4, max_value=400))
