@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from xml.sax.saxutils import quoteattr
 
-from adapters.saml._pysaml2 import BINDING_HTTP_REDIRECT, NAMEID_FORMAT_EMAILADDRESS
+from adapters.saml import _pysaml2 as saml
 from ledger_core.accounts.errors import LoginFailure, LoginRefused
 from ledger_core.accounts.providers import SamlSettings, certificate_window
 
@@ -43,13 +43,13 @@ def idp_metadata(settings: SamlSettings, now: datetime) -> str:
     logout = (
         ""
         if settings.slo_url is None
-        else f'<md:SingleLogoutService Binding="{BINDING_HTTP_REDIRECT}" Location={quoteattr(settings.slo_url)}/>'
+        else f'<md:SingleLogoutService Binding="{saml.BINDING_HTTP_REDIRECT}" Location={quoteattr(settings.slo_url)}/>'
     )
     return (
         '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"'
         f' xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID={quoteattr(settings.entity_id)}>'
         '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
-        f"{keys}{logout}<md:NameIDFormat>{NAMEID_FORMAT_EMAILADDRESS}</md:NameIDFormat>"
-        f'<md:SingleSignOnService Binding="{BINDING_HTTP_REDIRECT}" Location={quoteattr(settings.sso_url)}/>'
+        f"{keys}{logout}<md:NameIDFormat>{saml.NAMEID_FORMAT_EMAILADDRESS}</md:NameIDFormat>"
+        f'<md:SingleSignOnService Binding="{saml.BINDING_HTTP_REDIRECT}" Location={quoteattr(settings.sso_url)}/>'
         "</md:IDPSSODescriptor></md:EntityDescriptor>"
     )
