@@ -66,8 +66,8 @@ from adapters.opening import open_audit_log, open_ledger  # noqa: E402
 from adapters.storage import StorageConfig, open_recorder  # noqa: E402
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus  # noqa: E402
 from ledger_core.claims.documents import Document  # noqa: E402
-from ledger_core.engine.aggregate import derive_id  # noqa: E402
 from ledger_core.claims.submission import validate_submission  # noqa: E402
+from ledger_core.engine.aggregate import derive_id  # noqa: E402
 from ledger_core.engine.envelope import EventDraft  # noqa: E402
 
 FULL_CLAIMS, QUICK_CLAIMS = 1_000_000, 5_000
@@ -363,7 +363,8 @@ class ServerCpu:
 
         ports = _own_tcp_ports()
         with psycopg.connect(self.url or "", autocommit=True) as conn:
-            rows = conn.execute("SELECT pid, client_port FROM pg_stat_activity WHERE client_port IS NOT NULL").fetchall()
+            query = "SELECT pid, client_port FROM pg_stat_activity WHERE client_port IS NOT NULL"
+            rows = conn.execute(query).fetchall()
         return {int(pid): _proc_cpu_seconds(int(pid)) for pid, port in rows if port in ports}
 
     def start(self) -> None:

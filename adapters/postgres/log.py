@@ -83,6 +83,10 @@ _PARTNER_TYPE_ARM = sql.SQL(
     "(SELECT " + ROW_COLUMNS + " FROM ledger_log WHERE partner_id = {partner} AND topic = {topic}"
     " AND position >= {start} AND position < {stop} ORDER BY position {order} LIMIT {limit})"
 )
+_PARTNER_AGGREGATES = sql.SQL(
+    "SELECT position, originator_id::text FROM ledger_log WHERE partner_id = {partner} AND topic = {topic}"
+    " AND position >= {start} AND position < {stop} ORDER BY position LIMIT {limit}"
+)
 _PARTNER_TYPES = sql.SQL("SELECT * FROM ({arms}) AS arms ORDER BY position {order} LIMIT {limit}")
 
 
@@ -153,6 +157,28 @@ class PostgresLogReader:
             return []
         sql = f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE originator_id = ANY(%s::uuid[]) ORDER BY position"
         return [stored_row(row) for row in self._fetch(sql, (list(aggregate_ids),))]
+
+    def entries_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[tuple[str, str, bytes]]:
+        if not aggregate_ids:
+            return []
+        sql = (
+            "SELECT originator_id::text, topic, entry FROM ledger_log WHERE originator_id = ANY(%s::uuid[])"
+            " ORDER BY originator_id, originator_version"
+        )
+        return self._fetch(sql, (list(aggregate_ids),))
+
+    def partner_aggregates_of_type(
+        self, partner_id: str, event_type: str, *, start: int, stop: int, limit: int
+    ) -> Sequence[tuple[int, str]]:
+        """Literal values, as :meth:`partner_rows_of_types` (a generic plan may scan the primary key instead)."""
+        query = _PARTNER_AGGREGATES.format(
+            partner=sql.Literal(partner_id),
+            topic=sql.Literal(event_type),
+            start=sql.Literal(int(start)),
+            stop=sql.Literal(int(stop)),
+            limit=sql.Literal(int(limit)),
+        )
+        return [(row[0], row[1]) for row in self._fetch(query.as_string(), ())]
 
     def existing_aggregates(self, aggregate_ids: Sequence[str]) -> set[str]:
         sql = (
