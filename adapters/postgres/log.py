@@ -68,6 +68,10 @@ AGGREGATE_HEADS = (
     " CROSS JOIN LATERAL (SELECT originator_version, position FROM ledger_log WHERE originator_id = k.id"
     " ORDER BY originator_version DESC LIMIT 1) AS h"
 )
+ENTRIES_OF_AGGREGATES = (
+    "SELECT k.id::text, r.topic, r.entry FROM unnest(%s::uuid[]) AS k(id) CROSS JOIN LATERAL"
+    " (SELECT topic, entry FROM ledger_log WHERE originator_id = k.id ORDER BY originator_version) AS r"
+)
 INSERT = (
     "INSERT INTO ledger_log (position, event_id, originator_id, originator_version, topic, partner_id,"
     " recorded_at, entry, leaf_hash)"
@@ -91,10 +95,13 @@ _PARTNER_TYPES = sql.SQL("SELECT * FROM ({arms}) AS arms ORDER BY position {orde
 
 
 class PostgresLogReader:
-    """Every read of ``ledger_log`` (:class:`~adapters.ports.LogRows`), run through ``fetch``."""
+    """Every read of ``ledger_log`` (:class:`~adapters.ports.LogRows`), run through ``fetch``; the bulk reads of
+    entries through ``fetch_binary`` when given (results in binary format: no hex encoding of ``bytea`` on the
+    server and decoding in the client, a third of the CPU of such a read on each side)."""
 
-    def __init__(self, fetch: Fetch) -> None:
+    def __init__(self, fetch: Fetch, fetch_binary: Fetch | None = None) -> None:
         self._fetch = fetch
+        self._fetch_binary = fetch_binary or fetch
 
     def log_size(self) -> int:
         rows = self._fetch("SELECT MAX(position) FROM ledger_log", ())
@@ -159,13 +166,11 @@ class PostgresLogReader:
         return [stored_row(row) for row in self._fetch(sql, (list(aggregate_ids),))]
 
     def entries_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[tuple[str, str, bytes]]:
+        """One index scan per id, in the ids' order (rows come out grouped, in version order, with no sort: a
+        sort of a few thousand entries by position spills to disk at the default ``work_mem``)."""
         if not aggregate_ids:
             return []
-        sql = (
-            "SELECT originator_id::text, topic, entry FROM ledger_log WHERE originator_id = ANY(%s::uuid[])"
-            " ORDER BY originator_id, originator_version"
-        )
-        return self._fetch(sql, (list(aggregate_ids),))
+        return self._fetch_binary(ENTRIES_OF_AGGREGATES, (list(aggregate_ids),))
 
     def partner_aggregates_of_type(
         self, partner_id: str, event_type: str, *, start: int, stop: int, limit: int
@@ -220,7 +225,9 @@ class PostgresLogRecorder(SequencedRecorder):
         pool_size: int = 8,
         create_tables: bool = True,
     ) -> None:
-        super().__init__(PostgresLogReader(self._fetch), clock=clock, max_batch_events=max_batch_events)
+        super().__init__(
+            PostgresLogReader(self._fetch, self._fetch_binary), clock=clock, max_batch_events=max_batch_events
+        )
         self.conninfo = conninfo
         # Reads only, one statement each: autocommit saves the COMMIT round trip.
         self.pool: Pool = open_pool(conninfo, name="ledger", size=pool_size, schema=SCHEMA if create_tables else None)
@@ -265,6 +272,10 @@ class PostgresLogRecorder(SequencedRecorder):
     def _fetch(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._connection() as conn:
             return conn.execute(sql.encode(), params).fetchall()
+
+    def _fetch_binary(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        with self._connection() as conn:
+            return conn.execute(sql.encode(), params, binary=True).fetchall()
 
     def close(self) -> None:
         super().close()

@@ -60,6 +60,13 @@ class AggregateRowsReader(Protocol):
         version order: what a fold reads, without the columns it does not (one query per few thousand ids)."""
         ...
 
+    def partner_aggregates_of_type(
+        self, partner_id: str, event_type: str, *, start: int, stop: int, limit: int
+    ) -> Sequence[tuple[int, str]]:
+        """``(position, aggregate id)`` of up to ``limit`` rows of ``partner_id`` of type ``event_type`` with
+        ``start <= position < stop``, in position order (the entries themselves are not read)."""
+        ...
+
 
 @runtime_checkable
 class PartnerLogReader(Protocol):
@@ -74,13 +81,6 @@ class PartnerLogReader(Protocol):
     ) -> Sequence[StoredRow]:
         """Up to ``limit`` rows of ``partner_id`` whose type is one of ``types`` with ``start <= position < stop``,
         in position order (``descending``: newest first)."""
-        ...
-
-    def partner_aggregates_of_type(
-        self, partner_id: str, event_type: str, *, start: int, stop: int, limit: int
-    ) -> Sequence[tuple[int, str]]:
-        """``(position, aggregate id)`` of up to ``limit`` rows of ``partner_id`` of type ``event_type`` with
-        ``start <= position < stop``, in position order (the entries themselves are not read)."""
         ...
 
 

@@ -24,13 +24,13 @@ from uuid import UUID
 from ledger_core.claims.batch.claim_rows import claim_views, fold_views, rows_reader
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus, claims_file_id
 from ledger_core.claims.batch.formats import BatchFileRejected, BatchKind, LineOutcome, parse_claims_name
-from ledger_core.claims.batch.importing import ImportReport, OpenFile, partner_rows, reject_file
+from ledger_core.claims.batch.importing import ImportReport, OpenFile, reject_file
 from ledger_core.claims.batch.lines import ClaimLine, ClaimReader, PartnerView, scan
 from ledger_core.claims.claim import Claim
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.errors import InvalidCommand, NotFound
-from ledger_core.engine.ports import AggregateRowsReader, PartnerLogReader
+from ledger_core.engine.ports import AggregateRowsReader
 from ledger_core.shared.money import format_amount
 from ledger_core.shared.service_support import save
 
@@ -58,7 +58,6 @@ class ReconciliationRun:
     app: LedgerApplication
     file: ClaimsFile
     reader: ClaimReader
-    rows: PartnerLogReader
     states: AggregateRowsReader
     counts: dict[LineOutcome, int] = field(default_factory=dict)
     lines: int = 0
@@ -110,7 +109,7 @@ class ReconciliationRun:
         partner_id = str(self.file.partner_id)
         start, stop = 0, self.app.log_reader.log_size()
         while start < stop:
-            page = self.rows.partner_aggregates_of_type(
+            page = self.states.partner_aggregates_of_type(
                 partner_id, Claim.Submitted.EVENT_TYPE, start=start, stop=stop, limit=_PAGE
             )
             unnamed = [claim_id for _, claim_id in page if claim_id not in named]
@@ -176,7 +175,6 @@ class Reconciliation:
 
     def __init__(self, app: LedgerApplication) -> None:
         self.app = app
-        self.rows = partner_rows(app)
         self.states = rows_reader(app.log_reader)
 
     @contextmanager
@@ -205,6 +203,5 @@ class Reconciliation:
                 self.app,
                 file,
                 ClaimReader(stream, name.format, name.partner_id, "", name.kind),
-                self.rows,
                 self.states,
             )
