@@ -80,9 +80,10 @@ class ReconciliationRun:
                     continue
                 named.add(claim_id)
                 ours = self._view(claim_id, views.get(claim_id))
-                finding = _compare(line.line, line.partner_claim_id, claim_id, ours, line.expected)
-                if self._count(finding).outcome is not LineOutcome.MATCHED:
-                    yield finding
+                if ours == line.expected:  # matched: counted, not reported
+                    self.counts[LineOutcome.MATCHED] = self.counts.get(LineOutcome.MATCHED, 0) + 1
+                    continue
+                yield self._count(_compare(line.line, line.partner_claim_id, claim_id, ours, line.expected))
         yield from (self._count(finding) for finding in self._unnamed(named))
 
     def finish(self, report_sha256: str) -> ImportReport:
