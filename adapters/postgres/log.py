@@ -68,6 +68,9 @@ AGGREGATE_HEADS = (
     " CROSS JOIN LATERAL (SELECT originator_version, position FROM ledger_log WHERE originator_id = k.id"
     " ORDER BY originator_version DESC LIMIT 1) AS h"
 )
+INDEX_ONLY_PLAN = "SET LOCAL enable_seqscan = off; SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0"
+"""Set in the transaction of a bulk read by ids: one bitmap of the unique index, in the backend itself (no
+parallel workers started per call), whatever the statistics say."""
 ENTRIES_OF_AGGREGATES = (
     "SELECT position, originator_id::text, topic, entry FROM ledger_log WHERE originator_id = ANY(%s::uuid[])"
 )
@@ -95,8 +98,9 @@ _PARTNER_TYPES = sql.SQL("SELECT * FROM ({arms}) AS arms ORDER BY position {orde
 
 class PostgresLogReader:
     """Every read of ``ledger_log`` (:class:`~adapters.ports.LogRows`), run through ``fetch``; the bulk reads of
-    entries through ``fetch_binary`` when given (results in binary format: no hex encoding of ``bytea`` on the
-    server and decoding in the client, a third of the CPU of such a read on each side)."""
+    entries through ``fetch_binary`` when given: results in binary format (no hex encoding of ``bytea`` on the
+    server and decoding in the client, a third of the CPU of such a read on each side), planned with index
+    scans only and no JIT (:data:`INDEX_ONLY_PLAN`)."""
 
     def __init__(self, fetch: Fetch, fetch_binary: Fetch | None = None) -> None:
         self._fetch = fetch
@@ -166,8 +170,9 @@ class PostgresLogReader:
 
     def entries_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[tuple[str, str, bytes]]:
         """Unordered on the server, put in position order here: an ``ORDER BY`` sorts the entries themselves
-        (a few thousand spill to disk at the default ``work_mem``), and an index scan per id (ordered by
-        version) is only planned once the table has statistics; this plan costs the same either way."""
+        (a few thousand spill to disk at the default ``work_mem``). Without statistics on the table (a fresh
+        ledger, or autovacuum off) the planner takes ``= ANY`` of an array it cannot size for a large share of
+        the table and scans all of it, in parallel, per call: hence :data:`INDEX_ONLY_PLAN`."""
         if not aggregate_ids:
             return []
         rows = self._fetch_binary(ENTRIES_OF_AGGREGATES, (list(aggregate_ids),))
@@ -280,7 +285,8 @@ class PostgresLogRecorder(SequencedRecorder):
             return conn.execute(sql.encode(), params).fetchall()
 
     def _fetch_binary(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-        with self._connection() as conn:
+        with self._connection() as conn, conn.transaction():
+            conn.execute(INDEX_ONLY_PLAN)
             return conn.execute(sql.encode(), params, binary=True).fetchall()
 
     def close(self) -> None:
