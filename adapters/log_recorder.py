@@ -185,6 +185,15 @@ class SequencedRecorder(ApplicationRecorder):
         """Every row of ``aggregate_ids``, in position order (the engine's :class:`AggregateRowsReader` port)."""
         return self.reader.rows_of_aggregates(aggregate_ids)
 
+    def entries_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[tuple[str, str, bytes]]:
+        """``(aggregate id, type, entry)`` of the aggregates' rows, grouped by aggregate in version order."""
+        return self.reader.entries_of_aggregates(aggregate_ids)
+
+    def partner_aggregates_of_type(
+        self, partner_id: str, event_type: str, *, start: int, stop: int, limit: int
+    ) -> Sequence[tuple[int, str]]:
+        return self.reader.partner_aggregates_of_type(partner_id, event_type, start=start, stop=stop, limit=limit)
+
     def existing_aggregates(self, aggregate_ids: Sequence[str]) -> set[str]:
         """Which of ``aggregate_ids`` have an entry (the feeds' :class:`FeedLogReader` port)."""
         return self.reader.existing_aggregates(aggregate_ids)

@@ -139,6 +139,17 @@ class LogRows(LogReader, PartnerLogReader, Protocol):
         """Every row of ``aggregate_ids``, in position order (:class:`ledger_core.engine.ports.AggregateRowsReader`)."""
         ...
 
+    def entries_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[tuple[str, str, bytes]]:
+        """``(aggregate id, type, entry)`` of ``aggregate_ids``' rows, grouped by aggregate in version order."""
+        ...
+
+    def partner_aggregates_of_type(
+        self, partner_id: str, event_type: str, *, start: int, stop: int, limit: int
+    ) -> Sequence[tuple[int, str]]:
+        """``(position, aggregate id)`` of one partner's rows of one type in ``[start, stop)``, in order."""
+        ...
+
+
 class CheckpointReads(Protocol):
     """The reads of signed checkpoints that a backend's tree module offers (the only module that queries them)."""
 

@@ -60,6 +60,7 @@ AGGREGATE_HEAD = (
 ROW_COLUMNS = "position, originator_id, originator_version, topic, partner_id, entry, leaf_hash"
 # Parts per compound SELECT stay under SQLite's default limit of 500.
 _IN_CHUNK = 400
+_ENTRIES_CHUNK = 10_000
 _INSERT_CHUNK = 1000
 _HEAD_CACHE_SIZE = 65_536
 
@@ -180,6 +181,24 @@ class SQLiteLogReader:
             rows.extend(stored_row(row) for row in self._fetch(sql, chunk))
         return rows
 
+    def entries_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[tuple[str, str, bytes]]:
+        """Walks the ``(originator_id, originator_version)`` index in its order (no sort), up to
+        :data:`_ENTRIES_CHUNK` ids per statement (SQLite's limit on parameters is 32,766)."""
+        found: list[tuple[str, str, bytes]] = []
+        for start in range(0, len(aggregate_ids), _ENTRIES_CHUNK):
+            chunk = aggregate_ids[start : start + _ENTRIES_CHUNK]
+            found.extend(self._fetch(_entries_sql(len(chunk)), chunk))
+        return found
+
+    def partner_aggregates_of_type(
+        self, partner_id: str, event_type: str, *, start: int, stop: int, limit: int
+    ) -> Sequence[tuple[int, str]]:
+        sql = (
+            "SELECT position, originator_id FROM ledger_log WHERE partner_id = ? AND topic = ?"
+            " AND position >= ? AND position < ? ORDER BY position LIMIT ?"
+        )
+        return [(row[0], row[1]) for row in self._fetch(sql, (partner_id, event_type, start, stop, limit))]
+
     def existing_aggregates(self, aggregate_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(aggregate_ids), _IN_CHUNK):
@@ -206,6 +225,14 @@ class SQLiteLogReader:
             params += (partner_id, topic, start, stop)
         params.append(limit)
         return [stored_row(row) for row in self._fetch(sql, params)]
+
+
+@lru_cache(maxsize=8)
+def _entries_sql(ids: int) -> str:
+    return (
+        f"SELECT originator_id, topic, entry FROM ledger_log WHERE originator_id IN ({','.join('?' * ids)})"
+        " ORDER BY originator_id, originator_version"
+    )
 
 
 @lru_cache(maxsize=32)

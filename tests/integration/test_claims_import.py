@@ -21,8 +21,10 @@ from support.results_files import check_every_proof, read_results
 from adapters.batch.processing import process_claims_file
 from adapters.opening import open_audit_log, open_ledger, seal_pending, verifier_key
 from adapters.storage import StorageConfig
+from ledger_core.claims.batch.claim_rows import claim_states, claim_views, rows_reader
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus, claims_file_id
 from ledger_core.claims.batch.formats import BatchFileRejected, LineOutcome
+from ledger_core.claims.batch.lines import PartnerView
 from ledger_core.claims.claim import Claim
 from ledger_core.claims.submission import ClaimSubmission, validate_submission
 from ledger_core.engine.merkle import CheckpointRecord
@@ -321,3 +323,46 @@ def test_reconciliation_reports_every_difference_and_is_recorded(
     assert (
         len([e for e in ledger.history(claims_file_id(P, header["sha256"])) if e.type == "claimsfile.completed"]) == 1
     )
+
+
+def test_reconciliation_reads_each_status_event_and_ignores_the_file_order(
+    ledger: Ledger, config: StorageConfig, tmp_path: Path
+) -> None:
+    """Claims moved by ``claim.status_changed`` and ``claim.review_resolved`` are read at their status (the
+    rows' fold agrees with :func:`claim_states`), and a file listing the claims in another order than the log
+    finds the same differences (its own line numbers) and the same unnamed claims, in the log's order."""
+    claims = [Claim.from_submission(plain_claim(f"R-{number}", f"{10 + number}.50")) for number in range(5)]
+    claims[1].change_status("pending")
+    claims[2].change_status("flagged")
+    claims[2].resolve_review(decision="rejected", reviewer="ops", notes="")
+    claims[3].change_status("verified")
+    save(ledger.app, *claims)
+    ids = [str(c.id) for c in claims]
+    reader = rows_reader(ledger.app.log_reader)
+    states = claim_states(reader, ids)
+    assert claim_views(reader, ids) == {i: PartnerView(s.amount, s.currency, s.status) for i, s in states.items()}
+    assert [claim_views(reader, ids)[i].status.value for i in ids] == [
+        "submitted",
+        "pending",
+        "rejected",
+        "verified",
+        "submitted",
+    ]
+
+    lines = ["R-0,10.50,USD,submitted", "R-1,11.50,USD,verified", "R-2,12.50,USD,rejected"]
+    found = []
+    (tmp_path / "in").mkdir()
+    for day, listed in ((24, lines), (25, [lines[2], lines[0], lines[1]])):
+        path = tmp_path / "in" / f"reconcile_{P}_202601{day}.csv"
+        path.write_text("partnerClaimId,claimAmount,currency,status\n" + "\n".join(listed) + "\n", encoding="utf-8")
+        header, findings = read_results(run(ledger, config, path, tmp_path / "out").results_path)
+        found.append((header["counts"], findings))
+    (counts, in_order), (shuffled_counts, shuffled) = found
+    assert counts == shuffled_counts == {"matched": 2, "mismatch": 1, "unknown_to_partner": 2}
+    assert [f["line"] for f in in_order if f["outcome"] == "mismatch"] == [3]
+    assert [f["line"] for f in shuffled if f["outcome"] == "mismatch"] == [4]
+    assert [f | {"line": None} for f in shuffled] == [f | {"line": None} for f in in_order]
+    assert [(f["partnerClaimId"], f["ledger"]["status"]) for f in in_order if f["outcome"] == "unknown_to_partner"] == [
+        ("R-3", "verified"),
+        ("R-4", "submitted"),
+    ]

@@ -6,7 +6,7 @@ import asyncio
 import multiprocessing
 import threading
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from support.databases import execute
@@ -217,6 +217,22 @@ def test_partner_rows_of_types_merges_types_in_position_order(database_url: str)
         )
         assert recorder.partner_rows_of_types("acme", (), start=0, stop=99, limit=9) == []
         assert recorder.partner_rows_of_types("nobody", types, start=0, stop=99, limit=9) == []
+
+        # The same reads without the entries: one type's positions and aggregate ids, and a fold's columns.
+        opened = recorder.partner_rows_of_types("acme", ("test_account.opened",), start=0, stop=99, limit=99)
+        ids = recorder.partner_aggregates_of_type("acme", "test_account.opened", start=3, stop=99, limit=2)
+        assert list(ids) == [(row.position, row.aggregate_id) for row in opened[1:3]]
+        assert recorder.partner_aggregates_of_type("nobody", "test_account.opened", start=0, stop=99, limit=9) == []
+        wanted = [opened[4].aggregate_id, opened[0].aggregate_id, str(uuid4())]
+        rows = recorder.rows_of_aggregates(wanted)
+        entries = recorder.entries_of_aggregates(wanted)
+        assert sorted(entries) == sorted((row.aggregate_id, row.type, row.entry) for row in rows)
+        for aggregate_id in wanted[:2]:  # each aggregate's rows in version order
+            assert [kind for found, kind, _ in entries if found == aggregate_id] == [
+                "test_account.opened",
+                "test_account.noted",
+            ]
+        assert recorder.entries_of_aggregates([]) == []
 
 
 def test_a_ledger_without_the_partner_topic_index_gets_it_when_opened(database_url: str) -> None:

@@ -5,18 +5,28 @@ claims instead of rebuilding each aggregate (a query and an event replay per cla
 amount and currency of ``claim.submitted``, the status set by each ``claim.verification_recorded``,
 ``claim.status_changed`` and ``claim.review_resolved``, the newest verification. A claim with any other event
 type is left out: the caller rebuilds that one through the aggregate (no second copy of its rules).
+
+:func:`claim_views` folds the same way to the three fields a reconciliation compares, from the rows' type and
+entry alone (:meth:`~ledger_core.engine.ports.AggregateRowsReader.entries_of_aggregates`), decoding only the
+fields it reads (msgspec Structs skip the rest of the entry: the verification's inputs are most of its bytes).
+The entries are not validated as envelopes here (``ledger verify`` does that); a field missing or of the wrong
+type is a :class:`~ledger_core.engine.errors.MalformedEntry`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
+from ledger_core.claims.batch.lines import PartnerView
 from ledger_core.claims.claim import Claim
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import decode_entry
+from ledger_core.engine.errors import MalformedEntry
 from ledger_core.engine.ports import AggregateRowsReader
 from ledger_core.shared.money import Currency
 from ledger_core.shared.vocabulary import ClaimStatus
@@ -76,3 +86,65 @@ def _fold(rows: list[StoredRow]) -> ClaimState | None:
     return ClaimState(
         Decimal(submitted["claim_amount"]), Currency(submitted["currency"]), status, verification, rows[-1]
     )
+
+
+class _Amount(msgspec.Struct):
+    claim_amount: str | int
+    currency: str
+
+
+class _Submitted(msgspec.Struct):
+    payload: _Amount
+
+
+class _Status(msgspec.Struct):
+    status: str | None = None
+    decision: str | None = None
+
+
+class _StatusChange(msgspec.Struct):
+    payload: _Status
+
+
+_SUBMITTED = msgspec.json.Decoder(_Submitted)
+_STATUS_CHANGE = msgspec.json.Decoder(_StatusChange)
+_CURRENCIES = {currency.value: currency for currency in Currency}
+_STATUSES = {status.value: status for status in ClaimStatus}
+
+
+def claim_views(reader: AggregateRowsReader, claim_ids: Sequence[str]) -> dict[str, PartnerView]:
+    """Amount, currency and status of those of ``claim_ids`` that exist and hold only the four claim event
+    types above (as :func:`claim_states`, without the verification and the newest row)."""
+    return fold_views(reader.entries_of_aggregates(claim_ids))
+
+
+def fold_views(entries: Iterable[tuple[str, str, bytes]]) -> dict[str, PartnerView]:
+    """:func:`claim_views` of ``(claim id, type, entry)`` rows, each claim's in version order (claims may
+    interleave: position order will do)."""
+    views: dict[str, PartnerView | None] = {}
+    try:
+        for claim_id, kind, entry in entries:
+            if claim_id not in views:
+                views[claim_id] = _submitted(entry) if kind == Claim.Submitted.EVENT_TYPE else None
+                continue
+            view = views[claim_id]
+            if view is None:
+                continue
+            field = _STATUS_FIELD.get(kind)
+            views[claim_id] = None if field is None else PartnerView(view.amount, view.currency, _status(entry, field))
+    except (msgspec.DecodeError, KeyError) as error:
+        raise MalformedEntry(f"a claim entry without the fields a reconciliation reads: {error}") from error
+    return {claim_id: view for claim_id, view in views.items() if view is not None}
+
+
+def _submitted(entry: bytes) -> PartnerView:
+    payload = _SUBMITTED.decode(entry).payload
+    return PartnerView(Decimal(payload.claim_amount), _CURRENCIES[payload.currency], ClaimStatus.SUBMITTED)
+
+
+def _status(entry: bytes, field: str) -> ClaimStatus:
+    payload = _STATUS_CHANGE.decode(entry).payload
+    value = payload.status if field == "status" else payload.decision
+    if value is None:
+        raise KeyError(field)
+    return _STATUSES[value]

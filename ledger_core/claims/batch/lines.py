@@ -32,7 +32,7 @@ from ledger_core.claims.batch.formats import (
     BatchKind,
 )
 from ledger_core.claims.submission import ClaimSubmission, validate_submission
-from ledger_core.engine.aggregate import derive_id
+from ledger_core.engine.aggregate import uuid5_format, uuid5_prefix
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.shared.money import Currency, parse_amount, parse_currency
 from ledger_core.shared.text_lines import BoundedLines
@@ -126,6 +126,7 @@ class ClaimReader:
         )
         self.format = fmt
         self.partner_id = partner_id
+        self._claim_ids = uuid5_prefix(f"claim\x1f{partner_id}\x1f")
         self.default_level = default_level
         self.kind = kind
 
@@ -196,7 +197,7 @@ class ClaimReader:
             pcid = check_identifier(value, "partnerClaimId")
         except InvalidCommand as error:
             return ClaimLine(line, field=key, reason=str(error))
-        return ClaimLine(line, partner_claim_id=pcid, claim_id=derive_id("claim", self.partner_id, pcid))
+        return ClaimLine(line, partner_claim_id=pcid, claim_id=self._claim_id(pcid))
 
     def _partner_view(self, line: int, fields: Mapping[str, Any]) -> ClaimLine:
         """A reconciliation line: the claim by ``partnerClaimId`` and the partner's amount, currency, status."""
@@ -217,7 +218,13 @@ class ClaimReader:
             return ClaimLine(
                 line, partner_claim_id=pcid if isinstance(pcid, str) else None, field=field, reason=str(error)
             )
-        return ClaimLine(line, partner_claim_id=pcid, claim_id=derive_id("claim", self.partner_id, pcid), expected=view)
+        return ClaimLine(line, partner_claim_id=pcid, claim_id=self._claim_id(pcid), expected=view)
+
+    def _claim_id(self, partner_claim_id: str) -> UUID:
+        """``derive_id("claim", partner_id, partner_claim_id)``, the shared prefix hashed once per file."""
+        digest = self._claim_ids.copy()
+        digest.update(partner_claim_id.encode())
+        return UUID(uuid5_format(digest.hexdigest()))
 
     def _json_lines(self) -> Iterator[tuple[int, Mapping[str, Any], ClaimLine | None]]:
         for text in self._lines:

@@ -6,8 +6,12 @@ differ), ``missing_in_ledger``, ``duplicate_in_file`` or ``invalid``; then every
 ledger that the list does not name is ``unknown_to_partner``. Nothing about a claim changes: the run records
 ``claimsfile.received`` and, once the report is written, ``claimsfile.completed`` with the counts and the
 report's SHA-256, so an auditor can see the reconciliation ran and what it found (and an ``audit.alert``
-webhook fires when anything differs). A run killed midway runs again whole (it only reads). Claims are read
-:data:`_PAGE` at a time from their rows (:mod:`~ledger_core.claims.batch.claim_rows`).
+webhook fires when anything differs). A run killed midway runs again whole (it only reads).
+
+Claims are read :data:`_PAGE` at a time, only the type and entry of their rows, decoding only the fields
+compared (:func:`~ledger_core.claims.batch.claim_rows.claim_views`). The claims the file does not name are
+found from the partner's ``claim.submitted`` positions and ids alone (an index range, no entry read), against
+the set of the ids the file named (their text, as the log holds them); only those unnamed are read whole.
 """
 
 from __future__ import annotations
@@ -17,16 +21,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from ledger_core.claims.batch.claim_rows import ClaimState, claim_states, rows_reader
+from ledger_core.claims.batch.claim_rows import claim_views, fold_views, rows_reader
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus, claims_file_id
 from ledger_core.claims.batch.formats import BatchFileRejected, BatchKind, LineOutcome, parse_claims_name
-from ledger_core.claims.batch.importing import ImportReport, OpenFile, partner_rows, reject_file
+from ledger_core.claims.batch.importing import ImportReport, OpenFile, reject_file
 from ledger_core.claims.batch.lines import ClaimLine, ClaimReader, PartnerView, scan
 from ledger_core.claims.claim import Claim
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.errors import InvalidCommand, NotFound
-from ledger_core.engine.ports import AggregateRowsReader, PartnerLogReader
+from ledger_core.engine.ports import AggregateRowsReader
 from ledger_core.shared.money import format_amount
 from ledger_core.shared.service_support import save
 
@@ -54,31 +58,32 @@ class ReconciliationRun:
     app: LedgerApplication
     file: ClaimsFile
     reader: ClaimReader
-    rows: PartnerLogReader
     states: AggregateRowsReader
     counts: dict[LineOutcome, int] = field(default_factory=dict)
     lines: int = 0
 
     def findings(self) -> Iterator[Finding]:
         """The report's lines: the file's lines that do not match, then the claims the file does not name."""
-        named: set[UUID] = set()
+        named: set[str] = set()
         for chunk in _chunks(self.reader, _PAGE):
-            states = claim_states(self.states, [str(line.claim_id) for line in chunk if line.claim_id is not None])
-            for line in chunk:
+            ids = [None if line.claim_id is None else str(line.claim_id) for line in chunk]
+            views = claim_views(self.states, [claim_id for claim_id in ids if claim_id is not None])
+            for line, claim_id in zip(chunk, ids, strict=True):
                 self.lines = line.line
-                if line.claim_id is None or line.expected is None:
+                if claim_id is None or line.expected is None:
                     found = Finding(LineOutcome.INVALID, line.line, line.partner_claim_id, reason=line.reason)
                     yield self._count(found)
                     continue
-                if line.claim_id in named:
-                    found = Finding(LineOutcome.DUPLICATE_IN_FILE, line.line, line.partner_claim_id, str(line.claim_id))
+                if claim_id in named:
+                    found = Finding(LineOutcome.DUPLICATE_IN_FILE, line.line, line.partner_claim_id, claim_id)
                     yield self._count(found)
                     continue
-                named.add(line.claim_id)
-                ours = self._view(line.claim_id, states.get(str(line.claim_id)))
-                finding = _compare(line.line, line.partner_claim_id, line.claim_id, ours, line.expected)
-                if self._count(finding).outcome is not LineOutcome.MATCHED:
-                    yield finding
+                named.add(claim_id)
+                ours = self._view(claim_id, views.get(claim_id))
+                if ours == line.expected:  # matched: counted, not reported
+                    self.counts[LineOutcome.MATCHED] = self.counts.get(LineOutcome.MATCHED, 0) + 1
+                    continue
+                yield self._count(_compare(line.line, line.partner_claim_id, claim_id, ours, line.expected))
         yield from (self._count(finding) for finding in self._unnamed(named))
 
     def finish(self, report_sha256: str) -> ImportReport:
@@ -91,50 +96,60 @@ class ReconciliationRun:
         self.counts[finding.outcome] = self.counts.get(finding.outcome, 0) + 1
         return finding
 
-    def _view(self, claim_id: UUID, state: ClaimState | None) -> PartnerView | None:
+    def _view(self, claim_id: str, view: PartnerView | None) -> PartnerView | None:
         """The ledger's side of a claim: from its rows, else from the aggregate; None when there is no such claim."""
-        if state is not None:
-            return PartnerView(state.amount, state.currency, state.status)
+        if view is not None:
+            return view
         try:
-            claim = self.app.view(Claim, claim_id, "claim")
+            claim = self.app.view(Claim, UUID(claim_id), "claim")
         except NotFound:
             return None
         return PartnerView(claim.claim_amount, claim.currency, claim.status)
 
-    def _unnamed(self, named: set[UUID]) -> Iterator[Finding]:
+    def _unnamed(self, named: set[str]) -> Iterator[Finding]:
         partner_id = str(self.file.partner_id)
         start, stop = 0, self.app.log_reader.log_size()
         while start < stop:
-            page = self.rows.partner_rows_of_types(
-                partner_id, (Claim.Submitted.EVENT_TYPE,), start=start, stop=stop, limit=_PAGE
+            page = self.states.partner_aggregates_of_type(
+                partner_id, Claim.Submitted.EVENT_TYPE, start=start, stop=stop, limit=_PAGE
             )
-            unnamed = [row for row in page if UUID(row.aggregate_id) not in named]
-            states = claim_states(self.states, [row.aggregate_id for row in unnamed])
-            for row in unnamed:
-                ours = self._view(UUID(row.aggregate_id), states.get(row.aggregate_id))
-                pcid = decode_entry(row.entry).payload["partner_claim_id"]
-                yield Finding(
-                    LineOutcome.UNKNOWN_TO_PARTNER,
-                    None,
-                    pcid,
-                    row.aggregate_id,
-                    ledger=None if ours is None else _view(ours),
-                )
+            unnamed = [claim_id for _, claim_id in page if claim_id not in named]
+            if unnamed:
+                yield from self._unknown(unnamed)
             if len(page) < _PAGE:
                 return
-            start = page[-1].position + 1
+            start = page[-1][0] + 1
+
+    def _unknown(self, claim_ids: list[str]) -> Iterator[Finding]:
+        """The findings of claims the file does not name, in the order of ``claim_ids``: each read whole."""
+        rows = self.states.rows_of_aggregates(claim_ids)
+        views = fold_views((row.aggregate_id, row.type, row.entry) for row in rows)
+        pcids = {
+            row.aggregate_id: decode_entry(row.entry).payload["partner_claim_id"]
+            for row in rows
+            if row.type == Claim.Submitted.EVENT_TYPE
+        }
+        for claim_id in claim_ids:
+            ours = self._view(claim_id, views.get(claim_id))
+            yield Finding(
+                LineOutcome.UNKNOWN_TO_PARTNER,
+                None,
+                pcids[claim_id],
+                claim_id,
+                ledger=None if ours is None else _view(ours),
+            )
 
 
-def _compare(line: int, pcid: str | None, claim_id: UUID, ours: PartnerView | None, expected: PartnerView) -> Finding:
+def _compare(line: int, pcid: str | None, claim_id: str, ours: PartnerView | None, expected: PartnerView) -> Finding:
     if ours is None:
         return Finding(LineOutcome.MISSING_IN_LEDGER, line, pcid, partner=_view(expected))
     differing = tuple(
         name for name in ("amount", "currency", "status") if getattr(ours, name) != getattr(expected, name)
     )
     if not differing:
-        return Finding(LineOutcome.MATCHED, line, pcid, str(claim_id))
+        return Finding(LineOutcome.MATCHED, line, pcid, claim_id)
     names = tuple({"amount": "claimAmount"}.get(name, name) for name in differing)
-    return Finding(LineOutcome.MISMATCH, line, pcid, str(claim_id), names, _view(ours), _view(expected))
+    return Finding(LineOutcome.MISMATCH, line, pcid, claim_id, names, _view(ours), _view(expected))
 
 
 def _chunks(lines: Iterable[ClaimLine], size: int) -> Iterator[list[ClaimLine]]:
@@ -161,7 +176,6 @@ class Reconciliation:
 
     def __init__(self, app: LedgerApplication) -> None:
         self.app = app
-        self.rows = partner_rows(app)
         self.states = rows_reader(app.log_reader)
 
     @contextmanager
@@ -190,6 +204,5 @@ class Reconciliation:
                 self.app,
                 file,
                 ClaimReader(stream, name.format, name.partner_id, "", name.kind),
-                self.rows,
                 self.states,
             )

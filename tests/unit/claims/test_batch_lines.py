@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from ledger_core.claims.batch.formats import BatchFileRejected, BatchFormat, BatchKind, parse_claims_name
 from ledger_core.claims.batch.lines import ClaimReader, scan
+from ledger_core.engine.aggregate import derive_id
 
 P = "acme"
 HASH = "ab" * 32
@@ -89,3 +90,17 @@ def test_a_bad_name_or_header_rejects_the_file() -> None:
     with pytest.raises(BatchFileRejected) as empty:
         scan(io.BytesIO(b"\n\n"), BatchFormat.JSON_LINES)
     assert empty.value.rejection.value == "empty_file"
+
+
+@settings(max_examples=40)
+@given(st.lists(st.from_regex(r"[A-Za-z0-9é][A-Za-z0-9_é-]{0,30}", fullmatch=True), min_size=1, max_size=5))
+def test_reconciliation_and_verification_lines_name_the_claim_by_its_derived_id(pcids: list[str]) -> None:
+    """The reader hashes the file's ``claim␟partner␟`` prefix once: each id is still ``derive_id``'s."""
+    listed = "".join(f"{pcid},1.00,USD,verified\n" for pcid in pcids)
+    reconciled = read(
+        f"partnerClaimId,claimAmount,currency,status\n{listed}".encode(), BatchFormat.CSV, BatchKind.RECONCILE
+    )
+    named = "".join(f"{pcid}\n" for pcid in pcids)
+    verified = read(f"partnerClaimId\n{named}".encode(), BatchFormat.CSV, BatchKind.VERIFY)
+    expected = [derive_id("claim", P, pcid) for pcid in pcids]
+    assert [line.claim_id for line in reconciled] == [line.claim_id for line in verified] == expected
