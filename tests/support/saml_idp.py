@@ -89,6 +89,14 @@ def signature_template(reference: str, certificate_pem: str, algorithms: tuple[s
     )
 
 
+IdpKeys = tuple[tuple[str, str], tuple[str, str]]
+
+
+def idp_keys(name: str, *, certificate_not_after: Any = None) -> IdpKeys:
+    """An IdP's signing key and certificate, and an impostor's (the wrong-certificate cases)."""
+    return self_signed(f"{name}.test", not_after=certificate_not_after), self_signed(f"{name}-impostor.test")
+
+
 @dataclass
 class InProcessIdp:
     directory: Path
@@ -104,11 +112,14 @@ class InProcessIdp:
     algorithms: tuple[str, str] = SHA256
     in_response_to: str | None = None
     logged_out: list[str] = field(default_factory=list)
+    key_pairs: IdpKeys | None = None
+    """The IdP's own and the impostor's ``(key PEM, certificate PEM)``; generated (two RSA keys) when omitted.
+    Tests that start many IdPs pass one :func:`idp_keys` to all of them."""
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        key, certificate = self_signed(f"{self.name}.test", not_after=self.certificate_not_after)
-        other_key, other_certificate = self_signed(f"{self.name}-impostor.test")
+        pairs = self.key_pairs or idp_keys(self.name, certificate_not_after=self.certificate_not_after)
+        (key, certificate), (other_key, other_certificate) = pairs
         self.certificate = certificate
         self.keys = {
             "own": (self._write("idp.key", key), certificate),
