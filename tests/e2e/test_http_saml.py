@@ -21,7 +21,7 @@ import httpx
 import pytest
 from support.browser import Browser
 from support.http_server import LiveServer, servers
-from support.saml_idp import DS, SAML, SAMLP, SHA1, IdpKeys, IdpUser, InProcessIdp, form_fields, idp_keys
+from support.saml_idp import DS, SAML, SAMLP, SHA1, IdpUser, InProcessIdp, form_fields
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
@@ -40,16 +40,21 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @dataclass
 class Shared:
-    """What the tests of one backend share: the IdP's keys (two RSA keys) and an operations client. Each
-    test still has its own partner, IdP (name, entity id, users, HTTP server) and SP metadata."""
+    """What the tests of one backend share: the IdP (its keys, HTTP server and pysaml2 server, trusting each
+    test's SP in turn) and an operations client. Each test has its own partner, SP metadata, browsers and
+    IdP users, and starts from an honest IdP (:meth:`InProcessIdp.start_over`)."""
 
-    keys: IdpKeys
+    idp: InProcessIdp
     operations: LedgerClient
 
 
 @pytest.fixture(scope="module")
-def shared(server: LiveServer) -> Shared:
-    return Shared(idp_keys("okta-shared"), server.client(server.create_operator(f"ops_{uuid.uuid4().hex[:8]}")))
+def shared(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    idp = InProcessIdp(tmp_path_factory.mktemp("idp"), name=f"okta-{uuid.uuid4().hex[:6]}")
+    try:
+        yield Shared(idp, server.client(server.create_operator(f"ops_{uuid.uuid4().hex[:8]}")))
+    finally:
+        idp.close()
 
 
 @dataclass
@@ -93,20 +98,18 @@ USERS = [
 
 
 @pytest.fixture
-def setup(server: LiveServer, shared: Shared, tmp_path: Path) -> Iterator[Setup]:
-    """A partner with a SAML IdP configured through the operations API, the IdP trusting our SP metadata."""
+def setup(server: LiveServer, shared: Shared) -> Setup:
+    """A new partner with a SAML IdP configured through the operations API, the IdP trusting our SP metadata."""
     partner = server.create_partner(f"p_{uuid.uuid4().hex[:10]}").partner_id
-    idp = InProcessIdp(tmp_path / "idp", name=f"okta-{uuid.uuid4().hex[:6]}", key_pairs=shared.keys)
-    for user in USERS:
-        idp.add_user(copy.deepcopy(user))
+    idp = shared.idp
+    idp.start_over([copy.deepcopy(user) for user in USERS])
     found = Setup(server, partner, "okta", idp, shared.operations)
     found.configure(idp.settings())
     metadata = httpx.get(f"{server.url}{found.root}/metadata", timeout=30)
     assert metadata.status_code == 200
     assert metadata.headers["content-type"].startswith("application/samlmetadata+xml")
     idp.trust_sp(metadata.text)
-    yield found
-    idp.close()
+    return found
 
 
 def reason_of(response: httpx.Response) -> str:

@@ -89,14 +89,6 @@ def signature_template(reference: str, certificate_pem: str, algorithms: tuple[s
     )
 
 
-IdpKeys = tuple[tuple[str, str], tuple[str, str]]
-
-
-def idp_keys(name: str, *, certificate_not_after: Any = None) -> IdpKeys:
-    """An IdP's signing key and certificate, and an impostor's (the wrong-certificate cases)."""
-    return self_signed(f"{name}.test", not_after=certificate_not_after), self_signed(f"{name}-impostor.test")
-
-
 @dataclass
 class InProcessIdp:
     directory: Path
@@ -112,14 +104,11 @@ class InProcessIdp:
     algorithms: tuple[str, str] = SHA256
     in_response_to: str | None = None
     logged_out: list[str] = field(default_factory=list)
-    key_pairs: IdpKeys | None = None
-    """The IdP's own and the impostor's ``(key PEM, certificate PEM)``; generated (two RSA keys) when omitted.
-    Tests that start many IdPs pass one :func:`idp_keys` to all of them."""
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        pairs = self.key_pairs or idp_keys(self.name, certificate_not_after=self.certificate_not_after)
-        (key, certificate), (other_key, other_certificate) = pairs
+        key, certificate = self_signed(f"{self.name}.test", not_after=self.certificate_not_after)
+        other_key, other_certificate = self_signed(f"{self.name}-impostor.test")
         self.certificate = certificate
         self.keys = {
             "own": (self._write("idp.key", key), certificate),
@@ -150,7 +139,11 @@ class InProcessIdp:
         }
 
     def trust_sp(self, sp_metadata: str) -> None:
-        """Load our SP's metadata (what the IT team uploads to its IdP)."""
+        """Load our SP's metadata (what the IT team uploads to its IdP). Called again with another SP's (another
+        partner's), the IdP trusts that one as well: one IdP can serve several partners' tests."""
+        if self.server is not None:
+            self.server.metadata.load("inline", sp_metadata)
+            return
         config = IdPConfig()
         config.load(
             {
@@ -189,6 +182,17 @@ class InProcessIdp:
         """Back to an honest IdP."""
         self.tweak = self.after_signing = self.in_response_to = None
         self.sign_assertion, self.sign_response, self.signing_key = True, False, "own"
+        self.algorithms = SHA256
+
+    def start_over(self, users: list[IdpUser]) -> None:
+        """As if new (keys, entity id, trusted SPs and HTTP server kept): honest, with ``users``, nobody signed in
+        or logged out."""
+        self.reset()
+        self.users = {}
+        for user in users:
+            self.add_user(user)
+        self.current_user = None
+        self.logged_out.clear()
 
     # -- responses ------------------------------------------------------------------------------------
     def response_xml(self, request_id: str, acs_url: str, sp_entity_id: str, user: IdpUser) -> str:
