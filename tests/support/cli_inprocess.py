@@ -4,19 +4,33 @@ subprocess (and the CLI's import, ~1.7 s of CPU) per command.
 :func:`ledger_in_process` calls :func:`api.cli.errors.run` with :data:`api.cli.main.app`, the very call
 ``main()`` makes, so every failure goes through the same mapping to one stderr line and an exit code. stdout
 and stderr are captured (not terminals: help is printed as when piped), the working directory and the
-``LEDGER_*`` environment are the ones given, and the ``SystemExit`` that ``run`` always ends with becomes
-the return code. The result is a :class:`subprocess.CompletedProcess`, so assertions written for the real
-console script apply unchanged; tests keep a few real subprocesses to prove the installed script agrees.
+``LEDGER_*`` environment are the ones given (restored afterwards, with the root logger), and the
+``SystemExit`` that ``run`` always ends with becomes the return code. The result is a
+:class:`subprocess.CompletedProcess`, so assertions written for the real console script apply unchanged;
+tests keep a few real subprocesses to prove the installed script agrees.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def _root_logger_kept() -> Iterator[None]:
+    """The root logger's handlers and level as they were (``webhooks run`` calls ``logging.basicConfig``)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -42,6 +56,7 @@ def ledger_in_process(*args: str, cwd: Path, env: dict[str, str] | None = None) 
     code: int | str | None = None
     with (
         _environment(env or {}),
+        _root_logger_kept(),
         contextlib.chdir(cwd),
         contextlib.redirect_stdout(stdout),
         contextlib.redirect_stderr(stderr),
