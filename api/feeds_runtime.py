@@ -23,8 +23,6 @@ from adapters.feeds.host_key import ensure_host_key
 from adapters.feeds.openpgp import SequoiaFeedCrypto
 from adapters.feeds.partner_files import FeedKeyFiles
 from adapters.feeds.runs import FeedRunJournal
-from adapters.feeds.sftp_client import RemoteSftp
-from adapters.feeds.sftp_server import SftpServerConfig, start_sftp_server
 from adapters.files.master_key import KeyWrapper, load_master_key
 from adapters.opening import open_audit_log, open_ledger
 from adapters.smtp.mailer import SmtpConfig, SmtpMailer
@@ -94,6 +92,11 @@ def worker_config(settings: Settings) -> FeedWorkerConfig:
 
 
 def _remote(remote: RemoteServer, credentials: RemoteCredentials, retry: RetryPolicy) -> RemoteTransfer:
+    from adapters.feeds import quiet_asyncssh
+
+    quiet_asyncssh()  # asyncssh: imported by the commands that use SFTP only, without the DSA warning
+    from adapters.feeds.sftp_client import RemoteSftp
+
     return RemoteSftp(remote, credentials, retry)
 
 
@@ -207,6 +210,11 @@ async def run_transport(
     wake = asyncio.Event()
     acceptor = None
     if serve_sftp:
+        from adapters.feeds import quiet_asyncssh
+
+        quiet_asyncssh()  # asyncssh: imported when serving SFTP only, without the DSA warning
+        from adapters.feeds.sftp_server import SftpServerConfig, start_sftp_server
+
         host_key = ensure_host_key(settings.storage.data_dir)
         config = SftpServerConfig(
             settings.feeds.sftp_host, settings.feeds.sftp_port, host_key, settings.feeds.max_upload_bytes

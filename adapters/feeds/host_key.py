@@ -8,10 +8,12 @@ Created by ``ledger init`` (or the first ``ledger sftp serve``), atomically like
 from __future__ import annotations
 
 from pathlib import Path
-
-import asyncssh
+from typing import TYPE_CHECKING
 
 from adapters.files.private_files import ensure_private_file
+
+if TYPE_CHECKING:
+    import asyncssh
 
 HOST_KEY_FILE = "ssh_host_ed25519_key"
 
@@ -19,7 +21,13 @@ __all__ = ["HOST_KEY_FILE", "ensure_host_key"]
 
 
 def ensure_host_key(data_dir: Path) -> asyncssh.SSHKey:
-    """The host key of ``data_dir``, created on first use."""
+    """The host key of ``data_dir``, created on first use (asyncssh is imported here, by the commands needing
+    the key, not by every ``ledger`` command)."""
+    from adapters.feeds import quiet_asyncssh
+
+    quiet_asyncssh()
+    import asyncssh  # already imported, quietly
+
     text = ensure_private_file(
         data_dir / HOST_KEY_FILE, lambda: asyncssh.generate_private_key("ssh-ed25519").export_private_key()
     )

@@ -1,6 +1,12 @@
 """Every ``ledger`` command fails in one line, ``CODE: message``, with its documented exit code (issue 19,
-items 2 and 4): 1 verification failed, 2 usage or input error, 3 infrastructure unavailable. Through the
-real console script, in subprocesses; never a traceback; only ``init`` creates a ledger."""
+items 2 and 4): 1 verification failed, 2 usage or input error, 3 infrastructure unavailable. Never a
+traceback; only ``init`` creates a ledger.
+
+The per-command matrices run ``ledger`` in this process through the console script's own entry
+(``api.cli.errors.run`` with ``api.cli.main.app``, support/cli_inprocess.py): a subprocess each would cost
+the CLI's import every time. The real console script runs in subprocesses for one case of each exit code
+(:func:`test_the_console_script_agrees_with_the_in_process_run` compares both, line for line), the failed
+proof (exit 1), the missing schema and the top-level help."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.cli_inprocess import ledger_in_process
 
 LEDGER = str(Path(sys.executable).parent / "ledger")
 UNREACHABLE = "postgresql://ledger@127.0.0.1:1/ledger?connect_timeout=2"
@@ -52,6 +59,7 @@ UNAVAILABLE_ONLY = {"serve": ["serve", "--port", "0"]}  # serve creates a ledger
 
 
 def ledger(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed console script, in a subprocess, without the caller's ``LEDGER_*`` settings."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")} | (env or {})
     return subprocess.run(
         [LEDGER, *args], capture_output=True, text=True, check=False, cwd=cwd, env=environment, timeout=120
@@ -71,7 +79,7 @@ def one_line(result: subprocess.CompletedProcess[str], code: str) -> str:
 def test_a_missing_ledger_is_refused_not_created(command: str, tmp_path: Path) -> None:
     """A mistyped data directory: exit 2 LEDGER_NOT_FOUND naming the path, and nothing is created."""
     missing = tmp_path / "no" / "such" / "dir"
-    result = ledger(*DATABASE_COMMANDS[command], "--data-dir", str(missing), cwd=tmp_path)
+    result = ledger_in_process(*DATABASE_COMMANDS[command], "--data-dir", str(missing), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert str(missing) in one_line(result, "LEDGER_NOT_FOUND")
     assert not (tmp_path / "no").exists()
@@ -81,7 +89,7 @@ def test_a_missing_ledger_is_refused_not_created(command: str, tmp_path: Path) -
 def test_unreachable_postgresql_is_exit_3(command: str, tmp_path: Path) -> None:
     """PostgreSQL down: exit 3 DATABASE_UNAVAILABLE in one line (not 1, which means 'not intact')."""
     where = ["--data-dir", str(tmp_path), "--database-url", UNREACHABLE]
-    result = ledger(*(DATABASE_COMMANDS | UNAVAILABLE_ONLY)[command], *where, cwd=tmp_path)
+    result = ledger_in_process(*(DATABASE_COMMANDS | UNAVAILABLE_ONLY)[command], *where, cwd=tmp_path)
     assert result.returncode == 3, result.stderr
     assert "127.0.0.1" in one_line(result, "DATABASE_UNAVAILABLE")
 
@@ -98,7 +106,7 @@ def test_a_search_path_naming_no_schema_is_a_clear_usage_error(postgres_server: 
 def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     """--data-dir /etc/passwd: a usage error for init and every other command alike."""
     for args in (["init"], ["verify"]):
-        result = ledger(*args, "--data-dir", "/etc/passwd", cwd=tmp_path)
+        result = ledger_in_process(*args, "--data-dir", "/etc/passwd", cwd=tmp_path)
         assert result.returncode == 2
         assert "/etc/passwd" in result.stderr
         assert "Traceback" not in result.stderr
@@ -107,7 +115,7 @@ def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
 @pytest.fixture
 def initialised(tmp_path: Path) -> list[str]:
     where = ["--data-dir", str(tmp_path / "data")]
-    made = ledger("init", *where, cwd=tmp_path)
+    made = ledger_in_process("init", *where, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     return where
 
@@ -128,7 +136,7 @@ def test_not_found_names_what_the_user_typed(
     initialised: list[str], tmp_path: Path, args: list[str], code: str, named: str
 ) -> None:
     """Unknown ids are exit 2 and the message names the id as typed (never an internal UUID)."""
-    result = ledger(*args, *initialised, cwd=tmp_path)
+    result = ledger_in_process(*args, *initialised, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert named in one_line(result, code)
     assert not (tmp_path / "b.json").exists()
@@ -147,7 +155,7 @@ def test_not_found_names_what_the_user_typed(
 )
 def test_usage_and_input_errors_are_exit_2(initialised: list[str], tmp_path: Path, args: list[str], code: str) -> None:
     """Bad options, missing files and malformed keys: exit 2, one line, the offending value named."""
-    result = ledger(*args, *initialised, cwd=tmp_path)
+    result = ledger_in_process(*args, *initialised, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     one_line(result, code)
 
@@ -179,8 +187,28 @@ def test_help_is_plain_ordered_and_not_cut_when_piped(tmp_path: Path) -> None:
     assert listed.index("verify") < listed.index("proof")
     assert "Create the data directory, the database schema, the checkpoint signing key and the SFTP" in top.stdout
     for command in (["proof", "verify"], ["partners", "create"], ["log", "tail"], ["serve"]):
-        shown = ledger(*command, "--help", cwd=tmp_path).stdout
+        shown = ledger_in_process(*command, "--help", cwd=tmp_path).stdout
         assert "<str>" not in shown
         assert "<path>" not in shown
         assert "<bool>" not in shown
     assert any(len(line) > 80 for line in ledger("proof", "verify", "--help", cwd=tmp_path).stdout.splitlines())
+    in_process = ledger_in_process("--help", cwd=tmp_path)
+    assert (in_process.returncode, in_process.stdout) == (top.returncode, top.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code"),
+    [
+        (["verify", "--data-dir", "{tmp}/no/such/dir"], 2),
+        (["verify", "--no-such-option"], 2),
+        (["serve", "--port", "0", "--data-dir", "{tmp}", "--database-url", UNREACHABLE], 3),
+    ],
+)
+def test_the_console_script_agrees_with_the_in_process_run(args: list[str], exit_code: int, tmp_path: Path) -> None:
+    """The installed ``ledger`` and the in-process run the matrices use: same exit code, same one line."""
+    filled = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    real, here = ledger(*filled, cwd=tmp_path), ledger_in_process(*filled, cwd=tmp_path)
+    assert real.returncode == exit_code, real.stderr
+    assert (here.returncode, here.stderr, here.stdout) == (real.returncode, real.stderr, real.stdout)
+    assert "Traceback" not in real.stderr
+    assert len(real.stderr.strip().splitlines()) == 1

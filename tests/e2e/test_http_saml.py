@@ -25,6 +25,7 @@ from support.saml_idp import DS, SAML, SAMLP, SHA1, IdpUser, InProcessIdp, form_
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
+from api.client.ledger_client import LedgerClient
 
 BASE = "https://sso.test"
 REQUEST_COOKIE = "__Host-ledger_saml_request"
@@ -38,20 +39,41 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @dataclass
+class Shared:
+    """What the tests of one backend share: the IdP (its keys, HTTP server and pysaml2 server, trusting each
+    test's SP in turn) and an operations client. Each test has its own partner, SP metadata, browsers and
+    IdP users, and starts from an honest IdP (:meth:`InProcessIdp.start_over`)."""
+
+    idp: InProcessIdp
+    operations: LedgerClient
+
+
+@pytest.fixture(scope="module")
+def shared(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    idp = InProcessIdp(tmp_path_factory.mktemp("idp"), name=f"okta-{uuid.uuid4().hex[:6]}")
+    try:
+        yield Shared(idp, server.client(server.create_operator(f"ops_{uuid.uuid4().hex[:8]}")))
+    finally:
+        idp.close()
+
+
+@dataclass
 class Setup:
     server: LiveServer
     partner: str
     provider: str
     idp: InProcessIdp
+    operations: LedgerClient
 
     @property
     def root(self) -> str:
         return f"/sso/saml/{self.partner}/{self.provider}"
 
     def configure(self, settings: dict[str, object], user_kind: str = "staff") -> None:
-        ops = self.server.client(self.server.create_operator(f"ops_{uuid.uuid4().hex[:8]}"))
         body = json.dumps({"user_kind": user_kind, "default_role": "read-only", **settings}).encode()
-        ops.send("PUT", f"/api/v1/operations/sso/{self.partner}/saml/{self.provider}", body=body, headers=JSON)
+        self.operations.send(
+            "PUT", f"/api/v1/operations/sso/{self.partner}/saml/{self.provider}", body=body, headers=JSON
+        )
 
     def post_to_acs(self, browser: Browser, user: str) -> tuple[httpx.Response, dict[str, str]]:
         """Browser: our login -> the IdP (302) -> the IdP's auto-post form -> our ACS. Returns the ACS answer."""
@@ -76,20 +98,18 @@ USERS = [
 
 
 @pytest.fixture
-def setup(server: LiveServer, tmp_path: Path) -> Iterator[Setup]:
-    """A partner with a SAML IdP configured through the operations API, the IdP trusting our SP metadata."""
+def setup(server: LiveServer, shared: Shared) -> Setup:
+    """A new partner with a SAML IdP configured through the operations API, the IdP trusting our SP metadata."""
     partner = server.create_partner(f"p_{uuid.uuid4().hex[:10]}").partner_id
-    idp = InProcessIdp(tmp_path / "idp", name=f"okta-{uuid.uuid4().hex[:6]}")
-    for user in USERS:
-        idp.add_user(copy.deepcopy(user))
-    found = Setup(server, partner, "okta", idp)
+    idp = shared.idp
+    idp.start_over([copy.deepcopy(user) for user in USERS])
+    found = Setup(server, partner, "okta", idp, shared.operations)
     found.configure(idp.settings())
     metadata = httpx.get(f"{server.url}{found.root}/metadata", timeout=30)
     assert metadata.status_code == 200
     assert metadata.headers["content-type"].startswith("application/samlmetadata+xml")
     idp.trust_sp(metadata.text)
-    yield found
-    idp.close()
+    return found
 
 
 def reason_of(response: httpx.Response) -> str:
@@ -177,9 +197,8 @@ def test_deprovisioned_user_is_refused(setup: Setup) -> None:
     browser = Browser(setup.server.url)
     try:
         assert setup.post_to_acs(browser, USERS[3].email)[0].status_code == 303
-        ops = setup.server.client(setup.server.create_operator(f"ops_{uuid.uuid4().hex[:8]}"))
         body = json.dumps({"reason": "left the partner"}).encode()
-        ops.send(
+        setup.operations.send(
             "POST", f"/api/v1/operations/sso/{setup.partner}/accounts/staff/E-1004/deactivate", body=body, headers=JSON
         )
         assert browser.get("/sso/session").status_code == 401
@@ -386,13 +405,13 @@ def test_failure_is_refused_with_its_reason(setup: Setup, case: str) -> None:
         browser.close()
 
 
-def test_expired_idp_certificate_is_refused(server: LiveServer, tmp_path: Path) -> None:
+def test_expired_idp_certificate_is_refused(server: LiveServer, shared: Shared, tmp_path: Path) -> None:
     """An IdP whose only certificate has expired: sign-in is refused before and after the IdP."""
     partner = server.create_partner(f"p_{uuid.uuid4().hex[:10]}").partner_id
     expired = datetime.now(UTC) - timedelta(days=1)
     idp = InProcessIdp(tmp_path / "idp", name="expired", certificate_not_after=expired)
     try:
-        setup = Setup(server, partner, "old", idp)
+        setup = Setup(server, partner, "old", idp, shared.operations)
         setup.configure(idp.settings())
         browser = Browser(server.url)
         assert reason_of(browser.get(f"{setup.root}/login")) == "idp_certificate_expired"

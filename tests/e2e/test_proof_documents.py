@@ -2,9 +2,14 @@
 
 Producers: the HTTP API (a new claim's proof, GET /claims/{id}/proof, GET /audit/proofs/{position},
 GET /audit/consistency) and the ``ledger`` command line (proof inclusion, proof consistency, proof
-history, export). Verifiers: ``ledger proof verify``, ``ledger audit verify`` (real console script,
-subprocesses) and the SDK's ``LedgerClient.verify_proof_offline``. Every document also validates
-against the JSON Schema the server publishes, which is the one checked in under docs/.
+history, export). Verifiers: ``ledger proof verify``, ``ledger audit verify`` and the SDK's
+``LedgerClient.verify_proof_offline``. Every document also validates against the JSON Schema the server
+publishes, which is the one checked in under docs/.
+
+The documents are produced once per module. The command line runs in this process for the producers and the
+producer x verifier matrix (``api.cli.errors.run`` with ``api.cli.main.app``, as the console script does:
+support/cli_inprocess.py), sparing a CLI import per command; the tampered document, the missing field and
+the ``--state`` checks run the real ``python -m api`` in subprocesses.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import httpx
 import jsonschema_rs
 import msgspec
 import pytest
+from support.cli_inprocess import ledger_in_process
 from support.http_server import LiveServer, claim_body, live_server
 
 from api.client.ledger_client import LedgerClient
@@ -31,6 +37,7 @@ Verifier = Callable[[Path, str], None]
 
 
 def ledger(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real command line, ``python -m api``, in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "api", *args], capture_output=True, text=True, check=False, cwd=cwd or ROOT
     )
@@ -70,7 +77,7 @@ class Produced:
         }
         for name, command in commands.items():
             target = out / f"{name.replace(' ', '-')}.json"
-            made = ledger(*command, "--out", str(target), *where)
+            made = ledger_in_process(*command, "--out", str(target), *where, cwd=ROOT)
             assert made.returncode == 0, made.stderr
             self.documents[name] = target
 
@@ -88,13 +95,13 @@ def produced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Produced]:
 
 
 def cli_proof_verify(path: Path, vkey: str) -> None:
-    result = ledger("proof", "verify", str(path), "--vkey", vkey, cwd=path.parent)
+    result = ledger_in_process("proof", "verify", str(path), "--vkey", vkey, cwd=path.parent)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["valid"] is True
 
 
 def cli_audit_verify(path: Path, vkey: str) -> None:
-    result = ledger("audit", "verify", str(path), "--vkey", vkey, cwd=path.parent)
+    result = ledger_in_process("audit", "verify", str(path), "--vkey", vkey, cwd=path.parent)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["pinned"] is True
 
@@ -150,8 +157,14 @@ def test_a_tampered_document_is_refused_by_every_verifier(produced: Produced, ve
     doc["inclusionPath"][0] = "00" * 32
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(doc), encoding="utf-8")
-    with pytest.raises((AssertionError, ProofError)):
-        VERIFIERS[verifier](tampered, produced.vkey)
+    if verifier == "sdk":
+        with pytest.raises((AssertionError, ProofError)):
+            sdk_verify(tampered, produced.vkey)
+        return
+    refused = ledger(*verifier.split()[1:], str(tampered), "--vkey", produced.vkey, cwd=tmp_path)  # the real one
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr.startswith("PROOF_INVALID: ")
+    assert refused.stderr.count("\n") == 1
 
 
 def test_a_missing_field_is_reported_as_missing(produced: Produced, tmp_path: Path) -> None:

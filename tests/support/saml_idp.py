@@ -139,7 +139,11 @@ class InProcessIdp:
         }
 
     def trust_sp(self, sp_metadata: str) -> None:
-        """Load our SP's metadata (what the IT team uploads to its IdP)."""
+        """Load our SP's metadata (what the IT team uploads to its IdP). Called again with another SP's (another
+        partner's), the IdP trusts that one as well: one IdP can serve several partners' tests."""
+        if self.server is not None:
+            self.server.metadata.load("inline", sp_metadata)
+            return
         config = IdPConfig()
         config.load(
             {
@@ -178,6 +182,17 @@ class InProcessIdp:
         """Back to an honest IdP."""
         self.tweak = self.after_signing = self.in_response_to = None
         self.sign_assertion, self.sign_response, self.signing_key = True, False, "own"
+        self.algorithms = SHA256
+
+    def start_over(self, users: list[IdpUser]) -> None:
+        """As if new (keys, entity id, trusted SPs and HTTP server kept): honest, with ``users``, nobody signed in
+        or logged out."""
+        self.reset()
+        self.users = {}
+        for user in users:
+            self.add_user(user)
+        self.current_user = None
+        self.logged_out.clear()
 
     # -- responses ------------------------------------------------------------------------------------
     def response_xml(self, request_id: str, acs_url: str, sp_entity_id: str, user: IdpUser) -> str:
