@@ -28,10 +28,21 @@ from adapters.ports import (
     OidcTokenStore,
     SsoHealthStore,
 )
+from adapters.table_claim_facts import FactTables
 from ledger_core.engine.errors import InvalidCommand, LedgerError
 from ledger_core.engine.ports import Clock
 
 DEFAULT_DATA_DIR = Path(".ledger-data")
+
+
+class ClaimFactsMode(StrEnum):
+    """Where a process keeps the cross-claim facts of the risk rules (``LEDGER_CLAIM_FACTS``)."""
+
+    TABLE = "table"
+    """``claim_facts_*`` tables in the ledger's database, shared by every process
+    (:mod:`adapters.table_claim_facts`)."""
+    MEMORY = "memory"
+    """An index in this process, read from the whole log (:mod:`adapters.memory.claim_facts`)."""
 
 
 class Backend(StrEnum):
@@ -50,6 +61,16 @@ class StorageConfig:
     writer_socket: str | None = None
     """The Unix socket of the ``ledger writer`` process: saves go there instead of being committed by
     this process (docs/deployment.md "One writer per ledger"); None = commit here (the default)."""
+    claim_facts: ClaimFactsMode | None = None
+    """Where the claim facts are kept; None = the backend's default (:attr:`facts_mode`)."""
+
+    @property
+    def facts_mode(self) -> ClaimFactsMode:
+        """The claim facts as configured, by default tables on PostgreSQL (many processes share them) and
+        memory on SQLite (the embedded default is one process)."""
+        if self.claim_facts is not None:
+            return self.claim_facts
+        return ClaimFactsMode.TABLE if self.backend is Backend.POSTGRESQL else ClaimFactsMode.MEMORY
 
     @property
     def backend(self) -> Backend:
@@ -145,6 +166,18 @@ def open_recorder(
         client = WriterClient(config.writer_socket)
         recorder.hand_writes_to(client, client.recent)
     return recorder
+
+
+def open_fact_tables(config: StorageConfig) -> FactTables:
+    """The claim facts tables (``claim_facts_*``) in the database ``config`` names (created if missing)."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.claim_facts import PostgresFactTables
+
+        return PostgresFactTables(url)
+    from adapters.sqlite.claim_facts import SQLiteFactTables
+
+    return SQLiteFactTables(config.sqlite_path())
 
 
 def open_tree_store(config: StorageConfig) -> ManagedTreeStore:

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
+from adapters.storage import DEFAULT_DATA_DIR, ClaimFactsMode, StorageConfig
 from ledger_core.shared.vocabulary import TIER_LIMITS, Tier, TierLimits
 
 ENV_PREFIX = "LEDGER_"
@@ -77,11 +77,14 @@ class StorageSection:
     writer_socket: str | None = None
     """``LEDGER_WRITER_SOCKET``: hand saves to the ``ledger writer`` listening there (one writer per
     ledger, docs/deployment.md); None = this process commits its own saves (the default)."""
+    claim_facts: ClaimFactsMode | None = None
+    """``LEDGER_CLAIM_FACTS=table|memory``: the risk rules' cross-claim facts in tables of the ledger's
+    database (shared by every worker) or in each process; None = table on PostgreSQL, memory on SQLite."""
 
     @property
     def config(self) -> StorageConfig:
         """The ledger's storage location, as :func:`adapters.opening.open_ledger` takes it."""
-        return StorageConfig(self.data_dir, self.database_url, self.writer_socket)
+        return StorageConfig(self.data_dir, self.database_url, self.writer_socket, self.claim_facts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,6 +433,14 @@ def _load_mapping(raw: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in json.loads(raw).items()}
 
 
+def _load_facts_mode(raw: str) -> ClaimFactsMode:
+    try:
+        return ClaimFactsMode(raw.strip().lower())
+    except ValueError:
+        choices = " or ".join(mode.value for mode in ClaimFactsMode)
+        raise ValueError(f"LEDGER_CLAIM_FACTS must be {choices}, not {raw!r}") from None
+
+
 _DUMPERS: dict[str, Callable[[Any], str]] = {
     "rate_limits": _dump_limits,
     "partner_policies": lambda value: json.dumps(dict(value)),
@@ -447,6 +458,7 @@ _LOADERS: dict[str, Callable[[str], Any]] = {
     "trusted_proxies": lambda raw: tuple(part.strip() for part in raw.split(",") if part.strip()),
     "versions": lambda raw: {version: _policy(doc) for version, doc in json.loads(raw).items()},
     "previous_token_keys": lambda raw: tuple(Path(part) for part in raw.split(os.pathsep) if part),
+    "claim_facts": _load_facts_mode,
 }
 
 
