@@ -61,17 +61,22 @@ class TableClaimFacts:
         self._chunk = chunk
         self._lock = threading.Lock()
         """One catch-up at a time in this process (other processes are kept out by the progress row)."""
+        self._seen = tables.progress()
+        """The progress row as this process last saw it (every entry below it is in the tables)."""
 
     def catch_up(self) -> int:
-        """Take in every entry committed since the progress row; return the progress size reached."""
+        """Take in every entry committed since the progress row; return the progress size reached.
+
+        Starts from the progress this process last saw (the row only grows, and :meth:`FactTables.take_in`
+        refuses a batch that does not start at the row's size, answering the size to start from)."""
         with self._lock:
-            size = self._tables.progress()
+            size = self._seen
             while rows := self._reader.read_rows(size, self._chunk):
                 batch = decode_batch(size, rows)
                 reached = self._tables.take_in(batch)
+                size = self._seen = reached
                 if reached == batch.end and len(rows) < self._chunk:
-                    return reached
-                size = reached
+                    break
             return size
 
     def snapshot(self, query: FactsQuery) -> ClaimFactsSnapshot:

@@ -22,7 +22,8 @@ Targets on this machine: >= 5,000 claims/s on PostgreSQL (1M in under 3.5 min), 
 reconciliation of 1M claims <= 60 s. CPU time per claim is the figure to compare on a shared machine.
 
 Usage: ``python benchmarks/batch.py [--quick] [--claims N] [--per-claim K] [--raw M] [--chunk C]
-[--backends sqlite,postgresql]``. A table goes to stderr; the last line of stdout is one JSON object.
+[--backends sqlite,postgresql] [--claim-facts table,memory]`` (each claim-facts mode a column of the run).
+A table goes to stderr; the last line of stdout is one JSON object.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ import_shadowed_package("http")  # benchmarks/http.py would shadow the standard 
 from adapters.batch.processing import process_reconciliation_file, sealing_checkpoint  # noqa: E402
 from adapters.batch.results import write_results  # noqa: E402
 from adapters.opening import open_audit_log, open_ledger  # noqa: E402
-from adapters.storage import StorageConfig, open_recorder  # noqa: E402
+from adapters.storage import ClaimFactsMode, StorageConfig, open_recorder  # noqa: E402
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus  # noqa: E402
 from ledger_core.claims.documents import Document  # noqa: E402
 from ledger_core.claims.submission import validate_submission  # noqa: E402
@@ -169,9 +170,9 @@ def per_claim(ledger: Any, count: int) -> dict[str, Any]:
     return {"claims": count, **phase_json(phase, count)}
 
 
-def import_case(url: str, data_dir: str, claims: int, count: int, chunk: int) -> dict[str, Any]:
-    """Cases 1 and 2 in one process."""
-    config = StorageConfig(Path(data_dir), url)
+def import_case(url: str, data_dir: str, claims: int, count: int, chunk: int, facts: str) -> dict[str, Any]:
+    """Cases 1 and 2 in one process (claim facts ``facts``: table, memory or the backend's default)."""
+    config = StorageConfig(Path(data_dir), url, claim_facts=None if facts == "default" else ClaimFactsMode(facts))
     work = Path(tempfile.mkdtemp(prefix="batch-bench-", dir=data_dir))
     name = f"claims_{PARTNER}_20260115.jsonl"
     source = work / name
@@ -255,9 +256,11 @@ def raw_append(url: str, data_dir: str, events: int) -> dict[str, Any]:
     return {"events": events, **phase_json(phase, events)}
 
 
-def run_backend(backend: str, postgres_url: str, claims: int, count: int, raw: int, chunk: int) -> dict[str, Any]:
+def run_backend(
+    backend: str, postgres_url: str, claims: int, count: int, raw: int, chunk: int, facts: str
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    for name, function, args in (("import", import_case, (claims, count, chunk)), ("raw", raw_append, (raw,))):
+    for name, function, args in (("import", import_case, (claims, count, chunk, facts)), ("raw", raw_append, (raw,))):
         if backend == "sqlite":
             with fresh_sqlite_file() as path:
                 found = run_in_subprocess(function, f"sqlite:///{path}", str(path.parent), *args)
@@ -275,12 +278,28 @@ def main() -> None:
     parser.add_argument("--per-claim", type=int, default=None, help=f"default {FULL_PER_CLAIM:,}")
     parser.add_argument("--raw", type=int, default=None, help=f"raw appended events; default {FULL_RAW:,}")
     parser.add_argument("--chunk", type=int, default=500, help="claims per chunk (one save each)")
+    parser.add_argument(
+        "--claim-facts",
+        default="default",
+        help="comma-separated: table, memory, default (the backend's); each one a column of the same run",
+    )
     args = parser.parse_args()
     backends = parse_backends(args.backends)
     claims = args.claims or (QUICK_CLAIMS if args.quick else FULL_CLAIMS)
     count = args.per_claim or (QUICK_PER_CLAIM if args.quick else FULL_PER_CLAIM)
     raw = args.raw or (QUICK_RAW if args.quick else FULL_RAW)
-    results = {b: run_backend(b, args.postgres_url, claims, count, raw, args.chunk) for b in backends}
+    modes = [mode.strip() for mode in args.claim_facts.split(",") if mode.strip()]
+    for mode in modes:
+        if mode != "default":
+            ClaimFactsMode(mode)  # refuse a typo before anything runs
+    results = {
+        (b if modes == ["default"] else f"{b} ({mode} facts)"): run_backend(
+            b, args.postgres_url, claims, count, raw, args.chunk, mode
+        )
+        for b in backends
+        for mode in modes
+    }
+    columns = list(results)
     targets = {
         b: {
             "claims_per_s_met": r["import"]["claims_per_s"] >= TARGET_CLAIMS_PER_S,
@@ -297,10 +316,10 @@ def main() -> None:
                 found = found[key]
             return str(found)
 
-        return [label, *(pick(results[b]) for b in backends)]
+        return [label, *(pick(results[column]) for column in columns)]
 
     print_table(
-        ["", *backends],
+        ["", *columns],
         [
             row("claims imported (enhanced)", "import", "claims"),
             row("load: wall s", "import", "load", "seconds"),
@@ -331,7 +350,13 @@ def main() -> None:
             "date": utc_now(),
             "machine": machine_info(args.postgres_url if "postgresql" in backends else None),
             "quick": bool(args.quick),
-            "workload": {"claims": claims, "per_claim": count, "raw_events": raw, "chunk": args.chunk},
+            "workload": {
+                "claims": claims,
+                "per_claim": count,
+                "raw_events": raw,
+                "chunk": args.chunk,
+                "claim_facts": modes,
+            },
             **results,
             "targets": targets,
         },

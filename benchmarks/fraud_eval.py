@@ -54,14 +54,27 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import base_parser, emit_json, log, machine_info, parse_backends, print_table, utc_now
-from ledger_core.claims.facts import CLAIM_SUBMITTED, DOCUMENT_REGISTERED, ClaimFactsIndex
-from ledger_core.claims.risk_rules import CURRENT_RULE_SET, RULE_SETS
-from ledger_core.claims.submission import ClaimSubmission, validate_submission
-from ledger_core.claims.verification import decide, facts_query, gather_inputs
-from ledger_core.shared.money import format_amount
-from ledger_core.shared.validation import format_timestamp
-from ledger_core.shared.vocabulary import ClaimStatus
+from benchmarks._common import (
+    base_parser,
+    emit_json,
+    import_shadowed_package,
+    log,
+    machine_info,
+    parse_backends,
+    print_table,
+    utc_now,
+)
+
+# benchmarks/http.py and benchmarks/proofs.py (first on sys.path) would shadow the package and the standard library.
+import_shadowed_package("proofs")
+import_shadowed_package("http")
+from ledger_core.claims.facts import CLAIM_SUBMITTED, DOCUMENT_REGISTERED, ClaimFactsIndex  # noqa: E402
+from ledger_core.claims.risk_rules import CURRENT_RULE_SET, RULE_SETS  # noqa: E402
+from ledger_core.claims.submission import ClaimSubmission, validate_submission  # noqa: E402
+from ledger_core.claims.verification import decide, facts_query, gather_inputs  # noqa: E402
+from ledger_core.shared.money import format_amount  # noqa: E402
+from ledger_core.shared.validation import format_timestamp  # noqa: E402
+from ledger_core.shared.vocabulary import ClaimStatus  # noqa: E402
 
 PATTERNS = ("document_reuse", "amount_outlier", "velocity_burst")
 RULE_OF = {"document_reuse": "document_reused", "amount_outlier": "amount_outlier", "velocity_burst": "velocity_burst"}

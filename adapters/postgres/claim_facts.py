@@ -122,7 +122,8 @@ class PostgresFactTables:
             size = 0 if row is None else int(row[0])
             if size != batch.start:
                 return size
-            known = [str(found[0]) for found in cursor.execute(KNOWN_CLAIMS, (batch.claim_ids,)).fetchall()]
+            claim_ids = batch.claim_ids
+            known = [str(found[0]) for found in cursor.execute(KNOWN_CLAIMS, (claim_ids,))] if claim_ids else []
             rows = batch.rows(known)
             _insert(cursor, INSERT_CLAIM, rows.claims)
             _insert(cursor, INSERT_USE, rows.uses)
@@ -139,10 +140,11 @@ class PostgresFactTables:
         references: dict[ReferenceKey, list[tuple[str, int]]] = {}
         hashes = list(request.hashes)
         with pooled(self.pool) as conn:
-            for digest, claim_id, partner_id in conn.execute(USES, (hashes, as_of)).fetchall():
-                uses.setdefault(digest, []).append((claim_id, partner_id))
-            for partner_id, digest, document_type, metadata in conn.execute(REGISTRATIONS, (hashes, as_of)):
-                registrations[(partner_id, digest)] = (document_type, metadata)
+            if hashes:
+                for digest, claim_id, partner_id in conn.execute(USES, (hashes, as_of)).fetchall():
+                    uses.setdefault(digest, []).append((claim_id, partner_id))
+                for partner_id, digest, document_type, metadata in conn.execute(REGISTRATIONS, (hashes, as_of)):
+                    registrations[(partner_id, digest)] = (document_type, metadata)
             found = conn.execute(EXISTING, (list(request.claim_ids), as_of)).fetchall()
             existing = frozenset(str(row[0]) for row in found)
             for group, newest in request.amount_groups.items():
