@@ -11,6 +11,7 @@ else receives the opened stores.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -33,6 +34,9 @@ from ledger_core.engine.errors import InvalidCommand, LedgerError
 from ledger_core.engine.ports import Clock
 
 DEFAULT_DATA_DIR = Path(".ledger-data")
+
+
+CLAIM_FACTS_VARIABLE = "LEDGER_CLAIM_FACTS"
 
 
 class ClaimFactsMode(StrEnum):
@@ -66,10 +70,14 @@ class StorageConfig:
 
     @property
     def facts_mode(self) -> ClaimFactsMode:
-        """The claim facts as configured, by default tables on PostgreSQL (many processes share them) and
-        memory on SQLite (the embedded default is one process)."""
+        """The claim facts as configured, else ``LEDGER_CLAIM_FACTS`` (a CLI command builds its config
+        from flags), else tables on PostgreSQL (many processes share them) and memory on SQLite (the
+        embedded default is one process)."""
         if self.claim_facts is not None:
             return self.claim_facts
+        raw = os.environ.get(CLAIM_FACTS_VARIABLE, "").strip().lower()
+        if raw:
+            return ClaimFactsMode(raw)
         return ClaimFactsMode.TABLE if self.backend is Backend.POSTGRESQL else ClaimFactsMode.MEMORY
 
     @property

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage import ClaimFactsMode
+from adapters.storage import ClaimFactsMode, StorageConfig
 from api.http.versioning import lifecycle_headers, policy_for, successor_link, version_of
 from api.settings import HttpSection, SealingSection, SecuritySection, Settings, StorageSection, VersionPolicy
 from ledger_core.shared.vocabulary import TierLimits
@@ -114,6 +114,16 @@ def test_claim_facts_default_by_backend_and_parsed_strictly() -> None:
     assert Settings.from_env({"LEDGER_CLAIM_FACTS": "table"}).storage.config.facts_mode is ClaimFactsMode.TABLE
     with pytest.raises(ValueError, match="LEDGER_CLAIM_FACTS must be table or memory"):
         Settings.from_env({"LEDGER_CLAIM_FACTS": "tables"})
+
+
+def test_a_cli_config_follows_the_claim_facts_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command's StorageConfig (built from flags) takes LEDGER_CLAIM_FACTS too; a configured value wins."""
+    monkeypatch.setenv("LEDGER_CLAIM_FACTS", "table")
+    assert StorageConfig(Path("/srv/ledger")).facts_mode is ClaimFactsMode.TABLE
+    assert StorageConfig(Path("/srv/ledger"), claim_facts=ClaimFactsMode.MEMORY).facts_mode is ClaimFactsMode.MEMORY
+    monkeypatch.setenv("LEDGER_CLAIM_FACTS", "tabel")
+    with pytest.raises(ValueError, match="tabel"):
+        _ = StorageConfig(Path("/srv/ledger")).facts_mode
 
 
 def test_sunset_never_precedes_deprecation() -> None:
