@@ -16,15 +16,19 @@ from adapters.memory.claim_facts import LogDerivedClaimFacts
 from adapters.ports import ManagedTreeStore
 from adapters.storage import (
     DEFAULT_DATA_DIR,
+    ClaimFactsMode,
     StorageConfig,
+    open_fact_tables,
     open_key_store,
     open_outcome_store,
     open_recorder,
     open_theme_assets,
     open_tree_store,
 )
+from adapters.table_claim_facts import TableClaimFacts
 from adapters.workers.sealer import Report, SealerRunner, SealObserver, quiet
 from adapters.workers.witnesses import WitnessCollector, WitnessEndpoint
+from ledger_core.claims.facts import ClaimFacts
 from ledger_core.domain import ALL_AGGREGATES
 from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.application import DEFAULT_AGGREGATE_CACHE_SIZE
@@ -76,8 +80,9 @@ def open_ledger(
     ``master.key`` in the data directory, which a bare database URL does not name: then the key must
     be given (:func:`~adapters.files.master_key.resolve_master_key`). A key other than the one the
     ledger was first opened with is refused (:class:`~adapters.ports.MasterKeyMismatch`).
-    Claims are verified against facts derived from this same log
-    (:class:`~adapters.memory.claim_facts.LogDerivedClaimFacts`), as the server verifies them.
+    Claims are verified against facts derived from this same log, as the server verifies them: kept in
+    tables of the same database (:class:`~adapters.table_claim_facts.TableClaimFacts`) or in this process
+    (:class:`~adapters.memory.claim_facts.LogDerivedClaimFacts`), as ``config.facts_mode`` says.
     """
     config = storage_config(location)
     wrapper = KeyWrapper(resolve_master_key(master_key, None if _is_url(location) else config.data_dir))
@@ -89,12 +94,18 @@ def open_ledger(
         raise
     outcome_store = open_outcome_store(config)
     theme_assets = open_theme_assets(config)
+    fact_tables = open_fact_tables(config) if config.facts_mode is ClaimFactsMode.TABLE else None
+    claim_facts: ClaimFacts = (
+        LogDerivedClaimFacts(recorder) if fact_tables is None else TableClaimFacts(recorder, fact_tables)
+    )
 
     def close() -> None:
         recorder.close()
         key_store.close()
         outcome_store.close()
         theme_assets.close()
+        if fact_tables is not None:
+            fact_tables.close()
 
     try:
         return Ledger(
@@ -102,7 +113,7 @@ def open_ledger(
             recorder,
             key_store,
             clock=clock,
-            claim_facts=LogDerivedClaimFacts(recorder),
+            claim_facts=claim_facts,
             aggregates=aggregates,
             restricted_states=restricted_states,
             outcome_store=outcome_store,

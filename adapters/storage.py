@@ -11,6 +11,7 @@ else receives the opened stores.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -28,10 +29,24 @@ from adapters.ports import (
     OidcTokenStore,
     SsoHealthStore,
 )
+from adapters.table_claim_facts import FactTables
 from ledger_core.engine.errors import InvalidCommand, LedgerError
 from ledger_core.engine.ports import Clock
 
 DEFAULT_DATA_DIR = Path(".ledger-data")
+
+
+CLAIM_FACTS_VARIABLE = "LEDGER_CLAIM_FACTS"
+
+
+class ClaimFactsMode(StrEnum):
+    """Where a process keeps the cross-claim facts of the risk rules (``LEDGER_CLAIM_FACTS``)."""
+
+    TABLE = "table"
+    """``claim_facts_*`` tables in the ledger's database, shared by every process
+    (:mod:`adapters.table_claim_facts`)."""
+    MEMORY = "memory"
+    """An index in this process, read from the whole log (:mod:`adapters.memory.claim_facts`)."""
 
 
 class Backend(StrEnum):
@@ -50,6 +65,21 @@ class StorageConfig:
     writer_socket: str | None = None
     """The Unix socket of the ``ledger writer`` process: saves go there instead of being committed by
     this process (docs/deployment.md "One writer per ledger"); None = commit here (the default)."""
+    claim_facts: ClaimFactsMode | None = None
+    """Where the claim facts are kept; None = the backend's default (:attr:`facts_mode`)."""
+
+    @property
+    def facts_mode(self) -> ClaimFactsMode:
+        """The claim facts as configured, else ``LEDGER_CLAIM_FACTS`` (a CLI command builds its config
+        from flags), else memory: the tables cost ~1.4 ms more CPU per verified claim today (one catch-up
+        transaction per question; docs/performance.md, "Claim facts in tables vs in each process"), so they
+        are opt-in."""
+        if self.claim_facts is not None:
+            return self.claim_facts
+        raw = os.environ.get(CLAIM_FACTS_VARIABLE, "").strip().lower()
+        if raw:
+            return ClaimFactsMode(raw)
+        return ClaimFactsMode.MEMORY
 
     @property
     def backend(self) -> Backend:
@@ -145,6 +175,18 @@ def open_recorder(
         client = WriterClient(config.writer_socket)
         recorder.hand_writes_to(client, client.recent)
     return recorder
+
+
+def open_fact_tables(config: StorageConfig) -> FactTables:
+    """The claim facts tables (``claim_facts_*``) in the database ``config`` names (created if missing)."""
+    url = config.postgres_url()
+    if url is not None:
+        from adapters.postgres.claim_facts import PostgresFactTables
+
+        return PostgresFactTables(url)
+    from adapters.sqlite.claim_facts import SQLiteFactTables
+
+    return SQLiteFactTables(config.sqlite_path())
 
 
 def open_tree_store(config: StorageConfig) -> ManagedTreeStore:

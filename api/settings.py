@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
+from adapters.storage import DEFAULT_DATA_DIR, ClaimFactsMode, StorageConfig
 from ledger_core.engine.application import DEFAULT_AGGREGATE_CACHE_SIZE
 from ledger_core.shared.vocabulary import TIER_LIMITS, Tier, TierLimits
 
@@ -81,11 +81,14 @@ class StorageSection:
     aggregate_cache_size: int = DEFAULT_AGGREGATE_CACHE_SIZE
     """Aggregates each server or feeds-worker process keeps decoded (LRU, ~2.1 KiB a claim aggregate); a miss
     reads the aggregate's events from the log (docs/performance.md, "Soak: a smaller aggregate cache")."""
+    claim_facts: ClaimFactsMode | None = None
+    """``LEDGER_CLAIM_FACTS=table|memory``: the risk rules' cross-claim facts in tables of the ledger's
+    database (shared by every worker) or in each process; None = memory (the tables are opt-in)."""
 
     @property
     def config(self) -> StorageConfig:
         """The ledger's storage location, as :func:`adapters.opening.open_ledger` takes it."""
-        return StorageConfig(self.data_dir, self.database_url, self.writer_socket)
+        return StorageConfig(self.data_dir, self.database_url, self.writer_socket, self.claim_facts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,6 +444,14 @@ def _load_mapping(raw: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in json.loads(raw).items()}
 
 
+def _load_facts_mode(raw: str) -> ClaimFactsMode:
+    try:
+        return ClaimFactsMode(raw.strip().lower())
+    except ValueError:
+        choices = " or ".join(mode.value for mode in ClaimFactsMode)
+        raise ValueError(f"LEDGER_CLAIM_FACTS must be {choices}, not {raw!r}") from None
+
+
 _DUMPERS: dict[str, Callable[[Any], str]] = {
     "rate_limits": _dump_limits,
     "partner_policies": lambda value: json.dumps(dict(value)),
@@ -458,6 +469,7 @@ _LOADERS: dict[str, Callable[[str], Any]] = {
     "trusted_proxies": lambda raw: tuple(part.strip() for part in raw.split(",") if part.strip()),
     "versions": lambda raw: {version: _policy(doc) for version, doc in json.loads(raw).items()},
     "previous_token_keys": lambda raw: tuple(Path(part) for part in raw.split(os.pathsep) if part),
+    "claim_facts": _load_facts_mode,
 }
 
 

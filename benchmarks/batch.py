@@ -27,7 +27,8 @@ recorder's raw group commit, so 1M claims fit in a sitting; the use case is the 
 On PostgreSQL the server's CPU for the phase (its backends serving this process) is measured too.
 
 Usage: ``python benchmarks/batch.py [--quick] [--claims N] [--per-claim K] [--raw M] [--chunk C]
-[--reconcile-only] [--backends sqlite,postgresql]``. A table goes to stderr; the last line of stdout is one JSON object.
+[--reconcile-only] [--backends sqlite,postgresql] [--claim-facts table,memory]`` (each claim-facts mode a column
+of the run). A table goes to stderr; the last line of stdout is one JSON object.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ import orjson
 from adapters.batch.processing import process_reconciliation_file, sealing_checkpoint
 from adapters.batch.results import write_results
 from adapters.opening import open_audit_log, open_ledger
-from adapters.storage import StorageConfig, open_recorder
+from adapters.storage import ClaimFactsMode, StorageConfig, open_recorder
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus
 from ledger_core.claims.documents import Document
 from ledger_core.claims.submission import validate_submission
@@ -171,9 +172,9 @@ def per_claim(ledger: Any, count: int) -> dict[str, Any]:
     return {"claims": count, **phase_json(phase, count)}
 
 
-def import_case(url: str, data_dir: str, claims: int, count: int, chunk: int) -> dict[str, Any]:
-    """Cases 1 and 2 in one process."""
-    config = StorageConfig(Path(data_dir), url)
+def import_case(url: str, data_dir: str, claims: int, count: int, chunk: int, facts: str) -> dict[str, Any]:
+    """Cases 1 and 2 in one process (claim facts ``facts``: table, memory or the backend's default)."""
+    config = StorageConfig(Path(data_dir), url, claim_facts=None if facts == "default" else ClaimFactsMode(facts))
     work = Path(tempfile.mkdtemp(prefix="batch-bench-", dir=data_dir))
     name = f"claims_{PARTNER}_20260115.jsonl"
     source = work / name
@@ -429,13 +430,21 @@ def raw_append(url: str, data_dir: str, events: int) -> dict[str, Any]:
 
 
 def run_backend(
-    backend: str, postgres_url: str, claims: int, count: int, raw: int, chunk: int, *, reconcile_only: bool = False
+    backend: str,
+    postgres_url: str,
+    claims: int,
+    count: int,
+    raw: int,
+    chunk: int,
+    facts: str = "default",
+    *,
+    reconcile_only: bool = False,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    cases: tuple[tuple[str, Any, tuple[int, ...]], ...] = (
+    cases: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
         (("import", reconcile_case, (claims,)),)
         if reconcile_only
-        else (("import", import_case, (claims, count, chunk)), ("raw", raw_append, (raw,)))
+        else (("import", import_case, (claims, count, chunk, facts)), ("raw", raw_append, (raw,)))
     )
     for name, function, args in cases:
         if backend == "sqlite":
@@ -458,6 +467,11 @@ def main() -> None:
     parser.add_argument(
         "--reconcile-only", action="store_true", help="only the reconciliation, on a log of N claims written raw"
     )
+    parser.add_argument(
+        "--claim-facts",
+        default="default",
+        help="comma-separated: table, memory, default (the backend's); each one a column of the same run",
+    )
     args = parser.parse_args()
     backends = parse_backends(args.backends)
     claims = args.claims or (QUICK_CLAIMS if args.quick else FULL_CLAIMS)
@@ -466,7 +480,18 @@ def main() -> None:
         return
     count = args.per_claim or (QUICK_PER_CLAIM if args.quick else FULL_PER_CLAIM)
     raw = args.raw or (QUICK_RAW if args.quick else FULL_RAW)
-    results = {b: run_backend(b, args.postgres_url, claims, count, raw, args.chunk) for b in backends}
+    modes = [mode.strip() for mode in args.claim_facts.split(",") if mode.strip()]
+    for mode in modes:
+        if mode != "default":
+            ClaimFactsMode(mode)  # refuse a typo before anything runs
+    results = {
+        (b if modes == ["default"] else f"{b} ({mode} facts)"): run_backend(
+            b, args.postgres_url, claims, count, raw, args.chunk, mode
+        )
+        for b in backends
+        for mode in modes
+    }
+    columns = list(results)
     targets = {
         b: {
             "claims_per_s_met": r["import"]["claims_per_s"] >= TARGET_CLAIMS_PER_S,
@@ -483,10 +508,10 @@ def main() -> None:
                 found = found[key]
             return str(found)
 
-        return [label, *(pick(results[b]) for b in backends)]
+        return [label, *(pick(results[column]) for column in columns)]
 
     print_table(
-        ["", *backends],
+        ["", *columns],
         [
             row("claims imported (enhanced)", "import", "claims"),
             row("load: wall s", "import", "load", "seconds"),
@@ -517,7 +542,13 @@ def main() -> None:
             "date": utc_now(),
             "machine": machine_info(args.postgres_url if "postgresql" in backends else None),
             "quick": bool(args.quick),
-            "workload": {"claims": claims, "per_claim": count, "raw_events": raw, "chunk": args.chunk},
+            "workload": {
+                "claims": claims,
+                "per_claim": count,
+                "raw_events": raw,
+                "chunk": args.chunk,
+                "claim_facts": modes,
+            },
             **results,
             "targets": targets,
         },

@@ -23,9 +23,12 @@ Targets (issue 7): recall >= 0.95 for document reuse, >= 0.8 overall at precisio
 
 With ``--storage`` (default on; ``--no-storage`` skips it) the first claims of the stream are also
 submitted through :class:`~ledger_core.claims.verification.ClaimVerificationService` on each backend
-(SQLite file, PostgreSQL schema; facts from :class:`adapters.memory.claim_facts.LogDerivedClaimFacts`), one
-thread, to time submit + first verification *with* I/O: the new path saves the claim and its
-verification together; the previous path (submit, then record the verification) took two saves.
+(SQLite file, PostgreSQL schema), one thread, to time submit + first verification *with* I/O: the new path
+saves the claim and its verification together; the previous path (submit, then record the verification)
+took two saves. The one-save path runs with each ``ClaimFacts`` implementation (``memory``:
+:class:`adapters.memory.claim_facts.LogDerivedClaimFacts`; ``table``:
+:class:`adapters.table_claim_facts.TableClaimFacts`): wall time, this process's CPU per claim, and what a
+new process's facts hold (tracemalloc) once caught up with those claims.
 
 Usage: ``python benchmarks/fraud_eval.py [--quick] [--claims N] [--seed S] [--backends sqlite,postgresql]``.
 Human-readable tables go to stderr; the last line of stdout is one JSON object.
@@ -280,18 +283,23 @@ def evaluate(stream: Stream) -> dict[str, Any]:
     }
 
 
-def _storage_case(url: str, data_dir: str, claims: list[Claim], two_saves: bool) -> dict[str, Any]:
-    """Submit ``claims`` (documents registered first) on real storage; time each submit + verification."""
-    from adapters.memory.claim_facts import LogDerivedClaimFacts
+def _storage_case(url: str, data_dir: str, claims: list[Claim], two_saves: bool, facts_mode: str) -> dict[str, Any]:
+    """Submit ``claims`` (documents registered first) on real storage; time each submit + verification (wall
+    and this process's CPU; a PostgreSQL server's own CPU is not in it), then measure what a new process's
+    facts hold once caught up with those claims (tracemalloc)."""
+    import tracemalloc
+
     from adapters.opening import open_ledger
-    from adapters.storage import StorageConfig
+    from adapters.storage import ClaimFactsMode, StorageConfig
     from ledger_core.claims.claim import Claim as ClaimAggregate
     from ledger_core.claims.verification import ClaimVerificationService
     from ledger_core.shared.service_support import save
 
     timings: list[int] = []
-    with open_ledger(StorageConfig(Path(data_dir), url)) as ledger:
-        service = ClaimVerificationService(ledger.app, LogDerivedClaimFacts(ledger.app.log_reader), _now)
+    cpu: list[int] = []
+    config = StorageConfig(Path(data_dir), url, claim_facts=ClaimFactsMode(facts_mode))
+    with open_ledger(config) as ledger:
+        service = ClaimVerificationService(ledger.app, ledger.claim_facts, _now)
         for claim in claims:
             for digest, kind in claim.registrations:
                 media = "image/jpeg" if kind == "photo" else "application/pdf"
@@ -303,20 +311,30 @@ def _storage_case(url: str, data_dir: str, claims: list[Claim], two_saves: bool)
                     size_bytes=1,
                     metadata={},
                 )
-            started = time.perf_counter_ns()
-            if two_saves:  # the path before this issue: save the claim, then save its verification
+            started, started_cpu = time.perf_counter_ns(), time.process_time_ns()
+            if two_saves:  # the path before issue 7: save the claim, then save its verification
                 save(ledger.app, ClaimAggregate.from_submission(claim.submission))
                 service.verify(claim.submission.claim_id, claim.submission.partner_id)
             else:
                 service.submit(claim.submission)
+            cpu.append(time.process_time_ns() - started_cpu)
             timings.append(time.perf_counter_ns() - started)
+    with open_ledger(config) as fresh:  # a new process: what its facts hold after its first question
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        fresh.claim_facts.bulk_snapshot([])
+        held = tracemalloc.take_snapshot().compare_to(before, "filename")
+        tracemalloc.stop()
     timings.sort()
     total_s = sum(timings) / 1e9
     return {
         "claims": len(timings),
+        "facts": facts_mode,
         "per_second": len(timings) / total_s,
         "p50_ms": timings[len(timings) // 2] / 1e6,
         "p99_ms": timings[min(len(timings) - 1, int(len(timings) * 0.99))] / 1e6,
+        "cpu_ms_per_claim": sum(cpu) / len(cpu) / 1e6,
+        "facts_bytes_per_claim": max(0, sum(stat.size_diff for stat in held)) / len(timings),
     }
 
 
@@ -332,16 +350,24 @@ def storage(backends: list[str], postgres_url: str, claims: list[Claim]) -> dict
 
     results: dict[str, Any] = {}
     for backend in backends:
-        for label, two_saves in (("one save", False), ("two saves (before)", True)):
+        cases = (
+            ("one save, memory facts", False, "memory"),
+            ("one save, table facts", False, "table"),
+            ("two saves (before), memory facts", True, "memory"),
+        )
+        for label, two_saves, facts_mode in cases:
             with tempfile.TemporaryDirectory(prefix="bench-keys-") as data_dir:
                 if backend == "sqlite":
                     with fresh_sqlite_file() as path:
-                        case = _storage_case(f"sqlite:///{path}", data_dir, claims, two_saves)
+                        case = _storage_case(f"sqlite:///{path}", data_dir, claims, two_saves, facts_mode)
                 else:
                     with fresh_postgres_schema(postgres_url, "fraud") as schema:
-                        case = _storage_case(schema.url, data_dir, claims, two_saves)
+                        case = _storage_case(schema.url, data_dir, claims, two_saves, facts_mode)
             results[f"{backend}: {label}"] = case
-            log(f"  {backend} {label}: {case['per_second']:,.0f}/s, p99 {case['p99_ms']:.2f} ms")
+            log(
+                f"  {backend} {label}: {case['per_second']:,.0f}/s, p99 {case['p99_ms']:.2f} ms,"
+                f" CPU {case['cpu_ms_per_claim']:.2f} ms/claim, facts {case['facts_bytes_per_claim']:,.0f} B/claim"
+            )
     return results
 
 
@@ -394,9 +420,16 @@ def main() -> None:
         sample = list(itertools.islice(Stream(claims, args.seed, args.fraud_rate), count))
         with_io = storage(parse_backends(args.backends), args.postgres_url, sample)
         print_table(
-            ["submit + verify (with I/O)", "per second", "p50 ms", "p99 ms"],
+            ["submit + verify (with I/O)", "per second", "p50 ms", "p99 ms", "CPU ms/claim", "facts B/claim"],
             [
-                [name, f"{case['per_second']:,.0f}", f"{case['p50_ms']:.2f}", f"{case['p99_ms']:.2f}"]
+                [
+                    name,
+                    f"{case['per_second']:,.0f}",
+                    f"{case['p50_ms']:.2f}",
+                    f"{case['p99_ms']:.2f}",
+                    f"{case['cpu_ms_per_claim']:.2f}",
+                    f"{case['facts_bytes_per_claim']:,.0f}",
+                ]
                 for name, case in with_io.items()
             ],
         )

@@ -96,6 +96,8 @@ class Ledger:
         """White-label themes (ledger_core/partners/theme.py); files in ``theme_assets`` (default: in memory)."""
         self.embedding = EmbeddingService(self.app, self.partners)
         """A partner's registered portal origins (ledger_core/partners/embedding.py)."""
+        self.claim_facts = claim_facts
+        """The cross-claim facts the risk rules read (what a benchmark or an operator check inspects)."""
         self.claims = Claims(self.app, claim_facts, clock)
         self.documents = Documents(self.app, self.claims.verification)
         self.batches = ClaimImport(self.app, self.claims, self.documents.registry)

@@ -122,6 +122,8 @@ def test_facts_follow_the_log_and_match_an_index_rebuilt_from_it(ledger: Ledger,
 
     other_reader = LogDerivedClaimFacts(ledger.app.log_reader)
     assert other_reader.snapshot(probe) == answer
+    assert ledger.claim_facts.snapshot(probe) == answer  # the ledger's own (memory unless LEDGER_CLAIM_FACTS=table)
+    assert sorted(ledger.claim_facts.claims_listing(ACME, shared)) == [str(second.claim.id)]
     assert sorted(other_reader.claims_listing(ACME, shared)) == [str(second.claim.id)]
     checks = replay_log(ledger.entries())
     assert len(checks) == 28

@@ -38,6 +38,12 @@ OWNERS = {
     "sso_session_tokens": "sessions",
     "sso_one_time": "sessions",
     "theme_assets": "theme_assets",
+    "claim_facts_progress": "claim_facts",
+    "claim_facts_claims": "claim_facts",
+    "claim_facts_uses": "claim_facts",
+    "claim_facts_amounts": "claim_facts",
+    "claim_facts_references": "claim_facts",
+    "claim_facts_registrations": "claim_facts",
 }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage import ClaimFactsMode, StorageConfig
 from api.http.versioning import lifecycle_headers, policy_for, successor_link, version_of
 from api.settings import HttpSection, SealingSection, SecuritySection, Settings, StorageSection, VersionPolicy
 from ledger_core.shared.vocabulary import TierLimits
@@ -16,7 +17,10 @@ def test_settings_round_trip_through_the_environment() -> None:
     """to_env then from_env gives back the same settings (workers are configured this way)."""
     settings = Settings(
         storage=StorageSection(
-            data_dir=Path("/srv/ledger"), database_url="postgresql://app@db/ledger", redis_url="redis://cache:6379/0"
+            data_dir=Path("/srv/ledger"),
+            database_url="postgresql://app@db/ledger",
+            redis_url="redis://cache:6379/0",
+            claim_facts=ClaimFactsMode.TABLE,
         ),
         sealing=SealingSection(embedded=False, wait_seconds=2.5),
         http=HttpSection(
@@ -33,6 +37,7 @@ def test_settings_round_trip_through_the_environment() -> None:
     again = Settings.from_env(settings.to_env())
     assert again.storage == settings.storage
     assert again.storage.config == settings.storage.config
+    assert again.storage.config.facts_mode is ClaimFactsMode.TABLE  # as set, not the default
     assert (again.storage.redis_url, again.sealing.embedded, again.sealing.wait_seconds) == (
         "redis://cache:6379/0",
         False,
@@ -97,6 +102,28 @@ def test_private_webhook_targets_only_on_the_embedded_default_unless_set() -> No
     )
     assert allowed.webhooks_may_target_private
     assert not Settings.from_env({"LEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS": "0"}).webhooks_may_target_private
+
+
+def test_claim_facts_default_and_parsed_strictly() -> None:
+    """Memory by default on both backends (the tables are opt-in); the variable wins; typos refused."""
+    assert Settings.from_env({}).storage.config.facts_mode is ClaimFactsMode.MEMORY
+    server = {"LEDGER_DATABASE_URL": "postgresql://db/ledger"}
+    assert Settings.from_env(server).storage.config.facts_mode is ClaimFactsMode.MEMORY
+    chosen = Settings.from_env({**server, "LEDGER_CLAIM_FACTS": " Table "})
+    assert chosen.storage.config.facts_mode is ClaimFactsMode.TABLE
+    assert Settings.from_env({"LEDGER_CLAIM_FACTS": "table"}).storage.config.facts_mode is ClaimFactsMode.TABLE
+    with pytest.raises(ValueError, match="LEDGER_CLAIM_FACTS must be table or memory"):
+        Settings.from_env({"LEDGER_CLAIM_FACTS": "tables"})
+
+
+def test_a_cli_config_follows_the_claim_facts_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command's StorageConfig (built from flags) takes LEDGER_CLAIM_FACTS too; a configured value wins."""
+    monkeypatch.setenv("LEDGER_CLAIM_FACTS", "table")
+    assert StorageConfig(Path("/srv/ledger")).facts_mode is ClaimFactsMode.TABLE
+    assert StorageConfig(Path("/srv/ledger"), claim_facts=ClaimFactsMode.MEMORY).facts_mode is ClaimFactsMode.MEMORY
+    monkeypatch.setenv("LEDGER_CLAIM_FACTS", "tabel")
+    with pytest.raises(ValueError, match="tabel"):
+        _ = StorageConfig(Path("/srv/ledger")).facts_mode
 
 
 def test_sunset_never_precedes_deprecation() -> None:
