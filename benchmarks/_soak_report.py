@@ -16,10 +16,13 @@ CLAIM_FACTS_BYTES_PER_CLAIM = 696
 by design, so a worker's RSS grows by about this much per claim created, however long it runs."""
 
 
-def process_figures(sampler: ProcessSampler, started: float, ended: float, claims_per_s: float) -> dict[str, Any]:
+def process_figures(
+    sampler: ProcessSampler, started: float, ended: float, claims_per_s: float, *, facts_in_workers: bool = True
+) -> dict[str, Any]:
     """Per label: RSS at the ends of the run, growth after warm-up, CPU used per wall second; for the API
     workers also the part of the growth the claim-facts index explains (an estimate: claims created between
-    the two averaged windows x :data:`CLAIM_FACTS_BYTES_PER_CLAIM`) and the growth beyond it."""
+    the two averaged windows x :data:`CLAIM_FACTS_BYTES_PER_CLAIM`) and the growth beyond it, unless the
+    deployment keeps the facts in tables (``facts_in_workers`` false: no estimate, the worker holds none)."""
     figures: dict[str, Any] = {}
     for label, series in sampler.series.items():
         kept = [i for i, t in enumerate(series.times) if started <= t <= ended]
@@ -32,7 +35,7 @@ def process_figures(sampler: ProcessSampler, started: float, ended: float, claim
         wall = series.times[kept[-1]] - series.times[kept[0]]
         span = edge_span([series.times[i] for i in kept])
         index_kib = None
-        if label.startswith("api worker") and span is not None:
+        if facts_in_workers and label.startswith("api worker") and span is not None:
             index_kib = claims_per_s * span * CLAIM_FACTS_BYTES_PER_CLAIM / 1024
         figures[label] = {
             "measure": "RssAnon" if private else "RSS",

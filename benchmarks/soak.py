@@ -361,7 +361,14 @@ def run(args: Any) -> dict[str, Any]:
         mark("webhooks drained")
         alive = all(process.poll() is None for process in deployed["processes"].values())
     mark("every process stopped, schema dropped")
-    processes = process_figures(sampler, soak_started, soak_ended, load.claims_created() / args.duration)
+    facts = dict(item.split("=", 1) for item in args.server_env).get("LEDGER_CLAIM_FACTS", "memory")
+    processes = process_figures(
+        sampler,
+        soak_started,
+        soak_ended,
+        load.claims_created() / args.duration,
+        facts_in_workers=facts.strip().lower() != "table",
+    )
     soak = soak_figures(load, rate, args)
     print_report(cap, soak, processes)
     flat = [f["flat"] for f in processes.values() if f["judged"]]
