@@ -71,15 +71,14 @@ class StorageConfig:
     @property
     def facts_mode(self) -> ClaimFactsMode:
         """The claim facts as configured, else ``LEDGER_CLAIM_FACTS`` (a CLI command builds its config
-        from flags), else memory: the tables cost ~1.4 ms more CPU per verified claim today (one catch-up
-        transaction per question; docs/performance.md, "Claim facts in tables vs in each process"), so they
-        are opt-in."""
+        from flags), else the tables: no process then holds the facts of the whole log (docs/performance.md,
+        "Claim facts in tables vs in each process")."""
         if self.claim_facts is not None:
             return self.claim_facts
         raw = os.environ.get(CLAIM_FACTS_VARIABLE, "").strip().lower()
         if raw:
             return ClaimFactsMode(raw)
-        return ClaimFactsMode.MEMORY
+        return ClaimFactsMode.TABLE
 
     @property
     def backend(self) -> Backend:

@@ -5,28 +5,36 @@ in ``claim_facts_*`` tables beside the log, shared by every process of the deplo
 feeds worker, batch import): a process holds none of them, and a new one reads no log on its first
 verification when another has caught the tables up.
 
-Catch-up (before every answer): read the log rows after the progress row through the
-:class:`~ledger_core.engine.ports.LogReader` port (only ``claim.submitted`` / ``document.registered``
-decoded), then in ONE transaction: lock the progress row (PostgreSQL ``FOR UPDATE``; SQLite: the writer
-lock and ``BEGIN IMMEDIATE``), check it still names the size the rows were read from (another process may
-have taken them in meanwhile: then start again from its size), insert the facts and advance the progress
-row. A process killed mid-catch-up leaves the tables as they were, and two processes never insert the
-same entry twice. The answer's ``as_of`` is the progress size reached and every read is limited to the
-entries before it, so it is exactly "the facts of the entries before ``as_of``": the answer
-:class:`~ledger_core.claims.facts.ClaimFactsIndex` gives for the same log prefix (the contract tests).
+A question writes nothing. Before each answer the process reads the log rows after its :class:`FactTail`
+through the :class:`~ledger_core.engine.ports.LogReader` port (only ``claim.submitted`` /
+``document.registered`` decoded: what the in-process index reads too) and answers from the tables *as of the
+tail's start* plus the tail, so the answer's ``as_of`` is the log size reached and it is exactly "the facts
+of the entries before ``as_of``": the answer :class:`~ledger_core.claims.facts.ClaimFactsIndex` gives for
+the same log prefix (the contract tests).
+
+Once the tail spans :data:`FLUSH_ENTRIES` entries it is written in ONE transaction: lock the progress row
+(PostgreSQL ``FOR UPDATE``; SQLite: the writer lock and ``BEGIN IMMEDIATE``), check it still names the tail's
+start (another process may have written the same entries meanwhile: then the tail is dropped and the next
+read starts at the row), insert the facts and advance the row. A process killed mid-write leaves the tables
+as they were, two processes never insert the same entry twice, and a process holds at most about
+:data:`FLUSH_ENTRIES` entries' facts (plus a read chunk when it starts far behind the row).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from adapters.claim_facts_rows import FactBatch, FactsRead, FactsRequest, answer, decode_batch, request_of
+from adapters.claim_facts_tail import FactTail
 from ledger_core.claims.facts import BulkFacts, ClaimFactsSnapshot, FactsQuery
 from ledger_core.engine.ports import LogReader
 
 CATCH_UP_CHUNK = 5_000
+FLUSH_ENTRIES = 1_024
+"""A tail spanning this many log entries is written to the tables (a question writes nothing before)."""
 
 
 class FactTables(Protocol):
@@ -53,46 +61,97 @@ class FactTables(Protocol):
 
 
 class TableClaimFacts:
-    """Claim facts in the database, caught up from ``reader`` before every question (thread-safe)."""
+    """Claim facts in the database, answered from the tables plus this process's :class:`FactTail`
+    (thread-safe)."""
 
-    def __init__(self, reader: LogReader, tables: FactTables, chunk: int = CATCH_UP_CHUNK) -> None:
+    def __init__(
+        self, reader: LogReader, tables: FactTables, chunk: int = CATCH_UP_CHUNK, flush_entries: int = FLUSH_ENTRIES
+    ) -> None:
         self._reader = reader
         self._tables = tables
         self._chunk = chunk
+        self._flush_entries = flush_entries
         self._lock = threading.Lock()
-        """One catch-up at a time in this process (other processes are kept out by the progress row)."""
-        self._seen = tables.progress()
-        """The progress row as this process last saw it (every entry below it is in the tables)."""
+        """One question at a time in this process (other processes are kept out by the progress row)."""
+        self._tail = FactTail(tables.progress())
+        """The facts after the progress row as this process last saw it (every entry below is in the tables)."""
 
     def catch_up(self) -> int:
-        """Take in every entry committed since the progress row; return the progress size reached.
-
-        Starts from the progress this process last saw (the row only grows, and :meth:`FactTables.take_in`
-        refuses a batch that does not start at the row's size, answering the size to start from)."""
+        """Write every entry committed so far into the tables (the tail included); return the progress
+        size reached."""
         with self._lock:
-            size = self._seen
-            while rows := self._reader.read_rows(size, self._chunk):
-                batch = decode_batch(size, rows)
-                reached = self._tables.take_in(batch)
-                size = self._seen = reached
-                if reached == batch.end and len(rows) < self._chunk:
-                    break
-            return size
+            while True:
+                pending = self._read_new()
+                end = pending[-1].end if pending else self._tail.end
+                self._flush(pending)
+                if self._tail.start >= end:
+                    return self._tail.start
 
     def snapshot(self, query: FactsQuery) -> ClaimFactsSnapshot:
         return self.bulk_snapshot([query]).snapshots[0]
 
     def bulk_snapshot(self, queries: Sequence[FactsQuery]) -> BulkFacts:
-        as_of = self.catch_up()
-        read = self._tables.read(as_of, request_of(queries))
+        request = request_of(queries)
+        with self._lock:
+            read = self._read(request)
         return BulkFacts(
-            as_of=as_of,
+            as_of=read.as_of,
             snapshots=tuple(answer(read, query) for query in queries),
             existing=frozenset(query.claim_id for query in queries if query.claim_id in read.existing),
         )
 
     def claims_listing(self, partner_id: str, sha256: str) -> Sequence[str]:
-        return self._tables.claims_listing(partner_id, sha256, self.catch_up())
+        empty = FactsRequest(hashes=(), claim_ids=(), amount_groups={}, reference_values=(), epoch_low=0, epoch_high=0)
+        with self._lock:
+            self._read(empty)
+            tail = self._tail
+            return [*self._tables.claims_listing(partner_id, sha256, tail.start), *tail.listing(partner_id, sha256)]
 
     def close(self) -> None:
         self._tables.close()
+
+    def _read(self, request: FactsRequest) -> FactsRead:
+        """Catch the tail up and read ``request`` from the tables as of its start, the tail after it."""
+        pending = self._read_new()
+        fresh = [fact.claim_id for batch in pending for fact in batch.claims]
+        if fresh:  # which of them the tables already hold (a repeated claim id): asked in the same read
+            request_here = replace(request, claim_ids=tuple(dict.fromkeys((*request.claim_ids, *fresh))))
+        else:
+            request_here = request
+        tail = self._tail
+        read = self._tables.read(tail.start, request_here) if _reads_anything(request_here) else _nothing(tail.start)
+        for batch in pending:
+            tail.take(batch, read.existing)
+        return tail.over(read, request)
+
+    def _read_new(self) -> list[FactBatch]:
+        """The facts committed after the tail, in batches; written to the tables with the tail whenever the
+        two span :attr:`_flush_entries` entries or more."""
+        pending: list[FactBatch] = []
+        while rows := self._reader.read_rows(pending[-1].end if pending else self._tail.end, self._chunk):
+            pending.append(decode_batch(rows[0].position, rows))
+            if pending[-1].end - self._tail.start >= self._flush_entries:
+                pending = self._flush(pending)
+            elif len(rows) < self._chunk:
+                break
+        return pending
+
+    def _flush(self, pending: list[FactBatch]) -> list[FactBatch]:
+        """Write the tail and ``pending`` to the tables in one batch and start a new, empty tail at the
+        progress row reached: after them, or wherever another process moved the row (the next read takes up
+        from there). Return what is still pending: nothing. A failed write changes nothing here."""
+        tail = self._tail
+        end = pending[-1].end if pending else tail.end
+        if end > tail.start:
+            claims = (*tail.claims, *(fact for batch in pending for fact in batch.claims))
+            registrations = (*tail.registrations, *(row for batch in pending for row in batch.registrations))
+            self._tail = FactTail(self._tables.take_in(FactBatch(tail.start, end, claims, registrations)))
+        return []
+
+
+def _reads_anything(request: FactsRequest) -> bool:
+    return bool(request.hashes or request.claim_ids or request.amount_groups or request.reference_values)
+
+
+def _nothing(as_of: int) -> FactsRead:
+    return FactsRead(as_of, {}, {}, frozenset(), {}, {})

@@ -83,7 +83,7 @@ class StorageSection:
     reads the aggregate's events from the log (docs/performance.md, "Soak: a smaller aggregate cache")."""
     claim_facts: ClaimFactsMode | None = None
     """``LEDGER_CLAIM_FACTS=table|memory``: the risk rules' cross-claim facts in tables of the ledger's
-    database (shared by every worker) or in each process; None = memory (the tables are opt-in)."""
+    database (shared by every worker, the default) or in each process; None = the variable, else the tables."""
 
     @property
     def config(self) -> StorageConfig:

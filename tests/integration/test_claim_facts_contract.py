@@ -103,8 +103,15 @@ def log() -> ListLog:
 
 
 def implementations(log: ListLog, tables: FactTables) -> list[ClaimFacts]:
-    """The memory index and the tables (small chunks: several batches per catch-up)."""
-    return [LogDerivedClaimFacts(log, chunk=4), TableClaimFacts(log, tables, chunk=4)]
+    """The memory index and the tables (small chunks: several batches per catch-up): answered from a tail
+    alone, and written to the tables every few entries (two processes' tails over the same tables, each
+    finding the other has written some of its entries)."""
+    return [
+        LogDerivedClaimFacts(log, chunk=4),
+        TableClaimFacts(log, tables, chunk=4),
+        TableClaimFacts(log, tables, chunk=4, flush_entries=3),
+        TableClaimFacts(log, tables, chunk=2, flush_entries=5),
+    ]
 
 
 def query(claim_id: str, partner_id: str, hashes: Sequence[str], **overrides: Any) -> FactsQuery:
@@ -228,3 +235,17 @@ def test_random_logs_get_the_same_answers(
         assert facts.bulk_snapshot(asked) == expected
     listing = log.index().claims_listing(asked[0].partner_id, HASHES[0])
     assert TableClaimFacts(log, tables).claims_listing(asked[0].partner_id, HASHES[0]) == listing
+
+
+def test_questions_write_nothing_until_the_tail_is_long(tables: FactTables, log: ListLog) -> None:
+    """Answers come from the tables plus the process's tail: the progress row moves only when the tail spans
+    ``flush_entries`` entries, then to the end of what was read, and the answers stay the index's."""
+    facts = TableClaimFacts(log, tables, chunk=3, flush_entries=6)
+    question = query(CLAIM_IDS[7], "acme_mutual", [DIGEST], history_size=10)
+    moves = []
+    for number in range(14):
+        log.submit(f"{CLAIM_IDS[number % 8]}-{number}", "acme_mutual", [DIGEST], f"{number}.00", MOMENTS[0], "POL-1")
+        assert facts.snapshot(question) == log.index().snapshot(question)
+        moves.append(tables.progress())
+    assert moves == [0] * 5 + [6] * 6 + [12] * 3
+    assert facts.catch_up() == tables.progress() == 14

@@ -105,13 +105,13 @@ def test_private_webhook_targets_only_on_the_embedded_default_unless_set() -> No
 
 
 def test_claim_facts_default_and_parsed_strictly() -> None:
-    """Memory by default on both backends (the tables are opt-in); the variable wins; typos refused."""
-    assert Settings.from_env({}).storage.config.facts_mode is ClaimFactsMode.MEMORY
+    """The tables by default on both backends; the variable wins; typos refused."""
+    assert Settings.from_env({}).storage.config.facts_mode is ClaimFactsMode.TABLE
     server = {"LEDGER_DATABASE_URL": "postgresql://db/ledger"}
-    assert Settings.from_env(server).storage.config.facts_mode is ClaimFactsMode.MEMORY
-    chosen = Settings.from_env({**server, "LEDGER_CLAIM_FACTS": " Table "})
-    assert chosen.storage.config.facts_mode is ClaimFactsMode.TABLE
-    assert Settings.from_env({"LEDGER_CLAIM_FACTS": "table"}).storage.config.facts_mode is ClaimFactsMode.TABLE
+    assert Settings.from_env(server).storage.config.facts_mode is ClaimFactsMode.TABLE
+    chosen = Settings.from_env({**server, "LEDGER_CLAIM_FACTS": " Memory "})
+    assert chosen.storage.config.facts_mode is ClaimFactsMode.MEMORY
+    assert Settings.from_env({"LEDGER_CLAIM_FACTS": "memory"}).storage.config.facts_mode is ClaimFactsMode.MEMORY
     with pytest.raises(ValueError, match="LEDGER_CLAIM_FACTS must be table or memory"):
         Settings.from_env({"LEDGER_CLAIM_FACTS": "tables"})
 
