@@ -145,6 +145,12 @@ class FactsRequest:
     reference_values: tuple[str, ...]
     epoch_low: int
     epoch_high: int
+    listing: tuple[str, str] | None = None
+    """(partner id, hash): also read the ids of the partner's claims listing the hash (``claims_listing``)."""
+
+
+NOTHING = FactsRequest(hashes=(), claim_ids=(), amount_groups={}, reference_values=(), epoch_low=0, epoch_high=0)
+"""A request that reads no row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +167,8 @@ class FactsRead:
     """series -> its newest (claim id, amount), oldest first."""
     references: Mapping[ReferenceKey, list[tuple[str, int]]]
     """reference -> (claim id, epoch seconds) of the claims naming it within the requested epochs."""
+    listing: tuple[str, ...] = ()
+    """The claim ids the request's ``listing`` asked for (once per listing of the hash), in log order."""
 
 
 def request_of(queries: Sequence[FactsQuery]) -> FactsRequest:

@@ -91,8 +91,8 @@ class FactTail:
                 if within:
                     references.setdefault(key, []).extend(within)
         existing = read.existing | {claim_id for claim_id in request.claim_ids if claim_id in self._claim_ids}
-        return FactsRead(self.end, uses, registrations, frozenset(existing), amounts, references)
-
-    def listing(self, partner_id: str, sha256: str) -> list[str]:
-        """Ids of the partner's claims in the tail listing ``sha256`` (once per listing), in log order."""
-        return [claim_id for claim_id, owner in self._uses.get(sha256, ()) if owner == partner_id]
+        listing = read.listing
+        if request.listing is not None:
+            partner_id, sha256 = request.listing
+            listing += tuple(claim_id for claim_id, owner in self._uses.get(sha256, ()) if owner == partner_id)
+        return FactsRead(self.end, uses, registrations, frozenset(existing), amounts, references, listing)

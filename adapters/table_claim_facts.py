@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from adapters.claim_facts_rows import FactBatch, FactsRead, FactsRequest, answer, decode_batch, request_of
+from adapters.claim_facts_rows import NOTHING, FactBatch, FactsRead, FactsRequest, answer, decode_batch, request_of
 from adapters.claim_facts_tail import FactTail
 from ledger_core.claims.facts import BulkFacts, ClaimFactsSnapshot, FactsQuery
 from ledger_core.engine.ports import LogReader
@@ -50,11 +50,7 @@ class FactTables(Protocol):
         ...
 
     def read(self, as_of: int, request: FactsRequest) -> FactsRead:
-        """The rows ``request`` names, from the entries before ``as_of``."""
-        ...
-
-    def claims_listing(self, partner_id: str, sha256: str, as_of: int) -> list[str]:
-        """Ids of the partner's claims (entries before ``as_of``) listing ``sha256``, in log order."""
+        """The rows ``request`` names (its ``listing`` included), from the entries before ``as_of``."""
         ...
 
     def close(self) -> None: ...
@@ -101,11 +97,8 @@ class TableClaimFacts:
         )
 
     def claims_listing(self, partner_id: str, sha256: str) -> Sequence[str]:
-        empty = FactsRequest(hashes=(), claim_ids=(), amount_groups={}, reference_values=(), epoch_low=0, epoch_high=0)
         with self._lock:
-            self._read(empty)
-            tail = self._tail
-            return [*self._tables.claims_listing(partner_id, sha256, tail.start), *tail.listing(partner_id, sha256)]
+            return list(self._read(replace(NOTHING, listing=(partner_id, sha256))).listing)
 
     def close(self) -> None:
         self._tables.close()
@@ -119,7 +112,7 @@ class TableClaimFacts:
         else:
             request_here = request
         tail = self._tail
-        read = self._tables.read(tail.start, request_here) if _reads_anything(request_here) else _nothing(tail.start)
+        read = self._tables.read(tail.start, request_here) if _reads_anything(request_here) else NO_ROWS
         for batch in pending:
             tail.take(batch, read.existing)
         return tail.over(read, request)
@@ -149,9 +142,10 @@ class TableClaimFacts:
         return []
 
 
+NO_ROWS = FactsRead(0, {}, {}, frozenset(), {}, {})
+
+
 def _reads_anything(request: FactsRequest) -> bool:
-    return bool(request.hashes or request.claim_ids or request.amount_groups or request.reference_values)
-
-
-def _nothing(as_of: int) -> FactsRead:
-    return FactsRead(as_of, {}, {}, frozenset(), {}, {})
+    return bool(
+        request.hashes or request.claim_ids or request.amount_groups or request.reference_values or request.listing
+    )

@@ -81,27 +81,37 @@ INSERT_REGISTRATION = (
     " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
 )
 KNOWN_CLAIMS = "SELECT claim_id FROM claim_facts_claims WHERE claim_id = ANY(%s)"
-EXISTING = "SELECT claim_id FROM claim_facts_claims WHERE claim_id = ANY(%s) AND position < %s"
-USES = (
-    "SELECT hash, claim_id, partner_id FROM claim_facts_uses WHERE hash = ANY(%s) AND position < %s"
-    " ORDER BY position, ordinal"
-)
-REGISTRATIONS = (
-    "SELECT partner_id, hash, document_type, metadata FROM claim_facts_registrations"
-    " WHERE hash = ANY(%s) AND position < %s"
-)
-AMOUNTS = (
-    "SELECT claim_id, amount FROM claim_facts_amounts WHERE partner_id = %s AND claim_type = %s AND currency = %s"
-    " AND position < %s ORDER BY position DESC LIMIT %s"
-)
-REFERENCES = (
-    "SELECT partner_id, ref_key, ref_value, claim_id, epoch FROM claim_facts_references"
-    " WHERE ref_value = ANY(%s) AND epoch >= %s AND epoch <= %s AND position < %s ORDER BY position"
-)
-LISTING = (
-    "SELECT claim_id FROM claim_facts_uses WHERE hash = %s AND partner_id = %s AND position < %s"
-    " ORDER BY position, ordinal"
-)
+READ = """
+SELECT 1 AS kind, position, ordinal, hash, claim_id::text, partner_id::text, NULL::text, NULL::bigint
+  FROM claim_facts_uses WHERE hash = ANY(%(hashes)s) AND position < %(as_of)s
+UNION ALL
+SELECT 2, position, 0, hash, partner_id, document_type, metadata, NULL
+  FROM claim_facts_registrations WHERE hash = ANY(%(hashes)s) AND position < %(as_of)s
+UNION ALL
+SELECT 3, position, 0, claim_id, NULL, NULL, NULL, NULL
+  FROM claim_facts_claims WHERE claim_id = ANY(%(claim_ids)s) AND position < %(as_of)s
+UNION ALL
+SELECT 4, newest.position, series.ordinal::integer, newest.claim_id, newest.amount, NULL, NULL, NULL
+  FROM unnest(%(partners)s::text[], %(types)s::text[], %(currencies)s::text[], %(counts)s::integer[])
+       WITH ORDINALITY AS series (partner_id, claim_type, currency, count, ordinal)
+  CROSS JOIN LATERAL (
+      SELECT position, claim_id, amount FROM claim_facts_amounts AS amounts
+       WHERE amounts.partner_id = series.partner_id AND amounts.claim_type = series.claim_type
+         AND amounts.currency = series.currency AND amounts.position < %(as_of)s
+       ORDER BY amounts.position DESC LIMIT series.count) AS newest
+UNION ALL
+SELECT 5, position, 0, partner_id, ref_key, ref_value, claim_id, epoch
+  FROM claim_facts_references
+ WHERE ref_value = ANY(%(values)s) AND epoch >= %(low)s AND epoch <= %(high)s AND position < %(as_of)s
+UNION ALL
+SELECT 6, position, ordinal, claim_id, NULL, NULL, NULL, NULL
+  FROM claim_facts_uses WHERE hash = %(listed)s AND partner_id = %(lister)s AND position < %(as_of)s
+ORDER BY 1, 2, 3
+"""
+"""Everything a :class:`FactsRequest` names in ONE statement (one round trip, one plan), rows by kind in log
+order: 1 uses, 2 registrations, 3 claims that exist, 4 the newest amounts of each series (its ordinal in
+the request), 5 references, 6 the listing."""
+USES, REGISTRATION, EXISTS, AMOUNT, REFERENCE, LISTED = range(1, 7)
 
 
 class PostgresFactTables:
@@ -134,34 +144,52 @@ class PostgresFactTables:
         return batch.end
 
     def read(self, as_of: int, request: FactsRequest) -> FactsRead:
-        uses: dict[str, list[tuple[str, str]]] = {}
-        registrations: dict[tuple[str, str], tuple[str, str | None]] = {}
-        amounts: dict[AmountGroup, list[tuple[str, str]]] = {}
-        references: dict[ReferenceKey, list[tuple[str, int]]] = {}
-        hashes = list(request.hashes)
+        groups = list(request.amount_groups.items())
+        listed, lister = (None, None) if request.listing is None else (request.listing[1], request.listing[0])
+        parameters = {
+            "as_of": as_of,
+            "hashes": list(request.hashes),
+            "claim_ids": list(request.claim_ids),
+            "partners": [group[0] for group, _ in groups],
+            "types": [group[1] for group, _ in groups],
+            "currencies": [group[2] for group, _ in groups],
+            "counts": [count for _, count in groups],
+            "values": list(request.reference_values),
+            "low": request.epoch_low,
+            "high": request.epoch_high,
+            "listed": listed,
+            "lister": lister,
+        }
         with pooled(self.pool) as conn:
-            if hashes:
-                for digest, claim_id, partner_id in conn.execute(USES, (hashes, as_of)).fetchall():
-                    uses.setdefault(digest, []).append((claim_id, partner_id))
-                for partner_id, digest, document_type, metadata in conn.execute(REGISTRATIONS, (hashes, as_of)):
-                    registrations[(partner_id, digest)] = (document_type, metadata)
-            found = conn.execute(EXISTING, (list(request.claim_ids), as_of)).fetchall()
-            existing = frozenset(str(row[0]) for row in found)
-            for group, newest in request.amount_groups.items():
-                newest_first = conn.execute(AMOUNTS, (*group, as_of, newest)).fetchall()
-                amounts[group] = [(str(claim_id), str(amount)) for claim_id, amount in reversed(newest_first)]
-            if request.reference_values:
-                bounds = (list(request.reference_values), request.epoch_low, request.epoch_high, as_of)
-                for partner_id, key, value, claim_id, epoch in conn.execute(REFERENCES, bounds):
-                    references.setdefault((partner_id, key, value), []).append((claim_id, int(epoch)))
-        return FactsRead(as_of, uses, registrations, existing, amounts, references)
-
-    def claims_listing(self, partner_id: str, sha256: str, as_of: int) -> list[str]:
-        with pooled(self.pool) as conn:
-            return [str(row[0]) for row in conn.execute(LISTING, (sha256, partner_id, as_of)).fetchall()]
+            rows = conn.execute(READ, parameters).fetchall()
+        return _read_of(as_of, rows, [group for group, _ in groups])
 
     def close(self) -> None:
         self.pool.close()
+
+
+def _read_of(as_of: int, rows: list[tuple[Any, ...]], groups: list[AmountGroup]) -> FactsRead:
+    """The :class:`FactsRead` of :data:`READ`'s rows (``groups``: the amount series in request order)."""
+    uses: dict[str, list[tuple[str, str]]] = {}
+    registrations: dict[tuple[str, str], tuple[str, str | None]] = {}
+    existing: set[str] = set()
+    amounts: dict[AmountGroup, list[tuple[str, str]]] = {group: [] for group in groups}
+    references: dict[ReferenceKey, list[tuple[str, int]]] = {}
+    listing: list[str] = []
+    for kind, _, ordinal, first, second, third, fourth, epoch in rows:
+        if kind == USES:
+            uses.setdefault(first, []).append((second, third))
+        elif kind == REGISTRATION:
+            registrations[(second, first)] = (third, fourth)
+        elif kind == EXISTS:
+            existing.add(first)
+        elif kind == AMOUNT:
+            amounts[groups[ordinal - 1]].append((first, second))
+        elif kind == REFERENCE:
+            references.setdefault((first, second, third), []).append((fourth, int(epoch)))
+        else:
+            listing.append(first)
+    return FactsRead(as_of, uses, registrations, frozenset(existing), amounts, references, tuple(listing))
 
 
 def _insert(cursor: psycopg.Cursor[Any], statement: str, rows: list[Any]) -> None:

@@ -172,11 +172,11 @@ class SQLiteFactTables:
                 conn, REFERENCES, request.reference_values, *bounds
             ):
                 references.setdefault((partner_id, key, value), []).append((claim_id, int(epoch)))
-        return FactsRead(as_of, uses, registrations, existing, amounts, references)
-
-    def claims_listing(self, partner_id: str, sha256: str, as_of: int) -> list[str]:
-        with self._connections.connection() as conn:
-            return [str(row[0]) for row in conn.execute(LISTING, (sha256, partner_id, as_of)).fetchall()]
+            listing: tuple[str, ...] = ()
+            if request.listing is not None:
+                partner_id, sha256 = request.listing
+                listing = tuple(str(row[0]) for row in conn.execute(LISTING, (sha256, partner_id, as_of)))
+        return FactsRead(as_of, uses, registrations, existing, amounts, references, listing)
 
     def close(self) -> None:
         self._connections.close()

@@ -58,6 +58,19 @@ def refused_within(client: LedgerClient, seconds: float = 10.0) -> LedgerApiErro
     raise AssertionError("the key was never refused")
 
 
+def accepted_within(client: LedgerClient, seconds: float = 10.0) -> None:
+    """A request that succeeds once the server sees a rotated key (its partner cache lives one second)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            client.list_webhook_endpoints()
+            return
+        except LedgerApiError as refused:
+            if refused.status != 401 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
+
+
 def is_key_alert(received: Received) -> bool:
     body = json.loads(received.body)
     return bool(body["type"] == "audit.alert" and body["data"]["alert"] == "api_key_expiring")
@@ -103,7 +116,7 @@ def test_warning_header_alert_then_refusal(server: LiveServer) -> None:
     assert rotated.returncode == 0, rotated.stderr
     fresh = json.loads(rotated.stdout)
     renewed = server.client(dataclasses.replace(credentials, api_key=fresh["apiKey"], api_secret=fresh["apiSecret"]))
-    renewed.list_webhook_endpoints()
+    accepted_within(renewed)
     header = expires_header(renewed)
     assert header is not None
     assert parse_timestamp(header, "X-API-Key-Expires") > datetime.now(UTC) + timedelta(days=9)
