@@ -35,6 +35,7 @@ from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.auditing import ProofService
 from ledger_core.engine.errors import InvalidCommand, NotFound
 from ledger_core.engine.merkle import CheckpointRecord
+from ledger_core.engine.right_edge import RightEdge
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
 from proofs.bundle import BUNDLE_FORMAT, HISTORY_FORMAT, write_bundle
@@ -121,7 +122,7 @@ def sealer(
     observers = seal_observers(store, config, signing_key, parse_witnesses(witnesses), report)
     runner = SealerRunner(
         store,
-        Sealer(store, signer, system_clock, policy=policy),
+        Sealer(store, signer, system_clock, policy=policy, edge=RightEdge()),  # the frontier from memory
         poll_interval=poll_interval,
         report=report,
         observers=observers,
