@@ -124,22 +124,22 @@ class TableClaimFacts:
         while rows := self._reader.read_rows(pending[-1].end if pending else self._tail.end, self._chunk):
             pending.append(decode_batch(rows[0].position, rows))
             if pending[-1].end - self._tail.start >= self._flush_entries:
-                pending = self._flush(pending)
+                self._flush(pending)
+                pending = []
             elif len(rows) < self._chunk:
                 break
         return pending
 
-    def _flush(self, pending: list[FactBatch]) -> list[FactBatch]:
+    def _flush(self, pending: list[FactBatch]) -> None:
         """Write the tail and ``pending`` to the tables in one batch and start a new, empty tail at the
         progress row reached: after them, or wherever another process moved the row (the next read takes up
-        from there). Return what is still pending: nothing. A failed write changes nothing here."""
+        from there). A failed write changes nothing here."""
         tail = self._tail
         end = pending[-1].end if pending else tail.end
         if end > tail.start:
             claims = (*tail.claims, *(fact for batch in pending for fact in batch.claims))
             registrations = (*tail.registrations, *(row for batch in pending for row in batch.registrations))
             self._tail = FactTail(self._tables.take_in(FactBatch(tail.start, end, claims, registrations)))
-        return []
 
 
 NO_ROWS = FactsRead(0, {}, {}, frozenset(), {}, {})
