@@ -4,7 +4,7 @@ starting the embedded sealer on it: the composition of stores (:mod:`adapters.st
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from ledger_core.engine.application import DEFAULT_AGGREGATE_CACHE_SIZE
 from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.auditing import ProofService
 from ledger_core.engine.merkle import CheckpointRecord
-from ledger_core.engine.ports import Clock
+from ledger_core.engine.ports import Clock, LogReader
 from ledger_core.engine.right_edge import RightEdge
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.ledger import Ledger
@@ -58,6 +58,20 @@ def storage_config(location: str | Path | StorageConfig | None) -> StorageConfig
     if text.startswith(("sqlite:", "postgres://", "postgresql://")):
         return StorageConfig(DEFAULT_DATA_DIR, database_url=text)
     return StorageConfig(Path(location))
+
+
+def open_claim_facts(config: StorageConfig, log: LogReader) -> tuple[ClaimFacts, Callable[[], None]]:
+    """The claim facts ``config.facts_mode`` names, read from ``log``, and what closes them: the tables of
+    the same database (:class:`~adapters.table_claim_facts.TableClaimFacts`) or an index in this process
+    (:class:`~adapters.memory.claim_facts.LogDerivedClaimFacts`, nothing to close)."""
+    if config.facts_mode is ClaimFactsMode.MEMORY:
+        return LogDerivedClaimFacts(log), _nothing_to_close
+    tables = open_fact_tables(config)
+    return TableClaimFacts(log, tables), tables.close
+
+
+def _nothing_to_close() -> None:
+    """What closes facts held in memory."""
 
 
 def open_ledger(
@@ -94,18 +108,14 @@ def open_ledger(
         raise
     outcome_store = open_outcome_store(config)
     theme_assets = open_theme_assets(config)
-    fact_tables = open_fact_tables(config) if config.facts_mode is ClaimFactsMode.TABLE else None
-    claim_facts: ClaimFacts = (
-        LogDerivedClaimFacts(recorder) if fact_tables is None else TableClaimFacts(recorder, fact_tables)
-    )
+    claim_facts, close_facts = open_claim_facts(config, recorder)
 
     def close() -> None:
         recorder.close()
         key_store.close()
         outcome_store.close()
         theme_assets.close()
-        if fact_tables is not None:
-            fact_tables.close()
+        close_facts()
 
     try:
         return Ledger(

@@ -157,6 +157,17 @@ def _verifier_key(settings: Settings) -> str | None:
     return load_signing_key(path).verifier().vkey if path.exists() else None  # a file or /dev/fd/N
 
 
+def _token_issuer(settings: Settings) -> TokenIssuer:
+    """The access-token issuer: this deployment's token key, and the earlier keys still published."""
+    return TokenIssuer(
+        load_token_key(settings.storage.data_dir),
+        issuer=settings.security.issuer,
+        audience=settings.security.audience,
+        lifetime_s=settings.security.token_ttl_seconds,
+        previous_keys_pem=[path.read_bytes() for path in settings.security.previous_token_keys],
+    )
+
+
 def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     """Open everything (blocking: call from a worker thread); close the result with :meth:`Runtime.close`."""
     closers: list[Callable[[], Any]] = []
@@ -171,13 +182,7 @@ def open_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         closers.append(tree.close)
         sealer = _start_sealer(settings, closers)
         waiter = sealer.waiter if sealer is not None else SealWaiter(tree, settings.sealing.poll_seconds)
-        issuer = TokenIssuer(
-            load_token_key(settings.storage.data_dir),
-            issuer=settings.security.issuer,
-            audience=settings.security.audience,
-            lifetime_s=settings.security.token_ttl_seconds,
-            previous_keys_pem=[path.read_bytes() for path in settings.security.previous_token_keys],
-        )
+        issuer = _token_issuer(settings)
         security = build_security(
             settings,
             metrics,

@@ -24,8 +24,11 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields, replace
 from datetime import datetime
+from enum import StrEnum
+from functools import cache
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, get_args, get_type_hints
 
 from adapters.storage import DEFAULT_DATA_DIR, ClaimFactsMode, StorageConfig
 from ledger_core.engine.application import DEFAULT_AGGREGATE_CACHE_SIZE
@@ -354,7 +357,7 @@ class Settings:
                 name = _env_name(item)
                 raw = source.get(ENV_PREFIX + name.upper())
                 if raw is not None and raw != "":
-                    values[item.name] = _load(name, raw)
+                    values[item.name] = _load(section_type, item, raw)
             if "rate_limits" in values:  # overrides are merged onto the defaults
                 values["rate_limits"] = {**_default_limits(), **values["rate_limits"]}
             sections[section_name] = section_type(**values)
@@ -366,63 +369,26 @@ def _env_name(item: Field[Any]) -> str:
     return str(item.metadata.get("env", item.name)).lower()
 
 
-_PATHS = {"data_dir", "signing_key", "feeds_root", "sso_sp_key", "sso_sp_certificate", "sso_roster_inbox"}
-_INT_FEEDS = {"feeds_batch_size"}
-_BOOLS = {
-    "embedded_sealer",
-    "json_logs",
-    "embedded_webhooks",
-    "webhook_allow_private_targets",
-    "sftp_enabled",
-    "sso_allow_http_providers",
-    "tile_entries_public",
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_PARSERS: Mapping[type, Callable[[str], Any]] = {
+    bool: lambda raw: raw.strip().lower() in _TRUE,
+    int: int,
+    float: float,
+    Path: Path,
+    str: str,
 }
-_FLOATS = {
-    "seal_wait_seconds",
-    "seal_poll_seconds",
-    "webhook_timeout_seconds",
-    "webhook_retry_scale",
-    "feeds_alert_share",
-    "feeds_poll_seconds",
-    "claims_sla_hours",
-    "claims_pull_minutes",
-    "sso_oidc_timeout_seconds",
-    "malloc_trim_seconds",
-}
-_INTS = {
-    "batch_chunk_lines",
-    "token_ttl_seconds",
-    "clock_skew_seconds",
-    "idempotency_ttl_seconds",
-    "seal_batch_entries",
-    "seal_interval_ms",
-    "ready_max_seal_lag",
-    "max_body_bytes",
-    "max_upload_bytes",
-    "max_token_body_bytes",
-    "large_body_bytes",
-    "max_large_bodies",
-    "webhook_max_in_flight",
-    "enrollment_token_ttl_seconds",
-    "reminder_send_delay_seconds",
-    "outcome_suppression_threshold",
-    "worker_threads",
-    "worker_healthcheck_seconds",
-    "aggregate_cache_size",
-    "sftp_port",
-    "sftp_max_upload_bytes",
-    "feeds_metrics_port",
-    "smtp_port",
-    "sso_access_ttl_seconds",
-    "sso_refresh_ttl_seconds",
-    "sso_session_max_seconds",
-    "sso_clock_skew_seconds",
-    "sso_request_ttl_seconds",
-    "sso_assertion_max_age_seconds",
-    "sso_certificate_check_seconds",
-    "sso_roster_interval_seconds",
-    "sso_token_max_ttl_seconds",
-}
+"""How a variable becomes a field of each scalar type (the field's annotation says which: ``int | None`` is
+``int``); fields of other types have a loader by name (:data:`_LOADERS`)."""
+
+
+@cache
+def _field_types(section_type: type[Any]) -> dict[str, Any]:
+    """Each field's type, ``None`` left out of an optional one."""
+    found: dict[str, Any] = {}
+    for name, hint in get_type_hints(section_type).items():
+        held = [arg for arg in get_args(hint) if arg is not type(None)]
+        found[name] = held[0] if isinstance(hint, UnionType) and len(held) == 1 else hint
+    return found
 
 
 def _dump_limits(value: Mapping[str, TierLimits]) -> str:
@@ -444,12 +410,12 @@ def _load_mapping(raw: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in json.loads(raw).items()}
 
 
-def _load_facts_mode(raw: str) -> ClaimFactsMode:
+def _load_choice(kind: type[StrEnum], name: str, raw: str) -> StrEnum:
     try:
-        return ClaimFactsMode(raw.strip().lower())
+        return kind(raw.strip().lower())
     except ValueError:
-        choices = " or ".join(mode.value for mode in ClaimFactsMode)
-        raise ValueError(f"LEDGER_CLAIM_FACTS must be {choices}, not {raw!r}") from None
+        choices = " or ".join(member.value for member in kind)
+        raise ValueError(f"{ENV_PREFIX}{name.upper()} must be {choices}, not {raw!r}") from None
 
 
 _DUMPERS: dict[str, Callable[[Any], str]] = {
@@ -469,7 +435,6 @@ _LOADERS: dict[str, Callable[[str], Any]] = {
     "trusted_proxies": lambda raw: tuple(part.strip() for part in raw.split(",") if part.strip()),
     "versions": lambda raw: {version: _policy(doc) for version, doc in json.loads(raw).items()},
     "previous_token_keys": lambda raw: tuple(Path(part) for part in raw.split(os.pathsep) if part),
-    "claim_facts": _load_facts_mode,
 }
 
 
@@ -481,18 +446,15 @@ def _dump(name: str, value: Any) -> str:
     return str(value)
 
 
-def _load(name: str, raw: str) -> Any:
+def _load(section_type: type[Any], item: Field[Any], raw: str) -> Any:
+    """The value of ``item`` from its variable's text: by its loader, else by its type."""
+    name = _env_name(item)
     if name in _LOADERS:
         return _LOADERS[name](raw)
-    if name in _PATHS:
-        return Path(raw)
-    if name in _BOOLS:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if name in _INTS or name in _INT_FEEDS:
-        return int(raw)
-    if name in _FLOATS:
-        return float(raw)
-    return raw
+    kind = _field_types(section_type)[item.name]
+    if isinstance(kind, type) and issubclass(kind, StrEnum):
+        return _load_choice(kind, name, raw)
+    return _PARSERS[kind](raw)
 
 
 def _policy_json(policy: VersionPolicy) -> dict[str, Any]:
