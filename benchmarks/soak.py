@@ -6,9 +6,10 @@ Topology (everything a production deployment runs, each its own process on this 
 2 s), Redis (shared rate limiter, replay cache, idempotency store), PostgreSQL (fresh schema, dropped
 after), a real HTTP webhook receiver on loopback (its own process) and the load generator (its own
 process; see benchmarks/_soak_load.py for the request mix and the open-loop scheduling). Start-up
-(benchmarks/_soak_deploy.py): ``ledger init``, then the sealer, the server, the dispatcher and the feeds
-worker all at once; the partner's feeds are configured in this process (what ``ledger feeds configure``
-does). ``timeline_s`` in the JSON gives each phase's end (seconds from the script's start).
+(benchmarks/_soak_deploy.py): the receiver starts while the schema is made; what ``ledger init`` does, in
+this process; then the sealer, the server, the dispatcher and the feeds worker all at once; the partner's
+feeds are configured in this process (what ``ledger feeds configure`` does). At the end every process is
+signalled at once. ``timeline_s`` in the JSON gives each phase's end (seconds from the script's start).
 
 1. **Capacity**: closed loop, ``--capacity-connections`` (32) connections, the soak's mix, for
    ``--capacity-seconds`` (20; quick 2) after 3 s (quick 1 s) not counted. Capacity = operations answered
