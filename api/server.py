@@ -18,6 +18,10 @@ so accepted connections would keep Nagle on. We therefore bind the listening soc
 against its pure-Python h11 parser and the asyncio loop they cut a bare request from ~0.31 to
 ~0.13 ms of CPU (docs/performance.md, "HTTP"). The blocking ledger calls run on one pool of
 ``Settings.http.worker_threads`` threads per process (api/http/threads.py).
+
+**The supervisor imports no app.** With ``--workers N`` the process that binds the socket and supervises
+the workers never builds an app: :mod:`api.app` (the web stack, ~0.4 s of CPU to import) is imported by
+:func:`app_factory` in each worker, and by :func:`serve` for one worker only.
 """
 
 from __future__ import annotations
@@ -32,13 +36,14 @@ from typing import Any
 import uvicorn
 from litestar import Litestar
 
-from api.app import create_app
 from api.http.observability import configure_logging
 from api.settings import Settings
 
 
 def app_factory() -> Litestar:
     """The app of one worker, from the ``LEDGER_*`` environment (``uvicorn --factory``)."""
+    from api.app import create_app
+
     return create_app(Settings.from_env())
 
 
@@ -72,6 +77,8 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, work
         "proxy_headers": False,  # X-Forwarded-For: read by the app, from configured proxies only (api/http/proxies.py)
     }
     if workers == 1:
+        from api.app import create_app
+
         uvicorn.run(create_app(settings), **options)
         return
     os.environ.update(settings.to_env())

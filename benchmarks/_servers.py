@@ -4,11 +4,12 @@
   PostgreSQL topology (``ledger sealer`` as its own process, ``ledger serve --no-embedded-sealer``), with
   Redis under a fresh key prefix removed afterwards; rate limits raised so the limiter runs but never refuses.
 * :func:`hello_server`: the bare Litestar hello-world (``GET /``, ``POST /echo``) served like ``ledger serve``.
-* :func:`create_partner`: an enterprise partner with a fresh access token.
+* :func:`create_partner`: an enterprise partner (default or given scopes) with a fresh access token.
 * :func:`tree_cpu_seconds`: CPU seconds of process trees (Linux /proc), for CPU per request.
 
 Readiness: a server counts as up after 8 consecutive health checks on new connections (one answer proves
-only one worker ready). Stop: SIGINT to the server, SIGTERM to the sealer, SIGKILL after 20 s.
+only one worker ready). Stop: SIGINT to the server and SIGTERM to the sealer at once (a writer: after the
+server has stopped, since the server saves through it), SIGKILL after 20 s.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,13 +103,22 @@ def postgres_backends(probe: Any, application: str) -> list[int]:
 
 
 def _stop(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> None:
+    _signal(process, sig)
+    _reap(process)
+
+
+def _signal(process: subprocess.Popen[str], sig: int) -> None:
     if process.poll() is None:
         process.send_signal(sig)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+
+
+def _reap(process: subprocess.Popen[str], timeout: float = 20) -> None:
+    """Wait for a signalled process; SIGKILL after ``timeout`` seconds."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_listening(process: subprocess.Popen[str], log_path: Path) -> str:
@@ -186,6 +196,31 @@ def _named_keys(data_dir: Path) -> dict[str, str]:
     }
 
 
+def _init_ledger(data_dir: Path, database_url: str, env: dict[str, str], repo: Path) -> None:
+    """What ``ledger init --data-dir D --database-url U`` does (schema, checkpoint key, SFTP host key): in this
+    process with ``env`` as its environment (a CLI start-up less), or as that command when ``repo`` is another
+    checkout (its code, not this one's, creates the ledger)."""
+    if repo != REPO:
+        command = [sys.executable, "-m", "api", "init", "--data-dir", str(data_dir), "--database-url", database_url]
+        subprocess.run(command, env=env, check=True, capture_output=True, cwd=repo)
+        return
+    from adapters.feeds.host_key import ensure_host_key
+    from adapters.opening import open_ledger
+    from adapters.storage import StorageConfig
+    from api.cli.proofs import init_tree
+
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)  # the ledger's settings (e.g. LEDGER_CLAIM_FACTS) as the processes get them
+    try:
+        ensure_host_key(data_dir)
+        with open_ledger(StorageConfig(data_dir, database_url)):
+            init_tree(data_dir, database_url, None, None)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @contextmanager
 def ledger_server(
     root: Path,
@@ -221,10 +256,7 @@ def ledger_server(
     try:
         args = ["--workers", str(workers), "--redis-url", redis_url]
         if database_url is not None:  # the PostgreSQL topology: a separate sealer process
-            where = ["--data-dir", str(data_dir), "--database-url", database_url]
-            subprocess.run(  # the sealer opens an existing ledger only (as tests/support/http_server.py does)
-                [sys.executable, "-m", "api", "init", *where], env=env, check=True, capture_output=True, cwd=repo
-            )
+            _init_ledger(data_dir, database_url, env, repo)  # the sealer opens an existing ledger only
             sealer_log = root / "sealer.log"
             sealer_env = env | {"LEDGER_SEAL_INTERVAL_MS": str(seal_interval_ms)}
             command = ["api.cli.proofs", "sealer", "--poll-interval", "0.01"]
@@ -276,8 +308,12 @@ def ledger_server(
             "log": server_log,
         }
     finally:
-        for process in processes:  # server first, then the sealer
-            _stop(process, signal.SIGINT if process is processes[0] else signal.SIGTERM)
+        for process in processes:  # server (SIGINT) and sealer (SIGTERM) at once; a writer after the server
+            _signal(process, signal.SIGINT if process is processes[0] else signal.SIGTERM)
+            if writer:
+                _reap(process)
+        for process in processes:
+            _reap(process)
         try:
             import redis
 
@@ -351,19 +387,27 @@ def hello_server(root: Path, workers: int) -> Iterator[dict[str, Any]]:
 
 
 # -- partner --------------------------------------------------------------------------------------------
-def create_partner(server: dict[str, Any]) -> dict[str, str]:
-    """An enterprise partner registered directly in the server's database; with a fresh access token."""
+def create_partner(
+    server: dict[str, Any], scopes: Sequence[str] | None = None, prefix: str = "bench"
+) -> dict[str, str]:
+    """An enterprise partner registered directly in the server's database (``scopes``: default the
+    partner defaults, :data:`api.security.credentials.DEFAULT_SCOPES`), with a fresh access token:
+    ``{"token", "api_key", "api_secret", "id"}``."""
     from adapters.opening import open_ledger
     from adapters.storage import StorageConfig
     from api.client.ledger_client import LedgerClient
     from api.security.credentials import DEFAULT_SCOPES, CredentialService
     from api.security.secrets import load_deployment_secret
 
-    partner_id = f"bench_{uuid.uuid4().hex[:10]}"
+    partner_id = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with open_ledger(StorageConfig(server["data_dir"], server["database_url"])) as ledger:
         service = CredentialService(ledger, load_deployment_secret(server["data_dir"]))
         credentials = service.create_partner(
-            partner_id, partner_id, tier="enterprise", category="claims_software", scopes=DEFAULT_SCOPES
+            partner_id,
+            partner_id,
+            tier="enterprise",
+            category="claims_software",
+            scopes=DEFAULT_SCOPES if scopes is None else scopes,
         )
     with LedgerClient(
         server["url"],
@@ -373,4 +417,4 @@ def create_partner(server: dict[str, Any]) -> dict[str, str]:
         api_secret=credentials.api_secret,
     ) as client:
         token = client.token()
-    return {"token": token, "api_key": credentials.api_key, "api_secret": credentials.api_secret}
+    return {"token": token, "api_key": credentials.api_key, "api_secret": credentials.api_secret, "id": partner_id}

@@ -22,7 +22,7 @@ from typing import Any
 
 from _common import fresh_postgres_schema, log
 
-from _servers import ledger_server
+from _servers import create_partner, ledger_server
 from _soak_load import receiver_main
 from _soak_procs import ProcessSampler, postgres_backends, redis_pid
 
@@ -49,12 +49,14 @@ def _ledger_command(*args: str) -> list[str]:
 class SideProcesses:
     """The deployment's processes besides the server and the sealer, started as soon as the schema exists
     (alongside the server: start-up is most of a quick run), each with its output in ``root/<name>.log``;
-    :meth:`wait_ready` until each one's ``ready`` text is in its log; SIGTERM when the context ends."""
+    :meth:`wait_ready` until each one's ``ready`` text is in its log; SIGTERM at :meth:`stop` or when the
+    context ends."""
 
     def __init__(self, root: Path, specs: dict[str, tuple[list[str], str]]) -> None:
         self.root = root
         self.specs = specs
         self.processes: dict[str, subprocess.Popen[str]] = {}
+        self._stopping = False
 
     def __enter__(self) -> SideProcesses:
         return self
@@ -73,10 +75,17 @@ class SideProcesses:
                     raise RuntimeError(f"{name} did not start:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.05)
 
-    def __exit__(self, *_: object) -> None:
+    def stop(self) -> None:
+        """SIGTERM to each process (once): alongside the server's and the sealer's stop, not after it."""
+        if self._stopping:
+            return
+        self._stopping = True
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
         for process in self.processes.values():
             try:
                 process.wait(timeout=30)
@@ -85,50 +94,33 @@ class SideProcesses:
                 process.wait()
 
 
-@contextmanager
-def receiver() -> Iterator[tuple[str, Any, int]]:
-    """The partner's webhook receiver: (url, pipe, pid)."""
-    parent, child = _SPAWN.Pipe()
-    process = _SPAWN.Process(target=receiver_main, args=(child,), daemon=True)
-    process.start()
-    try:
-        port = parent.recv()
-        yield f"http://127.0.0.1:{port}/hooks", parent, int(process.pid or 0)
-    finally:
-        if process.is_alive():
-            parent.send("stop")
-            parent.recv()
-        process.join(10)
+class Receiver:
+    """The partner's webhook receiver (its own process, benchmarks/_soak_load.py): started at once, its
+    :attr:`url` known when first asked (the process starts while the deployment's schema is made)."""
 
+    def __init__(self) -> None:
+        self.pipe, child = _SPAWN.Pipe()
+        self.process = _SPAWN.Process(target=receiver_main, args=(child,), daemon=True)
+        self.process.start()
+        self.pid = int(self.process.pid or 0)
+        self._url: str | None = None
 
-def create_partner(server: dict[str, Any]) -> dict[str, str]:
-    """An enterprise partner that may also manage webhooks (benchmarks/http.py's has the default scopes
-    only), registered in the server's database; with a fresh access token and its id."""
-    from adapters.opening import open_ledger
-    from adapters.storage import StorageConfig
-    from api.client.ledger_client import LedgerClient
-    from api.security.credentials import DEFAULT_SCOPES, CredentialService
-    from api.security.secrets import load_deployment_secret
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            self._url = f"http://127.0.0.1:{self.pipe.recv()}/hooks"
+        return self._url
 
-    partner_id = f"soak_{uuid.uuid4().hex[:10]}"
-    with open_ledger(StorageConfig(server["data_dir"], server["database_url"])) as ledger:
-        service = CredentialService(ledger, load_deployment_secret(server["data_dir"]))
-        credentials = service.create_partner(
-            partner_id,
-            partner_id,
-            tier="enterprise",
-            category="claims_software",
-            scopes=[*DEFAULT_SCOPES, "webhooks:manage"],
-        )
-    with LedgerClient(
-        server["url"],
-        client_id=credentials.client_id,
-        client_secret=credentials.client_secret,
-        api_key=credentials.api_key,
-        api_secret=credentials.api_secret,
-    ) as client:
-        token = client.token()
-    return {"token": token, "api_key": credentials.api_key, "api_secret": credentials.api_secret, "id": partner_id}
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process.is_alive():
+            if self._url is None:
+                self.pipe.recv()  # its port, which nobody asked for
+            self.pipe.send("stop")
+            self.pipe.recv()
+        self.process.join(10)
 
 
 def configure_feeds(server: dict[str, Any], partner_id: str) -> None:
@@ -169,13 +161,15 @@ def register_endpoint(url: str, auth: dict[str, str], target: str) -> None:
 def deployment(args: Any, sampler: ProcessSampler) -> Iterator[dict[str, Any]]:
     """Start every process, onboard the partner (credentials, feeds, webhook endpoint), register the
     processes with ``sampler``; yield ``{"server", "auth", "hooks", "processes"}``; stop everything."""
+    from api.security.credentials import DEFAULT_SCOPES
+
     with ExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-")))
         if args.logs_dir is not None:  # runs after every process below has stopped
             stack.callback(_keep_logs, root, args.logs_dir)
+        hooks = stack.enter_context(Receiver())
         schema = stack.enter_context(fresh_postgres_schema(args.postgres_url, prefix="bench_soak"))
-        hook_url, hooks, receiver_pid = stack.enter_context(receiver())
-        mark("schema and receiver")
+        mark("schema made, receiver starting")
         server_env = {"LEDGER_EMBEDDED_WEBHOOKS": "0", "LEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS": "1"}
         server_env |= dict(item.split("=", 1) for item in args.server_env)
         if args.tracemalloc is not None:  # allocation snapshots of the API workers (benchmarks/_tracemalloc_site)
@@ -208,21 +202,22 @@ def deployment(args: Any, sampler: ProcessSampler) -> Iterator[dict[str, Any]]:
                 on_initialized=side.start,
             )
         )
+        stack.callback(side.stop)  # at the end: with the server and the sealer, not after them
         mark("sealer and API workers healthy")
         side.wait_ready()
         dispatcher, feeds_worker = side.processes["dispatcher"], side.processes["feeds-worker"]
         mark("dispatcher and feeds worker started")
-        auth = create_partner(server)
+        auth = create_partner(server, [*DEFAULT_SCOPES, "webhooks:manage"], prefix="soak")
         configure_feeds(server, auth["id"])
         mark("partner created, feeds configured")
-        register_endpoint(server["url"], auth, hook_url)
+        register_endpoint(server["url"], auth, hooks.url)
         mark("webhook endpoint registered")
 
         sampler.add_uvicorn(server["pids"][0])
         sampler.add("sealer", server["pids"][1])
         sampler.add("webhook dispatcher", dispatcher.pid)
         sampler.add("feeds worker", feeds_worker.pid)
-        sampler.add("webhook receiver (harness)", receiver_pid, judged=False)
+        sampler.add("webhook receiver (harness)", hooks.pid, judged=False)
         sampler.add_finder("postgresql backends", postgres_backends(args.postgres_url, server["pg_application"]))
         redis = redis_pid(args.redis_url)
         if redis is not None:
@@ -230,7 +225,7 @@ def deployment(args: Any, sampler: ProcessSampler) -> Iterator[dict[str, Any]]:
         yield {
             "server": server,
             "auth": auth,
-            "hooks": hooks,
+            "hooks": hooks.pipe,
             "processes": {"dispatcher": dispatcher, "feeds worker": feeds_worker},
         }
 

@@ -6,14 +6,15 @@ Topology (everything a production deployment runs, each its own process on this 
 2 s), Redis (shared rate limiter, replay cache, idempotency store), PostgreSQL (fresh schema, dropped
 after), a real HTTP webhook receiver on loopback (its own process) and the load generator (its own
 process; see benchmarks/_soak_load.py for the request mix and the open-loop scheduling). Start-up
-(benchmarks/_soak_deploy.py): ``ledger init``, then the sealer, the server, the dispatcher and the feeds
-worker all at once; the partner's feeds are configured in this process (what ``ledger feeds configure``
-does). ``timeline_s`` in the JSON gives each phase's end (seconds from the script's start).
+(benchmarks/_soak_deploy.py): the receiver starts while the schema is made; what ``ledger init`` does, in
+this process; then the sealer, the server, the dispatcher and the feeds worker all at once; the partner's
+feeds are configured in this process (what ``ledger feeds configure`` does). At the end every process is
+signalled at once. ``timeline_s`` in the JSON gives each phase's end (seconds from the script's start).
 
 1. **Capacity**: closed loop, ``--capacity-connections`` (32) connections, the soak's mix, for
-   ``--capacity-seconds`` (20; quick 3) after 3 s (quick 1 s) not counted. Capacity = operations answered
+   ``--capacity-seconds`` (20; quick 2) after 3 s (quick 1 s) not counted. Capacity = operations answered
    2xx per second (an operation is a claim, i.e. document upload + claim, or one read).
-2. **Soak**: open loop at ``--load`` (0.70) x capacity for ``--duration`` s (600; quick 20). One partner
+2. **Soak**: open loop at ``--load`` (0.70) x capacity for ``--duration`` s (600; quick 12). One partner
    endpoint subscribed to every claim event (``claim.verified``, ``claim.fraud_detected``,
    ``proof.generated``). Eligibility files go into the partner's inbound folder with their ready marker,
    as our SFTP server does after an upload: a small one at 2 %, then ``--feed-rows`` (5,000; quick 100;
@@ -27,13 +28,13 @@ aggregate cache fills in well under a minute at this load) fill there, and the f
 first full-size file in it (its first file of each size loads code and grows its heap once). The JSON's
 ``warmup`` says whether that file's receipt did come within the warm-up; a later one is not hidden.
 
-Every ``--sample-seconds`` (5; quick 1) the RSS and CPU time of every process are read from /proc: the
+Every ``--sample-seconds`` (5; quick 0.5) the RSS and CPU time of every process are read from /proc: the
 uvicorn supervisor, each API worker, the sealer, the dispatcher, the feeds worker, the load generator, the
 receiver, the PostgreSQL backends serving this run (by ``application_name``; summed, their private memory
 ``RssAnon`` since RSS also counts the shared buffers they touch) and Redis (shared with other users of the
 machine). Verdicts (benchmarks/_soak_analysis.py): ``rss_flat`` (each process's mean RSS grows < 5 % from
 the first to the last fifth of the samples after the first 20 %), ``p99_steady`` (per 60 s window, quick
-5 s), ``zero_errors`` (no non-2xx answer, no transport error, in both phases), ``webhooks_delivered``
+3 s), ``zero_errors`` (no non-2xx answer, no transport error, in both phases), ``webhooks_delivered``
 (nothing pending or failed, the receiver got every delivery, and 2 deliveries per claim created),
 ``claims_proved`` (every claim answered 201 with its inclusion proof), ``feed_processed`` (a receipt for
 every file) and ``workers_alive`` (no process died or was replaced: a new pid under a label counts).
@@ -59,7 +60,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ from _soak_analysis import (
     percentile,
 )
 from _soak_deploy import TIMELINE, deployment, mark
+from _soak_feeds import FeedDrops
 from _soak_load import MIX, load_main
 from _soak_procs import ProcessSampler
 from _soak_report import print_report, process_figures
@@ -189,66 +190,6 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
-class FeedDrops:
-    """Eligibility files put in the partner's inbound folder with their ready marker (what our SFTP server
-    does after an upload) at set shares of the soak, and the feeds worker's receipts for them.
-
-    The first file is small, the others ``rows`` long each; the first two fall in the warm-up (the worker's
-    first file of each size loads code and grows its heap once). Every file names its own members (ids
-    prefixed with the file's number), so each one registers new members."""
-
-    def __init__(self, data_dir: Path, partner: str, rows: int, shares: tuple[float, ...]) -> None:
-        from adapters.feeds.folders import FeedFolders
-        from api.settings import FeedsSection
-
-        self.folders = FeedFolders(FeedsSection().root_dir(data_dir))
-        self.partner = partner
-        self.staging = data_dir
-        today = datetime.now(UTC).date()
-        self.plan = [
-            (share, max(10, rows // 10) if number == 0 else rows, number, today - timedelta(days=len(shares) - number))
-            for number, share in enumerate(shares)
-        ]
-        self.files: list[dict[str, Any]] = []
-        self._pending: list[tuple[Path, float, dict[str, Any]]] = []
-
-    def tick(self, elapsed_share: float, now: float) -> None:
-        """Drop the files that are due; collect the receipts that appeared."""
-        from feeds import write_file
-
-        while self.plan and elapsed_share >= self.plan[0][0]:
-            share, rows, number, day = self.plan.pop(0)
-            name = f"eligibility_{self.partner}_{day:%Y%m%d}.csv"
-            staging = self.staging / f".{name}"
-            figures: dict[str, Any] = {"file": number, "at_share": share, "rows": rows}
-            figures["valid_rows"] = write_file(staging, rows)
-            header, *records = staging.read_text(encoding="utf-8").split("\r\n")
-            staging.write_text("\r\n".join([header, *(f"f{number}{r}" if r else r for r in records)]), "utf-8")
-            self.folders.ensure(self.partner)
-            staging.replace(self.folders.inbound(self.partner) / name)
-            self.folders.mark_ready(self.partner, name)
-            self.files.append(figures)
-            self._pending.append((self.folders.processed(self.partner) / f"{name}.json", now, figures))
-            log(f"  feed file of {rows} rows dropped at {share:.0%} of the soak")
-        for item in list(self._pending):
-            receipt, dropped_at, figures = item
-            if receipt.exists():
-                figures["seconds"] = round(now - dropped_at, 1)
-                figures["processed_at_share"] = round(elapsed_share, 3)  # 1.0: after the soak's end
-                figures["receipt"] = _receipt(receipt)
-                self._pending.remove(item)
-                log(f"  feed file processed in {figures['seconds']} s: {figures['receipt']}")
-
-    def wait(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while self._pending and time.monotonic() < deadline:
-            time.sleep(0.5)
-            self.tick(1.0, time.monotonic())
-
-    def processed(self) -> bool:
-        return bool(self.files) and not self.plan and not self._pending
-
-
 def soak_phase(
     server: dict[str, Any], auth: dict[str, str], rate: float, sampler: ProcessSampler, args: Any
 ) -> tuple[LoadRun, FeedDrops]:
@@ -288,13 +229,6 @@ def soak_phase(
     return run, feeds
 
 
-def _receipt(path: Path) -> dict[str, Any]:
-    import json
-
-    document: dict[str, Any] = json.loads(path.read_text())
-    return {key: document[key] for key in ("result", "accepted", "rejected") if key in document} or document
-
-
 def drain_webhooks(server: dict[str, Any], receiver_pipe: Any, claims: int) -> dict[str, Any]:
     """Wait (up to 120 s) until nothing is pending in the outbox and the receiver has every delivery."""
     from adapters.storage import StorageConfig, open_outbox
@@ -310,7 +244,7 @@ def drain_webhooks(server: dict[str, Any], receiver_pipe: Any, claims: int) -> d
             settled = counts.get("pending", 0) == 0 and counts.get("delivered", 0) >= expected
             if (settled and distinct >= counts.get("delivered", 0)) or time.monotonic() > deadline:
                 break
-            time.sleep(1.0)
+            time.sleep(0.2)
     finally:
         outbox.close()
     delivered = counts.get("delivered", 0)
@@ -450,16 +384,16 @@ def _round(value: float | None) -> float | None:
 
 def main() -> None:
     parser = base_parser(__doc__.split("\n\n", 1)[0] if __doc__ else "soak")
-    parser.add_argument("--duration", type=float, default=None, help="soak seconds (600; quick 20)")
+    parser.add_argument("--duration", type=float, default=None, help="soak seconds (600; quick 12)")
     parser.add_argument("--load", type=float, default=0.70, help="offered load as a share of capacity (0.70)")
     parser.add_argument(
         "--rate", type=float, default=None, help="offered operations/s instead of --load x capacity (e.g. when tracing)"
     )
-    parser.add_argument("--capacity-seconds", type=float, default=None, help="capacity probe seconds (20; quick 3)")
+    parser.add_argument("--capacity-seconds", type=float, default=None, help="capacity probe seconds (20; quick 2)")
     parser.add_argument("--capacity-connections", type=int, default=32, help="capacity probe connections (32)")
     parser.add_argument("--max-connections", type=int, default=256, help="open-loop connection cap (256)")
-    parser.add_argument("--window", type=float, default=None, help="latency window seconds (60; quick 5)")
-    parser.add_argument("--sample-seconds", type=float, default=None, help="process sampling interval (5; quick 1)")
+    parser.add_argument("--window", type=float, default=None, help="latency window seconds (60; quick 3)")
+    parser.add_argument("--sample-seconds", type=float, default=None, help="process sampling interval (5; quick 0.5)")
     parser.add_argument(
         "--feed-rows", type=int, default=None, help="eligibility rows dropped mid-run (5000; quick 100)"
     )
@@ -482,10 +416,10 @@ def main() -> None:
     parser.add_argument("--seal-interval-ms", type=int, default=50, help="sealer interval (50)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis URL (default: %(default)s)")
     args = parser.parse_args()
-    args.duration = args.duration or (20.0 if args.quick else 600.0)
-    args.capacity_seconds = args.capacity_seconds or (3.0 if args.quick else 20.0)
-    args.window = args.window or (5.0 if args.quick else 60.0)
-    args.sample_seconds = args.sample_seconds or (1.0 if args.quick else 5.0)
+    args.duration = args.duration or (12.0 if args.quick else 600.0)
+    args.capacity_seconds = args.capacity_seconds or (2.0 if args.quick else 20.0)
+    args.window = args.window or (3.0 if args.quick else 60.0)
+    args.sample_seconds = args.sample_seconds or (0.5 if args.quick else 5.0)
     args.feed_rows = args.feed_rows or (100 if args.quick else 5000)
     args.feed_shares = (0.02, 0.10, 0.5) if args.quick else (0.02, 0.10, 0.3, 0.5, 0.7, 0.9)
     # A stopped soak (SIGTERM, or SIGINT when started in the background, where SIGINT is ignored) unwinds
