@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
 from pathlib import Path
 from types import UnionType
 from typing import Any, get_args, get_type_hints
@@ -381,14 +380,19 @@ _PARSERS: Mapping[type, Callable[[str], Any]] = {
 ``int``); fields of other types have a loader by name (:data:`_LOADERS`)."""
 
 
-@cache
+_FIELD_TYPES: dict[str, dict[str, Any]] = {}
+"""Section class name -> each field's type (read once, on first use)."""
+
+
 def _field_types(section_type: type[Any]) -> dict[str, Any]:
     """Each field's type, ``None`` left out of an optional one."""
-    found: dict[str, Any] = {}
-    for name, hint in get_type_hints(section_type).items():
-        held = [arg for arg in get_args(hint) if arg is not type(None)]
-        found[name] = held[0] if isinstance(hint, UnionType) and len(held) == 1 else hint
-    return found
+    known = _FIELD_TYPES.get(section_type.__qualname__)
+    if known is None:
+        known = _FIELD_TYPES[section_type.__qualname__] = {}
+        for name, hint in get_type_hints(section_type).items():
+            held = [arg for arg in get_args(hint) if arg is not type(None)]
+            known[name] = held[0] if isinstance(hint, UnionType) and len(held) == 1 else hint
+    return known
 
 
 def _dump_limits(value: Mapping[str, TierLimits]) -> str:
