@@ -11,7 +11,7 @@ registration of a hash; a claim id taken in once, the first ``claim.submitted`` 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from adapters.claim_facts_rows import AmountGroup, ClaimFact, FactBatch, FactsRead, FactsRequest, ReferenceKey
@@ -25,7 +25,8 @@ class FactTail:
     """The facts of the log entries ``start`` .. ``end - 1`` (every entry below ``start`` is in the tables)."""
 
     start: int
-    end: int = -1
+    end: int = field(init=False)
+    """Every entry below this has been taken (``start`` while empty)."""
     claims: list[ClaimFact] = field(default_factory=list)
     """Every decoded claim fact, repeats included (the tables' ``take_in`` leaves repeats out itself)."""
     registrations: list[RegistrationRow] = field(default_factory=list)
@@ -38,12 +39,7 @@ class FactTail:
     """reference value -> (partner id, key, value) -> (claim id, epoch seconds), in log order."""
 
     def __post_init__(self) -> None:
-        if self.end < 0:
-            self.end = self.start
-
-    def __len__(self) -> int:
-        """How many log entries the tail spans."""
-        return self.end - self.start
+        self.end = self.start
 
     def take(self, batch: FactBatch, known: Collection[str]) -> None:
         """Add ``batch`` (it must start at :attr:`end`); a claim in ``known`` (in the tables, before
@@ -68,9 +64,15 @@ class FactTail:
                 series = self._references.setdefault(value, {}).setdefault((fact.partner_id, key, value), [])
                 series.append((fact.claim_id, fact.epoch))
 
-    def as_batch(self) -> FactBatch:
-        """Everything the tail holds, as one batch for the tables."""
-        return FactBatch(self.start, self.end, tuple(self.claims), tuple(self.registrations))
+    def batch_with(self, pending: Sequence[FactBatch]) -> FactBatch:
+        """Everything the tail holds and then ``pending`` (batches from :attr:`end` on), as one batch for the
+        tables; the tail itself is left as it was."""
+        return FactBatch(
+            self.start,
+            pending[-1].end if pending else self.end,
+            (*self.claims, *(fact for batch in pending for fact in batch.claims)),
+            (*self.registrations, *(row for batch in pending for row in batch.registrations)),
+        )
 
     def over(self, read: FactsRead, request: FactsRequest) -> FactsRead:
         """``read`` (the tables as of :attr:`start`, for ``request``) with the tail's facts after it: the read

@@ -5,7 +5,7 @@ starting the embedded sealer on it: the composition of stores (:mod:`adapters.st
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from adapters.files.master_key import KeyWrapper, resolve_master_key
@@ -100,24 +100,18 @@ def open_ledger(
     """
     config = storage_config(location)
     wrapper = KeyWrapper(resolve_master_key(master_key, None if _is_url(location) else config.data_dir))
-    recorder = open_recorder(config, clock=clock, max_batch_events=max_batch_events)
+    opened = ExitStack()  # closed by the ledger, or here if anything fails: nothing opened is left open
     try:
+        recorder = open_recorder(config, clock=clock, max_batch_events=max_batch_events)
+        opened.callback(recorder.close)
         key_store = open_key_store(config, wrapper)
-    except BaseException:
-        recorder.close()
-        raise
-    outcome_store = open_outcome_store(config)
-    theme_assets = open_theme_assets(config)
-    claim_facts, close_facts = open_claim_facts(config, recorder)
-
-    def close() -> None:
-        recorder.close()
-        key_store.close()
-        outcome_store.close()
-        theme_assets.close()
-        close_facts()
-
-    try:
+        opened.callback(key_store.close)
+        outcome_store = open_outcome_store(config)
+        opened.callback(outcome_store.close)
+        theme_assets = open_theme_assets(config)
+        opened.callback(theme_assets.close)
+        claim_facts, close_facts = open_claim_facts(config, recorder)
+        opened.callback(close_facts)
         return Ledger(
             recorder,
             recorder,
@@ -131,11 +125,11 @@ def open_ledger(
             enrollment_links=enrollment_links,
             feed_policy=feed_policy,
             theme_assets=theme_assets,
-            on_close=close,
+            on_close=opened.close,
             aggregate_cache_size=aggregate_cache_size,
         )
-    except BaseException:  # e.g. an invalid cache size: nothing opened is left open
-        close()
+    except BaseException:  # e.g. a refused master key or an invalid cache size
+        opened.close()
         raise
 
 

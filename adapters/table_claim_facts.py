@@ -134,12 +134,9 @@ class TableClaimFacts:
         """Write the tail and ``pending`` to the tables in one batch and start a new, empty tail at the
         progress row reached: after them, or wherever another process moved the row (the next read takes up
         from there). A failed write changes nothing here."""
-        tail = self._tail
-        end = pending[-1].end if pending else tail.end
-        if end > tail.start:
-            claims = (*tail.claims, *(fact for batch in pending for fact in batch.claims))
-            registrations = (*tail.registrations, *(row for batch in pending for row in batch.registrations))
-            self._tail = FactTail(self._tables.take_in(FactBatch(tail.start, end, claims, registrations)))
+        batch = self._tail.batch_with(pending)
+        if batch.end > batch.start:
+            self._tail = FactTail(self._tables.take_in(batch))
 
 
 NO_ROWS = FactsRead(0, {}, {}, frozenset(), {}, {})
