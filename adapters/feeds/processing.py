@@ -35,6 +35,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO
 
+from adapters.feeds.background_saves import background_saves
 from adapters.feeds.csv_files import write_csv
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.ledger import Ledger
@@ -110,7 +111,8 @@ def process_eligibility_file(
     """Load ``path`` for ``partner_id`` and write its report into ``outbound_dir`` (see the module docstring)."""
     feeds = feeds_of(ledger)
     name = file_name or path.name
-    result = feeds.load_eligibility(partner_id, name, lambda: _opener(path), progress=progress)
+    with background_saves() as saves:
+        result = feeds.load_eligibility(partner_id, name, lambda: _opener(path), progress=progress, saves=saves)
     try:
         report_name = parse_eligibility_name(name, partner_id).report_name
     except InvalidCommand:

@@ -100,7 +100,7 @@ class PostgresKeyStore:
             erased = {
                 row[0]
                 for row in self._conn.execute(
-                    "SELECT subject FROM erased_subjects WHERE subject = ANY(%s)", (list(subjects),)
+                    "SELECT subject FROM erased_subjects WHERE subject = ANY(%b::text[])", (list(subjects),)
                 ).fetchall()
             }
             wanted = list(dict.fromkeys(subject for subject in subjects if subject not in erased))
@@ -111,7 +111,7 @@ class PostgresKeyStore:
                 row[0]
                 for row in self._conn.execute(
                     "INSERT INTO subject_keys (key_id, subject, wrapped)"
-                    " SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[])"
+                    " SELECT * FROM unnest(%b::text[], %b::text[], %b::bytea[])"
                     " ON CONFLICT (subject) DO NOTHING RETURNING subject",
                     (
                         [key_id for key_id, _ in fresh.values()],
@@ -128,7 +128,7 @@ class PostgresKeyStore:
 
     def _read_keys(self, subjects: list[str]) -> dict[str, tuple[str, bytes]]:
         rows = self._conn.execute(
-            "SELECT subject, key_id, wrapped FROM subject_keys WHERE subject = ANY(%s)", (subjects,)
+            "SELECT subject, key_id, wrapped FROM subject_keys WHERE subject = ANY(%b::text[])", (subjects,)
         ).fetchall()
         return {subject: (key_id, self._wrapper.unwrap(key_id, bytes(wrapped))) for subject, key_id, wrapped in rows}
 

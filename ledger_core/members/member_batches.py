@@ -54,6 +54,19 @@ class _BatchPlan:
     updated: dict[UUID, Member] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedBatch:
+    """A batch planned by :meth:`MemberBatches.plan_batch`, ready for :meth:`MemberBatches.save_batch`."""
+
+    partner_id: str
+    plan: _BatchPlan
+
+    @property
+    def outcomes(self) -> list[BatchOutcome]:
+        """One outcome per record, in order."""
+        return self.plan.outcomes
+
+
 CloseBatch = Callable[[int, Sequence[BatchOutcome]], LedgerAggregate]
 """``close_batch(member events, outcomes)``: the aggregate holding the batch's closing event."""
 
@@ -90,16 +103,26 @@ class MemberBatches:
         present: Callable[[Sequence[UUID]], Collection[UUID]] | None,
         close_batch: CloseBatch,
     ) -> list[BatchOutcome]:
-        """Register or update many checked records in ONE save.
+        """Register or update many checked records in ONE save: :meth:`plan_batch`, then :meth:`save_batch`."""
+        return self.save_batch(self.plan_batch(partner_id, records, present=present), close_batch)
+
+    def plan_batch(
+        self,
+        partner_id: str,
+        records: Sequence[CheckedRecord],
+        *,
+        present: Callable[[Sequence[UUID]], Collection[UUID]] | None,
+    ) -> PlannedBatch:
+        """What saving ``records`` will record, with nothing written to the log yet.
 
         ``present(ids)`` says which member ids already exist (one query for the batch; None: look each up);
         those are loaded and updated as :meth:`MemberService.upsert` would, the others registered. All data
-        keys of the batch come from one key-store call (:meth:`PersonalDataVault.seal_many`).
-        ``close_batch(n, outcomes)`` returns an aggregate holding one pending event that is saved LAST in
-        the same save, after the ``n`` member events (the feed's durable progress): the batch is recorded
-        whole or not at all. The new members' ``eligible`` counters are added per batch
-        (:meth:`OutcomeProjection.registering_batch`). Returns one :class:`BatchOutcome` per record, in
-        order; an erased member is refused (``ERASED``), nothing of it recorded.
+        keys of the batch come from one key-store call (:meth:`PersonalDataVault.seal_many`): keys are the
+        one thing planning stores, and a key whose save never happens is found and reused by the next plan
+        of the same member. An erased member is refused (``ERASED``), nothing of it recorded.
+
+        Plans of DIFFERENT members may be made while an earlier plan is being saved (the eligibility feed
+        plans batch k+1 while batch k commits; a file's batches never share a member).
         """
         partner_id = check_partner_slug(partner_id)
         ids = [member_id(partner_id, record.partner_member_id) for record in records]
@@ -113,8 +136,20 @@ class MemberBatches:
             }
         )
         plan = self._plan(partner_id, records, ids, subjects, existing, sealed)
+        return PlannedBatch(partner_id, plan)
+
+    def save_batch(self, planned: PlannedBatch, close_batch: CloseBatch) -> list[BatchOutcome]:
+        """Save a :meth:`plan_batch` result in ONE save through the group commit.
+
+        ``close_batch(n, outcomes)`` returns an aggregate holding one pending event that is saved LAST in
+        the same save, after the ``n`` member events (the feed's durable progress): the batch is recorded
+        whole or not at all. The new members' ``eligible`` counters are added per batch
+        (:meth:`OutcomeProjection.registering_batch`). Returns one :class:`BatchOutcome` per record, in
+        order.
+        """
+        plan = planned.plan
         members = [*plan.created.values(), *plan.updated.values()]
-        self._save_batch(partner_id, plan.drafts, members, len(plan.created), close_batch, plan.outcomes)
+        self._save_batch(planned.partner_id, plan.drafts, members, len(plan.created), close_batch, plan.outcomes)
         return plan.outcomes
 
     def _plan(

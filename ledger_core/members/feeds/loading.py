@@ -37,6 +37,7 @@ from ledger_core.members.feeds.formats import (
 )
 from ledger_core.members.feeds.notifications import EligibilityNotice
 from ledger_core.members.feeds.parsing import FileScan, RawRecord, RecordReader, scan
+from ledger_core.members.feeds.ports import InlineSaves, SaveQueue
 from ledger_core.members.member import CheckedRecord, EligibilityRecord, MemberService
 from ledger_core.members.member_batches import BatchChange, BatchOutcome, MemberBatches
 from ledger_core.members.outcome_projection import BATCH_MARK, OutcomeProjection
@@ -122,9 +123,11 @@ class EligibilityLoader:
         *,
         policy: FeedPolicy | None = None,
         progress: Progress | None = None,
+        saves: SaveQueue | None = None,
     ) -> LoadResult:
         """Process one file (see the module docstring); never raises for a bad file (a rejected file is a
-        result), only for storage failures or :class:`FileChanged`."""
+        result), only for storage failures or :class:`FileChanged`. ``saves`` runs the batches' saves
+        (default: each at once); every save is done when this returns or raises."""
         policy = policy or FeedPolicy()
         try:
             name = parse_eligibility_name(file_name, partner_id)
@@ -142,7 +145,11 @@ class EligibilityLoader:
             file = EligibilityFile.receive(partner_id, file_name, scanned.digest, scanned.size, scanned.rows)
             self.app.save(file)
         self._settle_open_batches(file)
-        self._load_rows(file, name, scanned, open_file, policy, progress)
+        queue = saves or InlineSaves()
+        try:
+            self._load_rows(file, name, scanned, open_file, policy, progress, queue)
+        finally:
+            queue.drain()
         file.complete(policy.alert_share)
         self.app.save(file)
         return _result(file, already_processed=False)
@@ -180,26 +187,30 @@ class EligibilityLoader:
         open_file: OpenFile,
         policy: FeedPolicy,
         progress: Progress | None,
+        saves: SaveQueue,
     ) -> None:
+        """Batches of ``policy.batch_size`` rows: each planned here (checks, keys, sealing), then saved
+        through ``saves`` (:meth:`_save`), in file order."""
         batch: list[tuple[RawRecord, CheckedRecord]] = []
         problems: list[RowProblem] = []
-        last_row = file.rows_through
+        done = last_row = file.rows_through  # the last row of the last batch submitted (the file's own figure
+        # moves when that batch's save runs, which may be later, on the save queue's thread)
         with open_file() as stream:
             reader = RecordReader(stream, name.format)
             for record in reader:
-                if record.row <= file.rows_through:
+                if record.row <= done:
                     continue
                 last_row = record.row
                 checked = self._check(record, scanned, problems)
                 if checked is not None:
                     batch.append((record, checked))
-                if record.row - file.rows_through >= policy.batch_size:
-                    self._flush(file, batch, problems, record.row)
-                    batch, problems = [], []
+                if record.row - done >= policy.batch_size:
+                    saves.submit(self._save(file, batch, problems, record.row))
+                    batch, problems, done = [], [], record.row
                     if progress is not None:
                         progress(record.row, scanned.rows)
-            if last_row > file.rows_through:
-                self._flush(file, batch, problems, last_row)
+            if last_row > done:
+                saves.submit(self._save(file, batch, problems, last_row))
             if reader.digest != scanned.digest:
                 raise FileChanged("the file changed while it was processed", file_name=file.file_name)
         if progress is not None:
@@ -227,13 +238,27 @@ class EligibilityLoader:
             problems.append(RowProblem(record.row, record.line, known, refusal, field, reason))
             return None
 
-    def _flush(
+    def _save(
         self,
         file: EligibilityFile,
         batch: list[tuple[RawRecord, CheckedRecord]],
         problems: list[RowProblem],
         through: int,
-    ) -> None:
+    ) -> Callable[[], object]:
+        """Plan the batch now; return its save (the batch's events and its ``batch_loaded``, one save)."""
+        planned = self.batches.plan_batch(
+            str(file.partner_id), [checked for _, checked in batch], present=self.present
+        )
+        return lambda: self.batches.save_batch(planned, self._closer(file, batch, problems, through))
+
+    @staticmethod
+    def _closer(
+        file: EligibilityFile,
+        batch: list[tuple[RawRecord, CheckedRecord]],
+        problems: list[RowProblem],
+        through: int,
+    ) -> Callable[[int, Sequence[BatchOutcome]], EligibilityFile]:
+        """The batch's ``close_batch``: records ``batch_loaded`` on ``file`` with the batch's figures."""
         records = {checked.partner_member_id: record for record, checked in batch}
         opted_in = {checked.partner_member_id for _, checked in batch if checked.plain["email_opt_in"]}
 
@@ -265,9 +290,7 @@ class EligibilityLoader:
             )
             return file
 
-        self.batches.upsert_batch(
-            str(file.partner_id), [checked for _, checked in batch], present=self.present, close_batch=close_batch
-        )
+        return close_batch
 
     def notices(self, partner_id: str, digest: str) -> list[EligibilityNotice]:
         """The members the file with ``digest`` registered who opted in to email, in file order (from its

@@ -29,7 +29,7 @@ from ledger_core.members.feeds.formats import FeedKind, RowProblem, enrollment_f
 from ledger_core.members.feeds.loading import EligibilityLoader, FeedPolicy, LoadResult, OpenFile, Progress
 from ledger_core.members.feeds.notifications import EligibilityNotice
 from ledger_core.members.feeds.outbound import EnrollmentFeed, EnrollmentRows, OutcomeFeed
-from ledger_core.members.feeds.ports import FeedLogReader
+from ledger_core.members.feeds.ports import FeedLogReader, SaveQueue
 from ledger_core.members.member import Member, MemberService, member_id, subject_of
 from ledger_core.members.outcome_projection import OutcomeProjection
 from ledger_core.shared.service_support import save
@@ -87,9 +87,15 @@ class Feeds:
 
     # -- eligibility in ------------------------------------------------------------------------------
     def load_eligibility(
-        self, partner_id: str, file_name: str, open_file: OpenFile, *, progress: Progress | None = None
+        self,
+        partner_id: str,
+        file_name: str,
+        open_file: OpenFile,
+        *,
+        progress: Progress | None = None,
+        saves: SaveQueue | None = None,
     ) -> LoadResult:
-        return self.loader.load(partner_id, file_name, open_file, policy=self.policy, progress=progress)
+        return self.loader.load(partner_id, file_name, open_file, policy=self.policy, progress=progress, saves=saves)
 
     def problems(self, partner_id: str, digest: str) -> list[RowProblem]:
         return self.loader.problems(partner_id, digest)
