@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from adapters.feed_preparation import ProcessPreparer
 from adapters.files.master_key import KeyWrapper, resolve_master_key
 from adapters.files.published_checkpoint import PublishedCheckpoint, check_not_rolled_back, published_path
 from adapters.files.signing_key import ensure_signing_key, load_signing_key, signing_key_path
@@ -99,7 +100,8 @@ def open_ledger(
     (:class:`~adapters.memory.claim_facts.LogDerivedClaimFacts`), as ``config.facts_mode`` says.
     """
     config = storage_config(location)
-    wrapper = KeyWrapper(resolve_master_key(master_key, None if _is_url(location) else config.data_dir))
+    key = resolve_master_key(master_key, None if _is_url(location) else config.data_dir)
+    wrapper = KeyWrapper(key)
     opened = ExitStack()  # closed by the ledger, or here if anything fails: nothing opened is left open
     try:
         recorder = open_recorder(config, clock=clock, max_batch_events=max_batch_events)
@@ -112,6 +114,10 @@ def open_ledger(
         opened.callback(theme_assets.close)
         claim_facts, close_facts = open_claim_facts(config, recorder)
         opened.callback(close_facts)
+        preparer = None
+        if feed_policy is not None and feed_policy.workers > 0:
+            preparer = ProcessPreparer(config, key, feed_policy.workers)
+            opened.callback(preparer.close)
         return Ledger(
             recorder,
             recorder,
@@ -124,6 +130,7 @@ def open_ledger(
             member_policy=member_policy,
             enrollment_links=enrollment_links,
             feed_policy=feed_policy,
+            feed_preparer=preparer,
             theme_assets=theme_assets,
             on_close=opened.close,
             aggregate_cache_size=aggregate_cache_size,

@@ -28,7 +28,9 @@ def member_policy(settings: Settings) -> MemberPolicy:
 
 def feed_policy(settings: Settings) -> FeedPolicy:
     """The deployment's eligibility-feed :class:`FeedPolicy` (``LEDGER_FEEDS_*``)."""
-    return FeedPolicy(batch_size=settings.feeds.batch_size, alert_share=settings.feeds.alert_share)
+    return FeedPolicy(
+        batch_size=settings.feeds.batch_size, alert_share=settings.feeds.alert_share, workers=settings.feeds.workers
+    )
 
 
 def enrollment_links(settings: Settings, deployment_secret: bytes) -> EnrollmentTokens:

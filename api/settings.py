@@ -217,6 +217,9 @@ class FeedsSection:
     """Records per batch of the eligibility feed's bulk path (one save, one key-store call, one counter update)."""
     alert_share: float = _env("FEEDS_ALERT_SHARE", default=0.05)
     """``audit.alert`` when more than this share of a file's records is skipped (and always on rejection)."""
+    workers: int = _env("FEEDS_WORKERS", default=1)
+    """Worker processes that check and seal the rows of eligibility files of more than two batches, beside
+    the process that writes the log (0: that process does it all; docs/feeds.md "Throughput")."""
     sftp_enabled: bool = _env("SFTP_ENABLED", default=False)
     """Run the SFTP server (and the feeds worker) inside ``ledger serve``; ``ledger sftp serve`` runs it alone."""
     sftp_host: str = _env("SFTP_HOST", default="127.0.0.1")

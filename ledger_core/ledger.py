@@ -37,6 +37,7 @@ from ledger_core.members.eligibility import EligibilityService
 from ledger_core.members.enrollments import EnrollmentService
 from ledger_core.members.feeds.loading import FeedPolicy
 from ledger_core.members.feeds.ports import FeedLogReader
+from ledger_core.members.feeds.preparation import RowPreparer
 from ledger_core.members.feeds.use_cases import Feeds
 from ledger_core.members.member import MemberService
 from ledger_core.members.outcome_projection import OutcomeProjection
@@ -82,13 +83,15 @@ class Ledger:
         member_policy: MemberPolicy | None = None,
         enrollment_links: EnrollmentLinks | None = None,
         feed_policy: FeedPolicy | None = None,
+        feed_preparer: RowPreparer | None = None,
         theme_assets: ThemeAssetStore | None = None,
         on_close: Callable[[], None] | None = None,
         aggregate_cache_size: int = DEFAULT_AGGREGATE_CACHE_SIZE,
     ) -> None:
         """``claim_facts`` answers the risk rules' cross-claim questions (over this same log); ``member_policy``
         and ``enrollment_links`` configure :attr:`membership` (without links, no enrollment URL is offered);
-        ``aggregate_cache_size``: aggregates kept decoded in this process (LRU)."""
+        ``aggregate_cache_size``: aggregates kept decoded in this process (LRU); ``feed_preparer`` checks and
+        seals the rows of big eligibility files (e.g. in worker processes; default: in this process)."""
         self.app = LedgerApplication(recorder, log_reader, aggregates, aggregate_cache_size=aggregate_cache_size)
         self.vault = PersonalDataVault(key_store)
         self.partners = PartnerService(self.app, clock)
@@ -112,6 +115,7 @@ class Ledger:
             member_policy or MemberPolicy(),
             enrollment_links,
             feed_policy,
+            feed_preparer,
         )
         self.accounts = Accounts(self.app, self.vault, clock)
         """Identity providers, accounts and sign-in (ledger_core/accounts/use_cases.py)."""
@@ -126,6 +130,7 @@ class Ledger:
         member_policy: MemberPolicy,
         enrollment_links: EnrollmentLinks | None,
         feed_policy: FeedPolicy | None,
+        feed_preparer: RowPreparer | None,
     ) -> None:
         """The members context's services (members, eligibility, enrollments, outcomes, feeds, portal), part of
         :meth:`__init__`: they share the vault and the outcome projection."""
@@ -158,7 +163,7 @@ class Ledger:
         """The member portal's own view and commands (ledger_core/members/portal.py)."""
         # Batch feeds (seed 001 §2) need set-at-a-time log reads; both storage backends offer them.
         self.feeds: Feeds | None = (
-            Feeds(self.app, self.members, self.outcomes, log_reader, policy=feed_policy)
+            Feeds(self.app, self.members, self.outcomes, log_reader, policy=feed_policy, preparer=feed_preparer)
             if isinstance(log_reader, FeedLogReader)
             else None
         )

@@ -437,21 +437,9 @@ class MemberService:
         return MemberResult(existing.id, pmid, save(self.app, existing), changed=tuple(changed))
 
     def check(self, record: EligibilityRecord) -> CheckedRecord:
-        """Every rule :meth:`upsert` applies to a record before sealing it, in the same order: member id,
-        plaintext personal fields, 18+ today, then the plain fields (state, gender, policy type, start date).
-
-        Raises what :meth:`upsert` raises (:class:`InvalidCommand` naming the field, :class:`NotEligible`),
-        never echoing a personal value. The eligibility feed checks its rows with this too.
-        """
-        pmid = check_identifier(record.partner_member_id, "partner_member_id", max_length=64)
-        personal = self._check_plaintext(record)
-        now = today(self.clock)
-        if not is_adult(date.fromisoformat(personal["date_of_birth"]), now):
-            raise NotEligible(pmid, "age_18_plus", "member is under 18", field="date_of_birth", on=now.isoformat())
-        plain = check_plain_profile(
-            record.gender, record.state, record.policy_type, record.policy_start_date, record.email_opt_in
-        )
-        return CheckedRecord(pmid, {name: personal[name] for name in PERSONAL_FIELDS}, plain)
+        """Every rule :meth:`upsert` applies to a record before sealing it (:func:`check_record`, today by
+        this service's clock)."""
+        return check_record(record, today(self.clock))
 
     def reveal(self, partner_id: str, partner_member_id: str) -> dict[str, str]:
         """The member's personal fields in plaintext (internal use); :class:`PersonalDataErased` if shredded."""
@@ -472,20 +460,38 @@ class MemberService:
             positions = save(self.app, member)
         return ErasureResult(member.id, destroyed, positions)
 
-    def _check_plaintext(self, record: EligibilityRecord) -> dict[str, str]:
-        email = check_text(record.email, "email", max_length=254)
-        if not _EMAIL.fullmatch(email):
-            raise InvalidCommand("email is not an email address", field="email")
-        born = parse_date_quietly(record.date_of_birth)
-        now = today(self.clock)
-        if born > now or born < add_years(now, -MAX_AGE_YEARS):
-            raise InvalidCommand("date_of_birth is out of range", field="date_of_birth")
-        return {
-            "email": email,
-            "first_name": check_text(record.first_name, "first_name", max_length=100),
-            "last_name": check_text(record.last_name, "last_name", max_length=100),
-            "date_of_birth": born.isoformat(),
-        }
+
+def check_record(record: EligibilityRecord, on: date) -> CheckedRecord:
+    """Every rule :meth:`MemberService.upsert` applies to a record before sealing it, in the same order: member
+    id, plaintext personal fields, 18+ on ``on`` (today), then the plain fields (state, gender, policy type,
+    start date). A pure function: the eligibility feed checks its rows with it, in worker processes too.
+
+    Raises what :meth:`MemberService.upsert` raises (:class:`InvalidCommand` naming the field,
+    :class:`NotEligible`), never echoing a personal value.
+    """
+    pmid = check_identifier(record.partner_member_id, "partner_member_id", max_length=64)
+    personal = _check_plaintext(record, on)
+    if not is_adult(date.fromisoformat(personal["date_of_birth"]), on):
+        raise NotEligible(pmid, "age_18_plus", "member is under 18", field="date_of_birth", on=on.isoformat())
+    plain = check_plain_profile(
+        record.gender, record.state, record.policy_type, record.policy_start_date, record.email_opt_in
+    )
+    return CheckedRecord(pmid, {name: personal[name] for name in PERSONAL_FIELDS}, plain)
+
+
+def _check_plaintext(record: EligibilityRecord, on: date) -> dict[str, str]:
+    email = check_text(record.email, "email", max_length=254)
+    if not _EMAIL.fullmatch(email):
+        raise InvalidCommand("email is not an email address", field="email")
+    born = parse_date_quietly(record.date_of_birth)
+    if born > on or born < add_years(on, -MAX_AGE_YEARS):
+        raise InvalidCommand("date_of_birth is out of range", field="date_of_birth")
+    return {
+        "email": email,
+        "first_name": check_text(record.first_name, "first_name", max_length=100),
+        "last_name": check_text(record.last_name, "last_name", max_length=100),
+        "date_of_birth": born.isoformat(),
+    }
 
 
 def parse_date_quietly(value: str) -> date:

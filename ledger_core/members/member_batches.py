@@ -17,13 +17,14 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.envelope import EventDraft
+from ledger_core.engine.mapper import event_id_for
 from ledger_core.members.member import CheckedRecord, Member, MemberService, member_id, subject_of
-from ledger_core.members.privacy import SealedFields
+from ledger_core.members.privacy import PersonalDataVault, SealedFields
 from ledger_core.shared.validation import check_partner_slug
 
 
@@ -52,6 +53,29 @@ class _BatchPlan:
     drafts: list[EventDraft] = field(default_factory=list)
     created: dict[UUID, Member] = field(default_factory=dict)
     updated: dict[UUID, Member] = field(default_factory=dict)
+
+
+class _PlannedRecord(Protocol):
+    """What planning reads of a record (:class:`CheckedRecord` and :class:`SealedRecord` both have it)."""
+
+    @property
+    def partner_member_id(self) -> str: ...
+
+    @property
+    def plain(self) -> dict[str, Any]: ...
+
+
+class SealedRecord(NamedTuple):
+    """A checked record whose personal fields are sealed already (:meth:`MemberBatches.seal_records`): no
+    plaintext, so it may cross a process boundary (a named tuple: cheap to pickle). ``sealed`` is None when
+    the member's keys were erased; ``registration`` is the member's ``member.registered`` draft, used when
+    the member turns out to be new."""
+
+    partner_member_id: str
+    member_id: UUID
+    plain: dict[str, Any]
+    sealed: SealedFields | None
+    registration: EventDraft | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +111,20 @@ def registration_payload(partner_member_id: str, sealed: SealedFields, plain: Ma
         "policy_start_date": plain["policy_start_date"],
         "email_opt_in": plain["email_opt_in"],
     }
+
+
+def registration_draft(
+    partner_id: str, aggregate_id: UUID, record: CheckedRecord, sealed: SealedFields
+) -> EventDraft:
+    """The ``member.registered`` draft of a new member, as
+    :meth:`~ledger_core.engine.mapper.EnvelopeMapper.creation_draft` makes it from
+    :func:`registration_payload` (version 1 of aggregate type ``Member``), built without the application
+    so that worker processes can build it."""
+    id_text = str(aggregate_id)
+    payload = registration_payload(record.partner_member_id, sealed, record.plain)
+    return EventDraft(
+        event_id_for(id_text, 1), Member.Registered.EVENT_TYPE, Member.AGGREGATE_TYPE, id_text, 1, partner_id, payload
+    )
 
 
 class MemberBatches:
@@ -135,8 +173,40 @@ class MemberBatches:
                 if aggregate_id not in existing or not existing[aggregate_id].erased
             }
         )
-        plan = self._plan(partner_id, records, ids, subjects, existing, sealed)
-        return PlannedBatch(partner_id, plan)
+        return PlannedBatch(partner_id, self._plan(partner_id, records, ids, subjects, existing, sealed))
+
+    @staticmethod
+    def seal_records(vault: PersonalDataVault, partner_id: str, records: Sequence[CheckedRecord]) -> list[SealedRecord]:
+        """Seal every record's personal fields under its member's key (one key-store call, keys created where
+        missing: :meth:`PersonalDataVault.seal_many`); an erased member gets ``sealed=None``. Needs no log,
+        only the vault: the eligibility feed runs it in worker processes."""
+        partner_id = check_partner_slug(partner_id)
+        ids = [member_id(partner_id, record.partner_member_id) for record in records]
+        subjects = [subject_of(aggregate_id) for aggregate_id in ids]
+        sealed = vault.seal_many({subject: record.personal for record, subject in zip(records, subjects, strict=True)})
+        found: list[SealedRecord] = []
+        for record, aggregate_id, subject in zip(records, ids, subjects, strict=True):
+            keys = sealed.get(subject)
+            draft = None if keys is None else registration_draft(partner_id, aggregate_id, record, keys)
+            found.append(SealedRecord(record.partner_member_id, aggregate_id, record.plain, keys, draft))
+        return found
+
+    def plan_sealed(
+        self,
+        partner_id: str,
+        records: Sequence[SealedRecord],
+        *,
+        present: Callable[[Sequence[UUID]], Collection[UUID]] | None,
+    ) -> PlannedBatch:
+        """:meth:`plan_batch` for records sealed by :meth:`seal_records`: the same plan (an erased member's
+        key store holds no key, so it is ``ERASED`` whether or not its aggregate says so yet)."""
+        partner_id = check_partner_slug(partner_id)
+        ids = [record.member_id for record in records]
+        existing = self._existing(ids, present)
+        subjects = [subject_of(aggregate_id) for aggregate_id in ids]
+        pairs = zip(records, subjects, strict=True)
+        sealed = {subject: record.sealed for record, subject in pairs if record.sealed is not None}
+        return PlannedBatch(partner_id, self._plan(partner_id, records, ids, subjects, existing, sealed))
 
     def save_batch(self, planned: PlannedBatch, close_batch: CloseBatch) -> list[BatchOutcome]:
         """Save a :meth:`plan_batch` result in ONE save through the group commit.
@@ -155,7 +225,7 @@ class MemberBatches:
     def _plan(
         self,
         partner_id: str,
-        records: Sequence[CheckedRecord],
+        records: Sequence[_PlannedRecord],
         ids: Sequence[UUID],
         subjects: Sequence[str],
         existing: dict[UUID, Member],
@@ -173,8 +243,11 @@ class MemberBatches:
                 plan.outcomes.append(BatchOutcome(record.partner_member_id, BatchChange.ERASED))
                 continue
             if member is None and aggregate_id not in repeated:
-                payload = registration_payload(record.partner_member_id, keys, record.plain)
-                plan.drafts.append(draft(Member.Registered, aggregate_id, partner_id, payload))
+                registration = record.registration if isinstance(record, SealedRecord) else None
+                if registration is None:
+                    payload = registration_payload(record.partner_member_id, keys, record.plain)
+                    registration = draft(Member.Registered, aggregate_id, partner_id, payload)
+                plan.drafts.append(registration)
                 change = BatchChange.CREATED
             elif member is None:
                 member = Member.register_sealed(aggregate_id, partner_id, record.partner_member_id, keys, record.plain)

@@ -32,10 +32,13 @@ NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 P = "acme"
 
 
-@pytest.fixture
-def ledger(tmp_path: Path, database_url: str) -> Iterator[Ledger]:
+@pytest.fixture(params=[0, 1], ids=["in-process", "one-worker"])
+def ledger(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> Iterator[Ledger]:
+    """Files of more than two batches are prepared in the loading process, or in one worker process."""
     opened = open_ledger(
-        StorageConfig(tmp_path / "data", database_url), clock=SteppingClock(NOW), feed_policy=FeedPolicy(batch_size=6)
+        StorageConfig(tmp_path / "data", database_url),
+        clock=SteppingClock(NOW),
+        feed_policy=FeedPolicy(batch_size=6, workers=request.param),
     )
     yield opened
     opened.close()
@@ -113,3 +116,32 @@ def test_a_member_twice_in_one_batch_is_registered_then_updated(ledger: Ledger) 
     assert ledger.members.reveal(P, "pm0000001")["email"] == "other.1@example.org"
     assert [envelope.type for envelope in ledger.history(first.id)] == ["member.registered", "member.updated"]
     assert ledger.members.get(P, "pm0000002").state == member_row(2)["state"]
+
+
+def test_existing_erased_and_unchanged_members_in_a_big_file(ledger: Ledger, tmp_path: Path) -> None:
+    """With or without worker processes: an existing member is updated, an identical one left unchanged, an
+    erased one refused (reported, nothing recorded), the others registered, every problem reported by row."""
+    for index in (3, 5, 7):
+        ledger.membership.upsert(P, EligibilityRecord.from_row(member_row(index)))
+    ledger.members.erase(P, "pm0000005")
+    rows = [member_row(i) for i in range(20)]
+    rows[3] = member_row(3, state="IA")  # was NY
+    rows[11] = member_row(11, email="not an email")
+    path = write_csv_file(tmp_path / "in", f"eligibility_{P}_20260115.csv", rows)
+    before = ledger.size()
+
+    outcome = process_eligibility_file(ledger, P, path, tmp_path / "out")
+
+    result = outcome.result
+    assert (result.created, result.updated, result.unchanged, result.refused) == (16, 1, 1, 2)
+    problems = ledger.feeds.problems(P, result.digest) if ledger.feeds is not None else []
+    assert [(problem.row, problem.refusal.value, problem.field) for problem in problems] == [
+        (6, "member_erased", None),
+        (12, "invalid_field", "email"),
+    ]
+    assert ledger.members.get(P, "pm0000003").state == "IA"
+    assert ledger.members.reveal(P, "pm0000019")["email"] == member_row(19)["email"]
+    types = [envelope.type for envelope in ledger.entries(before)]
+    assert types.count("member.registered") == 16
+    assert types.count("member.updated") == 1
+    assert ledger.verify().size == ledger.size()

@@ -32,9 +32,15 @@ ROWS = 1500
 _PERSONAL = ("personal", "fingerprints")
 
 
-def run(log: Path, *args: str) -> subprocess.Popen[bytes]:
-    """Start ``ledger ARGS`` with its standard error appended to ``log``."""
-    env = {**os.environ, "LEDGER_FEEDS_BATCH_SIZE": "20"}
+def run(log: Path, *args: str, workers: int = 0, mark: str = "") -> subprocess.Popen[bytes]:
+    """Start ``ledger ARGS`` with its standard error appended to ``log``, ``workers`` preparation processes
+    for the file's rows, and ``mark`` in the environment of it and its children."""
+    env = {
+        **os.environ,
+        "LEDGER_FEEDS_BATCH_SIZE": "20",
+        "LEDGER_FEEDS_WORKERS": str(workers),
+        "LEDGER_TEST_MARK": mark,
+    }
     with log.open("ab") as errors:
         return subprocess.Popen([sys.executable, "-m", "api", *args], stdout=subprocess.DEVNULL, stderr=errors, env=env)
 
@@ -55,6 +61,18 @@ def completed(url: str) -> bool:
 
 def load_args(file: Path, out: Path, data_dir: Path, url: str) -> list[str]:
     return ["feeds", "load", P, str(file), "--out", str(out), "--data-dir", str(data_dir), "--database-url", url]
+
+
+def marked_processes(mark: str) -> list[int]:
+    """The processes alive whose environment holds ``LEDGER_TEST_MARK=mark``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and f"LEDGER_TEST_MARK={mark}".encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
 
 
 def snapshot(data_dir: Path, url: str) -> dict[str, Any]:
@@ -81,7 +99,9 @@ def snapshot(data_dir: Path, url: str) -> dict[str, Any]:
 def test_sigkill_mid_file_then_restart_equals_an_uninterrupted_run(
     tmp_path: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:
-    """>= 10 SIGKILLs at random points, restart after each: the result is the uninterrupted run's."""
+    """>= 10 SIGKILLs at random points, restart after each: the result is the uninterrupted run's. The
+    uninterrupted run prepares its rows in its own process, the killed ones in a worker process (which dies
+    with the process it serves: none is left behind)."""
     server = request.getfixturevalue("postgres_server") if kind == "postgresql" else None
     rows = [member_row(i) for i in range(ROWS)]
     for index in range(0, ROWS, 97):
@@ -96,23 +116,31 @@ def test_sigkill_mid_file_then_restart_equals_an_uninterrupted_run(
         reference = run(log, *load_args(file, tmp_path / "out-reference", reference_dir, reference_url))
         assert reference.wait(timeout=600) == 0, log.read_text()
 
+        mark, workers_seen = f"crash-{os.getpid()}-{kind}", False
         rng = random.Random(20260115)
         kills = 0  # SIGKILLs that landed mid-file: after 1-3 more batches, at a random moment of the next
         while kills < KILLS:
             target = loaded_batches(crashed_url) + rng.randint(1, 3)
-            process = run(log, *load_args(file, tmp_path / "out-crashed", crashed_dir, crashed_url))
+            args = load_args(file, tmp_path / "out-crashed", crashed_dir, crashed_url)
+            process = run(log, *args, workers=1, mark=mark)
             while process.poll() is None and loaded_batches(crashed_url) < target:
                 time.sleep(0.01)
             time.sleep(rng.uniform(0, 0.02))  # a random moment within the next batch or two
             if process.poll() is not None:
                 assert process.returncode == 0, log.read_text()
                 break  # finished on its own: the remaining kills cannot land mid-file any more
+            workers_seen |= len(marked_processes(mark)) > 1
             process.send_signal(signal.SIGKILL)
             process.wait()
             kills += 0 if completed(crashed_url) else 1
-        final = run(log, *load_args(file, tmp_path / "out-crashed", crashed_dir, crashed_url))
+        final = run(log, *load_args(file, tmp_path / "out-crashed", crashed_dir, crashed_url), workers=1, mark=mark)
         assert final.wait(timeout=600) == 0, log.read_text()
         assert kills >= KILLS
+        assert workers_seen  # the killed loads did prepare in a worker process
+        deadline = time.monotonic() + 10
+        while marked_processes(mark) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marked_processes(mark) == []
 
         expected, actual = snapshot(reference_dir, reference_url), snapshot(crashed_dir, crashed_url)
         assert actual["entries"] == expected["entries"]

@@ -99,6 +99,10 @@ class RowProblem:
     field: str | None
     reason: str
 
+    def __reduce__(self) -> tuple[type[RowProblem], tuple[object, ...]]:
+        """Pickled as its fields (batches cross to worker processes; the dataclass default is ~5x slower)."""
+        return RowProblem, (self.row, self.line, self.partner_member_id, self.refusal, self.field, self.reason)
+
     def as_json(self) -> dict[str, object]:
         return {
             "row": self.row,

@@ -17,7 +17,7 @@ committed just before a crash. A finished file processed again records nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import IO
@@ -25,7 +25,6 @@ from uuid import UUID
 
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition, LedgerError
-from ledger_core.members.errors import NotEligible
 from ledger_core.members.feeds.eligibility_file import EligibilityFile, FileStatus, eligibility_file_id
 from ledger_core.members.feeds.formats import (
     EligibilityFileName,
@@ -38,9 +37,11 @@ from ledger_core.members.feeds.formats import (
 from ledger_core.members.feeds.notifications import EligibilityNotice
 from ledger_core.members.feeds.parsing import FileScan, RawRecord, RecordReader, scan
 from ledger_core.members.feeds.ports import InlineSaves, SaveQueue
-from ledger_core.members.member import CheckedRecord, EligibilityRecord, MemberService
+from ledger_core.members.feeds.preparation import LocalPreparer, PreparedBatch, RowBatch, RowPreparer
+from ledger_core.members.member import MemberService
 from ledger_core.members.member_batches import BatchChange, BatchOutcome, MemberBatches
 from ledger_core.members.outcome_projection import BATCH_MARK, OutcomeProjection
+from ledger_core.shared.service_support import today
 
 OpenFile = Callable[[], AbstractContextManager[IO[bytes]]]
 """Opens the file's bytes afresh (called once per pass)."""
@@ -55,6 +56,13 @@ class FeedPolicy:
     batch_size: int = 1000
     alert_share: float = 0.05
     """An ``audit.alert`` fires when more than this share of a file's records is skipped (and on rejection)."""
+    workers: int = 0
+    """Worker processes that check and seal the rows of files of more than two batches, beside the process
+    that writes the log (0: that process does it all)."""
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.workers < 0:
+            raise InvalidCommand("feed batch size must be 1 or more and feed workers 0 or more", field="feeds")
 
 
 class FileChanged(LedgerError):
@@ -89,13 +97,20 @@ class LoadResult:
         return self.created + self.updated + self.unchanged
 
 
-def _refusal(error: LedgerError) -> tuple[RowRefusal, str | None, str]:
-    field = error.details.get("field")
-    if isinstance(error, NotEligible):
-        return RowRefusal.NOT_ELIGIBLE, str(field) if field else None, error.message
-    if error.message.startswith("missing required fields"):
-        return RowRefusal.MISSING, str(field) if field else None, "required field is empty or absent"
-    return RowRefusal.INVALID, str(field) if field else None, error.message
+def _readable(record: RawRecord, scanned: FileScan, problems: list[RowProblem]) -> bool:
+    """Whether ``record`` goes to the checks; if not, its problem is appended to ``problems`` (unreadable, or
+    superseded by a later row of the same member)."""
+    if record.problem is not None or record.fields is None:
+        refusal, field, reason = record.problem or (RowRefusal.MALFORMED, None, "unreadable record")
+        problems.append(RowProblem(record.row, record.line, None, refusal, field, reason))
+        return False
+    later = scanned.superseded.get(record.row)
+    if later is not None:
+        reason = f"partner_member_id appears again in row {later}; the last row wins"
+        pmid = record.fields.get("partner_member_id")
+        problems.append(RowProblem(record.row, record.line, pmid, RowRefusal.DUPLICATE, "partner_member_id", reason))
+        return False
+    return True
 
 
 class EligibilityLoader:
@@ -108,12 +123,17 @@ class EligibilityLoader:
         outcomes: OutcomeProjection,
         *,
         present: Callable[[Sequence[UUID]], Collection[UUID]] | None = None,
+        preparer: RowPreparer | None = None,
     ) -> None:
+        """``preparer`` checks and seals the batches of files of more than two batches (e.g. in worker
+        processes); smaller files, and every file without it, are prepared here (:class:`LocalPreparer`)."""
         self.app = app
         self.members = members
         self.batches = MemberBatches(members)
         self.outcomes = outcomes
         self.present = present
+        self.local = LocalPreparer(members.vault)
+        self.preparer = preparer
 
     def load(
         self,
@@ -189,11 +209,33 @@ class EligibilityLoader:
         progress: Progress | None,
         saves: SaveQueue,
     ) -> None:
-        """Batches of ``policy.batch_size`` rows: each planned here (checks, keys, sealing), then saved
-        through ``saves`` (:meth:`_save`), in file order."""
-        batch: list[tuple[RawRecord, CheckedRecord]] = []
+        """Batches of ``policy.batch_size`` rows: read here, prepared by the preparer (checks, keys, sealing:
+        :mod:`~ledger_core.members.feeds.preparation`), then planned here and saved through ``saves``, in
+        file order."""
+        batches = self._row_batches(file, name, scanned, open_file, policy)
+        on = today(self.members.clock)
+        big = scanned.rows - file.rows_through > 2 * policy.batch_size
+        preparer: RowPreparer = self.preparer if self.preparer is not None and big else self.local
+        for prepared in preparer.prepare(str(file.partner_id), on, batches):
+            saves.submit(self._save(file, prepared))
+            if progress is not None:
+                progress(prepared.through, scanned.rows)
+        if progress is not None:
+            progress(scanned.rows, scanned.rows)
+
+    def _row_batches(
+        self,
+        file: EligibilityFile,
+        name: EligibilityFileName,
+        scanned: FileScan,
+        open_file: OpenFile,
+        policy: FeedPolicy,
+    ) -> Iterator[RowBatch]:
+        """The file's rows after ``file.rows_through``, in batches; raises :class:`FileChanged` at the end when
+        the bytes are not those scanned."""
+        rows: list[RawRecord] = []
         problems: list[RowProblem] = []
-        done = last_row = file.rows_through  # the last row of the last batch submitted (the file's own figure
+        done = last_row = file.rows_through  # the last row of the last batch read (the file's own figure
         # moves when that batch's save runs, which may be later, on the save queue's thread)
         with open_file() as stream:
             reader = RecordReader(stream, name.format)
@@ -201,70 +243,34 @@ class EligibilityLoader:
                 if record.row <= done:
                     continue
                 last_row = record.row
-                checked = self._check(record, scanned, problems)
-                if checked is not None:
-                    batch.append((record, checked))
+                if _readable(record, scanned, problems):
+                    rows.append(record)
                 if record.row - done >= policy.batch_size:
-                    saves.submit(self._save(file, batch, problems, record.row))
-                    batch, problems, done = [], [], record.row
-                    if progress is not None:
-                        progress(record.row, scanned.rows)
+                    yield RowBatch(rows, problems, record.row)
+                    rows, problems, done = [], [], record.row
             if last_row > done:
-                saves.submit(self._save(file, batch, problems, last_row))
+                yield RowBatch(rows, problems, last_row)
             if reader.digest != scanned.digest:
                 raise FileChanged("the file changed while it was processed", file_name=file.file_name)
-        if progress is not None:
-            progress(scanned.rows, scanned.rows)
 
-    def _check(self, record: RawRecord, scanned: FileScan, problems: list[RowProblem]) -> CheckedRecord | None:
-        """The record checked with the API's rules, or None with its problem appended to ``problems``."""
-        if record.problem is not None or record.fields is None:
-            refusal, field, reason = record.problem or (RowRefusal.MALFORMED, None, "unreadable record")
-            problems.append(RowProblem(record.row, record.line, None, refusal, field, reason))
-            return None
-        later = scanned.superseded.get(record.row)
-        pmid = record.fields.get("partner_member_id")
-        if later is not None:
-            reason = f"partner_member_id appears again in row {later}; the last row wins"
-            problems.append(
-                RowProblem(record.row, record.line, pmid, RowRefusal.DUPLICATE, "partner_member_id", reason)
-            )
-            return None
-        try:
-            return self.members.check(EligibilityRecord.from_row(record.fields))
-        except (InvalidCommand, NotEligible) as error:
-            refusal, field, reason = _refusal(error)
-            known = pmid if field != "partner_member_id" else None
-            problems.append(RowProblem(record.row, record.line, known, refusal, field, reason))
-            return None
-
-    def _save(
-        self,
-        file: EligibilityFile,
-        batch: list[tuple[RawRecord, CheckedRecord]],
-        problems: list[RowProblem],
-        through: int,
-    ) -> Callable[[], object]:
+    def _save(self, file: EligibilityFile, prepared: PreparedBatch) -> Callable[[], object]:
         """Plan the batch now; return its save (the batch's events and its ``batch_loaded``, one save)."""
-        planned = self.batches.plan_batch(
-            str(file.partner_id), [checked for _, checked in batch], present=self.present
-        )
-        return lambda: self.batches.save_batch(planned, self._closer(file, batch, problems, through))
+        planned = self.batches.plan_sealed(str(file.partner_id), prepared.records, present=self.present)
+        return lambda: self.batches.save_batch(planned, self._closer(file, prepared))
 
     @staticmethod
     def _closer(
-        file: EligibilityFile,
-        batch: list[tuple[RawRecord, CheckedRecord]],
-        problems: list[RowProblem],
-        through: int,
+        file: EligibilityFile, prepared: PreparedBatch
     ) -> Callable[[int, Sequence[BatchOutcome]], EligibilityFile]:
         """The batch's ``close_batch``: records ``batch_loaded`` on ``file`` with the batch's figures."""
-        records = {checked.partner_member_id: record for record, checked in batch}
-        opted_in = {checked.partner_member_id for _, checked in batch if checked.plain["email_opt_in"]}
+        places = {
+            record.partner_member_id: place for record, place in zip(prepared.records, prepared.places, strict=True)
+        }
+        opted_in = {record.partner_member_id for record in prepared.records if record.plain["email_opt_in"]}
 
         def close_batch(member_events: int, outcomes: Sequence[BatchOutcome]) -> EligibilityFile:
             counts = dict.fromkeys(BatchChange, 0)
-            refused = list(problems)
+            refused = list(prepared.problems)
             notify = [
                 outcome.partner_member_id
                 for outcome in outcomes
@@ -273,14 +279,12 @@ class EligibilityLoader:
             for outcome in outcomes:
                 counts[outcome.change] += 1
                 if outcome.change is BatchChange.ERASED:
-                    record = records[outcome.partner_member_id]
+                    row, line = places[outcome.partner_member_id]
                     reason = "the member was erased and is not registered again"
-                    refused.append(
-                        RowProblem(record.row, record.line, outcome.partner_member_id, RowRefusal.ERASED, None, reason)
-                    )
+                    refused.append(RowProblem(row, line, outcome.partner_member_id, RowRefusal.ERASED, None, reason))
             refused.sort(key=lambda problem: problem.row)
             file.record_batch(
-                rows_through=through,
+                rows_through=prepared.through,
                 created=counts[BatchChange.CREATED],
                 updated=counts[BatchChange.UPDATED],
                 unchanged=counts[BatchChange.UNCHANGED],

@@ -54,6 +54,10 @@ class RawRecord:
     fields: dict[str, str | None] | None
     problem: tuple[RowRefusal, str | None, str] | None = None
 
+    def __reduce__(self) -> tuple[type[RawRecord], tuple[object, ...]]:
+        """Pickled as its fields (batches cross to worker processes; the dataclass default is ~5x slower)."""
+        return RawRecord, (self.row, self.line, self.fields, self.problem)
+
 
 def _lines(stream: IO[bytes], digest: hashlib._Hash) -> BoundedLines:
     """The file's physical lines, bounded by :data:`MAX_RECORD_BYTES`; bytes that are not UTF-8 reject the file."""

@@ -30,6 +30,7 @@ from ledger_core.members.feeds.loading import EligibilityLoader, FeedPolicy, Loa
 from ledger_core.members.feeds.notifications import EligibilityNotice
 from ledger_core.members.feeds.outbound import EnrollmentFeed, EnrollmentRows, OutcomeFeed
 from ledger_core.members.feeds.ports import FeedLogReader, SaveQueue
+from ledger_core.members.feeds.preparation import RowPreparer
 from ledger_core.members.member import Member, MemberService, member_id, subject_of
 from ledger_core.members.outcome_projection import OutcomeProjection
 from ledger_core.shared.service_support import save
@@ -72,6 +73,7 @@ class Feeds:
         log: FeedLogReader,
         *,
         policy: FeedPolicy | None = None,
+        preparer: RowPreparer | None = None,
     ) -> None:
         self.app = app
         self.members = members
@@ -81,7 +83,7 @@ class Feeds:
         def present(ids: Sequence[UUID]) -> Collection[UUID]:
             return {UUID(found) for found in log.existing_aggregates([str(i) for i in ids])}
 
-        self.loader = EligibilityLoader(app, members, outcomes, present=present)
+        self.loader = EligibilityLoader(app, members, outcomes, present=present, preparer=preparer)
         self.enrollment = EnrollmentFeed(app, log)
         self.outcome = OutcomeFeed(outcomes)
 
