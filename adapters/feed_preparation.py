@@ -18,6 +18,7 @@ what comes back holds no plaintext.
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import signal
 import sys
@@ -34,6 +35,7 @@ from ledger_core.members.feeds.preparation import PreparedBatch, RowBatch, prepa
 from ledger_core.members.privacy import PersonalDataVault
 
 _PR_SET_PDEATHSIG = 1
+_GC_THRESHOLDS = (70_000, 20, 100)
 _vault: PersonalDataVault | None = None
 """The worker process's vault (set by :func:`_start_worker`)."""
 
@@ -44,10 +46,14 @@ def _die_with_parent() -> None:
 
 
 def _start_worker(config: StorageConfig, master_key: bytes) -> None:
-    """A worker's start: its own key-store connection and vault (closed when the process ends)."""
+    """A worker's start: its own key-store connection and vault (closed when the process ends). The
+    cyclic collector runs ~100x less often than by default: a batch makes tens of thousands of small
+    containers and no cycles, and the default threshold spent ~15 % of the CPU collecting them."""
     global _vault
     _die_with_parent()
     _vault = PersonalDataVault(open_key_store(config, KeyWrapper(master_key)))
+    gc.freeze()  # what the start imported is permanent: never scanned again
+    gc.set_threshold(*_GC_THRESHOLDS)
 
 
 def _prepare(partner_id: str, on: date, batch: RowBatch) -> PreparedBatch:

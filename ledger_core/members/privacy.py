@@ -44,6 +44,8 @@ _COMMITMENT_KEYS = frozenset({"commitment"})
 
 
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_NONCE_TEXT = NONCE_BYTES * 4 // 3
+"""Characters of one nonce in unpadded base64url (12 bytes are 4 whole 3-byte quanta: 16 characters)."""
 
 
 def _b64encode(data: bytes) -> str:
@@ -174,11 +176,14 @@ class PersonalDataVault:
                 fields.append((field, (head + label[0]).encode("utf-8"), label[1], self._plaintext_bytes(value, field)))
         keys = self._keys_of(list(checked))
         nonces = os.urandom(NONCE_BYTES * sum(len(fields) for fields in checked.values()))
+        # 12-byte nonces are whole base64 quanta: the pool's encoding, cut every 16 characters, is each one's
+        nonce_texts = _b64encode(nonces)
         offset = 0
         result: dict[str, SealedFields] = {}
         for subject, fields in checked.items():
             found = keys.get(subject)
             if found is None:
+                offset += len(fields)
                 continue
             key_id, key = found
             encrypt = AESGCM(key).encrypt
@@ -186,13 +191,14 @@ class PersonalDataVault:
             sealed: dict[str, dict[str, Any]] = {}
             commitments: dict[str, dict[str, str]] = {}
             for field, aad, prefix, data in fields:
-                nonce = nonces[offset : offset + NONCE_BYTES]
-                offset += NONCE_BYTES
+                nonce = nonces[offset * NONCE_BYTES : (offset + 1) * NONCE_BYTES]
+                nonce_text = nonce_texts[offset * _NONCE_TEXT : (offset + 1) * _NONCE_TEXT]
+                offset += 1
                 sealed[field] = {
                     "sealed": {
                         "alg": ALGORITHM,
                         "kid": key_id,
-                        "nonce": _b64encode(nonce),
+                        "nonce": nonce_text,
                         "ct": _b64encode(encrypt(nonce, data, aad)),
                     }
                 }

@@ -8,6 +8,7 @@ import pytest
 from unit.domain.fakes import InMemoryKeyStore
 
 from ledger_core.engine.errors import InvalidCommand
+from ledger_core.members.errors import PersonalDataErased
 from ledger_core.members.privacy import HmacSha256, PersonalDataVault, check_sealed
 
 VALUES = {"email": "ann@example.org", "first_name": "Ann", "date_of_birth": "1980-02-02"}
@@ -72,3 +73,38 @@ def test_hmac_sha256_is_rfc_2104_hmac(key_size: int) -> None:
     mac = HmacSha256(key)
     for message in (b"", b"email\x1fann@example.org", bytes(range(256)) * 3):
         assert mac.hexdigest(message) == hmac.digest(key, message, "sha256").hex()
+
+
+class ErasingKeyStore(CountingKeyStore):
+    """Remembers erased subjects and refuses them a new key, as the real key stores do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.erased: set[str] = set()
+
+    def get_or_create(self, subject: str) -> tuple[str, bytes]:
+        if subject in self.erased:
+            raise PersonalDataErased(subject)
+        return super().get_or_create(subject)
+
+    def destroy(self, subject: str) -> int:
+        self.erased.add(subject)
+        return super().destroy(subject)
+
+
+def test_seal_many_gives_every_value_its_own_nonce_around_an_erased_subject() -> None:
+    """The batch's nonces come from one random read and one base64 encoding: each value still has its own
+    12-byte nonce (no two alike), opens to its plaintext, and an erased subject in the middle shifts nothing."""
+    keys = ErasingKeyStore()
+    vault = PersonalDataVault(keys)
+    vault.seal_fields("member:1", VALUES)
+    vault.erase("member:1")
+    subjects = {f"member:{index}": {**VALUES, "first_name": f"Ann{index}"} for index in range(3)}
+    sealed = vault.seal_many(subjects)
+    assert sorted(sealed) == ["member:0", "member:2"]
+    nonces = [value["sealed"]["nonce"] for fields, _ in sealed.values() for value in fields.values()]
+    assert len(set(nonces)) == len(nonces) == 6
+    assert all(len(nonce) == 16 for nonce in nonces)  # 12 bytes, unpadded base64url
+    for subject in ("member:0", "member:2"):
+        for field, plaintext in subjects[subject].items():
+            assert vault.open(subject, field, sealed[subject][0][field]) == plaintext
