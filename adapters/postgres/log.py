@@ -62,9 +62,11 @@ CREATE INDEX IF NOT EXISTS ledger_log_partner ON ledger_log (partner_id, positio
 CREATE INDEX IF NOT EXISTS ledger_log_partner_topic ON ledger_log (partner_id, topic, position);
 """
 HEAD = "SELECT position, leaf_hash, recorded_at FROM ledger_log ORDER BY position DESC LIMIT 1"
-# One backward index probe per aggregate (a plan that cannot degrade into a sequential scan).
+# One backward index probe per aggregate (a plan that cannot degrade into a sequential scan). Arrays of ids
+# go in binary as text[] and are cast on the server: psycopg's text-format list dumper costs ~2.5 us per id,
+# the binary one ~0.45.
 AGGREGATE_HEADS = (
-    "SELECT k.id::text, h.originator_version, h.position FROM unnest(%s::uuid[]) AS k(id)"
+    "SELECT k.id::text, h.originator_version, h.position FROM unnest(%b::text[]::uuid[]) AS k(id)"
     " CROSS JOIN LATERAL (SELECT originator_version, position FROM ledger_log WHERE originator_id = k.id"
     " ORDER BY originator_version DESC LIMIT 1) AS h"
 )
@@ -72,7 +74,7 @@ INDEX_ONLY_PLAN = "SET LOCAL enable_seqscan = off; SET LOCAL jit = off; SET LOCA
 """Set in the transaction of a bulk read by ids: one bitmap of the unique index, in the backend itself (no
 parallel workers started per call), whatever the statistics say."""
 ENTRIES_OF_AGGREGATES = (
-    "SELECT position, originator_id::text, topic, entry FROM ledger_log WHERE originator_id = ANY(%s::uuid[])"
+    "SELECT position, originator_id::text, topic, entry FROM ledger_log WHERE originator_id = ANY(%b::text[]::uuid[])"
 )
 INSERT = (
     "INSERT INTO ledger_log (position, event_id, originator_id, originator_version, topic, partner_id,"
@@ -168,7 +170,7 @@ class PostgresLogReader:
         parallel scan of the whole log per call (a 1M-claim import's results file never finished)."""
         if not aggregate_ids:
             return []
-        sql = f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE originator_id = ANY(%s::uuid[]) ORDER BY position"
+        sql = f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE originator_id = ANY(%b::text[]::uuid[]) ORDER BY position"
         return [stored_row(row) for row in self._fetch_binary(sql, (list(aggregate_ids),))]
 
     def entries_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[tuple[str, str, bytes]]:
@@ -198,7 +200,7 @@ class PostgresLogReader:
     def existing_aggregates(self, aggregate_ids: Sequence[str]) -> set[str]:
         sql = (
             "SELECT originator_id::text FROM ledger_log WHERE originator_version = 1"
-            " AND originator_id = ANY(%s::uuid[])"
+            " AND originator_id = ANY(%b::text[]::uuid[])"
         )
         return {row[0] for row in self._fetch_binary(sql, (list(aggregate_ids),))} if aggregate_ids else set()
 
