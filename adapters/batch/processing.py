@@ -26,9 +26,10 @@ from adapters.batch.reports import finding_json, report_header, write_report
 from adapters.batch.results import write_results
 from adapters.opening import seal_pending
 from adapters.storage import StorageConfig
+from adapters.workers.gc_threshold import bulk_gc_threshold
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus
 from ledger_core.claims.batch.formats import BatchKind, parse_claims_name
-from ledger_core.claims.batch.importing import ImportReport, Progress
+from ledger_core.claims.batch.importing import ImportReport, OpenFile, Progress
 from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.errors import LedgerError
 from ledger_core.engine.merkle import CheckpointRecord
@@ -66,7 +67,7 @@ def process_claims_file(
         with path.open("rb") as handle:
             yield handle
 
-    report = ledger.batches.run(name, open_file, default_level=default_level, progress=progress)
+    report = import_claims(ledger, name, open_file, default_level=default_level, progress=progress)
     stem = name.rsplit(".", 1)[0]
     results_path = outbound_dir / f"{stem}.results.jsonl"
     checkpoint = None
@@ -74,6 +75,20 @@ def process_claims_file(
         checkpoint = checkpoint_covering(ledger.size())
     write_results(ledger, audit, report, checkpoint, results_path)
     return BatchOutcome(report, results_path)
+
+
+def import_claims(
+    ledger: Ledger,
+    file_name: str,
+    open_file: OpenFile,
+    *,
+    default_level: str = "standard",
+    progress: Progress | None = None,
+) -> ImportReport:
+    """``ledger.batches.run`` (the import use case, :mod:`ledger_core.claims.batch.importing`) with the cyclic
+    garbage collector's thresholds raised for the run (:func:`~adapters.workers.gc_threshold.bulk_gc_threshold`)."""
+    with bulk_gc_threshold():
+        return ledger.batches.run(file_name, open_file, default_level=default_level, progress=progress)
 
 
 def sealing_checkpoint(

@@ -125,6 +125,13 @@ class LedgerApplication(Application[UUID]):
         vouches for the payload: see :meth:`EnvelopeMapper.creation_draft`)."""
         return self._envelope_mapper.creation_draft(event_class, aggregate_id, partner_id, payload)
 
+    def event_draft(
+        self, event_class: type[Any], aggregate_id: UUID, version: int, partner_id: str | None, payload: dict[str, Any]
+    ) -> EventDraft:
+        """Event ``version``'s draft built from its payload, for :meth:`save_drafts` (bulk paths; the caller
+        vouches for the payload and the version: see :meth:`EnvelopeMapper.event_draft`)."""
+        return self._envelope_mapper.event_draft(event_class, aggregate_id, version, partner_id, payload)
+
     def save_drafts(
         self, drafts: Sequence[EventDraft], *aggregates: LedgerAggregate, anchored_at: int | None = None
     ) -> list[int]:

@@ -19,16 +19,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ledger_core.claims.batch.claims_file import ClaimsFile, LineResult
 from ledger_core.claims.batch.formats import LineOutcome
 from ledger_core.claims.batch.lines import ClaimLine
-from ledger_core.claims.claim import Claim
 from ledger_core.claims.facts import CLAIM_SUBMITTED, ClaimFacts, ClaimFactsIndex, ClaimFactsSnapshot, HashUsage
 from ledger_core.claims.submission import ClaimSubmission
 from ledger_core.claims.verification import ClaimVerificationService, facts_query
 from ledger_core.engine.application import LedgerApplication
+from ledger_core.engine.envelope import EventDraft
 from ledger_core.engine.errors import LogMoved
 
 ANCHOR_ATTEMPTS = 3
@@ -37,10 +36,11 @@ DUPLICATE_REASON = "an earlier line has this partnerClaimId"
 
 @dataclass(frozen=True, slots=True)
 class BulkChunk:
-    """A chunk decided as of ``as_of``: its new claims (unsaved) and every line's result."""
+    """A chunk decided as of ``as_of``: its new claims' entries (unsaved drafts, two per claim, in log order)
+    and every line's result."""
 
     as_of: int
-    claims: tuple[Claim, ...]
+    drafts: tuple[EventDraft, ...]
     results: tuple[LineResult, ...]
 
 
@@ -83,7 +83,7 @@ class BulkLoader:
             attempt = copy.deepcopy(file)  # ``file`` may be the cached aggregate: never mutate it unsaved
             attempt.record_chunk(chunk[-1].line, list(decided.results))
             try:
-                return attempt, self.app.save_drafts((), *decided.claims, attempt, anchored_at=decided.as_of)
+                return attempt, self.app.save_drafts(decided.drafts, attempt, anchored_at=decided.as_of)
             except LogMoved:
                 continue
         return None
@@ -98,7 +98,7 @@ class BulkLoader:
         asked = iter(zip(queries, found.snapshots, strict=True))
         local = ClaimFactsIndex()
         position = found.as_of
-        claims: list[Claim] = []
+        drafts: list[EventDraft] = []
         results: list[LineResult] = []
         imported: set[str] = set()
         for line in chunk:
@@ -114,14 +114,14 @@ class BulkLoader:
                 results.append(refused)
                 continue
             facts = merged_facts(base, local.snapshot(query), position, params.amount_history_size)
-            claim = self.verification.submitted_on(submission, facts)
-            submitted = claim.pending_events[0]
-            local.feed(position, CLAIM_SUBMITTED, str(claim.id), submission.partner_id, _payload(submitted))
-            position += len(claim.pending_events)
-            claims.append(claim)
-            imported.add(str(claim.id))
-            results.append(LineResult(line.line, LineOutcome.IMPORTED, submission.partner_claim_id, str(claim.id)))
-        return BulkChunk(found.as_of, tuple(claims), tuple(results))
+            claim = self.verification.new_claim_drafts(submission, facts)
+            claim_id = query.claim_id
+            local.feed(position, CLAIM_SUBMITTED, claim_id, submission.partner_id, claim.submitted_payload)
+            drafts += (claim.submitted, claim.verified)
+            position += 2
+            imported.add(claim_id)
+            results.append(LineResult(line.line, LineOutcome.IMPORTED, submission.partner_claim_id, claim_id))
+        return BulkChunk(found.as_of, tuple(drafts), tuple(results))
 
 
 def _refusal(line: int, submission: ClaimSubmission, base: ClaimFactsSnapshot, imported: set[str]) -> LineResult | None:
@@ -135,16 +135,3 @@ def _refusal(line: int, submission: ClaimSubmission, base: ClaimFactsSnapshot, i
     if claim_id in imported:
         return LineResult(line, LineOutcome.DUPLICATE_IN_FILE, pcid, claim_id, None, DUPLICATE_REASON)
     return None
-
-
-def _payload(event: object) -> dict[str, Any]:
-    """The ``claim.submitted`` fields the facts index reads, as the log will carry them."""
-    if not isinstance(event, Claim.Submitted):
-        raise TypeError("a new claim's first event is claim.submitted")
-    return {
-        "claim_type": event.claim_type,
-        "claim_amount": event.claim_amount,
-        "currency": event.currency,
-        "submitted_at": event.submitted_at,
-        "documents": event.documents,
-    }
