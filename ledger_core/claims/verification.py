@@ -314,21 +314,23 @@ class ClaimVerificationService:
         )
         return inputs, decide(inputs, self.rule_set_version)
 
-    def new_claim_drafts(self, submission: ClaimSubmission, facts: ClaimFactsSnapshot) -> NewClaimDrafts:
+    def new_claim_drafts(
+        self, submission: ClaimSubmission, facts: ClaimFactsSnapshot, claim_id: str | None = None
+    ) -> NewClaimDrafts:
         """The entries :meth:`submit` records for a new claim (``claim.submitted`` and its first
         ``claim.verification_recorded``, the same payloads and checks: :func:`submitted_payload`,
         :func:`verification_fields`), decided on ``facts`` and built as drafts without the aggregate: the bulk
-        import computes a chunk's facts at once and saves drafts. Nothing is saved."""
+        import computes a chunk's facts at once and saves drafts. Nothing is saved. ``claim_id``: the
+        submission's claim id as text when the caller has it (``submission.claim_id`` derives it again)."""
         now = format_timestamp(self.clock())
         inputs = gather_inputs(
             submission, facts, received_at=now, evaluated_at=now, cross_partner=self.params.cross_partner
         )
         decision = decide(inputs, self.rule_set_version)
-        claim_id, partner_id = submission.claim_id, submission.partner_id
+        claim_id = str(submission.claim_id) if claim_id is None else claim_id
+        partner_id = submission.partner_id
         submitted = submitted_payload(submission)
-        verified = verification_fields(
-            str(claim_id), 2, ClaimStatus.SUBMITTED, **self._decision_fields(inputs, decision)
-        )
+        verified = verification_fields(claim_id, 2, ClaimStatus.SUBMITTED, **self._decision_fields(inputs, decision))
         return NewClaimDrafts(
             submitted,
             self.app.creation_draft(Claim.Submitted, claim_id, partner_id, submitted),

@@ -119,14 +119,19 @@ class LedgerApplication(Application[UUID]):
         return recordings
 
     def creation_draft(
-        self, event_class: type[Any], aggregate_id: UUID, partner_id: str | None, payload: dict[str, Any]
+        self, event_class: type[Any], aggregate_id: UUID | str, partner_id: str | None, payload: dict[str, Any]
     ) -> EventDraft:
         """A creation event's draft built from its payload, for :meth:`save_drafts` (bulk paths; the caller
         vouches for the payload: see :meth:`EnvelopeMapper.creation_draft`)."""
         return self._envelope_mapper.creation_draft(event_class, aggregate_id, partner_id, payload)
 
     def event_draft(
-        self, event_class: type[Any], aggregate_id: UUID, version: int, partner_id: str | None, payload: dict[str, Any]
+        self,
+        event_class: type[Any],
+        aggregate_id: UUID | str,
+        version: int,
+        partner_id: str | None,
+        payload: dict[str, Any],
     ) -> EventDraft:
         """Event ``version``'s draft built from its payload, for :meth:`save_drafts` (bulk paths; the caller
         vouches for the payload and the version: see :meth:`EnvelopeMapper.event_draft`)."""

@@ -107,7 +107,7 @@ class EnvelopeMapper(Mapper[UUID]):
         )
 
     def creation_draft(
-        self, event_class: type[Any], aggregate_id: UUID, partner_id: str | None, payload: dict[str, Any]
+        self, event_class: type[Any], aggregate_id: UUID | str, partner_id: str | None, payload: dict[str, Any]
     ) -> EventDraft:
         """The draft :meth:`to_draft` makes of the creation event (version 1) ``event_class`` of aggregate
         ``aggregate_id`` whose payload is ``payload``, without building the event or its aggregate.
@@ -119,11 +119,17 @@ class EnvelopeMapper(Mapper[UUID]):
         return self.event_draft(event_class, aggregate_id, 1, partner_id, payload)
 
     def event_draft(
-        self, event_class: type[Any], aggregate_id: UUID, version: int, partner_id: str | None, payload: dict[str, Any]
+        self,
+        event_class: type[Any],
+        aggregate_id: UUID | str,
+        version: int,
+        partner_id: str | None,
+        payload: dict[str, Any],
     ) -> EventDraft:
         """The draft :meth:`to_draft` makes of event ``version`` of aggregate ``aggregate_id``, an
         ``event_class`` whose payload is ``payload``; the caller vouches as for :meth:`creation_draft` (and
-        that the aggregate's events before ``version`` are saved first or in the same save)."""
+        that the aggregate's events before ``version`` are saved first or in the same save). ``aggregate_id``:
+        the id or its text as ``str(UUID)`` writes it."""
         aggregate_type = self._aggregate_type_of.get(event_class)
         if aggregate_type is None:
             aggregate_type = self._register_class(event_class)

@@ -109,13 +109,13 @@ class BulkLoader:
                 )
                 continue
             query, base = next(asked)
-            refused = _refusal(line.line, submission, base, imported)
+            claim_id = query.claim_id  # the submission's claim id, as text (derived once per line)
+            refused = _refusal(line.line, submission, claim_id, base, imported)
             if refused is not None:
                 results.append(refused)
                 continue
             facts = merged_facts(base, local.snapshot(query), position, params.amount_history_size)
-            claim = self.verification.new_claim_drafts(submission, facts)
-            claim_id = query.claim_id
+            claim = self.verification.new_claim_drafts(submission, facts, claim_id)
             local.feed(position, CLAIM_SUBMITTED, claim_id, submission.partner_id, claim.submitted_payload)
             drafts += (claim.submitted, claim.verified)
             position += 2
@@ -124,14 +124,15 @@ class BulkLoader:
         return BulkChunk(found.as_of, tuple(drafts), tuple(results))
 
 
-def _refusal(line: int, submission: ClaimSubmission, base: ClaimFactsSnapshot, imported: set[str]) -> LineResult | None:
+def _refusal(
+    line: int, submission: ClaimSubmission, claim_id: str, base: ClaimFactsSnapshot, imported: set[str]
+) -> LineResult | None:
     """The per-claim path's refusals, in its order: an unregistered document, then a repeated claim."""
     pcid = submission.partner_claim_id
     for index, document in enumerate(submission.documents):
         if document.hash not in base.registrations:
             reason = f"document {document.hash} is not registered for the partner"
             return LineResult(line, LineOutcome.UNKNOWN_DOCUMENT, pcid, None, f"documents[{index}].hash", reason)
-    claim_id = str(submission.claim_id)
     if claim_id in imported:
         return LineResult(line, LineOutcome.DUPLICATE_IN_FILE, pcid, claim_id, None, DUPLICATE_REASON)
     return None
