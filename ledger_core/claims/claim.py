@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from ledger_core.claims.submission import ClaimDocument, ClaimSubmission, validate_submission
-from ledger_core.engine.aggregate import LedgerAggregate, derive_id
+from ledger_core.engine.aggregate import LedgerAggregate, derive_id_text
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.shared.money import Currency, format_amount
 from ledger_core.shared.validation import (
@@ -316,7 +316,7 @@ def verification_fields(
             "risk_score and risk_level must be given together", field="risk_level", value=str(risk_level)
         )
     return {
-        "verification_id": str(derive_id("verification", claim_id, str(version))),
+        "verification_id": derive_id_text("verification", claim_id, str(version)),
         "status": target.value,
         "previous_status": current.value,
         "risk_score": None if risk_score is None else check_int(risk_score, "risk_score", minimum=0, maximum=100),
