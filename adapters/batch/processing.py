@@ -4,7 +4,8 @@
 default_level="standard", progress=None) -> BatchOutcome``: import one claims file (the use case is
 ``ledger.batches``, :mod:`ledger_core.claims.batch.importing`), wait for a signed checkpoint covering the
 whole log as it stands (``checkpoint_covering(size)``: seals, or waits for the sealer), then write
-``<stem>.results.jsonl`` into ``outbound_dir`` (:mod:`adapters.batch.results`). A file rejected whole is a
+``<stem>.results.jsonl`` into ``outbound_dir`` (:mod:`adapters.batch.results`), all of it with the garbage
+collector's thresholds raised (:func:`import_claims`). A file rejected whole is a
 result (its results file is the header with the rejection), never an exception; a name that is not a claims
 file name raises :class:`~ledger_core.claims.batch.formats.BatchFileRejected` (no partner to record it for).
 Running the same file again records nothing and rewrites the same results (against the newest checkpoint).
@@ -67,13 +68,14 @@ def process_claims_file(
         with path.open("rb") as handle:
             yield handle
 
-    report = import_claims(ledger, name, open_file, default_level=default_level, progress=progress)
-    stem = name.rsplit(".", 1)[0]
-    results_path = outbound_dir / f"{stem}.results.jsonl"
-    checkpoint = None
-    if report.status is ClaimsFileStatus.COMPLETED:
-        checkpoint = checkpoint_covering(ledger.size())
-    write_results(ledger, audit, report, checkpoint, results_path)
+    with bulk_gc_threshold():  # the import and the results file: see import_claims
+        report = import_claims(ledger, name, open_file, default_level=default_level, progress=progress)
+        stem = name.rsplit(".", 1)[0]
+        results_path = outbound_dir / f"{stem}.results.jsonl"
+        checkpoint = None
+        if report.status is ClaimsFileStatus.COMPLETED:
+            checkpoint = checkpoint_covering(ledger.size())
+        write_results(ledger, audit, report, checkpoint, results_path)
     return BatchOutcome(report, results_path)
 
 
