@@ -218,7 +218,7 @@ def _recent_amounts(read: FactsRead, query: FactsQuery) -> tuple[str, ...]:
     window = series[-(query.history_size + 1) :]
     if query.claim_id in read.existing:  # a claim verified again: leave its own amount out
         return tuple([amount for claim_id, amount in window if claim_id != query.claim_id][-query.history_size :])
-    return tuple(amount for _, amount in window[-query.history_size :])
+    return tuple([amount for _, amount in window[-query.history_size :]])
 
 
 def _reference_claims(read: FactsRead, query: FactsQuery) -> int:

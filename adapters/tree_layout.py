@@ -154,7 +154,8 @@ class TileNodes:
 
     def fetch_nodes(self, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
         """Hashes of the given nodes (any level), computed from their tiles; absent ones left out."""
-        places = [(NodeId(level, index), tile_of_node(NodeId(level, index))) for level, index in ids]
+        nodes = [node if type(node) is NodeId else NodeId(*node) for node in ids]  # (level, index) tuples too
+        places = [(node, tile_of_node(node)) for node in nodes]
         wanted: dict[TileKey, int] = {}
         for _, (tile_level, tile_index, height, offset) in places:
             key = (tile_level, tile_index)

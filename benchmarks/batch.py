@@ -6,12 +6,14 @@ Cases per backend (spawned processes, each on a fresh database: a temp SQLite fi
 
 1. **import** (one process): setup, not timed: N documents registered (one photo per claim, saved 1,000 per
    save) and the JSON Lines file of N claims written (three claim types, varied amounts, one document each, a
-   policy reference on one claim in ten). Then, timed phase by phase: ``ledger.batches.run`` (the bulk path:
-   a chunk of claims and its ``claimsfile.chunk_loaded`` per anchored save, each claim verified at
-   ``enhanced`` with the risk rules), the sealing of a signed checkpoint covering the log (tree integration,
-   in this process), and ``write_results`` (one line per claim with its decision and its inclusion proof
-   against that checkpoint). Then **reconciliation**: the partner's list of the N claims (one in 50 with
-   another amount) through ``process_reconciliation_file``, in a freshly opened ledger (no claim cached).
+   policy reference on one claim in ten). Then, timed phase by phase: ``import_claims`` (``ledger.batches.run``
+   as ``ledger batch run`` calls it, the garbage collector's thresholds raised; the bulk path: a chunk of
+   claims and its ``claimsfile.chunk_loaded`` per anchored save, each claim verified at ``enhanced`` with the
+   risk rules, each chunk decided while the one before it commits), the sealing of a signed checkpoint
+   covering the log (tree integration, in this process), and ``write_results`` (one line per claim with its
+   decision and its inclusion proof against that checkpoint; under the same raised thresholds, as
+   ``process_claims_file`` writes it). Then **reconciliation**: the partner's list of the N claims (one in 50
+   with another amount) through ``process_reconciliation_file``, in a freshly opened ledger (no claim cached).
 2. **per claim** (same process, before the import, another partner): K claims through ``ledger.claims.submit``,
    the path of ``POST /api/v1/claims`` minus HTTP (an in-process stand-in for the HTTP submission rate, which
    ``benchmarks/http.py`` measures with its server), at the same level with a registered document each.
@@ -57,10 +59,11 @@ from _common import (
 
 import orjson
 
-from adapters.batch.processing import process_reconciliation_file, sealing_checkpoint
+from adapters.batch.processing import import_claims, process_reconciliation_file, sealing_checkpoint
 from adapters.batch.results import write_results
 from adapters.opening import open_audit_log, open_ledger
 from adapters.storage import ClaimFactsMode, StorageConfig, open_recorder
+from adapters.workers.gc_threshold import bulk_gc_threshold
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus
 from ledger_core.claims.documents import Document
 from ledger_core.claims.submission import validate_submission
@@ -192,12 +195,12 @@ def import_case(url: str, data_dir: str, claims: int, count: int, chunk: int, fa
                 yield handle
 
         with measure_phase() as loading:
-            report = ledger.batches.run(name, open_file, default_level="enhanced")
+            report = import_claims(ledger, name, open_file, default_level="enhanced")
         with measure_phase() as sealing:
             checkpoint = sealing_checkpoint(config)(ledger.size())
         results = work / "out" / f"{name.rsplit('.', 1)[0]}.results.jsonl"
         results.parent.mkdir()
-        with open_audit_log(config) as audit, measure_phase() as writing:
+        with open_audit_log(config) as audit, bulk_gc_threshold(), measure_phase() as writing:
             write_results(ledger, audit, report, checkpoint, results)
         if report.status is not ClaimsFileStatus.COMPLETED or sum(report.counts.values()) != claims:
             raise RuntimeError(f"import ended {report.status} with {report.counts}")

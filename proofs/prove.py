@@ -14,6 +14,7 @@ keep them left to right).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -45,9 +46,9 @@ class ProofPlan:
 
     elements: tuple[tuple[NodeId, ...], ...]
 
-    @property
+    @functools.cached_property
     def node_ids(self) -> tuple[NodeId, ...]:
-        """Every node id the proof needs, in proof order, each once: the batch to fetch."""
+        """Every node id the proof needs, in proof order, each once: the batch to fetch (computed once)."""
         seen: dict[NodeId, None] = {}
         for group in self.elements:
             for node in group:
@@ -75,7 +76,14 @@ def _split(n: int) -> int:
 
 
 def _plan(ranges: list[tuple[int, int]]) -> ProofPlan:
-    return ProofPlan(tuple(tuple(subtree_root_ids(begin, end)) for begin, end in ranges))
+    return ProofPlan(tuple(_range_ids(begin, end) for begin, end in ranges))
+
+
+@functools.lru_cache(maxsize=8192)
+def _range_ids(begin: int, end: int) -> tuple[NodeId, ...]:
+    """``subtree_root_ids(begin, end)`` as a tuple, memoised: proofs of nearby leaves in one tree share
+    most of their sibling ranges (a batch of proofs plans each shared range once)."""
+    return tuple(subtree_root_ids(begin, end))
 
 
 def inclusion_proof_ids(index: int, size: int) -> ProofPlan:

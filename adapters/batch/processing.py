@@ -4,7 +4,8 @@
 default_level="standard", progress=None) -> BatchOutcome``: import one claims file (the use case is
 ``ledger.batches``, :mod:`ledger_core.claims.batch.importing`), wait for a signed checkpoint covering the
 whole log as it stands (``checkpoint_covering(size)``: seals, or waits for the sealer), then write
-``<stem>.results.jsonl`` into ``outbound_dir`` (:mod:`adapters.batch.results`). A file rejected whole is a
+``<stem>.results.jsonl`` into ``outbound_dir`` (:mod:`adapters.batch.results`), all of it with the garbage
+collector's thresholds raised (:func:`import_claims`). A file rejected whole is a
 result (its results file is the header with the rejection), never an exception; a name that is not a claims
 file name raises :class:`~ledger_core.claims.batch.formats.BatchFileRejected` (no partner to record it for).
 Running the same file again records nothing and rewrites the same results (against the newest checkpoint).
@@ -26,9 +27,10 @@ from adapters.batch.reports import finding_json, report_header, write_report
 from adapters.batch.results import write_results
 from adapters.opening import seal_pending
 from adapters.storage import StorageConfig
+from adapters.workers.gc_threshold import bulk_gc_threshold
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus
 from ledger_core.claims.batch.formats import BatchKind, parse_claims_name
-from ledger_core.claims.batch.importing import ImportReport, Progress
+from ledger_core.claims.batch.importing import ImportReport, OpenFile, Progress
 from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.errors import LedgerError
 from ledger_core.engine.merkle import CheckpointRecord
@@ -66,14 +68,29 @@ def process_claims_file(
         with path.open("rb") as handle:
             yield handle
 
-    report = ledger.batches.run(name, open_file, default_level=default_level, progress=progress)
-    stem = name.rsplit(".", 1)[0]
-    results_path = outbound_dir / f"{stem}.results.jsonl"
-    checkpoint = None
-    if report.status is ClaimsFileStatus.COMPLETED:
-        checkpoint = checkpoint_covering(ledger.size())
-    write_results(ledger, audit, report, checkpoint, results_path)
+    with bulk_gc_threshold():  # the import and the results file: see import_claims
+        report = import_claims(ledger, name, open_file, default_level=default_level, progress=progress)
+        stem = name.rsplit(".", 1)[0]
+        results_path = outbound_dir / f"{stem}.results.jsonl"
+        checkpoint = None
+        if report.status is ClaimsFileStatus.COMPLETED:
+            checkpoint = checkpoint_covering(ledger.size())
+        write_results(ledger, audit, report, checkpoint, results_path)
     return BatchOutcome(report, results_path)
+
+
+def import_claims(
+    ledger: Ledger,
+    file_name: str,
+    open_file: OpenFile,
+    *,
+    default_level: str = "standard",
+    progress: Progress | None = None,
+) -> ImportReport:
+    """``ledger.batches.run`` (the import use case, :mod:`ledger_core.claims.batch.importing`) with the cyclic
+    garbage collector's thresholds raised for the run (:func:`~adapters.workers.gc_threshold.bulk_gc_threshold`)."""
+    with bulk_gc_threshold():
+        return ledger.batches.run(file_name, open_file, default_level=default_level, progress=progress)
 
 
 def sealing_checkpoint(

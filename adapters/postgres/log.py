@@ -102,11 +102,13 @@ class PostgresLogReader:
     """Every read of ``ledger_log`` (:class:`~adapters.ports.LogRows`), run through ``fetch``; the bulk reads of
     entries through ``fetch_binary`` when given: results in binary format (no hex encoding of ``bytea`` on the
     server and decoding in the client, a third of the CPU of such a read on each side), planned with index
-    scans only and no JIT (:data:`INDEX_ONLY_PLAN`)."""
+    scans only and no JIT (:data:`INDEX_ONLY_PLAN`); the reads of the log in order (:meth:`read_rows`) through
+    ``fetch_rows`` when given: binary results too, one statement (no plan settings: a range of the primary key)."""
 
-    def __init__(self, fetch: Fetch, fetch_binary: Fetch | None = None) -> None:
+    def __init__(self, fetch: Fetch, fetch_binary: Fetch | None = None, fetch_rows: Fetch | None = None) -> None:
         self._fetch = fetch
         self._fetch_binary = fetch_binary or fetch
+        self._fetch_rows = fetch_rows or fetch
 
     def log_size(self) -> int:
         rows = self._fetch("SELECT MAX(position) FROM ledger_log", ())
@@ -114,7 +116,7 @@ class PostgresLogReader:
 
     def read_rows(self, start: int, limit: int) -> Sequence[StoredRow]:
         sql = f"SELECT {ROW_COLUMNS} FROM ledger_log WHERE position >= %s ORDER BY position LIMIT %s"
-        return [stored_row(row) for row in self._fetch(sql, (start, limit))]
+        return [stored_row(row) for row in self._fetch_rows(sql, (start, limit))]
 
     def read_partner_rows(self, partner_id: str, start: int, limit: int) -> Sequence[StoredRow]:
         sql = (
@@ -242,7 +244,9 @@ class PostgresLogRecorder(SequencedRecorder):
         create_tables: bool = True,
     ) -> None:
         super().__init__(
-            PostgresLogReader(self._fetch, self._fetch_binary), clock=clock, max_batch_events=max_batch_events
+            PostgresLogReader(self._fetch, self._fetch_binary, self._fetch_rows),
+            clock=clock,
+            max_batch_events=max_batch_events,
         )
         self.conninfo = conninfo
         # Reads only, one statement each: autocommit saves the COMMIT round trip.
@@ -288,6 +292,10 @@ class PostgresLogRecorder(SequencedRecorder):
     def _fetch(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._connection() as conn:
             return conn.execute(sql.encode(), params).fetchall()
+
+    def _fetch_rows(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        with self._connection() as conn:
+            return conn.execute(sql.encode(), params, binary=True).fetchall()
 
     def _fetch_binary(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._connection() as conn, conn.transaction():

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from ledger_core.claims.submission import ClaimDocument, ClaimSubmission, validate_submission
-from ledger_core.engine.aggregate import LedgerAggregate, derive_id
+from ledger_core.engine.aggregate import LedgerAggregate, derive_id_text
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.shared.money import Currency, format_amount
 from ledger_core.shared.validation import (
@@ -191,16 +191,7 @@ class Claim(LedgerAggregate):
     def from_submission(cls, submission: ClaimSubmission) -> Claim:
         """Start a claim from an already validated :class:`ClaimSubmission`."""
         return cls._create(
-            cls.Submitted,
-            id=submission.claim_id,
-            partner_id=submission.partner_id,
-            partner_claim_id=submission.partner_claim_id,
-            claim_type=submission.claim_type.value,
-            claim_amount=format_amount(submission.claim_amount, submission.currency),
-            currency=submission.currency.value,
-            submitted_at=submission.submitted_at,
-            documents=[document.to_json() for document in submission.documents],
-            verification_level=submission.verification_level.value,
+            cls.Submitted, id=submission.claim_id, partner_id=submission.partner_id, **submitted_payload(submission)
         )
 
     def change_status(self, status: str, reason: str | None = None) -> None:
@@ -226,27 +217,20 @@ class Claim(LedgerAggregate):
         ``risk_score`` (0..100) and ``risk_level`` come together or not at all. ``inputs`` are the
         features the rules saw (JSON, at most 16 KiB); they must not contain personal plaintext.
         """
-        target = self._check_automatic_transition(status)
-        if (risk_score is None) != (risk_level is None):
-            raise InvalidCommand(
-                "risk_score and risk_level must be given together", field="risk_level", value=str(risk_level)
-            )
-        score = None if risk_score is None else check_int(risk_score, "risk_score", minimum=0, maximum=100)
-        level = None if risk_level is None else parse_choice(RiskLevel, risk_level, "risk_level").value
-        verification_id = str(derive_id("verification", str(self.id), str(self.version + 1)))
-        self.trigger_event(
-            self.VerificationRecorded,
-            verification_id=verification_id,
-            status=target.value,
-            previous_status=self.status.value,
-            risk_score=score,
-            risk_level=level,
-            factors=check_string_list(factors, "factors", max_items=50, max_length=200),
-            explanation=check_text(explanation, "explanation", max_length=2000, min_length=0, multiline=True),
-            rule_set_version=check_identifier(rule_set_version, "rule_set_version", max_length=64),
-            inputs=check_json_object(inputs, "inputs", max_bytes=MAX_INPUTS_BYTES),
+        fields = verification_fields(
+            str(self.id),
+            self.version + 1,
+            self.status,
+            status=status,
+            risk_score=risk_score,
+            risk_level=risk_level,
+            factors=factors,
+            explanation=explanation,
+            rule_set_version=rule_set_version,
+            inputs=inputs,
         )
-        return verification_id
+        self.trigger_event(self.VerificationRecorded, **fields)
+        return str(fields["verification_id"])
 
     def resolve_review(self, *, decision: str, reviewer: str, notes: str) -> None:
         """Close the review of a ``flagged`` claim (or one :attr:`awaiting_review`) as ``verified`` or ``rejected``."""
@@ -263,10 +247,7 @@ class Claim(LedgerAggregate):
         )
 
     def _check_automatic_transition(self, status: str) -> ClaimStatus:
-        target = parse_choice(ClaimStatus, status, "status")
-        if self.status is ClaimStatus.FLAGGED or target not in TRANSITIONS[self.status]:
-            raise InvalidTransition("claim", self.status.value, target.value)
-        return target
+        return automatic_transition(self.status, status)
 
     # -- queries -------------------------------------------------------------------------------------
     @property
@@ -297,6 +278,63 @@ class Claim(LedgerAggregate):
     @property
     def claim_amount_text(self) -> str:
         return format_amount(self.claim_amount, self.currency)
+
+
+def submitted_payload(submission: ClaimSubmission) -> dict[str, Any]:
+    """The payload of the ``claim.submitted`` that starts a claim from ``submission`` (:meth:`Claim.from_submission`
+    records exactly these fields; the bulk import builds its drafts from them)."""
+    return {
+        "partner_claim_id": submission.partner_claim_id,
+        "claim_type": submission.claim_type.value,
+        "claim_amount": format_amount(submission.claim_amount, submission.currency),
+        "currency": submission.currency.value,
+        "submitted_at": submission.submitted_at,
+        "documents": [document.to_json() for document in submission.documents],
+        "verification_level": submission.verification_level.value,
+    }
+
+
+def verification_fields(
+    claim_id: str,
+    version: int,
+    current: ClaimStatus,
+    *,
+    status: str,
+    risk_score: int | None,
+    risk_level: str | None,
+    factors: Sequence[str],
+    explanation: str,
+    rule_set_version: str,
+    inputs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The checked payload of the ``claim.verification_recorded`` that claim ``claim_id`` in status ``current``
+    records as its event ``version`` (see :meth:`Claim.record_verification`, which records exactly this payload;
+    the bulk import builds its drafts from it). Raises what :meth:`Claim.record_verification` raises."""
+    target = automatic_transition(current, status)
+    if (risk_score is None) != (risk_level is None):
+        raise InvalidCommand(
+            "risk_score and risk_level must be given together", field="risk_level", value=str(risk_level)
+        )
+    return {
+        "verification_id": derive_id_text("verification", claim_id, str(version)),
+        "status": target.value,
+        "previous_status": current.value,
+        "risk_score": None if risk_score is None else check_int(risk_score, "risk_score", minimum=0, maximum=100),
+        "risk_level": None if risk_level is None else parse_choice(RiskLevel, risk_level, "risk_level").value,
+        "factors": check_string_list(factors, "factors", max_items=50, max_length=200),
+        "explanation": check_text(explanation, "explanation", max_length=2000, min_length=0, multiline=True),
+        "rule_set_version": check_identifier(rule_set_version, "rule_set_version", max_length=64),
+        "inputs": check_json_object(inputs, "inputs", max_bytes=MAX_INPUTS_BYTES),
+    }
+
+
+def automatic_transition(current: ClaimStatus, status: str) -> ClaimStatus:
+    """The status ``status`` names, when the machine moves there from ``current`` without a person (not out
+    of ``flagged``); else :class:`InvalidTransition`."""
+    target = parse_choice(ClaimStatus, status, "status")
+    if current is ClaimStatus.FLAGGED or target not in TRANSITIONS[current]:
+        raise InvalidTransition("claim", current.value, target.value)
+    return target
 
 
 def visible_to(claim: Claim, partner_id: str | None) -> Claim:

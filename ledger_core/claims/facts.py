@@ -16,7 +16,6 @@ the log alone.
 from __future__ import annotations
 
 import bisect
-import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -112,8 +111,6 @@ def epoch_seconds(timestamp: str) -> int:
     return int(datetime.fromisoformat(timestamp).timestamp())
 
 
-_value = operator.itemgetter(1)
-
 _Use = tuple[int, str, str]
 """(position, claim id, partner id) of a claim listing a hash: a plain tuple (no GC tracking)."""
 
@@ -158,12 +155,20 @@ class _Series:
 
     def before(self, as_of: int, last: int | None = None) -> list[tuple[str, Any]]:
         """The entries below position ``as_of`` (only the ``last`` of them when given), oldest first."""
+        first, cut = self._window(as_of, last)
+        return list(zip(self.claims[first:cut], self.values[first:cut], strict=True))
+
+    def values_before(self, as_of: int, last: int | None = None) -> list[Any]:
+        """The values of :meth:`before`'s entries (no claim ids, no pairs built)."""
+        first, cut = self._window(as_of, last)
+        return self.values[first:cut]
+
+    def _window(self, as_of: int, last: int | None) -> tuple[int, int]:
         cut = bisect.bisect_left(self.positions, as_of)
         first = 0 if last is None else cut - last
         if self.dropped and first < 0:
             raise ValueError(f"entries before position {as_of} are no longer kept (keep more than {last})")
-        first = max(0, first)
-        return list(zip(self.claims[first:cut], self.values[first:cut], strict=True))
+        return max(0, first), cut
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -288,10 +293,10 @@ class ClaimFactsIndex:
         series = self._amounts.get((query.partner_id, query.claim_type, query.currency))
         if series is None or query.history_size <= 0:
             return ()
-        window = series.before(limit, last=query.history_size + 1)
         if query.claim_id in self._claims:  # a claim verified again: leave its own amount out
+            window = series.before(limit, last=query.history_size + 1)
             return tuple([amount for claim_id, amount in window if claim_id != query.claim_id][-query.history_size :])
-        return tuple(map(_value, window[-query.history_size :]))
+        return tuple(series.values_before(limit, last=query.history_size + 1)[-query.history_size :])
 
     def _reference_claims(self, query: FactsQuery, limit: int) -> int:
         if query.reference is None:

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from decimal import Context, Decimal
 from enum import StrEnum
 
+from ledger_core.claims import exact_ln
 from ledger_core.claims.verification_inputs import OtherPartners, VerificationInputs
 from ledger_core.shared.vocabulary import RiskLevel
 
@@ -257,7 +258,8 @@ def log_amount_summary(amounts: Sequence[str]) -> tuple[str | None, str | None]:
 def _median_deviation(logs: Sequence[Decimal], median: Decimal) -> Decimal:
     """The median of ``|x - median|`` over the sorted ``logs`` without computing and sorting every deviation:
     those of the values at or below the median grow going left, the others going right, so the middle ones
-    are order statistics of two sorted runs, found by bisection. The same values as sorting (the same
+    are order statistics of two sorted runs, found by bisection (one bisection gives both middle values of
+    an even count: the one below is the largest of the rest). The same values as sorting (the same
     subtraction in the same context, and rounding is monotone)."""
     split = bisect.bisect_right(logs, median)
     below, above = split, len(logs) - split
@@ -268,26 +270,29 @@ def _median_deviation(logs: Sequence[Decimal], median: Decimal) -> Decimal:
     def right(index: int) -> Decimal:
         return abs(DECIMAL_CONTEXT.subtract(logs[split + index], median))
 
-    def smallest(rank: int) -> Decimal:  # the deviation at index ``rank`` once all are sorted
-        need = rank + 1
-        low, high = max(0, need - above), min(need, below)
-        while True:
-            taken = (low + high) // 2
-            rest = need - taken
-            if taken < below and rest > 0 and right(rest - 1) > left(taken):
-                low = taken + 1
-            elif taken > 0 and rest < above and left(taken - 1) > right(rest):
-                high = taken - 1
-            else:
-                candidates = [left(taken - 1)] if taken > 0 else []
-                if rest > 0:
-                    candidates.append(right(rest - 1))
-                return max(candidates)
-
-    middle = len(logs) // 2
+    need = len(logs) // 2 + 1  # the deviations up to the middle one, all sorted: how many from each run
+    low, high = max(0, need - above), min(need, below)
+    while True:
+        taken = (low + high) // 2
+        rest = need - taken
+        if taken < below and rest > 0 and right(rest - 1) > left(taken):
+            low = taken + 1
+        elif taken > 0 and rest < above and left(taken - 1) > right(rest):
+            high = taken - 1
+        else:
+            break
+    # The middle deviation is the largest of the ``need`` smallest: the last taken from either run.
+    from_left = left(taken - 1) if taken > 0 else None
+    from_right = right(rest - 1) if rest > 0 else None
+    if from_right is None or (from_left is not None and from_left >= from_right):
+        middle, before = from_left, [from_right, left(taken - 2) if taken > 1 else None]
+    else:
+        middle, before = from_right, [from_left, right(rest - 2) if rest > 1 else None]
+    if middle is None:
+        raise ValueError("no deviation to take the median of")
     if len(logs) % 2:
-        return smallest(middle)
-    return _median([smallest(middle - 1), smallest(middle)])
+        return middle
+    return _median([max(value for value in before if value is not None), middle])
 
 
 class _LogWindows:
@@ -327,8 +332,9 @@ _WINDOWS = _LogWindows()
 
 @functools.lru_cache(maxsize=65_536)
 def _ln(amount: str) -> Decimal:
-    """ln(amount) in :data:`DECIMAL_CONTEXT` (memoised: a partner's recent amounts recur in every summary)."""
-    return Decimal(amount).ln(DECIMAL_CONTEXT)
+    """ln(amount) in :data:`DECIMAL_CONTEXT` (memoised: a partner's recent amounts recur in every summary;
+    :func:`~ledger_core.claims.exact_ln.ln`: ``Decimal.ln``'s result, faster)."""
+    return exact_ln.ln(Decimal(amount), DECIMAL_CONTEXT)
 
 
 def _median(ordered: Sequence[Decimal]) -> Decimal:

@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from uuid import UUID
 
-from ledger_core.claims.claim import Claim, visible_to
+from ledger_core.claims.claim import Claim, submitted_payload, verification_fields, visible_to
 from ledger_core.claims.errors import DuplicateClaim
 from ledger_core.claims.facts import ClaimFacts, ClaimFactsSnapshot, FactsQuery, HashUsage, claim_reference
 from ledger_core.claims.risk_rules import (
@@ -37,6 +38,7 @@ from ledger_core.claims.risk_rules import (
 from ledger_core.claims.submission import ClaimSubmission, submission_differences
 from ledger_core.claims.verification_inputs import AmountHistory, DocumentEvidence, OtherPartners, VerificationInputs
 from ledger_core.engine.application import LedgerApplication
+from ledger_core.engine.envelope import EventDraft
 from ledger_core.engine.errors import ConcurrencyConflict, InvalidCommand, InvalidTransition
 from ledger_core.engine.ports import Clock
 from ledger_core.shared.money import format_amount
@@ -212,6 +214,16 @@ def _same_amount(text: str, amount: Decimal) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class NewClaimDrafts:
+    """A new claim's two entries as drafts (:meth:`ClaimVerificationService.new_claim_drafts`)."""
+
+    submitted_payload: dict[str, Any]
+    """The ``claim.submitted`` payload (what the claim facts read of it)."""
+    submitted: EventDraft
+    verified: EventDraft
+
+
+@dataclass(frozen=True, slots=True)
 class VerifiedClaim:
     """A claim after a command, the log positions the command wrote (may be none), and whether it was created."""
 
@@ -302,16 +314,28 @@ class ClaimVerificationService:
         )
         return inputs, decide(inputs, self.rule_set_version)
 
-    def submitted_on(self, submission: ClaimSubmission, facts: ClaimFactsSnapshot) -> Claim:
-        """The new claim and its first verification exactly as :meth:`submit` records them, decided on
-        ``facts`` (the bulk import computes a chunk's facts at once); nothing is saved."""
-        claim = Claim.from_submission(submission)
+    def new_claim_drafts(
+        self, submission: ClaimSubmission, facts: ClaimFactsSnapshot, claim_id: str | None = None
+    ) -> NewClaimDrafts:
+        """The entries :meth:`submit` records for a new claim (``claim.submitted`` and its first
+        ``claim.verification_recorded``, the same payloads and checks: :func:`submitted_payload`,
+        :func:`verification_fields`), decided on ``facts`` and built as drafts without the aggregate: the bulk
+        import computes a chunk's facts at once and saves drafts. Nothing is saved. ``claim_id``: the
+        submission's claim id as text when the caller has it (``submission.claim_id`` derives it again)."""
         now = format_timestamp(self.clock())
         inputs = gather_inputs(
             submission, facts, received_at=now, evaluated_at=now, cross_partner=self.params.cross_partner
         )
-        self._apply(claim, inputs, decide(inputs, self.rule_set_version))
-        return claim
+        decision = decide(inputs, self.rule_set_version)
+        claim_id = str(submission.claim_id) if claim_id is None else claim_id
+        partner_id = submission.partner_id
+        submitted = submitted_payload(submission)
+        verified = verification_fields(claim_id, 2, ClaimStatus.SUBMITTED, **self._decision_fields(inputs, decision))
+        return NewClaimDrafts(
+            submitted,
+            self.app.creation_draft(Claim.Submitted, claim_id, partner_id, submitted),
+            self.app.event_draft(Claim.VerificationRecorded, claim_id, 2, partner_id, verified),
+        )
 
     def _record(self, claim: Claim, *, received_at: str, evaluated_at: str) -> bool:
         """Evaluate and record on the aggregate when the outcome is new; False when it repeats the latest."""
@@ -327,15 +351,19 @@ class ClaimVerificationService:
         return True
 
     def _apply(self, claim: Claim, inputs: VerificationInputs, decision: Decision) -> None:
-        claim.record_verification(
-            status=decision.status.value,
-            risk_score=decision.risk_score,
-            risk_level=None if decision.risk_level is None else decision.risk_level.value,
-            factors=decision.factors,
-            explanation=decision.explanation,
-            rule_set_version=self.rule_set_version,
-            inputs=inputs.to_json(),
-        )
+        claim.record_verification(**self._decision_fields(inputs, decision))
+
+    def _decision_fields(self, inputs: VerificationInputs, decision: Decision) -> dict[str, Any]:
+        """What :meth:`Claim.record_verification` is given for ``decision`` on ``inputs``."""
+        return {
+            "status": decision.status.value,
+            "risk_score": decision.risk_score,
+            "risk_level": None if decision.risk_level is None else decision.risk_level.value,
+            "factors": decision.factors,
+            "explanation": decision.explanation,
+            "rule_set_version": self.rule_set_version,
+            "inputs": inputs.to_json(),
+        }
 
     def _get(self, claim_id: UUID, partner_id: str | None) -> Claim:
         return visible_to(self.app.load(Claim, claim_id, "claim"), partner_id)

@@ -52,6 +52,11 @@ def derive_id(kind: str, *parts: str) -> UUID:
     return UUID(uuid5_text("\x1f".join((kind, *parts))))
 
 
+def derive_id_text(kind: str, *parts: str) -> str:
+    """``str(derive_id(kind, *parts))`` without building the ``UUID``."""
+    return uuid5_text("\x1f".join((kind, *parts)))
+
+
 class LedgerAggregate(Aggregate):
     """An eventsourcing aggregate owned by at most one partner."""
 

@@ -8,6 +8,7 @@ Storage arrives as ports: an eventsourcing ``ApplicationRecorder`` that accepts
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -119,11 +120,23 @@ class LedgerApplication(Application[UUID]):
         return recordings
 
     def creation_draft(
-        self, event_class: type[Any], aggregate_id: UUID, partner_id: str | None, payload: dict[str, Any]
+        self, event_class: type[Any], aggregate_id: UUID | str, partner_id: str | None, payload: dict[str, Any]
     ) -> EventDraft:
         """A creation event's draft built from its payload, for :meth:`save_drafts` (bulk paths; the caller
         vouches for the payload: see :meth:`EnvelopeMapper.creation_draft`)."""
         return self._envelope_mapper.creation_draft(event_class, aggregate_id, partner_id, payload)
+
+    def event_draft(
+        self,
+        event_class: type[Any],
+        aggregate_id: UUID | str,
+        version: int,
+        partner_id: str | None,
+        payload: dict[str, Any],
+    ) -> EventDraft:
+        """Event ``version``'s draft built from its payload, for :meth:`save_drafts` (bulk paths; the caller
+        vouches for the payload and the version: see :meth:`EnvelopeMapper.event_draft`)."""
+        return self._envelope_mapper.event_draft(event_class, aggregate_id, version, partner_id, payload)
 
     def save_drafts(
         self, drafts: Sequence[EventDraft], *aggregates: LedgerAggregate, anchored_at: int | None = None
@@ -162,6 +175,20 @@ class LedgerApplication(Application[UUID]):
             for aggregate in aggregates:
                 self.repository.cache.put(aggregate.id, aggregate)
         return positions
+
+    def submit_anchored(
+        self, drafts: Sequence[EventDraft], *aggregates: LedgerAggregate, anchored_at: int
+    ) -> Future[list[int]]:
+        """:meth:`save_drafts` anchored at ``anchored_at``, without waiting: the future of the positions (its
+        result raises what :meth:`save_drafts` raises, :class:`~ledger_core.engine.errors.LogMoved` included).
+        The aggregates' pending events are taken now; the aggregates are not cached (a bulk writer goes on
+        from its own copies). Needs a :class:`~ledger_core.engine.ports.DraftAppender` (else :class:`TypeError`)."""
+        appender = self._draft_appender
+        if appender is None:
+            raise TypeError("this recorder cannot append anchored saves")
+        to_draft = self._envelope_mapper.to_draft
+        batch = [*drafts, *(to_draft(event) for aggregate in aggregates for event in aggregate.collect_events())]
+        return appender.submit_drafts(AnchoredDrafts(anchored_at, batch))
 
     async def save_async(self, *aggregates: LedgerAggregate) -> list[int]:
         """Save from a coroutine without blocking the event loop; return the new events' positions.

@@ -107,7 +107,7 @@ class EnvelopeMapper(Mapper[UUID]):
         )
 
     def creation_draft(
-        self, event_class: type[Any], aggregate_id: UUID, partner_id: str | None, payload: dict[str, Any]
+        self, event_class: type[Any], aggregate_id: UUID | str, partner_id: str | None, payload: dict[str, Any]
     ) -> EventDraft:
         """The draft :meth:`to_draft` makes of the creation event (version 1) ``event_class`` of aggregate
         ``aggregate_id`` whose payload is ``payload``, without building the event or its aggregate.
@@ -116,13 +116,26 @@ class EnvelopeMapper(Mapper[UUID]):
         ``event_class`` but the header fields, JSON values only: the check :meth:`to_draft` makes is not
         made here) and that ``aggregate_id`` has no event yet (the sequencer refuses the save otherwise).
         """
+        return self.event_draft(event_class, aggregate_id, 1, partner_id, payload)
+
+    def event_draft(
+        self,
+        event_class: type[Any],
+        aggregate_id: UUID | str,
+        version: int,
+        partner_id: str | None,
+        payload: dict[str, Any],
+    ) -> EventDraft:
+        """The draft :meth:`to_draft` makes of event ``version`` of aggregate ``aggregate_id``, an
+        ``event_class`` whose payload is ``payload``; the caller vouches as for :meth:`creation_draft` (and
+        that the aggregate's events before ``version`` are saved first or in the same save). ``aggregate_id``:
+        the id or its text as ``str(UUID)`` writes it."""
         aggregate_type = self._aggregate_type_of.get(event_class)
         if aggregate_type is None:
             aggregate_type = self._register_class(event_class)
         id_text = str(aggregate_id)
-        return EventDraft(
-            event_id_for(id_text, 1), event_class.EVENT_TYPE, aggregate_type, id_text, 1, partner_id, payload
-        )
+        event_id = event_id_for(id_text, version)
+        return EventDraft(event_id, event_class.EVENT_TYPE, aggregate_type, id_text, version, partner_id, payload)
 
     def _register_class(self, cls: type[Any]) -> str:
         aggregate = self.registry.aggregate_of.get(cls)

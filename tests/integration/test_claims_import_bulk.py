@@ -11,7 +11,8 @@ must be identical, and every recorded verification must replay from the log.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,13 +23,16 @@ import orjson
 import pytest
 
 from adapters.opening import open_ledger
-from ledger_core.claims.batch.bulk import BulkChunk, BulkLoader
+from ledger_core.claims.batch.bulk import BulkChunk, BulkLoader, InFlight
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus
 from ledger_core.claims.batch.formats import LineOutcome
 from ledger_core.claims.batch.importing import ClaimImport
 from ledger_core.claims.batch.lines import ClaimLine
 from ledger_core.claims.replay import ReplayCheck
 from ledger_core.claims.submission import validate_submission
+from ledger_core.engine.aggregate import LedgerAggregate
+from ledger_core.engine.envelope import EventDraft
+from ledger_core.engine.errors import LogMoved
 from ledger_core.ledger import Ledger
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -111,7 +115,8 @@ def stored_entries(ledger: Ledger) -> list[bytes]:
 
 
 class CountingLoader(BulkLoader):
-    """Counts the chunks that went through the bulk path."""
+    """Counts the chunks that went through the bulk path (saved at once, or landed after being decided while
+    the chunk before them committed)."""
 
     saved = 0
 
@@ -119,6 +124,11 @@ class CountingLoader(BulkLoader):
         saved = super().load(file, chunk)
         self.saved += saved is not None
         return saved
+
+    def land(self, flight: InFlight) -> tuple[ClaimsFile, list[int]] | None:
+        landed = super().land(flight)
+        self.saved += landed is not None
+        return landed
 
 
 @pytest.fixture
@@ -203,4 +213,96 @@ def test_a_chunk_decided_on_a_log_that_moved_is_decided_again(pair: tuple[Ledger
     checks = replays(ledger, batches, hashlib.sha256(source.read_bytes()).hexdigest())
     assert checks[0].recorded_inputs["asOfPosition"] == moved[0]
     assert all(check.matches for check in checks)
+    assert ledger.verify().size == ledger.size()
+
+
+class HeldLoader(BulkLoader):
+    """Holds every queued save until its chunk lands, so the next chunk is always decided on a log without it
+    (on a fast local database the save has often landed by then). ``before_release`` runs first."""
+
+    overlapped = 0
+    refused = 0
+    before_release: Callable[[], None] | None = None
+
+    def __init__(self, ledger: Ledger) -> None:
+        super().__init__(ledger.app, ledger.claims.verification.facts, ledger.claims.verification)
+        self.held: list[Callable[[], None]] = []
+
+    def decide_after(self, chunk: Sequence[ClaimLine], flight: InFlight | None) -> BulkChunk | None:
+        decided = super().decide_after(chunk, flight)
+        self.overlapped += flight is not None and decided is not None and not flight.positions.done()
+        return decided
+
+    def submit(self, file: ClaimsFile, chunk: Sequence[ClaimLine], decided: BulkChunk) -> InFlight:
+        app = self.app
+        queue = app.submit_anchored
+        held: Future[list[int]] = Future()
+
+        def later(drafts: Sequence[EventDraft], *aggregates: LedgerAggregate, anchored_at: int) -> Future[list[int]]:
+            self.held.append(lambda: _settle(held, queue(drafts, *aggregates, anchored_at=anchored_at)))
+            return held
+
+        app.submit_anchored = later  # type: ignore[method-assign]
+        try:
+            return super().submit(file, chunk, decided)
+        finally:
+            del app.submit_anchored  # the class's method again
+
+    def land(self, flight: InFlight) -> tuple[ClaimsFile, list[int]] | None:
+        if self.before_release is not None:
+            self.before_release()
+        while self.held:
+            self.held.pop(0)()
+        landed = super().land(flight)
+        self.refused += landed is None
+        return landed
+
+
+def _settle(held: Future[list[int]], queued: Future[list[int]]) -> None:
+    try:
+        held.set_result(queued.result())
+    except LogMoved as refused:
+        held.set_exception(refused)
+
+
+def test_chunks_decided_while_the_one_before_commits_write_the_same_log(
+    pair: tuple[Ledger, Ledger], source: Path
+) -> None:
+    """Each chunk decided on the log without the chunk before it (still committing) plus that chunk's claims:
+    the same entries as claim by claim."""
+    by_claim, in_bulk = pair
+    import_file(by_claim, source, bulk=False)
+    loader = HeldLoader(in_bulk)
+    bulk = import_file(in_bulk, source, bulk=True, loader=loader)
+    assert loader.overlapped >= 2  # chunks 2 and 6, decided before 1 and 5 landed
+    assert stored_entries(in_bulk) == stored_entries(by_claim)
+    checks = replays(in_bulk, bulk, hashlib.sha256(source.read_bytes()).hexdigest())
+    assert all(check.matches for check in checks)
+
+
+def test_a_refused_save_drops_the_chunk_decided_on_it(pair: tuple[Ledger, Ledger], source: Path) -> None:
+    """Another save lands before the first chunk's: that save is refused, and the second chunk, decided on it,
+    is decided again after the first (both on the log as it now is); every claim once, every decision replays."""
+    _, ledger = pair
+    loader = HeldLoader(ledger)
+    moved: list[int] = []
+
+    def another_save() -> None:
+        if not moved:
+            ledger.documents.register(
+                partner_id=P, sha256=HASHES[3], document_type="photo", media_type="image/png", size_bytes=1, metadata={}
+            )
+            moved.append(ledger.size())
+
+    loader.before_release = another_save
+    batches = import_file(ledger, source, bulk=True, loader=loader)
+    assert loader.refused == 1
+    assert loader.overlapped >= 1  # the second chunk was decided on the refused one, then again
+
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    checks = replays(ledger, batches, digest)
+    assert checks[0].recorded_inputs["asOfPosition"] == moved[0]
+    assert all(check.matches for check in checks)
+    imported = [result.claim_id for result in batches.results(P, digest) if result.outcome is LineOutcome.IMPORTED]
+    assert len(imported) == len(set(imported)) >= 25
     assert ledger.verify().size == ledger.size()

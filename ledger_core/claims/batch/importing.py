@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import IO
 from uuid import UUID
 
-from ledger_core.claims.batch.bulk import BulkLoader
+from ledger_core.claims.batch.bulk import BulkLoader, InFlight
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus, LineResult, claims_file_id
 from ledger_core.claims.batch.formats import BatchFileRejected, BatchKind, LineOutcome, parse_claims_name
 from ledger_core.claims.batch.lines import ClaimLine, ClaimReader, scan
@@ -128,18 +128,13 @@ class ClaimImport:
         positions = _Run(name.partner_id, file_start=rows[0].position, resume_from=rows[-1].position + 1)
         with open_file() as stream:
             reader = ClaimReader(stream, name.format, name.partner_id, file.default_level, name.kind)
-            load = self._load_chunk if name.kind is BatchKind.IMPORT else self._verify_chunk
-            bulk = self.bulk if name.kind is BatchKind.IMPORT else None
-            for chunk in _chunks(reader, file.lines_through, self.chunk_size):
-                saved = None if bulk is None else bulk.load(file, chunk)
-                if saved is None:
-                    file.record_chunk(chunk[-1].line, load(chunk, positions))
-                    written: Sequence[int] = save(self.app, file)
-                else:
-                    file, written = saved
-                positions.resume_from = written[-1] + 1
-                if progress is not None:
-                    progress(file.lines_through)
+            chunks = _chunks(reader, file.lines_through, self.chunk_size)
+            if name.kind is BatchKind.IMPORT and self.bulk is not None:
+                file = self._import_overlapped(file, chunks, self.bulk, positions, progress)
+            else:
+                load = self._load_chunk if name.kind is BatchKind.IMPORT else self._verify_chunk
+                for chunk in chunks:
+                    file = self._record(file, chunk, load, None, positions, progress)
         file.complete(file.lines_through)
         save(self.app, file)
         return ImportReport.of(file)
@@ -163,6 +158,71 @@ class ClaimImport:
                 yield from (LineResult.from_json(result) for result in decode_entry(row.entry).payload["results"])
 
     # -- internals -------------------------------------------------------------------------------------
+    def _import_overlapped(
+        self,
+        file: ClaimsFile,
+        chunks: Iterator[list[ClaimLine]],
+        bulk: BulkLoader,
+        positions: _Run,
+        progress: Progress | None,
+    ) -> ClaimsFile:
+        """Import ``chunks`` through the bulk path, each chunk decided while the save of the one before it
+        commits (:meth:`BulkLoader.decide_after`); a chunk that cannot go that way goes through
+        :meth:`_record` once the one before has landed. Returns the file as saved."""
+        flight: InFlight | None = None
+        for chunk in chunks:
+            decided = bulk.decide_after(chunk, flight)
+            if flight is not None:
+                file, landed = self._land(bulk, flight, positions, progress)
+                decided = decided if landed else None  # decided on a save that was refused: decide again
+                flight = None
+            if decided is not None:
+                flight = bulk.submit(file, chunk, decided)
+            else:
+                file = self._record(file, chunk, self._load_chunk, bulk, positions, progress)
+        if flight is not None:
+            file, _ = self._land(bulk, flight, positions, progress)
+        return file
+
+    def _land(
+        self, bulk: BulkLoader, flight: InFlight, positions: _Run, progress: Progress | None
+    ) -> tuple[ClaimsFile, bool]:
+        """Wait for ``flight``'s save; when it was refused (the log moved), record its chunk again as
+        :meth:`_record` does. Returns the file as saved and whether the flight's own save landed."""
+        saved = bulk.land(flight)
+        if saved is None:
+            chunk = list(flight.chunk)
+            return self._record(flight.file_before, chunk, self._load_chunk, bulk, positions, progress), False
+        file, written = saved
+        self._advance(file, written, positions, progress)
+        return file, True
+
+    def _record(
+        self,
+        file: ClaimsFile,
+        chunk: list[ClaimLine],
+        load: Callable[[list[ClaimLine], _Run], list[LineResult]],
+        bulk: BulkLoader | None,
+        positions: _Run,
+        progress: Progress | None,
+    ) -> ClaimsFile:
+        """Record ``chunk``: through ``bulk`` when it can (:meth:`BulkLoader.load`), else line by line
+        (``load``) and its ``chunk_loaded``. Returns the file as saved."""
+        saved = None if bulk is None else bulk.load(file, chunk)
+        if saved is None:
+            file.record_chunk(chunk[-1].line, load(chunk, positions))
+            written: Sequence[int] = save(self.app, file)
+        else:
+            file, written = saved
+        self._advance(file, written, positions, progress)
+        return file
+
+    @staticmethod
+    def _advance(file: ClaimsFile, written: Sequence[int], positions: _Run, progress: Progress | None) -> None:
+        positions.resume_from = written[-1] + 1
+        if progress is not None:
+            progress(file.lines_through)
+
     def _existing(self, file_id: UUID) -> ClaimsFile | None:
         try:
             return self.app.load(ClaimsFile, file_id, "claims_file")
