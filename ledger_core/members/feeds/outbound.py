@@ -27,7 +27,7 @@ import orjson
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.chain import StoredRow
 from ledger_core.members.enrollments import enrollment_id
-from ledger_core.members.feeds.compact import IdOrdinals, PackedStrings
+from ledger_core.members.feeds.compact import IdOrdinals, Mapped, PackedStrings
 from ledger_core.members.feeds.formats import ENROLLMENT_COLUMNS
 from ledger_core.members.feeds.ports import FeedLogReader
 from ledger_core.members.member import member_id
@@ -76,11 +76,12 @@ class EnrollmentState:
 
     def __init__(self) -> None:
         self._count = 0
+        self._room = 0  # enrollments the fixed-width columns have room for
         self.ids = IdOrdinals()  # enrollment aggregate id (UUID bytes) -> ordinal
         self.pmids = PackedStrings()
-        self.dates = array("H")  # _DATE_COLUMNS per enrollment; "I" once there are 65,536 distinct dates
-        self.status = bytearray()  # index into _STATUSES
-        self.touched = bytearray()
+        self.dates = Mapped("H")  # _DATE_COLUMNS per enrollment; "I" once there are 65,536 distinct dates
+        self.status = Mapped("B")  # index into _STATUSES
+        self.touched = Mapped("B")
         self.date_values: list[str] = [""]
         self._date_index: dict[str, int] = {"": 0}
 
@@ -93,10 +94,11 @@ class EnrollmentState:
             return ordinal
         self._count = ordinal + 1
         self.pmids.append(pmid)
-        if ordinal == len(self.status):  # the fixed-width columns grow by blocks, zeroed
-            self.status += _BLOCK_ZEROS
-            self.touched += _BLOCK_ZEROS
-            self.dates.extend(array(self.dates.typecode, bytes(_DATE_COLUMNS * _BLOCK * self.dates.itemsize)))
+        if ordinal == self._room:  # zero until written: a new enrollment has no date nor status
+            self._room = max(2 * self._room, _MIN_ROOM)
+            self.status.reserve(self._room)
+            self.touched.reserve(self._room)
+            self.dates.reserve(self._room * _DATE_COLUMNS)
         return ordinal
 
     def find(self, key: bytes) -> int:
@@ -109,11 +111,17 @@ class EnrollmentState:
             index = self._date_index[day] = len(self.date_values)
             self.date_values.append(day)
             if index > 0xFFFF and self.dates.typecode == "H":
-                self.dates = array("I", self.dates)
-        self.dates[ordinal * _DATE_COLUMNS + column] = index
+                self._widen_dates()
+        self.dates.items[ordinal * _DATE_COLUMNS + column] = index
+
+    def _widen_dates(self) -> None:
+        used = self._count * _DATE_COLUMNS
+        wider = Mapped("I", len(self.dates))
+        wider.items[:used] = memoryview(array("I", self.dates.items[:used]))
+        self.dates = wider
 
     def row(self, ordinal: int) -> tuple[str, ...]:
-        values, dates, at = self.date_values, self.dates, ordinal * _DATE_COLUMNS
+        values, dates, at = self.date_values, self.dates.items, ordinal * _DATE_COLUMNS
         return (
             self.pmids[ordinal],
             values[dates[at]],
@@ -121,7 +129,7 @@ class EnrollmentState:
             values[dates[at + 2]],
             values[dates[at + 3]],
             "",
-            _STATUS_VALUES[self.status[ordinal]],
+            _STATUS_VALUES[self.status.items[ordinal]],
         )
 
 
@@ -134,8 +142,7 @@ _STATUSES = (SubscriptionStatus.NONE, SubscriptionStatus.ACTIVE, SubscriptionSta
 _STATUS_CODE = {status: code for code, status in enumerate(_STATUSES)}
 _STATUS_VALUES = tuple(status.feed_value for status in _STATUSES)
 _DATE_COLUMNS = len(_DATE_FIELDS)
-_BLOCK = 4096
-_BLOCK_ZEROS = bytes(_BLOCK)
+_MIN_ROOM = 4096
 
 
 class EnrollmentRows:
@@ -156,7 +163,7 @@ class EnrollmentRows:
     def _ordinals(self) -> Iterator[int]:
         state, skip = self._state, self._skip
         if self._since > 0:
-            touched = state.touched
+            touched = state.touched.items
             return (o for o in range(len(state)) if touched[o] and not (skip and skip[o]))
         if skip is not None:
             return (o for o in range(len(state)) if not skip[o])
@@ -238,7 +245,7 @@ class _Fold:
                     continue
             set_date(ordinal, column, payload.get(name) or "")
             if row.position >= since:
-                touched[ordinal] = 1  # state.touched grows in place: this is still its buffer
+                touched.items[ordinal] = 1  # items: enrolling may have grown the column
 
     def _subscription(self, aggregate_id: str, pmid: str | None, kind: str, touched: bool) -> None:
         known = self.subscriptions.find(id_key(aggregate_id))
@@ -252,8 +259,9 @@ class _Fold:
         state = self.state
         ordinal = state.find(enrollment_id(self.partner_id, pmid).bytes)
         if ordinal >= 0:
-            state.status[ordinal] = _STATUS_CODE[_SUBSCRIPTION[kind]]
-            state.touched[ordinal] |= touched
+            state.status.items[ordinal] = _STATUS_CODE[_SUBSCRIPTION[kind]]
+            if touched:
+                state.touched.items[ordinal] = 1
 
 
 def prior_month(day: date) -> date:

@@ -124,11 +124,14 @@ def random_log(seed: int, members: int) -> list[StoredRow]:
     ]
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_the_column_wise_fold_gives_the_plain_folds_rows(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Full and incremental ranges, small read chunks (rows of one enrollment split across reads)."""
-    monkeypatch.setattr(outbound, "_READ_CHUNK", 7 + seed)
-    rows = random_log(seed, 300)
+@pytest.mark.parametrize(("seed", "members", "chunk"), [*((seed, 300, 7 + seed) for seed in range(6)), (6, 9000, 900)])
+def test_the_column_wise_fold_gives_the_plain_folds_rows(
+    seed: int, members: int, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full and incremental ranges, small read chunks (rows of one enrollment split across reads), columns
+    grown several times."""
+    monkeypatch.setattr(outbound, "_READ_CHUNK", chunk)
+    rows = random_log(seed, members)
     log = ListLog(rows)
     feed = EnrollmentFeed(cast(LedgerApplication, None), cast(FeedLogReader, log))
     size = len(rows)
@@ -138,7 +141,7 @@ def test_the_column_wise_fold_gives_the_plain_folds_rows(seed: int, monkeypatch:
         assert list(produced) == expected
         assert produced.count == len(expected)
         assert list(produced) == expected  # iterating again gives the same rows
-    assert log.reads > size // 20
+    assert log.reads > size // chunk
 
 
 def test_id_ordinals_number_ids_in_the_order_first_added() -> None:
