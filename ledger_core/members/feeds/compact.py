@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import mmap
 import sys
+from array import array
 from typing import Any, Literal
 
 Typecode = Literal["B", "H", "I", "Q"]
@@ -159,7 +160,7 @@ class PackedStrings:
 
     def __init__(self) -> None:
         self._data = Mapped("B")
-        self._ends = Mapped("Q")
+        self._ends = Mapped("I")  # "Q" once the strings pass 4 GiB
         self._used = 0
         self._count = 0
 
@@ -174,9 +175,16 @@ class PackedStrings:
             self._data.reserve(end)
         if count == len(self._ends.items):
             self._ends.reserve(count + 1)
+        if end > _LOW and self._ends.typecode == "I":
+            self._widen_ends()
         self._data.items[start:end] = encoded
         self._ends.items[count] = end
         self._used, self._count = end, count + 1
+
+    def _widen_ends(self) -> None:
+        wider = Mapped("Q", len(self._ends))
+        wider.items[: self._count] = memoryview(array("Q", self._ends.items[: self._count]))
+        self._ends = wider
 
     def __getitem__(self, index: int) -> str:
         if not 0 <= index < self._count:

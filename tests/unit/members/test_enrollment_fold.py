@@ -16,8 +16,8 @@ import pytest
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.chain import StoredRow
 from ledger_core.members.enrollments import enrollment_id
-from ledger_core.members.feeds import outbound
-from ledger_core.members.feeds.compact import IdOrdinals, PackedStrings
+from ledger_core.members.feeds import compact, outbound
+from ledger_core.members.feeds.compact import IdOrdinals, Mapped, PackedStrings
 from ledger_core.members.feeds.outbound import ENROLLMENT_TYPES, EnrollmentFeed, EnrollmentState, id_key
 from ledger_core.members.feeds.ports import FeedLogReader
 from ledger_core.members.member import member_id
@@ -176,3 +176,25 @@ def test_dates_past_65536_distinct_days_keep_every_index() -> None:
     state.set_date(second, 2, "2026-01-01")
     assert state.row(first) == ("a", "2026-01-01", "", "", "", "", "None")
     assert state.row(second) == ("b", "", "day-69999", "2026-01-01", "", "", "None")
+
+
+@pytest.mark.parametrize("remap", [True, False])
+def test_mapped_columns_keep_their_items_when_they_grow(remap: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Grown in place (``mremap``, Linux) or copied into a larger mapping (elsewhere); new room reads zero."""
+    monkeypatch.setattr(compact, "_CAN_REMAP", remap and compact._CAN_REMAP)
+    column = Mapped("Q")
+    for size in (10, 5_000, 70_000):
+        column.reserve(size)
+        assert len(column) >= size
+        column.items[size - 1] = size
+    assert [column.items[size - 1] for size in (10, 5_000, 70_000)] == [10, 5_000, 70_000]
+    assert column.items[69_998] == 0
+    packed = PackedStrings()
+    for index in range(3_000):
+        packed.append(f"m\u00e9mbre-{index}")
+    packed._widen_ends()  # as past 4 GiB of strings: 8-byte offsets, the same strings
+    packed.append("last")
+    expected = ["m\u00e9mbre-0", "m\u00e9mbre-1234", "m\u00e9mbre-2999", "last"]
+    assert [packed[index] for index in (0, 1_234, 2_999, 3_000)] == expected
+    with pytest.raises(IndexError):
+        packed[3_001]
