@@ -39,6 +39,7 @@ from _common import (
     machine_info,
     measure_phase,
     parse_backends,
+    peak_rss_kib,
     print_table,
     run_in_subprocess,
     utc_now,
@@ -156,6 +157,7 @@ def enroll_and_export(ledger: Any, enrollments: int, out: Path) -> dict[str, Any
             pending = []
     if pending:
         ledger.app.save(*pending)
+    setup_peak_kib = peak_rss_kib()
     with measure_phase() as phase:
         path = write_enrollment_feed(ledger, PARTNER, date(2026, 1, 16), out, full=True)
     lines = sum(1 for _ in path.open(encoding="utf-8")) - 1
@@ -166,7 +168,10 @@ def enroll_and_export(ledger: Any, enrollments: int, out: Path) -> dict[str, Any
         "seconds": round(phase.seconds, 2),
         "cpu_seconds": round(phase.cpu_seconds, 2),
         "rss_peak_mib": round(phase.rss_peak_kib / 1024, 1),
+        "rss_before_feed_mib": round(phase.rss_start_kib / 1024, 1),
+        "rss_peak_before_feed_mib": round(setup_peak_kib / 1024, 1),
         "seconds_per_million": round(phase.seconds * 1_000_000 / enrolled, 1),
+        "cpu_seconds_per_million": round(phase.cpu_seconds * 1_000_000 / enrolled, 2),
     }
 
 
@@ -321,6 +326,9 @@ def enrollment_main(args: Any) -> None:
                 ("enrollment feed s", "seconds"),
                 ("enrollment CPU s", "cpu_seconds"),
                 ("enrollment s per 1M", "seconds_per_million"),
+                ("enrollment CPU s per 1M", "cpu_seconds_per_million"),
+                ("RSS before the feed MiB", "rss_before_feed_mib"),
+                ("peak RSS before the feed MiB", "rss_peak_before_feed_mib"),
                 ("enrollment peak RSS MiB", "rss_peak_mib"),
             )
         ],

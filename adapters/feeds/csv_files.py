@@ -27,7 +27,9 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
 
     ``safe``: neutralise every cell (reports, read by people in spreadsheets). The enrollment and outcome
     feeds are loaded by the partner's systems and are written exactly (``safe=False``): a negative NPS is
-    ``-20``, a member id is the partner's own id as it sent it.
+    ``-20``, a member id is the partner's own id as it sent it. A cell that is None is written empty, any
+    other value as ``str()`` gives it (unsafe rows go to the csv module as they are: it does the same, without
+    a list per row).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -36,10 +38,14 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\r\n")
             writer.writerow(header)
-            for row in rows:
-                cells = ["" if cell is None else str(cell) for cell in row]
-                writer.writerow([neutralise(cell) for cell in cells] if safe else cells)
-                count += 1
+            if safe:
+                for row in rows:
+                    writer.writerow([neutralise("" if cell is None else str(cell)) for cell in row])
+                    count += 1
+            else:  # the csv module writes None as "" and other values as str() (floats as repr, the same)
+                for row in rows:
+                    writer.writerow(row)
+                    count += 1
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
