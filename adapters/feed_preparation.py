@@ -30,12 +30,12 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 
 from adapters.files.master_key import KeyWrapper
+from adapters.gc_threshold import BULK_THRESHOLDS
 from adapters.storage import StorageConfig, open_key_store
 from ledger_core.members.feeds.preparation import PreparedBatch, RowBatch, prepare_batch
 from ledger_core.members.privacy import PersonalDataVault
 
 _PR_SET_PDEATHSIG = 1
-_GC_THRESHOLDS = (70_000, 20, 100)
 _vault: PersonalDataVault | None = None
 """The worker process's vault (set by :func:`_start_worker`)."""
 
@@ -47,13 +47,14 @@ def _die_with_parent() -> None:
 
 def _start_worker(config: StorageConfig, master_key: bytes) -> None:
     """A worker's start: its own key-store connection and vault (closed when the process ends). The
-    cyclic collector runs ~100x less often than by default: a batch makes tens of thousands of small
-    containers and no cycles, and the default threshold spent ~15 % of the CPU collecting them."""
+    cyclic collector runs ~100x less often than by default (:mod:`adapters.gc_threshold`): a batch
+    makes tens of thousands of small containers and no cycles; the default threshold spent ~12 % of a
+    worker's CPU collecting them."""
     global _vault
     _die_with_parent()
     _vault = PersonalDataVault(open_key_store(config, KeyWrapper(master_key)))
     gc.freeze()  # what the start imported is permanent: never scanned again
-    gc.set_threshold(*_GC_THRESHOLDS)
+    gc.set_threshold(*BULK_THRESHOLDS)
 
 
 def _prepare(partner_id: str, on: date, batch: RowBatch) -> PreparedBatch:

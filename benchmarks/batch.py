@@ -61,9 +61,9 @@ import orjson
 
 from adapters.batch.processing import import_claims, process_reconciliation_file, sealing_checkpoint
 from adapters.batch.results import write_results
+from adapters.gc_threshold import bulk_gc_threshold
 from adapters.opening import open_audit_log, open_ledger
 from adapters.storage import ClaimFactsMode, StorageConfig, open_recorder
-from adapters.workers.gc_threshold import bulk_gc_threshold
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus
 from ledger_core.claims.documents import Document
 from ledger_core.claims.submission import validate_submission

@@ -25,9 +25,9 @@ import orjson
 
 from adapters.batch.reports import finding_json, report_header, write_report
 from adapters.batch.results import write_results
+from adapters.gc_threshold import bulk_gc_threshold
 from adapters.opening import seal_pending
 from adapters.storage import StorageConfig
-from adapters.workers.gc_threshold import bulk_gc_threshold
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus
 from ledger_core.claims.batch.formats import BatchKind, parse_claims_name
 from ledger_core.claims.batch.importing import ImportReport, OpenFile, Progress
@@ -88,7 +88,7 @@ def import_claims(
     progress: Progress | None = None,
 ) -> ImportReport:
     """``ledger.batches.run`` (the import use case, :mod:`ledger_core.claims.batch.importing`) with the cyclic
-    garbage collector's thresholds raised for the run (:func:`~adapters.workers.gc_threshold.bulk_gc_threshold`)."""
+    garbage collector's thresholds raised for the run (:func:`~adapters.gc_threshold.bulk_gc_threshold`)."""
     with bulk_gc_threshold():
         return ledger.batches.run(file_name, open_file, default_level=default_level, progress=progress)
 

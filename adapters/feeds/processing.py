@@ -28,9 +28,8 @@ against CSV formula injection (:mod:`adapters.feeds.csv_files`); no cell ever ho
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import IO
 
 from adapters.feeds.background_saves import background_saves
 from adapters.feeds.csv_files import write_csv
+from adapters.gc_threshold import bulk_gc_threshold
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.ledger import Ledger
 from ledger_core.members.feeds.eligibility_file import FileStatus
@@ -96,20 +96,6 @@ def feeds_of(ledger: Ledger) -> Feeds:
     return ledger.feeds
 
 
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Run the cyclic collector ~100x less often during a load, then restore the thresholds. A batch makes
-    tens of thousands of small containers and no cycles; the default young-generation threshold (700) spent
-    ~10-15 % of a load's CPU collecting them. Process-wide while it lasts: other threads of the process
-    collect less often too (later, not never)."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(70_000, 20, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-
-
 def _opener(path: Path) -> AbstractContextManager[IO[bytes]]:
     return path.open("rb")
 
@@ -126,7 +112,7 @@ def process_eligibility_file(
     """Load ``path`` for ``partner_id`` and write its report into ``outbound_dir`` (see the module docstring)."""
     feeds = feeds_of(ledger)
     name = file_name or path.name
-    with fewer_collections(), background_saves() as saves:
+    with bulk_gc_threshold(), background_saves() as saves:
         result = feeds.load_eligibility(partner_id, name, lambda: _opener(path), progress=progress, saves=saves)
     try:
         report_name = parse_eligibility_name(name, partner_id).report_name
