@@ -79,6 +79,7 @@ class InFlight:
     end: int
     """The log size once the save has landed."""
     facts: tuple[ClaimFact, ...]
+    """Its new claims' facts, at the positions they take."""
     imported: frozenset[str]
     positions: Future[list[int]]
 
@@ -181,8 +182,8 @@ class BulkLoader:
         before: Sequence[ClaimFact],
         position: int,
     ) -> BulkChunk:
-        """The chunk decided on ``found`` (the log as of ``found.as_of``) followed by the claims ``before``
-        (decided, not in that log), its first entry at ``position``."""
+        """The chunk decided on ``found`` (the log as of ``found.as_of``) plus the claims ``before`` (decided
+        after that log, not in it yet), its first entry at ``position``."""
         params = self.verification.params
         asked = iter(zip(queries, found.snapshots, strict=True))
         local = ClaimFactsIndex()
