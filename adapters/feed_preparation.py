@@ -3,27 +3,27 @@
 The checks and the sealing of an eligibility file's rows (:func:`~ledger_core.members.feeds.preparation.
 prepare_batch`) are most of the bulk path's CPU and need no log, so they run in ``workers`` spawned processes,
 each with its own connection to the key store (keys are created there, as the loading process would create
-them: one key-store transaction per batch). The loading process reads the file and hands batches out, up to
-``2 * workers`` ahead, and takes them back in file order; it alone plans, writes the log and the counters.
+them: one key-store transaction per batch). The loading process reads the file on a feeder thread and hands
+batches out, up to ``2 * workers + 2`` ahead, and takes them back in file order; it alone plans, writes the
+log and the counters.
 A batch prepared but never saved (a crash, a failure) only leaves keys behind, which the next preparation of
 the same members finds and uses.
 
 The pool starts with the first file big enough to need it and lives until :meth:`ProcessPreparer.close`
-(the ledger's close). Workers are started with ``spawn`` (the loading process has threads) and ask the
-kernel to kill them when their parent dies (``PR_SET_PDEATHSIG``), so a SIGKILLed loader leaves none behind.
+(the ledger's close). Workers are started with ``spawn`` (the loading process has threads) and end when their
+parent ends (they watch its sentinel), so a SIGKILLed loader leaves none behind.
 What crosses to a worker is the rows of one batch (the partner's plaintext, in memory, over a local pipe);
 what comes back holds no plaintext.
 """
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import multiprocessing
-import signal
-import sys
+import multiprocessing.connection
+import os
+import queue
 import threading
-from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,14 +35,23 @@ from adapters.storage import StorageConfig, open_key_store
 from ledger_core.members.feeds.preparation import PreparedBatch, RowBatch, prepare_batch
 from ledger_core.members.privacy import PersonalDataVault
 
-_PR_SET_PDEATHSIG = 1
 _vault: PersonalDataVault | None = None
 """The worker process's vault (set by :func:`_start_worker`)."""
 
 
 def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    """End this worker as soon as the process it serves ends (SIGKILL included): a thread waits on the parent's
+    sentinel, which ``spawn`` gives every child (the pool's own queues never tell a worker its parent died)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="ledger-parent-watch", daemon=True).start()
 
 
 def _start_worker(config: StorageConfig, master_key: bytes) -> None:
@@ -63,8 +72,50 @@ def _prepare(partner_id: str, on: date, batch: RowBatch) -> PreparedBatch:
     return prepare_batch(_vault, partner_id, on, batch)
 
 
+class _End:
+    """The feeder's last item: the reading ended, with ``error`` if it failed."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+def _feed(
+    pool: ProcessPoolExecutor,
+    partner_id: str,
+    on: date,
+    batches: Iterable[RowBatch],
+    handed: queue.Queue[Future[PreparedBatch] | _End],
+    stopped: threading.Event,
+) -> None:
+    """The feeder thread: each batch read is submitted and queued (blocking while the queue is full)."""
+    reading = iter(batches)
+    try:
+        for batch in reading:
+            if stopped.is_set():
+                return
+            handed.put(pool.submit(_prepare, partner_id, on, batch))
+    except Exception as error:  # noqa: BLE001 - handed to the loader, which raises it: never lost
+        handed.put(_End(error))
+        return
+    finally:
+        close = getattr(reading, "close", None)
+        if close is not None:  # a generator holding the open file: closed here, where it ran
+            close()
+    handed.put(_End())
+
+
+def _cancel_all(handed: queue.Queue[Future[PreparedBatch] | _End]) -> None:
+    while True:
+        try:
+            item = handed.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(item, Future):
+            item.cancel()
+
+
 class ProcessPreparer:
-    """Prepares batches in ``workers`` processes, up to ``2 * workers`` batches ahead of the loader."""
+    """Prepares batches in ``workers`` processes, up to ``2 * workers + 2`` batches ahead of the loader."""
 
     def __init__(self, config: StorageConfig, master_key: bytes, workers: int) -> None:
         if workers < 1:
@@ -76,18 +127,27 @@ class ProcessPreparer:
         self._lock = threading.Lock()
 
     def prepare(self, partner_id: str, on: date, batches: Iterable[RowBatch]) -> Iterator[PreparedBatch]:
+        """Read ``batches`` on a feeder thread and hand them to the workers, at most ``2 * workers + 2``
+        ahead of what was taken: the workers go on while the loader waits for a save. A failure of the
+        reading (e.g. the file changed) is raised here after the batches before it."""
         pool = self._started()
-        pending: deque[Future[PreparedBatch]] = deque()
+        handed: queue.Queue[Future[PreparedBatch] | _End] = queue.Queue(maxsize=2 * self.workers + 2)
+        stopped = threading.Event()
+        feeder = threading.Thread(
+            target=_feed, args=(pool, partner_id, on, batches, handed, stopped), name="ledger-feed-reader", daemon=True
+        )
+        feeder.start()
         try:
-            for batch in batches:
-                pending.append(pool.submit(_prepare, partner_id, on, batch))
-                if len(pending) >= 2 * self.workers:
-                    yield self._result(pending.popleft())
-            while pending:
-                yield self._result(pending.popleft())
+            while not isinstance(item := handed.get(), _End):
+                yield self._result(item)
+            if item.error is not None:
+                raise item.error
         finally:
-            for future in pending:  # the loader stopped early: what was not started need not run
-                future.cancel()
+            stopped.set()  # the loader stopped early: the feeder ends, and what was not started need not run
+            while feeder.is_alive():
+                _cancel_all(handed)
+                feeder.join(timeout=0.05)
+            _cancel_all(handed)
 
     def _result(self, future: Future[PreparedBatch]) -> PreparedBatch:
         try:
