@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
+from pathlib import Path
 
 from adapters.files.master_key import KeyWrapper
 from adapters.gc_threshold import BULK_THRESHOLDS
@@ -167,6 +168,21 @@ class ProcessPreparer:
                     initargs=(self._config, self._master_key),
                 )
             return self._pool
+
+    def peak_rss_kib(self) -> list[int]:
+        """Each live worker's peak resident set since it started (``VmHWM``, Linux; empty elsewhere or before
+        the first big file). Read while the workers live: a child's ``ru_maxrss`` would count the copy of
+        the loader it was forked from before ``spawn`` replaced it."""
+        with self._lock:
+            pids = [] if self._pool is None else [process.pid for process in self._pool._processes.values()]
+        peaks: list[int] = []
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            peaks.extend(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+        return peaks
 
     def close(self) -> None:
         """Stop the workers (after the batches they hold)."""

@@ -83,7 +83,8 @@ def write_file(path: Path, rows: int) -> int:
 
 def bulk_and_enrollment(url: str, data_dir: str, rows: int, enrollments: int, workers: int) -> dict[str, Any]:
     """Cases 1 and 3 in one process (case 3 needs case 1's members); ``workers`` preparation processes
-    (``FeedPolicy.workers``), whose CPU and peak RSS are counted once they end, inside the measured phase."""
+    (``FeedPolicy.workers``): their peak RSS (summed) is read before they end and their CPU once they have
+    ended, inside the measured phase."""
     config = StorageConfig(Path(data_dir), url)
     work = Path(tempfile.mkdtemp(prefix="feeds-bench-", dir=data_dir))
     file = work / f"eligibility_{PARTNER}_20260115.csv"
@@ -99,8 +100,10 @@ def bulk_and_enrollment(url: str, data_dir: str, rows: int, enrollments: int, wo
             while sealer.store.integrated_size() < size:
                 time.sleep(0.05)
             preparer = ledger.feeds.loader.preparer if ledger.feeds is not None else None
+            worker_peaks: list[int] = []
             if isinstance(preparer, ProcessPreparer):
-                preparer.close()  # the workers end: their CPU and peak RSS are now the children's
+                worker_peaks = preparer.peak_rss_kib()
+                preparer.close()  # the workers end: their CPU is now the children's
         seal_wait = time.perf_counter() - loaded_at
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         worker_cpu = (children.ru_utime + children.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
@@ -120,7 +123,7 @@ def bulk_and_enrollment(url: str, data_dir: str, rows: int, enrollments: int, wo
             "rows_per_s": round(rows / phase.seconds, 1),
             "cpu_us_per_row": round(cpu / rows * 1e6, 1),
             "seal_wait_seconds": round(seal_wait, 2),
-            "worker_rss_peak_mib": round(children.ru_maxrss / 1024, 1) if workers else 0.0,
+            "worker_rss_peak_mib": round(sum(worker_peaks) / 1024, 1),
             "machine_busy": None if phase.machine_busy is None else round(phase.machine_busy, 2),
             "rss_peak_mib": round(phase.rss_peak_kib / 1024, 1),
             "seconds_per_million": round(phase.seconds * 1_000_000 / rows, 1),
