@@ -114,10 +114,7 @@ def open_ledger(
         opened.callback(theme_assets.close)
         claim_facts, close_facts = open_claim_facts(config, recorder)
         opened.callback(close_facts)
-        preparer = None
-        if feed_policy is not None and feed_policy.workers > 0:
-            preparer = ProcessPreparer(config, key, feed_policy.workers)
-            opened.callback(preparer.close)
+        preparer = _feed_preparer(config, key, feed_policy, opened)
         return Ledger(
             recorder,
             recorder,
@@ -138,6 +135,17 @@ def open_ledger(
     except BaseException:  # e.g. a refused master key or an invalid cache size
         opened.close()
         raise
+
+
+def _feed_preparer(
+    config: StorageConfig, master_key: bytes, policy: FeedPolicy | None, opened: ExitStack
+) -> ProcessPreparer | None:
+    """The worker processes that prepare big eligibility files (``policy.workers``), closed with ``opened``."""
+    if policy is None or policy.workers < 1:
+        return None
+    preparer = ProcessPreparer(config, master_key, policy.workers)
+    opened.callback(preparer.close)
+    return preparer
 
 
 def seal_pending(

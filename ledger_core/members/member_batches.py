@@ -80,7 +80,7 @@ class SealedRecord(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class PlannedBatch:
-    """A batch planned by :meth:`MemberBatches.plan_batch`, ready for :meth:`MemberBatches.save_batch`."""
+    """A batch planned by :meth:`MemberBatches.plan_sealed`, ready for :meth:`MemberBatches.save_batch`."""
 
     partner_id: str
     plan: _BatchPlan
@@ -141,39 +141,10 @@ class MemberBatches:
         present: Callable[[Sequence[UUID]], Collection[UUID]] | None,
         close_batch: CloseBatch,
     ) -> list[BatchOutcome]:
-        """Register or update many checked records in ONE save: :meth:`plan_batch`, then :meth:`save_batch`."""
-        return self.save_batch(self.plan_batch(partner_id, records, present=present), close_batch)
-
-    def plan_batch(
-        self,
-        partner_id: str,
-        records: Sequence[CheckedRecord],
-        *,
-        present: Callable[[Sequence[UUID]], Collection[UUID]] | None,
-    ) -> PlannedBatch:
-        """What saving ``records`` will record, with nothing written to the log yet.
-
-        ``present(ids)`` says which member ids already exist (one query for the batch; None: look each up);
-        those are loaded and updated as :meth:`MemberService.upsert` would, the others registered. All data
-        keys of the batch come from one key-store call (:meth:`PersonalDataVault.seal_many`): keys are the
-        one thing planning stores, and a key whose save never happens is found and reused by the next plan
-        of the same member. An erased member is refused (``ERASED``), nothing of it recorded.
-
-        Plans of DIFFERENT members may be made while an earlier plan is being saved (the eligibility feed
-        plans batch k+1 while batch k commits; a file's batches never share a member).
-        """
-        partner_id = check_partner_slug(partner_id)
-        ids = [member_id(partner_id, record.partner_member_id) for record in records]
-        existing = self._existing(ids, present)
-        subjects = [subject_of(aggregate_id) for aggregate_id in ids]
-        sealed = self.members.vault.seal_many(
-            {
-                subject: record.personal
-                for record, aggregate_id, subject in zip(records, ids, subjects, strict=True)
-                if aggregate_id not in existing or not existing[aggregate_id].erased
-            }
-        )
-        return PlannedBatch(partner_id, self._plan(partner_id, records, ids, subjects, existing, sealed))
+        """Register or update many checked records in ONE save: :meth:`seal_records`, :meth:`plan_sealed`,
+        then :meth:`save_batch`."""
+        sealed = self.seal_records(self.members.vault, partner_id, records)
+        return self.save_batch(self.plan_sealed(partner_id, sealed, present=present), close_batch)
 
     @staticmethod
     def seal_records(vault: PersonalDataVault, partner_id: str, records: Sequence[CheckedRecord]) -> list[SealedRecord]:
@@ -198,8 +169,13 @@ class MemberBatches:
         *,
         present: Callable[[Sequence[UUID]], Collection[UUID]] | None,
     ) -> PlannedBatch:
-        """:meth:`plan_batch` for records sealed by :meth:`seal_records`: the same plan (an erased member's
-        key store holds no key, so it is ``ERASED`` whether or not its aggregate says so yet)."""
+        """What saving ``records`` (sealed by :meth:`seal_records`) will record, nothing written yet.
+
+        ``present(ids)`` says which member ids already exist (one query for the batch; None: look each up);
+        those are loaded and updated as :meth:`MemberService.upsert` would, the others registered. A member
+        without keys (erased: the key store refuses it a key) is refused (``ERASED``), nothing recorded.
+        Plans of DIFFERENT members may be made while an earlier plan is being saved (the eligibility feed
+        plans batch k+1 while batch k commits; a file's batches never share a member)."""
         partner_id = check_partner_slug(partner_id)
         ids = [record.member_id for record in records]
         existing = self._existing(ids, present)
@@ -209,7 +185,7 @@ class MemberBatches:
         return PlannedBatch(partner_id, self._plan(partner_id, records, ids, subjects, existing, sealed))
 
     def save_batch(self, planned: PlannedBatch, close_batch: CloseBatch) -> list[BatchOutcome]:
-        """Save a :meth:`plan_batch` result in ONE save through the group commit.
+        """Save a :meth:`plan_sealed` result in ONE save through the group commit.
 
         ``close_batch(n, outcomes)`` returns an aggregate holding one pending event that is saved LAST in
         the same save, after the ``n`` member events (the feed's durable progress): the batch is recorded
