@@ -62,7 +62,7 @@ def _start_worker(config: StorageConfig, master_key: bytes) -> None:
     worker's CPU collecting them."""
     global _vault
     _die_with_parent()
-    _vault = PersonalDataVault(open_key_store(config, KeyWrapper(master_key)))
+    _vault = PersonalDataVault(open_key_store(config, KeyWrapper(master_key), bulk=True))
     gc.freeze()  # what the start imported is permanent: never scanned again
     gc.set_threshold(*BULK_THRESHOLDS)
 

@@ -34,6 +34,8 @@ from ledger_core.engine.errors import InvalidCommand, LedgerError
 from ledger_core.engine.ports import Clock
 
 DEFAULT_DATA_DIR = Path(".ledger-data")
+BULK_KEY_CACHE_MIB = 16
+"""The page cache of a bulk key-store connection on SQLite (:func:`open_key_store` with ``bulk``)."""
 
 
 CLAIM_FACTS_VARIABLE = "LEDGER_CLAIM_FACTS"
@@ -212,8 +214,10 @@ def open_outbox(config: StorageConfig) -> OutboxStore:
     return SQLiteOutboxStore(config.sqlite_path())
 
 
-def open_key_store(config: StorageConfig, wrapper: KeyWrapping) -> ManagedKeyStore:
-    """Subject data keys in the database ``config`` names, wrapped by ``wrapper``."""
+def open_key_store(config: StorageConfig, wrapper: KeyWrapping, *, bulk: bool = False) -> ManagedKeyStore:
+    """Subject data keys in the database ``config`` names, wrapped by ``wrapper``; ``bulk`` for a connection
+    that creates keys by the thousand (the eligibility feed's preparation workers): on SQLite it gets a
+    larger page cache (:data:`BULK_KEY_CACHE_MIB`)."""
     url = config.postgres_url()
     if url is not None:
         from adapters.postgres.keys import PostgresKeyStore
@@ -221,7 +225,7 @@ def open_key_store(config: StorageConfig, wrapper: KeyWrapping) -> ManagedKeySto
         return PostgresKeyStore(url, wrapper)
     from adapters.sqlite.keys import SQLiteKeyStore
 
-    return SQLiteKeyStore(config.sqlite_path(), wrapper)
+    return SQLiteKeyStore(config.sqlite_path(), wrapper, cache_mib=BULK_KEY_CACHE_MIB if bulk else None)
 
 
 def open_outcome_store(config: StorageConfig) -> ManagedOutcomeStore:
