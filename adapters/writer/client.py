@@ -140,7 +140,7 @@ class WriterClient:
         deadline = time.monotonic() + self.connect_timeout
         with self._lock:
             request_id = next(self._ids)
-            data = frame(SaveRequest(request_id, list(drafts)))
+            data = frame(SaveRequest.of(request_id, drafts))
             while True:
                 if self._closed:
                     raise WriterClosed("the ledger is closed")

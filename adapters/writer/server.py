@@ -56,7 +56,7 @@ class _Worker:
                 buffer += chunk
                 for body in split_frames(buffer):
                     request = request_decoder.decode(body)
-                    future = self._committer.submit(request.drafts)
+                    future = self._committer.submit(request.event_drafts())
                     future.add_done_callback(functools.partial(self._reply, request.id))
         except (OSError, ValueError, msgspec.DecodeError) as error:  # its saves in flight still commit, unanswered
             logger.warning("writer: dropped a worker connection: %s", error)

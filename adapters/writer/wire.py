@@ -10,10 +10,12 @@ writer also pushes :class:`Committed` (the rows of each committed batch) to ever
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import msgspec
 
-from ledger_core.engine.envelope import EventDraft
+from ledger_core.engine.envelope import CanonicalPayload, EventDraft
 from ledger_core.engine.errors import ConcurrencyConflict
 from ledger_core.engine.sequencer import SequencedEntry
 
@@ -22,11 +24,42 @@ MAX_FRAME = 64 * 1024 * 1024
 """A frame larger than this is refused (the writer closes the connection): a save is a few kilobytes."""
 
 
+class WireDraft(NamedTuple):
+    """An :class:`~ledger_core.engine.envelope.EventDraft` on the wire: a payload already encoded
+    (:class:`~ledger_core.engine.envelope.CanonicalPayload`) travels as its bytes."""
+
+    event_id: str
+    type: str
+    aggregate_type: str
+    aggregate_id: str
+    aggregate_version: int
+    partner_id: str | None
+    payload: dict[str, Any] | bytes
+
+    @classmethod
+    def of(cls, draft: EventDraft) -> WireDraft:
+        payload = draft.payload
+        encoded = payload.canonical if isinstance(payload, CanonicalPayload) else payload
+        return cls(*draft[:6], encoded)
+
+    def draft(self) -> EventDraft:
+        payload = self.payload
+        return EventDraft(*self[:6], CanonicalPayload(payload) if isinstance(payload, bytes) else payload)
+
+
 class SaveRequest(msgspec.Struct, array_like=True, frozen=True):
     """One save: its drafts (an aggregate's pending events), committed together or not at all."""
 
     id: int
-    drafts: list[EventDraft]
+    drafts: list[WireDraft]
+
+    @classmethod
+    def of(cls, request_id: int, drafts: Sequence[EventDraft]) -> SaveRequest:
+        return cls(request_id, [WireDraft.of(draft) for draft in drafts])
+
+    def event_drafts(self) -> list[EventDraft]:
+        """The drafts as the committer takes them."""
+        return [draft.draft() for draft in self.drafts]
 
 
 class Conflict(msgspec.Struct, array_like=True, frozen=True):

@@ -14,6 +14,7 @@ reference ``rfc8785`` package. A property test pins the two paths together.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -92,3 +93,16 @@ def canonical_json_unchecked(value: Any) -> bytes:
     if encoded.isascii() or _NEEDS_REFERENCE.search(encoded) is None:
         return encoded
     return bytes(rfc8785.dumps(value))
+
+
+def canonical_json_spliced(value: Any, reference: Callable[[], Any]) -> bytes:
+    """:func:`canonical_json_unchecked` of a value some of whose items are ``orjson.Fragment``: canonical bytes
+    spliced in unchanged. ``reference()`` returns the same value with those items decoded.
+
+    The result is canonical when the whole output is free of code points at or above U+E000 (the fast path's
+    rule, for the spliced bytes as for the rest); otherwise ``reference()`` goes through the reference encoder.
+    """
+    encoded = orjson.dumps(value, option=_ORJSON_OPTIONS)
+    if encoded.isascii() or _NEEDS_REFERENCE.search(encoded) is None:
+        return encoded
+    return bytes(rfc8785.dumps(reference()))

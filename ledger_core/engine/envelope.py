@@ -27,11 +27,52 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ledger_core.engine.canonical import canonical_json_unchecked
+from ledger_core.engine.canonical import canonical_json_spliced, canonical_json_unchecked
 from ledger_core.engine.errors import InvalidCommand, MalformedEntry
 
 ENVELOPE_VERSION = 1
 RECORDED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class CanonicalPayload:
+    """A payload already encoded: ``canonical``, the RFC 8785 bytes of a checked value (:func:`encode_payload`).
+
+    A draft may carry one instead of the value. A bulk path encodes its payloads where it builds them (a
+    worker process): they cross to the writing process as bytes, and :func:`encode_entry` splices them into
+    the entry unchanged, so the entry's bytes are those of the same draft carrying the value."""
+
+    __slots__ = ("canonical",)
+
+    def __init__(self, canonical: bytes) -> None:
+        self.canonical = canonical
+
+    def __reduce__(self) -> tuple[type[CanonicalPayload], tuple[bytes]]:
+        return CanonicalPayload, (self.canonical,)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CanonicalPayload) and other.canonical == self.canonical
+
+    def __hash__(self) -> int:
+        return hash(self.canonical)
+
+    def __repr__(self) -> str:
+        return f"CanonicalPayload({len(self.canonical)} bytes)"
+
+    def value(self) -> dict[str, Any]:
+        """The payload as a value (what the draft carrying the value would hold)."""
+        decoded: dict[str, Any] = orjson.loads(self.canonical)
+        return decoded
+
+
+def encode_payload(payload: dict[str, Any]) -> CanonicalPayload:
+    """The :class:`CanonicalPayload` of a payload already checked (:func:`~ledger_core.engine.canonical.
+    check_json_value`, or built only of admissible values)."""
+    return CanonicalPayload(canonical_json_unchecked(payload))
+
+
+def payload_value(payload: dict[str, Any] | CanonicalPayload) -> dict[str, Any]:
+    """A draft's payload as a value, whichever form it carries."""
+    return payload.value() if isinstance(payload, CanonicalPayload) else payload
 
 
 class EventDraft(NamedTuple):
@@ -47,7 +88,8 @@ class EventDraft(NamedTuple):
     aggregate_id: str
     aggregate_version: int
     partner_id: str | None
-    payload: dict[str, Any]
+    payload: dict[str, Any] | CanonicalPayload
+    """The payload's value, or its canonical bytes (:class:`CanonicalPayload`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,25 +129,29 @@ def encode_entry(
     aggregate_prev_position: int | None,
     recorded_at: str,
 ) -> bytes:
-    """Return the canonical entry bytes for ``draft`` at ``position`` (payload already checked)."""
-    return canonical_json_unchecked(
-        {
-            "aggregate": {
-                "id": draft.aggregate_id,
-                "prevPosition": aggregate_prev_position,
-                "type": draft.aggregate_type,
-                "version": draft.aggregate_version,
-            },
-            "eventId": draft.event_id,
-            "partnerId": draft.partner_id,
-            "payload": draft.payload,
-            "position": position,
-            "prev": None if prev is None else prev.hex(),
-            "recordedAt": recorded_at,
-            "type": draft.type,
-            "v": ENVELOPE_VERSION,
-        }
-    )
+    """Return the canonical entry bytes for ``draft`` at ``position`` (payload already checked; a
+    :class:`CanonicalPayload` is spliced in as it is)."""
+    envelope: dict[str, Any] = {
+        "aggregate": {
+            "id": draft.aggregate_id,
+            "prevPosition": aggregate_prev_position,
+            "type": draft.aggregate_type,
+            "version": draft.aggregate_version,
+        },
+        "eventId": draft.event_id,
+        "partnerId": draft.partner_id,
+        "payload": draft.payload,
+        "position": position,
+        "prev": None if prev is None else prev.hex(),
+        "recordedAt": recorded_at,
+        "type": draft.type,
+        "v": ENVELOPE_VERSION,
+    }
+    payload = draft.payload
+    if type(payload) is CanonicalPayload:
+        envelope["payload"] = orjson.Fragment(payload.canonical)
+        return canonical_json_spliced(envelope, lambda: {**envelope, "payload": payload.value()})
+    return canonical_json_unchecked(envelope)
 
 
 def decode_entry(entry: bytes) -> Envelope:

@@ -40,6 +40,8 @@ from ledger_core.shared.validation import (
 from ledger_core.shared.vocabulary import US_STATE_CODES, Gender, PolicyType
 
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "date_of_birth")
+PLAIN_FIELDS = ("gender", "state", "policy_type", "policy_start_date", "email_opt_in")
+"""The member's fields recorded as they are (:meth:`Member.plain_fields`)."""
 MAX_AGE_YEARS = 130
 ADULT_AGE_YEARS = 18
 _OPT_IN = {"y": True, "true": True, "1": True, "n": False, "false": False, "0": False, "": False}

@@ -17,13 +17,13 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from ledger_core.engine.aggregate import LedgerAggregate
-from ledger_core.engine.envelope import EventDraft
+from ledger_core.engine.envelope import CanonicalPayload, EventDraft, encode_payload, payload_value
 from ledger_core.engine.mapper import event_id_for
-from ledger_core.members.member import CheckedRecord, Member, MemberService, member_id, subject_of
+from ledger_core.members.member import PLAIN_FIELDS, CheckedRecord, Member, MemberService, member_id, subject_of
 from ledger_core.members.privacy import PersonalDataVault, SealedFields
 from ledger_core.shared.validation import check_partner_slug
 
@@ -55,27 +55,60 @@ class _BatchPlan:
     updated: dict[UUID, Member] = field(default_factory=dict)
 
 
-class _PlannedRecord(Protocol):
-    """What planning reads of a record (:class:`CheckedRecord` and :class:`SealedRecord` both have it)."""
-
-    @property
-    def partner_member_id(self) -> str: ...
-
-    @property
-    def plain(self) -> dict[str, Any]: ...
-
-
 class SealedRecord(NamedTuple):
     """A checked record whose personal fields are sealed already (:meth:`MemberBatches.seal_records`): no
-    plaintext, so it may cross a process boundary (a named tuple: cheap to pickle). ``sealed`` is None when
-    the member's keys were erased; ``registration`` is the member's ``member.registered`` draft, used when
-    the member turns out to be new."""
+    plaintext, so it may cross a process boundary (a named tuple: cheap to pickle).
+
+    ``registration`` is the member's ``member.registered`` draft, used when the member turns out to be new,
+    its payload already encoded (:class:`~ledger_core.engine.envelope.CanonicalPayload`: it crosses as bytes
+    and is spliced into the entry as it is); None when the member's keys were erased. The sealed and plain
+    fields are read back from that payload (:meth:`fields`) for a member that exists already."""
 
     partner_member_id: str
     member_id: UUID
-    plain: dict[str, Any]
-    sealed: SealedFields | None
+    email_opt_in: bool
     registration: EventDraft | None
+
+    def fields(self) -> tuple[SealedFields, dict[str, Any]] | None:
+        """``(sealed fields, plain fields)`` as :func:`registration_payload` received them (None: erased)."""
+        if self.registration is None:
+            return None
+        payload = payload_value(self.registration.payload)
+        plain = {name: payload[name] for name in PLAIN_FIELDS}
+        return (payload["personal"], payload["fingerprints"]), plain
+
+    def __reduce__(self) -> tuple[Callable[..., SealedRecord], tuple[object, ...]]:
+        """Pickled flat: the id as its 16 bytes, the draft as its varying parts (it comes back from a worker
+        process a batch at a time; the named tuples' and UUID's own pickling cost ~3x more)."""
+        draft = self.registration
+        if draft is None:
+            return _unpickled_record, (
+                self.partner_member_id,
+                self.member_id.bytes,
+                self.email_opt_in,
+                None,
+                None,
+                None,
+            )
+        member = (self.partner_member_id, self.member_id.bytes, self.email_opt_in)
+        return _unpickled_record, (*member, draft.event_id, draft.partner_id, draft.payload)
+
+
+def _unpickled_record(
+    partner_member_id: str,
+    id_bytes: bytes,
+    email_opt_in: bool,
+    event_id: str | None,
+    partner_id: str | None,
+    payload: CanonicalPayload | dict[str, Any] | None,
+) -> SealedRecord:
+    member = UUID(bytes=id_bytes)
+    if event_id is None or payload is None:
+        return SealedRecord(partner_member_id, member, email_opt_in, None)
+    draft = EventDraft(
+        event_id, Member.Registered.EVENT_TYPE, Member.AGGREGATE_TYPE, str(member), 1, partner_id, payload
+    )
+    return SealedRecord(partner_member_id, member, email_opt_in, draft)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +146,14 @@ def registration_payload(partner_member_id: str, sealed: SealedFields, plain: Ma
     }
 
 
-def registration_draft(
-    partner_id: str, aggregate_id: UUID, record: CheckedRecord, sealed: SealedFields
-) -> EventDraft:
+def registration_draft(partner_id: str, aggregate_id: UUID, record: CheckedRecord, sealed: SealedFields) -> EventDraft:
     """The ``member.registered`` draft of a new member, as
     :meth:`~ledger_core.engine.mapper.EnvelopeMapper.creation_draft` makes it from
     :func:`registration_payload` (version 1 of aggregate type ``Member``), built without the application
-    so that worker processes can build it."""
+    so that worker processes can build it; its payload encoded (:func:`~ledger_core.engine.envelope.
+    encode_payload`)."""
     id_text = str(aggregate_id)
-    payload = registration_payload(record.partner_member_id, sealed, record.plain)
+    payload = encode_payload(registration_payload(record.partner_member_id, sealed, record.plain))
     return EventDraft(
         event_id_for(id_text, 1), Member.Registered.EVENT_TYPE, Member.AGGREGATE_TYPE, id_text, 1, partner_id, payload
     )
@@ -159,7 +191,7 @@ class MemberBatches:
         for record, aggregate_id, subject in zip(records, ids, subjects, strict=True):
             keys = sealed.get(subject)
             draft = None if keys is None else registration_draft(partner_id, aggregate_id, record, keys)
-            found.append(SealedRecord(record.partner_member_id, aggregate_id, record.plain, keys, draft))
+            found.append(SealedRecord(record.partner_member_id, aggregate_id, record.plain["email_opt_in"], draft))
         return found
 
     def plan_sealed(
@@ -177,12 +209,8 @@ class MemberBatches:
         Plans of DIFFERENT members may be made while an earlier plan is being saved (the eligibility feed
         plans batch k+1 while batch k commits; a file's batches never share a member)."""
         partner_id = check_partner_slug(partner_id)
-        ids = [record.member_id for record in records]
-        existing = self._existing(ids, present)
-        subjects = [subject_of(aggregate_id) for aggregate_id in ids]
-        pairs = zip(records, subjects, strict=True)
-        sealed = {subject: record.sealed for record, subject in pairs if record.sealed is not None}
-        return PlannedBatch(partner_id, self._plan(partner_id, records, ids, subjects, existing, sealed))
+        existing = self._existing([record.member_id for record in records], present)
+        return PlannedBatch(partner_id, self._plan(partner_id, records, existing))
 
     def save_batch(self, planned: PlannedBatch, close_batch: CloseBatch) -> list[BatchOutcome]:
         """Save a :meth:`plan_sealed` result in ONE save through the group commit.
@@ -198,38 +226,28 @@ class MemberBatches:
         self._save_batch(planned.partner_id, plan.drafts, members, len(plan.created), close_batch, plan.outcomes)
         return plan.outcomes
 
-    def _plan(
-        self,
-        partner_id: str,
-        records: Sequence[_PlannedRecord],
-        ids: Sequence[UUID],
-        subjects: Sequence[str],
-        existing: dict[UUID, Member],
-        sealed: Mapping[str, SealedFields],
-    ) -> _BatchPlan:
-        """What each record changes: a draft per new member (an aggregate when it repeats in the batch, so
+    @staticmethod
+    def _plan(partner_id: str, records: Sequence[SealedRecord], existing: dict[UUID, Member]) -> _BatchPlan:
+        """What each record changes: its draft for a new member (an aggregate when it repeats in the batch, so
         that its repeat updates it), an update of each existing one, ``ERASED`` where there are no keys."""
-        repeated = {aggregate_id for aggregate_id, count in Counter(ids).items() if count > 1}
-        draft = self.members.app.creation_draft
+        repeated = {aggregate_id for aggregate_id, count in Counter(r.member_id for r in records).items() if count > 1}
         plan = _BatchPlan()
-        for record, aggregate_id, subject in zip(records, ids, subjects, strict=True):
+        for record in records:
+            aggregate_id = record.member_id
             member = existing.get(aggregate_id)
-            keys = sealed.get(subject)
-            if keys is None or (member is not None and member.erased):
-                plan.outcomes.append(BatchOutcome(record.partner_member_id, BatchChange.ERASED))
-                continue
-            if member is None and aggregate_id not in repeated:
-                registration = record.registration if isinstance(record, SealedRecord) else None
-                if registration is None:
-                    payload = registration_payload(record.partner_member_id, keys, record.plain)
-                    registration = draft(Member.Registered, aggregate_id, partner_id, payload)
-                plan.drafts.append(registration)
+            fields = None
+            if record.registration is None or (member is not None and member.erased):
+                change = BatchChange.ERASED
+            elif member is None and aggregate_id not in repeated:
+                plan.drafts.append(record.registration)
                 change = BatchChange.CREATED
+            elif (fields := record.fields()) is None:  # not reached: a record without keys is ERASED above
+                change = BatchChange.ERASED
             elif member is None:
-                member = Member.register_sealed(aggregate_id, partner_id, record.partner_member_id, keys, record.plain)
+                member = Member.register_sealed(aggregate_id, partner_id, record.partner_member_id, *fields)
                 existing[aggregate_id] = plan.created[aggregate_id] = member  # its repeat in this batch updates it
                 change = BatchChange.CREATED
-            elif member.update(personal=keys[0], fingerprints=keys[1], **record.plain):
+            elif member.update(personal=fields[0][0], fingerprints=fields[0][1], **fields[1]):
                 if aggregate_id not in plan.created:
                     plan.updated[aggregate_id] = member
                 change = BatchChange.UPDATED

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from support.clock import SteppingClock
 from support.ledgers import TOY_MASTER_KEY
-from support.toy import Account
+from support.toy import Account, account_id
 
 from adapters.files.signing_key import ensure_signing_key
 from adapters.log_recorder import SequencedRecorder
@@ -32,6 +32,7 @@ from adapters.writer.recent import RecentRows
 from adapters.writer.server import WriterServer
 from adapters.writer.wire import Committed, SaveReply, frame, reply_decoder, split_frames
 from ledger_core.domain import ALL_AGGREGATES
+from ledger_core.engine.envelope import decode_entry, encode_entry, encode_payload
 from ledger_core.engine.errors import ConcurrencyConflict
 from ledger_core.engine.sequencer import SequencedEntry
 from ledger_core.engine.tree_verification import verify_tree_and_checkpoints
@@ -106,6 +107,34 @@ def test_saves_conflicts_and_concurrency_through_the_writer(database_url: str, t
         assert ledger.size() == 3 + 20 + 60
         loaded = ledger.app.load(Account, account.id, "account")
         assert (loaded.notes, loaded.version) == (["first", "second"], 3)
+
+
+def test_encoded_payloads_cross_the_socket_as_bytes(database_url: str, tmp_path: Path) -> None:
+    """A draft carrying its payload encoded (:class:`CanonicalPayload`, the bulk paths') is stored through the
+    writer with the same entry bytes as the draft carrying the value, and its aggregate loads."""
+    socket_path = _socket_path()
+    with (
+        writer_server(tmp_path, database_url, socket_path),
+        _worker_ledger(tmp_path, database_url, socket_path) as ledger,
+    ):
+        names = ["plain", "encoded \ue001 past U+E000"]
+        ids = [account_id("acme", name) for name in names]
+        drafts = [ledger.app.creation_draft(Account.Opened, ids[0], "acme", {"name": names[0]})]
+        value = ledger.app.creation_draft(Account.Opened, ids[1], "acme", {"name": names[1]})
+        drafts.append(value._replace(payload=encode_payload({"name": names[1]})))
+        assert ledger.app.save_drafts(drafts) == [0, 1]
+        assert [ledger.app.load(Account, aggregate_id, "account").name for aggregate_id in ids] == names
+        stored = ledger.app.log_reader.read_rows(0, 2)
+        assert [row.entry for row in stored] == [
+            encode_entry(draft, position=row.position, prev=prev, aggregate_prev_position=None, recorded_at=recorded)
+            for draft, row, prev, recorded in zip(
+                [drafts[0], value],
+                stored,
+                [None, stored[0].leaf_hash],
+                [decode_entry(row.entry).recorded_at for row in stored],
+                strict=True,
+            )
+        ]
 
 
 def test_followers_read_the_pushed_rows_not_the_database(database_url: str, tmp_path: Path) -> None:

@@ -266,7 +266,7 @@ class EligibilityLoader:
         places = {
             record.partner_member_id: place for record, place in zip(prepared.records, prepared.places, strict=True)
         }
-        opted_in = {record.partner_member_id for record in prepared.records if record.plain["email_opt_in"]}
+        opted_in = {record.partner_member_id for record in prepared.records if record.email_opt_in}
 
         def close_batch(member_events: int, outcomes: Sequence[BatchOutcome]) -> EligibilityFile:
             counts = dict.fromkeys(BatchChange, 0)

@@ -270,6 +270,7 @@ def test_every_event_type_maps_and_replays(vault: PersonalDataVault) -> None:
             stored = MAPPER.to_stored_event(event)
             assert isinstance(stored, DraftStoredEvent)
             payload = stored.draft.payload
+            assert isinstance(payload, dict)  # the mapper's drafts carry values (bulk paths encode theirs)
             assert stored.draft.partner_id == P
             assert not HEADER & set(payload)
             assert orjson.loads(canonical_json(payload)) == payload
