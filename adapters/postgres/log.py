@@ -29,7 +29,7 @@ from adapters.postgres.notifications import Channel
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import EventDraft
 from ledger_core.engine.ports import Clock
-from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead
+from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead, created_in
 
 
 def log_table_exists(conninfo: str) -> bool:
@@ -262,18 +262,36 @@ class PostgresLogRecorder(SequencedRecorder):
         return self._writer_conn
 
     def _write_batch(self, saves: Sequence[Sequence[EventDraft]]) -> Sequence[Outcome]:
+        """One transaction for the batch. The heads of the aggregates the batch creates are not read
+        (:func:`~ledger_core.engine.sequencer.created_in`): if one existed after all, the unique (aggregate,
+        version) index refuses the rows and the batch is written again with every head read."""
         conn = self._writer_connection()
         ids = sorted({draft.aggregate_id for save in saves for draft in save})
+        created = created_in(saves)
+        try:
+            return self._write(conn, saves, [aggregate_id for aggregate_id in ids if aggregate_id not in created])
+        except psycopg.errors.UniqueViolation:
+            pass  # rolled back: an aggregate taken as new existed; the sequencer now sees its head
+        try:
+            return self._write(conn, saves, ids)
+        except psycopg.Error as error:
+            raise translate(error) from error
+
+    def _write(
+        self, conn: psycopg.Connection[Any], saves: Sequence[Sequence[EventDraft]], ids: list[str]
+    ) -> Sequence[Outcome]:
+        """Write the batch with the heads of ``ids`` read (a unique violation is raised as it is)."""
         try:
             with conn.transaction():
                 # Round trip 1: lock, head and aggregate heads, pipelined.
                 with conn.pipeline():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
                     head_cursor = conn.execute(HEAD)
-                    heads_cursor = conn.execute(AGGREGATE_HEADS, (ids,))
+                    heads_cursor = conn.execute(AGGREGATE_HEADS, (ids,)) if ids else None
                 head_row = head_cursor.fetchone()
                 head = EMPTY_LOG if head_row is None else LogHead(head_row[0] + 1, bytes(head_row[1]), head_row[2])
-                heads = {row[0]: AggregateHead(row[1], row[2]) for row in heads_cursor.fetchall()}
+                rows = [] if heads_cursor is None else heads_cursor.fetchall()
+                heads = {row[0]: AggregateHead(row[1], row[2]) for row in rows}
                 batch = self.sequence(head, saves, heads)
                 # Round trip 2: the rows (one INSERT over arrays) and the notification, pipelined.
                 if batch.entries:
@@ -283,6 +301,8 @@ class PostgresLogRecorder(SequencedRecorder):
                         conn.execute(INSERT, columns)
                         conn.execute(NOTIFY, (str(batch.head.size),))
             # Round trip 3: COMMIT (on leaving the transaction block).
+        except psycopg.errors.UniqueViolation:
+            raise
         except psycopg.Error as error:
             if conn.broken:
                 conn.close()

@@ -26,7 +26,14 @@ from adapters.sqlite.connections import Fetch, ThreadConnections, WriterLock
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.envelope import EventDraft
 from ledger_core.engine.ports import Clock
-from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead, SequencedBatch, SequencedEntry
+from ledger_core.engine.sequencer import (
+    EMPTY_LOG,
+    AggregateHead,
+    LogHead,
+    SequencedBatch,
+    SequencedEntry,
+    created_in,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_log (
@@ -241,6 +248,10 @@ def _partner_types_sql(types: int, descending: bool) -> str:
     return " UNION ALL ".join([arm] * types) + f" ORDER BY position {'DESC' if descending else 'ASC'} LIMIT ?"
 
 
+class _TakenAsNew(Exception):
+    """An aggregate a batch creates existed: its rows were refused, the batch is written again."""
+
+
 class SQLiteLogRecorder(SequencedRecorder):
     """Ledger recorder on a SQLite file (created with its parent directory if missing)."""
 
@@ -259,13 +270,24 @@ class SQLiteLogRecorder(SequencedRecorder):
         return self._connections.connection()
 
     def _write_batch(self, saves: Sequence[Sequence[EventDraft]]) -> Sequence[Outcome]:
+        """One transaction for the batch. The heads of the aggregates the batch creates are not read
+        (:func:`~ledger_core.engine.sequencer.created_in`): if one existed after all, the unique (aggregate,
+        version) index refuses the rows and the batch is written again with every head read."""
+        try:
+            return self._write(saves, created_in(saves))
+        except _TakenAsNew:
+            return self._write(saves, set())
+
+    def _write(self, saves: Sequence[Sequence[EventDraft]], created: set[str]) -> Sequence[Outcome]:
+        """Write the batch reading the heads of its aggregates but ``created`` (raises :class:`_TakenAsNew`
+        when one of those existed)."""
         ids = {draft.aggregate_id for save in saves for draft in save}
         cache = self._head_cache
         with self._connection() as conn, self._writer_lock.held():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 known = cache.lookup(ids)
-                head, heads = self._heads(conn, sorted(ids.difference(known)))
+                head, heads = self._heads(conn, sorted(ids.difference(known, created)))
                 if cache.holds_for(head):
                     heads.update(known)
                 else:  # first batch, or another writer appended since: forget, and ask the database
@@ -275,6 +297,12 @@ class SQLiteLogRecorder(SequencedRecorder):
                 batch = self.sequence(head, saves, heads)
                 self._insert(conn, batch.entries)
                 conn.execute("COMMIT")
+            except sqlite3.IntegrityError as error:
+                cache.clear()
+                conn.execute("ROLLBACK")
+                if created:
+                    raise _TakenAsNew from error
+                raise
             except BaseException:
                 cache.clear()
                 conn.execute("ROLLBACK")

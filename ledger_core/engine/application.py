@@ -70,6 +70,11 @@ class LedgerApplication(Application[UUID]):
     def construct_mapper(self) -> Mapper[UUID]:
         return self._envelope_mapper
 
+    @property
+    def envelope_mapper(self) -> EnvelopeMapper:
+        """The mapper between this application's events and log drafts (entries)."""
+        return self._envelope_mapper
+
     def construct_recorder(self) -> ApplicationRecorder:
         return self._injected_recorder
 

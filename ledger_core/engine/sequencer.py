@@ -85,6 +85,20 @@ class SequencedBatch:
     outcomes: list[list[int] | ConcurrencyConflict | LogMoved]
 
 
+def created_in(saves: Sequence[Sequence[EventDraft]]) -> set[str]:
+    """The aggregates whose first event in ``saves`` is version 1: the ones the batch creates, if they are new.
+
+    A writer need not read their heads: :func:`sequence_batch` takes an aggregate without a head as new, and
+    the storage's uniqueness of (aggregate, version) refuses the batch's rows if one existed after all; the
+    writer then writes the batch again with every head read, and that save is refused with
+    :class:`ConcurrencyConflict` as it would have been (the others in the batch go ahead)."""
+    first: dict[str, int] = {}
+    for save in saves:
+        for draft in save:
+            first.setdefault(draft.aggregate_id, draft.aggregate_version)
+    return {aggregate_id for aggregate_id, version in first.items() if version == 1}
+
+
 def sequence_batch(
     head: LogHead,
     saves: Sequence[Sequence[EventDraft]],
@@ -93,7 +107,8 @@ def sequence_batch(
 ) -> SequencedBatch:
     """Assign positions, ``prev`` links and aggregate back-links to ``saves`` after ``head``.
 
-    ``aggregate_heads`` holds the stored head of every aggregate named in ``saves`` that exists.
+    ``aggregate_heads`` holds the stored head of every aggregate named in ``saves`` that exists, except
+    perhaps those :func:`created_in` the batch (taken as new: see there).
     ``now`` (RFC 3339, as :func:`format_recorded_at` makes it) is clamped so ``recordedAt`` never goes
     backwards along the log.
     """

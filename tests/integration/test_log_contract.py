@@ -14,6 +14,7 @@ from support.ledgers import open_toy_ledger
 from support.toy import Account
 from support.writers import write_accounts
 
+from adapters.storage import StorageConfig, open_recorder
 from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.errors import ChainBroken, ConcurrencyConflict
 from ledger_core.ledger import Ledger
@@ -70,6 +71,31 @@ def test_optimistic_concurrency(database_url: str) -> None:
         assert (caught.value.expected_version, caught.value.found_version) == (1, 2)
         assert ledger.size() == 2
         assert ledger.verify().size == 2
+
+
+def test_a_batch_creating_an_aggregate_that_exists_refuses_only_that_save(database_url: str, tmp_path: Path) -> None:
+    """Writers do not read the heads of the aggregates a batch creates (version 1 first): when one existed (here
+    created through another recorder, so no cache of this one knows it), the uniqueness of (aggregate,
+    version) refuses the rows, the batch is written again with every head read, and only the save that
+    created it again is refused; the log stays a gapless, verifiable chain."""
+    ledger, recorder = open_toy_ledger(database_url)
+    other = open_recorder(StorageConfig(tmp_path, database_url))
+    with ledger:
+        to_draft = ledger.app.envelope_mapper.to_draft
+        existing = Account.open("acme", "taken")
+        try:
+            assert other.submit_drafts([to_draft(event) for event in existing.collect_events()]).result() == [0]
+        finally:
+            other.close()
+        again, fresh = Account.open("acme", "taken"), Account.open("acme", "fresh")
+        saves = [[to_draft(event) for event in account.collect_events()] for account in (again, fresh)]
+        outcomes = recorder._commit_batch(saves)  # one batch, as the group commit makes it
+        assert isinstance(outcomes[0], ConcurrencyConflict)
+        assert (outcomes[0].aggregate_id, outcomes[0].found_version) == (str(existing.id), 1)
+        assert outcomes[1] == [1]
+        assert ledger.size() == 2
+        assert ledger.verify().size == 2
+        assert ledger.app.load(Account, fresh.id, "account").name == "fresh"
 
 
 def test_notification_log(database_url: str) -> None:

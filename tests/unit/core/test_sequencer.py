@@ -10,6 +10,7 @@ from ledger_core.engine.sequencer import (
     AnchoredDrafts,
     LogHead,
     SequencedEntry,
+    created_in,
     sequence_batch,
 )
 from proofs.hashing import leaf_hash
@@ -107,3 +108,13 @@ def test_an_anchored_save_is_written_only_at_its_position() -> None:
     assert (moved.expected, moved.found) == (5, 6)
     assert batch.outcomes[2] == [6]
     assert [entry.aggregate_id for entry in batch.entries] == ["a", "c"]
+
+
+def test_created_in_names_the_aggregates_a_batch_starts_at_version_1() -> None:
+    """Aggregates whose FIRST event in the batch is version 1 (not those continued, nor a second creation of
+    one already created earlier in the batch, which the sequencer refuses on the batch's own heads)."""
+    saves = [[draft("a", 1), draft("a", 2)], [draft("b", 4)], [draft("c", 1)], [draft("b", 1)], [draft("a", 1)]]
+    assert created_in(saves) == {"a", "c"}
+    batch = sequence_batch(EMPTY_LOG, saves, {"b": AggregateHead(3, 0)}, T1)
+    assert batch.outcomes[:3] == [[0, 1], [2], [3]]
+    assert all(isinstance(outcome, ConcurrencyConflict) for outcome in batch.outcomes[3:])
