@@ -52,7 +52,7 @@ from adapters.storage import StorageConfig
 from ledger_core.members.enrollments import Enrollment
 from ledger_core.members.feeds.formats import ELIGIBILITY_COLUMNS
 from ledger_core.members.feeds.loading import FeedPolicy
-from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.member_record import EligibilityRecord
 from ledger_core.members.outcomes import ELIGIBLE
 
 FULL_ROWS, QUICK_ROWS = 1_000_000, 10_000

@@ -52,7 +52,7 @@ from _common import (
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
-from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.member_record import EligibilityRecord
 from ledger_core.members.outcomes import MemberFacts, contribution, month_end
 from ledger_core.shared.vocabulary import HealthAction, NpsKind, ResultType
 

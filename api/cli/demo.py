@@ -15,7 +15,7 @@ from typing import Any
 from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.errors import NotFound
 from ledger_core.ledger import Ledger
-from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.member_record import EligibilityRecord
 
 DEMO_PARTNER = "demo_partner"
 

@@ -23,7 +23,8 @@ from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.errors import NotFound
 from ledger_core.engine.ports import Clock
 from ledger_core.members.enrollments import Enrollment, enrollment_id
-from ledger_core.members.member import Member, is_adult, member_id, member_subject
+from ledger_core.members.member import Member, member_id, member_subject
+from ledger_core.members.member_record import is_adult
 from ledger_core.members.privacy import PersonalDataVault
 from ledger_core.shared.service_support import today
 from ledger_core.shared.validation import check_identifier

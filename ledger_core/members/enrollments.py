@@ -34,7 +34,8 @@ from ledger_core.engine.aggregate import LedgerAggregate, derive_id
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition
 from ledger_core.members.errors import NotEligible, PersonalDataErased
-from ledger_core.members.member import Member, is_adult, member_id, member_subject
+from ledger_core.members.member import Member, member_id, member_subject
+from ledger_core.members.member_record import is_adult
 from ledger_core.members.outcomes import ChangeTracker, NoTracking
 from ledger_core.members.privacy import PersonalDataVault, check_commitment, check_sealed
 from ledger_core.shared.service_support import save

@@ -23,7 +23,8 @@ from uuid import UUID
 from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.envelope import CanonicalPayload, EventDraft, encode_payload, payload_value
 from ledger_core.engine.mapper import event_id_for
-from ledger_core.members.member import PLAIN_FIELDS, CheckedRecord, Member, MemberService, member_id, subject_of
+from ledger_core.members.member import Member, MemberService, member_id, subject_of
+from ledger_core.members.member_record import PLAIN_FIELDS, CheckedRecord
 from ledger_core.members.privacy import PersonalDataVault, SealedFields
 from ledger_core.shared.validation import check_partner_slug
 

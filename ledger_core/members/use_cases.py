@@ -29,7 +29,8 @@ from ledger_core.members.eligibility import NOT_FOUND_REASON, EligibilityDecisio
 from ledger_core.members.enrollment_changes import member_changes
 from ledger_core.members.enrollments import Enrollment, EnrollmentResult, EnrollmentService, enrollment_id
 from ledger_core.members.errors import EnrollmentNotFound, MemberNotEligible, MemberNotFound, SubscriptionNotFound
-from ledger_core.members.member import EligibilityRecord, ErasureResult, MemberResult, MemberService
+from ledger_core.members.member import ErasureResult, MemberResult, MemberService
+from ledger_core.members.member_record import EligibilityRecord
 from ledger_core.members.outcome_projection import OutcomeProjection
 from ledger_core.members.outcomes import DEFAULT_SUPPRESSION_THRESHOLD, OutcomeReport
 from ledger_core.members.ports import EnrollmentLinks

@@ -24,8 +24,9 @@ from ledger_core.engine.mapper import EnvelopeMapper
 from ledger_core.ledger import Ledger
 from ledger_core.members.feeds.eligibility_file import EligibilityFile
 from ledger_core.members.feeds.loading import FeedPolicy
-from ledger_core.members.member import PERSONAL_FIELDS, EligibilityRecord, Member, member_id
+from ledger_core.members.member import Member, member_id
 from ledger_core.members.member_batches import BatchChange, MemberBatches
+from ledger_core.members.member_record import PERSONAL_FIELDS, EligibilityRecord
 from ledger_core.members.outcomes import ELIGIBLE
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

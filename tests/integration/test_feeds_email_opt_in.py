@@ -18,7 +18,8 @@ from ledger_core.ledger import Ledger
 from ledger_core.members.feeds.formats import ELIGIBILITY_COLUMNS
 from ledger_core.members.feeds.loading import FeedPolicy
 from ledger_core.members.feeds.use_cases import Feeds
-from ledger_core.members.member import EligibilityRecord, Member, member_id
+from ledger_core.members.member import Member, member_id
+from ledger_core.members.member_record import EligibilityRecord
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 P = "acme"

@@ -13,7 +13,7 @@ from adapters.files.master_key import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV
 from adapters.opening import open_ledger
 from adapters.ports import MasterKeyMismatch
 from ledger_core.engine.errors import InvalidCommand
-from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.member_record import EligibilityRecord
 
 KEY = bytes(range(32))
 RECORD = EligibilityRecord(

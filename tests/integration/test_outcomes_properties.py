@@ -19,7 +19,7 @@ from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
 from ledger_core.engine.errors import LedgerError
 from ledger_core.ledger import Ledger
-from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.member_record import EligibilityRecord
 from ledger_core.members.outcomes import COUNTERS, ELIGIBLE
 from ledger_core.shared.vocabulary import HealthAction, ResultType
 

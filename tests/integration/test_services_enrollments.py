@@ -18,7 +18,7 @@ from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFoun
 from ledger_core.ledger import Ledger
 from ledger_core.members.enrollments import Stage, enrollment_id
 from ledger_core.members.errors import NotEligible, PersonalDataErased
-from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.member_record import EligibilityRecord
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 PARTNER = "northwestern_mutual"

@@ -22,7 +22,8 @@ from adapters.storage import StorageConfig
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.ledger import Ledger
 from ledger_core.members.errors import NotEligible, PersonalDataErased
-from ledger_core.members.member import EligibilityRecord, member_id
+from ledger_core.members.member import member_id
+from ledger_core.members.member_record import EligibilityRecord
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 PARTNER = "northwestern_mutual"

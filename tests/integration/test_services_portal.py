@@ -20,7 +20,7 @@ from ledger_core.engine.errors import InvalidCommand, NotFound
 from ledger_core.ledger import Ledger
 from ledger_core.members.enrollments import Stage
 from ledger_core.members.errors import ConsentRequired, MemberNotEligible, MemberNotFound
-from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.member_record import EligibilityRecord
 from ledger_core.members.portal import ANNUAL_MONITORING, PortalMember
 from ledger_core.shared.vocabulary import ResultType, SubscriptionStatus
 

@@ -30,7 +30,7 @@ from ledger_core.engine.errors import LedgerError
 from ledger_core.ledger import Ledger
 from ledger_core.members.enrollments import Enrollment, enrollment_id
 from ledger_core.members.errors import PersonalDataErased
-from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.member_record import EligibilityRecord
 
 BACKENDS = ["sqlite", "postgresql"]
 EXAMPLES = {"sqlite": 40, "postgresql": 20}

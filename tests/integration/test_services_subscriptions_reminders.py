@@ -22,7 +22,8 @@ from ledger_core.engine.canonical import canonical_json
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.ledger import Ledger
 from ledger_core.members.errors import PersonalDataErased, ReminderNotApplicable
-from ledger_core.members.member import EligibilityRecord, member_subject
+from ledger_core.members.member import member_subject
+from ledger_core.members.member_record import EligibilityRecord
 from ledger_core.members.subscriptions import subscription_id
 from ledger_core.shared.errors import IdempotencyConflict
 from ledger_core.shared.vocabulary import ReminderStatus, SubscriptionStatus

@@ -30,7 +30,7 @@ from api.client.webhooks import verify_webhook
 from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.ledger import Ledger
-from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.member_record import EligibilityRecord
 from ledger_core.shared.vocabulary import WEBHOOK_EVENT_TYPES
 from ledger_core.webhooks.retry import RetryPolicy
 from ledger_core.webhooks.signatures import derive_endpoint_secret

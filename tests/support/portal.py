@@ -14,7 +14,7 @@ import jwt
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
 from api.security.credentials import PartnerCredentials
-from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.member_record import EligibilityRecord
 from support.http_server import LiveServer
 
 AUDIENCE = "https://fairunderwriting.com/portal"

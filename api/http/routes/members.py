@@ -10,7 +10,7 @@ from api.client.schemas import members as schemas
 from api.http.routes.claims import IdempotencyKey
 from api.http.threads import run_blocking
 from api.runtime import Runtime
-from ledger_core.members.member import EligibilityRecord
+from ledger_core.members.member_record import EligibilityRecord
 
 
 class MembersController(Controller):

@@ -22,8 +22,8 @@ from ledger_core.engine.errors import InvalidCommand, LedgerError
 from ledger_core.members.errors import NotEligible
 from ledger_core.members.feeds.formats import RowProblem, RowRefusal
 from ledger_core.members.feeds.parsing import RawRecord
-from ledger_core.members.member import CheckedRecord, EligibilityRecord, check_record
 from ledger_core.members.member_batches import MemberBatches, SealedRecord
+from ledger_core.members.member_record import CheckedRecord, EligibilityRecord, check_record
 from ledger_core.members.privacy import PersonalDataVault
 
 

@@ -24,7 +24,8 @@ from ledger_core.members.enrollments import Enrollment
 from ledger_core.members.feeds.deliveries import FeedDeliveries
 from ledger_core.members.feeds.eligibility_file import EligibilityFile
 from ledger_core.members.feeds.formats import FeedKind, FileRejection, RowProblem, RowRefusal
-from ledger_core.members.member import PERSONAL_FIELDS, Member
+from ledger_core.members.member import Member
+from ledger_core.members.member_record import PERSONAL_FIELDS
 from ledger_core.members.privacy import PersonalDataVault
 from ledger_core.members.reminders import Reminder
 from ledger_core.members.subscriptions import Subscription

@@ -12,7 +12,8 @@ from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.members.enrollments import Enrollment, EnrollmentService, Stage
 from ledger_core.members.errors import NotEligible, PersonalDataErased
-from ledger_core.members.member import EligibilityRecord, MemberService, member_subject
+from ledger_core.members.member import MemberService, member_subject
+from ledger_core.members.member_record import EligibilityRecord
 from ledger_core.members.privacy import PersonalDataVault
 
 from .fakes import FakeApp, FixedClock, event_types, replay, state

@@ -12,16 +12,8 @@ import pytest
 from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.members.errors import NotEligible, PersonalDataErased
-from ledger_core.members.member import (
-    PERSONAL_FIELDS,
-    EligibilityRecord,
-    Member,
-    MemberService,
-    add_years,
-    is_adult,
-    member_id,
-    member_subject,
-)
+from ledger_core.members.member import Member, MemberService, member_id, member_subject
+from ledger_core.members.member_record import PERSONAL_FIELDS, EligibilityRecord, add_years, is_adult
 from ledger_core.members.privacy import PersonalDataVault
 from ledger_core.shared.vocabulary import PolicyType
 

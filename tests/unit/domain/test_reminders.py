@@ -12,7 +12,8 @@ from ledger_core.engine.canonical import canonical_json
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
 from ledger_core.members.enrollments import EnrollmentService
 from ledger_core.members.errors import PersonalDataErased, ReminderNotApplicable
-from ledger_core.members.member import EligibilityRecord, MemberService, member_subject
+from ledger_core.members.member import MemberService, member_subject
+from ledger_core.members.member_record import EligibilityRecord
 from ledger_core.members.privacy import PersonalDataVault
 from ledger_core.members.reminders import MESSAGE_FIELD, Reminder, ReminderService
 from ledger_core.shared.errors import IdempotencyConflict

@@ -9,7 +9,8 @@ import pytest
 
 from ledger_core.engine.aggregate import derive_id
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition, NotFound
-from ledger_core.members.member import EligibilityRecord, MemberService
+from ledger_core.members.member import MemberService
+from ledger_core.members.member_record import EligibilityRecord
 from ledger_core.members.privacy import PersonalDataVault
 from ledger_core.members.subscriptions import Subscription, SubscriptionService
 from ledger_core.shared.vocabulary import SubscriptionStatus

@@ -10,7 +10,7 @@ import pytest
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.members.feeds.formats import ELIGIBILITY_COLUMNS, FeedFormat, FileRejected, RowRefusal
 from ledger_core.members.feeds.parsing import RawRecord, RecordReader
-from ledger_core.members.member import EligibilityRecord, parse_opt_in
+from ledger_core.members.member_record import EligibilityRecord, parse_opt_in
 
 HEADER = ",".join(ELIGIBILITY_COLUMNS)
 ROW = "12345678,john.doe@email.com,John,Doe,1980-05-15,M,IA,Life,2022-01-01"

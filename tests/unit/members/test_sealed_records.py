@@ -9,8 +9,9 @@ from unit.domain.fakes import InMemoryKeyStore
 
 from ledger_core.engine.envelope import CanonicalPayload, payload_value
 from ledger_core.members.errors import PersonalDataErased
-from ledger_core.members.member import EligibilityRecord, check_record, member_id
+from ledger_core.members.member import member_id
 from ledger_core.members.member_batches import MemberBatches, registration_payload
+from ledger_core.members.member_record import EligibilityRecord, check_record
 from ledger_core.members.privacy import PersonalDataVault
 
 ON = date(2026, 12, 7)
