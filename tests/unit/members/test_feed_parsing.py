@@ -145,6 +145,26 @@ def test_duplicate_member_ids_last_wins() -> None:
     assert len(scanned.digest) == 64
 
 
+@settings(max_examples=60, deadline=None)
+@given(ids=st.lists(st.integers(0, 40), min_size=1, max_size=300), blanks=st.sets(st.integers(0, 299)))
+def test_repeats_found_in_any_order_of_rows(ids: list[int], blanks: set[int]) -> None:
+    """Against a naive reference: each row whose member id appears again later is superseded by the id's last
+    row; rows without an id (unreadable here: a short record) are counted and never superseded."""
+    lines = [HEADER]
+    for index, number in enumerate(ids):
+        lines.append("short,row" if index in blanks else ROW.replace("12345678", f"m{number}", 1))
+    scanned = scan(io.BytesIO(("\n".join(lines) + "\n").encode()), FeedFormat.CSV)
+    last: dict[int, int] = {}
+    for index, number in enumerate(ids):
+        if index not in blanks:
+            last[number] = index + 1
+    expected = {
+        index + 1: last[number] for index, number in enumerate(ids) if index not in blanks and last[number] != index + 1
+    }
+    assert scanned.rows == len(ids)
+    assert scanned.superseded == expected
+
+
 def test_json_array_and_json_lines() -> None:
     """The JSON forms carry the same objects; optional keys may be absent or null."""
     item = dict(zip(ELIGIBILITY_COLUMNS, ROW.split(","), strict=True))
