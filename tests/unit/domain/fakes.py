@@ -21,6 +21,7 @@ from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.envelope import decode_entry, encode_entry
 from ledger_core.engine.errors import ConcurrencyConflict, NotFound
 from ledger_core.engine.mapper import DraftStoredEvent, EnvelopeMapper, EventRegistry
+from ledger_core.members.errors import PersonalDataErased
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -55,6 +56,23 @@ class InMemoryKeyStore:
             del self.keys[key_id]
         self.current.pop(subject, None)
         return len(doomed)
+
+
+class ErasingKeyStore(InMemoryKeyStore):
+    """Remembers erased subjects and refuses them a new key, as the real key stores do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.erased: set[str] = set()
+
+    def get_or_create(self, subject: str) -> tuple[str, bytes]:
+        if subject in self.erased:
+            raise PersonalDataErased(subject)
+        return super().get_or_create(subject)
+
+    def destroy(self, subject: str) -> int:
+        self.erased.add(subject)
+        return super().destroy(subject)
 
 
 class FixedClock:

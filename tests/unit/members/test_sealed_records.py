@@ -5,33 +5,15 @@ from __future__ import annotations
 import pickle
 from datetime import date
 
-from unit.domain.fakes import InMemoryKeyStore
+from unit.domain.fakes import ErasingKeyStore
 
 from ledger_core.engine.envelope import CanonicalPayload, payload_value
-from ledger_core.members.errors import PersonalDataErased
 from ledger_core.members.member import member_id
 from ledger_core.members.member_batches import MemberBatches, registration_payload
 from ledger_core.members.member_record import EligibilityRecord, check_record
 from ledger_core.members.privacy import PersonalDataVault
 
 ON = date(2026, 12, 7)
-
-
-class ErasingKeyStore(InMemoryKeyStore):
-    """Refuses a key to an erased subject, as the real key stores do."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.erased: set[str] = set()
-
-    def get_or_create(self, subject: str) -> tuple[str, bytes]:
-        if subject in self.erased:
-            raise PersonalDataErased(subject)
-        return super().get_or_create(subject)
-
-    def destroy(self, subject: str) -> int:
-        self.erased.add(subject)
-        return super().destroy(subject)
 
 
 def _record(number: int, *, opt_in: bool) -> EligibilityRecord:

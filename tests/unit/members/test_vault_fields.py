@@ -5,10 +5,9 @@ from __future__ import annotations
 import hmac
 
 import pytest
-from unit.domain.fakes import InMemoryKeyStore
+from unit.domain.fakes import ErasingKeyStore, InMemoryKeyStore
 
 from ledger_core.engine.errors import InvalidCommand
-from ledger_core.members.errors import PersonalDataErased
 from ledger_core.members.privacy import HmacSha256, PersonalDataVault, check_sealed
 
 VALUES = {"email": "ann@example.org", "first_name": "Ann", "date_of_birth": "1980-02-02"}
@@ -73,23 +72,6 @@ def test_hmac_sha256_is_rfc_2104_hmac(key_size: int) -> None:
     mac = HmacSha256(key)
     for message in (b"", b"email\x1fann@example.org", bytes(range(256)) * 3):
         assert mac.hexdigest(message) == hmac.digest(key, message, "sha256").hex()
-
-
-class ErasingKeyStore(CountingKeyStore):
-    """Remembers erased subjects and refuses them a new key, as the real key stores do."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.erased: set[str] = set()
-
-    def get_or_create(self, subject: str) -> tuple[str, bytes]:
-        if subject in self.erased:
-            raise PersonalDataErased(subject)
-        return super().get_or_create(subject)
-
-    def destroy(self, subject: str) -> int:
-        self.erased.add(subject)
-        return super().destroy(subject)
 
 
 def test_seal_many_gives_every_value_its_own_nonce_around_an_erased_subject() -> None:
