@@ -82,16 +82,9 @@ class SealedRecord(NamedTuple):
         """Pickled flat: the id as its 16 bytes, the draft as its varying parts (it comes back from a worker
         process a batch at a time; the named tuples' and UUID's own pickling cost ~3x more)."""
         draft = self.registration
-        if draft is None:
-            return _unpickled_record, (
-                self.partner_member_id,
-                self.member_id.bytes,
-                self.email_opt_in,
-                None,
-                None,
-                None,
-            )
         member = (self.partner_member_id, self.member_id.bytes, self.email_opt_in)
+        if draft is None:
+            return _unpickled_record, (*member, None, None, None)
         return _unpickled_record, (*member, draft.event_id, draft.partner_id, draft.payload)
 
 
@@ -182,7 +175,7 @@ class MemberBatches:
     @staticmethod
     def seal_records(vault: PersonalDataVault, partner_id: str, records: Sequence[CheckedRecord]) -> list[SealedRecord]:
         """Seal every record's personal fields under its member's key (one key-store call, keys created where
-        missing: :meth:`PersonalDataVault.seal_many`); an erased member gets ``sealed=None``. Needs no log,
+        missing: :meth:`PersonalDataVault.seal_many`); an erased member gets no registration draft. Needs no log,
         only the vault: the eligibility feed runs it in worker processes."""
         partner_id = check_partner_slug(partner_id)
         ids = [member_id(partner_id, record.partner_member_id) for record in records]
