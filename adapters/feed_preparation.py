@@ -24,8 +24,9 @@ import multiprocessing.connection
 import os
 import queue
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from pathlib import Path
@@ -35,6 +36,9 @@ from adapters.gc_threshold import BULK_THRESHOLDS
 from adapters.storage import StorageConfig, open_key_store
 from ledger_core.members.feeds.preparation import PreparedBatch, RowBatch, prepare_batch
 from ledger_core.members.privacy import PersonalDataVault
+
+_TAKE_BACK_POLL = 0.005
+"""Seconds the loader waits for its next batch before looking again for one to take back."""
 
 _vault: PersonalDataVault | None = None
 """The worker process's vault (set by :func:`_start_worker`)."""
@@ -80,12 +84,24 @@ class _End:
         self.error = error
 
 
+class _Handed:
+    """A batch handed to the pool: its future, and the batch itself (the loader may take it back and prepare
+    it: ``prepared``)."""
+
+    __slots__ = ("batch", "future", "prepared")
+
+    def __init__(self, batch: RowBatch, future: Future[PreparedBatch]) -> None:
+        self.batch = batch
+        self.future = future
+        self.prepared: PreparedBatch | None = None
+
+
 def _feed(
     pool: ProcessPoolExecutor,
     partner_id: str,
     on: date,
     batches: Iterable[RowBatch],
-    handed: queue.Queue[Future[PreparedBatch] | _End],
+    handed: queue.Queue[_Handed | _End],
     stopped: threading.Event,
 ) -> None:
     """The feeder thread: each batch read is submitted and queued (blocking while the queue is full)."""
@@ -94,7 +110,7 @@ def _feed(
         for batch in reading:
             if stopped.is_set():
                 return
-            handed.put(pool.submit(_prepare, partner_id, on, batch))
+            handed.put(_Handed(batch, pool.submit(_prepare, partner_id, on, batch)))
     except Exception as error:  # noqa: BLE001 - handed to the loader, which raises it: never lost
         handed.put(_End(error))
         return
@@ -105,25 +121,35 @@ def _feed(
     handed.put(_End())
 
 
-def _cancel_all(handed: queue.Queue[Future[PreparedBatch] | _End]) -> None:
+def _cancel_all(handed: queue.Queue[_Handed | _End]) -> None:
     while True:
         try:
             item = handed.get_nowait()
         except queue.Empty:
             return
-        if isinstance(item, Future):
-            item.cancel()
+        if isinstance(item, _Handed):
+            item.future.cancel()
 
 
 class ProcessPreparer:
-    """Prepares batches in ``workers`` processes, up to ``2 * workers + 2`` batches ahead of the loader."""
+    """Prepares batches in ``workers`` processes, up to ``2 * workers + 2`` batches ahead of the loader.
 
-    def __init__(self, config: StorageConfig, master_key: bytes, workers: int) -> None:
+    With ``local`` (the loading process's own vault), the loader takes work back while it waits: when the
+    batch it needs next is not ready, it cancels the newest batch the pool has not started and prepares that
+    one itself (in file order all the same). The loader's own CPU is otherwise idle while it waits, so the
+    work spreads over the machine without another worker's memory (docs/performance.md)."""
+
+    def __init__(
+        self, config: StorageConfig, master_key: bytes, workers: int, local: PersonalDataVault | None = None
+    ) -> None:
         if workers < 1:
             raise ValueError("a process preparer needs at least one worker")
         self._config = config
         self._master_key = master_key
         self.workers = workers
+        self.local = local
+        self.taken_back = 0
+        """Batches the loader prepared itself (taken back from the pool), since this preparer was made."""
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -132,23 +158,66 @@ class ProcessPreparer:
         ahead of what was taken: the workers go on while the loader waits for a save. A failure of the
         reading (e.g. the file changed) is raised here after the batches before it."""
         pool = self._started()
-        handed: queue.Queue[Future[PreparedBatch] | _End] = queue.Queue(maxsize=2 * self.workers + 2)
+        ahead = 2 * self.workers + 2
+        handed: queue.Queue[_Handed | _End] = queue.Queue(maxsize=ahead)
         stopped = threading.Event()
         feeder = threading.Thread(
             target=_feed, args=(pool, partner_id, on, batches, handed, stopped), name="ledger-feed-reader", daemon=True
         )
         feeder.start()
+        waiting: deque[_Handed | _End] = deque()  # taken from ``handed``, in file order, not yet yielded
         try:
-            while not isinstance(item := handed.get(), _End):
-                yield self._result(item)
-            if item.error is not None:
-                raise item.error
+            while True:
+                item = waiting.popleft() if waiting else handed.get()
+                if isinstance(item, _End):
+                    if item.error is not None:
+                        raise item.error
+                    return
+                if self.local is not None:
+                    self._take_back(item, waiting, handed, ahead, partner_id, on)
+                yield item.prepared if item.prepared is not None else self._result(item.future)
         finally:
             stopped.set()  # the loader stopped early: the feeder ends, and what was not started need not run
+            for pending in waiting:
+                if isinstance(pending, _Handed):
+                    pending.future.cancel()
             while feeder.is_alive():
                 _cancel_all(handed)
                 feeder.join(timeout=0.05)
             _cancel_all(handed)
+
+    def _take_back(
+        self,
+        needed: _Handed,
+        waiting: deque[_Handed | _End],
+        handed: queue.Queue[_Handed | _End],
+        ahead: int,
+        partner_id: str,
+        on: date,
+    ) -> None:
+        """Until ``needed`` is ready: prepare here the newest batch the pool has not started (cancelled), or
+        wait a moment for the pool or for the feeder's next batch."""
+        if self.local is None:
+            return
+        while needed.prepared is None and not needed.future.done():
+            while len(waiting) < ahead:  # what the feeder has read meanwhile
+                try:
+                    waiting.append(handed.get_nowait())
+                except queue.Empty:
+                    break
+            newest = next(
+                (
+                    item
+                    for item in reversed(waiting)
+                    if isinstance(item, _Handed) and item.prepared is None and item.future.cancel()
+                ),
+                None,
+            )
+            if newest is None:
+                wait([needed.future], timeout=_TAKE_BACK_POLL)
+                continue
+            newest.prepared = prepare_batch(self.local, partner_id, on, newest.batch)
+            self.taken_back += 1
 
     def _result(self, future: Future[PreparedBatch]) -> PreparedBatch:
         try:

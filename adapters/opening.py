@@ -42,6 +42,7 @@ from ledger_core.engine.sealing import Sealer, SealPolicy
 from ledger_core.ledger import Ledger
 from ledger_core.members.feeds.loading import FeedPolicy
 from ledger_core.members.ports import EnrollmentLinks
+from ledger_core.members.privacy import PersonalDataVault
 from ledger_core.members.use_cases import MemberPolicy
 
 
@@ -114,7 +115,7 @@ def open_ledger(
         opened.callback(theme_assets.close)
         claim_facts, close_facts = open_claim_facts(config, recorder)
         opened.callback(close_facts)
-        preparer = _feed_preparer(config, key, feed_policy, opened)
+        preparer = _feed_preparer(config, key, feed_policy, opened, PersonalDataVault(key_store))
         return Ledger(
             recorder,
             recorder,
@@ -138,12 +139,13 @@ def open_ledger(
 
 
 def _feed_preparer(
-    config: StorageConfig, master_key: bytes, policy: FeedPolicy | None, opened: ExitStack
+    config: StorageConfig, master_key: bytes, policy: FeedPolicy | None, opened: ExitStack, local: PersonalDataVault
 ) -> ProcessPreparer | None:
-    """The worker processes that prepare big eligibility files (``policy.workers``), closed with ``opened``."""
+    """The worker processes that prepare big eligibility files (``policy.workers``), closed with ``opened``;
+    the loading process takes work back from them with ``local`` (its own vault) while it waits."""
     if policy is None or policy.workers < 1:
         return None
-    preparer = ProcessPreparer(config, master_key, policy.workers)
+    preparer = ProcessPreparer(config, master_key, policy.workers, local)
     opened.callback(preparer.close)
     return preparer
 

@@ -101,8 +101,10 @@ def bulk_and_enrollment(url: str, data_dir: str, rows: int, enrollments: int, wo
                 time.sleep(0.05)
             preparer = ledger.feeds.loader.preparer if ledger.feeds is not None else None
             worker_peaks: list[int] = []
+            taken_back = 0
             if isinstance(preparer, ProcessPreparer):
                 worker_peaks = preparer.peak_rss_kib()
+                taken_back = preparer.taken_back
                 preparer.close()  # the workers end: their CPU is now the children's
         seal_wait = time.perf_counter() - loaded_at
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -124,6 +126,7 @@ def bulk_and_enrollment(url: str, data_dir: str, rows: int, enrollments: int, wo
             "cpu_us_per_row": round(cpu / rows * 1e6, 1),
             "seal_wait_seconds": round(seal_wait, 2),
             "worker_rss_peak_mib": round(sum(worker_peaks) / 1024, 1),
+            "batches_taken_back": taken_back,
             "machine_busy": None if phase.machine_busy is None else round(phase.machine_busy, 2),
             "rss_peak_mib": round(phase.rss_peak_kib / 1024, 1),
             "seconds_per_million": round(phase.seconds * 1_000_000 / rows, 1),
