@@ -39,6 +39,10 @@ from ledger_core.members.privacy import PersonalDataVault
 
 _TAKE_BACK_POLL = 0.005
 """Seconds the loader waits for its next batch before looking again for one to take back."""
+_TAKEN_BACK_AHEAD = 2
+"""At most this many batches the loader prepared itself wait for their turn (each a few MB)."""
+_PREPARED = RowBatch([], [], 0)
+"""Stands for the rows of a batch the loader prepared itself (dropped)."""
 
 _vault: PersonalDataVault | None = None
 """The worker process's vault (set by :func:`_start_worker`)."""
@@ -205,18 +209,22 @@ class ProcessPreparer:
                     waiting.append(handed.get_nowait())
                 except queue.Empty:
                     break
-            newest = next(
-                (
-                    item
-                    for item in reversed(waiting)
-                    if isinstance(item, _Handed) and item.prepared is None and item.future.cancel()
-                ),
-                None,
-            )
+            held = sum(1 for item in waiting if isinstance(item, _Handed) and item.prepared is not None)
+            newest = None
+            if held < _TAKEN_BACK_AHEAD:  # what the loader prepared ahead waits in memory: a bounded amount
+                newest = next(
+                    (
+                        item
+                        for item in reversed(waiting)
+                        if isinstance(item, _Handed) and item.prepared is None and item.future.cancel()
+                    ),
+                    None,
+                )
             if newest is None:
                 wait([needed.future], timeout=_TAKE_BACK_POLL)
                 continue
             newest.prepared = prepare_batch(self.local, partner_id, on, newest.batch)
+            newest.batch = _PREPARED  # its rows are not needed any more
             self.taken_back += 1
 
     def _result(self, future: Future[PreparedBatch]) -> PreparedBatch:

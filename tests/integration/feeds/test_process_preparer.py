@@ -1,8 +1,8 @@
 """The loader takes preparation work back from its workers while it waits (``ProcessPreparer(local=...)``).
 
 The pool is a thread pool here, so that the test can hold the first batch: while the loader waits for it, it
-cancels the newest batches the pool has not started and prepares them itself, newest first; the batches still
-come out in file order, each prepared once.
+cancels the newest batches the pool has not started and prepares them itself, newest first, at most two ahead;
+the batches still come out in file order, each prepared once.
 """
 
 from __future__ import annotations
@@ -60,10 +60,10 @@ class HeldPool:
         self._threads.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def _release_after_three(preparer: ProcessPreparer, pool: HeldPool) -> None:
-    """The first batch runs once the loader has taken the three others back (or after 20 s: the test fails)."""
+def _release_after_two(preparer: ProcessPreparer, pool: HeldPool) -> None:
+    """The first batch runs once the loader has taken two others back (or after 20 s: the test fails)."""
     for _ in range(2000):
-        if preparer.taken_back >= 3:
+        if preparer.taken_back >= 2:
             break
         threading.Event().wait(0.01)
     pool.release.set()
@@ -80,7 +80,7 @@ def test_the_loader_prepares_the_batches_the_pool_has_not_started(tmp_path: Path
         yield from batches
 
     outputs = preparer.prepare("acme", ON, read())
-    watch = threading.Thread(target=_release_after_three, args=(preparer, pool), daemon=True)
+    watch = threading.Thread(target=_release_after_two, args=(preparer, pool), daemon=True)
     watch.start()
     try:
         prepared = list(outputs)
@@ -91,5 +91,5 @@ def test_the_loader_prepares_the_batches_the_pool_has_not_started(tmp_path: Path
     assert [[record.partner_member_id for record in batch.records] for batch in prepared] == [
         [f"m{number}-{index}" for index in range(3)] for number in range(4)
     ]
-    assert preparer.taken_back == 3
-    assert pool.ran == [3]  # the pool prepared only the batch it had started
+    assert preparer.taken_back == 2  # the newest two; then the cap of batches prepared ahead
+    assert pool.ran == [3, 6]  # the pool prepared the batch it had started, then the next
