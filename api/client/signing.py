@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from urllib.parse import unquote_to_bytes
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_CANONICAL_PATH = re.compile(r"[A-Za-z0-9._~/-]+")
+"""A path of unreserved characters and ``/`` only: each of its segments is already in canonical form."""
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
@@ -64,9 +67,13 @@ def canonical_path(path: str) -> str:
     """The canonical form of an absolute path: each ``/``-separated segment decoded then re-encoded.
 
     Pass the path as sent (ASGI ``raw_path``): an escaped slash (``%2F``) is part of a segment there,
-    but a separator in an already-decoded path.
+    but a separator in an already-decoded path. A path with nothing to decode or escape (the usual case,
+    ``/api/v1/claims/<uuid>``) is its own canonical form and is returned as it is.
     """
-    return "/".join(_recode(segment) for segment in (path or "/").split("/"))
+    path = path or "/"
+    if _CANONICAL_PATH.fullmatch(path):
+        return path
+    return "/".join(_recode(segment) for segment in path.split("/"))
 
 
 def string_to_sign(method: str, path: str, raw_query: str, timestamp: str, request_id: str, body: bytes) -> bytes:

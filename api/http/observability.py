@@ -127,6 +127,8 @@ class Metrics:
 
 # -- logs --------------------------------------------------------------------------------------------
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+"""``json.dumps(line, default=str, ensure_ascii=False)`` without building an encoder per line."""
 
 
 class JsonFormatter(logging.Formatter):
@@ -146,7 +148,7 @@ class JsonFormatter(logging.Formatter):
         )
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return _JSON.encode(line)
 
 
 class _LedgerHandler(logging.StreamHandler):  # type: ignore[type-arg]

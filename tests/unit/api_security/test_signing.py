@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from urllib.parse import unquote_to_bytes
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from api.client.signing import (
     EMPTY_BODY_SHA256,
+    _encode,
     canonical_path,
     canonical_query,
     request_fingerprint,
@@ -26,8 +28,10 @@ REQUEST = (
     "tag=fire%2Bflood&tag=auto&dryRun=false",
     "2026-01-15T14:30:00Z",
     "6f1c2a8e-3b4d-4e5f-9a0b-1c2d3e4f5a6b",
-    (b'{"partnerId":"acme_insurance","partnerClaimId":"AC-2026-0042","claimType":"auto",'
-    b'"claimAmount":1250.00,"currency":"USD"}'),
+    (
+        b'{"partnerId":"acme_insurance","partnerClaimId":"AC-2026-0042","claimType":"auto",'
+        b'"claimAmount":1250.00,"currency":"USD"}'
+    ),
 )
 EXPECTED_SIGNATURE = "5774fbc2b0b92700bfd421b824adfb456e04cd02ee022d64a2b41cf66e0a9b37"
 
@@ -78,6 +82,14 @@ def test_canonical_query_vectors(raw: str, expected: str) -> None:
 def test_canonical_path_vectors(raw: str, expected: str) -> None:
     """Path segments are decoded and re-encoded like query components; separators are kept."""
     assert canonical_path(raw) == expected
+
+
+@given(st.text(alphabet="abcXYZ019-._~/%2Fé ", max_size=40))
+def test_a_path_needing_no_escapes_is_kept_as_it_is(raw: str) -> None:
+    """The shortcut for a path of unreserved characters and slashes gives what decoding and re-encoding each
+    segment gives, for any path."""
+    segments = (raw or "/").split("/")
+    assert canonical_path(raw) == "/".join(_encode(unquote_to_bytes(segment)) for segment in segments)
 
 
 def test_string_to_sign_known_answer() -> None:
