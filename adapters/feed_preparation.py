@@ -178,7 +178,7 @@ class ProcessPreparer:
                         raise item.error
                     return
                 if self.local is not None:
-                    self._take_back(item, waiting, handed, ahead, partner_id, on)
+                    self._take_back(self.local, item, waiting, handed, ahead, partner_id, on)
                 yield item.prepared if item.prepared is not None else self._result(item.future)
         finally:
             stopped.set()  # the loader stopped early: the feeder ends, and what was not started need not run
@@ -192,6 +192,7 @@ class ProcessPreparer:
 
     def _take_back(
         self,
+        local: PersonalDataVault,
         needed: _Handed,
         waiting: deque[_Handed | _End],
         handed: queue.Queue[_Handed | _End],
@@ -201,8 +202,6 @@ class ProcessPreparer:
     ) -> None:
         """Until ``needed`` is ready: prepare here the newest batch the pool has not started (cancelled), or
         wait a moment for the pool or for the feeder's next batch."""
-        if self.local is None:
-            return
         while needed.prepared is None and not needed.future.done():
             while len(waiting) < ahead:  # what the feeder has read meanwhile
                 try:
@@ -223,7 +222,7 @@ class ProcessPreparer:
             if newest is None:
                 wait([needed.future], timeout=_TAKE_BACK_POLL)
                 continue
-            newest.prepared = prepare_batch(self.local, partner_id, on, newest.batch)
+            newest.prepared = prepare_batch(local, partner_id, on, newest.batch)
             newest.batch = _PREPARED  # its rows are not needed any more
             self.taken_back += 1
 

@@ -268,13 +268,15 @@ class PostgresLogRecorder(SequencedRecorder):
         conn = self._writer_connection()
         ids = sorted({draft.aggregate_id for save in saves for draft in save})
         created = created_in(saves)
-        try:
-            return self._write(conn, saves, [aggregate_id for aggregate_id in ids if aggregate_id not in created])
-        except psycopg.errors.UniqueViolation:
-            pass  # rolled back: an aggregate taken as new existed; the sequencer now sees its head
+        probed = [aggregate_id for aggregate_id in ids if aggregate_id not in created]
+        if len(probed) < len(ids):
+            try:
+                return self._write(conn, saves, probed)
+            except psycopg.errors.UniqueViolation:
+                pass  # rolled back: an aggregate taken as new existed; the sequencer now sees its head
         try:
             return self._write(conn, saves, ids)
-        except psycopg.Error as error:
+        except psycopg.errors.UniqueViolation as error:
             raise translate(error) from error
 
     def _write(

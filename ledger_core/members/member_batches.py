@@ -71,12 +71,8 @@ class SealedRecord(NamedTuple):
     registration: EventDraft | None
 
     def fields(self) -> tuple[SealedFields, dict[str, Any]] | None:
-        """``(sealed fields, plain fields)`` as :func:`registration_payload` received them (None: erased)."""
-        if self.registration is None:
-            return None
-        payload = payload_value(self.registration.payload)
-        plain = {name: payload[name] for name in PLAIN_FIELDS}
-        return (payload["personal"], payload["fingerprints"]), plain
+        """:func:`registration_fields` of the record's draft (None: erased)."""
+        return None if self.registration is None else registration_fields(self.registration)
 
     def __reduce__(self) -> tuple[Callable[..., SealedRecord], tuple[object, ...]]:
         """Pickled flat: the id as its 16 bytes, the draft as its varying parts (it comes back from a worker
@@ -86,6 +82,13 @@ class SealedRecord(NamedTuple):
         if draft is None:
             return _unpickled_record, (*member, None, None, None)
         return _unpickled_record, (*member, draft.event_id, draft.partner_id, draft.payload)
+
+
+def registration_fields(registration: EventDraft) -> tuple[SealedFields, dict[str, Any]]:
+    """``(sealed fields, plain fields)`` of a ``member.registered`` draft, as :func:`registration_payload`
+    received them."""
+    payload = payload_value(registration.payload)
+    return (payload["personal"], payload["fingerprints"]), {name: payload[name] for name in PLAIN_FIELDS}
 
 
 def _unpickled_record(
@@ -227,26 +230,26 @@ class MemberBatches:
         repeated = {aggregate_id for aggregate_id, count in Counter(r.member_id for r in records).items() if count > 1}
         plan = _BatchPlan()
         for record in records:
-            aggregate_id = record.member_id
+            aggregate_id, registration = record.member_id, record.registration
             member = existing.get(aggregate_id)
-            fields = None
-            if record.registration is None or (member is not None and member.erased):
+            if registration is None or (member is not None and member.erased):
                 change = BatchChange.ERASED
             elif member is None and aggregate_id not in repeated:
-                plan.drafts.append(record.registration)
+                plan.drafts.append(registration)
                 change = BatchChange.CREATED
-            elif (fields := record.fields()) is None:  # not reached: a record without keys is ERASED above
-                change = BatchChange.ERASED
             elif member is None:
-                member = Member.register_sealed(aggregate_id, partner_id, record.partner_member_id, *fields)
+                sealed, plain = registration_fields(registration)
+                member = Member.register_sealed(aggregate_id, partner_id, record.partner_member_id, sealed, plain)
                 existing[aggregate_id] = plan.created[aggregate_id] = member  # its repeat in this batch updates it
                 change = BatchChange.CREATED
-            elif member.update(personal=fields[0][0], fingerprints=fields[0][1], **fields[1]):
-                if aggregate_id not in plan.created:
-                    plan.updated[aggregate_id] = member
-                change = BatchChange.UPDATED
             else:
-                change = BatchChange.UNCHANGED
+                sealed, plain = registration_fields(registration)
+                if member.update(personal=sealed[0], fingerprints=sealed[1], **plain):
+                    if aggregate_id not in plan.created:
+                        plan.updated[aggregate_id] = member
+                    change = BatchChange.UPDATED
+                else:
+                    change = BatchChange.UNCHANGED
             plan.outcomes.append(BatchOutcome(record.partner_member_id, change))
         return plan
 
