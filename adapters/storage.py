@@ -99,6 +99,12 @@ class StorageConfig:
             return Path(url.removeprefix("sqlite:").removeprefix("//"))
         raise InvalidCommand("unsupported database URL (use sqlite:... or postgresql://...)", field="database_url")
 
+    def sqlite_keys_path(self) -> Path:
+        """The SQLite file of the subject keys, beside :meth:`sqlite_path` (``ledger.db`` -> ``ledger.keys.db``)."""
+        from adapters.sqlite.keys import keys_file_of
+
+        return keys_file_of(self.sqlite_path())
+
     def postgres_url(self) -> str | None:
         """The libpq URL when this config names PostgreSQL, else None."""
         return self.database_url if self.backend is Backend.POSTGRESQL else None
@@ -225,7 +231,10 @@ def open_key_store(config: StorageConfig, wrapper: KeyWrapping, *, bulk: bool = 
         return PostgresKeyStore(url, wrapper)
     from adapters.sqlite.keys import SQLiteKeyStore
 
-    return SQLiteKeyStore(config.sqlite_path(), wrapper, cache_mib=BULK_KEY_CACHE_MIB if bulk else None)
+    ledger = config.sqlite_path()
+    return SQLiteKeyStore(
+        config.sqlite_keys_path(), wrapper, cache_mib=BULK_KEY_CACHE_MIB if bulk else None, legacy=ledger
+    )
 
 
 def open_outcome_store(config: StorageConfig) -> ManagedOutcomeStore:

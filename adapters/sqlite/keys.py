@@ -1,13 +1,20 @@
-"""Subject data keys in the ledger's SQLite file (``subject_keys``, ``erased_subjects``, and
-``master_key_fingerprint``, the fingerprint of the master key that wraps them): the one module that
-writes SQL for them on this backend. Implements :class:`ledger_core.members.ports.KeyStore`; keys are
-wrapped by the master key (:class:`~adapters.ports.KeyWrapping`).
+"""Subject data keys in a SQLite file of their own beside the ledger's (``ledger.db`` -> ``ledger.keys.db``,
+:func:`keys_file_of`; tables ``subject_keys``, ``erased_subjects``, and ``master_key_fingerprint``, the
+fingerprint of the master key that wraps them): the one module that writes SQL for them on this backend.
+Implements :class:`ledger_core.members.ports.KeyStore`; keys are wrapped by the master key
+(:class:`~adapters.ports.KeyWrapping`).
 
 An erased subject is remembered (``erased_subjects``, the subject label only), so no new key can ever be
 created for them: sealing after erasure raises :class:`~ledger_core.members.errors.PersonalDataErased`
 instead of quietly starting a fresh identity. Destroying a subject's keys deletes the rows and makes sure
 the bytes do not linger: the connection runs with ``secure_delete`` and the WAL is truncated afterwards.
 Backups still hold wrapped keys; they stay useless without the master key, which is why keys are wrapped.
+
+Why a file of their own: SQLite has one writer per file, and a bulk load creates keys (in its preparation
+workers) while it appends to the log (in the loading process); in one file each waited for the other's
+transactions (docs/performance.md, "Bulk path, sixth pass"). A ledger written when the keys lived in the
+ledger's file has them moved on first open (:meth:`SQLiteKeyStore._adopt_from`): copied, erasures first,
+then dropped from the ledger's file; idempotent, and safe to resume after a crash at any point.
 """
 
 from __future__ import annotations
@@ -35,25 +42,90 @@ CREATE TABLE IF NOT EXISTS master_key_fingerprint (
 );
 """
 _IN_CHUNK = 400
+_TABLES = ("erased_subjects", "subject_keys", "master_key_fingerprint")
+
+
+def keys_file_of(ledger: Path) -> Path:
+    """The key store's file beside the ledger file ``ledger``: ``ledger.db`` -> ``ledger.keys.db`` (a name
+    without a suffix gets ``.keys``). An in-memory database keeps its keys in itself."""
+    if str(ledger) in ("", ":memory:") or str(ledger).startswith("file:"):
+        return ledger
+    if ledger.suffix:
+        return ledger.with_suffix(f".keys{ledger.suffix}")
+    return ledger.with_name(f"{ledger.name}.keys")
 
 
 class SQLiteKeyStore:
-    """Keys in a SQLite file (normally the ledger's own)."""
+    """Keys in a SQLite file of their own (:func:`keys_file_of` names it beside the ledger's)."""
 
-    def __init__(self, path: Path, wrapper: KeyWrapping, *, cache_mib: int | None = None) -> None:
+    def __init__(
+        self, path: Path, wrapper: KeyWrapping, *, cache_mib: int | None = None, legacy: Path | None = None
+    ) -> None:
         """``cache_mib``: this connection's page cache (SQLite's default, 2 MiB, when None). A bulk load's
         batches probe and extend the subject index at random pages: with a 1,000,000-key store a 16 MiB
-        cache halved the key store's CPU per key (docs/performance.md)."""
+        cache halved the key store's CPU per key (docs/performance.md). ``legacy``: the ledger's file, which
+        may still hold keys from before they had a file of their own; they are moved here."""
         self._wrapper = wrapper
         self._lock = threading.Lock()
         private_database(path)
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._conn.execute("PRAGMA secure_delete=ON")
+        self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         if cache_mib is not None:
             self._conn.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")  # negative: KiB (SQLite docs)
         self._conn.executescript(SCHEMA)
+        if legacy is not None and legacy != path and legacy.is_file():
+            self._adopt_from(legacy)
         self._check_master_key()
+
+    def _adopt_from(self, legacy: Path) -> None:
+        """Move the key tables a ledger file ``legacy`` still holds into this file, then drop them there.
+
+        One transaction here copies them (erased subjects first, and no key of an erased subject, so a
+        re-run after a crash can never bring back a key destroyed since), a second one drops them from
+        ``legacy`` (``secure_delete`` on, its WAL truncated). Existing rows win (``INSERT OR IGNORE``)."""
+        self._conn.execute("ATTACH DATABASE ? AS legacy", (str(legacy),))
+        try:
+            present = {
+                row[0]
+                for row in self._conn.execute(
+                    "SELECT name FROM legacy.sqlite_master WHERE type = 'table' AND name IN (?, ?, ?)", _TABLES
+                )
+            }
+            if not present:
+                return
+            self._conn.execute("PRAGMA legacy.secure_delete=ON")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if "erased_subjects" in present:
+                    self._conn.execute(
+                        "INSERT OR IGNORE INTO main.erased_subjects SELECT * FROM legacy.erased_subjects"
+                    )
+                if "subject_keys" in present:
+                    self._conn.execute(
+                        "INSERT OR IGNORE INTO main.subject_keys SELECT * FROM legacy.subject_keys"
+                        " WHERE subject NOT IN (SELECT subject FROM main.erased_subjects)"
+                    )
+                if "master_key_fingerprint" in present:
+                    self._conn.execute(
+                        "INSERT OR IGNORE INTO main.master_key_fingerprint SELECT * FROM legacy.master_key_fingerprint"
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table in sorted(present):
+                    self._conn.execute(f"DROP TABLE IF EXISTS legacy.{table}")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("PRAGMA legacy.wal_checkpoint(TRUNCATE)")
+        finally:
+            self._conn.execute("DETACH DATABASE legacy")
 
     def _check_master_key(self) -> None:
         """Refuse a master key other than the recorded one; record it on first open (after trying it on

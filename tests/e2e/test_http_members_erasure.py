@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from support.databases import execute
+from support.databases import execute, key_store_url
 from support.http_server import LiveServer, servers
 from support.storage_dump import database_dump, found
 
@@ -98,7 +98,9 @@ def test_erasure_by_endpoint_and_cli_shreds_the_member_and_keeps_every_proof(ser
     url = server.database_url or f"sqlite:///{config.sqlite_path()}"
     wrapped: dict[str, bytes] = {}
     for pmid in PEOPLE:
-        [(key,)] = execute(url, "SELECT wrapped FROM subject_keys WHERE subject = ?", (member_subject(pid, pmid),))
+        [(key,)] = execute(
+            key_store_url(url), "SELECT wrapped FROM subject_keys WHERE subject = ?", (member_subject(pid, pmid),)
+        )
         wrapped[pmid] = bytes(key)
     needles = {
         pmid: [part.encode() for part in (*PEOPLE[pmid], row(pmid)["email"])] + [b'"ZZ"', b'"liver_function_test"']

@@ -28,7 +28,7 @@ from ledger_core.members.feeds.use_cases import Feeds
 
 P = "acme"
 KILLS = 10
-ROWS = 1500
+ROWS = 3000
 _PERSONAL = ("personal", "fingerprints")
 
 

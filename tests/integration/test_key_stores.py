@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.databases import execute
+from support.databases import execute, key_store_url
 
 from adapters.files.master_key import KeyWrapper
+from adapters.ports import MasterKeyMismatch
 from adapters.postgres.keys import PostgresKeyStore
 from adapters.sqlite.keys import SQLiteKeyStore
-from adapters.storage import StorageConfig
+from adapters.storage import StorageConfig, open_key_store
 from ledger_core.members.errors import PersonalDataErased
 
 
@@ -19,7 +20,7 @@ def open_store(database_url: str, tmp_path: Path) -> SQLiteKeyStore | PostgresKe
     config = StorageConfig(tmp_path, database_url)
     if config.backend == "postgresql":
         return PostgresKeyStore(database_url, wrapper)
-    return SQLiteKeyStore(config.sqlite_path(), wrapper)
+    return SQLiteKeyStore(config.sqlite_keys_path(), wrapper)
 
 
 def test_keys_are_stable_wrapped_and_erasable(database_url: str, tmp_path: Path) -> None:
@@ -29,7 +30,9 @@ def test_keys_are_stable_wrapped_and_erasable(database_url: str, tmp_path: Path)
         key_id, key = store.get_or_create("partner/member-1")
         assert store.get_or_create("partner/member-1") == (key_id, key)
         assert store.get(key_id) == key
-        stored = execute(database_url, "SELECT wrapped FROM subject_keys WHERE key_id = ?", (key_id,))[0][0]
+        stored = execute(key_store_url(database_url), "SELECT wrapped FROM subject_keys WHERE key_id = ?", (key_id,))[
+            0
+        ][0]
         assert key not in bytes(stored)  # wrapped under the master key, never raw
         assert store.destroy("partner/member-1") == 1
         assert store.get(key_id) is None
@@ -57,3 +60,70 @@ def test_batch_keys_match_single_keys_and_skip_erased(database_url: str, tmp_pat
         assert store.get_or_create_many([]) == {}
     finally:
         store.close()
+
+
+def _legacy_keys(ledger: Path, wrapper: KeyWrapper) -> tuple[str, bytes]:
+    """Keys as a ledger written before the key store had a file of its own kept them: in the ledger's file.
+    Returns the live subject's key; ``partner/gone`` is erased."""
+    old = SQLiteKeyStore(ledger, wrapper)
+    try:
+        live = old.get_or_create("partner/live")
+        old.get_or_create("partner/gone")
+        old.destroy("partner/gone")
+        return live
+    finally:
+        old.close()
+
+
+def _tables(path: Path) -> set[str]:
+    found = execute(f"sqlite:///{path}", "SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {str(row[0]) for row in found}
+
+
+def test_sqlite_keys_in_the_ledger_file_move_to_their_own(tmp_path: Path) -> None:
+    """Opening the key store of a ledger whose keys are in its own file moves them (keys, erasures and the
+    master key's fingerprint) and drops them there; opening again changes nothing."""
+    wrapper = KeyWrapper(b"\x07" * 32)
+    config = StorageConfig(tmp_path, None)
+    live = _legacy_keys(config.sqlite_path(), wrapper)
+    for _ in range(2):
+        store = open_key_store(config, wrapper)
+        try:
+            assert store.get_or_create("partner/live") == live
+            with pytest.raises(PersonalDataErased):
+                store.get_or_create("partner/gone")
+        finally:
+            store.close()
+        assert not _tables(config.sqlite_path()) & {"subject_keys", "erased_subjects", "master_key_fingerprint"}
+        assert _tables(config.sqlite_keys_path()) >= {"subject_keys", "erased_subjects", "master_key_fingerprint"}
+    with pytest.raises(MasterKeyMismatch):
+        open_key_store(config, KeyWrapper(b"\x08" * 32))
+
+
+def test_an_interrupted_move_resumes_without_bringing_back_an_erased_key(tmp_path: Path) -> None:
+    """A crash after the copy but before the drop: the next open copies again, but a key destroyed in the
+    meantime in the new file stays destroyed (erasures are copied first and win)."""
+    wrapper = KeyWrapper(b"\x07" * 32)
+    config = StorageConfig(tmp_path, None)
+    _legacy_keys(config.sqlite_path(), wrapper)
+    copied = SQLiteKeyStore(config.sqlite_keys_path(), wrapper)  # the copy, as the move's first transaction
+    try:
+        for table in ("erased_subjects", "subject_keys", "master_key_fingerprint"):
+            rows = execute(f"sqlite:///{config.sqlite_path()}", f"SELECT * FROM {table}")
+            marks = ",".join("?" * len(rows[0]))
+            for row in rows:
+                execute(
+                    key_store_url(f"sqlite:///{config.sqlite_path()}"),
+                    f"INSERT OR IGNORE INTO {table} VALUES ({marks})",
+                    row,
+                )
+        assert copied.destroy("partner/live") == 1  # erased after the copy, before the drop
+    finally:
+        copied.close()
+    store = open_key_store(config, wrapper)
+    try:
+        with pytest.raises(PersonalDataErased):
+            store.get_or_create("partner/live")
+    finally:
+        store.close()
+    assert "subject_keys" not in _tables(config.sqlite_path())

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from support.databases import execute
+from support.databases import execute, key_store_url
 
 from adapters.files.master_key import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV
 from adapters.opening import open_ledger
@@ -75,10 +75,10 @@ def test_a_wrong_key_is_refused_at_open_by_its_fingerprint(url: str) -> None:
 def test_a_ledger_without_a_fingerprint_is_checked_on_its_keys(url: str) -> None:
     """A ledger written before fingerprints: a wrong key fails to unwrap a stored key and is refused; the
     right one is then recorded."""
-    execute(url, "DELETE FROM master_key_fingerprint")
+    execute(key_store_url(url), "DELETE FROM master_key_fingerprint")
     with pytest.raises(MasterKeyMismatch):
         open_ledger(url, master_key=os.urandom(32))
-    assert execute(url, "SELECT COUNT(*) FROM master_key_fingerprint")[0][0] == 0
+    assert execute(key_store_url(url), "SELECT COUNT(*) FROM master_key_fingerprint")[0][0] == 0
     with open_ledger(url, master_key=KEY) as ledger:
         assert ledger.members.reveal("acme", "m-1")["last_name"] == "Quill"
-    assert execute(url, "SELECT COUNT(*) FROM master_key_fingerprint")[0][0] == 1
+    assert execute(key_store_url(url), "SELECT COUNT(*) FROM master_key_fingerprint")[0][0] == 1

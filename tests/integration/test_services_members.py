@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.clock import SteppingClock
-from support.databases import execute
+from support.databases import execute, key_store_url
 from support.storage_dump import database_dump, found
 
 from adapters.opening import open_ledger
@@ -129,7 +129,9 @@ def test_erase_leaves_no_plaintext_anywhere_and_the_log_verifies(
     ledger.enrollments.receive_sample(PARTNER, PMID, "2026-01-12", "2026-01-14")
     ledger.enrollments.deliver_result(PARTNER, PMID, "2026-01-14", "ZZ")
     subject = f"member:{member_id(PARTNER, PMID)}"
-    [(wrapped,)] = execute(config.database_url or "", "SELECT wrapped FROM subject_keys WHERE subject = ?", (subject,))
+    [(wrapped,)] = execute(
+        key_store_url(config.database_url or ""), "SELECT wrapped FROM subject_keys WHERE subject = ?", (subject,)
+    )
     before = database_dump(config)
     assert found(before, PMID.encode())  # the search sees the data (positive controls)
     assert found(before, bytes(wrapped))

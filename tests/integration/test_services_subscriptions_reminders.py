@@ -13,7 +13,7 @@ from uuid import uuid4
 
 import pytest
 from support.clock import SteppingClock
-from support.databases import execute
+from support.databases import execute, key_store_url
 from support.storage_dump import database_dump, found
 
 from adapters.opening import open_ledger
@@ -187,7 +187,9 @@ def test_reminder_message_is_sealed_and_erased_with_the_member(
         for needle in needles:
             assert needle not in payload, (envelope.type, needle)
     subject = member_subject(PARTNER, PMID)
-    [(wrapped,)] = execute(config.database_url or "", "SELECT wrapped FROM subject_keys WHERE subject = ?", (subject,))
+    [(wrapped,)] = execute(
+        key_store_url(config.database_url or ""), "SELECT wrapped FROM subject_keys WHERE subject = ?", (subject,)
+    )
     before = database_dump(config)
     assert found(before, PMID.encode())  # the search sees the data (positive controls)
     assert found(before, bytes(wrapped))

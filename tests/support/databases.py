@@ -12,6 +12,8 @@ from typing import Any
 
 import psycopg
 
+from adapters.sqlite.keys import keys_file_of
+
 
 @contextmanager
 def fresh_database(kind: str, postgres_server: str | None = None) -> Iterator[str]:
@@ -30,6 +32,14 @@ def fresh_database(kind: str, postgres_server: str | None = None) -> Iterator[st
     finally:
         with psycopg.connect(postgres_server, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def key_store_url(url: str) -> str:
+    """The URL of the database holding the subject keys of the ledger at ``url``: on SQLite the key store's
+    own file (``ledger.db`` -> ``ledger.keys.db``), on PostgreSQL the same database."""
+    if url.startswith("sqlite:///"):
+        return f"sqlite:///{keys_file_of(Path('/' + url.removeprefix('sqlite:///')))}"
+    return url
 
 
 def execute(url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -82,9 +82,7 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
 def assert_accessible(page: Page) -> None:
     """No ``serious`` or ``critical`` axe-core violation; the message lists each rule and its first targets."""
     blocking = [v for v in axe_violations(page) if v.get("impact") in BLOCKING_IMPACTS]
-    summary = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}" for v in blocking
-    ]
+    summary = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}" for v in blocking]
     assert blocking == [], "accessibility violations:\n" + "\n".join(summary)
 
 

@@ -10,10 +10,11 @@ from adapters.storage import StorageConfig
 
 
 def database_dump(config: StorageConfig) -> bytes:
-    """The SQLite file with its WAL and journal, or every row of every table of the PostgreSQL schema as text."""
+    """The SQLite files (the ledger's and the key store's) with their WAL and journal, or every row of every
+    table of the PostgreSQL schema as text."""
     if config.backend == "sqlite":
-        path = config.sqlite_path()
-        parts = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-journal")]
+        paths = (config.sqlite_path(), config.sqlite_keys_path())
+        parts = [Path(f"{path}{suffix}") for path in paths for suffix in ("", "-wal", "-journal")]
         return b"".join(part.read_bytes() for part in parts if part.exists())
     assert config.database_url is not None
     chunks: list[bytes] = []
