@@ -59,12 +59,19 @@ class SQLiteKeyStore:
     """Keys in a SQLite file of their own (:func:`keys_file_of` names it beside the ledger's)."""
 
     def __init__(
-        self, path: Path, wrapper: KeyWrapping, *, cache_mib: int | None = None, legacy: Path | None = None
+        self,
+        path: Path,
+        wrapper: KeyWrapping,
+        *,
+        cache_mib: int | None = None,
+        checkpoint_pages: int | None = None,
+        legacy: Path | None = None,
     ) -> None:
         """``cache_mib``: this connection's page cache (SQLite's default, 2 MiB, when None). A bulk load's
         batches probe and extend the subject index at random pages: with a 1,000,000-key store a 16 MiB
-        cache halved the key store's CPU per key (docs/performance.md). ``legacy``: the ledger's file, which
-        may still hold keys from before they had a file of their own; they are moved here."""
+        cache halved the key store's CPU per key (docs/performance.md). ``checkpoint_pages``: the WAL size at
+        which this connection checkpoints (SQLite's default, 1,000 pages, when None). ``legacy``: the ledger's
+        file, which may still hold keys from before they had a file of their own; they are moved here."""
         self._wrapper = wrapper
         self._lock = threading.Lock()
         private_database(path)
@@ -74,6 +81,8 @@ class SQLiteKeyStore:
         self._conn.execute("PRAGMA synchronous=FULL")
         if cache_mib is not None:
             self._conn.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")  # negative: KiB (SQLite docs)
+        if checkpoint_pages is not None:
+            self._conn.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
         self._conn.executescript(SCHEMA)
         if legacy is not None and legacy != path and legacy.is_file():
             self._adopt_from(legacy)
