@@ -56,7 +56,8 @@ class HeadWatch(Protocol):
         ...
 
     def generation(self) -> int:
-        """A counter bumped by every change (so a correction never undoes a newer announcement)."""
+        """A counter bumped by every size learned (announced or observed, higher or not) and every correction:
+        read before a real read, for :meth:`correct` (so a correction never undoes a newer announcement)."""
         ...
 
     def wait(self, which: Head, beyond: int, timeout: float) -> int | None:
@@ -74,7 +75,8 @@ class HeadWatch(Protocol):
         ...
 
     def correct(self, sizes: Mapping[Head, int], since_generation: int) -> None:
-        """A real read (started at ``since_generation``) found ``sizes``: replace the heads unless any changed since."""
+        """A real read (started at ``since_generation``) found ``sizes``: each head becomes the larger of the size
+        read and the sizes learned since the read began (none missed by the read is lost, an older foreign one is)."""
         ...
 
     def subscribe(self, which: Head, callback: Callable[[int], None]) -> None:

@@ -4,10 +4,11 @@ The log writer sends ``pg_notify`` on its channel (:data:`adapters.postgres.log.
 sealer on the checkpoints' (:data:`adapters.postgres.tree.CHECKPOINT_HEADS`) inside their transactions,
 so a notification arrives only after its commit. A watch LISTENs on one dedicated connection in a daemon
 thread and keeps, per head, the highest size announced (after each (re)connect it reads the current
-heads once with each :class:`Channel`'s query, so nothing committed while it was away is missed) and
-wakes whoever waits. It implements :class:`adapters.ports.HeadWatch`, whose contract applies: a head is
-a **hint** (channels are database-wide, so a ledger in another schema of the same database announces
-its own sizes); correctness never depends on a notification arriving.
+heads once with each :class:`Channel`'s query, then takes what was announced during those reads, so
+nothing committed while it was away or while it read is missed) and wakes whoever waits. It implements
+:class:`adapters.ports.HeadWatch`, whose contract applies: a head is a **hint** (channels are
+database-wide, so a ledger in another schema of the same database announces its own sizes);
+correctness never depends on a notification arriving.
 
 This module writes no SQL of its own: each table's module (log, tree) owns its channel and head query.
 """
@@ -18,7 +19,8 @@ import logging
 import select
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,10 @@ import psycopg
 from adapters.ports import Head
 
 logger = logging.getLogger("adapters.notifications")
+
+REMEMBERED_SIZES = 256
+"""Sizes learned (announced or observed) a watch remembers for :meth:`PostgresHeadWatch.correct`; a read
+that began before the oldest of them corrects nothing (its heads are kept: they cost a look)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +65,11 @@ class PostgresHeadWatch:
         self.retry_after = retry_after
         self.tick = tick
         self._heads: dict[Head, int] = {}
-        self._generation = 0  # bumped by every change, so a correction never undoes a newer announcement
+        self._generation = 0  # bumped by every size learned and every correction
+        # (generation, head, size) of the latest sizes learned, so a correction keeps those newer than its read
+        self._learned: deque[tuple[int, Head, int]] = deque(maxlen=REMEMBERED_SIZES)
+        self._forgotten = 0  # the generation of the newest size dropped from ``_learned``
+        self._corrected: dict[Head, int] = {}  # per head, the generation of its latest correction
         self._connected = False
         self._condition = threading.Condition()
         self._subscribers: dict[Head, list[Callable[[int], None]]] = {}
@@ -74,6 +84,8 @@ class PostgresHeadWatch:
             return self._heads.get(which) if self._connected else None
 
     def generation(self) -> int:
+        """A counter bumped by every size learned (announced or observed, higher or not) and every correction:
+        read it before a real read and pass it to :meth:`correct`."""
         with self._condition:
             return self._generation
 
@@ -111,13 +123,32 @@ class PostgresHeadWatch:
         self._set(which, size, announce=False)
 
     def correct(self, sizes: Mapping[Head, int], since_generation: int) -> None:
-        """A real read (started at ``since_generation``) found ``sizes``: replace the heads unless any changed
-        since (an announcement from another schema is then forgotten)."""
+        """A real read that began at ``since_generation`` found ``sizes``: each head becomes the larger of the size
+        read and every size learned since the read began. A foreign announcement from before the read is thus
+        forgotten, one during it kept (it costs a look), and a commit announced during the read (which the read
+        may have missed) never undone, even when a higher foreign head had hidden its announcement.
+
+        A head corrected since by a later read is left alone; nothing is corrected once sizes learned since the
+        read began were forgotten (:data:`REMEMBERED_SIZES`): the heads stay hints, which costs a look.
+        """
         with self._condition:
-            if self._generation == since_generation and any(self._heads.get(c) != n for c, n in sizes.items()):
-                self._heads.update(sizes)
-                self._generation += 1
-                self._condition.notify_all()
+            if since_generation < self._forgotten:
+                return
+            learned: dict[Head, int] = {}
+            for generation, which, size in self._learned:
+                if generation > since_generation:
+                    learned[which] = max(learned.get(which, -1), size)
+            changed: dict[Head, int] = {}
+            for which, size in sizes.items():
+                head = max(size, learned.get(which, -1))
+                if self._corrected.get(which, 0) <= since_generation and self._heads.get(which) != head:
+                    changed[which] = head
+            if not changed:
+                return
+            self._heads.update(changed)
+            self._generation += 1
+            self._corrected.update(dict.fromkeys(changed, self._generation))
+            self._condition.notify_all()
 
     def subscribe(self, which: Head, callback: Callable[[int], None]) -> None:
         with self._condition:
@@ -131,10 +162,15 @@ class PostgresHeadWatch:
             self._condition.notify_all()
 
     def _set(self, which: Head, size: int, *, announce: bool) -> None:
+        """Learn ``size`` for ``which``: raise the head to it and remember it for corrections, even when it is
+        not higher (a higher foreign head may hide a real commit that a read in progress missed)."""
         with self._condition:
+            self._generation += 1
+            if len(self._learned) == self._learned.maxlen:
+                self._forgotten = self._learned[0][0]
+            self._learned.append((self._generation, which, size))
             if size > self._heads.get(which, -1):
                 self._heads[which] = size
-                self._generation += 1
                 self._condition.notify_all()
             callbacks = list(self._subscribers.get(which, ())) if announce else []
         for callback in callbacks:
@@ -161,6 +197,9 @@ class PostgresHeadWatch:
             except psycopg.errors.UndefinedTable:  # not created yet: every later commit is announced
                 continue
             self._set(which, 0 if row is None or row[0] is None else int(row[0]), announce=True)
+        # What arrived while psycopg ran those statements it kept in its own backlog, which the libpq loop below
+        # never sees: among it, commits made after a head query's snapshot, announced nowhere else.
+        self._announce((note.channel, note.payload) for note in conn.notifies(timeout=0))
         with self._condition:
             self._connected = True
             self._condition.notify_all()
@@ -173,10 +212,15 @@ class PostgresHeadWatch:
             if not readable:
                 continue
             pgconn.consume_input()
-            sizes: dict[Head, int] = {}
-            while (note := pgconn.notifies()) is not None:
-                named, payload = self._by_name.get(note.relname.decode()), note.extra.decode()
-                if named is not None and payload.isdigit():
-                    sizes[named] = max(sizes.get(named, -1), int(payload))
-            for named, size in sizes.items():
-                self._set(named, size, announce=True)
+            self._announce((note.relname.decode(), note.extra.decode()) for note in iter(pgconn.notifies, None))
+
+    def _announce(self, notes: Iterable[tuple[str, str]]) -> None:
+        """Raise the heads to the sizes announced in ``notes`` (channel, payload): one update per channel for
+        everything that arrived together; other channels and payloads that are not sizes are ignored."""
+        sizes: dict[Head, int] = {}
+        for name, payload in notes:
+            named = self._by_name.get(name)
+            if named is not None and payload.isdigit():
+                sizes[named] = max(sizes.get(named, -1), int(payload))
+        for named, size in sizes.items():
+            self._set(named, size, announce=True)

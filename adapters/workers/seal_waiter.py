@@ -110,16 +110,22 @@ class SealWaiter:
         return self.first_checkpoint_after(position) if self._observed() > position else None
 
     def wait_until_sealed(self, position: int, timeout: float) -> CheckpointRecord:
-        """Block until ``position`` is in a checkpoint; raise :class:`NotSealed` after ``timeout`` seconds."""
+        """Block until ``position`` is in a checkpoint; raise :class:`NotSealed` after ``timeout`` seconds.
+
+        Sleeps at most until the next read is due: a checkpoint announced while the sealed size was being
+        read (which the read may have missed) makes that read due at once, not after a poll interval.
+        """
         deadline = time.monotonic() + timeout
         self._ensure_watch()
         while (record := self._record(position)) is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise NotSealed(f"position {position} was not sealed within {timeout}s", position=position)
+            interval = self._interval()
             with self._condition:
-                if self._sealed <= position:
-                    self._condition.wait(min(remaining, self._interval()))
+                pause = min(remaining, self._checked_at + interval - time.monotonic())
+                if self._sealed <= position and pause > 0:
+                    self._condition.wait(pause)
         return record
 
     async def wait_until_sealed_async(self, position: int, timeout: float) -> CheckpointRecord:

@@ -197,12 +197,13 @@ class SealerRunner:
 
     def _pending(self) -> int:
         """Entries waiting: from the announced heads (PostgreSQL notifications: no query) while they are
-        fresh, else read from the store (every ``FALLBACK_SECONDS`` at least, and after a miss)."""
+        fresh, else read from the store (every ``FALLBACK_SECONDS`` at least, after a miss, and when the
+        checkpoint head passes the log's: a foreign announcement, which costs a look, not a stall)."""
         watch = self._watch()
         if watch is not None and time.monotonic() < self._read_by:
             log, sealed = watch.head(Head.LOG), watch.head(Head.CHECKPOINT)
-            if log is not None and sealed is not None:
-                self._pending_hint = max(0, log - sealed)
+            if log is not None and sealed is not None and log >= sealed:
+                self._pending_hint = log - sealed
                 return self._pending_hint
         generation = 0 if watch is None else watch.generation()
         integrated, log_size = self.sealer.sizes()
@@ -213,8 +214,9 @@ class SealerRunner:
         return self._pending_hint
 
     def _idle(self) -> None:
-        """Nothing due: with announcements and nothing waiting, sleep until the log grows (the fallback
-        read, or a stop, ends the sleep within a few tenths of a second); else one poll interval."""
+        """Nothing due: with announcements and nothing waiting, sleep until the log or the checkpoint head
+        grows (the fallback read, or a stop, ends the sleep within a few tenths of a second); else one poll
+        interval."""
         watch = self._watch()
         sealed = None if watch is None or self._pending_hint else watch.head(Head.CHECKPOINT)
         if watch is None or sealed is None:
@@ -222,7 +224,7 @@ class SealerRunner:
             return
         remaining = self._read_by - time.monotonic()
         if remaining > 0:
-            watch.wait(Head.LOG, sealed, min(remaining, 0.2))
+            watch.wait_any({Head.LOG: sealed, Head.CHECKPOINT: sealed}, min(remaining, 0.2))
 
     def _sealed(self, result: SealResult, pending: int, schedule: SealSchedule) -> None:
         self.seals += 1

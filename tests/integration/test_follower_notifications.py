@@ -11,7 +11,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -23,12 +23,13 @@ from support.toy import Account
 from adapters.files.signing_key import ensure_signing_key
 from adapters.ports import Head, HeadWatch
 from adapters.postgres.log import LOG_CHANNEL
+from adapters.postgres.notifications import Channel, PostgresHeadWatch
 from adapters.postgres.outbox import PostgresOutboxStore
-from adapters.postgres.tree import PostgresTreeStore
+from adapters.postgres.tree import CHECKPOINT_HEADS, PostgresTreeStore
 from adapters.workers.projector import LOG_TRACKING, WebhookProjector
 from adapters.workers.seal_waiter import SealWaiter
-from adapters.workers.sealer import SealerRunner
-from ledger_core.engine.sealing import Sealer, SealPolicy
+from adapters.workers.sealer import SealerRunner, Step
+from ledger_core.engine.sealing import Sealer, SealPolicy, SealSchedule
 from ledger_core.ledger import Ledger
 
 FOREIGN = 10**9  # a size announced by some other schema's ledger
@@ -90,6 +91,118 @@ def test_watch_follows_commits_and_forgets_a_foreign_head(postgres_url: str, led
         store.close()
 
 
+def test_watch_keeps_what_was_announced_while_it_read_the_heads(postgres_url: str) -> None:
+    """A commit made after the snapshot of the watch's first head read is announced during that read (psycopg
+    then keeps the notification aside from the libpq queue the watch drains): the watch must still learn it, as
+    no later announcement may come (a seal waiter would sleep through its checkpoint until its timeout)."""
+    committed_meanwhile = "SELECT 3 FROM (SELECT pg_notify('t_watch_head', '4')) AS committed_meanwhile"
+    watch = PostgresHeadWatch(postgres_url, {Head.CHECKPOINT: Channel("t_watch_head", committed_meanwhile)})
+    try:
+        assert watch.wait(Head.CHECKPOINT, 3, 30) == 4
+    finally:
+        watch.close()
+
+
+class CommitDuringRead(PostgresTreeStore):
+    """Once armed, its next read of the log size returns what it found, after which ``commit`` appends one more
+    entry and the watch learns its announcement: a commit the read missed, announced while the read was under way."""
+
+    def __init__(self, url: str, commit: Callable[[], object]) -> None:
+        super().__init__(url)
+        self.commit = commit
+        self.armed = False
+
+    def log_size(self) -> int:
+        size = super().log_size()
+        if self.armed:
+            self.armed = False
+            learned = threading.Event()
+
+            def heard(announced: int) -> None:
+                if announced == size + 1:
+                    learned.set()
+
+            self.watch().subscribe(Head.LOG, heard)
+            self.commit()
+            if not learned.wait(30):
+                raise AssertionError("the commit during the read was never announced")
+        return size
+
+
+def test_a_correction_keeps_a_commit_announced_during_its_read(postgres_url: str, ledger: Ledger) -> None:
+    """A foreign head hides the announcement of a real commit (not higher: the head does not move); a read that
+    began before that commit must not correct the head below it (else followers wait for the fallback read)."""
+    store = CommitDuringRead(postgres_url, lambda: append(ledger, 1, "b"))
+    watch = store.watch()
+    try:
+        wait_connected(watch)
+        append(ledger, 3)
+        assert watch.wait(Head.LOG, 2, 30) == 3
+        announce(postgres_url, LOG_CHANNEL, FOREIGN)
+        assert watch.wait(Head.LOG, 3, 30) == FOREIGN
+        generation = watch.generation()
+        store.armed = True
+        read = store.log_size()
+        assert read == 3
+        watch.correct({Head.LOG: read}, generation)  # the foreign head is forgotten, the commit seen meanwhile not
+        assert watch.head(Head.LOG) == 4
+    finally:
+        store.close()
+
+
+def test_runner_keeps_an_entry_committed_while_it_reads(
+    postgres_url: str, ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Step by step: a foreign log announcement makes the runner look (nothing to seal), its read then misses an
+    entry committed meanwhile whose announcement the foreign head hid; the heads must still say the entry waits
+    (it is sealed now, not after the fallback read)."""
+    monkeypatch.setattr("adapters.workers.sealer.FALLBACK_SECONDS", 3600.0)  # hints stay fresh, however slow the test
+    store = CommitDuringRead(postgres_url, lambda: append(ledger, 1, "b"))
+    policy = SealPolicy(batch_entries=1, interval_ms=0)
+    sealer = Sealer(store, ensure_signing_key(tmp_path), SteppingClock(), policy=policy)
+    runner = SealerRunner(store, sealer)
+    watch = store.watch()
+    try:
+        wait_connected(watch)
+        assert store.try_acquire_leadership()
+        append(ledger, 3)
+        sealer.seal_once()
+        assert watch.wait(Head.LOG, 2, 30) == 3
+        assert watch.wait(Head.CHECKPOINT, 2, 30) == 3
+        assert runner._pending() == 0
+        announce(postgres_url, LOG_CHANNEL, FOREIGN)
+        assert watch.wait(Head.LOG, 3, 30) == FOREIGN
+        assert runner._step(SealSchedule(policy)) is Step.IDLE  # the hint said "behind": one look, nothing sealed
+        store.armed = True
+        assert runner._pending() == 0  # the read, begun before the entry was committed
+        assert runner._pending() == 1  # the heads: the entry waits
+        assert runner._step(SealSchedule(policy)) is Step.SEALED
+    finally:
+        store.close()
+
+
+def test_runner_looks_when_a_foreign_checkpoint_head_passes_the_log(
+    postgres_url: str, ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A foreign checkpoint announcement above the log's head costs the runner a look, not a stall until the
+    fallback read: the entries waiting are still counted."""
+    monkeypatch.setattr("adapters.workers.sealer.FALLBACK_SECONDS", 3600.0)  # hints stay fresh, however slow the test
+    store = PostgresTreeStore(postgres_url)
+    runner = SealerRunner(store, Sealer(store, ensure_signing_key(tmp_path), SteppingClock()))
+    watch = store.watch()
+    try:
+        wait_connected(watch)
+        append(ledger, 2)
+        assert watch.wait(Head.LOG, 1, 30) == 2
+        assert runner._pending() == 2
+        announce(postgres_url, CHECKPOINT_HEADS.name, FOREIGN)
+        assert watch.wait(Head.CHECKPOINT, 0, 30) == FOREIGN
+        assert runner._pending() == 2
+        assert watch.head(Head.CHECKPOINT) == 0
+    finally:
+        store.close()
+
+
 def test_runner_seals_on_announcements_and_recovers_from_a_foreign_one(
     postgres_url: str, ledger: Ledger, tmp_path: Path
 ) -> None:
@@ -133,6 +246,56 @@ def test_async_waiter_is_woken_by_a_checkpoint_of_another_process(
 
     try:
         assert asyncio.run(wait()) == 1
+    finally:
+        sealing.close()
+        waiting.close()
+
+
+class SealedDuringRead(PostgresTreeStore):
+    """Its first read of the sealed size returns what it found, after which ``seal`` commits a checkpoint and the
+    watch announces it: a checkpoint the read missed, announced while the read was under way."""
+
+    def __init__(self, url: str, seal: Callable[[], object]) -> None:
+        super().__init__(url)
+        self.seal = seal
+        self.first = True
+
+    def integrated_size(self) -> int:
+        size = super().integrated_size()
+        if self.first:
+            self.first = False
+            announced = threading.Event()
+
+            def heard(sealed: int) -> None:
+                if sealed > size:
+                    announced.set()
+
+            self.watch(log=False).subscribe(Head.CHECKPOINT, heard)  # after the waiter's own subscription
+            self.seal()
+            if not announced.wait(30):
+                raise AssertionError("the checkpoint was never announced")
+        return size
+
+
+def test_waiter_is_woken_by_a_checkpoint_announced_while_it_reads(
+    postgres_url: str, ledger: Ledger, tmp_path: Path
+) -> None:
+    """A checkpoint announced while the waiter reads the sealed size (the read missed it) makes it read again at
+    once: it does not sleep for its poll interval (600 s here) with the announcement already spent."""
+    sealing = PostgresTreeStore(postgres_url)
+    seal = Sealer(sealing, ensure_signing_key(tmp_path), SteppingClock()).seal_once
+    waiting = SealedDuringRead(postgres_url, seal)
+    waiter = SealWaiter(waiting, poll_interval=600.0)
+    [position] = append(ledger, 1)
+    sizes: list[int] = []
+    thread = threading.Thread(
+        target=lambda: sizes.append(waiter.wait_until_sealed(position, timeout=600).size), daemon=True
+    )
+    try:
+        thread.start()
+        thread.join(30)
+        assert not thread.is_alive(), "the waiter slept through the announcement"
+        assert sizes == [1]
     finally:
         sealing.close()
         waiting.close()
