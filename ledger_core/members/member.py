@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any, ClassVar
 from uuid import UUID
 
-from ledger_core.engine.aggregate import LedgerAggregate, derive_id
+from ledger_core.engine.aggregate import LedgerAggregate, derive_id, derive_id_text
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.errors import InvalidCommand, InvalidTransition
 from ledger_core.engine.ports import Clock
@@ -40,9 +40,17 @@ from ledger_core.shared.validation import (
 )
 from ledger_core.shared.vocabulary import Gender, PolicyType
 
+SUBJECT_PREFIX = "member:"
+"""A member's privacy subject is this prefix and the member's id (:func:`subject_of`)."""
+
 
 def member_id(partner_id: str, partner_member_id: str) -> UUID:
     return derive_id("member", partner_id, partner_member_id)
+
+
+def member_id_text(partner_id: str, partner_member_id: str) -> str:
+    """``str(member_id(...))`` without building the ``UUID``."""
+    return derive_id_text("member", partner_id, partner_member_id)
 
 
 def member_subject(partner_id: str, partner_member_id: str) -> str:
@@ -52,7 +60,7 @@ def member_subject(partner_id: str, partner_member_id: str) -> str:
 
 def subject_of(member: UUID) -> str:
     """:func:`member_subject` from the member's id."""
-    return f"member:{member}"
+    return f"{SUBJECT_PREFIX}{member}"
 
 
 def _check_profile(

@@ -23,7 +23,7 @@ from uuid import UUID
 from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.envelope import CanonicalPayload, EventDraft, encode_payload, payload_value
 from ledger_core.engine.mapper import event_id_for
-from ledger_core.members.member import Member, MemberService, member_id, subject_of
+from ledger_core.members.member import SUBJECT_PREFIX, Member, MemberService, member_id_text
 from ledger_core.members.member_record import PLAIN_FIELDS, CheckedRecord
 from ledger_core.members.privacy import PersonalDataVault, SealedFields
 from ledger_core.shared.validation import check_partner_slug
@@ -143,16 +143,21 @@ def registration_payload(partner_member_id: str, sealed: SealedFields, plain: Ma
     }
 
 
-def registration_draft(partner_id: str, aggregate_id: UUID, record: CheckedRecord, sealed: SealedFields) -> EventDraft:
+def registration_draft(partner_id: str, aggregate_id: str, record: CheckedRecord, sealed: SealedFields) -> EventDraft:
     """The ``member.registered`` draft of a new member, as
     :meth:`~ledger_core.engine.mapper.EnvelopeMapper.creation_draft` makes it from
     :func:`registration_payload` (version 1 of aggregate type ``Member``), built without the application
     so that worker processes can build it; its payload encoded (:func:`~ledger_core.engine.envelope.
-    encode_payload`)."""
-    id_text = str(aggregate_id)
+    encode_payload`). ``aggregate_id``: the member's id as text."""
     payload = encode_payload(registration_payload(record.partner_member_id, sealed, record.plain))
     return EventDraft(
-        event_id_for(id_text, 1), Member.Registered.EVENT_TYPE, Member.AGGREGATE_TYPE, id_text, 1, partner_id, payload
+        event_id_for(aggregate_id, 1),
+        Member.Registered.EVENT_TYPE,
+        Member.AGGREGATE_TYPE,
+        aggregate_id,
+        1,
+        partner_id,
+        payload,
     )
 
 
@@ -181,14 +186,14 @@ class MemberBatches:
         missing: :meth:`PersonalDataVault.seal_many`); an erased member gets no registration draft. Needs no log,
         only the vault: the eligibility feed runs it in worker processes."""
         partner_id = check_partner_slug(partner_id)
-        ids = [member_id(partner_id, record.partner_member_id) for record in records]
-        subjects = [subject_of(aggregate_id) for aggregate_id in ids]
+        ids = [member_id_text(partner_id, record.partner_member_id) for record in records]
+        subjects = [f"{SUBJECT_PREFIX}{id_text}" for id_text in ids]  # subject_of, from the text
         sealed = vault.seal_many({subject: record.personal for record, subject in zip(records, subjects, strict=True)})
         found: list[SealedRecord] = []
-        for record, aggregate_id, subject in zip(records, ids, subjects, strict=True):
+        for record, id_text, subject in zip(records, ids, subjects, strict=True):
             keys = sealed.get(subject)
-            draft = None if keys is None else registration_draft(partner_id, aggregate_id, record, keys)
-            found.append(SealedRecord(record.partner_member_id, aggregate_id, record.plain["email_opt_in"], draft))
+            draft = None if keys is None else registration_draft(partner_id, id_text, record, keys)
+            found.append(SealedRecord(record.partner_member_id, UUID(id_text), record.plain["email_opt_in"], draft))
         return found
 
     def plan_sealed(

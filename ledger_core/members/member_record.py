@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from ledger_core.engine.errors import InvalidCommand
@@ -131,28 +132,36 @@ def check_record(record: EligibilityRecord, on: date) -> CheckedRecord:
     :class:`NotEligible`), never echoing a personal value.
     """
     pmid = check_identifier(record.partner_member_id, "partner_member_id", max_length=64)
-    personal = _check_plaintext(record, on)
-    if not is_adult(date.fromisoformat(personal["date_of_birth"]), on):
+    personal, born = _check_plaintext(record, on)
+    if not is_adult(born, on):
         raise NotEligible(pmid, "age_18_plus", "member is under 18", field="date_of_birth", on=on.isoformat())
     plain = check_plain_profile(
         record.gender, record.state, record.policy_type, record.policy_start_date, record.email_opt_in
     )
-    return CheckedRecord(pmid, {name: personal[name] for name in PERSONAL_FIELDS}, plain)
+    return CheckedRecord(pmid, personal, plain)
 
 
-def _check_plaintext(record: EligibilityRecord, on: date) -> dict[str, str]:
+@lru_cache(maxsize=8)
+def _oldest_birth_date(on: date) -> date:
+    """The earliest date of birth accepted on ``on`` (a file's rows are all checked on the same day)."""
+    return add_years(on, -MAX_AGE_YEARS)
+
+
+def _check_plaintext(record: EligibilityRecord, on: date) -> tuple[dict[str, str], date]:
+    """The personal fields checked, in :data:`PERSONAL_FIELDS` order, and the date of birth as a date."""
     email = check_text(record.email, "email", max_length=254)
     if not _EMAIL.fullmatch(email):
         raise InvalidCommand("email is not an email address", field="email")
     born = parse_date_quietly(record.date_of_birth)
-    if born > on or born < add_years(on, -MAX_AGE_YEARS):
+    if born > on or born < _oldest_birth_date(on):
         raise InvalidCommand("date_of_birth is out of range", field="date_of_birth")
-    return {
+    personal = {
         "email": email,
         "first_name": check_text(record.first_name, "first_name", max_length=100),
         "last_name": check_text(record.last_name, "last_name", max_length=100),
         "date_of_birth": born.isoformat(),
     }
+    return personal, born
 
 
 def parse_date_quietly(value: str) -> date:

@@ -19,7 +19,6 @@ class FeedLogReader(PartnerLogReader, Protocol):
         ...
 
 
-
 class SaveQueue(Protocol):
     """Runs a file's batch saves in the order submitted, possibly while the caller plans the next batch.
 
