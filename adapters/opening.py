@@ -145,8 +145,8 @@ def _feed_preparer(
 
     On PostgreSQL the loading process takes work back from them with ``local`` (its own vault) while it waits:
     it is otherwise idle there (1M rows: 104 s against 112). On SQLite it does not: the loader is as busy as
-    the worker, and both write to the one database file, whose write lock they would share for the keys too
-    (measured slower: 172 s against 162; docs/performance.md)."""
+    the worker (measured slower with the keys in the ledger's file, 172 s against 162, and no faster since they
+    have their own: docs/performance.md, "Bulk path, sixth pass")."""
     if policy is None or policy.workers < 1:
         return None
     take_back = local if config.postgres_url() is not None else None
