@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from adapters.ports import KeyWrapping, MasterKeyMismatch, new_subject_key, new_subject_keys
@@ -105,8 +106,7 @@ class SQLiteKeyStore:
             if not present:
                 return
             self._conn.execute("PRAGMA legacy.secure_delete=ON")
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._immediate():
                 if "erased_subjects" in present:
                     self._conn.execute(
                         "INSERT OR IGNORE INTO main.erased_subjects SELECT * FROM legacy.erased_subjects"
@@ -120,21 +120,23 @@ class SQLiteKeyStore:
                     self._conn.execute(
                         "INSERT OR IGNORE INTO main.master_key_fingerprint SELECT * FROM legacy.master_key_fingerprint"
                     )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._immediate():
                 for table in sorted(present):
                     self._conn.execute(f"DROP TABLE IF EXISTS legacy.{table}")
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
             self._conn.execute("PRAGMA legacy.wal_checkpoint(TRUNCATE)")
         finally:
             self._conn.execute("DETACH DATABASE legacy")
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """One write transaction (``BEGIN IMMEDIATE``): committed if the block ends, rolled back if it raises."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def _check_master_key(self) -> None:
         """Refuse a master key other than the recorded one; record it on first open (after trying it on
@@ -178,34 +180,26 @@ class SQLiteKeyStore:
     def get_or_create_many(self, subjects: Sequence[str]) -> dict[str, tuple[str, bytes]]:
         """:meth:`get_or_create` for many subjects in one transaction; erased subjects are left out."""
         result: dict[str, tuple[str, bytes]] = {}
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for start in range(0, len(subjects), _IN_CHUNK):
-                    chunk = list(subjects[start : start + _IN_CHUNK])
-                    marks = ",".join("?" * len(chunk))
-                    erased = {
-                        row[0]
-                        for row in self._conn.execute(
-                            f"SELECT subject FROM erased_subjects WHERE subject IN ({marks})", chunk
-                        )
-                    }
-                    for subject, key_id, wrapped in self._conn.execute(
-                        f"SELECT subject, key_id, wrapped FROM subject_keys WHERE subject IN ({marks})", chunk
-                    ):
-                        result[subject] = (key_id, self._wrapper.unwrap(key_id, wrapped))
-                    missing = [subject for subject in chunk if subject not in result and subject not in erased]
-                    fresh = []
-                    for subject, (key_id, key) in zip(missing, new_subject_keys(len(missing)), strict=True):
-                        result[subject] = (key_id, key)
-                        fresh.append((key_id, subject, self._wrapper.wrap(key_id, key)))
-                    self._conn.executemany(
-                        "INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (?, ?, ?)", fresh
+        with self._lock, self._immediate():
+            for start in range(0, len(subjects), _IN_CHUNK):
+                chunk = list(subjects[start : start + _IN_CHUNK])
+                marks = ",".join("?" * len(chunk))
+                erased = {
+                    row[0]
+                    for row in self._conn.execute(
+                        f"SELECT subject FROM erased_subjects WHERE subject IN ({marks})", chunk
                     )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+                }
+                for subject, key_id, wrapped in self._conn.execute(
+                    f"SELECT subject, key_id, wrapped FROM subject_keys WHERE subject IN ({marks})", chunk
+                ):
+                    result[subject] = (key_id, self._wrapper.unwrap(key_id, wrapped))
+                missing = [subject for subject in chunk if subject not in result and subject not in erased]
+                fresh = []
+                for subject, (key_id, key) in zip(missing, new_subject_keys(len(missing)), strict=True):
+                    result[subject] = (key_id, key)
+                    fresh.append((key_id, subject, self._wrapper.wrap(key_id, key)))
+                self._conn.executemany("INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (?, ?, ?)", fresh)
         return result
 
     def get(self, key_id: str) -> bytes | None:
@@ -215,12 +209,11 @@ class SQLiteKeyStore:
 
     def destroy(self, subject: str) -> int:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            count = self._conn.execute("DELETE FROM subject_keys WHERE subject = ?", (subject,)).rowcount
-            self._conn.execute(
-                "INSERT OR IGNORE INTO erased_subjects (subject, erased_at) VALUES (?, datetime('now'))", (subject,)
-            )
-            self._conn.execute("COMMIT")
+            with self._immediate():
+                count = self._conn.execute("DELETE FROM subject_keys WHERE subject = ?", (subject,)).rowcount
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO erased_subjects (subject, erased_at) VALUES (?, datetime('now'))", (subject,)
+                )
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return int(count)
 
