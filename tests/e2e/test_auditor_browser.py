@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from support.pages import assert_accessible, assert_no_horizontal_scroll, chromi
 from support.signed_log import VKEY as OTHER_VKEY
 
 from adapters.files.signing_key import load_signing_key
+from api.client.core import LedgerApiError
 from api.client.ledger_client import LedgerClient
 from proofs import (
     Checkpoint,
@@ -75,10 +77,25 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
     with live_server(tmp_path_factory.mktemp("auditor") / "data") as server:
         partner = f"p_{uuid.uuid4().hex[:8]}"
         client = server.client(server.create_partner(partner))
+        sealed_alone(client, 1)  # the consistency test proves from size 1: the partner's entry sealed by itself
         first = client.submit_claim(claim_body("CLM-AUDIT-1"))
         client.submit_claim(claim_body("CLM-AUDIT-2"))
         signer = load_signing_key(server.data_dir / "checkpoint.key")
         yield Ledger(server, client, partner, client.public_key(), signer, first.claim_id)
+
+
+def sealed_alone(client: LedgerClient, size: int, timeout: float = 30.0) -> None:
+    """Wait until a checkpoint of exactly ``size`` entries exists (the sealer seals what waits within its interval;
+    a claim submitted sooner would be sealed in the same checkpoint, and no checkpoint of ``size`` would exist)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.checkpoint(size)
+            return
+        except LedgerApiError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
