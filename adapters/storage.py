@@ -236,16 +236,13 @@ def open_key_store(config: StorageConfig, wrapper: KeyWrapping, *, bulk: bool = 
         return PostgresKeyStore(url, wrapper)
     from adapters.sqlite.keys import SQLiteKeyStore
 
-    ledger = config.sqlite_path()
-    if bulk:
-        return SQLiteKeyStore(
-            config.sqlite_keys_path(),
-            wrapper,
-            cache_mib=BULK_KEY_CACHE_MIB,
-            checkpoint_pages=BULK_KEY_WAL_PAGES,
-            legacy=ledger,
-        )
-    return SQLiteKeyStore(config.sqlite_keys_path(), wrapper, legacy=ledger)
+    return SQLiteKeyStore(
+        config.sqlite_keys_path(),
+        wrapper,
+        cache_mib=BULK_KEY_CACHE_MIB if bulk else None,
+        checkpoint_pages=BULK_KEY_WAL_PAGES if bulk else None,
+        legacy=config.sqlite_path(),
+    )
 
 
 def open_outcome_store(config: StorageConfig) -> ManagedOutcomeStore:

@@ -40,9 +40,6 @@ from ledger_core.shared.validation import (
 )
 from ledger_core.shared.vocabulary import Gender, PolicyType
 
-SUBJECT_PREFIX = "member:"
-"""A member's privacy subject is this prefix and the member's id (:func:`subject_of`)."""
-
 
 def member_id(partner_id: str, partner_member_id: str) -> UUID:
     return derive_id("member", partner_id, partner_member_id)
@@ -58,9 +55,9 @@ def member_subject(partner_id: str, partner_member_id: str) -> str:
     return subject_of(member_id(partner_id, partner_member_id))
 
 
-def subject_of(member: UUID) -> str:
-    """:func:`member_subject` from the member's id."""
-    return f"{SUBJECT_PREFIX}{member}"
+def subject_of(member: UUID | str) -> str:
+    """:func:`member_subject` from the member's id (a ``UUID`` or its text)."""
+    return f"member:{member}"
 
 
 def _check_profile(

@@ -23,7 +23,7 @@ from uuid import UUID
 from ledger_core.engine.aggregate import LedgerAggregate
 from ledger_core.engine.envelope import CanonicalPayload, EventDraft, encode_payload, payload_value
 from ledger_core.engine.mapper import event_id_for
-from ledger_core.members.member import SUBJECT_PREFIX, Member, MemberService, member_id_text
+from ledger_core.members.member import Member, MemberService, member_id_text, subject_of
 from ledger_core.members.member_record import PLAIN_FIELDS, CheckedRecord
 from ledger_core.members.privacy import PersonalDataVault, SealedFields
 from ledger_core.shared.validation import check_partner_slug
@@ -187,7 +187,7 @@ class MemberBatches:
         only the vault: the eligibility feed runs it in worker processes."""
         partner_id = check_partner_slug(partner_id)
         ids = [member_id_text(partner_id, record.partner_member_id) for record in records]
-        subjects = [f"{SUBJECT_PREFIX}{id_text}" for id_text in ids]  # subject_of, from the text
+        subjects = [subject_of(id_text) for id_text in ids]
         sealed = vault.seal_many({subject: record.personal for record, subject in zip(records, subjects, strict=True)})
         found: list[SealedRecord] = []
         for record, id_text, subject in zip(records, ids, subjects, strict=True):
