@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,12 +25,11 @@ from typing import Any
 import msgspec
 import pytest
 from support.auditor_vectors import VECTORS, python_outcome
-from support.http_server import LiveServer, claim_body, live_server
+from support.http_server import LiveServer, claim_body, first_sealed_size, live_server
 from support.pages import assert_accessible, assert_no_horizontal_scroll, chromium, require_chromium, screenshots
 from support.signed_log import VKEY as OTHER_VKEY
 
 from adapters.files.signing_key import load_signing_key
-from api.client.core import LedgerApiError
 from api.client.ledger_client import LedgerClient
 from proofs import (
     Checkpoint,
@@ -84,18 +82,6 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
         client.submit_claim(claim_body("CLM-AUDIT-2"))
         signer = load_signing_key(server.data_dir / "checkpoint.key")
         yield Ledger(server, client, partner, client.public_key(), signer, first.claim_id, early)
-
-
-def first_sealed_size(client: LedgerClient, timeout: float = 30.0) -> int:
-    """The size of the first checkpoint, once the sealer made one (within its interval of the first entries)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return parse_body(open_note(client.checkpoint(), [parse_vkey(client.public_key())])[0]).size
-        except LedgerApiError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

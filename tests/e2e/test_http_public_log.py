@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.http_server import TIGHT, claim_body, live_server
+from support.http_server import TIGHT, claim_body, first_sealed_size, live_server
 
 from api.client.ledger_client import LedgerClient
 from proofs.documents import verify_document
@@ -25,17 +25,20 @@ class Public:
     http: httpx.Client
     client: LedgerClient
     size: int
+    early_size: int
+    """The size of a checkpoint sealed before the claims were submitted."""
 
 
 @pytest.fixture(scope="module")
 def public(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Public]:
     with live_server(tmp_path_factory.mktemp("public-log") / "data") as server:
         client = server.client(server.create_partner(f"p_{uuid.uuid4().hex[:8]}"))
+        early = first_sealed_size(client)  # a checkpoint before the claims, for the consistency test to prove from
         client.submit_claim(claim_body("CLM-PUBLIC-1"))
         proof = client.submit_claim(claim_body("CLM-PUBLIC-2")).proof
         assert proof is not None
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            yield Public(http, client, proof.tree_size)
+            yield Public(http, client, proof.tree_size, early)
 
 
 def test_checkpoints_and_keys_without_credentials_are_the_audit_routes_bytes(public: Public) -> None:
@@ -50,11 +53,11 @@ def test_checkpoints_and_keys_without_credentials_are_the_audit_routes_bytes(pub
 
 
 def test_a_public_consistency_proof_verifies_offline(public: Public) -> None:
-    answer = public.http.get("/auditor/log/consistency", params={"from": 1, "to": public.size})
+    answer = public.http.get("/auditor/log/consistency", params={"from": public.early_size, "to": public.size})
     assert answer.status_code == 200
     report = verify_document(answer.json(), [public.client.public_key()])
     assert report.format == "proveniq-ledger/consistency-proof/v1"
-    assert sorted(report.checkpoints) == [1, public.size]
+    assert sorted(report.checkpoints) == [public.early_size, public.size]
 
 
 def test_errors_are_the_envelope(public: Public) -> None:

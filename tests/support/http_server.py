@@ -27,9 +27,12 @@ from adapters.files.master_key import MASTER_KEY_FILE, load_master_key
 from adapters.files.signing_key import SIGNING_KEY_FILE, ensure_signing_key
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
+from api.client.core import LedgerApiError
 from api.client.ledger_client import LedgerClient
 from api.security.credentials import DEFAULT_SCOPES, CredentialService, PartnerCredentials
 from api.security.secrets import load_deployment_secret
+from proofs import parse_body
+from proofs.note import open_note, parse_vkey
 
 LIMITED_PARTNER = "limited"
 TIGHT = [60, 3, None]  # 60 per minute (one per second), bursts of 3, no daily cap
@@ -354,3 +357,19 @@ def claim_body(
         "documents": list(documents),
         "verificationLevel": "standard",
     }
+
+
+def first_sealed_size(client: LedgerClient, timeout: float = 30.0) -> int:
+    """The size of the first checkpoint, once the sealer made one (within its interval of the first entries).
+
+    A test that proves consistency from an early tree size takes it from here: which sizes get a checkpoint
+    depends on when the sealer runs, so no particular size (such as 1) is guaranteed to have one.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return parse_body(open_note(client.checkpoint(), [parse_vkey(client.public_key())])[0]).size
+        except LedgerApiError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
