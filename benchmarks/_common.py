@@ -17,6 +17,7 @@ section in pyproject.toml keeps it there).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import json
 import multiprocessing
@@ -365,8 +366,46 @@ def postgres_info(server_url: str) -> dict[str, Any]:
         return {"error": str(error)}
 
 
+def speed_reference(runs: int = 3) -> dict[str, float]:
+    """How fast this machine runs Python today, to compare figures taken on different machines.
+
+    The machines of this project differ by up to 2x per core between sessions (the same code loaded 1M
+    eligibility rows in 81 s on one and 162 s on another), so a wall-clock target is read against this:
+    the CPU milliseconds of a fixed pure-Python loop (integer and dict work, 2,000,000 iterations) and of
+    SHA-256 over 64 MiB, each the best of ``runs`` (the least disturbed by whatever else runs).
+    """
+    loop = min(_cpu_ms(_python_loop) for _ in range(runs))
+    block = bytes(1 << 20)
+
+    def hashing() -> None:
+        digest = hashlib.sha256()
+        for _ in range(64):
+            digest.update(block)
+
+    return {
+        "python_loop_cpu_ms": round(loop, 1),
+        "sha256_64mib_cpu_ms": round(min(_cpu_ms(hashing) for _ in range(runs)), 1),
+    }
+
+
+def _python_loop() -> None:
+    table: dict[int, int] = {}
+    total = 0
+    for i in range(2_000_000):
+        total += i * 3 % 7
+        table[i & 1023] = total
+    if len(table) != 1024:  # keeps the work observable
+        raise RuntimeError("speed reference loop")
+
+
+def _cpu_ms(work: Callable[[], None]) -> float:
+    started = time.process_time()
+    work()
+    return (time.process_time() - started) * 1000
+
+
 def machine_info(postgres_url: str | None = None) -> dict[str, Any]:
-    """CPU, cores, memory, OS, Python and database versions."""
+    """CPU, cores, memory, OS, Python and database versions, and :func:`speed_reference`."""
     try:
         meminfo = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()
         memory_gib: float | None = round(int(meminfo[1]) / 1024 / 1024, 1)
@@ -380,6 +419,7 @@ def machine_info(postgres_url: str | None = None) -> dict[str, Any]:
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "sqlite": sqlite3.sqlite_version,
+        "speed": speed_reference(),
     }
     if postgres_url is not None:
         info["postgresql"] = postgres_info(postgres_url)
