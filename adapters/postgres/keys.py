@@ -21,6 +21,7 @@ import psycopg
 from adapters.ports import KeyWrapping, MasterKeyMismatch, new_subject_key, new_subject_keys
 from adapters.postgres.connections import create_schema
 from ledger_core.members.errors import PersonalDataErased
+from ledger_core.members.ports import SubjectKeys
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject_keys (
@@ -89,13 +90,13 @@ class PostgresKeyStore:
         assert row is not None  # inserted or already present just above; not a business rule
         return row[0], self._wrapper.unwrap(row[0], bytes(row[1]))
 
-    def get_or_create_many(self, subjects: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+    def get_or_create_many(self, subjects: Sequence[str]) -> SubjectKeys:
         """:meth:`get_or_create` for many subjects in one transaction; erased subjects are left out and get no
         key. Existing keys are read and unwrapped; the missing ones are created at once
         (:func:`new_subject_keys`), inserted in one statement and returned as created (a key another process
-        inserted first, meanwhile, is read back instead)."""
+        inserted first, meanwhile, is read back instead, and is not among ``created``)."""
         if not subjects:
-            return {}
+            return SubjectKeys({}, frozenset())
         with self._lock, self._conn.transaction():
             erased = {
                 row[0]
@@ -124,7 +125,7 @@ class PostgresKeyStore:
             raced = [subject for subject in missing if subject not in inserted]
             if raced:
                 result.update(self._read_keys(raced))
-        return result
+        return SubjectKeys(result, frozenset(inserted))
 
     def _read_keys(self, subjects: list[str]) -> dict[str, tuple[str, bytes]]:
         rows = self._conn.execute(

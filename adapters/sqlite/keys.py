@@ -28,6 +28,7 @@ from pathlib import Path
 from adapters.ports import KeyWrapping, MasterKeyMismatch, new_subject_key, new_subject_keys
 from adapters.sqlite.connections import private_database
 from ledger_core.members.errors import PersonalDataErased
+from ledger_core.members.ports import SubjectKeys
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject_keys (
@@ -177,9 +178,11 @@ class SQLiteKeyStore:
             )
             return key_id, key
 
-    def get_or_create_many(self, subjects: Sequence[str]) -> dict[str, tuple[str, bytes]]:
-        """:meth:`get_or_create` for many subjects in one transaction; erased subjects are left out."""
+    def get_or_create_many(self, subjects: Sequence[str]) -> SubjectKeys:
+        """:meth:`get_or_create` for many subjects in one transaction; erased subjects are left out. The write
+        lock is held from the reads to the inserts, so every key inserted here is one no other caller has."""
         result: dict[str, tuple[str, bytes]] = {}
+        created: set[str] = set()
         with self._lock, self._immediate():
             for start in range(0, len(subjects), _IN_CHUNK):
                 chunk = list(subjects[start : start + _IN_CHUNK])
@@ -200,7 +203,8 @@ class SQLiteKeyStore:
                     result[subject] = (key_id, key)
                     fresh.append((key_id, subject, self._wrapper.wrap(key_id, key)))
                 self._conn.executemany("INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (?, ?, ?)", fresh)
-        return result
+                created.update(missing)
+        return SubjectKeys(result, frozenset(created))
 
     def get(self, key_id: str) -> bytes | None:
         with self._lock:

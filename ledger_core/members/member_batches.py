@@ -63,12 +63,18 @@ class SealedRecord(NamedTuple):
     ``registration`` is the member's ``member.registered`` draft, used when the member turns out to be new,
     its payload already encoded (:class:`~ledger_core.engine.envelope.CanonicalPayload`: it crosses as bytes
     and is spliced into the entry as it is); None when the member's keys were erased. The sealed and plain
-    fields are read back from that payload (:meth:`fields`) for a member that exists already."""
+    fields are read back from that payload (:meth:`fields`) for a member that exists already.
+
+    ``key_created``: the member's key was created when its fields were sealed. A member registers only with
+    its key, so no member with this id exists: planning does not look it up (:meth:`MemberBatches.plan_sealed`).
+    A registration by another path between the sealing and the save would make the save refused by the log
+    (the aggregate exists), never a second member."""
 
     partner_member_id: str
     member_id: UUID
     email_opt_in: bool
     registration: EventDraft | None
+    key_created: bool = False
 
     def fields(self) -> tuple[SealedFields, dict[str, Any]] | None:
         """:func:`registration_fields` of the record's draft (None: erased)."""
@@ -78,7 +84,7 @@ class SealedRecord(NamedTuple):
         """Pickled flat: the id as its 16 bytes, the draft as its varying parts (it comes back from a worker
         process a batch at a time; the named tuples' and UUID's own pickling cost ~3x more)."""
         draft = self.registration
-        member = (self.partner_member_id, self.member_id.bytes, self.email_opt_in)
+        member = (self.partner_member_id, self.member_id.bytes, self.email_opt_in, self.key_created)
         if draft is None:
             return _unpickled_record, (*member, None, None, None)
         return _unpickled_record, (*member, draft.event_id, draft.partner_id, draft.payload)
@@ -95,17 +101,18 @@ def _unpickled_record(
     partner_member_id: str,
     id_bytes: bytes,
     email_opt_in: bool,
+    key_created: bool,
     event_id: str | None,
     partner_id: str | None,
     payload: CanonicalPayload | dict[str, Any] | None,
 ) -> SealedRecord:
     member = UUID(bytes=id_bytes)
     if event_id is None or payload is None:
-        return SealedRecord(partner_member_id, member, email_opt_in, None)
+        return SealedRecord(partner_member_id, member, email_opt_in, None, key_created)
     draft = EventDraft(
         event_id, Member.Registered.EVENT_TYPE, Member.AGGREGATE_TYPE, str(member), 1, partner_id, payload
     )
-    return SealedRecord(partner_member_id, member, email_opt_in, draft)
+    return SealedRecord(partner_member_id, member, email_opt_in, draft, key_created)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,12 +195,18 @@ class MemberBatches:
         partner_id = check_partner_slug(partner_id)
         ids = [member_id_text(partner_id, record.partner_member_id) for record in records]
         subjects = [subject_of(id_text) for id_text in ids]
-        sealed = vault.seal_many({subject: record.personal for record, subject in zip(records, subjects, strict=True)})
+        sealed, new_keys = vault.seal_batch(
+            {subject: record.personal for record, subject in zip(records, subjects, strict=True)}
+        )
         found: list[SealedRecord] = []
         for record, id_text, subject in zip(records, ids, subjects, strict=True):
             keys = sealed.get(subject)
             draft = None if keys is None else registration_draft(partner_id, id_text, record, keys)
-            found.append(SealedRecord(record.partner_member_id, UUID(id_text), record.plain["email_opt_in"], draft))
+            found.append(
+                SealedRecord(
+                    record.partner_member_id, UUID(id_text), record.plain["email_opt_in"], draft, subject in new_keys
+                )
+            )
         return found
 
     def plan_sealed(
@@ -205,13 +218,14 @@ class MemberBatches:
     ) -> PlannedBatch:
         """What saving ``records`` (sealed by :meth:`seal_records`) will record, nothing written yet.
 
-        ``present(ids)`` says which member ids already exist (one query for the batch; None: look each up);
+        ``present(ids)`` says which member ids already exist (one query for the batch; None: look each up),
+        asked only of the records whose key existed before they were sealed (``key_created``: no member yet);
         those are loaded and updated as :meth:`MemberService.upsert` would, the others registered. A member
         without keys (erased: the key store refuses it a key) is refused (``ERASED``), nothing recorded.
         Plans of DIFFERENT members may be made while an earlier plan is being saved (the eligibility feed
         plans batch k+1 while batch k commits; a file's batches never share a member)."""
         partner_id = check_partner_slug(partner_id)
-        existing = self._existing([record.member_id for record in records], present)
+        existing = self._existing([record.member_id for record in records if not record.key_created], present)
         return PlannedBatch(partner_id, self._plan(partner_id, records, existing))
 
     def save_batch(self, planned: PlannedBatch, close_batch: CloseBatch) -> list[BatchOutcome]:

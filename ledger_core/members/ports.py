@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 
 class KeyStore(Protocol):
@@ -27,13 +27,23 @@ class KeyStore(Protocol):
         ...
 
 
+class SubjectKeys(NamedTuple):
+    """What :meth:`BatchKeyStore.get_or_create_many` returns."""
+
+    keys: Mapping[str, tuple[str, bytes]]
+    """``subject -> (key id, key)``; erased subjects are left out."""
+    created: frozenset[str]
+    """The subjects whose key THIS call created (none existed before it, so nothing was ever sealed under a key
+    of theirs); a key another caller created meanwhile and this call read back is not among them."""
+
+
 @runtime_checkable
 class BatchKeyStore(Protocol):
     """A :class:`KeyStore` that also serves many subjects in one round trip (the eligibility feed's bulk path)."""
 
-    def get_or_create_many(self, subjects: Sequence[str]) -> Mapping[str, tuple[str, bytes]]:
-        """``subject -> (key id, key)`` for every subject, creating missing keys in one transaction; subjects
-        whose keys were destroyed (erased) are left out of the result, and no key is created for them."""
+    def get_or_create_many(self, subjects: Sequence[str]) -> SubjectKeys:
+        """The key of every subject, creating missing keys in one transaction; subjects whose keys were
+        destroyed (erased) are left out of the result, and no key is created for them."""
         ...
 
 

@@ -21,17 +21,29 @@ import hmac
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.members.errors import PersonalDataErased, SealedValueInvalid
-from ledger_core.members.ports import BatchKeyStore, KeyStore
+from ledger_core.members.ports import BatchKeyStore, KeyStore, SubjectKeys
 
 SealedFields = tuple[dict[str, dict[str, Any]], dict[str, dict[str, str]]]
 """``(sealed value by field, commitment by field)`` of one subject."""
+
+
+class SealedBatch(NamedTuple):
+    """What :meth:`PersonalDataVault.seal_batch` returns."""
+
+    fields: dict[str, SealedFields]
+    """The sealed fields by subject; erased subjects are left out."""
+    new_keys: frozenset[str]
+    """The subjects whose key was created by this call: nothing of theirs was sealed before it (a member
+    registers only with its key, so no member of such a subject exists yet). Empty when the key store
+    cannot tell (not a :class:`~ledger_core.members.ports.BatchKeyStore`)."""
+
 
 ALGORITHM = "A256GCM"
 NONCE_BYTES = 12
@@ -156,6 +168,10 @@ class PersonalDataVault:
         return sealed, commitments
 
     def seal_many(self, values: Mapping[str, Mapping[str, str]]) -> dict[str, SealedFields]:
+        """:meth:`seal_batch`'s sealed fields."""
+        return self.seal_batch(values).fields
+
+    def seal_batch(self, values: Mapping[str, Mapping[str, str]]) -> SealedBatch:
         """:meth:`seal_fields` for many subjects (``subject -> field -> plaintext``) with ONE key-store call
         when the store is a :class:`BatchKeyStore`. Erased subjects are left out of the result.
 
@@ -174,7 +190,7 @@ class PersonalDataVault:
                 if label is None:
                     label = labels[field] = (_check_label(field, "field"), (field + _SEPARATOR).encode("utf-8"))
                 fields.append((field, (head + label[0]).encode("utf-8"), label[1], self._plaintext_bytes(value, field)))
-        keys = self._keys_of(list(checked))
+        keys, new_keys = self._keys_of(list(checked))
         nonces = os.urandom(NONCE_BYTES * sum(len(fields) for fields in checked.values()))
         # 12-byte nonces are whole base64 quanta: the pool's encoding, cut every 16 characters, is each one's
         nonce_texts = _b64encode(nonces)
@@ -204,19 +220,19 @@ class PersonalDataVault:
                 }
                 commitments[field] = {"commitment": mac.hexdigest(prefix + data)}
             result[subject] = (sealed, commitments)
-        return result
+        return SealedBatch(result, new_keys)
 
-    def _keys_of(self, subjects: list[str]) -> dict[str, tuple[str, bytes]]:
+    def _keys_of(self, subjects: list[str]) -> SubjectKeys:
         """The subjects' keys, created if missing (one call to a :class:`BatchKeyStore`); erased ones left out."""
         if isinstance(self._keys, BatchKeyStore):
-            return dict(self._keys.get_or_create_many(subjects))
+            return self._keys.get_or_create_many(subjects)
         keys = {}
         for subject in subjects:
             try:
                 keys[subject] = self._keys.get_or_create(subject)
             except PersonalDataErased:
                 continue
-        return keys
+        return SubjectKeys(keys, frozenset())
 
     @staticmethod
     def _seal(key_id: str, key: bytes, aad: bytes, data: bytes) -> dict[str, Any]:

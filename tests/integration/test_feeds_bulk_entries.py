@@ -8,9 +8,10 @@ place in the log, and every member must replay to the state the per-record path 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from support.clock import SteppingClock
@@ -20,6 +21,7 @@ from adapters.feeds.processing import process_eligibility_file
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
 from ledger_core.engine.envelope import decode_entry, encode_entry
+from ledger_core.engine.errors import ConcurrencyConflict
 from ledger_core.engine.mapper import EnvelopeMapper
 from ledger_core.ledger import Ledger
 from ledger_core.members.feeds.eligibility_file import EligibilityFile
@@ -145,4 +147,57 @@ def test_existing_erased_and_unchanged_members_in_a_big_file(ledger: Ledger, tmp
     types = [envelope.type for envelope in ledger.entries(before)]
     assert types.count("member.registered") == 16
     assert types.count("member.updated") == 1
+    assert ledger.verify().size == ledger.size()
+
+
+def _marker(rows: int) -> EligibilityFile:
+    return EligibilityFile.receive(P, f"eligibility_{P}_20260115.csv", "cd" * 32, 100, rows)
+
+
+def test_only_members_whose_key_existed_are_looked_up(ledger: Ledger) -> None:
+    """A member registers only with its key, so a member whose key the sealing just created does not exist:
+    planning asks the existence query about the others only, and still updates the existing member."""
+    ledger.membership.upsert(P, EligibilityRecord.from_row(member_row(3)))
+    records = [ledger.members.check(EligibilityRecord.from_row(member_row(i, state="IA"))) for i in (1, 2, 3)]
+    sealed = MemberBatches.seal_records(ledger.members.vault, P, records)
+    assert [record.key_created for record in sealed] == [True, True, False]
+    asked: list[list[UUID]] = []
+    assert ledger.feeds is not None
+    log = ledger.feeds.log
+
+    def present(ids: Sequence[UUID]) -> Collection[UUID]:
+        asked.append(list(ids))
+        return {UUID(found) for found in log.existing_aggregates([str(i) for i in ids])}
+
+    batches = MemberBatches(ledger.members)
+    planned = batches.plan_sealed(P, sealed, present=present)
+    assert asked == [[member_id(P, "pm0000003")]]
+    outcomes = batches.save_batch(planned, lambda events, found: _marker(3))
+    assert [outcome.change for outcome in outcomes] == [BatchChange.CREATED, BatchChange.CREATED, BatchChange.UPDATED]
+    assert ledger.members.get(P, "pm0000003").state == "IA"
+    again = MemberBatches.seal_records(ledger.members.vault, P, records)
+    assert not any(record.key_created for record in again)  # the keys exist now
+
+
+def test_a_member_registered_between_sealing_and_saving_refuses_the_save(ledger: Ledger) -> None:
+    """The member's key was created by the sealing, then the API path registered the member with that key
+    before the batch was saved: the log refuses the batch's save (the member exists), nothing of it is
+    recorded, the member is registered once and counted once; the feed's next run plans it again."""
+    records = [ledger.members.check(EligibilityRecord.from_row(member_row(i))) for i in (1, 2)]
+    sealed = MemberBatches.seal_records(ledger.members.vault, P, records)
+    assert all(record.key_created for record in sealed)
+    ledger.membership.upsert(P, EligibilityRecord.from_row(member_row(2, state="NY")))
+    size = ledger.size()
+    batches = MemberBatches(ledger.members)
+    planned = batches.plan_sealed(P, sealed, present=lambda ids: ())
+    with pytest.raises(ConcurrencyConflict):
+        batches.save_batch(planned, lambda events, found: _marker(2))
+    assert ledger.size() == size
+    assert ledger.members.get(P, "pm0000002").state == "NY"
+    today = NOW.date()
+    assert ledger.outcomes.store.period_sums(P, today, today)[ELIGIBLE] == 1
+    replanned = batches.plan_sealed(P, MemberBatches.seal_records(ledger.members.vault, P, records), present=None)
+    outcomes = batches.save_batch(replanned, lambda events, found: _marker(2))
+    assert [outcome.change for outcome in outcomes] == [BatchChange.CREATED, BatchChange.UPDATED]
+    assert ledger.outcomes.store.period_sums(P, today, today)[ELIGIBLE] == 2
     assert ledger.verify().size == ledger.size()

@@ -51,13 +51,14 @@ def test_batch_keys_match_single_keys_and_skip_erased(database_url: str, tmp_pat
         store.get_or_create("partner/gone")
         store.destroy("partner/gone")
         subjects = ["partner/a", "partner/gone", *(f"partner/n{i}" for i in range(450))]
-        keys = store.get_or_create_many(subjects)
+        keys, created = store.get_or_create_many(subjects)
         assert "partner/gone" not in keys
         assert keys["partner/a"] == existing
         assert len(keys) == 451
+        assert created == {f"partner/n{i}" for i in range(450)}  # neither the existing key nor the erased subject
         assert all(store.get_or_create(subject) == keys[subject] for subject in subjects if subject != "partner/gone")
-        assert store.get_or_create_many(subjects) == keys
-        assert store.get_or_create_many([]) == {}
+        assert store.get_or_create_many(subjects) == (keys, frozenset())  # the second call creates nothing
+        assert store.get_or_create_many([]) == ({}, frozenset())
     finally:
         store.close()
 

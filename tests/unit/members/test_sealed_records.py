@@ -31,6 +31,8 @@ def test_sealed_records_survive_pickling_and_give_back_their_fields() -> None:
     keys.destroy(f"member:{member_id('acme', 'm2')}")
     records = MemberBatches.seal_records(vault, "acme", checked)
     assert pickle.loads(pickle.dumps(records)) == records
+    flagged = [record._replace(key_created=True) for record in records]  # as a batch key store reports it
+    assert pickle.loads(pickle.dumps(flagged)) == flagged
     assert [record.email_opt_in for record in records] == [False, True, False]
     for record, source in zip(records[:2], checked[:2], strict=True):
         assert record.member_id == member_id("acme", source.partner_member_id)
