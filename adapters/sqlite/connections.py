@@ -72,16 +72,24 @@ class ThreadConnections:
         self._lock = threading.Lock()
 
     @contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection; driver errors raised inside become ``PersistenceError``."""
+    def connection(self, *, cache_mib: int | None = None) -> Iterator[sqlite3.Connection]:
+        """This thread's connection; driver errors raised inside become ``PersistenceError``.
+
+        ``cache_mib``: the most this connection's page cache may hold (SQLite's default is 2 MiB), set the
+        first time it is asked for. The cache grows only with the pages a transaction touches, and a commit
+        by any other connection empties it."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
+            self._local.cache_mib = None
             with self._lock:
                 self._all.append(conn)
+        if cache_mib is not None and self._local.cache_mib != cache_mib:
+            conn.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")  # negative: KiB (SQLite docs)
+            self._local.cache_mib = cache_mib
         try:
             yield conn
         except sqlite3.Error as error:

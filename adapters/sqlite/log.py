@@ -35,6 +35,13 @@ from ledger_core.engine.sequencer import (
     created_in,
 )
 
+WRITER_CACHE_MIB = 32
+"""The log writer's page cache. A batch of new aggregates inserts into random pages of the (aggregate,
+version) index (ids are UUIDs): at SQLite's default 2 MiB, a batch of a few thousand entries no longer fits
+and SQLite spills dirty pages to the WAL in the middle of the transaction and reads them back. 32 MiB holds
+a whole group-commit batch (up to 4,096 events); only the pages a batch touches are held (a commit by
+the sealer's connection empties the cache), measured +8.5 MiB of peak RSS over a 1M-row bulk load."""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_log (
     position INTEGER PRIMARY KEY,
@@ -283,7 +290,7 @@ class SQLiteLogRecorder(SequencedRecorder):
         when one of those existed)."""
         ids = {draft.aggregate_id for save in saves for draft in save}
         cache = self._head_cache
-        with self._connection() as conn, self._writer_lock.held():
+        with self._connections.connection(cache_mib=WRITER_CACHE_MIB) as conn, self._writer_lock.held():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 known = cache.lookup(ids)

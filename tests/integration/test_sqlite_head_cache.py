@@ -8,7 +8,7 @@ import pytest
 from support.ledgers import open_toy_ledger
 from support.toy import Account
 
-from adapters.sqlite.log import HeadCache
+from adapters.sqlite.log import WRITER_CACHE_MIB, HeadCache, SQLiteLogRecorder
 from ledger_core.engine.envelope import EventDraft, decode_entry
 from ledger_core.engine.errors import ConcurrencyConflict
 from ledger_core.engine.sequencer import EMPTY_LOG, AggregateHead, LogHead, sequence_batch
@@ -76,3 +76,23 @@ def test_a_second_writer_invalidates_the_cache(tmp_path: Path) -> None:
         x, y = str(mine.id), str(other.id)
         assert links == [(x, 1, None), (x, 2, 0), (y, 1, None), (x, 3, 1), (y, 2, 2)]
         assert first.verify().size == second.verify().size == 5
+
+
+def test_the_writer_connection_has_its_own_page_cache(tmp_path: Path) -> None:
+    """The connection that commits a batch gets WRITER_CACHE_MIB of page cache (set once, kept); a thread
+    that only reads keeps SQLite's default (2,000 KiB)."""
+    recorder = SQLiteLogRecorder(tmp_path / "ledger.db")
+    try:
+
+        def cache_size() -> int:
+            with recorder._connections.connection() as conn:
+                return int(conn.execute("PRAGMA cache_size").fetchone()[0])
+
+        assert cache_size() == -2000
+        recorder._commit_batch([[EventDraft("e1", "t.x", "T", "a", 1, None, {})]])  # writes on this thread
+        assert cache_size() == -WRITER_CACHE_MIB * 1024
+        recorder._commit_batch([[EventDraft("e2", "t.x", "T", "b", 1, None, {})]])
+        assert cache_size() == -WRITER_CACHE_MIB * 1024
+        assert recorder.read_rows(0, 10)[1].position == 1
+    finally:
+        recorder.close()
