@@ -6,6 +6,7 @@ database: the import with its results file and proofs, the per-claim submissions
 from __future__ import annotations
 
 import hashlib
+import resource
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -30,12 +31,19 @@ from _batch_server_cpu import ServerCpu
 
 from adapters.batch.processing import import_claims, process_reconciliation_file, sealing_checkpoint
 from adapters.batch.results import write_results
+from adapters.batch.results_workers import ResultsWorkers
 from adapters.gc_threshold import bulk_gc_threshold
 from adapters.opening import open_audit_log, open_ledger
 from adapters.storage import ClaimFactsMode, StorageConfig, open_recorder
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus
 from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.envelope import EventDraft
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU of this process's children that have ended (the results workers, once closed)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def phase_json(phase: Any, units: int) -> dict[str, Any]:
@@ -82,6 +90,9 @@ class Imported:
     sealing: Any
     writing: Any
     results: Path
+    workers: int = 0
+    worker_cpu_seconds: float = 0.0
+    """CPU of the results workers (included in ``writing.cpu_seconds``)."""
 
     def summary(self, claims: int, chunk: int, entries: int) -> dict[str, Any]:
         loading, sealing, writing = self.loading, self.sealing, self.writing
@@ -94,7 +105,8 @@ class Imported:
             "log_entries": entries,
             "load": phase_json(loading, claims),
             "seal": phase_json(sealing, claims),
-            "results": phase_json(writing, claims),
+            "results": phase_json(writing, claims)
+            | {"workers": self.workers, "worker_cpu_seconds": round(self.worker_cpu_seconds, 2)},
             "total_seconds": round(total, 2),
             "total_cpu_seconds": round(total_cpu, 2),
             "claims_per_s": round(claims / total, 1),
@@ -104,9 +116,10 @@ class Imported:
         }
 
 
-def timed_import(ledger: Any, config: StorageConfig, source: Path, claims: int) -> Imported:
+def timed_import(ledger: Any, config: StorageConfig, source: Path, claims: int, workers: int = 1) -> Imported:
     """Case 1's timed phases: ``import_claims``, the sealing of a checkpoint covering the log, then
-    ``write_results`` (a line per claim with its inclusion proof); checks every claim imported and proven."""
+    ``write_results`` (a line per claim with its inclusion proof; ``workers`` processes prove batches beside
+    this one, 0: none; their CPU is the phase's too); checks every claim imported and proven."""
     name = source.name
 
     @contextmanager
@@ -120,18 +133,29 @@ def timed_import(ledger: Any, config: StorageConfig, source: Path, claims: int) 
         checkpoint = sealing_checkpoint(config)(ledger.size())
     results = source.parent / "out" / f"{name.rsplit('.', 1)[0]}.results.jsonl"
     results.parent.mkdir()
+    children_before = children_cpu_seconds()
     with open_audit_log(config) as audit, bulk_gc_threshold(), measure_phase() as writing:
-        write_results(ledger, audit, report, checkpoint, results)
+        pool = ResultsWorkers(config, workers) if workers > 0 else None
+        try:
+            write_results(ledger, audit, report, checkpoint, results, pool)
+        finally:
+            if pool is not None:
+                pool.close()  # the workers end inside the phase: their CPU is now this process's children's
+    worker_cpu = children_cpu_seconds() - children_before
+    writing.cpu_seconds += worker_cpu  # the phase's CPU: this process's and its workers'
     if report.status is not ClaimsFileStatus.COMPLETED or sum(report.counts.values()) != claims:
         raise RuntimeError(f"import ended {report.status} with {report.counts}")
     proofs = sum(1 for raw in results.open("rb") if b'"proof"' in raw)
     if proofs != claims:
         raise RuntimeError(f"{proofs} proofs in the results file, expected {claims}")
-    return Imported(report, loading, sealing, writing, results)
+    return Imported(report, loading, sealing, writing, results, workers, worker_cpu)
 
 
-def import_case(url: str, data_dir: str, claims: int, count: int, chunk: int, facts: str) -> dict[str, Any]:
-    """Cases 1 and 2 in one process (claim facts ``facts``: table, memory or the backend's default)."""
+def import_case(
+    url: str, data_dir: str, claims: int, count: int, chunk: int, facts: str, workers: int = 1
+) -> dict[str, Any]:
+    """Cases 1 and 2 in one process (claim facts ``facts``: table, memory or the backend's default; ``workers``
+    results processes)."""
     config = StorageConfig(Path(data_dir), url, claim_facts=None if facts == "default" else ClaimFactsMode(facts))
     work = Path(tempfile.mkdtemp(prefix="batch-bench-", dir=data_dir))
     source = work / f"claims_{PARTNER}_20260115.jsonl"
@@ -142,7 +166,7 @@ def import_case(url: str, data_dir: str, claims: int, count: int, chunk: int, fa
         write_claims(source, claims)
         sealing_checkpoint(config)(ledger.size())  # the setup's entries are sealed before the clock starts
         start = ledger.size()
-        imported = timed_import(ledger, config, source, claims)
+        imported = timed_import(ledger, config, source, claims, workers)
         entries = ledger.size() - start
     reconcile_path = work / f"reconcile_{PARTNER}_20260116.csv"
     listed = write_reconciliation(reconcile_path, imported.results)

@@ -19,6 +19,7 @@ IMPORT_ROWS = (  # label, then the keys down to the figure
     ("seal: CPU us per claim", "import", "seal", "cpu_us_per_unit"),
     ("results + proofs: wall s", "import", "results", "seconds"),
     ("results: CPU us per claim", "import", "results", "cpu_us_per_unit"),
+    ("results: workers, their CPU s", "import", "results", "worker_cpu_seconds"),
     ("total claims/s (wall)", "import", "claims_per_s"),
     ("total CPU us per claim", "import", "cpu_us_per_claim"),
     ("total s per 1M (wall)", "import", "seconds_per_million"),

@@ -1,10 +1,11 @@
 """File-level claims batch processing: what ``ledger batch run`` and the transports call (docs/batch.md).
 
 :func:`process_claims_file` ``(ledger, audit, path, outbound_dir, *, checkpoint_covering, file_name=None,
-default_level="standard", progress=None) -> BatchOutcome``: import one claims file (the use case is
-``ledger.batches``, :mod:`ledger_core.claims.batch.importing`), wait for a signed checkpoint covering the
-whole log as it stands (``checkpoint_covering(size)``: seals, or waits for the sealer), then write
-``<stem>.results.jsonl`` into ``outbound_dir`` (:mod:`adapters.batch.results`), all of it with the garbage
+default_level="standard", progress=None, results_workers=None) -> BatchOutcome``: import one claims file (the
+use case is ``ledger.batches``, :mod:`ledger_core.claims.batch.importing`), wait for a signed checkpoint
+covering the whole log as it stands (``checkpoint_covering(size)``: seals, or waits for the sealer), then write
+``<stem>.results.jsonl`` into ``outbound_dir`` (:mod:`adapters.batch.results`, its proofs shared with
+``results_workers`` when given), all of it with the garbage
 collector's thresholds raised (:func:`import_claims`). A file rejected whole is a
 result (its results file is the header with the rejection), never an exception; a name that is not a claims
 file name raises :class:`~ledger_core.claims.batch.formats.BatchFileRejected` (no partner to record it for).
@@ -25,6 +26,7 @@ import orjson
 
 from adapters.batch.reports import finding_json, report_header, write_report
 from adapters.batch.results import write_results
+from adapters.batch.results_workers import ResultsWorkers
 from adapters.gc_threshold import bulk_gc_threshold
 from adapters.opening import seal_pending
 from adapters.storage import StorageConfig
@@ -56,9 +58,11 @@ def process_claims_file(
     file_name: str | None = None,
     default_level: str = "standard",
     progress: Progress | None = None,
+    results_workers: ResultsWorkers | None = None,
 ) -> BatchOutcome:
-    """Import ``path`` (named ``file_name``, default its own name) and write its results file; a
-    ``reconcile_...`` file goes to :func:`process_reconciliation_file`."""
+    """Import ``path`` (named ``file_name``, default its own name) and write its results file (its proofs
+    shared with ``results_workers`` when given: :mod:`adapters.batch.results_workers`); a ``reconcile_...``
+    file goes to :func:`process_reconciliation_file`."""
     name = file_name or path.name
     if parse_claims_name(name).kind is BatchKind.RECONCILE:
         return process_reconciliation_file(ledger, path, outbound_dir, file_name=name)
@@ -75,7 +79,7 @@ def process_claims_file(
         checkpoint = None
         if report.status is ClaimsFileStatus.COMPLETED:
             checkpoint = checkpoint_covering(ledger.size())
-        write_results(ledger, audit, report, checkpoint, results_path)
+        write_results(ledger, audit, report, checkpoint, results_path, results_workers)
     return BatchOutcome(report, results_path)
 
 

@@ -14,6 +14,7 @@ The commands call :mod:`adapters.batch.processing`, as the transports do.
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from rich.console import Console
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from adapters.batch.processing import process_claims_file, sealing_checkpoint
+from adapters.batch.results_workers import ResultsWorkers
 from adapters.feeds.runs import FeedRunJournal
 from adapters.opening import open_audit_log, open_ledger
 from adapters.storage import DEFAULT_DATA_DIR
@@ -72,6 +74,7 @@ def run(
     with (
         open_ledger(config) as ledger,
         open_audit_log(config) as audit,
+        closing(ResultsWorkers(config)) as results_workers,
         Progress(
             TextColumn("importing {task.description}: {task.completed} lines"),
             TimeElapsedColumn(),
@@ -89,6 +92,7 @@ def run(
             checkpoint_covering=sealing_checkpoint(config, signing_key),
             default_level=level.value,
             progress=lambda done: progress.update(task, completed=done),
+            results_workers=results_workers,
         )
     report = outcome.report
     _echo(
