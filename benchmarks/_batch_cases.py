@@ -31,7 +31,7 @@ from _batch_server_cpu import ServerCpu
 
 from adapters.batch.processing import import_claims, process_reconciliation_file, sealing_checkpoint
 from adapters.batch.results import write_results
-from adapters.batch.results_workers import ResultsWorkers
+from adapters.batch.workers import BatchWorkers
 from adapters.gc_threshold import bulk_gc_threshold
 from adapters.opening import open_audit_log, open_ledger
 from adapters.storage import ClaimFactsMode, StorageConfig, open_recorder
@@ -91,8 +91,10 @@ class Imported:
     writing: Any
     results: Path
     workers: int = 0
-    worker_cpu_seconds: float = 0.0
-    """CPU of the results workers (included in ``writing.cpu_seconds``)."""
+    load_worker_cpu_seconds: float = 0.0
+    """CPU of the load's workers (included in ``loading.cpu_seconds``)."""
+    results_worker_cpu_seconds: float = 0.0
+    """CPU of the results' workers (included in ``writing.cpu_seconds``)."""
 
     def summary(self, claims: int, chunk: int, entries: int) -> dict[str, Any]:
         loading, sealing, writing = self.loading, self.sealing, self.writing
@@ -103,10 +105,10 @@ class Imported:
             "chunk": chunk,
             "counts": {outcome.value: number for outcome, number in sorted(self.report.counts.items())},
             "log_entries": entries,
-            "load": phase_json(loading, claims),
+            "workers": self.workers,
+            "load": phase_json(loading, claims) | {"worker_cpu_seconds": round(self.load_worker_cpu_seconds, 2)},
             "seal": phase_json(sealing, claims),
-            "results": phase_json(writing, claims)
-            | {"workers": self.workers, "worker_cpu_seconds": round(self.worker_cpu_seconds, 2)},
+            "results": phase_json(writing, claims) | {"worker_cpu_seconds": round(self.results_worker_cpu_seconds, 2)},
             "total_seconds": round(total, 2),
             "total_cpu_seconds": round(total_cpu, 2),
             "claims_per_s": round(claims / total, 1),
@@ -116,10 +118,22 @@ class Imported:
         }
 
 
+@contextmanager
+def batch_workers(config: StorageConfig, workers: int) -> Iterator[BatchWorkers | None]:
+    """``workers`` batch worker processes (None for 0), closed on exit: their CPU is then the children's."""
+    pool = BatchWorkers(config, workers) if workers > 0 else None
+    try:
+        yield pool
+    finally:
+        if pool is not None:
+            pool.close()
+
+
 def timed_import(ledger: Any, config: StorageConfig, source: Path, claims: int, workers: int = 1) -> Imported:
     """Case 1's timed phases: ``import_claims``, the sealing of a checkpoint covering the log, then
-    ``write_results`` (a line per claim with its inclusion proof; ``workers`` processes prove batches beside
-    this one, 0: none; their CPU is the phase's too); checks every claim imported and proven."""
+    ``write_results`` (a line per claim with its inclusion proof); checks every claim imported and proven.
+    ``workers`` processes (0: none) prepare the records during the load and prove batches of the results (a
+    pool per phase, closed inside it, so that each phase's CPU counts its workers')."""
     name = source.name
 
     @contextmanager
@@ -127,35 +141,37 @@ def timed_import(ledger: Any, config: StorageConfig, source: Path, claims: int, 
         with source.open("rb") as handle:
             yield handle
 
-    with measure_phase() as loading:
-        report = import_claims(ledger, name, open_file, default_level="enhanced")
+    children = children_cpu_seconds()
+    with measure_phase() as loading, batch_workers(config, workers) as pool:
+        report = import_claims(ledger, name, open_file, default_level="enhanced", workers=pool)
+    load_workers, children = children_cpu_seconds() - children, children_cpu_seconds()
+    loading.cpu_seconds += load_workers
     with measure_phase() as sealing:
         checkpoint = sealing_checkpoint(config)(ledger.size())
     results = source.parent / "out" / f"{name.rsplit('.', 1)[0]}.results.jsonl"
     results.parent.mkdir()
-    children_before = children_cpu_seconds()
-    with open_audit_log(config) as audit, bulk_gc_threshold(), measure_phase() as writing:
-        pool = ResultsWorkers(config, workers) if workers > 0 else None
-        try:
-            write_results(ledger, audit, report, checkpoint, results, pool)
-        finally:
-            if pool is not None:
-                pool.close()  # the workers end inside the phase: their CPU is now this process's children's
-    worker_cpu = children_cpu_seconds() - children_before
-    writing.cpu_seconds += worker_cpu  # the phase's CPU: this process's and its workers'
+    with (
+        open_audit_log(config) as audit,
+        bulk_gc_threshold(),
+        measure_phase() as writing,
+        batch_workers(config, workers) as pool,
+    ):
+        write_results(ledger, audit, report, checkpoint, results, pool)
+    results_workers = children_cpu_seconds() - children
+    writing.cpu_seconds += results_workers
     if report.status is not ClaimsFileStatus.COMPLETED or sum(report.counts.values()) != claims:
         raise RuntimeError(f"import ended {report.status} with {report.counts}")
     proofs = sum(1 for raw in results.open("rb") if b'"proof"' in raw)
     if proofs != claims:
         raise RuntimeError(f"{proofs} proofs in the results file, expected {claims}")
-    return Imported(report, loading, sealing, writing, results, workers, worker_cpu)
+    return Imported(report, loading, sealing, writing, results, workers, load_workers, results_workers)
 
 
 def import_case(
     url: str, data_dir: str, claims: int, count: int, chunk: int, facts: str, workers: int = 1
 ) -> dict[str, Any]:
     """Cases 1 and 2 in one process (claim facts ``facts``: table, memory or the backend's default; ``workers``
-    results processes)."""
+    batch worker processes)."""
     config = StorageConfig(Path(data_dir), url, claim_facts=None if facts == "default" else ClaimFactsMode(facts))
     work = Path(tempfile.mkdtemp(prefix="batch-bench-", dir=data_dir))
     source = work / f"claims_{PARTNER}_20260115.jsonl"

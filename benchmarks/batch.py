@@ -28,11 +28,12 @@ reconciliation of 1M claims <= 60 s. CPU time per claim is the figure to compare
 recorder's raw group commit, so 1M claims fit in a sitting; the use case is the real one reading the real log.
 On PostgreSQL the server's CPU for the phase (its backends serving this process) is measured too.
 
-``--results-workers W`` (default 1): processes that prove the results file's batches beside the writing one
-(``adapters.batch.results_workers``, as ``ledger batch run`` does); their CPU is counted in the phase's.
+``--workers W`` (default 1): processes that prepare the file's records during the load and prove the results
+file's batches beside the loading process (``adapters.batch.workers``, as ``ledger batch run`` does; 0: all in
+one process); their CPU is counted in each phase's.
 
 Usage: ``python benchmarks/batch.py [--quick] [--claims N] [--per-claim K] [--raw M] [--chunk C]
-[--results-workers W] [--reconcile-only] [--backends sqlite,postgresql] [--claim-facts table,memory]`` (each
+[--workers W] [--reconcile-only] [--backends sqlite,postgresql] [--claim-facts table,memory]`` (each
 claim-facts mode a column of the run). A table goes to stderr; the last line of stdout is one JSON object.
 """
 
@@ -100,7 +101,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--raw", type=int, default=None, help=f"raw appended events; default {FULL_RAW:,}")
     parser.add_argument("--chunk", type=int, default=500, help="claims per chunk (one save each)")
     parser.add_argument(
-        "--results-workers", type=int, default=1, help="processes proving the results file beside the writer (0: none)"
+        "--workers", type=int, default=1, help="batch worker processes beside the loading one (0: none)"
     )
     parser.add_argument(
         "--reconcile-only", action="store_true", help="only the reconciliation, on a log of N claims written raw"
@@ -135,7 +136,7 @@ def main() -> None:
     modes = claim_facts_modes(args.claim_facts)
     results = {
         (b if modes == ["default"] else f"{b} ({mode} facts)"): run_backend(
-            b, args.postgres_url, claims, count, raw, args.chunk, mode, workers=args.results_workers
+            b, args.postgres_url, claims, count, raw, args.chunk, mode, workers=args.workers
         )
         for b in backends
         for mode in modes
@@ -154,7 +155,7 @@ def main() -> None:
                 "raw_events": raw,
                 "chunk": args.chunk,
                 "claim_facts": modes,
-                "results_workers": args.results_workers,
+                "workers": args.workers,
             },
             **results,
             "targets": targets,

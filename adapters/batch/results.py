@@ -35,7 +35,7 @@ from ledger_core.engine.ports import AggregateRowsReader
 from ledger_core.ledger import Ledger
 
 if TYPE_CHECKING:
-    from adapters.batch.results_workers import ResultsWorkers
+    from adapters.batch.workers import BatchWorkers
 
 
 def results_header(report: ImportReport, checkpoint: CheckpointRecord | None) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def results_header(report: ImportReport, checkpoint: CheckpointRecord | None) ->
 
 RESULTS_BATCH = 256
 """Result lines decided together: their claims' proofs are read in one go (``ProofService.prove_many``)."""
-PARALLEL_LINES = 4 * RESULTS_BATCH
+PARALLEL_LINES = 2 * RESULTS_BATCH
 """A file of more lines than this is written with the ``workers`` of :func:`write_results` when given."""
 
 
@@ -164,7 +164,7 @@ def write_results(
     report: ImportReport,
     checkpoint: CheckpointRecord | None,
     path: Path,
-    workers: ResultsWorkers | None = None,
+    workers: BatchWorkers | None = None,
 ) -> Path:
     """Write the results file of ``report``'s file at ``path`` (atomically); ``checkpoint`` must cover every
     claim of the file (None only for a file rejected whole, whose results file is the header alone).

@@ -1,6 +1,7 @@
-"""A results file proven on worker processes (``adapters.batch.results_workers``), both backends: the same bytes
-as the one-process path, every proof checked with the docs' verifier, and a batch a worker cannot fold written
-by the writing process."""
+"""A claims file's work on worker processes (``adapters.batch.workers``), both backends: the results file proven
+there is the one-process file byte for byte (every proof checked with the docs' verifier), a batch a worker
+cannot fold is written by the writing process, and a small file starts no worker. (The load's records prepared
+there write the same log: ``test_claims_import_bulk.py``.)"""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ import pytest
 from support.clock import SteppingClock
 from support.results_files import check_every_proof, read_results
 
-from adapters.batch import results, results_workers
+from adapters.batch import results, workers
 from adapters.batch.processing import process_claims_file
 from adapters.batch.results import folded_lines, write_results
-from adapters.batch.results_workers import ResultsWorkers
+from adapters.batch.workers import BatchWorkers
 from adapters.opening import open_audit_log, open_ledger, seal_pending, verifier_key
 from adapters.storage import StorageConfig
 from ledger_core.claims.batch.claims_file import LineResult
@@ -74,7 +75,7 @@ def test_workers_write_the_same_results_file_as_one_process(
     ledger: Ledger, config: StorageConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Batches of 8 lines, most proven by two workers: the file is byte for byte the one-process file."""
-    monkeypatch.setattr(results_workers, "RESULTS_BATCH", 8)  # batches are cut in this process
+    monkeypatch.setattr(workers, "RESULTS_BATCH", 8)  # batches are cut in this process
     monkeypatch.setattr(results, "PARALLEL_LINES", 0)
     lines: list[bytes] = [orjson.dumps(claim(i)) for i in range(60)]
     lines[9] = b'{"partnerClaimId": "H-00009", '  # not JSON: a line without a claim in a worker's batch
@@ -82,18 +83,18 @@ def test_workers_write_the_same_results_file_as_one_process(
     source = tmp_path / "in" / f"claims_{P}_20260115.jsonl"
     source.parent.mkdir()
     source.write_bytes(b"\n".join(lines) + b"\n")
-    workers = ResultsWorkers(config, workers=2)
+    pool = BatchWorkers(config, workers=2)
     try:
         with open_audit_log(config) as audit:
             outcome = process_claims_file(
-                ledger, audit, source, tmp_path / "out", checkpoint_covering=covering(config), results_workers=workers
+                ledger, audit, source, tmp_path / "out", checkpoint_covering=covering(config), workers=pool
             )
             alone = write_results(
                 ledger, audit, outcome.report, covering(config)(ledger.size()), tmp_path / "alone.jsonl"
             )
     finally:
-        workers.close()
-    assert workers.proven == 5  # of the 8 batches, the 2nd, 3rd, 5th, 6th and 8th
+        pool.close()
+    assert pool.proven == 5  # of the 8 batches, the 2nd, 3rd, 5th, 6th and 8th
     assert outcome.results_path.read_bytes() == alone.read_bytes()
     header, found = read_results(outcome.results_path)
     assert [line["line"] for line in found] == list(range(1, 61))
@@ -103,15 +104,13 @@ def test_workers_write_the_same_results_file_as_one_process(
 def test_a_small_file_is_written_without_starting_workers(
     ledger: Ledger, config: StorageConfig, tmp_path: Path
 ) -> None:
-    """A file of at most PARALLEL_LINES lines never starts the pool."""
+    """A file of at most PARALLEL_BYTES bytes (and PARALLEL_LINES lines) never starts the pool."""
     source = tmp_path / f"claims_{P}_20260115.jsonl"
     source.write_bytes(b"".join(orjson.dumps(claim(i)) + b"\n" for i in range(5)))
-    workers = ResultsWorkers(config)
+    pool = BatchWorkers(config)
     with open_audit_log(config) as audit:
-        process_claims_file(
-            ledger, audit, source, tmp_path / "out", checkpoint_covering=covering(config), results_workers=workers
-        )
-    assert workers._pool is None
+        process_claims_file(ledger, audit, source, tmp_path / "out", checkpoint_covering=covering(config), workers=pool)
+    assert pool._pool is None
 
 
 class _Rows:
