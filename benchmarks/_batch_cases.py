@@ -6,7 +6,6 @@ database: the import with its results file and proofs, the per-claim submissions
 from __future__ import annotations
 
 import hashlib
-import resource
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -38,12 +37,6 @@ from adapters.storage import ClaimFactsMode, StorageConfig, open_recorder
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus
 from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.envelope import EventDraft
-
-
-def children_cpu_seconds() -> float:
-    """User + system CPU of this process's children that have ended (the results workers, once closed)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def phase_json(phase: Any, units: int) -> dict[str, Any]:
@@ -118,9 +111,14 @@ class Imported:
         }
 
 
+def worker_cpu(pool: BatchWorkers | None) -> float:
+    """CPU the pool's live workers have used so far (read from /proc while they live)."""
+    return 0.0 if pool is None else pool.cpu_seconds()
+
+
 @contextmanager
 def batch_workers(config: StorageConfig, workers: int) -> Iterator[BatchWorkers | None]:
-    """``workers`` batch worker processes (None for 0), closed on exit: their CPU is then the children's."""
+    """``workers`` batch worker processes (None for 0), closed on exit."""
     pool = BatchWorkers(config, workers) if workers > 0 else None
     try:
         yield pool
@@ -132,8 +130,8 @@ def batch_workers(config: StorageConfig, workers: int) -> Iterator[BatchWorkers 
 def timed_import(ledger: Any, config: StorageConfig, source: Path, claims: int, workers: int = 1) -> Imported:
     """Case 1's timed phases: ``import_claims``, the sealing of a checkpoint covering the log, then
     ``write_results`` (a line per claim with its inclusion proof); checks every claim imported and proven.
-    ``workers`` processes (0: none) prepare the records during the load and prove batches of the results (a
-    pool per phase, closed inside it, so that each phase's CPU counts its workers')."""
+    ``workers`` processes (0: none) prepare the records during the load and prove batches of the results, one
+    pool for the run as ``ledger batch run`` has; each phase's CPU counts what its workers used in it."""
     name = source.name
 
     @contextmanager
@@ -141,24 +139,23 @@ def timed_import(ledger: Any, config: StorageConfig, source: Path, claims: int, 
         with source.open("rb") as handle:
             yield handle
 
-    children = children_cpu_seconds()
-    with measure_phase() as loading, batch_workers(config, workers) as pool:
-        report = import_claims(ledger, name, open_file, default_level="enhanced", workers=pool)
-    load_workers, children = children_cpu_seconds() - children, children_cpu_seconds()
-    loading.cpu_seconds += load_workers
-    with measure_phase() as sealing:
-        checkpoint = sealing_checkpoint(config)(ledger.size())
-    results = source.parent / "out" / f"{name.rsplit('.', 1)[0]}.results.jsonl"
-    results.parent.mkdir()
-    with (
-        open_audit_log(config) as audit,
-        bulk_gc_threshold(),
-        measure_phase() as writing,
-        batch_workers(config, workers) as pool,
-    ):
-        write_results(ledger, audit, report, checkpoint, results, pool)
-    results_workers = children_cpu_seconds() - children
-    writing.cpu_seconds += results_workers
+    with batch_workers(config, workers) as pool:
+        with measure_phase() as loading:
+            if pool is not None:
+                pool.start()  # as process_claims_file starts them for a big file: they spawn during the first pass
+            report = import_claims(ledger, name, open_file, default_level="enhanced", workers=pool)
+        load_workers = worker_cpu(pool)
+        loading.cpu_seconds += load_workers
+        with measure_phase() as sealing:
+            checkpoint = sealing_checkpoint(config)(ledger.size())
+        sealing.cpu_seconds += worker_cpu(pool) - load_workers  # (idle workers: ~0)
+        results = source.parent / "out" / f"{name.rsplit('.', 1)[0]}.results.jsonl"
+        results.parent.mkdir()
+        before = worker_cpu(pool)
+        with open_audit_log(config) as audit, bulk_gc_threshold(), measure_phase() as writing:
+            write_results(ledger, audit, report, checkpoint, results, pool)
+        results_workers = worker_cpu(pool) - before
+        writing.cpu_seconds += results_workers
     if report.status is not ClaimsFileStatus.COMPLETED or sum(report.counts.values()) != claims:
         raise RuntimeError(f"import ended {report.status} with {report.counts}")
     proofs = sum(1 for raw in results.open("rb") if b'"proof"' in raw)

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack
 from itertools import chain, islice
+from pathlib import Path
 
 import orjson
 
@@ -184,6 +186,20 @@ class BatchWorkers:
                     initargs=(self._config,),
                 )
             return self._pool
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the live workers have used so far (Linux ``/proc``; 0 elsewhere or before they start):
+        read while they live (benchmarks count it with each phase's)."""
+        with self._lock:
+            pids = [] if self._pool is None else [process.pid for process in self._pool._processes.values()]
+        ticks = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         """Stop the workers (after the batches they hold)."""
