@@ -31,6 +31,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from itertools import chain, islice
 from pathlib import Path
@@ -129,6 +130,9 @@ class BatchWorkers:
                     yield self._prepared(partner_id, default_level, *queued.popleft())
             while queued:
                 yield self._prepared(partner_id, default_level, *queued.popleft())
+        except BrokenProcessPool:
+            self._drop(pool)
+            raise
         finally:
             for _, handed in queued:  # stopped early: what was not started need not run
                 handed.cancel()
@@ -157,6 +161,9 @@ class BatchWorkers:
                     yield self._written(ledger, audit, *queued.popleft(), checkpoint)
             while queued:
                 yield self._written(ledger, audit, *queued.popleft(), checkpoint)
+        except BrokenProcessPool:
+            self._drop(pool)
+            raise
         finally:
             for _, handed in queued:  # stopped early (an error): what was not started need not run
                 if handed is not None:
@@ -175,6 +182,13 @@ class BatchWorkers:
             self.proven += 1
             return proven
         return b"".join(orjson.dumps(line) + b"\n" for line in result_lines(ledger, audit, batch, checkpoint))
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        """A worker of ``pool`` died (the pool is broken): the next use starts a new pool."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def _started(self) -> ProcessPoolExecutor:
         with self._lock:

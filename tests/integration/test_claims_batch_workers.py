@@ -6,7 +6,11 @@ there write the same log: ``test_claims_import_bulk.py``.)"""
 from __future__ import annotations
 
 import hashlib
+import io
+import os
+import signal
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,9 @@ from adapters.batch.workers import BatchWorkers
 from adapters.opening import open_audit_log, open_ledger, seal_pending, verifier_key
 from adapters.storage import StorageConfig
 from ledger_core.claims.batch.claims_file import LineResult
-from ledger_core.claims.batch.formats import LineOutcome
+from ledger_core.claims.batch.formats import BatchFormat, LineOutcome
+from ledger_core.claims.batch.lines import ClaimLine, ClaimReader
+from ledger_core.claims.batch.preparation import record_chunks
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.ledger import Ledger
@@ -128,3 +134,35 @@ def test_a_batch_naming_a_claim_its_rows_do_not_describe_is_left_to_the_writer()
     batch = [LineResult(1, LineOutcome.IMPORTED, "H-1", "c1")]
     checkpoint = CheckpointRecord(2, b"\0" * 32, "note", "2026-01-15T12:00:00Z")
     assert folded_lines(_Rows(), None, batch, checkpoint) is None  # type: ignore[arg-type]
+
+
+def test_a_dead_worker_loses_no_line_and_the_next_file_gets_a_new_pool(config: StorageConfig) -> None:
+    """A worker killed: a file either fails (BrokenProcessPool, nothing silently lost) or its lines all come
+    back (prepared by the loader); after a failure the next file is prepared by a new pool."""
+    data = b"".join(orjson.dumps(claim(i)) + b"\n" for i in range(40))
+    expected = list(ClaimReader(io.BytesIO(data), BatchFormat.JSON_LINES, P, "enhanced"))
+
+    def prepared(pool: BatchWorkers) -> list[ClaimLine]:
+        reader = ClaimReader(io.BytesIO(data), BatchFormat.JSON_LINES, P, "enhanced")
+        chunks = record_chunks(reader.json_records(), 0, 4)
+        return [line for chunk in pool.prepare(P, "enhanced", chunks) for line in chunk]
+
+    pool = BatchWorkers(config)
+    try:
+        pool.start()
+        assert pool._pool is not None
+        (pid,) = [process.pid for process in pool._pool._processes.values()]
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        outcomes: list[object] = []
+        for _ in range(4):  # the file that finds the pool broken fails; the next one has a new pool
+            try:
+                outcomes.append(prepared(pool) == expected)
+            except BrokenProcessPool:
+                assert pool._pool is None  # dropped: the next use starts another
+                outcomes.append("broken")
+    finally:
+        pool.close()
+    assert set(outcomes) <= {True, "broken"}
+    assert outcomes.count("broken") <= 1
+    assert outcomes[-1] is True
