@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-import multiprocessing.connection
-import os
 import queue
 import threading
 from collections import deque
@@ -34,6 +32,7 @@ from pathlib import Path
 from adapters.files.master_key import KeyWrapper
 from adapters.gc_threshold import BULK_THRESHOLDS
 from adapters.storage import StorageConfig, open_key_store
+from adapters.worker_processes import die_with_parent
 from ledger_core.members.feeds.preparation import PreparedBatch, RowBatch, prepare_batch
 from ledger_core.members.privacy import PersonalDataVault
 
@@ -48,28 +47,13 @@ _vault: PersonalDataVault | None = None
 """The worker process's vault (set by :func:`_start_worker`)."""
 
 
-def _die_with_parent() -> None:
-    """End this worker as soon as the process it serves ends (SIGKILL included): a thread waits on the parent's
-    sentinel, which ``spawn`` gives every child (the pool's own queues never tell a worker its parent died)."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-    sentinel = parent.sentinel
-
-    def watch() -> None:
-        multiprocessing.connection.wait([sentinel])
-        os._exit(1)
-
-    threading.Thread(target=watch, name="ledger-parent-watch", daemon=True).start()
-
-
 def _start_worker(config: StorageConfig, master_key: bytes) -> None:
     """A worker's start: its own key-store connection and vault (closed when the process ends). The
     cyclic collector runs ~100x less often than by default (:mod:`adapters.gc_threshold`): a batch
     makes tens of thousands of small containers and no cycles; the default threshold spent ~12 % of a
     worker's CPU collecting them."""
     global _vault
-    _die_with_parent()
+    die_with_parent()
     _vault = PersonalDataVault(open_key_store(config, KeyWrapper(master_key), bulk=True))
     gc.freeze()  # what the start imported is permanent: never scanned again
     gc.set_threshold(*BULK_THRESHOLDS)

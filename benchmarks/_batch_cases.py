@@ -30,6 +30,7 @@ from _batch_server_cpu import ServerCpu
 
 from adapters.batch.processing import import_claims, process_reconciliation_file, sealing_checkpoint
 from adapters.batch.results import write_results
+from adapters.batch.workers import BatchWorkers
 from adapters.gc_threshold import bulk_gc_threshold
 from adapters.opening import open_audit_log, open_ledger
 from adapters.storage import ClaimFactsMode, StorageConfig, open_recorder
@@ -82,6 +83,11 @@ class Imported:
     sealing: Any
     writing: Any
     results: Path
+    workers: int = 0
+    load_worker_cpu_seconds: float = 0.0
+    """CPU of the load's workers (included in ``loading.cpu_seconds``)."""
+    results_worker_cpu_seconds: float = 0.0
+    """CPU of the results' workers (included in ``writing.cpu_seconds``)."""
 
     def summary(self, claims: int, chunk: int, entries: int) -> dict[str, Any]:
         loading, sealing, writing = self.loading, self.sealing, self.writing
@@ -92,9 +98,10 @@ class Imported:
             "chunk": chunk,
             "counts": {outcome.value: number for outcome, number in sorted(self.report.counts.items())},
             "log_entries": entries,
-            "load": phase_json(loading, claims),
+            "workers": self.workers,
+            "load": phase_json(loading, claims) | {"worker_cpu_seconds": round(self.load_worker_cpu_seconds, 2)},
             "seal": phase_json(sealing, claims),
-            "results": phase_json(writing, claims),
+            "results": phase_json(writing, claims) | {"worker_cpu_seconds": round(self.results_worker_cpu_seconds, 2)},
             "total_seconds": round(total, 2),
             "total_cpu_seconds": round(total_cpu, 2),
             "claims_per_s": round(claims / total, 1),
@@ -104,9 +111,27 @@ class Imported:
         }
 
 
-def timed_import(ledger: Any, config: StorageConfig, source: Path, claims: int) -> Imported:
+def worker_cpu(pool: BatchWorkers | None) -> float:
+    """CPU the pool's live workers have used so far (read from /proc while they live)."""
+    return 0.0 if pool is None else pool.cpu_seconds()
+
+
+@contextmanager
+def batch_workers(config: StorageConfig, workers: int) -> Iterator[BatchWorkers | None]:
+    """``workers`` batch worker processes (None for 0), closed on exit."""
+    pool = BatchWorkers(config, workers) if workers > 0 else None
+    try:
+        yield pool
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def timed_import(ledger: Any, config: StorageConfig, source: Path, claims: int, workers: int = 1) -> Imported:
     """Case 1's timed phases: ``import_claims``, the sealing of a checkpoint covering the log, then
-    ``write_results`` (a line per claim with its inclusion proof); checks every claim imported and proven."""
+    ``write_results`` (a line per claim with its inclusion proof); checks every claim imported and proven.
+    ``workers`` processes (0: none) prepare the records during the load and prove batches of the results, one
+    pool for the run as ``ledger batch run`` has; each phase's CPU counts what its workers used in it."""
     name = source.name
 
     @contextmanager
@@ -114,24 +139,36 @@ def timed_import(ledger: Any, config: StorageConfig, source: Path, claims: int) 
         with source.open("rb") as handle:
             yield handle
 
-    with measure_phase() as loading:
-        report = import_claims(ledger, name, open_file, default_level="enhanced")
-    with measure_phase() as sealing:
-        checkpoint = sealing_checkpoint(config)(ledger.size())
-    results = source.parent / "out" / f"{name.rsplit('.', 1)[0]}.results.jsonl"
-    results.parent.mkdir()
-    with open_audit_log(config) as audit, bulk_gc_threshold(), measure_phase() as writing:
-        write_results(ledger, audit, report, checkpoint, results)
+    with batch_workers(config, workers) as pool:
+        with measure_phase() as loading:
+            if pool is not None:
+                pool.start()  # as process_claims_file starts them for a big file: they spawn during the first pass
+            report = import_claims(ledger, name, open_file, default_level="enhanced", workers=pool)
+        load_workers = worker_cpu(pool)
+        loading.cpu_seconds += load_workers
+        with measure_phase() as sealing:
+            checkpoint = sealing_checkpoint(config)(ledger.size())
+        sealing.cpu_seconds += worker_cpu(pool) - load_workers  # (idle workers: ~0)
+        results = source.parent / "out" / f"{name.rsplit('.', 1)[0]}.results.jsonl"
+        results.parent.mkdir()
+        before = worker_cpu(pool)
+        with open_audit_log(config) as audit, bulk_gc_threshold(), measure_phase() as writing:
+            write_results(ledger, audit, report, checkpoint, results, pool)
+        results_workers = worker_cpu(pool) - before
+        writing.cpu_seconds += results_workers
     if report.status is not ClaimsFileStatus.COMPLETED or sum(report.counts.values()) != claims:
         raise RuntimeError(f"import ended {report.status} with {report.counts}")
     proofs = sum(1 for raw in results.open("rb") if b'"proof"' in raw)
     if proofs != claims:
         raise RuntimeError(f"{proofs} proofs in the results file, expected {claims}")
-    return Imported(report, loading, sealing, writing, results)
+    return Imported(report, loading, sealing, writing, results, workers, load_workers, results_workers)
 
 
-def import_case(url: str, data_dir: str, claims: int, count: int, chunk: int, facts: str) -> dict[str, Any]:
-    """Cases 1 and 2 in one process (claim facts ``facts``: table, memory or the backend's default)."""
+def import_case(
+    url: str, data_dir: str, claims: int, count: int, chunk: int, facts: str, workers: int = 1
+) -> dict[str, Any]:
+    """Cases 1 and 2 in one process (claim facts ``facts``: table, memory or the backend's default; ``workers``
+    batch worker processes)."""
     config = StorageConfig(Path(data_dir), url, claim_facts=None if facts == "default" else ClaimFactsMode(facts))
     work = Path(tempfile.mkdtemp(prefix="batch-bench-", dir=data_dir))
     source = work / f"claims_{PARTNER}_20260115.jsonl"
@@ -142,7 +179,7 @@ def import_case(url: str, data_dir: str, claims: int, count: int, chunk: int, fa
         write_claims(source, claims)
         sealing_checkpoint(config)(ledger.size())  # the setup's entries are sealed before the clock starts
         start = ledger.size()
-        imported = timed_import(ledger, config, source, claims)
+        imported = timed_import(ledger, config, source, claims, workers)
         entries = ledger.size() - start
     reconcile_path = work / f"reconcile_{PARTNER}_20260116.csv"
     listed = write_reconciliation(reconcile_path, imported.results)

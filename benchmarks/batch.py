@@ -28,9 +28,13 @@ reconciliation of 1M claims <= 60 s. CPU time per claim is the figure to compare
 recorder's raw group commit, so 1M claims fit in a sitting; the use case is the real one reading the real log.
 On PostgreSQL the server's CPU for the phase (its backends serving this process) is measured too.
 
+``--workers W`` (default 1): processes that prepare the file's records during the load and prove the results
+file's batches beside the loading process (``adapters.batch.workers``, as ``ledger batch run`` does; 0: all in
+one process); their CPU is counted in each phase's.
+
 Usage: ``python benchmarks/batch.py [--quick] [--claims N] [--per-claim K] [--raw M] [--chunk C]
-[--reconcile-only] [--backends sqlite,postgresql] [--claim-facts table,memory]`` (each claim-facts mode a column
-of the run). A table goes to stderr; the last line of stdout is one JSON object.
+[--workers W] [--reconcile-only] [--backends sqlite,postgresql] [--claim-facts table,memory]`` (each
+claim-facts mode a column of the run). A table goes to stderr; the last line of stdout is one JSON object.
 """
 
 from __future__ import annotations
@@ -70,12 +74,13 @@ def run_backend(
     facts: str = "default",
     *,
     reconcile_only: bool = False,
+    workers: int = 1,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     cases: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
         (("import", reconcile_case, (claims,)),)
         if reconcile_only
-        else (("import", import_case, (claims, count, chunk, facts)), ("raw", raw_append, (raw,)))
+        else (("import", import_case, (claims, count, chunk, facts, workers)), ("raw", raw_append, (raw,)))
     )
     for name, function, args in cases:
         if backend == "sqlite":
@@ -95,6 +100,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--per-claim", type=int, default=None, help=f"default {FULL_PER_CLAIM:,}")
     parser.add_argument("--raw", type=int, default=None, help=f"raw appended events; default {FULL_RAW:,}")
     parser.add_argument("--chunk", type=int, default=500, help="claims per chunk (one save each)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="batch worker processes beside the loading one (0: none)"
+    )
     parser.add_argument(
         "--reconcile-only", action="store_true", help="only the reconciliation, on a log of N claims written raw"
     )
@@ -128,7 +136,7 @@ def main() -> None:
     modes = claim_facts_modes(args.claim_facts)
     results = {
         (b if modes == ["default"] else f"{b} ({mode} facts)"): run_backend(
-            b, args.postgres_url, claims, count, raw, args.chunk, mode
+            b, args.postgres_url, claims, count, raw, args.chunk, mode, workers=args.workers
         )
         for b in backends
         for mode in modes
@@ -147,6 +155,7 @@ def main() -> None:
                 "raw_events": raw,
                 "chunk": args.chunk,
                 "claim_facts": modes,
+                "workers": args.workers,
             },
             **results,
             "targets": targets,

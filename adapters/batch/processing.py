@@ -1,10 +1,12 @@
 """File-level claims batch processing: what ``ledger batch run`` and the transports call (docs/batch.md).
 
 :func:`process_claims_file` ``(ledger, audit, path, outbound_dir, *, checkpoint_covering, file_name=None,
-default_level="standard", progress=None) -> BatchOutcome``: import one claims file (the use case is
-``ledger.batches``, :mod:`ledger_core.claims.batch.importing`), wait for a signed checkpoint covering the
-whole log as it stands (``checkpoint_covering(size)``: seals, or waits for the sealer), then write
-``<stem>.results.jsonl`` into ``outbound_dir`` (:mod:`adapters.batch.results`), all of it with the garbage
+default_level="standard", progress=None, workers=None) -> BatchOutcome``: import one claims file (the use
+case is ``ledger.batches``, :mod:`ledger_core.claims.batch.importing`), wait for a signed checkpoint covering
+the whole log as it stands (``checkpoint_covering(size)``: seals, or waits for the sealer), then write
+``<stem>.results.jsonl`` into ``outbound_dir`` (:mod:`adapters.batch.results`), with ``workers`` (worker
+processes that prepare the records and prove results: :mod:`adapters.batch.workers`) when given, all of it
+with the garbage
 collector's thresholds raised (:func:`import_claims`). A file rejected whole is a
 result (its results file is the header with the rejection), never an exception; a name that is not a claims
 file name raises :class:`~ledger_core.claims.batch.formats.BatchFileRejected` (no partner to record it for).
@@ -25,6 +27,7 @@ import orjson
 
 from adapters.batch.reports import finding_json, report_header, write_report
 from adapters.batch.results import write_results
+from adapters.batch.workers import BatchWorkers
 from adapters.gc_threshold import bulk_gc_threshold
 from adapters.opening import seal_pending
 from adapters.storage import StorageConfig
@@ -35,6 +38,10 @@ from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.errors import LedgerError
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.ledger import Ledger
+
+PARALLEL_BYTES = 1 << 20
+"""For a claims file of more bytes than this (~3,000 claims) the ``workers`` given are started before the load
+(a smaller file starts them only if it has more than :data:`~adapters.batch.workers.LOCAL_CHUNKS` chunks)."""
 
 CheckpointCovering = Callable[[int], CheckpointRecord]
 """``checkpoint_covering(size)``: a signed checkpoint of at least ``size`` leaves (sealing or waiting for it)."""
@@ -56,8 +63,10 @@ def process_claims_file(
     file_name: str | None = None,
     default_level: str = "standard",
     progress: Progress | None = None,
+    workers: BatchWorkers | None = None,
 ) -> BatchOutcome:
-    """Import ``path`` (named ``file_name``, default its own name) and write its results file; a
+    """Import ``path`` (named ``file_name``, default its own name) and write its results file (the records
+    prepared and the proofs shared with ``workers`` when given: :mod:`adapters.batch.workers`); a
     ``reconcile_...`` file goes to :func:`process_reconciliation_file`."""
     name = file_name or path.name
     if parse_claims_name(name).kind is BatchKind.RECONCILE:
@@ -69,13 +78,15 @@ def process_claims_file(
             yield handle
 
     with bulk_gc_threshold():  # the import and the results file: see import_claims
-        report = import_claims(ledger, name, open_file, default_level=default_level, progress=progress)
+        if workers is not None and path.stat().st_size > PARALLEL_BYTES:
+            workers.start()  # they spawn while the file's first pass runs
+        report = import_claims(ledger, name, open_file, default_level=default_level, progress=progress, workers=workers)
         stem = name.rsplit(".", 1)[0]
         results_path = outbound_dir / f"{stem}.results.jsonl"
         checkpoint = None
         if report.status is ClaimsFileStatus.COMPLETED:
             checkpoint = checkpoint_covering(ledger.size())
-        write_results(ledger, audit, report, checkpoint, results_path)
+        write_results(ledger, audit, report, checkpoint, results_path, workers)
     return BatchOutcome(report, results_path)
 
 
@@ -86,11 +97,15 @@ def import_claims(
     *,
     default_level: str = "standard",
     progress: Progress | None = None,
+    workers: BatchWorkers | None = None,
 ) -> ImportReport:
     """``ledger.batches.run`` (the import use case, :mod:`ledger_core.claims.batch.importing`) with the cyclic
-    garbage collector's thresholds raised for the run (:func:`~adapters.gc_threshold.bulk_gc_threshold`)."""
+    garbage collector's thresholds raised for the run (:func:`~adapters.gc_threshold.bulk_gc_threshold`);
+    ``workers`` prepare a JSON Lines file's records (:meth:`~adapters.batch.workers.BatchWorkers.prepare`)."""
     with bulk_gc_threshold():
-        return ledger.batches.run(file_name, open_file, default_level=default_level, progress=progress)
+        return ledger.batches.run(
+            file_name, open_file, default_level=default_level, progress=progress, preparer=workers
+        )
 
 
 def sealing_checkpoint(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
@@ -28,9 +28,14 @@ from ledger_core.claims.batch.claims_file import LineResult
 from ledger_core.claims.batch.formats import RESULTS_FORMAT
 from ledger_core.claims.batch.importing import ImportReport
 from ledger_core.engine.audit_log import AuditLog, ProvenEntry
+from ledger_core.engine.auditing import ProofService
 from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.merkle import CheckpointRecord
+from ledger_core.engine.ports import AggregateRowsReader
 from ledger_core.ledger import Ledger
+
+if TYPE_CHECKING:
+    from adapters.batch.workers import BatchWorkers
 
 
 def results_header(report: ImportReport, checkpoint: CheckpointRecord | None) -> dict[str, Any]:
@@ -51,6 +56,8 @@ def results_header(report: ImportReport, checkpoint: CheckpointRecord | None) ->
 
 RESULTS_BATCH = 256
 """Result lines decided together: their claims' proofs are read in one go (``ProofService.prove_many``)."""
+PARALLEL_LINES = 2 * RESULTS_BATCH
+"""A file of more lines than this is written with the ``workers`` of :func:`write_results` when given."""
 
 
 def result_lines(
@@ -70,14 +77,42 @@ def result_lines(
 def _batch_lines(
     ledger: Ledger, audit: AuditLog, batch: list[LineResult], checkpoint: CheckpointRecord
 ) -> Iterator[dict[str, Any]]:
-    wanted = list(
-        dict.fromkeys(result.claim_id for result in batch if result.outcome.has_claim and result.claim_id is not None)
-    )
+    wanted = claims_of(batch)
     folded = claim_states(rows_reader(ledger.app.log_reader), wanted)
     claims = {claim_id: _decision(ledger, claim_id, folded.get(claim_id)) for claim_id in wanted}
-    rows = list(claims.values())
-    inclusions = audit.proofs.prove_many([row.position for row, _ in rows], checkpoint.size)
-    proofs = dict(zip(claims, inclusions, strict=True))
+    yield from _proven_lines(audit.proofs, batch, claims, checkpoint)
+
+
+def claims_of(batch: Iterable[LineResult]) -> list[str]:
+    """The claims of the ledger that ``batch``'s lines name, each once, in order."""
+    return list(
+        dict.fromkeys(result.claim_id for result in batch if result.outcome.has_claim and result.claim_id is not None)
+    )
+
+
+def folded_lines(
+    reader: AggregateRowsReader, proofs: ProofService, batch: list[LineResult], checkpoint: CheckpointRecord
+) -> list[dict[str, Any]] | None:
+    """The results lines of ``batch`` from its claims' rows alone (no aggregate, no ledger: what a worker
+    process has), or None when a claim of the batch is not one its rows describe (:func:`_decision` rebuilds
+    those: the caller then writes the batch through :func:`result_lines`)."""
+    wanted = claims_of(batch)
+    folded = claim_states(reader, wanted)
+    if len(folded) != len(wanted):
+        return None
+    claims = {claim_id: _state_decision(folded[claim_id]) for claim_id in wanted}
+    return list(_proven_lines(proofs, batch, claims, checkpoint))
+
+
+def _proven_lines(
+    proofs: ProofService,
+    batch: list[LineResult],
+    claims: dict[str, tuple[StoredRow, dict[str, Any]]],
+    checkpoint: CheckpointRecord,
+) -> Iterator[dict[str, Any]]:
+    """``batch``'s lines, given each claim's newest row and decision fields; its proofs in one read of the tree."""
+    inclusions = proofs.prove_many([row.position for row, _ in claims.values()], checkpoint.size)
+    proven = dict(zip(claims, inclusions, strict=True))
     for result in batch:
         line: dict[str, Any] = {"line": result.line, "outcome": result.outcome.value}
         if result.partner_claim_id is not None:
@@ -89,24 +124,29 @@ def _batch_lines(
             yield line
             continue
         row, decision = claims[result.claim_id]
-        document = ProvenEntry(row, proofs[result.claim_id], checkpoint).document().to_json()
+        document = ProvenEntry(row, proven[result.claim_id], checkpoint).document().to_json()
         document.pop("checkpoint", None)  # the header carries it once
         line.update(decision)
         line.update(ledgerEventId=document.get("ledgerEventId"), leafIndex=row.position, proof=document)
         yield line
 
 
+def _state_decision(state: ClaimState) -> tuple[StoredRow, dict[str, Any]]:
+    """The newest row and decision fields of a claim its rows describe."""
+    latest = state.verification
+    return state.newest, {
+        "status": state.status.value,
+        "riskScore": None if latest is None else latest["risk_score"],
+        "riskLevel": None if latest is None else latest["risk_level"],
+        "riskFactors": [] if latest is None else list(latest["factors"]),
+    }
+
+
 def _decision(ledger: Ledger, claim_id: str, state: ClaimState | None) -> tuple[StoredRow, dict[str, Any]]:
     """The claim's newest row and its decision fields (``status``, ``riskScore``, ``riskLevel``, ``riskFactors``);
     a claim its rows do not describe (see :mod:`~ledger_core.claims.batch.claim_rows`) is rebuilt."""
     if state is not None:
-        latest = state.verification
-        return state.newest, {
-            "status": state.status.value,
-            "riskScore": None if latest is None else latest["risk_score"],
-            "riskLevel": None if latest is None else latest["risk_level"],
-            "riskFactors": [] if latest is None else list(latest["factors"]),
-        }
+        return _state_decision(state)
     current = ledger.claims.current(UUID(claim_id))
     verification = current.claim.verifications[-1] if current.claim.verifications else None
     head = next(row for row in ledger.app.log_reader.read_aggregate_rows(claim_id) if row.position == current.head)
@@ -119,16 +159,27 @@ def _decision(ledger: Ledger, claim_id: str, state: ClaimState | None) -> tuple[
 
 
 def write_results(
-    ledger: Ledger, audit: AuditLog, report: ImportReport, checkpoint: CheckpointRecord | None, path: Path
+    ledger: Ledger,
+    audit: AuditLog,
+    report: ImportReport,
+    checkpoint: CheckpointRecord | None,
+    path: Path,
+    workers: BatchWorkers | None = None,
 ) -> Path:
     """Write the results file of ``report``'s file at ``path`` (atomically); ``checkpoint`` must cover every
-    claim of the file (None only for a file rejected whole, whose results file is the header alone)."""
+    claim of the file (None only for a file rejected whole, whose results file is the header alone).
+    ``workers``: processes that prove some of the batches while this one proves the others (a file of more
+    than :data:`PARALLEL_LINES` lines; the same bytes either way)."""
 
     def lines() -> Iterator[bytes]:
         yield orjson.dumps(results_header(report, checkpoint)) + b"\n"
         if checkpoint is None:
             return
-        for line in result_lines(ledger, audit, ledger.batches.results(report.partner_id, report.digest), checkpoint):
+        results = ledger.batches.results(report.partner_id, report.digest)
+        if workers is not None and report.lines > PARALLEL_LINES:
+            yield from workers.lines(ledger, audit, results, checkpoint)
+            return
+        for line in result_lines(ledger, audit, results, checkpoint):
             yield orjson.dumps(line) + b"\n"
 
     replace_private_file_from(path, lines())

@@ -14,6 +14,7 @@ The commands call :mod:`adapters.batch.processing`, as the transports do.
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,9 +24,10 @@ from rich.console import Console
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from adapters.batch.processing import process_claims_file, sealing_checkpoint
+from adapters.batch.workers import BatchWorkers
 from adapters.feeds.runs import FeedRunJournal
 from adapters.opening import open_audit_log, open_ledger
-from adapters.storage import DEFAULT_DATA_DIR
+from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
 from api.cli.options import DatabaseUrl, DataDir, existing
 from api.cli.proofs import SigningKey
 from api.settings import Settings
@@ -52,6 +54,17 @@ def _file_view(file: ClaimsFile) -> dict[str, Any]:
     }
 
 
+class _Workers:
+    """``workers`` batch worker processes (none for 0), closed with the command."""
+
+    def __init__(self, config: StorageConfig, count: int) -> None:
+        self.workers = BatchWorkers(config, count) if count > 0 else None
+
+    def close(self) -> None:
+        if self.workers is not None:
+            self.workers.close()
+
+
 @batch_app.command("run")
 def run(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The claims file.")],
@@ -63,6 +76,16 @@ def run(
         int,
         typer.Option("--chunk-lines", envvar="LEDGER_BATCH_CHUNK_LINES", min=1, max=100_000, help="Lines per chunk."),
     ] = 500,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            envvar="LEDGER_BATCH_WORKERS",
+            min=0,
+            max=16,
+            help="Processes that parse the file's lines and prove its results beside this one (0: none).",
+        ),
+    ] = 1,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     database_url: DatabaseUrl = None,
     signing_key: SigningKey = None,
@@ -72,6 +95,7 @@ def run(
     with (
         open_ledger(config) as ledger,
         open_audit_log(config) as audit,
+        closing(_Workers(config, workers)) as pool,
         Progress(
             TextColumn("importing {task.description}: {task.completed} lines"),
             TimeElapsedColumn(),
@@ -89,6 +113,7 @@ def run(
             checkpoint_covering=sealing_checkpoint(config, signing_key),
             default_level=level.value,
             progress=lambda done: progress.update(task, completed=done),
+            workers=pool.workers,
         )
     report = outcome.report
     _echo(

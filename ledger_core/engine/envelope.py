@@ -113,7 +113,16 @@ def format_recorded_at(moment: datetime) -> str:
     """RFC 3339 UTC with exactly six fractional digits, so strings sort like times."""
     if moment.tzinfo is None:
         raise InvalidCommand("recordedAt must be timezone-aware", field="recordedAt")
-    return moment.astimezone(UTC).strftime(RECORDED_AT_FORMAT)
+    return utc_text(moment)
+
+
+def utc_text(moment: datetime) -> str:
+    """``moment`` (aware) in UTC as :data:`RECORDED_AT_FORMAT` writes it: through ``isoformat`` (C, about a
+    quarter of ``strftime``'s cost: one call per claim of a bulk import) for the years it writes alike."""
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # strftime writes such a year without leading zeros
+        return utc.strftime(RECORDED_AT_FORMAT)
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # without "+00:00"
 
 
 def parse_recorded_at(text: str) -> datetime:

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from ledger_core.engine.canonical import canonical_json
-from ledger_core.engine.envelope import RECORDED_AT_FORMAT
+from ledger_core.engine.envelope import utc_text
 from ledger_core.engine.errors import InvalidCommand
 
 E = TypeVar("E", bound=Enum)
@@ -129,7 +129,7 @@ def format_timestamp(moment: datetime) -> str:
     """The normalized text of an aware datetime: UTC, six fractional digits, ``Z``."""
     if moment.tzinfo is None:
         raise InvalidCommand("time must be timezone-aware", field="time")
-    return moment.astimezone(UTC).strftime(RECORDED_AT_FORMAT)
+    return utc_text(moment)
 
 
 def normalize_timestamp(value: Any, field: str) -> str:

@@ -2,12 +2,14 @@
 
 The crash test SIGKILLs ``ledger batch run`` 10 times at random points mid-file (each after a random number of
 new log entries), then lets it finish: every claim is in the log exactly once, the results file lists every line as
-imported, and ``ledger verify`` finds the log intact.
+imported, and ``ledger verify`` finds the log intact. The runs prepare their lines in a batch worker process
+(``--workers 1``), and no worker outlives its killed run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import signal
@@ -57,6 +59,18 @@ def claims_file(directory: Path, name: str, count: int) -> Path:
     path = directory / name
     path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
     return path
+
+
+def marked_processes(mark: str) -> list[int]:
+    """The processes alive whose environment holds ``LEDGER_TEST_MARK=mark`` (a run and its workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and f"LEDGER_TEST_MARK={mark}".encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
 
 
 def log_size(database: Path) -> int:
@@ -117,17 +131,26 @@ def test_sigkill_mid_file_loses_and_doubles_nothing(where: list[str], tmp_path: 
     ]
     database = tmp_path / "ledger.db"  # the sqlite database_url of tests/conftest.py
     rng = random.Random(20260203)
+    mark = f"batch-crash-{os.getpid()}"
+    env = {**os.environ, "LEDGER_BATCH_WORKERS": "1", "LEDGER_TEST_MARK": mark}
+    workers_seen = False
     for _ in range(10):  # each kill lands mid-file: after a random number of new log entries, before the end
         start = log_size(database)
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         target = start + rng.randint(1, 40)
         while log_size(database) < target:
             assert process.poll() is None, "the run ended before the kill: make the file longer"
             time.sleep(0.005)
+        workers_seen |= len(marked_processes(mark)) > 1  # the run and its batch worker
         process.send_signal(signal.SIGKILL)
         process.wait()
         status = json.loads(ledger("batch", "status", P, *where).stdout)["files"][0]
         assert status["status"] == "loading"
+    assert workers_seen, "no run prepared its lines in a worker process"
+    deadline = time.monotonic() + 10
+    while marked_processes(mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marked_processes(mark) == [], "a batch worker outlived its killed run"
     final = ledger(*command[1:])
     assert final.returncode == 0, final.stderr
     summary = json.loads(final.stdout)

@@ -22,12 +22,15 @@ from uuid import UUID
 import orjson
 import pytest
 
+from adapters.batch.workers import BatchWorkers
 from adapters.opening import open_ledger
+from adapters.storage import StorageConfig
 from ledger_core.claims.batch.bulk import BulkChunk, BulkLoader, InFlight
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus
 from ledger_core.claims.batch.formats import LineOutcome
 from ledger_core.claims.batch.importing import ClaimImport
 from ledger_core.claims.batch.lines import ClaimLine
+from ledger_core.claims.batch.preparation import LinePreparer
 from ledger_core.claims.replay import ReplayCheck
 from ledger_core.claims.submission import validate_submission
 from ledger_core.engine.aggregate import LedgerAggregate
@@ -95,7 +98,9 @@ def opened(path: Path) -> Ledger:
     return ledger
 
 
-def import_file(ledger: Ledger, path: Path, *, bulk: bool, loader: BulkLoader | None = None) -> ClaimImport:
+def import_file(
+    ledger: Ledger, path: Path, *, bulk: bool, loader: BulkLoader | None = None, preparer: LinePreparer | None = None
+) -> ClaimImport:
     """Import ``path`` (named :data:`NAME`) in chunks of 8 lines."""
     batches = ClaimImport(ledger.app, ledger.claims, ledger.documents.registry, chunk_size=8, bulk=bulk)
     if loader is not None:
@@ -106,7 +111,7 @@ def import_file(ledger: Ledger, path: Path, *, bulk: bool, loader: BulkLoader | 
         with path.open("rb") as handle:
             yield handle
 
-    assert batches.run(NAME, open_file).status is ClaimsFileStatus.COMPLETED
+    assert batches.run(NAME, open_file, preparer=preparer).status is ClaimsFileStatus.COMPLETED
     return batches
 
 
@@ -188,6 +193,24 @@ def test_the_bulk_path_writes_the_same_log_as_submitting_claim_by_claim(
     assert len(recorded) >= 4, recorded  # decisions differ: the facts matter
     assert all(check.matches for check in checks), [check.to_json() for check in checks if not check.matches]
     assert in_bulk.verify().size == len(actual)
+
+
+def test_records_prepared_in_a_worker_process_write_the_same_log(
+    pair: tuple[Ledger, Ledger], source: Path, tmp_path: Path
+) -> None:
+    """The bulk path with the file's records parsed and checked in a worker (``BatchWorkers.prepare``): the same
+    entries and results as with the records read in the loading process."""
+    in_loader, in_worker = pair
+    reference = import_file(in_loader, source, bulk=True)
+    workers = BatchWorkers(StorageConfig(tmp_path, f"sqlite:///{tmp_path / 'two.db'}"))
+    try:
+        prepared = import_file(in_worker, source, bulk=True, preparer=workers)
+    finally:
+        workers.close()
+    assert stored_entries(in_worker) == stored_entries(in_loader)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert list(prepared.results(P, digest)) == list(reference.results(P, digest))
+    assert workers.taken_back < 6  # of the file's 6 chunks, some were prepared in the worker
 
 
 def test_a_chunk_decided_on_a_log_that_moved_is_decided_again(pair: tuple[Ledger, Ledger], source: Path) -> None:

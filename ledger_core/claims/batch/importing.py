@@ -23,8 +23,15 @@ from uuid import UUID
 
 from ledger_core.claims.batch.bulk import BulkLoader, InFlight
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus, LineResult, claims_file_id
-from ledger_core.claims.batch.formats import BatchFileRejected, BatchKind, LineOutcome, parse_claims_name
+from ledger_core.claims.batch.formats import (
+    BatchFileRejected,
+    BatchFormat,
+    BatchKind,
+    LineOutcome,
+    parse_claims_name,
+)
 from ledger_core.claims.batch.lines import ClaimLine, ClaimReader, scan
+from ledger_core.claims.batch.preparation import LinePreparer, record_chunks
 from ledger_core.claims.documents import DocumentService
 from ledger_core.claims.errors import DuplicateClaim
 from ledger_core.claims.submission import ClaimSubmission
@@ -101,11 +108,19 @@ class ClaimImport:
         self.bulk = BulkLoader(app, claims.verification.facts, claims.verification) if bulk else None
 
     def run(
-        self, file_name: str, open_file: OpenFile, *, default_level: str = "standard", progress: Progress | None = None
+        self,
+        file_name: str,
+        open_file: OpenFile,
+        *,
+        default_level: str = "standard",
+        progress: Progress | None = None,
+        preparer: LinePreparer | None = None,
     ) -> ImportReport:
         """Import ``file_name`` (``claims_<partner>_<YYYYMMDD>[-<label>].jsonl|csv``); see the module docstring.
 
-        ``default_level``: the verification level of a line that names none."""
+        ``default_level``: the verification level of a line that names none. ``preparer``: parses and checks
+        the records of a JSON Lines import elsewhere (:mod:`~ledger_core.claims.batch.preparation`; the same
+        lines, so the same log), while this process decides and saves."""
         name = parse_claims_name(file_name)
         if name.kind is BatchKind.RECONCILE:
             raise InvalidCommand(
@@ -130,6 +145,9 @@ class ClaimImport:
             reader = ClaimReader(stream, name.format, name.partner_id, file.default_level, name.kind)
             chunks = _chunks(reader, file.lines_through, self.chunk_size)
             if name.kind is BatchKind.IMPORT and self.bulk is not None:
+                if preparer is not None and name.format is BatchFormat.JSON_LINES:
+                    records = record_chunks(reader.json_records(), file.lines_through, self.chunk_size)
+                    chunks = preparer.prepare(name.partner_id, file.default_level, records)
                 file = self._import_overlapped(file, chunks, self.bulk, positions, progress)
             else:
                 load = self._load_chunk if name.kind is BatchKind.IMPORT else self._verify_chunk

@@ -102,57 +102,30 @@ def _amount(value: Any) -> str | int:
     return value
 
 
-class ClaimReader:
-    """Records of one claims file, read once; :attr:`digest` and :attr:`size` are final after the last line.
+RawRecord = tuple[int, str, bool]
+"""A JSON Lines record as read: its line number, its text, and whether it was longer than the limit."""
 
-    ``partner_id``: the file's partner (a JSON line naming another is refused); ``default_level``: the
-    verification level of a record that names none.
-    """
 
-    def __init__(
-        self,
-        stream: IO[bytes],
-        fmt: BatchFormat,
-        partner_id: str,
-        default_level: str,
-        kind: BatchKind = BatchKind.IMPORT,
-    ) -> None:
-        self._hash = hashlib.sha256()
-        self._lines = BoundedLines(
-            stream,
-            self._hash,
-            MAX_LINE_BYTES,
-            lambda line: BatchFileRejected(BatchFileRejection.NOT_UTF8, "the file is not UTF-8 text", line),
-        )
-        self.format = fmt
+class LineChecks:
+    """Turns a file's parsed records into :class:`ClaimLine` (the API's rules), for ``partner_id``'s file of
+    ``kind``; ``default_level``: the verification level of a record that names none. Pure: a worker process
+    may run it on records read elsewhere."""
+
+    def __init__(self, partner_id: str, default_level: str, kind: BatchKind = BatchKind.IMPORT) -> None:
         self.partner_id = partner_id
-        self._claim_ids = uuid5_prefix(f"claim\x1f{partner_id}\x1f")
         self.default_level = default_level
         self.kind = kind
+        self._claim_ids = uuid5_prefix(f"claim\x1f{partner_id}\x1f")
 
-    @property
-    def digest(self) -> str:
-        return self._hash.hexdigest()
-
-    @property
-    def size(self) -> int:
-        return self._lines.size
-
-    def __iter__(self) -> Iterator[ClaimLine]:
-        records = self._csv() if self.format is BatchFormat.CSV else self._json_lines()
-        seen = False
-        for line, fields, problem in records:
-            seen = True
-            if problem is not None:
-                yield problem
-            elif self.kind is BatchKind.IMPORT:
-                yield self._claim(line, fields)
-            elif self.kind is BatchKind.VERIFY:
-                yield self._reference(line, fields)
-            else:
-                yield self._partner_view(line, fields)
-        if not seen:
-            raise BatchFileRejected(BatchFileRejection.EMPTY, "the file holds no claims")
+    def record(self, line: int, fields: Mapping[str, Any], problem: ClaimLine | None) -> ClaimLine:
+        """The :class:`ClaimLine` of a record (``problem`` when the reading already refused it)."""
+        if problem is not None:
+            return problem
+        if self.kind is BatchKind.IMPORT:
+            return self._claim(line, fields)
+        if self.kind is BatchKind.VERIFY:
+            return self._reference(line, fields)
+        return self._partner_view(line, fields)
 
     def _claim(self, line: int, fields: Mapping[str, Any]) -> ClaimLine:
         pcid = fields.get("partnerClaimId")
@@ -226,33 +199,66 @@ class ClaimReader:
         digest.update(partner_claim_id.encode())
         return UUID(uuid5_format(digest.hexdigest()))
 
-    def _json_lines(self) -> Iterator[tuple[int, Mapping[str, Any], ClaimLine | None]]:
+
+class ClaimReader:
+    """Records of one claims file, read once; :attr:`digest` and :attr:`size` are final after the last line.
+
+    ``partner_id``: the file's partner (a JSON line naming another is refused); ``default_level``: the
+    verification level of a record that names none.
+    """
+
+    def __init__(
+        self,
+        stream: IO[bytes],
+        fmt: BatchFormat,
+        partner_id: str,
+        default_level: str,
+        kind: BatchKind = BatchKind.IMPORT,
+    ) -> None:
+        self._hash = hashlib.sha256()
+        self._lines = BoundedLines(
+            stream,
+            self._hash,
+            MAX_LINE_BYTES,
+            lambda line: BatchFileRejected(BatchFileRejection.NOT_UTF8, "the file is not UTF-8 text", line),
+        )
+        self.format = fmt
+        self.partner_id = partner_id
+        self.default_level = default_level
+        self.kind = kind
+        self.checks = LineChecks(partner_id, default_level, kind)
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+    @property
+    def size(self) -> int:
+        return self._lines.size
+
+    def __iter__(self) -> Iterator[ClaimLine]:
+        records = self._csv() if self.format is BatchFormat.CSV else self._json_lines()
+        seen = False
+        for line, fields, problem in records:
+            seen = True
+            yield self.checks.record(line, fields, problem)
+        if not seen:
+            raise BatchFileRejected(BatchFileRejection.EMPTY, "the file holds no claims")
+
+    def json_records(self) -> Iterator[RawRecord]:
+        """A JSON Lines file's records as read, not parsed (blank lines skipped): what :func:`parse_json_record`
+        and :meth:`LineChecks.record` turn into the :class:`ClaimLine` that iterating would give, one each."""
         for text in self._lines:
             overlong = self._lines.overlong
             if not text.strip() and not overlong:
                 continue
-            number = self._lines.number
             if overlong:
                 self._lines.overlong = 0
-                yield number, {}, ClaimLine(number, reason=f"line longer than {MAX_LINE_BYTES} bytes")
-                continue
-            try:
-                value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_float=_JsonFloat)
-            except InvalidCommand as error:
-                yield number, {}, ClaimLine(number, field=error.details.get("field"), reason=str(error))
-                continue
-            except (json.JSONDecodeError, RecursionError):
-                yield number, {}, ClaimLine(number, reason="line is not JSON")
-                continue
-            if not isinstance(value, dict):
-                yield number, {}, ClaimLine(number, reason="line is not a JSON object")
-                continue
-            allowed = _JSON_KEYS[self.kind]
-            unknown = sorted(key for key in value if key not in allowed)
-            if unknown:
-                yield number, {}, ClaimLine(number, field=unknown[0], reason=f"unknown field {unknown[0]!r}")
-                continue
-            yield number, value, None
+            yield self._lines.number, text, bool(overlong)
+
+    def _json_lines(self) -> Iterator[tuple[int, Mapping[str, Any], ClaimLine | None]]:
+        for number, text, overlong in self.json_records():
+            yield parse_json_record(number, text, overlong, self.kind)
 
     def _csv(self) -> Iterator[tuple[int, Mapping[str, Any], ClaimLine | None]]:
         reader = csv.reader(self._lines, strict=True)
@@ -291,6 +297,28 @@ class ClaimReader:
                     yield start, {}, problem
                     continue
                 yield start, fields, None
+
+
+def parse_json_record(
+    number: int, text: str, overlong: bool, kind: BatchKind
+) -> tuple[int, Mapping[str, Any], ClaimLine | None]:
+    """One JSON Lines record parsed: (line, fields, None), or (line, {}, the problem) when it is no JSON object
+    of the fields ``kind`` allows (duplicate keys and JSON numbers with a fraction are refused later or here)."""
+    if overlong:
+        return number, {}, ClaimLine(number, reason=f"line longer than {MAX_LINE_BYTES} bytes")
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_float=_JsonFloat)
+    except InvalidCommand as error:
+        return number, {}, ClaimLine(number, field=error.details.get("field"), reason=str(error))
+    except (json.JSONDecodeError, RecursionError):
+        return number, {}, ClaimLine(number, reason="line is not JSON")
+    if not isinstance(value, dict):
+        return number, {}, ClaimLine(number, reason="line is not a JSON object")
+    allowed = _JSON_KEYS[kind]
+    unknown = sorted(key for key in value if key not in allowed)
+    if unknown:
+        return number, {}, ClaimLine(number, field=unknown[0], reason=f"unknown field {unknown[0]!r}")
+    return number, value, None
 
 
 def _check_header(header: list[str], kind: BatchKind) -> list[str]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ledger_core.engine.envelope import RECORDED_AT_FORMAT, utc_text
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.shared.validation import (
     check_identifier,
@@ -143,3 +146,14 @@ def test_identifiers_are_kept_in_nfc() -> None:
     assert check_identifier("cafe\u0301", "id") == "caf\u00e9"
     assert check_identifier("caf\u00e9", "id") == "caf\u00e9"
     assert check_identifier("請求-١٢", "id") == "請求-١٢"
+
+
+@settings(max_examples=500)
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()),
+)
+def test_utc_text_is_what_strftime_writes(moment: datetime) -> None:
+    """The isoformat fast path writes every aware time as strftime with RECORDED_AT_FORMAT does (any zone, any
+    year, microseconds zero or not)."""
+    assert utc_text(moment) == moment.astimezone(UTC).strftime(RECORDED_AT_FORMAT)
+    assert format_timestamp(moment) == utc_text(moment)

@@ -1,0 +1,234 @@
+"""A claims file's work on worker processes (issue 15): :class:`BatchWorkers`, beside the loading process.
+
+**The load** (:meth:`BatchWorkers.prepare`, a :class:`~ledger_core.claims.batch.preparation.LinePreparer`):
+parsing and checking a JSON Lines file's records needs neither the log nor the other lines, so the loader reads
+the records as text and hands them out a chunk at a time, up to :data:`AHEAD` chunks per worker ahead of the one
+it decides, and takes the lines back in file order (a chunk no worker has started yet when the loader needs it
+is prepared by the loader itself; a file of at most :data:`LOCAL_CHUNKS` chunks is all prepared there). The
+decisions and the saves stay in the loader.
+
+**The results file** (:meth:`BatchWorkers.lines`): every line is proven against the one checkpoint that covers
+the whole file, so the batches of lines (:data:`~adapters.batch.results.RESULTS_BATCH` each) are independent:
+they only read the log's rows and the tree's tiles. Of each ``workers + 1`` consecutive batches the writing
+process proves the first itself and hands the others to the workers (up to :data:`AHEAD` each ahead of the one
+it writes), and it writes them all in file order. A worker folds each claim from its rows
+(:func:`~adapters.batch.results.folded_lines`) and answers the batch's lines as bytes; a batch naming a claim
+its rows do not describe comes back as None and the writing process writes it itself (it rebuilds that claim
+through the ledger, as the one-process path does). The bytes are those of the one-process path either way.
+
+Workers are spawned by :meth:`BatchWorkers.start` or the first use (``spawn``: the loading process has
+threads); a worker opens its own recorder and tree store (:func:`~adapters.opening.open_audit_log`) the first
+time it proves results. They end with :meth:`BatchWorkers.close` or with their parent (they watch its
+sentinel), so a SIGKILLed run leaves none behind. Nothing a worker does is durable.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
+from itertools import chain, islice
+from pathlib import Path
+
+import orjson
+
+from adapters.batch.results import RESULTS_BATCH, folded_lines, result_lines
+from adapters.gc_threshold import BULK_THRESHOLDS
+from adapters.opening import open_audit_log
+from adapters.storage import StorageConfig
+from adapters.worker_processes import die_with_parent
+from ledger_core.claims.batch.claim_rows import rows_reader
+from ledger_core.claims.batch.claims_file import LineResult
+from ledger_core.claims.batch.lines import ClaimLine, RawRecord
+from ledger_core.claims.batch.preparation import PackedLine, prepare_records, unpack_line
+from ledger_core.engine.audit_log import AuditLog
+from ledger_core.engine.merkle import CheckpointRecord
+from ledger_core.ledger import Ledger
+
+AHEAD = 4
+"""Chunks (or batches) handed to each worker before the loading process waits for the first of them."""
+LOCAL_CHUNKS = 2
+"""A file of at most this many chunks is prepared in the loading process (no worker is started for it)."""
+
+_config: StorageConfig | None = None
+"""The worker process's storage (set by :func:`_start_worker`)."""
+_audit: AuditLog | None = None
+"""The worker process's reader and proofs (opened by its first :func:`_prove`, open until the process ends)."""
+_opened = ExitStack()
+
+
+def _start_worker(config: StorageConfig) -> None:
+    """A worker's start; the cyclic collector rarely (a chunk makes thousands of small containers and no cycles:
+    :mod:`adapters.gc_threshold`)."""
+    global _config
+    die_with_parent()
+    _config = config
+    gc.freeze()  # what the start imported is permanent: never scanned again
+    gc.set_threshold(*BULK_THRESHOLDS)
+
+
+def _ready() -> None:
+    """Nothing: submitted by :meth:`BatchWorkers.start` so that a worker is spawned now."""
+
+
+def _prove(batch: list[LineResult], checkpoint: CheckpointRecord) -> bytes | None:
+    """``batch``'s results lines as the file holds them, or None when the writing process must write them."""
+    global _audit
+    if _audit is None:
+        if _config is None:  # the initializer runs first in every worker; a worker without it is a bug
+            raise RuntimeError("batch worker started without its storage")
+        _audit = _opened.enter_context(open_audit_log(_config))
+    lines = folded_lines(rows_reader(_audit.reader), _audit.proofs, batch, checkpoint)
+    return None if lines is None else b"".join(orjson.dumps(line) + b"\n" for line in lines)
+
+
+class BatchWorkers:
+    """Prepares a claims file's records and proves its results on ``workers`` spawned processes besides the
+    calling one (see the module docstring)."""
+
+    def __init__(self, config: StorageConfig, workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError("batch workers need at least one worker")
+        self._config = config
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.proven = 0
+        """Results batches the workers proved (since this was made)."""
+        self.taken_back = 0
+        """Chunks of records the loader prepared itself, no worker having started them (since this was made)."""
+
+    def start(self) -> None:
+        """Spawn the workers now (e.g. while the file's first pass runs) rather than on their first chunk."""
+        pool = self._started()
+        for _ in range(self.workers):
+            pool.submit(_ready)
+
+    def prepare(
+        self, partner_id: str, default_level: str, chunks: Iterable[list[RawRecord]]
+    ) -> Iterator[list[ClaimLine]]:
+        """The lines of each of ``chunks`` (an import file's records), in order (a
+        :class:`~ledger_core.claims.batch.preparation.LinePreparer`)."""
+        reading = iter(chunks)
+        first = list(islice(reading, LOCAL_CHUNKS + 1))
+        if len(first) <= LOCAL_CHUNKS:  # a small file: no process to start
+            for chunk in first:
+                yield [unpack_line(line) for line in prepare_records(partner_id, default_level, chunk)]
+            return
+        pool = self._started()
+        queued: deque[tuple[list[RawRecord], Future[list[PackedLine]]]] = deque()
+        try:
+            for chunk in chain(first, reading):
+                queued.append((chunk, pool.submit(prepare_records, partner_id, default_level, chunk)))
+                if len(queued) > AHEAD * self.workers:
+                    yield self._prepared(partner_id, default_level, *queued.popleft())
+            while queued:
+                yield self._prepared(partner_id, default_level, *queued.popleft())
+        except BrokenProcessPool:
+            self._drop(pool)
+            raise
+        finally:
+            for _, handed in queued:  # stopped early: what was not started need not run
+                handed.cancel()
+
+    def _prepared(
+        self, partner_id: str, default_level: str, chunk: list[RawRecord], handed: Future[list[PackedLine]]
+    ) -> list[ClaimLine]:
+        if not handed.done() and handed.cancel():  # no worker has it yet: prepare it here rather than wait
+            self.taken_back += 1
+            packed = prepare_records(partner_id, default_level, chunk)
+        else:
+            packed = handed.result()
+        return [unpack_line(line) for line in packed]
+
+    def lines(
+        self, ledger: Ledger, audit: AuditLog, results: Iterable[LineResult], checkpoint: CheckpointRecord
+    ) -> Iterator[bytes]:
+        """The results lines of ``results`` (after the header), in order, a batch of lines per item."""
+        pool = self._started()
+        queued: deque[tuple[list[LineResult], Future[bytes | None] | None]] = deque()
+        try:
+            for index, batch in enumerate(_batches(results)):
+                handed = None if index % (self.workers + 1) == 0 else pool.submit(_prove, batch, checkpoint)
+                queued.append((batch, handed))
+                if len(queued) > AHEAD * (self.workers + 1):
+                    yield self._written(ledger, audit, *queued.popleft(), checkpoint)
+            while queued:
+                yield self._written(ledger, audit, *queued.popleft(), checkpoint)
+        except BrokenProcessPool:
+            self._drop(pool)
+            raise
+        finally:
+            for _, handed in queued:  # stopped early (an error): what was not started need not run
+                if handed is not None:
+                    handed.cancel()
+
+    def _written(
+        self,
+        ledger: Ledger,
+        audit: AuditLog,
+        batch: list[LineResult],
+        handed: Future[bytes | None] | None,
+        checkpoint: CheckpointRecord,
+    ) -> bytes:
+        proven = None if handed is None else handed.result()
+        if proven is not None:
+            self.proven += 1
+            return proven
+        return b"".join(orjson.dumps(line) + b"\n" for line in result_lines(ledger, audit, batch, checkpoint))
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        """A worker of ``pool`` died (the pool is broken): the next use starts a new pool."""
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def _started(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker,
+                    initargs=(self._config,),
+                )
+            return self._pool
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the live workers have used so far (Linux ``/proc``; 0 elsewhere or before they start):
+        read while they live (benchmarks count it with each phase's)."""
+        with self._lock:
+            pids = [] if self._pool is None else [process.pid for process in self._pool._processes.values()]
+        ticks = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def close(self) -> None:
+        """Stop the workers (after the batches they hold)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _batches(results: Iterable[LineResult]) -> Iterator[list[LineResult]]:
+    batch: list[LineResult] = []
+    for result in results:
+        batch.append(result)
+        if len(batch) == RESULTS_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

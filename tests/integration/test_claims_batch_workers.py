@@ -1,0 +1,168 @@
+"""A claims file's work on worker processes (``adapters.batch.workers``), both backends: the results file proven
+there is the one-process file byte for byte (every proof checked with the docs' verifier), a batch a worker
+cannot fold is written by the writing process, and a small file starts no worker. (The load's records prepared
+there write the same log: ``test_claims_import_bulk.py``.)"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import signal
+from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from support.clock import SteppingClock
+from support.results_files import check_every_proof, read_results
+
+from adapters.batch import results, workers
+from adapters.batch.processing import process_claims_file
+from adapters.batch.results import folded_lines, write_results
+from adapters.batch.workers import BatchWorkers
+from adapters.opening import open_audit_log, open_ledger, seal_pending, verifier_key
+from adapters.storage import StorageConfig
+from ledger_core.claims.batch.claims_file import LineResult
+from ledger_core.claims.batch.formats import BatchFormat, LineOutcome
+from ledger_core.claims.batch.lines import ClaimLine, ClaimReader
+from ledger_core.claims.batch.preparation import record_chunks
+from ledger_core.engine.chain import StoredRow
+from ledger_core.engine.merkle import CheckpointRecord
+from ledger_core.ledger import Ledger
+
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+P = "acme"
+PHOTO = hashlib.sha256(b"photo").hexdigest()
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> StorageConfig:
+    return StorageConfig(tmp_path / "data", database_url)
+
+
+@pytest.fixture
+def ledger(config: StorageConfig) -> Iterator[Ledger]:
+    opened = open_ledger(config, clock=SteppingClock(NOW))
+    opened.partners.register(partner_id=P, name="Acme", category="insurance_carrier", tier="standard", scopes=[])
+    opened.documents.register(
+        partner_id=P, sha256=PHOTO, document_type="photo", media_type="image/jpeg", size_bytes=10, metadata={}
+    )
+    yield opened
+    opened.close()
+
+
+def claim(number: int, **overrides: Any) -> dict[str, Any]:
+    return {
+        "partnerClaimId": f"H-{number:05d}",
+        "claimType": "auto",
+        "claimAmount": f"{100 + number}.25",
+        "currency": "USD",
+        "submittedAt": "2025-06-01T10:00:00Z",
+        "documents": [{"type": "photo", "hash": PHOTO}],
+        "verificationLevel": "enhanced",
+    } | overrides
+
+
+def covering(config: StorageConfig) -> Any:
+    def sealed(size: int) -> CheckpointRecord:
+        record = seal_pending(config)
+        assert record is not None
+        assert record.size >= size
+        return record
+
+    return sealed
+
+
+def test_workers_write_the_same_results_file_as_one_process(
+    ledger: Ledger, config: StorageConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 8 lines, most proven by two workers: the file is byte for byte the one-process file."""
+    monkeypatch.setattr(workers, "RESULTS_BATCH", 8)  # batches are cut in this process
+    monkeypatch.setattr(results, "PARALLEL_LINES", 0)
+    lines: list[bytes] = [orjson.dumps(claim(i)) for i in range(60)]
+    lines[9] = b'{"partnerClaimId": "H-00009", '  # not JSON: a line without a claim in a worker's batch
+    lines[20] = orjson.dumps(claim(3))  # a duplicate within the file
+    source = tmp_path / "in" / f"claims_{P}_20260115.jsonl"
+    source.parent.mkdir()
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    pool = BatchWorkers(config, workers=2)
+    try:
+        with open_audit_log(config) as audit:
+            outcome = process_claims_file(
+                ledger, audit, source, tmp_path / "out", checkpoint_covering=covering(config), workers=pool
+            )
+            alone = write_results(
+                ledger, audit, outcome.report, covering(config)(ledger.size()), tmp_path / "alone.jsonl"
+            )
+    finally:
+        pool.close()
+    assert pool.proven == 5  # of the 8 batches, the 2nd, 3rd, 5th, 6th and 8th
+    assert outcome.results_path.read_bytes() == alone.read_bytes()
+    header, found = read_results(outcome.results_path)
+    assert [line["line"] for line in found] == list(range(1, 61))
+    assert check_every_proof(header, found, verifier_key(config)) == 58
+
+
+def test_a_small_file_is_written_without_starting_workers(
+    ledger: Ledger, config: StorageConfig, tmp_path: Path
+) -> None:
+    """A file of at most PARALLEL_BYTES bytes (and PARALLEL_LINES lines) never starts the pool."""
+    source = tmp_path / f"claims_{P}_20260115.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(claim(i)) + b"\n" for i in range(5)))
+    pool = BatchWorkers(config)
+    with open_audit_log(config) as audit:
+        process_claims_file(ledger, audit, source, tmp_path / "out", checkpoint_covering=covering(config), workers=pool)
+    assert pool._pool is None
+
+
+class _Rows:
+    """A claim whose rows do not start with ``claim.submitted`` (the fold leaves it to the aggregate)."""
+
+    def rows_of_aggregates(self, aggregate_ids: Any) -> Iterator[StoredRow]:
+        yield StoredRow(0, "c1", 1, "claim.something_new", P, b"{}", b"")
+
+    def entries_of_aggregates(self, aggregate_ids: Any) -> Iterator[tuple[str, str, bytes]]:
+        return iter(())
+
+
+def test_a_batch_naming_a_claim_its_rows_do_not_describe_is_left_to_the_writer() -> None:
+    """folded_lines answers None (the writing process rebuilds that claim through the ledger)."""
+    batch = [LineResult(1, LineOutcome.IMPORTED, "H-1", "c1")]
+    checkpoint = CheckpointRecord(2, b"\0" * 32, "note", "2026-01-15T12:00:00Z")
+    assert folded_lines(_Rows(), None, batch, checkpoint) is None  # type: ignore[arg-type]
+
+
+def test_a_dead_worker_loses_no_line_and_the_next_file_gets_a_new_pool(config: StorageConfig) -> None:
+    """A worker killed: a file either fails (BrokenProcessPool, nothing silently lost) or its lines all come
+    back (prepared by the loader); after a failure the next file is prepared by a new pool."""
+    data = b"".join(orjson.dumps(claim(i)) + b"\n" for i in range(40))
+    expected = list(ClaimReader(io.BytesIO(data), BatchFormat.JSON_LINES, P, "enhanced"))
+
+    def prepared(pool: BatchWorkers) -> list[ClaimLine]:
+        reader = ClaimReader(io.BytesIO(data), BatchFormat.JSON_LINES, P, "enhanced")
+        chunks = record_chunks(reader.json_records(), 0, 4)
+        return [line for chunk in pool.prepare(P, "enhanced", chunks) for line in chunk]
+
+    pool = BatchWorkers(config)
+    try:
+        pool.start()
+        assert pool._pool is not None
+        (pid,) = [process.pid for process in pool._pool._processes.values()]
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        outcomes: list[object] = []
+        for _ in range(4):  # the file that finds the pool broken fails; the next one has a new pool
+            try:
+                outcomes.append(prepared(pool) == expected)
+            except BrokenProcessPool:
+                assert pool._pool is None  # dropped: the next use starts another
+                outcomes.append("broken")
+    finally:
+        pool.close()
+    assert set(outcomes) <= {True, "broken"}
+    assert outcomes.count("broken") <= 1
+    assert outcomes[-1] is True
