@@ -143,14 +143,15 @@ def _feed_preparer(
 ) -> ProcessPreparer | None:
     """The worker processes that prepare big eligibility files (``policy.workers``), closed with ``opened``.
 
-    The loading process takes work back from them with ``local`` (its own vault) while it waits for the next
-    batch. On PostgreSQL it is otherwise idle there (1M rows: 104 s against 112). On SQLite it took no work
-    back before the keys had a file of their own (slower then: 172 s against 162); since, and with the log
-    writer's larger cache, the worker is the longer stage on a machine with slow I/O (1M rows: 107.5 -> 101.7 s
-    and 155.3 -> 117.1 s in two pairs; docs/performance.md, "Bulk path, seventh pass")."""
+    On PostgreSQL the loading process takes work back from them with ``local`` (its own vault) while it waits:
+    it is otherwise idle there (1M rows: 104 s against 112). On SQLite it does not: the loader is as busy as
+    the worker (measured slower with the keys in the ledger's file, 172 s against 162, and no faster since they
+    have their own: docs/performance.md, "Bulk path, sixth pass"; four noisy pairs in session 13 did not
+    decide it either: "Bulk path, seventh pass")."""
     if policy is None or policy.workers < 1:
         return None
-    preparer = ProcessPreparer(config, master_key, policy.workers, local)
+    take_back = local if config.postgres_url() is not None else None
+    preparer = ProcessPreparer(config, master_key, policy.workers, take_back)
     opened.callback(preparer.close)
     return preparer
 
