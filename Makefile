@@ -25,7 +25,7 @@ test: $(STAMP) browser
 	@# Bytecode for our packages once: with PYTHONDONTWRITEBYTECODE set (as on our CI machines) every server,
 	@# worker and CLI process the tests start would otherwise compile the sources again (~0.3-0.5 s of CPU each).
 	$(BIN)/python -m compileall -q ledger_core proofs adapters api >/dev/null
-	$(BIN)/pytest -n 3 --dist loadfile
+	$(BIN)/pytest -n 3 --dist loadfile --durations=25
 
 # The page tests drive the OS's Chromium (Playwright downloads no browser); installed here when missing and
 # possible (root with apt), else those tests skip (CI sets LEDGER_REQUIRE_BROWSER=1 and they fail instead).
