@@ -19,7 +19,6 @@ what comes back holds no plaintext.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import queue
 import threading
 from collections import deque
@@ -32,7 +31,7 @@ from pathlib import Path
 from adapters.files.master_key import KeyWrapper
 from adapters.gc_threshold import BULK_THRESHOLDS
 from adapters.storage import StorageConfig, open_key_store
-from adapters.worker_processes import die_with_parent
+from adapters.worker_processes import die_with_parent, spawn_pool
 from ledger_core.members.feeds.preparation import PreparedBatch, RowBatch, prepare_batch
 from ledger_core.members.privacy import PersonalDataVault
 
@@ -221,12 +220,7 @@ class ProcessPreparer:
     def _started(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker,
-                    initargs=(self._config, self._master_key),
-                )
+                self._pool = spawn_pool(self.workers, _start_worker, (self._config, self._master_key))
             return self._pool
 
     def peak_rss_kib(self) -> list[int]:

@@ -1,4 +1,5 @@
-"""What every spawned worker process of ours does at its start: :func:`die_with_parent`."""
+"""Our spawned worker processes: :func:`spawn_pool` starts them, :func:`die_with_parent` is what each does at
+its start."""
 
 from __future__ import annotations
 
@@ -6,6 +7,20 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+
+def spawn_pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> ProcessPoolExecutor:
+    """``workers`` processes started with ``spawn`` (the calling process has threads, so ``fork`` is unsafe),
+    each running ``initializer(*initargs)`` first (which should call :func:`die_with_parent`)."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=initializer,
+        initargs=initargs,
+    )
 
 
 def die_with_parent() -> None:

@@ -25,7 +25,6 @@ sentinel), so a SIGKILLed run leaves none behind. Nothing a worker does is durab
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import threading
 from collections import deque
@@ -42,7 +41,7 @@ from adapters.batch.results import RESULTS_BATCH, folded_lines, result_lines
 from adapters.gc_threshold import BULK_THRESHOLDS
 from adapters.opening import open_audit_log
 from adapters.storage import StorageConfig
-from adapters.worker_processes import die_with_parent
+from adapters.worker_processes import die_with_parent, spawn_pool
 from ledger_core.claims.batch.claim_rows import rows_reader
 from ledger_core.claims.batch.claims_file import LineResult
 from ledger_core.claims.batch.lines import ClaimLine, RawRecord
@@ -193,12 +192,7 @@ class BatchWorkers:
     def _started(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker,
-                    initargs=(self._config,),
-                )
+                self._pool = spawn_pool(self.workers, _start_worker, (self._config,))
             return self._pool
 
     def cpu_seconds(self) -> float:

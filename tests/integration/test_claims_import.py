@@ -15,11 +15,11 @@ from uuid import uuid4
 
 import orjson
 import pytest
-from support.clock import SteppingClock
+from support.ledgers import PHOTO, open_claims_ledger
 from support.results_files import check_every_proof, read_results
 
 from adapters.batch.processing import process_claims_file
-from adapters.opening import open_audit_log, open_ledger, seal_pending, verifier_key
+from adapters.opening import open_audit_log, seal_pending, verifier_key
 from adapters.storage import StorageConfig
 from ledger_core.claims.batch.claim_rows import claim_states, claim_views, rows_reader
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus, claims_file_id
@@ -33,7 +33,6 @@ from ledger_core.shared.service_support import save
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 P = "acme"
-PHOTO = hashlib.sha256(b"photo").hexdigest()
 
 
 @pytest.fixture
@@ -43,11 +42,7 @@ def config(tmp_path: Path, database_url: str) -> StorageConfig:
 
 @pytest.fixture
 def ledger(config: StorageConfig) -> Iterator[Ledger]:
-    opened = open_ledger(config, clock=SteppingClock(NOW))
-    opened.partners.register(partner_id=P, name="Acme", category="insurance_carrier", tier="standard", scopes=[])
-    opened.documents.register(
-        partner_id=P, sha256=PHOTO, document_type="photo", media_type="image/jpeg", size_bytes=10, metadata={}
-    )
+    opened = open_claims_ledger(config, NOW, P)
     yield opened
     opened.close()
 

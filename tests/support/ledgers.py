@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from adapters.log_recorder import SequencedRecorder
@@ -29,3 +31,20 @@ def open_toy_ledger(database_url: str, clock: Clock | None = None) -> tuple[Ledg
     recorder = ledger.app.recorder
     assert isinstance(recorder, SequencedRecorder)
     return ledger, recorder
+
+
+PHOTO = hashlib.sha256(b"photo").hexdigest()
+"""The sha256 of the document :func:`open_claims_ledger` registers (claims may reference it)."""
+
+
+def open_claims_ledger(config: StorageConfig, now: datetime, partner_id: str = "acme") -> Ledger:
+    """A ledger on ``config`` whose clock starts at ``now``, with ``partner_id`` registered and its document
+    :data:`PHOTO`: what a claims import needs before its first line."""
+    opened = open_ledger(config, clock=SteppingClock(now))
+    opened.partners.register(
+        partner_id=partner_id, name="Acme", category="insurance_carrier", tier="standard", scopes=[]
+    )
+    opened.documents.register(
+        partner_id=partner_id, sha256=PHOTO, document_type="photo", media_type="image/jpeg", size_bytes=10, metadata={}
+    )
+    return opened
