@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 import pytest
+from support.processes import marked_processes
 
 LEDGER = shutil.which("ledger", path=str(Path(sys.executable).parent)) or shutil.which("ledger")
 P = "acme"
@@ -59,18 +60,6 @@ def claims_file(directory: Path, name: str, count: int) -> Path:
     path = directory / name
     path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
     return path
-
-
-def marked_processes(mark: str) -> list[int]:
-    """The processes alive whose environment holds ``LEDGER_TEST_MARK=mark`` (a run and its workers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and f"LEDGER_TEST_MARK={mark}".encode() in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-    return found
 
 
 def log_size(database: Path) -> int:

@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from support.databases import execute, fresh_database
 from support.feeds import member_row, write_csv_file
+from support.processes import marked_processes
 
 from adapters.opening import open_ledger
 from adapters.storage import StorageConfig
@@ -61,18 +62,6 @@ def completed(url: str) -> bool:
 
 def load_args(file: Path, out: Path, data_dir: Path, url: str) -> list[str]:
     return ["feeds", "load", P, str(file), "--out", str(out), "--data-dir", str(data_dir), "--database-url", url]
-
-
-def marked_processes(mark: str) -> list[int]:
-    """The processes alive whose environment holds ``LEDGER_TEST_MARK=mark``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and f"LEDGER_TEST_MARK={mark}".encode() in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-    return found
 
 
 def snapshot(data_dir: Path, url: str) -> dict[str, Any]:
