@@ -51,7 +51,9 @@ class SequencedRecorder(ApplicationRecorder):
         self.on_commit: Callable[[Sequence[SequencedEntry]], None] | None = None
         """Told of the rows of each committed batch, in the writer thread, before its saves complete."""
         self.recent: RecentRows | None = None
-        """Rows pushed by the writer process: :meth:`read_rows` answers from them when it can."""
+        """The newest committed rows, kept in memory: :meth:`read_rows` answers from them when it can. Those
+        this process commits (:meth:`keep_committed`), or those the writer process pushes
+        (:meth:`hand_writes_to`)."""
         self._sequenced: SequencedBatch | None = None
 
     def hand_writes_to(self, committer: Committer, recent: RecentRows | None = None) -> None:
@@ -61,6 +63,11 @@ class SequencedRecorder(ApplicationRecorder):
         self.committer.close()
         self.committer = committer
         self.recent = recent
+
+    def keep_committed(self, capacity: int) -> None:
+        """Keep the newest ``capacity`` rows this process commits in memory (:attr:`recent`), so that its
+        followers (claim facts, directory, sealer) do not read back from the database what it just wrote."""
+        self.recent = RecentRows(capacity)
 
     # -- writing --------------------------------------------------------------------------------------
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -96,8 +103,11 @@ class SequencedRecorder(ApplicationRecorder):
             batch = self._sequenced
         finally:
             self._sequenced = None
-        if self.on_commit is not None and batch is not None and batch.entries:
-            self.on_commit(batch.entries)
+        if batch is not None and batch.entries:
+            if self.recent is not None:
+                self.recent.add(batch.entries)
+            if self.on_commit is not None:
+                self.on_commit(batch.entries)
         return outcomes
 
     @abstractmethod

@@ -69,7 +69,8 @@ def open_claim_facts(config: StorageConfig, log: LogReader) -> tuple[ClaimFacts,
     if config.facts_mode is ClaimFactsMode.MEMORY:
         return LogDerivedClaimFacts(log), _nothing_to_close
     tables = open_fact_tables(config)
-    return TableClaimFacts(log, tables), tables.close
+    facts = TableClaimFacts(log, tables, flush_in_background=True)
+    return facts, facts.close
 
 
 def _nothing_to_close() -> None:

@@ -36,6 +36,10 @@ from ledger_core.engine.ports import Clock
 DEFAULT_DATA_DIR = Path(".ledger-data")
 BULK_KEY_CACHE_MIB = 16
 """The page cache of a bulk key-store connection on SQLite (:func:`open_key_store` with ``bulk``)."""
+KEPT_COMMITTED_ROWS = 4096
+"""The newest rows a process that commits its own saves keeps in memory for its followers
+(:meth:`~adapters.log_recorder.SequencedRecorder.keep_committed`; a few MB): a claims import's facts read each
+chunk it just saved from there instead of from the database."""
 BULK_KEY_WAL_PAGES = 16384
 """The WAL size (pages of 4 KiB: 64 MiB) at which a bulk key-store connection on SQLite checkpoints, instead of
 SQLite's 1,000: a checkpoint copies each page once however often it changed since the last one, and a bulk load
@@ -186,6 +190,8 @@ def open_recorder(
 
         client = WriterClient(config.writer_socket)
         recorder.hand_writes_to(client, client.recent)
+    else:
+        recorder.keep_committed(KEPT_COMMITTED_ROWS)
     return recorder
 
 

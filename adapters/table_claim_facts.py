@@ -18,12 +18,20 @@ start (another process may have written the same entries meanwhile: then the tai
 read starts at the row), insert the facts and advance the row. A process killed mid-write leaves the tables
 as they were, two processes never insert the same entry twice, and a process holds at most about
 :data:`FLUSH_ENTRIES` entries' facts (plus a read chunk when it starts far behind the row).
+
+With ``flush_in_background`` the write runs on a thread of its own while questions go on: the tail being
+written stays in memory until its transaction ends, questions read the tables as of *its* start and add it
+and the new tail after it, and a process holds up to about three times :data:`FLUSH_ENTRIES` entries' facts
+(beyond that a question waits for the write and writes the rest itself). A write that fails is raised by the
+next question (or :meth:`catch_up`, :meth:`close`), and the tail starts again at the flushed tail's start: the
+facts are re-read from the log.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Protocol
 
@@ -61,7 +69,13 @@ class TableClaimFacts:
     (thread-safe)."""
 
     def __init__(
-        self, reader: LogReader, tables: FactTables, chunk: int = CATCH_UP_CHUNK, flush_entries: int = FLUSH_ENTRIES
+        self,
+        reader: LogReader,
+        tables: FactTables,
+        chunk: int = CATCH_UP_CHUNK,
+        flush_entries: int = FLUSH_ENTRIES,
+        *,
+        flush_in_background: bool = False,
     ) -> None:
         self._reader = reader
         self._tables = tables
@@ -70,12 +84,19 @@ class TableClaimFacts:
         self._lock = threading.Lock()
         """One question at a time in this process (other processes are kept out by the progress row)."""
         self._tail = FactTail(tables.progress())
-        """The facts after the progress row as this process last saw it (every entry below is in the tables)."""
+        """The facts after the progress row as this process last saw it (every entry below is in the tables,
+        or in :attr:`_flushing`'s tail)."""
+        self._flusher = ThreadPoolExecutor(1, thread_name_prefix="ledger-facts-flush") if flush_in_background else None
+        self._flushing: tuple[FactTail, Future[int]] | None = None
+        """The tail being written by :attr:`_flusher` (it ends where :attr:`_tail` starts) and its write."""
+        self._hold_entries = 2 * flush_entries if flush_in_background else flush_entries
+        """A read spanning this many entries past the tables' content is written in the asking thread."""
 
     def catch_up(self) -> int:
         """Write every entry committed so far into the tables (the tail included); return the progress
         size reached."""
         with self._lock:
+            self._settle(wait=True)
             while True:
                 pending = self._read_new()
                 end = pending[-1].end if pending else self._tail.end
@@ -101,10 +122,19 @@ class TableClaimFacts:
             return list(self._read(replace(NOTHING, listing=(partner_id, sha256))).listing)
 
     def close(self) -> None:
-        self._tables.close()
+        """Wait for a write in flight (its failure is raised), then close the tables."""
+        try:
+            with self._lock:
+                self._settle(wait=True)
+        finally:
+            if self._flusher is not None:
+                self._flusher.shutdown()
+            self._tables.close()
 
     def _read(self, request: FactsRequest) -> FactsRead:
-        """Catch the tail up and read ``request`` from the tables as of its start, the tail after it."""
+        """Catch the tail up and read ``request`` from the tables as of its start, the tail after it (and the
+        tail being written in between, if any); start writing the tail in the background once it is long."""
+        self._settle(wait=False)
         pending = self._read_new()
         fresh = [fact.claim_id for batch in pending for fact in batch.claims]
         if fresh:  # which of them the tables already hold (a repeated claim id): asked in the same read
@@ -112,21 +142,55 @@ class TableClaimFacts:
         else:
             request_here = request
         tail = self._tail
-        read = self._tables.read(tail.start, request_here) if _reads_anything(request_here) else NO_ROWS
+        flushed = self._flushing[0] if self._flushing is not None else None
+        as_of = tail.start if flushed is None else flushed.start
+        read = self._tables.read(as_of, request_here) if _reads_anything(request_here) else NO_ROWS
+        if flushed is not None:
+            read = flushed.over(read, request_here)
         for batch in pending:
             tail.take(batch, read.existing)
-        return tail.over(read, request)
+        answered = tail.over(read, request)
+        if self._flusher is not None and self._flushing is None and tail.end - tail.start >= self._flush_entries:
+            self._flushing = (tail, self._flusher.submit(self._tables.take_in, tail.batch_with(())))
+            self._tail = FactTail(tail.end)
+        return answered
+
+    def _settle(self, *, wait: bool) -> bool:
+        """Take in the end of the write in flight, if it has ended (or ``wait`` for it): True if the tail
+        had to start again elsewhere (another process moved the progress row, or the write failed: then the
+        failure is raised after the tail is reset to the flushed tail's start)."""
+        if self._flushing is None:
+            return False
+        flushed, write = self._flushing
+        if not wait and not write.done():
+            return False
+        self._flushing = None
+        try:
+            progress = write.result()
+        except BaseException:
+            self._tail = FactTail(flushed.start)  # its facts, and the tail's after them, re-read from the log
+            raise
+        if progress == flushed.end:
+            return False
+        self._tail = FactTail(progress)
+        return True
 
     def _read_new(self) -> list[FactBatch]:
-        """The facts committed after the tail, in batches; written to the tables with the tail whenever the
-        two span :attr:`_flush_entries` entries or more."""
+        """The facts committed after the tail, in batches; written to the tables with the tail, in this
+        thread, whenever the two span :attr:`_hold_entries` entries or more."""
         pending: list[FactBatch] = []
         while rows := self._reader.read_rows(pending[-1].end if pending else self._tail.end, self._chunk):
             pending.append(decode_batch(rows[0].position, rows))
-            if pending[-1].end - self._tail.start >= self._flush_entries:
+            read_to = pending[-1].end
+            if read_to - self._tail.start >= self._hold_entries:
+                if self._settle(wait=True):  # the tail moved: what was read may not follow on from it
+                    pending = []
+                    continue
                 self._flush(pending)
                 pending = []
-            elif len(rows) < self._chunk:
+            # A short read is the log's end as of now; after a flush the tail may restart elsewhere (another
+            # process moved the progress row), and then it reads on from there.
+            if len(rows) < self._chunk and (pending or self._tail.end == read_to):
                 break
         return pending
 

@@ -56,6 +56,7 @@ from ledger_core.members.member_record import EligibilityRecord
 from ledger_core.members.outcomes import ELIGIBLE
 
 FULL_ROWS, QUICK_ROWS = 1_000_000, 10_000
+DEFAULT_BATCH_SIZE = 2000
 FULL_PER_RECORD, QUICK_PER_RECORD = 3_000, 200
 FULL_ENROLLMENTS, QUICK_ENROLLMENTS = 1_000_000, 10_000
 TARGET_SECONDS_PER_MILLION = 60.0
@@ -81,7 +82,9 @@ def write_file(path: Path, rows: int) -> int:
     return valid
 
 
-def bulk_and_enrollment(url: str, data_dir: str, rows: int, enrollments: int, workers: int) -> dict[str, Any]:
+def bulk_and_enrollment(
+    url: str, data_dir: str, rows: int, enrollments: int, workers: int, batch_size: int
+) -> dict[str, Any]:
     """Cases 1 and 3 in one process (case 3 needs case 1's members); ``workers`` preparation processes
     (``FeedPolicy.workers``): their peak RSS (summed) is read before they end and their CPU once they have
     ended, inside the measured phase."""
@@ -89,7 +92,7 @@ def bulk_and_enrollment(url: str, data_dir: str, rows: int, enrollments: int, wo
     work = Path(tempfile.mkdtemp(prefix="feeds-bench-", dir=data_dir))
     file = work / f"eligibility_{PARTNER}_20260115.csv"
     valid = write_file(file, rows)
-    ledger = open_ledger(config, feed_policy=FeedPolicy(batch_size=2000, workers=workers))
+    ledger = open_ledger(config, feed_policy=FeedPolicy(batch_size=batch_size, workers=workers))
     sealer = start_embedded_sealer(config)
     try:
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -228,12 +231,16 @@ def run_backend(
     *,
     enrollment_only: bool = False,
     workers: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     cases: tuple[tuple[str, Any, tuple[int, ...]], ...] = (
         (("bulk", enrollment_case, (enrollments,)),)
         if enrollment_only
-        else (("bulk", bulk_and_enrollment, (rows, enrollments, workers)), ("per_record", per_record, (count, rows)))
+        else (
+            ("bulk", bulk_and_enrollment, (rows, enrollments, workers, batch_size)),
+            ("per_record", per_record, (count, rows)),
+        )
     )
     for name, function, args in cases:
         if backend == "sqlite":
@@ -258,6 +265,9 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="preparation processes of the bulk load (0: all in one process)"
     )
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per batch of the bulk load (FeedPolicy)"
+    )
     args = parser.parse_args()
     if args.enrollment_only:
         enrollment_main(args)
@@ -266,7 +276,10 @@ def main() -> None:
     rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
     count = args.per_record or (QUICK_PER_RECORD if args.quick else FULL_PER_RECORD)
     enrollments = min(args.enrollments or (QUICK_ENROLLMENTS if args.quick else FULL_ENROLLMENTS), rows * 99 // 100)
-    results = {b: run_backend(b, args.postgres_url, rows, count, enrollments, workers=args.workers) for b in backends}
+    results = {
+        b: run_backend(b, args.postgres_url, rows, count, enrollments, workers=args.workers, batch_size=args.batch_size)
+        for b in backends
+    }
     targets = {
         b: {
             "bulk_seconds_per_million_met": r["bulk"]["seconds_per_million"] <= TARGET_SECONDS_PER_MILLION,
@@ -311,7 +324,13 @@ def main() -> None:
             "date": utc_now(),
             "machine": machine_info(args.postgres_url if "postgresql" in backends else None),
             "quick": bool(args.quick),
-            "workload": {"rows": rows, "per_record": count, "enrollments": enrollments, "workers": args.workers},
+            "workload": {
+                "rows": rows,
+                "per_record": count,
+                "enrollments": enrollments,
+                "workers": args.workers,
+                "batch_size": args.batch_size,
+            },
             **results,
             "targets": targets,
         },

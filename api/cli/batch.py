@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
-from adapters.batch.processing import process_claims_file, sealing_checkpoint
+from adapters.batch.processing import BatchOutcome, process_claims_file, sealing_checkpoint
 from adapters.batch.workers import BatchWorkers
 from adapters.feeds.runs import FeedRunJournal
 from adapters.opening import open_audit_log, open_ledger
@@ -51,6 +51,22 @@ def _file_view(file: ClaimsFile) -> dict[str, Any]:
         "counts": {outcome.value: count for outcome, count in sorted(file.counts.items())},
         "rejection": None if file.rejection is None else file.rejection.value,
         "message": file.message,
+    }
+
+
+def _run_summary(outcome: BatchOutcome) -> dict[str, Any]:
+    """What ``ledger batch run`` prints: the file's report and where its results file is."""
+    report = outcome.report
+    return {
+        "partner_id": report.partner_id,
+        "file_name": report.file_name,
+        "sha256": report.digest,
+        "status": report.status.value,
+        "lines": report.lines,
+        "counts": {line_outcome.value: count for line_outcome, count in sorted(report.counts.items())},
+        "rejection": report.rejection,
+        "message": report.message,
+        "results": str(outcome.results_path),
     }
 
 
@@ -115,21 +131,8 @@ def run(
             progress=lambda done: progress.update(task, completed=done),
             workers=pool.workers,
         )
-    report = outcome.report
-    _echo(
-        {
-            "partner_id": report.partner_id,
-            "file_name": report.file_name,
-            "sha256": report.digest,
-            "status": report.status.value,
-            "lines": report.lines,
-            "counts": {outcome.value: count for outcome, count in sorted(report.counts.items())},
-            "rejection": report.rejection,
-            "message": report.message,
-            "results": str(outcome.results_path),
-        }
-    )
-    if report.status is ClaimsFileStatus.REJECTED:
+    _echo(_run_summary(outcome))
+    if outcome.report.status is ClaimsFileStatus.REJECTED:
         raise typer.Exit(2)
 
 

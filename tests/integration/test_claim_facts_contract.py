@@ -8,8 +8,10 @@ the recorded risk inputs and the replay of decisions depend on it.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from eventsourcing.persistence import IntegrityError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.claim_facts_rows import ClaimFact, FactBatch
+from adapters.claim_facts_rows import ClaimFact, FactBatch, FactsRead, FactsRequest
 from adapters.memory.claim_facts import LogDerivedClaimFacts
 from adapters.storage import StorageConfig, open_fact_tables
 from adapters.table_claim_facts import FactTables, TableClaimFacts
@@ -102,16 +104,44 @@ def log() -> ListLog:
     return ListLog()
 
 
-def implementations(log: ListLog, tables: FactTables) -> list[ClaimFacts]:
+@contextmanager
+def implementations(log: ListLog, tables: FactTables) -> Iterator[list[ClaimFacts]]:
     """The memory index and the tables (small chunks: several batches per catch-up): answered from a tail
-    alone, and written to the tables every few entries (two processes' tails over the same tables, each
-    finding the other has written some of its entries)."""
-    return [
-        LogDerivedClaimFacts(log, chunk=4),
-        TableClaimFacts(log, tables, chunk=4),
-        TableClaimFacts(log, tables, chunk=4, flush_entries=3),
-        TableClaimFacts(log, tables, chunk=2, flush_entries=5),
+    alone, and written to the tables every few entries, in the asking thread or in the background (several
+    processes' tails over the same tables, each finding the others have written some of its entries). Each is
+    closed afterwards (a write in flight waited for), the shared tables left open."""
+    shared = SharedTables(tables)
+    table_facts = [
+        TableClaimFacts(log, shared, chunk=4),
+        TableClaimFacts(log, shared, chunk=4, flush_entries=3),
+        TableClaimFacts(log, shared, chunk=2, flush_entries=5),
+        TableClaimFacts(log, shared, chunk=4, flush_entries=3, flush_in_background=True),
+        TableClaimFacts(log, shared, chunk=2, flush_entries=5, flush_in_background=True),
     ]
+    try:
+        yield [LogDerivedClaimFacts(log, chunk=4), *table_facts]
+    finally:
+        for facts in table_facts:
+            facts.close()
+
+
+class SharedTables:
+    """Tables shared by several readers: closing a reader leaves them open (the fixture closes them)."""
+
+    def __init__(self, tables: FactTables) -> None:
+        self.tables = tables
+
+    def progress(self) -> int:
+        return self.tables.progress()
+
+    def take_in(self, batch: FactBatch) -> int:
+        return self.tables.take_in(batch)
+
+    def read(self, as_of: int, request: FactsRequest) -> FactsRead:
+        return self.tables.read(as_of, request)
+
+    def close(self) -> None:
+        """Left to the tables' owner."""
 
 
 def query(claim_id: str, partner_id: str, hashes: Sequence[str], **overrides: Any) -> FactsQuery:
@@ -144,10 +174,11 @@ def test_every_implementation_answers_like_the_index(tables: FactTables, log: Li
         query(CLAIM_IDS[7], "rival_claims", [DIGEST.upper()], history_size=0, reference=None),
     ]
     expected = log.index().bulk_snapshot(questions)
-    for facts in implementations(log, tables):
-        assert facts.bulk_snapshot(questions) == expected
-        assert [facts.snapshot(question) for question in questions] == list(expected.snapshots)
-        assert facts.claims_listing("acme_mutual", DIGEST) == log.index().claims_listing("acme_mutual", DIGEST)
+    with implementations(log, tables) as readers:
+        for facts in readers:
+            assert facts.bulk_snapshot(questions) == expected
+            assert [facts.snapshot(question) for question in questions] == list(expected.snapshots)
+            assert facts.claims_listing("acme_mutual", DIGEST) == log.index().claims_listing("acme_mutual", DIGEST)
     assert expected.snapshots[0].registrations[DIGEST].metadata == {}
     assert expected.snapshots[0].usage[DIGEST].other_claims == 6  # three other claims, twice each
     assert expected.existing == {CLAIM_IDS[1]}
@@ -231,8 +262,9 @@ def test_random_logs_get_the_same_answers(
         else:
             log.submit(*step[1:])
     expected = log.index().bulk_snapshot(asked)
-    for facts in implementations(log, tables):
-        assert facts.bulk_snapshot(asked) == expected
+    with implementations(log, tables) as readers:
+        for facts in readers:
+            assert facts.bulk_snapshot(asked) == expected
     listing = log.index().claims_listing(asked[0].partner_id, HASHES[0])
     assert TableClaimFacts(log, tables).claims_listing(asked[0].partner_id, HASHES[0]) == listing
 
@@ -249,3 +281,52 @@ def test_questions_write_nothing_until_the_tail_is_long(tables: FactTables, log:
         moves.append(tables.progress())
     assert moves == [0] * 5 + [6] * 6 + [12] * 3
     assert facts.catch_up() == tables.progress() == 14
+
+
+class WatchedTables(SharedTables):
+    """Shared tables whose writes are watched: the thread of each ``take_in``, and a failure to raise on the
+    first."""
+
+    def __init__(self, tables: FactTables, fail_first: bool = False) -> None:
+        super().__init__(tables)
+        self.writers: list[str] = []
+        self.fail_first = fail_first
+
+    def take_in(self, batch: FactBatch) -> int:
+        self.writers.append(threading.current_thread().name)
+        if self.fail_first:
+            self.fail_first = False
+            raise ConnectionError("the database went away")
+        return self.tables.take_in(batch)
+
+
+def test_background_writes_go_on_while_questions_are_answered(tables: FactTables, log: ListLog) -> None:
+    """With ``flush_in_background`` the tail is written on the facts' own thread while questions go on, and
+    every answer stays the index's (the tail being written is answered from memory until it is in)."""
+    watched = WatchedTables(tables)
+    facts = TableClaimFacts(log, watched, chunk=3, flush_entries=4, flush_in_background=True)
+    question = query(CLAIM_IDS[7], "acme_mutual", [DIGEST], history_size=10)
+    for number in range(30):
+        log.submit(f"{CLAIM_IDS[number % 8]}-{number}", "acme_mutual", [DIGEST], f"{number}.00", MOMENTS[0], "POL-1")
+        assert facts.snapshot(question) == log.index().snapshot(question)
+    assert "ledger-facts-flush_0" in watched.writers
+    assert facts.catch_up() == tables.progress() == 30
+    facts.close()
+
+
+def test_a_failed_background_write_is_raised_and_loses_nothing(tables: FactTables, log: ListLog) -> None:
+    """The background write fails: the next wait for it raises the failure, nothing is written, and the facts
+    are read again from the log, so the answers and the tables end as without the failure."""
+    watched = WatchedTables(tables, fail_first=True)
+    facts = TableClaimFacts(log, watched, chunk=3, flush_entries=4, flush_in_background=True)
+    question = query(CLAIM_IDS[7], "acme_mutual", [DIGEST], history_size=10)
+    for number in range(5):
+        log.submit(f"{CLAIM_IDS[number]}-{number}", "acme_mutual", [DIGEST], f"{number}.00", MOMENTS[0], "POL-1")
+    assert facts.snapshot(question) == log.index().snapshot(question)  # the tail spans 5: written behind
+    with pytest.raises(ConnectionError, match="went away"):
+        facts.catch_up()
+    assert tables.progress() == 0
+    log.submit(f"{CLAIM_IDS[6]}-6", "acme_mutual", [DIGEST], "6.00", MOMENTS[0], "POL-1")
+    assert facts.snapshot(question) == log.index().snapshot(question)
+    assert facts.catch_up() == tables.progress() == 6
+    facts.close()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from adapters.log_recorder import SequencedRecorder
 from adapters.opening import open_ledger
@@ -48,3 +49,22 @@ def open_claims_ledger(config: StorageConfig, now: datetime, partner_id: str = "
         partner_id=partner_id, sha256=PHOTO, document_type="photo", media_type="image/jpeg", size_bytes=10, metadata={}
     )
     return opened
+
+
+CLAIMS_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+"""The clock's start of the claims-import tests' ledgers."""
+CLAIMS_PARTNER = "acme"
+
+
+def historical_claim(number: int, **overrides: Any) -> dict[str, Any]:
+    """Line ``number`` of a historical claims file at level enhanced, referencing :data:`PHOTO`; ``overrides``
+    replace its fields."""
+    return {
+        "partnerClaimId": f"H-{number:05d}",
+        "claimType": "auto",
+        "claimAmount": f"{100 + number}.25",
+        "currency": "USD",
+        "submittedAt": "2025-06-01T10:00:00Z",
+        "documents": [{"type": "photo", "hash": PHOTO}],
+        "verificationLevel": "enhanced",
+    } | overrides

@@ -11,13 +11,12 @@ import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from support.ledgers import PHOTO, open_claims_ledger
+from support.ledgers import CLAIMS_NOW, CLAIMS_PARTNER, historical_claim
 from support.results_files import check_every_proof, read_results
 
 from adapters.batch import results, workers
@@ -34,32 +33,9 @@ from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.ledger import Ledger
 
-NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
-P = "acme"
-
-
-@pytest.fixture
-def config(tmp_path: Path, database_url: str) -> StorageConfig:
-    return StorageConfig(tmp_path / "data", database_url)
-
-
-@pytest.fixture
-def ledger(config: StorageConfig) -> Iterator[Ledger]:
-    opened = open_claims_ledger(config, NOW, P)
-    yield opened
-    opened.close()
-
-
-def claim(number: int, **overrides: Any) -> dict[str, Any]:
-    return {
-        "partnerClaimId": f"H-{number:05d}",
-        "claimType": "auto",
-        "claimAmount": f"{100 + number}.25",
-        "currency": "USD",
-        "submittedAt": "2025-06-01T10:00:00Z",
-        "documents": [{"type": "photo", "hash": PHOTO}],
-        "verificationLevel": "enhanced",
-    } | overrides
+NOW = CLAIMS_NOW
+P = CLAIMS_PARTNER
+claim = historical_claim
 
 
 def covering(config: StorageConfig) -> Any:

@@ -7,15 +7,13 @@ against the header's checkpoint once its signature is checked with the log's ver
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import orjson
 import pytest
-from support.ledgers import PHOTO, open_claims_ledger
+from support.ledgers import CLAIMS_NOW, CLAIMS_PARTNER, PHOTO, historical_claim
 from support.results_files import check_every_proof, read_results
 
 from adapters.batch.processing import process_claims_file
@@ -31,20 +29,9 @@ from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.ledger import Ledger
 from ledger_core.shared.service_support import save
 
-NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
-P = "acme"
-
-
-@pytest.fixture
-def config(tmp_path: Path, database_url: str) -> StorageConfig:
-    return StorageConfig(tmp_path / "data", database_url)
-
-
-@pytest.fixture
-def ledger(config: StorageConfig) -> Iterator[Ledger]:
-    opened = open_claims_ledger(config, NOW, P)
-    yield opened
-    opened.close()
+NOW = CLAIMS_NOW
+P = CLAIMS_PARTNER
+claim = historical_claim
 
 
 def plain_claim(partner_claim_id: str, amount: str, partner_id: str = P) -> ClaimSubmission:
@@ -59,18 +46,6 @@ def plain_claim(partner_claim_id: str, amount: str, partner_id: str = P) -> Clai
         documents=[],
         verification_level="standard",
     )
-
-
-def claim(number: int, **overrides: Any) -> dict[str, Any]:
-    return {
-        "partnerClaimId": f"H-{number:05d}",
-        "claimType": "auto",
-        "claimAmount": f"{100 + number}.25",
-        "currency": "USD",
-        "submittedAt": "2025-06-01T10:00:00Z",
-        "documents": [{"type": "photo", "hash": PHOTO}],
-        "verificationLevel": "enhanced",
-    } | overrides
 
 
 def write_jsonl(path: Path, lines: list[Any]) -> Path:
