@@ -195,6 +195,10 @@ class SequencedRecorder(ApplicationRecorder):
         """Every row of ``aggregate_ids``, in position order (the engine's :class:`AggregateRowsReader` port)."""
         return self.reader.rows_of_aggregates(aggregate_ids)
 
+    def aggregate_rows_after(self, aggregate_id: str, version: int, limit: int) -> Sequence[StoredRow]:
+        """One aggregate's rows after ``version``, ``limit`` at most (the :class:`AggregateRowsReader` port)."""
+        return self.reader.aggregate_rows(aggregate_id, gt=version, lte=None, desc=False, limit=limit)
+
     def entries_of_aggregates(self, aggregate_ids: Sequence[str]) -> Sequence[tuple[str, str, bytes]]:
         """``(aggregate id, type, entry)`` of the aggregates' rows, grouped by aggregate in version order."""
         return self.reader.entries_of_aggregates(aggregate_ids)

@@ -60,6 +60,11 @@ class AggregateRowsReader(Protocol):
         version order: what a fold reads, without the columns it does not (one query per few thousand ids)."""
         ...
 
+    def aggregate_rows_after(self, aggregate_id: str, version: int, limit: int) -> Sequence[StoredRow]:
+        """Up to ``limit`` rows of one aggregate with a version above ``version``, in version order (a long
+        history read a page at a time: a claims file's ``chunk_loaded`` entries)."""
+        ...
+
     def partner_aggregates_of_type(
         self, partner_id: str, event_type: str, *, start: int, stop: int, limit: int
     ) -> Sequence[tuple[int, str]]:

@@ -19,6 +19,7 @@ from support.results_files import check_every_proof, read_results
 from adapters.batch.processing import process_claims_file
 from adapters.opening import open_audit_log, seal_pending, verifier_key
 from adapters.storage import StorageConfig
+from ledger_core.claims.batch import importing
 from ledger_core.claims.batch.claim_rows import claim_states, claim_views, rows_reader
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus, claims_file_id
 from ledger_core.claims.batch.formats import BatchFileRejected, LineOutcome
@@ -148,6 +149,21 @@ def test_the_same_file_twice_records_nothing(ledger: Ledger, config: StorageConf
     assert second.report.counts == first.report.counts == {LineOutcome.IMPORTED: 5}
     _, results = read_results(second.results_path)
     assert [r["outcome"] for r in results] == ["imported"] * 5
+
+
+def test_the_results_of_many_chunks_are_read_a_few_entries_at_a_time(
+    ledger: Ledger, config: StorageConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of 3 lines, the file's entries read 2 at a time: every line's result once, in line order."""
+    monkeypatch.setattr(importing, "RESULT_ROWS_PAGE", 2)
+    ledger.batches.chunk_size = 3
+    path = write_jsonl(tmp_path / "in" / f"claims_{P}_20260119.jsonl", [claim(i) for i in range(14)])
+    outcome = run(ledger, config, path, tmp_path / "out")
+    results = list(ledger.batches.results(P, outcome.report.digest))
+    assert [(result.line, result.outcome) for result in results] == [(n, LineOutcome.IMPORTED) for n in range(1, 15)]
+    header, lines = read_results(outcome.results_path)
+    assert [line["line"] for line in lines] == list(range(1, 15))
+    assert check_every_proof(header, lines, verifier_key(config)) == 14
 
 
 def test_csv_with_documents_column(ledger: Ledger, config: StorageConfig, tmp_path: Path) -> None:
