@@ -26,12 +26,11 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
-from pathlib import Path
 
 from adapters.files.master_key import KeyWrapper
 from adapters.gc_threshold import BULK_THRESHOLDS
 from adapters.storage import StorageConfig, open_key_store
-from adapters.worker_processes import die_with_parent, spawn_pool
+from adapters.worker_processes import die_with_parent, pool_peak_rss_kib, spawn_pool
 from ledger_core.members.feeds.preparation import PreparedBatch, RowBatch, prepare_batch
 from ledger_core.members.privacy import PersonalDataVault
 
@@ -224,19 +223,10 @@ class ProcessPreparer:
             return self._pool
 
     def peak_rss_kib(self) -> list[int]:
-        """Each live worker's peak resident set since it started (``VmHWM``, Linux; empty elsewhere or before
-        the first big file). Read while the workers live: a child's ``ru_maxrss`` would count the copy of
-        the loader it was forked from before ``spawn`` replaced it."""
+        """Each live worker's peak resident set since it started (:func:`~adapters.worker_processes.
+        pool_peak_rss_kib`; empty before the first big file)."""
         with self._lock:
-            pids = [] if self._pool is None else [process.pid for process in self._pool._processes.values()]
-        peaks: list[int] = []
-        for pid in pids:
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            peaks.extend(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
-        return peaks
+            return pool_peak_rss_kib(self._pool)
 
     def close(self) -> None:
         """Stop the workers (after the batches they hold)."""

@@ -88,6 +88,8 @@ class Imported:
     """CPU of the load's workers (included in ``loading.cpu_seconds``)."""
     results_worker_cpu_seconds: float = 0.0
     """CPU of the results' workers (included in ``writing.cpu_seconds``)."""
+    workers_rss_peak_kib: int = 0
+    """The workers' peak resident sets, summed (read before they end)."""
 
     def summary(self, claims: int, chunk: int, entries: int) -> dict[str, Any]:
         loading, sealing, writing = self.loading, self.sealing, self.writing
@@ -108,6 +110,7 @@ class Imported:
             "cpu_us_per_claim": round(total_cpu / claims * 1e6, 1),
             "seconds_per_million": round(total * 1_000_000 / claims, 1),
             "rss_peak_mib": round(writing.rss_peak_kib / 1024, 1),
+            "workers_rss_peak_mib": round(self.workers_rss_peak_kib / 1024, 1),
         }
 
 
@@ -156,12 +159,13 @@ def timed_import(ledger: Any, config: StorageConfig, source: Path, claims: int, 
             write_results(ledger, audit, report, checkpoint, results, pool)
         results_workers = worker_cpu(pool) - before
         writing.cpu_seconds += results_workers
+        workers_peak = 0 if pool is None else sum(pool.peak_rss_kib())
     if report.status is not ClaimsFileStatus.COMPLETED or sum(report.counts.values()) != claims:
         raise RuntimeError(f"import ended {report.status} with {report.counts}")
     proofs = sum(1 for raw in results.open("rb") if b'"proof"' in raw)
     if proofs != claims:
         raise RuntimeError(f"{proofs} proofs in the results file, expected {claims}")
-    return Imported(report, loading, sealing, writing, results, workers, load_workers, results_workers)
+    return Imported(report, loading, sealing, writing, results, workers, load_workers, results_workers, workers_peak)
 
 
 def import_case(

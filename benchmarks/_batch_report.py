@@ -25,6 +25,7 @@ IMPORT_ROWS = (  # label, then the keys down to the figure
     ("total CPU us per claim", "import", "cpu_us_per_claim"),
     ("total s per 1M (wall)", "import", "seconds_per_million"),
     ("peak RSS MiB", "import", "rss_peak_mib"),
+    ("workers' peak RSS MiB", "import", "workers_rss_peak_mib"),
     ("machine busy (load)", "import", "load", "machine_busy"),
     ("per-claim submit: claims/s", "per_claim", "per_s"),
     ("per-claim submit: CPU us per claim", "per_claim", "cpu_us_per_unit"),
@@ -50,11 +51,12 @@ RECONCILE_ROWS = (
 
 
 def import_targets(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, bool]]:
-    """Each column's verdicts: import rate, peak RSS, reconciliation time per million claims."""
+    """Each column's verdicts: import rate, peak RSS (the loading process and its workers together),
+    reconciliation time per million claims."""
     return {
         b: {
             "claims_per_s_met": r["import"]["claims_per_s"] >= TARGET_CLAIMS_PER_S,
-            "rss_met": r["import"]["rss_peak_mib"] <= TARGET_RSS_MIB,
+            "rss_met": r["import"]["rss_peak_mib"] + r["import"]["workers_rss_peak_mib"] <= TARGET_RSS_MIB,
             "reconcile_seconds_per_million_met": r["reconcile"]["seconds_per_million"]
             <= TARGET_RECONCILE_SECONDS_PER_MILLION,
         }

@@ -25,7 +25,6 @@ sentinel), so a SIGKILLed run leaves none behind. Nothing a worker does is durab
 from __future__ import annotations
 
 import gc
-import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -33,7 +32,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from itertools import chain, islice
-from pathlib import Path
 
 import orjson
 
@@ -41,7 +39,7 @@ from adapters.batch.results import RESULTS_BATCH, folded_lines, result_lines
 from adapters.gc_threshold import BULK_THRESHOLDS
 from adapters.opening import open_audit_log
 from adapters.storage import StorageConfig
-from adapters.worker_processes import die_with_parent, spawn_pool
+from adapters.worker_processes import die_with_parent, pool_cpu_seconds, pool_peak_rss_kib, spawn_pool
 from ledger_core.claims.batch.claim_rows import rows_reader
 from ledger_core.claims.batch.claims_file import LineResult
 from ledger_core.claims.batch.lines import ClaimLine, RawRecord
@@ -196,18 +194,15 @@ class BatchWorkers:
             return self._pool
 
     def cpu_seconds(self) -> float:
-        """User + system CPU the live workers have used so far (Linux ``/proc``; 0 elsewhere or before they start):
-        read while they live (benchmarks count it with each phase's)."""
+        """User + system CPU the live workers have used so far (:func:`~adapters.worker_processes.pool_cpu_seconds`)."""
         with self._lock:
-            pids = [] if self._pool is None else [process.pid for process in self._pool._processes.values()]
-        ticks = 0
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
-        return ticks / os.sysconf("SC_CLK_TCK")
+            return pool_cpu_seconds(self._pool)
+
+    def peak_rss_kib(self) -> list[int]:
+        """Each live worker's peak resident set since it started (:func:`~adapters.worker_processes.
+        pool_peak_rss_kib`)."""
+        with self._lock:
+            return pool_peak_rss_kib(self._pool)
 
     def close(self) -> None:
         """Stop the workers (after the batches they hold)."""
