@@ -16,6 +16,7 @@ from pathlib import Path
 from adapters.batch.processing import CheckpointCovering, process_claims_file
 from adapters.batch.reports import report_header, write_report
 from adapters.batch.results import results_header
+from adapters.batch.workers import BatchWorkers
 from adapters.workers.claims_files import ClaimsResult, claims_kind
 from ledger_core.claims.batch.claims_file import ClaimsFileStatus
 from ledger_core.claims.batch.formats import BatchFileRejected, BatchFileRejection, BatchKind, parse_claims_name
@@ -30,12 +31,20 @@ class LedgerClaimsProcessing:
     """Imports, verifies and reconciles claims files through ``ledger``; proofs from ``audit``."""
 
     def __init__(
-        self, ledger: Ledger, audit: AuditLog, checkpoint_covering: CheckpointCovering, default_level: str
+        self,
+        ledger: Ledger,
+        audit: AuditLog,
+        checkpoint_covering: CheckpointCovering,
+        default_level: str,
+        workers: BatchWorkers | None = None,
     ) -> None:
+        """``workers``: the processes that parse big files' lines and prove their results beside this one (the
+        caller closes them); None: all in this process."""
         self.ledger = ledger
         self.audit = audit
         self.checkpoint_covering = checkpoint_covering
         self.default_level = default_level
+        self.workers = workers
 
     def process_claims(
         self, partner_id: str, source: Path, file_name: str, out_dir: Path, progress: Callable[[int], None] | None
@@ -56,6 +65,7 @@ class LedgerClaimsProcessing:
             file_name=file_name,
             default_level=self.default_level,
             progress=progress,
+            workers=self.workers,
         )
         report = outcome.report
         return ClaimsResult(

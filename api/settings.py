@@ -242,6 +242,9 @@ class FeedsSection:
     """The verification level of a claims file's lines that name none."""
     claims_chunk_lines: int = _env("BATCH_CHUNK_LINES", default=500)
     """Lines of a claims file per recorded chunk (a crash redoes at most one), as ``ledger batch run --chunk-lines``."""
+    claims_workers: int = _env("BATCH_WORKERS", default=1)
+    """Processes that parse a claims file's lines and prove its results beside the feeds worker's own (0: none;
+    started with the first file big enough), as ``ledger batch run --workers``."""
     metrics_port: int | None = _env("FEEDS_METRICS_PORT", default=None)
     """``ledger feeds worker`` serves its Prometheus metrics on this port (None: not served)."""
     smtp_host: str | None = _env("SMTP_HOST", default=None)

@@ -8,12 +8,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncssh
+import orjson
 import pytest
+from support.results_files import check_every_proof, parse_results
 from support.sftp import partner_session
 
 from adapters.feed_exchange import FeedPartnerConfig
+from adapters.opening import open_ledger, verifier_key
 from adapters.storage import open_outbox
 from adapters.workers.feed_metrics import FeedMetrics
+from api.claims_processing import LedgerClaimsProcessing
 from api.feeds_runtime import feed_files, feed_worker, leadership, start_transport_thread
 from api.settings import FeedsSection, Settings, StorageSection
 from ledger_core.members.feeds.formats import FeedKind
@@ -89,3 +93,47 @@ def test_worker_alerts_reach_the_webhook_outbox(tmp_path: Path, database_url: st
     finally:
         outbox.close()
     assert len(alerts) == 1
+
+
+def test_claims_files_of_the_deployment_worker_use_the_batch_worker_processes(
+    tmp_path: Path, database_url: str
+) -> None:
+    """``LEDGER_BATCH_WORKERS`` (here 1) reaches the feeds worker's claims path: a file of 600 lines in chunks of 50
+    is parsed and proven partly on the worker process, and every line's claim is proven in its results."""
+    storage = StorageSection(data_dir=tmp_path / "data", database_url=database_url)
+    feeds = FeedsSection(sftp_port=0, poll_seconds=60.0, claims_chunk_lines=50, claims_workers=1)
+    settings = Settings(storage=storage, feeds=feeds)
+    with open_ledger(settings.storage.config) as ledger:
+        ledger.partners.register(
+            partner_id="acme", name="Acme", category="insurance_carrier", tier="standard", scopes=[]
+        )
+    files = feed_files(settings)
+    files.keys.save(FeedPartnerConfig("acme"))
+    files.folders.ensure("acme")
+    name = "claims_acme_20260115.jsonl"
+    files.folders.inbound("acme").joinpath(name).write_bytes(
+        b"".join(
+            orjson.dumps(
+                {
+                    "partnerClaimId": f"W-{number:04d}",
+                    "claimType": "auto",
+                    "claimAmount": f"{100 + number}.00",
+                    "currency": "USD",
+                    "submittedAt": "2025-06-01T10:00:00Z",
+                    "documents": [],
+                }
+            )
+            + b"\n"
+            for number in range(600)
+        )
+    )
+    files.folders.mark_ready("acme", name)
+    with feed_worker(settings, FeedMetrics()) as worker:
+        asyncio.run(worker.run_once(feed=FeedKind.ELIGIBILITY))
+        processing = worker.claims.processing if worker.claims is not None else None
+        assert isinstance(processing, LedgerClaimsProcessing)
+        assert processing.workers is not None
+        assert processing.workers.proven >= 1  # results batches proven on the worker process
+    header, lines = parse_results((files.folders.outbound("acme") / "claims_acme_20260115.results.jsonl").read_text())
+    assert header["counts"] == {"imported": 600}
+    assert check_every_proof(header, lines, verifier_key(settings.storage.config)) == 600
