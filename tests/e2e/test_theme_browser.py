@@ -157,6 +157,7 @@ def test_a_candidate_colour_is_previewed_before_it_is_applied(browser: Browser, 
         assert rgb_of(computed(page, ".site-header", "background-color")) == Rgb.parse(PARTNER_BLUE)
         page.click("#suggestion")
         page.wait_for_selector("#candidate")
+        page.wait_for_load_state("load")  # the candidate's stylesheet applied (the element can come before it)
         suggested = Rgb.parse(page.inner_text("#primary-value"))
         assert suggested is not None
         assert contrast_ratio(suggested, Rgb(255, 255, 255)) >= AA_NORMAL_TEXT
