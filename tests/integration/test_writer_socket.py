@@ -246,6 +246,22 @@ def test_recent_rows_keep_one_contiguous_run() -> None:
     assert [row.position for row in recent.read(6, 10) or []] == [6, 7, 8, 9, 10]
 
 
+def test_recent_rows_answer_one_row_from_before_the_run_restarted() -> None:
+    """An entry looked up by position (its proof) is answered from the newest rows added, gaps or not: the run
+    restarted after a gap still answers one-row reads of the rows before it; ranges only inside the run."""
+    recent = RecentRows(capacity=5)
+    recent.add(_entries(0, 2))
+    recent.add(_entries(4, 2))  # another process committed 2 and 3: a new run
+    assert [row.position for row in recent.read(1, 1) or []] == [1]
+    assert recent.read(1, 2) is None  # a range outside the run: the database answers (2 is not here)
+    assert recent.read(2, 1) is None
+    assert [row.position for row in recent.read(4, 5) or []] == [4, 5]
+    recent.add(_entries(8, 2))  # six rows added, capacity 5: row 0 falls off
+    assert recent.read(0, 1) is None
+    assert [row.position for row in recent.read(1, 1) or []] == [1]
+    assert [row.entry for row in recent.read(9, 1) or []] == [b"{}"]
+
+
 def test_frames_split_across_reads() -> None:
     """Frames come back whole whatever the chunks the socket delivers."""
     data = frame(SaveReply(1, positions=[4, 5])) + frame(Committed(_entries(4, 2))) + frame(SaveReply(2, error="x"))
