@@ -30,7 +30,7 @@ from datetime import date
 from adapters.files.master_key import KeyWrapper
 from adapters.gc_threshold import BULK_THRESHOLDS
 from adapters.storage import StorageConfig, open_key_store
-from adapters.worker_processes import die_with_parent, pool_peak_rss_kib, spawn_pool
+from adapters.worker_processes import SpawnedPool, die_with_parent
 from ledger_core.members.feeds.preparation import PreparedBatch, RowBatch, prepare_batch
 from ledger_core.members.privacy import PersonalDataVault
 
@@ -136,14 +136,13 @@ class ProcessPreparer:
         self.local = local
         self.taken_back = 0
         """Batches the loader prepared itself (taken back from the pool), since this preparer was made."""
-        self._pool: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self._spawned = SpawnedPool(workers, _start_worker, (config, master_key))
 
     def prepare(self, partner_id: str, on: date, batches: Iterable[RowBatch]) -> Iterator[PreparedBatch]:
         """Read ``batches`` on a feeder thread and hand them to the workers, at most ``2 * workers + 2``
         ahead of what was taken: the workers go on while the loader waits for a save. A failure of the
         reading (e.g. the file changed) is raised here after the batches before it."""
-        pool = self._started()
+        pool = self._spawned.get()
         ahead = 2 * self.workers + 2
         handed: queue.Queue[_Handed | _End] = queue.Queue(maxsize=ahead)
         stopped = threading.Event()
@@ -161,7 +160,7 @@ class ProcessPreparer:
                     return
                 if self.local is not None:
                     self._take_back(self.local, item, waiting, handed, ahead, partner_id, on)
-                yield item.prepared if item.prepared is not None else self._result(item.future)
+                yield item.prepared if item.prepared is not None else self._result(pool, item.future)
         finally:
             stopped.set()  # the loader stopped early: the feeder ends, and what was not started need not run
             for pending in waiting:
@@ -208,29 +207,18 @@ class ProcessPreparer:
             newest.batch = _PREPARED  # its rows are not needed any more
             self.taken_back += 1
 
-    def _result(self, future: Future[PreparedBatch]) -> PreparedBatch:
+    def _result(self, pool: ProcessPoolExecutor, future: Future[PreparedBatch]) -> PreparedBatch:
         try:
             return future.result()
         except BrokenProcessPool:
-            with self._lock:  # a worker died: the next file starts a new pool
-                self._pool = None
+            self._spawned.drop(pool)  # a worker died: the next file starts a new pool
             raise
 
-    def _started(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = spawn_pool(self.workers, _start_worker, (self._config, self._master_key))
-            return self._pool
-
     def peak_rss_kib(self) -> list[int]:
-        """Each live worker's peak resident set since it started (:func:`~adapters.worker_processes.
-        pool_peak_rss_kib`; empty before the first big file)."""
-        with self._lock:
-            return pool_peak_rss_kib(self._pool)
+        """Each live worker's peak resident set since it started (:meth:`SpawnedPool.peak_rss_kib`; empty before
+        the first big file)."""
+        return self._spawned.peak_rss_kib()
 
     def close(self) -> None:
         """Stop the workers (after the batches they hold)."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        self._spawned.close()

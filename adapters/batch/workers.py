@@ -25,10 +25,9 @@ sentinel), so a SIGKILLed run leaves none behind. Nothing a worker does is durab
 from __future__ import annotations
 
 import gc
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from itertools import chain, islice
@@ -39,7 +38,7 @@ from adapters.batch.results import RESULTS_BATCH, folded_lines, result_lines
 from adapters.gc_threshold import BULK_THRESHOLDS
 from adapters.opening import open_audit_log
 from adapters.storage import StorageConfig
-from adapters.worker_processes import die_with_parent, pool_cpu_seconds, pool_peak_rss_kib, spawn_pool
+from adapters.worker_processes import SpawnedPool, die_with_parent
 from ledger_core.claims.batch.claim_rows import rows_reader
 from ledger_core.claims.batch.claims_file import LineResult
 from ledger_core.claims.batch.lines import ClaimLine, RawRecord
@@ -94,8 +93,7 @@ class BatchWorkers:
             raise ValueError("batch workers need at least one worker")
         self._config = config
         self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self._spawned = SpawnedPool(workers, _start_worker, (config,))
         self.proven = 0
         """Results batches the workers proved (since this was made)."""
         self.taken_back = 0
@@ -103,7 +101,7 @@ class BatchWorkers:
 
     def start(self) -> None:
         """Spawn the workers now (e.g. while the file's first pass runs) rather than on their first chunk."""
-        pool = self._started()
+        pool = self._spawned.get()
         for _ in range(self.workers):
             pool.submit(_ready)
 
@@ -118,7 +116,7 @@ class BatchWorkers:
             for chunk in first:
                 yield [unpack_line(line) for line in prepare_records(partner_id, default_level, chunk)]
             return
-        pool = self._started()
+        pool = self._spawned.get()
         queued: deque[tuple[list[RawRecord], Future[list[PackedLine]]]] = deque()
         try:
             for chunk in chain(first, reading):
@@ -128,7 +126,7 @@ class BatchWorkers:
             while queued:
                 yield self._prepared(partner_id, default_level, *queued.popleft())
         except BrokenProcessPool:
-            self._drop(pool)
+            self._spawned.drop(pool)
             raise
         finally:
             for _, handed in queued:  # stopped early: what was not started need not run
@@ -148,7 +146,7 @@ class BatchWorkers:
         self, ledger: Ledger, audit: AuditLog, results: Iterable[LineResult], checkpoint: CheckpointRecord
     ) -> Iterator[bytes]:
         """The results lines of ``results`` (after the header), in order, a batch of lines per item."""
-        pool = self._started()
+        pool = self._spawned.get()
         queued: deque[tuple[list[LineResult], Future[bytes | None] | None]] = deque()
         try:
             for index, batch in enumerate(_batches(results)):
@@ -159,7 +157,7 @@ class BatchWorkers:
             while queued:
                 yield self._written(ledger, audit, *queued.popleft(), checkpoint)
         except BrokenProcessPool:
-            self._drop(pool)
+            self._spawned.drop(pool)
             raise
         finally:
             for _, handed in queued:  # stopped early (an error): what was not started need not run
@@ -180,36 +178,17 @@ class BatchWorkers:
             return proven
         return b"".join(orjson.dumps(line) + b"\n" for line in result_lines(ledger, audit, batch, checkpoint))
 
-    def _drop(self, pool: ProcessPoolExecutor) -> None:
-        """A worker of ``pool`` died (the pool is broken): the next use starts a new pool."""
-        with self._lock:
-            if self._pool is pool:
-                self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
-
-    def _started(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = spawn_pool(self.workers, _start_worker, (self._config,))
-            return self._pool
-
     def cpu_seconds(self) -> float:
-        """User + system CPU the live workers have used so far (:func:`~adapters.worker_processes.pool_cpu_seconds`)."""
-        with self._lock:
-            return pool_cpu_seconds(self._pool)
+        """User + system CPU the live workers have used so far (:meth:`SpawnedPool.cpu_seconds`)."""
+        return self._spawned.cpu_seconds()
 
     def peak_rss_kib(self) -> list[int]:
-        """Each live worker's peak resident set since it started (:func:`~adapters.worker_processes.
-        pool_peak_rss_kib`)."""
-        with self._lock:
-            return pool_peak_rss_kib(self._pool)
+        """Each live worker's peak resident set since it started (:meth:`SpawnedPool.peak_rss_kib`)."""
+        return self._spawned.peak_rss_kib()
 
     def close(self) -> None:
         """Stop the workers (after the batches they hold)."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        self._spawned.close()
 
 
 def _batches(results: Iterable[LineResult]) -> Iterator[list[LineResult]]:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from adapters.worker_processes import die_with_parent, pool_cpu_seconds, pool_peak_rss_kib, spawn_pool
+from adapters.worker_processes import SpawnedPool, die_with_parent
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux /proc")
 
@@ -21,16 +21,31 @@ def _spin(rounds: int) -> int:
 
 
 def test_a_pool_reports_its_processes_cpu_and_peak_memory() -> None:
-    """Before the pool starts its processes nothing is counted; after work, their CPU and each one's peak."""
-    pool = spawn_pool(2, die_with_parent, ())
+    """Before the pool starts its processes nothing is counted; after work, their CPU and each one's peak; once
+    closed, nothing again."""
+    pool = SpawnedPool(2, die_with_parent, ())
     try:
-        assert pool_cpu_seconds(pool) == 0.0
-        assert pool_peak_rss_kib(pool) == []
-        assert [done.result() for done in [pool.submit(_spin, 3_000) for _ in range(4)]] == [32] * 4
-        assert pool_cpu_seconds(pool) > 0.0
-        peaks = pool_peak_rss_kib(pool)
+        assert pool.cpu_seconds() == 0.0
+        assert pool.peak_rss_kib() == []
+        executor = pool.get()
+        assert [done.result() for done in [executor.submit(_spin, 3_000) for _ in range(4)]] == [32] * 4
+        assert pool.cpu_seconds() > 0.0
+        peaks = pool.peak_rss_kib()
         assert len(peaks) == 2
         assert all(peak > 1_024 for peak in peaks)  # a Python interpreter: more than 1 MiB resident
     finally:
-        pool.shutdown()
-    assert (pool_cpu_seconds(None), pool_peak_rss_kib(None)) == (0.0, [])
+        pool.close()
+    assert (pool.executor, pool.cpu_seconds(), pool.peak_rss_kib()) == (None, 0.0, [])
+
+
+def test_a_pool_whose_process_died_starts_afresh() -> None:
+    """After a drop (a process died: the pool is broken) the next use starts a new pool."""
+    pool = SpawnedPool(1, die_with_parent, ())
+    try:
+        broken = pool.get()
+        pool.drop(broken)
+        assert pool.executor is None
+        assert pool.get() is not broken
+        assert pool.get().submit(_spin, 1).result() == 32
+    finally:
+        pool.close()

@@ -87,7 +87,7 @@ def test_a_small_file_is_written_without_starting_workers(
     pool = BatchWorkers(config)
     with open_audit_log(config) as audit:
         process_claims_file(ledger, audit, source, tmp_path / "out", checkpoint_covering=covering(config), workers=pool)
-    assert pool._pool is None
+    assert pool._spawned.executor is None
 
 
 class _Rows:
@@ -121,8 +121,9 @@ def test_a_dead_worker_loses_no_line_and_the_next_file_gets_a_new_pool(config: S
     pool = BatchWorkers(config)
     try:
         pool.start()
-        assert pool._pool is not None
-        (pid,) = [process.pid for process in pool._pool._processes.values()]
+        executor = pool._spawned.executor
+        assert executor is not None
+        (pid,) = [process.pid for process in executor._processes.values()]
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         outcomes: list[object] = []
@@ -133,7 +134,7 @@ def test_a_dead_worker_loses_no_line_and_the_next_file_gets_a_new_pool(config: S
             try:
                 outcomes.append(prepared(pool) == expected)
             except BrokenProcessPool:
-                assert pool._pool is None  # dropped: the next use starts another
+                assert pool._spawned.executor is None  # dropped: the next use starts another
                 outcomes.append("broken")
         outcomes.append(prepared(pool) == expected)
     finally:

@@ -73,7 +73,7 @@ def test_the_loader_prepares_the_batches_the_pool_has_not_started(tmp_path: Path
     vault = PersonalDataVault(InMemoryKeyStore())
     preparer = ProcessPreparer(StorageConfig(tmp_path), b"\0" * 32, workers=1, local=vault)
     pool = HeldPool(vault)
-    preparer._pool = pool  # type: ignore[assignment]  # the pool the test holds
+    preparer._spawned.executor = pool  # type: ignore[assignment]  # the pool the test holds
     batches = [_batch(number) for number in range(4)]
 
     def read() -> Iterator[RowBatch]:
