@@ -130,8 +130,6 @@ class ProcessPreparer:
     ) -> None:
         if workers < 1:
             raise ValueError("a process preparer needs at least one worker")
-        self._config = config
-        self._master_key = master_key
         self.workers = workers
         self.local = local
         self.taken_back = 0

@@ -33,6 +33,7 @@ from ledger_core.engine.chain import StoredRow
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.engine.ports import AggregateRowsReader
 from ledger_core.ledger import Ledger
+from ledger_core.shared.chunks import chunked
 
 if TYPE_CHECKING:
     from adapters.batch.workers import BatchWorkers
@@ -65,13 +66,8 @@ def result_lines(
 ) -> Iterator[dict[str, Any]]:
     """The results lines of ``results``, in order, :data:`RESULTS_BATCH` at a time: the batch's claims read in
     one query (:func:`~ledger_core.claims.batch.claim_rows.claim_states`), their proofs in one read of the tree."""
-    batch: list[LineResult] = []
-    for result in results:
-        batch.append(result)
-        if len(batch) == RESULTS_BATCH:
-            yield from _batch_lines(ledger, audit, batch, checkpoint)
-            batch = []
-    yield from _batch_lines(ledger, audit, batch, checkpoint)
+    for batch in chunked(results, RESULTS_BATCH):
+        yield from _batch_lines(ledger, audit, batch, checkpoint)
 
 
 def _batch_lines(

@@ -46,6 +46,7 @@ from ledger_core.claims.batch.preparation import PackedLine, prepare_records, un
 from ledger_core.engine.audit_log import AuditLog
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.ledger import Ledger
+from ledger_core.shared.chunks import chunked
 
 AHEAD = 4
 """Chunks (or batches) handed to each worker before the loading process waits for the first of them."""
@@ -91,7 +92,6 @@ class BatchWorkers:
     def __init__(self, config: StorageConfig, workers: int = 1) -> None:
         if workers < 1:
             raise ValueError("batch workers need at least one worker")
-        self._config = config
         self.workers = workers
         self._spawned = SpawnedPool(workers, _start_worker, (config,))
         self.proven = 0
@@ -149,7 +149,7 @@ class BatchWorkers:
         pool = self._spawned.get()
         queued: deque[tuple[list[LineResult], Future[bytes | None] | None]] = deque()
         try:
-            for index, batch in enumerate(_batches(results)):
+            for index, batch in enumerate(chunked(results, RESULTS_BATCH)):
                 handed = None if index % (self.workers + 1) == 0 else pool.submit(_prove, batch, checkpoint)
                 queued.append((batch, handed))
                 if len(queued) > AHEAD * (self.workers + 1):
@@ -189,14 +189,3 @@ class BatchWorkers:
     def close(self) -> None:
         """Stop the workers (after the batches they hold)."""
         self._spawned.close()
-
-
-def _batches(results: Iterable[LineResult]) -> Iterator[list[LineResult]]:
-    batch: list[LineResult] = []
-    for result in results:
-        batch.append(result)
-        if len(batch) == RESULTS_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -41,6 +41,7 @@ from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.errors import InvalidCommand, NotFound
 from ledger_core.engine.ports import PartnerLogReader
+from ledger_core.shared.chunks import chunked
 from ledger_core.shared.service_support import save
 from ledger_core.shared.vocabulary import ClaimStatus, VerificationLevel
 
@@ -356,16 +357,8 @@ def reject_file(
 
 
 def _chunks(reader: ClaimReader, done: int, size: int) -> Iterator[list[ClaimLine]]:
-    chunk: list[ClaimLine] = []
-    for line in reader:
-        if line.line <= done:
-            continue
-        chunk.append(line)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    """The file's lines after line ``done``, ``size`` at a time."""
+    return chunked((line for line in reader if line.line > done), size)
 
 
 def _digest(stream: IO[bytes]) -> tuple[str, int]:

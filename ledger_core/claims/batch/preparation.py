@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from ledger_core.claims.batch.formats import BatchKind
 from ledger_core.claims.batch.lines import ClaimLine, LineChecks, RawRecord, parse_json_record
 from ledger_core.claims.submission import ClaimDocument, ClaimSubmission
+from ledger_core.shared.chunks import chunked
 from ledger_core.shared.money import Currency
 from ledger_core.shared.vocabulary import ClaimType, DocumentType, VerificationLevel
 
@@ -87,16 +88,7 @@ def unpack_line(packed: PackedLine) -> ClaimLine:
 def record_chunks(records: Iterable[RawRecord], done: int, size: int) -> Iterator[list[RawRecord]]:
     """``records`` after line ``done``, ``size`` at a time: the chunks of lines the import cuts (a record is
     one line, refused or not)."""
-    chunk: list[RawRecord] = []
-    for record in records:
-        if record[0] <= done:
-            continue
-        chunk.append(record)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    return chunked((record for record in records if record[0] > done), size)
 
 
 class LinePreparer(Protocol):

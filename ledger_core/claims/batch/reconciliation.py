@@ -16,7 +16,7 @@ the set of the ids the file named (their text, as the log holds them); only thos
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -25,12 +25,13 @@ from ledger_core.claims.batch.claim_rows import claim_views, fold_views, rows_re
 from ledger_core.claims.batch.claims_file import ClaimsFile, ClaimsFileStatus, claims_file_id
 from ledger_core.claims.batch.formats import BatchFileRejected, BatchKind, LineOutcome, parse_claims_name
 from ledger_core.claims.batch.importing import ImportReport, OpenFile, reject_file
-from ledger_core.claims.batch.lines import ClaimLine, ClaimReader, PartnerView, scan
+from ledger_core.claims.batch.lines import ClaimReader, PartnerView, scan
 from ledger_core.claims.claim import Claim
 from ledger_core.engine.application import LedgerApplication
 from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.errors import InvalidCommand, NotFound
 from ledger_core.engine.ports import AggregateRowsReader
+from ledger_core.shared.chunks import chunked
 from ledger_core.shared.money import format_amount
 from ledger_core.shared.service_support import save
 
@@ -65,7 +66,7 @@ class ReconciliationRun:
     def findings(self) -> Iterator[Finding]:
         """The report's lines: the file's lines that do not match, then the claims the file does not name."""
         named: set[str] = set()
-        for chunk in _chunks(self.reader, _PAGE):
+        for chunk in chunked(self.reader, _PAGE):
             ids = [None if line.claim_id is None else str(line.claim_id) for line in chunk]
             views = claim_views(self.states, [claim_id for claim_id in ids if claim_id is not None])
             for line, claim_id in zip(chunk, ids, strict=True):
@@ -150,17 +151,6 @@ def _compare(line: int, pcid: str | None, claim_id: str, ours: PartnerView | Non
         return Finding(LineOutcome.MATCHED, line, pcid, claim_id)
     names = tuple({"amount": "claimAmount"}.get(name, name) for name in differing)
     return Finding(LineOutcome.MISMATCH, line, pcid, claim_id, names, _view(ours), _view(expected))
-
-
-def _chunks(lines: Iterable[ClaimLine], size: int) -> Iterator[list[ClaimLine]]:
-    chunk: list[ClaimLine] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _view(view: PartnerView) -> dict[str, str]:
