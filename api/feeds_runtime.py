@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from adapters.batch.processing import sealing_checkpoint
-from adapters.batch.workers import BatchWorkers
+from adapters.batch.workers import batch_workers
 from adapters.feed_exchange import GcsBucket, RemoteCredentials, RemoteServer, RemoteTransfer, RetryPolicy
 from adapters.feeds.folders import FeedFolders
 from adapters.feeds.host_key import ensure_host_key
@@ -131,17 +131,6 @@ def _mailer(settings: Settings) -> SmtpMailer | None:
     return SmtpMailer(config)
 
 
-def _batch_workers(settings: Settings, stack: contextlib.ExitStack) -> BatchWorkers | None:
-    """The claims files' worker processes (``LEDGER_BATCH_WORKERS``; none for 0), closed with ``stack``; they
-    start with the first file big enough to need them."""
-    count = settings.feeds.claims_workers
-    if count < 0:
-        raise ValueError(f"LEDGER_BATCH_WORKERS must be 0 or more, not {count}")
-    if count == 0:
-        return None
-    return stack.enter_context(contextlib.closing(BatchWorkers(settings.storage.config, count)))
-
-
 def claims_config(settings: Settings) -> ClaimsConfig:
     feeds = settings.feeds
     return ClaimsConfig(timedelta(hours=feeds.claims_sla_hours), timedelta(minutes=feeds.claims_pull_minutes))
@@ -167,7 +156,7 @@ def feed_worker(
                 ledger.batches.chunk_size = settings.feeds.claims_chunk_lines
                 audit = stack.enter_context(open_audit_log(settings.storage.config))
                 covering = sealing_checkpoint(settings.storage.config, settings.security.signing_key)
-                workers = _batch_workers(settings, stack)
+                workers = stack.enter_context(batch_workers(settings.storage.config, settings.feeds.claims_workers))
                 claims_processing = LedgerClaimsProcessing(
                     ledger, audit, covering, settings.feeds.claims_level, workers
                 )

@@ -30,7 +30,7 @@ from _batch_server_cpu import ServerCpu
 
 from adapters.batch.processing import import_claims, process_reconciliation_file, sealing_checkpoint
 from adapters.batch.results import write_results
-from adapters.batch.workers import BatchWorkers
+from adapters.batch.workers import BatchWorkers, batch_workers
 from adapters.gc_threshold import bulk_gc_threshold
 from adapters.opening import open_audit_log, open_ledger
 from adapters.storage import ClaimFactsMode, StorageConfig, open_recorder
@@ -117,17 +117,6 @@ class Imported:
 def worker_cpu(pool: BatchWorkers | None) -> float:
     """CPU the pool's live workers have used so far (read from /proc while they live)."""
     return 0.0 if pool is None else pool.cpu_seconds()
-
-
-@contextmanager
-def batch_workers(config: StorageConfig, workers: int) -> Iterator[BatchWorkers | None]:
-    """``workers`` batch worker processes (None for 0), closed on exit."""
-    pool = BatchWorkers(config, workers) if workers > 0 else None
-    try:
-        yield pool
-    finally:
-        if pool is not None:
-            pool.close()
 
 
 def timed_import(ledger: Any, config: StorageConfig, source: Path, claims: int, workers: int = 1) -> Imported:

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from itertools import chain, islice
 
 import orjson
@@ -189,3 +189,16 @@ class BatchWorkers:
     def close(self) -> None:
         """Stop the workers (after the batches they hold)."""
         self._spawned.close()
+
+
+@contextmanager
+def batch_workers(config: StorageConfig, count: int) -> Iterator[BatchWorkers | None]:
+    """``count`` batch worker processes (None for 0), closed on exit; they start with the first file big enough."""
+    if count < 0:
+        raise ValueError(f"batch workers must be 0 or more, not {count}")
+    workers = BatchWorkers(config, count) if count > 0 else None
+    try:
+        yield workers
+    finally:
+        if workers is not None:
+            workers.close()

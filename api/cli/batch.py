@@ -14,7 +14,6 @@ The commands call :mod:`adapters.batch.processing`, as the transports do.
 from __future__ import annotations
 
 import json
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,10 +23,10 @@ from rich.console import Console
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from adapters.batch.processing import BatchOutcome, process_claims_file, sealing_checkpoint
-from adapters.batch.workers import BatchWorkers
+from adapters.batch.workers import batch_workers
 from adapters.feeds.runs import FeedRunJournal
 from adapters.opening import open_audit_log, open_ledger
-from adapters.storage import DEFAULT_DATA_DIR, StorageConfig
+from adapters.storage import DEFAULT_DATA_DIR
 from api.cli.options import DatabaseUrl, DataDir, existing
 from api.cli.proofs import SigningKey
 from api.settings import Settings
@@ -70,17 +69,6 @@ def _run_summary(outcome: BatchOutcome) -> dict[str, Any]:
     }
 
 
-class _Workers:
-    """``workers`` batch worker processes (none for 0), closed with the command."""
-
-    def __init__(self, config: StorageConfig, count: int) -> None:
-        self.workers = BatchWorkers(config, count) if count > 0 else None
-
-    def close(self) -> None:
-        if self.workers is not None:
-            self.workers.close()
-
-
 @batch_app.command("run")
 def run(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The claims file.")],
@@ -111,7 +99,7 @@ def run(
     with (
         open_ledger(config) as ledger,
         open_audit_log(config) as audit,
-        closing(_Workers(config, workers)) as pool,
+        batch_workers(config, workers) as pool,
         Progress(
             TextColumn("importing {task.description}: {task.completed} lines"),
             TimeElapsedColumn(),
@@ -129,7 +117,7 @@ def run(
             checkpoint_covering=sealing_checkpoint(config, signing_key),
             default_level=level.value,
             progress=lambda done: progress.update(task, completed=done),
-            workers=pool.workers,
+            workers=pool,
         )
     _echo(_run_summary(outcome))
     if outcome.report.status is ClaimsFileStatus.REJECTED:
