@@ -129,6 +129,24 @@ def process_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU seconds of the live processes named ``postgres`` (the local server: its backends and
+    its background processes); a backend that exits takes its CPU with it."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, _, rest = stat.partition(" (")[2].rpartition(")")
+        if name == "postgres":
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def machine_cpu_ticks() -> tuple[int, int]:
     """(busy, total) jiffies over all CPUs from /proc/stat; (0, 0) where unavailable."""
     try:
@@ -151,6 +169,10 @@ class Phase:
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     machine_busy: float | None = None
+    machine_cpu_seconds: float = 0.0
+    """CPU seconds of the whole machine (every core, every process) during the phase."""
+    postgres_cpu_seconds: float = 0.0
+    """CPU seconds of the local PostgreSQL server's processes during the phase (:func:`postgres_cpu_seconds`)."""
     rss_start_kib: int = 0
     rss_peak_kib: int = 0
     started_at: float = 0.0  # time.monotonic(): comparable across processes on one Linux machine
@@ -166,6 +188,7 @@ def measure_phase() -> Iterator[Phase]:
     """Time the body; record CPU use, the RSS before it and the peak RSS after it."""
     phase = Phase(rss_start_kib=current_rss_kib())
     busy_before, total_before = machine_cpu_ticks()
+    postgres_before = postgres_cpu_seconds()
     cpu_before = process_cpu_seconds()
     phase.started_at = time.monotonic()
     start = time.perf_counter()
@@ -176,6 +199,8 @@ def measure_phase() -> Iterator[Phase]:
         phase.ended_at = time.monotonic()
         phase.cpu_seconds = process_cpu_seconds() - cpu_before
         busy_after, total_after = machine_cpu_ticks()
+        phase.postgres_cpu_seconds = postgres_cpu_seconds() - postgres_before
+        phase.machine_cpu_seconds = (busy_after - busy_before) / os.sysconf("SC_CLK_TCK")
         if total_after > total_before:
             phase.machine_busy = (busy_after - busy_before) / (total_after - total_before)
         phase.rss_peak_kib = peak_rss_kib()

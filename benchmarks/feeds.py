@@ -127,6 +127,8 @@ def bulk_and_enrollment(
             "worker_cpu_seconds": round(worker_cpu, 2),
             "rows_per_s": round(rows / phase.seconds, 1),
             "cpu_us_per_row": round(cpu / rows * 1e6, 1),
+            "postgres_cpu_us_per_row": round(phase.postgres_cpu_seconds / rows * 1e6, 1),
+            "machine_cpu_us_per_row": round(phase.machine_cpu_seconds / rows * 1e6, 1),
             "seal_wait_seconds": round(seal_wait, 2),
             "worker_rss_peak_mib": round(sum(worker_peaks) / 1024, 1),
             "batches_taken_back": taken_back,

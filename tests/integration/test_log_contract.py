@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import threading
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -14,6 +15,7 @@ from support.ledgers import open_toy_ledger
 from support.toy import Account
 from support.writers import write_accounts
 
+from adapters.postgres.log import COPY_MIN_ENTRIES, PostgresLogRecorder, _uuid_bytes
 from adapters.storage import StorageConfig, open_recorder
 from ledger_core.engine.envelope import decode_entry
 from ledger_core.engine.errors import ChainBroken, ConcurrencyConflict
@@ -277,3 +279,79 @@ def test_a_ledger_without_the_partner_topic_index_gets_it_when_opened(database_u
     sqlite = database_url.startswith("sqlite")
     names = "SELECT name FROM sqlite_master WHERE type = 'index'" if sqlite else "SELECT indexname FROM pg_indexes"
     assert ("ledger_log_partner_topic",) in execute(database_url, names)
+
+
+def test_a_bulk_batch_stores_what_small_batches_store(database_url: str, tmp_path: Path) -> None:
+    """A batch of ``COPY_MIN_ENTRIES`` entries or more (written with a binary COPY on PostgreSQL) stores the rows
+    a save at a time would (the same columns and entries but their times, compared with a SQLite ledger fed
+    the same saves one by one); and when one of its creations exists already, the batch is written again with
+    every head read and only that save is refused."""
+    ledger, recorder = open_toy_ledger(database_url)
+    reference, reference_recorder = open_toy_ledger(f"sqlite:///{tmp_path / 'reference.db'}")
+    with ledger, reference:
+        to_draft = ledger.app.envelope_mapper.to_draft
+        accounts = [Account.open("acme" if index % 2 else None, f"bulk-{index}") for index in range(COPY_MIN_ENTRIES)]
+        saves = [[to_draft(event) for event in account.collect_events()] for account in accounts]
+        assert recorder._commit_batch(saves) == [[index] for index in range(COPY_MIN_ENTRIES)]
+        for save in saves:
+            reference_recorder.submit_drafts(save).result()
+        columns = ("position", "aggregate_id", "aggregate_version", "type", "partner_id")
+        stored = recorder.read_rows(0, COPY_MIN_ENTRIES + 1)
+        expected = reference_recorder.read_rows(0, COPY_MIN_ENTRIES + 1)
+        assert [[getattr(row, name) for name in columns] for row in stored] == [
+            [getattr(row, name) for name in columns] for row in expected
+        ]
+        entries = [decode_entry(row.entry) for row in stored]
+        assert [(entry.event_id, entry.payload) for entry in entries] == [
+            (entry.event_id, entry.payload) for entry in (decode_entry(row.entry) for row in expected)
+        ]
+        assert [entry.event_id for entry in entries] == [draft.event_id for [draft] in saves]
+        assert ledger.app.load(Account, accounts[7].id, "account").name == "bulk-7"
+
+        again = Account.open("acme", "bulk-3")  # the same id as accounts[3]: exists
+        fresh = [Account.open("acme", f"bulk-fresh-{index}") for index in range(COPY_MIN_ENTRIES)]
+        second = [[to_draft(event) for event in account.collect_events()] for account in (again, *fresh)]
+        outcomes = recorder._commit_batch(second)
+        assert isinstance(outcomes[0], ConcurrencyConflict)
+        assert outcomes[1:] == [[COPY_MIN_ENTRIES + index] for index in range(COPY_MIN_ENTRIES)]
+        assert ledger.size() == 2 * COPY_MIN_ENTRIES
+        assert ledger.verify().size == 2 * COPY_MIN_ENTRIES
+
+
+def test_a_bulk_batch_goes_by_copy_on_postgresql(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a batch of ``COPY_MIN_ENTRIES`` entries takes the COPY path, a smaller one the INSERT."""
+    copied: list[int] = []
+    copy = PostgresLogRecorder._copy
+
+    def spy(conn: Any, entries: Any) -> bool:
+        done = copy(conn, entries)
+        copied.append(len(entries) if done else 0)
+        return done
+
+    monkeypatch.setattr(PostgresLogRecorder, "_copy", staticmethod(spy))
+    ledger, recorder = open_toy_ledger(postgres_url)
+    with ledger:
+        to_draft = ledger.app.envelope_mapper.to_draft
+        for count in (COPY_MIN_ENTRIES - 1, COPY_MIN_ENTRIES):
+            accounts = [Account.open("acme", f"sized-{count}-{index}") for index in range(count)]
+            recorder._commit_batch([[to_draft(event) for event in account.collect_events()] for account in accounts])
+        assert copied == [COPY_MIN_ENTRIES]
+        assert ledger.verify().size == 2 * COPY_MIN_ENTRIES - 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", bytes.fromhex("a0eebc999c0b4ef8bb6d6bb9bd380a11")),
+        ("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", bytes.fromhex("a0eebc999c0b4ef8bb6d6bb9bd380a11")),
+        ("a0eebc999c0b4ef8bb6d6bb9bd380a11", None),  # valid for PostgreSQL: left to INSERT's cast
+        ("{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}", None),
+        ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1 ", None),
+        ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g", None),
+        ("account-1", None),
+    ],
+)
+def test_only_a_uuid_in_its_usual_form_is_copied_as_bytes(text: str, expected: bytes | None) -> None:
+    """The COPY path converts ids in the 8-4-4-4-12 form only; anything else sends the batch by INSERT, whose
+    cast decides as PostgreSQL always did."""
+    assert _uuid_bytes(text) == expected
