@@ -129,10 +129,9 @@ def process_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def postgres_cpu_seconds() -> float:
-    """User + system CPU seconds of the live processes named ``postgres`` (the local server: its backends and
-    its background processes); a backend that exits takes its CPU with it."""
-    total = 0
+def proc_stats() -> Iterator[tuple[int, str, list[str]]]:
+    """``(pid, command name, the fields after the name)`` of every live process, from ``/proc/<pid>/stat``
+    (``fields[1]`` is the parent's pid, ``fields[11]`` and ``fields[12]`` the user and system ticks)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -140,11 +139,15 @@ def postgres_cpu_seconds() -> float:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        name, _, rest = stat.partition(" (")[2].rpartition(")")
-        if name == "postgres":
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+        head, _, rest = stat.rpartition(")")
+        yield int(entry.name), head.partition("(")[2], rest.split()
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU seconds of the live processes named ``postgres`` (the local server: its backends and
+    its background processes); a backend that exits takes its CPU with it."""
+    ticks = sum(int(fields[11]) + int(fields[12]) for _, name, fields in proc_stats() if name == "postgres")
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def machine_cpu_ticks() -> tuple[int, int]:

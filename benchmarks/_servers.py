@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from _common import log
+from _common import log, proc_stats
 
 import httpx
 
@@ -39,15 +39,8 @@ UNLIMITED = [10_000_000, 1_000_000, None]
 # -- processes ------------------------------------------------------------------------------------------
 def _proc_children() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+    for pid, _, fields in proc_stats():
+        children.setdefault(int(fields[1]), []).append(pid)
     return children
 
 
