@@ -11,7 +11,7 @@ Durability and locking (see README.md beside this file): a batch is one transact
 the head inside the lock, inserts the rows with one ``INSERT ... SELECT FROM unnest(arrays)`` and
 commits, in three round trips (pipeline mode); only then are the callers' futures completed. A batch of
 :data:`COPY_MIN_ENTRIES` entries or more (a bulk load's) is written with a binary ``COPY`` instead, one
-round trip more and about a third less of PostgreSQL's CPU per row (docs/performance.md).
+round trip more and about a fifth less of PostgreSQL's CPU per row (:data:`COPY_MIN_ENTRIES`).
 ``pg_notify('ledger_log', size)`` tells followers that the log grew.
 """
 
@@ -334,7 +334,8 @@ class PostgresLogRecorder(SequencedRecorder):
                 rows = [] if heads_cursor is None else heads_cursor.fetchall()
                 heads = {row[0]: AggregateHead(row[1], row[2]) for row in rows}
                 batch = self.sequence(head, saves, heads)
-                # Round trip 2: the rows (one INSERT over arrays) and the notification, pipelined.
+                # Round trip 2: the rows (one INSERT over arrays) and the notification, pipelined; a bulk batch's
+                # rows by COPY, then the notification.
                 copied = len(batch.entries) >= COPY_MIN_ENTRIES and self._copy(conn, batch.entries)
                 if copied:
                     conn.execute(NOTIFY, (str(batch.head.size),))
@@ -363,12 +364,12 @@ class PostgresLogRecorder(SequencedRecorder):
             if event_id is None or originator_id is None:
                 return False
             rows.append((entry.position, event_id, originator_id, *entry[3:]))
-        cursor = conn.cursor()
-        cursor.adapters.register_dumper(_UuidBytes, _UuidBytesDumper)  # this cursor's adapters only
-        with cursor.copy(COPY) as copy:
-            copy.set_types(list(COPY_TYPES))
-            for row in rows:
-                copy.write_row(row)
+        with conn.cursor() as cursor:
+            cursor.adapters.register_dumper(_UuidBytes, _UuidBytesDumper)  # this cursor's adapters only
+            with cursor.copy(COPY) as copy:
+                copy.set_types(list(COPY_TYPES))
+                for row in rows:
+                    copy.write_row(row)
         return True
 
     def _fetch(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
