@@ -37,28 +37,20 @@ UNLIMITED = [10_000_000, 1_000_000, None]
 
 
 # -- processes ------------------------------------------------------------------------------------------
-def _proc_children() -> dict[int, list[int]]:
+def tree_cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU seconds of the live processes in the trees under ``roots`` (Linux /proc, read once)."""
     children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
     for pid, _, fields in proc_stats():
         children.setdefault(int(fields[1]), []).append(pid)
-    return children
-
-
-def tree_cpu_seconds(roots: list[int]) -> float:
-    """User + system CPU seconds of the live processes in the trees under ``roots`` (Linux /proc)."""
-    children = _proc_children()
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+    total = 0
     stack = list(roots)
     while stack:
         pid = stack.pop()
         stack.extend(children.get(pid, []))
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return total
+        total += ticks.get(pid, 0)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def pid_cpu_seconds(pid: int) -> float:
@@ -72,15 +64,7 @@ def pid_cpu_seconds(pid: int) -> float:
 
 def pids_named(command: str) -> list[int]:
     """The processes whose ``comm`` is ``command`` (e.g. ``redis-server``)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == command:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
+    return [pid for pid, name, _ in proc_stats() if name == command]
 
 
 def tag_application(database_url: str, application: str) -> str:
