@@ -17,10 +17,8 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from _common import (
@@ -35,8 +33,7 @@ from _common import (
 
 from _servers import pid_cpu_seconds
 
-import adapters.postgres.log as postgres_log
-from adapters.storage import StorageConfig, open_recorder
+from adapters.postgres.log import COPY_MIN_ENTRIES, PostgresLogRecorder
 from ledger_core.engine.envelope import CanonicalPayload, EventDraft
 
 WAYS = ("insert", "copy")
@@ -51,7 +48,7 @@ def drafts(size: int) -> list[list[EventDraft]]:
     return saves
 
 
-def write_batches(recorder: Any, batches: list[list[list[EventDraft]]]) -> dict[str, float]:
+def write_batches(recorder: PostgresLogRecorder, batches: list[list[list[EventDraft]]]) -> dict[str, float]:
     """Write every batch through ``recorder._commit_batch``; wall, process CPU and backend CPU in seconds."""
     backend = recorder._writer_connection().info.backend_pid
     wall = cpu = server = 0.0
@@ -74,29 +71,21 @@ def main() -> None:
     args = parser.parse_args()
     batches = args.batches or (10 if args.quick else 30)
     rounds = args.rounds or (2 if args.quick else 4)
-    if args.batch_size < postgres_log.COPY_MIN_ENTRIES:
-        sys.exit(f"--batch-size must be at least COPY_MIN_ENTRIES ({postgres_log.COPY_MIN_ENTRIES})")
-    copy_min = postgres_log.COPY_MIN_ENTRIES
+    if args.batch_size < COPY_MIN_ENTRIES:
+        sys.exit(f"--batch-size must be at least COPY_MIN_ENTRIES ({COPY_MIN_ENTRIES})")
     per_round: dict[str, list[dict[str, float]]] = {way: [] for way in WAYS}
     started = utc_now()
     with (
         fresh_postgres_schema(args.postgres_url, "logcopy_insert") as insert_schema,
         fresh_postgres_schema(args.postgres_url, "logcopy_copy") as copy_schema,
-        tempfile.TemporaryDirectory() as data,
     ):
-        recorders = {
-            "insert": open_recorder(StorageConfig(Path(data), insert_schema.url)),
-            "copy": open_recorder(StorageConfig(Path(data), copy_schema.url)),
-        }
+        recorders = {"insert": PostgresLogRecorder(insert_schema.url), "copy": PostgresLogRecorder(copy_schema.url)}
+        recorders["insert"].copy_min_entries = sys.maxsize  # never COPY
         try:
             for _ in range(rounds):
                 for way in WAYS:
                     work = [drafts(args.batch_size) for _ in range(batches)]
-                    postgres_log.COPY_MIN_ENTRIES = copy_min if way == "copy" else sys.maxsize
-                    try:
-                        per_round[way].append(write_batches(recorders[way], work))
-                    finally:
-                        postgres_log.COPY_MIN_ENTRIES = copy_min
+                    per_round[way].append(write_batches(recorders[way], work))
         finally:
             for recorder in recorders.values():
                 recorder.close()

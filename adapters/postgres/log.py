@@ -291,6 +291,8 @@ class PostgresLogRecorder(SequencedRecorder):
         # Reads only, one statement each: autocommit saves the COMMIT round trip.
         self.pool: Pool = open_pool(conninfo, name="ledger", size=pool_size, schema=SCHEMA if create_tables else None)
         self._writer_conn: psycopg.Connection[Any] | None = None  # used by the writer thread only
+        self.copy_min_entries = COPY_MIN_ENTRIES
+        """Batches of at least this many entries go by :data:`COPY` (``benchmarks/log_copy.py`` compares)."""
 
     def _connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         return pooled(self.pool)
@@ -336,7 +338,7 @@ class PostgresLogRecorder(SequencedRecorder):
                 batch = self.sequence(head, saves, heads)
                 # Round trip 2: the rows (one INSERT over arrays) and the notification, pipelined; a bulk batch's
                 # rows by COPY, then the notification.
-                copied = len(batch.entries) >= COPY_MIN_ENTRIES and self._copy(conn, batch.entries)
+                copied = len(batch.entries) >= self.copy_min_entries and self._copy(conn, batch.entries)
                 if copied:
                     conn.execute(NOTIFY, (str(batch.head.size),))
                 elif batch.entries:
