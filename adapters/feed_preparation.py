@@ -29,6 +29,7 @@ from datetime import date
 
 from adapters.files.master_key import KeyWrapper
 from adapters.gc_threshold import BULK_THRESHOLDS
+from adapters.ports import ManagedKeyStore
 from adapters.storage import StorageConfig, open_key_store
 from adapters.worker_processes import SpawnedPool, die_with_parent
 from ledger_core.members.feeds.preparation import PreparedBatch, RowBatch, prepare_batch
@@ -41,26 +42,35 @@ _TAKEN_BACK_AHEAD = 2
 _PREPARED = RowBatch([], [], 0)
 """Stands for the rows of a batch the loader prepared itself (dropped)."""
 
+_keys: ManagedKeyStore | None = None
+"""The worker process's key store (set by :func:`_start_worker`)."""
 _vault: PersonalDataVault | None = None
-"""The worker process's vault (set by :func:`_start_worker`)."""
+"""The worker process's vault over :data:`_keys`."""
 
 
 def _start_worker(config: StorageConfig, master_key: bytes) -> None:
     """A worker's start: its own key-store connection and vault (closed when the process ends). The
     cyclic collector runs ~100x less often than by default (:mod:`adapters.gc_threshold`): a batch
     makes tens of thousands of small containers and no cycles; the default threshold spent ~12 % of a
-    worker's CPU collecting them."""
-    global _vault
+    worker's CPU collecting them.
+
+    The key store commits behind (``commit_behind``): a batch's new keys commit on a thread of the worker
+    while the batch is sealed, and :func:`_prepare` waits for that commit before the batch leaves the
+    worker, so the loader never saves an entry sealed under a key that is not stored yet."""
+    global _keys, _vault
     die_with_parent()
-    _vault = PersonalDataVault(open_key_store(config, KeyWrapper(master_key), bulk=True))
+    _keys = open_key_store(config, KeyWrapper(master_key), bulk=True, commit_behind=True)
+    _vault = PersonalDataVault(_keys)
     gc.freeze()  # what the start imported is permanent: never scanned again
     gc.set_threshold(*BULK_THRESHOLDS)
 
 
 def _prepare(partner_id: str, on: date, batch: RowBatch) -> PreparedBatch:
-    if _vault is None:  # the initializer runs first in every worker; a worker without it is a bug
+    if _vault is None or _keys is None:  # the initializer runs first in every worker; without it, a bug
         raise RuntimeError("preparation worker started without its vault")
-    return prepare_batch(_vault, partner_id, on, batch)
+    prepared = prepare_batch(_vault, partner_id, on, batch)
+    _keys.committed()  # its keys are stored before the batch is handed back (a failed commit is raised)
+    return prepared
 
 
 class _End:

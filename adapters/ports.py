@@ -231,6 +231,11 @@ class MasterKeyMismatch(LedgerError):
 class ManagedKeyStore(KeyStore, Protocol):
     """A :class:`~ledger_core.members.ports.KeyStore` with a lifetime."""
 
+    def committed(self) -> None:
+        """Return once every key this store has handed out is committed; raise the failure of a commit that
+        failed. A store that commits before each call returns has nothing to wait for."""
+        ...
+
     def close(self) -> None: ...
 
 

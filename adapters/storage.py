@@ -231,10 +231,14 @@ def open_outbox(config: StorageConfig) -> OutboxStore:
     return SQLiteOutboxStore(config.sqlite_path())
 
 
-def open_key_store(config: StorageConfig, wrapper: KeyWrapping, *, bulk: bool = False) -> ManagedKeyStore:
+def open_key_store(
+    config: StorageConfig, wrapper: KeyWrapping, *, bulk: bool = False, commit_behind: bool = False
+) -> ManagedKeyStore:
     """Subject data keys in the database ``config`` names, wrapped by ``wrapper``; ``bulk`` for a connection
     that creates keys by the thousand (the eligibility feed's preparation workers): on SQLite it gets a
-    larger page cache (:data:`BULK_KEY_CACHE_MIB`) and checkpoints less often (:data:`BULK_KEY_WAL_PAGES`)."""
+    larger page cache (:data:`BULK_KEY_CACHE_MIB`) and checkpoints less often (:data:`BULK_KEY_WAL_PAGES`).
+    ``commit_behind`` (SQLite): batch calls return before their commit, which
+    :meth:`~adapters.ports.ManagedKeyStore.committed` waits for (:class:`~adapters.sqlite.keys.SQLiteKeyStore`)."""
     url = config.postgres_url()
     if url is not None:
         from adapters.postgres.keys import PostgresKeyStore
@@ -248,6 +252,7 @@ def open_key_store(config: StorageConfig, wrapper: KeyWrapping, *, bulk: bool = 
         cache_mib=BULK_KEY_CACHE_MIB if bulk else None,
         checkpoint_pages=BULK_KEY_WAL_PAGES if bulk else None,
         legacy=config.sqlite_path(),
+        commit_behind=commit_behind,
     )
 
 

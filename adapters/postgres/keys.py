@@ -127,6 +127,10 @@ class PostgresKeyStore:
                 result.update(self._read_keys(raced))
         return SubjectKeys(result, frozenset(inserted))
 
+    def committed(self) -> None:
+        """:class:`~adapters.ports.ManagedKeyStore`: every call here commits before it returns, so every key
+        handed out is committed already."""
+
     def _read_keys(self, subjects: list[str]) -> dict[str, tuple[str, bytes]]:
         rows = self._conn.execute(
             "SELECT subject, key_id, wrapped FROM subject_keys WHERE subject = ANY(%b::text[])", (subjects,)

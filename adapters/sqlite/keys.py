@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,14 +69,25 @@ class SQLiteKeyStore:
         cache_mib: int | None = None,
         checkpoint_pages: int | None = None,
         legacy: Path | None = None,
+        commit_behind: bool = False,
     ) -> None:
         """``cache_mib``: this connection's page cache (SQLite's default, 2 MiB, when None). A bulk load's
         batches probe and extend the subject index at random pages: with a 1,000,000-key store a 16 MiB
         cache halved the key store's CPU per key (docs/performance.md). ``checkpoint_pages``: the WAL size at
         which this connection checkpoints (SQLite's default, 1,000 pages, when None). ``legacy``: the ledger's
-        file, which may still hold keys from before they had a file of their own; they are moved here."""
+        file, which may still hold keys from before they had a file of their own; they are moved here.
+
+        ``commit_behind``: :meth:`get_or_create_many` returns its keys before its transaction has committed;
+        the commit runs on a thread of this store (SQLite releases the GIL while it writes the WAL and syncs,
+        so the caller's sealing goes on beside it) and :meth:`committed` waits for it. For a caller that
+        keeps what it sealed to itself until :meth:`committed` returns (the eligibility feed's preparation
+        workers: docs/performance.md); every other method waits for a commit in flight first."""
         self._wrapper = wrapper
         self._lock = threading.Lock()
+        self._committer = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-keys-commit") if commit_behind else None
+        )
+        self._committing: Future[None] | None = None
         private_database(path)
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._conn.execute("PRAGMA secure_delete=ON")
@@ -164,6 +176,7 @@ class SQLiteKeyStore:
 
     def get_or_create(self, subject: str) -> tuple[str, bytes]:
         with self._lock:
+            self._settle()
             if self._conn.execute("SELECT 1 FROM erased_subjects WHERE subject = ?", (subject,)).fetchone():
                 raise PersonalDataErased(subject)
             row = self._conn.execute(
@@ -183,36 +196,73 @@ class SQLiteKeyStore:
         lock is held from the reads to the inserts, so every key inserted here is one no other caller has."""
         result: dict[str, tuple[str, bytes]] = {}
         created: set[str] = set()
-        with self._lock, self._immediate():
-            for start in range(0, len(subjects), _IN_CHUNK):
-                chunk = list(subjects[start : start + _IN_CHUNK])
-                marks = ",".join("?" * len(chunk))
-                erased = {
-                    row[0]
-                    for row in self._conn.execute(
-                        f"SELECT subject FROM erased_subjects WHERE subject IN ({marks})", chunk
-                    )
-                }
-                for subject, key_id, wrapped in self._conn.execute(
-                    f"SELECT subject, key_id, wrapped FROM subject_keys WHERE subject IN ({marks})", chunk
-                ):
-                    result[subject] = (key_id, self._wrapper.unwrap(key_id, wrapped))
-                missing = [subject for subject in chunk if subject not in result and subject not in erased]
-                fresh = []
-                for subject, (key_id, key) in zip(missing, new_subject_keys(len(missing)), strict=True):
-                    result[subject] = (key_id, key)
-                    fresh.append((key_id, subject, self._wrapper.wrap(key_id, key)))
-                self._conn.executemany("INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (?, ?, ?)", fresh)
-                created.update(missing)
+        with self._lock:
+            self._settle()
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._read_or_insert(subjects, result, created)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            if self._committer is None:
+                self._conn.execute("COMMIT")
+            else:
+                self._committing = self._committer.submit(self._commit)
         return SubjectKeys(result, frozenset(created))
+
+    def committed(self) -> None:
+        """Return once the last :meth:`get_or_create_many`'s keys are committed (at once without
+        ``commit_behind``: each call commits before it returns); raise its commit's failure, if it failed
+        (then none of those keys is stored, and nothing sealed under them may be kept)."""
+        with self._lock:
+            self._settle()
+
+    def _commit(self) -> None:
+        """The transaction left open by :meth:`get_or_create_many`, committed (on the committer thread)."""
+        try:
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    def _settle(self) -> None:
+        """Wait for a commit in flight (the caller holds the lock); its failure is raised here, once."""
+        if self._committing is not None:
+            pending, self._committing = self._committing, None
+            pending.result()
+
+    def _read_or_insert(self, subjects: Sequence[str], result: dict[str, tuple[str, bytes]], created: set[str]) -> None:
+        """Inside a write transaction: read the subjects' keys into ``result`` and insert the missing ones
+        (named in ``created``); erased subjects get none."""
+        for start in range(0, len(subjects), _IN_CHUNK):
+            chunk = list(subjects[start : start + _IN_CHUNK])
+            marks = ",".join("?" * len(chunk))
+            erased = {
+                row[0]
+                for row in self._conn.execute(f"SELECT subject FROM erased_subjects WHERE subject IN ({marks})", chunk)
+            }
+            for subject, key_id, wrapped in self._conn.execute(
+                f"SELECT subject, key_id, wrapped FROM subject_keys WHERE subject IN ({marks})", chunk
+            ):
+                result[subject] = (key_id, self._wrapper.unwrap(key_id, wrapped))
+            missing = [subject for subject in chunk if subject not in result and subject not in erased]
+            fresh = []
+            for subject, (key_id, key) in zip(missing, new_subject_keys(len(missing)), strict=True):
+                result[subject] = (key_id, key)
+                fresh.append((key_id, subject, self._wrapper.wrap(key_id, key)))
+            self._conn.executemany("INSERT INTO subject_keys (key_id, subject, wrapped) VALUES (?, ?, ?)", fresh)
+            created.update(missing)
 
     def get(self, key_id: str) -> bytes | None:
         with self._lock:
+            self._settle()
             row = self._conn.execute("SELECT wrapped FROM subject_keys WHERE key_id = ?", (key_id,)).fetchone()
         return None if row is None else self._wrapper.unwrap(key_id, row[0])
 
     def destroy(self, subject: str) -> int:
         with self._lock:
+            self._settle()
             with self._immediate():
                 count = self._conn.execute("DELETE FROM subject_keys WHERE subject = ?", (subject,)).rowcount
                 self._conn.execute(
@@ -222,4 +272,11 @@ class SQLiteKeyStore:
         return int(count)
 
     def close(self) -> None:
-        self._conn.close()
+        """Close the connection, after a commit in flight (whose failure is raised after closing)."""
+        try:
+            with self._lock:
+                self._settle()
+        finally:
+            if self._committer is not None:
+                self._committer.shutdown()
+            self._conn.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.databases import execute, key_store_url
@@ -128,3 +130,64 @@ def test_an_interrupted_move_resumes_without_bringing_back_an_erased_key(tmp_pat
     finally:
         store.close()
     assert "subject_keys" not in _tables(config.sqlite_path())
+
+
+class _FailingCommit:
+    """A SQLite connection whose COMMIT fails (as a full disk's would); everything else goes through."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def execute(self, sql: str, *parameters: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.connection.execute(sql, *parameters)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.connection, name)
+
+
+def test_a_store_that_commits_behind_has_stored_every_key_once_committed_returns(tmp_path: Path) -> None:
+    """``commit_behind`` (the feed workers' key store): a batch's keys are handed out before their commit; once
+    ``committed()`` returns another connection reads the same keys, and the store's own next call waits for it."""
+    wrapper = KeyWrapper(b"\x07" * 32)
+    path = StorageConfig(tmp_path).sqlite_keys_path()
+    store = SQLiteKeyStore(path, wrapper, commit_behind=True)
+    other = SQLiteKeyStore(path, wrapper)
+    try:
+        subjects = [f"partner/n{i}" for i in range(900)]
+        keys, created = store.get_or_create_many(subjects)
+        assert created == frozenset(subjects)
+        store.committed()
+        assert other.get_or_create_many(subjects) == (keys, frozenset())  # stored, and not created again
+        more, _ = store.get_or_create_many(["partner/m0"])
+        key_id, key = more["partner/m0"]
+        assert store.get(key_id) == key  # waits for the commit in flight, then reads it
+        assert other.get(key_id) == key
+    finally:
+        store.close()
+        other.close()
+
+
+def test_a_failed_commit_behind_is_raised_once_and_stores_none_of_its_keys(tmp_path: Path) -> None:
+    """A commit that fails behind the caller is raised by ``committed()`` (once), and none of its keys is
+    stored: nothing sealed under them may be kept. The store goes on working afterwards."""
+    wrapper = KeyWrapper(b"\x07" * 32)
+    path = StorageConfig(tmp_path).sqlite_keys_path()
+    store = SQLiteKeyStore(path, wrapper, commit_behind=True)
+    try:
+        connection = store._conn
+        store._conn = _FailingCommit(connection)  # type: ignore[assignment]
+        lost, _ = store.get_or_create_many(["partner/x", "partner/y"])
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            store.committed()
+        store._conn = connection
+        store.committed()  # the failure was raised once
+        assert execute(f"sqlite:///{path}", "SELECT count(*) FROM subject_keys")[0][0] == 0
+        keys, created = store.get_or_create_many(["partner/x"])
+        assert created == {"partner/x"}
+        assert keys["partner/x"] != lost["partner/x"]
+        store.committed()
+        assert execute(f"sqlite:///{path}", "SELECT count(*) FROM subject_keys")[0][0] == 1
+    finally:
+        store.close()
