@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -189,5 +190,72 @@ def test_a_failed_commit_behind_is_raised_once_and_stores_none_of_its_keys(tmp_p
         assert keys["partner/x"] != lost["partner/x"]
         store.committed()
         assert execute(f"sqlite:///{path}", "SELECT count(*) FROM subject_keys")[0][0] == 1
+    finally:
+        store.close()
+
+
+def _counting(
+    copy: Callable[[dict[str, tuple[str, bytes]]], None], copies: list[int]
+) -> Callable[[dict[str, tuple[str, bytes]]], None]:
+    """``copy`` (a store's ``_copy``), noting how many keys each call was given."""
+
+    def counted(fresh: dict[str, tuple[str, bytes]]) -> None:
+        copies.append(len(fresh))
+        copy(fresh)
+
+    return counted
+
+
+def test_a_bulk_batch_goes_by_copy_and_a_key_stored_meanwhile_wins(postgres_url: str) -> None:
+    """PostgreSQL: a batch of at least ``copy_min_keys`` new subjects is written by ``COPY``; when another
+    process stores one of its subjects' keys between the batch's read and its ``COPY``, the ``COPY`` fails on the
+    subject index, and the batch is done again the ``INSERT ... ON CONFLICT`` way: that subject gets the other
+    process's key (not among ``created``), the others get theirs, and nothing is stored twice."""
+    wrapper = KeyWrapper(b"\x07" * 32)
+    store = PostgresKeyStore(postgres_url, wrapper)
+    other = PostgresKeyStore(postgres_url, wrapper)
+    read_keys, copy = store._read_keys, store._copy
+    raced: list[tuple[str, bytes]] = []
+    copies: list[int] = []
+
+    def read_then_race(subjects: list[str]) -> dict[str, tuple[str, bytes]]:
+        found = read_keys(subjects)
+        if not raced:  # once: after the first read of the first attempt
+            raced.append(other.get_or_create("partner/n7"))
+        return found
+
+    try:
+        subjects = [f"partner/n{i}" for i in range(store.copy_min_keys * 2)]
+        store._read_keys = read_then_race  # type: ignore[method-assign]
+        store._copy = _counting(copy, copies)  # type: ignore[method-assign,assignment]
+        keys, created = store.get_or_create_many(subjects)
+        assert copies == [len(subjects)]  # the COPY was tried, failed, and not tried again
+        assert keys["partner/n7"] == raced[0]
+        assert created == frozenset(subjects) - {"partner/n7"}
+        assert all(other.get_or_create(subject) == keys[subject] for subject in subjects)
+        stored = execute(postgres_url, "SELECT count(*), count(DISTINCT subject) FROM subject_keys")[0]
+        assert stored == (len(subjects), len(subjects))
+    finally:
+        store.close()
+        other.close()
+
+
+def test_a_bulk_batch_by_copy_stores_what_the_insert_stores(postgres_url: str) -> None:
+    """The same batch call with and without ``COPY``: the same subjects created, the same keys read back."""
+    wrapper = KeyWrapper(b"\x07" * 32)
+    store = PostgresKeyStore(postgres_url, wrapper)
+    try:
+        copied = [f"partner/c{i}" for i in range(200)]
+        inserted = [f"partner/i{i}" for i in range(200)]
+        copies: list[int] = []
+        store._copy = _counting(store._copy, copies)  # type: ignore[method-assign,assignment]
+        by_copy = store.get_or_create_many(copied)
+        store.copy_min_keys = 10**9  # never COPY
+        by_insert = store.get_or_create_many(inserted)
+        assert copies == [200]
+        assert by_copy.created == frozenset(copied)
+        assert by_insert.created == frozenset(inserted)
+        assert store.get_or_create_many([*copied, *inserted]) == ({**by_copy.keys, **by_insert.keys}, frozenset())
+        assert all(store.get(key_id) == key for key_id, key in by_copy.keys.values())
     finally:
         store.close()
