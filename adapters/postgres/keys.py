@@ -105,7 +105,7 @@ class PostgresKeyStore:
 
         When :attr:`copy_min_keys` or more are missing they are written with one binary ``COPY`` instead of
         ``INSERT ... ON CONFLICT`` (the transaction read them missing; the server's CPU per key falls by
-        about a third: docs/performance.md); a key another process inserted meanwhile makes the ``COPY``
+        about a fifth: docs/performance.md); a key another process inserted meanwhile makes the ``COPY``
         fail on the subject index, and the call is made again the ``INSERT ... ON CONFLICT`` way."""
         if not subjects:
             return SubjectKeys({}, frozenset())

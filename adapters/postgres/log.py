@@ -244,10 +244,6 @@ def _position(row: tuple[Any, ...]) -> int:
     return int(row[0])
 
 
-class _UuidBytes:
-    """Marks the uuid columns of a :data:`COPY` (only :class:`_UuidBytesDumper`'s oid matters)."""
-
-
 class _UuidBytesDumper(Dumper):
     """A uuid in COPY's binary format: its 16 bytes, given as they are (:func:`_uuid_bytes`)."""
 
@@ -367,7 +363,8 @@ class PostgresLogRecorder(SequencedRecorder):
                 return False
             rows.append((entry.position, event_id, originator_id, *entry[3:]))
         with conn.cursor() as cursor:
-            cursor.adapters.register_dumper(_UuidBytes, _UuidBytesDumper)  # this cursor's adapters only
+            # By oid only (psycopg's documented way for COPY after set_types), on this cursor's adapters only.
+            cursor.adapters.register_dumper(None, _UuidBytesDumper)
             with cursor.copy(COPY) as copy:
                 copy.set_types(list(COPY_TYPES))
                 for row in rows:
