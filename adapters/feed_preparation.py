@@ -12,8 +12,13 @@ the same members finds and uses.
 The pool starts with the first file big enough to need it and lives until :meth:`ProcessPreparer.close`
 (the ledger's close). Workers are started with ``spawn`` (the loading process has threads) and end when their
 parent ends (they watch its sentinel), so a SIGKILLed loader leaves none behind.
-What crosses to a worker is the rows of one batch (the partner's plaintext, in memory, over a local pipe);
-what comes back holds no plaintext.
+What crosses to a worker is the rows of one batch (the partner's plaintext, in memory, over a local pipe), or
+with ``check_here`` those rows checked already; what comes back holds no plaintext.
+
+Where the loader is otherwise idle while it waits for the workers (SQLite: the workers' key store commits are
+the critical path), ``check_here`` has its feeder thread check the rows of a batch itself whenever the
+workers are behind (:data:`_CHECK_HERE_BACKLOG` batches handed and not prepared yet), so that they only seal
+that batch (docs/performance.md, "Bulk path, tenth pass").
 """
 
 from __future__ import annotations
@@ -32,13 +37,16 @@ from adapters.gc_threshold import BULK_THRESHOLDS
 from adapters.ports import ManagedKeyStore
 from adapters.storage import StorageConfig, open_key_store
 from adapters.worker_processes import SpawnedPool, die_with_parent
-from ledger_core.members.feeds.preparation import PreparedBatch, RowBatch, prepare_batch
+from ledger_core.members.feeds.preparation import CheckedBatch, PreparedBatch, RowBatch, check_batch, prepare_batch
 from ledger_core.members.privacy import PersonalDataVault
 
 _TAKE_BACK_POLL = 0.005
 """Seconds the loader waits for its next batch before looking again for one to take back."""
 _TAKEN_BACK_AHEAD = 2
 """At most this many batches the loader prepared itself wait for their turn (each a few MB)."""
+_CHECK_HERE_BACKLOG = 2
+"""With ``check_here``, the feeder checks a batch's rows itself while this many batches handed before it are
+not prepared yet (the workers are behind)."""
 _PREPARED = RowBatch([], [], 0)
 """Stands for the rows of a batch the loader prepared itself (dropped)."""
 
@@ -65,7 +73,7 @@ def _start_worker(config: StorageConfig, master_key: bytes) -> None:
     gc.set_threshold(*BULK_THRESHOLDS)
 
 
-def _prepare(partner_id: str, on: date, batch: RowBatch) -> PreparedBatch:
+def _prepare(partner_id: str, on: date, batch: RowBatch | CheckedBatch) -> PreparedBatch:
     if _vault is None or _keys is None:  # the initializer runs first in every worker; without it, a bug
         raise RuntimeError("preparation worker started without its vault")
     prepared = prepare_batch(_vault, partner_id, on, batch)
@@ -86,7 +94,7 @@ class _Handed:
 
     __slots__ = ("batch", "future", "prepared")
 
-    def __init__(self, batch: RowBatch, future: Future[PreparedBatch]) -> None:
+    def __init__(self, batch: RowBatch | CheckedBatch, future: Future[PreparedBatch]) -> None:
         self.batch = batch
         self.future = future
         self.prepared: PreparedBatch | None = None
@@ -99,14 +107,20 @@ def _feed(
     batches: Iterable[RowBatch],
     handed: queue.Queue[_Handed | _End],
     stopped: threading.Event,
+    check_here: bool,
 ) -> None:
-    """The feeder thread: each batch read is submitted and queued (blocking while the queue is full)."""
+    """The feeder thread: each batch read is submitted and queued (blocking while the queue is full); with
+    ``check_here`` its rows are checked first, here (:func:`check_batch`), and the worker only seals them."""
     reading = iter(batches)
     try:
-        for batch in reading:
+        submitted: deque[Future[PreparedBatch]] = deque(maxlen=_CHECK_HERE_BACKLOG)
+        for read in reading:
             if stopped.is_set():
                 return
-            handed.put(_Handed(batch, pool.submit(_prepare, partner_id, on, batch)))
+            behind = check_here and sum(1 for future in submitted if not future.done()) >= _CHECK_HERE_BACKLOG
+            batch = check_batch(on, read) if behind else read
+            submitted.append(future := pool.submit(_prepare, partner_id, on, batch))
+            handed.put(_Handed(batch, future))
     except Exception as error:  # noqa: BLE001 - handed to the loader, which raises it: never lost
         handed.put(_End(error))
         return
@@ -136,12 +150,20 @@ class ProcessPreparer:
     work spreads over the machine without another worker's memory (docs/performance.md)."""
 
     def __init__(
-        self, config: StorageConfig, master_key: bytes, workers: int, local: PersonalDataVault | None = None
+        self,
+        config: StorageConfig,
+        master_key: bytes,
+        workers: int,
+        local: PersonalDataVault | None = None,
+        *,
+        check_here: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError("a process preparer needs at least one worker")
         self.workers = workers
         self.local = local
+        self.check_here = check_here
+        """Rows are checked in this process, on the feeder thread, and the workers only seal them."""
         self.taken_back = 0
         """Batches the loader prepared itself (taken back from the pool), since this preparer was made."""
         self._spawned = SpawnedPool(workers, _start_worker, (config, master_key))
@@ -155,7 +177,10 @@ class ProcessPreparer:
         handed: queue.Queue[_Handed | _End] = queue.Queue(maxsize=ahead)
         stopped = threading.Event()
         feeder = threading.Thread(
-            target=_feed, args=(pool, partner_id, on, batches, handed, stopped), name="ledger-feed-reader", daemon=True
+            target=_feed,
+            args=(pool, partner_id, on, batches, handed, stopped, self.check_here),
+            name="ledger-feed-reader",
+            daemon=True,
         )
         feeder.start()
         waiting: deque[_Handed | _End] = deque()  # taken from ``handed``, in file order, not yet yielded

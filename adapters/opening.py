@@ -148,11 +148,14 @@ def _feed_preparer(
     it is otherwise idle there (1M rows: 104 s against 112). On SQLite it does not: the loader is as busy as
     the worker (measured slower with the keys in the ledger's file, 172 s against 162, and no faster since they
     have their own: docs/performance.md, "Bulk path, sixth pass"; four noisy pairs in session 13 did not
-    decide it either: "Bulk path, seventh pass")."""
+    decide it either: "Bulk path, seventh pass"). There the loader's feeder thread checks the rows of a batch
+    itself while the workers are behind, and they only seal it (``check_here``: "Bulk path, tenth pass")."""
     if policy is None or policy.workers < 1:
         return None
-    take_back = local if config.postgres_url() is not None else None
-    preparer = ProcessPreparer(config, master_key, policy.workers, take_back)
+    on_postgres = config.postgres_url() is not None
+    preparer = ProcessPreparer(
+        config, master_key, policy.workers, local if on_postgres else None, check_here=not on_postgres
+    )
     opened.callback(preparer.close)
     return preparer
 

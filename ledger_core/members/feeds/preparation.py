@@ -58,8 +58,21 @@ def refusal_of(error: LedgerError) -> tuple[RowRefusal, str | None, str]:
     return RowRefusal.INVALID, str(field) if field else None, error.message
 
 
-def prepare_batch(vault: PersonalDataVault, partner_id: str, on: date, batch: RowBatch) -> PreparedBatch:
-    """Check every row of ``batch`` on the date ``on`` and seal the valid ones (see the module docstring)."""
+@dataclass(frozen=True, slots=True)
+class CheckedBatch:
+    """A :class:`RowBatch` checked (:func:`check_batch`), not sealed yet: ``records`` the valid rows in
+    plaintext (as the rows themselves, it crosses only to a preparation worker of this deployment), with their
+    ``places`` beside them; ``problems`` every refused row of the batch (the reader's and the checks')."""
+
+    records: list[CheckedRecord]
+    places: list[tuple[int, int | None]]
+    problems: list[RowProblem]
+    through: int
+
+
+def check_batch(on: date, batch: RowBatch) -> CheckedBatch:
+    """Check every row of ``batch`` with the API's rules on the date ``on`` (:func:`check_record`); a refused
+    row becomes a :class:`RowProblem` (never its personal value)."""
     problems = list(batch.problems)
     checked: list[CheckedRecord] = []
     places: list[tuple[int, int | None]] = []
@@ -73,7 +86,20 @@ def prepare_batch(vault: PersonalDataVault, partner_id: str, on: date, batch: Ro
             problems.append(RowProblem(record.row, record.line, known, refusal, field, reason))
             continue
         places.append((record.row, record.line))
-    return PreparedBatch(MemberBatches.seal_records(vault, partner_id, checked), places, problems, batch.through)
+    return CheckedBatch(checked, places, problems, batch.through)
+
+
+def seal_checked(vault: PersonalDataVault, partner_id: str, batch: CheckedBatch) -> PreparedBatch:
+    """Seal the valid rows of a checked batch under their members' keys (:meth:`MemberBatches.seal_records`)."""
+    records = MemberBatches.seal_records(vault, partner_id, batch.records)
+    return PreparedBatch(records, batch.places, batch.problems, batch.through)
+
+
+def prepare_batch(vault: PersonalDataVault, partner_id: str, on: date, batch: RowBatch | CheckedBatch) -> PreparedBatch:
+    """Check every row of ``batch`` on the date ``on`` (unless it is checked already) and seal the valid ones
+    (see the module docstring)."""
+    checked = batch if isinstance(batch, CheckedBatch) else check_batch(on, batch)
+    return seal_checked(vault, partner_id, checked)
 
 
 class RowPreparer(Protocol):
