@@ -17,7 +17,7 @@ with ``check_here`` those rows checked already; what comes back holds no plainte
 
 Where the loader is otherwise idle while it waits for the workers (SQLite: the workers' key store commits are
 the critical path), ``check_here`` has its feeder thread check the rows of a batch itself whenever the
-workers are behind (:data:`_CHECK_HERE_BACKLOG` batches handed and not prepared yet), so that they only seal
+workers are behind (every worker busy and one more batch handed, not prepared yet), so that they only seal
 that batch (docs/performance.md, "Bulk path, tenth pass").
 """
 
@@ -44,9 +44,6 @@ _TAKE_BACK_POLL = 0.005
 """Seconds the loader waits for its next batch before looking again for one to take back."""
 _TAKEN_BACK_AHEAD = 2
 """At most this many batches the loader prepared itself wait for their turn (each a few MB)."""
-_CHECK_HERE_BACKLOG = 2
-"""With ``check_here``, the feeder checks a batch's rows itself while this many batches handed before it are
-not prepared yet (the workers are behind)."""
 _PREPARED = RowBatch([], [], 0)
 """Stands for the rows of a batch the loader prepared itself (dropped)."""
 
@@ -107,17 +104,18 @@ def _feed(
     batches: Iterable[RowBatch],
     handed: queue.Queue[_Handed | _End],
     stopped: threading.Event,
-    check_here: bool,
+    behind_at: int,
 ) -> None:
     """The feeder thread: each batch read is submitted and queued (blocking while the queue is full); with
-    ``check_here`` its rows are checked first, here (:func:`check_batch`), and the worker only seals them."""
+    ``behind_at`` > 0 its rows are checked first, here (:func:`check_batch`), while the last ``behind_at`` batches
+    handed are none of them prepared yet (the workers are behind), and the workers only seal them."""
     reading = iter(batches)
     try:
-        submitted: deque[Future[PreparedBatch]] = deque(maxlen=_CHECK_HERE_BACKLOG)
+        submitted: deque[Future[PreparedBatch]] = deque(maxlen=max(behind_at, 1))
         for read in reading:
             if stopped.is_set():
                 return
-            behind = check_here and sum(1 for future in submitted if not future.done()) >= _CHECK_HERE_BACKLOG
+            behind = behind_at > 0 and sum(1 for future in submitted if not future.done()) >= behind_at
             batch = check_batch(on, read) if behind else read
             submitted.append(future := pool.submit(_prepare, partner_id, on, batch))
             handed.put(_Handed(batch, future))
@@ -163,7 +161,8 @@ class ProcessPreparer:
         self.workers = workers
         self.local = local
         self.check_here = check_here
-        """Rows are checked in this process, on the feeder thread, and the workers only seal them."""
+        """While the workers are behind, the feeder thread checks a batch's rows in this process and the workers
+        only seal them (:func:`_feed`)."""
         self.taken_back = 0
         """Batches the loader prepared itself (taken back from the pool), since this preparer was made."""
         self._spawned = SpawnedPool(workers, _start_worker, (config, master_key))
@@ -178,7 +177,7 @@ class ProcessPreparer:
         stopped = threading.Event()
         feeder = threading.Thread(
             target=_feed,
-            args=(pool, partner_id, on, batches, handed, stopped, self.check_here),
+            args=(pool, partner_id, on, batches, handed, stopped, self.workers + 1 if self.check_here else 0),
             name="ledger-feed-reader",
             daemon=True,
         )
