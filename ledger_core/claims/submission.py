@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ledger_core.engine.aggregate import derive_id
+from ledger_core.engine.aggregate import derive_id, derive_id_text
 from ledger_core.engine.errors import InvalidCommand
 from ledger_core.shared.money import Currency, parse_amount, parse_currency
 from ledger_core.shared.validation import (
@@ -59,6 +59,11 @@ class ClaimSubmission:
     @property
     def claim_id(self) -> UUID:
         return derive_id("claim", self.partner_id, self.partner_claim_id)
+
+    @property
+    def claim_id_text(self) -> str:
+        """``str(self.claim_id)`` without building the ``UUID`` (the bulk import derives one per line)."""
+        return derive_id_text("claim", self.partner_id, self.partner_claim_id)
 
 
 def validate_submission(

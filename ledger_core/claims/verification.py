@@ -115,7 +115,7 @@ def decide(inputs: VerificationInputs, rule_set_version: str) -> Decision:
 def facts_query(claim: ClaimSubmission, params: RuleParameters) -> FactsQuery:
     """What to ask the :class:`ClaimFacts` port about ``claim``."""
     return FactsQuery(
-        claim_id=str(claim.claim_id),
+        claim_id=claim.claim_id_text,
         partner_id=str(claim.partner_id),
         claim_type=claim.claim_type.value,
         currency=claim.currency.value,
@@ -327,7 +327,7 @@ class ClaimVerificationService:
             submission, facts, received_at=now, evaluated_at=now, cross_partner=self.params.cross_partner
         )
         decision = decide(inputs, self.rule_set_version)
-        claim_id = str(submission.claim_id) if claim_id is None else claim_id
+        claim_id = submission.claim_id_text if claim_id is None else claim_id
         partner_id = submission.partner_id
         submitted = submitted_payload(submission)
         verified = verification_fields(claim_id, 2, ClaimStatus.SUBMITTED, **self._decision_fields(inputs, decision))

@@ -279,7 +279,7 @@ class ClaimImport:
             except NotFound:
                 reason = f"document {document.hash} is not registered for the partner"
                 return LineResult(line, LineOutcome.UNKNOWN_DOCUMENT, pcid, None, f"documents[{index}].hash", reason)
-        claim_id = str(submission.claim_id)
+        claim_id = submission.claim_id_text
         try:
             outcome = self.claims.submit(submission)
         except DuplicateClaim as conflict:
