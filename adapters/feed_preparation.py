@@ -15,10 +15,10 @@ parent ends (they watch its sentinel), so a SIGKILLed loader leaves none behind.
 What crosses to a worker is the rows of one batch (the partner's plaintext, in memory, over a local pipe), or
 with ``check_here`` those rows checked already; what comes back holds no plaintext.
 
-Where the loader is otherwise idle while it waits for the workers (SQLite: the workers' key store commits are
-the critical path), ``check_here`` has its feeder thread check the rows of a batch itself whenever the
-workers are behind (every worker busy and one more batch handed, not prepared yet), so that they only seal
-that batch (docs/performance.md, "Bulk path, tenth pass").
+Where the loader would otherwise wait for the workers (SQLite: the worker is the critical path there),
+``check_here`` has its feeder thread check the rows of a batch itself whenever the workers are behind (every
+worker busy and one more batch handed, not prepared yet), so that they only seal that batch
+(docs/performance.md, "Bulk path, tenth pass").
 """
 
 from __future__ import annotations
