@@ -156,7 +156,13 @@ def feed_worker(
                 ledger.batches.chunk_size = settings.feeds.claims_chunk_lines
                 audit = stack.enter_context(open_audit_log(settings.storage.config))
                 covering = sealing_checkpoint(settings.storage.config, settings.security.signing_key)
-                workers = stack.enter_context(batch_workers(settings.storage.config, settings.feeds.claims_workers))
+                workers = stack.enter_context(
+                    batch_workers(
+                        settings.storage.config,
+                        settings.feeds.claims_workers,
+                        signing_key=settings.security.signing_key,
+                    )
+                )
                 claims_processing = LedgerClaimsProcessing(
                     ledger, audit, covering, settings.feeds.claims_level, workers
                 )

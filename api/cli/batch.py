@@ -99,7 +99,7 @@ def run(
     with (
         open_ledger(config) as ledger,
         open_audit_log(config) as audit,
-        batch_workers(config, workers) as pool,
+        batch_workers(config, workers, signing_key=signing_key) as pool,
         Progress(
             TextColumn("importing {task.description}: {task.completed} lines"),
             TimeElapsedColumn(),

@@ -1,6 +1,7 @@
 """A claims file's work on worker processes (``adapters.batch.workers``), both backends: the results file proven
 there is the one-process file byte for byte (every proof checked with the docs' verifier), a batch a worker
-cannot fold is written by the writing process, and a small file starts no worker. (The load's records prepared
+cannot fold is written by the writing process, a small file starts no worker, and on PostgreSQL a sealing
+process of the pool seals during the load. (The load's records prepared
 there write the same log: ``test_claims_import_bulk.py``.)"""
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import pytest
@@ -20,18 +22,20 @@ from support.ledgers import CLAIMS_NOW, CLAIMS_PARTNER, historical_claim
 from support.results_files import check_every_proof, read_results
 
 from adapters.batch import results, workers
-from adapters.batch.processing import process_claims_file
+from adapters.batch.processing import import_claims, process_claims_file
 from adapters.batch.results import folded_lines, write_results
 from adapters.batch.workers import BatchWorkers
 from adapters.opening import open_audit_log, seal_pending, verifier_key
-from adapters.storage import StorageConfig
+from adapters.storage import StorageConfig, open_tree_store
 from ledger_core.claims.batch.claims_file import LineResult
 from ledger_core.claims.batch.formats import BatchFormat, LineOutcome
 from ledger_core.claims.batch.lines import ClaimLine, ClaimReader
 from ledger_core.claims.batch.preparation import record_chunks
 from ledger_core.engine.chain import StoredRow
+from ledger_core.engine.errors import InvalidCommand
 from ledger_core.engine.merkle import CheckpointRecord
 from ledger_core.ledger import Ledger
+from proofs import verify_checkpoint
 
 NOW = CLAIMS_NOW
 P = CLAIMS_PARTNER
@@ -142,3 +146,86 @@ def test_a_dead_worker_loses_no_line_and_the_next_file_gets_a_new_pool(config: S
     assert set(outcomes) <= {True, "broken"}
     assert outcomes.count("broken") <= 1
     assert outcomes[-1] is True
+
+
+def test_on_postgresql_a_sealing_process_seals_during_the_load(
+    ledger: Ledger, config: StorageConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of 4 lines, a seal handed to the pool's sealing process every 2 chunks: on PostgreSQL the latest
+    checkpoint covers claims of the file once the load ends (the load waits for the seal in flight), signed with
+    the key the run's own seal uses; on SQLite nothing seals during the load (the run seals once it ends)."""
+    monkeypatch.setattr(workers, "SEAL_EVERY", 2)
+    ledger.batches.chunk_size = 4
+    source = tmp_path / f"claims_{P}_20260115.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(claim(i)) + b"\n" for i in range(400)))
+    sealed_before = seal_pending(config)
+    assert sealed_before is not None
+    assert sealed_before.size == ledger.size()
+    pool = BatchWorkers(config)
+    try:
+        for processes in (pool._spawned, pool._sealer):  # up before the load, so that its seals run as handed
+            if processes is not None:
+                processes.get().submit(workers._ready).result(timeout=60)
+
+        @contextmanager
+        def open_file() -> Iterator[IO[bytes]]:
+            with source.open("rb") as handle:
+                yield handle
+
+        report = import_claims(ledger, source.name, open_file, default_level="enhanced", workers=pool)
+        store = open_tree_store(config)
+        try:
+            latest = store.latest_checkpoint()
+        finally:
+            store.close()
+    finally:
+        pool.close()
+    assert report.counts == {LineOutcome.IMPORTED: 400}
+    assert latest is not None
+    if config.postgres_url() is None:
+        assert pool.seals == 0
+        assert latest.size == sealed_before.size
+        return
+    assert pool.seals >= 2  # one after another: the later ones while chunks were being saved
+    assert sealed_before.size < latest.size <= ledger.size()
+    # signed with the data directory's checkpoint key, as the run's own seal signs
+    assert verify_checkpoint(latest.note, verifier_key(config)).size == latest.size
+
+
+def test_a_seal_that_fails_during_the_load_fails_it_loudly(
+    ledger: Ledger, config: StorageConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sealing process seals with a checkpoint key that is not one: on PostgreSQL the load raises the seal's
+    failure, and the run again with the right key takes up where it stopped (every claim once); on SQLite nothing
+    seals during the load, so it ends as usual (the run's own seal is what would refuse that key)."""
+    monkeypatch.setattr(workers, "SEAL_EVERY", 2)
+    ledger.batches.chunk_size = 4
+    source = tmp_path / f"claims_{P}_20260115.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(claim(i)) + b"\n" for i in range(40)))
+    broken_key = tmp_path / "checkpoint.key"
+    broken_key.write_text("not a signing key\n")
+    pool = BatchWorkers(config, signing_key=broken_key)
+
+    @contextmanager
+    def open_file() -> Iterator[IO[bytes]]:
+        with source.open("rb") as handle:
+            yield handle
+
+    try:
+        if config.postgres_url() is None:
+            report = import_claims(ledger, source.name, open_file, default_level="enhanced", workers=pool)
+            assert (report.counts, pool.seals) == ({LineOutcome.IMPORTED: 40}, 0)
+            return
+        with pytest.raises(InvalidCommand, match="signing key"):
+            import_claims(ledger, source.name, open_file, default_level="enhanced", workers=pool)
+    finally:
+        pool.close()
+    resumed = BatchWorkers(config)  # the run again, with the right key: it takes up where the failed one stopped
+    try:
+        report = import_claims(ledger, source.name, open_file, default_level="enhanced", workers=resumed)
+    finally:
+        resumed.close()
+    assert report.counts == {LineOutcome.IMPORTED: 40}
+    submitted = [entry.aggregate_id for entry in ledger.entries() if entry.type == "claim.submitted"]
+    assert len(submitted) == len(set(submitted)) == 40  # every claim once
+    assert ledger.verify().size == ledger.size()
