@@ -62,7 +62,7 @@ AHEAD = 4
 LOCAL_CHUNKS = 2
 """A file of at most this many chunks is prepared in the loading process (no worker is started for it)."""
 SEAL_EVERY = 16
-"""On PostgreSQL, the workers seal what waits after every this many chunks handed out during a load."""
+"""On PostgreSQL, the pool's sealing process seals what waits after every this many chunks handed out during a load."""
 
 _config: StorageConfig | None = None
 """The worker process's storage (set by :func:`_start_worker`)."""
@@ -86,7 +86,7 @@ def _ready() -> None:
 
 
 def _seal(signing_key: Path | None) -> None:
-    """Seal every entry waiting now, in the worker (:func:`~adapters.opening.seal_pending`)."""
+    """Seal every entry waiting now, in the sealing process (:func:`~adapters.opening.seal_pending`)."""
     if _config is None:  # the initializer runs first in every worker; a worker without it is a bug
         raise RuntimeError("batch worker started without its storage")
     seal_pending(_config, signing_key=signing_key)
@@ -113,9 +113,10 @@ class BatchWorkers:
         self.workers = workers
         self._spawned = SpawnedPool(workers, _start_worker, (config,))
         self._sealer = SpawnedPool(1, _start_worker, (config,)) if config.postgres_url() is not None else None
-        """The process that seals during a load (PostgreSQL only: see the module docstring)."""
+        """The process that seals during a load (PostgreSQL only: see the module docstring); like the workers it
+        lives until :meth:`close`."""
         self._signing_key = signing_key
-        """The checkpoint key the workers seal with (None: the data directory's, as ``seal_pending``)."""
+        """The checkpoint key the sealing process seals with (None: the data directory's, as ``seal_pending``)."""
         self.seals = 0
         """Seals handed to the sealing process during loads (since this was made)."""
         self.proven = 0
@@ -172,7 +173,8 @@ class BatchWorkers:
 
     @staticmethod
     def _sealed(sealer: SpawnedPool, sealing: Future[None]) -> None:
-        """Wait for a seal; a sealing process that died is dropped (the next seal starts another)."""
+        """Wait for a seal; a sealing process that died is dropped (the next seal starts another; the caller drops
+        the workers too, which the next file starts afresh)."""
         executor = sealer.executor
         try:
             sealing.result()
