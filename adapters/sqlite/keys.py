@@ -141,15 +141,20 @@ class SQLiteKeyStore:
             self._conn.execute("DETACH DATABASE legacy")
 
     @contextmanager
-    def _immediate(self) -> Iterator[None]:
-        """One write transaction (``BEGIN IMMEDIATE``): committed if the block ends, rolled back if it raises."""
+    def _immediate(self, *, behind: bool = False) -> Iterator[None]:
+        """One write transaction (``BEGIN IMMEDIATE``): committed if the block ends, rolled back if it raises.
+        With ``behind`` on a store that commits behind, the ``COMMIT`` runs on the committer thread and the
+        block's end does not wait for it (:meth:`committed` does)."""
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        if behind and self._committer is not None:
+            self._committing = self._committer.submit(self._commit)
+        else:
+            self._conn.execute("COMMIT")
 
     def _check_master_key(self) -> None:
         """Refuse a master key other than the recorded one; record it on first open (after trying it on
@@ -198,16 +203,8 @@ class SQLiteKeyStore:
         created: set[str] = set()
         with self._lock:
             self._settle()
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._immediate(behind=True):
                 self._read_or_insert(subjects, result, created)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            if self._committer is None:
-                self._conn.execute("COMMIT")
-            else:
-                self._committing = self._committer.submit(self._commit)
         return SubjectKeys(result, frozenset(created))
 
     def committed(self) -> None:
