@@ -85,20 +85,23 @@ def _ready() -> None:
     """Nothing: submitted by :meth:`BatchWorkers.start` so that a worker is spawned now."""
 
 
+def _worker_config() -> StorageConfig:
+    """The worker process's storage; the initializer runs first in every worker, so a worker without it is a bug."""
+    if _config is None:
+        raise RuntimeError("batch worker started without its storage")
+    return _config
+
+
 def _seal(signing_key: Path | None) -> None:
     """Seal every entry waiting now, in the sealing process (:func:`~adapters.opening.seal_pending`)."""
-    if _config is None:  # the initializer runs first in every worker; a worker without it is a bug
-        raise RuntimeError("batch worker started without its storage")
-    seal_pending(_config, signing_key=signing_key)
+    seal_pending(_worker_config(), signing_key=signing_key)
 
 
 def _prove(batch: list[LineResult], checkpoint: CheckpointRecord) -> bytes | None:
     """``batch``'s results lines as the file holds them, or None when the writing process must write them."""
     global _audit
     if _audit is None:
-        if _config is None:  # the initializer runs first in every worker; a worker without it is a bug
-            raise RuntimeError("batch worker started without its storage")
-        _audit = _opened.enter_context(open_audit_log(_config))
+        _audit = _opened.enter_context(open_audit_log(_worker_config()))
     lines = folded_lines(rows_reader(_audit.reader), _audit.proofs, batch, checkpoint)
     return None if lines is None else b"".join(orjson.dumps(line) + b"\n" for line in lines)
 
@@ -153,7 +156,7 @@ class BatchWorkers:
                     yield self._prepared(partner_id, default_level, *queued.popleft())
             while queued:
                 yield self._prepared(partner_id, default_level, *queued.popleft())
-            if sealing is not None and self._sealer is not None:
+            if sealing is not None and self._sealer is not None:  # (the one implies the other)
                 self._sealed(self._sealer, sealing)  # its failure is raised: a seal is never lost silently
         except BrokenProcessPool:
             self._spawned.drop(pool)
